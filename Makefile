@@ -1,0 +1,50 @@
+# fleetsam: `make scan` scans the default inventory, `make test` runs every test from nothing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.fleetsam-installed
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: all venv scan report test test-unit test-integration test-deps lint sanity collection bench clean
+
+all: scan
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(STAMP)
+
+## scan: install into .venv, scan the inventory, write reports/index.html and reports/report.json
+scan: $(STAMP)
+	$(BIN)/ansible-playbook playbooks/scan.yml
+
+## report: render the reports again from the store
+report: $(STAMP)
+	$(BIN)/fleetsam report
+
+## test-deps: system packages the tests need (openssh-server, debootstrap, rpm, chromium)
+test-deps:
+	bash tests/integration/install-deps.sh
+
+## test: the whole suite, unit and integration (real sshd test hosts; needs root)
+test: test-deps $(STAMP)
+	$(BIN)/python -m pytest -ra
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -ra tests/unit
+
+test-integration: test-deps $(STAMP)
+	$(BIN)/python -m pytest -ra tests/integration
+
+lint: $(STAMP)
+	$(BIN)/ansible-lint playbooks/ roles/
+
+collection: $(STAMP)
+	$(BIN)/ansible-galaxy collection build --force --output-path build/
+
+clean:
+	rm -rf build/ reports/ .pytest_cache

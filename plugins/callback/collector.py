@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetsam developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+name: collector
+type: aggregate
+short_description: Spool fleetsam collector results and hand the run to the fleetsam engine
+version_added: "0.1.0"
+description:
+  - Records the result of every C(fleetsam.sam.software_facts) task, and every
+    unreachable or failed host, to a spool directory on disk as it arrives, so
+    memory stays bounded on large fleets.
+  - At the end of the playbook it hands the whole run to the fleetsam engine
+    once, which stores a snapshot, reconciles and writes the reports.
+  - An unreachable or failed host keeps its previous inventory in the store,
+    marked stale.
+  - Not a stdout callback, so it works beside the stdout callbacks that
+    ansible-runner and AWX force.
+  - When the engine (Python package C(fleetsam)) is not importable on the
+    controller, the spool is kept and can be ingested later with
+    C(fleetsam ingest SPOOL).
+requirements:
+  - the fleetsam Python package (sam_engine) on the controller, to process the run
+  - enable in ansible.cfg with C(callbacks_enabled = fleetsam.sam.collector)
+options:
+  store:
+    description: Store location (a TinyDB JSON file path). Relative paths are relative to the working directory.
+    type: str
+    default: .fleetsam/fleetsam.json
+    env:
+      - name: FLEETSAM_STORE
+    ini:
+      - section: fleetsam
+        key: store
+  report_dir:
+    description: Directory the reports are written to.
+    type: str
+    default: reports
+    env:
+      - name: FLEETSAM_REPORT_DIR
+    ini:
+      - section: fleetsam
+        key: report_dir
+  spool_dir:
+    description: Directory holding one spool folder per run until the engine has processed it.
+    type: str
+    default: .fleetsam/spool
+    env:
+      - name: FLEETSAM_SPOOL_DIR
+    ini:
+      - section: fleetsam
+        key: spool_dir
+  keep_spool:
+    description: Keep the run's spool after the engine processed it.
+    type: bool
+    default: false
+    env:
+      - name: FLEETSAM_KEEP_SPOOL
+    ini:
+      - section: fleetsam
+        key: keep_spool
+'''
+
+import datetime
+import json
+import os
+import re
+import shutil
+import tempfile
+import uuid
+
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.callback import CallbackBase
+
+COLLECTOR_ACTIONS = frozenset(('fleetsam.sam.software_facts', 'software_facts'))
+TOOL_VERSION = '0.1.0'
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def _write_json(path, doc):
+    """Write a spool file atomically (temporary file and rename)."""
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=os.path.dirname(path))
+    with os.fdopen(fd, 'w') as handle:
+        json.dump(doc, handle, default=to_text, separators=(',', ':'))
+    os.replace(tmp, path)
+
+
+def _plain(result):
+    """The module result without Ansible's bookkeeping keys."""
+    return dict((k, v) for k, v in result.items() if not k.startswith('_ansible') and k != 'invocation')
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = 'aggregate'
+    CALLBACK_NAME = 'fleetsam.sam.collector'
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None):
+        super(CallbackModule, self).__init__(display=display)
+        self._run_dir = None
+        self._meta = None
+        self._status = {}  # inventory name -> ok / failed / unreachable
+
+    # -- spool -------------------------------------------------------------------------
+
+    def _start_run(self, playbook_file):
+        scan_id = '%s-%s' % (datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ'),
+                             uuid.uuid4().hex[:6])
+        self._run_dir = os.path.abspath(os.path.join(self.get_option('spool_dir'), scan_id))
+        os.makedirs(os.path.join(self._run_dir, 'hosts'))
+        self._meta = {'scan_id': scan_id, 'started': _now(), 'finished': None,
+                      'playbook': playbook_file, 'tool_version': TOOL_VERSION}
+        _write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
+
+    def _record(self, host, status, result=None, error=None):
+        if self._run_dir is None:
+            self._start_run(None)
+        self._status[host] = status
+        safe = re.sub(r'[^A-Za-z0-9_.-]', '_', host) + '-' + uuid.uuid5(uuid.NAMESPACE_DNS, host).hex[:8]
+        _write_json(os.path.join(self._run_dir, 'hosts', safe + '.json'), {
+            'inventory_name': host, 'status': status, 'result': result,
+            'error': error, 'collected_at': _now(),
+        })
+
+    @staticmethod
+    def _is_collector(result):
+        task = result._task
+        action = getattr(task, 'resolved_action', None) or task.action
+        return action in COLLECTOR_ACTIONS
+
+    # -- events ------------------------------------------------------------------------
+
+    def v2_playbook_on_start(self, playbook):
+        self._start_run(to_text(getattr(playbook, '_file_name', None)))
+
+    def v2_runner_on_ok(self, result):
+        if self._is_collector(result):
+            self._record(result._host.get_name(), 'ok', result=_plain(result._result))
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        host = result._host.get_name()
+        if self._is_collector(result) or (not ignore_errors and self._status.get(host) != 'ok'):
+            self._record(host, 'failed', error=to_text(result._result.get('msg', 'task failed')))
+
+    def v2_runner_on_unreachable(self, result):
+        host = result._host.get_name()
+        if self._status.get(host) != 'ok':
+            self._record(host, 'unreachable', error=to_text(result._result.get('msg', 'unreachable')))
+
+    def v2_playbook_on_stats(self, stats):
+        if self._run_dir is None:
+            return
+        self._meta['finished'] = _now()
+        _write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
+        counts = dict((s, list(self._status.values()).count(s)) for s in ('ok', 'unreachable', 'failed'))
+        self._display.display('fleetsam: hosts ok=%(ok)d unreachable=%(unreachable)d failed=%(failed)d' % counts)
+        try:
+            from sam_engine.pipeline import process_spool
+        except ImportError as exc:
+            self._display.warning('fleetsam: the engine is not importable (%s); the run is kept in %s: '
+                                  'process it with "fleetsam ingest %s"' % (exc, self._run_dir, self._run_dir))
+            return
+        try:
+            summary = process_spool(self._run_dir, store=self.get_option('store'),
+                                    report_dir=self.get_option('report_dir'))
+        except Exception as exc:  # the scan's data must survive an engine failure
+            self._display.warning('fleetsam: processing the run failed: %s; the run is kept in %s' % (exc, self._run_dir))
+            return
+        for line in summary.lines():
+            self._display.display('fleetsam: ' + line)
+        if not self.get_option('keep_spool'):
+            shutil.rmtree(self._run_dir, ignore_errors=True)

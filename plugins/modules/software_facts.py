@@ -1,0 +1,217 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleetsam developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: software_facts
+short_description: List every installed software package and the raw hardware facts licences count
+version_added: "0.1.0"
+description:
+  - Reads every package source present on a Linux host - dpkg, rpm, apk, pacman,
+    snap, flatpak and ISO/IEC 19770-2 SWID tags - and returns one record per
+    installed package with its raw version, architecture, vendor, install time
+    where the source records one, and a source-specific package id.
+  - Reads package databases as files or through the package manager's own
+    command line; it needs neither python-apt nor rpm bindings.
+  - Also returns raw host facts for licensing (CPU topology, DMI identity,
+    virtualisation markers, os-release). The fleetsam engine derives sockets,
+    cores, threads, VM-ness and a rename-proof host identity from them.
+  - The package list is returned as the plain result key C(software), not as
+    C(ansible_facts), so it is neither copied into hostvars nor into a fact cache.
+  - A source that fails is a warning; the module fails only when no source worked.
+  - Changes nothing on the host.
+options:
+  sources:
+    description:
+      - Package sources to read. C(auto) reads every source found on the host.
+    type: list
+    elements: str
+    choices: [auto, dpkg, rpm, apk, pacman, snap, flatpak, swid]
+    default: [auto]
+  swid_dirs:
+    description:
+      - Directories searched recursively for C(*.swidtag) files.
+    type: list
+    elements: path
+    default: [/usr/share/swidtag, /usr/lib/swidtag]
+  root:
+    description:
+      - Read package databases below this directory instead of C(/), for
+        example a mounted disk image. Command-line sources are skipped when it
+        is not C(/).
+    type: path
+    default: /
+  host_facts:
+    description:
+      - Also return the raw host facts in C(host).
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+notes:
+  - Hardware numbers are derived by the fleetsam engine, not here; see the
+    C(fleetsam.sam.collector) callback.
+seealso:
+  - module: ansible.builtin.package_facts
+author:
+  - fleetsam developers
+'''
+
+EXAMPLES = r'''
+- name: Inventory installed software
+  fleetsam.sam.software_facts:
+  register: inventory
+
+- name: Only dpkg and SWID tags, without hardware facts
+  fleetsam.sam.software_facts:
+    sources: [dpkg, swid]
+    host_facts: false
+
+- name: Scan a mounted disk image
+  fleetsam.sam.software_facts:
+    root: /mnt/image
+'''
+
+RETURN = r'''
+software:
+  description: One record per installed package, in source order.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - source: dpkg
+      name: bash
+      version: 5.2.15-2+b7
+      arch: amd64
+      vendor: Matthias Klose <doko@debian.org>
+      install_time: 1716200000
+      package_id: "dpkg:bash:amd64"
+      location: null
+      extra: {status: install ok installed}
+  contains:
+    source: {description: Package source, one of dpkg rpm apk pacman snap flatpak swid., type: str}
+    name: {description: Package name as the source records it., type: str}
+    version: {description: Raw version, epoch and release kept., type: str}
+    arch: {description: Architecture., type: str}
+    vendor: {description: Vendor, maintainer, packager or publisher., type: str}
+    install_time: {description: Install time in epoch seconds where the source records it, else null., type: int}
+    package_id: {description: Identifier unique within the source (SWID tagId for SWID tags)., type: str}
+    location: {description: Install or tag path where known., type: str}
+    extra: {description: Source-specific raw fields (epoch, release, SWID entity and meta)., type: dict}
+sources:
+  description: What each source did.
+  returned: always
+  type: dict
+  sample:
+    dpkg: {status: ok, count: 612}
+    rpm: {status: unavailable, count: 0}
+    snap: {status: failed, count: 0, message: "snap list: rc=1"}
+host:
+  description: Raw host facts for licensing; derived by the engine.
+  returned: when I(host_facts=true)
+  type: dict
+  sample:
+    hostname: web1
+    fqdn: web1.example.com
+    system: Linux
+    kernel: 6.1.0-18-amd64
+    machine: x86_64
+    machine_id: 4c4c4544004a3510804bb4c04f4e3332
+    os_release: "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n..."
+    dmi: {product_uuid: null, product_serial: null, sys_vendor: QEMU, product_name: Standard PC, chassis_type: "1"}
+    cpuinfo: "processor\t: 0\nvendor_id\t: GenuineIntel\n..."
+    lscpu: "# Socket,Core,CPU\n0,0,0\n0,1,1\n"
+    detect_virt: kvm
+    container_markers: []
+    memtotal_kb: 16384000
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetsam.sam.plugins.module_utils import host_raw
+from ansible_collections.fleetsam.sam.plugins.module_utils import linux_packages
+from ansible_collections.fleetsam.sam.plugins.module_utils import swid
+
+SOURCE_NAMES = ('dpkg', 'rpm', 'apk', 'pacman', 'snap', 'flatpak', 'swid')
+
+
+def make_runner(module, root='/'):
+    """run_command(argv) -> (rc, out, err) that reports a missing tool as rc 127.
+
+    With an alternative root no command runs: it would read the live system.
+    """
+    def run(argv):
+        if root != '/':
+            return 127, '', 'commands are not run when root is set'
+        binary = module.get_bin_path(argv[0])
+        if binary is None:
+            return 127, '', '%s: not found' % argv[0]
+        return module.run_command([binary] + list(argv[1:]), environ_update={'LC_ALL': 'C'})
+    return run
+
+
+def collect_software(module, wanted, run, root):
+    records, report = [], {}
+    for name in SOURCE_NAMES:
+        if 'auto' not in wanted and name not in wanted:
+            continue
+        try:
+            if name == 'swid':
+                dirs = [os.path.join(root, d.lstrip('/')) for d in module.params['swid_dirs']]
+                result = swid.find_swid_tags(dirs)
+            else:
+                result = linux_packages.collect(name, run, root)
+        except Exception as exc:  # a broken source must not hide the others
+            module.warn('fleetsam: source %s failed: %s' % (name, exc))
+            report[name] = {'status': 'failed', 'count': 0, 'message': str(exc)}
+            continue
+        if result is None:
+            report[name] = {'status': 'unavailable', 'count': 0}
+            continue
+        found, problems = result
+        for problem in problems:
+            module.warn('fleetsam: %s: %s' % (name, problem))
+        records.extend(found)
+        report[name] = {'status': 'ok', 'count': len(found)}
+        if problems:
+            report[name]['message'] = '; '.join(str(p) for p in problems[:5])
+    return records, report
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            sources=dict(type='list', elements='str', default=['auto'],
+                         choices=['auto'] + list(SOURCE_NAMES)),
+            swid_dirs=dict(type='list', elements='path',
+                           default=['/usr/share/swidtag', '/usr/lib/swidtag']),
+            root=dict(type='path', default='/'),
+            host_facts=dict(type='bool', default=True),
+        ),
+        supports_check_mode=True,
+    )
+    root = module.params['root']
+    run = make_runner(module, root)
+    software, report = collect_software(module, module.params['sources'], run, root)
+    if not any(r['status'] == 'ok' for r in report.values()):
+        module.fail_json(msg='No package source could be read on this host', sources=report, software=[])
+    result = dict(changed=False, software=software, sources=report)
+    if module.params['host_facts']:
+        result['host'] = host_raw.collect(run, root)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

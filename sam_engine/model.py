@@ -1,0 +1,149 @@
+"""The fleetsam data model: one frozen dataclass per kind of record.
+
+Every record knows where it came from: installations carry the host, the scan
+and the collector that produced them; problems carry the source they point at
+(``file:line:column``, ``host/collector``). Records are converted to plain
+dicts only at the store boundary (see ``store_tinydb``) and in report models.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class HostStatus(str, enum.Enum):
+    """What happened to one inventory host during one scan."""
+
+    OK = "ok"  # the collector ran and returned an inventory
+    UNREACHABLE = "unreachable"  # no connection: the previous inventory is kept, stale
+    FAILED = "failed"  # connected, but the collector failed: previous inventory kept, stale
+
+
+class Virtualization(str, enum.Enum):
+    PHYSICAL = "physical"
+    VM = "vm"
+    CONTAINER = "container"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An error or warning as a value, pointing at its source.
+
+    ``source`` is where to look: ``licences/acme.yml:12:5``, ``host web1/dpkg``,
+    ``spool/hosts/web1.json``. ``severity`` is ``error`` or ``warning``.
+    """
+
+    source: str
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.severity}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Hardware:
+    """The hardware facts that licence metrics count, derived in ``hardware``.
+
+    ``cores`` is the total number of physical cores over all sockets (not cores
+    per socket as ``ansible_processor_cores``); ``threads`` the logical CPUs.
+    """
+
+    sockets: int | None = None
+    cores: int | None = None
+    threads: int | None = None
+    cpu_vendor: str | None = None
+    cpu_model: str | None = None
+    virtualization: Virtualization = Virtualization.UNKNOWN
+    hypervisor: str | None = None
+    memory_mb: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """One scanned machine, identified by ``host_id`` which survives renames.
+
+    ``identity_source`` says which fact gave the identity: ``machine-id``,
+    ``dmi-uuid``, ``serial`` or ``inventory`` (the last resort: the inventory
+    name, which does not survive a rename).
+    """
+
+    host_id: str
+    inventory_name: str
+    identity_source: str
+    hostname: str | None = None
+    fqdn: str | None = None
+    os_family: str | None = None
+    os_name: str | None = None
+    os_version: str | None = None
+    kernel: str | None = None
+    hardware: Hardware = field(default_factory=Hardware)
+
+
+@dataclass(frozen=True, slots=True)
+class Installation:
+    """One package found on one host by one collector source.
+
+    ``version`` is the raw version as the source reports it (epoch and release
+    kept). ``install_time`` is epoch seconds where the source records it.
+    """
+
+    source: str
+    name: str
+    version: str | None
+    arch: str | None
+    vendor: str | None
+    install_time: int | None
+    package_id: str
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HostScan:
+    """One inventory host in one scan.
+
+    ``inventory_scan_id`` is the scan whose collector actually produced
+    ``installations``; it differs from ``scan_id`` when the host was not
+    reached this time and its last inventory was carried over (``stale``).
+    """
+
+    scan_id: str
+    inventory_name: str
+    status: HostStatus
+    host: Host | None
+    installations: tuple[Installation, ...]
+    collector: str = "fleetsam.sam.software_facts"
+    inventory_scan_id: str | None = None
+    inventory_digest: str | None = None
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+    collected_at: str | None = None
+
+    @property
+    def stale(self) -> bool:
+        return self.status is not HostStatus.OK
+
+    @property
+    def host_id(self) -> str | None:
+        return self.host.host_id if self.host else None
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """One run of the scan playbook: its metadata and every host it covered."""
+
+    scan_id: str
+    started: str
+    finished: str
+    tool_version: str
+    playbook: str | None
+    hosts: tuple[HostScan, ...]
+
+    def count(self, status: HostStatus) -> int:
+        return sum(1 for h in self.hosts if h.status is status)
+
+    @property
+    def installation_count(self) -> int:
+        return sum(len(h.installations) for h in self.hosts if h.status is HostStatus.OK)

@@ -1,0 +1,190 @@
+"""The embedded TinyDB store: the only module that imports TinyDB.
+
+Layout of the JSON file (one TinyDB table each):
+
+- ``scans``: one document per scan (metadata and counts);
+- ``host_scans``: one document per inventory host per scan: status, derived
+  host facts, and the digest of the inventory it saw (or carried over);
+- ``inventories``: content-addressed installation lists (``digest``, ``rows``);
+  a host whose software did not change between scans adds no new inventory.
+
+TinyDB rewrites the whole file on every write, so the storage below keeps the
+data in memory for the session and writes once, at commit, to a temporary file
+that is fsynced and renamed over the old one: a crash or a rejected import
+never leaves a half-written store. An exclusive ``flock`` on ``PATH.lock``
+keeps two runs from interleaving.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+
+from .model import HostScan, HostStatus, Scan
+from .store import (
+    ScanInfo,
+    Store,
+    StoreError,
+    host_scan_doc,
+    host_scan_from_doc,
+    installations_from_rows,
+    inventory_digest,
+    inventory_rows,
+    scan_info,
+)
+
+FORMAT_VERSION = 1
+
+
+class _SessionJSONStorage(Storage):
+    """Read the file once, keep writes in memory, write atomically on ``flush``."""
+
+    def __init__(self, path: str):
+        self._path = Path(path)
+        self._data: dict | None = None
+        self.dirty = False
+
+    def read(self) -> dict | None:
+        if self._data is None:
+            try:
+                with self._path.open("r", encoding="utf-8") as handle:
+                    text = handle.read()
+            except FileNotFoundError:
+                return None
+            try:
+                self._data = json.loads(text) if text.strip() else None
+            except json.JSONDecodeError as exc:
+                raise StoreError(f"{self._path}:{exc.lineno}:{exc.colno}: not a fleetsam store: {exc.msg}") from exc
+        return self._data
+
+    def write(self, data: dict) -> None:
+        self._data = data
+        self.dirty = True
+
+    def flush(self) -> None:
+        if not self.dirty:
+            return
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self._path.name}.", dir=self._path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self._data, handle, separators=(",", ":"), ensure_ascii=False)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self._path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        dir_fd = os.open(self._path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self.dirty = False
+
+    def close(self) -> None:
+        self._data = None
+
+
+class TinyDBStore(Store):
+    """A fleetsam store in one TinyDB JSON file."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = open(f"{self.path}.lock", "a+")  # noqa: SIM115 - held for the session
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise StoreError(f"{self.path}: in use by another fleetsam process") from None
+        self._storage: _SessionJSONStorage | None = None
+        self._db = TinyDB(str(self.path), storage=self._make_storage)
+        self._check_format()
+
+    def _make_storage(self, path: str) -> _SessionJSONStorage:
+        self._storage = _SessionJSONStorage(path)
+        return self._storage
+
+    def _check_format(self) -> None:
+        meta = self._db.table("meta")
+        doc = meta.get(doc_id=1)
+        if doc is None:
+            meta.insert({"format": "fleetsam", "version": FORMAT_VERSION})
+        elif doc.get("format") != "fleetsam" or doc.get("version") != FORMAT_VERSION:
+            raise StoreError(f"{self.path}: unsupported store format {doc!r}")
+
+    # -- writes ------------------------------------------------------------------------
+
+    def save_scan(self, scan: Scan) -> None:
+        scans = self._db.table("scans")
+        if scans.contains(Query().scan_id == scan.scan_id):
+            raise StoreError(f"{self.path}: scan {scan.scan_id} is already stored")
+        inventories = self._db.table("inventories")
+        known = {doc["digest"] for doc in inventories.all()}
+        new_inventories, docs = [], []
+        for hs in scan.hosts:
+            digest = hs.inventory_digest
+            if hs.status is HostStatus.OK or hs.installations:
+                rows = inventory_rows(hs.installations)
+                digest = inventory_digest(rows)
+                if digest not in known:
+                    known.add(digest)
+                    new_inventories.append({"digest": digest, "rows": rows})
+            docs.append(host_scan_doc(hs, digest))
+        inventories.insert_multiple(new_inventories)
+        self._db.table("host_scans").insert_multiple(docs)
+        info = scan_info(scan)
+        scans.insert({f: getattr(info, f) for f in ScanInfo.__slots__})
+
+    def commit(self) -> None:
+        if self._storage is not None:
+            self._storage.flush()
+
+    def close(self) -> None:
+        try:
+            self._db.close()
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+
+    # -- reads -------------------------------------------------------------------------
+
+    def scans(self) -> list[ScanInfo]:
+        return [ScanInfo(**{f: doc[f] for f in ScanInfo.__slots__}) for doc in self._db.table("scans").all()]
+
+    def _rows(self, digest: str | None) -> tuple:
+        if digest is None:
+            return ()
+        doc = self._db.table("inventories").get(Query().digest == digest)
+        if doc is None:
+            raise StoreError(f"{self.path}: inventory {digest} is missing")
+        return tuple(installations_from_rows(doc["rows"]))
+
+    def load_scan(self, scan_id: str | None = None) -> Scan | None:
+        infos = self.scans()
+        if not infos:
+            return None
+        info = infos[-1] if scan_id is None else next((i for i in infos if i.scan_id == scan_id), None)
+        if info is None:
+            return None
+        docs = self._db.table("host_scans").search(Query().scan_id == info.scan_id)
+        hosts = tuple(host_scan_from_doc(d, self._rows(d.get("inventory_digest"))) for d in docs)
+        return Scan(info.scan_id, info.started, info.finished, info.tool_version, info.playbook, hosts)
+
+    def last_inventory(self, inventory_name: str) -> HostScan | None:
+        found = self._db.table("host_scans").search(Query().inventory_name == inventory_name)
+        if not found:
+            return None
+        order = {info.scan_id: n for n, info in enumerate(self.scans())}
+        newest = max(found, key=lambda d: order.get(d["scan_id"], -1))
+        if newest.get("inventory_digest") is None:
+            return None
+        return host_scan_from_doc(newest, self._rows(newest["inventory_digest"]))

@@ -1,0 +1,85 @@
+"""Spool -> store -> reports, as the callback hands a run over."""
+
+import json
+
+from sam_engine import pipeline
+from sam_engine.ingest import read_spool
+from sam_engine.model import HostStatus
+from sam_engine.store import open_store
+
+RESULT = {
+    "changed": False,
+    "software": [
+        {"source": "dpkg", "name": "bash", "version": "5.2.15-2+b7", "arch": "amd64", "vendor": "Debian",
+         "install_time": 1700000000, "package_id": "dpkg:bash:amd64", "location": None, "extra": {}},
+        {"source": "rpm", "name": "<script>alert(1)</script>", "version": "1:2.0-1", "arch": "noarch",
+         "vendor": "Evil & Co", "install_time": None, "package_id": "rpm:x", "location": None, "extra": {}},
+    ],
+    "sources": {"dpkg": {"status": "ok", "count": 1}},
+    "host": {"machine_id": "abc123", "hostname": "web1", "lscpu": "0,0,0\n0,1,1\n", "system": "Linux"},
+}
+
+
+def write_spool(root, scan_id, hosts):
+    spool = root / scan_id
+    (spool / "hosts").mkdir(parents=True)
+    (spool / "run.json").write_text(json.dumps({"scan_id": scan_id, "started": "2026-11-29T01:00:00Z",
+                                                 "finished": "2026-11-29T01:02:00Z", "playbook": "scan.yml"}))
+    for name, status, result in hosts:
+        (spool / "hosts" / f"{name}.json").write_text(json.dumps(
+            {"inventory_name": name, "status": status, "result": result, "error": None if result else "boom"}))
+    return spool
+
+
+def test_scan_then_unreachable_keeps_inventory_stale(tmp_path):
+    store, reports = str(tmp_path / "db.json"), tmp_path / "reports"
+    first = pipeline.process_spool(write_spool(tmp_path, "s1", [("web1", "ok", RESULT)]), store=store, report_dir=reports)
+    assert first.scan.installation_count == 2
+    second = pipeline.process_spool(write_spool(tmp_path, "s2", [("web1", "unreachable", None)]), store=store,
+                                    report_dir=reports)
+    (hs,) = second.scan.hosts
+    assert hs.status is HostStatus.UNREACHABLE and hs.stale
+    assert len(hs.installations) == 2, "an unreachable host keeps its last inventory"
+    assert hs.inventory_scan_id == "s1"
+    assert hs.host.host_id == "machine-id:abc123"
+    report = json.loads((reports / "report.json").read_text())
+    (host,) = report["hosts"]
+    assert host["stale"] and host["package_count"] == 2 and host["inventory_scan_id"] == "s1"
+    assert report["summary"]["hosts_unreachable"] == 1
+    assert "stale" in " ".join(second.lines())
+
+
+def test_host_never_reached_has_no_inventory(tmp_path):
+    out = pipeline.process_spool(write_spool(tmp_path, "s1", [("ghost", "unreachable", None)]),
+                                 store=str(tmp_path / "db.json"), report_dir=tmp_path / "r")
+    (hs,) = out.scan.hosts
+    assert hs.installations == () and hs.host is None and hs.inventory_scan_id is None
+
+
+def test_html_escapes_package_names(tmp_path):
+    pipeline.process_spool(write_spool(tmp_path, "s1", [("web1", "ok", RESULT)]),
+                           store=str(tmp_path / "db.json"), report_dir=tmp_path / "r")
+    html = (tmp_path / "r" / "index.html").read_text()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Evil &amp; Co" in html
+
+
+def test_malformed_host_entry_is_reported_with_its_file(tmp_path):
+    spool = write_spool(tmp_path, "s1", [("web1", "ok", RESULT)])
+    (spool / "hosts" / "bad.json").write_text("{not json")
+    run, problems = read_spool(spool)
+    assert [h.inventory_name for h in run.hosts] == ["web1"]
+    assert len(problems) == 1 and "bad.json:1:2" in problems[0].source + problems[0].message
+
+
+def test_render_stored_matches_the_stored_scan(tmp_path):
+    store = str(tmp_path / "db.json")
+    pipeline.process_spool(write_spool(tmp_path, "s1", [("web1", "ok", RESULT)]), store=store, report_dir=tmp_path / "a")
+    again = pipeline.render_stored(store, tmp_path / "b")
+    a = json.loads((tmp_path / "a" / "report.json").read_text())
+    b = json.loads((tmp_path / "b" / "report.json").read_text())
+    a.pop("generated"), b.pop("generated")
+    assert a == b
+    with open_store(store) as st:
+        assert [i.scan_id for i in st.scans()] == ["s1"]

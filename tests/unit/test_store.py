@@ -1,0 +1,107 @@
+"""The TinyDB store: snapshots, content-addressed inventories, atomic sessions."""
+
+import json
+
+import pytest
+
+from sam_engine.model import Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
+from sam_engine.store import StoreError, open_store
+
+
+def inst(name, version="1.0"):
+    return Installation("dpkg", name, version, "amd64", "Debian", None, f"dpkg:{name}:amd64")
+
+
+HOST = Host("machine-id:aa", "web1", "machine-id", "web1", "web1.example", "Linux", "Debian GNU/Linux", "12",
+            "6.1", Hardware(2, 16, 32, "GenuineIntel", "Xeon", Virtualization.VM, "kvm", 4096))
+
+
+def scan(scan_id, *hosts):
+    return Scan(scan_id, "2026-11-29T00:00:00Z", "2026-11-29T00:01:00Z", "0.1.0", "scan.yml", tuple(hosts))
+
+
+def ok(scan_id, name="web1", items=(inst("bash"), inst("curl", "7.88"))):
+    return HostScan(scan_id, name, HostStatus.OK, HOST, tuple(items), inventory_scan_id=scan_id)
+
+
+def test_round_trip(tmp_path):
+    path = tmp_path / "store.json"
+    with open_store(str(path)) as st:
+        st.save_scan(scan("s1", ok("s1")))
+    with open_store(str(path)) as st:
+        got = st.load_scan()
+    assert got.scan_id == "s1"
+    (hs,) = got.hosts
+    assert hs.host == HOST
+    assert sorted(hs.installations, key=lambda i: i.name) == [inst("bash"), inst("curl", "7.88")]
+    assert hs.status is HostStatus.OK and not hs.stale
+
+
+def test_unchanged_inventory_is_stored_once(tmp_path):
+    path = tmp_path / "store.json"
+    with open_store(str(path)) as st:
+        st.save_scan(scan("s1", ok("s1")))
+    with open_store(str(path)) as st:
+        st.save_scan(scan("s2", ok("s2")))
+        assert [i.scan_id for i in st.scans()] == ["s1", "s2"]
+    data = json.loads(path.read_text())
+    assert len(data["inventories"]) == 1
+    assert len(data["host_scans"]) == 2
+
+
+def test_last_inventory_is_the_newest(tmp_path):
+    path = tmp_path / "store.json"
+    with open_store(str(path)) as st:
+        st.save_scan(scan("s1", ok("s1")))
+        st.save_scan(scan("s2", ok("s2", items=(inst("bash", "5.2"),))))
+        last = st.last_inventory("web1")
+        assert last.scan_id == "s2" and last.installations == (inst("bash", "5.2"),)
+        assert st.last_inventory("nobody") is None
+
+
+def test_failed_session_leaves_store_byte_identical(tmp_path):
+    path = tmp_path / "store.json"
+    with open_store(str(path)) as st:
+        st.save_scan(scan("s1", ok("s1")))
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError):
+        with open_store(str(path)) as st:
+            st.save_scan(scan("s2", ok("s2", items=(inst("new"),))))
+            raise RuntimeError("rejected half way")
+    assert path.read_bytes() == before
+
+
+def test_duplicate_scan_id_rejected(tmp_path):
+    path = str(tmp_path / "store.json")
+    with open_store(path) as st:
+        st.save_scan(scan("s1", ok("s1")))
+    with pytest.raises(StoreError, match="already stored"):
+        with open_store(path) as st:
+            st.save_scan(scan("s1", ok("s1")))
+
+
+def test_second_writer_is_refused_while_locked(tmp_path):
+    path = str(tmp_path / "store.json")
+    with open_store(path):
+        with pytest.raises(StoreError, match="in use"):
+            open_store(path)
+
+
+def test_corrupt_file_is_a_located_error(tmp_path):
+    path = tmp_path / "store.json"
+    path.write_text('{"scans": {\n  "1": oops}\n')
+    with pytest.raises(StoreError, match=r"store.json:2:\d+"):
+        open_store(str(path))
+    assert path.read_text() == '{"scans": {\n  "1": oops}\n'
+
+
+def test_foreign_json_is_refused(tmp_path):
+    path = tmp_path / "store.json"
+    path.write_text('{"meta": {"1": {"format": "something-else"}}}')
+    with pytest.raises(StoreError, match="unsupported store format"):
+        open_store(str(path))
+
+
+def test_postgres_location_is_a_clear_error():
+    with pytest.raises(StoreError, match="PostgreSQL backend"):
+        open_store("postgresql://sam@127.0.0.1/sam")
