@@ -147,3 +147,64 @@ class Scan:
     @property
     def installation_count(self) -> int:
         return sum(len(h.installations) for h in self.hosts if h.status is HostStatus.OK)
+
+
+# --- licence data (catalogue, entitlements, position) ------------------------------------
+
+
+class LicenceNeed(str, enum.Enum):
+    """What the catalogue says about a product's licensing."""
+
+    REQUIRED = "required"  # commercial: an entitlement is needed
+    FREE = "free"  # free or open-source: no licence needed
+    UNKNOWN = "unknown"  # unrecognised software: kept and reported, never dropped
+
+
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    """The catalogue's reading of one raw title: who makes it and what it is.
+
+    ``version`` is the comparable normalised version (``6.4beta`` for
+    ``6.4Beta``); the raw version stays on the ``Installation``. ``rule`` names
+    the catalogue entry that matched (``catalogue/microsoft.yml:sql-server``),
+    or None for unrecognised software.
+    """
+
+    publisher: str | None
+    product: str
+    edition: str | None
+    version: str | None
+    licence: LicenceNeed
+    rule: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlement:
+    """What was bought: one licence record, from YAML, a procurement import or the CLI.
+
+    ``quantity`` None means unlimited (site licences). ``term_end`` None means
+    perpetual. ``keys`` are licence keys, shown masked everywhere. ``origin``
+    points at the record's source (``licences/acme.yml:14``, ``po.csv:233``,
+    ``cli``).
+    """
+
+    entitlement_id: str
+    publisher: str
+    product: str
+    metric: str
+    quantity: int | None
+    origin: str
+    edition: str | None = None
+    version_range: str | None = None
+    term_start: str | None = None  # ISO dates
+    term_end: str | None = None
+    maintenance_end: str | None = None
+    downgrade_rights: bool = False
+    suite_components: tuple[str, ...] = ()
+    vendor: str | None = None
+    po_number: str | None = None
+    invoice: str | None = None
+    purchase_date: str | None = None
+    unit_cost: str | None = None  # decimal as text, never float
+    currency: str | None = None
+    keys: tuple[str, ...] = ()
