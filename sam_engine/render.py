@@ -28,7 +28,11 @@ def environment() -> jinja2.Environment:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename; readable as the umask allows (reports are shared)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(tmp, path)

@@ -155,24 +155,30 @@ def make_runner(module, root='/'):
     def run(argv):
         if root != '/':
             return 127, '', 'commands are not run when root is set'
-        binary = module.get_bin_path(argv[0])
-        if binary is None:
+        binary = argv[0] if os.path.isabs(argv[0]) else module.get_bin_path(argv[0])
+        if binary is None or not os.access(binary, os.X_OK):
             return 127, '', '%s: not found' % argv[0]
         return module.run_command([binary] + list(argv[1:]), environ_update={'LC_ALL': 'C'})
     return run
 
 
 def collect_software(module, wanted, run, root):
+    """Run each wanted source; return (records, per-source report)."""
     records, report = [], {}
+    which = module.get_bin_path
     for name in SOURCE_NAMES:
         if 'auto' not in wanted and name not in wanted:
             continue
         try:
             if name == 'swid':
-                dirs = [os.path.join(root, d.lstrip('/')) for d in module.params['swid_dirs']]
-                result = swid.find_swid_tags(dirs)
+                dirs = module.params['swid_dirs']
+                if not any(os.path.isdir(linux_packages.root_path(root, d)) for d in dirs):
+                    report[name] = {'status': 'unavailable', 'count': 0}
+                    continue
+                found, errors = swid.find_swid_tags(dirs, root)
+                result = (found, ['%s: %s' % (e['path'], e['reason']) for e in errors])
             else:
-                result = linux_packages.collect(name, run, root)
+                result = linux_packages.SOURCES_BY_NAME[name].collect(run, root, which)
         except Exception as exc:  # a broken source must not hide the others
             module.warn('fleetsam: source %s failed: %s' % (name, exc))
             report[name] = {'status': 'failed', 'count': 0, 'message': str(exc)}
@@ -182,7 +188,7 @@ def collect_software(module, wanted, run, root):
             continue
         found, problems = result
         for problem in problems:
-            module.warn('fleetsam: %s: %s' % (name, problem))
+            module.warn('fleetsam: %s' % problem)
         records.extend(found)
         report[name] = {'status': 'ok', 'count': len(found)}
         if problems:
