@@ -11,7 +11,8 @@ import json
 import os
 import sys
 
-from . import __version__, pipeline
+from . import __version__, cli_licence, cli_position, pipeline
+from .entitlements import ValidationFailed
 from .ingest import SpoolError
 from .store import StoreError, open_store
 
@@ -101,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scan", help="scan id (default: the latest)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_hosts)
+
+    cli_licence.register(sub)
+    cli_position.register(sub)
     return parser
 
 
@@ -108,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except ValidationFailed as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
     except (StoreError, SpoolError, LookupError) as exc:
         print(f"fleetsam: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import hardware
+from . import hardware, windows
 from .model import HostScan, HostStatus, Installation, Problem, Scan
 
 RECORD_KEYS = ("source", "name", "version", "arch", "vendor", "install_time", "package_id", "location")
@@ -93,6 +93,8 @@ def read_spool(spool: str | Path) -> tuple[RawRun, list[Problem]]:
 
 def installations_from_result(result: Mapping[str, Any], origin: str) -> tuple[tuple[Installation, ...], list[Problem]]:
     """Model installations from the module's ``software`` list; bad records are problems."""
+    if isinstance(result.get("windows"), dict):  # fleetsam.sam.win_software_facts: raw, rules in windows.py
+        return windows.installations_from_windows(result["windows"], origin)
     items: list[Installation] = []
     problems: list[Problem] = []
     for n, rec in enumerate(result.get("software") or ()):
@@ -127,7 +129,10 @@ def build_scan(
             assert raw.result is not None
             installations, bad = installations_from_result(raw.result, raw.origin)
             problems.extend(bad)
-            host = hardware.derive_host(raw.result.get("host") or {}, raw.inventory_name)
+            if isinstance(raw.result.get("windows"), dict):
+                host = windows.derive_host_windows(raw.result["windows"], raw.inventory_name)
+            else:
+                host = hardware.derive_host(raw.result.get("host") or {}, raw.inventory_name)
             warnings = tuple(str(w) for w in raw.result.get("warnings") or ())
             hosts.append(
                 HostScan(run.scan_id, raw.inventory_name, HostStatus.OK, host, installations,

@@ -15,9 +15,9 @@ import abc
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
-from .model import Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
+from .model import Entitlement, Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
 
 # Column order of a stored inventory; one row per installation.
 INSTALLATION_COLUMNS = ("source", "name", "version", "arch", "vendor", "install_time", "package_id", "location")
@@ -60,6 +60,18 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def last_inventory(self, inventory_name: str) -> HostScan | None:
         """The newest successful ``HostScan`` of an inventory host, or None."""
+
+    @abc.abstractmethod
+    def entitlements(self) -> list[Entitlement]:
+        """Every stored entitlement (imported or added by hand), in the order added."""
+
+    @abc.abstractmethod
+    def add_entitlements(self, items: Sequence[Entitlement]) -> int:
+        """Store the entitlements whose id is new; return how many. Stored ones stay unchanged."""
+
+    @abc.abstractmethod
+    def remove_entitlement(self, entitlement_id: str) -> bool:
+        """Remove one stored entitlement; False when there is none with that id."""
 
     @abc.abstractmethod
     def commit(self) -> None:
@@ -158,6 +170,21 @@ def host_scan_from_doc(doc: dict, installations: tuple[Installation, ...]) -> Ho
         warnings=tuple(doc.get("warnings") or ()),
         collected_at=doc.get("collected_at"),
     )
+
+
+def entitlement_to_doc(ent: Entitlement) -> dict:
+    """A stored entitlement; licence keys are kept as given (the store is the secured place)."""
+    doc = {f: getattr(ent, f) for f in Entitlement.__slots__}
+    doc["suite_components"] = list(ent.suite_components)
+    doc["keys"] = list(ent.keys)
+    return doc
+
+
+def entitlement_from_doc(doc: dict) -> Entitlement:
+    fields = {f: doc[f] for f in Entitlement.__slots__ if f in doc}
+    fields["suite_components"] = tuple(doc.get("suite_components") or ())
+    fields["keys"] = tuple(doc.get("keys") or ())
+    return Entitlement(**fields)
 
 
 def scan_info(scan: Scan) -> ScanInfo:

@@ -6,7 +6,9 @@ Layout of the JSON file (one TinyDB table each):
 - ``host_scans``: one document per inventory host per scan: status, derived
   host facts, and the digest of the inventory it saw (or carried over);
 - ``inventories``: content-addressed installation lists (``digest``, ``rows``);
-  a host whose software did not change between scans adds no new inventory.
+  a host whose software did not change between scans adds no new inventory;
+- ``entitlements``: imported and hand-entered licences, one document each,
+  keyed by their content id (licence files in git are not copied here).
 
 TinyDB rewrites the whole file on every write, so the storage below keeps the
 data in memory for the session and writes once, at commit, to a temporary file
@@ -22,15 +24,18 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
-from .model import HostScan, HostStatus, Scan
+from .model import Entitlement, HostScan, HostStatus, Scan
 from .store import (
     ScanInfo,
     Store,
     StoreError,
+    entitlement_from_doc,
+    entitlement_to_doc,
     host_scan_doc,
     host_scan_from_doc,
     installations_from_rows,
@@ -144,6 +149,25 @@ class TinyDBStore(Store):
         info = scan_info(scan)
         scans.insert({f: getattr(info, f) for f in ScanInfo.__slots__})
 
+    def add_entitlements(self, items: Sequence[Entitlement]) -> int:
+        table = self._db.table("entitlements")
+        known = {doc["entitlement_id"] for doc in table.all()}
+        new = []
+        for ent in items:
+            if ent.entitlement_id not in known:
+                known.add(ent.entitlement_id)
+                new.append(entitlement_to_doc(ent))
+        if new:  # an empty insert would still rewrite the file
+            table.insert_multiple(new)
+        return len(new)
+
+    def remove_entitlement(self, entitlement_id: str) -> bool:
+        table = self._db.table("entitlements")
+        if not table.contains(Query().entitlement_id == entitlement_id):
+            return False
+        table.remove(Query().entitlement_id == entitlement_id)
+        return True
+
     def commit(self) -> None:
         if self._storage is not None:
             self._storage.flush()
@@ -159,6 +183,9 @@ class TinyDBStore(Store):
 
     def scans(self) -> list[ScanInfo]:
         return [ScanInfo(**{f: doc[f] for f in ScanInfo.__slots__}) for doc in self._db.table("scans").all()]
+
+    def entitlements(self) -> list[Entitlement]:
+        return [entitlement_from_doc(doc) for doc in self._db.table("entitlements").all()]
 
     def _rows(self, digest: str | None) -> tuple:
         if digest is None:

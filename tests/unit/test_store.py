@@ -105,3 +105,58 @@ def test_foreign_json_is_refused(tmp_path):
 def test_postgres_location_is_a_clear_error():
     with pytest.raises(StoreError, match="PostgreSQL backend"):
         open_store("postgresql://sam@127.0.0.1/sam")
+
+
+# --- entitlements ------------------------------------------------------------------------
+
+def entitlement(ent_id, keys=("AAAAA-BBBBB-CCCCC-DDDDD-7H3KQ",), quantity=16):
+    from sam_engine.model import Entitlement
+
+    return Entitlement(ent_id, "Oracle", "Database", "processor", quantity, "po.csv:2", edition="Enterprise",
+                       suite_components=("Partitioning",), unit_cost="47500.00", currency="USD", keys=keys)
+
+
+def test_entitlements_round_trip_and_keep_their_keys(tmp_path):
+    path = str(tmp_path / "store.json")
+    with open_store(path) as st:
+        assert st.entitlements() == []
+        assert st.add_entitlements([entitlement("ent-1"), entitlement("ent-2", keys=())]) == 2
+    with open_store(path) as st:
+        assert st.entitlements() == [entitlement("ent-1"), entitlement("ent-2", keys=())]
+
+
+def test_add_entitlements_skips_known_ids_and_leaves_them_unchanged(tmp_path):
+    path = tmp_path / "store.json"
+    with open_store(str(path)) as st:
+        st.add_entitlements([entitlement("ent-1")])
+    before = path.read_bytes()
+    with open_store(str(path)) as st:
+        assert st.add_entitlements([entitlement("ent-1", quantity=99)]) == 0
+    assert path.read_bytes() == before
+    with open_store(str(path)) as st:
+        assert st.add_entitlements([entitlement("ent-2"), entitlement("ent-2")]) == 1
+        assert [e.quantity for e in st.entitlements()] == [16, 16]
+
+
+def test_remove_entitlement(tmp_path):
+    path = str(tmp_path / "store.json")
+    with open_store(path) as st:
+        st.add_entitlements([entitlement("ent-1"), entitlement("ent-2")])
+    with open_store(path) as st:
+        assert st.remove_entitlement("ent-1") is True
+        assert st.remove_entitlement("ent-1") is False
+    with open_store(path) as st:
+        assert [e.entitlement_id for e in st.entitlements()] == ["ent-2"]
+
+
+def test_rejected_entitlement_session_leaves_store_byte_identical(tmp_path):
+    path = tmp_path / "store.json"
+    with open_store(str(path)) as st:
+        st.add_entitlements([entitlement("ent-1")])
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError):
+        with open_store(str(path)) as st:
+            st.add_entitlements([entitlement("ent-2")])
+            st.remove_entitlement("ent-1")
+            raise RuntimeError("rejected import")
+    assert path.read_bytes() == before

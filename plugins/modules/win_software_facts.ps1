@@ -1,0 +1,297 @@
+#!powershell
+# Copyright: fleetsam developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+#AnsibleRequires -CSharpUtil Ansible.Basic
+
+# Emits raw registry, CIM and AppX values only. Every rule (what Programs and
+# Features shows, deduplication, names, hardware numbers) lives in the fleetsam
+# engine (sam_engine/windows.py), where it is tested. Win32_Product is never
+# queried: reading it makes Windows Installer check and repair every product.
+
+$spec = @{
+    options = @{
+        user_hives = @{ type = 'bool'; default = $true }
+        appx = @{ type = 'bool'; default = $true }
+        swid_max_files = @{ type = 'int'; default = 200 }
+        swid_max_bytes = @{ type = 'int'; default = 262144 }
+    }
+    supports_check_mode = $true
+}
+$module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
+
+$UninstallPath = 'SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall'
+$UninstallValues = @('DisplayName', 'DisplayVersion', 'Publisher', 'InstallDate', 'InstallLocation',
+    'SystemComponent', 'ParentKeyName', 'ReleaseType', 'WindowsInstaller')
+$SqlRoot = 'SOFTWARE\Microsoft\Microsoft SQL Server'
+$OfficeValues = @('ProductName', 'ProductNameNonQualified', 'ProductNameVersion', 'ConvertToEdition',
+    'ProductID', 'ProductCode')
+$NoExpand = [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames
+
+Function Get-RawValue {
+    # One registry value as stored: strings unexpanded, DWORDs as numbers,
+    # multi-strings joined by newlines, binary data left out (null).
+    param($Key, [string]$Name)
+    if ($null -eq $Key) { return $null }
+    $value = $Key.GetValue($Name, $null, $NoExpand)
+    if ($value -is [byte[]]) { return $null }
+    if ($value -is [string[]]) { return ($value -join "`n") }
+    return $value
+}
+
+Function Get-Prop {
+    # A property of a CIM or AppX object, null when the class lacks it (strict mode safe).
+    param($Object, [string]$Name)
+    $prop = $Object.PSObject.Properties[$Name]
+    if ($null -eq $prop) { return $null }
+    $value = $prop.Value
+    if ($value -is [Enum]) { return $value.ToString() }
+    return $value
+}
+
+Function ConvertTo-Record {
+    param($Object, [string[]]$Names)
+    $record = @{}
+    foreach ($name in $Names) { $record[$name] = Get-Prop -Object $Object -Name $name }
+    return $record
+}
+
+Function Invoke-Section {
+    # Runs one collection step; a failure is a warning and the other steps still run.
+    param([string]$Name, [scriptblock]$Block)
+    try { & $Block }
+    catch { $module.Warn("fleetsam: $Name failed: $($_.Exception.Message)") }
+}
+
+Function Get-HklmViews {
+    # HKLM64 is the native view of a 64-bit Windows, HKLM32 the WOW6432Node view;
+    # a 32-bit Windows has only its native 32-bit view, labelled HKLM32.
+    $views = [System.Collections.Generic.List[Object]]::new()
+    if ([Environment]::Is64BitOperatingSystem) {
+        $views.Add(@{ label = 'HKLM64'; view = [Microsoft.Win32.RegistryView]::Registry64 })
+    }
+    $views.Add(@{ label = 'HKLM32'; view = [Microsoft.Win32.RegistryView]::Registry32 })
+    return $views
+}
+
+Function Open-Hklm {
+    param($View)
+    return [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, $View)
+}
+
+Function Add-UninstallEntries {
+    # One raw record per subkey of an Uninstall key; unreadable subkeys are warnings.
+    param($Root, [string]$Path, [string]$Label, $Sid, $Into)
+    $parent = $Root.OpenSubKey($Path)
+    if ($null -eq $parent) { return }
+    try {
+        foreach ($name in $parent.GetSubKeyNames()) {
+            try {
+                $sub = $parent.OpenSubKey($name)
+                if ($null -eq $sub) { continue }
+                try {
+                    $entry = @{ hive = $Label; sid = $Sid; key = $name }
+                    foreach ($valueName in $UninstallValues) { $entry[$valueName] = Get-RawValue -Key $sub -Name $valueName }
+                    $Into.Add($entry)
+                }
+                finally { $sub.Dispose() }
+            }
+            catch { $module.Warn("fleetsam: cannot read $Label\$Path\$($name): $($_.Exception.Message)") }
+        }
+    }
+    finally { $parent.Dispose() }
+}
+
+Function Add-UserHiveEntries {
+    # Per-user installs: every profile of ProfileList, loaded or not. An unloaded
+    # NTUSER.DAT is mounted under a temporary HKU key and always unloaded again.
+    param($Into, $Hives, [bool]$LoadHives)
+    $hklm = Open-Hklm -View ([Microsoft.Win32.RegistryView]::Default)
+    $users = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::Users, [Microsoft.Win32.RegistryView]::Default)
+    $profiles = $hklm.OpenSubKey('SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList')
+    if ($null -eq $profiles) { return }
+    $loaded = $users.GetSubKeyNames()
+    foreach ($sid in $profiles.GetSubKeyNames()) {
+        if ($sid -notmatch '^S-1-[0-9-]+$') { continue }
+        $profileKey = $profiles.OpenSubKey($sid)
+        $image = $null
+        if ($null -ne $profileKey) {
+            $image = $profileKey.GetValue('ProfileImagePath')
+            $profileKey.Dispose()
+        }
+        $state = @{ sid = $sid; profile_path = $image; state = 'loaded'; message = $null }
+        $Hives.Add($state)
+        if ($loaded -contains $sid) {
+            Add-UninstallEntries -Root $users -Path "$sid\$UninstallPath" -Label 'HKU' -Sid $sid -Into $Into
+            continue
+        }
+        if (-not $LoadHives) {
+            $state.state = 'skipped'
+            $state.message = 'profile not loaded and user_hives=false'
+            continue
+        }
+        $hiveFile = $null
+        if ($image) { $hiveFile = Join-Path -Path $image -ChildPath 'NTUSER.DAT' }
+        if (-not $hiveFile -or -not (Test-Path -LiteralPath $hiveFile)) {
+            $state.state = 'skipped'
+            $state.message = 'no NTUSER.DAT'
+            continue
+        }
+        $mount = 'fleetsam_' + [guid]::NewGuid().ToString('N')
+        $output = & reg.exe load "HKU\$mount" "$hiveFile" 2>&1
+        if ($LASTEXITCODE -ne 0) {
+            $state.state = 'skipped'
+            $state.message = "reg load failed: $output"
+            $module.Warn("fleetsam: per-user installs of $sid not read: reg load failed: $output")
+            continue
+        }
+        $state.state = 'mounted'
+        try {
+            Add-UninstallEntries -Root $users -Path "$mount\$UninstallPath" -Label 'HKU' -Sid $sid -Into $Into
+        }
+        finally {
+            # Handles into the hive must be released before it can be unloaded.
+            [GC]::Collect()
+            [GC]::WaitForPendingFinalizers()
+            $output = & reg.exe unload "HKU\$mount" 2>&1
+            if ($LASTEXITCODE -ne 0) {
+                $module.Warn("fleetsam: could not unload the temporary hive HKU\$mount of $($sid): $output")
+            }
+        }
+    }
+    $profiles.Dispose()
+}
+
+Function Add-SqlInstances {
+    param($Base, [string]$Label, $Into)
+    $names = $Base.OpenSubKey("$SqlRoot\Instance Names\SQL")
+    if ($null -eq $names) { return }
+    foreach ($instance in $names.GetValueNames()) {
+        $id = $names.GetValue($instance)
+        $record = @{ view = $Label; instance = $instance; instance_id = $id }
+        $setup = $Base.OpenSubKey("$SqlRoot\$id\Setup")
+        foreach ($valueName in @('Edition', 'EditionType', 'Version', 'PatchLevel')) {
+            $record[$valueName] = Get-RawValue -Key $setup -Name $valueName
+        }
+        if ($null -ne $setup) { $setup.Dispose() }
+        $Into.Add($record)
+    }
+    $names.Dispose()
+}
+
+Function Add-OfficeRegistrations {
+    # Only registrations that carry a product ID: Office also keeps a table of
+    # SKU names under Registration, one key per SKU it knows, installed or not.
+    # DigitalProductID (an encoded product key) is never returned.
+    param($Base, [string]$Label, $Into)
+    $office = $Base.OpenSubKey('SOFTWARE\Microsoft\Office')
+    if ($null -eq $office) { return }
+    foreach ($version in $office.GetSubKeyNames()) {
+        if ($version -notmatch '^\d+\.\d+$') { continue }
+        $registration = $office.OpenSubKey("$version\Registration")
+        if ($null -eq $registration) { continue }
+        foreach ($guid in $registration.GetSubKeyNames()) {
+            $key = $registration.OpenSubKey($guid)
+            if ($null -eq $key) { continue }
+            $names = $key.GetValueNames()
+            if (($names -contains 'ProductID') -or ($names -contains 'DigitalProductID')) {
+                $record = @{ view = $Label; version = $version; key = $guid }
+                foreach ($valueName in $OfficeValues) { $record[$valueName] = Get-RawValue -Key $key -Name $valueName }
+                $Into.Add($record)
+            }
+            $key.Dispose()
+        }
+        $registration.Dispose()
+    }
+    $office.Dispose()
+}
+
+$win = @{
+    uninstall = [System.Collections.Generic.List[Object]]::new()
+    user_hives = [System.Collections.Generic.List[Object]]::new()
+    sql_instances = [System.Collections.Generic.List[Object]]::new()
+    office = [System.Collections.Generic.List[Object]]::new()
+    os = @{}
+    licensing = [System.Collections.Generic.List[Object]]::new()
+    appx = [System.Collections.Generic.List[Object]]::new()
+    swid_tags = [System.Collections.Generic.List[Object]]::new()
+    hardware = @{ processors = [System.Collections.Generic.List[Object]]::new(); computer_system = @{}; product = @{} }
+}
+
+Invoke-Section -Name 'machine-wide uninstall keys' -Block {
+    foreach ($view in (Get-HklmViews)) {
+        $base = Open-Hklm -View $view.view
+        try {
+            Add-UninstallEntries -Root $base -Path $UninstallPath -Label $view.label -Sid $null -Into $win.uninstall
+            Add-SqlInstances -Base $base -Label $view.label -Into $win.sql_instances
+            Add-OfficeRegistrations -Base $base -Label $view.label -Into $win.office
+        }
+        finally { $base.Dispose() }
+    }
+}
+
+Invoke-Section -Name 'per-user uninstall keys' -Block {
+    Add-UserHiveEntries -Into $win.uninstall -Hives $win.user_hives -LoadHives $module.Params.user_hives
+}
+
+Invoke-Section -Name 'Windows edition' -Block {
+    $base = Open-Hklm -View ([Microsoft.Win32.RegistryView]::Default)
+    $current = $base.OpenSubKey('SOFTWARE\Microsoft\Windows NT\CurrentVersion')
+    foreach ($valueName in @('ProductName', 'EditionID', 'CurrentBuild', 'DisplayVersion', 'ReleaseId', 'UBR', 'InstallationType', 'CurrentVersion')) {
+        $win.os[$valueName] = Get-RawValue -Key $current -Name $valueName
+    }
+    if ($null -ne $current) { $current.Dispose() }
+    $base.Dispose()
+    $os = Get-CimInstance -ClassName Win32_OperatingSystem
+    foreach ($name in @('Caption', 'Version', 'OSArchitecture')) { $win.os[$name] = Get-Prop -Object $os -Name $name }
+    $win.os.hostname = [System.Net.Dns]::GetHostName()
+    $win.os.domain = [System.Net.NetworkInformation.IPGlobalProperties]::GetIPGlobalProperties().DomainName
+}
+
+Invoke-Section -Name 'SoftwareLicensingProduct' -Block {
+    $fields = @('Name', 'Description', 'ApplicationID', 'LicenseFamily', 'LicenseStatus', 'ProductKeyChannel', 'PartialProductKey')
+    foreach ($product in (Get-CimInstance -ClassName SoftwareLicensingProduct -Filter 'PartialProductKey IS NOT NULL')) {
+        $win.licensing.Add((ConvertTo-Record -Object $product -Names $fields))
+    }
+}
+
+if ($module.Params.appx) {
+    Invoke-Section -Name 'Get-AppxPackage -AllUsers' -Block {
+        $fields = @('Name', 'Version', 'Publisher', 'Architecture', 'PackageFullName', 'InstallLocation', 'IsFramework', 'SignatureKind')
+        foreach ($package in (Get-AppxPackage -AllUsers -ErrorAction Stop)) {
+            $win.appx.Add((ConvertTo-Record -Object $package -Names $fields))
+        }
+    }
+}
+
+Invoke-Section -Name 'SWID tags' -Block {
+    $limit = $module.Params.swid_max_files
+    $found = 0
+    $roots = Get-ChildItem -LiteralPath $env:ProgramData -Directory -Filter 'regid.*' -ErrorAction SilentlyContinue
+    foreach ($root in $roots) {
+        foreach ($file in (Get-ChildItem -LiteralPath $root.FullName -Recurse -File -Filter '*.swidtag' -ErrorAction SilentlyContinue)) {
+            $found += 1
+            if ($found -gt $limit) { continue }
+            $tag = @{ path = $file.FullName; size = $file.Length; text = $null; skipped = $null }
+            if ($file.Length -gt $module.Params.swid_max_bytes) { $tag.skipped = 'larger than swid_max_bytes' }
+            else { $tag.text = [System.IO.File]::ReadAllText($file.FullName) }
+            $win.swid_tags.Add($tag)
+        }
+    }
+    if ($found -gt $limit) { $module.Warn("fleetsam: $found SWID tags found, only the first $limit returned") }
+}
+
+Invoke-Section -Name 'hardware' -Block {
+    $fields = @('DeviceID', 'SocketDesignation', 'Name', 'Manufacturer', 'NumberOfCores', 'NumberOfLogicalProcessors')
+    foreach ($cpu in (Get-CimInstance -ClassName Win32_Processor)) {
+        $win.hardware.processors.Add((ConvertTo-Record -Object $cpu -Names $fields))
+    }
+    $system = Get-CimInstance -ClassName Win32_ComputerSystem
+    $fields = @('Manufacturer', 'Model', 'NumberOfProcessors', 'NumberOfLogicalProcessors', 'HypervisorPresent', 'TotalPhysicalMemory', 'Domain', 'PartOfDomain', 'DNSHostName')
+    $win.hardware.computer_system = ConvertTo-Record -Object $system -Names $fields
+    $product = Get-CimInstance -ClassName Win32_ComputerSystemProduct | Select-Object -First 1
+    $win.hardware.product = ConvertTo-Record -Object $product -Names @('UUID', 'IdentifyingNumber', 'Vendor', 'Name')
+}
+
+$module.Result.windows = $win
+$module.ExitJson()

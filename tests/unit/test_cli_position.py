@@ -1,0 +1,99 @@
+"""``fleetsam position``: reads the latest scan, stored entitlements and licence files; three formats."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from sam_engine import cli_position
+from sam_engine.cli import main
+from sam_engine.model import Entitlement, Scan
+from sam_engine.store import open_store
+
+from test_position import fleet, recognise
+
+
+class FakeCatalogue:
+    recognise = staticmethod(recognise)
+
+    def knows(self, publisher, product, edition=None):
+        return True
+
+
+LICENCE_FILE = """\
+entitlements:
+  - publisher: Oracle
+    product: Database
+    edition: Enterprise
+    metric: processor
+    quantity: 16
+    unit_cost: "47500"
+    currency: USD
+  - publisher: Microsoft
+    product: Office
+    edition: Professional Plus
+    metric: site
+    term_end: 2025-12-31
+"""
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch, capsys):
+    """Run ``fleetsam --store S position --licences L ARGS``; return (code, stdout, stderr)."""
+    monkeypatch.setattr(cli_position, "load_catalogue_guarded", lambda as_of: (FakeCatalogue(), []))
+    store = str(tmp_path / "db.json")
+    (tmp_path / "licences").mkdir()
+    (tmp_path / "licences" / "main.yml").write_text(LICENCE_FILE)
+    with open_store(store) as st:
+        st.save_scan(Scan("s2", "2026-06-30T00:00:00Z", "2026-06-30T00:01:00Z", "0.1", None, tuple(fleet())))
+        st.add_entitlements([Entitlement("E-SQL", "Microsoft", "SQL Server", "core", 10, "cli", edition="Standard")])
+
+    def _run(*args):
+        code = main(["--store", store, "position", "--licences", str(tmp_path / "licences"), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
+
+
+def test_table_lists_every_product_and_the_unrecognised(run):
+    code, out, err = run("--as-of", "2026-06-30")
+    assert code == 0, err
+    assert "as of 2026-06-30" in out
+    oracle = next(line for line in out.splitlines() if line.startswith("Oracle"))
+    # consumption 20, owned 16, balance -4, shortfall 4, 4 × 47500 USD
+    assert oracle.split()[-8:] == ["2", "20", "16", "-4", "4", "under-licensed", "190000", "USD"]
+    assert "acme-agent" in out and "unrecognised" in out
+
+
+def test_json_and_csv_agree(run):
+    _, out_json, _ = run("--as-of", "2026-06-30", "--format", "json")
+    _, out_csv, _ = run("--as-of", "2026-06-30", "--format", "csv")
+    doc = json.loads(out_json)
+    rows = list(csv.DictReader(io.StringIO(out_csv)))
+    assert len(rows) == len(doc["products"]) + len(doc["unrecognised"])
+    for row, full in zip(rows, doc["products"] + doc["unrecognised"]):
+        assert row["product"] == full["product"] and int(row["consumption"]) == full["consumption"]
+    office = next(p for p in doc["products"] if p["product"] == "Office")
+    assert office["owned"] == 0 and office["status"] == "unlicensed"  # the site licence expired
+    assert any("expired on 2025-12-31" in t for t in office["trace"]["ownership"])
+
+
+def test_stored_entitlements_count(run):
+    _, out, _ = run("--as-of", "2026-06-30", "--format", "json")
+    sql = next(p for p in json.loads(out)["products"] if p["product"] == "SQL Server")
+    assert sql["entitlements"] == ["E-SQL"] and sql["owned"] == 10 and sql["status"] == "compliant"
+
+
+def test_product_filter_shows_the_detail(run):
+    code, out, _ = run("--as-of", "2026-06-30", "--product", "database")
+    assert code == 0
+    assert "db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16" in out
+    assert "Office" not in out
+
+
+def test_bad_date_and_missing_scan_exit_2(run, tmp_path, capsys):
+    assert run("--as-of", "30/06/2026")[0] == 2
+    assert main(["--store", str(tmp_path / "none.json"), "position"]) == 2
+    assert "no scan stored" in capsys.readouterr().err

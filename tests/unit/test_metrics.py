@@ -1,0 +1,230 @@
+"""Metric rule functions: the vendor worked examples, each docstring example, and the rule data files."""
+
+from decimal import Decimal
+
+import pytest
+
+from sam_engine import metrics
+from sam_engine.metric_rules import (MetricParams, RuleDataError, default_rules, load_core_factors,
+                                     load_metric_rules)
+from sam_engine.metrics import Deployment, MetricContext, measure
+from sam_engine.model import Hardware, Installation, Virtualization
+
+RULES = default_rules()
+CTX = MetricContext(RULES.core_factors)
+XEON = ("GenuineIntel", "Intel(R) Xeon(R) Gold 6346 CPU @ 3.10GHz")
+
+
+def physical(sockets, cores, cpu=XEON):
+    return Hardware(sockets, cores, cores * 2, *cpu, Virtualization.PHYSICAL)
+
+
+def vm(vcpus):
+    return Hardware(vcpus, vcpus, vcpus, *XEON, Virtualization.VM, "vmware")
+
+
+def inst(name="pkg", version="1.0", arch="x86_64"):
+    return Installation("rpm", name, version, arch, "Vendor", None, f"rpm:{name}:{version}:{arch}")
+
+
+def dep(host, hardware=None, n=1, users=()):
+    installs = tuple(inst(version=f"{i + 1}.0") for i in range(n))
+    return Deployment(host, hardware or physical(1, 4), installs, users=tuple(users))
+
+
+def params(publisher, product, edition, metric):
+    return RULES.params(publisher, product, edition, metric)
+
+
+# --- the vendor examples (licensing.md) -------------------------------------------------------
+
+
+def test_oracle_processor_2_sockets_16_core_xeon_is_16():
+    p = params("Oracle", "Database", "Enterprise", "processor")
+    result = measure("processor", [dep("db1", physical(2, 32))], p, CTX)
+    assert result.quantity == 16
+    assert result.lines[0].text == "db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16"
+    assert result.lines[0].hosts == ("db1",)
+
+
+def test_sql_server_vm_2_vcpu_needs_4_and_two_such_vms_need_8():
+    p = params("Microsoft", "SQL Server", "Standard", "core")
+    assert measure("core", [dep("sql1", vm(2))], p, CTX).quantity == 4
+    two = measure("core", [dep("sql1", vm(2)), dep("sql2", vm(2))], p, CTX)
+    assert two.quantity == 8
+    assert two.lines[0].text == "sql1: VM, 2 vCPU; min 4 per VM -> 4; packs of 2 -> 4 = 4"
+    assert two.lines[-1].text == "total: 4 + 4 = 8"
+
+
+@pytest.mark.parametrize("sockets, cores, expected", [(1, 4, 16), (2, 24, 24)])
+def test_windows_server_per_core_minimums(sockets, cores, expected):
+    p = params("Microsoft", "Windows Server", "Datacenter", "core")
+    result = measure("core", [dep("ws1", physical(sockets, cores))], p, CTX)
+    assert result.quantity == expected
+
+
+def test_windows_server_trace_shows_each_minimum():
+    p = params("Microsoft", "Windows Server", None, "core")
+    (line,) = measure("core", [dep("ws1", physical(1, 4))], p, CTX).lines
+    assert line.text == ("ws1: 1 socket × 4 cores = 4 cores; min 8 per processor -> 8; "
+                         "min 16 per server -> 16; packs of 2 -> 16 = 16")
+
+
+def test_oracle_se2_counts_occupied_sockets_and_warns_above_two():
+    p = params("Oracle", "Database", "Standard Edition 2", "processor")
+    assert measure("processor", [dep("db1", physical(2, 32))], p, CTX).quantity == 2
+    big = measure("processor", [dep("db9", physical(4, 64))], p, CTX)
+    assert big.quantity == 4 and "exceeds the product's limit of 2" in big.notes[0]
+
+
+def test_rhel_socket_pairs_and_two_guests_per_subscription():
+    p = params("Red Hat", "Enterprise Linux Server", None, "processor")
+    result = measure("processor", [dep("h1", physical(4, 32)), dep("h2", physical(1, 8)),
+                                   dep("g1", vm(2)), dep("g2", vm(4)), dep("g3", vm(1))], p, CTX)
+    # h1: 4 sockets / 2 = 2; h2: 1 socket / 2 = 1 (rounded up); 3 guests / 2 = 2 -> 5
+    assert result.quantity == 5
+    assert "VMs g1, g2, g3: 3 guests ÷ 2 per licence = 2 (rounded up)" in [ln.text for ln in result.lines]
+
+
+# --- each rule's docstring example --------------------------------------------------------------
+
+
+def test_per_installation_docstring():
+    result = metrics.per_installation([dep("web1", n=2), dep("web2", n=1)], MetricParams(), CTX)
+    assert result.quantity == 3
+    assert result.lines[0].text == "web1: 2 installations = 2"
+
+
+def test_per_device_counts_versions_and_bitness_once():
+    pc1 = Deployment("pc1", physical(1, 4), (inst("Office", "2016"), inst("Office", "2019", "x86"),
+                                             inst("Office", "2019", "x64")))
+    result = metrics.per_device([pc1, dep("pc2")], MetricParams(), CTX)
+    assert result.quantity == 2
+    assert result.lines[0].text == "pc1: 3 installations on one device = 1"
+
+
+def test_per_named_user_counts_distinct_users():
+    result = metrics.per_named_user([dep("pc1", users=("alice", "bob")), dep("pc2", users=("alice",))],
+                                    MetricParams(), CTX)
+    assert result.quantity == 2 and not result.notes
+
+
+def test_per_named_user_falls_back_to_device_and_says_so():
+    result = metrics.per_named_user([dep("pc1"), dep("pc2")], MetricParams(), CTX)
+    assert result.quantity == 2
+    assert "counted per device" in result.notes[0]
+    assert "no user data" in result.lines[0].text
+
+
+def test_per_processor_rounds_up_per_server():
+    power5 = physical(1, 3, cpu=(None, "POWER5+"))
+    result = metrics.per_processor([dep("p5", power5)], MetricParams(core_factor=True), CTX)
+    assert result.quantity == 3  # 3 cores × 0.75 = 2.25 -> 3
+    assert result.lines[0].text.endswith("(rounded up)")
+
+
+def test_per_processor_unlisted_cpu_uses_the_default_factor():
+    arm = physical(1, 8, cpu=("0x41", "Neoverse-N1"))
+    result = metrics.per_processor([dep("arm1", arm)], MetricParams(core_factor=True), CTX)
+    assert result.quantity == 8 and "unlisted processor" in result.lines[0].text
+
+
+def test_per_processor_on_a_vm_warns_about_soft_partitioning():
+    result = metrics.per_processor([dep("vm1", vm(4))], MetricParams(core_factor=True), CTX)
+    assert result.quantity == 2
+    assert "soft partitioning" in result.notes[0]
+
+
+def test_per_core_unknown_topology_is_spelt_out():
+    result = metrics.per_core([dep("x", Hardware(None, None, 6))], MetricParams(), CTX)
+    assert result.quantity == 6
+    assert "sockets unknown, assumed 1" in result.lines[0].text
+
+
+def test_per_vm_docstring():
+    deployments = [dep("app1", vm(2)), dep("app2", vm(2)), dep("db1", physical(2, 16))]
+    assert metrics.per_vm(deployments, MetricParams(), CTX).quantity == 3
+    assert metrics.per_vm(deployments, MetricParams(vms_per_licence=2), CTX).quantity == 2
+
+
+def test_per_site_counts_nothing_but_lists_hosts():
+    result = metrics.per_site([dep("pc1"), dep("pc2")], MetricParams(), CTX)
+    assert result.quantity == 0 and result.lines[0].hosts == ("pc1", "pc2")
+
+
+def test_per_employee_is_the_headcount_whatever_is_installed():
+    ctx = MetricContext(RULES.core_factors, headcount=250)
+    assert metrics.per_employee([dep("a"), dep("b"), dep("c")], MetricParams(), ctx).quantity == 250
+
+
+def test_per_employee_without_headcount_is_a_lower_bound():
+    result = metrics.per_employee([dep("a"), dep("b")], MetricParams(), CTX)
+    assert result.quantity == 2 and "headcount not configured" in result.notes[0]
+
+
+def test_stale_host_is_flagged_in_the_trace():
+    stale = Deployment("pc9", physical(1, 4), (inst(),), scan_id="s1", stale=True)
+    assert "pc9 (stale: inventory of scan s1)" in metrics.per_device([stale], MetricParams(), CTX).lines[0].text
+
+
+def test_unknown_metric_is_refused():
+    with pytest.raises(ValueError, match="unknown metric"):
+        measure("concurrent", [], MetricParams(), CTX)
+
+
+# --- the rule data files --------------------------------------------------------------------
+
+
+def test_shipped_core_factors_match_the_oracle_table():
+    table = RULES.core_factors
+    assert table.lookup(physical(2, 32)).factor == Decimal("0.5")
+    assert table.lookup(physical(1, 64, ("AuthenticAMD", "AMD EPYC 7763"))).label == "AMD x86"
+    assert table.lookup(physical(2, 40, (None, "POWER9 (raw), altivec supported"))).factor == Decimal("1")
+    assert table.lookup(physical(1, 8, (None, "UltraSPARC T2+"))).factor == Decimal("0.5")
+    assert table.lookup(physical(1, 8, (None, "SPARC T2"))).factor == Decimal("0.75")
+    assert table.lookup(physical(1, 1)).label == "single-core chip"
+    assert table.default.factor == Decimal("1")
+
+
+def test_rule_lookup_prefers_the_edition_entry():
+    assert RULES.rule_for("oracle", "DATABASE", "standard  edition 2").params["processor"].max_sockets == 2
+    assert RULES.rule_for("Microsoft", "SQL Server", "Enterprise").default_metric == "core"
+    assert RULES.rule_for("Acme", "Widget", None) is None
+
+
+def test_metric_rules_errors_name_file_and_line(tmp_path):
+    bad = tmp_path / "metric_rules.yml"
+    bad.write_text("products:\n"
+                   "  - publisher: Microsoft\n"
+                   "    product: SQL Server\n"
+                   "    default_metric: cores\n"
+                   "    metrics:\n"
+                   "      core: {pack: two, minimum: 4}\n"
+                   "  - product: Orphan\n")
+    with pytest.raises(RuleDataError) as err:
+        load_metric_rules(bad, RULES.core_factors)
+    text = str(err.value)
+    assert f"{bad}:4: default_metric: 'cores' is not one of" in text
+    assert f"{bad}:6: core.pack: expected a whole number >= 1, got 'two'" in text
+    assert f"{bad}:6: core.minimum: unknown parameter" in text
+    assert f"{bad}:7: publisher: required text" in text
+
+
+def test_core_factor_errors_name_file_and_line(tmp_path):
+    bad = tmp_path / "core_factors.yml"
+    bad.write_text("default: {label: unlisted, factor: 1}\n"
+                   "factors:\n"
+                   "  - label: x86\n"
+                   "    factor: half\n"
+                   "    match: ['(']\n")
+    with pytest.raises(RuleDataError) as err:
+        load_core_factors(bad)
+    assert f"{bad}:4: factor: expected a number > 0, got 'half'" in str(err.value)
+    assert f"{bad}:5: match: bad regular expression" in str(err.value)
+
+
+def test_duplicate_keys_are_located(tmp_path):
+    bad = tmp_path / "metric_rules.yml"
+    bad.write_text("products:\n  - publisher: A\n    product: B\n    product: C\n")
+    with pytest.raises(RuleDataError, match=r"metric_rules.yml:4: duplicate key 'product'"):
+        load_metric_rules(bad, RULES.core_factors)

@@ -1,0 +1,292 @@
+"""The Effective Licence Position, built from HostScans, a fake recogniser and entitlements."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from sam_engine.model import (Entitlement, Hardware, Host, HostScan, HostStatus, Installation, LicenceNeed,
+                              Recognition, Virtualization)
+from sam_engine.position import Status, build_position, position_to_rows
+
+AS_OF = dt.date(2026, 6, 30)
+XEON = ("GenuineIntel", "Intel(R) Xeon(R) Gold 6346 CPU @ 3.10GHz")
+REQ, FREE = LicenceNeed.REQUIRED, LicenceNeed.FREE
+
+# raw title -> (publisher, product, edition, normalised version, licence need)
+CATALOGUE = {
+    "Oracle Database 19c Enterprise Edition": ("Oracle", "Database", "Enterprise", "19.3", REQ),
+    "Oracle Database 19c Standard Edition 2": ("Oracle", "Database", "Standard Edition 2", "19.3", REQ),
+    "Microsoft SQL Server 2019 (64-bit)": ("Microsoft", "SQL Server", "Standard", "2019", REQ),
+    "Microsoft Windows Server 2022 Standard": ("Microsoft", "Windows Server", "Standard", "2022", REQ),
+    "Microsoft Office Professional Plus 2019": ("Microsoft", "Office", "Professional Plus", "2019", REQ),
+    "Microsoft Office Professional Plus 2016": ("Microsoft", "Office", "Professional Plus", "2016", REQ),
+    "Microsoft Word": ("Microsoft", "Word", None, "16.0", REQ),
+    "Microsoft Excel": ("Microsoft", "Excel", None, "16.0", REQ),
+    "Oracle Java SE": ("Oracle", "Java SE", None, "17.0.13", REQ),
+    "bash": ("GNU", "Bash", None, "5.2", FREE),
+    "Acme Tool 5": ("Acme", "Tool", None, "5.0", REQ),
+    "Acme Tool 5 (x64)": ("Acme", "Tool", None, "5.0", REQ),
+    "Acme Tool 6": ("Acme", "Tool", None, "6.0", REQ),
+}
+
+
+def recognise(inst):
+    """The fake recogniser: a fixed table, and "unknown" for anything else."""
+    if inst.name in CATALOGUE:
+        publisher, product, edition, version, need = CATALOGUE[inst.name]
+        return Recognition(publisher, product, edition, version, need, f"test:{product}")
+    return Recognition(None, inst.name, None, inst.version, LicenceNeed.UNKNOWN, None)
+
+
+def host(name, sockets, cores, virt=Virtualization.PHYSICAL):
+    threads = cores if virt is Virtualization.VM else cores * 2
+    return Host(f"machine-id:{name}", name, "machine-id", hardware=Hardware(sockets, cores, threads, *XEON, virt))
+
+
+def scanned(name, hw_host, *titles, status=HostStatus.OK, scan_id="s2"):
+    installs = tuple(Installation("msi", t, None, "x86_64", None, None, f"{name}:{t}:{i}") for i, t in enumerate(titles))
+    return HostScan(scan_id, name, status, hw_host, installs,
+                    inventory_scan_id="s1" if status is not HostStatus.OK else scan_id)
+
+
+def ent(eid, publisher, product, metric, quantity, edition=None, **kw):
+    return Entitlement(eid, publisher, product, metric, quantity, f"licences/test.yml:{eid}", edition=edition, **kw)
+
+
+def position(scans, ents, **kw):
+    return build_position(scans, recognise, ents, AS_OF, **kw)
+
+
+def by_product(pos, product, edition=None):
+    return next(p for p in pos.products if p.product == product and (edition is None or p.edition == edition))
+
+
+def desktop(name, *titles, **kw):
+    return scanned(name, host(name, 1, 4), *titles, **kw)
+
+
+OFFICE19, OFFICE16 = "Microsoft Office Professional Plus 2019", "Microsoft Office Professional Plus 2016"
+
+
+# --- the hand-computed multi-host scenario -----------------------------------------------------
+
+
+def fleet():
+    return [
+        scanned("db1", host("db1", 2, 32), "Oracle Database 19c Enterprise Edition", "bash"),
+        scanned("db2", host("db2", 1, 8), "Oracle Database 19c Enterprise Edition"),
+        scanned("sql1", host("sql1", 2, 2, Virtualization.VM), "Microsoft SQL Server 2019 (64-bit)"),
+        scanned("sql2", host("sql2", 6, 6, Virtualization.VM), "Microsoft SQL Server 2019 (64-bit)"),
+        scanned("app1", host("app1", 2, 24), "Microsoft Windows Server 2022 Standard"),
+        desktop("pc1", OFFICE19, OFFICE16),  # two versions on one device
+        desktop("pc2", OFFICE19, "acme-agent"),
+        desktop("pc3", OFFICE19, status=HostStatus.UNREACHABLE),  # stale: last inventory from s1
+    ]
+
+
+FLEET_ENTS = [
+    ent("E-ORA", "Oracle", "Database", "processor", 16, "Enterprise", unit_cost="47500", currency="USD"),
+    ent("E-SQL", "Microsoft", "SQL Server", "core", 8, "Standard", unit_cost="900.00", currency="USD"),
+    ent("E-WIN", "Microsoft", "Windows Server", "core", 24, "Standard"),
+    ent("E-OFF", "Microsoft", "Office", "device", 2, "Professional Plus", version_range="==2019",
+        downgrade_rights=True, unit_cost="400", currency="EUR"),
+]
+
+
+def test_multi_host_position_computed_by_hand():
+    pos = position(fleet(), FLEET_ENTS)
+
+    oracle = by_product(pos, "Database", "Enterprise")
+    # db1: 2 sockets × 16 cores = 32 cores × 0.5 = 16; db2: 1 × 8 = 8 cores × 0.5 = 4; 16 + 4 = 20
+    assert oracle.consumption.quantity == 20 and oracle.consumption.metric == "processor"
+    assert oracle.owned == 16 and oracle.balance == -4 and oracle.shortfall == 4
+    assert oracle.status is Status.UNDER_LICENSED
+    assert oracle.cost.amount == Decimal("190000") and oracle.cost.currency == "USD"  # 4 × 47500
+    assert "db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16" in [t.text for t in oracle.consumption.trace]
+
+    sql = by_product(pos, "SQL Server")
+    # sql1: 2 vCPU -> min 4 per VM = 4; sql2: 6 vCPU = 6 (already a multiple of 2); 4 + 6 = 10
+    assert (sql.consumption.quantity, sql.owned, sql.balance, sql.shortfall) == (10, 8, -2, 2)
+    assert sql.cost.amount == Decimal("1800.00")  # 2 × 900.00 USD
+
+    windows = by_product(pos, "Windows Server")
+    # 2 sockets × 12 cores = 24 >= 8 per processor, >= 16 per server -> 24; owned 24
+    assert (windows.consumption.quantity, windows.owned, windows.balance) == (24, 24, 0)
+    assert windows.status is Status.COMPLIANT and windows.cost is None
+
+    office = by_product(pos, "Office")
+    # pc1 (2019 + 2016 by downgrade rights) = 1, pc2 = 1, pc3 (stale) = 1 -> 3 devices; owned 2
+    assert (office.consumption.quantity, office.owned, office.balance, office.shortfall) == (3, 2, -1, 1)
+    assert len(office.installations) == 4 and office.stale_hosts == ("pc3",)
+    assert office.cost.amount == Decimal("400") and office.cost.currency == "EUR"
+
+    bash = by_product(pos, "Bash")
+    assert bash.status is Status.NO_LICENCE_NEEDED and bash.consumption.quantity == 0
+
+    (unknown,) = pos.unrecognised
+    assert unknown.product == "acme-agent" and unknown.status is Status.UNRECOGNISED and unknown.hosts == ("pc2",)
+
+    # USD 190000 + 1800 = 191800; EUR 400: mixed currencies, no single total
+    assert pos.cost_totals == (("EUR", Decimal("400")), ("USD", Decimal("191800.00")))
+    assert pos.total_cost is None and "mixed currencies (EUR, USD)" in pos.notes[0]
+
+
+def test_list_and_detail_rows_agree():
+    pos = position(fleet(), FLEET_ENTS)
+    summary, detail = position_to_rows(pos), position_to_rows(pos, detail=True)
+    assert [r["product"] for r in summary][-1] == "acme-agent"  # unrecognised listed after the products
+    for short, full in zip(summary, detail):
+        assert {k: full[k] for k in short} == short
+        assert short["installations"] == len(full["installation_list"])
+    office = next(r for r in detail if r["product"] == "Office")
+    assert office["owned"] == 2 and office["entitlements"] == ["E-OFF"] and office["gap_cost"] == "400"
+    assert {i["scan_id"] for i in office["installation_list"] if i["host"] == "pc3"} == {"s1"}
+
+
+# --- terms ----------------------------------------------------------------------------------
+
+
+def test_expired_subscription_owns_nothing():
+    ents = [ent("E1", "Microsoft", "Office", "device", 10, "Professional Plus", term_end="2026-01-31")]
+    p = by_product(position([desktop("pc1", OFFICE19)], ents), "Office")
+    assert p.owned == 0 and p.status is Status.UNLICENSED and p.shortfall == 1
+    assert "expired on 2026-01-31: owns nothing" in p.ownership.trace[0].text
+
+
+def test_expired_site_licence_is_never_shown_as_unlimited():
+    ents = [ent("S1", "Microsoft", "Office", "site", None, term_end="2025-12-31")]
+    pos = position([desktop("pc1", OFFICE19)], ents)
+    assert by_product(pos, "Office").status is Status.UNLICENSED
+    assert position_to_rows(pos)[0]["owned"] == 0
+
+
+def test_active_site_licence_is_unlimited():
+    ents = [ent("S1", "Microsoft", "Office", "site", None, term_end="2026-12-31")]
+    p = by_product(position([desktop("pc1", OFFICE19), desktop("pc2", OFFICE19)], ents), "Office")
+    assert p.owned is None and p.balance is None and p.status is Status.COMPLIANT
+
+
+def test_not_yet_started_subscription_owns_nothing():
+    ents = [ent("E1", "Microsoft", "Office", "device", 5, term_start="2026-07-01", term_end="2027-06-30")]
+    p = by_product(position([desktop("pc1", OFFICE19)], ents), "Office")
+    assert p.owned == 0 and "term starts on 2026-07-01" in p.ownership.trace[0].text
+
+
+def test_maintenance_end_is_reported_but_changes_nothing():
+    ents = [ent("E1", "Microsoft", "Office", "device", 1, maintenance_end="2025-01-01")]
+    p = by_product(position([desktop("pc1", OFFICE19)], ents), "Office")
+    assert p.owned == 1 and p.status is Status.COMPLIANT
+    assert "maintenance ended on 2025-01-01 (does not change the count)" in p.ownership.trace[0].text
+
+
+# --- rights ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("downgrade, shortfall, status", [(True, 0, Status.COMPLIANT),
+                                                           (False, 1, Status.UNDER_LICENSED)])
+def test_downgrade_rights(downgrade, shortfall, status):
+    ents = [ent("E1", "Microsoft", "Office", "device", 2, "Professional Plus", version_range=">=2019,<2020",
+                downgrade_rights=downgrade)]
+    p = by_product(position([desktop("pc1", OFFICE19), desktop("pc2", OFFICE16)], ents), "Office")
+    assert p.consumption.quantity == 2 and p.shortfall == shortfall and p.status is status
+    if not downgrade:
+        assert any("pc2: not covered" in t.text and "no downgrade rights" in t.text for t in p.consumption.trace)
+
+
+def test_suite_covers_its_components_which_are_not_counted_again():
+    ents = [ent("E1", "Microsoft", "Office", "device", 2, "Professional Plus", suite_components=("Word", "Excel"))]
+    pos = position([desktop("mac1", "Microsoft Word", "Microsoft Excel"), desktop("pc2", OFFICE19)], ents)
+    assert [p.product for p in pos.products] == ["Office"]
+    office = pos.products[0]
+    assert office.consumption.quantity == 2 and office.owned == 2 and office.status is Status.COMPLIANT
+    assert {i.counted_as for i in office.installations} == {"Microsoft Office Professional Plus"}
+
+
+def test_suite_components_can_come_from_the_catalogue():
+    ents = [ent("E1", "Microsoft", "Office", "device", 1, "Professional Plus")]
+    suites = {("Microsoft", "Office"): ("Word", "Excel")}
+    pos = position([desktop("mac1", "Microsoft Word", "Microsoft Excel")], ents,
+                   suites=lambda publisher, product: suites.get((publisher, product), ()))
+    assert [(p.product, p.consumption.quantity, p.status) for p in pos.products] == [("Office", 1, Status.COMPLIANT)]
+
+
+def test_edition_less_entitlement_is_not_counted_twice():
+    ents = [ent("E1", "Oracle", "Database", "processor", 20)]
+    pos = position([scanned("db1", host("db1", 2, 32), "Oracle Database 19c Enterprise Edition"),
+                    scanned("db3", host("db3", 2, 16), "Oracle Database 19c Standard Edition 2")], ents)
+    ee, se2 = by_product(pos, "Database", "Enterprise"), by_product(pos, "Database", "Standard Edition 2")
+    assert (ee.consumption.quantity, se2.consumption.quantity) == (16, 2)  # core factor vs occupied sockets
+    assert ee.owned + se2.owned == 20 and ee.shortfall == se2.shortfall == 0
+
+
+def test_duplicate_records_count_once_per_installation_and_per_device():
+    # pc1: Tool 5 under two registry keys (one installation) + Tool 6 = 2 installations, 1 device
+    scans = [desktop("pc1", "Acme Tool 5", "Acme Tool 5 (x64)", "Acme Tool 6"), desktop("pc2", "Acme Tool 6")]
+    per_install = by_product(position(scans, [ent("T1", "Acme", "Tool", "installation", 3)]), "Tool")
+    assert per_install.consumption.quantity == 3 and len(per_install.installations) == 4  # 2 + 1
+    per_device = by_product(position(scans, [ent("T2", "Acme", "Tool", "device", 3)]), "Tool")
+    assert per_device.consumption.quantity == 2  # pc1 + pc2
+
+
+# --- statuses and other rules -----------------------------------------------------------------
+
+
+def test_stale_hosts_are_counted_and_flagged():
+    scans = [desktop("pc1", OFFICE19), desktop("pc2", OFFICE19, status=HostStatus.FAILED)]
+    p = by_product(position(scans, []), "Office")
+    assert p.consumption.quantity == 2 and p.stale_hosts == ("pc2",) and p.status is Status.UNLICENSED
+    assert any("stale" in n for n in p.notes)
+    assert "pc2 (stale: inventory of scan s1): 1 installation on one device = 1" in [
+        t.text for t in p.consumption.trace]
+
+
+@pytest.mark.parametrize("owned, status", [(28, Status.COMPLIANT), (30, Status.OVER_LICENSED)])
+def test_over_licensed_threshold(owned, status):
+    ents = [ent("E1", "Microsoft", "Windows Server", "core", owned)]
+    scans = [scanned("app1", host("app1", 2, 24), "Microsoft Windows Server 2022 Standard")]
+    # consumption 24; surplus 4 <= 20% of 24 (4.8) is compliant, surplus 6 is over-licensed
+    assert by_product(position(scans, ents), "Windows Server").status is status
+    assert by_product(position(scans, ents, over_ratio=Decimal("0.5")), "Windows Server").status is Status.COMPLIANT
+
+
+def test_shelfware_entitlement_without_installations_is_listed():
+    p = by_product(position([], [ent("E1", "Microsoft", "Visio", "device", 5)]), "Visio")
+    assert (p.consumption.quantity, p.owned, p.status) == (0, 5, Status.OVER_LICENSED)
+
+
+def test_employee_metric_uses_the_headcount():
+    scans = [desktop("pc1", "Oracle Java SE"), desktop("pc2", "Oracle Java SE")]
+    ents = [ent("J1", "Oracle", "Java SE", "employee", 300)]
+    p = by_product(position(scans, ents, headcount=250), "Java SE")
+    assert (p.consumption.quantity, p.owned, p.balance, p.status) == (250, 300, 50, Status.COMPLIANT)
+
+
+def test_unpriced_gap_and_single_currency_total():
+    ents = [ent("E1", "Microsoft", "Office", "device", 1, unit_cost="100.50", currency="EUR")]
+    scans = [desktop("pc1", OFFICE19), desktop("pc2", OFFICE19), desktop("pc3", OFFICE19),
+             scanned("db1", host("db1", 1, 8), "Oracle Database 19c Standard Edition 2")]
+    pos = position(scans, ents)
+    assert by_product(pos, "Office").cost.amount == Decimal("201.00")
+    assert "no unit cost known" in " ".join(by_product(pos, "Database").notes)
+    assert pos.total_cost == Decimal("201.00") and pos.cost_totals == (("EUR", Decimal("201.00")),)
+
+
+# --- coverage rules on their own ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec, expected", [(">=2016,<2020", "<2020"), ("2019", "<=2019"), (">=2016", "*"),
+                                            ("==17.*", "<17 || ==17.*"), (">=17,<=17.0.12 || >=21", "*")])
+def test_downgrade_drops_the_lower_bounds(spec, expected):
+    from sam_engine.coverage import downgrade_spec
+
+    assert downgrade_spec(spec) == expected
+
+
+def test_term_state_bounds_are_inclusive():
+    from sam_engine.coverage import term_state
+
+    e = ent("E1", "A", "B", "device", 1, term_start="2026-01-01", term_end="2026-06-30")
+    assert term_state(e, dt.date(2026, 6, 30)).active and term_state(e, dt.date(2026, 1, 1)).active
+    assert not term_state(e, dt.date(2026, 7, 1)).active and not term_state(e, dt.date(2025, 12, 31)).active
+    assert not term_state(ent("E2", "A", "B", "device", 1, term_end="not a date"), AS_OF).active

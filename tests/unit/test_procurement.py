@@ -1,0 +1,197 @@
+"""Procurement CSV import: mappings, located row errors, all-or-nothing, idempotency."""
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sam_engine.entitlements import ValidationFailed
+from sam_engine.procurement import import_csv, load_mapping, read_csv
+from sam_engine.store import open_store
+
+REPO = Path(__file__).resolve().parents[2]
+GENERIC = REPO / "mappings" / "generic.yml"
+SAP = REPO / "mappings" / "sap-ariba-like.yml"
+HEADER = ["Publisher", "Product", "Edition", "Metric", "Quantity", "Start", "End", "Maintenance End", "Downgrade",
+          "Vendor", "PO Number", "Invoice", "Purchase Date", "Unit Cost", "Currency", "Licence Keys"]
+
+
+class FakeCatalogue:
+    def knows(self, publisher, product, edition=None):
+        return product != "Databse"
+
+
+def row(n, **changes):
+    """One generic-mapping row; ``n`` makes the PO number and the key unique."""
+    values = {"Publisher": "Microsoft", "Product": "SQL Server", "Edition": "Standard", "Metric": "core",
+              "Quantity": "4", "Start": "2024-04-01", "End": "", "Maintenance End": "2027-03-31", "Downgrade": "yes",
+              "Vendor": "SoftwareOne", "PO Number": f"PO-{n:05d}", "Invoice": f"INV-{n}", "Purchase Date": "2024-03-25",
+              "Unit Cost": "1,859.00", "Currency": "USD", "Licence Keys": f"KEY{n:05d}-ABCDE-FGHIJ-KLMNO"}
+    values.update(changes)
+    return [values[h] for h in HEADER]
+
+
+def write_csv(path, rows, delimiter=",", bom=False):
+    with open(path, "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return path
+
+
+def problems_of(csv_path, mapping_path=GENERIC, existing=()):
+    mapping, problems = load_mapping(mapping_path)
+    assert problems == []
+    ents, problems = read_csv(csv_path, mapping, FakeCatalogue(), existing)
+    return ents, [f"{p.source}: {p.message}" for p in problems]
+
+
+def import_into(store_path, csv_path, mapping_path=GENERIC):
+    with open_store(str(store_path)) as store:
+        return import_csv(csv_path, mapping_path, store, FakeCatalogue())
+
+
+@pytest.mark.parametrize("name", ["generic", "sap-ariba-like"])
+def test_example_exports_read_with_their_mappings(name):
+    ents, problems = problems_of(REPO / "mappings" / "examples" / f"{name}.csv", REPO / "mappings" / f"{name}.yml")
+    assert problems == [] and len(ents) == 4
+
+
+def test_sap_like_mapping_reads_dates_decimal_comma_and_its_own_words():
+    ents, _ = problems_of(REPO / "mappings" / "examples" / "sap-ariba-like.csv", SAP)
+    vsphere = next(e for e in ents if e.product == "vSphere")
+    assert (vsphere.metric, vsphere.quantity) == ("core", 64)
+    assert (vsphere.term_start, vsphere.term_end) == ("2025-01-15", "2028-01-14")
+    assert (vsphere.unit_cost, vsphere.currency, len(vsphere.keys)) == ("1234.50", "EUR", 2)
+    assert [e.currency for e in ents] == ["EUR"] * 4  # the default, and "7,00 €"
+
+
+def test_bad_row_is_located_by_line_column_and_field(tmp_path):
+    path = write_csv(tmp_path / "po.csv", [row(1), row(2, Quantity="-3", End="2020-01-01"), row(3, Product="Databse")])
+    ents, problems = problems_of(path)
+    assert problems == [
+        f'{path}:3:Quantity (col 5): quantity: expected a whole number >= 0, got "-3"',
+        f"{path}:3:End (col 7): term_end: 2020-01-01 is before term_start 2024-04-01",
+        f'{path}:4:Product (col 2): product: not in the catalogue: publisher "Microsoft", product "Databse", '
+        'edition "Standard"; fix the name or add a catalogue entry',
+    ]
+
+
+def test_semicolons_are_sniffed_and_a_bom_is_skipped(tmp_path):
+    path = write_csv(tmp_path / "po.csv", [row(1, **{"Unit Cost": "1234.50"})], delimiter=";", bom=True)
+    ents, problems = problems_of(path)
+    assert problems == [] and ents[0].unit_cost == "1234.50" and ents[0].publisher == "Microsoft"
+
+
+def test_declared_date_format_and_decimal_comma(tmp_path):
+    path = write_csv(tmp_path / "po.csv", [row(1, Start="01.02.2025", **{"Unit Cost": "1.859,00"})], delimiter=";")
+    mapping = tmp_path / "m.yml"
+    text = GENERIC.read_text().replace('"%Y-%m-%d"', '"%d.%m.%Y"')
+    mapping.write_text(text.replace("decimal_comma: false", "decimal_comma: true"))
+    ents, problems = problems_of(path, mapping)
+    assert problems == [] and (ents[0].term_start, ents[0].unit_cost) == ("2025-02-01", "1859.00")
+    path = write_csv(tmp_path / "po.csv", [row(1, Start="2025/02/01")], delimiter=";")
+    assert problems_of(path, mapping)[1] == [
+        f'{path}:2:Start (col 6): term_start: expected a date DD.MM.YYYY or YYYY-MM-DD, got "2025/02/01"',
+        f'{path}:2:Unit Cost (col 14): unit_cost: expected an amount >= 0 like 1234,50 or 1.234,50, got "1,859.00"',
+    ]
+
+
+def test_conflicting_currency_column(tmp_path):
+    path = write_csv(tmp_path / "po.csv", [row(1, **{"Unit Cost": "€1,859.00"})])
+    assert problems_of(path)[1] == [
+        f'{path}:2:Currency (col 15): currency: "USD" conflicts with the currency in unit_cost ("€" = EUR)']
+
+
+def test_duplicate_keys_within_the_file_and_against_the_store(tmp_path):
+    path = write_csv(tmp_path / "po.csv", [row(1), row(2, **{"Licence Keys": "KEY00001-ABCDE-FGHIJ-KLMNO"})])
+    assert problems_of(path)[1] == [
+        f"{path}:3:Licence Keys (col 16): keys: licence key XXXXXXXX-XXXXX-XXXXX-KLMNO is also given at {path}:2"]
+    stored, _ = problems_of(write_csv(tmp_path / "old.csv", [row(7, **{"Licence Keys": "KEY00002-ABCDE-FGHIJ-KLMNO"})]))
+    assert problems_of(write_csv(tmp_path / "new.csv", [row(2)]), existing=stored)[1] == [
+        f"{tmp_path / 'new.csv'}:2:Licence Keys (col 16): keys: licence key XXXXXXXX-XXXXX-XXXXX-KLMNO already "
+        f"belongs to {stored[0].entitlement_id} ({tmp_path / 'old.csv'}:2)"]
+
+
+def test_structural_row_and_header_problems(tmp_path):
+    path = tmp_path / "po.csv"
+    path.write_text(",".join(HEADER) + "\n" + ",".join(row(1, **{"Unit Cost": "1859"})) + "\n\nMicrosoft,Visio\n")
+    assert problems_of(path)[1] == [f"{path}:4: expected 16 columns as in the header, got 2"]
+    path.write_text("Publisher,Product\nMicrosoft,Visio\n")
+    assert problems_of(path)[1][0] == f'{path}:1: edition: column "Edition" (from {GENERIC}) is not in the header'
+    path.write_bytes(",".join(HEADER).encode() + b"\nMicrosoft,Visio \xff\n")
+    assert problems_of(path)[1] == [f"{path}:2: not utf-8-sig text (byte 0xff); set format.encoding in the mapping"]
+
+
+def test_unusable_mapping_files_are_located_errors(tmp_path):
+    mapping = tmp_path / "m.yml"
+    assert [str(p) for p in load_mapping(mapping)[1]] == [
+        f"{mapping}: error: cannot read mapping file: No such file or directory"]
+    mapping.write_text("columns:\n  publisher: Publisher\n  product: [Product\n")
+    assert str(load_mapping(mapping)[1][0]).startswith(f"{mapping}:4:1: error: mapping file is not valid YAML")
+    mapping.write_text("format:\n  decimal_comma: perhaps\n  date_format: DD/MM\ncolumns:\n  publisher: Publisher\n"
+                       "  product: Product\n  qty: Qty\ndefaults:\n  metric: per_seat\n")
+    mapping_, problems = load_mapping(mapping)
+    assert mapping_ is None and [f"{p.source}: {p.message}" for p in problems] == [
+        f'{mapping}:2:3: format.decimal_comma: expected yes or no (true/false), got "perhaps"',
+        f"{mapping}:3:3: format.date_format: expected a strptime format like \"%d/%m/%Y\", got 'DD/MM'",
+        f"{mapping}:7:3: columns.qty: unknown entitlement field; expected one of publisher, product, edition, "
+        "version_range, metric, quantity, term_start, term_end, maintenance_end, downgrade_rights, suite_components, "
+        "vendor, po_number, invoice, purchase_date, unit_cost, currency, keys",
+        f'{mapping}:9:3: defaults.metric: unknown metric "per_seat"; expected one of core, device, employee, '
+        "installation, named_user, processor, site, vm",
+    ]
+
+
+def test_bad_mapping_rejects_the_import(tmp_path):
+    mapping = tmp_path / "m.yml"
+    mapping.write_text("columns:\n  publisher: Publisher\n")
+    with pytest.raises(ValidationFailed) as failed:
+        import_into(tmp_path / "store.json", write_csv(tmp_path / "po.csv", [row(1)]), mapping)
+    assert str(failed.value).splitlines() == [
+        f"{mapping}:1:1: columns: no column or default for the required field product",
+        f"{mapping}:1:1: columns: no column or default for the required field metric",
+    ]
+    assert not (tmp_path / "store.json").exists()
+
+
+def test_ten_thousand_rows_with_one_bad_row_import_nothing(tmp_path):
+    store = tmp_path / "store.json"
+    import_into(store, write_csv(tmp_path / "first.csv", [row(n) for n in range(20_000, 20_010)]))
+    before = store.read_bytes()
+    rows = [row(n) for n in range(10_000)]
+    rows[7_341] = row(7_341, Quantity="ten")
+    big = write_csv(tmp_path / "po.csv", rows)
+    with pytest.raises(ValidationFailed) as failed:
+        import_into(store, big)
+    assert str(failed.value) == f'{big}:7343:Quantity (col 5): quantity: expected a whole number >= 0, got "ten"'
+    assert store.read_bytes() == before
+
+
+def test_reimporting_the_same_file_changes_nothing(tmp_path):
+    store = tmp_path / "store.json"
+    path = write_csv(tmp_path / "po.csv", [row(n) for n in range(500)] + [row(1), row(1, **{"Licence Keys": ""})])
+    with pytest.raises(ValidationFailed):  # row(1) twice: the same key twice
+        import_into(store, path)
+    path = write_csv(tmp_path / "po.csv", [row(n) for n in range(500)] + [row(1, **{"Licence Keys": ""})] * 2)
+    first = import_into(store, path)
+    assert (first.rows, first.added) == (502, 502)  # identical lines are two purchases
+    before = store.read_bytes()
+    again = import_into(store, path)
+    assert (again.rows, again.added, again.already_stored) == (502, 0, 502)
+    assert store.read_bytes() == before
+    copy = tmp_path / "copy-of-po.csv"
+    copy.write_bytes(path.read_bytes())
+    assert import_into(store, copy).added == 0
+    assert store.read_bytes() == before
+
+
+def test_a_row_identical_to_a_licence_file_entry_is_refused(tmp_path):
+    path = write_csv(tmp_path / "po.csv", [row(1, **{"Licence Keys": ""})])
+    (from_file,) = problems_of(path)[0]
+    from_file = replace(from_file, origin="licences/ms.yml:4")
+    with open_store(str(tmp_path / "store.json")) as store, pytest.raises(ValidationFailed) as failed:
+        import_csv(path, GENERIC, store, FakeCatalogue(), licences=[from_file])
+    assert str(failed.value) == (f"{path}:2: the same entitlement is already in licences/ms.yml:4 "
+                                 f"({from_file.entitlement_id}); keep only one of them")
