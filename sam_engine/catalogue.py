@@ -20,7 +20,10 @@ whitespace runs collapsed), ``publisher`` (the raw vendor; a missing vendor is
 the empty string), ``source``, ``package_id``, ``swid_tag_id`` (the package_id
 of ``swid`` records only) and ``version`` (the raw version).
 
-Results: ``edition`` left out takes a named group ``edition`` if a rule has one;
+Results: ``publisher`` and ``product`` are fixed strings, or ``{group}`` templates
+for broad rules that keep each package's own name (``product: '{name}'``; such
+entries are not listed by ``products``); ``edition`` left out takes a named
+group ``edition`` if a rule has one;
 ``version`` is a template (``"8u{update}"``), else the group ``version``, else
 the installation's raw version, normalised. ``editions`` lists the canonical
 editions (captured values are re-spelled to them; ``knows`` uses them); ``map``
@@ -102,6 +105,7 @@ class Entry:
     fallback: bool
     examples: tuple[dict, ...]
     open_edition: bool  # the edition comes from the title
+    templated: bool  # publisher or product comes from the title: not listed by products()
 
     def licence_for(self, version: str | None, today: date) -> LicenceNeed:
         for cond in self.licence_when:
@@ -194,8 +198,6 @@ def _parse_entry(raw: Any, label: str) -> tuple[Entry | None, list[Problem]]:
     for key in ("id", "publisher", "product"):
         if not isinstance(raw.get(key), str) or not raw[key].strip():
             errors.append(f"missing or empty {key!r}")
-        elif key != "id" and "{" in raw[key]:
-            errors.append(f"{key!r} must be a fixed string, not a template")
     licence = raw.get("licence")
     if licence not in ("required", "free"):
         errors.append(f"licence must be 'required' or 'free', not {licence!r}")
@@ -220,7 +222,7 @@ def _parse_entry(raw: Any, label: str) -> tuple[Entry | None, list[Problem]]:
         rules.append(tuple(compiled))
     if not rules:
         errors.append("'match' must be a rule or a list of rules")
-    for key in ("edition", "version"):
+    for key in ("publisher", "product", "edition", "version"):
         value = raw.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             errors.append(f"{key!r} must be a string")
@@ -277,6 +279,7 @@ def _parse_entry(raw: Any, label: str) -> tuple[Entry | None, list[Problem]]:
         version=raw.get("version"), licence=LicenceNeed(licence), licence_when=tuple(conditions),
         suite=lists["suite"], metric_hint=hint, fallback=bool(raw.get("fallback")), examples=tuple(examples),
         open_edition=bool(edition and _fields(edition)) or (edition is None and "edition" in groups),
+        templated=bool(_fields(raw["publisher"]) or _fields(raw["product"])),
     ), []
 
 
@@ -367,7 +370,8 @@ class Catalogue:
         self._always: list[tuple[int, int]] = []
         self._by_product: dict[tuple[str, str], list[Entry]] = {}
         for pos, entry in enumerate(self.entries):
-            self._by_product.setdefault((entry.publisher.lower(), entry.product.lower()), []).append(entry)
+            if not entry.templated:
+                self._by_product.setdefault((entry.publisher.lower(), entry.product.lower()), []).append(entry)
             for n, rule in enumerate(entry.rules):
                 title = dict(rule).get("title")
                 word = _literal_word(title.pattern) if title is not None else None
@@ -423,7 +427,9 @@ class Catalogue:
             edition = next((e for e in entry.editions if e.lower() == edition.lower()), edition)
         version = _fill(entry.version, canon) if entry.version is not None else canon.get("version")
         version = normalise_version(version) if version else normalise_version(inst.version, inst.source)
-        return Recognition(entry.publisher, entry.product, edition or None, version,
+        publisher = _fill(entry.publisher, canon) or clean_vendor(inst.vendor)
+        product = _fill(entry.product, canon) or " ".join(inst.name.split()) or inst.name
+        return Recognition(publisher, product, edition or None, version,
                            entry.licence_for(version, self.today), entry.rule)
 
     def knows(self, publisher: str, product: str, edition: str | None = None) -> bool:
@@ -443,7 +449,7 @@ class Catalogue:
 
     def products(self) -> tuple[tuple[str, str], ...]:
         """Every distinct (publisher, product) the catalogue can produce, sorted."""
-        return tuple(sorted({(e.publisher, e.product) for e in self.entries}))
+        return tuple(sorted({(e.publisher, e.product) for e in self.entries if not e.templated}))
 
     def suite_components(self, publisher: str, product: str) -> tuple[str, ...]:
         """The component products a suite covers (empty when it is not a suite)."""

@@ -179,10 +179,10 @@ def cmd_position(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
     if any(p.severity == "error" for p in problems):
         return EXIT_BAD_INPUT
-    suites = getattr(catalogue, "suite_components", None)
+    suites, hint = getattr(catalogue, "suite_components", None), getattr(catalogue, "metric_hint", None)
     pos = build_position(scan.hosts, recogniser_of(catalogue), [*stored, *licences], as_of, rules=rules,
                          headcount=args.headcount, over_ratio=args.over_ratio,
-                         suites=suites if callable(suites) else None)
+                         suites=suites if callable(suites) else None, metric_hint=hint if callable(hint) else None)
     products = [p for p in pos if not args.product or _matches(p, args.product)]
     if args.product and not products:
         print(f"fleetsam position: error: no product matches {args.product!r}", file=sys.stderr)
@@ -216,7 +216,8 @@ def register(subparsers) -> None:
     p.add_argument("--licences", default=os.environ.get("FLEETSAM_LICENCES", "licences"),
                    help="licence files directory (default: %(default)s, env FLEETSAM_LICENCES)")
     p.add_argument("--rules", default=os.environ.get("FLEETSAM_RULES"),
-                   help="directory with core_factors.yml and metric_rules.yml (default: the shipped catalogue/metrics/)")
+                   help="directory with core_factors.yml and metric_rules.yml "
+                        "(default: env FLEETSAM_RULES, else the shipped catalogue/metrics/)")
     headcount = os.environ.get("FLEETSAM_HEADCOUNT", "")
     p.add_argument("--headcount", type=int, default=int(headcount) if headcount.isdigit() else None,
                    help="employees, for products licensed per employee (default: env FLEETSAM_HEADCOUNT)")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import hardware, windows
+from . import hardware, macos, windows
 from .model import HostScan, HostStatus, Installation, Problem, Scan
 
 RECORD_KEYS = ("source", "name", "version", "arch", "vendor", "install_time", "package_id", "location")
@@ -97,7 +97,10 @@ def installations_from_result(result: Mapping[str, Any], origin: str) -> tuple[t
         return windows.installations_from_windows(result["windows"], origin)
     items: list[Installation] = []
     problems: list[Problem] = []
-    for n, rec in enumerate(result.get("software") or ()):
+    records = result.get("software") or ()
+    if isinstance(result.get("macos"), dict):  # fleetsam.sam.macos_software_facts: raw outputs, read in macos.py
+        records, problems = macos.software_records(result["macos"], origin)
+    for n, rec in enumerate(records):
         if not isinstance(rec, dict) or not rec.get("name") or not rec.get("source"):
             problems.append(Problem(f"{origin}: software[{n}]", "record without source or name", "warning"))
             continue
@@ -131,6 +134,8 @@ def build_scan(
             problems.extend(bad)
             if isinstance(raw.result.get("windows"), dict):
                 host = windows.derive_host_windows(raw.result["windows"], raw.inventory_name)
+            elif isinstance(raw.result.get("macos"), dict):
+                host = macos.derive_host_macos(raw.result["macos"], raw.inventory_name)
             else:
                 host = hardware.derive_host(raw.result.get("host") or {}, raw.inventory_name)
             warnings = tuple(str(w) for w in raw.result.get("warnings") or ())

@@ -33,8 +33,7 @@ _ARCH = {"arch_arm_i64": "universal", "universal": "universal", "arch_i64": "x86
          "arch_x86": "x86", "intel": "x86", "powerpc": "ppc", "arch_other": None, "other": None}
 _TEXT_KEYS = {"version": "version", "location": "path", "obtained from": "obtained_from",
               "last modified": "lastModified", "kind": "kind", "signed by": "signed_by", "get info string": "info"}
-# Model / manufacturer fragments of virtual Macs; the Linux DMI list covers the other hypervisors.
-_VM_MARKERS = (("virtualmac", "Apple Virtualization"),) + hardware.VM_DMI_MARKERS
+_VM_MARKERS = (("virtualmac", "Apple Virtualization"),) + hardware.VM_DMI_MARKERS  # in model / manufacturer
 _UNREADABLE = (ValueError, binascii.Error, plistlib.InvalidFileException)
 
 
@@ -59,8 +58,7 @@ def vendor_from_id(identifier: str | None) -> str | None:
 
 
 def _record(source: str, name: str, version: Any, package_id: str, *, arch=None, vendor=None,
-            install_time=None, location=None, **extra: Any) -> dict[str, Any]:
-    """A record in the ``software_facts`` record shape (``extra`` keeps source-specific fields)."""
+            install_time=None, location=None, **extra: Any) -> dict[str, Any]:  # software_facts' record shape
     return {"source": source, "name": " ".join(str(name).split()), "arch": arch, "vendor": vendor,
             "version": None if version in (None, "") else str(version), "install_time": install_time,
             "package_id": package_id, "location": location, "extra": {k: v for k, v in extra.items() if v is not None}}
@@ -135,7 +133,7 @@ def app_record(item: Mapping[str, Any]) -> dict[str, Any]:
                    last_modified=modified.isoformat() if isinstance(modified, datetime.datetime) else modified)
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Any) -> str | None:  # a usable Info.plist string (not an unexpanded build variable)
     return value.strip() if isinstance(value, str) and value.strip() and "$(" not in value else None
 
 
@@ -159,8 +157,7 @@ def parse_info_plists(text: str) -> tuple[list[dict[str, Any]], list[str]]:
         except _UNREADABLE as exc:
             errors.append(f"{app_path}/Contents/Info.plist: unreadable: {exc}")
             continue
-        if isinstance(plist, dict):
-            records.append(info_plist_record(plist, app_path))
+        records += [info_plist_record(plist, app_path)] if isinstance(plist, dict) else []
     return records, errors
 
 
@@ -272,8 +269,9 @@ def parse_swid_stream(text: str) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def section_ok(section: Any) -> bool:
-    """The section ran to completion: rc 0, not killed by the timeout, not cut at the size bound."""
-    return isinstance(section, Mapping) and section.get("rc") == 0 and not (section.get("timed_out") or section.get("truncated"))
+    """The section ran to completion: rc 0 (or none given), not killed at the timeout, not cut at the size bound."""
+    ok = isinstance(section, Mapping) and section.get("rc", 0) == 0
+    return ok and not (section.get("timed_out") or section.get("truncated"))
 
 
 def _apps(text: str) -> tuple[list[dict[str, Any]], list[str]]:

@@ -115,7 +115,9 @@ class CoreFactor:
 
     def matches(self, hw: Hardware) -> bool:
         if self.cores_per_socket is not None:  # a VM's virtual sockets say nothing about the chip
-            if hw.virtualization is Virtualization.VM or not hw.sockets or not hw.cores or hw.cores != hw.sockets * self.cores_per_socket:
+            if hw.virtualization is Virtualization.VM or not hw.sockets or not hw.cores:
+                return False
+            if hw.cores != hw.sockets * self.cores_per_socket:
                 return False
         if self.patterns:
             text = f"{hw.cpu_vendor or ''} {hw.cpu_model or ''}".strip()
@@ -279,7 +281,8 @@ def _product_rule(path: Path, entry: Any, errors: list[str]) -> ProductRule | No
     known = {"publisher", "product", "edition", "default_metric", "metrics", "source"}
     for key in entry:
         if key not in known:
-            errors.append(f"{_where(path, entry, key)}: unknown key {key!r} (expected one of {', '.join(sorted(known))})")
+            errors.append(f"{_where(path, entry, key)}: unknown key {key!r} "
+                          f"(expected one of {', '.join(sorted(known))})")
     for key in ("publisher", "product"):
         if not isinstance(entry.get(key), str) or not entry[key].strip():
             errors.append(f"{_where(path, entry, key if key in entry else None)}: {key}: required text")
@@ -294,7 +297,8 @@ def _product_rule(path: Path, entry: Any, errors: list[str]) -> ProductRule | No
     params = {}
     for metric, doc in metrics.items():
         if metric not in METRIC_NAMES:
-            errors.append(f"{_where(path, metrics, metric)}: metrics: {metric!r} is not one of {', '.join(METRIC_NAMES)}")
+            errors.append(f"{_where(path, metrics, metric)}: metrics: {metric!r} is not one of "
+                          f"{', '.join(METRIC_NAMES)}")
             continue
         params[metric] = _params(path, metrics, metric, doc, errors)
     if not isinstance(entry.get("publisher"), str) or not isinstance(entry.get("product"), str):

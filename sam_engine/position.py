@@ -149,8 +149,10 @@ def _gap_cost(group: Group, shortfall: int) -> tuple[GapCost | None, list[str]]:
     amount = unit * shortfall
     currency = ent.currency or "(no currency)"
     bought = f", purchased {ent.purchase_date}" if ent.purchase_date else ""
-    text = f"shortfall {shortfall} × {unit} {currency} (unit cost of {ent.entitlement_id}{bought}) = {amount} {currency}"
-    return GapCost(amount, ent.currency, unit, ent.entitlement_id, TraceLine(text, entitlements=(ent.entitlement_id,))), []
+    text = (f"shortfall {shortfall} × {unit} {currency} (unit cost of {ent.entitlement_id}{bought}) "
+            f"= {amount} {currency}")
+    line = TraceLine(text, entitlements=(ent.entitlement_id,))
+    return GapCost(amount, ent.currency, unit, ent.entitlement_id, line), []
 
 
 def _ownership(group: Group, states: dict[str, TermState], alloc: Allocation) -> Ownership:
@@ -225,14 +227,16 @@ def _totals(products: Sequence[ProductPosition]) -> tuple[tuple[tuple[str, Decim
 def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitlements: Iterable[Entitlement],
                    as_of: dt.date, *, rules: MetricRules | None = None, headcount: int | None = None,
                    over_ratio: Decimal = DEFAULT_OVER_RATIO,
-                   suites: Callable[[str, str], Sequence[str]] | None = None) -> LicencePosition:
+                   suites: Callable[[str, str], Sequence[str]] | None = None,
+                   metric_hint: Callable[[str, str], str | None] | None = None) -> LicencePosition:
     """The ELP of ``host_scans`` against ``entitlements`` on ``as_of``.
 
     ``rules`` defaults to the shipped ``catalogue/metrics/`` rule files; ``headcount`` feeds
     the employee metric; ``over_ratio`` is the over-licensed threshold (0.2: a
     surplus of more than 20% of consumption); ``suites(publisher, product)``
     (``Catalogue.suite_components``) gives the components of an entitlement that
-    lists none itself.
+    lists none itself; ``metric_hint(publisher, product)`` (``Catalogue.metric_hint``)
+    the metric of a product with neither entitlements nor a metric rule.
     """
     rules = rules or default_rules()
     ents = sorted(entitlements, key=lambda e: e.entitlement_id)
@@ -244,7 +248,7 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
     groups = group_installations(list(host_scans), recognise, ents, states)
     for group in groups:
         if group.recognised:
-            measure_group(group, states, rules, ctx)
+            measure_group(group, states, rules, ctx, metric_hint)
     alloc = allocate([g for g in groups if g.recognised])
     products = [_product(g, states, alloc, over_ratio) for g in groups if g.recognised]
     unrecognised = [_unrecognised(g) for g in groups if not g.recognised]

@@ -156,8 +156,10 @@ def group_per_host(items: Sequence[tuple[HostScan, Installation, Recognition]]
     return sorted(out, key=lambda d: d[0].host)
 
 
-def choose_metric(group: Group, states: dict[str, TermState], rules: MetricRules) -> tuple[str, str, list[str]]:
-    """(metric, rule origin, notes): the active entitlements' metric, else the rule's default, else device."""
+def choose_metric(group: Group, states: dict[str, TermState], rules: MetricRules,
+                  hint: Callable[[str, str], str | None] | None = None) -> tuple[str, str, list[str]]:
+    """(metric, rule origin, notes): the active entitlements' metric, else the rule's default, else
+    the catalogue's ``metric_hint`` (``hint(publisher, product)``), else per device."""
     notes = []
     rule = rules.rule_for(group.publisher, group.product, group.edition)
     for ent in group.candidates:
@@ -175,7 +177,10 @@ def choose_metric(group: Group, states: dict[str, TermState], rules: MetricRules
         notes.append(f"entitlements use several metrics ({', '.join(live)}): counted under {metric}; "
                      f"the others are not counted here")
     else:
-        metric = default or "device"
+        hinted = hint(group.publisher or "", group.product) if hint and not default else None
+        metric = default or (hinted if hinted in METRICS else None) or "device"
+        if hinted in METRICS and metric == hinted:
+            return metric, "catalogue metric_hint", notes
     if rule and metric in rule.params:
         origin = rule.params[metric].origin
     else:
@@ -183,9 +188,10 @@ def choose_metric(group: Group, states: dict[str, TermState], rules: MetricRules
     return metric, origin, notes
 
 
-def measure_group(group: Group, states: dict[str, TermState], rules: MetricRules, ctx: MetricContext) -> None:
+def measure_group(group: Group, states: dict[str, TermState], rules: MetricRules, ctx: MetricContext,
+                  hint: Callable[[str, str], str | None] | None = None) -> None:
     """Fill in the group's metric, usable entitlements, coverage partitions and consumption."""
-    group.metric, group.rule_origin, notes = choose_metric(group, states, rules)
+    group.metric, group.rule_origin, notes = choose_metric(group, states, rules, hint)
     group.notes += notes
     group.usable = [e for e in group.candidates
                     if states[e.entitlement_id].active and e.metric in (group.metric, "site")]

@@ -51,8 +51,9 @@ OFFICE_YEARS = {"11": "2003", "12": "2007", "14": "2010", "15": "2013", "16": "2
 MICROSOFT = "Microsoft Corporation"
 EXTRA_VM_MARKERS = (("nutanix", "Nutanix AHV"), ("hvm domu", "Xen"))
 
-_BITNESS = re.compile(r"\s*(?:[-–(\[]\s*)?(?:\b(?:x64|x86|amd64|win64|win32)\b|(?:64|32)[- ]?bits?\b)\s*[)\]]?\s*$",
-                      re.IGNORECASE)
+_BITS = r"(?:x64|x86|amd64|win64|win32|(?:64|32)[- ]?bits?)"
+_BITNESS_GROUP = re.compile(r"\s*[(\[][^()\[\]]*\b" + _BITS + r"\b[^()\[\]]*[)\]]\s*$", re.IGNORECASE)
+_BITNESS_WORD = re.compile(r"\s*(?:[-–]\s*)?\b" + _BITS + r"\s*$", re.IGNORECASE)
 _OFFICE_CODE = re.compile(r"^\{[0-9A-F](?:[0-9A-F])(\d\d)\d{4}-([0-9A-F]{4})-[0-9A-F]{4}-([01])000-[01]000000FF1CE\}$",
                           re.IGNORECASE)
 
@@ -116,7 +117,7 @@ def _scope_and_identity(entry: Mapping[str, Any]) -> tuple:
     name = _text(entry.get("DisplayName")) or ""
     machine = entry.get("hive") != "HKU"
     if machine:
-        name = _BITNESS.sub("", name) or name  # PF6
+        name = _BITNESS_WORD.sub("", _BITNESS_GROUP.sub("", name)) or name  # PF6
     scope = "machine" if machine else ("user", entry.get("sid"))
     return (scope, name.casefold(), (_text(entry.get("DisplayVersion")) or "").casefold(),
             (_text(entry.get("Publisher")) or "").casefold())
@@ -243,24 +244,38 @@ def swid_installation(text: str, path: str) -> Installation | None:
                         f"swid:{tag_id or name}", path)
 
 
+def _records(win: Mapping[str, Any], key: str, origin: str, problems: list[Problem]) -> list[Mapping[str, Any]]:
+    """The dict records of one list of the result; anything else is a problem, not a crash."""
+    value = win.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        problems.append(Problem(f"{origin}: windows.{key}", "not a list", "warning"))
+        return []
+    for n, rec in enumerate(value):
+        if not isinstance(rec, Mapping):
+            problems.append(Problem(f"{origin}: windows.{key}[{n}]", "not a record", "warning"))
+    return [rec for rec in value if isinstance(rec, Mapping)]
+
+
 def installations_from_windows(win: Mapping[str, Any], origin: str) -> tuple[tuple[Installation, ...], list[Problem]]:
     """Every installation of one host's ``windows`` result, with problems for records that cannot be read."""
     items: list[Installation] = []
     problems: list[Problem] = []
-    for prog in programs_and_features(win.get("uninstall") or ()):
+    for prog in programs_and_features(_records(win, "uninstall", origin, problems)):
         arch = "x86" if prog.hive == "HKLM32" else None
         items.append(Installation("windows", prog.name, prog.version, arch, prog.publisher, prog.install_time,
                                   prog.package_id, prog.location))
-    for sql in win.get("sql_instances") or ():
+    for sql in _records(win, "sql_instances", origin, problems):
         edition, version = _text(sql.get("Edition")), _text(sql.get("PatchLevel")) or _text(sql.get("Version"))
         arch = "x64" if "64-bit" in (edition or "") else None
         items.append(Installation("windows", sql_server_name(edition, _text(sql.get("Version")) or version), version,
                                   arch, MICROSOFT, None, f"windows:sql:{sql.get('view')}:{sql.get('instance_id')}"))
-    for reg in win.get("office") or ():
+    for reg in _records(win, "office", origin, problems):
         inst = office_installation(reg)
         if inst:
             items.append(inst)
-    os_raw = win.get("os") or {}
+    os_raw = win.get("os") if isinstance(win.get("os"), Mapping) else {}
     os_name = _text(os_raw.get("Caption")) or _text(os_raw.get("ProductName"))
     if os_name:
         version = _text(os_raw.get("Version")) or _text(os_raw.get("CurrentBuild"))
@@ -268,9 +283,9 @@ def installations_from_windows(win: Mapping[str, Any], origin: str) -> tuple[tup
             version += f".{os_raw['UBR']}"
         items.append(Installation("windows", os_name, version, None, MICROSOFT, None,
                                   f"windows:os:{_text(os_raw.get('EditionID')) or os_name}"))
-    items += appx_installations(win.get("appx") or ())
+    items += appx_installations(_records(win, "appx", origin, problems))
     seen: set[str] = set()
-    for n, tag in enumerate(win.get("swid_tags") or ()):
+    for n, tag in enumerate(_records(win, "swid_tags", origin, problems)):
         where = f"{origin}: windows.swid_tags[{n}] {tag.get('path')}"
         if not _text(tag.get("text")):
             problems.append(Problem(where, f"not read: {tag.get('skipped') or 'no text'}", "warning"))

@@ -52,19 +52,23 @@ printf '#fleetsam-cmd uname\n'; uname -s -r -m 2>/dev/null
 # watchdog after @TIMEOUT@ s; its exit code goes to stderr.
 _SYSTEM_PROFILER = r'''set -m
 system_profiler -nospawn -xml -detailLevel full SPApplicationsDataType </dev/null & p=$!
-( trap 'kill $s 2>/dev/null; exit 0' TERM; sleep @TIMEOUT@ & s=$!; wait $s && { kill -9 -$p || kill -9 $p; } ) </dev/null >/dev/null 2>&1 &
+( trap 'kill $s 2>/dev/null; exit 0' TERM; sleep @TIMEOUT@ & s=$!
+  wait $s && { kill -9 -$p || kill -9 $p; } ) </dev/null >/dev/null 2>&1 &
 w=$!; wait $p; rc=$?; { kill -- -$w || kill $w; } 2>/dev/null; set +m
 echo "fleetsam-rc=$rc" >&2
 '''
 # Each bundle's Info.plist as XML (plutil), or as base64 when plutil cannot convert it.
-_INFO_PLIST = r'''for d in @DIRS@; do [ -d "$d" ] && find "$d" -maxdepth 3 -type d -name '*.app' -prune -print 2>/dev/null; done |
+_INFO_PLIST = r'''for d in @DIRS@; do
+  [ -d "$d" ] && find "$d" -maxdepth 3 -type d -name '*.app' -prune -print 2>/dev/null; done |
 while IFS= read -r a; do f="$a/Contents/Info.plist"; [ -f "$f" ] || continue
 printf '#fleetsam-file %s\n' "$a"; plutil -convert xml1 -o - "$f" 2>/dev/null || base64 < "$f"; echo; done
 '''
 # pkgutil's receipt database; without pkgutil the receipt files themselves (base64: they may be binary).
 _PKGUTIL = r'''if command -v pkgutil >/dev/null 2>&1; then
-pkgutil --pkgs 2>/dev/null | while IFS= read -r k; do printf '#fleetsam-file %s\n' "$k"; pkgutil --pkg-info-plist "$k" 2>/dev/null; done
-else for f in /var/db/receipts/*.plist; do [ -f "$f" ] || continue; printf '#fleetsam-file %s\n' "$f"; base64 < "$f"; echo; done
+pkgutil --pkgs 2>/dev/null | while IFS= read -r k; do
+  printf '#fleetsam-file %s\n' "$k"; pkgutil --pkg-info-plist "$k" 2>/dev/null; done
+else for f in /var/db/receipts/*.plist; do
+  [ -f "$f" ] || continue; printf '#fleetsam-file %s\n' "$f"; base64 < "$f"; echo; done
 fi
 '''
 # Homebrew's own receipts, read as files: brew itself refuses to run as root.
@@ -80,7 +84,8 @@ HOMEBREW_NO_AUTO_UPDATE=1 HOMEBREW_NO_ANALYTICS=1 HOMEBREW_NO_ENV_HINTS=1 "$p/bi
 echo "fleetsam-rc=$?" >&2; exit 0; done
 echo "fleetsam: no brew in @PREFIXES@" >&2; echo fleetsam-rc=127 >&2
 '''
-_SWID = r'''for d in @DIRS@; do [ -d "$d" ] && find "$d" -maxdepth 4 -type f -name '*.swidtag' 2>/dev/null; done | head -n @MAX@ |
+_SWID = r'''for d in @DIRS@; do
+  [ -d "$d" ] && find "$d" -maxdepth 4 -type f -name '*.swidtag' 2>/dev/null; done | head -n @MAX@ |
 while IFS= read -r f; do printf '#fleetsam-file %s\n' "$f"; head -c 1048576 "$f" | base64; echo; done
 '''
 

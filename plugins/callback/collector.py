@@ -79,7 +79,8 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.callback import CallbackBase
 
 COLLECTOR_ACTIONS = frozenset(('fleetsam.sam.software_facts', 'software_facts',
-                               'fleetsam.sam.win_software_facts', 'win_software_facts'))
+                               'fleetsam.sam.win_software_facts', 'win_software_facts',
+                               'fleetsam.sam.macos_software_facts', 'macos_software_facts'))
 TOOL_VERSION = '0.1.0'
 
 

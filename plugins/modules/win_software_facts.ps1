@@ -42,6 +42,7 @@ Function Get-RawValue {
 Function Get-Prop {
     # A property of a CIM or AppX object, null when the class lacks it (strict mode safe).
     param($Object, [string]$Name)
+    if ($null -eq $Object) { return $null }
     $prop = $Object.PSObject.Properties[$Name]
     if ($null -eq $prop) { return $null }
     $value = $prop.Value
@@ -61,6 +62,14 @@ Function Invoke-Section {
     param([string]$Name, [scriptblock]$Block)
     try { & $Block }
     catch { $module.Warn("fleetsam: $Name failed: $($_.Exception.Message)") }
+}
+
+Function Invoke-Reg {
+    # reg.exe's exit code and output; its stderr must not raise under ErrorActionPreference=Stop.
+    param([string[]]$Arguments)
+    $ErrorActionPreference = 'Continue'
+    $output = & reg.exe @Arguments 2>&1 | ForEach-Object { "$_".Trim() }
+    return @{ rc = $LASTEXITCODE; output = (@($output) -join ' ') }
 }
 
 Function Get-HklmViews {
@@ -102,6 +111,51 @@ Function Add-UninstallEntries {
     finally { $parent.Dispose() }
 }
 
+Function Add-UserEntries {
+    # One profile: read its hive where it is loaded, else mount NTUSER.DAT for the read.
+    param([string]$Sid, $State, $Profiles, $Users, [string[]]$Loaded, [bool]$LoadHives, $Into)
+    $profileKey = $Profiles.OpenSubKey($Sid)
+    if ($null -ne $profileKey) {
+        $State.profile_path = $profileKey.GetValue('ProfileImagePath')
+        $profileKey.Dispose()
+    }
+    if ($Loaded -contains $Sid) {
+        Add-UninstallEntries -Root $Users -Path "$Sid\$UninstallPath" -Label 'HKU' -Sid $Sid -Into $Into
+        return
+    }
+    $State.state = 'skipped'
+    if (-not $LoadHives) {
+        $State.message = 'profile not loaded and user_hives=false'
+        return
+    }
+    $hiveFile = $null
+    if ($State.profile_path) { $hiveFile = Join-Path -Path $State.profile_path -ChildPath 'NTUSER.DAT' }
+    if (-not $hiveFile -or -not (Test-Path -LiteralPath $hiveFile)) {
+        $State.message = 'no NTUSER.DAT'
+        return
+    }
+    $mount = 'fleetsam_' + [guid]::NewGuid().ToString('N')
+    $load = Invoke-Reg -Arguments @('load', "HKU\$mount", $hiveFile)
+    if ($load.rc -ne 0) {
+        $State.message = "reg load failed: $($load.output)"
+        $module.Warn("fleetsam: per-user installs of $Sid not read: reg load failed: $($load.output)")
+        return
+    }
+    $State.state = 'mounted'
+    try {
+        Add-UninstallEntries -Root $Users -Path "$mount\$UninstallPath" -Label 'HKU' -Sid $Sid -Into $Into
+    }
+    finally {
+        # Handles into the hive must be released before it can be unloaded.
+        [GC]::Collect()
+        [GC]::WaitForPendingFinalizers()
+        $unload = Invoke-Reg -Arguments @('unload', "HKU\$mount")
+        if ($unload.rc -ne 0) {
+            $module.Warn("fleetsam: could not unload the temporary hive HKU\$mount of $($Sid): $($unload.output)")
+        }
+    }
+}
+
 Function Add-UserHiveEntries {
     # Per-user installs: every profile of ProfileList, loaded or not. An unloaded
     # NTUSER.DAT is mounted under a temporary HKU key and always unloaded again.
@@ -113,50 +167,13 @@ Function Add-UserHiveEntries {
     $loaded = $users.GetSubKeyNames()
     foreach ($sid in $profiles.GetSubKeyNames()) {
         if ($sid -notmatch '^S-1-[0-9-]+$') { continue }
-        $profileKey = $profiles.OpenSubKey($sid)
-        $image = $null
-        if ($null -ne $profileKey) {
-            $image = $profileKey.GetValue('ProfileImagePath')
-            $profileKey.Dispose()
-        }
-        $state = @{ sid = $sid; profile_path = $image; state = 'loaded'; message = $null }
+        $state = @{ sid = $sid; profile_path = $null; state = 'loaded'; message = $null }
         $Hives.Add($state)
-        if ($loaded -contains $sid) {
-            Add-UninstallEntries -Root $users -Path "$sid\$UninstallPath" -Label 'HKU' -Sid $sid -Into $Into
-            continue
-        }
-        if (-not $LoadHives) {
+        try { Add-UserEntries -Sid $sid -State $state -Profiles $profiles -Users $users -Loaded $loaded -LoadHives $LoadHives -Into $Into }
+        catch {
             $state.state = 'skipped'
-            $state.message = 'profile not loaded and user_hives=false'
-            continue
-        }
-        $hiveFile = $null
-        if ($image) { $hiveFile = Join-Path -Path $image -ChildPath 'NTUSER.DAT' }
-        if (-not $hiveFile -or -not (Test-Path -LiteralPath $hiveFile)) {
-            $state.state = 'skipped'
-            $state.message = 'no NTUSER.DAT'
-            continue
-        }
-        $mount = 'fleetsam_' + [guid]::NewGuid().ToString('N')
-        $output = & reg.exe load "HKU\$mount" "$hiveFile" 2>&1
-        if ($LASTEXITCODE -ne 0) {
-            $state.state = 'skipped'
-            $state.message = "reg load failed: $output"
-            $module.Warn("fleetsam: per-user installs of $sid not read: reg load failed: $output")
-            continue
-        }
-        $state.state = 'mounted'
-        try {
-            Add-UninstallEntries -Root $users -Path "$mount\$UninstallPath" -Label 'HKU' -Sid $sid -Into $Into
-        }
-        finally {
-            # Handles into the hive must be released before it can be unloaded.
-            [GC]::Collect()
-            [GC]::WaitForPendingFinalizers()
-            $output = & reg.exe unload "HKU\$mount" 2>&1
-            if ($LASTEXITCODE -ne 0) {
-                $module.Warn("fleetsam: could not unload the temporary hive HKU\$mount of $($sid): $output")
-            }
+            $state.message = $_.Exception.Message
+            $module.Warn("fleetsam: per-user installs of $sid not read: $($_.Exception.Message)")
         }
     }
     $profiles.Dispose()
@@ -274,7 +291,10 @@ Invoke-Section -Name 'SWID tags' -Block {
             if ($found -gt $limit) { continue }
             $tag = @{ path = $file.FullName; size = $file.Length; text = $null; skipped = $null }
             if ($file.Length -gt $module.Params.swid_max_bytes) { $tag.skipped = 'larger than swid_max_bytes' }
-            else { $tag.text = [System.IO.File]::ReadAllText($file.FullName) }
+            else {
+                try { $tag.text = [System.IO.File]::ReadAllText($file.FullName) }
+                catch { $tag.skipped = "unreadable: $($_.Exception.Message)" }
+            }
             $win.swid_tags.Add($tag)
         }
     }

@@ -124,10 +124,10 @@ def in_root_argv(root: Path, hostname: str, argv: list[str]) -> list[str]:
             "/bin/sh", "-c", _NS_SCRIPT, "sh", str(root), hostname, *argv]
 
 
-def die_with_parent() -> None:
-    """preexec_fn: the child gets SIGTERM when the thread that started it dies
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """preexec_fn: the child gets *sig* when the thread that started it dies
     (PR_SET_PDEATHSIG), so a killed test session leaves no sshd/debootstrap."""
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    ctypes.CDLL(None, use_errno=True).prctl(1, sig)
 
 
 # --------------------------------------------------------------------------
@@ -233,7 +233,8 @@ def _debootstrap(target: Path, log: Path) -> None:
             out.write(f"### attempt {attempt}: {' '.join(argv)}\n")
             out.flush()
             rc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, preexec_fn=die_with_parent).returncode
+                                stdin=subprocess.DEVNULL,
+                                preexec_fn=lambda: die_with_parent(signal.SIGKILL)).returncode
         if rc == 0:
             return
         detail = _tail(log) + "\n" + _tail(target / "debootstrap" / "debootstrap.log")

@@ -24,8 +24,8 @@ class FakeCatalogue:
 LICENCE_FILE = """\
 entitlements:
   - publisher: Oracle
-    product: Database
-    edition: Enterprise
+    product: Oracle Database
+    edition: Enterprise Edition
     metric: processor
     quantity: 16
     unit_cost: "47500"

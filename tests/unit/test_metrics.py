@@ -40,7 +40,7 @@ def params(publisher, product, edition, metric):
 
 
 def test_oracle_processor_2_sockets_16_core_xeon_is_16():
-    p = params("Oracle", "Database", "Enterprise", "processor")
+    p = params("Oracle", "Oracle Database", "Enterprise Edition", "processor")
     result = measure("processor", [dep("db1", physical(2, 32))], p, CTX)
     assert result.quantity == 16
     assert result.lines[0].text == "db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16"
@@ -71,7 +71,7 @@ def test_windows_server_trace_shows_each_minimum():
 
 
 def test_oracle_se2_counts_occupied_sockets_and_warns_above_two():
-    p = params("Oracle", "Database", "Standard Edition 2", "processor")
+    p = params("Oracle", "Oracle Database", "Standard Edition 2", "processor")
     assert measure("processor", [dep("db1", physical(2, 32))], p, CTX).quantity == 2
     big = measure("processor", [dep("db9", physical(4, 64))], p, CTX)
     assert big.quantity == 4 and "exceeds the product's limit of 2" in big.notes[0]
@@ -187,7 +187,7 @@ def test_shipped_core_factors_match_the_oracle_table():
 
 
 def test_rule_lookup_prefers_the_edition_entry():
-    assert RULES.rule_for("oracle", "DATABASE", "standard  edition 2").params["processor"].max_sockets == 2
+    assert RULES.rule_for("oracle", "ORACLE DATABASE", "standard  edition 2").params["processor"].max_sockets == 2
     assert RULES.rule_for("Microsoft", "SQL Server", "Enterprise").default_metric == "core"
     assert RULES.rule_for("Acme", "Widget", None) is None
 

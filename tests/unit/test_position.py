@@ -15,8 +15,8 @@ REQ, FREE = LicenceNeed.REQUIRED, LicenceNeed.FREE
 
 # raw title -> (publisher, product, edition, normalised version, licence need)
 CATALOGUE = {
-    "Oracle Database 19c Enterprise Edition": ("Oracle", "Database", "Enterprise", "19.3", REQ),
-    "Oracle Database 19c Standard Edition 2": ("Oracle", "Database", "Standard Edition 2", "19.3", REQ),
+    "Oracle Database 19c Enterprise Edition": ("Oracle", "Oracle Database", "Enterprise Edition", "19c", REQ),
+    "Oracle Database 19c Standard Edition 2": ("Oracle", "Oracle Database", "Standard Edition 2", "19c", REQ),
     "Microsoft SQL Server 2019 (64-bit)": ("Microsoft", "SQL Server", "Standard", "2019", REQ),
     "Microsoft Windows Server 2022 Standard": ("Microsoft", "Windows Server", "Standard", "2022", REQ),
     "Microsoft Office Professional Plus 2019": ("Microsoft", "Office", "Professional Plus", "2019", REQ),
@@ -45,7 +45,8 @@ def host(name, sockets, cores, virt=Virtualization.PHYSICAL):
 
 
 def scanned(name, hw_host, *titles, status=HostStatus.OK, scan_id="s2"):
-    installs = tuple(Installation("msi", t, None, "x86_64", None, None, f"{name}:{t}:{i}") for i, t in enumerate(titles))
+    installs = tuple(Installation("msi", t, None, "x86_64", None, None, f"{name}:{t}:{i}")
+                     for i, t in enumerate(titles))
     return HostScan(scan_id, name, status, hw_host, installs,
                     inventory_scan_id="s1" if status is not HostStatus.OK else scan_id)
 
@@ -86,7 +87,7 @@ def fleet():
 
 
 FLEET_ENTS = [
-    ent("E-ORA", "Oracle", "Database", "processor", 16, "Enterprise", unit_cost="47500", currency="USD"),
+    ent("E-ORA", "Oracle", "Oracle Database", "processor", 16, "Enterprise Edition", unit_cost="47500", currency="USD"),
     ent("E-SQL", "Microsoft", "SQL Server", "core", 8, "Standard", unit_cost="900.00", currency="USD"),
     ent("E-WIN", "Microsoft", "Windows Server", "core", 24, "Standard"),
     ent("E-OFF", "Microsoft", "Office", "device", 2, "Professional Plus", version_range="==2019",
@@ -97,7 +98,7 @@ FLEET_ENTS = [
 def test_multi_host_position_computed_by_hand():
     pos = position(fleet(), FLEET_ENTS)
 
-    oracle = by_product(pos, "Database", "Enterprise")
+    oracle = by_product(pos, "Oracle Database", "Enterprise Edition")
     # db1: 2 sockets × 16 cores = 32 cores × 0.5 = 16; db2: 1 × 8 = 8 cores × 0.5 = 4; 16 + 4 = 20
     assert oracle.consumption.quantity == 20 and oracle.consumption.metric == "processor"
     assert oracle.owned == 16 and oracle.balance == -4 and oracle.shortfall == 4
@@ -212,10 +213,11 @@ def test_suite_components_can_come_from_the_catalogue():
 
 
 def test_edition_less_entitlement_is_not_counted_twice():
-    ents = [ent("E1", "Oracle", "Database", "processor", 20)]
+    ents = [ent("E1", "Oracle", "Oracle Database", "processor", 20)]
     pos = position([scanned("db1", host("db1", 2, 32), "Oracle Database 19c Enterprise Edition"),
                     scanned("db3", host("db3", 2, 16), "Oracle Database 19c Standard Edition 2")], ents)
-    ee, se2 = by_product(pos, "Database", "Enterprise"), by_product(pos, "Database", "Standard Edition 2")
+    ee = by_product(pos, "Oracle Database", "Enterprise Edition")
+    se2 = by_product(pos, "Oracle Database", "Standard Edition 2")
     assert (ee.consumption.quantity, se2.consumption.quantity) == (16, 2)  # core factor vs occupied sockets
     assert ee.owned + se2.owned == 20 and ee.shortfall == se2.shortfall == 0
 
@@ -262,13 +264,20 @@ def test_employee_metric_uses_the_headcount():
     assert (p.consumption.quantity, p.owned, p.balance, p.status) == (250, 300, 50, Status.COMPLIANT)
 
 
+def test_catalogue_metric_hint_applies_without_rule_or_entitlement():
+    scans = [desktop("pc1", "Acme Tool 6")]
+    p = by_product(position(scans, [], metric_hint=lambda publisher, product: "installation"), "Tool")
+    assert (p.consumption.metric, p.consumption.rule) == ("installation", "catalogue metric_hint")
+    assert by_product(position(scans, []), "Tool").consumption.metric == "device"
+
+
 def test_unpriced_gap_and_single_currency_total():
     ents = [ent("E1", "Microsoft", "Office", "device", 1, unit_cost="100.50", currency="EUR")]
     scans = [desktop("pc1", OFFICE19), desktop("pc2", OFFICE19), desktop("pc3", OFFICE19),
              scanned("db1", host("db1", 1, 8), "Oracle Database 19c Standard Edition 2")]
     pos = position(scans, ents)
     assert by_product(pos, "Office").cost.amount == Decimal("201.00")
-    assert "no unit cost known" in " ".join(by_product(pos, "Database").notes)
+    assert "no unit cost known" in " ".join(by_product(pos, "Oracle Database").notes)
     assert pos.total_cost == Decimal("201.00") and pos.cost_totals == (("EUR", Decimal("201.00")),)
 
 

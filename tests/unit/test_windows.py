@@ -138,7 +138,8 @@ def test_pf1_pf2_hidden_entries():
     assert windows.hidden_reason(entry("a", "X", SystemComponent=0)) is None
 
 
-@pytest.mark.parametrize("release_type", ["Update", "Hotfix", "Security Update", "Update Rollup", "security update"])
+@pytest.mark.parametrize("release_type", ["Update", "Hotfix", "Security Update", "Update Rollup", "Service Pack",
+                                          "security update"])
 def test_pf3_pf4_updates(release_type):
     assert windows.hidden_reason(entry("KB1", "Update for X", ParentKeyName="X")) == "PF3 ParentKeyName"
     assert windows.hidden_reason(entry("KB2", "Update for X", ReleaseType=release_type)) == "PF4 ReleaseType"
@@ -163,6 +164,15 @@ def test_pf6_32_and_64_bit_copies_count_once_per_host():
     (only32,), _ = windows.installations_from_windows({"uninstall": [x86]}, "t")
     assert only32.arch == "x86" and only32.package_id == "windows:HKLM32:{J32}"
     assert len(windows.programs_and_features([x64, dict(x86, DisplayVersion="8.0.1510.12")])) == 2
+    zip64 = entry("7-Zip", "7-Zip 19.00 (x64)", "19.00", "Igor Pavlov")
+    zip32 = entry("7-Zip", "7-Zip 19.00", "19.00", "Igor Pavlov", hive="HKLM32")
+    assert len(windows.programs_and_features([zip64, zip32])) == 1
+    # the bitness in the middle of a name is part of the product: both runtimes are installed
+    vc = [entry("{A}", "Microsoft Visual C++ 2008 Redistributable - x64 9.0.30729", "9.0.30729"),
+          entry("{B}", "Microsoft Visual C++ 2008 Redistributable - x86 9.0.30729", "9.0.30729", hive="HKLM32")]
+    assert len(windows.programs_and_features(vc)) == 2
+    # a per-user copy is never merged into the machine-wide one
+    assert len(windows.programs_and_features([zip64, dict(zip32, hive="HKU", sid=SID_A)])) == 2
 
 
 def test_pf7_per_user_installs_are_kept_per_sid(real_fixtures):
@@ -187,7 +197,7 @@ def test_pf7_per_user_installs_are_kept_per_sid(real_fixtures):
     items, _ = windows.installations_from_windows({"uninstall": bagmru + winscp + [machine_zoom]}, "t")
     assert len(items) == 6 + 4 + 1
     zoom = sorted(i.package_id for i in items if i.name == "Zoom")
-    assert zoom == [f"windows:HKLM64:ZoomUMX", f"windows:HKU:{SID_A}:ZoomUMX", f"windows:HKU:{SID_B}:ZoomUMX"]
+    assert zoom == ["windows:HKLM64:ZoomUMX", f"windows:HKU:{SID_A}:ZoomUMX", f"windows:HKU:{SID_B}:ZoomUMX"]
     teams = next(i for i in items if i.name == "Microsoft Teams")
     assert teams.install_time == 1652227200 and teams.location == "C:\\Users\\tony\\AppData\\Local\\Microsoft\\Teams"
 
@@ -439,3 +449,22 @@ def test_recorded_output_through_ingest_store_and_report(tmp_path):
     # the same dispatch serves ingest's installations_from_result directly
     items, problems = installations_from_result(result, "win01.json")
     assert len(items) == 24 and problems == []
+
+
+def test_malformed_result_parts_are_problems_not_crashes():
+    win = {"uninstall": [entry("A", "App"), "junk"], "sql_instances": {"not": "a list"}, "os": "Windows", "appx": [None]}
+    items, problems = windows.installations_from_windows(win, "h.json")
+    assert [i.name for i in items] == ["App"]
+    assert [p.source for p in problems] == ["h.json: windows.uninstall[1]", "h.json: windows.sql_instances",
+                                            "h.json: windows.appx[0]"]
+
+
+def test_role_and_callback_wire_the_windows_collector():
+    import yaml
+    from ansible_collections.fleetsam.sam.plugins.callback import collector
+
+    assert {"fleetsam.sam.win_software_facts", "win_software_facts"} <= collector.COLLECTOR_ACTIONS
+    tasks = yaml.safe_load((Path(__file__).resolve().parents[2] / "roles" / "software_inventory" / "tasks"
+                            / "windows.yml").read_text())
+    (task,) = tasks
+    assert "fleetsam.sam.win_software_facts" in task and task["register"] == "software_inventory_result"
