@@ -91,7 +91,7 @@ def parse_range(spec: str | None) -> tuple[tuple[tuple[str, tuple, bool], ...], 
     for alternative in str(spec).split("||"):
         clauses = []
         for clause in alternative.split(","):
-            match = _CLAUSE.match(clause)
+            match = _CLAUSE.match(clause.strip())
             if not match:
                 raise ValueError(f"version range {spec!r}: empty comparison")
             op, text = match.group(1) or "==", match.group(2)

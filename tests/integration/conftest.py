@@ -11,7 +11,7 @@ import pytest
 
 import testhosts
 
-REQUIRED_TOOLS = ("sshd", "ssh", "ssh-keygen", "debootstrap", "rpmbuild", "unshare", "zstd")
+REQUIRED_TOOLS = ("sshd", "ssh", "ssh-keygen", "debootstrap", "rpmbuild", "unshare", "chroot")
 _HERE = Path(__file__).resolve().parent
 
 

@@ -3,7 +3,7 @@
 # Idempotent and quick (a dpkg-query) when everything is present.
 set -eu
 
-PACKAGES="openssh-server openssh-client debootstrap rpm zstd python3 util-linux mount chromium fonts-liberation"
+PACKAGES="openssh-server openssh-client debootstrap rpm python3 util-linux mount chromium fonts-liberation"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -306,38 +306,39 @@ class RpmPackage:
         return f"{self.name}-{epoch}{self.version}-{self.release}.{self.arch}"
 
     def spec(self) -> str:
-        lines = [
-            "%global debug_package %{nil}",
-            "%global __os_install_post %{nil}",
-            "%define _build_id_links none",
-            f"Name: {self.name}",
-            *([f"Epoch: {self.epoch}"] if self.epoch is not None else []),
-            f"Version: {self.version}",
-            f"Release: {self.release}",
-            f"Summary: {self.summary}",
-            f"License: {self.license}",
-            f"Vendor: {self.vendor}",
-            f"URL: https://example.invalid/{self.name}",
-            "Packager: fleetsam integration tests",
-            "Group: Applications/System",
-            *(["BuildArch: noarch"] if self.arch == "noarch" else []),
-            "AutoReqProv: no",
-            "",
-            "%description",
-            f"{self.summary}. Built by the fleetsam integration tests.",
-            "",
-            "%install",
-            "mkdir -p %{buildroot}/usr/share/%{name}",
-            "echo '%{name} %{version}-%{release}' > %{buildroot}/usr/share/%{name}/VERSION",
-            "",
-            "%files",
-            "/usr/share/%{name}/VERSION",
-            "",
-        ]
-        return "\n".join(lines)
+        return _SPEC.format(p=self, epoch=f"Epoch: {self.epoch}" if self.epoch is not None else "",
+                            buildarch="BuildArch: noarch" if self.arch == "noarch" else "")
 
 
-_NATIVE_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine(), platform.machine())
+_SPEC = """\
+%global debug_package %{{nil}}
+%global __os_install_post %{{nil}}
+%define _build_id_links none
+Name: {p.name}
+{epoch}
+Version: {p.version}
+Release: {p.release}
+Summary: {p.summary}
+License: {p.license}
+Vendor: {p.vendor}
+URL: https://example.invalid/{p.name}
+Packager: fleetsam integration tests
+Group: Applications/System
+{buildarch}
+AutoReqProv: no
+
+%description
+{p.summary}. Built by the fleetsam integration tests.
+
+%install
+mkdir -p %{{buildroot}}/usr/share/%{{name}}
+echo '%{{name}} %{{version}}-%{{release}}' > %{{buildroot}}/usr/share/%{{name}}/VERSION
+
+%files
+/usr/share/%{{name}}/VERSION
+"""
+
+_NATIVE_ARCH = platform.machine()  # x86_64, aarch64: the names rpm uses
 
 TEST_RPMS: tuple[RpmPackage, ...] = (
     RpmPackage("fleetsam-testpkg-alpha", "1.2.3", "4", "noarch", "Fleetsam Test Vendor",
@@ -385,3 +386,24 @@ def ensure_test_rpms() -> list[Path]:
         finally:
             safe_rmtree(build)
     return paths
+
+
+def install_rpms(root: Path, rpms: list[Path]) -> None:
+    """Install *rpms* into *root*'s rpm database at /var/lib/rpm with the
+    root's own rpm, and make /var/lib/rpm its default dbpath (as on RHEL)."""
+    (root / "etc/rpm").mkdir(parents=True, exist_ok=True)
+    (root / "etc/rpm/macros.dbpath").write_text("%_dbpath /var/lib/rpm\n")
+    # Debian's rpm defaults to ~/.rpmdb: a relative link lets a plain
+    # `rpm -qa --root ROOT` run by root on a Debian machine find the same db
+    (root / "root/.rpmdb").symlink_to("../var/lib/rpm")
+    stage = root / "tmp/fleetsam-rpms"
+    stage.mkdir(parents=True)
+    for rpm in rpms:
+        (stage / rpm.name).write_bytes(rpm.read_bytes())
+    argv = ["rpm", "-i", "--nodeps", "--force-debian", "--dbpath", "/var/lib/rpm",
+            *[f"/tmp/fleetsam-rpms/{r.name}" for r in rpms]]
+    proc = subprocess.run(in_root_argv(root, "fleet-rpm-setup", argv),
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"rpm -i into {root} failed:\n{proc.stdout}\n{proc.stderr}")
+    safe_rmtree(stage)

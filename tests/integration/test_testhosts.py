@@ -44,13 +44,14 @@ def test_ansible_ping_reaches_all_hosts(fleet):
 
 def test_rpm_host_has_the_built_packages(fleet):
     root = fleet.hosts["rpm"].root
-    res = subprocess.run(["rpm", "-qa", "--root", str(root), "--dbpath", "/var/lib/rpm",
-                          "--qf", "%{NAME} %{EPOCH} %{VERSION} %{RELEASE} %{ARCH} %{VENDOR}\n"],
-                         capture_output=True, text=True, check=True)
-    got = set(res.stdout.splitlines())
-    for pkg in TEST_RPMS:
-        epoch = "(none)" if pkg.epoch is None else str(pkg.epoch)
-        assert f"{pkg.name} {epoch} {pkg.version} {pkg.release} {pkg.arch} {pkg.vendor}" in got
+    qf = "%{NAME} %{EPOCH} %{VERSION} %{RELEASE} %{ARCH} %{VENDOR}\n"
+    for dbpath in (["--dbpath", "/var/lib/rpm"], []):  # explicit, and Debian's default ~/.rpmdb
+        res = subprocess.run(["rpm", "-qa", "--root", str(root), *dbpath, "--qf", qf],
+                             capture_output=True, text=True, check=True)
+        got = set(res.stdout.splitlines())
+        for pkg in TEST_RPMS:
+            epoch = "(none)" if pkg.epoch is None else str(pkg.epoch)
+            assert f"{pkg.name} {epoch} {pkg.version} {pkg.release} {pkg.arch} {pkg.vendor}" in got
     # and a plain `rpm -qa` on the host itself (over SSH) sees them too
     remote = fleet.ssh("rpm", "rpm -qa")
     assert remote.returncode == 0, remote.stderr

@@ -99,11 +99,15 @@ def _descendant_levels(pid: int) -> list[set[int]]:
     return levels
 
 
-def _mnt_ns(pid: int | str) -> str | None:
+def _readlink(pid: int | str, what: str) -> str | None:
     try:
-        return os.readlink(f"/proc/{pid}/ns/mnt")
+        return os.readlink(f"/proc/{pid}/{what}")
     except OSError:
         return None
+
+
+def _mnt_ns(pid: int | str) -> str | None:
+    return _readlink(pid, "ns/mnt")
 
 
 def _pids_in_ns(ns: str | None) -> set[int]:
@@ -149,14 +153,7 @@ def _kill_recorded(rec: dict) -> None:
     if _proc_start(rec["pid"]) == rec["start"]:
         _kill_tree(rec["pid"], rec.get("ns"))
     if rec.get("root"):  # orphans: same namespace AND chrooted in that very root
-        _kill({p for p in _pids_in_ns(rec.get("ns")) if _root_of(p) == rec["root"]})
-
-
-def _root_of(pid: int) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/root")
-    except OSError:
-        return None
+        _kill({p for p in _pids_in_ns(rec.get("ns")) if _readlink(p, "root") == rec["root"]})
 
 
 # --------------------------------------------------------------------------
@@ -172,7 +169,8 @@ class SshHost:
         self.workdir = fleet.workdir / name
         self.log_path = self.workdir / "sshd.log"
         self.hostname = f"fleet-{name}" if root else Path("/etc/hostname").read_text().strip()
-        self.machine_id = secrets.token_hex(16) if root else _read("/etc/machine-id")
+        self.machine_id = secrets.token_hex(16) if root else \
+            Path("/etc/machine-id").read_text().strip()
         self.host_public_key = ""
         self.root_mode = None if root is None else "pending"  # then "overlay" or "copy"
         self._proc: subprocess.Popen | None = None
@@ -269,13 +267,6 @@ class SshHost:
                 "ns": self._ns, "root": str(self.root) if self.root else None}
 
 
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text().strip()
-    except OSError:
-        return ""
-
-
 # --------------------------------------------------------------------------
 # the fleet
 
@@ -343,7 +334,7 @@ class Fleet:
         def make_root(host: SshHost) -> None:
             host.root_mode = roots.make_root_copy(base, host.root, host.workdir / "fs")
             if host.kind == "rpm":
-                install_rpms(host.root, rpms)
+                roots.install_rpms(host.root, rpms)
             host.prepare()
 
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
@@ -401,24 +392,6 @@ class Fleet:
         tmp = self._registry.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, self._registry)
-
-
-def install_rpms(root: Path, rpms: list[Path]) -> None:
-    """Install *rpms* into *root*'s rpm database at /var/lib/rpm with the
-    root's own rpm, and make /var/lib/rpm its default dbpath (as on RHEL)."""
-    (root / "etc/rpm").mkdir(parents=True, exist_ok=True)
-    (root / "etc/rpm/macros.dbpath").write_text("%_dbpath /var/lib/rpm\n")
-    stage = root / "tmp/fleetsam-rpms"
-    stage.mkdir(parents=True)
-    for rpm in rpms:
-        (stage / rpm.name).write_bytes(rpm.read_bytes())
-    argv = ["rpm", "-i", "--nodeps", "--force-debian", "--dbpath", "/var/lib/rpm",
-            *[f"/tmp/fleetsam-rpms/{r.name}" for r in rpms]]
-    proc = subprocess.run(roots.in_root_argv(root, "fleet-rpm-setup", argv),
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"rpm -i into {root} failed:\n{proc.stdout}\n{proc.stderr}")
-    roots.safe_rmtree(stage)
 
 
 def cleanup_crashed_sessions() -> None:
