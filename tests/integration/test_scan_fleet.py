@@ -9,6 +9,7 @@ duplicates nothing.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -150,11 +151,14 @@ def test_check_mode_scan_changes_nothing(scanned, fleet):
     assert "changed=0" in run.stdout and "changed=1" not in run.stdout
 
 
-def test_ansible_runner_with_its_own_stdout_callback(fleet, tmp_path):
+def test_ansible_runner_with_its_own_stdout_callback(fleet, tmp_path, monkeypatch):
     """Under ansible-runner (as under AWX) the stdout callback is forced; ours still collects."""
     import ansible_runner
 
+    monkeypatch.setenv("PATH", f"{BIN}:{os.environ['PATH']}")  # runner finds ansible-playbook on PATH
+
     store, reports = tmp_path / "store.json", tmp_path / "reports"
+    (tmp_path / "runner").mkdir()
     env = fleet.ansible_env(FLEETSAM_STORE=str(store), FLEETSAM_REPORT_DIR=str(reports),
                             FLEETSAM_SPOOL_DIR=str(tmp_path / "spool"))
     result = ansible_runner.run(
