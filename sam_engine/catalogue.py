@@ -50,7 +50,7 @@ from typing import Any, Sequence
 import yaml
 
 from .model import Installation, LicenceNeed, Problem, Recognition
-from .versions import normalise_version, parse_range, version_in_range
+from .versions import normalise_version, parse_range, version_in_range, version_key  # noqa: F401 (re-export)
 
 try:  # the regex parser, only to find a pattern's leading literal word
     import re._parser as _sre_parse  # type: ignore[import-not-found]  # Python 3.11+

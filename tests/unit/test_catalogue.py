@@ -4,6 +4,7 @@ import json
 import plistlib
 import re
 import textwrap
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -271,8 +272,6 @@ REAL_TITLES = [
 
 @pytest.mark.parametrize("relpath, title, wanted, licence", REAL_TITLES, ids=[f"{t[1]}@{t[0]}" for t in REAL_TITLES])
 def test_real_titles(real_fixtures, relpath, title, wanted, licence):
-    import unicodedata
-
     records = [r for r in _records(real_fixtures / relpath)
                if unicodedata.normalize("NFC", r["title"]) == unicodedata.normalize("NFC", title)]
     assert records, f"{title!r} is not in {relpath}"
