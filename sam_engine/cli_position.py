@@ -18,65 +18,15 @@ import datetime as dt
 import json
 import os
 import sys
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from .metric_rules import RuleDataError, load_rules
-from .model import Entitlement, Installation, LicenceNeed, Problem, Recognition
-from .position import LicencePosition, ProductPosition, build_position, position_to_rows
+from .licensing import LicenceSettings, load_context, position_of
+from .position import LicencePosition, ProductPosition, position_to_rows
 from .store import open_store
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
-
-
-def _warn(message: str) -> None:
-    print(f"fleetsam position: warning: {message}", file=sys.stderr)
-
-
-def _unrecognised(inst: Installation) -> Recognition:
-    return Recognition(inst.vendor, inst.name, None, inst.version, LicenceNeed.UNKNOWN, None)
-
-
-class _AnyProduct:
-    """Stands in for the catalogue when validating licence files without one: knows every product."""
-
-    def knows(self, publisher: str, product: str, edition: str | None = None) -> bool:
-        return True
-
-
-def load_catalogue_guarded(as_of: dt.date) -> tuple[object | None, list[Problem]]:
-    """The product catalogue read as of ``as_of`` (version-dependent licences such as Oracle JDK
-    depend on the date), or None with a warning while ``sam_engine.catalogue`` is not there."""
-    try:
-        from .catalogue import load_catalogue
-    except ImportError as exc:
-        _warn(f"the product catalogue is not available ({exc}): every installation is unrecognised")
-        return None, []
-    extra = [p for p in os.environ.get("FLEETSAM_CATALOGUE_EXTRA", "").split(os.pathsep) if p]
-    loaded = load_catalogue(extra, today=as_of)
-    catalogue, problems = loaded if isinstance(loaded, tuple) else (loaded, [])
-    return catalogue, list(problems)
-
-
-def recogniser_of(catalogue: object | None):
-    """``recognise(Installation) -> Recognition`` from the catalogue, whatever it calls it."""
-    for name in ("recognise", "recognize"):
-        if callable(getattr(catalogue, name, None)):
-            return getattr(catalogue, name)
-    return catalogue if callable(catalogue) else _unrecognised
-
-
-def _licence_files(directory: str, catalogue: object | None, stored: list[Entitlement]):
-    path = Path(directory)
-    if not path.exists():
-        return [], []
-    try:
-        from .licence_files import load_licence_files
-    except ImportError as exc:
-        _warn(f"licence files cannot be read ({exc}): only stored entitlements count")
-        return [], []
-    checker = catalogue if callable(getattr(catalogue, "knows", None)) else _AnyProduct()
-    return load_licence_files([path], checker, stored)
 
 
 def _latest_scan(location: str):
@@ -84,10 +34,7 @@ def _latest_scan(location: str):
     if "://" not in path and not os.path.exists(path):
         return None, []
     with open_store(location) as store:
-        scan = store.load_scan()
-        reader = getattr(store, "entitlements", None)
-        stored = list(reader()) if callable(reader) else []
-    return scan, stored
+        return store.load_scan(), store.entitlements()
 
 
 def _matches(p: ProductPosition, wanted: str) -> bool:
@@ -162,27 +109,19 @@ def cmd_position(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"fleetsam position: error: --as-of {args.as_of!r}: expected YYYY-MM-DD", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        rules = load_rules(args.rules)
-    except RuleDataError as exc:
-        for error in exc.errors:
-            print(error, file=sys.stderr)
-        return EXIT_BAD_INPUT
     scan, stored = _latest_scan(args.store)
     if scan is None:
         print(f"fleetsam position: error: {args.store}: no scan stored", file=sys.stderr)
         return EXIT_BAD_INPUT
-    catalogue, problems = load_catalogue_guarded(as_of)
-    licences, licence_problems = _licence_files(args.licences, catalogue, stored)
-    problems += licence_problems
-    for problem in problems:
+    settings = replace(LicenceSettings.from_env(), licences_dir=Path(args.licences),
+                       rules_dir=Path(args.rules) if args.rules else None,
+                       headcount=args.headcount, over_ratio=args.over_ratio)
+    ctx = load_context(settings, as_of, stored)
+    for problem in ctx.problems:
         print(problem, file=sys.stderr)
-    if any(p.severity == "error" for p in problems):
+    if ctx.has_errors:
         return EXIT_BAD_INPUT
-    suites, hint = getattr(catalogue, "suite_components", None), getattr(catalogue, "metric_hint", None)
-    pos = build_position(scan.hosts, recogniser_of(catalogue), [*stored, *licences], as_of, rules=rules,
-                         headcount=args.headcount, over_ratio=args.over_ratio,
-                         suites=suites if callable(suites) else None, metric_hint=hint if callable(hint) else None)
+    pos = position_of(scan.hosts, ctx)
     products = [p for p in pos if not args.product or _matches(p, args.product)]
     if args.product and not products:
         print(f"fleetsam position: error: no product matches {args.product!r}", file=sys.stderr)

@@ -7,6 +7,8 @@ function of its own that can be called and timed alone.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,6 +16,8 @@ from pathlib import Path
 
 from . import ingest, render, report
 from .model import HostStatus, Problem, Scan
+from .licensing import LicenceSettings, load_context, position_of
+from .position import LicencePosition
 from .store import open_store
 
 
@@ -25,6 +29,7 @@ class RunSummary:
     report_files: tuple[Path, ...]
     problems: tuple[Problem, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    position: LicencePosition | None = None
 
     def lines(self) -> list[str]:
         s = self.scan
@@ -34,6 +39,11 @@ class RunSummary:
             f"failed={s.count(HostStatus.FAILED)} (stale inventories kept: {stale}); "
             f"packages found={s.installation_count}",
         ]
+        if self.position is not None:
+            counts = Counter(p.status.value for p in self.position.products)
+            shown = ", ".join(f"{status}={counts[status]}" for status in sorted(counts))
+            out.append(f"licence position: {len(self.position.products)} products ({shown}); "
+                       f"unrecognised={len(self.position.unrecognised)}")
         out += [str(p) for p in self.problems]
         if self.report_files:
             out.append(f"report: {self.report_files[0]}")
@@ -49,8 +59,9 @@ def _timed(timings: dict[str, float], stage: str):
         timings[stage] = time.perf_counter() - t0
 
 
-def process_spool(spool: str | Path, *, store: str, report_dir: str | Path) -> RunSummary:
-    """Store one run's spool as a scan snapshot and write the reports."""
+def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
+                  settings: LicenceSettings | None = None, as_of: dt.date | None = None) -> RunSummary:
+    """Store one run's spool as a scan snapshot, reconcile it and write the reports."""
     timings: dict[str, float] = {}
     with _timed(timings, "ingest"):
         run, problems = ingest.read_spool(spool)
@@ -61,17 +72,31 @@ def process_spool(spool: str | Path, *, store: str, report_dir: str | Path) -> R
         with _timed(timings, "store"):
             st.save_scan(scan)
         history = st.scans()
-    with _timed(timings, "render"):
-        files = render.write_reports(report.build(scan, history), Path(report_dir))
-    return RunSummary(scan, tuple(files), tuple(problems), timings)
+        stored = st.entitlements()
+    files, position, more = _reconcile_and_render(scan, history, stored, report_dir, settings, as_of, timings)
+    return RunSummary(scan, tuple(files), tuple(problems + more), timings, position)
 
 
-def render_stored(store: str, report_dir: str | Path, scan_id: str | None = None) -> RunSummary:
-    """Render the reports again from the store (latest scan by default)."""
+def render_stored(store: str, report_dir: str | Path, scan_id: str | None = None, *,
+                  settings: LicenceSettings | None = None, as_of: dt.date | None = None) -> RunSummary:
+    """Reconcile and render the reports again from the store (latest scan by default)."""
     with open_store(store) as st:
         scan = st.load_scan(scan_id)
         history = st.scans()
+        stored = st.entitlements()
     if scan is None:
         raise LookupError(f"{store}: no scan {scan_id or ''} stored".replace("  ", " "))
-    files = render.write_reports(report.build(scan, history), Path(report_dir))
-    return RunSummary(scan, tuple(files))
+    files, position, problems = _reconcile_and_render(scan, history, stored, report_dir, settings, as_of, {})
+    return RunSummary(scan, tuple(files), tuple(problems), position=position)
+
+
+def _reconcile_and_render(scan: Scan, history, stored, report_dir, settings, as_of, timings):
+    """Reconcile ``scan`` against the licence data, then render; licence-data problems are
+    returned (and shown in the report) without stopping the run."""
+    with _timed(timings, "reconcile"):
+        ctx = load_context(settings or LicenceSettings.from_env(), as_of or dt.date.today(), stored)
+        position = position_of(scan.hosts, ctx)
+    with _timed(timings, "render"):
+        model = report.build(scan, history, position, ctx.problems)
+        files = render.write_reports(model, Path(report_dir))
+    return files, position, list(ctx.problems)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
-from typing import Any
+from typing import Any, Sequence
 
 from . import __version__
-from .model import HostScan, HostStatus, Scan
+from .model import HostScan, HostStatus, Problem, Scan
+from .position import LicencePosition, position_to_rows
 from .store import ScanInfo
 
 SCHEMA_VERSION = "1.0"
@@ -67,8 +68,32 @@ def _host(hs: HostScan) -> dict[str, Any]:
     }
 
 
-def build(scan: Scan, history: list[ScanInfo]) -> dict[str, Any]:
-    """The report model of one scan, with the scan history for context."""
+# Most urgent first: what an auditor would find, then what costs money for nothing.
+STATUS_ORDER = ("under-licensed", "unlicensed", "over-licensed", "compliant", "no licence needed", "unrecognised")
+
+
+def _position(position: LicencePosition | None, problems: Sequence[Problem]) -> dict[str, Any] | None:
+    if position is None:
+        return None
+    rows = position_to_rows(position.products, detail=True)
+    rows.sort(key=lambda r: (STATUS_ORDER.index(r["status"]), (r["publisher"] or "").lower(), r["product"].lower()))
+    counts = Counter(r["status"] for r in rows)
+    return {
+        "as_of": position.as_of.isoformat(),
+        "status_counts": {s: counts[s] for s in STATUS_ORDER if counts[s]},
+        "licensable": [r for r in rows if r["status"] != "no licence needed"],
+        "free": [r for r in rows if r["status"] == "no licence needed"],
+        "unrecognised": position_to_rows(position.unrecognised, detail=True),
+        "cost_totals": {currency: str(amount) for currency, amount in position.cost_totals},
+        "total_cost": None if position.total_cost is None else str(position.total_cost),
+        "notes": list(position.notes),
+        "problems": [str(p) for p in problems],
+    }
+
+
+def build(scan: Scan, history: list[ScanInfo], position: LicencePosition | None = None,
+          problems: Sequence[Problem] = ()) -> dict[str, Any]:
+    """The report model of one scan, with the scan history and the licence position."""
     hosts = sorted((_host(h) for h in scan.hosts), key=lambda h: h["inventory_name"])
     distinct = {(p["source"], p["name"]) for h in hosts for p in h["packages"]}
     return {
@@ -101,5 +126,6 @@ def build(scan: Scan, history: list[ScanInfo]) -> dict[str, Any]:
             }
             for i in history
         ],
+        "position": _position(position, problems),
         "hosts": hosts,
     }

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sam_engine import cli_position
+from sam_engine import licensing
 from sam_engine.cli import main
 from sam_engine.model import Entitlement, Scan
 from sam_engine.store import open_store
@@ -19,6 +19,12 @@ class FakeCatalogue:
 
     def knows(self, publisher, product, edition=None):
         return True
+
+    def suite_components(self, publisher, product):
+        return ()
+
+    def metric_hint(self, publisher, product):
+        return None
 
 
 LICENCE_FILE = """\
@@ -41,7 +47,7 @@ entitlements:
 @pytest.fixture
 def run(tmp_path, monkeypatch, capsys):
     """Run ``fleetsam --store S position --licences L ARGS``; return (code, stdout, stderr)."""
-    monkeypatch.setattr(cli_position, "load_catalogue_guarded", lambda as_of: (FakeCatalogue(), []))
+    monkeypatch.setattr(licensing, "load_catalogue", lambda extra, today: (FakeCatalogue(), []))
     store = str(tmp_path / "db.json")
     (tmp_path / "licences").mkdir()
     (tmp_path / "licences" / "main.yml").write_text(LICENCE_FILE)
