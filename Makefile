@@ -6,7 +6,7 @@ STAMP := $(VENV)/.fleetsam-installed
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all venv scan report test test-unit test-integration test-deps lint sanity collection bench clean
+.PHONY: all venv scan report test test-unit test-integration test-deps lint sanity collection clean
 
 all: scan
 
@@ -30,9 +30,10 @@ report: $(STAMP)
 test-deps:
 	bash tests/integration/install-deps.sh
 
-## test: the whole suite, unit and integration (real sshd test hosts; needs root)
+## test: the whole suite (unit, integration with real sshd test hosts: needs root), then lint and sanity
 test: test-deps $(STAMP)
 	$(BIN)/python -m pytest -ra
+	$(MAKE) lint sanity
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -ra tests/unit
@@ -42,6 +43,10 @@ test-integration: test-deps $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ansible-lint playbooks/ roles/
+
+## sanity: ansible-test sanity on the collection (offline but for the package index)
+sanity: $(STAMP)
+	bash tests/sanity/run-sanity.sh
 
 collection: $(STAMP)
 	$(BIN)/ansible-galaxy collection build --force --output-path build/

@@ -17,6 +17,7 @@ import re
 import shlex
 
 from ansible.plugins.action import ActionBase
+from ansible_collections.fleetsam.sam.plugins.module_utils.macos_args import ARGUMENT_SPEC
 
 FORMAT = 1
 SOFTWARE_SECTIONS = ('system_profiler', 'info_plist', 'pkgutil', 'homebrew', 'brew_info', 'swid')
@@ -24,18 +25,6 @@ SYSCTL_KEYS = ('hw.packages', 'hw.physicalcpu', 'hw.logicalcpu', 'hw.memsize', '
                'machdep.cpu.brand_string', 'machdep.cpu.vendor', 'kern.hv_vmm_present')
 STDERR_KEEP = 4000  # characters of stderr kept per section
 MAX_SWID_TAGS = 1000
-
-ARGUMENT_SPEC = dict(
-    sources=dict(type='list', elements='str', default=['auto'], choices=['auto', 'apps', 'pkgutil', 'homebrew', 'swid']),
-    apps_method=dict(type='str', default='auto', choices=['auto', 'system_profiler', 'info_plist', 'both']),
-    system_profiler_timeout=dict(type='int', default=300),
-    app_dirs=dict(type='list', elements='str',
-                  default=['/Applications', '/System/Applications', '/Users/*/Applications']),
-    homebrew_method=dict(type='str', default='receipts', choices=['receipts', 'brew_info']),
-    homebrew_prefixes=dict(type='list', elements='str', default=['/opt/homebrew', '/usr/local']),
-    swid_dirs=dict(type='list', elements='str', default=['/Library/Application Support']),
-    max_output_bytes=dict(type='int', default=64 * 1024 * 1024),
-)
 
 _RC_LINE = re.compile(r'^fleetsam-rc=(\d+)\n?', re.M)
 _UNAME = re.compile(r'^#fleetsam-cmd uname\n(\S+)', re.M)
@@ -100,11 +89,15 @@ def bounded(body, limit):
     return '{ %s} | head -c %d' % (body, limit)
 
 
+def paths(items):
+    """Shell-quoted paths joined by spaces."""
+    return ' '.join(shell_path(p) for p in items)
+
+
 def build_commands(args):
     """Section name -> sh command, in run order. ``info_plist`` in ``auto`` mode only runs as a fallback."""
     wanted = set(args['sources'])
     every = 'auto' in wanted
-    paths = lambda items: ' '.join(shell_path(p) for p in items)  # noqa: E731
     commands = {'host': _HOST.replace('@KEYS@', ' '.join(SYSCTL_KEYS))}
     if every or 'apps' in wanted:
         if args['apps_method'] != 'info_plist':

@@ -65,6 +65,33 @@ options:
     ini:
       - section: fleetsam
         key: keep_spool
+  policy:
+    description:
+      - Compliance policy file (finding thresholds, deny-list, which findings fail C(fleetsam check)).
+      - Default is C(policy.yml) in the working directory when it exists, else built-in defaults.
+    type: str
+    env:
+      - name: FLEETSAM_POLICY
+    ini:
+      - section: fleetsam
+        key: policy
+  notify:
+    description:
+      - Notification file (C(notify.yml)) listing the e-mail, webhook and terminal channels.
+      - Without it findings are tracked in the store but nothing is sent.
+    type: str
+    env:
+      - name: FLEETSAM_NOTIFY
+    ini:
+      - section: fleetsam
+        key: notify
+  notify_secrets:
+    description:
+      - Secrets for the notification channels, by the names the notification file gives in
+        C(password_env), C(url_env) or C(token_env); they take precedence over environment variables.
+      - Never printed.
+    type: dict
+    default: {}
 '''
 
 import datetime
@@ -112,6 +139,7 @@ class CallbackModule(CallbackBase):
         self._run_dir = None
         self._meta = None
         self._status = {}  # inventory name -> ok / failed / unreachable
+        self._is_scan = False  # a collector task or the software_inventory role ran in this playbook
 
     # -- spool -------------------------------------------------------------------------
 
@@ -124,15 +152,23 @@ class CallbackModule(CallbackBase):
                       'playbook': playbook_file, 'tool_version': TOOL_VERSION}
         _write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
 
-    def _record(self, host, status, result=None, error=None):
+    def _record(self, host, status, result=None, error=None, groups=None):
         if self._run_dir is None:
             self._start_run(None)
         self._status[host] = status
         safe = re.sub(r'[^A-Za-z0-9_.-]', '_', host) + '-' + uuid.uuid5(uuid.NAMESPACE_DNS, host).hex[:8]
         _write_json(os.path.join(self._run_dir, 'hosts', safe + '.json'), {
             'inventory_name': host, 'status': status, 'result': result,
-            'error': error, 'collected_at': _now(),
+            'error': error, 'collected_at': _now(), 'groups': groups or [],
         })
+
+    @staticmethod
+    def _groups(result):
+        """The host's inventory groups (as group_names: without "all"), for per-group policy exceptions."""
+        try:
+            return sorted(set(g.get_name() for g in result._host.get_groups()) - set(['all']))
+        except Exception:  # an inventory plugin's odd host object must not cost the scan
+            return []
 
     @staticmethod
     def _is_collector(result):
@@ -145,36 +181,58 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_start(self, playbook):
         self._start_run(to_text(getattr(playbook, '_file_name', None)))
 
+    def v2_playbook_on_play_start(self, play):
+        try:
+            roles = [to_text(r.get_name()) for r in play.get_roles()]
+        except Exception:
+            roles = []
+        if any(r.split('.')[-1] == 'software_inventory' for r in roles):
+            self._is_scan = True
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        action = getattr(task, 'resolved_action', None) or task.action
+        if action in COLLECTOR_ACTIONS:
+            self._is_scan = True
+
     def v2_runner_on_ok(self, result):
         if self._is_collector(result):
-            self._record(result._host.get_name(), 'ok', result=_plain(result._result))
+            self._is_scan = True
+            self._record(result._host.get_name(), 'ok', result=_plain(result._result), groups=self._groups(result))
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         host = result._host.get_name()
         if self._is_collector(result) or (not ignore_errors and self._status.get(host) != 'ok'):
-            self._record(host, 'failed', error=to_text(result._result.get('msg', 'task failed')))
+            self._record(host, 'failed', error=to_text(result._result.get('msg', 'task failed')),
+                         groups=self._groups(result))
 
     def v2_runner_on_unreachable(self, result):
         host = result._host.get_name()
         if self._status.get(host) != 'ok':
-            self._record(host, 'unreachable', error=to_text(result._result.get('msg', 'unreachable')))
+            self._record(host, 'unreachable', error=to_text(result._result.get('msg', 'unreachable')),
+                         groups=self._groups(result))
 
     def v2_playbook_on_stats(self, stats):
         if self._run_dir is None:
+            return
+        if not self._is_scan or not self._status:  # no collector (e.g. playbooks/enforce.yml): no scan
+            shutil.rmtree(self._run_dir, ignore_errors=True)
             return
         self._meta['finished'] = _now()
         _write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
         counts = dict((s, list(self._status.values()).count(s)) for s in ('ok', 'unreachable', 'failed'))
         self._display.display('fleetsam: hosts ok=%(ok)d unreachable=%(unreachable)d failed=%(failed)d' % counts)
         try:
+            from sam_engine.notify import AlertSettings
             from sam_engine.pipeline import process_spool
         except ImportError as exc:
             self._display.warning('fleetsam: the engine is not importable (%s); the run is kept in %s: '
                                   'process it with "fleetsam ingest %s"' % (exc, self._run_dir, self._run_dir))
             return
         try:
+            alerts = AlertSettings.from_env(policy=self.get_option('policy'), notify=self.get_option('notify'),
+                                            secrets=self.get_option('notify_secrets'))
             summary = process_spool(self._run_dir, store=self.get_option('store'),
-                                    report_dir=self.get_option('report_dir'))
+                                    report_dir=self.get_option('report_dir'), alerts=alerts)
         except Exception as exc:  # the scan's data must survive an engine failure
             self._display.warning('fleetsam: processing the run failed: %s; the run is kept in %s' % (exc, self._run_dir))
             return

@@ -404,7 +404,7 @@ def parse_pacman_qi(text):
             if key:
                 current[key] += ' ' + line.strip()
         else:
-            key, _, value = line.partition(':')
+            key, dummy, value = line.partition(':')
             key = key.strip()
             current[key] = value.strip()
     records = []
@@ -476,7 +476,7 @@ def parse_flatpak_list(text, columns=FLATPAK_COLUMNS):
         if not app:
             continue
         ref = (row.get('ref') or '').split('/')
-        kind, _, ref_arch, ref_branch = ref if len(ref) == 4 and ref[1] == app else (None,) * 4
+        kind, dummy, ref_arch, ref_branch = ref if len(ref) == 4 and ref[1] == app else (None,) * 4
         arch, branch = row.get('arch') or ref_arch, row.get('branch') or ref_branch
         installation = row.get('installation')
         location = None

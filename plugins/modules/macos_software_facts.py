@@ -104,16 +104,22 @@ options:
     default: 67108864
 attributes:
   action:
+    description: Runs as an action plugin on the controller.
     support: full
     details: All the work is done by the action plugin; no module code is sent to the host.
   async:
+    description: Cannot run asynchronously.
     support: none
   check_mode:
+    description: Can run in check mode and return the same inventory.
     support: full
     details: The commands only read, so they also run in check mode.
   diff_mode:
+    description: Changes nothing, so there is no diff to show.
     support: none
   platform:
+    description: Target operating systems.
+    support: full
     platforms: macos
 notes:
   - Needs only C(/bin/sh) and stock macOS commands on the Mac; no Python.
@@ -128,7 +134,7 @@ seealso:
   - module: fleetsam.sam.software_facts
   - module: ansible.builtin.raw
 author:
-  - fleetsam developers
+  - fleetsam developers (@fleetsam)
 '''
 
 EXAMPLES = r'''
@@ -164,7 +170,7 @@ macos:
       sample: 1
     host:
       description:
-        - Host facts. RV(macos.host.stdout) holds the outputs of several
+        - Host facts. RV(macos.host) holds the outputs of several
           commands, each after a C(#fleetsam-cmd NAME) line; NAME is
           C(sysctl) (C(key=value) lines, empty value when the key is missing),
           C(ioreg), C(sw_vers), C(hostname) or C(uname).
@@ -219,10 +225,11 @@ macos:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetsam.sam.plugins.module_utils.macos_args import ARGUMENT_SPEC
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     module.fail_json(msg='fleetsam.sam.macos_software_facts runs as an action plugin on the controller; '
                          'this module file only documents it and must not be run on a host')
 

@@ -54,10 +54,14 @@ options:
     default: true
 attributes:
   check_mode:
+    description: Can run in check mode and return the same inventory.
     support: full
   diff_mode:
+    description: Changes nothing, so there is no diff to show.
     support: none
   platform:
+    description: Target operating systems.
+    support: full
     platforms: posix
 notes:
   - Hardware numbers are derived by the fleetsam engine, not here; see the
@@ -65,7 +69,7 @@ notes:
 seealso:
   - module: ansible.builtin.package_facts
 author:
-  - fleetsam developers
+  - fleetsam developers (@fleetsam)
 '''
 
 EXAMPLES = r'''
@@ -100,15 +104,33 @@ software:
       location: null
       extra: {status: install ok installed}
   contains:
-    source: {description: Package source, one of dpkg rpm apk pacman snap flatpak swid., type: str}
-    name: {description: Package name as the source records it., type: str}
-    version: {description: Raw version, epoch and release kept., type: str}
-    arch: {description: Architecture., type: str}
-    vendor: {description: Vendor, maintainer, packager or publisher., type: str}
-    install_time: {description: Install time in epoch seconds where the source records it, else null., type: int}
-    package_id: {description: Identifier unique within the source (SWID tagId for SWID tags)., type: str}
-    location: {description: Install or tag path where known., type: str}
-    extra: {description: Source-specific raw fields (epoch, release, SWID entity and meta)., type: dict}
+    source:
+      description: Package source, one of C(dpkg), C(rpm), C(apk), C(pacman), C(snap), C(flatpak), C(swid).
+      type: str
+    name:
+      description: Package name as the source records it.
+      type: str
+    version:
+      description: Raw version, with epoch and release kept.
+      type: str
+    arch:
+      description: Architecture.
+      type: str
+    vendor:
+      description: Vendor, maintainer, packager or publisher.
+      type: str
+    install_time:
+      description: Install time in epoch seconds where the source records it, otherwise null.
+      type: int
+    package_id:
+      description: Identifier unique within the source (the tagId for SWID tags).
+      type: str
+    location:
+      description: Install or tag path where known.
+      type: str
+    extra:
+      description: Source-specific raw fields, such as epoch, release, SWID entity and meta.
+      type: dict
 sources:
   description: What each source did.
   returned: always

@@ -67,10 +67,14 @@ options:
     default: 262144
 attributes:
   check_mode:
+    description: Can run in check mode and return the same inventory.
     support: full
   diff_mode:
+    description: Changes nothing, so there is no diff to show.
     support: none
   platform:
+    description: Target operating systems.
+    support: full
     platforms: windows
 notes:
   - Registry values are returned unexpanded (a C(REG_EXPAND_SZ) keeps its
@@ -83,7 +87,7 @@ seealso:
   - module: fleetsam.sam.software_facts
   - module: ansible.windows.win_product_facts
 author:
-  - fleetsam developers
+  - fleetsam developers (@fleetsam)
 '''
 
 EXAMPLES = r'''
@@ -124,8 +128,12 @@ windows:
           ReleaseType: null
           WindowsInstaller: 1
       contains:
-        hive: {description: "Where the key was read: C(HKLM64) (native view of a 64-bit Windows), C(HKLM32) (WOW6432Node, or the native view of a 32-bit Windows) or C(HKU) (a user's hive).", type: str}
-        sid: {description: The user's SID for C(HKU) entries, else null., type: str}
+        hive:
+          description: >-
+            Where the key was read: C(HKLM64) (native view of a 64-bit Windows), C(HKLM32)
+            (WOW6432Node, or the native view of a 32-bit Windows) or C(HKU) (a user's hive).
+          type: str
+        sid: {description: "The user's SID for C(HKU) entries, otherwise null.", type: str}
         key: {description: The subkey name (an MSI product code or a vendor's name)., type: str}
         DisplayName: {description: REG_SZ as stored., type: str}
         DisplayVersion: {description: REG_SZ as stored., type: str}
@@ -186,7 +194,9 @@ windows:
         hostname: SQL01
         domain: corp.example.com
     licensing:
-      description: C(SoftwareLicensingProduct) instances that have a partial product key (Windows and volume-licensed Office). Full product keys are never returned.
+      description: >-
+        C(SoftwareLicensingProduct) instances that have a partial product key (Windows and volume-licensed
+        Office). Full product keys are never returned.
       returned: always
       type: list
       elements: dict
@@ -200,16 +210,24 @@ windows:
       type: list
       elements: dict
       sample:
-        - {Name: Microsoft.WindowsCalculator, Version: 11.2210.0.0, Publisher: "CN=Microsoft Corporation, O=Microsoft Corporation, L=Redmond, S=Washington, C=US",
-           Architecture: X64, PackageFullName: Microsoft.WindowsCalculator_11.2210.0.0_x64__8wekyb3d8bbwe,
-           InstallLocation: "C:\\Program Files\\WindowsApps\\Microsoft.WindowsCalculator_11.2210.0.0_x64__8wekyb3d8bbwe", IsFramework: false, SignatureKind: Store}
+        - Name: Microsoft.WindowsCalculator
+          Version: 11.2210.0.0
+          Publisher: "CN=Microsoft Corporation, O=Microsoft Corporation, L=Redmond, S=Washington, C=US"
+          Architecture: X64
+          PackageFullName: Microsoft.WindowsCalculator_11.2210.0.0_x64__8wekyb3d8bbwe
+          InstallLocation: "C:\\Program Files\\WindowsApps\\Microsoft.WindowsCalculator_11.2210.0.0_x64__8wekyb3d8bbwe"
+          IsFramework: false
+          SignatureKind: Store
     swid_tags:
       description: "C(*.swidtag) files below C(%ProgramData%\\regid.*), with their XML text (null when larger than I(swid_max_bytes))."
       returned: always
       type: list
       elements: dict
       sample:
-        - {path: "C:\\ProgramData\\regid.1991-06.com.microsoft\\regid.1991-06.com.microsoft_Windows-10-Pro.swidtag", size: 1412, text: "<?xml ...", skipped: null}
+        - path: "C:\\ProgramData\\regid.1991-06.com.microsoft\\regid.1991-06.com.microsoft_Windows-10-Pro.swidtag"
+          size: 1412
+          text: "<?xml ..."
+          skipped: null
     hardware:
       description: Raw CIM records; the engine derives sockets (one C(Win32_Processor) record per socket), cores, threads, VM-ness and the identity.
       returned: always
@@ -230,5 +248,9 @@ windows:
         product:
           description: C(Win32_ComputerSystemProduct); C(UUID) then C(IdentifyingNumber) identify the host.
           type: dict
-          sample: {UUID: 4C4C4544-004A-3510-804B-B4C04F4E3332, IdentifyingNumber: "VMware-56 4d 2b 6c 3f 1a 9e 77-0b 5e 21 c4 8a 12 66 f0", Vendor: "VMware, Inc.", Name: "VMware7,1"}
+          sample:
+            UUID: 4C4C4544-004A-3510-804B-B4C04F4E3332
+            IdentifyingNumber: "VMware-56 4d 2b 6c 3f 1a 9e 77-0b 5e 21 c4 8a 12 66 f0"
+            Vendor: "VMware, Inc."
+            Name: "VMware7,1"
 '''
