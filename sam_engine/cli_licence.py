@@ -30,7 +30,9 @@ from .entitlements import (
     same_as_files,
     validate_record,
 )
+from .catalogue import load_catalogue
 from .licence_files import licence_paths, load_licence_files
+from .licensing import LicenceSettings
 from .model import Entitlement, Problem
 from .procurement import import_csv
 from .store import open_store
@@ -47,13 +49,8 @@ LIST_FIELDS = ("entitlement_id", *FIELDS, "origin", "status")
 
 
 def load_default_catalogue() -> CatalogueLike:
-    """The shipped catalogue plus the directories in ``FLEETSAM_CATALOGUE_EXTRA`` (os.pathsep-separated)."""
-    try:
-        from .catalogue import DEFAULT_CATALOGUE_DIR, load_catalogue
-    except ImportError as exc:
-        raise ValidationFailed([Problem("sam_engine/catalogue.py", f"the product catalogue is not available: {exc}")])
-    extra = [p for p in os.environ.get("FLEETSAM_CATALOGUE_EXTRA", "").split(os.pathsep) if p]
-    catalogue, problems = load_catalogue([DEFAULT_CATALOGUE_DIR, *extra])
+    """The shipped catalogue plus the user catalogues of ``FLEETSAM_CATALOGUE_EXTRA`` (os.pathsep-separated)."""
+    catalogue, problems = load_catalogue(list(LicenceSettings.from_env().catalogue_extra))
     if has_errors(problems):
         raise ValidationFailed(problems)
     return catalogue

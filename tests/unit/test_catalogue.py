@@ -6,7 +6,6 @@ import re
 import textwrap
 import unicodedata
 from datetime import date
-from pathlib import Path
 
 import pytest
 

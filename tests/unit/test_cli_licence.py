@@ -2,8 +2,6 @@
 
 import io
 import json
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -169,18 +167,40 @@ def test_validate(run, tmp_path):
     assert code == 2 and out.startswith("ID ") and len(err.splitlines()) == 3
 
 
-def test_missing_catalogue_module_is_a_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "sam_engine.catalogue", None)
-    with pytest.raises(cli_licence.ValidationFailed, match="the product catalogue is not available"):
-        cli_licence.load_default_catalogue()
+def test_real_catalogue_is_loaded_with_the_extra_directories(monkeypatch, tmp_path):
+    user = tmp_path / "site.yml"
+    user.write_text("- id: acme-widget\n  publisher: Acme\n  product: Widget Pro\n  licence: required\n"
+                    "  match:\n    - title: 'Widget Pro.*'\n"
+                    "  examples:\n    - {title: Widget Pro 2, expect: {product: Widget Pro, licence: required}}\n")
+    monkeypatch.setenv("FLEETSAM_CATALOGUE_EXTRA", str(user))
+    catalogue = cli_licence.load_default_catalogue()
+    assert catalogue.knows("Acme", "Widget Pro") and catalogue.knows("Oracle", "Oracle Database")
 
 
-def test_real_catalogue_is_loaded_with_the_extra_directories(monkeypatch):
-    seen = []
-    fake = types.ModuleType("sam_engine.catalogue")
-    fake.DEFAULT_CATALOGUE_DIR = "catalogue"
-    fake.load_catalogue = lambda paths: (seen.extend(paths) or FakeCatalogue(), [])
-    monkeypatch.setitem(sys.modules, "sam_engine.catalogue", fake)
-    monkeypatch.setenv("FLEETSAM_CATALOGUE_EXTRA", "/etc/fleetsam/catalogue:site")
-    assert isinstance(cli_licence.load_default_catalogue(), FakeCatalogue)
-    assert seen == ["catalogue", "/etc/fleetsam/catalogue", "site"]
+def test_cli_import_of_10000_rows_with_one_bad_row_changes_nothing(tmp_path, capsys):
+    """`fleetsam licence import` with the real catalogue and the shipped generic mapping."""
+    store, licences = tmp_path / "store.json", tmp_path / "licences"
+    licences.mkdir()
+    header = ("Publisher,Product,Edition,Metric,Quantity,Start,End,Maintenance End,Downgrade,Vendor,PO Number,"
+              "Invoice,Purchase Date,Unit Cost,Currency,Licence Keys\n")
+
+    def rows(count, bad=None):
+        lines = [f"Microsoft,SQL Server,Standard,core,{2 + n % 6},2024-04-01,,2027-03-31,yes,SoftwareOne,"
+                 f"PO-{n:05d},INV-{n:05d},2024-03-25,1859.00,USD,KEY-{n:05d}-ABCDE\n" for n in range(count)]
+        if bad is not None:
+            lines[bad] = lines[bad].replace(",core,", ",per-banana,")
+        return header + "".join(lines)
+
+    base = ["--store", str(store), "licence", "--licences", str(licences), "import"]
+    mapping = ["--mapping", str(REPO / "mappings" / "generic.yml")]
+    (tmp_path / "first.csv").write_text(rows(10))
+    assert main([*base, str(tmp_path / "first.csv"), *mapping]) == 0
+    before = store.read_bytes()
+    big = tmp_path / "big.csv"
+    big.write_text(rows(10_000, bad=6_200))
+    capsys.readouterr()
+    assert main([*base, str(big), *mapping]) == 2
+    err = capsys.readouterr().err
+    assert f"{big}:6202:Metric (col 4): metric:" in err  # header is line 1, row 6200 is line 6202
+    assert len(err.strip().splitlines()) == 1
+    assert store.read_bytes() == before
