@@ -309,13 +309,16 @@ class Catalogue:
 
     Fast path: a rule whose title pattern starts with a literal word is only tried
     on titles starting with that word; the memo means each distinct (source,
-    name, vendor, package_id, version) is read once per catalogue.
+    name, vendor, package_id, version) is read once per catalogue, and the rules'
+    title/publisher/source patterns run once per distinct title (``_match_static``):
+    another version or package id of a known title only fills in the result.
     """
 
     def __init__(self, entries: Sequence[Entry], today: date | None = None):
         self.entries = tuple(entries)
         self.today = today or date.today()
         self._memo: dict[tuple, Recognition] = {}
+        self._static: dict[tuple[str, str, str], Any] = {}  # (title, publisher, source) -> match
         self.hits = self.misses = 0
         self._by_word: dict[str, list[tuple[int, int]]] = {}
         self._always: list[tuple[int, int]] = []
@@ -346,21 +349,55 @@ class Catalogue:
 
     def _recognise(self, inst: Installation) -> Recognition:
         title = _clean_title(inst.name)
-        fields = {"title": title, "publisher": (inst.vendor or "").strip(), "source": inst.source or "",
-                  "package_id": inst.package_id or "", "version": (inst.version or "").strip(),
-                  "swid_tag_id": inst.package_id if inst.source == "swid" else None}
+        publisher, source = (inst.vendor or "").strip(), inst.source or ""
+        plan = self._static.get((title, publisher, source))
+        if plan is None:
+            plan = self._static[(title, publisher, source)] = self._match_static(title, publisher, source)
+        steps, final = plan
+        if steps:
+            fields = {"package_id": inst.package_id or "", "version": (inst.version or "").strip(),
+                      "swid_tag_id": inst.package_id if inst.source == "swid" else None}
+            for pos, rest, static_groups in steps:
+                groups = dict(static_groups)
+                for name, regex in rest:
+                    found = regex.fullmatch(fields[name]) if fields[name] is not None else None
+                    if found is None:
+                        break
+                    groups.update({g: " ".join(c.split()) for g, c in found.groupdict().items()
+                                   if c is not None and g not in groups})
+                else:
+                    return self._result(self.entries[pos], groups, inst)
+        if final is not None:
+            return self._result(final[0], final[1], inst)
+        return Recognition(clean_vendor(inst.vendor), title or inst.name, None,
+                           normalise_version(inst.version, inst.source), LicenceNeed.UNKNOWN, None)
+
+    def _match_static(self, title: str, publisher: str, source: str) -> tuple[tuple, tuple | None]:
+        """What the rules say about one distinct (title, publisher, source), read once.
+
+        Rules are tried in order on their title/publisher/source fields only. A rule
+        that also tests a per-record field (version, package_id, swid_tag_id) and
+        matches here becomes a step, tried per record on those fields alone; the first
+        rule matching with no per-record field ends the plan (``final``: its entry and
+        groups). ``(steps, final)``: no steps and no final is unrecognised software.
+        """
+        fields = {"title": title, "publisher": publisher, "source": source}
+        steps = []
         for pos, n in heapq.merge(self._by_word.get(_first_word(title.lower()), ()), self._always):
             groups: dict[str, str] = {}
-            for name, regex in self.entries[pos].rules[n]:
-                found = regex.fullmatch(fields[name]) if fields[name] is not None else None
+            rule = self.entries[pos].rules[n]
+            for k, (name, regex) in enumerate(rule):
+                if name not in fields:
+                    steps.append((pos, rule[k:], groups))
+                    break
+                found = regex.fullmatch(fields[name])
                 if found is None:
                     break
                 groups.update({g: " ".join(c.split()) for g, c in found.groupdict().items()
                                if c is not None and g not in groups})
             else:
-                return self._result(self.entries[pos], groups, inst)
-        return Recognition(clean_vendor(inst.vendor), title or inst.name, None,
-                           normalise_version(inst.version, inst.source), LicenceNeed.UNKNOWN, None)
+                return tuple(steps), (self.entries[pos], groups)
+        return tuple(steps), None
 
     def _result(self, entry: Entry, groups: dict[str, str], inst: Installation) -> Recognition:
         canon = {g: entry.value_map.get(g, {}).get(v.lower(), v) for g, v in groups.items()}

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from . import __version__, cli_licence, cli_position, pipeline
+from . import __version__, cli_check, cli_licence, cli_position, cli_report, notify, pipeline
 from .entitlements import ValidationFailed
 from .ingest import SpoolError
 from .store import StoreError, open_store
@@ -24,7 +24,8 @@ def _store_default() -> str:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    summary = pipeline.process_spool(args.spool, store=args.store, report_dir=args.report_dir)
+    alerts = notify.AlertSettings.from_env(policy=args.policy, notify=args.notify)
+    summary = pipeline.process_spool(args.spool, store=args.store, report_dir=args.report_dir, alerts=alerts)
     for line in summary.lines():
         print(line)
     return EXIT_OK
@@ -87,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="process a kept scan spool into the store and write the reports")
     p.add_argument("spool", help="spool directory of one run (.fleetsam/spool/SCAN_ID)")
     p.add_argument("--report-dir", default=os.environ.get("FLEETSAM_REPORT_DIR", "reports"))
+    p.add_argument("--policy", help="policy file (default: env FLEETSAM_POLICY, else ./policy.yml if present)")
+    p.add_argument("--notify", help="notification file (default: env FLEETSAM_NOTIFY; none: nothing is sent)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("report", help="write the reports again from the store")
@@ -105,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_licence.register(sub)
     cli_position.register(sub)
+    cli_check.register(sub)
+    cli_report.register(sub)
     return parser
 
 

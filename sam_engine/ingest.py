@@ -3,7 +3,7 @@
 The collector callback writes one spool directory per playbook run::
 
     SPOOL/run.json                 {"scan_id", "started", "finished", "playbook", "tool_version"}
-    SPOOL/hosts/<name>.json        {"inventory_name", "status", "result", "error", "collected_at"}
+    SPOOL/hosts/<name>.json        {"inventory_name", "status", "result", "error", "collected_at", "groups"}
 
 ``status`` is ``ok`` (``result`` holds the software_facts module result),
 ``unreachable`` or ``failed``. A host that was not reached keeps its previous
@@ -13,11 +13,14 @@ inventory, marked stale; it is never recorded as "no software".
 from __future__ import annotations
 
 import json
+import operator
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from . import hardware, macos, windows
+from .inventory import NO_TIME, Inventory, RowTable
 from .model import HostScan, HostStatus, Installation, Problem, Scan
 
 RECORD_KEYS = ("source", "name", "version", "arch", "vendor", "install_time", "package_id", "location")
@@ -33,6 +36,7 @@ class RawHost:
     error: str | None
     collected_at: str | None
     origin: str  # the spool file it came from
+    groups: tuple[str, ...] = ()  # inventory groups (group_names) of the host in this run
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +62,33 @@ def _load_json(path: Path) -> Any:
         raise SpoolError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
 
 
-def read_spool(spool: str | Path) -> tuple[RawRun, list[Problem]]:
-    """Read a spool directory. Hosts with malformed entries are reported, not guessed."""
+def read_spool(spool: str | Path, *, stream: bool = False) -> tuple[RawRun, list[Problem]]:
+    """Read a spool directory. Hosts with malformed entries are reported, not guessed.
+
+    With ``stream`` the host files are read one at a time while ``run.hosts`` is
+    iterated (once): a fleet's raw results are never all in memory together, and
+    problems of unreadable entries are appended to the returned list as they are met.
+    """
     spool = Path(spool)
     meta = _load_json(spool / "run.json")
     for key in ("scan_id", "started"):
         if not isinstance(meta.get(key), str):
             raise SpoolError(f"{spool / 'run.json'}: field {key!r}: expected a string")
     problems: list[Problem] = []
-    hosts = []
-    for path in sorted((spool / "hosts").glob("*.json")):
+    hosts = _read_hosts(sorted((spool / "hosts").glob("*.json")), problems)
+    run = RawRun(
+        scan_id=meta["scan_id"],
+        started=meta["started"],
+        finished=meta.get("finished") or meta["started"],
+        playbook=meta.get("playbook"),
+        tool_version=meta.get("tool_version") or "unknown",
+        hosts=hosts if stream else tuple(hosts),  # type: ignore[arg-type]
+    )
+    return run, problems
+
+
+def _read_hosts(paths: list[Path], problems: list[Problem]) -> Iterator[RawHost]:
+    for path in paths:
         try:
             doc = _load_json(path)
             status = HostStatus(doc.get("status"))
@@ -79,16 +100,9 @@ def read_spool(spool: str | Path) -> tuple[RawRun, list[Problem]]:
         if status is HostStatus.OK and not isinstance(result, dict):
             problems.append(Problem(str(path), "status ok but no module result"))
             status, result = HostStatus.FAILED, None
-        hosts.append(RawHost(name, status, result, doc.get("error"), doc.get("collected_at"), str(path)))
-    run = RawRun(
-        scan_id=meta["scan_id"],
-        started=meta["started"],
-        finished=meta.get("finished") or meta["started"],
-        playbook=meta.get("playbook"),
-        tool_version=meta.get("tool_version") or "unknown",
-        hosts=tuple(hosts),
-    )
-    return run, problems
+        groups = doc.get("groups")
+        groups = tuple(str(g) for g in groups) if isinstance(groups, list) else ()
+        yield RawHost(name, status, result, doc.get("error"), doc.get("collected_at"), str(path), groups)
 
 
 def installations_from_result(result: Mapping[str, Any], origin: str) -> tuple[tuple[Installation, ...], list[Problem]]:
@@ -120,17 +134,100 @@ def installations_from_result(result: Mapping[str, Any], origin: str) -> tuple[t
     return tuple(items), problems
 
 
+def _inventory_from_records(records: Any, origin: str, table: RowTable) -> tuple[Inventory, list[Problem]]:
+    """``installations_from_result`` for a plain ``software`` list, straight into ``table``.
+
+    The same validation and conversions, without an ``Installation`` object per
+    record: each record becomes a row id (a dict look-up) and an install time.
+    Raises TypeError or OverflowError for values the compact form cannot hold.
+    """
+    problems: list[Problem] = []
+    index, rows = table.index, table.rows
+    ids: list[int] = []
+    times: list[int] = []
+    for n, rec in enumerate(records):
+        if not isinstance(rec, dict) or not rec.get("name") or not rec.get("source"):
+            problems.append(Problem(f"{origin}: software[{n}]", "record without source or name", "warning"))
+            continue
+        source, name, version = rec["source"], rec["name"], rec.get("version")
+        install_time = rec.get("install_time")
+        row = (str(source), str(name), None if version is None else str(version), rec.get("arch") or None,
+               rec.get("vendor") or None, str(rec.get("package_id") or f"{source}:{name}"),
+               rec.get("location") or None)
+        rid = index.get(row)
+        if rid is None:
+            rid = index[row] = len(rows)
+            rows.append(row)
+        ids.append(rid)
+        times.append(install_time if isinstance(install_time, int) else NO_TIME)
+    return Inventory(table, array("I", ids), array("q", times)), problems
+
+
+_RAW_ROW = operator.itemgetter("source", "name", "version", "arch", "vendor", "package_id", "location")
+_RAW_TIME = operator.itemgetter("install_time")
+
+
+def _inventory_fast(records: Any, table: RowTable) -> Inventory | None:
+    """The common case at C speed: every record a dict with every key (as the module writes them).
+
+    Each distinct raw record (its 7 row fields as sent) is converted once and
+    remembered on the table; a record is then one tuple and one dict look-up.
+    None when a record is not of that shape or not valid: the careful path decides.
+    """
+    raw_index = table.cache.setdefault("raw", {})
+    try:
+        raws = list(map(_RAW_ROW, records))
+        ids = list(map(raw_index.get, raws))
+        times = array("q", [t if isinstance(t, int) else NO_TIME for t in map(_RAW_TIME, records)])
+    except (KeyError, TypeError, OverflowError):
+        return None
+    if None in ids:
+        for k, rid in enumerate(ids):
+            if rid is None:
+                raw = raws[k]
+                source, name, version, arch, vendor, package_id, location = raw
+                if not name or not source:
+                    return None
+                row = (str(source), str(name), None if version is None else str(version), arch or None,
+                       vendor or None, str(package_id or f"{source}:{name}"), location or None)
+                ids[k] = raw_index[raw] = table.intern(row)
+    return Inventory(table, array("I", ids), times)
+
+
+def host_inventory(result: Mapping[str, Any], origin: str,
+                   table: RowTable) -> tuple[Sequence[Installation], list[Problem]]:
+    """One host's installations in compact form (see ``inventory``), with the problems found."""
+    if not isinstance(result.get("windows"), dict) and not isinstance(result.get("macos"), dict):
+        records = result.get("software") or ()
+        if isinstance(records, list):
+            fast = _inventory_fast(records, table)
+            if fast is not None:
+                return fast, []
+        try:
+            return _inventory_from_records(records, origin, table)
+        except (TypeError, OverflowError):  # odd values (a list as arch, a huge time): the general path
+            pass
+    installations, problems = installations_from_result(result, origin)
+    return Inventory.of(installations, table), problems
+
+
 def build_scan(
     run: RawRun,
     last_inventory: Callable[[str], HostScan | None],
+    table: RowTable | None = None,
 ) -> tuple[Scan, list[Problem]]:
-    """The model ``Scan`` of a run; hosts not reached carry their last inventory, stale."""
+    """The model ``Scan`` of a run; hosts not reached carry their last inventory, stale.
+
+    Inventories are compact (``inventory.Inventory``), their distinct rows interned
+    in ``table`` (a new one per scan by default).
+    """
+    table = RowTable() if table is None else table
     problems: list[Problem] = []
     hosts: list[HostScan] = []
     for raw in run.hosts:
         if raw.status is HostStatus.OK:
             assert raw.result is not None
-            installations, bad = installations_from_result(raw.result, raw.origin)
+            installations, bad = host_inventory(raw.result, raw.origin, table)
             problems.extend(bad)
             if isinstance(raw.result.get("windows"), dict):
                 host = windows.derive_host_windows(raw.result["windows"], raw.inventory_name)
@@ -141,7 +238,8 @@ def build_scan(
             warnings = tuple(str(w) for w in raw.result.get("warnings") or ())
             hosts.append(
                 HostScan(run.scan_id, raw.inventory_name, HostStatus.OK, host, installations,
-                         inventory_scan_id=run.scan_id, warnings=warnings, collected_at=raw.collected_at)
+                         inventory_scan_id=run.scan_id, warnings=warnings, collected_at=raw.collected_at,
+                         groups=raw.groups)
             )
             continue
         previous = last_inventory(raw.inventory_name)
@@ -156,6 +254,7 @@ def build_scan(
                 inventory_digest=previous.inventory_digest if previous else None,
                 error=raw.error,
                 collected_at=previous.collected_at if previous else None,
+                groups=raw.groups,
             )
         )
     scan = Scan(run.scan_id, run.started, run.finished, run.tool_version, run.playbook, tuple(hosts))

@@ -237,14 +237,18 @@ class MetricRules:
 
     products: tuple[ProductRule, ...]
     core_factors: CoreFactorTable
+    _index: dict = field(default_factory=dict, compare=False, repr=False)  # lookups, filled on first use
 
     def rule_for(self, publisher: str | None, product: str, edition: str | None) -> ProductRule | None:
         """The entry for this edition if there is one, else the product's edition-less entry."""
+        if not self._index:
+            for r in reversed(self.products):  # the first rule of a key wins
+                self._index[r.key()] = r
+                if r.edition is None:
+                    self._index[(*r.key()[:2], None)] = r
+            self._index[None] = None  # marks the index as built
         want = (norm(publisher), norm(product), norm(edition))
-        exact = [r for r in self.products if r.key() == want]
-        if exact:
-            return exact[0]
-        return next((r for r in self.products if r.key()[:2] == want[:2] and r.edition is None), None)
+        return self._index.get(want) or self._index.get((*want[:2], None))
 
     def params(self, publisher: str | None, product: str, edition: str | None, metric: str) -> MetricParams:
         rule = self.rule_for(publisher, product, edition)

@@ -120,6 +120,7 @@ class HostScan:
     error: str | None = None
     warnings: tuple[str, ...] = ()
     collected_at: str | None = None
+    groups: tuple[str, ...] = ()  # the host's inventory groups in this run (policy exceptions)
 
     @property
     def stale(self) -> bool:

@@ -36,7 +36,7 @@ from .coverage import TermState, term_state
 from .metric_rules import MetricRules, default_rules
 from .metrics import MetricContext, TraceLine
 from .model import Entitlement, HostScan, Installation, Recognition
-from .reconcile import Allocation, Group, InstallationRef, allocate, group_installations, measure_group
+from .reconcile import Allocation, Group, InstallationRef, RefList, allocate, group_installations, measure_group
 
 Recogniser = Callable[[Installation], Recognition]
 DEFAULT_OVER_RATIO = Decimal("0.2")
@@ -90,7 +90,7 @@ class ProductPosition:
     product: str
     edition: str | None
     status: Status
-    installations: tuple[InstallationRef, ...]
+    installations: Sequence[InstallationRef]  # a reconcile.RefList: refs made on demand, equal to their tuple
     consumption: Consumption
     ownership: Ownership
     balance: int | None
@@ -105,6 +105,8 @@ class ProductPosition:
 
     @property
     def hosts(self) -> tuple[str, ...]:
+        if isinstance(self.installations, RefList):  # without making every ref
+            return self.installations.host_names()
         return tuple(sorted({i.host for i in self.installations}))
 
 
@@ -186,10 +188,10 @@ def _ownership(group: Group, states: dict[str, TermState], alloc: Allocation) ->
 
 
 def _unrecognised(group: Group) -> ProductPosition:
-    n = len(group.refs)
+    n = group.count
     text = f"unrecognised: {n} installation{'s' if n != 1 else ''} on {', '.join(group.hosts)}; not counted"
     consumption = Consumption(None, 0, "none", group.hosts, (TraceLine(text, group.hosts),))
-    return ProductPosition(group.publisher, group.product, group.edition, Status.UNRECOGNISED, tuple(group.refs),
+    return ProductPosition(group.publisher, group.product, group.edition, Status.UNRECOGNISED, group.refs,
                            consumption, Ownership(0, (), ()), None, 0, None, group.stale_hosts, tuple(group.notes))
 
 
@@ -208,7 +210,7 @@ def _product(group: Group, states: dict[str, TermState], alloc: Allocation, over
     notes += [*result.notes, *cost_notes]
     if group.stale_hosts:
         notes.append(f"counted from the last inventory of stale hosts: {', '.join(group.stale_hosts)}")
-    return ProductPosition(group.publisher, group.product, group.edition, status, tuple(group.refs), consumption,
+    return ProductPosition(group.publisher, group.product, group.edition, status, group.refs, consumption,
                            ownership, balance, shortfall, cost, group.stale_hosts, tuple(notes))
 
 

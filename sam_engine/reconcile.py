@@ -22,7 +22,9 @@ covered by E1 with 3 devices, E1 gives 2, shortfall 1.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
+from collections.abc import Sequence as _Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -30,6 +32,7 @@ from .coverage import ProductKey, TermState, covers, ent_key, matches_product, p
 from .dedup import dedup_per_installation
 from .metric_rules import MetricRules
 from .metrics import METRICS, Deployment, MetricContext, MetricResult, TraceLine, measure
+from .inventory import RowTable, compact_view
 from .model import Entitlement, Hardware, HostScan, Installation, LicenceNeed, Recognition
 
 
@@ -59,17 +62,107 @@ class Partition:
     result: MetricResult
 
 
+class Members:
+    """Where the installations of a position are: the host scans and each one's compact view.
+
+    Shared by every group of one ``group_installations`` call. An installation is
+    (host index, position in that host's inventory); per distinct row of each row
+    table, ``info`` holds what reconcile derived from it once: ``RowInfo``.
+    """
+
+    def __init__(self, host_scans: Sequence[HostScan]):
+        self.host_scans = host_scans
+        self.fallback = RowTable()  # rows of plain-tuple inventories
+        self.views: list[tuple[RowTable, Sequence[int], list]] = []  # per host: (table, row ids, row infos)
+        self.infos: dict[int, tuple[RowTable, list]] = {}  # id(table) -> (table, row infos)
+
+    def view(self, hs: HostScan) -> tuple[RowTable, Sequence[int], list]:
+        table, ids = compact_view(hs.installations, self.fallback)
+        entry = self.infos.get(id(table))
+        if entry is None:
+            entry = self.infos[id(table)] = (table, [])
+        info = entry[1]
+        if len(info) < len(table.rows):
+            info.extend([None] * (len(table.rows) - len(info)))
+        view = (table, ids, info)
+        self.views.append(view)
+        return view
+
+    def ref(self, h: int, pos: int) -> InstallationRef:
+        hs = self.host_scans[h]
+        table, ids, info = self.views[h]
+        rid = ids[pos]
+        row, (_, rec, label, _) = table.rows[rid], info[rid]
+        return InstallationRef(hs.inventory_name, hs.host_id, row[1], row[2], rec.version, row[0], row[5],
+                               hs.inventory_scan_id or hs.scan_id, hs.stale, rec.licence, label, rec.rule)
+
+    def item(self, h: int, pos: int) -> tuple[HostScan, Installation, Recognition]:
+        hs = self.host_scans[h]
+        table, ids, info = self.views[h]
+        return hs, hs.installations[pos], info[ids[pos]][1]
+
+
+class RefList(_Sequence):
+    """The ``InstallationRef``s of one product, made on demand from (host, position) pairs.
+
+    A read-only sequence that compares equal to the tuple of the same refs; at
+    fleet scale it holds 8 bytes per installation instead of a record each.
+    """
+
+    __slots__ = ("members", "hosts_idx", "positions")
+
+    def __init__(self, members: Members, hosts_idx: array, positions: array):
+        self.members, self.hosts_idx, self.positions = members, hosts_idx, positions
+
+    def __len__(self) -> int:
+        return len(self.hosts_idx)
+
+    def __iter__(self):
+        ref = self.members.ref
+        for h, pos in zip(self.hosts_idx, self.positions):
+            yield ref(h, pos)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        return self.members.ref(self.hosts_idx[index], self.positions[index])
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (RefList, tuple, list)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"<RefList of {len(self)} installations>"
+
+    def host_names(self, stale_only: bool = False) -> tuple[str, ...]:
+        """The sorted inventory names of the hosts (only stale ones with ``stale_only``), without refs."""
+        scans = self.members.host_scans
+        return tuple(sorted({scans[h].inventory_name for h in set(self.hosts_idx)
+                             if not stale_only or scans[h].stale}))
+
+
 @dataclass
 class Group:
-    """Work record of one product while the position is computed (not part of the output)."""
+    """Work record of one product while the position is computed (not part of the output).
+
+    Its installations are ``(host index, position)`` pairs into ``members``; ``items``
+    and ``refs`` make the records from them when asked. ``required_at`` lists the
+    pairs (as indexes into those arrays) whose recognition needs a licence.
+    """
 
     key: ProductKey
     publisher: str | None
     product: str
     edition: str | None
     recognised: bool = True
-    items: list[tuple[HostScan, Installation, Recognition]] = field(default_factory=list)
-    refs: list[InstallationRef] = field(default_factory=list)
+    members: Members | None = None
+    hosts_idx: array = field(default_factory=lambda: array("I"))
+    positions: array = field(default_factory=lambda: array("I"))
+    required_at: array = field(default_factory=lambda: array("I"))
     candidates: list[Entitlement] = field(default_factory=list)  # same product, any term or metric
     usable: list[Entitlement] = field(default_factory=list)  # active, and the group's metric (or site)
     metric: str = "device"
@@ -78,18 +171,56 @@ class Group:
     result: MetricResult | None = None
     coverage_lines: list[TraceLine] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    _names: dict = field(default_factory=dict, repr=False, compare=False)  # host-name cache
+
+    @property
+    def count(self) -> int:
+        return len(self.hosts_idx)
+
+    def join(self, h: int, pos: int) -> None:
+        self.hosts_idx.append(h)
+        self.positions.append(pos)
+
+    def join_required(self, h: int, pos: int) -> None:
+        self.required_at.append(len(self.hosts_idx))
+        self.hosts_idx.append(h)
+        self.positions.append(pos)
+
+    @property
+    def items(self) -> list[tuple[HostScan, Installation, Recognition]]:
+        item = self.members.item if self.members else None
+        return [item(h, pos) for h, pos in zip(self.hosts_idx, self.positions)] if item else []
+
+    def required_items(self) -> list[tuple[HostScan, Installation, Recognition]]:
+        """The items whose recognition needs a licence (the only ones a metric counts)."""
+        if not self.members:
+            return []
+        item = self.members.item
+        return [item(self.hosts_idx[k], self.positions[k]) for k in self.required_at]
+
+    @property
+    def refs(self) -> RefList | tuple:
+        return RefList(self.members, self.hosts_idx, self.positions) if self.members else ()
 
     @property
     def required(self) -> bool:
-        return any(rec.licence is LicenceNeed.REQUIRED for _, _, rec in self.items)
+        return len(self.required_at) > 0
 
     @property
     def hosts(self) -> tuple[str, ...]:
-        return tuple(sorted({r.host for r in self.refs}))
+        return self._host_names(False)
 
     @property
     def stale_hosts(self) -> tuple[str, ...]:
-        return tuple(sorted({r.host for r in self.refs if r.stale}))
+        return self._host_names(True)
+
+    def _host_names(self, stale_only: bool) -> tuple[str, ...]:
+        if not self.members:
+            return ()
+        key = (stale_only, len(self.hosts_idx))  # members only grow while grouping
+        if self._names.get(stale_only, (None,))[0] != key:
+            self._names[stale_only] = (key, self.refs.host_names(stale_only))
+        return self._names[stale_only][1]
 
 
 def _count(n: int) -> str:
@@ -102,32 +233,61 @@ def _label(publisher: str | None, product: str, edition: str | None) -> str:
 
 def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Installation], Recognition],
                         ents: Sequence[Entitlement], states: dict[str, TermState]) -> list[Group]:
-    """Groups per product, licensable and unrecognised, plus one per active entitlement matching none."""
+    """Groups per product, licensable and unrecognised, plus one per active entitlement matching none.
+
+    Recognition, product key, suite folding and the ref label are worked out once
+    per distinct row (an inventory's ``RowTable`` entry), not per installation;
+    each installation then only joins its row's group.
+    """
     active = {eid for eid, s in states.items() if s.active}
     suites = suite_owners(list(ents), active)
     suite_names = {ent_key(e): (e.publisher, e.product, e.edition) for e in ents if e.suite_components}
     groups: dict[tuple[bool, ProductKey], Group] = {}
-    for hs in host_scans:
-        for inst in hs.installations:
-            rec = recognise(inst)
-            known = rec.licence is not LicenceNeed.UNKNOWN
-            own = product_key(rec.publisher or (None if known else inst.vendor), rec.product, rec.edition)
-            key = suites.get(own[:2], own) if known else own
-            names = suite_names[key] if key != own else (rec.publisher or (None if known else inst.vendor),
-                                                         rec.product, rec.edition)
-            group = groups.setdefault((known, key), Group(key, *names, recognised=known))
-            if key != own and not group.notes:
-                group.notes.append("suite components are counted under the suite, not as products of their own")
-            group.items.append((hs, inst, rec))
-            group.refs.append(InstallationRef(
-                hs.inventory_name, hs.host_id, inst.name, inst.version, rec.version, inst.source, inst.package_id,
-                hs.inventory_scan_id or hs.scan_id, hs.stale, rec.licence, _label(*names), rec.rule))
+    members = Members(host_scans)
+
+    def classify(table: RowTable, rid: int) -> tuple[Group, Recognition, str, bool]:
+        inst = table.installation(rid)
+        rec = recognise(inst)
+        known = rec.licence is not LicenceNeed.UNKNOWN
+        own = product_key(rec.publisher or (None if known else inst.vendor), rec.product, rec.edition)
+        key = suites.get(own[:2], own) if known else own
+        names = suite_names[key] if key != own else (rec.publisher or (None if known else inst.vendor),
+                                                     rec.product, rec.edition)
+        group = groups.get((known, key))
+        if group is None:
+            group = groups[(known, key)] = Group(key, *names, recognised=known, members=members)
+        if key != own and not group.notes:
+            group.notes.append("suite components are counted under the suite, not as products of their own")
+        return group, rec, _label(*names), rec.licence is LicenceNeed.REQUIRED
+
+    joins: dict[int, list] = {}  # id(table) -> per row id: the bound ``join`` of its group, or None
+    for h, hs in enumerate(host_scans):
+        table, ids, info = members.view(hs)
+        join = joins.setdefault(id(table), [])
+        if len(join) < len(info):
+            join.extend([None] * (len(info) - len(join)))
+        for pos, rid in enumerate(ids):  # the one per-installation loop: a call, no look-ups
+            try:
+                join[rid](h, pos)
+            except TypeError:  # first sight of this row: classify it once
+                info[rid] = classify(table, rid)
+                join[rid] = info[rid][0].join_required if info[rid][3] else info[rid][0].join
+                join[rid](h, pos)
+    known_keys = {k for known, k in groups if known}
+    known_products = {k[:2] for k in known_keys}
     for ent in ents:
-        if ent.entitlement_id in active and not any(matches_product(ent, k) for known, k in groups if known):
+        publisher, product, edition = ent_key(ent)
+        matched = (publisher, product, edition) in known_keys if edition else (publisher, product) in known_products
+        if ent.entitlement_id in active and not matched:
             groups[(True, ent_key(ent))] = Group(ent_key(ent), ent.publisher, ent.product, ent.edition)
+            known_keys.add(ent_key(ent))
+            known_products.add(ent_key(ent)[:2])
+    by_product: dict[tuple[str, str], list[Entitlement]] = {}
+    for ent in ents:
+        by_product.setdefault(ent_key(ent)[:2], []).append(ent)
     for (known, key), group in groups.items():
         if known:
-            group.candidates = [e for e in ents if matches_product(e, key)]
+            group.candidates = [e for e in by_product.get(key[:2], ()) if matches_product(e, key)]
     return [groups[k] for k in sorted(groups, key=lambda k: (not k[0], k[1]))]
 
 
@@ -195,14 +355,14 @@ def measure_group(group: Group, states: dict[str, TermState], rules: MetricRules
     group.notes += notes
     group.usable = [e for e in group.candidates
                     if states[e.entitlement_id].active and e.metric in (group.metric, "site")]
-    required = [item for item in group.items if item[2].licence is LicenceNeed.REQUIRED]
-    free = len(group.items) - len(required)
+    required = group.required_items()
+    free = group.count - len(required)
     if free and required:
         group.notes.append(f"{_count(free)} need no licence (by version): not counted")
     params = rules.params(group.publisher, group.product, group.edition, group.metric)
     hosts = group_per_host(required)
     if not required and not group.usable:
-        text = f"no licence needed: {_count(len(group.items))} on {', '.join(group.hosts)}"
+        text = f"no licence needed: {_count(group.count)} on {', '.join(group.hosts)}"
         group.result = MetricResult(group.metric, 0, (TraceLine(text, group.hosts, quantity=0),))
         return
     by_cover: dict[tuple[str, ...], list[Deployment]] = {}

@@ -2,21 +2,33 @@
 
 Templates and machine formats format this model and compute nothing. The
 model is JSON-serialisable as it is; ``report.json`` is this model verbatim,
-versioned by ``schema_version``.
+versioned by ``schema_version`` and described by ``schemas/report.schema.json``.
+
+Top-level keys: ``scan`` (which snapshot, and the one before it), ``summary``
+(counts) and ``tiles`` (the headline numbers, each with the section and filter
+it drills down to), ``findings`` (when computed), ``position`` (see
+``report_position``), ``changes`` (since the previous scan, see ``history``),
+``history`` (one entry per stored scan, for the trend), ``charts`` (SVG
+geometry, see ``report_charts``) and ``hosts`` (per host: hardware, status,
+licensable products and the full package list, each package pointing at the
+product it counts under).
 """
 
 from __future__ import annotations
 
 import datetime
 from collections import Counter
-from typing import Any, Sequence
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
 
-from . import __version__
-from .model import HostScan, HostStatus, Problem, Scan
-from .position import LicencePosition, position_to_rows
+from . import __version__, history as scan_history
+from .model import Entitlement, HostScan, HostStatus, Problem, Scan
+from .position import LicencePosition
+from .report_charts import publisher_bars, trend
+from .report_position import NON_COMPLIANT, STATUS_ORDER, build_position, host_products  # noqa: F401 (re-export)
 from .store import ScanInfo
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
 
 def _when(epoch: int | None) -> str | None:
@@ -25,12 +37,13 @@ def _when(epoch: int | None) -> str | None:
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
-def _host(hs: HostScan) -> dict[str, Any]:
+def _host(hs: HostScan, product_of: Mapping[tuple, str], licensable: list[dict]) -> dict[str, Any]:
     host, hw = hs.host, hs.host.hardware if hs.host else None
     packages = sorted(hs.installations, key=lambda i: (i.name.lower(), i.source, i.version or ""))
     by_source = Counter(i.source for i in hs.installations)
+    name = hs.inventory_name
     return {
-        "inventory_name": hs.inventory_name,
+        "inventory_name": name,
         "status": hs.status.value,
         "stale": hs.stale,
         "error": hs.error,
@@ -52,6 +65,7 @@ def _host(hs: HostScan) -> dict[str, Any]:
         "warnings": list(hs.warnings),
         "package_count": len(packages),
         "sources": dict(sorted(by_source.items())),
+        "licensable": licensable,
         "packages": [
             {
                 "name": i.name,
@@ -62,41 +76,126 @@ def _host(hs: HostScan) -> dict[str, Any]:
                 "package_id": i.package_id,
                 "installed": _when(i.install_time),
                 "location": i.location,
+                "product": product_of.get((name, i.source, i.package_id)),
             }
             for i in packages
         ],
     }
 
 
-# Most urgent first: what an auditor would find, then what costs money for nothing.
-STATUS_ORDER = ("under-licensed", "unlicensed", "over-licensed", "compliant", "no licence needed", "unrecognised")
+def _number(amount: str) -> str:
+    """``190000.00`` -> ``190,000``; ``1234.5`` -> ``1,234.5`` (display only; the model keeps the exact text)."""
+    value = Decimal(amount)
+    return f"{int(value):,}" if value == value.to_integral_value() else f"{value:,}"
 
 
-def _position(position: LicencePosition | None, problems: Sequence[Problem]) -> dict[str, Any] | None:
-    if position is None:
-        return None
-    rows = position_to_rows(position.products, detail=True)
-    rows.sort(key=lambda r: (STATUS_ORDER.index(r["status"]), (r["publisher"] or "").lower(), r["product"].lower()))
-    counts = Counter(r["status"] for r in rows)
+def _money(cost_totals: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"currency": c, "amount": a, "display": f"{_number(a)} {c}", "number": _number(a)}
+            for c, a in cost_totals.items()]
+
+
+def _summary(scan: Scan, hosts: list[dict], position: dict | None) -> dict[str, Any]:
+    rows = position["licensable"] if position else []
+    bad = sum(1 for r in rows if r["status"] in NON_COMPLIANT)
     return {
-        "as_of": position.as_of.isoformat(),
-        "status_counts": {s: counts[s] for s in STATUS_ORDER if counts[s]},
-        "licensable": [r for r in rows if r["status"] != "no licence needed"],
-        "free": [r for r in rows if r["status"] == "no licence needed"],
-        "unrecognised": position_to_rows(position.unrecognised, detail=True),
-        "cost_totals": {currency: str(amount) for currency, amount in position.cost_totals},
-        "total_cost": None if position.total_cost is None else str(position.total_cost),
-        "notes": list(position.notes),
-        "problems": [str(p) for p in problems],
+        "hosts": len(hosts),
+        "hosts_ok": scan.count(HostStatus.OK),
+        "hosts_unreachable": scan.count(HostStatus.UNREACHABLE),
+        "hosts_failed": scan.count(HostStatus.FAILED),
+        "hosts_stale": sum(1 for h in hosts if h["stale"]),
+        "installations": sum(h["package_count"] for h in hosts),
+        "distinct_packages": len({(p["source"], p["name"]) for h in hosts for p in h["packages"]}),
+        "products": len(rows),
+        "products_non_compliant": bad,
+        "products_unrecognised": len(position["unrecognised"]) if position else 0,
+        "compliance_rate": round((len(rows) - bad) / len(rows), 4) if rows else None,
+        "money_at_risk": _money(position["cost_totals"]) if position else [],
+        "unpriced_gaps": sum(1 for r in rows if r["shortfall"] > 0 and not r["gap_cost"]),
     }
 
 
-def build(scan: Scan, history: list[ScanInfo], position: LicencePosition | None = None,
-          problems: Sequence[Problem] = ()) -> dict[str, Any]:
-    """The report model of one scan, with the scan history and the licence position."""
-    hosts = sorted((_host(h) for h in scan.hosts), key=lambda h: h["inventory_name"])
-    distinct = {(p["source"], p["name"]) for h in hosts for p in h["packages"]}
-    return {
+def _tile(tid: str, label: str, value: Any, detail: str, tone: str, section: str, status: str = "",
+          unit: str = "") -> dict[str, Any]:
+    return {"id": tid, "label": label, "value": str(value), "unit": unit, "detail": detail, "tone": tone,
+            "section": section, "status": status}
+
+
+def _tiles(s: dict[str, Any]) -> list[dict[str, Any]]:
+    """The headline numbers; ``section``/``status`` say where each drills down to."""
+    rate, money = s["compliance_rate"], s["money_at_risk"]
+    if s["unpriced_gaps"]:
+        priced = f"{s['unpriced_gaps']} shortfall(s) without a unit cost"
+    else:
+        priced = "every shortfall priced" if money else "no priced shortfall"
+    more = " + ".join(m["display"] for m in money[1:])
+    return [
+        _tile("hosts", "hosts scanned", f"{s['hosts_ok']:,}", f"of {s['hosts']:,} in the inventory",
+              "ok" if s["hosts_ok"] == s["hosts"] else "warn", "hosts", "ok"),
+        _tile("stale", "stale", f"{s['hosts_stale']:,}", "last inventory kept", "warn" if s["hosts_stale"] else "neutral",
+              "hosts", "stale"),
+        _tile("unreachable", "unreachable", f"{s['hosts_unreachable']:,}", f"{s['hosts_failed']:,} failed",
+              "bad" if s["hosts_unreachable"] else "neutral", "hosts", "unreachable"),
+        _tile("products", "licensable products", f"{s['products']:,}",
+              f"{s['products_unrecognised']:,} titles unrecognised", "neutral", "position"),
+        _tile("compliance", "compliance rate", "-" if rate is None else f"{rate * 100:.1f}",
+              f"{s['products_non_compliant']:,} product(s) short of licences",
+              "neutral" if rate is None else ("ok" if s["products_non_compliant"] == 0 else "bad"),
+              "position", "non-compliant", "" if rate is None else "%"),
+        _tile("money", "money at risk", money[0]["number"] if money else "0", f"{more}; {priced}" if more else priced,
+              "bad" if money else ("warn" if s["unpriced_gaps"] else "ok"), "position", "priced",
+              money[0]["currency"] if money else ""),
+        _tile("installations", "installations", f"{s['installations']:,}",
+              f"{s['distinct_packages']:,} distinct packages", "neutral", "hosts"),
+    ]
+
+
+def _history(history: Sequence[ScanInfo], scan: Scan, summaries: Mapping[str, Mapping[str, Any]],
+             non_compliant: int | None) -> list[dict[str, Any]]:
+    out = []
+    for i in history:
+        recorded = summaries.get(i.scan_id) or {}
+        bad = non_compliant if i.scan_id == scan.scan_id else recorded.get("non_compliant")
+        out.append({
+            "scan_id": i.scan_id,
+            "finished": i.finished,
+            "hosts_ok": i.hosts_ok,
+            "hosts_unreachable": i.hosts_unreachable,
+            "hosts_failed": i.hosts_failed,
+            "installations": i.installations,
+            "non_compliant": bad,
+        })
+    return out
+
+
+def _changes(previous: Scan | None, scan: Scan, previous_position: LicencePosition | None,
+             position: LicencePosition | None) -> dict[str, Any] | None:
+    if previous is None:
+        return None
+    changes = scan_history.diff(previous, scan, previous_position, position)
+    changes["from_finished"] = previous.finished
+    return changes
+
+
+def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | None = None,
+          problems: Sequence[Problem] = (), *, entitlements: Sequence[Entitlement] = (),
+          previous: Scan | None = None, previous_position: LicencePosition | None = None,
+          summaries: Mapping[str, Mapping[str, Any]] | None = None,
+          findings: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The report model of one scan.
+
+    ``history`` lists the stored scans (oldest first); ``previous`` is the scan
+    before ``scan`` (for the changes), ``previous_position`` its position under
+    the same licence data; ``summaries`` the recorded per-scan position counts
+    (``{scan_id: {"non_compliant": n}}``) for the trend; ``findings`` the finding
+    rows when computed (``findings.finding_row``).
+    """
+    pos, product_of = build_position(position, problems, entitlements)
+    per_host = host_products(pos["licensable"]) if pos else {}
+    hosts = sorted((_host(h, product_of, per_host.get(h.inventory_name, [])) for h in scan.hosts),
+                   key=lambda h: h["inventory_name"])
+    summary = _summary(scan, hosts, pos)
+    timeline = _history(history, scan, summaries or {}, summary["products_non_compliant"] if pos else None)
+    model: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool_version": __version__,
         "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -105,27 +204,19 @@ def build(scan: Scan, history: list[ScanInfo], position: LicencePosition | None 
             "started": scan.started,
             "finished": scan.finished,
             "playbook": scan.playbook,
+            "previous_scan_id": previous.scan_id if previous else None,
         },
-        "summary": {
-            "hosts": len(hosts),
-            "hosts_ok": scan.count(HostStatus.OK),
-            "hosts_unreachable": scan.count(HostStatus.UNREACHABLE),
-            "hosts_failed": scan.count(HostStatus.FAILED),
-            "hosts_stale": sum(1 for h in hosts if h["stale"]),
-            "installations": sum(h["package_count"] for h in hosts),
-            "distinct_packages": len(distinct),
+        "summary": summary,
+        "tiles": _tiles(summary),
+        "position": pos,
+        "changes": _changes(previous, scan, previous_position, position),
+        "history": timeline,
+        "charts": {
+            "publishers": publisher_bars(pos["publishers"]) if pos else None,
+            "trend": trend(timeline),
         },
-        "history": [
-            {
-                "scan_id": i.scan_id,
-                "finished": i.finished,
-                "hosts_ok": i.hosts_ok,
-                "hosts_unreachable": i.hosts_unreachable,
-                "hosts_failed": i.hosts_failed,
-                "installations": i.installations,
-            }
-            for i in history
-        ],
-        "position": _position(position, problems),
         "hosts": hosts,
     }
+    if findings is not None:
+        model["findings"] = [dict(f) for f in findings]
+    return model

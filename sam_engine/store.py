@@ -73,6 +73,37 @@ class Store(abc.ABC):
     def remove_entitlement(self, entitlement_id: str) -> bool:
         """Remove one stored entitlement; False when there is none with that id."""
 
+    # -- findings and notifications (see notify.py); plain JSON documents ------------------
+
+    def finding_states(self) -> list[dict]:
+        """Every finding's notification state (table ``findings_state``, one document per ``id``)."""
+        raise NotImplementedError
+
+    def save_finding_states(self, docs: Sequence[dict]) -> None:
+        """Insert or replace finding states by ``id``."""
+        raise NotImplementedError
+
+    def deliveries(self) -> list[dict]:
+        """Pending notification deliveries (table ``notify_outbox``), oldest first."""
+        raise NotImplementedError
+
+    def save_deliveries(self, docs: Sequence[dict]) -> None:
+        """Insert or replace pending deliveries by ``delivery_id``."""
+        raise NotImplementedError
+
+    def remove_deliveries(self, delivery_ids: Iterable[str]) -> None:
+        """Forget delivered (or dropped) deliveries."""
+        raise NotImplementedError
+
+    # -- per-scan position summaries, for the report's trend (see report.py) ---------------
+
+    def scan_summaries(self) -> dict[str, dict]:
+        """The recorded position counts of each scan, by scan id; empty when the backend keeps none."""
+        return {}
+
+    def save_scan_summary(self, doc: dict) -> None:
+        """Insert or replace the position counts of one scan (``doc["scan_id"]``); a no-op by default."""
+
     @abc.abstractmethod
     def commit(self) -> None:
         """Make this session's changes durable (atomically)."""
@@ -153,6 +184,7 @@ def host_scan_doc(hs: HostScan, digest: str | None) -> dict:
         "error": hs.error,
         "warnings": list(hs.warnings),
         "collected_at": hs.collected_at,
+        "groups": list(hs.groups),
     }
 
 
@@ -169,6 +201,7 @@ def host_scan_from_doc(doc: dict, installations: tuple[Installation, ...]) -> Ho
         error=doc.get("error"),
         warnings=tuple(doc.get("warnings") or ()),
         collected_at=doc.get("collected_at"),
+        groups=tuple(doc.get("groups") or ()),
     )
 
 

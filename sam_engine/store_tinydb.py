@@ -5,10 +5,22 @@ Layout of the JSON file (one TinyDB table each):
 - ``scans``: one document per scan (metadata and counts);
 - ``host_scans``: one document per inventory host per scan: status, derived
   host facts, and the digest of the inventory it saw (or carried over);
-- ``inventories``: content-addressed installation lists (``digest``, ``rows``);
-  a host whose software did not change between scans adds no new inventory;
+- ``inventories``: content-addressed inventories (``digest``, ``scan_id``,
+  ``ids``, ``times``): a host whose software did not change between scans adds
+  no new inventory. ``ids`` are row ids into the string/row table of the
+  snapshot that first stored it (``scan_id``), ``times`` the install times;
+  both are little-endian uint32/int64 arrays in base64, in canonical order
+  (``inventory.canonical``: 12 bytes per installation, not a JSON row);
+- ``snapshots``: one document per scan that stored new inventories: its string
+  table (every distinct string once) and row table (7 string ids per distinct
+  installation row, ``inventory.SnapshotTable``);
 - ``entitlements``: imported and hand-entered licences, one document each,
-  keyed by their content id (licence files in git are not copied here).
+  keyed by their content id (licence files in git are not copied here);
+- ``findings_state``: one document per finding id (first/last seen, what was
+  last notified); ``notify_outbox``: notifications not yet delivered, one per
+  channel and event, with attempts and the last (masked) error (``notify.py``);
+- ``scan_summaries``: per scan, the position counts recorded when it was
+  reconciled (non-compliant products), for the report's trend.
 
 TinyDB rewrites the whole file on every write, so the storage below keeps the
 data in memory for the session and writes once, at commit, to a temporary file
@@ -29,6 +41,8 @@ from typing import Sequence
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
+from .inventory import NO_TIME, Inventory, RowTable, SnapshotTable, canonical, compact_view, inventory_from_doc, \
+    table_from_doc
 from .model import Entitlement, HostScan, HostStatus, Scan
 from .store import (
     ScanInfo,
@@ -38,13 +52,10 @@ from .store import (
     entitlement_to_doc,
     host_scan_doc,
     host_scan_from_doc,
-    installations_from_rows,
-    inventory_digest,
-    inventory_rows,
     scan_info,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: compact inventories (snapshot string/row tables, base64 id and time arrays)
 
 
 class _SessionJSONStorage(Storage):
@@ -111,6 +122,8 @@ class TinyDBStore(Store):
             self._lock.close()
             raise StoreError(f"{self.path}: in use by another fleetsam process") from None
         self._storage: _SessionJSONStorage | None = None
+        self._inventory_index: dict | None = None
+        self._tables: dict[str, RowTable] = {}
         self._db = TinyDB(str(self.path), storage=self._make_storage)
         self._check_format()
 
@@ -123,6 +136,10 @@ class TinyDBStore(Store):
         doc = meta.get(doc_id=1)
         if doc is None:
             meta.insert({"format": "fleetsam", "version": FORMAT_VERSION})
+        elif doc.get("format") == "fleetsam" and isinstance(doc.get("version"), int) and doc["version"] < FORMAT_VERSION:
+            raise StoreError(f"{self.path}: store format version {doc['version']} was written by an older fleetsam; "
+                             f"this version reads format {FORMAT_VERSION} only (compact inventories): move the file "
+                             f"aside and scan again, or ingest kept spools with 'fleetsam ingest'")
         elif doc.get("format") != "fleetsam" or doc.get("version") != FORMAT_VERSION:
             raise StoreError(f"{self.path}: unsupported store format {doc!r}")
 
@@ -133,18 +150,30 @@ class TinyDBStore(Store):
         if scans.contains(Query().scan_id == scan.scan_id):
             raise StoreError(f"{self.path}: scan {scan.scan_id} is already stored")
         inventories = self._db.table("inventories")
-        known = {doc["digest"] for doc in inventories.all()}
+        known = set(self._inventory_docs())
+        snapshot, fallback = SnapshotTable(), RowTable()
         new_inventories, docs = [], []
         for hs in scan.hosts:
             digest = hs.inventory_digest
-            if hs.status is HostStatus.OK or hs.installations:
-                rows = inventory_rows(hs.installations)
-                digest = inventory_digest(rows)
+            if hs.status is not HostStatus.OK and digest in known:
+                pass  # a stale host's carried-over inventory: stored already
+            elif hs.status is HostStatus.OK or hs.installations:
+                inv = hs.installations
+                if isinstance(inv, Inventory):
+                    table, ids, times = inv.table, inv.ids, inv.times
+                else:
+                    table, ids = compact_view(inv, fallback)
+                    times = [NO_TIME if i.install_time is None else i.install_time for i in inv]
+                order, digest = canonical(table, ids, times)
                 if digest not in known:
                     known.add(digest)
-                    new_inventories.append({"digest": digest, "rows": rows})
+                    new_inventories.append({"digest": digest, "scan_id": scan.scan_id,
+                                            **snapshot.encode(table, ids, times, order)})
             docs.append(host_scan_doc(hs, digest))
+        if new_inventories:
+            self._db.table("snapshots").insert({"scan_id": scan.scan_id, **snapshot.doc()})
         inventories.insert_multiple(new_inventories)
+        self._inventory_index = None
         self._db.table("host_scans").insert_multiple(docs)
         info = scan_info(scan)
         scans.insert({f: getattr(info, f) for f in ScanInfo.__slots__})
@@ -168,6 +197,33 @@ class TinyDBStore(Store):
         table.remove(Query().entitlement_id == entitlement_id)
         return True
 
+    def _upsert(self, table_name: str, key: str, docs: Sequence[dict]) -> None:
+        if not docs:  # an empty write would still rewrite the file
+            return
+        table = self._db.table(table_name)
+        stored = {doc[key]: doc.doc_id for doc in table.all()}
+        for doc in docs:
+            if doc[key] in stored:
+                table.update(dict(doc), doc_ids=[stored[doc[key]]])
+            else:
+                stored[doc[key]] = table.insert(dict(doc))
+
+    def save_finding_states(self, docs: Sequence[dict]) -> None:
+        self._upsert("findings_state", "id", docs)
+
+    def save_deliveries(self, docs: Sequence[dict]) -> None:
+        self._upsert("notify_outbox", "delivery_id", docs)
+
+    def save_scan_summary(self, doc: dict) -> None:
+        self._upsert("scan_summaries", "scan_id", [doc])
+
+    def remove_deliveries(self, delivery_ids) -> None:
+        ids = set(delivery_ids)
+        table = self._db.table("notify_outbox")
+        gone = [doc.doc_id for doc in table.all() if doc["delivery_id"] in ids]
+        if gone:
+            table.remove(doc_ids=gone)
+
     def commit(self) -> None:
         if self._storage is not None:
             self._storage.flush()
@@ -187,13 +243,38 @@ class TinyDBStore(Store):
     def entitlements(self) -> list[Entitlement]:
         return [entitlement_from_doc(doc) for doc in self._db.table("entitlements").all()]
 
-    def _rows(self, digest: str | None) -> tuple:
+    def finding_states(self) -> list[dict]:
+        return [dict(doc) for doc in self._db.table("findings_state").all()]
+
+    def deliveries(self) -> list[dict]:
+        return [dict(doc) for doc in self._db.table("notify_outbox").all()]
+
+    def scan_summaries(self) -> dict[str, dict]:
+        return {doc["scan_id"]: dict(doc) for doc in self._db.table("scan_summaries").all()}
+
+    def _inventory_docs(self) -> dict:
+        """digest -> stored inventory document, indexed once per session (not a search per host)."""
+        if self._inventory_index is None:
+            self._inventory_index = {doc["digest"]: doc for doc in self._db.table("inventories").all()}
+        return self._inventory_index
+
+    def _snapshot_table(self, scan_id: str) -> RowTable:
+        table = self._tables.get(scan_id)
+        if table is None:
+            doc = self._db.table("snapshots").get(Query().scan_id == scan_id)
+            if doc is None:
+                raise StoreError(f"{self.path}: the string table of snapshot {scan_id} is missing")
+            table = self._tables[scan_id] = table_from_doc(doc)
+        return table
+
+    def _rows(self, digest: str | None) -> Sequence:
+        """The stored inventory ``digest`` as a compact ``Inventory`` (canonical order)."""
         if digest is None:
             return ()
-        doc = self._db.table("inventories").get(Query().digest == digest)
+        doc = self._inventory_docs().get(digest)
         if doc is None:
             raise StoreError(f"{self.path}: inventory {digest} is missing")
-        return tuple(installations_from_rows(doc["rows"]))
+        return inventory_from_doc(doc, self._snapshot_table(doc["scan_id"]))
 
     def load_scan(self, scan_id: str | None = None) -> Scan | None:
         infos = self.scans()

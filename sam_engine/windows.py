@@ -33,6 +33,7 @@ counted from Win32_Processor records.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -71,6 +72,12 @@ def _is_one(value: Any) -> bool:
 
 def install_date(value: Any) -> int | None:
     """PF8: epoch seconds of a ``YYYYMMDD`` InstallDate, None for any other text."""
+    if type(value) is str:  # fleets share a few thousand dates: each is read once
+        return _install_date_text(value)
+    return _install_date(value)
+
+
+def _install_date(value: Any) -> int | None:
     text = _text(value)
     if not text or not re.fullmatch(r"(19[89]\d|2\d\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])", text):
         return None
@@ -113,11 +120,22 @@ class Program:
         return "windows:" + "+".join(ref(e) for e in self.entries)
 
 
+@functools.lru_cache(maxsize=65536)
+def _machine_name(name: str) -> str:
+    """PF6: a machine-scope name without its bitness marker (one regex pass per distinct name)."""
+    return _BITNESS_WORD.sub("", _BITNESS_GROUP.sub("", name)) or name
+
+
+@functools.lru_cache(maxsize=65536)
+def _install_date_text(text: str) -> int | None:
+    return _install_date(text)
+
+
 def _scope_and_identity(entry: Mapping[str, Any]) -> tuple:
     name = _text(entry.get("DisplayName")) or ""
     machine = entry.get("hive") != "HKU"
     if machine:
-        name = _BITNESS_WORD.sub("", _BITNESS_GROUP.sub("", name)) or name  # PF6
+        name = _machine_name(name)  # PF6
     scope = "machine" if machine else ("user", entry.get("sid"))
     return (scope, name.casefold(), (_text(entry.get("DisplayVersion")) or "").casefold(),
             (_text(entry.get("Publisher")) or "").casefold())

@@ -169,7 +169,9 @@ def test_ansible_runner_with_its_own_stdout_callback(fleet, tmp_path, monkeypatc
         envvars={k: v for k, v in env.items() if k.startswith(("ANSIBLE_", "FLEETSAM_"))},
         quiet=True,
     )
-    assert result.status == "successful", result.stdout.read()
+    output = result.stdout.read()
+    assert result.status == "successful", output
+    assert (reports / "report.json").exists(), output
     events = [e.get("event") for e in result.events]
     assert "playbook_on_stats" in events, "runner's own callback produced the event stream"
     hosts = by_name(json.loads((reports / "report.json").read_text()))

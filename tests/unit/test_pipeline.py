@@ -61,8 +61,11 @@ def test_html_escapes_package_names(tmp_path):
                            store=str(tmp_path / "db.json"), report_dir=tmp_path / "r")
     html = (tmp_path / "r" / "index.html").read_text()
     assert "<script>alert(1)</script>" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "Evil &amp; Co" in html
+    island = html.split('<script type="application/json" id="report-data">', 1)[1].split("</script>", 1)[0]
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in island, "the data island escapes markup"
+    assert "<" not in island and ">" not in island and "&" not in island
+    titles = [row[2] for row in json.loads(island)["unrecognised"]]
+    assert "<script>alert(1)</script>" in titles
 
 
 def test_malformed_host_entry_is_reported_with_its_file(tmp_path):
@@ -76,7 +79,7 @@ def test_malformed_host_entry_is_reported_with_its_file(tmp_path):
 def test_render_stored_matches_the_stored_scan(tmp_path):
     store = str(tmp_path / "db.json")
     pipeline.process_spool(write_spool(tmp_path, "s1", [("web1", "ok", RESULT)]), store=store, report_dir=tmp_path / "a")
-    again = pipeline.render_stored(store, tmp_path / "b")
+    pipeline.render_stored(store, tmp_path / "b")
     a = json.loads((tmp_path / "a" / "report.json").read_text())
     b = json.loads((tmp_path / "b" / "report.json").read_text())
     a.pop("generated"), b.pop("generated")

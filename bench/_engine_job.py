@@ -1,0 +1,87 @@
+"""One measured engine run in a fresh interpreter (so its peak RSS is its own).
+
+    python bench/_engine_job.py load SPOOL            # baseline: json.load every host file
+    python bench/_engine_job.py engine SPOOL STORE    # ingest + normalise + store + reconcile
+    python bench/_engine_job.py report SPOOL STORE OUT  # report.build + render.write_reports of the stored scan
+
+Prints one JSON line with the times (s), peak RSS (MiB) and sizes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+AS_OF = dt.date(2026, 1, 5)
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load(spool: Path) -> dict:
+    """The physical limit: parse every host file of the spool, one at a time."""
+    t0 = time.perf_counter()
+    size = records = 0
+    for path in sorted((spool / "hosts").glob("*.json")):
+        with open(path, encoding="utf-8") as handle:
+            doc = json.load(handle)
+        size += path.stat().st_size
+        result = doc.get("result") or {}
+        records += len(result.get("software") or (result.get("windows") or {}).get("uninstall") or ())
+    return {"seconds": time.perf_counter() - t0, "raw_bytes": size, "records": records, "rss_mb": rss_mb()}
+
+
+def engine(spool: Path, store: Path) -> dict:
+    from sam_engine import licensing, pipeline
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    scan, problems, history, stored = pipeline.store_spool(spool, store=str(store), timings=timings)
+    t1 = time.perf_counter()
+    ctx = licensing.load_context(licensing.LicenceSettings(), AS_OF, stored)
+    position = licensing.position_of(scan.hosts, ctx)
+    t2 = time.perf_counter()
+    timings["reconcile"] = t2 - t1
+    return {"seconds": t2 - t0, "store_seconds": t1 - t0, "reconcile_seconds": t2 - t1, "timings": timings,
+            "store_bytes": store.stat().st_size, "hosts": len(scan.hosts), "installations": scan.installation_count,
+            "products": len(position.products), "unrecognised": len(position.unrecognised),
+            "problems": len(problems), "rss_mb": rss_mb()}
+
+
+def report(spool: Path, store: Path, out: Path) -> dict:
+    from sam_engine import licensing, render, report as report_model
+    from sam_engine.store import open_store
+
+    with open_store(str(store)) as st:
+        scan = st.load_scan()
+        history = st.scans()
+        stored = st.entitlements()
+    ctx = licensing.load_context(licensing.LicenceSettings(), AS_OF, stored)
+    position = licensing.position_of(scan.hosts, ctx)
+    t0 = time.perf_counter()
+    model = report_model.build(scan, history, position, ctx.problems)
+    t1 = time.perf_counter()
+    files = render.write_reports(model, out)
+    t2 = time.perf_counter()
+    html = files[0]
+    return {"seconds": t2 - t0, "build_seconds": t1 - t0, "render_seconds": t2 - t1,
+            "html_bytes": html.stat().st_size, "files": [str(f) for f in files],
+            "hosts": len(scan.hosts), "rss_mb": rss_mb()}
+
+
+def main() -> None:
+    kind, args = sys.argv[1], [Path(a) for a in sys.argv[2:]]
+    out = {"load": load, "engine": engine, "report": report}[kind](*args)
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Shared helpers of the benchmarks: figure lines, timed child processes, peak RSS.
+
+Every benchmark prints one line per figure::
+
+    NAME ratio=X target=Y key=value ...
+
+``ratio`` is the measured value divided by a baseline measured in the same run
+(or, for memory, by the limit); the figure is met when ``ratio <= target``.
+Absolute times are seconds, memory is MiB (peak resident set size).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "bench"
+VENV_BIN = Path(sys.executable).parent
+CACHE = Path(os.environ.get("FLEETSAM_BENCH_CACHE") or REPO / ".cache" / "bench")
+RESULTS: list[dict] = []
+
+
+def quick() -> bool:
+    return os.environ.get("QUICK", "") not in ("", "0")
+
+
+def emit(name: str, value: float, baseline: float, target: float, **extra) -> dict:
+    """Print one figure line: ``value / baseline`` against ``target``; returns the record."""
+    ratio = value / baseline if baseline else float("inf")
+    shown = " ".join(f"{k}={_fmt(v)}" for k, v in extra.items())
+    status = "met" if ratio <= target else "MISSED"
+    print(f"{name} ratio={ratio:.3f} target={target:g} {status} {shown}".rstrip(), flush=True)
+    record = {"name": name, "ratio": round(ratio, 4), "target": target, "met": ratio <= target, **extra}
+    RESULTS.append(record)
+    out = os.environ.get("FLEETSAM_BENCH_RESULTS")
+    if out:
+        with open(out, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+    return record
+
+
+def note(text: str) -> None:
+    print(f"  # {text}", flush=True)
+
+
+def _fmt(v) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def run(argv: list[str], env: dict | None = None, cwd: Path | None = None, check: bool = True,
+        log: Path | None = None) -> dict:
+    """Run a command; wall time (s), peak RSS of its largest process (MiB), return code.
+
+    The child runs under ``bench/_rss.py``, which waits for it and reads
+    ``RUSAGE_CHILDREN``: the peak of the biggest process of the command's tree.
+    """
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(BENCH / "_rss.py"), *map(str, argv)], env=env, cwd=cwd or REPO,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wall = time.perf_counter() - t0
+    lines = proc.stdout.splitlines()
+    stats = json.loads(lines[-1]) if lines and lines[-1].startswith("{\"rss_kb\"") else {"rss_kb": 0}
+    output = "\n".join(lines[:-1])
+    if log:
+        log.write_text(output)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, argv))} exited {proc.returncode}:\n{output[-4000:]}")
+    return {"wall": wall, "rss_mb": stats["rss_kb"] / 1024, "rc": proc.returncode, "output": output}
+
+
+def python_job(code: str, *args: str, env: dict | None = None) -> dict:
+    """Run ``code`` in a fresh interpreter (peak RSS is then its own); its last stdout line is JSON."""
+    result = run([sys.executable, "-c", code, *args], env=env)
+    lines = [ln for ln in result["output"].splitlines() if ln.startswith("{")]
+    data = json.loads(lines[-1]) if lines else {}
+    data.setdefault("rss_mb", result["rss_mb"])
+    data["process_wall"] = result["wall"]
+    return data
+
+
+def script_job(script: Path, *args, env: dict | None = None) -> dict:
+    """Run a bench script in a fresh interpreter; its last JSON stdout line, plus its peak RSS."""
+    result = run([sys.executable, str(script), *map(str, args)], env=env)
+    lines = [ln for ln in result["output"].splitlines() if ln.startswith("{")]
+    data = json.loads(lines[-1]) if lines else {}
+    data.setdefault("rss_mb", result["rss_mb"])
+    data["process_wall"] = result["wall"]
+    return data
+
+
+def median(values) -> float:
+    return statistics.median(values)
+
+
+def self_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ansible_env(**extra: str) -> dict:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}", "ANSIBLE_LOCALHOST_WARNING": "0",
+           "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0", "ANSIBLE_DEPRECATION_WARNINGS": "0"}
+    env.update(extra)
+    return env

@@ -1,0 +1,200 @@
+"""The position part of the report model: products, drill-down rows, entitlements, publishers.
+
+Built once from a ``LicencePosition`` (and the entitlement records behind it);
+everything here is plain JSON-able data the templates and machine formats only
+format. Every product gets a report-local ``id`` (``p1``... licensable, ``f1``...
+needing no licence, ``u1``... unrecognised) that the host view, the package
+lists and the HTML drill-down refer to.
+
+Drill-down rows of a licensable product:
+
+- ``host_rows``: per host the versions installed there, the licences it
+  consumes and the trace line(s) of that arithmetic (``db1: 2 sockets × 16
+  cores = 32 cores × 0.5 (Intel x86) = 16``), stale hosts flagged with the scan
+  their inventory comes from;
+- ``entitlement_records``: every entitlement considered, with its purchase data,
+  how many it counts here, and its licence keys masked (``mask_key``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any, Iterable, Sequence
+
+from .entitlements import mask_key
+from .model import Entitlement, Problem
+from .position import LicencePosition, ProductPosition, Status, position_to_rows
+
+# Most urgent first: what an auditor would find, then what costs money for nothing.
+STATUS_ORDER = ("under-licensed", "unlicensed", "over-licensed", "compliant", "no licence needed", "unrecognised")
+NON_COMPLIANT = ("under-licensed", "unlicensed")
+HOST_SAMPLE = 20  # hosts named in the summary of a free or unrecognised title
+
+
+def label(publisher: str | None, product: str, edition: str | None) -> str:
+    """``Oracle Database Enterprise Edition`` (the publisher is left out when the product name starts with it)."""
+    if publisher and product.casefold().startswith(publisher.casefold()):
+        publisher = None
+    return " ".join(x for x in (publisher, product, edition) if x)
+
+
+def _versions(refs: Iterable) -> list[str]:
+    return sorted({r.version or "?" for r in refs}, key=str.casefold)
+
+
+def host_rows(p: ProductPosition) -> list[dict[str, Any]]:
+    """Per host: versions, licences consumed and the trace lines that say why."""
+    lines: dict[str, list] = {}
+    for line in p.consumption.trace:
+        if len(line.hosts) == 1:
+            lines.setdefault(line.hosts[0], []).append(line)
+    refs: dict[str, list] = {}
+    for ref in p.installations:
+        refs.setdefault(ref.host, []).append(ref)
+    rows = []
+    for host in sorted(refs, key=str.casefold):
+        own = lines.get(host, [])
+        counted = [ln.quantity for ln in own if ln.quantity is not None]
+        first = refs[host][0]
+        rows.append({
+            "host": host,
+            "versions": _versions(refs[host]),
+            "installations": len(refs[host]),
+            "quantity": sum(counted) if counted else None,
+            "trace": [ln.text for ln in own],
+            "stale": first.stale,
+            "scan_id": first.scan_id,
+        })
+    return rows
+
+
+def _entitlement_ids(p: ProductPosition) -> list[str]:
+    ids = [eid for line in p.ownership.trace for eid in line.entitlements]
+    ids += [eid for eid, _ in p.ownership.entitlements]
+    return list(dict.fromkeys(ids))
+
+
+def entitlement_record(ent: Entitlement, counted: int | None | str = None) -> dict[str, Any]:
+    """One entitlement with its purchase data; licence keys masked."""
+    return {
+        "entitlement_id": ent.entitlement_id,
+        "origin": ent.origin,
+        "publisher": ent.publisher,
+        "product": ent.product,
+        "edition": ent.edition,
+        "metric": ent.metric,
+        "quantity": "unlimited" if ent.quantity is None else ent.quantity,
+        "counted": counted,
+        "version_range": ent.version_range,
+        "term_start": ent.term_start,
+        "term_end": ent.term_end,
+        "maintenance_end": ent.maintenance_end,
+        "downgrade_rights": ent.downgrade_rights,
+        "vendor": ent.vendor,
+        "po_number": ent.po_number,
+        "invoice": ent.invoice,
+        "purchase_date": ent.purchase_date,
+        "unit_cost": ent.unit_cost,
+        "currency": ent.currency,
+        "keys": [mask_key(k) for k in ent.keys],
+    }
+
+
+def entitlement_records(p: ProductPosition, by_id: dict[str, Entitlement]) -> list[dict[str, Any]]:
+    counted = {eid: ("unlimited" if n is None else n) for eid, n in p.ownership.entitlements}
+    return [entitlement_record(by_id[eid], counted.get(eid, 0)) for eid in _entitlement_ids(p) if eid in by_id]
+
+
+def _summary_row(pid: str, p: ProductPosition, versions: list[str]) -> dict[str, Any]:
+    hosts = p.hosts
+    return {
+        "id": pid,
+        "publisher": p.publisher,
+        "product": p.product,
+        "edition": p.edition,
+        "label": label(p.publisher, p.product, p.edition),
+        "installations": len(p.installations),
+        "hosts": len(hosts),
+        "host_sample": list(hosts[:HOST_SAMPLE]),
+        "versions": versions[:HOST_SAMPLE],
+    }
+
+
+def _sort_key(p: ProductPosition) -> tuple:
+    return (STATUS_ORDER.index(p.status.value), (p.publisher or "").casefold(), p.product.casefold(),
+            (p.edition or "").casefold())
+
+
+def _publishers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        name = r["publisher"] or "(no publisher)"
+        g = groups.setdefault(name, {"publisher": name, "products": 0, "non_compliant": 0, "shortfall": 0,
+                                     "by_status": Counter(), "gap_costs": {}})
+        g["products"] += 1
+        g["by_status"][r["status"]] += 1
+        g["shortfall"] += r["shortfall"]
+        if r["status"] in NON_COMPLIANT:
+            g["non_compliant"] += 1
+        if r["gap_cost"]:
+            currency = r["currency"] or "(no currency)"
+            g["gap_costs"][currency] = str(Decimal(g["gap_costs"].get(currency, "0")) + Decimal(r["gap_cost"]))
+    out = []
+    for g in groups.values():
+        g["by_status"] = {s: g["by_status"][s] for s in STATUS_ORDER if g["by_status"][s]}
+        out.append(g)
+    out.sort(key=lambda g: (-g["non_compliant"], -g["products"], g["publisher"].casefold()))
+    return out
+
+
+def build_position(position: LicencePosition | None, problems: Sequence[Problem] = (),
+                   entitlements: Sequence[Entitlement] = ()) -> tuple[dict[str, Any] | None, dict[tuple, str]]:
+    """The position section of the model, and the product id of every installation
+    (key ``(host, source, package_id)``) for the package lists."""
+    if position is None:
+        return None, {}
+    by_id = {e.entitlement_id: e for e in entitlements}
+    licensable = sorted((p for p in position.products if p.status is not Status.NO_LICENCE_NEEDED), key=_sort_key)
+    free = sorted((p for p in position.products if p.status is Status.NO_LICENCE_NEEDED), key=_sort_key)
+    unknown = sorted(position.unrecognised, key=_sort_key)
+    product_of: dict[tuple, str] = {}
+    rows = []
+    for n, p in enumerate(licensable, 1):
+        pid = f"p{n}"
+        (row,) = position_to_rows([p], detail=True)
+        row.update(id=pid, label=label(p.publisher, p.product, p.edition), host_rows=host_rows(p),
+                   entitlement_records=entitlement_records(p, by_id))
+        rows.append(row)
+    versions: dict[str, list[str]] = {}
+    for prefix, group in (("p", licensable), ("f", free), ("u", unknown)):
+        for n, p in enumerate(group, 1):
+            pid, seen = f"{prefix}{n}", set()
+            for ref in p.installations:  # once per product: refs are made on demand (reconcile.RefList)
+                product_of[(ref.host, ref.source, ref.package_id)] = pid
+                seen.add(ref.version or "?")
+            versions[pid] = sorted(seen, key=str.casefold)
+    counts = Counter(r["status"] for r in rows)
+    counts.update({"no licence needed": len(free), "unrecognised": len(unknown)})
+    return {
+        "as_of": position.as_of.isoformat(),
+        "status_counts": {s: counts[s] for s in STATUS_ORDER if counts[s]},
+        "licensable": rows,
+        "free": [_summary_row(f"f{n}", p, versions[f"f{n}"]) for n, p in enumerate(free, 1)],
+        "unrecognised": [_summary_row(f"u{n}", p, versions[f"u{n}"]) for n, p in enumerate(unknown, 1)],
+        "publishers": _publishers(rows),
+        "cost_totals": {currency: str(amount) for currency, amount in position.cost_totals},
+        "total_cost": None if position.total_cost is None else str(position.total_cost),
+        "notes": list(position.notes),
+        "problems": [str(p) for p in problems],
+    }, product_of
+
+
+def host_products(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per host, the licensable products installed there (id, label, status, versions)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        for h in r["host_rows"]:
+            out.setdefault(h["host"], []).append({"id": r["id"], "label": r["label"], "status": r["status"],
+                                                  "versions": h["versions"], "quantity": h["quantity"]})
+    return out

@@ -1,0 +1,59 @@
+"""Spools of small made-up fleets, for the findings, notification and check tests.
+
+``write_run(root, scan_id, hosts)`` writes what the collector callback writes
+for one run; ``hosts`` maps an inventory name to ``Host(groups, packages)``
+(packages as ``(name, version, vendor)`` dpkg records) or to ``None`` for an
+unreachable host.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TEAMVIEWER = ("teamviewer", "15.49.2", "TeamViewer GmbH <support@teamviewer.com>")
+ANYDESK = ("anydesk", "6.3.0", "philandro Software GmbH <info@anydesk.com>")
+BASH = ("bash", "5.2.15-2+b7", "Matthias Klose <doko@debian.org>")
+
+
+@dataclass
+class Host:
+    groups: tuple[str, ...] = ()
+    packages: tuple[tuple[str, str, str], ...] = (BASH,)
+    extra: dict = field(default_factory=dict)
+
+
+def module_result(name: str, packages) -> dict:
+    return {
+        "changed": False,
+        "software": [{"source": "dpkg", "name": n, "version": v, "arch": "amd64", "vendor": vendor,
+                      "install_time": 1700000000, "package_id": f"dpkg:{n}:amd64", "location": None, "extra": {}}
+                     for n, v, vendor in packages],
+        "host": {"machine_id": f"mid-{name}", "hostname": name, "lscpu": "0,0,0\n1,0,1\n", "system": "Linux"},
+    }
+
+
+def write_run(root: Path, scan_id: str, hosts: dict[str, Host | None], when: str = "2026-06-30T01:00:00Z") -> Path:
+    spool = Path(root) / "spool" / scan_id
+    (spool / "hosts").mkdir(parents=True)
+    (spool / "run.json").write_text(json.dumps({"scan_id": scan_id, "started": when, "finished": when,
+                                                "playbook": "scan.yml"}))
+    for name, host in hosts.items():
+        doc = {"inventory_name": name, "status": "ok" if host else "unreachable",
+               "result": module_result(name, host.packages) if host else None,
+               "error": None if host else "ssh: connect to host: Connection refused",
+               "collected_at": when, "groups": list(host.groups) if host else []}
+        (spool / "hosts" / f"{name}.json").write_text(json.dumps(doc))
+    return spool
+
+
+def store_run(root: Path, store: str, scan_id: str, hosts: dict[str, Host | None], **kw) -> None:
+    """Store one run's scan as the pipeline's ingest and store stages do (no reconcile, no reports)."""
+    from sam_engine import ingest
+    from sam_engine.store import open_store
+
+    run, _ = ingest.read_spool(write_run(root, scan_id, hosts, **kw))
+    with open_store(store) as st:
+        scan, _ = ingest.build_scan(run, st.last_inventory)
+        st.save_scan(scan)

@@ -1,0 +1,158 @@
+"""The HTML report in a real browser: no console errors, filtering, sorting, drill-down, no injected code runs.
+
+The report comes from the real pipeline on recorded Windows and macOS module
+outputs plus generated Linux hosts (tests/unit/report_fleet.py), scanned twice;
+software names and publishers carry HTML/JS payloads that would set
+``window.__pwned`` if they ever ran. Screenshots are saved in the test's tmp
+dir (and in ``$FLEETSAM_SCREENSHOT_DIR`` when set).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import report_fleet
+from report_browser import browser, open_report, require_chromium, visible_product_ids
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    require_chromium()
+    _, out = report_fleet.scanned_twice(tmp_path_factory.mktemp("fleet"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory):
+    with browser(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context
+
+
+@pytest.fixture
+def page(reports, chromium):
+    page, log = open_report(chromium, reports / "index.html")
+    yield page, log
+    page.close()
+
+
+def keep_screenshot(path: Path) -> None:
+    target = os.environ.get("FLEETSAM_SCREENSHOT_DIR")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(target) / path.name)
+
+
+def test_opens_offline_without_errors_and_saves_a_screenshot(page, tmp_path):
+    page, log = page
+    assert log.problems() == []
+    assert all(url.startswith(("file:", "data:")) for url in log.requests), log.requests
+    assert page.locator("#summary a.tile").count() == 7
+    assert page.locator("#charts svg rect.seg").count() >= 8
+    assert page.locator("#charts svg polyline").count() == 3
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 50_000
+    keep_screenshot(shot)
+
+
+def test_filter_hides_rows(page):
+    page, log = page
+    everything = visible_product_ids(page)
+    assert len(everything) == 17
+    page.fill("#pos-filter", "oracle")
+    assert len(visible_product_ids(page)) == 1
+    assert page.locator("#pos-count").inner_text() == "1 of 17 products"
+    page.fill("#pos-filter", "")
+    page.select_option("#pos-status", "non-compliant")
+    assert len(visible_product_ids(page)) == 16
+    page.select_option("#pos-status", "")
+    page.select_option("#pos-publisher", "Microsoft")
+    assert len(visible_product_ids(page)) == 9
+    assert log.problems() == []
+
+
+def consumption(page) -> list[int]:
+    return page.eval_on_selector_all("#position-table tr.prod", "rows => rows.map(r => +r.cells[6].dataset.v)")
+
+
+def test_sort_by_column_changes_order(page):
+    page, _ = page
+    before = visible_product_ids(page)
+    header = page.locator("#position-table thead th", has_text="Consumption")
+    header.click()
+    ascending = visible_product_ids(page)
+    assert ascending != before and consumption(page) == sorted(consumption(page))
+    header.click()
+    assert consumption(page) == sorted(consumption(page), reverse=True)
+    assert visible_product_ids(page)[0] == "p1", "Oracle consumes 20 processor licences: the most"
+    assert header.get_attribute("aria-sort") == "descending"
+    page.locator("#position-table thead th", has_text="Status").click()
+    assert visible_product_ids(page) == before, "status order is the report's urgency order"
+    packages = page.locator("#hosts-table thead th", has_text="Packages")
+    packages.click()
+    packages.click()
+    assert page.locator("#hosts-table tbody tr").first.locator("td").first.inner_text() == "mac1"
+
+
+def test_drill_down_from_product_and_numbers(page, tmp_path):
+    page, log = page
+    page.click('#position-table button.drill[data-id="p1"]')
+    detail = page.locator("#position-table tr.detail")
+    assert detail.is_visible()
+    text = detail.inner_text()
+    assert "db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16" in text
+    assert "db2" in text and "stale: scan s1" in text and "19.3-1" in text
+    assert "XXXXX-XXXXX-XXXXX-XXXXX-7H3KQ" in text and "ABCDE" not in text
+    assert "PO PO-2021-1190" in text and "shortfall 4 × 47500.00 USD" in text
+    page.screenshot(path=str(tmp_path / "drill-down.png"))
+    keep_screenshot(tmp_path / "drill-down.png")
+    page.click('#position-table button.drill[data-id="p1"]')
+    assert page.locator("#position-table tr.detail").count() == 0
+    page.locator('#position-table tr.prod[data-id="p1"] button.num-drill[data-part="entitlements"]').click()
+    assert page.locator("#position-table tr.detail h4.part-entitlements").is_visible()
+    page.locator("#position-table tr.detail button.host-link", has_text="db2").click()
+    assert page.locator("#hosts-table tbody tr").count() == 1
+    assert "unreachable" in page.locator("#hosts-table tbody tr").inner_text()
+    assert log.problems() == []
+
+
+def test_tiles_and_host_view(page):
+    page, _ = page
+    page.click("#tile-stale")
+    rows = page.locator("#hosts-table tbody tr")
+    assert rows.count() == 1 and rows.first.locator("td").first.inner_text() == "db2"
+    page.select_option("#hosts-status", "")
+    page.fill("#hosts-filter", "web")
+    assert page.locator("#hosts-table tbody tr").count() == 2
+    page.locator("#hosts-table button.drill", has_text="web1").click()
+    detail = page.locator("#hosts-table tr.detail")
+    assert "Licensable products on this host" in detail.inner_text()
+    page.click("#tile-compliance")
+    assert len(visible_product_ids(page)) == 16
+    page.locator("#charts g.bar-row", has=page.locator("text=Oracle")).click()
+    assert visible_product_ids(page) == ["p1"]
+
+
+def test_payloads_render_as_text_and_never_run(page):
+    page, log = page
+    body = page.inner_text("body")
+    assert report_fleet.EVIL_PRODUCT in body and report_fleet.EVIL_PUBLISHER in body
+    evil = page.evaluate("""() => [...document.querySelectorAll('#position-table tr.prod')]
+        .find(r => r.textContent.includes('onerror')).dataset.id""")
+    page.click(f'#position-table button.drill[data-id="{evil}"]')
+    page.fill("#hosts-filter", "web1")
+    page.locator("#hosts-table button.drill", has_text="web1").click()
+    page.fill("#unrecognised-filter", "pwned")
+    titles = page.locator("#unrecognised-table tbody").inner_text()
+    for payload in report_fleet.PAYLOADS:
+        assert payload in titles
+    page.fill("#changes-filter", "")
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert log.dialogs == []
+    assert page.locator("img").count() == 0 and page.locator("svg[onload], [onerror]").count() == 0
+    assert page.locator("script").count() == 2
+    assert log.problems() == []

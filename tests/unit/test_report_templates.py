@@ -1,0 +1,64 @@
+"""The report templates format the model and compute nothing; the data island cannot break out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jinja2
+import pytest
+from jinja2 import nodes
+
+from sam_engine import render
+from sam_engine.report_view import island_json, shorten
+
+TEMPLATES = sorted(p.name for p in render.TEMPLATE_DIR.glob("*.j2") if p.name.startswith(("report", "audit_")))
+ARITHMETIC = (nodes.Add, nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod, nodes.Pow, nodes.Neg)
+# filters that sort, select, aggregate or calculate: the model does that
+COMPUTING = {"sort", "dictsort", "sum", "min", "max", "groupby", "selectattr", "rejectattr", "select", "reject", "map",
+             "unique", "reverse", "batch", "slice", "round", "int", "float", "abs", "random", "first", "last"}
+FORMATTING = {"length", "join", "replace"}  # counting what is shown, joining and spelling class names
+
+
+def _parsed(name: str) -> nodes.Template:
+    env = render.environment()
+    source = Path(env.loader.get_source(env, name)[1]).read_text(encoding="utf-8")
+    return env.parse(source)
+
+
+def test_there_are_report_templates():
+    assert {"report.html.j2", "report_position.html.j2", "report_sections.html.j2", "audit_position.html.j2"} <= set(
+        TEMPLATES)
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_template_computes_nothing(name):
+    tree = _parsed(name)
+    arithmetic = [type(n).__name__ for n in tree.find_all(ARITHMETIC)]
+    assert not arithmetic, f"{name}: arithmetic in a template ({arithmetic}); compute it in the report model"
+    filters = {n.name for n in tree.find_all(nodes.Filter)}
+    assert not filters & COMPUTING, f"{name}: computing filters {filters & COMPUTING}"
+    assert filters <= FORMATTING, f"{name}: unexpected filters {filters - FORMATTING}"
+    calls = [n for n in tree.find_all(nodes.Call) if not (isinstance(n.node, nodes.Getattr) and n.node.attr == "items")]
+    assert not calls, f"{name}: function calls in a template"
+
+
+def test_templates_autoescape_and_fail_on_unknown_fields():
+    env = render.environment()
+    assert env.autoescape is True
+    with pytest.raises(jinja2.UndefinedError):
+        env.from_string("{{ report.nope }}").render(report={})
+
+
+@pytest.mark.parametrize("text", ["</script><script>alert(1)</script>", "<!-- x", "a & b", "\u2028", "<\u2029>"])
+def test_island_json_cannot_close_its_script_element(text):
+    out = str(island_json({"name": text}))
+    assert "<" not in out and ">" not in out and "&" not in out and "\u2028" not in out and "\u2029" not in out
+    assert json.loads(out) == {"name": text}
+
+
+def test_long_trace_lines_are_cut_in_the_page_only():
+    line = "total: " + " + ".join(["1"] * 10000) + " = 10000"
+    cut = shorten(line)
+    assert len(cut) < 500 and "report.json" in cut
+    assert shorten("short") == "short"
