@@ -41,6 +41,10 @@ test-unit: $(STAMP)
 test-integration: test-deps $(STAMP)
 	$(BIN)/python -m pytest -ra tests/integration
 
+## bench: every benchmark figure (bench/, results in BENCHMARKS.md); `make bench QUICK=1` is the reduced run
+bench: test-deps $(STAMP)
+	QUICK=$(QUICK) $(BIN)/python bench/run_all.py
+
 lint: $(STAMP)
 	$(BIN)/ansible-lint playbooks/ roles/
 

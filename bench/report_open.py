@@ -48,7 +48,7 @@ def open_times(page_file: Path, runs: int) -> list[float]:
             for _ in range(runs):
                 page = browser.new_page()
                 errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.on("pageerror", lambda exc, seen=errors: seen.append(str(exc)))
                 t0 = time.perf_counter()
                 page.goto(page_file.as_uri(), wait_until="load", timeout=60_000)
                 page.wait_for_function(READY, timeout=60_000)
@@ -67,8 +67,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    from sam_engine import render
     from synthetic_fleet import synthetic_model
+
+    from sam_engine import render
 
     t0 = time.perf_counter()
     model = synthetic_model(args.hosts)

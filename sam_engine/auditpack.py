@@ -40,7 +40,7 @@ from .auditpack_content import (ENTITLEMENT_COLUMNS, INSTALLATION_COLUMNS, catal
                                 csv_bytes, entitlement_rows, installation_rows, json_bytes, metric_rules, pack_view,
                                 publisher_products, sha256)
 from .licensing import LicenceSettings, load_context, position_of
-from .report_csv import POSITION_COLUMNS
+from .report_formats import POSITION_COLUMNS
 from .store import open_store
 
 PACK_FORMAT = "fleetsam-audit-pack"

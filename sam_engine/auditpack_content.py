@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from . import report_csv
+from . import report_formats
 from .catalogue import REPO_ROOT, Catalogue, default_catalogue_dir
 from .licensing import LicenceContext
 from .metric_rules import RULES_DIR
@@ -48,8 +48,8 @@ def same(a: str | None, b: str | None) -> bool:
 
 def csv_bytes(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> bytes:
     buffer = io.StringIO(newline="")
-    report_csv.write_rows(buffer, columns, rows)
-    return buffer.getvalue().encode(report_csv.ENCODING)
+    report_formats.write_rows(buffer, columns, rows)
+    return buffer.getvalue().encode(report_formats.ENCODING)
 
 
 def json_bytes(data: Any) -> bytes:

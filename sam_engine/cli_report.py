@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import auditpack, history
 from .licensing import LicenceSettings, load_context, position_of
-from .report_markdown import md
+from .report_formats import md
 from .store import open_store
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2

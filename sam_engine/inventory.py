@@ -15,6 +15,7 @@ reads ``table``, ``ids`` and ``times`` directly.
 
 from __future__ import annotations
 
+import hashlib
 from array import array
 from typing import Iterable, Iterator, Sequence
 
@@ -135,21 +136,39 @@ def _row_order(row: tuple) -> tuple:
     return (source, package_id, name, version or "")
 
 
+def _row_hash(row: tuple) -> bytes:
+    return hashlib.blake2b(_row_text(row).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def row_ranks(table: RowTable) -> list[int]:
+    """Each row's place in the canonical order of all the table's rows (recomputed when it grew)."""
+    cached = table.cache.get("rank")
+    if cached is None or len(cached) != len(table.rows):
+        keys = table.per_row("order", _row_order)
+        cached = [0] * len(keys)
+        rank, previous = -1, None
+        for rid in sorted(range(len(keys)), key=keys.__getitem__):
+            if keys[rid] != previous:  # equal keys share a rank: the sort keeps the collector's order
+                rank, previous = rank + 1, keys[rid]
+            cached[rid] = rank
+        table.cache["rank"] = cached
+    return cached
+
+
 def canonical(table: RowTable, ids: Sequence[int], times: Sequence[int]) -> tuple[list[int], str]:
     """(positions in canonical order, content digest) of one inventory.
 
     The canonical order sorts by source, package id, name and version (ties keep
-    the collector's order); the digest is a SHA-256 of the rows and times in that
-    order, so the same software on two hosts, or on one host in two scans, is one
-    stored inventory whatever table its rows are interned in.
+    the collector's order); the digest is a SHA-256 over each row's 128-bit
+    BLAKE2 hash and the install times in that order, so the same software on two
+    hosts, or on one host in two scans, is one stored inventory whatever table
+    its rows are interned in.
     """
-    import hashlib
-
-    keys = table.per_row("order", _row_order)
-    texts = table.per_row("text", _row_text)
-    order = sorted(range(len(ids)), key=list(map(keys.__getitem__, ids)).__getitem__)
-    digest = hashlib.sha256("\n".join(map(texts.__getitem__, map(ids.__getitem__, order))).encode(
-        "utf-8", "surrogatepass"))
+    ranks = row_ranks(table)
+    hashes = table.per_row("hash", _row_hash)
+    order = sorted(range(len(ids)), key=list(map(ranks.__getitem__, ids)).__getitem__)
+    ordered = list(map(ids.__getitem__, order))
+    digest = hashlib.sha256(b"".join(map(hashes.__getitem__, ordered)))
     digest.update(array("q", map(times.__getitem__, order)).tobytes())
     return order, digest.hexdigest()
 
@@ -167,6 +186,7 @@ class SnapshotTable:
         self.rows = array("I")
         self._rid: dict[tuple, int] = {}
         self._maps: dict[int, tuple[RowTable, list]] = {}  # id(table) -> (table, row id -> snapshot row id)
+        self._stored: dict[int, set] = {}  # id(table) -> its row ids already in this snapshot
 
     def _string(self, value) -> int:
         sid = self._sid.get(value)
@@ -180,6 +200,7 @@ class SnapshotTable:
         entry = self._maps.get(id(table))
         if entry is None:
             entry = self._maps[id(table)] = (table, [])
+            self._stored[id(table)] = set()
         mapping = entry[1]
         if len(mapping) < len(table.rows):
             mapping.extend([-1] * (len(table.rows) - len(mapping)))
@@ -195,15 +216,14 @@ class SnapshotTable:
 
     def encode(self, table: RowTable, ids: Sequence[int], times: Sequence[int], order: list[int]) -> dict:
         mapping = self.row_ids(table)
-        rids = list(map(ids.__getitem__, order))
-        srids = list(map(mapping.__getitem__, rids))
-        if -1 in srids:  # rows this snapshot has not stored yet
-            for k, srid in enumerate(srids):
-                if srid < 0:
-                    srid = mapping[rids[k]]
-                    if srid < 0:
-                        srid = mapping[rids[k]] = self.add(table, rids[k])
-                    srids[k] = srid
+        stored = self._stored[id(table)]
+        new = set(ids).difference(stored)
+        if new:  # rows this snapshot has not stored yet, added in inventory order
+            for rid in [rid for rid in ids if rid in new]:
+                if mapping[rid] < 0:
+                    mapping[rid] = self.add(table, rid)
+            stored.update(new)
+        srids = list(map(mapping.__getitem__, map(ids.__getitem__, order)))
         return {"ids": _b64(array("I", srids)), "times": _b64(array("q", map(times.__getitem__, order)))}
 
     def doc(self) -> dict:

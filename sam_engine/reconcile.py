@@ -22,8 +22,9 @@ covered by E1 with 3 devices, E1 gives 2, shortfall 1.
 
 from __future__ import annotations
 
+import operator
 from array import array
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence as _Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -62,12 +63,18 @@ class Partition:
     result: MetricResult
 
 
+_call = getattr(operator, "call", None) or (lambda f, *args: f(*args))  # operator.call: Python 3.11+
+_SHIFT = 32  # an installation is packed as host index << 32 | position in that host's inventory
+_LOW = (1 << _SHIFT) - 1
+
+
 class Members:
     """Where the installations of a position are: the host scans and each one's compact view.
 
     Shared by every group of one ``group_installations`` call. An installation is
-    (host index, position in that host's inventory); per distinct row of each row
-    table, ``info`` holds what reconcile derived from it once: ``RowInfo``.
+    (host index, position in that host's inventory), packed in one integer; per
+    distinct row of each row table, ``info`` holds what reconcile derived from it
+    once: (group, recognition, label, needs a licence).
     """
 
     def __init__(self, host_scans: Sequence[HostScan]):
@@ -75,6 +82,8 @@ class Members:
         self.fallback = RowTable()  # rows of plain-tuple inventories
         self.views: list[tuple[RowTable, Sequence[int], list]] = []  # per host: (table, row ids, row infos)
         self.infos: dict[int, tuple[RowTable, list]] = {}  # id(table) -> (table, row infos)
+        self._rank: list[int] | None = None
+        self._stale: set[int] | None = None
 
     def view(self, hs: HostScan) -> tuple[RowTable, Sequence[int], list]:
         table, ids = compact_view(hs.installations, self.fallback)
@@ -88,7 +97,8 @@ class Members:
         self.views.append(view)
         return view
 
-    def ref(self, h: int, pos: int) -> InstallationRef:
+    def ref(self, packed: int) -> InstallationRef:
+        h, pos = packed >> _SHIFT, packed & _LOW
         hs = self.host_scans[h]
         table, ids, info = self.views[h]
         rid = ids[pos]
@@ -96,36 +106,51 @@ class Members:
         return InstallationRef(hs.inventory_name, hs.host_id, row[1], row[2], rec.version, row[0], row[5],
                                hs.inventory_scan_id or hs.scan_id, hs.stale, rec.licence, label, rec.rule)
 
-    def item(self, h: int, pos: int) -> tuple[HostScan, Installation, Recognition]:
+    def item(self, packed: int) -> tuple[HostScan, Installation, Recognition]:
+        h, pos = packed >> _SHIFT, packed & _LOW
         hs = self.host_scans[h]
         table, ids, info = self.views[h]
         return hs, hs.installations[pos], info[ids[pos]][1]
 
+    def host_names(self, packed: array, stale_only: bool = False) -> tuple[str, ...]:
+        """Sorted inventory names of the hosts of ``packed`` installations (only stale ones with ``stale_only``)."""
+        if self._rank is None:
+            scans = self.host_scans
+            by_name = sorted(range(len(scans)), key=lambda h: scans[h].inventory_name)
+            self._rank = [0] * len(scans)
+            for rank, h in enumerate(by_name):
+                self._rank[h] = rank
+            self._stale = {h for h, hs in enumerate(scans) if hs.stale}
+        hosts = {p >> _SHIFT for p in packed}
+        if stale_only:
+            hosts &= self._stale
+        scans = self.host_scans
+        names = [scans[h].inventory_name for h in sorted(hosts, key=self._rank.__getitem__)]
+        return tuple(dict.fromkeys(names)) if len(set(names)) != len(names) else tuple(names)
+
 
 class RefList(_Sequence):
-    """The ``InstallationRef``s of one product, made on demand from (host, position) pairs.
+    """The ``InstallationRef``s of one product, made on demand from packed (host, position) pairs.
 
     A read-only sequence that compares equal to the tuple of the same refs; at
     fleet scale it holds 8 bytes per installation instead of a record each.
     """
 
-    __slots__ = ("members", "hosts_idx", "positions")
+    __slots__ = ("members", "packed")
 
-    def __init__(self, members: Members, hosts_idx: array, positions: array):
-        self.members, self.hosts_idx, self.positions = members, hosts_idx, positions
+    def __init__(self, members: Members, packed: array):
+        self.members, self.packed = members, packed
 
     def __len__(self) -> int:
-        return len(self.hosts_idx)
+        return len(self.packed)
 
     def __iter__(self):
-        ref = self.members.ref
-        for h, pos in zip(self.hosts_idx, self.positions):
-            yield ref(h, pos)
+        return map(self.members.ref, self.packed)
 
     def __getitem__(self, index):
         if isinstance(index, slice):
             return tuple(self)[index]
-        return self.members.ref(self.hosts_idx[index], self.positions[index])
+        return self.members.ref(self.packed[index])
 
     def __eq__(self, other) -> bool:
         if isinstance(other, (RefList, tuple, list)):
@@ -140,18 +165,16 @@ class RefList(_Sequence):
 
     def host_names(self, stale_only: bool = False) -> tuple[str, ...]:
         """The sorted inventory names of the hosts (only stale ones with ``stale_only``), without refs."""
-        scans = self.members.host_scans
-        return tuple(sorted({scans[h].inventory_name for h in set(self.hosts_idx)
-                             if not stale_only or scans[h].stale}))
+        return self.members.host_names(self.packed, stale_only)
 
 
 @dataclass
 class Group:
     """Work record of one product while the position is computed (not part of the output).
 
-    Its installations are ``(host index, position)`` pairs into ``members``; ``items``
-    and ``refs`` make the records from them when asked. ``required_at`` lists the
-    pairs (as indexes into those arrays) whose recognition needs a licence.
+    Its installations are packed (host index, position) pairs into ``members``;
+    ``items`` and ``refs`` make the records from them when asked. ``required_at``
+    lists those (as indexes into ``packed``) whose recognition needs a licence.
     """
 
     key: ProductKey
@@ -160,9 +183,8 @@ class Group:
     edition: str | None
     recognised: bool = True
     members: Members | None = None
-    hosts_idx: array = field(default_factory=lambda: array("I"))
-    positions: array = field(default_factory=lambda: array("I"))
-    required_at: array = field(default_factory=lambda: array("I"))
+    packed: array = field(default_factory=lambda: array("Q"))
+    required_at: array = field(default_factory=lambda: array("Q"))
     candidates: list[Entitlement] = field(default_factory=list)  # same product, any term or metric
     usable: list[Entitlement] = field(default_factory=list)  # active, and the group's metric (or site)
     metric: str = "device"
@@ -175,32 +197,25 @@ class Group:
 
     @property
     def count(self) -> int:
-        return len(self.hosts_idx)
+        return len(self.packed)
 
-    def join(self, h: int, pos: int) -> None:
-        self.hosts_idx.append(h)
-        self.positions.append(pos)
-
-    def join_required(self, h: int, pos: int) -> None:
-        self.required_at.append(len(self.hosts_idx))
-        self.hosts_idx.append(h)
-        self.positions.append(pos)
+    def join_required(self, packed: int) -> None:
+        self.required_at.append(len(self.packed))
+        self.packed.append(packed)
 
     @property
     def items(self) -> list[tuple[HostScan, Installation, Recognition]]:
-        item = self.members.item if self.members else None
-        return [item(h, pos) for h, pos in zip(self.hosts_idx, self.positions)] if item else []
+        return list(map(self.members.item, self.packed)) if self.members else []
 
     def required_items(self) -> list[tuple[HostScan, Installation, Recognition]]:
         """The items whose recognition needs a licence (the only ones a metric counts)."""
         if not self.members:
             return []
-        item = self.members.item
-        return [item(self.hosts_idx[k], self.positions[k]) for k in self.required_at]
+        return [self.members.item(self.packed[k]) for k in self.required_at]
 
     @property
     def refs(self) -> RefList | tuple:
-        return RefList(self.members, self.hosts_idx, self.positions) if self.members else ()
+        return RefList(self.members, self.packed) if self.members else ()
 
     @property
     def required(self) -> bool:
@@ -217,10 +232,11 @@ class Group:
     def _host_names(self, stale_only: bool) -> tuple[str, ...]:
         if not self.members:
             return ()
-        key = (stale_only, len(self.hosts_idx))  # members only grow while grouping
-        if self._names.get(stale_only, (None,))[0] != key:
-            self._names[stale_only] = (key, self.refs.host_names(stale_only))
-        return self._names[stale_only][1]
+        key = len(self.packed)  # members only grow while grouping
+        cached = self._names.get(stale_only)
+        if cached is None or cached[0] != key:
+            cached = self._names[stale_only] = (key, self.members.host_names(self.packed, stale_only))
+        return cached[1]
 
 
 def _count(n: int) -> str:
@@ -260,19 +276,22 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
             group.notes.append("suite components are counted under the suite, not as products of their own")
         return group, rec, _label(*names), rec.licence is LicenceNeed.REQUIRED
 
-    joins: dict[int, list] = {}  # id(table) -> per row id: the bound ``join`` of its group, or None
+    joins: dict[int, tuple[list, set]] = {}  # id(table) -> (per row id: its group's join, row ids seen)
     for h, hs in enumerate(host_scans):
         table, ids, info = members.view(hs)
-        join = joins.setdefault(id(table), [])
+        join, seen = joins.setdefault(id(table), ([], set()))
         if len(join) < len(info):
             join.extend([None] * (len(info) - len(join)))
-        for pos, rid in enumerate(ids):  # the one per-installation loop: a call, no look-ups
-            try:
-                join[rid](h, pos)
-            except TypeError:  # first sight of this row: classify it once
-                info[rid] = classify(table, rid)
-                join[rid] = info[rid][0].join_required if info[rid][3] else info[rid][0].join
-                join[rid](h, pos)
+        new = set(ids).difference(seen)
+        if new:  # classify each row once, at its first installation (in inventory order)
+            for rid in [rid for rid in ids if rid in new]:
+                if join[rid] is None:
+                    info[rid] = row_info = classify(table, rid)
+                    join[rid] = row_info[0].join_required if row_info[3] else row_info[0].packed.append
+            seen.update(new)
+        base = h << _SHIFT
+        # the per-installation step, at C speed: each installation's group appends (host << 32 | position)
+        deque(map(_call, map(join.__getitem__, ids), range(base, base + len(ids))), maxlen=0)
     known_keys = {k for known, k in groups if known}
     known_products = {k[:2] for k in known_keys}
     for ent in ents:

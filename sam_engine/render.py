@@ -3,16 +3,27 @@
 ``write_reports(model, out_dir)`` writes, from the one model:
 
 - ``index.html``: the self-contained HTML report (``templates/report.html.j2``;
-  inline CSS and script, the data island of ``report_view``; no external
-  resource, so it works offline and as an e-mail attachment);
+  inline CSS and script, the data island below; no external resource, so it
+  works offline and as an e-mail attachment);
 - ``report.json``: the model verbatim (``schemas/report.schema.json``);
-- ``position.csv`` and ``installations.csv`` (``report_csv``, Excel-safe);
-- ``junit.xml`` (``report_junit``) and ``summary.md`` (``report_markdown``).
+- ``position.csv``, ``installations.csv`` (Excel-safe), ``junit.xml`` and
+  ``summary.md`` (``report_formats``).
 
 Autoescaping is always on, so software names and publishers carrying markup
 render as text; the page's Content-Security-Policy allows only its own inline
 script (by SHA-256) and no external load, so even markup that slipped through
 could not run.
+
+The HTML page draws its large, paginated parts (host view, unrecognised and
+free titles, per-host changes) and every product drill-down from one inline
+JSON document, ``<script type="application/json" id="report-data">``, instead
+of tens of thousands of table rows. ``html_view`` builds it: it only selects
+and shortens what the model already holds (rows become arrays, read by
+position by ``templates/report.js``, see ``COLUMNS``; long traces and name
+lists are cut, pointing at ``report.json`` and ``installations.csv``, which
+keep everything); it computes no figure. ``island_json`` serialises it so that
+no string in it can close the script element or start markup (``<``, ``>``,
+``&`` and the two JS line separators are written as ``\\uXXXX`` escapes).
 """
 
 from __future__ import annotations
@@ -29,13 +40,128 @@ from typing import IO, Any, Iterator
 import jinja2
 from markupsafe import Markup
 
-from . import report_csv
-from .report_junit import to_junit
-from .report_markdown import to_markdown
-from .report_view import html_view, island_json
+from . import report_formats
+from .report_formats import to_junit, to_markdown
 
 TEMPLATE_DIR = Path(os.environ.get("FLEETSAM_TEMPLATES", Path(__file__).resolve().parent.parent / "templates"))
 REPORT_FILES = ("index.html", "report.json", "position.csv", "installations.csv", "junit.xml", "summary.md")
+
+
+# --- the data island of the HTML page -------------------------------------------------------
+
+TRACE_CHARS = 400  # a longer trace line (a 10,000-term total) is cut in the page
+CHANGE_SAMPLE = 8  # installations named per host and kind in the changes table
+
+COLUMNS = {
+    "hosts": ("host", "status", "stale", "os", "platform", "sockets", "cores", "threads", "packages",
+              "inventory_scan_id", "host_id", "cpu", "memory_mb", "licensable", "error"),
+    "product_hosts": ("host", "versions", "installations", "quantity", "trace", "stale", "scan_id"),
+    "entitlements": ("entitlement_id", "origin", "metric", "quantity", "counted", "term", "purchase", "unit_cost",
+                     "keys"),
+    "titles": ("id", "publisher", "product", "installations", "hosts", "host_sample", "versions"),
+    "changes": ("host", "change", "status_before", "status_after", "added", "removed", "changed", "added_sample",
+                "removed_sample", "changed_sample"),
+}
+
+_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def shorten(text: str, limit: int = TRACE_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]} … ({len(text):,} characters: the full line is in report.json)"
+
+
+def _join(items: list[str], limit: int | None = None) -> str:
+    shown = items if limit is None else items[:limit]
+    more = len(items) - len(shown)
+    return ", ".join(shown) + (f" … and {more:,} more" if more > 0 else "")
+
+
+def _term(r: dict[str, Any]) -> str:
+    start, end = r["term_start"] or "", r["term_end"] or "perpetual"
+    text = f"{start} → {end}" if start else end
+    return text + (f"; maintenance to {r['maintenance_end']}" if r["maintenance_end"] else "")
+
+
+def _purchase(r: dict[str, Any]) -> str:
+    parts = [r["vendor"], r["po_number"] and f"PO {r['po_number']}", r["invoice"] and f"invoice {r['invoice']}",
+             r["purchase_date"] and f"bought {r['purchase_date']}"]
+    return "; ".join(p for p in parts if p)
+
+
+def _product(row: dict[str, Any]) -> dict[str, Any]:
+    per_host = set()
+    for h in row["host_rows"]:
+        per_host.update(h["trace"])
+    summary_lines = [shorten(t) for t in row["trace"]["consumption"] if t not in per_host]
+    return {
+        "label": row["label"],
+        "status": row["status"],
+        "metric": row["metric"],
+        "rule": row["rule"],
+        "consumption": row["consumption"],
+        "owned": row["owned"],
+        "trace": summary_lines,
+        "ownership": [shorten(t) for t in row["trace"]["ownership"]],
+        "cost": row["trace"]["cost"],
+        "notes": [shorten(t) for t in row["notes"]],
+        "hosts": [[h["host"], ", ".join(h["versions"]), h["installations"], h["quantity"],
+                   shorten("; ".join(h["trace"])), h["stale"], h["scan_id"]] for h in row["host_rows"]],
+        "entitlements": [[e["entitlement_id"], e["origin"], e["metric"], e["quantity"], e["counted"], _term(e),
+                          _purchase(e), f"{e['unit_cost']} {e['currency'] or ''}".strip() if e["unit_cost"] else "",
+                          ", ".join(e["keys"])] for e in row["entitlement_records"]],
+    }
+
+
+def _host(h: dict[str, Any]) -> list[Any]:
+    platform = h["virtualization"] or "-"
+    if h["hypervisor"]:
+        platform += f" ({h['hypervisor']})"
+    return [h["inventory_name"], h["status"], h["stale"], h["os"] or "-", platform, h["sockets"], h["cores"],
+            h["threads"], h["package_count"], h["inventory_scan_id"] or "never scanned", h["host_id"] or "",
+            h["cpu_model"] or "", h["memory_mb"],
+            [[p["id"], ", ".join(p["versions"]), p["quantity"]] for p in h["licensable"]], h["error"] or ""]
+
+
+def _title(r: dict[str, Any]) -> list[Any]:
+    more = r["hosts"] - len(r["host_sample"])
+    sample = ", ".join(r["host_sample"]) + (f" … and {more:,} more" if more > 0 else "")
+    return [r["id"], r["publisher"] or "-", " ".join(x for x in (r["product"], r["edition"]) if x),
+            r["installations"], r["hosts"], sample, ", ".join(r["versions"])]
+
+
+def _named(items: list[dict[str, Any]]) -> list[str]:
+    return [f"{i['name']} {i['version'] or ''}".strip() + f" [{i['source']}]" for i in items]
+
+
+def _change(c: dict[str, Any]) -> list[Any]:
+    changed = [f"{i['name']} {i['before'] or '?'} → {i['after'] or '?'} [{i['source']}]" for i in c["changed"]]
+    return [c["host"], c["change"], c["status_before"] or "-", c["status_after"] or "-", len(c["added"]),
+            len(c["removed"]), len(c["changed"]), _join(_named(c["added"]), CHANGE_SAMPLE),
+            _join(_named(c["removed"]), CHANGE_SAMPLE), _join(changed, CHANGE_SAMPLE)]
+
+
+def html_view(model: dict[str, Any]) -> dict[str, Any]:
+    """The data island of the HTML page (see the module docstring)."""
+    pos = model["position"] or {"licensable": [], "free": [], "unrecognised": []}
+    changes = model["changes"]
+    return {
+        "columns": {k: list(v) for k, v in COLUMNS.items()},
+        "products": {r["id"]: _product(r) for r in pos["licensable"]},
+        "hosts": [_host(h) for h in model["hosts"]],
+        "unrecognised": [_title(r) for r in pos["unrecognised"]],
+        "free": [_title(r) for r in pos["free"]],
+        "changes": [_change(c) for c in changes["hosts"]] if changes else [],
+    }
+
+
+def island_json(data: Any) -> Markup:
+    """``data`` as JSON that is safe inside ``<script type="application/json">``."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Markup(text.translate(_ESCAPES))  # every < > & is escaped above
+
+# --- files ---------------------------------------------------------------------------------
 
 
 def environment() -> jinja2.Environment:
@@ -101,10 +227,10 @@ def write_reports(model: dict[str, Any], out_dir: Path) -> list[Path]:
     with atomic_open(data) as handle:
         json.dump(model, handle, indent=1, ensure_ascii=False)
         handle.write("\n")
-    with atomic_open(position, report_csv.ENCODING, newline="") as handle:
-        report_csv.write_position(handle, model)
-    with atomic_open(installations, report_csv.ENCODING, newline="") as handle:
-        report_csv.write_installations(handle, model)
+    with atomic_open(position, report_formats.ENCODING, newline="") as handle:
+        report_formats.write_position(handle, model)
+    with atomic_open(installations, report_formats.ENCODING, newline="") as handle:
+        report_formats.write_installations(handle, model)
     _write_atomic(junit, to_junit(model))
     _write_atomic(summary, to_markdown(model))
     return paths

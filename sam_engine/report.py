@@ -21,7 +21,8 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
-from . import __version__, history as scan_history
+from . import __version__
+from . import history as scan_history
 from .model import Entitlement, HostScan, HostStatus, Problem, Scan
 from .position import LicencePosition
 from .report_charts import publisher_bars, trend

@@ -145,7 +145,7 @@ def programs_and_features(entries: Iterable[Mapping[str, Any]]) -> list[Program]
     """The programs Programs and Features would list for these raw Uninstall entries (PF1-PF8)."""
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for entry in entries:
-        if isinstance(entry, Mapping) and hidden_reason(entry) is None:
+        if (type(entry) is dict or isinstance(entry, Mapping)) and hidden_reason(entry) is None:
             groups.setdefault(_scope_and_identity(entry), []).append(entry)
     order = {"HKLM64": 0, "HKLM32": 1}
     programs = []
@@ -271,9 +271,9 @@ def _records(win: Mapping[str, Any], key: str, origin: str, problems: list[Probl
         problems.append(Problem(f"{origin}: windows.{key}", "not a list", "warning"))
         return []
     for n, rec in enumerate(value):
-        if not isinstance(rec, Mapping):
+        if type(rec) is not dict and not isinstance(rec, Mapping):  # the exact-type test first: typing's is slow
             problems.append(Problem(f"{origin}: windows.{key}[{n}]", "not a record", "warning"))
-    return [rec for rec in value if isinstance(rec, Mapping)]
+    return [rec for rec in value if type(rec) is dict or isinstance(rec, Mapping)]
 
 
 def installations_from_windows(win: Mapping[str, Any], origin: str) -> tuple[tuple[Installation, ...], list[Problem]]:

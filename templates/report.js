@@ -1,5 +1,5 @@
 /* fleetsam report: sorting, filtering, drill-down and paginated tables.
-   Reads the JSON island (#report-data, see sam_engine/report_view.py) and draws
+   Reads the JSON island (#report-data, see sam_engine/render.py html_view) and draws
    with textContent only: no string from the inventory is ever parsed as HTML. */
 (function () {
   "use strict";
@@ -131,6 +131,7 @@
   }
 
   /* --- product drill-down ------------------------------------------------------------ */
+  var LONG_TOKENS = { 0: 1, 1: 1, 6: 1, 8: 1 };  /* entitlement id, source, purchase, keys: may break anywhere */
   var HOSTCOL = {};
   (COL.product_hosts || []).forEach(function (n, i) { HOSTCOL[n] = i; });
 
@@ -149,7 +150,7 @@
       t.appendChild(el("thead")).appendChild(h);
       p.entitlements.forEach(function (e) {
         var tr = el("tr");
-        e.forEach(function (v) { tr.appendChild(el("td", "wrap", fmt(v))); });
+        e.forEach(function (v, i) { tr.appendChild(el("td", LONG_TOKENS[i] ? "wrap" : "", fmt(v))); });
         body.appendChild(tr);
       });
       t.appendChild(body);
@@ -159,17 +160,17 @@
     if (p.cost.length) { box.appendChild(el("h4", "part-cost", "Gap cost")); box.appendChild(traceList(p.cost)); }
     if (p.notes.length) { box.appendChild(el("h4", null, "Notes")); box.appendChild(traceList(p.notes)); }
     Paged({ box: holder, rows: p.hosts, size: 25, noun: "hosts",
-        text: function (r) { return r[HOSTCOL.host] + " " + r[HOSTCOL.versions]; },
-        columns: [
-          { label: "Host", value: function (r) { return r[HOSTCOL.host]; }, cell: function (td, r) {
-            td.appendChild(button("num-drill host-link", r[HOSTCOL.host], function () { showHost(r[HOSTCOL.host]); }));
-            if (r[HOSTCOL.stale]) { td.appendChild(document.createTextNode(" ")); td.appendChild(badge("stale", "stale: scan " + r[HOSTCOL.scan_id])); }
-          } },
-          { label: "Versions", value: function (r) { return r[HOSTCOL.versions]; } },
-          { label: "Installations", num: true, value: function (r) { return r[HOSTCOL.installations]; } },
-          { label: "Licences", num: true, value: function (r) { return r[HOSTCOL.quantity]; } },
-          { label: "Arithmetic", value: function (r) { return r[HOSTCOL.trace]; } }
-        ] });
+      text: function (r) { return r[HOSTCOL.host] + " " + r[HOSTCOL.versions]; },
+      columns: [
+        { label: "Host", value: function (r) { return r[HOSTCOL.host]; }, cell: function (td, r) {
+          td.appendChild(button("num-drill host-link", r[HOSTCOL.host], function () { showHost(r[HOSTCOL.host]); }));
+          if (r[HOSTCOL.stale]) { td.appendChild(document.createTextNode(" ")); td.appendChild(badge("stale", "stale: scan " + r[HOSTCOL.scan_id])); }
+        } },
+        { label: "Versions", value: function (r) { return r[HOSTCOL.versions]; } },
+        { label: "Installations", num: true, value: function (r) { return r[HOSTCOL.installations]; } },
+        { label: "Licences", num: true, value: function (r) { return r[HOSTCOL.quantity]; } },
+        { label: "Arithmetic", value: function (r) { return r[HOSTCOL.trace]; } }
+      ] });
     return box;
   }
 

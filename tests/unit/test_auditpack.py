@@ -9,8 +9,8 @@ import random
 import zipfile
 
 import pytest
-
 import report_fleet
+
 from sam_engine import auditpack, cli
 
 MEMBERS = {"README.txt", "position.html", "position.csv", "installations.csv", "entitlements.csv",
@@ -28,8 +28,7 @@ def fleet(tmp_path_factory):
 def pack(fleet, tmp_path_factory):
     root, store = fleet
     out = tmp_path_factory.mktemp("pack") / "oracle.zip"
-    path, manifest, digest = auditpack.create(store, "oracle", out, settings=report_fleet.settings(root),
-                                              as_of=report_fleet.AS_OF)
+    path, _, _ = auditpack.create(store, "oracle", out, settings=report_fleet.settings(root), as_of=report_fleet.AS_OF)
     return path
 
 
@@ -94,7 +93,7 @@ def test_a_changed_member_fails(pack, tmp_path):
 
 def test_a_changed_manifest_fails(pack, tmp_path):
     raw = members(pack)["manifest.json"]
-    for offset in range(0, len(raw), 7):
+    for offset in range(len(raw))[::7]:
         files = members(pack)
         data = bytearray(raw)
         data[offset] ^= 0x01
@@ -118,7 +117,7 @@ def test_missing_or_extra_member_fails(pack, tmp_path):
 def test_any_single_byte_of_the_file_changed_fails(pack, tmp_path):
     data = pack.read_bytes()
     rng = random.Random(5)
-    offsets = set(range(0, 80)) | set(range(len(data) - 400, len(data))) | set(rng.sample(range(len(data)), 400))
+    offsets = set(range(80)) | set(range(len(data) - 400, len(data))) | set(rng.sample(range(len(data)), 400))
     bad = tmp_path / "flipped.zip"
     for offset in sorted(offsets):
         flipped = bytearray(data)

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import report_fleet
 import xmlschema
 
-import report_fleet
 from sam_engine import render
-from sam_engine.report_csv import FORMULA_STARTS, safe_cell
-from sam_engine.report_markdown import md
+from sam_engine.report_formats import FORMULA_STARTS, md, safe_cell
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "schemas"
@@ -80,9 +79,10 @@ def test_model_changes_history_and_charts(model):
     moves = {m["product"]: m for m in c["position"]}
     assert set(moves) == {"TeamViewer", "MATLAB"} and {m["direction"] for m in moves.values()} == {"worse"}
     assert moves["MATLAB"]["before"] is None and moves["TeamViewer"]["after"]["consumption"] == 3
-    assert [h["non_compliant"] for h in model["history"]] == [15, 16], "recorded per scan for the trend"
+    first, second = [h["non_compliant"] for h in model["history"]]
+    assert second == first + 1 == model["summary"]["products_non_compliant"], "recorded per scan (MATLAB is new)"
     panels = {p["key"]: p for p in model["charts"]["trend"]["panels"]}
-    assert [d["value"] for d in panels["non_compliant"]["dots"]] == [15, 16]
+    assert [d["value"] for d in panels["non_compliant"]["dots"]] == [first, second]
     assert panels["non_compliant"]["dots"][1]["y"] < panels["non_compliant"]["dots"][0]["y"], "more is higher"
     bars = {r["publisher"]: r for r in model["charts"]["publishers"]["rows"]}
     ms, oracle = bars["Microsoft"]["segments"], bars["Oracle"]["segments"]
@@ -143,10 +143,11 @@ def test_junit_schema_rejects_a_broken_report(reports):
     assert not schema.is_valid(re.sub(r'timestamp="[^"]+"', 'timestamp="yesterday"', text))
 
 
-def test_markdown_summary_escapes_inventory_text(reports):
+def test_markdown_summary_escapes_inventory_text(reports, model):
     text = (reports / "summary.md").read_text(encoding="utf-8")
     assert text.startswith("# fleetsam: licence position of scan `s2`")
-    assert "16 product(s) short of licences" in text and "190,000 USD" in text
+    assert f"{model['summary']['products_non_compliant']} product(s) short of licences" in text
+    assert "190,000 USD" in text
     assert "<img" not in text and "<svg" not in text and "</script>" not in text
     assert md("a | b <i>") == "a \\| b &lt;i&gt;"
     tables, current = [], []
@@ -192,3 +193,20 @@ def test_html_is_self_contained_and_allows_only_its_own_script(reports):
 
 def test_report_size_is_small(reports):
     assert (reports / "index.html").stat().st_size < 400_000
+
+
+def test_first_scan_without_a_position_still_writes_every_valid_file(tmp_path):
+    from sam_engine import report
+    from sam_engine.model import HostScan, HostStatus, Scan
+
+    scan = Scan("s1", "2026-06-30T01:00:00Z", "2026-06-30T01:01:00Z", "0.1.0", None,
+                (HostScan("s1", "ghost", HostStatus.UNREACHABLE, None, ()),))
+    model = report.build(scan, [], None)
+    assert model["position"] is None and model["changes"] is None and model["charts"]["publishers"] is None
+    schema = json.loads((SCHEMAS / "report.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(model, schema)
+    paths = render.write_reports(model, tmp_path)
+    assert [p.name for p in paths] == list(render.REPORT_FILES)
+    xmlschema.XMLSchema(str(SCHEMAS / "junit.xsd")).validate(str(tmp_path / "junit.xml"))
+    assert "No licence position" in (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "First scan" in (tmp_path / "summary.md").read_text(encoding="utf-8")

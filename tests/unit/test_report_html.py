@@ -1,4 +1,8 @@
-"""The report templates format the model and compute nothing; the data island cannot break out."""
+"""The HTML report: templates compute nothing, the data island cannot break out, 10,000 hosts stay under 10 MB.
+
+Opening time is not asserted here (no timing in tests): bench/report_open.py
+measures it on the same synthetic fleet (tests/unit/synthetic_fleet.py).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from pathlib import Path
 import jinja2
 import pytest
 from jinja2 import nodes
+from synthetic_fleet import synthetic_model
 
 from sam_engine import render
-from sam_engine.report_view import island_json, shorten
+from sam_engine.render import island_json, shorten
 
 TEMPLATES = sorted(p.name for p in render.TEMPLATE_DIR.glob("*.j2") if p.name.startswith(("report", "audit_")))
 ARITHMETIC = (nodes.Add, nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod, nodes.Pow, nodes.Neg)
@@ -62,3 +67,34 @@ def test_long_trace_lines_are_cut_in_the_page_only():
     cut = shorten(line)
     assert len(cut) < 500 and "report.json" in cut
     assert shorten("short") == "short"
+
+
+# --- a 10,000-host fleet ----------------------------------------------------------------------
+
+HOSTS = 10_000
+LIMIT = 10 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def model():
+    return synthetic_model(HOSTS)
+
+
+def test_ten_thousand_host_report_is_under_10_mb(model):
+    html = render.render_html(model)
+    size = len(html.encode("utf-8"))
+    assert size < LIMIT, f"{size / 1e6:.1f} MB"
+    assert html.count("<tr") < 200, "host detail is paginated from the data island, not dumped as rows"
+    island = json.loads(html.split('id="report-data">', 1)[1].split("</script>", 1)[0])
+    assert len(island["hosts"]) == HOSTS and len(island["unrecognised"]) >= HOSTS
+    rhel = next(p for p in island["products"].values() if p["label"].startswith("Red Hat Enterprise Linux"))
+    assert len(rhel["hosts"]) == 4000, "every host behind a number stays reachable in the drill-down"
+    assert all(len(line) < 600 for p in island["products"].values() for line in p["trace"])
+
+
+def test_the_model_keeps_everything(model):
+    assert model["summary"]["hosts"] == HOSTS and model["summary"]["hosts_stale"] == HOSTS // 100
+    assert all(len(h["packages"]) == h["package_count"] for h in model["hosts"])
+    assert model["summary"]["installations"] == sum(h["package_count"] for h in model["hosts"]) > 40 * HOSTS
+    changes = model["changes"]["summary"]
+    assert (changes["installs_changed"], changes["installs_added"]) == (HOSTS // 10, HOSTS // 100)

@@ -1,0 +1,52 @@
+"""Figure 3: the overhead of the fleetsam.sam.collector callback.
+
+500 inventory hosts (QUICK: 50) with ``ansible_connection=local`` run
+``playbooks/scan.yml`` (the collector) twice in the same run: without the
+callback, then with it (spooling each result, then ingest, store, reconcile,
+findings and report at the end). forks 25 (ansible.cfg).
+
+    callback  wall(with callback) / wall(without)   target 1.05
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, VENV_BIN, ansible_env, emit, note, quick, run  # noqa: E402
+
+
+def inventory(path: Path, hosts: int) -> None:
+    lines = ["all:", "  vars:", "    ansible_connection: local", f"    ansible_python_interpreter: {sys.executable}",
+             "  hosts:"]
+    lines += [f"    bench{n:04d}:" for n in range(hosts)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    hosts = 50 if quick() else 500
+    with tempfile.TemporaryDirectory(prefix="fleetsam-bench-callback-") as tmp:
+        tmp = Path(tmp)
+        inventory(tmp / "inventory.yml", hosts)
+        argv = [VENV_BIN / "ansible-playbook", "-i", tmp / "inventory.yml", REPO / "playbooks" / "scan.yml"]
+        common = dict(FLEETSAM_STORE=str(tmp / "store.json"), FLEETSAM_REPORT_DIR=str(tmp / "reports"),
+                      FLEETSAM_SPOOL_DIR=str(tmp / "spool"), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
+        # a stdout-type callback in the list is skipped: this enables no extra callback at all
+        without = run(argv, env=ansible_env(ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.minimal", **common),
+                      log=tmp / "without.log")
+        with_cb = run(argv, env=ansible_env(ANSIBLE_CALLBACKS_ENABLED="fleetsam.sam.collector", **common),
+                      log=tmp / "with.log")
+        summary = [ln for ln in (tmp / "with.log").read_text().splitlines() if ln.startswith("fleetsam:")]
+        stored = (tmp / "store.json").exists()
+    emit("callback", with_cb["wall"], without["wall"], 1.05, hosts=hosts, with_s=with_cb["wall"],
+         without_s=without["wall"], overhead_s=with_cb["wall"] - without["wall"], rss_mb=round(with_cb["rss_mb"]),
+         rss_mb_without=round(without["rss_mb"]), stored=stored)
+    for line in summary[:3]:
+        note(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

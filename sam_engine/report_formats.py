@@ -1,0 +1,300 @@
+"""Machine formats of the report model: CSV, JUnit XML and a Markdown summary.
+
+Each takes the report model (``report.build``) and formats it; none computes a
+figure. ``render.write_reports`` writes them beside ``index.html``.
+
+**CSV** (``position.csv``, ``installations.csv``), safe to open in Excel: a
+spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (and, in
+some, a tab or carriage return) as a formula, so a package named
+``=HYPERLINK(...)`` would become a link in the auditor's sheet. Every text cell
+starting so is written with a leading apostrophe (``'=HYPERLINK(...)``), which
+spreadsheets show as text. Numbers are written as numbers (a balance of -4
+stays a number). Files are UTF-8 with a byte order mark, so Excel reads
+non-ASCII names correctly; the first row holds the column names.
+
+**JUnit XML** (``junit.xml``): one test case per licensable product, for CI. A
+product that is under-licensed or unlicensed is a failing test case whose
+``<failure>`` carries the figures (message) and the arithmetic (text); a
+compliant or over-licensed product passes. The layout follows the common JUnit
+schema (the Windy Road / Jenkins ``junit-10.xsd`` facts: ``testsuites`` >
+``testsuite`` with name, timestamp without zone, hostname, tests, failures,
+errors, time, id and package, then ``properties``, ``testcase``s,
+``system-out``, ``system-err``); ``schemas/junit.xsd`` is the schema the tests
+validate it against. Text XML 1.0 cannot carry (control characters a package
+name may hold) is replaced by U+FFFD.
+
+**Markdown** (``summary.md``), for a CI job summary or a merge-request comment:
+the headline numbers, the findings (when computed), the products short of
+licences, what moved since the previous scan. Every value from the inventory
+is escaped, so a package named ``<img src=x onerror=...>`` or ``a | b`` stays
+text in GitHub or GitLab and cannot break a table.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+from typing import IO, Any, Iterable, Iterator
+
+# --- CSV ---------------------------------------------------------------------------------
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ENCODING = "utf-8-sig"
+
+POSITION_COLUMNS = ("scan_id", "publisher", "product", "edition", "status", "metric", "installations", "hosts",
+                    "consumption", "owned", "balance", "shortfall", "gap_cost", "currency", "stale_hosts",
+                    "entitlements", "rule")
+INSTALLATION_COLUMNS = ("scan_id", "inventory_scan_id", "host", "host_id", "host_status", "stale", "source", "name",
+                        "version", "arch", "vendor", "package_id", "location", "installed", "publisher", "product",
+                        "edition", "product_status")
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell value a spreadsheet cannot run: text starting like a formula gets a leading ``'``."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        value = "; ".join(str(v) for v in value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def write_rows(handle: IO[str], columns: Iterable[str], rows: Iterable[dict[str, Any]]) -> int:
+    """Write a header and ``rows`` (dicts keyed by column) to ``handle``; return the row count."""
+    columns = tuple(columns)
+    writer = csv.writer(handle, lineterminator="\r\n")
+    writer.writerow(columns)
+    n = 0
+    for row in rows:
+        writer.writerow([safe_cell(row.get(c)) for c in columns])
+        n += 1
+    return n
+
+
+def position_rows(model: dict[str, Any], publisher: str | None = None) -> Iterator[dict[str, Any]]:
+    """One row per licensable product (``publisher``: only that publisher's, case-insensitive)."""
+    pos = model["position"]
+    if not pos:
+        return
+    for r in pos["licensable"]:
+        if publisher is None or (r["publisher"] or "").casefold() == publisher.casefold():
+            yield dict(r, scan_id=model["scan"]["scan_id"])
+
+
+def _products(model: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    pos = model["position"]
+    if not pos:
+        return {}
+    out = {r["id"]: r for r in pos["licensable"]}
+    out.update({r["id"]: dict(r, status="no licence needed") for r in pos["free"]})
+    out.update({r["id"]: dict(r, status="unrecognised") for r in pos["unrecognised"]})
+    return out
+
+
+def installation_rows(model: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """One row per installation of every host, with the product it counts under."""
+    products, scan_id = _products(model), model["scan"]["scan_id"]
+    for h in model["hosts"]:
+        for p in h["packages"]:
+            product = products.get(p["product"] or "", {})
+            yield {
+                "scan_id": scan_id,
+                "inventory_scan_id": h["inventory_scan_id"],
+                "host": h["inventory_name"],
+                "host_id": h["host_id"],
+                "host_status": h["status"],
+                "stale": h["stale"],
+                **{k: p[k] for k in ("source", "name", "version", "arch", "vendor", "package_id", "location",
+                                     "installed")},
+                "publisher": product.get("publisher"),
+                "product": product.get("product"),
+                "edition": product.get("edition"),
+                "product_status": product.get("status"),
+            }
+
+
+def write_position(handle: IO[str], model: dict[str, Any], publisher: str | None = None) -> int:
+    return write_rows(handle, POSITION_COLUMNS, position_rows(model, publisher))
+
+
+def write_installations(handle: IO[str], model: dict[str, Any]) -> int:
+    return write_rows(handle, INSTALLATION_COLUMNS, installation_rows(model))
+
+
+# --- JUnit XML ---------------------------------------------------------------------------
+
+FAILING = ("under-licensed", "unlicensed")
+SUITE_NAME = "fleetsam licence position"
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: Any) -> str:
+    return _NOT_XML.sub("\ufffd", "" if value is None else str(value))
+
+
+def _timestamp(text: str | None) -> str:
+    """ISO 8601 date and time in UTC without a zone designator (as the JUnit schema wants)."""
+    try:
+        when = dt.datetime.fromisoformat((text or "").replace("Z", "+00:00"))
+    except ValueError:
+        when = dt.datetime.now(dt.timezone.utc)
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return when.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _message(r: dict[str, Any]) -> str:
+    cost = f"; gap cost {r['gap_cost']} {r['currency'] or ''}".rstrip() if r["gap_cost"] else ""
+    return (f"{r['status']}: consumption {r['consumption']} {r['metric'] or ''}, owned {r['owned']}, "
+            f"shortfall {r['shortfall']}{cost}").replace("  ", " ")
+
+
+def _case(parent: ET.Element, r: dict[str, Any]) -> bool:
+    case = ET.SubElement(parent, "testcase", {
+        "classname": xml_text(f"fleetsam.licence.{r['publisher'] or 'unknown'}"),
+        "name": xml_text(r["label"]),
+        "time": "0",
+    })
+    if r["status"] not in FAILING:
+        return False
+    failure = ET.SubElement(case, "failure", {"type": xml_text(r["status"]), "message": xml_text(_message(r))})
+    lines = [*r["trace"]["consumption"], *r["trace"]["ownership"], *r["trace"]["cost"], *r["notes"]]
+    failure.text = xml_text("\n".join(lines))
+    return True
+
+
+def to_junit(model: dict[str, Any]) -> str:
+    """The JUnit XML document of the model's licence position."""
+    rows = model["position"]["licensable"] if model["position"] else []
+    root = ET.Element("testsuites", {"name": SUITE_NAME})
+    suite = ET.SubElement(root, "testsuite", {
+        "name": SUITE_NAME,
+        "package": "fleetsam",
+        "id": "0",
+        "hostname": "fleetsam",
+        "timestamp": _timestamp(model["scan"]["finished"]),
+        "time": "0",
+    })
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("scan_id", model["scan"]["scan_id"]),
+                        ("previous_scan_id", model["scan"]["previous_scan_id"]),
+                        ("as_of", model["position"]["as_of"] if model["position"] else None),
+                        ("tool_version", model["tool_version"]),
+                        ("schema_version", model["schema_version"])):
+        if value is not None:
+            ET.SubElement(props, "property", {"name": name, "value": xml_text(value)})
+    failures = sum(_case(suite, r) for r in rows)
+    out = ET.SubElement(suite, "system-out")
+    out.text = xml_text("\n".join(model["position"]["problems"])) if model["position"] else ""
+    ET.SubElement(suite, "system-err")
+    counts = {"tests": str(len(rows)), "failures": str(failures), "errors": "0"}
+    suite.attrib.update(counts)
+    root.attrib.update(counts, time="0")
+    ET.indent(root, space=" ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# --- Markdown ----------------------------------------------------------------------------
+
+ROW_LIMIT = 25  # rows per table; the rest is in the HTML report and report.json
+_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what is markup inside a line or a table cell
+
+
+def md(value: Any) -> str:
+    """Inline Markdown text that renders literally (no markup, no HTML, no table breaks)."""
+    if value is None or value == "":
+        return "-"
+    text = " ".join(str(value).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def _table(head: list[str], rows: list[list[Any]], total: int) -> list[str]:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
+    if total > len(rows):
+        lines.append(f"\n_{total - len(rows)} more in the HTML report and `report.json`._")
+    return lines + [""]
+
+
+def _headline(model: dict[str, Any]) -> list[str]:
+    s = model["summary"]
+    rate = "-" if s["compliance_rate"] is None else f"{s['compliance_rate'] * 100:.1f}%"
+    money = " + ".join(m["display"] for m in s["money_at_risk"]) or "0"
+    verdict = ("**{} product(s) short of licences**".format(s["products_non_compliant"])
+               if s["products_non_compliant"] else "**No product is short of licences**")
+    return [
+        f"# fleetsam: licence position of scan `{model['scan']['scan_id']}`",
+        "",
+        f"{verdict} · finished {md(model['scan']['finished'])} · fleetsam {md(model['tool_version'])}",
+        "",
+        "| Hosts | Scanned | Stale | Unreachable | Licensable products | Compliance | Money at risk |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        (f"| {s['hosts']} | {s['hosts_ok']} | {s['hosts_stale']} | {s['hosts_unreachable']} | {s['products']} "
+         f"| {rate} | {md(money)} |"),
+        "",
+    ]
+
+
+def _findings(model: dict[str, Any]) -> list[str]:
+    found = model.get("findings") or []
+    if not found:
+        return []
+    rows = [[f.get("severity"), f.get("type"), f.get("title"), f.get("state"), ", ".join(f.get("hosts") or [])]
+            for f in found[:ROW_LIMIT]]
+    return ["## Findings", "", *_table(["Severity", "Type", "Finding", "State", "Hosts"], rows, len(found))]
+
+
+def _short(model: dict[str, Any]) -> list[str]:
+    pos = model["position"]
+    if not pos:
+        return ["_No licence position: the licence data could not be read._", ""]
+    bad = [r for r in pos["licensable"] if r["status"] in ("under-licensed", "unlicensed")]
+    lines = []
+    if pos["problems"]:
+        lines += [f"> {len(pos['problems'])} licence data problem(s): the records they name are not counted.", ""]
+    if not bad:
+        return lines
+    rows = [[r["publisher"], " ".join(x for x in (r["product"], r["edition"]) if x), r["status"], r["metric"],
+             r["consumption"], r["owned"], r["shortfall"],
+             f"{r['gap_cost']} {r['currency'] or ''}".strip() if r["gap_cost"] else ""]
+            for r in bad[:ROW_LIMIT]]
+    head = ["Publisher", "Product", "Status", "Metric", "Consumption", "Owned", "Shortfall", "Gap cost"]
+    return lines + ["## Short of licences", "", *_table(head, rows, len(bad))]
+
+
+def _changes(model: dict[str, Any]) -> list[str]:
+    changes = model["changes"]
+    if not changes:
+        return ["_First scan: no previous scan to compare with._", ""]
+    c = changes["summary"]
+    lines = ["## Changes since the previous scan", "",
+             (f"Since `{changes['from_scan']}`: {c['installs_added']} installation(s) added, "
+              f"{c['installs_removed']} removed, {c['installs_changed']} version change(s) on "
+              f"{c['hosts_changed']} host(s); {c['hosts_added']} host(s) added, {c['hosts_removed']} removed; "
+              f"{c['products_moved']} product(s) moved ({c['products_worse']} worse, "
+              f"{c['products_better']} better)."),
+             ""]
+    if changes["position"]:
+        rows = []
+        for m in changes["position"][:ROW_LIMIT]:
+            b, a = m["before"] or {}, m["after"] or {}
+            rows.append([" ".join(x for x in (m["publisher"], m["product"], m["edition"]) if x), m["direction"],
+                         f"{b.get('status', 'absent')} → {a.get('status', 'absent')}",
+                         f"{b.get('consumption', '-')} → {a.get('consumption', '-')}",
+                         f"{b.get('owned', '-')} → {a.get('owned', '-')}"])
+        lines += _table(["Product", "Move", "Status", "Consumption", "Owned"], rows, len(changes["position"]))
+    return lines
+
+
+def to_markdown(model: dict[str, Any]) -> str:
+    """The Markdown summary of the model."""
+    lines = [*_headline(model), *_findings(model), *_short(model), *_changes(model),
+             ("Full report: `index.html` (position, drill-down, hosts, trend); data: `report.json`, "
+              "`position.csv`, `installations.csv`, `junit.xml`."), ""]
+    return "\n".join(lines)
