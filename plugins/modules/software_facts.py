@@ -164,6 +164,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetsam.sam.plugins.module_utils import host_raw
 from ansible_collections.fleetsam.sam.plugins.module_utils import linux_packages
+from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_common import root_path
 from ansible_collections.fleetsam.sam.plugins.module_utils import swid
 
 SOURCE_NAMES = ('dpkg', 'rpm', 'apk', 'pacman', 'snap', 'flatpak', 'swid')
@@ -194,7 +195,7 @@ def collect_software(module, wanted, run, root):
         try:
             if name == 'swid':
                 dirs = module.params['swid_dirs']
-                if not any(os.path.isdir(linux_packages.root_path(root, d)) for d in dirs):
+                if not any(os.path.isdir(root_path(root, d)) for d in dirs):
                     report[name] = {'status': 'unavailable', 'count': 0}
                     continue
                 found, errors = swid.find_swid_tags(dirs, root)

@@ -9,8 +9,10 @@ import time
 import pytest
 
 from ansible_collections.fleetsam.sam.plugins.module_utils import linux_packages as lp
+from ansible_collections.fleetsam.sam.plugins.module_utils import pkg_common as common
+from ansible_collections.fleetsam.sam.plugins.module_utils import pkg_parsers as parsers
 
-KEYS = set(lp.RECORD_KEYS)
+KEYS = set(common.RECORD_KEYS)
 
 
 def read(real_fixtures, name):
@@ -71,21 +73,21 @@ def no_which(name):
 
 def test_parse_date_formats(tz):
     tz("UTC")
-    assert lp.parse_date("Wed Sep 12 10:55:23 2018") == 1536749723
-    assert lp.parse_date("Fri 24 May 2024 09:50:31 AM +08") == 1716515431
-    assert lp.parse_date("Fri 24 May 2024 12:50:31 AM +08") == 1716515431 - 9 * 3600
-    assert lp.parse_date("Tue 03 Mar 2020 02:11:36 PM UTC") == 1583244696
-    assert lp.parse_date("Mon 21 Oct 2019 02:07:08 PM PDT") is None  # foreign zone name
-    assert lp.parse_date("garbage") is None
-    assert lp.parse_date(None) is None
+    assert common.parse_date("Wed Sep 12 10:55:23 2018") == 1536749723
+    assert common.parse_date("Fri 24 May 2024 09:50:31 AM +08") == 1716515431
+    assert common.parse_date("Fri 24 May 2024 12:50:31 AM +08") == 1716515431 - 9 * 3600
+    assert common.parse_date("Tue 03 Mar 2020 02:11:36 PM UTC") == 1583244696
+    assert common.parse_date("Mon 21 Oct 2019 02:07:08 PM PDT") is None  # foreign zone name
+    assert common.parse_date("garbage") is None
+    assert common.parse_date(None) is None
     tz("America/Los_Angeles")
-    assert lp.parse_date("Wed 16 Oct 2019 09:21:42 AM PDT") == 1571242902
+    assert common.parse_date("Wed 16 Oct 2019 09:21:42 AM PDT") == 1571242902
 
 
 # ---------------------------------------------------------------- dpkg
 
 def test_dpkg_status_trivy(real_fixtures):
-    records = lp.parse_dpkg_status(read(real_fixtures, "trivy_ubuntu18.04_var-lib-dpkg-status"))
+    records = parsers.parse_dpkg_status(read(real_fixtures, "trivy_ubuntu18.04_var-lib-dpkg-status"))
     check_contract(records, "dpkg")
     # 91 stanzas: 90 installed, 1 "deinstall ok config-files" (git)
     assert len(records) == 90
@@ -106,13 +108,13 @@ def test_dpkg_status_trivy(real_fixtures):
 
 
 def test_dpkg_status_deinstalled_kernel_excluded(real_fixtures):
-    records = lp.parse_dpkg_status(read(real_fixtures, "syft_ubuntu24.04-aws_dpkg-status_deinstalled-kernels"))
+    records = parsers.parse_dpkg_status(read(real_fixtures, "syft_ubuntu24.04-aws_dpkg-status_deinstalled-kernels"))
     assert [(r["name"], r["version"]) for r in records] == [
         ("linux-image-6.14.0-1012-aws", "6.14.0-1012.12~24.04.1")]
 
 
 def test_control_stanzas_keep_continuation_lines(real_fixtures):
-    stanzas = lp.parse_control_stanzas(read(real_fixtures, "trivy_ubuntu18.04_var-lib-dpkg-status"))
+    stanzas = parsers.parse_control_stanzas(read(real_fixtures, "trivy_ubuntu18.04_var-lib-dpkg-status"))
     assert len(stanzas) == 91
     pam = next(s for s in stanzas if s["Package"] == "libpam-runtime")
     assert pam["Conffiles"].splitlines() == [
@@ -128,12 +130,12 @@ def test_dpkg_status_hold_and_other_states():
         for n, status in enumerate(["hold ok installed", "install ok installed", "install ok half-installed",
                                     "install ok unpacked", "purge ok not-installed", "deinstall ok config-files",
                                     "install reinstreq half-installed"]))
-    assert [(r["name"], r["extra"]["status"]) for r in lp.parse_dpkg_status(text)] == [
+    assert [(r["name"], r["extra"]["status"]) for r in parsers.parse_dpkg_status(text)] == [
         ("p0", "hold ok installed"), ("p1", "install ok installed")]
 
 
 def test_dpkg_query_glpi_tsv(real_fixtures):
-    records = lp.parse_dpkg_query(read(real_fixtures, "glpi-agent_dpkg-query_showformat.tsv"))
+    records = parsers.parse_dpkg_query(read(real_fixtures, "glpi-agent_dpkg-query_showformat.tsv"))
     check_contract(records, "dpkg")
     names = by_name(records)
     assert len(records) == 16  # 17 rows, vlc-nox is "deinstall ok config-files"
@@ -154,7 +156,7 @@ def host_dpkg_installed():
 
 def test_dpkg_status_matches_this_machine():
     with open("/var/lib/dpkg/status", encoding="utf-8") as handle:
-        records = lp.parse_dpkg_status(handle.read())
+        records = parsers.parse_dpkg_status(handle.read())
     expected = host_dpkg_installed()
     assert len(expected) > 50
     assert set((r["name"], r["version"], r["arch"]) for r in records) == expected
@@ -162,16 +164,16 @@ def test_dpkg_status_matches_this_machine():
 
 
 def test_dpkg_query_argv_matches_status_on_this_machine():
-    rc, out, err = run_real(lp.DPKG_QUERY_ARGV)
+    rc, out, err = run_real(parsers.DPKG_QUERY_ARGV)
     assert rc == 0, err
-    from_query = lp.parse_dpkg_query(out)
-    from_status = lp.read_dpkg(install_times=False)
+    from_query = parsers.parse_dpkg_query(out)
+    from_status = parsers.read_dpkg(install_times=False)
     key = lambda r: (r["name"], r["version"], r["arch"], r["vendor"])  # noqa: E731
     assert sorted(map(key, from_query)) == sorted(map(key, from_status))
 
 
 def test_read_dpkg_install_times_on_this_machine():
-    records = lp.read_dpkg()
+    records = parsers.read_dpkg()
     dpkg = by_name(records)["dpkg"]
     arch_list = "/var/lib/dpkg/info/dpkg:%s.list" % dpkg["arch"]
     path = arch_list if os.path.exists(arch_list) else "/var/lib/dpkg/info/dpkg.list"
@@ -202,7 +204,7 @@ def test_collect_dpkg_under_root(tmp_path, real_fixtures):
 
 def test_rpm_qai_centos(real_fixtures, tz):
     tz("UTC")
-    records = lp.parse_rpm_qi(read(real_fixtures, "jc_centos7.7_rpm-qai.txt"))
+    records = parsers.parse_rpm_qi(read(real_fixtures, "jc_centos7.7_rpm-qai.txt"))
     check_contract(records, "rpm")
     assert len(records) == 430  # 433 stanzas minus 3 gpg-pubkey
     assert not any(r["name"] == "gpg-pubkey" for r in records)
@@ -223,12 +225,12 @@ def test_rpm_qai_centos(real_fixtures, tz):
 
 def test_rpm_qai_dates_in_host_zone(real_fixtures, tz):
     tz("America/Los_Angeles")
-    records = by_name(lp.parse_rpm_qi(read(real_fixtures, "jc_centos7.7_rpm-qai.txt")))
+    records = by_name(parsers.parse_rpm_qi(read(real_fixtures, "jc_centos7.7_rpm-qai.txt")))
     assert records["make"]["install_time"] == 1571242902
 
 
 def test_rpm_nvra_opensuse(real_fixtures):
-    records = lp.parse_rpm_nvra(read(real_fixtures, "vicibox_opensuse-leap15.3_rpm-qa.txt"))
+    records = parsers.parse_rpm_nvra(read(real_fixtures, "vicibox_opensuse-leap15.3_rpm-qa.txt"))
     check_contract(records, "rpm")
     assert len(records) == 1020  # 1,031 lines minus 11 gpg-pubkey
     arches = [r["arch"] for r in records]
@@ -243,14 +245,14 @@ def test_rpm_nvra_opensuse(real_fixtures):
 
 
 def test_split_nvra_edge_cases():
-    assert lp.split_nvra("gpg-pubkey-6a61399b-5909c06b") == ("gpg-pubkey", "6a61399b", "5909c06b", None)
-    assert lp.split_nvra("foo-1.0-1.el9.aarch64") == ("foo", "1.0", "1.el9", "aarch64")
-    assert lp.split_nvra("foo-1.0-1.fc40") == ("foo", "1.0", "1.fc40", None)
-    assert lp.split_nvra("notanvra") is None
+    assert parsers.split_nvra("gpg-pubkey-6a61399b-5909c06b") == ("gpg-pubkey", "6a61399b", "5909c06b", None)
+    assert parsers.split_nvra("foo-1.0-1.el9.aarch64") == ("foo", "1.0", "1.el9", "aarch64")
+    assert parsers.split_nvra("foo-1.0-1.fc40") == ("foo", "1.0", "1.fc40", None)
+    assert parsers.split_nvra("notanvra") is None
 
 
 def test_rpm_tsv_mageia(real_fixtures):
-    records = lp.parse_rpm_tsv(read(real_fixtures, "glpi-agent_mageia_rpm-qa_queryformat.tsv"))
+    records = parsers.parse_rpm_tsv(read(real_fixtures, "glpi-agent_mageia_rpm-qa_queryformat.tsv"))
     check_contract(records, "rpm")
     assert len(records) == 10
     names = by_name(records)
@@ -274,26 +276,26 @@ def mageia_as_query_output(text):
 
 
 def test_rpm_query_format_parse(real_fixtures):
-    records = lp.parse_rpm_query(mageia_as_query_output(
+    records = parsers.parse_rpm_query(mageia_as_query_output(
         read(real_fixtures, "glpi-agent_mageia_rpm-qa_queryformat.tsv")))
-    assert records == lp.parse_rpm_tsv(read(real_fixtures, "glpi-agent_mageia_rpm-qa_queryformat.tsv"))
+    assert records == parsers.parse_rpm_tsv(read(real_fixtures, "glpi-agent_mageia_rpm-qa_queryformat.tsv"))
 
 
 def test_rpm_query_empty_db_with_real_rpm(tmp_path):
     dbpath = tmp_path / "rpmdb"
     dbpath.mkdir()
-    rc, out, err = run_real(lp.RPM_QUERY_ARGV + ["--dbpath", str(dbpath)])
+    rc, out, err = run_real(parsers.RPM_QUERY_ARGV + ["--dbpath", str(dbpath)])
     assert rc == 0, err
-    assert out == "" and lp.parse_rpm_query(out) == []
+    assert out == "" and parsers.parse_rpm_query(out) == []
 
 
 def test_rpm_query_format_rendered_by_real_rpm(tmp_path):
     spec = tmp_path / "demo.spec"
     spec.write_text("Name: demo-tool\nVersion: 2.4.1\nRelease: 3.el9\nEpoch: 7\nSummary: demo\n"
                     "License: MIT\nVendor: Example Corp\nBuildArch: noarch\n%description\ndemo\n")
-    rc, out, err = run_real(["rpm", "-q", "--specfile", str(spec), "--queryformat", lp.RPM_QUERY_FORMAT])
+    rc, out, err = run_real(["rpm", "-q", "--specfile", str(spec), "--queryformat", parsers.RPM_QUERY_FORMAT])
     assert rc == 0, err
-    assert lp.parse_rpm_query(out) == [{
+    assert parsers.parse_rpm_query(out) == [{
         "source": "rpm", "name": "demo-tool", "version": "7:2.4.1-3.el9", "arch": "noarch",
         "vendor": "Example Corp", "install_time": None, "package_id": "rpm:demo-tool-2.4.1-3.el9.noarch",
         "location": None, "extra": {"epoch": "7", "release": "3.el9"}}]
@@ -305,7 +307,7 @@ def test_collect_rpm_uses_root_and_runner(tmp_path, real_fixtures):
     assert lp.collect_rpm(FakeRunner(""), root=str(tmp_path), which=no_which) is None
     runner = FakeRunner(mageia_as_query_output(read(real_fixtures, "glpi-agent_mageia_rpm-qa_queryformat.tsv")))
     records, warnings = lp.collect_rpm(runner, root=str(tmp_path), which=fake_which)
-    assert runner.calls == [["/usr/bin/rpm", "--root", str(tmp_path), "-qa", "--queryformat", lp.RPM_QUERY_FORMAT]]
+    assert runner.calls == [["/usr/bin/rpm", "--root", str(tmp_path), "-qa", "--queryformat", parsers.RPM_QUERY_FORMAT]]
     assert len(records) == 10 and warnings == []
     failing = FakeRunner("", rc=1, stderr="error: cannot open Packages database\n")
     records, warnings = lp.collect_rpm(failing, root=str(tmp_path), which=fake_which)
@@ -315,7 +317,7 @@ def test_collect_rpm_uses_root_and_runner(tmp_path, real_fixtures):
 # ---------------------------------------------------------------- apk
 
 def test_apk_installed_alpine(real_fixtures):
-    records = lp.parse_apk_installed(read(real_fixtures, "syft_alpine_lib-apk-db-installed"))
+    records = parsers.parse_apk_installed(read(real_fixtures, "syft_alpine_lib-apk-db-installed"))
     check_contract(records, "apk")
     assert len(records) == 14
     names = by_name(records)
@@ -342,7 +344,7 @@ def test_collect_apk_under_root(tmp_path, real_fixtures):
 
 def test_pacman_qi_glpi(real_fixtures, tz):
     tz("UTC")
-    records = lp.parse_pacman_qi(read(real_fixtures, "glpi-agent_arch_pacman-Qqi.txt"))
+    records = parsers.parse_pacman_qi(read(real_fixtures, "glpi-agent_arch_pacman-Qqi.txt"))
     check_contract(records, "pacman")
     assert [r["name"] for r in records] == [
         "ca-certificates", "filesystem", "pacman-mirrorlist", "perl", "systemd", "vim",
@@ -357,7 +359,7 @@ def test_pacman_qi_glpi(real_fixtures, tz):
 
 
 def test_pacman_qii_wrapped_lines(real_fixtures):
-    records = lp.parse_pacman_qi(read(real_fixtures, "jc_arch_pacman-Qii_zstd.txt"))
+    records = parsers.parse_pacman_qi(read(real_fixtures, "jc_arch_pacman-Qii_zstd.txt"))
     assert [(r["name"], r["version"], r["arch"]) for r in records] == [
         ("zstd", "1.5.6-1", "x86_64"), ("apparmor", "3.1.7-4", "x86_64"), ("apulse", "0.1.13-1", "x86_64")]
     names = by_name(records)
@@ -381,7 +383,7 @@ def desc_text(record, build_time):
 def test_collect_pacman_desc_under_root(tmp_path, real_fixtures, tz):
     tz("UTC")
     assert lp.collect_pacman(FakeRunner(""), root=str(tmp_path)) is None
-    captured = lp.parse_pacman_qi(read(real_fixtures, "glpi-agent_arch_pacman-Qqi.txt"))
+    captured = parsers.parse_pacman_qi(read(real_fixtures, "glpi-agent_arch_pacman-Qqi.txt"))
     local = tmp_path / "var/lib/pacman/local"
     for record in captured:
         pkg = local / ("%s-%s" % (record["name"], record["version"]))
@@ -400,7 +402,7 @@ def test_collect_pacman_desc_under_root(tmp_path, real_fixtures, tz):
 # ---------------------------------------------------------------- snap
 
 def test_snap_list(real_fixtures):
-    records = lp.parse_snap_list(read(real_fixtures, "glpi-agent_snap-list.txt"))
+    records = parsers.parse_snap_list(read(real_fixtures, "glpi-agent_snap-list.txt"))
     check_contract(records, "snap")
     assert [(r["name"], r["version"], r["vendor"]) for r in records] == [
         ("core18", "20191030", "canonical"), ("kde-frameworks-5-core18", "5.61.0", "kde"),
@@ -415,7 +417,7 @@ def test_snap_list_agrees_with_snap_info(real_fixtures):
     info = read(real_fixtures, "glpi-agent_snap-info_kdenlive.txt")
     version, rev = re.search(r"^installed:\s+(\S+)\s+\((\d+)\)", info, re.M).groups()
     publisher = re.search(r"^publisher:\s+(\S+)", info, re.M).group(1)
-    kdenlive = by_name(lp.parse_snap_list(read(real_fixtures, "glpi-agent_snap-list.txt")))["kdenlive"]
+    kdenlive = by_name(parsers.parse_snap_list(read(real_fixtures, "glpi-agent_snap-list.txt")))["kdenlive"]
     assert (kdenlive["version"], kdenlive["extra"]["revision"]) == (version, rev)
     assert kdenlive["vendor"].lower() == publisher.rstrip("*").lower()
 
@@ -424,12 +426,12 @@ def test_snap_list_unicode_marks_and_empty():
     text = ("Name    Version  Rev    Tracking       Publisher     Notes\n"
             "firefox 128.0    4650   latest/stable  mozilla\u2713      -\n"
             "hello   2.10     x1     -              -             -\n")
-    records = lp.parse_snap_list(text, "/var/lib/snapd/snap")
+    records = parsers.parse_snap_list(text, "/var/lib/snapd/snap")
     assert [(r["vendor"], r["location"], r["extra"]["tracking"]) for r in records] == [
         ("mozilla", "/var/lib/snapd/snap/firefox/4650", "latest/stable"),
         (None, "/var/lib/snapd/snap/hello/x1", None)]
-    assert lp.parse_snap_list("No snaps are installed yet.\n") == []
-    assert lp.parse_snap_list("") == []
+    assert parsers.parse_snap_list("No snaps are installed yet.\n") == []
+    assert parsers.parse_snap_list("") == []
 
 
 def test_collect_snap_live_and_offline(tmp_path, real_fixtures):
@@ -449,7 +451,7 @@ def test_collect_snap_live_and_offline(tmp_path, real_fixtures):
 
 def test_flatpak_list_four_columns(real_fixtures):
     columns = ("application", "branch", "installation", "name")
-    records = lp.parse_flatpak_list(read(real_fixtures, "glpi-agent_flatpak-list_columns.tsv"), columns)
+    records = parsers.parse_flatpak_list(read(real_fixtures, "glpi-agent_flatpak-list_columns.tsv"), columns)
     check_contract(records, "flatpak")
     assert len(records) == 12
     installs = [r["extra"]["installation"] for r in records]
@@ -478,7 +480,7 @@ def test_flatpak_list_default_columns_from_info_captures(real_fixtures):
         info = info_fields(read(real_fixtures, name))
         lines.append("\t".join([info["ID"], info["Branch"], info["Installation"], display,
                                 info.get("Version", ""), info["Arch"], info["Origin"], info["Ref"]]))
-    obs, gl = lp.parse_flatpak_list("\n".join(lines) + "\n")
+    obs, gl = parsers.parse_flatpak_list("\n".join(lines) + "\n")
     assert (obs["version"], obs["arch"], obs["location"], obs["package_id"]) == (
         "27.2.1", "x86_64", None, "flatpak:com.obsproject.Studio/x86_64/stable")
     assert obs["extra"] == {"branch": "stable", "installation": "user", "origin": "flathub",
@@ -491,8 +493,8 @@ def test_collect_flatpak(tmp_path, real_fixtures):
     runner = FakeRunner(read(real_fixtures, "glpi-agent_flatpak-list_columns.tsv"))
     assert lp.collect_flatpak(runner, which=no_which) is None
     records, warnings = lp.collect_flatpak(runner, which=fake_which)
-    assert runner.calls == [["/usr/bin/flatpak"] + lp.FLATPAK_LIST_ARGV[1:]]
-    assert lp.FLATPAK_LIST_ARGV[:3] == ["flatpak", "list", "--all"]
+    assert runner.calls == [["/usr/bin/flatpak"] + parsers.FLATPAK_LIST_ARGV[1:]]
+    assert parsers.FLATPAK_LIST_ARGV[:3] == ["flatpak", "list", "--all"]
     assert len(records) == 12 and warnings == []
     assert lp.collect_flatpak(runner, root=str(tmp_path), which=fake_which) is None
 
