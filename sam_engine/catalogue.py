@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import os
 import re
 import string
 import unicodedata
@@ -50,6 +49,7 @@ from typing import Any, Sequence
 import yaml
 
 from .model import Installation, LicenceNeed, Problem, Recognition
+from .resources import data_dir
 from .versions import normalise_version, parse_range, version_in_range, version_key  # noqa: F401 (re-export)
 
 try:  # the regex parser, only to find a pattern's leading literal word
@@ -58,7 +58,7 @@ except ImportError:  # pragma: no cover
     import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CATALOGUE_DIR = Path(os.environ.get("FLEETSAM_CATALOGUE") or REPO_ROOT / "catalogue")
+DEFAULT_CATALOGUE_DIR = data_dir("catalogue")
 ENTRY_KEYS = frozenset({"id", "match", "publisher", "product", "edition", "editions", "map", "version",
                         "licence", "licence_when", "suite", "metric_hint", "fallback", "examples", "note"})
 RULE_FIELDS = ("title", "publisher", "source", "package_id", "swid_tag_id", "version")
@@ -70,7 +70,7 @@ _WORD = re.compile(r"[^\W_]*")  # a run of letters and digits
 
 def default_catalogue_dir() -> Path:
     """The shipped catalogue directory; ``$FLEETSAM_CATALOGUE`` is read at call time."""
-    return Path(os.environ.get("FLEETSAM_CATALOGUE") or REPO_ROOT / "catalogue")
+    return data_dir("catalogue")
 
 
 Condition = tuple  # (version range or None, until date or None, since date or None, LicenceNeed)

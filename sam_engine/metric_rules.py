@@ -23,9 +23,10 @@ from typing import Any
 import yaml
 
 from .model import Hardware, Virtualization
+from .resources import data_dir
 
 # Under catalogue/ but in a directory of their own: catalogue.load_catalogue reads every *.yml of catalogue/.
-RULES_DIR = Path(__file__).resolve().parents[1] / "catalogue" / "metrics"
+RULES_DIR = data_dir("catalogue") / "metrics"
 METRIC_NAMES = ("installation", "device", "named_user", "processor", "core", "vm", "site", "employee")
 
 

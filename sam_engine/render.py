@@ -42,8 +42,9 @@ from markupsafe import Markup
 
 from . import report_formats
 from .report_formats import to_junit, to_markdown
+from .resources import data_dir
 
-TEMPLATE_DIR = Path(os.environ.get("FLEETSAM_TEMPLATES", Path(__file__).resolve().parent.parent / "templates"))
+TEMPLATE_DIR = data_dir("templates")
 REPORT_FILES = ("index.html", "report.json", "position.csv", "installations.csv", "junit.xml", "summary.md")
 
 
