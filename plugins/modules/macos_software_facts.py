@@ -110,13 +110,6 @@ attributes:
   async:
     description: Cannot run asynchronously.
     support: none
-  check_mode:
-    description: Can run in check mode and return the same inventory.
-    support: full
-    details: The commands only read, so they also run in check mode.
-  diff_mode:
-    description: Changes nothing, so there is no diff to show.
-    support: none
   platform:
     description: Target operating systems.
     support: full
@@ -133,6 +126,8 @@ notes:
 seealso:
   - module: fleetsam.sam.software_facts
   - module: ansible.builtin.raw
+extends_documentation_fragment:
+  - fleetsam.sam.inventory
 author:
   - fleetsam developers (@fleetsam)
 '''

@@ -53,12 +53,6 @@ options:
     type: bool
     default: true
 attributes:
-  check_mode:
-    description: Can run in check mode and return the same inventory.
-    support: full
-  diff_mode:
-    description: Changes nothing, so there is no diff to show.
-    support: none
   platform:
     description: Target operating systems.
     support: full
@@ -68,6 +62,8 @@ notes:
     C(fleetsam.sam.collector) callback.
 seealso:
   - module: ansible.builtin.package_facts
+extends_documentation_fragment:
+  - fleetsam.sam.inventory
 author:
   - fleetsam developers (@fleetsam)
 '''

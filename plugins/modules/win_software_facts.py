@@ -66,12 +66,6 @@ options:
     type: int
     default: 262144
 attributes:
-  check_mode:
-    description: Can run in check mode and return the same inventory.
-    support: full
-  diff_mode:
-    description: Changes nothing, so there is no diff to show.
-    support: none
   platform:
     description: Target operating systems.
     support: full
@@ -86,6 +80,8 @@ notes:
 seealso:
   - module: fleetsam.sam.software_facts
   - module: ansible.windows.win_product_facts
+extends_documentation_fragment:
+  - fleetsam.sam.inventory
 author:
   - fleetsam developers (@fleetsam)
 '''
