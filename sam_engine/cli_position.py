@@ -18,12 +18,13 @@ import datetime as dt
 import json
 import os
 import sys
+from collections import Counter
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from .licensing import LicenceSettings, load_context, position_of
-from .position import LicencePosition, ProductPosition, position_to_rows
+from .position import URGENCY, LicencePosition, ProductPosition, Status, position_to_rows
 from .store import open_store
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -48,7 +49,7 @@ def _cell(value) -> str:
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-def print_table(pos: LicencePosition, products: list[ProductPosition], detail: bool) -> None:
+def print_table(pos: LicencePosition, products: list[ProductPosition], detail: bool, totals: bool = True) -> None:
     rows = position_to_rows(products, detail=detail)
     print(f"Effective Licence Position as of {pos.as_of.isoformat()}")
     print(f"{'PUBLISHER':12} {'PRODUCT':24} {'EDITION':18} {'METRIC':10} {'INST':>5} {'USED':>6} {'OWNED':>9} "
@@ -63,7 +64,7 @@ def print_table(pos: LicencePosition, products: list[ProductPosition], detail: b
             _print_detail(r)
     if any(r["stale_hosts"] for r in rows):
         print("* counted from the last inventory of a stale (unreachable or failed) host")
-    if len(products) == len(pos.products) + len(pos.unrecognised):  # totals only for the whole position
+    if totals:  # only for the whole position, not one product
         for currency, amount in pos.cost_totals:
             print(f"gap cost total: {amount} {currency}")
         for note in pos.notes:
@@ -122,7 +123,8 @@ def cmd_position(args: argparse.Namespace) -> int:
     if ctx.has_errors:
         return EXIT_BAD_INPUT
     pos = position_of(scan.hosts, ctx)
-    products = [p for p in pos if not args.product or _matches(p, args.product)]
+    products = sorted((p for p in pos if not args.product or _matches(p, args.product)),
+                      key=lambda p: (URGENCY.index(p.status.value), (p.publisher or "").casefold(), p.product.casefold()))
     if args.product and not products:
         print(f"fleetsam position: error: no product matches {args.product!r}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -131,7 +133,12 @@ def cmd_position(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         print_csv(products)
     else:
-        print_table(pos, products, detail=args.detail or bool(args.product))
+        quiet = (Status.NO_LICENCE_NEEDED, Status.UNRECOGNISED)
+        shown = products if args.all or args.product else [p for p in products if p.status not in quiet]
+        print_table(pos, shown, detail=args.detail or bool(args.product), totals=not args.product)
+        hidden = Counter(p.status.value for p in products if p not in shown)
+        if hidden:
+            print("not listed (--all lists them): " + ", ".join(f"{n} {s}" for s, n in sorted(hidden.items())))
     return EXIT_OK
 
 
@@ -152,6 +159,8 @@ def register(subparsers) -> None:
     p.add_argument("--as-of", help="date the subscription terms are checked on, YYYY-MM-DD (default: today)")
     p.add_argument("--product", help="only products whose name contains NAME (table: with the detail)")
     p.add_argument("--detail", action="store_true", help="table: show installations and the arithmetic")
+    p.add_argument("--all", action="store_true",
+                   help="table: also list products that need no licence and unrecognised titles")
     p.add_argument("--licences", default=os.environ.get("FLEETSAM_LICENCES", "licences"),
                    help="licence files directory (default: %(default)s, env FLEETSAM_LICENCES)")
     p.add_argument("--rules", default=os.environ.get("FLEETSAM_RULES"),

@@ -26,10 +26,9 @@ from collections import Counter
 from typing import Any, Iterable
 
 from .model import HostScan, Installation, Scan
-from .position import LicencePosition, ProductPosition, Status
+from .position import URGENCY, LicencePosition, ProductPosition, Status
 
 # most urgent first, as in the report
-URGENCY = ("under-licensed", "unlicensed", "over-licensed", "compliant", "no licence needed", "unrecognised")
 _NOT_LICENSABLE = (Status.NO_LICENCE_NEEDED, Status.UNRECOGNISED)
 _InstallKey = tuple[str, str, str, str]  # source, package id, name, version
 

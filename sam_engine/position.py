@@ -51,6 +51,11 @@ class Status(str, enum.Enum):
     UNRECOGNISED = "unrecognised"
 
 
+# Most urgent first: what an auditor finds, then money spent for nothing, then the rest.
+URGENCY = tuple(s.value for s in (Status.UNDER_LICENSED, Status.UNLICENSED, Status.OVER_LICENSED, Status.COMPLIANT,
+                                  Status.NO_LICENCE_NEEDED, Status.UNRECOGNISED))
+
+
 @dataclass(frozen=True, slots=True)
 class Consumption:
     """Licences consumed under ``metric``; ``rule`` is the metric_rules.yml entry (file:line) or ``default``."""

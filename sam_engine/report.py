@@ -26,7 +26,7 @@ from . import history as scan_history
 from .model import Entitlement, HostScan, HostStatus, Problem, Scan
 from .position import LicencePosition
 from .report_charts import publisher_bars, trend
-from .report_position import NON_COMPLIANT, STATUS_ORDER, build_position, host_products  # noqa: F401 (re-export)
+from .report_position import NON_COMPLIANT, build_position, host_products  # noqa: F401 (re-export)
 from .store import ScanInfo
 
 SCHEMA_VERSION = "2.0"

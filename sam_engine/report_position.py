@@ -24,10 +24,9 @@ from typing import Any, Iterable, Sequence
 
 from .entitlements import mask_key
 from .model import Entitlement, Problem
-from .position import LicencePosition, ProductPosition, Status, position_to_rows
+from .position import URGENCY, LicencePosition, ProductPosition, Status, position_to_rows
 
 # Most urgent first: what an auditor would find, then what costs money for nothing.
-STATUS_ORDER = ("under-licensed", "unlicensed", "over-licensed", "compliant", "no licence needed", "unrecognised")
 NON_COMPLIANT = ("under-licensed", "unlicensed")
 HOST_SAMPLE = 20  # hosts named in the summary of a free or unrecognised title
 
@@ -122,7 +121,7 @@ def _summary_row(pid: str, p: ProductPosition, versions: list[str]) -> dict[str,
 
 
 def _sort_key(p: ProductPosition) -> tuple:
-    return (STATUS_ORDER.index(p.status.value), (p.publisher or "").casefold(), p.product.casefold(),
+    return (URGENCY.index(p.status.value), (p.publisher or "").casefold(), p.product.casefold(),
             (p.edition or "").casefold())
 
 
@@ -142,7 +141,7 @@ def _publishers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             g["gap_costs"][currency] = str(Decimal(g["gap_costs"].get(currency, "0")) + Decimal(r["gap_cost"]))
     out = []
     for g in groups.values():
-        g["by_status"] = {s: g["by_status"][s] for s in STATUS_ORDER if g["by_status"][s]}
+        g["by_status"] = {s: g["by_status"][s] for s in URGENCY if g["by_status"][s]}
         out.append(g)
     out.sort(key=lambda g: (-g["non_compliant"], -g["products"], g["publisher"].casefold()))
     return out
@@ -178,7 +177,7 @@ def build_position(position: LicencePosition | None, problems: Sequence[Problem]
     counts.update({"no licence needed": len(free), "unrecognised": len(unknown)})
     return {
         "as_of": position.as_of.isoformat(),
-        "status_counts": {s: counts[s] for s in STATUS_ORDER if counts[s]},
+        "status_counts": {s: counts[s] for s in URGENCY if counts[s]},
         "licensable": rows,
         "free": [_summary_row(f"f{n}", p, versions[f"f{n}"]) for n, p in enumerate(free, 1)],
         "unrecognised": [_summary_row(f"u{n}", p, versions[f"u{n}"]) for n, p in enumerate(unknown, 1)],

@@ -70,7 +70,9 @@ def test_table_lists_every_product_and_the_unrecognised(run):
     oracle = next(line for line in out.splitlines() if line.startswith("Oracle"))
     # consumption 20, owned 16, balance -4, shortfall 4, 4 × 47500 USD
     assert oracle.split()[-8:] == ["2", "20", "16", "-4", "4", "under-licensed", "190000", "USD"]
-    assert "acme-agent" in out and "unrecognised" in out
+    assert "acme-agent" not in out and "not listed (--all lists them):" in out and "1 unrecognised" in out
+    code, out, err = run("--as-of", "2026-06-30", "--all")
+    assert code == 0 and "acme-agent" in out and "not listed" not in out
 
 
 def test_json_and_csv_agree(run):
