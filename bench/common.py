@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -54,18 +55,30 @@ def _fmt(v) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
+class Timeout(Exception):
+    pass
+
+
 def run(argv: list[str], env: dict | None = None, cwd: Path | None = None, check: bool = True,
-        log: Path | None = None) -> dict:
+        log: Path | None = None, timeout: float | None = None) -> dict:
     """Run a command; wall time (s), peak RSS of its largest process (MiB), return code.
 
     The child runs under ``bench/_rss.py``, which waits for it and reads
     ``RUSAGE_CHILDREN``: the peak of the biggest process of the command's tree.
+    On ``timeout`` the command's own process group (started here) is killed: ``Timeout``.
     """
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(BENCH / "_rss.py"), *map(str, argv)], env=env, cwd=cwd or REPO,
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, str(BENCH / "_rss.py"), *map(str, argv)], env=env, cwd=cwd or REPO,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        stdout, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the group this call created: the command and its children
+        proc.communicate()
+        raise Timeout(f"{' '.join(map(str, argv))}: no result within {timeout:.0f} s") from None
     wall = time.perf_counter() - t0
-    lines = proc.stdout.splitlines()
+    lines = stdout.splitlines()
     stats = json.loads(lines[-1]) if lines and lines[-1].startswith("{\"rss_kb\"") else {"rss_kb": 0}
     output = "\n".join(lines[:-1])
     if log:
@@ -85,9 +98,9 @@ def python_job(code: str, *args: str, env: dict | None = None) -> dict:
     return data
 
 
-def script_job(script: Path, *args, env: dict | None = None) -> dict:
+def script_job(script: Path, *args, env: dict | None = None, timeout: float | None = None) -> dict:
     """Run a bench script in a fresh interpreter; its last JSON stdout line, plus its peak RSS."""
-    result = run([sys.executable, str(script), *map(str, args)], env=env)
+    result = run([sys.executable, str(script), *map(str, args)], env=env, timeout=timeout)
     lines = [ln for ln in result["output"].splitlines() if ln.startswith("{")]
     data = json.loads(lines[-1]) if lines else {}
     data.setdefault("rss_mb", result["rss_mb"])

@@ -140,6 +140,29 @@ def _fill(template: str, groups: dict) -> str | None:
         return None
 
 
+def _memo(fn):
+    """Remember a pure function's results per argument tuple (a fleet repeats its titles, vendors
+    and versions); unhashable arguments are computed each time."""
+    cache: dict = {}
+
+    def wrapper(*args):
+        try:
+            return cache[args]
+        except KeyError:
+            value = cache[args] = fn(*args)
+            return value
+        except TypeError:
+            return fn(*args)
+
+    wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+_normalise_version = _memo(normalise_version)
+
+
+@_memo
 def _clean_title(name: str) -> str:  # NFC (macOS decomposes accents), whitespace runs collapsed
     return " ".join(unicodedata.normalize("NFC", name).split())
 
@@ -155,6 +178,53 @@ def _literal_word(pattern: str) -> str | None:
     prefix = "".join(chr(arg) for _, arg in literal).lower()
     word = _first_word(prefix)
     return None if not word or (len(word) == len(prefix) and len(literal) < len(items)) else word
+
+
+def _word_closed(prefix: str) -> bool:
+    """Whether ``prefix`` already holds a whole first word (a non-word character follows it)."""
+    return len(_first_word(prefix)) < len(prefix)
+
+
+def _expand_prefixes(prefixes: list[str], items: list) -> list[str] | None:
+    """The lower-cased literal prefixes ``items`` (parsed regex) can start a title with, grown from
+    ``prefixes`` until each one's first word is closed; None when that is not knowable."""
+    for op, av in items:
+        growing = [p for p in prefixes if not _word_closed(p)]
+        if not growing:
+            return prefixes
+        closed = [p for p in prefixes if _word_closed(p)]
+        if op is _sre_parse.LITERAL:
+            growing = [p + chr(av).lower() for p in growing]
+        elif op is _sre_parse.AT:  # an anchor: no character
+            continue
+        elif op is _sre_parse.SUBPATTERN:
+            growing = _expand_prefixes(growing, list(av[-1]))
+        elif op is _sre_parse.BRANCH:
+            alternatives = [_expand_prefixes(growing, list(alt)) for alt in av[1]]
+            growing = None if None in alternatives else [p for alt in alternatives for p in alt]
+        elif op in (_sre_parse.MAX_REPEAT, _sre_parse.MIN_REPEAT) and av[0] == 0 and av[1] == 1:
+            once = _expand_prefixes(growing, list(av[2]))  # an optional part: without it, or once
+            growing = None if once is None else growing + once
+        else:  # a class, a repeat, any character...: the word of a growing prefix is not fixed
+            return None
+        if growing is None or len(closed) + len(growing) > 64:
+            return None
+        prefixes = closed + growing
+    return prefixes
+
+
+def _first_words(pattern: str) -> frozenset[str] | None:
+    """Every whole first word a title matching ``pattern`` can start with, when the pattern fixes
+    them through leading literals, optional parts and alternatives (``(Microsoft )?Visio``:
+    ``microsoft`` or ``visio``); None otherwise. ``_literal_word`` covers the single-word case."""
+    try:
+        prefixes = _expand_prefixes([""], list(_sre_parse.parse(pattern)))
+    except Exception:  # noqa: BLE001 - an unusual pattern is simply not indexed
+        return None
+    if not prefixes:
+        return None
+    words = {_first_word(p) for p in prefixes}  # a prefix the pattern ends on is the whole title
+    return None if "" in words else frozenset(words)
 
 
 def _condition(cond: Any) -> Condition:
@@ -293,6 +363,7 @@ def load_catalogue(paths: Sequence[Path | str] = (), *, include_shipped: bool = 
     return Catalogue(ordered, today=today), problems
 
 
+@_memo
 def clean_vendor(raw: str | None) -> str | None:
     """A raw vendor made presentable: no ``<e-mail>``, X.500 names (``CN=..., O=...``) reduced to O or CN."""
     if not raw:
@@ -329,7 +400,11 @@ class Catalogue:
             for n, rule in enumerate(entry.rules):
                 title = dict(rule).get("title")
                 word = _literal_word(title.pattern) if title is not None else None
-                (self._by_word.setdefault(word, []) if word else self._always).append((pos, n))
+                words = {word} if word else _first_words(title.pattern) if title is not None else None
+                if not words:
+                    self._always.append((pos, n))
+                for word in sorted(words or ()):
+                    self._by_word.setdefault(word, []).append((pos, n))
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -370,7 +445,7 @@ class Catalogue:
         if final is not None:
             return self._result(final[0], final[1], inst)
         return Recognition(clean_vendor(inst.vendor), title or inst.name, None,
-                           normalise_version(inst.version, inst.source), LicenceNeed.UNKNOWN, None)
+                           _normalise_version(inst.version, inst.source), LicenceNeed.UNKNOWN, None)
 
     def _match_static(self, title: str, publisher: str, source: str) -> tuple[tuple, tuple | None]:
         """What the rules say about one distinct (title, publisher, source), read once.
@@ -405,7 +480,7 @@ class Catalogue:
         if edition:
             edition = next((e for e in entry.editions if e.lower() == edition.lower()), edition)
         version = _fill(entry.version, canon) if entry.version is not None else canon.get("version")
-        version = normalise_version(version) if version else normalise_version(inst.version, inst.source)
+        version = _normalise_version(version) if version else _normalise_version(inst.version, inst.source)
         publisher = _fill(entry.publisher, canon) or clean_vendor(inst.vendor)
         product = _fill(entry.product, canon) or _clean_title(inst.name) or inst.name
         return Recognition(publisher, product, edition or None, version,

@@ -70,20 +70,23 @@ def times_array(values: Iterable[int | None]) -> array:
 class Inventory(Sequence):
     """One host's installations: ``ids`` into ``table`` and their ``times`` (``NO_TIME`` for None)."""
 
-    __slots__ = ("table", "ids", "times")
+    __slots__ = ("table", "ids", "times", "digest")
 
-    def __init__(self, table: RowTable, ids: array, times: array):
+    def __init__(self, table: RowTable, ids: array, times: array, digest: str | None = None):
         self.table, self.ids, self.times = table, ids, times
+        self.digest = digest  # its content_digest, when already known (computed where it was parsed)
 
     @classmethod
     def of(cls, installations: Iterable[Installation], table: RowTable) -> "Inventory | tuple[Installation, ...]":
-        """The compact form of ``installations``; a plain tuple when an install time does not fit 64 bits."""
+        """The compact form of ``installations``; the plain tuple when a value does not fit (an install
+        time beyond 64 bits, an unhashable field)."""
         items = tuple(installations)
-        try:
+        try:  # an unhashable field (a list from an odd collector) cannot be interned: TypeError
             times = times_array(i.install_time for i in items)
-        except (OverflowError, TypeError):
+            ids = array("I", map(table.intern_installation, items))
+        except (OverflowError, TypeError):  # rows interned before the odd one stay unused: harmless
             return items
-        return cls(table, array("I", [table.intern_installation(i) for i in items]), times)
+        return cls(table, ids, times)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -155,22 +158,26 @@ def row_ranks(table: RowTable) -> list[int]:
     return cached
 
 
-def canonical(table: RowTable, ids: Sequence[int], times: Sequence[int]) -> tuple[list[int], str]:
-    """(positions in canonical order, content digest) of one inventory.
+def content_digest(table: RowTable, ids: Sequence[int], times: Sequence[int]) -> str:
+    """The content address of one inventory, whatever table its rows are interned in.
 
-    The canonical order sorts by source, package id, name and version (ties keep
-    the collector's order); the digest is a SHA-256 over each row's 128-bit
-    BLAKE2 hash and the install times in that order, so the same software on two
-    hosts, or on one host in two scans, is one stored inventory whatever table
-    its rows are interned in.
+    SHA-256 over each row's 128-bit BLAKE2 hash and the install times, in the
+    collector's order (what a host reports unchanged comes in the same order, so
+    an unchanged host maps to its stored inventory; the same packages listed in
+    another order are merely stored once more). No sort on the write path.
     """
-    ranks = row_ranks(table)
     hashes = table.per_row("hash", _row_hash)
-    order = sorted(range(len(ids)), key=list(map(ranks.__getitem__, ids)).__getitem__)
-    ordered = list(map(ids.__getitem__, order))
-    digest = hashlib.sha256(b"".join(map(hashes.__getitem__, ordered)))
-    digest.update(array("q", map(times.__getitem__, order)).tobytes())
-    return order, digest.hexdigest()
+    digest = hashlib.sha256(b"".join(map(hashes.__getitem__, ids)))
+    digest.update(times.tobytes() if isinstance(times, array) and times.typecode == "q"
+                  else array("q", times).tobytes())
+    return digest.hexdigest()
+
+
+def canonical_order(table: RowTable, ids: Sequence[int]) -> list[int]:
+    """Positions of an inventory in canonical order: by source, package id, name and version,
+    ties in the collector's order (the order a stored inventory is read back in)."""
+    ranks = row_ranks(table)
+    return sorted(range(len(ids)), key=list(map(ranks.__getitem__, ids)).__getitem__)
 
 
 class SnapshotTable:
@@ -214,7 +221,7 @@ class SnapshotTable:
             self.rows.extend(self._string(v) for v in row)
         return srid
 
-    def encode(self, table: RowTable, ids: Sequence[int], times: Sequence[int], order: list[int]) -> dict:
+    def encode(self, table: RowTable, ids: Sequence[int], times: Sequence[int]) -> dict:
         mapping = self.row_ids(table)
         stored = self._stored[id(table)]
         new = set(ids).difference(stored)
@@ -223,8 +230,9 @@ class SnapshotTable:
                 if mapping[rid] < 0:
                     mapping[rid] = self.add(table, rid)
             stored.update(new)
-        srids = list(map(mapping.__getitem__, map(ids.__getitem__, order)))
-        return {"ids": _b64(array("I", srids)), "times": _b64(array("q", map(times.__getitem__, order)))}
+        srids = array("I", map(mapping.__getitem__, ids))
+        return {"ids": _b64(srids), "times": _b64(times if isinstance(times, array) and times.typecode == "q"
+                                                  else array("q", times))}
 
     def doc(self) -> dict:
         return {"strings": self.strings, "rows": _b64(self.rows)}
@@ -262,4 +270,7 @@ def table_from_doc(doc: dict) -> RowTable:
 
 
 def inventory_from_doc(doc: dict, table: RowTable) -> Inventory:
-    return Inventory(table, _unb64("I", doc["ids"]), _unb64("q", doc["times"]))
+    """A stored inventory, in canonical order (``canonical_order``)."""
+    ids, times = _unb64("I", doc["ids"]), _unb64("q", doc["times"])
+    order = canonical_order(table, ids)
+    return Inventory(table, array("I", map(ids.__getitem__, order)), array("q", map(times.__getitem__, order)))

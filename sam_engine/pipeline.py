@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ingest, notify, render, report
+from . import ingest, ingest_parallel, notify, render, report
 from .model import HostStatus, Problem, Scan
 from .licensing import LicenceSettings, load_context, position_of
 from .position import LicencePosition
@@ -67,12 +67,9 @@ def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
                   alerts: notify.AlertSettings | None = None) -> RunSummary:
     """Store one run's spool as a scan snapshot, reconcile it and write the reports."""
     timings: dict[str, float] = {}
-    with _timed(timings, "ingest"):
-        run, problems = ingest.read_spool(spool, stream=True)  # host files are read during normalise
     with open_store(store) as st:
-        with _timed(timings, "normalise"):
-            scan, more = ingest.build_scan(run, st.last_inventory)
-            problems += more
+        with _timed(timings, "ingest+normalise"):  # streamed, on every core for a large spool
+            scan, problems = ingest_parallel.build_scan_from_spool(spool, st.last_inventory)
         with _timed(timings, "store"):
             st.save_scan(scan)
         history = st.scans()
@@ -87,12 +84,9 @@ def store_spool(spool: str | Path, *, store: str, timings: dict[str, float] | No
     """The ingest, normalise and store stages of ``process_spool`` alone (benchmarks, tools):
     ``(scan, problems, history, stored entitlements)``, the scan committed to ``store``."""
     timings = {} if timings is None else timings
-    with _timed(timings, "ingest"):
-        run, problems = ingest.read_spool(spool, stream=True)
     with open_store(store) as st:
-        with _timed(timings, "normalise"):
-            scan, more = ingest.build_scan(run, st.last_inventory)
-            problems += more
+        with _timed(timings, "ingest+normalise"):
+            scan, problems = ingest_parallel.build_scan_from_spool(spool, st.last_inventory)
         with _timed(timings, "store"):
             st.save_scan(scan)
         history = st.scans()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import operator
 from array import array
 from collections import Counter, deque
+from itertools import repeat
 from collections.abc import Sequence as _Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -120,13 +121,21 @@ class Members:
             self._rank = [0] * len(scans)
             for rank, h in enumerate(by_name):
                 self._rank[h] = rank
+            self._names_by_rank = [scans[h].inventory_name for h in by_name]
+            self._dupes = len(set(self._names_by_rank)) != len(scans)
+            self._in_name_order = by_name == list(range(len(scans)))  # usual: spool files sort by name
             self._stale = {h for h, hs in enumerate(scans) if hs.stale}
-        hosts = {p >> _SHIFT for p in packed}
-        if stale_only:
-            hosts &= self._stale
-        scans = self.host_scans
-        names = [scans[h].inventory_name for h in sorted(hosts, key=self._rank.__getitem__)]
-        return tuple(dict.fromkeys(names)) if len(set(names)) != len(names) else tuple(names)
+        if stale_only and not self._stale:
+            return ()
+        if self._in_name_order and not stale_only:  # packed is in host order: no sort needed
+            hosts = dict.fromkeys(map(operator.rshift, packed, repeat(_SHIFT)))
+            names = tuple(map(self._names_by_rank.__getitem__, hosts))
+        else:
+            hosts = set(map(operator.rshift, packed, repeat(_SHIFT)))
+            if stale_only:
+                hosts &= self._stale
+            names = tuple(map(self._names_by_rank.__getitem__, sorted(map(self._rank.__getitem__, hosts))))
+        return tuple(dict.fromkeys(names)) if self._dupes else names
 
 
 class RefList(_Sequence):

@@ -141,15 +141,54 @@ def _scope_and_identity(entry: Mapping[str, Any]) -> tuple:
             (_text(entry.get("Publisher")) or "").casefold())
 
 
+_FACT_KEYS = ("DisplayName", "SystemComponent", "ParentKeyName", "ReleaseType", "hive", "sid", "DisplayVersion",
+              "Publisher")  # every field PF1-PF6 read
+_FACTS: dict[tuple, tuple[bool, tuple | None]] = {}  # those fields' values -> (hidden, identity), per process
+
+
+def _entry_facts(entry: Mapping[str, Any]) -> tuple[bool, tuple | None]:
+    """(hidden by PF1-PF4, PF5/PF6 identity) of one raw entry; a fleet repeats its entries, so each
+    distinct combination of the fields read is worked out once."""
+    try:
+        values = tuple(map(entry.get, _FACT_KEYS))
+        facts = _FACTS.get(values)
+    except TypeError:  # an unhashable value: no memo
+        values, facts = None, None
+    if facts is None:
+        hidden = hidden_reason(entry) is not None
+        facts = (hidden, None if hidden else _scope_and_identity(entry))
+        if values is not None:
+            if len(_FACTS) > 500_000:
+                _FACTS.clear()
+            _FACTS[values] = facts
+    return facts
+
+
 def programs_and_features(entries: Iterable[Mapping[str, Any]]) -> list[Program]:
     """The programs Programs and Features would list for these raw Uninstall entries (PF1-PF8)."""
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for entry in entries:
-        if (type(entry) is dict or isinstance(entry, Mapping)) and hidden_reason(entry) is None:
-            groups.setdefault(_scope_and_identity(entry), []).append(entry)
+        if type(entry) is dict or isinstance(entry, Mapping):
+            hidden, identity = _entry_facts(entry)
+            if not hidden:
+                groups.setdefault(identity, []).append(entry)
     order = {"HKLM64": 0, "HKLM32": 1}
     programs = []
     for group in groups.values():
+        if len(group) == 1:  # the common case, as below without the merging
+            first = group[0]
+            hive = first.get("hive")
+            programs.append(Program(
+                name=_text(first.get("DisplayName")),
+                version=_text(first.get("DisplayVersion")),
+                publisher=_text(first.get("Publisher")),
+                install_time=install_date(first.get("InstallDate")) or None,
+                location=_text(first.get("InstallLocation")) or None,
+                hive=hive,
+                sid=first.get("sid") if hive == "HKU" else None,
+                entries=(first,),
+            ))
+            continue
         group.sort(key=lambda e: (order.get(e.get("hive"), 2), not str(e.get("key", "")).startswith("{")))
         first = group[0]
         hives = {e.get("hive") for e in group}

@@ -78,6 +78,7 @@ def test_catalogue_example(owner, example):
 
 def test_fast_path_finds_what_a_full_scan_finds(monkeypatch):
     monkeypatch.setattr(catalogue_module, "_literal_word", lambda pattern: None)
+    monkeypatch.setattr(catalogue_module, "_first_words", lambda pattern: None)
     slow = Catalogue(SHIPPED.entries, today=TODAY)
     assert not slow._by_word
     for _, _, example in EXAMPLES:

@@ -1,0 +1,154 @@
+"""Compact inventories, store format 2 and parallel ingest: same results as the plain forms.
+
+No timing here: the figures are in bench/ (BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sam_engine import ingest, ingest_parallel
+from sam_engine.inventory import Inventory, RowTable, canonical_order
+from sam_engine.model import HostStatus, Installation
+from sam_engine.store import StoreError, open_store
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def inst(name, version="1.0", source="dpkg", vendor="Acme <a@example.com>", t=None, location=None):
+    return Installation(source, name, version, "amd64", vendor, t, f"{source}:{name}:amd64", location)
+
+
+def test_inventory_is_a_sequence_equal_to_its_tuple():
+    table = RowTable()
+    items = (inst("b", t=5), inst("a"), inst("b", t=7), inst("c", location="/opt/c"))
+    inv = Inventory.of(items, table)
+    assert isinstance(inv, Inventory) and len(table) == 3  # b twice: one row, two times
+    assert inv == items and items == inv and list(inv) == list(items)
+    assert inv[2] == items[2] and inv[-1] == items[-1] and inv[1:3] == items[1:3]
+    assert bool(inv) and not Inventory.of((), table)
+
+
+def test_huge_install_time_keeps_the_plain_tuple():
+    items = (inst("a", t=2 ** 70),)
+    assert Inventory.of(items, RowTable()) == items and isinstance(Inventory.of(items, RowTable()), tuple)
+
+
+def _record(name, version, t=1700000000, **extra):
+    return {"source": "dpkg", "name": name, "version": version, "arch": "amd64", "vendor": "V <v@x.org>",
+            "install_time": t, "package_id": f"dpkg:{name}:amd64", "location": None, "extra": extra}
+
+
+def test_fast_and_careful_record_paths_agree():
+    records = [_record("a", "1"), _record("b", None, t=None), _record("a", "1", t=5),
+               {**_record("c", 2), "arch": "", "package_id": ""}]
+    fast, problems = ingest.host_inventory({"software": records}, "x", RowTable())
+    assert problems == []
+    plain, _ = ingest.installations_from_result({"software": records}, "x")
+    assert fast == plain
+    odd = records + [{"source": "dpkg"}, "junk", {**_record("d", "1"), "arch": ["list"]}]
+    careful, problems = ingest.host_inventory({"software": odd}, "x", RowTable())
+    plain, expected = ingest.installations_from_result({"software": odd}, "x")
+    assert tuple(careful) == plain and problems == expected and len(problems) == 2
+
+
+def test_canonical_order_is_the_stored_order_of_format_1():
+    table = RowTable()
+    items = (inst("zeta"), inst("alpha", "2"), inst("alpha", "1"), inst("mid", source="rpm"))
+    inv = Inventory.of(items, table)
+    order = canonical_order(table, inv.ids)
+    expected = sorted(items, key=lambda i: (i.source, i.package_id, i.name, i.version or ""))
+    assert [items[p] for p in order] == expected
+
+
+def test_store_round_trip_and_content_addressing(tmp_path):
+    table = RowTable()
+    from sam_engine.model import HostScan, Scan
+
+    items = (inst("b", t=5), inst("a", "2", t=6))
+    hosts = tuple(HostScan("s1", f"h{n}", HostStatus.OK, None, Inventory.of(items, table)) for n in range(3))
+    store = str(tmp_path / "store.json")
+    with open_store(store) as st:
+        st.save_scan(Scan("s1", "t0", "t1", "v", None, hosts))
+    doc = json.loads(Path(store).read_text())
+    assert len(doc["inventories"]) == 1 and len(doc["snapshots"]) == 1  # three hosts, one inventory
+    with open_store(store) as st:
+        loaded = st.load_scan()
+    sorted_items = tuple(sorted(items, key=lambda i: (i.source, i.package_id, i.name, i.version or "")))
+    assert all(h.installations == sorted_items for h in loaded.hosts)
+
+
+def test_old_store_format_is_refused_clearly(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"meta": {"1": {"format": "fleetsam", "version": 1}}}))
+    with pytest.raises(StoreError, match="older fleetsam"):
+        open_store(str(path))
+
+
+def _spool(root: Path, hosts: int) -> Path:
+    """A spool of ``hosts`` hosts from the benchmark generator (Linux and Windows), one unreachable."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import fleetgen
+
+    fleetgen.write_spool(root, hosts, seed=3)
+    (root / "hosts" / "zz-unreachable.json").write_text(json.dumps(
+        {"inventory_name": "zz", "status": "unreachable", "result": None, "error": "down", "collected_at": None}))
+    (root / "hosts" / "zz-broken.json").write_text("{not json")
+    return root
+
+
+def test_parallel_ingest_builds_the_same_scan(tmp_path, monkeypatch):
+    spool = _spool(tmp_path / "spool", 12)
+    run, problems = ingest.read_spool(spool)
+    serial, more = ingest.build_scan(run, lambda name: None)
+    monkeypatch.setattr(ingest_parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest_parallel, "CHUNK_FILES", 5)
+    parallel, problems_parallel = ingest_parallel.build_scan_from_spool(spool, lambda name: None, workers=2)
+    assert parallel == serial
+    assert [h.inventory_name for h in parallel.hosts] == [h.inventory_name for h in serial.hosts]
+    assert problems_parallel == problems + more and any("unreadable" in p.message for p in problems_parallel)
+
+
+@pytest.mark.parametrize("pattern, words", [
+    ("(Microsoft )?Visio", {"microsoft", "visio"}),
+    ("VLC( media player)?", {"vlc"}),
+    ("Micro(soft)?", {"micro", "microsoft"}),
+    ("code(-insiders)?", {"code"}),
+    ("Acrobat|Reader X", {"acrobat", "reader"}),
+    ("Adobe\\s+Reader", None),  # \s+ : the first word is fixed, but only a class follows: not indexed
+    ("(?P<name>.+)", None),
+    ("\\.NET", None),
+])
+def test_catalogue_first_words(pattern, words):
+    from sam_engine import catalogue
+
+    found = catalogue._first_words(pattern)
+    assert (None if found is None else set(found)) == words
+
+
+def test_catalogue_index_finds_what_a_full_scan_finds(monkeypatch):
+    """Every title in the benchmark fleet gets the same recognition with and without the word index."""
+    import sys
+
+    from sam_engine import catalogue
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import fleetgen
+
+    pools = fleetgen.Pools(3)
+    titles = [(t["name"], t["vendor"], "dpkg") for t in pools.linux_core + pools.linux_tail[:400]]
+    titles += [(t["title"], t.get("publisher"), "windows") for t in pools.win_required + pools.win_free
+               + pools.win_tail[:100]]
+    fast, _ = catalogue.load_catalogue([])
+    monkeypatch.setattr(catalogue, "_literal_word", lambda pattern: None)
+    monkeypatch.setattr(catalogue, "_first_words", lambda pattern: None)
+    slow = catalogue.Catalogue(fast.entries, today=fast.today)
+    for name, vendor, source in titles:
+        item = Installation(source, name, "1.0", None, vendor, None, f"{source}:{name}", None)
+        assert fast.recognise(item) == slow.recognise(item), name
