@@ -225,8 +225,8 @@ def write_reports(model: dict[str, Any], out_dir: Path) -> list[Path]:
     paths = [out_dir / name for name in REPORT_FILES]
     html, data, position, installations, junit, summary = paths
     _write_atomic(html, render_html(model))
-    with atomic_open(data) as handle:
-        json.dump(model, handle, indent=1, ensure_ascii=False)
+    with atomic_open(data) as handle:  # dumps, not dump: one call into the C encoder (dump streams in Python)
+        handle.write(json.dumps(model, ensure_ascii=False, separators=(",", ":")))
         handle.write("\n")
     with atomic_open(position, report_formats.ENCODING, newline="") as handle:
         report_formats.write_position(handle, model)

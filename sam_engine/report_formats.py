@@ -41,6 +41,7 @@ from typing import IO, Any, Iterable, Iterator
 # --- CSV ---------------------------------------------------------------------------------
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)
 ENCODING = "utf-8-sig"
 
 POSITION_COLUMNS = ("scan_id", "publisher", "product", "edition", "status", "metric", "installations", "hosts",
@@ -53,6 +54,8 @@ INSTALLATION_COLUMNS = ("scan_id", "inventory_scan_id", "host", "host_id", "host
 
 def safe_cell(value: Any) -> Any:
     """A cell value a spreadsheet cannot run: text starting like a formula gets a leading ``'``."""
+    if type(value) is str:  # the common case first: one set look-up per cell
+        return "'" + value if value[:1] in _FORMULA_FIRST else value
     if value is None:
         return ""
     if isinstance(value, bool):
