@@ -6,7 +6,7 @@ STAMP := $(VENV)/.fleetsam-installed
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all venv scan report test test-unit test-integration test-deps lint sanity collection clean
+.PHONY: all venv scan report test test-unit test-integration test-deps lint sanity collection bench clean
 
 all: scan
 

@@ -1,6 +1,7 @@
 """Figure 2: a fleet scan over SSH against package_facts alone, on the same hosts.
 
-50 sshd test hosts (QUICK: 8) on 127.0.1.1-50, port 23022, each serving this
+50 sshd test hosts (QUICK: 8) on 127.0.1.1-50, port 23022 (or the next free one:
+another session may be running this benchmark), each serving this
 machine's root from its own mount and UTS namespace, where a bind mount gives it
 its own /etc/machine-id and hostname (so the engine sees 50 distinct hosts).
 Every sshd is started by this script and stopped by its pid (with its session
@@ -32,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BENCH, REPO, VENV_BIN, ansible_env, emit, median, note, quick, run  # noqa: E402
 
-PORT = 23022
+PORT = int(os.environ.get("FLEETSAM_BENCH_SSH_PORT", "23022"))  # the first port tried; a busy one is skipped
 SSHD = "/usr/sbin/sshd"
 CONFIG = """\
 Port {port}
@@ -81,10 +82,24 @@ def _stop(pid: int) -> None:
         pass
 
 
+def _free_port(addresses: list[str], first: int) -> int:
+    """A port no process listens on at any of ``addresses`` (another session may run this benchmark)."""
+    for port in range(first, first + 900, 9):
+        try:
+            for address in addresses:
+                with socket.socket() as probe:
+                    probe.bind((address, port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError(f"no free port from {first} on {addresses[0]}..{addresses[-1]}")
+
+
 class Fleet:
     def __init__(self, hosts: int, work: Path):
         self.work, self.procs = work, []
         self.addresses = [f"127.0.1.{n}" for n in range(1, hosts + 1)]
+        self.port = _free_port(self.addresses, PORT)
 
     def start(self) -> None:
         if not shutil.which("unshare") or not Path(SSHD).exists() or os.geteuid() != 0:
@@ -96,13 +111,14 @@ class Fleet:
         (self.work / "authorized_keys").write_text(Path(f"{client}.pub").read_text())
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         host_pub = " ".join(Path(f"{key}.pub").read_text().split()[:2])
-        (self.work / "known_hosts").write_text("".join(f"[{a}]:{PORT} {host_pub}\n" for a in self.addresses))
+        (self.work / "known_hosts").write_text("".join(f"[{a}]:{self.port} {host_pub}\n" for a in self.addresses))
         for n, address in enumerate(self.addresses):
             name = f"bench-ssh{n:02d}"
             mid = self.work / f"{name}.machine-id"
             mid.write_text(secrets.token_hex(16) + "\n")
             config = self.work / f"{name}.sshd_config"
-            config.write_text(CONFIG.format(port=PORT, address=address, key=key, auth=self.work / "authorized_keys"))
+            config.write_text(CONFIG.format(port=self.port, address=address, key=key,
+                                            auth=self.work / "authorized_keys"))
             script = f"mount --bind {mid} /etc/machine-id && hostname {name} && exec {SSHD} -D -e -f {config}"
             log = open(self.work / f"{name}.log", "ab")
             self.procs.append(subprocess.Popen(
@@ -112,16 +128,16 @@ class Fleet:
         deadline = time.monotonic() + 20
         for address, proc in zip(self.addresses, self.procs):
             while True:
+                if proc.poll() is not None or time.monotonic() > deadline:  # ours must be the listener
+                    raise RuntimeError(f"sshd on {address}:{self.port} did not start; see {self.work}")
                 try:
-                    socket.create_connection((address, PORT), timeout=0.2).close()
+                    socket.create_connection((address, self.port), timeout=0.2).close()
                     break
                 except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"sshd on {address}:{PORT} did not start; see {self.work}")
                     time.sleep(0.05)
         opts = (f"-F /dev/null -o UserKnownHostsFile={self.work / 'known_hosts'} -o GlobalKnownHostsFile=/dev/null "
                 f"-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o IdentityAgent=none")
-        lines = ["all:", "  vars:", "    ansible_user: root", f"    ansible_port: {PORT}",
+        lines = ["all:", "  vars:", "    ansible_user: root", f"    ansible_port: {self.port}",
                  f"    ansible_ssh_private_key_file: {client}", "    ansible_python_interpreter: /usr/bin/python3",
                  f"    ansible_ssh_common_args: '{opts}'", "  hosts:"]
         lines += [f"    bench-ssh{n:02d}:\n      ansible_host: {a}" for n, a in enumerate(self.addresses)]

@@ -13,6 +13,7 @@ is printed as missed with ``seconds=>600``.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,8 +41,9 @@ def main() -> int:
              render_s=out["render_seconds"], html_mb=round(out["html_bytes"] / 2**20, 1), rss_mb=round(out["rss_mb"]))
     except Timeout:
         emit("report", float(limit), 5.0, 1.0, hosts=hosts, seconds=f">{limit}", timed_out=True)
-    finally:
+    finally:  # the store and the written reports (GBs at 10,000 hosts) are not kept
         store.unlink(missing_ok=True)
+        shutil.rmtree(work / f"reports-{hosts}", ignore_errors=True)
     return 0
 
 

@@ -3,7 +3,8 @@
 # Idempotent and quick (a dpkg-query) when everything is present.
 set -eu
 
-PACKAGES="openssh-server openssh-client debootstrap rpm python3 util-linux mount chromium fonts-liberation"
+# python3-apt: ansible.builtin.package_facts needs it (bench/collector.py and bench/fleet.py compare with it)
+PACKAGES="openssh-server openssh-client debootstrap rpm python3 python3-apt util-linux mount chromium fonts-liberation"
 
 missing=""
 for pkg in $PACKAGES; do
