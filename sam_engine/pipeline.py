@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ingest, ingest_parallel, notify, render, report
+from . import ingest_parallel, notify, render, report
 from .model import HostStatus, Problem, Scan
 from .licensing import LicenceSettings, load_context, position_of
 from .position import LicencePosition

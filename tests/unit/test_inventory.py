@@ -6,7 +6,6 @@ No timing here: the figures are in bench/ (BENCHMARKS.md).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
