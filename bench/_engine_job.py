@@ -68,7 +68,7 @@ def report(spool: Path, store: Path, out: Path) -> dict:
     t0 = time.perf_counter()
     model = report_model.build(scan, history, position, ctx.problems)
     t1 = time.perf_counter()
-    files = render.write_reports(model, out)
+    files = render.write_reports(model, out, scan, position)
     t2 = time.perf_counter()
     html = files[0]
     return {"seconds": t2 - t0, "build_seconds": t1 - t0, "render_seconds": t2 - t1,

@@ -150,6 +150,6 @@ def _reconcile_and_render(scan: Scan, history, stored, report_dir, settings, as_
     with _timed(timings, "render"):
         model = report.build(scan, history, position, problems, findings=found.rows, entitlements=ctx.entitlements,
                              previous=previous, previous_position=previous_position, summaries=summaries)
-        files = render.write_reports(model, Path(report_dir))
+        files = render.write_reports(model, Path(report_dir), scan, position)
     problems += _record_summary(store, model, summaries)
     return files, position, problems, found

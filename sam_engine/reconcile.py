@@ -28,7 +28,7 @@ from collections import Counter, deque
 from itertools import repeat
 from collections.abc import Sequence as _Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from .coverage import ProductKey, TermState, covers, ent_key, matches_product, product_key, suite_owners
 from .dedup import dedup_per_installation
@@ -107,6 +107,24 @@ class Members:
         return InstallationRef(hs.inventory_name, hs.host_id, row[1], row[2], rec.version, row[0], row[5],
                                hs.inventory_scan_id or hs.scan_id, hs.stale, rec.licence, label, rec.rule)
 
+    def group_at(self, packed: int) -> "Group":
+        """The group the installation ``packed`` joined (a row's group is the same on every host)."""
+        h, pos = packed >> _SHIFT, packed & _LOW
+        _, ids, info = self.views[h]
+        return info[ids[pos]][0]
+
+    def distinct_rows(self) -> Iterator[tuple[tuple, "Group"]]:
+        """Every distinct installation row seen (``inventory.ROW_FIELDS``) with the group it joined."""
+        for table, info in self.infos.values():
+            for row, row_info in zip(table.rows, info):
+                if row_info is not None:
+                    yield row, row_info[0]
+
+    def host_views(self) -> Iterator[tuple[HostScan, RowTable, Sequence[int], list]]:
+        """Per host scan (in the order given): its row table, row ids and the per-row infos."""
+        for hs, (table, ids, info) in zip(self.host_scans, self.views):
+            yield hs, table, ids, info
+
     def item(self, packed: int) -> tuple[HostScan, Installation, Recognition]:
         h, pos = packed >> _SHIFT, packed & _LOW
         hs = self.host_scans[h]
@@ -175,6 +193,10 @@ class RefList(_Sequence):
     def host_names(self, stale_only: bool = False) -> tuple[str, ...]:
         """The sorted inventory names of the hosts (only stale ones with ``stale_only``), without refs."""
         return self.members.host_names(self.packed, stale_only)
+
+    def group(self) -> "Group | None":
+        """The reconcile group these installations belong to (None when empty)."""
+        return self.members.group_at(self.packed[0]) if len(self.packed) else None
 
 
 @dataclass

@@ -1,13 +1,14 @@
 """Render: write the report model to files. Formatting only, no computation.
 
-``write_reports(model, out_dir)`` writes, from the one model:
+``write_reports(model, out_dir, scan, position)`` writes, from the one model:
 
 - ``index.html``: the self-contained HTML report (``templates/report.html.j2``;
   inline CSS and script, the data island below; no external resource, so it
   works offline and as an e-mail attachment);
 - ``report.json``: the model verbatim (``schemas/report.schema.json``);
-- ``position.csv``, ``installations.csv`` (Excel-safe), ``junit.xml`` and
-  ``summary.md`` (``report_formats``).
+- ``position.csv`` (Excel-safe), ``junit.xml`` and ``summary.md`` (``report_formats``);
+- ``installations.csv``, streamed from the scan and position the model was
+  built from (``report_installations``): the model has no per-installation record.
 
 Autoescaping is always on, so software names and publishers carrying markup
 render as text; the page's Content-Security-Policy allows only its own inline
@@ -40,7 +41,9 @@ from typing import IO, Any, Iterator
 import jinja2
 from markupsafe import Markup
 
-from . import report_formats
+from . import report_formats, report_installations
+from .model import Scan
+from .position import LicencePosition
 from .report_formats import to_junit, to_markdown
 from .resources import data_dir
 
@@ -218,20 +221,24 @@ def render_html(model: dict[str, Any], template: str = "report.html.j2", **extra
         script_csp=csp_hash(script), **extra)
 
 
-def write_reports(model: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Write every report file (``REPORT_FILES``) into ``out_dir``; return their paths, HTML first."""
+def write_reports(model: dict[str, Any], out_dir: Path, scan: Scan, position: LicencePosition | None) -> list[Path]:
+    """Write every report file (``REPORT_FILES``) into ``out_dir``; return their paths, HTML first.
+
+    ``scan`` and ``position`` are those ``model`` was built from: ``installations.csv``
+    is streamed from them (``report_installations``), the other files format ``model``.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / name for name in REPORT_FILES]
-    html, data, position, installations, junit, summary = paths
+    html, data, position_csv, installations, junit, summary = paths
     _write_atomic(html, render_html(model))
     with atomic_open(data) as handle:  # dumps, not dump: one call into the C encoder (dump streams in Python)
         handle.write(json.dumps(model, ensure_ascii=False, separators=(",", ":")))
         handle.write("\n")
-    with atomic_open(position, report_formats.ENCODING, newline="") as handle:
+    with atomic_open(position_csv, report_formats.ENCODING, newline="") as handle:
         report_formats.write_position(handle, model)
     with atomic_open(installations, report_formats.ENCODING, newline="") as handle:
-        report_formats.write_installations(handle, model)
+        report_installations.write_installations(handle, scan, position)
     _write_atomic(junit, to_junit(model))
     _write_atomic(summary, to_markdown(model))
     return paths

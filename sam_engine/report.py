@@ -10,41 +10,49 @@ it drills down to), ``findings`` (when computed), ``position`` (see
 ``report_position``), ``changes`` (since the previous scan, see ``history``),
 ``history`` (one entry per stored scan, for the trend), ``charts`` (SVG
 geometry, see ``report_charts``) and ``hosts`` (per host: hardware, status,
-licensable products and the full package list, each package pointing at the
-product it counts under).
+installations per source and the licensable products found there).
+
+The model holds no record per installation: a fleet of 10,000 hosts has ten
+million of them. ``report_installations`` streams them, each with the product
+it counts under, from the scan and position into ``installations.csv``.
 """
 
 from __future__ import annotations
 
 import datetime
+import operator
 from collections import Counter
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 from . import __version__
 from . import history as scan_history
+from .inventory import RowTable, compact_view
 from .model import Entitlement, HostScan, HostStatus, Problem, Scan
 from .position import LicencePosition
 from .report_charts import publisher_bars, trend
 from .report_position import NON_COMPLIANT, build_position, host_products  # noqa: F401 (re-export)
 from .store import ScanInfo
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "3.0"  # 3.0: no per-host package list (see installations.csv)
 
 
-def _when(epoch: int | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+def _sources(hs: HostScan, fallback: RowTable, seen: dict[int, tuple[RowTable, set[int]]]) -> dict[str, int]:
+    """Installations per source on one host; the host's distinct rows are added to ``seen``."""
+    table, ids = compact_view(hs.installations, fallback)
+    source = table.per_row("source", operator.itemgetter(0))
+    seen.setdefault(id(table), (table, set()))[1].update(ids)
+    return dict(sorted(Counter(map(source.__getitem__, ids)).items()))
 
 
-def _host(hs: HostScan, product_of: Mapping[tuple, str], licensable: list[dict]) -> dict[str, Any]:
+def _distinct_packages(seen: dict[int, tuple[RowTable, set[int]]]) -> int:
+    return len({table.rows[rid][:2] for table, ids in seen.values() for rid in ids})
+
+
+def _host(hs: HostScan, sources: dict[str, int], licensable: list[dict]) -> dict[str, Any]:
     host, hw = hs.host, hs.host.hardware if hs.host else None
-    packages = sorted(hs.installations, key=lambda i: (i.name.lower(), i.source, i.version or ""))
-    by_source = Counter(i.source for i in hs.installations)
-    name = hs.inventory_name
     return {
-        "inventory_name": name,
+        "inventory_name": hs.inventory_name,
         "status": hs.status.value,
         "stale": hs.stale,
         "error": hs.error,
@@ -64,23 +72,9 @@ def _host(hs: HostScan, product_of: Mapping[tuple, str], licensable: list[dict])
         "inventory_scan_id": hs.inventory_scan_id,
         "collected_at": hs.collected_at,
         "warnings": list(hs.warnings),
-        "package_count": len(packages),
-        "sources": dict(sorted(by_source.items())),
+        "package_count": len(hs.installations),
+        "sources": sources,
         "licensable": licensable,
-        "packages": [
-            {
-                "name": i.name,
-                "version": i.version,
-                "arch": i.arch,
-                "vendor": i.vendor,
-                "source": i.source,
-                "package_id": i.package_id,
-                "installed": _when(i.install_time),
-                "location": i.location,
-                "product": product_of.get((name, i.source, i.package_id)),
-            }
-            for i in packages
-        ],
     }
 
 
@@ -95,7 +89,7 @@ def _money(cost_totals: Mapping[str, str]) -> list[dict[str, str]]:
             for c, a in cost_totals.items()]
 
 
-def _summary(scan: Scan, hosts: list[dict], position: dict | None) -> dict[str, Any]:
+def _summary(scan: Scan, hosts: list[dict], distinct: int, position: dict | None) -> dict[str, Any]:
     rows = position["licensable"] if position else []
     bad = sum(1 for r in rows if r["status"] in NON_COMPLIANT)
     return {
@@ -105,7 +99,7 @@ def _summary(scan: Scan, hosts: list[dict], position: dict | None) -> dict[str, 
         "hosts_failed": scan.count(HostStatus.FAILED),
         "hosts_stale": sum(1 for h in hosts if h["stale"]),
         "installations": sum(h["package_count"] for h in hosts),
-        "distinct_packages": len({(p["source"], p["name"]) for h in hosts for p in h["packages"]}),
+        "distinct_packages": distinct,
         "products": len(rows),
         "products_non_compliant": bad,
         "products_unrecognised": len(position["unrecognised"]) if position else 0,
@@ -190,11 +184,12 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
     (``{scan_id: {"non_compliant": n}}``) for the trend; ``findings`` the finding
     rows when computed (``findings.finding_row``).
     """
-    pos, product_of = build_position(position, problems, entitlements)
+    pos = build_position(position, problems, entitlements)
     per_host = host_products(pos["licensable"]) if pos else {}
-    hosts = sorted((_host(h, product_of, per_host.get(h.inventory_name, [])) for h in scan.hosts),
+    fallback, seen = RowTable(), {}
+    hosts = sorted((_host(h, _sources(h, fallback, seen), per_host.get(h.inventory_name, [])) for h in scan.hosts),
                    key=lambda h: h["inventory_name"])
-    summary = _summary(scan, hosts, pos)
+    summary = _summary(scan, hosts, _distinct_packages(seen), pos)
     timeline = _history(history, scan, summaries or {}, summary["products_non_compliant"] if pos else None)
     model: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,

@@ -3,7 +3,7 @@
 Each takes the report model (``report.build``) and formats it; none computes a
 figure. ``render.write_reports`` writes them beside ``index.html``.
 
-**CSV** (``position.csv``, ``installations.csv``), safe to open in Excel: a
+**CSV** (``position.csv``; ``installations.csv`` is streamed by ``report_installations``), safe to open in Excel: a
 spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (and, in
 some, a tab or carriage return) as a formula, so a package named
 ``=HYPERLINK(...)`` would become a link in the auditor's sheet. Every text cell
@@ -47,9 +47,6 @@ ENCODING = "utf-8-sig"
 POSITION_COLUMNS = ("scan_id", "publisher", "product", "edition", "status", "metric", "installations", "hosts",
                     "consumption", "owned", "balance", "shortfall", "gap_cost", "currency", "stale_hosts",
                     "entitlements", "rule")
-INSTALLATION_COLUMNS = ("scan_id", "inventory_scan_id", "host", "host_id", "host_status", "stale", "source", "name",
-                        "version", "arch", "vendor", "package_id", "location", "installed", "publisher", "product",
-                        "edition", "product_status")
 
 
 def safe_cell(value: Any) -> Any:
@@ -89,44 +86,9 @@ def position_rows(model: dict[str, Any], publisher: str | None = None) -> Iterat
             yield dict(r, scan_id=model["scan"]["scan_id"])
 
 
-def _products(model: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    pos = model["position"]
-    if not pos:
-        return {}
-    out = {r["id"]: r for r in pos["licensable"]}
-    out.update({r["id"]: dict(r, status="no licence needed") for r in pos["free"]})
-    out.update({r["id"]: dict(r, status="unrecognised") for r in pos["unrecognised"]})
-    return out
-
-
-def installation_rows(model: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """One row per installation of every host, with the product it counts under."""
-    products, scan_id = _products(model), model["scan"]["scan_id"]
-    for h in model["hosts"]:
-        for p in h["packages"]:
-            product = products.get(p["product"] or "", {})
-            yield {
-                "scan_id": scan_id,
-                "inventory_scan_id": h["inventory_scan_id"],
-                "host": h["inventory_name"],
-                "host_id": h["host_id"],
-                "host_status": h["status"],
-                "stale": h["stale"],
-                **{k: p[k] for k in ("source", "name", "version", "arch", "vendor", "package_id", "location",
-                                     "installed")},
-                "publisher": product.get("publisher"),
-                "product": product.get("product"),
-                "edition": product.get("edition"),
-                "product_status": product.get("status"),
-            }
-
-
 def write_position(handle: IO[str], model: dict[str, Any], publisher: str | None = None) -> int:
     return write_rows(handle, POSITION_COLUMNS, position_rows(model, publisher))
 
-
-def write_installations(handle: IO[str], model: dict[str, Any]) -> int:
-    return write_rows(handle, INSTALLATION_COLUMNS, installation_rows(model))
 
 
 # --- JUnit XML ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Sequence
 from .entitlements import mask_key
 from .model import Entitlement, Problem
 from .position import URGENCY, LicencePosition, ProductPosition, Status, position_to_rows
+from .reconcile import RefList
 
 # Most urgent first: what an auditor would find, then what costs money for nothing.
 NON_COMPLIANT = ("under-licensed", "unlicensed")
@@ -147,46 +148,65 @@ def _publishers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def product_versions(products: Sequence[ProductPosition]) -> list[list[str]]:
+    """The installed (raw) versions of each product, sorted, ``?`` for none.
+
+    Worked out once per distinct installation row where the installations are a
+    ``reconcile.RefList`` (each row belongs to one product on every host), so a
+    10-million-installation fleet costs its tens of thousands of distinct rows.
+    """
+    seen: list[set[str]] = [set() for _ in products]
+    slot: dict[int, int] = {}  # id(reconcile group) -> index into products
+    members = {}
+    for n, p in enumerate(products):
+        refs = p.installations
+        group = refs.group() if isinstance(refs, RefList) else None
+        if group is not None:
+            slot[id(group)] = n
+            members[id(refs.members)] = refs.members
+        else:
+            seen[n].update(r.version or "?" for r in refs)
+    for m in members.values():
+        for row, group in m.distinct_rows():
+            n = slot.get(id(group))
+            if n is not None:
+                seen[n].add(row[2] or "?")
+    return [sorted(v, key=str.casefold) for v in seen]
+
+
 def build_position(position: LicencePosition | None, problems: Sequence[Problem] = (),
-                   entitlements: Sequence[Entitlement] = ()) -> tuple[dict[str, Any] | None, dict[tuple, str]]:
-    """The position section of the model, and the product id of every installation
-    (key ``(host, source, package_id)``) for the package lists."""
+                   entitlements: Sequence[Entitlement] = ()) -> dict[str, Any] | None:
+    """The position section of the model."""
     if position is None:
-        return None, {}
+        return None
     by_id = {e.entitlement_id: e for e in entitlements}
     licensable = sorted((p for p in position.products if p.status is not Status.NO_LICENCE_NEEDED), key=_sort_key)
     free = sorted((p for p in position.products if p.status is Status.NO_LICENCE_NEEDED), key=_sort_key)
     unknown = sorted(position.unrecognised, key=_sort_key)
-    product_of: dict[tuple, str] = {}
     rows = []
     for n, p in enumerate(licensable, 1):
-        pid = f"p{n}"
         (row,) = position_to_rows([p], detail=True)
-        row.update(id=pid, label=label(p.publisher, p.product, p.edition), host_rows=host_rows(p),
+        row.update(id=f"p{n}", label=label(p.publisher, p.product, p.edition), host_rows=host_rows(p),
                    entitlement_records=entitlement_records(p, by_id))
         rows.append(row)
-    versions: dict[str, list[str]] = {}
-    for prefix, group in (("p", licensable), ("f", free), ("u", unknown)):
-        for n, p in enumerate(group, 1):
-            pid, seen = f"{prefix}{n}", set()
-            for ref in p.installations:  # once per product: refs are made on demand (reconcile.RefList)
-                product_of[(ref.host, ref.source, ref.package_id)] = pid
-                seen.add(ref.version or "?")
-            versions[pid] = sorted(seen, key=str.casefold)
     counts = Counter(r["status"] for r in rows)
     counts.update({"no licence needed": len(free), "unrecognised": len(unknown)})
+    titles = {}
+    for prefix, group in (("f", free), ("u", unknown)):
+        titles[prefix] = [_summary_row(f"{prefix}{n}", p, versions)
+                          for n, (p, versions) in enumerate(zip(group, product_versions(group)), 1)]
     return {
         "as_of": position.as_of.isoformat(),
         "status_counts": {s: counts[s] for s in URGENCY if counts[s]},
         "licensable": rows,
-        "free": [_summary_row(f"f{n}", p, versions[f"f{n}"]) for n, p in enumerate(free, 1)],
-        "unrecognised": [_summary_row(f"u{n}", p, versions[f"u{n}"]) for n, p in enumerate(unknown, 1)],
+        "free": titles["f"],
+        "unrecognised": titles["u"],
         "publishers": _publishers(rows),
         "cost_totals": {currency: str(amount) for currency, amount in position.cost_totals},
         "total_cost": None if position.total_cost is None else str(position.total_cost),
         "notes": list(position.notes),
         "problems": [str(p) for p in problems],
-    }, product_of
+    }
 
 
 def host_products(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

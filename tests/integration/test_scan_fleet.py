@@ -8,6 +8,7 @@ duplicates nothing.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -56,7 +57,16 @@ class Scanner:
                               cwd=self.workdir, env=self.env(), capture_output=True, text=True, timeout=600)
 
     def report(self) -> dict:
-        return json.loads((self.reports / "report.json").read_text())
+        """report.json, each host given its ``packages``: its rows of installations.csv (without scan_id)."""
+        report = json.loads((self.reports / "report.json").read_text())
+        by_host: dict[str, list[dict]] = {}
+        with open(self.reports / "installations.csv", encoding="utf-8-sig", newline="") as handle:
+            for row in csv.DictReader(handle):
+                row.pop("scan_id")
+                by_host.setdefault(row["host"], []).append({k: v or None for k, v in row.items()})
+        for host in report["hosts"]:
+            host["packages"] = by_host.get(host["inventory_name"], [])
+        return report
 
     def fleetsam(self, *args: str) -> str:
         return subprocess.run([str(BIN / "fleetsam"), "--store", str(self.store), *args],

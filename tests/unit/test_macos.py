@@ -12,6 +12,7 @@ FLEETSAM_REWRITE_FIXTURES=1 writes it again.
 
 import base64
 import datetime
+import csv
 import json
 import os
 import plistlib
@@ -573,5 +574,6 @@ def test_recorded_output_through_the_pipeline(tmp_path):
     assert (host["os"], host["kernel"], host["sockets"], host["cores"], host["threads"]) == ("macOS 14.4.1", "23.4.0", 1, 10, 10)
     assert (host["virtualization"], host["memory_mb"], host["package_count"]) == ("physical", 16384, 382)
     assert host["sources"] == {"brew": 10, "brew-cask": 8, "macos-app": 362, "pkgutil": 1, "swid": 1}
-    word = [p for p in host["packages"] if p["name"] == "Microsoft Word"]
+    with open(tmp_path / "reports" / "installations.csv", encoding="utf-8-sig", newline="") as handle:
+        word = [r for r in csv.DictReader(handle) if r["name"] == "Microsoft Word"]
     assert [(p["version"], p["vendor"], p["source"]) for p in word] == [("16.84", "Microsoft Corporation", "macos-app")]

@@ -67,8 +67,7 @@ def test_model_drill_down_data(model):
     assert {t["id"]: (t["section"], t["status"]) for t in model["tiles"]}["stale"] == ("hosts", "stale")
     db1 = next(h for h in model["hosts"] if h["inventory_name"] == "db1")
     assert [p["id"] for p in db1["licensable"]] == [oracle["id"]]
-    ora_pkg = next(p for p in db1["packages"] if p["name"] == "oracle-database-ee-19c")
-    assert ora_pkg["product"] == oracle["id"] and ora_pkg["location"] == "/opt/oracle/product/19c/dbhome_1"
+    assert "packages" not in db1, "no record per installation in the model: installations.csv streams them"
 
 
 def test_model_changes_history_and_charts(model):
@@ -110,6 +109,14 @@ def test_csv_files_are_excel_safe(reports, model):
     assert evil["name"] == "'=HYPERLINK(\"http://x\")" and evil["vendor"] == "'@evil" and evil["location"] == "'-cmd"
     ora = next(r for r in installs if r["name"] == "oracle-database-ee-19c" and r["host"] == "db2")
     assert (ora["product"], ora["stale"], ora["inventory_scan_id"]) == ("Oracle Database", "yes", "s1")
+    db1 = [r for r in installs if r["host"] == "db1"]
+    assert len(db1) == next(h for h in model["hosts"] if h["inventory_name"] == "db1")["package_count"]
+    ora1 = next(r for r in db1 if r["name"] == "oracle-database-ee-19c")
+    assert (ora1["publisher"], ora1["edition"], ora1["product_status"]) == ("Oracle", "Enterprise Edition",
+                                                                            "under-licensed")
+    assert ora1["location"] == "/opt/oracle/product/19c/dbhome_1"
+    names = [r["name"].casefold() for r in db1]
+    assert names == sorted(names), "per host, by name"
 
 
 @pytest.mark.parametrize("value, cell", [("=1+1", "'=1+1"), ("+x", "'+x"), ("-x", "'-x"), ("@SUM(A1)", "'@SUM(A1)"),
@@ -205,7 +212,7 @@ def test_first_scan_without_a_position_still_writes_every_valid_file(tmp_path):
     assert model["position"] is None and model["changes"] is None and model["charts"]["publishers"] is None
     schema = json.loads((SCHEMAS / "report.schema.json").read_text(encoding="utf-8"))
     jsonschema.validate(model, schema)
-    paths = render.write_reports(model, tmp_path)
+    paths = render.write_reports(model, tmp_path, scan, None)
     assert [p.name for p in paths] == list(render.REPORT_FILES)
     xmlschema.XMLSchema(str(SCHEMAS / "junit.xsd")).validate(str(tmp_path / "junit.xml"))
     assert "No licence position" in (tmp_path / "index.html").read_text(encoding="utf-8")

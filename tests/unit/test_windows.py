@@ -8,6 +8,7 @@ tests/fixtures/recorded/windows_composite-host.json is built from them by
 keeps it honest (FLEETSAM_REWRITE_FIXTURES=1 writes it again).
 """
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -445,7 +446,9 @@ def test_recorded_output_through_ingest_store_and_report(tmp_path):
     report = json.loads((tmp_path / "reports" / "report.json").read_text(encoding="utf-8"))
     (rhost,) = report["hosts"]
     assert rhost["package_count"] == 24 and rhost["sources"] == {"appx": 8, "windows": 16}
-    assert f"windows:HKU:{SID_A}:Teams" in {p["package_id"] for p in rhost["packages"]}
+    with open(tmp_path / "reports" / "installations.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 24 and f"windows:HKU:{SID_A}:Teams" in {r["package_id"] for r in rows}
     # the same dispatch serves ingest's installations_from_result directly
     items, problems = installations_from_result(result, "win01.json")
     assert len(items) == 24 and problems == []
