@@ -2,7 +2,7 @@
 
     python bench/_engine_job.py load SPOOL            # baseline: json.load every host file
     python bench/_engine_job.py engine SPOOL STORE    # ingest + normalise + store + reconcile
-    python bench/_engine_job.py report SPOOL STORE OUT  # report.build + render.write_reports of the stored scan
+    python bench/_engine_job.py report SPOOL STORE OUT  # report.build + render.write_reports, each file timed
 
 Prints one JSON line with the times (s), peak RSS (MiB) and sizes.
 """
@@ -68,12 +68,13 @@ def report(spool: Path, store: Path, out: Path) -> dict:
     t0 = time.perf_counter()
     model = report_model.build(scan, history, position, ctx.problems)
     t1 = time.perf_counter()
-    files = render.write_reports(model, out, scan, position)
-    t2 = time.perf_counter()
+    files_s: dict[str, float] = {}
+    files = render.write_reports(model, out, scan, position, timings=files_s)
     html = files[0]
-    return {"seconds": t2 - t0, "build_seconds": t1 - t0, "render_seconds": t2 - t1,
-            "html_bytes": html.stat().st_size, "files": [str(f) for f in files],
-            "hosts": len(scan.hosts), "rss_mb": rss_mb()}
+    return {"seconds": t1 - t0 + files_s["index.html"], "build_seconds": t1 - t0, "html_seconds": files_s["index.html"],
+            "files_seconds": files_s, "html_bytes": html.stat().st_size,
+            "installations_csv_bytes": (out / "installations.csv").stat().st_size,
+            "hosts": len(scan.hosts), "installations": scan.installation_count, "rss_mb": rss_mb()}
 
 
 def main() -> None:

@@ -11,13 +11,17 @@ Absolute times are seconds, memory is MiB (peak resident set size).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +30,27 @@ BENCH = REPO / "bench"
 VENV_BIN = Path(sys.executable).parent
 CACHE = Path(os.environ.get("FLEETSAM_BENCH_CACHE") or REPO / ".cache" / "bench")
 RESULTS: list[dict] = []
+
+
+@contextlib.contextmanager
+def work_dir(name: str):
+    """A work directory of this run alone under the cache (removed afterwards): runs started side
+    by side never share a store or report directory."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=CACHE))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def cache_lock(name: str):
+    """An exclusive lock on one shared cache entry (a generated fleet) while it is made or extended."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def quick() -> bool:

@@ -27,14 +27,19 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH, CACHE, emit, note, quick, script_job  # noqa: E402
+from common import BENCH, CACHE, cache_lock, emit, note, quick, script_job, work_dir  # noqa: E402
 
 SEED = 7
 
 
 def ensure_fleet(hosts: int) -> Path:
-    """The spool of the first ``hosts`` hosts, generated (or extended) in two processes."""
-    root = CACHE / f"fleet-seed{SEED}-v{_generator_version()}"
+    """The spool of the first ``hosts`` hosts, generated (or extended) in two processes; one run at a time."""
+    name = f"fleet-seed{SEED}-v{_generator_version()}"
+    with cache_lock(name):
+        return _ensure_fleet(CACHE / name, hosts)
+
+
+def _ensure_fleet(root: Path, hosts: int) -> Path:
     full = root / "all"
     have = len(list((full / "hosts").glob("*.json"))) if (full / "hosts").is_dir() else 0
     marker = root / "generated"
@@ -94,21 +99,20 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in (args.sizes or ("1000,2000" if quick() else "1000,5000,10000,20000")).split(",")]
     args.reps = args.reps or (1 if quick() else 2)
     target_size = args.target_size or (10000 if 10000 in sizes else max(sizes))
-    work = CACHE / "engine-work"
-    work.mkdir(parents=True, exist_ok=True)
     ensure_fleet(max(sizes))
     rows = []
-    for n in sizes:
-        m = measure(n, work, args.reps)
-        rows.append(m)
-        e, b = m["engine"], m["load"]
-        t = e["timings"]
-        emit(f"engine_time_{n}h", e["seconds"], b["seconds"], 2.0, engine_s=e["seconds"], json_load_s=b["seconds"],
-             ingest_normalise_s=t.get("ingest+normalise", 0.0), store_s=t.get("store", 0.0)
-             + t.get("commit", 0.0), reconcile_s=e["reconcile_seconds"], installations=e["installations"],
-             rss_mb=round(e["rss_mb"]), load_rss_mb=round(b["rss_mb"]), store_mb=round(e["store_bytes"] / 2**20, 1),
-             raw_mb=round(b["raw_bytes"] / 2**20, 1))
-        Path(m["store"]).unlink(missing_ok=True)
+    with work_dir("engine") as work:
+        for n in sizes:
+            m = measure(n, work, args.reps)
+            rows.append(m)
+            e, b = m["engine"], m["load"]
+            t = e["timings"]
+            emit(f"engine_time_{n}h", e["seconds"], b["seconds"], 2.0, engine_s=e["seconds"],
+                 json_load_s=b["seconds"], ingest_normalise_s=t.get("ingest+normalise", 0.0),
+                 store_s=t.get("store", 0.0) + t.get("commit", 0.0), reconcile_s=e["reconcile_seconds"],
+                 installations=e["installations"], rss_mb=round(e["rss_mb"]), load_rss_mb=round(b["rss_mb"]),
+                 store_mb=round(e["store_bytes"] / 2**20, 1), raw_mb=round(b["raw_bytes"] / 2**20, 1))
+            Path(m["store"]).unlink(missing_ok=True)
     top = next(r for r in rows if r["hosts"] == target_size)
     e, b = top["engine"], top["load"]
     emit("engine_time", e["seconds"], b["seconds"], 2.0, hosts=target_size, engine_s=e["seconds"],

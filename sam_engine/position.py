@@ -114,6 +114,13 @@ class ProductPosition:
             return self.installations.host_names()
         return tuple(sorted({i.host for i in self.installations}))
 
+    def host_summary(self, limit: int) -> tuple[int, tuple[str, ...]]:
+        """(number of hosts, the first ``limit`` of ``hosts``), cheap for a title on thousands of hosts."""
+        if isinstance(self.installations, RefList):
+            return self.installations.host_summary(limit)
+        hosts = self.hosts
+        return len(hosts), hosts[:limit]
+
 
 @dataclass(frozen=True, slots=True)
 class LicencePosition:

@@ -22,10 +22,11 @@ covered by E1 with 3 devices, E1 gives 2, shortfall 1.
 
 from __future__ import annotations
 
+import heapq
 import operator
+import sys
 from array import array
 from collections import Counter, deque
-from itertools import repeat
 from collections.abc import Sequence as _Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
@@ -67,6 +68,8 @@ class Partition:
 _call = getattr(operator, "call", None) or (lambda f, *args: f(*args))  # operator.call: Python 3.11+
 _SHIFT = 32  # an installation is packed as host index << 32 | position in that host's inventory
 _LOW = (1 << _SHIFT) - 1
+_HIGH = 1 if sys.byteorder == "little" else 0  # which 32-bit half of a packed 64-bit value is the host index
+assert array("I").itemsize * 2 == array("Q").itemsize == 8
 
 
 class Members:
@@ -131,29 +134,57 @@ class Members:
         table, ids, info = self.views[h]
         return hs, hs.installations[pos], info[ids[pos]][1]
 
+    def _names(self) -> None:
+        scans = self.host_scans
+        by_name = sorted(range(len(scans)), key=lambda h: scans[h].inventory_name)
+        self._rank = [0] * len(scans)
+        for rank, h in enumerate(by_name):
+            self._rank[h] = rank
+        self._names_by_rank = [scans[h].inventory_name for h in by_name]
+        self._dupes = len(set(self._names_by_rank)) != len(scans)
+        self._in_name_order = by_name == list(range(len(scans)))  # usual: spool files sort by name
+        self._stale = {h for h, hs in enumerate(scans) if hs.stale}
+
     def host_names(self, packed: array, stale_only: bool = False) -> tuple[str, ...]:
         """Sorted inventory names of the hosts of ``packed`` installations (only stale ones with ``stale_only``)."""
         if self._rank is None:
-            scans = self.host_scans
-            by_name = sorted(range(len(scans)), key=lambda h: scans[h].inventory_name)
-            self._rank = [0] * len(scans)
-            for rank, h in enumerate(by_name):
-                self._rank[h] = rank
-            self._names_by_rank = [scans[h].inventory_name for h in by_name]
-            self._dupes = len(set(self._names_by_rank)) != len(scans)
-            self._in_name_order = by_name == list(range(len(scans)))  # usual: spool files sort by name
-            self._stale = {h for h, hs in enumerate(scans) if hs.stale}
+            self._names()
         if stale_only and not self._stale:
             return ()
         if self._in_name_order and not stale_only:  # packed is in host order: no sort needed
-            hosts = dict.fromkeys(map(operator.rshift, packed, repeat(_SHIFT)))
-            names = tuple(map(self._names_by_rank.__getitem__, hosts))
+            names = tuple(map(self._names_by_rank.__getitem__, dict.fromkeys(_host_indexes(packed))))
         else:
-            hosts = set(map(operator.rshift, packed, repeat(_SHIFT)))
+            hosts = set(_host_indexes(packed))
             if stale_only:
                 hosts &= self._stale
             names = tuple(map(self._names_by_rank.__getitem__, sorted(map(self._rank.__getitem__, hosts))))
         return tuple(dict.fromkeys(names)) if self._dupes else names
+
+    def host_summary(self, packed: array, limit: int) -> tuple[int, tuple[str, ...]]:
+        """(number of hosts, the first ``limit`` host names in name order) of ``packed`` installations,
+        without naming every host (the free and unrecognised titles of a large fleet)."""
+        if self._rank is None:
+            self._names()
+        if self._dupes:
+            names = self.host_names(packed)
+            return len(names), names[:limit]
+        indexes = _host_indexes(packed)
+        count = len(set(indexes))
+        if self._in_name_order:  # packed is in host order, hosts are in name order: the first distinct ones
+            first: list[int] = []
+            for h in indexes:
+                if not first or h != first[-1]:
+                    first.append(h)
+                    if len(first) == limit:
+                        break
+        else:
+            first = heapq.nsmallest(limit, map(self._rank.__getitem__, set(indexes)))
+        return count, tuple(map(self._names_by_rank.__getitem__, first))
+
+
+def _host_indexes(packed: array) -> array:
+    """The host index (the high 32 bits) of every packed installation, sliced out at C speed."""
+    return array("I", packed.tobytes())[_HIGH::2]
 
 
 class RefList(_Sequence):
@@ -193,6 +224,10 @@ class RefList(_Sequence):
     def host_names(self, stale_only: bool = False) -> tuple[str, ...]:
         """The sorted inventory names of the hosts (only stale ones with ``stale_only``), without refs."""
         return self.members.host_names(self.packed, stale_only)
+
+    def host_summary(self, limit: int) -> tuple[int, tuple[str, ...]]:
+        """(number of hosts, the first ``limit`` names), without naming every host."""
+        return self.members.host_summary(self.packed, limit)
 
     def group(self) -> "Group | None":
         """The reconcile group these installations belong to (None when empty)."""

@@ -31,17 +31,18 @@ from .inventory import RowTable, compact_view
 from .model import Entitlement, HostScan, HostStatus, Problem, Scan
 from .position import LicencePosition
 from .report_charts import publisher_bars, trend
-from .report_position import NON_COMPLIANT, build_position, host_products  # noqa: F401 (re-export)
+from .report_position import NON_COMPLIANT, build_position, distinct_packages, host_products  # noqa: F401
 from .store import ScanInfo
 
 SCHEMA_VERSION = "3.0"  # 3.0: no per-host package list (see installations.csv)
 
 
-def _sources(hs: HostScan, fallback: RowTable, seen: dict[int, tuple[RowTable, set[int]]]) -> dict[str, int]:
-    """Installations per source on one host; the host's distinct rows are added to ``seen``."""
+def _sources(hs: HostScan, fallback: RowTable, seen: dict[int, tuple[RowTable, set[int]]] | None) -> dict[str, int]:
+    """Installations per source on one host; the host's distinct rows are added to ``seen`` (unless None)."""
     table, ids = compact_view(hs.installations, fallback)
     source = table.per_row("source", operator.itemgetter(0))
-    seen.setdefault(id(table), (table, set()))[1].update(ids)
+    if seen is not None:
+        seen.setdefault(id(table), (table, set()))[1].update(ids)
     return dict(sorted(Counter(map(source.__getitem__, ids)).items()))
 
 
@@ -186,10 +187,11 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
     """
     pos = build_position(position, problems, entitlements)
     per_host = host_products(pos["licensable"]) if pos else {}
-    fallback, seen = RowTable(), {}
+    distinct = distinct_packages(position, len(scan.hosts))
+    fallback, seen = RowTable(), ({} if distinct is None else None)
     hosts = sorted((_host(h, _sources(h, fallback, seen), per_host.get(h.inventory_name, [])) for h in scan.hosts),
                    key=lambda h: h["inventory_name"])
-    summary = _summary(scan, hosts, _distinct_packages(seen), pos)
+    summary = _summary(scan, hosts, _distinct_packages(seen) if seen is not None else distinct, pos)
     timeline = _history(history, scan, summaries or {}, summary["products_non_compliant"] if pos else None)
     model: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,

@@ -23,17 +23,18 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from itertools import chain, repeat
 from typing import IO, Any, Iterable, Sequence
 
 from .inventory import NO_TIME, Inventory, RowTable, compact_view
 from .model import HostScan, Scan
 from .position import LicencePosition
-from .reconcile import Members, RefList
+from .reconcile import RefList
 from .report_formats import safe_cell
 
-COLUMNS = ("scan_id", "inventory_scan_id", "host", "host_id", "host_status", "stale", "source", "name",
-           "version", "arch", "vendor", "package_id", "location", "installed", "publisher", "product",
-           "edition", "product_status")
+COLUMNS = ("scan_id", "inventory_scan_id", "host", "host_id", "host_status", "stale", "installed", "source", "name",
+           "version", "arch", "vendor", "package_id", "location", "publisher", "product", "edition",
+           "product_status")
 NO_PRODUCT = ",,,"  # publisher, product, edition, product_status: empty
 
 _buffer = io.StringIO()
@@ -48,24 +49,24 @@ def cells(values: Iterable[Any]) -> str:
     return _buffer.getvalue()
 
 
-class _Times:
-    """Install times as ``YYYY-MM-DD HH:MM`` (UTC), the date text made once per day."""
+def when(epoch: int) -> str:
+    """An install time (epoch seconds, ``NO_TIME`` for none) as ``YYYY-MM-DD HH:MM`` in UTC."""
+    if epoch == NO_TIME:
+        return ""
+    day, rest = divmod(epoch, 86400)
+    try:
+        date = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
+    except OverflowError:  # outside the calendar: the raw number, as collected
+        return str(epoch)
+    return f"{date} {rest // 3600:02d}:{rest % 3600 // 60:02d}"
 
-    def __init__(self):
-        self.days: dict[int, str] = {}
 
-    def text(self, epoch: int) -> str:
-        if epoch == NO_TIME:
-            return ""
-        day, rest = divmod(epoch, 86400)
-        date = self.days.get(day)
-        if date is None:
-            try:
-                date = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
-            except OverflowError:  # outside the calendar: the raw number, as collected
-                return str(epoch)
-            self.days[day] = date
-        return f"{date} {rest // 3600:02d}:{rest % 3600 // 60:02d}"
+class _Times(dict):
+    """epoch -> ``when(epoch)``, each made once; looked up at C speed through ``__getitem__``."""
+
+    def __missing__(self, epoch: int) -> str:
+        text = self[epoch] = when(epoch)
+        return text
 
 
 def _ranks(table: RowTable) -> list[int]:
@@ -83,38 +84,55 @@ def _ranks(table: RowTable) -> list[int]:
 
 
 class _Products:
-    """The product columns of each installation row, from the licence position."""
+    """The text after the install time of each installation row: ``,source,...,location,publisher,
+    product,edition,product_status`` and the line end, from the licence position."""
 
     def __init__(self, position: LicencePosition | None):
         self.by_group: dict[int, str] = {}  # id(reconcile group) -> product cells
         self.by_ref: dict[tuple, str] = {}  # (host, source, package_id) -> cells, for refs given as records
-        self.views: dict[int, tuple[RowTable, Sequence[int], list]] = {}  # id(host scan) -> reconcile's view
+        self.infos: dict[int, list] = {}  # id(row table) -> reconcile's per-row infos
+        self.views: dict[int, tuple[RowTable, Sequence[int]]] = {}  # id(host scan) -> reconcile's (table, ids)
+        self.tails: dict[int, list[str]] = {}  # id(row table) -> per row id: the text
         if position is None:
             return
-        members: dict[int, Members] = {}
+        seen: set[int] = set()  # id() of the reconcile.Members already read
         for p in position:
             text = cells((p.publisher, p.product, p.edition, p.status.value))
             refs = p.installations
             group = refs.group() if isinstance(refs, RefList) else None
             if group is not None:
                 self.by_group[id(group)] = text
-                members[id(refs.members)] = refs.members
+                members = refs.members
+                if id(members) not in seen:
+                    seen.add(id(members))
+                    self.views.update((id(hs), (table, ids)) for hs, table, ids, _ in members.host_views())
+                    self.infos.update({key: info for key, (_, info) in members.infos.items()})
             else:
                 for r in refs:
                     self.by_ref[(r.host, r.source, r.package_id)] = text
-        for m in members.values():
-            for hs, table, ids, info in m.host_views():
-                self.views[id(hs)] = (table, ids, info)
 
-    def of_host(self, hs: HostScan, table: RowTable, ids: Sequence[int]) -> list[str]:
-        """The product cells of each of ``ids`` (rows of ``table``) on host ``hs``."""
-        view = self.views.get(id(hs))
-        if view is not None and view[0] is table:
-            info = view[2]
-            by_group = self.by_group
-            return [by_group.get(id(info[rid][0]), NO_PRODUCT) if info[rid] else NO_PRODUCT for rid in ids]
-        name, rows = hs.inventory_name, table.rows
-        return [self.by_ref.get((name, rows[rid][0], rows[rid][5]), NO_PRODUCT) for rid in ids]
+    def view(self, hs: HostScan, fallback: RowTable) -> tuple[RowTable, Sequence[int]]:
+        """The host's installations as (row table, row ids): reconcile's view when it has one."""
+        return self.views.get(id(hs)) or compact_view(hs.installations, fallback)
+
+    def of_host(self, hs: HostScan, table: RowTable) -> list[str] | None:
+        """Per row id of ``table``, the text for host ``hs``; None when it depends on the host."""
+        info = self.infos.get(id(table)) if self.views.get(id(hs), (None,))[0] is table else None
+        if info is None:
+            return None
+        tails = self.tails.get(id(table))
+        if tails is None or len(tails) < len(info):
+            middle, by_group = table.per_row("csv-cells", cells), self.by_group
+            tails = self.tails[id(table)] = [
+                f",{middle[rid]},{by_group.get(id(i[0]), NO_PRODUCT) if i else NO_PRODUCT}\r\n"
+                for rid, i in enumerate(info)]
+        return tails
+
+    def for_records(self, hs: HostScan, table: RowTable, ids: Sequence[int]) -> dict[int, str]:
+        """Per row id of ``ids``, the text for host ``hs``, matched by (host, source, package id)."""
+        middle, name, rows = table.per_row("csv-cells", cells), hs.inventory_name, table.rows
+        return {rid: f",{middle[rid]},{self.by_ref.get((name, rows[rid][0], rows[rid][5]), NO_PRODUCT)}\r\n"
+                for rid in ids}
 
 
 def write_installations(handle: IO[str], scan: Scan, position: LicencePosition | None) -> int:
@@ -123,19 +141,21 @@ def write_installations(handle: IO[str], scan: Scan, position: LicencePosition |
     products, times, fallback = _Products(position), _Times(), RowTable()
     count = 0
     for hs in sorted(scan.hosts, key=lambda h: h.inventory_name):
-        table, ids = compact_view(hs.installations, fallback)
+        table, ids = products.view(hs, fallback)
         if not ids:
             continue
-        middle = table.per_row("csv-cells", cells)  # source ... location
-        rank = _ranks(table)
         inventory = hs.installations
         stamps = inventory.times if isinstance(inventory, Inventory) else \
             [NO_TIME if i.install_time is None else i.install_time for i in inventory]
+        tails = products.of_host(hs, table) or products.for_records(hs, table, ids)
         head = cells((scan.scan_id, hs.inventory_scan_id or hs.scan_id, hs.inventory_name, hs.host_id,
                       hs.status.value, hs.stale)) + ","
-        product = products.of_host(hs, table, ids)
+        rank = _ranks(table)
         order = sorted(range(len(ids)), key=list(map(rank.__getitem__, ids)).__getitem__)
-        text = times.text
-        handle.write("".join([f"{head}{middle[ids[k]]},{text(stamps[k])},{product[k]}\r\n" for k in order]))
+        # head + install time + tail per installation, joined at C speed
+        handle.write("".join(chain.from_iterable(zip(
+            repeat(head, len(ids)),
+            map(times.__getitem__, map(stamps.__getitem__, order)),
+            map(tails.__getitem__, map(ids.__getitem__, order))))))
         count += len(ids)
     return count

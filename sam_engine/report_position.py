@@ -107,7 +107,7 @@ def entitlement_records(p: ProductPosition, by_id: dict[str, Entitlement]) -> li
 
 
 def _summary_row(pid: str, p: ProductPosition, versions: list[str]) -> dict[str, Any]:
-    hosts = p.hosts
+    count, sample = p.host_summary(HOST_SAMPLE)
     return {
         "id": pid,
         "publisher": p.publisher,
@@ -115,8 +115,8 @@ def _summary_row(pid: str, p: ProductPosition, versions: list[str]) -> dict[str,
         "edition": p.edition,
         "label": label(p.publisher, p.product, p.edition),
         "installations": len(p.installations),
-        "hosts": len(hosts),
-        "host_sample": list(hosts[:HOST_SAMPLE]),
+        "hosts": count,
+        "host_sample": list(sample),
         "versions": versions[:HOST_SAMPLE],
     }
 
@@ -148,6 +148,24 @@ def _publishers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _members(products: Iterable[ProductPosition]) -> list:
+    """The distinct ``reconcile.Members`` behind the products' installations (none for plain tuples)."""
+    found = {}
+    for p in products:
+        if isinstance(p.installations, RefList) and len(p.installations):
+            found[id(p.installations.members)] = p.installations.members
+    return list(found.values())
+
+
+def distinct_packages(position: LicencePosition | None, host_count: int) -> int | None:
+    """Distinct (source, name) pairs installed on the ``host_count`` hosts the position covers, read
+    from reconcile's distinct rows; None when the position cannot tell (then count from the scan)."""
+    found = _members(position) if position is not None else []
+    if len(found) != 1 or len(found[0].host_scans) != host_count:
+        return None
+    return len({row[:2] for row, _ in found[0].distinct_rows()})
+
+
 def product_versions(products: Sequence[ProductPosition]) -> list[list[str]]:
     """The installed (raw) versions of each product, sorted, ``?`` for none.
 
@@ -157,16 +175,14 @@ def product_versions(products: Sequence[ProductPosition]) -> list[list[str]]:
     """
     seen: list[set[str]] = [set() for _ in products]
     slot: dict[int, int] = {}  # id(reconcile group) -> index into products
-    members = {}
     for n, p in enumerate(products):
         refs = p.installations
         group = refs.group() if isinstance(refs, RefList) else None
         if group is not None:
             slot[id(group)] = n
-            members[id(refs.members)] = refs.members
         else:
             seen[n].update(r.version or "?" for r in refs)
-    for m in members.values():
+    for m in _members(products):
         for row, group in m.distinct_rows():
             n = slot.get(id(group))
             if n is not None:
