@@ -128,6 +128,16 @@ class Members:
         for hs, (table, ids, info) in zip(self.host_scans, self.views):
             yield hs, table, ids, info
 
+    def versions_per_host(self, packed: array) -> dict[int, list[str | None]]:
+        """Host index -> the raw version of each of its ``packed`` installations, without making refs."""
+        out: dict[int, list[str | None]] = {}
+        views = self.views
+        for value in packed:
+            h = value >> _SHIFT
+            table, ids, _ = views[h]
+            out.setdefault(h, []).append(table.rows[ids[value & _LOW]][2])
+        return out
+
     def item(self, packed: int) -> tuple[HostScan, Installation, Recognition]:
         h, pos = packed >> _SHIFT, packed & _LOW
         hs = self.host_scans[h]
@@ -228,6 +238,11 @@ class RefList(_Sequence):
     def host_summary(self, limit: int) -> tuple[int, tuple[str, ...]]:
         """(number of hosts, the first ``limit`` names), without naming every host."""
         return self.members.host_summary(self.packed, limit)
+
+    def versions_per_host(self) -> list[tuple[HostScan, list[str | None]]]:
+        """Per host scan (in host order), the raw versions of its installations here, without making refs."""
+        scans = self.members.host_scans
+        return [(scans[h], versions) for h, versions in self.members.versions_per_host(self.packed).items()]
 
     def group(self) -> "Group | None":
         """The reconcile group these installations belong to (None when empty)."""

@@ -39,32 +39,33 @@ def label(publisher: str | None, product: str, edition: str | None) -> str:
     return " ".join(x for x in (publisher, product, edition) if x)
 
 
-def _versions(refs: Iterable) -> list[str]:
-    return sorted({r.version or "?" for r in refs}, key=str.casefold)
-
-
 def host_rows(p: ProductPosition) -> list[dict[str, Any]]:
     """Per host: versions, licences consumed and the trace lines that say why."""
     lines: dict[str, list] = {}
     for line in p.consumption.trace:
         if len(line.hosts) == 1:
             lines.setdefault(line.hosts[0], []).append(line)
-    refs: dict[str, list] = {}
-    for ref in p.installations:
-        refs.setdefault(ref.host, []).append(ref)
+    per_host: dict[str, tuple[list, bool, str]] = {}  # name -> (versions, stale, scan id)
+    if isinstance(p.installations, RefList):  # read from the rows, without making a ref per installation
+        for hs, versions in p.installations.versions_per_host():
+            entry = per_host.setdefault(hs.inventory_name, ([], hs.stale, hs.inventory_scan_id or hs.scan_id))
+            entry[0].extend(versions)
+    else:
+        for ref in p.installations:
+            per_host.setdefault(ref.host, ([], ref.stale, ref.scan_id))[0].append(ref.version)
     rows = []
-    for host in sorted(refs, key=str.casefold):
+    for host in sorted(per_host, key=str.casefold):
+        versions, stale, scan_id = per_host[host]
         own = lines.get(host, [])
         counted = [ln.quantity for ln in own if ln.quantity is not None]
-        first = refs[host][0]
         rows.append({
             "host": host,
-            "versions": _versions(refs[host]),
-            "installations": len(refs[host]),
+            "versions": sorted({v or "?" for v in versions}, key=str.casefold),
+            "installations": len(versions),
             "quantity": sum(counted) if counted else None,
             "trace": [ln.text for ln in own],
-            "stale": first.stale,
-            "scan_id": first.scan_id,
+            "stale": stale,
+            "scan_id": scan_id,
         })
     return rows
 
