@@ -1,6 +1,6 @@
 """Figure 3: the overhead of the fleetsam.sam.collector callback.
 
-500 inventory hosts (QUICK: 50) with ``ansible_connection=local`` run
+500 inventory hosts (QUICK: 12) with ``ansible_connection=local`` run
 ``playbooks/scan.yml`` (the collector) twice in the same run: without the
 callback, then with it (spooling each result, then ingest, store, reconcile,
 findings and report at the end). forks 25 (ansible.cfg).
@@ -26,7 +26,7 @@ def inventory(path: Path, hosts: int) -> None:
 
 
 def main() -> int:
-    hosts = 50 if quick() else 500
+    hosts = 12 if quick() else 500
     with tempfile.TemporaryDirectory(prefix="fleetsam-bench-callback-") as tmp:
         tmp = Path(tmp)
         inventory(tmp / "inventory.yml", hosts)

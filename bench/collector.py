@@ -25,7 +25,7 @@ PYTHON = "/usr/bin/python3"
 
 
 def main() -> int:
-    reps = 3 if quick() else 8
+    reps = 2 if quick() else 8
     with tempfile.TemporaryDirectory(prefix="fleetsam-bench-collector-") as tmp:
         tmp = Path(tmp)
         (tmp / "inventory.yml").write_text(

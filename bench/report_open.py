@@ -11,7 +11,7 @@ filled). The median of ``--runs`` openings is reported. Prints::
     report_open_10000_hosts ratio=X target=1 met seconds=...    (seconds / 3 s)
     report_html_size_10000_hosts ratio=X target=1 met mb=...      (bytes / 10 MB)
 
-``python bench/report_open.py [--hosts N] [--runs R]``; QUICK=1 uses 2,000 hosts.
+``python bench/report_open.py [--hosts N] [--runs R]``; QUICK=1 uses 500 hosts.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def open_times(page_file: Path, runs: int) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--hosts", type=int, default=2000 if quick() else 10_000)
+    parser.add_argument("--hosts", type=int, default=500 if quick() else 10_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 

@@ -40,6 +40,7 @@ def main() -> int:
         path = BENCH / script
         if not path.exists():
             continue
+        started = time.perf_counter()
         proc = subprocess.Popen([sys.executable, str(path)], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
@@ -48,6 +49,7 @@ def main() -> int:
                 lines.append(line.rstrip())
         if proc.wait() != 0:
             failed.append(script)
+        print(f"  # {script}: {time.perf_counter() - started:.0f} s", flush=True)
     print(f"# all figures ({time.perf_counter() - t0:.0f} s):")
     for line in lines:
         print(line)
