@@ -22,8 +22,9 @@ The state of a finding (``track``, a pure function)::
 
 Without a notification file (or with a broken one) the findings are still
 tracked but the baseline is left alone, so everything is announced once the
-configuration works. Store sessions are short: the state and the outbox are
-committed before anything is sent, so a crash or a dead server loses nothing.
+configuration works. ``record_findings`` works in the caller's store session
+(the scan's own, in the pipeline); ``send`` runs after it is committed, so a
+crash or a dead server loses nothing and a slow server holds no store lock.
 """
 
 from __future__ import annotations
@@ -237,37 +238,71 @@ def _dispatch(config: NotifyConfig, pending: list[dict], now: str, outcome: Find
     return delivered, failed
 
 
-def after_reconcile(scan: Scan, position: LicencePosition, ctx, store: str | None,
-                    settings: AlertSettings | None = None) -> FindingsOutcome:
-    """Findings of ``scan``; with a store, track them and send the notifications they call for."""
+@dataclass
+class Outbox:
+    """What ``record_findings`` left for ``send``: the outcome so far and the deliveries to make."""
+
+    outcome: FindingsOutcome
+    config: NotifyConfig | None = None
+    pending: list[dict] = field(default_factory=list)
+    now: str = ""
+
+
+def record_findings(st, scan: Scan, position: LicencePosition, ctx,
+                    settings: AlertSettings | None = None) -> Outbox:
+    """Findings of ``scan``; with an open store session ``st``, track them there and queue the
+    notifications they call for (nothing is sent: see ``send``)."""
     settings = settings or AlertSettings.from_env()
     policy, config, problems = _load(settings)
     found = compute_findings(scan, position, ctx.entitlements, policy, ctx.as_of)
     outcome = FindingsOutcome(found, [finding_row(f, "open") for f in found], policy, problems)
-    store_path = None if store is None else store.removeprefix("tinydb://")
-    if store is None or ("://" not in store_path and not os.path.exists(store_path)):
-        return outcome
+    if st is None:
+        return Outbox(outcome)
     now, notifying = _now(), config is not None
-    with open_store(store) as st:
-        tracked = track(found, {d["id"]: d for d in st.finding_states()}, now, notifying, scan.scan_id,
-                        replay=not settings.send)
-        outcome.rows, outcome.events, outcome.notifying = tracked.rows, tracked.events, notifying
-        if not settings.send:
-            return outcome
-        st.save_finding_states(tracked.states)
-        if config is None:
-            return outcome
-        st.save_deliveries(_outbox(tracked, config))
-        known = {c.name for c in config.channels}
-        orphans = [d["delivery_id"] for d in st.deliveries() if d["channel"] not in known]
-        if orphans:
-            st.remove_deliveries(orphans)
-            outcome.problems.append(Problem(str(settings.notify), f"{len(orphans)} pending notifications dropped: "
-                                                                  "their channel is no longer configured", "warning"))
-        pending = st.deliveries()
-    delivered, failed = _dispatch(config, pending, now, outcome)
+    tracked = track(found, {d["id"]: d for d in st.finding_states()}, now, notifying, scan.scan_id,
+                    replay=not settings.send)
+    outcome.rows, outcome.events, outcome.notifying = tracked.rows, tracked.events, notifying
+    if not settings.send:
+        return Outbox(outcome)
+    st.save_finding_states(tracked.states)
+    if config is None:
+        return Outbox(outcome)
+    st.save_deliveries(_outbox(tracked, config))
+    known = {c.name for c in config.channels}
+    orphans = [d["delivery_id"] for d in st.deliveries() if d["channel"] not in known]
+    if orphans:
+        st.remove_deliveries(orphans)
+        outcome.problems.append(Problem(str(settings.notify), f"{len(orphans)} pending notifications dropped: "
+                                                              "their channel is no longer configured", "warning"))
+    return Outbox(outcome, config, st.deliveries(), now)
+
+
+def send(store: str, box: Outbox) -> FindingsOutcome:
+    """Send what ``record_findings`` queued, outside any store session (a slow server holds no lock),
+    then keep the result: delivered events leave the outbox, failed ones stay for the next run."""
+    if box.config is None:
+        return box.outcome
+    delivered, failed = _dispatch(box.config, box.pending, box.now, box.outcome)
     with open_store(store) as st:
         st.remove_deliveries(delivered)
         st.save_deliveries(failed)
-        outcome.pending = len(st.deliveries())
-    return outcome
+        box.outcome.pending = len(st.deliveries())
+    return box.outcome
+
+
+def has_store(store: str | None) -> bool:
+    """Whether ``store`` names a store to track findings in (a file store must exist already)."""
+    if store is None:
+        return False
+    path = store.removeprefix("tinydb://")
+    return "://" in path or os.path.exists(path)
+
+
+def after_reconcile(scan: Scan, position: LicencePosition, ctx, store: str | None,
+                    settings: AlertSettings | None = None) -> FindingsOutcome:
+    """Findings of ``scan``; with a store, track them and send the notifications they call for."""
+    if not has_store(store):
+        return record_findings(None, scan, position, ctx, settings).outcome
+    with open_store(store) as st:
+        box = record_findings(st, scan, position, ctx, settings)
+    return send(store, box)

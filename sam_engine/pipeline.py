@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ingest_parallel, notify, render, report
+from .report_position import scan_summary
 from .model import HostStatus, Problem, Scan
 from .licensing import LicenceSettings, load_context, position_of
 from .position import LicencePosition
-from .store import StoreError, open_store
+from .store import open_store
 
 
 @dataclass(frozen=True)
@@ -65,19 +66,18 @@ def _timed(timings: dict[str, float], stage: str):
 def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
                   settings: LicenceSettings | None = None, as_of: dt.date | None = None,
                   alerts: notify.AlertSettings | None = None) -> RunSummary:
-    """Store one run's spool as a scan snapshot, reconcile it and write the reports."""
+    """Store one run's spool as a scan snapshot, reconcile it and write the reports.
+
+    One store session holds the whole run's writes (the scan, the findings'
+    state and outbox, the position summary for the trend): the store file is
+    written once. Notifications are sent after it is committed."""
     timings: dict[str, float] = {}
     with open_store(store) as st:
-        with _timed(timings, "ingest+normalise"):  # streamed, on every core for a large spool
-            scan, problems = ingest_parallel.build_scan_from_spool(spool, st.last_inventory)
-        with _timed(timings, "store"):
-            st.save_scan(scan)
-        history = st.scans()
-        stored = st.entitlements()
-        past = _past(st, history, scan.scan_id)
-    files, position, more, found = _reconcile_and_render(scan, history, stored, report_dir, settings, as_of, timings,
-                                                         store, alerts or notify.AlertSettings.from_env(), past)
-    return RunSummary(scan, tuple(files), tuple(problems + more), timings, position, found)
+        scan, problems = _ingest(st, spool, timings)
+        run = _reconcile(st, scan, settings, as_of, alerts or notify.AlertSettings.from_env(), timings)
+        with _timed(timings, "commit"):
+            st.commit()
+    return _render(run, store, report_dir, timings, problems)
 
 
 def store_spool(spool: str | Path, *, store: str, timings: dict[str, float] | None = None):
@@ -85,30 +85,75 @@ def store_spool(spool: str | Path, *, store: str, timings: dict[str, float] | No
     ``(scan, problems, history, stored entitlements)``, the scan committed to ``store``."""
     timings = {} if timings is None else timings
     with open_store(store) as st:
-        with _timed(timings, "ingest+normalise"):
-            scan, problems = ingest_parallel.build_scan_from_spool(spool, st.last_inventory)
-        with _timed(timings, "store"):
-            st.save_scan(scan)
-        history = st.scans()
-        stored = st.entitlements()
-        t0 = time.perf_counter()
-    timings["commit"] = time.perf_counter() - t0
+        scan, problems = _ingest(st, spool, timings)
+        history, stored = st.scans(), st.entitlements()
+        with _timed(timings, "commit"):
+            st.commit()
     return scan, problems, history, stored
 
 
 def render_stored(store: str, report_dir: str | Path, scan_id: str | None = None, *,
                   settings: LicenceSettings | None = None, as_of: dt.date | None = None) -> RunSummary:
-    """Reconcile and render the reports again from the store (latest scan by default)."""
+    """Reconcile and render the reports again from the store (latest scan by default); nothing is
+    sent, and the store only gains the scan's position summary if it had none."""
     with open_store(store) as st:
         scan = st.load_scan(scan_id)
-        history = st.scans()
-        stored = st.entitlements()
-        past = _past(st, history, scan.scan_id) if scan is not None else (None, {})
-    if scan is None:
-        raise LookupError(f"{store}: no scan {scan_id or ''} stored".replace("  ", " "))
-    files, position, problems, found = _reconcile_and_render(scan, history, stored, report_dir, settings, as_of, {},
-                                                             store, notify.AlertSettings.from_env(send=False), past)
-    return RunSummary(scan, tuple(files), tuple(problems), position=position, findings=found)
+        if scan is None:
+            raise LookupError(f"{store}: no scan {scan_id or ''} stored".replace("  ", " "))
+        run = _reconcile(st, scan, settings, as_of, notify.AlertSettings.from_env(send=False), {})
+    return _render(run, store, report_dir, {}, [])
+
+
+@dataclass
+class _Reconciled:
+    """What the store session of a run produced for the steps after it."""
+
+    scan: Scan
+    history: list
+    ctx: object
+    position: LicencePosition
+    outbox: notify.Outbox
+    previous: Scan | None
+    summaries: dict
+
+
+def _ingest(st, spool: str | Path, timings: dict[str, float]) -> tuple[Scan, list[Problem]]:
+    with _timed(timings, "ingest+normalise"):  # streamed, on every core for a large spool
+        scan, problems = ingest_parallel.build_scan_from_spool(spool, st.last_inventory)
+    with _timed(timings, "store"):
+        st.save_scan(scan)
+    return scan, problems
+
+
+def _reconcile(st, scan: Scan, settings, as_of, alerts: notify.AlertSettings, timings) -> _Reconciled:
+    """Reconcile ``scan`` against the stored licence data and record, in the session ``st``, the
+    findings' state and this scan's position summary (once per scan); licence-data problems are
+    kept for the report without stopping the run."""
+    history = st.scans()
+    previous, summaries = _past(st, history, scan.scan_id)
+    with _timed(timings, "reconcile"):
+        ctx = load_context(settings or LicenceSettings.from_env(), as_of or dt.date.today(), st.entitlements())
+        position = position_of(scan.hosts, ctx)
+    with _timed(timings, "findings"):  # findings and their state; notifications are queued, not sent
+        outbox = notify.record_findings(st, scan, position, ctx, alerts)
+    if scan.scan_id not in summaries:
+        st.save_scan_summary(scan_summary(scan.scan_id, position))
+    return _Reconciled(scan, history, ctx, position, outbox, previous, summaries)
+
+
+def _render(run: _Reconciled, store: str, report_dir, timings: dict[str, float], problems: list) -> RunSummary:
+    """Send the queued notifications, then write the reports."""
+    with _timed(timings, "notify"):  # never raises on a channel
+        found = notify.send(store, run.outbox)
+    problems = [*problems, *run.ctx.problems, *found.problems]
+    with _timed(timings, "history"):  # the previous scan's position under today's licence data, for the changes
+        previous_position = position_of(run.previous.hosts, run.ctx) if run.previous is not None else None
+    with _timed(timings, "render"):
+        model = report.build(run.scan, run.history, run.position, [*run.ctx.problems, *found.problems],
+                             findings=found.rows, entitlements=run.ctx.entitlements, previous=run.previous,
+                             previous_position=previous_position, summaries=run.summaries)
+        files = render.write_reports(model, Path(report_dir), run.scan, run.position)
+    return RunSummary(run.scan, tuple(files), tuple(problems), timings, run.position, found)
 
 
 def _past(st, history, scan_id: str) -> tuple[Scan | None, dict]:
@@ -116,40 +161,3 @@ def _past(st, history, scan_id: str) -> tuple[Scan | None, dict]:
     ids = [i.scan_id for i in history]
     n = ids.index(scan_id) if scan_id in ids else len(ids)
     return (st.load_scan(ids[n - 1]) if n > 0 else None), st.scan_summaries()
-
-
-def _record_summary(store: str | None, model: dict, summaries: dict) -> list[Problem]:
-    """Keep this scan's position counts for the trend of later reports (once per scan)."""
-    sid = model["scan"]["scan_id"]
-    if store is None or model["position"] is None or sid in summaries:
-        return []
-    doc = {"scan_id": sid, "as_of": model["position"]["as_of"],
-           "non_compliant": model["summary"]["products_non_compliant"], "products": model["summary"]["products"],
-           "status_counts": model["position"]["status_counts"]}
-    try:
-        with open_store(store) as st:
-            st.save_scan_summary(doc)
-    except StoreError as exc:
-        return [Problem(str(store), f"position summary of scan {sid} not recorded: {exc}", "warning")]
-    return []
-
-
-def _reconcile_and_render(scan: Scan, history, stored, report_dir, settings, as_of, timings, store=None,
-                          alerts: notify.AlertSettings | None = None, past: tuple = (None, {})):
-    """Reconcile ``scan`` against the licence data, then render; licence-data problems are
-    returned (and shown in the report) without stopping the run."""
-    with _timed(timings, "reconcile"):
-        ctx = load_context(settings or LicenceSettings.from_env(), as_of or dt.date.today(), stored)
-        position = position_of(scan.hosts, ctx)
-    with _timed(timings, "findings"):  # findings, their state in the store, notifications (never raises on a channel)
-        found = notify.after_reconcile(scan, position, ctx, store, alerts)
-    problems = [*ctx.problems, *found.problems]
-    previous, summaries = past
-    with _timed(timings, "history"):  # the previous scan's position under today's licence data, for the changes
-        previous_position = position_of(previous.hosts, ctx) if previous is not None else None
-    with _timed(timings, "render"):
-        model = report.build(scan, history, position, problems, findings=found.rows, entitlements=ctx.entitlements,
-                             previous=previous, previous_position=previous_position, summaries=summaries)
-        files = render.write_reports(model, Path(report_dir), scan, position)
-    problems += _record_summary(store, model, summaries)
-    return files, position, problems, found

@@ -191,6 +191,21 @@ def product_versions(products: Sequence[ProductPosition]) -> list[list[str]]:
     return [sorted(v, key=str.casefold) for v in seen]
 
 
+def status_counts(position: LicencePosition) -> dict[str, int]:
+    """Products per status, most urgent first (statuses with none left out)."""
+    counts = Counter(p.status.value for p in position)
+    return {s: counts[s] for s in URGENCY if counts[s]}
+
+
+def scan_summary(scan_id: str, position: LicencePosition) -> dict[str, Any]:
+    """What the store keeps of each scan's position for the trend of later reports."""
+    counts = status_counts(position)
+    return {"scan_id": scan_id, "as_of": position.as_of.isoformat(),
+            "non_compliant": sum(counts.get(s, 0) for s in NON_COMPLIANT),
+            "products": sum(n for s, n in counts.items() if s not in ("no licence needed", "unrecognised")),
+            "status_counts": counts}
+
+
 def build_position(position: LicencePosition | None, problems: Sequence[Problem] = (),
                    entitlements: Sequence[Entitlement] = ()) -> dict[str, Any] | None:
     """The position section of the model."""
@@ -206,15 +221,13 @@ def build_position(position: LicencePosition | None, problems: Sequence[Problem]
         row.update(id=f"p{n}", label=label(p.publisher, p.product, p.edition), host_rows=host_rows(p),
                    entitlement_records=entitlement_records(p, by_id))
         rows.append(row)
-    counts = Counter(r["status"] for r in rows)
-    counts.update({"no licence needed": len(free), "unrecognised": len(unknown)})
     titles = {}
     for prefix, group in (("f", free), ("u", unknown)):
         titles[prefix] = [_summary_row(f"{prefix}{n}", p, versions)
                           for n, (p, versions) in enumerate(zip(group, product_versions(group)), 1)]
     return {
         "as_of": position.as_of.isoformat(),
-        "status_counts": {s: counts[s] for s in URGENCY if counts[s]},
+        "status_counts": status_counts(position),
         "licensable": rows,
         "free": titles["f"],
         "unrecognised": titles["u"],

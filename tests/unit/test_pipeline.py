@@ -86,3 +86,29 @@ def test_render_stored_matches_the_stored_scan(tmp_path):
     assert a == b
     with open_store(store) as st:
         assert [i.scan_id for i in st.scans()] == ["s1"]
+
+
+def test_a_run_writes_the_store_file_once_with_its_trend_summary(tmp_path, monkeypatch):
+    import os
+
+    store, reports = tmp_path / "db.json", tmp_path / "reports"
+    writes = []
+    real_replace = os.replace
+
+    def counting_replace(src, dst, *args, **kwargs):
+        if os.fspath(dst) == str(store):
+            writes.append(dst)
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", counting_replace)
+    monkeypatch.delenv("FLEETSAM_NOTIFY", raising=False)
+    for n, scan_id in enumerate(("s1", "s2"), 1):
+        pipeline.process_spool(write_spool(tmp_path, scan_id, [("web1", "ok", RESULT)]), store=str(store),
+                               report_dir=reports)
+        assert len(writes) == n, "scan, findings' state and position summary: one store write per run"
+    with open_store(str(store)) as st:
+        summaries = st.scan_summaries()
+    assert set(summaries) == {"s1", "s2"} and summaries["s2"]["products"] >= 0
+    trend = json.loads((reports / "report.json").read_text())["history"]
+    assert [h["scan_id"] for h in trend] == ["s1", "s2"]
+    assert trend[0]["non_compliant"] == summaries["s1"]["non_compliant"]
