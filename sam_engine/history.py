@@ -65,6 +65,17 @@ def installation_changes(before: Iterable[Installation], after: Iterable[Install
     return {"added": added, "removed": removed, "changed": changed}
 
 
+def _digest(hs: HostScan) -> str | None:
+    return hs.inventory_digest or getattr(hs.installations, "digest", None)
+
+
+def _same_inventory(before: HostScan, after: HostScan) -> bool:
+    """Whether both hold the same inventory, told by its content digest when both have one (most
+    hosts of a nightly scan: no installation is compared then)."""
+    digest = _digest(before)
+    return digest is not None and digest == _digest(after)
+
+
 def host_change(before: HostScan | None, after: HostScan | None) -> dict[str, Any] | None:
     """What changed on one inventory host; None when nothing did."""
     name = (after or before).inventory_name  # type: ignore[union-attr]
@@ -74,7 +85,10 @@ def host_change(before: HostScan | None, after: HostScan | None) -> dict[str, An
         "status_after": after.status.value if after else None,
         "stale": bool(after and after.stale),
     }
-    changes = installation_changes(before.installations if before else (), after.installations if after else ())
+    if before is not None and after is not None and _same_inventory(before, after):
+        changes = {"added": [], "removed": [], "changed": []}
+    else:
+        changes = installation_changes(before.installations if before else (), after.installations if after else ())
     entry.update(changes)
     if before is None:
         entry["change"] = "added"

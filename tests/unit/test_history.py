@@ -63,6 +63,35 @@ def test_unchanged_scans_have_no_entries():
     assert set(d["summary"].values()) == {0}
 
 
+def test_equal_inventory_digests_skip_the_comparison_and_different_ones_do_not():
+    import dataclasses
+
+    before = host("web1", [inst("bash", "5.2-1")], scan_id="s1")
+    after = host("web1", [inst("bash", "5.2-2")])
+    same = [dataclasses.replace(h, inventory_digest="d1") for h in (before, after)]
+    assert history.diff_scans(scan("s1", same[0]), scan("s2", same[1])) == [], "the digest says: same content"
+    other = dataclasses.replace(after, inventory_digest="d2")
+    (entry,) = history.diff_scans(scan("s1", same[0]), scan("s2", other))
+    assert entry["changed"][0]["after"] == "5.2-2"
+    (entry,) = history.diff_scans(scan("s1", before), scan("s2", after))  # no digest: record by record
+    assert entry["changed"][0]["before"] == "5.2-1"
+
+
+def test_a_store_round_trip_keeps_digests_for_unchanged_hosts(tmp_path):
+    from fleet_spools import ANYDESK, BASH, TEAMVIEWER, Host, store_run
+    from sam_engine.store import open_store
+
+    store = str(tmp_path / "db.json")
+    store_run(tmp_path / "a", store, "s1", {"web1": Host(), "web2": Host(packages=(BASH, TEAMVIEWER))})
+    store_run(tmp_path / "b", store, "s2", {"web1": Host(), "web2": Host(packages=(BASH, ANYDESK))})
+    with open_store(store) as st:
+        a, b = st.load_scan("s1"), st.load_scan("s2")
+    assert all(h.inventory_digest for h in (*a.hosts, *b.hosts))
+    (entry,) = history.diff_scans(a, b)  # web1 unchanged (same digest), web2 compared
+    assert entry["host"] == "web2" and [i["name"] for i in entry["added"]] == ["anydesk"]
+    assert [i["name"] for i in entry["removed"]] == ["teamviewer"]
+
+
 def test_duplicate_records_are_counted_as_a_multiset():
     a = scan("s1", host("w", [inst("lib", "1"), inst("lib", "1")], scan_id="s1"))
     b = scan("s2", host("w", [inst("lib", "1")]))
