@@ -36,7 +36,8 @@ from .coverage import TermState, term_state
 from .metric_rules import MetricRules, default_rules
 from .metrics import MetricContext, TraceLine
 from .model import Entitlement, HostScan, Installation, Recognition
-from .reconcile import Allocation, Group, InstallationRef, RefList, allocate, group_installations, measure_group
+from .reconcile import (Allocation, Group, InstallationRef, RefList, allocate, fold_editionless, group_installations,
+                        measure_group)
 
 Recogniser = Callable[[Installation], Recognition]
 DEFAULT_OVER_RATIO = Decimal("0.2")
@@ -260,6 +261,7 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
     states = {e.entitlement_id: term_state(e, as_of) for e in ents}
     ctx = MetricContext(rules.core_factors, headcount)
     groups = group_installations(list(host_scans), recognise, ents, states)
+    fold_editionless(groups)
     for group in groups:
         if group.recognised:
             measure_group(group, states, rules, ctx, metric_hint)

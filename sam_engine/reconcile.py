@@ -274,6 +274,7 @@ class Group:
     result: MetricResult | None = None
     coverage_lines: list[TraceLine] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    folded: int = 0  # required installations counted under an edition of the product instead (fold_editionless)
     _names: dict = field(default_factory=dict, repr=False, compare=False)  # host-name cache
 
     @property
@@ -391,6 +392,40 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
     return [groups[k] for k in sorted(groups, key=lambda k: (not k[0], k[1]))]
 
 
+def fold_editionless(groups: Sequence[Group]) -> None:
+    """On a host that also has an edition of the same product, a record without edition is that
+    edition's software (shared components, the Programs-and-Features entry of an instance): it is
+    kept among the product's installations but not counted again.
+
+    Example: win01 has "Microsoft SQL Server 2017 (64-bit) Standard Edition" (the instance,
+    edition from its Setup key) and "Microsoft SQL Server 2017" (its Uninstall entry): SQL Server
+    Standard counts win01's cores; the editionless SQL Server group counts nothing on win01.
+    """
+    editions: dict[tuple, list[Group]] = {}
+    for g in groups:
+        if g.recognised and g.members is not None and g.key[2]:
+            editions.setdefault(g.key[:2], []).append(g)
+    for g in groups:
+        siblings = editions.get(g.key[:2]) if g.recognised and g.members is not None and not g.key[2] else None
+        if not siblings or not g.required:
+            continue
+        covered: dict[int, str] = {}  # host index -> the edition counted there
+        for sibling in siblings:
+            for h in set(_host_indexes(sibling.packed)):
+                covered.setdefault(h, sibling.edition or "")
+        keep = array("Q", (k for k in g.required_at if g.packed[k] >> _SHIFT not in covered))
+        folded = len(g.required_at) - len(keep)
+        if not folded:
+            continue
+        hosts = sorted({g.members.host_scans[g.packed[k] >> _SHIFT].inventory_name for k in g.required_at
+                        if g.packed[k] >> _SHIFT in covered}, key=str.casefold)
+        names = sorted(set(covered[g.packed[k] >> _SHIFT] for k in g.required_at if g.packed[k] >> _SHIFT in covered))
+        g.required_at, g.folded = keep, folded
+        shown = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
+        g.notes.append(f"{_count(folded)} on {shown}: counted under the {' / '.join(names)} edition found on the "
+                       f"same host, not again here")
+
+
 def group_per_host(items: Sequence[tuple[HostScan, Installation, Recognition]]
                    ) -> list[tuple[Deployment, tuple[Recognition, ...]]]:
     """One ``Deployment`` per host (by host id, else inventory name), with the recognitions of
@@ -456,7 +491,7 @@ def measure_group(group: Group, states: dict[str, TermState], rules: MetricRules
     group.usable = [e for e in group.candidates
                     if states[e.entitlement_id].active and e.metric in (group.metric, "site")]
     required = group.required_items()
-    free = group.count - len(required)
+    free = group.count - len(required) - group.folded
     if free and required:
         group.notes.append(f"{_count(free)} need no licence (by version): not counted")
     params = rules.params(group.publisher, group.product, group.edition, group.metric)

@@ -18,6 +18,7 @@ CATALOGUE = {
     "Oracle Database 19c Enterprise Edition": ("Oracle", "Oracle Database", "Enterprise Edition", "19c", REQ),
     "Oracle Database 19c Standard Edition 2": ("Oracle", "Oracle Database", "Standard Edition 2", "19c", REQ),
     "Microsoft SQL Server 2019 (64-bit)": ("Microsoft", "SQL Server", "Standard", "2019", REQ),
+    "Microsoft SQL Server 2019": ("Microsoft", "SQL Server", None, "2019", REQ),
     "Microsoft Windows Server 2022 Standard": ("Microsoft", "Windows Server", "Standard", "2022", REQ),
     "Microsoft Office Professional Plus 2019": ("Microsoft", "Office", "Professional Plus", "2019", REQ),
     "Microsoft Office Professional Plus 2016": ("Microsoft", "Office", "Professional Plus", "2016", REQ),
@@ -299,3 +300,19 @@ def test_term_state_bounds_are_inclusive():
     assert term_state(e, dt.date(2026, 6, 30)).active and term_state(e, dt.date(2026, 1, 1)).active
     assert not term_state(e, dt.date(2026, 7, 1)).active and not term_state(e, dt.date(2025, 12, 31)).active
     assert not term_state(ent("E2", "A", "B", "device", 1, term_end="not a date"), AS_OF).active
+
+
+def test_editionless_record_beside_an_edition_on_one_host_is_not_counted_again():
+    vm = host("sql1", 2, 2, Virtualization.VM)
+    scans = [scanned("sql1", vm, "Microsoft SQL Server 2019 (64-bit)", "Microsoft SQL Server 2019"),
+             scanned("sql2", host("sql2", 1, 8), "Microsoft SQL Server 2019")]
+    pos = position(scans, [])
+    standard = by_product(pos, "SQL Server", "Standard")
+    assert standard.hosts == ("sql1",) and standard.consumption.quantity == 4
+    (bare,) = [p for p in pos.products if p.product == "SQL Server" and p.edition is None]
+    assert bare.hosts == ("sql1", "sql2"), "both records stay visible"
+    assert bare.consumption.quantity == 8, "sql2 has no edition record: its 8 cores count; sql1's do not again"
+    assert any("1 installation on sql1: counted under the Standard edition" in n for n in bare.notes)
+    alone = position(scans[:1], [])
+    (bare,) = [p for p in alone.products if p.product == "SQL Server" and p.edition is None]
+    assert (bare.status, bare.consumption.quantity) == (Status.NO_LICENCE_NEEDED, 0)
