@@ -5,6 +5,8 @@ Steps, each a function:
 1. ``group_installations``: recognise every installation, fold suite components
    into their suite (so Word under an Office entitlement is not a product of its
    own), and group per product (publisher, product, edition).
+   ``fold_editionless``: on a host that also has an edition of the product, a
+   record without edition (an instance's Uninstall entry) is not counted again.
 2. ``group_per_host``: per product, one ``Deployment`` per host, however many
    versions or 32/64-bit copies it has; duplicate records of one installation
    are merged by ``dedup.dedup_per_installation``.
