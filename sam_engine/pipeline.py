@@ -17,7 +17,7 @@ from pathlib import Path
 from . import ingest_parallel, notify, render, report
 from .report_position import scan_summary
 from .model import HostStatus, Problem, Scan
-from .licensing import LicenceSettings, load_context, position_of
+from .licensing import LicenceContext, LicenceSettings, load_context, position_of
 from .position import LicencePosition
 from .store import open_store
 
@@ -110,7 +110,7 @@ class _Reconciled:
 
     scan: Scan
     history: list
-    ctx: object
+    ctx: LicenceContext
     position: LicencePosition
     outbox: notify.Outbox
     previous: Scan | None

@@ -52,6 +52,16 @@ options:
       - Also return the raw host facts in C(host).
     type: bool
     default: true
+  software_format:
+    description:
+      - How the package list is returned. C(records) is the list C(software).
+        C(json) is the same list as one JSON text in C(software_json), which
+        Ansible copies for each callback plugin in constant time instead of
+        record by record (the fleetsam role uses it; the C(fleetsam.sam.collector)
+        callback writes it to its spool unchanged, after checking it).
+    type: str
+    choices: [records, json]
+    default: records
 attributes:
   platform:
     description: Target operating systems.
@@ -81,12 +91,26 @@ EXAMPLES = r'''
 - name: Scan a mounted disk image
   fleetsam.sam.software_facts:
     root: /mnt/image
+
+- name: The package list as one JSON text (cheap to pass through many callback plugins)
+  fleetsam.sam.software_facts:
+    software_format: json
+  register: inventory
+
+- name: Count the packages from the JSON text
+  ansible.builtin.debug:
+    msg: "{{ inventory.software_json | from_json | length }} packages"
 '''
 
 RETURN = r'''
+software_json:
+  description: The list C(software) as one JSON text.
+  returned: when I(software_format=json)
+  type: str
+  sample: '[{"source": "dpkg", "name": "bash", "version": "5.2.15-2+b7", "arch": "amd64", ...}]'
 software:
   description: One record per installed package, in source order.
-  returned: always
+  returned: when I(software_format=records)
   type: list
   elements: dict
   sample:
@@ -155,6 +179,7 @@ host:
     memtotal_kb: 16384000
 '''
 
+import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -224,6 +249,7 @@ def main():
                            default=['/usr/share/swidtag', '/usr/lib/swidtag']),
             root=dict(type='path', default='/'),
             host_facts=dict(type='bool', default=True),
+            software_format=dict(type='str', default='records', choices=['records', 'json']),
         ),
         supports_check_mode=True,
     )
@@ -232,7 +258,11 @@ def main():
     software, report = collect_software(module, module.params['sources'], run, root)
     if not any(r['status'] == 'ok' for r in report.values()):
         module.fail_json(msg='No package source could be read on this host', sources=report, software=[])
-    result = dict(changed=False, software=software, sources=report)
+    result = dict(changed=False, sources=report)
+    if module.params['software_format'] == 'json':
+        result['software_json'] = json.dumps(software, separators=(',', ':'))
+    else:
+        result['software'] = software
     if module.params['host_facts']:
         result['host'] = host_raw.collect(run, root)
     module.exit_json(**result)

@@ -57,13 +57,15 @@ class Scanner:
                               cwd=self.workdir, env=self.env(), capture_output=True, text=True, timeout=600)
 
     def report(self) -> dict:
-        """report.json, each host given its ``packages``: its rows of installations.csv (without scan_id)."""
+        """report.json, each host given its ``packages``: its rows of installations.csv (the
+        installation's own columns, without the host's)."""
         report = json.loads((self.reports / "report.json").read_text())
         by_host: dict[str, list[dict]] = {}
+        host_columns = ("scan_id", "inventory_scan_id", "host", "host_id", "host_status", "stale")
         with open(self.reports / "installations.csv", encoding="utf-8-sig", newline="") as handle:
             for row in csv.DictReader(handle):
-                row.pop("scan_id")
-                by_host.setdefault(row["host"], []).append({k: v or None for k, v in row.items()})
+                by_host.setdefault(row["host"], []).append({k: v or None for k, v in row.items()
+                                                            if k not in host_columns})
         for host in report["hosts"]:
             host["packages"] = by_host.get(host["inventory_name"], [])
         return report

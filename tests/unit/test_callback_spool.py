@@ -1,0 +1,67 @@
+"""The collector callback's spool files: a package list given as JSON text is checked, then kept verbatim."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from ansible_collections.fleetsam.sam.plugins.callback import collector
+
+from sam_engine import ingest
+
+RECORDS = [{"source": "dpkg", "name": "bash", "version": "5.2.15-2+b7", "arch": "amd64", "vendor": "Debian",
+            "install_time": 1700000000, "package_id": "dpkg:bash:amd64", "location": None, "extra": {}},
+           {"source": "dpkg", "name": 'quote " and \\u0000', "version": "1", "arch": "all", "vendor": None,
+            "install_time": None, "package_id": "dpkg:odd", "location": None, "extra": {}}]
+HOST = {"machine_id": "abc", "hostname": "web1", "lscpu": "0,0,0\n", "system": "Linux"}
+
+
+@pytest.fixture
+def callback():
+    cb = collector.CallbackModule()
+    cb._start_run("scan.yml")  # the spool directory comes from the plugin option
+    return cb
+
+
+@pytest.fixture(autouse=True)
+def spool_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(collector.CallbackModule, "get_option",
+                        lambda self, name: str(tmp_path / "spool") if name == "spool_dir" else None)
+
+
+def host_file(cb, name):
+    (path,) = [p for p in Path(cb._run_dir, "hosts").iterdir() if p.name.startswith(name)]
+    return path
+
+
+def test_json_text_is_written_unchanged_and_reads_as_records(callback):
+    text = json.dumps(RECORDS, separators=(",", ":"))
+    callback._record("web1", "ok", result={"changed": False, "software_json": text, "host": HOST, "sources": {}})
+    raw = host_file(callback, "web1").read_text()
+    assert text in raw, "the module's text is kept byte for byte"
+    doc = json.loads(raw)
+    assert doc["result"]["software"] == RECORDS and "software_json" not in doc["result"]
+    assert doc["status"] == "ok" and callback._status == {"web1": "ok"}
+    run, problems = ingest.read_spool(callback._run_dir)
+    assert not problems and [h.inventory_name for h in run.hosts] == ["web1"]
+
+
+@pytest.mark.parametrize("text", ['[{"source": "dpkg"}], "status": "ok"', '{"a": 1}', "not json", "", "[1, 2"])
+def test_anything_but_one_json_array_marks_the_host_failed(callback, text):
+    callback._record("web2", "ok", result={"changed": False, "software_json": text, "sources": {}})
+    doc = json.loads(host_file(callback, "web2").read_text())
+    assert (doc["status"], doc["result"]) == ("failed", None) and "not a JSON array" in doc["error"]
+    assert callback._status["web2"] == "failed"
+
+
+def test_the_marker_in_another_field_cannot_move_the_text(callback):
+    result = {"changed": False, "software_json": json.dumps(RECORDS), "sources": {"x": collector._RAW}}
+    callback._record("web3", "ok", result=result)
+    doc = json.loads(host_file(callback, "web3").read_text())
+    assert doc["status"] == "failed" and "marker" in doc["error"]
+
+
+def test_records_as_a_list_are_written_as_before(callback):
+    callback._record("web4", "ok", result={"changed": False, "software": RECORDS, "sources": {}})
+    assert json.loads(host_file(callback, "web4").read_text())["result"]["software"] == RECORDS
