@@ -316,3 +316,18 @@ def test_editionless_record_beside_an_edition_on_one_host_is_not_counted_again()
     alone = position(scans[:1], [])
     (bare,) = [p for p in alone.products if p.product == "SQL Server" and p.edition is None]
     assert (bare.status, bare.consumption.quantity) == (Status.NO_LICENCE_NEEDED, 0)
+
+
+@pytest.mark.parametrize("order", ["by name", "reversed", "duplicate names"])
+def test_host_summary_counts_and_names_like_hosts(order):
+    names = ["a1", "b2", "c3", "d4"]
+    scans = [desktop(n, OFFICE19, "bash", *(["bash"] if n == "b2" else [])) for n in names]
+    if order == "reversed":
+        scans.reverse()
+    elif order == "duplicate names":
+        scans.append(desktop("a1", "bash"))
+    pos = position(scans, [])
+    for p in pos:
+        assert p.host_summary(2) == (len(p.hosts), p.hosts[:2]), p.product
+        assert p.host_summary(10) == (len(p.hosts), p.hosts)
+    assert by_product(pos, "Bash").host_summary(3) == (4, ("a1", "b2", "c3"))
