@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import ingest
-from .inventory import Inventory, RowTable, content_digest
+from .inventory import Inventory, RowTable, content_digest, source_counts
 from .model import HostScan, HostStatus, Problem, Scan
 
 PARALLEL_MIN_BYTES = 48 * 2**20  # below this much raw JSON, one process is faster
@@ -56,9 +56,10 @@ def _work(paths: list[str]) -> tuple[int, list[tuple], list, list[Problem]]:
             installations, bad = ingest.host_inventory(raw.result, raw.origin, _table)
             host = ingest.derive_any_host(raw.result, raw.inventory_name)
             warnings = tuple(str(w) for w in raw.result.get("warnings") or ())
-            if isinstance(installations, Inventory):  # the digest is computed here too, on this core
+            if isinstance(installations, Inventory):  # digest and source counts are computed here, on this core
                 inv = (installations.ids.tobytes(), installations.times.tobytes(),
-                       content_digest(_table, installations.ids, installations.times))
+                       content_digest(_table, installations.ids, installations.times),
+                       source_counts(_table, installations.ids))
             else:
                 inv = tuple(installations)
             hosts.append((raw.inventory_name, raw.status.value, raw.error, raw.collected_at, raw.groups,
@@ -146,11 +147,12 @@ def _parallel(spool, paths, last_inventory, workers) -> tuple[Scan, list[Problem
                 build_problems.extend(bad)
                 status = HostStatus(status)
                 if status is HostStatus.OK:
-                    if isinstance(inv, tuple) and len(inv) == 3 and isinstance(inv[0], bytes):
+                    if isinstance(inv, tuple) and len(inv) == 4 and isinstance(inv[0], bytes):
                         ids, times = array("I"), array("q")
                         ids.frombytes(inv[0])
                         times.frombytes(inv[1])
-                        installations = Inventory(table, array("I", map(mapping.__getitem__, ids)), times, inv[2])
+                        installations = Inventory(table, array("I", map(mapping.__getitem__, ids)), times, inv[2],
+                                                  inv[3])
                     else:
                         installations = Inventory.of(inv, table)
                     hosts.append(HostScan(run.scan_id, name, status, host, installations,

@@ -16,7 +16,9 @@ reads ``table``, ``ids`` and ``times`` directly.
 from __future__ import annotations
 
 import hashlib
+import operator
 from array import array
+from collections import Counter
 from typing import Iterable, Iterator, Sequence
 
 from .model import Installation
@@ -70,11 +72,13 @@ def times_array(values: Iterable[int | None]) -> array:
 class Inventory(Sequence):
     """One host's installations: ``ids`` into ``table`` and their ``times`` (``NO_TIME`` for None)."""
 
-    __slots__ = ("table", "ids", "times", "digest")
+    __slots__ = ("table", "ids", "times", "digest", "sources")
 
-    def __init__(self, table: RowTable, ids: array, times: array, digest: str | None = None):
+    def __init__(self, table: RowTable, ids: array, times: array, digest: str | None = None,
+                 sources: dict[str, int] | None = None):
         self.table, self.ids, self.times = table, ids, times
         self.digest = digest  # its content_digest, when already known (computed where it was parsed)
+        self.sources = sources  # installations per source, when already known (``source_counts``)
 
     @classmethod
     def of(cls, installations: Iterable[Installation], table: RowTable) -> "Inventory | tuple[Installation, ...]":
@@ -118,6 +122,12 @@ class Inventory(Sequence):
 
     def __repr__(self) -> str:
         return f"<Inventory of {len(self)} installations>"
+
+
+def source_counts(table: RowTable, ids: Sequence[int]) -> dict[str, int]:
+    """Installations per source of the rows ``ids``, sorted by source."""
+    source = table.per_row("source", operator.itemgetter(0))
+    return dict(sorted(Counter(map(source.__getitem__, ids)).items()))
 
 
 def compact_view(installations: Sequence[Installation], fallback: RowTable) -> tuple[RowTable, Sequence[int]]:
@@ -273,4 +283,5 @@ def inventory_from_doc(doc: dict, table: RowTable) -> Inventory:
     """A stored inventory, in canonical order (``canonical_order``)."""
     ids, times = _unb64("I", doc["ids"]), _unb64("q", doc["times"])
     order = canonical_order(table, ids)
-    return Inventory(table, array("I", map(ids.__getitem__, order)), array("q", map(times.__getitem__, order)))
+    return Inventory(table, array("I", map(ids.__getitem__, order)), array("q", map(times.__getitem__, order)),
+                     doc.get("digest"), doc.get("sources"))

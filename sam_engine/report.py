@@ -20,14 +20,12 @@ it counts under, from the scan and position into ``installations.csv``.
 from __future__ import annotations
 
 import datetime
-import operator
-from collections import Counter
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 from . import __version__
 from . import history as scan_history
-from .inventory import RowTable, compact_view
+from .inventory import RowTable, compact_view, source_counts
 from .model import Entitlement, HostScan, HostStatus, Problem, Scan
 from .position import LicencePosition
 from .report_charts import publisher_bars, trend
@@ -38,12 +36,15 @@ SCHEMA_VERSION = "3.0"  # 3.0: no per-host package list (see installations.csv)
 
 
 def _sources(hs: HostScan, fallback: RowTable, seen: dict[int, tuple[RowTable, set[int]]] | None) -> dict[str, int]:
-    """Installations per source on one host; the host's distinct rows are added to ``seen`` (unless None)."""
+    """Installations per source on one host (as ingest counted them, when it did); the host's
+    distinct rows are added to ``seen`` (unless None)."""
+    known = getattr(hs.installations, "sources", None)
+    if known is not None and seen is None:
+        return dict(known)
     table, ids = compact_view(hs.installations, fallback)
-    source = table.per_row("source", operator.itemgetter(0))
     if seen is not None:
         seen.setdefault(id(table), (table, set()))[1].update(ids)
-    return dict(sorted(Counter(map(source.__getitem__, ids)).items()))
+    return dict(known) if known is not None else source_counts(table, ids)
 
 
 def _distinct_packages(seen: dict[int, tuple[RowTable, set[int]]]) -> int:

@@ -169,8 +169,10 @@ class TinyDBStore(Store):
                 digest = getattr(inv, "digest", None) or content_digest(table, ids, times)
                 if digest not in known:
                     known.add(digest)
+                    sources = getattr(inv, "sources", None)  # known from ingest: kept for the reports
                     new_inventories.append({"digest": digest, "scan_id": scan.scan_id,
-                                            **snapshot.encode(table, ids, times)})
+                                            **snapshot.encode(table, ids, times),
+                                            **({"sources": sources} if sources is not None else {})})
             docs.append(host_scan_doc(hs, digest))
         if new_inventories:
             self._db.table("snapshots").insert({"scan_id": scan.scan_id, **snapshot.doc()})

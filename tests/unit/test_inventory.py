@@ -5,6 +5,8 @@ No timing here: the figures are in bench/ (BENCHMARKS.md).
 
 from __future__ import annotations
 
+from collections import Counter
+
 import json
 from pathlib import Path
 
@@ -112,6 +114,29 @@ def test_parallel_ingest_builds_the_same_scan(tmp_path, monkeypatch):
     assert parallel == serial
     assert [h.inventory_name for h in parallel.hosts] == [h.inventory_name for h in serial.hosts]
     assert problems_parallel == problems + more and any("unreadable" in p.message for p in problems_parallel)
+    counted = [h for h in parallel.hosts if getattr(h.installations, "sources", None) is not None]
+    assert counted, "the workers count installations per source"
+    for h in counted:
+        assert h.installations.sources == dict(sorted(Counter(i.source for i in h.installations).items()))
+
+
+def test_source_counts_survive_the_store_and_reach_the_report(tmp_path, monkeypatch):
+    from sam_engine import report
+    from sam_engine.store import open_store
+
+    spool = _spool(tmp_path / "spool", 6)
+    monkeypatch.setattr(ingest_parallel, "PARALLEL_MIN_BYTES", 0)
+    scan, _ = ingest_parallel.build_scan_from_spool(spool, lambda name: None, workers=2)
+    with open_store(str(tmp_path / "db.json")) as st:
+        st.save_scan(scan)
+    with open_store(str(tmp_path / "db.json")) as st:
+        loaded = st.load_scan()
+    plain = {h.inventory_name: dict(sorted(Counter(i.source for i in h.installations).items()))
+             for h in scan.hosts if h.installations}
+    assert {h.inventory_name: h.installations.sources for h in loaded.hosts if h.installations} == plain
+    for s in (scan, loaded):
+        hosts = {h["inventory_name"]: h["sources"] for h in report.build(s, [])["hosts"] if h["package_count"]}
+        assert hosts == plain
 
 
 @pytest.mark.parametrize("pattern, words", [
