@@ -56,6 +56,7 @@ REPORT_FILES = ("index.html", "report.json", "position.csv", "installations.csv"
 
 TRACE_CHARS = 400  # a longer trace line (a 10,000-term total) is cut in the page
 CHANGE_SAMPLE = 8  # installations named per host and kind in the changes table
+TITLE_HOSTS = 5  # hosts named per free or unrecognised title (report.json names 20, installations.csv all)
 
 COLUMNS = {
     "hosts": ("host", "status", "stale", "os", "platform", "sockets", "cores", "threads", "packages",
@@ -130,8 +131,9 @@ def _host(h: dict[str, Any]) -> list[Any]:
 
 
 def _title(r: dict[str, Any]) -> list[Any]:
-    more = r["hosts"] - len(r["host_sample"])
-    sample = ", ".join(r["host_sample"]) + (f" … and {more:,} more" if more > 0 else "")
+    shown = r["host_sample"][:TITLE_HOSTS]
+    more = r["hosts"] - len(shown)
+    sample = ", ".join(shown) + (f" … and {more:,} more" if more > 0 else "")
     return [r["id"], r["publisher"] or "-", " ".join(x for x in (r["product"], r["edition"]) if x),
             r["installations"], r["hosts"], sample, ", ".join(r["versions"])]
 

@@ -87,6 +87,9 @@ def test_ten_thousand_host_report_is_under_10_mb(model):
     assert html.count("<tr") < 200, "host detail is paginated from the data island, not dumped as rows"
     island = json.loads(html.split('id="report-data">', 1)[1].split("</script>", 1)[0])
     assert len(island["hosts"]) == HOSTS and len(island["unrecognised"]) >= HOSTS
+    bash = next(t for t in island["free"] if t[2] == "openssl")
+    assert bash[5].startswith("host00000.example.com, ") and bash[5].endswith(f" … and {HOSTS - render.TITLE_HOSTS:,} more")
+    assert bash[5].count(", ") == render.TITLE_HOSTS - 1, "a title names a few hosts; installations.csv has them all"
     rhel = next(p for p in island["products"].values() if p["label"].startswith("Red Hat Enterprise Linux"))
     assert len(rhel["hosts"]) == 4000, "every host behind a number stays reachable in the drill-down"
     assert all(len(line) < 600 for p in island["products"].values() for line in p["trace"])
