@@ -1,6 +1,6 @@
 """Figure 3: the overhead of the fleetsam.sam.collector callback.
 
-500 inventory hosts (QUICK: 12) with ``ansible_connection=local`` run
+500 inventory hosts (QUICK: 8) with ``ansible_connection=local`` run
 ``playbooks/scan.yml`` (the collector) without the callback and with it
 (spooling each result, then ingest, store, reconcile, findings and report at the
 end), alternately, twice each (QUICK: once); the fastest of each counts.
@@ -27,7 +27,7 @@ def inventory(path: Path, hosts: int) -> None:
 
 
 def main() -> int:
-    hosts, reps = (12, 1) if quick() else (500, 2)
+    hosts, reps = (8, 1) if quick() else (500, 2)
     with tempfile.TemporaryDirectory(prefix="fleetsam-bench-callback-") as tmp:
         tmp = Path(tmp)
         inventory(tmp / "inventory.yml", hosts)

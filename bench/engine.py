@@ -8,7 +8,7 @@ work on the machine only ever adds time. Each size runs in fresh interpreters
 ``fleetgen.py``; the largest is generated once (two processes) and smaller
 fleets are prefixes of it (symlinked host files), cached under ``.cache/bench``.
 
-Figures (at 10,000 hosts; QUICK: at 300)::
+Figures (at 10,000 hosts; QUICK: at 200)::
 
     engine_time   engine seconds / json.load seconds         target 2
     engine_rss    peak RSS / 2 GiB                           target 1
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-size", type=int, default=None)
     parser.add_argument("--reps", type=int, default=None, help="alternating runs per size (the fastest counts)")
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in (args.sizes or ("150,300" if quick() else "1000,5000,10000,20000")).split(",")]
+    sizes = [int(s) for s in (args.sizes or ("100,200" if quick() else "1000,5000,10000,20000")).split(",")]
     args.reps = args.reps or (1 if quick() else 2)
     target_size = args.target_size or (10000 if 10000 in sizes else max(sizes))
     ensure_fleet(max(sizes))

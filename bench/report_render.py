@@ -1,4 +1,4 @@
-"""Figure 5: the HTML report for a 10,000-host fleet (QUICK: 200).
+"""Figure 5: the HTML report for a 10,000-host fleet (QUICK: 100).
 
 The synthetic fleet of ``engine.py`` is stored once (``pipeline.store_spool``);
 then, in a fresh interpreter, the stored scan is reconciled and the report
@@ -27,7 +27,7 @@ from engine import ensure_fleet  # noqa: E402
 
 
 def main() -> int:
-    hosts = 200 if quick() else 10000
+    hosts = 100 if quick() else 10000
     spool = ensure_fleet(hosts)
     limit = 180 if quick() else 600
     with work_dir("report") as work:  # the store and reports (GBs at 10,000 hosts) go with it
