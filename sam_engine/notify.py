@@ -282,6 +282,9 @@ def send(store: str, box: Outbox) -> FindingsOutcome:
     then keep the result: delivered events leave the outbox, failed ones stay for the next run."""
     if box.config is None:
         return box.outcome
+    if not box.pending:  # nothing queued: no second store session (it would rewrite the file)
+        box.outcome.pending = 0
+        return box.outcome
     delivered, failed = _dispatch(box.config, box.pending, box.now, box.outcome)
     with open_store(store) as st:
         st.remove_deliveries(delivered)
