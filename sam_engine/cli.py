@@ -25,7 +25,8 @@ def _store_default() -> str:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     alerts = notify.AlertSettings.from_env(policy=args.policy, notify=args.notify)
-    summary = pipeline.process_spool(args.spool, store=args.store, report_dir=args.report_dir, alerts=alerts)
+    summary = pipeline.process_spool(args.spool, store=args.store, report_dir=args.report_dir, alerts=alerts,
+                                     installations=not args.no_installations_csv)
     for line in summary.lines():
         print(line)
     return EXIT_OK
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-dir", default=os.environ.get("FLEETSAM_REPORT_DIR", "reports"))
     p.add_argument("--policy", help="policy file (default: env FLEETSAM_POLICY, else ./policy.yml if present)")
     p.add_argument("--notify", help="notification file (default: env FLEETSAM_NOTIFY; none: nothing is sent)")
+    p.add_argument("--no-installations-csv", action="store_true",
+                   help="write every report file but installations.csv (a row per installation); "
+                        "'fleetsam report' writes it on demand")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("report", help="write the reports again from the store")

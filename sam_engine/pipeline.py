@@ -65,8 +65,9 @@ def _timed(timings: dict[str, float], stage: str):
 
 def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
                   settings: LicenceSettings | None = None, as_of: dt.date | None = None,
-                  alerts: notify.AlertSettings | None = None) -> RunSummary:
-    """Store one run's spool as a scan snapshot, reconcile it and write the reports.
+                  alerts: notify.AlertSettings | None = None, installations: bool = True) -> RunSummary:
+    """Store one run's spool as a scan snapshot, reconcile it and write the reports
+    (``installations=False``: all but ``installations.csv``).
 
     One store session holds the whole run's writes (the scan, the findings'
     state and outbox, the position summary for the trend): the store file is
@@ -77,7 +78,7 @@ def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
         run = _reconcile(st, scan, settings, as_of, alerts or notify.AlertSettings.from_env(), timings)
         with _timed(timings, "commit"):
             st.commit()
-    return _render(run, store, report_dir, timings, problems)
+    return _render(run, store, report_dir, timings, problems, installations)
 
 
 def store_spool(spool: str | Path, *, store: str, timings: dict[str, float] | None = None):
@@ -93,7 +94,8 @@ def store_spool(spool: str | Path, *, store: str, timings: dict[str, float] | No
 
 
 def render_stored(store: str, report_dir: str | Path, scan_id: str | None = None, *,
-                  settings: LicenceSettings | None = None, as_of: dt.date | None = None) -> RunSummary:
+                  settings: LicenceSettings | None = None, as_of: dt.date | None = None,
+                  installations: bool = True) -> RunSummary:
     """Reconcile and render the reports again from the store (latest scan by default); nothing is
     sent, and the store only gains the scan's position summary if it had none."""
     with open_store(store) as st:
@@ -101,7 +103,7 @@ def render_stored(store: str, report_dir: str | Path, scan_id: str | None = None
         if scan is None:
             raise LookupError(f"{store}: no scan {scan_id or ''} stored".replace("  ", " "))
         run = _reconcile(st, scan, settings, as_of, notify.AlertSettings.from_env(send=False), {})
-    return _render(run, store, report_dir, {}, [])
+    return _render(run, store, report_dir, {}, [], installations)
 
 
 @dataclass
@@ -141,7 +143,8 @@ def _reconcile(st, scan: Scan, settings, as_of, alerts: notify.AlertSettings, ti
     return _Reconciled(scan, history, ctx, position, outbox, previous, summaries)
 
 
-def _render(run: _Reconciled, store: str, report_dir, timings: dict[str, float], problems: list) -> RunSummary:
+def _render(run: _Reconciled, store: str, report_dir, timings: dict[str, float], problems: list,
+            installations: bool = True) -> RunSummary:
     """Send the queued notifications, then write the reports."""
     with _timed(timings, "notify"):  # never raises on a channel
         found = notify.send(store, run.outbox)
@@ -152,7 +155,7 @@ def _render(run: _Reconciled, store: str, report_dir, timings: dict[str, float],
         model = report.build(run.scan, run.history, run.position, [*run.ctx.problems, *found.problems],
                              findings=found.rows, entitlements=run.ctx.entitlements, previous=run.previous,
                              previous_position=previous_position, summaries=run.summaries)
-        files = render.write_reports(model, Path(report_dir), run.scan, run.position)
+        files = render.write_reports(model, Path(report_dir), run.scan, run.position, installations=installations)
     return RunSummary(run.scan, tuple(files), tuple(problems), timings, run.position, found)
 
 

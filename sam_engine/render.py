@@ -223,12 +223,14 @@ def render_html(model: dict[str, Any], template: str = "report.html.j2", **extra
 
 
 def write_reports(model: dict[str, Any], out_dir: Path, scan: Scan, position: LicencePosition | None,
-                  timings: dict[str, float] | None = None) -> list[Path]:
+                  timings: dict[str, float] | None = None, installations: bool = True) -> list[Path]:
     """Write every report file (``REPORT_FILES``) into ``out_dir``; return their paths, HTML first.
 
     ``scan`` and ``position`` are those ``model`` was built from: ``installations.csv``
     is streamed from them (``report_installations``), the other files format ``model``.
     ``timings`` (when given) receives the seconds spent on each file, by name.
+    ``installations=False`` leaves ``installations.csv`` out (a row per installation:
+    gigabytes for a large fleet) and removes an older one, which would not match.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -248,6 +250,9 @@ def write_reports(model: dict[str, Any], out_dir: Path, scan: Scan, position: Li
     }
     paths = []
     for name in REPORT_FILES:
+        if name == "installations.csv" and not installations:
+            (out_dir / name).unlink(missing_ok=True)
+            continue
         t0 = time.perf_counter()
         csv_file = name.endswith(".csv")
         with atomic_open(out_dir / name, report_formats.ENCODING if csv_file else "utf-8",

@@ -60,6 +60,19 @@ options:
     ini:
       - section: fleetsam
         key: spool_dir
+  installations_csv:
+    description:
+      - Write C(installations.csv), the report file with a row per installation of every host
+        (about 3 GB and half a minute for 10,000 hosts of 1,000 packages).
+      - When false, the other report files are written, an older C(installations.csv) is removed,
+        and C(fleetsam report) writes the full list from the store on demand.
+    type: bool
+    default: true
+    env:
+      - name: FLEETSAM_INSTALLATIONS_CSV
+    ini:
+      - section: fleetsam
+        key: installations_csv
   keep_spool:
     description: Keep the run's spool after the engine processed it.
     type: bool
@@ -275,7 +288,8 @@ class CallbackModule(CallbackBase):
             alerts = AlertSettings.from_env(policy=self.get_option('policy'), notify=self.get_option('notify'),
                                             secrets=self.get_option('notify_secrets'))
             summary = process_spool(self._run_dir, store=self.get_option('store'),
-                                    report_dir=self.get_option('report_dir'), alerts=alerts)
+                                    report_dir=self.get_option('report_dir'), alerts=alerts,
+                                    installations=self.get_option('installations_csv'))
         except Exception as exc:  # the scan's data must survive an engine failure
             self._display.warning('fleetsam: processing the run failed: %s; the run is kept in %s' % (exc, self._run_dir))
             return

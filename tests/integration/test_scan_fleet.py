@@ -163,6 +163,21 @@ def test_check_mode_scan_changes_nothing(scanned, fleet):
     assert "changed=0" in run.stdout and "changed=1" not in run.stdout
 
 
+def test_installations_csv_can_be_left_out_of_a_nightly_scan(scanned):
+    scanner = scanned[0]
+    assert (scanner.reports / "installations.csv").exists()
+    run = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(scanner.fleet.inventory),
+                          str(REPO / "playbooks" / "scan.yml")], cwd=scanner.workdir,
+                         env={**scanner.env(), "FLEETSAM_INSTALLATIONS_CSV": "false"},
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert not (scanner.reports / "installations.csv").exists(), "the callback option reaches the engine"
+    model = json.loads((scanner.reports / "report.json").read_text())
+    assert (scanner.reports / "index.html").exists() and model["summary"]["hosts_ok"] == 3
+    scanner.fleetsam("report", "--report-dir", str(scanner.reports))
+    assert (scanner.reports / "installations.csv").exists(), "written again on demand from the store"
+
+
 def test_ansible_runner_with_its_own_stdout_callback(fleet, tmp_path, monkeypatch):
     """Under ansible-runner (as under AWX) the stdout callback is forced; ours still collects."""
     import ansible_runner

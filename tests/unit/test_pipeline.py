@@ -112,3 +112,18 @@ def test_a_run_writes_the_store_file_once_with_its_trend_summary(tmp_path, monke
     trend = json.loads((reports / "report.json").read_text())["history"]
     assert [h["scan_id"] for h in trend] == ["s1", "s2"]
     assert trend[0]["non_compliant"] == summaries["s1"]["non_compliant"]
+
+
+def test_without_installations_csv_the_older_one_goes_and_report_writes_it_again(tmp_path):
+    store, reports = str(tmp_path / "db.json"), tmp_path / "reports"
+    pipeline.process_spool(write_spool(tmp_path, "s1", [("web1", "ok", RESULT)]), store=store, report_dir=reports)
+    assert (reports / "installations.csv").exists()
+    second = pipeline.process_spool(write_spool(tmp_path, "s2", [("web1", "ok", RESULT)]), store=store,
+                                    report_dir=reports, installations=False)
+    assert not (reports / "installations.csv").exists(), "an older list would not match this scan"
+    assert [p.name for p in second.report_files] == ["index.html", "report.json", "position.csv", "junit.xml",
+                                                     "summary.md"]
+    assert json.loads((reports / "report.json").read_text())["scan"]["scan_id"] == "s2"
+    again = pipeline.render_stored(store, reports)
+    rows = (reports / "installations.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(rows) == 1 + 2 and rows[1].startswith("s2,") and "installations.csv" in {p.name for p in again.report_files}
