@@ -36,8 +36,8 @@ from .coverage import TermState, term_state
 from .metric_rules import MetricRules, default_rules
 from .metrics import MetricContext, TraceLine
 from .model import Entitlement, HostScan, Installation, Recognition
-from .reconcile import (Allocation, Group, InstallationRef, RefList, allocate, fold_editionless, group_installations,
-                        measure_group)
+from .members import InstallationRef, RefList
+from .reconcile import Allocation, Group, allocate, fold_editionless, group_installations, measure_group
 
 Recogniser = Callable[[Installation], Recognition]
 DEFAULT_OVER_RATIO = Decimal("0.2")
@@ -96,7 +96,7 @@ class ProductPosition:
     product: str
     edition: str | None
     status: Status
-    installations: Sequence[InstallationRef]  # a reconcile.RefList: refs made on demand, equal to their tuple
+    installations: Sequence[InstallationRef]  # a members.RefList: refs made on demand, equal to their tuple
     consumption: Consumption
     ownership: Ownership
     balance: int | None

@@ -29,7 +29,7 @@ from typing import IO, Any, Iterable, Sequence
 from .inventory import NO_TIME, Inventory, RowTable, compact_view
 from .model import HostScan, Scan
 from .position import LicencePosition
-from .reconcile import RefList
+from .members import RefList
 from .report_formats import safe_cell
 
 COLUMNS = ("scan_id", "inventory_scan_id", "host", "host_id", "host_status", "stale", "installed", "source", "name",
@@ -95,7 +95,7 @@ class _Products:
         self.tails: dict[int, list[str]] = {}  # id(row table) -> per row id: the text
         if position is None:
             return
-        seen: set[int] = set()  # id() of the reconcile.Members already read
+        seen: set[int] = set()  # id() of the members.Members already read
         for p in position:
             text = cells((p.publisher, p.product, p.edition, p.status.value))
             refs = p.installations

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Sequence
 from .entitlements import mask_key
 from .model import Entitlement, Problem
 from .position import URGENCY, LicencePosition, ProductPosition, Status, position_to_rows
-from .reconcile import RefList
+from .members import RefList
 
 # Most urgent first: what an auditor would find, then what costs money for nothing.
 NON_COMPLIANT = ("under-licensed", "unlicensed")
@@ -150,7 +150,7 @@ def _publishers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _members(products: Iterable[ProductPosition]) -> list:
-    """The distinct ``reconcile.Members`` behind the products' installations (none for plain tuples)."""
+    """The distinct ``members.Members`` behind the products' installations (none for plain tuples)."""
     found = {}
     for p in products:
         if isinstance(p.installations, RefList) and len(p.installations):
@@ -171,7 +171,7 @@ def product_versions(products: Sequence[ProductPosition]) -> list[list[str]]:
     """The installed (raw) versions of each product, sorted, ``?`` for none.
 
     Worked out once per distinct installation row where the installations are a
-    ``reconcile.RefList`` (each row belongs to one product on every host), so a
+    ``members.RefList`` (each row belongs to one product on every host), so a
     10-million-installation fleet costs its tens of thousands of distinct rows.
     """
     seen: list[set[str]] = [set() for _ in products]

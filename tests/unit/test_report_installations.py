@@ -13,7 +13,7 @@ from sam_engine.catalogue import load_catalogue
 from sam_engine.inventory import NO_TIME, Inventory, RowTable
 from sam_engine.model import HostScan, HostStatus, Installation, Scan
 from sam_engine.position import LicencePosition, build_position
-from sam_engine.reconcile import RefList
+from sam_engine.members import RefList
 from sam_engine.report_installations import COLUMNS, when, write_installations
 
 
