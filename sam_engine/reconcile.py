@@ -214,14 +214,15 @@ def fold_editionless(groups: Sequence[Group]) -> None:
         for sibling in siblings:
             for h in set(host_indexes(sibling.packed)):
                 covered.setdefault(h, sibling.edition or "")
-        keep = array("Q", (k for k in g.required_at if g.packed[k] >> SHIFT not in covered))
-        folded = len(g.required_at) - len(keep)
-        if not folded:
+        host_of = {k: g.packed[k] >> SHIFT for k in g.required_at}  # required installation -> host index
+        folded_at = [k for k, h in host_of.items() if h in covered]
+        if not folded_at:
             continue
-        hosts = sorted({g.members.host_scans[g.packed[k] >> SHIFT].inventory_name for k in g.required_at
-                        if g.packed[k] >> SHIFT in covered}, key=str.casefold)
-        names = sorted(set(covered[g.packed[k] >> SHIFT] for k in g.required_at if g.packed[k] >> SHIFT in covered))
-        g.required_at, g.folded = keep, folded
+        folded = len(folded_at)
+        hosts = sorted({g.members.host_scans[host_of[k]].inventory_name for k in folded_at}, key=str.casefold)
+        names = sorted({covered[host_of[k]] for k in folded_at})
+        g.required_at = array("Q", (k for k, h in host_of.items() if h not in covered))
+        g.folded = folded
         shown = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
         g.notes.append(f"{_count(folded)} on {shown}: counted under the {' / '.join(names)} edition found on the "
                        f"same host, not again here")

@@ -31,6 +31,7 @@ from .model import HostScan, Scan
 from .position import LicencePosition
 from .members import RefList
 from .report_formats import safe_cell
+from .report_position import members_of
 
 COLUMNS = ("scan_id", "inventory_scan_id", "host", "host_id", "host_status", "stale", "installed", "source", "name",
            "version", "arch", "vendor", "package_id", "location", "publisher", "product", "edition",
@@ -95,21 +96,18 @@ class _Products:
         self.tails: dict[int, list[str]] = {}  # id(row table) -> per row id: the text
         if position is None:
             return
-        seen: set[int] = set()  # id() of the members.Members already read
         for p in position:
             text = cells((p.publisher, p.product, p.edition, p.status.value))
             refs = p.installations
             group = refs.group() if isinstance(refs, RefList) else None
             if group is not None:
                 self.by_group[id(group)] = text
-                members = refs.members
-                if id(members) not in seen:
-                    seen.add(id(members))
-                    self.views.update((id(hs), (table, ids)) for hs, table, ids, _ in members.host_views())
-                    self.infos.update({key: info for key, (_, info) in members.infos.items()})
             else:
                 for r in refs:
                     self.by_ref[(r.host, r.source, r.package_id)] = text
+        for members in members_of(position):
+            self.views.update((id(hs), (table, ids)) for hs, table, ids, _ in members.host_views())
+            self.infos.update({key: info for key, (_, info) in members.infos.items()})
 
     def view(self, hs: HostScan, fallback: RowTable) -> tuple[RowTable, Sequence[int]]:
         """The host's installations as (row table, row ids): reconcile's view when it has one."""

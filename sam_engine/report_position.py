@@ -149,7 +149,7 @@ def _publishers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _members(products: Iterable[ProductPosition]) -> list:
+def members_of(products: Iterable[ProductPosition]) -> list:
     """The distinct ``members.Members`` behind the products' installations (none for plain tuples)."""
     found = {}
     for p in products:
@@ -161,7 +161,7 @@ def _members(products: Iterable[ProductPosition]) -> list:
 def distinct_packages(position: LicencePosition | None, host_count: int) -> int | None:
     """Distinct (source, name) pairs installed on the ``host_count`` hosts the position covers, read
     from reconcile's distinct rows; None when the position cannot tell (then count from the scan)."""
-    found = _members(position) if position is not None else []
+    found = members_of(position) if position is not None else []
     if len(found) != 1 or len(found[0].host_scans) != host_count:
         return None
     return len({row[:2] for row, _ in found[0].distinct_rows()})
@@ -183,7 +183,7 @@ def product_versions(products: Sequence[ProductPosition]) -> list[list[str]]:
             slot[id(group)] = n
         else:
             seen[n].update(r.version or "?" for r in refs)
-    for m in _members(products):
+    for m in members_of(products):
         for row, group in m.distinct_rows():
             n = slot.get(id(group))
             if n is not None:

@@ -175,30 +175,24 @@ def programs_and_features(entries: Iterable[Mapping[str, Any]]) -> list[Program]
     order = {"HKLM64": 0, "HKLM32": 1}
     programs = []
     for group in groups.values():
-        if len(group) == 1:  # the common case, as below without the merging
-            first = group[0]
-            hive = first.get("hive")
-            programs.append(Program(
-                name=_text(first.get("DisplayName")),
-                version=_text(first.get("DisplayVersion")),
-                publisher=_text(first.get("Publisher")),
-                install_time=install_date(first.get("InstallDate")) or None,
-                location=_text(first.get("InstallLocation")) or None,
-                hive=hive,
-                sid=first.get("sid") if hive == "HKU" else None,
-                entries=(first,),
-            ))
-            continue
-        group.sort(key=lambda e: (order.get(e.get("hive"), 2), not str(e.get("key", "")).startswith("{")))
         first = group[0]
-        hives = {e.get("hive") for e in group}
+        if len(group) == 1:  # the common case: nothing to merge
+            install_time = install_date(first.get("InstallDate")) or None
+            location = _text(first.get("InstallLocation")) or None
+            hive = first.get("hive")
+        else:
+            group.sort(key=lambda e: (order.get(e.get("hive"), 2), not str(e.get("key", "")).startswith("{")))
+            first = group[0]
+            install_time = next((t for t in (install_date(e.get("InstallDate")) for e in group) if t), None)
+            location = next((loc for loc in (_text(e.get("InstallLocation")) for e in group) if loc), None)
+            hive = first.get("hive") if len({e.get("hive") for e in group}) == 1 else "HKLM"
         programs.append(Program(
             name=_text(first.get("DisplayName")),
             version=_text(first.get("DisplayVersion")),
             publisher=_text(first.get("Publisher")),
-            install_time=next((t for t in (install_date(e.get("InstallDate")) for e in group) if t), None),
-            location=next((loc for loc in (_text(e.get("InstallLocation")) for e in group) if loc), None),
-            hive=first.get("hive") if len(hives) == 1 else "HKLM",
+            install_time=install_time,
+            location=location,
+            hive=hive,
             sid=first.get("sid") if first.get("hive") == "HKU" else None,
             entries=tuple(group),
         ))
