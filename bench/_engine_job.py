@@ -39,7 +39,8 @@ def load(spool: Path) -> dict:
 
 
 def engine(spool: Path, store: Path) -> dict:
-    from sam_engine import licensing, pipeline
+    from sam_engine.licensing import context as licensing
+    from sam_engine import pipeline
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -56,8 +57,10 @@ def engine(spool: Path, store: Path) -> dict:
 
 
 def report(spool: Path, store: Path, out: Path) -> dict:
-    from sam_engine import licensing, render, report as report_model
-    from sam_engine.store import open_store
+    from sam_engine.licensing import context as licensing
+    from sam_engine.report import render
+    from sam_engine.report import model as report_model
+    from sam_engine.store.interface import open_store
 
     with open_store(str(store)) as st:
         scan = st.load_scan()

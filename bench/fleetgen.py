@@ -8,7 +8,7 @@ smaller fleet is a prefix of a larger one):
   dpkg list (name, version, arch, maintainer) and plausible derivatives of it
   (``-dev``, ``-doc``, ``python3-``, ``lib...``), plus the catalogue's Linux examples.
 - 36% Windows hosts with 150-300 raw Uninstall entries (the ``win_software_facts``
-  result, read by ``sam_engine.windows``): the catalogue's examples (Office, SQL
+  result, read by ``sam_engine.platforms.windows``): the catalogue's examples (Office, SQL
   Server, Acrobat, Visual Studio, ...) and a long tail of shared vendor products.
 - About 10% of the distinct titles are commercial (catalogue ``licence: required``).
 - Versions: most hosts run a title's current version, some one or two older ones.
@@ -62,7 +62,7 @@ def _dpkg_pool() -> list[tuple[str, str, str, str]]:
 
 
 def _catalogue_examples() -> list[dict]:
-    from sam_engine.catalogue import load_catalogue
+    from sam_engine.licensing.catalogue import load_catalogue
 
     catalogue, _ = load_catalogue([])
     out = []

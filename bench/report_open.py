@@ -2,7 +2,7 @@
 
 Builds the synthetic fleet model of ``tests/unit/synthetic_fleet.py`` (two
 scans of N hosts, reconciled with the real catalogue; no scanning), renders
-``index.html`` with ``sam_engine.render``, then opens it in headless Chromium
+``index.html`` with ``sam_engine.report.render``, then opens it in headless Chromium
 (Debian's /usr/bin/chromium, driven by Playwright; a fresh profile, no
 network) and times from navigation to the page being usable: the load event
 has fired and the page's script has drawn the host view (its counter is
@@ -69,7 +69,7 @@ def main() -> int:
 
     from synthetic_fleet import synthetic_model
 
-    from sam_engine import render
+    from sam_engine.report import render
 
     t0 = time.perf_counter()
     model = synthetic_model(args.hosts)

@@ -14,12 +14,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ingest_parallel, notify, render, report
-from .report_position import scan_summary
-from .model import HostStatus, Problem, Scan
-from .licensing import LicenceContext, LicenceSettings, load_context, position_of
-from .position import LicencePosition
-from .store import open_store
+from sam_engine.ingest import parallel as ingest_parallel
+from sam_engine.findings import notify
+from sam_engine.report import render
+from sam_engine.report import model as report
+from sam_engine.report.position import scan_summary
+from sam_engine.model import HostStatus, Problem, Scan
+from sam_engine.licensing.context import LicenceContext, LicenceSettings, load_context, position_of
+from sam_engine.licensing.position import LicencePosition
+from sam_engine.store.interface import open_store
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ Stock macOS 12.3+ ships ``/usr/bin/python3`` only as an installer stub, so no
 module can run there. This plugin runs on the controller and sends a fixed set
 of POSIX ``sh`` commands with ``_low_level_execute_command`` (as the ``raw``
 action does). Each section's output comes back as raw text under the result
-key ``macos``; the fleetsam engine (``sam_engine.macos``) parses it. Only the
+key ``macos``; the fleetsam engine (``sam_engine.platforms.macos``) parses it. Only the
 command building and the result assembly live here, as pure functions.
 """
 

@@ -278,7 +278,7 @@ class CallbackModule(CallbackBase):
         counts = dict((s, list(self._status.values()).count(s)) for s in ('ok', 'unreachable', 'failed'))
         self._display.display('fleetsam: hosts ok=%(ok)d unreachable=%(unreachable)d failed=%(failed)d' % counts)
         try:
-            from sam_engine.notify import AlertSettings
+            from sam_engine.findings.notify import AlertSettings
             from sam_engine.pipeline import process_spool
         except ImportError as exc:
             self._display.warning('fleetsam: the engine is not importable (%s); the run is kept in %s: '

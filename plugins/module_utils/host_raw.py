@@ -5,7 +5,7 @@
 
 Only raw data leaves the host: the CPU topology, DMI identity, virtualisation
 markers and OS release text. Sockets, cores, threads, VM-ness and the stable
-host identity are derived by the engine (sam_engine.hardware), where they are
+host identity are derived by the engine (sam_engine.platforms.hardware), where they are
 tested on captured inputs.
 """
 

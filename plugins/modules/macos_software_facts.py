@@ -23,7 +23,7 @@ description:
     is copied to the Mac and nothing on it is changed.
   - The outputs are returned as raw text, one section per command group, in
     the result key C(macos) (not C(ansible_facts)). The fleetsam engine parses
-    them on the controller (C(sam_engine.macos)) when the
+    them on the controller (C(sam_engine.platforms.macos)) when the
     C(fleetsam.sam.collector) callback processes the run.
   - "Applications come from C(system_profiler -xml SPApplicationsDataType).
     When it fails, times out or its output is cut at O(max_output_bytes), each

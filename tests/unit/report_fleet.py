@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 
 from sam_engine import pipeline
-from sam_engine.licensing import LicenceSettings
+from sam_engine.licensing.context import LicenceSettings
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 AS_OF = dt.date(2026, 6, 30)

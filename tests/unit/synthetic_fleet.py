@@ -18,11 +18,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sam_engine import report
-from sam_engine.catalogue import load_catalogue
+from sam_engine.report import model as report
+from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.model import Entitlement, Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
-from sam_engine.position import build_position
-from sam_engine.store import scan_info
+from sam_engine.licensing.position import build_position
+from sam_engine.store.interface import scan_info
 
 AS_OF = dt.date(2026, 6, 30)
 FREE = [("bash", "5.2.15-2+b7"), ("coreutils", "9.1-1"), ("openssl", "3.0.13-1~deb12u1"), ("curl", "7.88.1-10"),

@@ -11,7 +11,8 @@ import zipfile
 import pytest
 import report_fleet
 
-from sam_engine import auditpack, cli
+from sam_engine.auditpack import pack as auditpack
+from sam_engine.cli import main as cli
 
 MEMBERS = {"README.txt", "position.html", "position.csv", "installations.csv", "entitlements.csv",
            "entitlements.json", "catalogue.json", "metric_rules.json", "manifest.json"}

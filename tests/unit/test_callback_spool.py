@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from ansible_collections.fleetsam.sam.plugins.callback import collector
 
-from sam_engine import ingest
+from sam_engine.ingest import spool as ingest
 
 RECORDS = [{"source": "dpkg", "name": "bash", "version": "5.2.15-2+b7", "arch": "amd64", "vendor": "Debian",
             "install_time": 1700000000, "package_id": "dpkg:bash:amd64", "location": None, "extra": {}},

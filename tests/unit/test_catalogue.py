@@ -9,8 +9,8 @@ from datetime import date
 
 import pytest
 
-from sam_engine import catalogue as catalogue_module
-from sam_engine.catalogue import Catalogue, clean_vendor, default_catalogue_dir, load_catalogue
+from sam_engine.licensing import catalogue as catalogue_module
+from sam_engine.licensing.catalogue import Catalogue, clean_vendor, default_catalogue_dir, load_catalogue
 from sam_engine.model import Installation, LicenceNeed
 
 TODAY = date(2025, 6, 1)  # fixed, so date-bound licence rules (JDK 21) do not move under the tests

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sam_engine import cli_licence
-from sam_engine.cli import main
+from sam_engine.cli import licence as cli_licence
+from sam_engine.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "Q7M2K-4HXRT-9WBCP-V3D8J-7H3KQ"

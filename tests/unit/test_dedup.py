@@ -1,11 +1,11 @@
-"""Deduplication of one host's installations, per metric, as auditors count (sam_engine.dedup)."""
+"""Deduplication of one host's installations, per metric, as auditors count (sam_engine.licensing.dedup)."""
 
 from datetime import date
 
 import pytest
 
-from sam_engine.catalogue import load_catalogue
-from sam_engine.dedup import dedup, dedup_per_device, dedup_per_installation, location_key
+from sam_engine.licensing.catalogue import load_catalogue
+from sam_engine.licensing.dedup import dedup, dedup_per_device, dedup_per_installation, location_key
 from sam_engine.model import Installation, LicenceNeed
 
 CATALOGUE, _ = load_catalogue(today=date(2025, 6, 1))

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from sam_engine.entitlement_fields import ParseOptions
-from sam_engine.entitlements import METRICS, Checked, check_batch, entitlement_id, mask_key, validate_record
-from sam_engine.catalogue import load_catalogue
-from sam_engine.licence_files import load_licence_files
+from sam_engine.entitlements.fields import ParseOptions
+from sam_engine.entitlements.schema import METRICS, Checked, check_batch, entitlement_id, mask_key, validate_record
+from sam_engine.licensing.catalogue import load_catalogue
+from sam_engine.entitlements.files import load_licence_files
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "Q7M2K-4HXRT-9WBCP-V3D8J-7H3KQ"
@@ -38,7 +38,7 @@ def check(raw, options=ParseOptions(), **kwargs):
 
 
 def test_metrics_are_the_engine_names():
-    from sam_engine import metrics
+    from sam_engine.licensing import metrics
 
     assert METRICS == {"installation", "device", "named_user", "processor", "core", "vm", "site", "employee"}
     assert METRICS == set(metrics.METRICS)

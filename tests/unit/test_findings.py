@@ -4,11 +4,11 @@ import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
 
-from sam_engine.findings import compute_findings, finding_id, finding_row
+from sam_engine.findings.detect import compute_findings, finding_id, finding_row
 from sam_engine.model import (Entitlement, Hardware, Host, HostScan, HostStatus, Installation, LicenceNeed,
                               Recognition, Scan, Virtualization)
-from sam_engine.policy import DenyRule, Policy
-from sam_engine.position import build_position
+from sam_engine.findings.policy import DenyRule, Policy
+from sam_engine.licensing.position import build_position
 
 AS_OF = dt.date(2026, 6, 30)
 REQ, FREE = LicenceNeed.REQUIRED, LicenceNeed.FREE

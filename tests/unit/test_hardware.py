@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sam_engine import hardware
+from sam_engine.platforms import hardware
 from sam_engine.model import Virtualization
 
 XEON_2S = "# Socket,Core,CPU\n" + "".join(f"{cpu // 24 % 2},{cpu % 24},{cpu}\n" for cpu in range(48))

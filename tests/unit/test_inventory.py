@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from sam_engine import ingest, ingest_parallel
-from sam_engine.inventory import Inventory, RowTable, canonical_order
+from sam_engine.ingest import spool as ingest
+from sam_engine.ingest import parallel as ingest_parallel
+from sam_engine.ingest.inventory import Inventory, RowTable, canonical_order
 from sam_engine.model import HostStatus, Installation
-from sam_engine.store import StoreError, open_store
+from sam_engine.store.interface import StoreError, open_store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -121,8 +122,8 @@ def test_parallel_ingest_builds_the_same_scan(tmp_path, monkeypatch):
 
 
 def test_source_counts_survive_the_store_and_reach_the_report(tmp_path, monkeypatch):
-    from sam_engine import report
-    from sam_engine.store import open_store
+    from sam_engine.report import model as report
+    from sam_engine.store.interface import open_store
 
     spool = _spool(tmp_path / "spool", 6)
     monkeypatch.setattr(ingest_parallel, "PARALLEL_MIN_BYTES", 0)
@@ -150,7 +151,7 @@ def test_source_counts_survive_the_store_and_reach_the_report(tmp_path, monkeypa
     ("\\.NET", None),
 ])
 def test_catalogue_first_words(pattern, words):
-    from sam_engine import catalogue
+    from sam_engine.licensing import catalogue
 
     found = catalogue._first_words(pattern)
     assert (None if found is None else set(found)) == words
@@ -160,7 +161,7 @@ def test_catalogue_index_finds_what_a_full_scan_finds(monkeypatch):
     """Every title in the benchmark fleet gets the same recognition with and without the word index."""
     import sys
 
-    from sam_engine import catalogue
+    from sam_engine.licensing import catalogue
 
     sys.path.insert(0, str(REPO / "bench"))
     import fleetgen

@@ -1,4 +1,4 @@
-"""The macOS collector (action plugin) and its engine side (sam_engine.macos).
+"""The macOS collector (action plugin) and its engine side (sam_engine.platforms.macos).
 
 Parsers run on the real captured macOS outputs (system_profiler text and XML,
 localised French names, apps without versions, Info.plist files, brew info
@@ -24,8 +24,9 @@ from unittest import mock
 import pytest
 
 from ansible_collections.fleetsam.sam.plugins.action import macos_software_facts as action
-from sam_engine import macos, pipeline
-from sam_engine.ingest import installations_from_result
+from sam_engine.platforms import macos
+from sam_engine import pipeline
+from sam_engine.ingest.spool import installations_from_result
 from sam_engine.model import Virtualization
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "macos_arm64-sample6.json"

@@ -4,10 +4,10 @@ from decimal import Decimal
 
 import pytest
 
-from sam_engine import metrics
-from sam_engine.metric_rules import (MetricParams, RuleDataError, default_rules, load_core_factors,
+from sam_engine.licensing import metrics
+from sam_engine.licensing.metric_rules import (MetricParams, RuleDataError, default_rules, load_core_factors,
                                      load_metric_rules)
-from sam_engine.metrics import Deployment, MetricContext, measure
+from sam_engine.licensing.metrics import Deployment, MetricContext, measure
 from sam_engine.model import Hardware, Installation, Virtualization
 
 RULES = default_rules()

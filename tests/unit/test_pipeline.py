@@ -3,9 +3,9 @@
 import json
 
 from sam_engine import pipeline
-from sam_engine.ingest import read_spool
+from sam_engine.ingest.spool import read_spool
 from sam_engine.model import HostStatus
-from sam_engine.store import open_store
+from sam_engine.store.interface import open_store
 
 RESULT = {
     "changed": False,

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from fleet_spools import BASH, TEAMVIEWER, Host, store_run
-from sam_engine import cli
-from sam_engine.config_yaml import ConfigError
-from sam_engine.notify_config import load_notify_config
-from sam_engine.policy import Policy, load_policy
+from sam_engine.cli import main as cli
+from sam_engine.located_yaml import ConfigError
+from sam_engine.findings.notify_config import load_notify_config
+from sam_engine.findings.policy import Policy, load_policy
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import pytest
 
 from sam_engine.model import (Entitlement, Hardware, Host, HostScan, HostStatus, Installation, LicenceNeed,
                               Recognition, Virtualization)
-from sam_engine.position import Status, build_position, position_to_rows
+from sam_engine.licensing.position import Status, build_position, position_to_rows
 
 AS_OF = dt.date(2026, 6, 30)
 XEON = ("GenuineIntel", "Intel(R) Xeon(R) Gold 6346 CPU @ 3.10GHz")
@@ -288,13 +288,13 @@ def test_unpriced_gap_and_single_currency_total():
 @pytest.mark.parametrize("spec, expected", [(">=2016,<2020", "<2020"), ("2019", "<=2019"), (">=2016", "*"),
                                             ("==17.*", "<17 || ==17.*"), (">=17,<=17.0.12 || >=21", "*")])
 def test_downgrade_drops_the_lower_bounds(spec, expected):
-    from sam_engine.coverage import downgrade_spec
+    from sam_engine.licensing.coverage import downgrade_spec
 
     assert downgrade_spec(spec) == expected
 
 
 def test_term_state_bounds_are_inclusive():
-    from sam_engine.coverage import term_state
+    from sam_engine.licensing.coverage import term_state
 
     e = ent("E1", "A", "B", "device", 1, term_start="2026-01-01", term_end="2026-06-30")
     assert term_state(e, dt.date(2026, 6, 30)).active and term_state(e, dt.date(2026, 1, 1)).active

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sam_engine.entitlements import ValidationFailed
-from sam_engine.procurement import import_csv, load_mapping, read_csv
-from sam_engine.store import open_store
+from sam_engine.entitlements.schema import ValidationFailed
+from sam_engine.entitlements.procurement import import_csv, load_mapping, read_csv
+from sam_engine.store.interface import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 GENERIC = REPO / "mappings" / "generic.yml"

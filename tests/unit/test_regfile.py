@@ -4,7 +4,7 @@ import codecs
 
 import pytest
 
-from sam_engine import regfile
+from sam_engine.platforms import regfile
 
 REG_FILES = (
     "glpi-agent_mssql-host_hklm-uninstall.reg",

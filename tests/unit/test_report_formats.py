@@ -17,8 +17,8 @@ import pytest
 import report_fleet
 import xmlschema
 
-from sam_engine import render
-from sam_engine.report_formats import FORMULA_STARTS, md, safe_cell
+from sam_engine.report import render
+from sam_engine.report.formats import FORMULA_STARTS, md, safe_cell
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "schemas"
@@ -203,7 +203,7 @@ def test_report_size_is_small(reports):
 
 
 def test_first_scan_without_a_position_still_writes_every_valid_file(tmp_path):
-    from sam_engine import report
+    from sam_engine.report import model as report
     from sam_engine.model import HostScan, HostStatus, Scan
 
     scan = Scan("s1", "2026-06-30T01:00:00Z", "2026-06-30T01:01:00Z", "0.1.0", None,

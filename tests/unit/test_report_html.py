@@ -14,8 +14,8 @@ import pytest
 from jinja2 import nodes
 from synthetic_fleet import synthetic_model
 
-from sam_engine import render
-from sam_engine.render import island_json, shorten
+from sam_engine.report import render
+from sam_engine.report.render import island_json, shorten
 
 TEMPLATES = sorted(p.name for p in render.TEMPLATE_DIR.glob("*.j2") if p.name.startswith(("report", "audit_")))
 ARITHMETIC = (nodes.Add, nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod, nodes.Pow, nodes.Neg)

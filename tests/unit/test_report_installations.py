@@ -9,12 +9,12 @@ import io
 import pytest
 from synthetic_fleet import AS_OF, ENTITLEMENTS, synthetic_scans
 
-from sam_engine.catalogue import load_catalogue
-from sam_engine.inventory import NO_TIME, Inventory, RowTable
+from sam_engine.licensing.catalogue import load_catalogue
+from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable
 from sam_engine.model import HostScan, HostStatus, Installation, Scan
-from sam_engine.position import LicencePosition, build_position
-from sam_engine.members import RefList
-from sam_engine.report_installations import COLUMNS, when, write_installations
+from sam_engine.licensing.position import LicencePosition, build_position
+from sam_engine.licensing.placements import RefList
+from sam_engine.report.installations import COLUMNS, when, write_installations
 
 
 @pytest.fixture(scope="module")

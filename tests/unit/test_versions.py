@@ -1,8 +1,8 @@
-"""Version normalisation, ordering and ranges (sam_engine.versions)."""
+"""Version normalisation, ordering and ranges (sam_engine.licensing.versions)."""
 
 import pytest
 
-from sam_engine.versions import normalise_version, parse_range, version_in_range, version_key
+from sam_engine.licensing.versions import normalise_version, parse_range, version_in_range, version_key
 
 
 @pytest.mark.parametrize(

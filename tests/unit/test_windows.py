@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from sam_engine import pipeline, regfile, windows
-from sam_engine.ingest import installations_from_result
+from sam_engine import pipeline
+from sam_engine.platforms import regfile
+from sam_engine.platforms import windows
+from sam_engine.ingest.spool import installations_from_result
 from sam_engine.model import Virtualization
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "windows_composite-host.json"

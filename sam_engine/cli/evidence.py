@@ -1,0 +1,194 @@
+"""``fleetsam diff`` and ``fleetsam audit-pack``: history and audit evidence on the command line.
+
+``fleetsam diff [SCAN_A] [SCAN_B]`` compares two stored scans (default: the
+previous and the latest; one id: that scan against the latest): installations
+added, removed and changed per host, and how the licence position moved per
+product (both positions computed with today's licence data, so only the fleet
+differs). ``--format table|json|markdown``.
+
+``fleetsam audit-pack --publisher NAME --out FILE.zip`` writes the evidence
+pack of one publisher (``auditpack``); ``fleetsam audit-pack --verify FILE.zip``
+checks one.
+
+Exit codes: 0 success (``--verify``: the pack is intact); 1 ``--verify``: the
+pack failed verification; 2 bad input (unknown scan, fewer than two scans, no
+such publisher, unreadable file, licence data errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from sam_engine.auditpack import pack as auditpack
+from sam_engine.report import changes as history
+from sam_engine.licensing.context import LicenceSettings, load_context, position_of
+from sam_engine.report.formats import md
+from sam_engine.store.interface import open_store
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _error(command: str, message: str) -> int:
+    print(f"fleetsam {command}: error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _settings(args: argparse.Namespace) -> LicenceSettings:
+    return replace(LicenceSettings.from_env(), licences_dir=Path(args.licences))
+
+
+def _as_of(args: argparse.Namespace) -> dt.date:
+    return dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
+
+
+def _pick(ids: list[str], a: str | None, b: str | None) -> tuple[str, str]:
+    if len(ids) < 2 and not (a and b):
+        raise LookupError(f"{len(ids)} scan(s) stored: a diff needs two")
+    for wanted in (a, b):
+        if wanted and wanted not in ids:
+            raise LookupError(f"no scan {wanted!r} stored (see fleetsam scans)")
+    if a and b:
+        return a, b
+    if a:
+        return a, ids[-1]
+    return ids[-2], ids[-1]
+
+
+def _figure(side: dict | None, key: str) -> str:
+    return "-" if side is None else str(side[key])
+
+
+def print_table(d: dict) -> None:
+    s = d["summary"]
+    print(f"Changes from scan {d['from_scan']} to {d['to_scan']}")
+    print(f"  installations: {s['installs_added']} added, {s['installs_removed']} removed, "
+          f"{s['installs_changed']} version changes; hosts: {s['hosts_changed']} changed, "
+          f"{s['hosts_added']} added, {s['hosts_removed']} removed")
+    print(f"\n{'HOST':24} {'CHANGE':8} {'STATUS':24} {'ADDED':>6} {'REMOVED':>7} {'VERSION':>7}")
+    for h in d["hosts"]:
+        status = f"{h['status_before'] or '-'} -> {h['status_after'] or '-'}"
+        print(f"{h['host'][:24]:24} {h['change']:8} {status:24} {len(h['added']):6} {len(h['removed']):7} "
+              f"{len(h['changed']):7}")
+        for i in h["added"]:
+            print(f"    + {i['name']} {i['version'] or ''} [{i['source']}]")
+        for i in h["removed"]:
+            print(f"    - {i['name']} {i['version'] or ''} [{i['source']}]")
+        for i in h["changed"]:
+            print(f"    ~ {i['name']} {i['before'] or '?'} -> {i['after'] or '?'} [{i['source']}]")
+    if not d["hosts"]:
+        print("(no host changed)")
+    print(f"\nPosition: {s['products_moved']} product(s) moved ({s['products_worse']} worse, "
+          f"{s['products_better']} better)")
+    if d["position"]:
+        print(f"{'PRODUCT':40} {'MOVE':7} {'STATUS':36} {'CONSUMPTION':>12} {'OWNED':>13} {'SHORT':>9}")
+    for m in d["position"]:
+        name = " ".join(x for x in (m["publisher"], m["product"], m["edition"]) if x)
+        b, a = m["before"], m["after"]
+        status = f"{_figure(b, 'status')} -> {_figure(a, 'status')}"
+        print(f"{name[:40]:40} {m['direction']:7} {status:36} "
+              f"{_figure(b, 'consumption') + '->' + _figure(a, 'consumption'):>12} "
+              f"{_figure(b, 'owned') + '->' + _figure(a, 'owned'):>13} "
+              f"{_figure(b, 'shortfall') + '->' + _figure(a, 'shortfall'):>9}")
+
+
+def print_markdown(d: dict) -> None:
+    s = d["summary"]
+    print(f"## Changes from scan `{d['from_scan']}` to `{d['to_scan']}`\n")
+    print(f"{s['installs_added']} installation(s) added, {s['installs_removed']} removed, "
+          f"{s['installs_changed']} version change(s); {s['hosts_changed']} host(s) changed, "
+          f"{s['hosts_added']} added, {s['hosts_removed']} removed.\n")
+    if d["hosts"]:
+        print("| Host | Change | Added | Removed | Version changes |\n|---|---|---|---|---|")
+        for h in d["hosts"]:
+            added = ", ".join(f"{i['name']} {i['version'] or ''}".strip() for i in h["added"])
+            removed = ", ".join(f"{i['name']} {i['version'] or ''}".strip() for i in h["removed"])
+            changed = ", ".join(f"{i['name']} {i['before'] or '?'} → {i['after'] or '?'}" for i in h["changed"])
+            print(f"| {md(h['host'])} | {md(h['change'])} | {md(added)} | {md(removed)} | {md(changed)} |")
+        print()
+    print(f"### Position: {s['products_moved']} product(s) moved\n")
+    if d["position"]:
+        print("| Product | Move | Status | Consumption | Owned | Shortfall |\n|---|---|---|---|---|---|")
+        for m in d["position"]:
+            name = " ".join(x for x in (m["publisher"], m["product"], m["edition"]) if x)
+            b, a = m["before"], m["after"]
+            cells = [f"{_figure(b, k)} → {_figure(a, k)}" for k in ("status", "consumption", "owned", "shortfall")]
+            print(f"| {md(name)} | {m['direction']} | " + " | ".join(md(c) for c in cells) + " |")
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    try:
+        as_of = _as_of(args)
+    except ValueError:
+        return _error("diff", f"--as-of {args.as_of!r}: expected YYYY-MM-DD")
+    with open_store(args.store) as st:
+        ids = [i.scan_id for i in st.scans()]
+        a_id, b_id = _pick(ids, args.scan_a, args.scan_b)
+        scan_a, scan_b = st.load_scan(a_id), st.load_scan(b_id)
+        stored = st.entitlements()
+    ctx = load_context(_settings(args), as_of, stored)
+    for problem in ctx.problems:
+        print(problem, file=sys.stderr)
+    d = history.diff(scan_a, scan_b, position_of(scan_a.hosts, ctx), position_of(scan_b.hosts, ctx))
+    if args.format == "json":
+        print(json.dumps(d, indent=1, ensure_ascii=False))
+    elif args.format == "markdown":
+        print_markdown(d)
+    else:
+        print_table(d)
+    return EXIT_OK
+
+
+def cmd_audit_pack(args: argparse.Namespace) -> int:
+    try:
+        if args.verify:
+            result = auditpack.verify(args.verify)
+            if result.ok:
+                m = result.manifest
+                print(f"{args.verify}: OK: {len(m['files'])} files and the manifest verified "
+                      f"(publisher {m.get('publisher')}, scans {', '.join(m.get('scan_ids', []))}, "
+                      f"fleetsam {m.get('tool_version')}, created {m.get('created')})")
+                return EXIT_OK
+            print(f"{args.verify}: FAILED verification:")
+            for problem in result.problems:
+                print(f"  {problem}")
+            return EXIT_FAILED
+        if not args.publisher or not args.out:
+            return _error("audit-pack", "--publisher NAME and --out FILE.zip are required (or --verify FILE.zip)")
+        as_of = _as_of(args)
+        path, manifest, digest = auditpack.create(args.store, args.publisher, args.out, settings=_settings(args),
+                                                  as_of=as_of, scan_id=args.scan)
+    except auditpack.PackError as exc:
+        return _error("audit-pack", str(exc))
+    except ValueError:
+        return _error("audit-pack", f"--as-of {args.as_of!r}: expected YYYY-MM-DD")
+    print(f"{path}: audit pack of {manifest['publisher']}, scan {manifest['scan_id']}, "
+          f"{len(manifest['files'])} files + manifest")
+    print(f"sha256 {digest}  (record it with the audit correspondence)")
+    return EXIT_OK
+
+
+def register(subparsers) -> None:
+    """Add ``fleetsam diff`` and ``fleetsam audit-pack`` to the main parser's subcommands."""
+    licences = os.environ.get("FLEETSAM_LICENCES", "licences")
+    p = subparsers.add_parser("diff", help="what changed between two scans (default: previous vs latest)")
+    p.add_argument("scan_a", nargs="?", help="the older scan (default: the one before the latest)")
+    p.add_argument("scan_b", nargs="?", help="the newer scan (default: the latest)")
+    p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    p.add_argument("--as-of", help="date the licence terms are checked on, YYYY-MM-DD (default: today)")
+    p.add_argument("--licences", default=licences, help="licence files directory (default: %(default)s)")
+    p.set_defaults(func=cmd_diff)
+
+    p = subparsers.add_parser("audit-pack", help="write or verify the audit evidence pack of one publisher")
+    p.add_argument("--publisher", help="publisher whose position the pack proves (case-insensitive)")
+    p.add_argument("--out", help="zip file to write")
+    p.add_argument("--verify", metavar="FILE.zip", help="check a pack: every hash, nothing missing or extra")
+    p.add_argument("--scan", help="scan id (default: the latest)")
+    p.add_argument("--as-of", help="date the licence terms are checked on, YYYY-MM-DD (default: today)")
+    p.add_argument("--licences", default=licences, help="licence files directory (default: %(default)s)")
+    p.set_defaults(func=cmd_audit_pack)

@@ -1,0 +1,193 @@
+"""Notification channels: e-mail over SMTP, webhooks (JSON, Slack, Teams) and the terminal.
+
+``deliver(channel, events, now)`` sends one message holding every pending
+event of one channel and returns the lines to print (the terminal channel's
+message; one status line for the others). Any failure - server down, refused
+login, HTTP 500, timeout - raises ``DeliveryFailed`` with a message that has
+passed through ``Channel.mask``: a secret never reaches a log. The caller
+(``notify``) keeps the events pending and tries again on the next run.
+
+An *event* is a plain dict ``{"event": "new" | "worse" | "resolved", "at":
+ISO time, "finding": finding_row(...)}``. Message bodies come from the
+templates ``templates/notify_email.txt.j2`` and ``notify_email.html.j2``; the
+webhook formats are built here as data:
+
+* ``json``: ``{"source": "fleetsam", "schema": 1, "summary", "events": [...]}``
+* ``slack``: ``{"text", "blocks": [header, section per event]}`` (incoming webhook)
+* ``teams``: a ``message`` with one Adaptive Card attachment (Teams workflows webhook)
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import socket
+import ssl
+import urllib.error
+import urllib.request
+from collections import Counter
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Sequence
+
+import jinja2
+
+from sam_engine import __version__
+from sam_engine.findings.notify_config import Channel
+from sam_engine.findings.policy import severity_rank
+from sam_engine.report.render import TEMPLATE_DIR
+
+ICON = {"new": "NEW", "worse": "WORSE", "resolved": "RESOLVED"}
+
+
+class DeliveryFailed(Exception):
+    """A channel could not deliver; the message is masked and safe to print."""
+
+
+def summary(events: Sequence[dict]) -> str:
+    """``fleetsam: 2 new, 1 resolved (highest: high)``."""
+    counts = Counter(e["event"] for e in events)
+    parts = [f"{counts[k]} {k}" for k in ("new", "worse", "resolved") if counts[k]]
+    open_events = [e for e in events if e["event"] != "resolved"]
+    worst = max((e["finding"]["severity"] for e in open_events), key=severity_rank, default=None)
+    return "fleetsam: " + ", ".join(parts) + (f" finding{'s' if len(events) != 1 else ''}") + (
+        f" (highest: {worst})" if worst else "")
+
+
+def event_line(event: dict) -> str:
+    f = event["finding"]
+    return f"{ICON[event['event']]} {f['severity']} {f['type']} {f['id']}: {f['title']}"
+
+
+def _ordered(events: Sequence[dict]) -> list[dict]:
+    order = {"new": 0, "worse": 1, "resolved": 2}
+    return sorted(events, key=lambda e: (order[e["event"]], -severity_rank(e["finding"]["severity"]), e["at"]))
+
+
+# --- bodies ---------------------------------------------------------------------------------
+
+
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+                              autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def email_message(channel: Channel, events: Sequence[dict], now: str) -> EmailMessage:
+    context = {"summary": summary(events), "events": _ordered(events), "generated": now, "version": __version__}
+    env = _templates()
+    msg = EmailMessage()
+    msg["Subject"] = context["summary"]
+    msg["From"] = channel.sender
+    msg["To"] = ", ".join(channel.recipients)
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain="fleetsam.invalid")
+    msg.set_content(env.get_template("notify_email.txt.j2").render(**context))
+    msg.add_alternative(env.get_template("notify_email.html.j2").render(**context), subtype="html")
+    return msg
+
+
+def webhook_payload(fmt: str, events: Sequence[dict], now: str) -> dict:
+    events = _ordered(events)
+    head = summary(events)
+    if fmt == "slack":
+        blocks = [{"type": "header", "text": {"type": "plain_text", "text": head[:150]}}]
+        for e in events[:45]:  # Slack allows 50 blocks
+            f = e["finding"]
+            hosts = f" on {', '.join(f['hosts'][:5])}" if f["hosts"] else ""
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": (
+                f"*{ICON[e['event']]}* `{f['severity']}` *{f['title']}*\n{f['detail']}{hosts}\n_{f['type']} {f['id']}_"
+            )[:3000]}})
+        return {"text": head, "blocks": blocks}
+    if fmt == "teams":
+        body = [{"type": "TextBlock", "size": "Large", "weight": "Bolder", "text": head, "wrap": True}]
+        for e in events[:50]:
+            f = e["finding"]
+            body += [{"type": "TextBlock", "weight": "Bolder", "wrap": True, "spacing": "Medium",
+                      "text": f"{ICON[e['event']]} [{f['severity']}] {f['title']}"},
+                     {"type": "FactSet", "facts": [{"title": "Type", "value": f["type"]},
+                                                   {"title": "Id", "value": f["id"]},
+                                                   {"title": "Hosts", "value": ", ".join(f["hosts"]) or "-"},
+                                                   {"title": "Detail", "value": f["detail"]}]}]
+        card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
+                "version": "1.4", "body": body}
+        return {"type": "message", "summary": head,
+                "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}]}
+    return {"source": "fleetsam", "schema": 1, "tool_version": __version__, "sent_at": now, "summary": head,
+            "events": [{"event": e["event"], "at": e["at"], "finding": e["finding"]} for e in events]}
+
+
+# --- senders ---------------------------------------------------------------------------------
+
+
+def _tls_context(channel: Channel) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=channel.ca_file)
+    if not channel.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def send_email(channel: Channel, events: Sequence[dict], now: str) -> None:
+    msg = email_message(channel, events, now)
+    try:
+        if channel.security == "ssl":
+            server = smtplib.SMTP_SSL(channel.host, channel.port, timeout=channel.timeout,
+                                      context=_tls_context(channel))
+        else:
+            server = smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout)
+        with server:
+            if channel.security == "starttls":
+                server.starttls(context=_tls_context(channel))
+            if channel.username and channel.password:
+                server.login(channel.username, channel.password)
+            refused = server.send_message(msg, from_addr=channel.sender, to_addrs=list(channel.recipients))
+    except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
+        raise DeliveryFailed(channel.mask(_smtp_reason(exc, channel))) from None
+    if refused:
+        shown = ", ".join(f"{addr} ({code})" for addr, (code, _) in refused.items())
+        raise DeliveryFailed(channel.mask(f"refused recipients: {shown}"))
+
+
+def _smtp_reason(exc: BaseException, channel: Channel) -> str:
+    where = f"{channel.host}:{channel.port}"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return f"{where}: timed out after {channel.timeout:g}s"
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return f"{where}: login refused ({exc.smtp_code})"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{where}: {exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+    return f"{where}: {exc.__class__.__name__}: {exc}"
+
+
+def send_webhook(channel: Channel, events: Sequence[dict], now: str) -> None:
+    data = json.dumps(webhook_payload(channel.format, events, now), ensure_ascii=False).encode("utf-8")
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": f"fleetsam/{__version__}"}
+    if channel.token:
+        headers["Authorization"] = f"Bearer {channel.token}"
+    request = urllib.request.Request(channel.url or "", data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=channel.timeout) as response:  # noqa: S310 - http(s) only
+            response.read(65536)
+    except urllib.error.HTTPError as exc:
+        raise DeliveryFailed(channel.mask(f"HTTP {exc.code} {exc.reason}")) from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        text = f"timed out after {channel.timeout:g}s" if isinstance(reason, (socket.timeout, TimeoutError)) \
+            else f"cannot connect: {reason}"
+        raise DeliveryFailed(channel.mask(text)) from None
+    except (socket.timeout, TimeoutError):
+        raise DeliveryFailed(f"timed out after {channel.timeout:g}s") from None
+    except OSError as exc:
+        raise DeliveryFailed(channel.mask(f"{exc.__class__.__name__}: {exc}")) from None
+
+
+def deliver(channel: Channel, events: Sequence[dict], now: str) -> list[str]:
+    """Send ``events`` as one message; the lines to print. Raises ``DeliveryFailed``."""
+    if channel.type == "terminal":
+        return [summary(events)] + [event_line(e) for e in _ordered(events)]
+    if channel.type == "email":
+        send_email(channel, events, now)
+    else:
+        send_webhook(channel, events, now)
+    return []

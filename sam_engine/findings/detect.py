@@ -1,0 +1,241 @@
+"""Findings: what needs someone's attention, computed after every scan (pure functions).
+
+``compute_findings(scan, position, entitlements, policy, as_of)`` reads the
+latest scan, its Effective Licence Position, the entitlements and the policy
+and returns one ``Finding`` per problem, of six types:
+
+  under-licensed  a product uses more than is owned (something is owned)
+  unlicensed      the catalogue says a licence is required and nothing owned counts
+  prohibited      software on the policy's deny-list, on a host outside its allowed groups
+  expiring        a subscription term or maintenance ends within ``expiring_days``
+  shelfware       owned more than ``shelfware_ratio`` x what is used
+  stale-host      a host not seen by the collector for ``stale_days`` (or never)
+
+Identity: ``finding_id`` is ``f-`` + 12 hex digits of SHA-256 over the type
+and the finding's *subject* (the product ``publisher|product|edition``, the
+entitlement and which end, or the inventory host), case-folded. It does not
+depend on the scan, the hosts or the figures, so the same problem keeps its
+id from one night to the next and the notification state can follow it.
+
+``magnitude`` is the figure that makes a finding *worse* when it grows (the
+shortfall; the number of hosts with prohibited software); severity rising
+(an expiry becoming urgent) is worse too. ``first_seen``/``last_seen`` are
+the scan's time here; ``notify.track`` replaces ``first_seen`` with the
+stored one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Iterable, Sequence
+
+from sam_engine.licensing.coverage import term_state
+from sam_engine.model import Entitlement, HostScan, Scan
+from sam_engine.findings.policy import DenyRule, Policy, severity_rank
+from sam_engine.licensing.position import LicencePosition, ProductPosition, Status
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    finding_id: str
+    type: str
+    subject: str
+    severity: str
+    title: str
+    detail: str
+    hosts: tuple[str, ...] = ()
+    entitlements: tuple[str, ...] = ()
+    magnitude: int = 0
+    first_seen: str = ""
+    last_seen: str = ""
+
+
+def finding_id(finding_type: str, subject: str) -> str:
+    blob = f"{finding_type}\0{subject.casefold()}".encode("utf-8")
+    return "f-" + hashlib.sha256(blob).hexdigest()[:12]
+
+
+def product_label(publisher: str | None, product: str, edition: str | None = None) -> str:
+    """``Oracle Database Enterprise Edition``; the publisher is left out when the product starts with it."""
+    if publisher and product.casefold().startswith(publisher.casefold()):
+        publisher = None
+    return " ".join(x for x in (publisher, product, edition) if x)
+
+
+def _label(p: ProductPosition) -> str:
+    return product_label(p.publisher, p.product, p.edition)
+
+
+def _subject(p: ProductPosition) -> str:
+    return "|".join(x or "" for x in (p.publisher, p.product, p.edition))
+
+
+def _hosts(hosts: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(hosts[:limit])
+    return shown + (f" and {len(hosts) - limit} more" if len(hosts) > limit else "")
+
+
+def _entitlements(p: ProductPosition) -> tuple[str, ...]:
+    ids = [e for line in p.ownership.trace for e in line.entitlements] + [e for e, _ in p.ownership.entitlements]
+    return tuple(dict.fromkeys(ids))
+
+
+def _new(kind: str, subject: str, severity: str, title: str, detail: str, hosts=(), entitlements=(),
+         magnitude: int = 0) -> Finding:
+    return Finding(finding_id(kind, subject), kind, subject, severity, title, detail, tuple(hosts),
+                   tuple(entitlements), magnitude)
+
+
+def licence_findings(position: LicencePosition) -> list[Finding]:
+    """Under-licensed and unlicensed products of the position."""
+    out = []
+    for p in position.products:
+        metric = p.consumption.metric or "licence"
+        cost = f"; the gap costs {p.cost.amount} {p.cost.currency or ''}".rstrip() if p.cost else ""
+        if p.status is Status.UNDER_LICENSED:
+            out.append(_new(
+                "under-licensed", _subject(p), "high",
+                f"{_label(p)}: under-licensed by {p.shortfall} {metric}",
+                f"uses {p.consumption.quantity}, owns {p.owned}, shortfall {p.shortfall}{cost}; "
+                f"on {_hosts(p.hosts)}", p.hosts, _entitlements(p), p.shortfall))
+        elif p.status is Status.UNLICENSED:
+            out.append(_new(
+                "unlicensed", _subject(p), "high",
+                f"{_label(p)}: commercial software without a licence",
+                f"the catalogue says a licence is required; nothing owned counts; uses {p.consumption.quantity} "
+                f"{metric}{cost}; on {_hosts(p.hosts)}", p.hosts, _entitlements(p), p.shortfall))
+    return out
+
+
+def _denied(rule: DenyRule, p: ProductPosition) -> bool:
+    def like(pattern: str | None, value: str | None) -> bool:
+        return pattern is None or (value is not None and fnmatch.fnmatchcase(value.casefold(), pattern.casefold()))
+
+    return like(rule.product, p.product) and like(rule.publisher, p.publisher)
+
+
+def prohibited_findings(position: LicencePosition, host_groups: dict[str, tuple[str, ...]],
+                        rules: Sequence[DenyRule], severity: str = "high") -> list[Finding]:
+    """Deny-listed software on hosts outside the rule's allowed inventory groups."""
+    out = []
+    for p in position:
+        rule = next((r for r in rules if _denied(r, p)), None)
+        if rule is None:
+            continue
+        allowed = {g.casefold() for g in rule.allow_groups}
+        hosts = tuple(h for h in p.hosts if not allowed & {g.casefold() for g in host_groups.get(h, ())})
+        if not hosts:
+            continue
+        why = f" ({rule.reason})" if rule.reason else ""
+        unless = f"; allowed only in groups {', '.join(rule.allow_groups)}" if rule.allow_groups else ""
+        out.append(_new(
+            "prohibited", _subject(p), rule.severity or severity,
+            f"{_label(p)}: prohibited software on {len(hosts)} host{'s' if len(hosts) != 1 else ''}",
+            f"denied by the policy rule for {rule.label} at {rule.origin}{why}{unless}; on {_hosts(hosts)}",
+            hosts, _entitlements(p), len(hosts)))
+    return out
+
+
+def _date(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def expiring_findings(entitlements: Iterable[Entitlement], position: LicencePosition, as_of: dt.date,
+                      policy: Policy) -> list[Finding]:
+    """Active subscriptions and maintenance ending within ``policy.expiring_days``."""
+    used_by: dict[str, set[str]] = {}
+    for p in position.products:
+        for eid, _ in p.ownership.entitlements:
+            used_by.setdefault(eid, set()).update(p.hosts)
+    out = []
+    for ent in entitlements:
+        if not term_state(ent, as_of).active:
+            continue
+        label = product_label(ent.publisher, ent.product, ent.edition)
+        for which, end in (("subscription", _date(ent.term_end)), ("maintenance", _date(ent.maintenance_end))):
+            if end is None or not as_of <= end <= as_of + dt.timedelta(days=policy.expiring_days):
+                continue
+            left = (end - as_of).days
+            severity = "high" if left <= policy.expiring_urgent_days else "medium"
+            hosts = tuple(sorted(used_by.get(ent.entitlement_id, ())))
+            when = "today" if left == 0 else f"in {left} day{'s' if left != 1 else ''}"
+            out.append(_new(
+                "expiring", f"{ent.entitlement_id}:{which}", severity,
+                f"{label}: {which} ends on {end.isoformat()} ({when})",
+                f"{ent.entitlement_id} ({ent.origin}), {ent.quantity if ent.quantity is not None else 'unlimited'} "
+                f"{ent.metric}" + (f", PO {ent.po_number}" if ent.po_number else "")
+                + (f"; covers {_hosts(hosts)}" if hosts else ""),
+                hosts, (ent.entitlement_id,)))
+    return out
+
+
+def shelfware_findings(position: LicencePosition, policy: Policy) -> list[Finding]:
+    """Products owned far above use: more than ``shelfware_ratio`` x consumption."""
+    out = []
+    for p in position.products:
+        if p.status in (Status.NO_LICENCE_NEEDED, Status.UNRECOGNISED) or p.owned is None or p.owned <= 0:
+            continue
+        used, unused = p.consumption.quantity, p.owned - p.consumption.quantity
+        if unused < max(policy.shelfware_min_unused, 1) or p.owned <= used * policy.shelfware_ratio:
+            continue
+        metric = p.consumption.metric or "licences"
+        out.append(_new(
+            "shelfware", _subject(p), "low",
+            f"{_label(p)}: {unused} of {p.owned} {metric} unused",
+            f"owns {p.owned}, uses {used} (more than {policy.shelfware_ratio} x use)"
+            + (f"; on {_hosts(p.hosts)}" if p.hosts else "; installed nowhere"),
+            p.hosts, _entitlements(p)))
+    return out
+
+
+def stale_host_findings(hosts: Iterable[HostScan], as_of: dt.date, policy: Policy) -> list[Finding]:
+    """Hosts the collector has not reached for ``stale_days`` days, or never."""
+    out = []
+    for hs in hosts:
+        if not hs.stale:
+            continue
+        seen = _date(hs.collected_at)
+        if seen is None:
+            title, detail = f"{hs.inventory_name}: never scanned successfully", f"{hs.status.value}: {hs.error or ''}"
+        elif (as_of - seen).days >= policy.stale_days:
+            title = f"{hs.inventory_name}: not seen for {(as_of - seen).days} days"
+            detail = (f"{hs.status.value} ({hs.error or 'no detail'}); last inventory from scan "
+                      f"{hs.inventory_scan_id} on {seen.isoformat()} still counts")
+        else:
+            continue
+        out.append(_new("stale-host", f"host:{hs.inventory_name}", "medium", title, detail.strip(": "),
+                        (hs.inventory_name,)))
+    return out
+
+
+def compute_findings(scan: Scan, position: LicencePosition, entitlements: Iterable[Entitlement], policy: Policy,
+                     as_of: dt.date) -> list[Finding]:
+    """Every finding of ``scan`` on ``as_of``, most severe first; ``first_seen``/``last_seen`` = the scan's end."""
+    groups = {hs.inventory_name: hs.groups for hs in scan.hosts}
+    found = [
+        *licence_findings(position),
+        *prohibited_findings(position, groups, policy.prohibited, policy.severity_of("prohibited", "high")),
+        *expiring_findings(entitlements, position, as_of, policy),
+        *shelfware_findings(position, policy),
+        *stale_host_findings(scan.hosts, as_of, policy),
+    ]
+    out = [replace(f, severity=f.severity if f.type == "prohibited" else policy.severity_of(f.type, f.severity),
+                   first_seen=scan.finished, last_seen=scan.finished) for f in found]
+    return sort_findings(out)
+
+
+def sort_findings(found: Iterable[Finding]) -> list[Finding]:
+    return sorted(found, key=lambda f: (-severity_rank(f.severity), f.type, f.title.casefold(), f.finding_id))
+
+
+def finding_row(f: Finding, state: str = "open") -> dict:
+    """The plain dict of a finding, for report.json, webhooks and ``fleetsam check``."""
+    return {"id": f.finding_id, "type": f.type, "severity": f.severity, "title": f.title, "detail": f.detail,
+            "first_seen": f.first_seen, "last_seen": f.last_seen, "hosts": list(f.hosts),
+            "entitlements": list(f.entitlements), "state": state}

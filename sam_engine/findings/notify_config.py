@@ -1,0 +1,238 @@
+"""The notification configuration (``notify.yml``): channels, and their secrets kept secret.
+
+One file (path: ``--notify``, callback option ``notify``, env
+``FLEETSAM_NOTIFY``) lists the channels::
+
+    channels:
+      - name: sam-team                       # unique; default: the type
+        type: email                          # email | webhook | terminal
+        url: smtp+starttls://smtp.example.com:587   # smtp:// | smtps:// (SSL) | smtp+starttls://
+        username: fleetsam@example.com
+        password_env: SMTP_PASSWORD          # the password comes from this variable
+        from: fleetsam@example.com
+        to: [sam-team@example.com, security@example.com]
+        ca_file: /etc/ssl/internal-ca.pem    # optional, to verify a private CA
+      - name: slack
+        type: webhook
+        format: slack                        # json (default) | slack | teams
+        url_env: SLACK_WEBHOOK_URL           # or url: https://... when it holds no token
+        token_env: HOOK_TOKEN                # optional: sent as "Authorization: Bearer ..."
+        min_severity: medium                 # optional, per channel
+        types: [prohibited, under-licensed]  # optional, per channel
+      - type: terminal                       # lines in the run summary
+    timeout: 20                              # seconds, every network channel
+
+Secrets (``password_env``, ``url_env``, ``token_env``) are read from the
+``secrets`` mapping the callback passes (its ``notify_secrets`` option) or
+else from the environment, when the file is read: an unset variable is a
+configuration error. Their values are never printed: ``Channel.mask`` hides
+them in every error message, and a channel is shown by name and host only.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+
+from sam_engine.located_yaml import ConfigReader
+from sam_engine.findings.policy import FINDING_TYPES, SEVERITIES
+
+CHANNEL_TYPES = ("email", "webhook", "terminal")
+WEBHOOK_FORMATS = ("json", "slack", "teams")
+SMTP_SCHEMES = {"smtp": "plain", "smtps": "ssl", "smtp+starttls": "starttls"}
+SMTP_PORTS = {"plain": 25, "ssl": 465, "starttls": 587}
+CHANNEL_FIELDS = ("name", "type", "url", "url_env", "username", "password_env", "from", "to", "ca_file",
+                  "verify", "format", "token_env", "min_severity", "types", "timeout")
+TOP_LEVEL = ("version", "channels", "timeout")
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One configured channel, secrets resolved (never shown: see ``mask``)."""
+
+    name: str
+    type: str
+    origin: str
+    min_severity: str = "info"
+    types: tuple[str, ...] = ()
+    timeout: float = 20.0
+    # email
+    host: str | None = None
+    port: int | None = None
+    security: str = "plain"  # plain | ssl | starttls
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str | None = None
+    recipients: tuple[str, ...] = ()
+    ca_file: str | None = None
+    verify: bool = True
+    # webhook
+    url: str | None = field(default=None, repr=False)
+    format: str = "json"
+    token: str | None = field(default=None, repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def display(self) -> str:
+        if self.type == "email":
+            return f"{self.name} (email via {self.host}:{self.port})"
+        if self.type == "webhook":
+            host = urllib.parse.urlsplit(self.url or "").hostname or "?"
+            return f"{self.name} ({self.format} webhook to {host})"
+        return f"{self.name} (terminal)"
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret of this channel replaced by ``***``."""
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def wants(self, finding_type: str, severity: str) -> bool:
+        return ((not self.types or finding_type in self.types)
+                and SEVERITIES.index(severity) >= SEVERITIES.index(self.min_severity))
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    channels: tuple[Channel, ...] = ()
+    origin: str = ""
+
+
+def _secret(reader: ConfigReader, node, where: str, secrets: Mapping[str, str]) -> str | None:
+    name = reader.text(node, where)
+    if name is None:
+        return None
+    value = secrets.get(name)
+    if value is None:
+        value = os.environ.get(name)
+    if not value:
+        reader.fail(node, where, f"expected the name of a set environment variable (or callback secret), "
+                                 f"but ${name} is not set")
+        return None
+    return value
+
+
+def _smtp(reader: ConfigReader, node, where: str) -> tuple[str | None, int | None, str]:
+    url = reader.text(node, where)
+    if url is None:
+        reader.fail(node, where, "expected an SMTP URL, e.g. smtp+starttls://smtp.example.com:587")
+        return None, None, "plain"
+    parts = urllib.parse.urlsplit(url)
+    security = SMTP_SCHEMES.get(parts.scheme.lower())
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if security is None or not parts.hostname or port == -1 or parts.path not in ("", "/") or parts.query:
+        reader.fail(node, where, f'expected smtp://HOST[:PORT], smtps://HOST[:PORT] or smtp+starttls://HOST[:PORT], '
+                                 f'got "{url if not parts.password else "(a URL with a password)"}"')
+        return None, None, "plain"
+    if parts.username or parts.password:
+        reader.fail(node, where, "expected no credentials in the URL: use username and password_env")
+    return parts.hostname, port or SMTP_PORTS[security], security
+
+
+def _http_url(reader: ConfigReader, node, where: str, value: str | None, secret: bool) -> str | None:
+    if value is None:
+        return None
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme.lower() in ("http", "https") and parts.hostname:
+        return value
+    shown = "its value" if secret else f'"{value}"'
+    reader.fail(node, where, f"expected an http:// or https:// URL with a host, got {shown}")
+    return None
+
+
+def _channel(reader: ConfigReader, node, where: str, secrets: Mapping[str, str], timeout: float,
+             names: set[str]) -> Channel | None:
+    if not isinstance(node, yaml.MappingNode):
+        reader.fail(node, where, "expected a mapping with a type (email, webhook or terminal)")
+        return None
+    keys = reader.mapping(node, where, CHANNEL_FIELDS)
+    kind = reader.choice(keys.get("type"), f"{where}.type", CHANNEL_TYPES, None)
+    if kind is None:
+        if "type" not in keys:
+            reader.fail(node, f"{where}.type", f"required: one of {', '.join(CHANNEL_TYPES)}")
+        return None
+    name = reader.text(keys.get("name"), f"{where}.name") or kind
+    if name in names:
+        reader.fail(keys.get("name", node), f"{where}.name", f'"{name}" is used by another channel: '
+                                                             f'give each channel its own name')
+    names.add(name)
+    types = reader.text_list(keys.get("types"), f"{where}.types")
+    for n, name_of_type in enumerate(types):
+        if name_of_type not in FINDING_TYPES:
+            reader.fail(keys["types"], f"{where}.types[{n}]",
+                        f'expected one of {", ".join(FINDING_TYPES)}, got "{name_of_type}"')
+    common = dict(name=name, type=kind, origin=reader.at(node),
+                  min_severity=reader.choice(keys.get("min_severity"), f"{where}.min_severity", SEVERITIES, "info"),
+                  types=types,
+                  timeout=float(reader.number(keys.get("timeout"), f"{where}.timeout", timeout, minimum=1)))
+    if kind == "email":
+        host, port, security = _smtp(reader, keys.get("url"), f"{where}.url")
+        password = _secret(reader, keys.get("password_env"), f"{where}.password_env", secrets)
+        username = reader.text(keys.get("username"), f"{where}.username")
+        if password and not username:
+            reader.fail(keys.get("password_env"), f"{where}.username", "required with password_env")
+        sender = reader.text(keys.get("from"), f"{where}.from")
+        recipients = reader.text_list(keys.get("to"), f"{where}.to")
+        for label, addresses, at in (("from", (sender,) if sender else (), "from"), ("to", recipients, "to")):
+            if not addresses:
+                reader.fail(keys.get(at, node), f"{where}.{label}", "required: an e-mail address")
+            for address in addresses:
+                if "@" not in address or any(c.isspace() for c in address):
+                    reader.fail(keys.get(at), f"{where}.{label}", f'expected an e-mail address, got "{address}"')
+        return Channel(**common, host=host, port=port, security=security, username=username, password=password,
+                       sender=sender, recipients=recipients,
+                       ca_file=reader.text(keys.get("ca_file"), f"{where}.ca_file"),
+                       verify=reader.boolean(keys.get("verify"), f"{where}.verify", True),
+                       secrets=tuple(s for s in (password,) if s))
+    if kind == "webhook":
+        url = secret_url = None
+        if "url_env" in keys:
+            secret_url = _secret(reader, keys["url_env"], f"{where}.url_env", secrets)
+            url = _http_url(reader, keys["url_env"], f"{where}.url_env", secret_url, secret=True)
+        elif "url" in keys:
+            url = _http_url(reader, keys["url"], f"{where}.url", reader.text(keys["url"], f"{where}.url"), False)
+        else:
+            reader.fail(node, f"{where}.url", "required: url or url_env")
+        token = _secret(reader, keys.get("token_env"), f"{where}.token_env", secrets)
+        return Channel(**common, url=url, token=token,
+                       format=reader.choice(keys.get("format"), f"{where}.format", WEBHOOK_FORMATS, "json"),
+                       secrets=tuple(s for s in (secret_url, token) if s))
+    return Channel(**common)
+
+
+def read_notify_config(reader: ConfigReader, secrets: Mapping[str, str] | None = None) -> NotifyConfig:
+    """The channels of ``reader``'s file; problems are left in ``reader.problems``."""
+    if reader.root is None and reader.problems:
+        return NotifyConfig(origin=str(reader.path))
+    top = reader.mapping(reader.root, "", TOP_LEVEL)
+    if "version" in top:
+        reader.integer(top["version"], "version", 1, 1)
+    timeout = float(reader.number(top.get("timeout"), "timeout", 20, minimum=1))
+    names: set[str] = set()
+    channels = [_channel(reader, node, f"channels[{n}]", secrets or {}, timeout, names)
+                for n, node in enumerate(reader.sequence(top.get("channels"), "channels"))]
+    return NotifyConfig(tuple(c for c in channels if c is not None), str(reader.path))
+
+
+def load_notify_config(path: str | Path, secrets: Mapping[str, str] | None = None) -> NotifyConfig:
+    """Read ``path``; raises ``ConfigError`` (every mistake, located) when anything is wrong."""
+    reader = ConfigReader(path)
+    config = read_notify_config(reader, secrets)
+    reader.check()
+    return config
+
+
+def notify_path(given: str | Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The notification file: ``given``, else ``$FLEETSAM_NOTIFY``; None means no notifications."""
+    env = os.environ if env is None else env
+    chosen = given or env.get("FLEETSAM_NOTIFY")
+    return Path(chosen) if chosen else None

@@ -1,0 +1,177 @@
+"""Ingest a large spool on every core: host files parsed and made compact in worker processes.
+
+Reading a spool is mostly ``json`` parsing and turning records into rows, per
+host and independent: ``build_scan_from_spool`` hands chunks of host files to
+worker processes (plain child interpreters, ``python -m
+sam_engine.ingest.parallel``: no fork of ansible-playbook's threaded process, no
+re-import of its ``__main__``), each keeping its own ``RowTable``. A worker returns, per chunk, the rows it has not
+sent before and, per host, the derived ``Host``, the row ids and install times
+(machine arrays) and its problems; the main process maps the worker's row ids
+into the scan's table (one list look-up per installation) while the workers
+parse on. Hosts come back in spool order, so the ``Scan`` is the one
+``ingest.build_scan`` makes from ``ingest.read_spool`` (same hosts, order,
+inventories and problems). Small spools are read in-process: a worker costs a
+fresh interpreter.
+
+``FLEETSAM_INGEST_WORKERS``: worker count (default: the CPU count, at most 4;
+``0`` or ``1`` reads in-process).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from array import array
+from pathlib import Path
+from typing import Callable
+
+from sam_engine.ingest import spool as ingest
+from sam_engine.ingest.inventory import Inventory, RowTable, content_digest, source_counts
+from sam_engine.model import HostScan, HostStatus, Problem, Scan
+
+PARALLEL_MIN_BYTES = 48 * 2**20  # below this much raw JSON, one process is faster
+CHUNK_FILES = 16
+
+_table: RowTable | None = None  # the worker's own table
+_sent = 0  # how many of its rows the worker has sent
+
+
+def _worker_init() -> None:
+    global _table, _sent
+    _table, _sent = RowTable(), 0
+
+
+def _work(paths: list[str]) -> tuple[int, list[tuple], list, list[Problem]]:
+    """Parse and derive one chunk of host files (in a worker): (pid, new rows, hosts, read problems)."""
+    global _sent
+    assert _table is not None
+    read_problems: list[Problem] = []
+    hosts = []
+    for raw in ingest._read_hosts([Path(p) for p in paths], read_problems):
+        if raw.status is HostStatus.OK:
+            assert raw.result is not None
+            installations, bad = ingest.host_inventory(raw.result, raw.origin, _table)
+            host = ingest.derive_any_host(raw.result, raw.inventory_name)
+            warnings = tuple(str(w) for w in raw.result.get("warnings") or ())
+            if isinstance(installations, Inventory):  # digest and source counts are computed here, on this core
+                inv = (installations.ids.tobytes(), installations.times.tobytes(),
+                       content_digest(_table, installations.ids, installations.times),
+                       source_counts(_table, installations.ids))
+            else:
+                inv = tuple(installations)
+            hosts.append((raw.inventory_name, raw.status.value, raw.error, raw.collected_at, raw.groups,
+                          host, inv, bad, warnings))
+        else:
+            hosts.append((raw.inventory_name, raw.status.value, raw.error, raw.collected_at, raw.groups,
+                          None, None, [], ()))
+    rows = _table.rows[_sent:]
+    _sent = len(_table.rows)
+    return os.getpid(), rows, hosts, read_problems
+
+
+def worker_count() -> int:
+    env = os.environ.get("FLEETSAM_INGEST_WORKERS", "").strip()
+    if env.isdigit():
+        return int(env)
+    return min(4, os.cpu_count() or 1)
+
+
+def _worker_main() -> None:
+    """``python -m sam_engine.ingest.parallel``: read a JSON list of chunks on stdin, write one
+    pickled ``_work`` result per chunk on stdout, in order."""
+    chunks = json.loads(sys.stdin.buffer.read())
+    _worker_init()
+    out = sys.stdout.buffer
+    for chunk in chunks:
+        pickle.dump(_work(chunk), out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+
+
+def _start_workers(chunks: list[list[str]], workers: int) -> list[subprocess.Popen]:
+    """One plain child interpreter per worker (no multiprocessing: nothing re-imports the caller's
+    ``__main__``, which inside ansible-playbook is the CLI), each given every ``workers``-th chunk."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+    procs = []
+    for k in range(workers):
+        proc = subprocess.Popen([sys.executable, "-m", "sam_engine.ingest.parallel"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, env=env)
+        procs.append(proc)
+        proc.stdin.write(json.dumps(chunks[k::workers]).encode())
+        proc.stdin.close()
+    return procs
+
+
+def build_scan_from_spool(spool: str | Path, last_inventory: Callable[[str], HostScan | None],
+                          workers: int | None = None) -> tuple[Scan, list[Problem]]:
+    """``ingest.build_scan(*ingest.read_spool(spool, stream=True))``, on ``workers`` processes for a
+    large spool. Returns the scan and the problems (reading problems first, as the serial path).
+    If a worker fails, the spool is read again in-process."""
+    paths = sorted((Path(spool) / "hosts").glob("*.json"))
+    workers = worker_count() if workers is None else workers
+    if workers >= 2 and sum(p.stat().st_size for p in paths) >= PARALLEL_MIN_BYTES:
+        try:
+            return _parallel(spool, paths, last_inventory, workers)
+        except _WorkerFailed:
+            pass
+    run, read_problems = ingest.read_spool(spool, stream=True)
+    scan, more = ingest.build_scan(run, last_inventory)
+    return scan, read_problems + more
+
+
+class _WorkerFailed(Exception):
+    pass
+
+
+def _parallel(spool, paths, last_inventory, workers) -> tuple[Scan, list[Problem]]:
+    run, read_problems = ingest.read_spool(spool, stream=True)  # run.json checked here; hosts come from workers
+    table = RowTable()
+    translate: dict[int, list[int]] = {}  # worker pid -> its row id -> scan row id
+    build_problems: list[Problem] = []
+    hosts: list[HostScan] = []
+    chunks = [[str(p) for p in paths[k:k + CHUNK_FILES]] for k in range(0, len(paths), CHUNK_FILES)]
+    procs = _start_workers(chunks, workers)
+    try:
+        for n in range(len(chunks)):
+            try:
+                pid, rows, chunk, problems = pickle.load(procs[n % workers].stdout)
+            except (EOFError, pickle.UnpicklingError) as exc:
+                raise _WorkerFailed(str(exc)) from exc
+            read_problems.extend(problems)
+            mapping = translate.setdefault(pid, [])
+            mapping.extend(map(table.intern, rows))
+            for name, status, error, collected_at, groups, host, inv, bad, warnings in chunk:
+                build_problems.extend(bad)
+                status = HostStatus(status)
+                if status is HostStatus.OK:
+                    if isinstance(inv, tuple) and len(inv) == 4 and isinstance(inv[0], bytes):
+                        ids, times = array("I"), array("q")
+                        ids.frombytes(inv[0])
+                        times.frombytes(inv[1])
+                        installations = Inventory(table, array("I", map(mapping.__getitem__, ids)), times, inv[2],
+                                                  inv[3])
+                    else:
+                        installations = Inventory.of(inv, table)
+                    hosts.append(HostScan(run.scan_id, name, status, host, installations,
+                                          inventory_scan_id=run.scan_id, warnings=warnings,
+                                          collected_at=collected_at, groups=groups))
+                else:
+                    hosts.append(ingest.stale_host_scan(run.scan_id, name, status, error, groups,
+                                                        last_inventory(name)))
+    finally:
+        for proc in procs:  # our own children, by handle
+            if proc.poll() is None:
+                proc.kill()
+            proc.stdout.close()
+            proc.wait()
+    if any(proc.returncode not in (0, -9) for proc in procs):
+        raise _WorkerFailed("a worker exited with an error")
+    scan = Scan(run.scan_id, run.started, run.finished, run.tool_version, run.playbook, tuple(hosts))
+    return scan, read_problems + build_problems
+
+
+if __name__ == "__main__":
+    _worker_main()

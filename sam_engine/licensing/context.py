@@ -1,0 +1,101 @@
+"""The licence context of a run: catalogue, metric rules, entitlements, settings.
+
+One loader for everything the reconcile stage needs, used alike by the
+pipeline at the end of every scan and by ``fleetsam position``. Problems in
+any input (a bad catalogue entry, a licence file error, a rule file typo) come
+back as located ``Problem`` values; the caller decides whether they stop it
+(the CLI: exit 2) or are shown beside the result (a scan: the report says the
+position excludes the rejected records).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Sequence
+
+from sam_engine.licensing.catalogue import Catalogue, load_catalogue
+from sam_engine.entitlements.files import load_licence_files
+from sam_engine.licensing.metric_rules import MetricRules, RuleDataError, load_rules
+from sam_engine.model import Entitlement, HostScan, Problem
+from sam_engine.licensing.position import DEFAULT_OVER_RATIO, LicencePosition, build_position
+
+
+@dataclass(frozen=True)
+class LicenceSettings:
+    """Where licence data lives and the thresholds of the position.
+
+    Each field has an environment variable, so the callback, the CLI and CI
+    jobs read one configuration: ``FLEETSAM_LICENCES`` (licence files
+    directory), ``FLEETSAM_RULES`` (metric rule directory),
+    ``FLEETSAM_CATALOGUE_EXTRA`` (user catalogue paths, ``:``-separated),
+    ``FLEETSAM_HEADCOUNT`` (employees, for per-employee licences).
+    """
+
+    licences_dir: Path = Path("licences")
+    rules_dir: Path | None = None
+    catalogue_extra: tuple[Path, ...] = ()
+    headcount: int | None = None
+    over_ratio: Decimal = DEFAULT_OVER_RATIO
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "LicenceSettings":
+        env = dict(os.environ if env is None else env)
+        headcount = env.get("FLEETSAM_HEADCOUNT", "").strip()
+        return cls(
+            licences_dir=Path(env.get("FLEETSAM_LICENCES") or "licences"),
+            rules_dir=Path(env["FLEETSAM_RULES"]) if env.get("FLEETSAM_RULES") else None,
+            catalogue_extra=tuple(Path(p) for p in env.get("FLEETSAM_CATALOGUE_EXTRA", "").split(os.pathsep) if p),
+            headcount=int(headcount) if headcount.isdigit() else None,
+        )
+
+
+@dataclass(frozen=True)
+class LicenceContext:
+    """Everything reconcile needs, loaded once per run."""
+
+    as_of: dt.date
+    catalogue: Catalogue
+    rules: MetricRules
+    entitlements: tuple[Entitlement, ...]
+    settings: LicenceSettings
+    problems: tuple[Problem, ...] = field(default=())
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+
+def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Entitlement]) -> LicenceContext:
+    """Load catalogue, rules and licence files; ``stored`` are the store's entitlements."""
+    catalogue, problems = load_catalogue(list(settings.catalogue_extra), today=as_of)
+    problems = list(problems)
+    try:
+        rules = load_rules(settings.rules_dir)
+    except RuleDataError as exc:
+        problems += [Problem(*e.split(": ", 1)) if ": " in e else Problem(str(settings.rules_dir), e)
+                     for e in exc.errors]
+        rules = load_rules(None)
+    files: list[Entitlement] = []
+    if settings.licences_dir.exists():
+        files, more = load_licence_files([settings.licences_dir], catalogue, list(stored))
+        problems += more
+    return LicenceContext(as_of, catalogue, rules, (*stored, *files), settings, tuple(problems))
+
+
+def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext) -> LicencePosition:
+    """The Effective Licence Position of ``host_scans`` under ``ctx``."""
+    return build_position(
+        host_scans,
+        ctx.catalogue.recognise,
+        ctx.entitlements,
+        ctx.as_of,
+        rules=ctx.rules,
+        headcount=ctx.settings.headcount,
+        over_ratio=ctx.settings.over_ratio,
+        suites=ctx.catalogue.suite_components,
+        metric_hint=ctx.catalogue.metric_hint,
+    )

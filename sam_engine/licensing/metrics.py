@@ -1,0 +1,306 @@
+"""Licence metrics: one small rule function per metric.
+
+Every rule has the same shape, ``rule(deployments, params, ctx) -> MetricResult``:
+``deployments`` are the hosts a product is installed on (one ``Deployment`` per
+host, its installations already grouped), ``params`` the product's parameters
+from ``catalogue/metrics/metric_rules.yml`` and ``ctx`` what is not per host (the core
+factor table, the organisation's headcount). The result is the number of
+licences consumed and a trace an auditor can follow back to each host, e.g.
+``db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16``.
+
+The rules count what the inventory can see. Rules that need facts a scan does
+not have (the VM -> physical host map for soft partitioning, metered users)
+say so in the trace instead of guessing silently.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Callable, Sequence
+
+from sam_engine.licensing.metric_rules import CoreFactorTable, MetricParams
+from sam_engine.model import Hardware, Installation, Virtualization
+
+
+@dataclass(frozen=True, slots=True)
+class TraceLine:
+    """One step of an arithmetic an auditor can check, with the hosts and entitlements behind it."""
+
+    text: str
+    hosts: tuple[str, ...] = ()
+    entitlements: tuple[str, ...] = ()
+    quantity: int | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One product on one host: the installations found there, counted as one unit."""
+
+    host: str  # inventory name
+    hardware: Hardware
+    installations: tuple[Installation, ...]
+    host_id: str | None = None
+    scan_id: str | None = None  # the scan whose inventory this is
+    stale: bool = False
+    users: tuple[str, ...] = ()  # named users known to use it (no collector reports them yet)
+
+    @property
+    def is_vm(self) -> bool:
+        return self.hardware.virtualization is Virtualization.VM
+
+    @property
+    def label(self) -> str:
+        return f"{self.host} (stale: inventory of scan {self.scan_id})" if self.stale else self.host
+
+
+@dataclass(frozen=True, slots=True)
+class MetricContext:
+    """Inputs that do not come from the hosts: the core factor table and the headcount."""
+
+    core_factors: CoreFactorTable
+    headcount: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricResult:
+    """Licences consumed, with one trace line per host (or pool) and a closing total."""
+
+    metric: str
+    quantity: int
+    lines: tuple[TraceLine, ...]
+    notes: tuple[str, ...] = ()
+
+
+def _total(metric: str, lines: list[TraceLine], notes: Sequence[str] = ()) -> MetricResult:
+    quantity = sum(line.quantity or 0 for line in lines)
+    if len(lines) > 1:
+        hosts = tuple(h for line in lines for h in line.hosts)
+        summed = " + ".join(str(line.quantity or 0) for line in lines)
+        lines = [*lines, TraceLine(f"total: {summed} = {quantity}", hosts, quantity=quantity)]
+    return MetricResult(metric, quantity, tuple(lines), tuple(notes))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def per_installation(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
+    """Each installation counts one, versions and architectures included.
+
+    Example: web1 has Acrobat 2017 and Acrobat 2020, web2 has Acrobat 2020 ->
+    ``web1: 2 installations = 2``, ``web2: 1 installation = 1``, total 3.
+    """
+    lines = [TraceLine(f"{d.label}: {_plural(len(d.installations), 'installation')} = {len(d.installations)}",
+                       (d.host,), quantity=len(d.installations)) for d in deployments]
+    return _total("installation", lines)
+
+
+def per_device(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
+    """Each host with at least one installation counts one, however many versions it has.
+
+    Example: pc1 has Office 2016 and Office 2019 (32- and 64-bit), pc2 has Office 2019 ->
+    ``pc1: 2 installations on one device = 1``, ``pc2: ... = 1``, total 2.
+    """
+    lines = [TraceLine(f"{d.label}: {_plural(len(d.installations), 'installation')} on one device = 1",
+                       (d.host,), quantity=1) for d in deployments]
+    return _total("device", lines)
+
+
+def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
+    """Distinct users where the inventory knows them; per device where it does not (said in the trace).
+
+    Example: pc1 used by alice and bob, pc2 by alice -> 2 named users (alice, bob).
+    No collector reports users yet, so today every host falls back to one per device.
+    """
+    known = [d for d in deployments if d.users]
+    unknown = [d for d in deployments if not d.users]
+    lines, notes = [], []
+    if known:
+        users = sorted({u for d in known for u in d.users})
+        lines.append(TraceLine(f"distinct users on {', '.join(d.label for d in known)}: {', '.join(users)} = "
+                               f"{len(users)}", tuple(d.host for d in known), quantity=len(users)))
+    if unknown:
+        notes.append("named users are not known from the inventory: counted per device instead")
+        lines += [TraceLine(f"{d.label}: no user data, counted per device = 1", (d.host,), quantity=1)
+                  for d in unknown]
+    return _total("named_user", lines, notes)
+
+
+def _topology(hw: Hardware) -> tuple[int, int, list[str]]:
+    """(sockets, total physical cores) with any assumption spelt out."""
+    notes = []
+    sockets = hw.sockets
+    if not sockets:
+        sockets = 1
+        notes.append("sockets unknown, assumed 1")
+    cores = hw.cores
+    if not cores:
+        cores = hw.threads or sockets
+        notes.append(f"cores unknown, assumed {cores}" + (" (logical CPUs)" if hw.threads else " (1 per socket)"))
+    return sockets, cores, notes
+
+
+def _cores_per_socket(sockets: int, cores: int) -> str:
+    """``2 sockets × 16 cores = 32 cores``; ``3 sockets, 10 cores`` when they do not divide evenly."""
+    per, extra = divmod(cores, sockets)
+    if extra:
+        return f"{_plural(sockets, 'socket')}, {cores} cores"
+    return f"{_plural(sockets, 'socket')} × {_plural(per, 'core')} = {cores} cores"
+
+
+def _assumed(notes: list[str]) -> str:
+    return f" [{'; '.join(notes)}]" if notes else ""
+
+
+def _vm_pool(vms: Sequence[Deployment], per_licence: int, what: str) -> TraceLine:
+    quantity = math.ceil(len(vms) / per_licence)
+    names = ", ".join(d.label for d in vms)
+    return TraceLine(f"VMs {names}: {_plural(len(vms), 'guest')} ÷ {per_licence} per {what} = {quantity} "
+                     f"(rounded up)", tuple(d.host for d in vms), quantity=quantity)
+
+
+def per_processor(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
+    """Occupied sockets, or physical cores × core factor rounded up per server.
+
+    Examples: Oracle EE (``core_factor: true``) on 2 sockets × 16-core Xeon ->
+    ``db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16``; Oracle SE2
+    on the same server -> ``db1: 2 sockets = 2``; RHEL (``sockets_per_licence: 2``,
+    ``vms_per_licence: 2``) on 4 sockets -> 2, and three guests -> 2.
+    """
+    lines, notes = [], []
+    vms = [d for d in deployments if d.is_vm] if params.vms_per_licence else []
+    for d in deployments:
+        if params.vms_per_licence and d.is_vm:
+            continue
+        sockets, cores, assumed = _topology(d.hardware)
+        if params.core_factor:
+            row = ctx.core_factors.lookup(d.hardware)
+            quantity = math.ceil(Decimal(cores) * row.factor)
+            text = (f"{d.label}: {_cores_per_socket(sockets, cores)} × {row.factor.normalize()} ({row.label}) = "
+                    f"{quantity}" + (" (rounded up)" if quantity != Decimal(cores) * row.factor else ""))
+        else:
+            quantity = math.ceil(sockets / params.sockets_per_licence)
+            text = f"{d.label}: {_plural(sockets, 'socket')}"
+            text += f" ÷ {params.sockets_per_licence} per licence = {quantity}" if params.sockets_per_licence > 1 \
+                else f" = {quantity}"
+        if params.max_sockets and sockets > params.max_sockets:
+            notes.append(f"{d.host}: {sockets} sockets exceeds the product's limit of {params.max_sockets}")
+        if d.is_vm:
+            notes.append(f"{d.host} is a VM: counted from its virtual hardware; soft partitioning may require "
+                         f"licensing every physical host it can run on (not known from the scan)")
+        lines.append(TraceLine(text + _assumed(assumed), (d.host,), quantity=quantity))
+    if vms:
+        lines.append(_vm_pool(vms, params.vms_per_licence, "licence"))
+    return _total("processor", lines, notes)
+
+
+def per_core(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
+    """Physical cores (virtual cores on a VM), with minimums, rounded up to packs.
+
+    Examples: Windows Server (min 8 per processor, 16 per server, packs of 2),
+    1 socket × 4 cores -> ``4 cores; min 8 per processor -> 8; min 16 per server -> 16``;
+    2 sockets × 12 cores -> 24. SQL Server on a VM with 2 vCPU (min 4 per VM,
+    packs of 2) -> 4; two such VMs -> 8.
+    """
+    lines = []
+    for d in deployments:
+        hw, steps = d.hardware, []
+        if d.is_vm:
+            vcpus = hw.threads or hw.cores or hw.sockets or 1
+            assumed = [] if (hw.threads or hw.cores) else ["virtual cores unknown, assumed " + str(vcpus)]
+            count = vcpus
+            text = f"{d.label}: VM, {vcpus} vCPU"
+            if params.min_per_vm and count < params.min_per_vm:
+                count = params.min_per_vm
+                steps.append(f"min {params.min_per_vm} per VM -> {count}")
+        else:
+            sockets, cores, assumed = _topology(hw)
+            text = f"{d.label}: {_cores_per_socket(sockets, cores)}"
+            per, extra = divmod(cores, sockets)
+            socket_cores = [per + 1] * extra + [per] * (sockets - extra)
+            count = cores
+            if params.min_per_processor:
+                count = sum(max(c, params.min_per_processor) for c in socket_cores)
+                steps.append(f"min {params.min_per_processor} per processor -> {count}")
+            if params.core_factor:
+                row = ctx.core_factors.lookup(hw)
+                count = math.ceil(Decimal(count) * row.factor)
+                steps.append(f"× {row.factor.normalize()} ({row.label}) -> {count}")
+            if params.min_per_server:
+                count = max(count, params.min_per_server)
+                steps.append(f"min {params.min_per_server} per server -> {count}")
+        if params.pack > 1:
+            count = math.ceil(count / params.pack) * params.pack
+            steps.append(f"packs of {params.pack} -> {count}")
+        text += "".join(f"; {s}" for s in steps) + f" = {count}"
+        lines.append(TraceLine(text + _assumed(assumed), (d.host,), quantity=count))
+    return _total("core", lines)
+
+
+def per_vm(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
+    """Each operating system environment (VM, container or physical host) counts one.
+
+    Example: app1 and app2 are VMs, db1 is physical -> 3; with ``vms_per_licence: 2``
+    the two VMs share one licence -> ``db1 = 1`` + ``VMs app1, app2: 2 guests ÷ 2 = 1`` = 2.
+    Licensing a physical host to cover its VMs needs the VM -> host map, which
+    the scan does not have.
+    """
+    vms = [d for d in deployments if d.is_vm] if params.vms_per_licence else []
+    lines = [TraceLine(f"{d.label}: one {d.hardware.virtualization.value} OSE = 1", (d.host,), quantity=1)
+             for d in deployments if not (params.vms_per_licence and d.is_vm)]
+    if vms:
+        lines.append(_vm_pool(vms, params.vms_per_licence, "licence"))
+    return _total("vm", lines)
+
+
+def per_site(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
+    """Nothing to count: a site licence covers every host. The hosts are still listed.
+
+    Example: 7-Zip on pc1 and pc2 under a site licence -> consumption 0, both hosts listed.
+    """
+    hosts = tuple(d.host for d in deployments)
+    text = f"site licence: nothing counted; installed on {', '.join(d.label for d in deployments) or 'no host'}"
+    return MetricResult("site", 0, (TraceLine(text, hosts, quantity=0),))
+
+
+def per_employee(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
+    """The organisation's headcount, whatever is installed (Oracle Java SE Universal Subscription).
+
+    Example: headcount 250, Java on 3 hosts -> 250. Without a configured headcount
+    the hosts are counted per device as a lower bound, and the trace says so.
+    """
+    hosts = tuple(d.host for d in deployments)
+    if ctx.headcount is None:
+        result = per_device(deployments, params, ctx)
+        note = "headcount not configured: counted per device, a lower bound of the employee count"
+        return MetricResult("employee", result.quantity, result.lines, (note,))
+    text = f"headcount {ctx.headcount} (whatever is installed; found on {_plural(len(hosts), 'host')})"
+    return MetricResult("employee", ctx.headcount, (TraceLine(text, hosts, quantity=ctx.headcount),))
+
+
+Rule = Callable[[Sequence[Deployment], MetricParams, MetricContext], MetricResult]
+
+METRICS: dict[str, Rule] = {
+    "installation": per_installation,
+    "device": per_device,
+    "named_user": per_named_user,
+    "processor": per_processor,
+    "core": per_core,
+    "vm": per_vm,
+    "site": per_site,
+    "employee": per_employee,
+}
+
+
+def measure(metric: str, deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
+    """Consumption of ``deployments`` under ``metric`` (one of ``METRICS``)."""
+    try:
+        rule = METRICS[metric]
+    except KeyError:
+        raise ValueError(f"unknown metric {metric!r} (expected one of {', '.join(METRICS)})") from None
+    return rule(deployments, params, ctx)

@@ -1,0 +1,391 @@
+"""Reconcile: installations grouped per product and host, measured, and matched to entitlements.
+
+Steps, each a function:
+
+1. ``group_installations``: recognise every installation, fold suite components
+   into their suite (so Word under an Office entitlement is not a product of its
+   own), and group per product (publisher, product, edition).
+   ``fold_editionless``: on a host that also has an edition of the product, a
+   record without edition (an instance's Uninstall entry) is not counted again.
+2. ``group_per_host``: per product, one ``Deployment`` per host, however many
+   versions or 32/64-bit copies it has; duplicate records of one installation
+   are merged by ``dedup.dedup_per_installation``.
+3. ``measure_group``: choose the metric (the active entitlements', else the
+   product rule's default, else per device) and measure consumption per
+   *coverage partition*: hosts covered by the same set of entitlements.
+4. ``allocate``: hand out each entitlement's quantity to the partitions it can
+   cover, most constrained first; what no entitlement covers is the shortfall.
+
+Example: Office Professional Plus on pc1 (2019) and pc2 (2016), Word on pc3,
+one entitlement E1 for Office ``==2019`` with downgrade rights listing Word,
+quantity 2 -> one group "Microsoft Office Professional Plus", one partition
+covered by E1 with 3 devices, E1 gives 2, shortfall 1.
+"""
+
+from __future__ import annotations
+
+import operator
+from array import array
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from sam_engine.licensing.coverage import ProductKey, TermState, covers, ent_key, matches_product, product_key, suite_owners
+from sam_engine.licensing.dedup import dedup_per_installation
+from sam_engine.licensing.metric_rules import MetricRules
+from sam_engine.licensing.metrics import METRICS, Deployment, MetricContext, MetricResult, TraceLine, measure
+from sam_engine.ingest.inventory import RowTable
+from sam_engine.licensing.placements import SHIFT, InstallationRef, Members, RefList, host_indexes  # noqa: F401 (InstallationRef: re-export)
+from sam_engine.model import Entitlement, Hardware, HostScan, Installation, LicenceNeed, Recognition
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """Hosts of one product covered by the same entitlements, and their consumption."""
+
+    covering: tuple[str, ...]  # entitlement ids
+    result: MetricResult
+
+
+_call = getattr(operator, "call", None) or (lambda f, *args: f(*args))  # operator.call: Python 3.11+
+
+
+@dataclass
+class Group:
+    """Work record of one product while the position is computed (not part of the output).
+
+    Its installations are packed (host index, position) pairs into ``members``;
+    ``items`` and ``refs`` make the records from them when asked. ``required_at``
+    lists those (as indexes into ``packed``) whose recognition needs a licence.
+    """
+
+    key: ProductKey
+    publisher: str | None
+    product: str
+    edition: str | None
+    recognised: bool = True
+    members: Members | None = None
+    packed: array = field(default_factory=lambda: array("Q"))
+    required_at: array = field(default_factory=lambda: array("Q"))
+    candidates: list[Entitlement] = field(default_factory=list)  # same product, any term or metric
+    usable: list[Entitlement] = field(default_factory=list)  # active, and the group's metric (or site)
+    metric: str = "device"
+    rule_origin: str = "default"
+    partitions: list[Partition] = field(default_factory=list)
+    result: MetricResult | None = None
+    coverage_lines: list[TraceLine] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    folded: int = 0  # required installations counted under an edition of the product instead (fold_editionless)
+    _names: dict = field(default_factory=dict, repr=False, compare=False)  # host-name cache
+
+    @property
+    def count(self) -> int:
+        return len(self.packed)
+
+    def join_required(self, packed: int) -> None:
+        self.required_at.append(len(self.packed))
+        self.packed.append(packed)
+
+    @property
+    def items(self) -> list[tuple[HostScan, Installation, Recognition]]:
+        return list(map(self.members.item, self.packed)) if self.members else []
+
+    def required_items(self) -> list[tuple[HostScan, Installation, Recognition]]:
+        """The items whose recognition needs a licence (the only ones a metric counts)."""
+        if not self.members:
+            return []
+        return [self.members.item(self.packed[k]) for k in self.required_at]
+
+    @property
+    def refs(self) -> RefList | tuple:
+        return RefList(self.members, self.packed) if self.members else ()
+
+    @property
+    def required(self) -> bool:
+        return len(self.required_at) > 0
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return self._host_names(False)
+
+    @property
+    def stale_hosts(self) -> tuple[str, ...]:
+        return self._host_names(True)
+
+    def _host_names(self, stale_only: bool) -> tuple[str, ...]:
+        if not self.members:
+            return ()
+        key = len(self.packed)  # members only grow while grouping
+        cached = self._names.get(stale_only)
+        if cached is None or cached[0] != key:
+            cached = self._names[stale_only] = (key, self.members.host_names(self.packed, stale_only))
+        return cached[1]
+
+
+def _count(n: int) -> str:
+    return "1 installation" if n == 1 else f"{n} installations"
+
+
+def _label(publisher: str | None, product: str, edition: str | None) -> str:
+    return " ".join(p for p in (publisher, product, edition) if p)
+
+
+def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Installation], Recognition],
+                        ents: Sequence[Entitlement], states: dict[str, TermState]) -> list[Group]:
+    """Groups per product, licensable and unrecognised, plus one per active entitlement matching none.
+
+    Recognition, product key, suite folding and the ref label are worked out once
+    per distinct row (an inventory's ``RowTable`` entry), not per installation;
+    each installation then only joins its row's group.
+    """
+    active = {eid for eid, s in states.items() if s.active}
+    suites = suite_owners(list(ents), active)
+    suite_names = {ent_key(e): (e.publisher, e.product, e.edition) for e in ents if e.suite_components}
+    groups: dict[tuple[bool, ProductKey], Group] = {}
+    members = Members(host_scans)
+
+    def classify(table: RowTable, rid: int) -> tuple[Group, Recognition, str, bool]:
+        inst = table.installation(rid)
+        rec = recognise(inst)
+        known = rec.licence is not LicenceNeed.UNKNOWN
+        own = product_key(rec.publisher or (None if known else inst.vendor), rec.product, rec.edition)
+        key = suites.get(own[:2], own) if known else own
+        names = suite_names[key] if key != own else (rec.publisher or (None if known else inst.vendor),
+                                                     rec.product, rec.edition)
+        group = groups.get((known, key))
+        if group is None:
+            group = groups[(known, key)] = Group(key, *names, recognised=known, members=members)
+        if key != own and not group.notes:
+            group.notes.append("suite components are counted under the suite, not as products of their own")
+        return group, rec, _label(*names), rec.licence is LicenceNeed.REQUIRED
+
+    joins: dict[int, tuple[list, set]] = {}  # id(table) -> (per row id: its group's join, row ids seen)
+    for h, hs in enumerate(host_scans):
+        table, ids, info = members.view(hs)
+        join, seen = joins.setdefault(id(table), ([], set()))
+        if len(join) < len(info):
+            join.extend([None] * (len(info) - len(join)))
+        new = set(ids).difference(seen)
+        if new:  # classify each row once, at its first installation (in inventory order)
+            for rid in [rid for rid in ids if rid in new]:
+                if join[rid] is None:
+                    info[rid] = row_info = classify(table, rid)
+                    join[rid] = row_info[0].join_required if row_info[3] else row_info[0].packed.append
+            seen.update(new)
+        base = h << SHIFT
+        # the per-installation step, at C speed: each installation's group appends (host << 32 | position)
+        deque(map(_call, map(join.__getitem__, ids), range(base, base + len(ids))), maxlen=0)
+    known_keys = {k for known, k in groups if known}
+    known_products = {k[:2] for k in known_keys}
+    for ent in ents:
+        publisher, product, edition = ent_key(ent)
+        matched = (publisher, product, edition) in known_keys if edition else (publisher, product) in known_products
+        if ent.entitlement_id in active and not matched:
+            groups[(True, ent_key(ent))] = Group(ent_key(ent), ent.publisher, ent.product, ent.edition)
+            known_keys.add(ent_key(ent))
+            known_products.add(ent_key(ent)[:2])
+    by_product: dict[tuple[str, str], list[Entitlement]] = {}
+    for ent in ents:
+        by_product.setdefault(ent_key(ent)[:2], []).append(ent)
+    for (known, key), group in groups.items():
+        if known:
+            group.candidates = [e for e in by_product.get(key[:2], ()) if matches_product(e, key)]
+    return [groups[k] for k in sorted(groups, key=lambda k: (not k[0], k[1]))]
+
+
+def fold_editionless(groups: Sequence[Group]) -> None:
+    """On a host that also has an edition of the same product, a record without edition is that
+    edition's software (shared components, the Programs-and-Features entry of an instance): it is
+    kept among the product's installations but not counted again.
+
+    Example: win01 has "Microsoft SQL Server 2017 (64-bit) Standard Edition" (the instance,
+    edition from its Setup key) and "Microsoft SQL Server 2017" (its Uninstall entry): SQL Server
+    Standard counts win01's cores; the editionless SQL Server group counts nothing on win01.
+    """
+    editions: dict[tuple, list[Group]] = {}
+    for g in groups:
+        if g.recognised and g.members is not None and g.key[2]:
+            editions.setdefault(g.key[:2], []).append(g)
+    for g in groups:
+        siblings = editions.get(g.key[:2]) if g.recognised and g.members is not None and not g.key[2] else None
+        if not siblings or not g.required:
+            continue
+        covered: dict[int, str] = {}  # host index -> the edition counted there
+        for sibling in siblings:
+            for h in set(host_indexes(sibling.packed)):
+                covered.setdefault(h, sibling.edition or "")
+        host_of = {k: g.packed[k] >> SHIFT for k in g.required_at}  # required installation -> host index
+        folded_at = [k for k, h in host_of.items() if h in covered]
+        if not folded_at:
+            continue
+        folded = len(folded_at)
+        hosts = sorted({g.members.host_scans[host_of[k]].inventory_name for k in folded_at}, key=str.casefold)
+        names = sorted({covered[host_of[k]] for k in folded_at})
+        g.required_at = array("Q", (k for k, h in host_of.items() if h not in covered))
+        g.folded = folded
+        shown = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
+        g.notes.append(f"{_count(folded)} on {shown}: counted under the {' / '.join(names)} edition found on the "
+                       f"same host, not again here")
+
+
+def group_per_host(items: Sequence[tuple[HostScan, Installation, Recognition]]
+                   ) -> list[tuple[Deployment, tuple[Recognition, ...]]]:
+    """One ``Deployment`` per host (by host id, else inventory name), with the recognitions of
+    every installation there (coverage must hold for each of them).
+
+    Several versions, or 32- and 64-bit copies, on one host become one deployment,
+    which the per-device metrics count once. Its ``installations`` are those
+    ``dedup.dedup_per_installation`` keeps (an MSI GUID key and a named key of one
+    install are one installation; distinct versions or locations stay distinct),
+    which is what the per-installation metric counts.
+    """
+    by_host: dict[str, list[tuple[HostScan, Installation, Recognition]]] = {}
+    for item in items:
+        by_host.setdefault(item[0].host_id or item[0].inventory_name, []).append(item)
+    out = []
+    for entries in by_host.values():
+        hs = entries[0][0]
+        kept = dedup_per_installation([(inst, rec) for _, inst, rec in entries])
+        deployment = Deployment(hs.inventory_name, hs.host.hardware if hs.host else Hardware(),
+                                tuple(c.installation for c in kept), hs.host_id, hs.inventory_scan_id or hs.scan_id,
+                                hs.stale)
+        out.append((deployment, tuple(r for _, _, r in entries)))
+    return sorted(out, key=lambda d: d[0].host)
+
+
+def choose_metric(group: Group, states: dict[str, TermState], rules: MetricRules,
+                  hint: Callable[[str, str], str | None] | None = None) -> tuple[str, str, list[str]]:
+    """(metric, rule origin, notes): the active entitlements' metric, else the rule's default, else
+    the catalogue's ``metric_hint`` (``hint(publisher, product)``), else per device."""
+    notes = []
+    rule = rules.rule_for(group.publisher, group.product, group.edition)
+    for ent in group.candidates:
+        if ent.metric not in METRICS:
+            notes.append(f"{ent.entitlement_id}: unknown metric {ent.metric!r}: not counted")
+    live = sorted({e.metric for e in group.candidates if states[e.entitlement_id].active
+                   and e.metric in METRICS and e.metric != "site"})
+    if not live:  # an expired entitlement still says how the product is sold
+        live = sorted({e.metric for e in group.candidates if e.metric in METRICS and e.metric != "site"})
+    default = rule.default_metric if rule and rule.default_metric else None
+    if len(live) == 1:
+        metric = live[0]
+    elif live:
+        metric = default if default in live else live[0]
+        notes.append(f"entitlements use several metrics ({', '.join(live)}): counted under {metric}; "
+                     f"the others are not counted here")
+    else:
+        hinted = hint(group.publisher or "", group.product) if hint and not default else None
+        metric = default or (hinted if hinted in METRICS else None) or "device"
+        if hinted in METRICS and metric == hinted:
+            return metric, "catalogue metric_hint", notes
+    if rule and metric in rule.params:
+        origin = rule.params[metric].origin
+    else:
+        origin = rule.origin if rule else "default"
+    return metric, origin, notes
+
+
+def measure_group(group: Group, states: dict[str, TermState], rules: MetricRules, ctx: MetricContext,
+                  hint: Callable[[str, str], str | None] | None = None) -> None:
+    """Fill in the group's metric, usable entitlements, coverage partitions and consumption."""
+    group.metric, group.rule_origin, notes = choose_metric(group, states, rules, hint)
+    group.notes += notes
+    group.usable = [e for e in group.candidates
+                    if states[e.entitlement_id].active and e.metric in (group.metric, "site")]
+    required = group.required_items()
+    free = group.count - len(required) - group.folded
+    if free and required:
+        group.notes.append(f"{_count(free)} need no licence (by version): not counted")
+    params = rules.params(group.publisher, group.product, group.edition, group.metric)
+    hosts = group_per_host(required)
+    if not required and not group.usable:
+        text = f"no licence needed: {_count(group.count)} on {', '.join(group.hosts)}"
+        group.result = MetricResult(group.metric, 0, (TraceLine(text, group.hosts, quantity=0),))
+        return
+    by_cover: dict[tuple[str, ...], list[Deployment]] = {}
+    for deployment, recs in hosts:
+        if group.metric == "employee":
+            cover = tuple(e.entitlement_id for e in group.usable)
+        else:
+            cover = tuple(e.entitlement_id for e in group.usable
+                          if all(covers(e, group.key, rec)[0] for rec in recs))
+        if group.usable and not cover:
+            why = "; ".join(f"{e.entitlement_id}: {reason}" for e in group.usable for rec in recs
+                            for ok, reason in [covers(e, group.key, rec)] if not ok)
+            group.coverage_lines.append(TraceLine(f"{deployment.label}: not covered ({why})", (deployment.host,),
+                                                  tuple(e.entitlement_id for e in group.usable)))
+        by_cover.setdefault(cover, []).append(deployment)
+    if group.metric == "employee" or not by_cover:
+        by_cover = {tuple(e.entitlement_id for e in group.usable): [d for d, _ in hosts]}
+    for cover, deployments in sorted(by_cover.items(), key=lambda kv: (not kv[0], kv[0])):
+        group.partitions.append(Partition(cover, measure(group.metric, deployments, params, ctx)))
+    group.result = _combine(group.metric, group.partitions)
+
+
+def _combine(metric: str, partitions: list[Partition]) -> MetricResult:
+    if len(partitions) == 1:
+        return partitions[0].result
+    lines, notes = [], []
+    for p in partitions:
+        head = f"covered by {', '.join(p.covering)}:" if p.covering else "covered by no entitlement:"
+        lines.append(TraceLine(head, entitlements=p.covering))
+        lines += p.result.lines
+        notes += p.result.notes
+    total = sum(p.result.quantity for p in partitions)
+    summed = " + ".join(str(p.result.quantity) for p in partitions)
+    hosts = tuple(h for p in partitions for ln in p.result.lines for h in ln.hosts)
+    lines.append(TraceLine(f"consumption: {summed} = {total}", tuple(dict.fromkeys(hosts)), quantity=total))
+    return MetricResult(metric, total, tuple(lines), tuple(dict.fromkeys(notes)))
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """Entitlement quantities handed out: per (product key, entitlement id) and the shortfalls."""
+
+    counted: dict  # (ProductKey, entitlement id) -> int, or None for unlimited
+    shortfall: dict  # ProductKey -> int
+    used: dict  # entitlement id -> total counted over all products (finite ones)
+
+
+def _unlimited(ent: Entitlement) -> bool:
+    return ent.quantity is None or ent.metric == "site"
+
+
+def allocate(groups: Sequence[Group]) -> Allocation:
+    """Give each partition licences from the entitlements covering it, most constrained first.
+
+    Unlimited entitlements are used before counted ones; among counted ones the
+    entitlement able to serve the fewest partitions goes first. What is left of
+    an entitlement is counted under the first product it is usable for.
+    """
+    ents = {e.entitlement_id: e for g in groups for e in g.usable}
+    capacity = {eid: None if _unlimited(e) else e.quantity for eid, e in ents.items()}
+    spread = Counter(eid for g in groups for p in g.partitions for eid in p.covering)
+    counted: dict = {(g.key, e.entitlement_id): 0 for g in groups for e in g.usable}
+    shortfall: dict = {}
+    work = [(g, p) for g in groups for p in g.partitions]
+    work.sort(key=lambda gp: (len(gp[1].covering) == 0, len(gp[1].covering), gp[0].key))
+    for group, part in work:
+        need = part.result.quantity
+        for eid in sorted(part.covering, key=lambda e: (capacity[e] is not None, spread[e], e)):
+            if need <= 0:
+                break
+            if capacity[eid] is None:
+                counted[(group.key, eid)], need = None, 0
+                break
+            take = min(need, capacity[eid])
+            capacity[eid] -= take
+            need -= take
+            if counted[(group.key, eid)] is not None:
+                counted[(group.key, eid)] += take
+        shortfall[group.key] = shortfall.get(group.key, 0) + need
+    for eid, left in capacity.items():  # the rest of each entitlement: under its first product
+        here = [g.key for g in groups if (g.key, eid) in counted]
+        if left is None:
+            if all(counted[(k, eid)] is not None for k in here):
+                counted[(here[0], eid)] = None
+        elif left:
+            home = next((k for k in here if counted[(k, eid)]), here[0])
+            counted[(home, eid)] += left
+    used = {eid: sum(n for (k, e), n in counted.items() if e == eid and n is not None) for eid in ents}
+    return Allocation(counted, shortfall, used)

@@ -1,0 +1,204 @@
+"""Derive host identity and licence-relevant hardware facts from raw collector data.
+
+Ansible's own facts get these wrong for licensing (``ansible_processor_cores``
+is cores per socket; VM detection trusts a loaded kvm module), so the collector
+ships raw ``lscpu --parse`` output, filtered ``/proc/cpuinfo``, DMI strings and
+virtualisation markers, and these pure functions derive the numbers.
+
+Worked example: a 2-socket host whose ``lscpu --parse=SOCKET,CORE,CPU`` lists
+CPUs 0-47 over sockets 0-1 and cores 0-23 has sockets=2, cores=24, threads=48.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from sam_engine.model import Hardware, Host, Virtualization
+
+# DMI sys_vendor / product_name fragments that mean "this is a virtual machine".
+VM_DMI_MARKERS = (
+    ("vmware", "VMware"),
+    ("virtualbox", "VirtualBox"),
+    ("innotek", "VirtualBox"),
+    ("qemu", "QEMU"),
+    ("kvm", "KVM"),
+    ("bochs", "Bochs"),
+    ("xen", "Xen"),
+    ("virtual machine", "Hyper-V"),  # Microsoft Corporation / Virtual Machine
+    ("amazon ec2", "Amazon EC2"),
+    ("google compute engine", "Google Compute Engine"),
+    ("openstack", "OpenStack"),
+    ("parallels", "Parallels"),
+)
+
+CONTAINER_KINDS = {"docker", "podman", "lxc", "lxc-libvirt", "systemd-nspawn", "openvz", "wsl", "rkt", "container-other"}
+
+# Values DMI firmware uses for "not filled in"; such a UUID or serial is no identity.
+_PLACEHOLDERS = {
+    "", "none", "not specified", "to be filled by o.e.m.", "default string", "system serial number",
+    "0", "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff", "03000200-0400-0500-0006-000700080009",
+}
+
+
+def parse_lscpu(text: str | None) -> tuple[int, int, int] | None:
+    """(sockets, cores, threads) from ``lscpu --parse=SOCKET,CORE,CPU`` output.
+
+    >>> parse_lscpu("# comment\\n0,0,0\\n0,0,1\\n0,1,2\\n0,1,3\\n")
+    (1, 2, 4)
+    """
+    if not text:
+        return None
+    sockets, cores, cpus = set(), set(), set()
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) < 3:
+            continue
+        sock, core, cpu = parts[0] or "0", parts[1], parts[2]
+        sockets.add(sock)
+        cores.add((sock, core if core else cpu))
+        cpus.add(cpu)
+    if not cpus:
+        return None
+    return len(sockets), len(cores), len(cpus)
+
+
+def parse_cpuinfo(text: str | None) -> dict[str, Any]:
+    """Topology and CPU identity from (filtered) ``/proc/cpuinfo`` text.
+
+    Sockets are distinct ``physical id``s and cores distinct ``(physical id,
+    core id)`` pairs. Where the kernel omits them (many ARM and some VM
+    kernels) only ``threads`` is known and sockets/cores are None.
+    """
+    out: dict[str, Any] = {"threads": 0, "sockets": None, "cores": None, "vendor": None, "model": None,
+                           "hypervisor_flag": False}
+    if not text:
+        return out
+    physical: set[str] = set()
+    cores: set[tuple[str, str]] = set()
+    phys = core = None
+    for block in text.split("\n\n"):
+        fields = {}
+        for line in block.splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                fields[key.strip()] = value.strip()
+        if fields.get("hypervisor") == "yes":
+            out["hypervisor_flag"] = True
+        if "processor" not in fields or not fields["processor"].isdigit():
+            continue
+        out["threads"] += 1
+        out["vendor"] = out["vendor"] or fields.get("vendor_id") or fields.get("CPU implementer")
+        out["model"] = out["model"] or fields.get("model name") or fields.get("cpu")
+        phys, core = fields.get("physical id"), fields.get("core id")
+        if phys is not None:
+            physical.add(phys)
+            if core is not None:
+                cores.add((phys, core))
+    if physical:
+        out["sockets"] = len(physical)
+    if cores:
+        out["cores"] = len(cores)
+    return out
+
+
+def detect_virtualization(raw: Mapping[str, Any], hypervisor_flag: bool) -> tuple[Virtualization, str | None]:
+    """VM, container or physical, and the hypervisor or container kind.
+
+    Order of trust: ``systemd-detect-virt`` (it knows containers too), container
+    marker files, DMI vendor strings, then the CPU ``hypervisor`` flag.
+    """
+    virt = (raw.get("detect_virt") or "").strip().lower()
+    if virt and virt != "none":
+        if virt in CONTAINER_KINDS:
+            return Virtualization.CONTAINER, virt
+        return Virtualization.VM, virt
+    markers = raw.get("container_markers") or []
+    if markers:
+        return Virtualization.CONTAINER, "podman" if any("containerenv" in m for m in markers) else "docker"
+    dmi = raw.get("dmi") or {}
+    text = " ".join(str(dmi.get(k) or "") for k in ("sys_vendor", "product_name", "board_vendor", "bios_vendor")).lower()
+    for marker, name in VM_DMI_MARKERS:
+        if marker in text:
+            return Virtualization.VM, name
+    if hypervisor_flag:
+        return Virtualization.VM, None
+    if virt == "none" or dmi.get("sys_vendor"):
+        return Virtualization.PHYSICAL, None
+    return Virtualization.UNKNOWN, None
+
+
+def derive_hardware(raw: Mapping[str, Any]) -> Hardware:
+    """Hardware from the collector's raw ``host`` facts (Linux shape)."""
+    cpu = parse_cpuinfo(raw.get("cpuinfo"))
+    topo = parse_lscpu(raw.get("lscpu"))
+    if topo:
+        sockets, cores, threads = topo
+    else:
+        sockets, cores, threads = cpu["sockets"], cpu["cores"], cpu["threads"] or None
+        if threads and sockets is None:
+            sockets, cores = 1, threads  # no topology published: count each thread as a core
+    virt, hypervisor = detect_virtualization(raw, cpu["hypervisor_flag"])
+    mem = raw.get("memtotal_kb")
+    return Hardware(
+        sockets=sockets,
+        cores=cores,
+        threads=threads,
+        cpu_vendor=cpu["vendor"],
+        cpu_model=cpu["model"],
+        virtualization=virt,
+        hypervisor=hypervisor,
+        memory_mb=int(mem) // 1024 if isinstance(mem, int) else None,
+    )
+
+
+def parse_os_release(text: str | None) -> dict[str, str]:
+    """KEY=value pairs of an os-release file, quotes removed."""
+    values: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            values[key] = value.strip().strip('"').strip("'")
+    return values
+
+
+def _usable(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return None if value.lower() in _PLACEHOLDERS else value
+
+
+def host_identity(raw: Mapping[str, Any], inventory_name: str) -> tuple[str, str]:
+    """(host_id, source) that survives renames.
+
+    machine-id first (distinct per OS install, even for containers and chroots
+    sharing one board), then DMI product UUID, then DMI serial, and the
+    inventory name only as a last resort.
+    """
+    dmi = raw.get("dmi") or {}
+    for source, value in (("machine-id", raw.get("machine_id")), ("dmi-uuid", dmi.get("product_uuid")),
+                          ("serial", dmi.get("product_serial"))):
+        usable = _usable(value)
+        if usable:
+            return f"{source}:{usable.lower()}", source
+    return f"inventory:{inventory_name}", "inventory"
+
+
+def derive_host(raw: Mapping[str, Any], inventory_name: str) -> Host:
+    """A model ``Host`` from the collector's raw ``host`` facts."""
+    host_id, source = host_identity(raw, inventory_name)
+    osr = parse_os_release(raw.get("os_release"))
+    return Host(
+        host_id=host_id,
+        inventory_name=inventory_name,
+        identity_source=source,
+        hostname=raw.get("hostname"),
+        fqdn=raw.get("fqdn"),
+        os_family=raw.get("system"),
+        os_name=osr.get("NAME") or raw.get("system"),
+        os_version=osr.get("VERSION_ID") or osr.get("VERSION"),
+        kernel=raw.get("kernel"),
+        hardware=derive_hardware(raw),
+    )

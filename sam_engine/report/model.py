@@ -1,0 +1,221 @@
+"""The report model: everything a report shows, computed once, as plain data.
+
+Templates and machine formats format this model and compute nothing. The
+model is JSON-serialisable as it is; ``report.json`` is this model verbatim,
+versioned by ``schema_version`` and described by ``schemas/report.schema.json``.
+
+Top-level keys: ``scan`` (which snapshot, and the one before it), ``summary``
+(counts) and ``tiles`` (the headline numbers, each with the section and filter
+it drills down to), ``findings`` (when computed), ``position`` (see
+``report_position``), ``changes`` (since the previous scan, see ``history``),
+``history`` (one entry per stored scan, for the trend), ``charts`` (SVG
+geometry, see ``report_charts``) and ``hosts`` (per host: hardware, status,
+installations per source and the licensable products found there).
+
+The model holds no record per installation: a fleet of 10,000 hosts has ten
+million of them. ``report_installations`` streams them, each with the product
+it counts under, from the scan and position into ``installations.csv``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
+
+from sam_engine import __version__
+from sam_engine.report import changes as scan_history
+from sam_engine.ingest.inventory import RowTable, compact_view, source_counts
+from sam_engine.model import Entitlement, HostScan, HostStatus, Problem, Scan
+from sam_engine.licensing.position import LicencePosition
+from sam_engine.report.charts import publisher_bars, trend
+from sam_engine.report.position import NON_COMPLIANT, build_position, distinct_packages, host_products  # noqa: F401
+from sam_engine.store.interface import ScanInfo
+
+SCHEMA_VERSION = "3.0"  # 3.0: no per-host package list (see installations.csv)
+
+
+def _sources(hs: HostScan, fallback: RowTable, seen: dict[int, tuple[RowTable, set[int]]] | None) -> dict[str, int]:
+    """Installations per source on one host (as ingest counted them, when it did); the host's
+    distinct rows are added to ``seen`` (unless None)."""
+    known = getattr(hs.installations, "sources", None)
+    if known is not None and seen is None:
+        return dict(known)
+    table, ids = compact_view(hs.installations, fallback)
+    if seen is not None:
+        seen.setdefault(id(table), (table, set()))[1].update(ids)
+    return dict(known) if known is not None else source_counts(table, ids)
+
+
+def _distinct_packages(seen: dict[int, tuple[RowTable, set[int]]]) -> int:
+    return len({table.rows[rid][:2] for table, ids in seen.values() for rid in ids})
+
+
+def _host(hs: HostScan, sources: dict[str, int], licensable: list[dict]) -> dict[str, Any]:
+    host, hw = hs.host, hs.host.hardware if hs.host else None
+    return {
+        "inventory_name": hs.inventory_name,
+        "status": hs.status.value,
+        "stale": hs.stale,
+        "error": hs.error,
+        "host_id": host.host_id if host else None,
+        "identity_source": host.identity_source if host else None,
+        "hostname": host.hostname if host else None,
+        "fqdn": host.fqdn if host else None,
+        "os": " ".join(p for p in (host.os_name, host.os_version) if p) if host else None,
+        "kernel": host.kernel if host else None,
+        "sockets": hw.sockets if hw else None,
+        "cores": hw.cores if hw else None,
+        "threads": hw.threads if hw else None,
+        "cpu_model": hw.cpu_model if hw else None,
+        "virtualization": hw.virtualization.value if hw else None,
+        "hypervisor": hw.hypervisor if hw else None,
+        "memory_mb": hw.memory_mb if hw else None,
+        "inventory_scan_id": hs.inventory_scan_id,
+        "collected_at": hs.collected_at,
+        "warnings": list(hs.warnings),
+        "package_count": len(hs.installations),
+        "sources": sources,
+        "licensable": licensable,
+    }
+
+
+def _number(amount: str) -> str:
+    """``190000.00`` -> ``190,000``; ``1234.5`` -> ``1,234.5`` (display only; the model keeps the exact text)."""
+    value = Decimal(amount)
+    return f"{int(value):,}" if value == value.to_integral_value() else f"{value:,}"
+
+
+def _money(cost_totals: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"currency": c, "amount": a, "display": f"{_number(a)} {c}", "number": _number(a)}
+            for c, a in cost_totals.items()]
+
+
+def _summary(scan: Scan, hosts: list[dict], distinct: int, position: dict | None) -> dict[str, Any]:
+    rows = position["licensable"] if position else []
+    bad = sum(1 for r in rows if r["status"] in NON_COMPLIANT)
+    return {
+        "hosts": len(hosts),
+        "hosts_ok": scan.count(HostStatus.OK),
+        "hosts_unreachable": scan.count(HostStatus.UNREACHABLE),
+        "hosts_failed": scan.count(HostStatus.FAILED),
+        "hosts_stale": sum(1 for h in hosts if h["stale"]),
+        "installations": sum(h["package_count"] for h in hosts),
+        "distinct_packages": distinct,
+        "products": len(rows),
+        "products_non_compliant": bad,
+        "products_unrecognised": len(position["unrecognised"]) if position else 0,
+        "compliance_rate": round((len(rows) - bad) / len(rows), 4) if rows else None,
+        "money_at_risk": _money(position["cost_totals"]) if position else [],
+        "unpriced_gaps": sum(1 for r in rows if r["shortfall"] > 0 and not r["gap_cost"]),
+    }
+
+
+def _tile(tid: str, label: str, value: Any, detail: str, tone: str, section: str, status: str = "",
+          unit: str = "") -> dict[str, Any]:
+    return {"id": tid, "label": label, "value": str(value), "unit": unit, "detail": detail, "tone": tone,
+            "section": section, "status": status}
+
+
+def _tiles(s: dict[str, Any]) -> list[dict[str, Any]]:
+    """The headline numbers; ``section``/``status`` say where each drills down to."""
+    rate, money = s["compliance_rate"], s["money_at_risk"]
+    if s["unpriced_gaps"]:
+        priced = f"{s['unpriced_gaps']} shortfall(s) without a unit cost"
+    else:
+        priced = "every shortfall priced" if money else "no priced shortfall"
+    more = " + ".join(m["display"] for m in money[1:])
+    return [
+        _tile("hosts", "hosts scanned", f"{s['hosts_ok']:,}", f"of {s['hosts']:,} in the inventory",
+              "ok" if s["hosts_ok"] == s["hosts"] else "warn", "hosts", "ok"),
+        _tile("stale", "stale", f"{s['hosts_stale']:,}", "last inventory kept", "warn" if s["hosts_stale"] else "neutral",
+              "hosts", "stale"),
+        _tile("unreachable", "unreachable", f"{s['hosts_unreachable']:,}", f"{s['hosts_failed']:,} failed",
+              "bad" if s["hosts_unreachable"] else "neutral", "hosts", "unreachable"),
+        _tile("products", "licensable products", f"{s['products']:,}",
+              f"{s['products_unrecognised']:,} titles unrecognised", "neutral", "position"),
+        _tile("compliance", "compliance rate", "-" if rate is None else f"{rate * 100:.1f}",
+              f"{s['products_non_compliant']:,} product(s) short of licences",
+              "neutral" if rate is None else ("ok" if s["products_non_compliant"] == 0 else "bad"),
+              "position", "non-compliant", "" if rate is None else "%"),
+        _tile("money", "money at risk", money[0]["number"] if money else "0", f"{more}; {priced}" if more else priced,
+              "bad" if money else ("warn" if s["unpriced_gaps"] else "ok"), "position", "priced",
+              money[0]["currency"] if money else ""),
+        _tile("installations", "installations", f"{s['installations']:,}",
+              f"{s['distinct_packages']:,} distinct packages", "neutral", "hosts"),
+    ]
+
+
+def _history(history: Sequence[ScanInfo], scan: Scan, summaries: Mapping[str, Mapping[str, Any]],
+             non_compliant: int | None) -> list[dict[str, Any]]:
+    out = []
+    for i in history:
+        recorded = summaries.get(i.scan_id) or {}
+        bad = non_compliant if i.scan_id == scan.scan_id else recorded.get("non_compliant")
+        out.append({
+            "scan_id": i.scan_id,
+            "finished": i.finished,
+            "hosts_ok": i.hosts_ok,
+            "hosts_unreachable": i.hosts_unreachable,
+            "hosts_failed": i.hosts_failed,
+            "installations": i.installations,
+            "non_compliant": bad,
+        })
+    return out
+
+
+def _changes(previous: Scan | None, scan: Scan, previous_position: LicencePosition | None,
+             position: LicencePosition | None) -> dict[str, Any] | None:
+    if previous is None:
+        return None
+    changes = scan_history.diff(previous, scan, previous_position, position)
+    changes["from_finished"] = previous.finished
+    return changes
+
+
+def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | None = None,
+          problems: Sequence[Problem] = (), *, entitlements: Sequence[Entitlement] = (),
+          previous: Scan | None = None, previous_position: LicencePosition | None = None,
+          summaries: Mapping[str, Mapping[str, Any]] | None = None,
+          findings: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The report model of one scan.
+
+    ``history`` lists the stored scans (oldest first); ``previous`` is the scan
+    before ``scan`` (for the changes), ``previous_position`` its position under
+    the same licence data; ``summaries`` the recorded per-scan position counts
+    (``{scan_id: {"non_compliant": n}}``) for the trend; ``findings`` the finding
+    rows when computed (``findings.finding_row``).
+    """
+    pos = build_position(position, problems, entitlements)
+    per_host = host_products(pos["licensable"]) if pos else {}
+    distinct = distinct_packages(position, len(scan.hosts))
+    fallback, seen = RowTable(), ({} if distinct is None else None)
+    hosts = sorted((_host(h, _sources(h, fallback, seen), per_host.get(h.inventory_name, [])) for h in scan.hosts),
+                   key=lambda h: h["inventory_name"])
+    summary = _summary(scan, hosts, _distinct_packages(seen) if seen is not None else distinct, pos)
+    timeline = _history(history, scan, summaries or {}, summary["products_non_compliant"] if pos else None)
+    model: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__,
+        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "scan": {
+            "scan_id": scan.scan_id,
+            "started": scan.started,
+            "finished": scan.finished,
+            "playbook": scan.playbook,
+            "previous_scan_id": previous.scan_id if previous else None,
+        },
+        "summary": summary,
+        "tiles": _tiles(summary),
+        "position": pos,
+        "changes": _changes(previous, scan, previous_position, position),
+        "history": timeline,
+        "charts": {
+            "publishers": publisher_bars(pos["publishers"]) if pos else None,
+            "trend": trend(timeline),
+        },
+        "hosts": hosts,
+    }
+    if findings is not None:
+        model["findings"] = [dict(f) for f in findings]
+    return model

@@ -1,0 +1,249 @@
+"""The position part of the report model: products, drill-down rows, entitlements, publishers.
+
+Built once from a ``LicencePosition`` (and the entitlement records behind it);
+everything here is plain JSON-able data the templates and machine formats only
+format. Every product gets a report-local ``id`` (``p1``... licensable, ``f1``...
+needing no licence, ``u1``... unrecognised) that the host view, the package
+lists and the HTML drill-down refer to.
+
+Drill-down rows of a licensable product:
+
+- ``host_rows``: per host the versions installed there, the licences it
+  consumes and the trace line(s) of that arithmetic (``db1: 2 sockets × 16
+  cores = 32 cores × 0.5 (Intel x86) = 16``), stale hosts flagged with the scan
+  their inventory comes from;
+- ``entitlement_records``: every entitlement considered, with its purchase data,
+  how many it counts here, and its licence keys masked (``mask_key``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any, Iterable, Sequence
+
+from sam_engine.entitlements.schema import mask_key
+from sam_engine.model import Entitlement, Problem
+from sam_engine.licensing.position import URGENCY, LicencePosition, ProductPosition, Status, position_to_rows
+from sam_engine.licensing.placements import RefList
+
+# Most urgent first: what an auditor would find, then what costs money for nothing.
+NON_COMPLIANT = ("under-licensed", "unlicensed")
+HOST_SAMPLE = 20  # hosts named in the summary of a free or unrecognised title
+
+
+def label(publisher: str | None, product: str, edition: str | None) -> str:
+    """``Oracle Database Enterprise Edition`` (the publisher is left out when the product name starts with it)."""
+    if publisher and product.casefold().startswith(publisher.casefold()):
+        publisher = None
+    return " ".join(x for x in (publisher, product, edition) if x)
+
+
+def host_rows(p: ProductPosition) -> list[dict[str, Any]]:
+    """Per host: versions, licences consumed and the trace lines that say why."""
+    lines: dict[str, list] = {}
+    for line in p.consumption.trace:
+        if len(line.hosts) == 1:
+            lines.setdefault(line.hosts[0], []).append(line)
+    per_host: dict[str, tuple[list, bool, str]] = {}  # name -> (versions, stale, scan id)
+    if isinstance(p.installations, RefList):  # read from the rows, without making a ref per installation
+        for hs, versions in p.installations.versions_per_host():
+            entry = per_host.setdefault(hs.inventory_name, ([], hs.stale, hs.inventory_scan_id or hs.scan_id))
+            entry[0].extend(versions)
+    else:
+        for ref in p.installations:
+            per_host.setdefault(ref.host, ([], ref.stale, ref.scan_id))[0].append(ref.version)
+    rows = []
+    for host in sorted(per_host, key=str.casefold):
+        versions, stale, scan_id = per_host[host]
+        own = lines.get(host, [])
+        counted = [ln.quantity for ln in own if ln.quantity is not None]
+        rows.append({
+            "host": host,
+            "versions": sorted({v or "?" for v in versions}, key=str.casefold),
+            "installations": len(versions),
+            "quantity": sum(counted) if counted else None,
+            "trace": [ln.text for ln in own],
+            "stale": stale,
+            "scan_id": scan_id,
+        })
+    return rows
+
+
+def _entitlement_ids(p: ProductPosition) -> list[str]:
+    ids = [eid for line in p.ownership.trace for eid in line.entitlements]
+    ids += [eid for eid, _ in p.ownership.entitlements]
+    return list(dict.fromkeys(ids))
+
+
+def entitlement_record(ent: Entitlement, counted: int | None | str = None) -> dict[str, Any]:
+    """One entitlement with its purchase data; licence keys masked."""
+    return {
+        "entitlement_id": ent.entitlement_id,
+        "origin": ent.origin,
+        "publisher": ent.publisher,
+        "product": ent.product,
+        "edition": ent.edition,
+        "metric": ent.metric,
+        "quantity": "unlimited" if ent.quantity is None else ent.quantity,
+        "counted": counted,
+        "version_range": ent.version_range,
+        "term_start": ent.term_start,
+        "term_end": ent.term_end,
+        "maintenance_end": ent.maintenance_end,
+        "downgrade_rights": ent.downgrade_rights,
+        "vendor": ent.vendor,
+        "po_number": ent.po_number,
+        "invoice": ent.invoice,
+        "purchase_date": ent.purchase_date,
+        "unit_cost": ent.unit_cost,
+        "currency": ent.currency,
+        "keys": [mask_key(k) for k in ent.keys],
+    }
+
+
+def entitlement_records(p: ProductPosition, by_id: dict[str, Entitlement]) -> list[dict[str, Any]]:
+    counted = {eid: ("unlimited" if n is None else n) for eid, n in p.ownership.entitlements}
+    return [entitlement_record(by_id[eid], counted.get(eid, 0)) for eid in _entitlement_ids(p) if eid in by_id]
+
+
+def _summary_row(pid: str, p: ProductPosition, versions: list[str]) -> dict[str, Any]:
+    count, sample = p.host_summary(HOST_SAMPLE)
+    return {
+        "id": pid,
+        "publisher": p.publisher,
+        "product": p.product,
+        "edition": p.edition,
+        "label": label(p.publisher, p.product, p.edition),
+        "installations": len(p.installations),
+        "hosts": count,
+        "host_sample": list(sample),
+        "versions": versions[:HOST_SAMPLE],
+    }
+
+
+def _sort_key(p: ProductPosition) -> tuple:
+    return (URGENCY.index(p.status.value), (p.publisher or "").casefold(), p.product.casefold(),
+            (p.edition or "").casefold())
+
+
+def _publishers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        name = r["publisher"] or "(no publisher)"
+        g = groups.setdefault(name, {"publisher": name, "products": 0, "non_compliant": 0, "shortfall": 0,
+                                     "by_status": Counter(), "gap_costs": {}})
+        g["products"] += 1
+        g["by_status"][r["status"]] += 1
+        g["shortfall"] += r["shortfall"]
+        if r["status"] in NON_COMPLIANT:
+            g["non_compliant"] += 1
+        if r["gap_cost"]:
+            currency = r["currency"] or "(no currency)"
+            g["gap_costs"][currency] = str(Decimal(g["gap_costs"].get(currency, "0")) + Decimal(r["gap_cost"]))
+    out = []
+    for g in groups.values():
+        g["by_status"] = {s: g["by_status"][s] for s in URGENCY if g["by_status"][s]}
+        out.append(g)
+    out.sort(key=lambda g: (-g["non_compliant"], -g["products"], g["publisher"].casefold()))
+    return out
+
+
+def members_of(products: Iterable[ProductPosition]) -> list:
+    """The distinct ``members.Members`` behind the products' installations (none for plain tuples)."""
+    found = {}
+    for p in products:
+        if isinstance(p.installations, RefList) and len(p.installations):
+            found[id(p.installations.members)] = p.installations.members
+    return list(found.values())
+
+
+def distinct_packages(position: LicencePosition | None, host_count: int) -> int | None:
+    """Distinct (source, name) pairs installed on the ``host_count`` hosts the position covers, read
+    from reconcile's distinct rows; None when the position cannot tell (then count from the scan)."""
+    found = members_of(position) if position is not None else []
+    if len(found) != 1 or len(found[0].host_scans) != host_count:
+        return None
+    return len({row[:2] for row, _ in found[0].distinct_rows()})
+
+
+def product_versions(products: Sequence[ProductPosition]) -> list[list[str]]:
+    """The installed (raw) versions of each product, sorted, ``?`` for none.
+
+    Worked out once per distinct installation row where the installations are a
+    ``members.RefList`` (each row belongs to one product on every host), so a
+    10-million-installation fleet costs its tens of thousands of distinct rows.
+    """
+    seen: list[set[str]] = [set() for _ in products]
+    slot: dict[int, int] = {}  # id(reconcile group) -> index into products
+    for n, p in enumerate(products):
+        refs = p.installations
+        group = refs.group() if isinstance(refs, RefList) else None
+        if group is not None:
+            slot[id(group)] = n
+        else:
+            seen[n].update(r.version or "?" for r in refs)
+    for m in members_of(products):
+        for row, group in m.distinct_rows():
+            n = slot.get(id(group))
+            if n is not None:
+                seen[n].add(row[2] or "?")
+    return [sorted(v, key=str.casefold) for v in seen]
+
+
+def status_counts(position: LicencePosition) -> dict[str, int]:
+    """Products per status, most urgent first (statuses with none left out)."""
+    counts = Counter(p.status.value for p in position)
+    return {s: counts[s] for s in URGENCY if counts[s]}
+
+
+def scan_summary(scan_id: str, position: LicencePosition) -> dict[str, Any]:
+    """What the store keeps of each scan's position for the trend of later reports."""
+    counts = status_counts(position)
+    return {"scan_id": scan_id, "as_of": position.as_of.isoformat(),
+            "non_compliant": sum(counts.get(s, 0) for s in NON_COMPLIANT),
+            "products": sum(n for s, n in counts.items() if s not in ("no licence needed", "unrecognised")),
+            "status_counts": counts}
+
+
+def build_position(position: LicencePosition | None, problems: Sequence[Problem] = (),
+                   entitlements: Sequence[Entitlement] = ()) -> dict[str, Any] | None:
+    """The position section of the model."""
+    if position is None:
+        return None
+    by_id = {e.entitlement_id: e for e in entitlements}
+    licensable = sorted((p for p in position.products if p.status is not Status.NO_LICENCE_NEEDED), key=_sort_key)
+    free = sorted((p for p in position.products if p.status is Status.NO_LICENCE_NEEDED), key=_sort_key)
+    unknown = sorted(position.unrecognised, key=_sort_key)
+    rows = []
+    for n, p in enumerate(licensable, 1):
+        (row,) = position_to_rows([p], detail=True)
+        row.update(id=f"p{n}", label=label(p.publisher, p.product, p.edition), host_rows=host_rows(p),
+                   entitlement_records=entitlement_records(p, by_id))
+        rows.append(row)
+    titles = {}
+    for prefix, group in (("f", free), ("u", unknown)):
+        titles[prefix] = [_summary_row(f"{prefix}{n}", p, versions)
+                          for n, (p, versions) in enumerate(zip(group, product_versions(group)), 1)]
+    return {
+        "as_of": position.as_of.isoformat(),
+        "status_counts": status_counts(position),
+        "licensable": rows,
+        "free": titles["f"],
+        "unrecognised": titles["u"],
+        "publishers": _publishers(rows),
+        "cost_totals": {currency: str(amount) for currency, amount in position.cost_totals},
+        "total_cost": None if position.total_cost is None else str(position.total_cost),
+        "notes": list(position.notes),
+        "problems": [str(p) for p in problems],
+    }
+
+
+def host_products(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per host, the licensable products installed there (id, label, status, versions)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        for h in r["host_rows"]:
+            out.setdefault(h["host"], []).append({"id": r["id"], "label": r["label"], "status": r["status"],
+                                                  "versions": h["versions"], "quantity": h["quantity"]})
+    return out

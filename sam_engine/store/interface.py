@@ -1,0 +1,234 @@
+"""The store interface: what the engine needs from persistence, and nothing more.
+
+The engine talks to a ``Store`` only; ``open_store`` picks the backend from the
+location. TinyDB (``store_tinydb``) is the embedded default; a shared
+PostgreSQL backend for ansible-runner / AWX fleets implements the same class.
+
+A store session is a transaction: ``with open_store(path) as store: ...``
+commits on a clean exit and discards every change when the block raises, so a
+rejected import or a crashed scan leaves the store byte-identical.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+from sam_engine.model import Entitlement, Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
+
+# Column order of a stored inventory; one row per installation.
+INSTALLATION_COLUMNS = ("source", "name", "version", "arch", "vendor", "install_time", "package_id", "location")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanInfo:
+    """A scan's metadata without its inventories (for listings and history)."""
+
+    scan_id: str
+    started: str
+    finished: str
+    tool_version: str
+    playbook: str | None
+    hosts_ok: int
+    hosts_unreachable: int
+    hosts_failed: int
+    installations: int
+
+
+class StoreError(Exception):
+    """The store cannot be opened or read (corrupt file, locked, wrong format)."""
+
+
+class Store(abc.ABC):
+    """Persistence for scans. Implementations must be transactional per session."""
+
+    @abc.abstractmethod
+    def save_scan(self, scan: Scan) -> None:
+        """Persist one scan; inventories already stored (same digest) are not stored again."""
+
+    @abc.abstractmethod
+    def scans(self) -> list[ScanInfo]:
+        """Every scan, oldest first."""
+
+    @abc.abstractmethod
+    def load_scan(self, scan_id: str | None = None) -> Scan | None:
+        """One whole scan with its inventories; the latest when ``scan_id`` is None."""
+
+    @abc.abstractmethod
+    def last_inventory(self, inventory_name: str) -> HostScan | None:
+        """The newest successful ``HostScan`` of an inventory host, or None."""
+
+    @abc.abstractmethod
+    def entitlements(self) -> list[Entitlement]:
+        """Every stored entitlement (imported or added by hand), in the order added."""
+
+    @abc.abstractmethod
+    def add_entitlements(self, items: Sequence[Entitlement]) -> int:
+        """Store the entitlements whose id is new; return how many. Stored ones stay unchanged."""
+
+    @abc.abstractmethod
+    def remove_entitlement(self, entitlement_id: str) -> bool:
+        """Remove one stored entitlement; False when there is none with that id."""
+
+    # -- findings and notifications (see notify.py); plain JSON documents ------------------
+
+    def finding_states(self) -> list[dict]:
+        """Every finding's notification state (table ``findings_state``, one document per ``id``)."""
+        raise NotImplementedError
+
+    def save_finding_states(self, docs: Sequence[dict]) -> None:
+        """Insert or replace finding states by ``id``."""
+        raise NotImplementedError
+
+    def deliveries(self) -> list[dict]:
+        """Pending notification deliveries (table ``notify_outbox``), oldest first."""
+        raise NotImplementedError
+
+    def save_deliveries(self, docs: Sequence[dict]) -> None:
+        """Insert or replace pending deliveries by ``delivery_id``."""
+        raise NotImplementedError
+
+    def remove_deliveries(self, delivery_ids: Iterable[str]) -> None:
+        """Forget delivered (or dropped) deliveries."""
+        raise NotImplementedError
+
+    # -- per-scan position summaries, for the report's trend (see report.py) ---------------
+
+    def scan_summaries(self) -> dict[str, dict]:
+        """The recorded position counts of each scan, by scan id; empty when the backend keeps none."""
+        return {}
+
+    def save_scan_summary(self, doc: dict) -> None:
+        """Insert or replace the position counts of one scan (``doc["scan_id"]``); a no-op by default."""
+
+    @abc.abstractmethod
+    def commit(self) -> None:
+        """Make this session's changes durable (atomically)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the store; uncommitted changes are discarded."""
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.commit()
+        finally:
+            self.close()
+
+
+def open_store(location: str) -> Store:
+    """Open the store at ``location``: a path or ``tinydb://PATH``."""
+    if location.startswith(("postgresql://", "postgres://")):
+        raise StoreError(f"{location.split('://')[0]}: the PostgreSQL backend is not available in this version")
+    from sam_engine.store.tinydb_store import TinyDBStore
+
+    return TinyDBStore(location.removeprefix("tinydb://"))
+
+
+# --- conversions at the store boundary, shared by every backend -------------------------
+
+
+def inventory_rows(installations: Iterable[Installation]) -> list[list]:
+    """Canonical rows of an inventory: sorted, one list per installation."""
+    rows = [[getattr(i, c) for c in INSTALLATION_COLUMNS] for i in installations]
+    rows.sort(key=lambda r: (r[0], r[6], r[1], r[2] or ""))
+    return rows
+
+
+def inventory_digest(rows: list[list]) -> str:
+    """Content address of an inventory: unchanged hosts share one stored copy."""
+    blob = json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
+def installations_from_rows(rows: Iterable[list]) -> Iterator[Installation]:
+    for row in rows:
+        yield Installation(*row)
+
+
+def host_to_doc(host: Host | None) -> dict | None:
+    if host is None:
+        return None
+    hw = host.hardware
+    doc = {f: getattr(host, f) for f in Host.__slots__ if f != "hardware"}
+    doc["hardware"] = {f: getattr(hw, f) for f in Hardware.__slots__}
+    doc["hardware"]["virtualization"] = hw.virtualization.value
+    return doc
+
+
+def host_from_doc(doc: dict | None) -> Host | None:
+    if doc is None:
+        return None
+    hw = dict(doc.get("hardware") or {})
+    hw["virtualization"] = Virtualization(hw.get("virtualization", "unknown"))
+    fields = {k: v for k, v in doc.items() if k != "hardware"}
+    return Host(hardware=Hardware(**hw), **fields)
+
+
+def host_scan_doc(hs: HostScan, digest: str | None) -> dict:
+    return {
+        "scan_id": hs.scan_id,
+        "inventory_name": hs.inventory_name,
+        "status": hs.status.value,
+        "host": host_to_doc(hs.host),
+        "collector": hs.collector,
+        "inventory_scan_id": hs.inventory_scan_id,
+        "inventory_digest": digest,
+        "error": hs.error,
+        "warnings": list(hs.warnings),
+        "collected_at": hs.collected_at,
+        "groups": list(hs.groups),
+    }
+
+
+def host_scan_from_doc(doc: dict, installations: tuple[Installation, ...]) -> HostScan:
+    return HostScan(
+        scan_id=doc["scan_id"],
+        inventory_name=doc["inventory_name"],
+        status=HostStatus(doc["status"]),
+        host=host_from_doc(doc.get("host")),
+        installations=installations,
+        collector=doc.get("collector") or "fleetsam.sam.software_facts",
+        inventory_scan_id=doc.get("inventory_scan_id"),
+        inventory_digest=doc.get("inventory_digest"),
+        error=doc.get("error"),
+        warnings=tuple(doc.get("warnings") or ()),
+        collected_at=doc.get("collected_at"),
+        groups=tuple(doc.get("groups") or ()),
+    )
+
+
+def entitlement_to_doc(ent: Entitlement) -> dict:
+    """A stored entitlement; licence keys are kept as given (the store is the secured place)."""
+    doc = {f: getattr(ent, f) for f in Entitlement.__slots__}
+    doc["suite_components"] = list(ent.suite_components)
+    doc["keys"] = list(ent.keys)
+    return doc
+
+
+def entitlement_from_doc(doc: dict) -> Entitlement:
+    fields = {f: doc[f] for f in Entitlement.__slots__ if f in doc}
+    fields["suite_components"] = tuple(doc.get("suite_components") or ())
+    fields["keys"] = tuple(doc.get("keys") or ())
+    return Entitlement(**fields)
+
+
+def scan_info(scan: Scan) -> ScanInfo:
+    return ScanInfo(
+        scan_id=scan.scan_id,
+        started=scan.started,
+        finished=scan.finished,
+        tool_version=scan.tool_version,
+        playbook=scan.playbook,
+        hosts_ok=scan.count(HostStatus.OK),
+        hosts_unreachable=scan.count(HostStatus.UNREACHABLE),
+        hosts_failed=scan.count(HostStatus.FAILED),
+        installations=scan.installation_count,
+    )
