@@ -1,0 +1,1 @@
+"""The audit evidence pack: one publisher's position and its evidence in a verifiable zip."""

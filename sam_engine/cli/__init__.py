@@ -1,0 +1,1 @@
+"""The ``fleetsam`` command line: one module per group of subcommands."""

@@ -1,0 +1,1 @@
+"""Findings: what needs attention (policy, detection) and who is told (notification state, channels)."""

@@ -1,0 +1,1 @@
+"""Licence maths: catalogue recognition, metric rules, coverage, reconcile, the Effective Licence Position."""

@@ -1,0 +1,1 @@
+"""Platforms: each collector's raw output turned into installations and a host (Linux, Windows, macOS)."""

@@ -1,0 +1,1 @@
+"""Reports: the report model computed once, and the writers of every format."""

@@ -1,0 +1,1 @@
+"""The store: the persistence interface and its backends (TinyDB embedded)."""
