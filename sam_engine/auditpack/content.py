@@ -31,7 +31,8 @@ from sam_engine.licensing.catalogue import REPO_ROOT, Catalogue, default_catalog
 from sam_engine.licensing.context import LicenceContext
 from sam_engine.licensing.metric_rules import RULES_DIR
 from sam_engine.model import Entitlement, Scan
-from sam_engine.report.position import entitlement_record, label
+from sam_engine.licensing.position import product_label
+from sam_engine.report.position import entitlement_record
 
 INSTALLATION_COLUMNS = ("publisher", "product", "edition", "status", "host", "host_id", "version",
                         "normalised_version", "location", "source", "package_id", "seen_in_scan", "stale", "licence",
@@ -180,7 +181,7 @@ def pack_view(model: dict[str, Any], publisher: str, products: list[dict[str, An
         "as_of": model["position"]["as_of"] if model["position"] else None,
         "generated": model["generated"],
         "tool_version": model["tool_version"],
-        "products": [dict(p, title=label(p["publisher"], p["product"], p["edition"])) for p in products],
+        "products": [dict(p, title=product_label(p["publisher"], p["product"], p["edition"])) for p in products],
         "entitlements": entitlements,
         "catalogue": catalogue,
         "rules": rules,

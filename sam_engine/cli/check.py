@@ -29,8 +29,9 @@ from sam_engine.findings.detect import compute_findings
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
 from sam_engine.findings.notify import track
 from sam_engine.findings.notify_config import load_notify_config
-from sam_engine.findings.policy import FINDING_TYPES, Policy, load_policy, policy_path
+from sam_engine.findings.policy import Policy, load_policy, policy_path
 from sam_engine.store.interface import open_store
+from sam_engine.vocabulary import FINDING_TYPES
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -17,9 +17,9 @@ import os
 import sys
 from pathlib import Path
 
+from sam_engine.vocabulary import METRICS
 from sam_engine.entitlements.schema import (
     FIELDS,
-    METRICS,
     CatalogueLike,
     Checked,
     ValidationFailed,

@@ -24,7 +24,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
-from sam_engine.licensing.position import URGENCY, LicencePosition, ProductPosition, Status, position_to_rows
+from sam_engine.licensing.position import LicencePosition, ProductPosition, position_to_rows
+from sam_engine.vocabulary import LICENSABLE, URGENCY
 from sam_engine.store.interface import open_store
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -133,8 +134,7 @@ def cmd_position(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         print_csv(products)
     else:
-        quiet = (Status.NO_LICENCE_NEEDED, Status.UNRECOGNISED)
-        shown = products if args.all or args.product else [p for p in products if p.status not in quiet]
+        shown = products if args.all or args.product else [p for p in products if p.status.value in LICENSABLE]
         print_table(pos, shown, detail=args.detail or bool(args.product), totals=not args.product)
         hidden = Counter(p.status.value for p in products if p not in shown)
         if hidden:

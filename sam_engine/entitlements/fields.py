@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sam_engine.licensing.versions import version_in_range
-
-# How consumption is counted; the metric engine uses exactly these names.
-METRICS = frozenset({"installation", "device", "named_user", "processor", "core", "vm", "site", "employee"})
+from sam_engine.vocabulary import METRICS, metric_name
 
 UNLIMITED = object()  # what parse_quantity returns for "unlimited"
 
@@ -95,8 +93,8 @@ def parse_version_range(value, options: ParseOptions) -> str:
 
 def parse_metric(value, options: ParseOptions) -> str:
     text = _scalar_text(value, "a metric")
-    name = re.sub(r"[\s-]+", "_", text.lower()).removeprefix("per_")
-    if name not in METRICS:
+    name = metric_name(text)
+    if name is None:
         raise FieldError(f"unknown metric {shown(text)}; expected one of {', '.join(sorted(METRICS))}")
     return name
 

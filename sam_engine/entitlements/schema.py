@@ -32,8 +32,7 @@ from typing import Callable, Iterable, Mapping, Protocol, Sequence
 from sam_engine.entitlements import fields
 from sam_engine.entitlements.fields import FieldError, ParseOptions
 from sam_engine.model import Entitlement, Problem
-
-METRICS = fields.METRICS
+from sam_engine.vocabulary import Metric
 
 # Field name -> parser. The order is the order of the id hash and of listings.
 FIELDS: dict[str, Callable] = {
@@ -173,7 +172,7 @@ def validate_record(
             fail(name, "required, but missing or empty")
     metric = values.get("metric")
     quantity = values.get("quantity", fields.UNLIMITED)
-    if quantity is fields.UNLIMITED and metric not in (None, "site") and "quantity" not in failed:
+    if quantity is fields.UNLIMITED and metric not in (None, Metric.SITE) and "quantity" not in failed:
         if _is_empty(raw.get("quantity")):
             fail("quantity", "required (only a site licence may leave it empty)")
         else:

@@ -34,7 +34,7 @@ import jinja2
 
 from sam_engine import __version__
 from sam_engine.findings.notify_config import Channel
-from sam_engine.findings.policy import severity_rank
+from sam_engine.vocabulary import severity_rank
 from sam_engine.report.render import TEMPLATE_DIR
 
 ICON = {"new": "NEW", "worse": "WORSE", "resolved": "RESOLVED"}

@@ -34,8 +34,9 @@ from typing import Iterable, Sequence
 
 from sam_engine.licensing.coverage import term_state
 from sam_engine.model import Entitlement, HostScan, Scan
-from sam_engine.findings.policy import DenyRule, Policy, severity_rank
-from sam_engine.licensing.position import LicencePosition, ProductPosition, Status
+from sam_engine.findings.policy import DenyRule, Policy
+from sam_engine.licensing.position import LicencePosition, ProductPosition, product_label
+from sam_engine.vocabulary import DEFAULT_SEVERITY, URGENT_EXPIRY_SEVERITY, FindingType, Status, severity_rank
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +59,6 @@ def finding_id(finding_type: str, subject: str) -> str:
     return "f-" + hashlib.sha256(blob).hexdigest()[:12]
 
 
-def product_label(publisher: str | None, product: str, edition: str | None = None) -> str:
-    """``Oracle Database Enterprise Edition``; the publisher is left out when the product starts with it."""
-    if publisher and product.casefold().startswith(publisher.casefold()):
-        publisher = None
-    return " ".join(x for x in (publisher, product, edition) if x)
-
-
 def _label(p: ProductPosition) -> str:
     return product_label(p.publisher, p.product, p.edition)
 
@@ -83,10 +77,11 @@ def _entitlements(p: ProductPosition) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
 
 
-def _new(kind: str, subject: str, severity: str, title: str, detail: str, hosts=(), entitlements=(),
-         magnitude: int = 0) -> Finding:
-    return Finding(finding_id(kind, subject), kind, subject, severity, title, detail, tuple(hosts),
-                   tuple(entitlements), magnitude)
+def _new(kind: FindingType, subject: str, title: str, detail: str, hosts=(), entitlements=(), magnitude: int = 0,
+         severity: str | None = None) -> Finding:
+    """A finding of type ``kind``, at the type's default severity unless ``severity`` is given."""
+    return Finding(finding_id(kind, subject), kind.value, subject, severity or DEFAULT_SEVERITY[kind], title, detail,
+                   tuple(hosts), tuple(entitlements), magnitude)
 
 
 def licence_findings(position: LicencePosition) -> list[Finding]:
@@ -97,13 +92,13 @@ def licence_findings(position: LicencePosition) -> list[Finding]:
         cost = f"; the gap costs {p.cost.amount} {p.cost.currency or ''}".rstrip() if p.cost else ""
         if p.status is Status.UNDER_LICENSED:
             out.append(_new(
-                "under-licensed", _subject(p), "high",
+                FindingType.UNDER_LICENSED, _subject(p),
                 f"{_label(p)}: under-licensed by {p.shortfall} {metric}",
                 f"uses {p.consumption.quantity}, owns {p.owned}, shortfall {p.shortfall}{cost}; "
                 f"on {_hosts(p.hosts)}", p.hosts, _entitlements(p), p.shortfall))
         elif p.status is Status.UNLICENSED:
             out.append(_new(
-                "unlicensed", _subject(p), "high",
+                FindingType.UNLICENSED, _subject(p),
                 f"{_label(p)}: commercial software without a licence",
                 f"the catalogue says a licence is required; nothing owned counts; uses {p.consumption.quantity} "
                 f"{metric}{cost}; on {_hosts(p.hosts)}", p.hosts, _entitlements(p), p.shortfall))
@@ -118,7 +113,8 @@ def _denied(rule: DenyRule, p: ProductPosition) -> bool:
 
 
 def prohibited_findings(position: LicencePosition, host_groups: dict[str, tuple[str, ...]],
-                        rules: Sequence[DenyRule], severity: str = "high") -> list[Finding]:
+                        rules: Sequence[DenyRule], severity: str = DEFAULT_SEVERITY[FindingType.PROHIBITED]
+                        ) -> list[Finding]:
     """Deny-listed software on hosts outside the rule's allowed inventory groups."""
     out = []
     for p in position:
@@ -132,10 +128,10 @@ def prohibited_findings(position: LicencePosition, host_groups: dict[str, tuple[
         why = f" ({rule.reason})" if rule.reason else ""
         unless = f"; allowed only in groups {', '.join(rule.allow_groups)}" if rule.allow_groups else ""
         out.append(_new(
-            "prohibited", _subject(p), rule.severity or severity,
+            FindingType.PROHIBITED, _subject(p),
             f"{_label(p)}: prohibited software on {len(hosts)} host{'s' if len(hosts) != 1 else ''}",
             f"denied by the policy rule for {rule.label} at {rule.origin}{why}{unless}; on {_hosts(hosts)}",
-            hosts, _entitlements(p), len(hosts)))
+            hosts, _entitlements(p), len(hosts), rule.severity or severity))
     return out
 
 
@@ -162,16 +158,16 @@ def expiring_findings(entitlements: Iterable[Entitlement], position: LicencePosi
             if end is None or not as_of <= end <= as_of + dt.timedelta(days=policy.expiring_days):
                 continue
             left = (end - as_of).days
-            severity = "high" if left <= policy.expiring_urgent_days else "medium"
+            severity = URGENT_EXPIRY_SEVERITY if left <= policy.expiring_urgent_days else None
             hosts = tuple(sorted(used_by.get(ent.entitlement_id, ())))
             when = "today" if left == 0 else f"in {left} day{'s' if left != 1 else ''}"
             out.append(_new(
-                "expiring", f"{ent.entitlement_id}:{which}", severity,
+                FindingType.EXPIRING, f"{ent.entitlement_id}:{which}",
                 f"{label}: {which} ends on {end.isoformat()} ({when})",
                 f"{ent.entitlement_id} ({ent.origin}), {ent.quantity if ent.quantity is not None else 'unlimited'} "
                 f"{ent.metric}" + (f", PO {ent.po_number}" if ent.po_number else "")
                 + (f"; covers {_hosts(hosts)}" if hosts else ""),
-                hosts, (ent.entitlement_id,)))
+                hosts, (ent.entitlement_id,), severity=severity))
     return out
 
 
@@ -186,7 +182,7 @@ def shelfware_findings(position: LicencePosition, policy: Policy) -> list[Findin
             continue
         metric = p.consumption.metric or "licences"
         out.append(_new(
-            "shelfware", _subject(p), "low",
+            FindingType.SHELFWARE, _subject(p),
             f"{_label(p)}: {unused} of {p.owned} {metric} unused",
             f"owns {p.owned}, uses {used} (more than {policy.shelfware_ratio} x use)"
             + (f"; on {_hosts(p.hosts)}" if p.hosts else "; installed nowhere"),
@@ -209,7 +205,7 @@ def stale_host_findings(hosts: Iterable[HostScan], as_of: dt.date, policy: Polic
                       f"{hs.inventory_scan_id} on {seen.isoformat()} still counts")
         else:
             continue
-        out.append(_new("stale-host", f"host:{hs.inventory_name}", "medium", title, detail.strip(": "),
+        out.append(_new(FindingType.STALE_HOST, f"host:{hs.inventory_name}", title, detail.strip(": "),
                         (hs.inventory_name,)))
     return out
 
@@ -220,12 +216,13 @@ def compute_findings(scan: Scan, position: LicencePosition, entitlements: Iterab
     groups = {hs.inventory_name: hs.groups for hs in scan.hosts}
     found = [
         *licence_findings(position),
-        *prohibited_findings(position, groups, policy.prohibited, policy.severity_of("prohibited", "high")),
+        *prohibited_findings(position, groups, policy.prohibited,
+                             policy.severity_of(FindingType.PROHIBITED, DEFAULT_SEVERITY[FindingType.PROHIBITED])),
         *expiring_findings(entitlements, position, as_of, policy),
         *shelfware_findings(position, policy),
         *stale_host_findings(scan.hosts, as_of, policy),
     ]
-    out = [replace(f, severity=f.severity if f.type == "prohibited" else policy.severity_of(f.type, f.severity),
+    out = [replace(f, severity=f.severity if f.type == FindingType.PROHIBITED else policy.severity_of(f.type, f.severity),
                    first_seen=scan.finished, last_seen=scan.finished) for f in found]
     return sort_findings(out)
 

@@ -1,12 +1,13 @@
 """Notification state: tell people only when a finding is new, gets worse, or is resolved.
 
-After every scan ``after_reconcile`` computes the findings (``findings``),
-compares them with the state kept in the store (table ``findings_state``, one
-document per finding id) and queues one *event* per channel for what changed
-(table ``notify_outbox``). Then each channel gets one message with all its
-pending events; what was delivered leaves the outbox, what failed stays there
-with its attempt count and (masked) last error and is sent again on the next
-run. A nightly scan of an unchanged fleet queues nothing and sends nothing.
+After every scan the pipeline calls ``record_findings`` in the scan's store
+session: it computes the findings (``detect.compute_findings``), compares them
+with the state kept in the store (table ``findings_state``, one document per
+finding id) and queues one *event* per channel for what changed (table
+``notify_outbox``). Once that session is committed, ``send`` gives each channel one
+message with all its pending events; what was delivered leaves the outbox,
+what failed stays there with its attempt count and (masked) last error and is
+sent again on the next run. A nightly scan of an unchanged fleet queues nothing and sends nothing.
 
 The state of a finding (``track``, a pure function)::
 
@@ -30,7 +31,6 @@ crash or a dead server loses nothing and a slow server holds no store lock.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +41,9 @@ from sam_engine.findings.detect import Finding, compute_findings, finding_row
 from sam_engine.model import Problem, Scan
 from sam_engine.findings.channels import DeliveryFailed, deliver
 from sam_engine.findings.notify_config import NotifyConfig, load_notify_config, notify_path
-from sam_engine.findings.policy import Policy, load_policy, policy_path, severity_rank
+from sam_engine.findings.policy import Policy, load_policy, policy_path
 from sam_engine.licensing.position import LicencePosition
+from sam_engine.vocabulary import severity_rank
 from sam_engine.store.interface import open_store
 
 
@@ -291,21 +292,3 @@ def send(store: str, box: Outbox) -> FindingsOutcome:
         st.save_deliveries(failed)
         box.outcome.pending = len(st.deliveries())
     return box.outcome
-
-
-def has_store(store: str | None) -> bool:
-    """Whether ``store`` names a store to track findings in (a file store must exist already)."""
-    if store is None:
-        return False
-    path = store.removeprefix("tinydb://")
-    return "://" in path or os.path.exists(path)
-
-
-def after_reconcile(scan: Scan, position: LicencePosition, ctx, store: str | None,
-                    settings: AlertSettings | None = None) -> FindingsOutcome:
-    """Findings of ``scan``; with a store, track them and send the notifications they call for."""
-    if not has_store(store):
-        return record_findings(None, scan, position, ctx, settings).outcome
-    with open_store(store) as st:
-        box = record_findings(st, scan, position, ctx, settings)
-    return send(store, box)

@@ -40,7 +40,7 @@ from typing import Mapping
 import yaml
 
 from sam_engine.located_yaml import ConfigReader
-from sam_engine.findings.policy import FINDING_TYPES, SEVERITIES
+from sam_engine.vocabulary import FINDING_TYPES, SEVERITIES
 
 CHANNEL_TYPES = ("email", "webhook", "terminal")
 WEBHOOK_FORMATS = ("json", "slack", "teams")

@@ -32,24 +32,11 @@ from pathlib import Path
 import yaml
 
 from sam_engine.located_yaml import ConfigReader
+from sam_engine.vocabulary import DEFAULT_FAIL_ON, FINDING_TYPES, SEVERITIES
 
-FINDING_TYPES = ("under-licensed", "unlicensed", "prohibited", "expiring", "shelfware", "stale-host")
-SEVERITIES = ("info", "low", "medium", "high", "critical")  # least to most severe
-DEFAULT_SEVERITY = {
-    "under-licensed": "high",
-    "unlicensed": "high",
-    "prohibited": "high",
-    "expiring": "medium",  # high from expiring_urgent_days on
-    "shelfware": "low",
-    "stale-host": "medium",
-}
 THRESHOLDS = ("expiring_days", "expiring_urgent_days", "stale_days", "shelfware_ratio", "shelfware_min_unused")
 TOP_LEVEL = ("version", "fail_on", "thresholds", "severity", "prohibited")
 RULE_FIELDS = ("product", "publisher", "allow_groups", "reason", "severity")
-
-
-def severity_rank(severity: str) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +61,7 @@ class DenyRule:
 class Policy:
     """What counts as a finding and which findings fail the check."""
 
-    fail_on: tuple[str, ...] = ("under-licensed", "unlicensed", "prohibited")
+    fail_on: tuple[str, ...] = DEFAULT_FAIL_ON
     expiring_days: int = 30
     expiring_urgent_days: int = 7
     stale_days: int = 7

@@ -1,24 +1,18 @@
-"""Deduplicate one host's recognised installations the way a licence auditor counts them.
+"""Duplicate records of one installation on one host, merged the way a licence auditor counts them.
 
-Input: the ``(Installation, Recognition)`` pairs of ONE host. Output: a list of
-``Counted`` items in order of first appearance, each with the raw installations
-it stands for (``stands_for``), so every count can be traced back to registry
-keys, packages or apps. The product identity is (publisher, product, edition),
-compared case-insensitively; unrecognised software keeps its raw name as the
-product, so it is deduplicated only against the same raw name.
+Input: the ``(Installation, Recognition)`` pairs of ONE product on ONE host
+(``reconcile.group_per_host``). Output: a list of ``Counted`` items in order of
+first appearance, each with the raw installations it stands for
+(``stands_for``), so every count can be traced back to registry keys, packages
+or apps. Each host-based metric counts the host once whatever this returns;
+the per-installation metric counts the items.
 
-Per device (``dedup_per_device``; used for every host-based metric: device,
-core, processor, socket, VM, device CAL, ...):
-  one item per product identity on the host. Several versions, 32-bit and
-  64-bit copies, an MSI GUID key and a named key, a per-user and a per-machine
-  install of the same product all count ONCE. The item shown is the copy that
-  needs the most (licence required, then unknown, then free: one Oracle JDK
-  8u211 next to an 8u202 makes the host need a licence), then the highest
-  version (what an entitlement, with downgrade rights, has to cover).
-
-Per installation (``dedup_per_installation``):
-  one item per product identity, normalised version and install location.
-  Distinct locations are distinct installations; exact duplicates count once:
+``dedup_per_installation``: one item per product identity (publisher, product,
+edition, compared case-insensitively; unrecognised software keeps its raw
+name), normalised version and install location. The item shown is the copy
+that needs the most (licence required, then unknown, then free), then the
+highest version. Distinct locations are distinct installations; exact
+duplicates count once:
   - the same version with the same location, where locations are compared
     case-insensitively, with ``/`` and ``\\`` alike, without a trailing
     separator, and ``Program Files (x86)`` read as ``Program Files`` (the
@@ -44,7 +38,6 @@ from typing import Sequence
 from sam_engine.model import Installation, LicenceNeed, Recognition
 from sam_engine.licensing.versions import version_key
 
-PER_INSTALLATION_METRICS = frozenset({"installation", "per_installation", "install"})
 _NEED_RANK = {LicenceNeed.FREE: 0, LicenceNeed.UNKNOWN: 1, LicenceNeed.REQUIRED: 2}
 
 
@@ -78,17 +71,6 @@ def _better(a: tuple[Installation, Recognition], b: tuple[Installation, Recognit
     return version_key(b[1].version) > version_key(a[1].version)
 
 
-def dedup_per_device(pairs: Sequence[tuple[Installation, Recognition]]) -> list[Counted]:
-    """One item per product identity on the host (rules in the module docstring)."""
-    groups: dict[tuple, list] = {}
-    for inst, rec in pairs:
-        group = groups.setdefault(product_identity(rec), [(inst, rec), []])
-        if _better(group[0], (inst, rec)):
-            group[0] = (inst, rec)
-        group[1].append(inst)
-    return [Counted(best[0], best[1], tuple(raws)) for best, raws in groups.values()]
-
-
 def dedup_per_installation(pairs: Sequence[tuple[Installation, Recognition]]) -> list[Counted]:
     """One item per product identity, version and location (rules in the module docstring)."""
     clusters: dict[tuple, list[list]] = {}  # identity+version -> [[location, pair, raws], ...]
@@ -109,10 +91,3 @@ def dedup_per_installation(pairs: Sequence[tuple[Installation, Recognition]]) ->
             target[1] = (inst, rec)
         target[2].append(inst)
     return [Counted(pair[0], pair[1], tuple(raws)) for _, pair, raws in order]
-
-
-def dedup(pairs: Sequence[tuple[Installation, Recognition]], metric: str = "device") -> list[Counted]:
-    """Per installation for the installation metric, per device for every other metric."""
-    if metric.lower() in PER_INSTALLATION_METRICS:
-        return dedup_per_installation(pairs)
-    return dedup_per_device(pairs)

@@ -24,10 +24,10 @@ import yaml
 
 from sam_engine.model import Hardware, Virtualization
 from sam_engine.package_data import data_dir
+from sam_engine.vocabulary import METRICS
 
 # Under catalogue/ but in a directory of their own: catalogue.load_catalogue reads every *.yml of catalogue/.
 RULES_DIR = data_dir("catalogue") / "metrics"
-METRIC_NAMES = ("installation", "device", "named_user", "processor", "core", "vm", "site", "employee")
 
 
 class RuleDataError(ValueError):
@@ -292,18 +292,18 @@ def _product_rule(path: Path, entry: Any, errors: list[str]) -> ProductRule | No
         if not isinstance(entry.get(key), str) or not entry[key].strip():
             errors.append(f"{_where(path, entry, key if key in entry else None)}: {key}: required text")
     default = entry.get("default_metric")
-    if default is not None and default not in METRIC_NAMES:
+    if default is not None and default not in METRICS:
         errors.append(f"{_where(path, entry, 'default_metric')}: default_metric: {default!r} is not one of "
-                      f"{', '.join(METRIC_NAMES)}")
+                      f"{', '.join(METRICS)}")
     metrics = entry.get("metrics") or {}
     if not isinstance(metrics, dict):
         errors.append(f"{_where(path, entry, 'metrics')}: metrics: expected a mapping of metric -> parameters")
         metrics = {}
     params = {}
     for metric, doc in metrics.items():
-        if metric not in METRIC_NAMES:
+        if metric not in METRICS:
             errors.append(f"{_where(path, metrics, metric)}: metrics: {metric!r} is not one of "
-                          f"{', '.join(METRIC_NAMES)}")
+                          f"{', '.join(METRICS)}")
             continue
         params[metric] = _params(path, metrics, metric, doc, errors)
     if not isinstance(entry.get("publisher"), str) or not isinstance(entry.get("product"), str):

@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 
 from sam_engine.licensing.metric_rules import CoreFactorTable, MetricParams
 from sam_engine.model import Hardware, Installation, Virtualization
+from sam_engine.vocabulary import METRICS, Metric
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,7 @@ def per_installation(deployments: Sequence[Deployment], params: MetricParams, ct
     """
     lines = [TraceLine(f"{d.label}: {_plural(len(d.installations), 'installation')} = {len(d.installations)}",
                        (d.host,), quantity=len(d.installations)) for d in deployments]
-    return _total("installation", lines)
+    return _total(Metric.INSTALLATION, lines)
 
 
 def per_device(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
@@ -108,7 +109,7 @@ def per_device(deployments: Sequence[Deployment], params: MetricParams, ctx: Met
     """
     lines = [TraceLine(f"{d.label}: {_plural(len(d.installations), 'installation')} on one device = 1",
                        (d.host,), quantity=1) for d in deployments]
-    return _total("device", lines)
+    return _total(Metric.DEVICE, lines)
 
 
 def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
@@ -128,7 +129,7 @@ def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx:
         notes.append("named users are not known from the inventory: counted per device instead")
         lines += [TraceLine(f"{d.label}: no user data, counted per device = 1", (d.host,), quantity=1)
                   for d in unknown]
-    return _total("named_user", lines, notes)
+    return _total(Metric.NAMED_USER, lines, notes)
 
 
 def _topology(hw: Hardware) -> tuple[int, int, list[str]]:
@@ -196,7 +197,7 @@ def per_processor(deployments: Sequence[Deployment], params: MetricParams, ctx: 
         lines.append(TraceLine(text + _assumed(assumed), (d.host,), quantity=quantity))
     if vms:
         lines.append(_vm_pool(vms, params.vms_per_licence, "licence"))
-    return _total("processor", lines, notes)
+    return _total(Metric.PROCESSOR, lines, notes)
 
 
 def per_core(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
@@ -239,7 +240,7 @@ def per_core(deployments: Sequence[Deployment], params: MetricParams, ctx: Metri
             steps.append(f"packs of {params.pack} -> {count}")
         text += "".join(f"; {s}" for s in steps) + f" = {count}"
         lines.append(TraceLine(text + _assumed(assumed), (d.host,), quantity=count))
-    return _total("core", lines)
+    return _total(Metric.CORE, lines)
 
 
 def per_vm(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
@@ -255,7 +256,7 @@ def per_vm(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricC
              for d in deployments if not (params.vms_per_licence and d.is_vm)]
     if vms:
         lines.append(_vm_pool(vms, params.vms_per_licence, "licence"))
-    return _total("vm", lines)
+    return _total(Metric.VM, lines)
 
 
 def per_site(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
@@ -265,7 +266,7 @@ def per_site(deployments: Sequence[Deployment], params: MetricParams, ctx: Metri
     """
     hosts = tuple(d.host for d in deployments)
     text = f"site licence: nothing counted; installed on {', '.join(d.label for d in deployments) or 'no host'}"
-    return MetricResult("site", 0, (TraceLine(text, hosts, quantity=0),))
+    return MetricResult(Metric.SITE, 0, (TraceLine(text, hosts, quantity=0),))
 
 
 def per_employee(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
@@ -278,29 +279,29 @@ def per_employee(deployments: Sequence[Deployment], params: MetricParams, ctx: M
     if ctx.headcount is None:
         result = per_device(deployments, params, ctx)
         note = "headcount not configured: counted per device, a lower bound of the employee count"
-        return MetricResult("employee", result.quantity, result.lines, (note,))
+        return MetricResult(Metric.EMPLOYEE, result.quantity, result.lines, (note,))
     text = f"headcount {ctx.headcount} (whatever is installed; found on {_plural(len(hosts), 'host')})"
-    return MetricResult("employee", ctx.headcount, (TraceLine(text, hosts, quantity=ctx.headcount),))
+    return MetricResult(Metric.EMPLOYEE, ctx.headcount, (TraceLine(text, hosts, quantity=ctx.headcount),))
 
 
 Rule = Callable[[Sequence[Deployment], MetricParams, MetricContext], MetricResult]
 
-METRICS: dict[str, Rule] = {
-    "installation": per_installation,
-    "device": per_device,
-    "named_user": per_named_user,
-    "processor": per_processor,
-    "core": per_core,
-    "vm": per_vm,
-    "site": per_site,
-    "employee": per_employee,
+RULES: dict[str, Rule] = {
+    Metric.INSTALLATION: per_installation,
+    Metric.DEVICE: per_device,
+    Metric.NAMED_USER: per_named_user,
+    Metric.PROCESSOR: per_processor,
+    Metric.CORE: per_core,
+    Metric.VM: per_vm,
+    Metric.SITE: per_site,
+    Metric.EMPLOYEE: per_employee,
 }
 
 
 def measure(metric: str, deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
-    """Consumption of ``deployments`` under ``metric`` (one of ``METRICS``)."""
+    """Consumption of ``deployments`` under ``metric`` (one of ``vocabulary.METRICS``)."""
     try:
-        rule = METRICS[metric]
+        rule = RULES[metric]
     except KeyError:
         raise ValueError(f"unknown metric {metric!r} (expected one of {', '.join(METRICS)})") from None
     return rule(deployments, params, ctx)

@@ -2,14 +2,14 @@
 
 An installation behind a position is two numbers: the index of its host scan and
 its position in that host's inventory, packed into one 64-bit integer
-(``host << 32 | position``). ``Members`` holds, for one ``reconcile.group_installations``
+(``host << 32 | position``). ``Placements`` holds, for one ``reconcile.group_installations``
 call, the host scans and each one's compact view (row table, row ids, and what
 reconcile derived once per distinct row: group, recognition, label, licence
 need); ``RefList`` is one product's installations as an array of packed integers,
 a read-only sequence of ``InstallationRef`` records made on demand.
 
 Example: web1 (host 0) has bash at position 12: packed ``0 << 32 | 12 = 12``;
-``members.ref(12)`` is ``InstallationRef(host="web1", name="bash", ...)``.
+``placements.ref(12)`` is ``InstallationRef(host="web1", name="bash", ...)``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sam_engine.ingest.inventory import RowTable, compact_view
 from sam_engine.model import HostScan, Installation, LicenceNeed, Recognition
 
 if TYPE_CHECKING:
-    from sam_engine.licensing.reconcile import Group
+    from sam_engine.licensing.reconcile import ProductGroup
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ _HIGH = 1 if sys.byteorder == "little" else 0  # which 32-bit half of a packed 6
 assert array("I").itemsize * 2 == array("Q").itemsize == 8
 
 
-class Members:
+class Placements:
     """Where the installations of a position are: the host scans and each one's compact view.
 
     Shared by every group of one ``group_installations`` call. An installation is
@@ -90,13 +90,13 @@ class Members:
         return InstallationRef(hs.inventory_name, hs.host_id, row[1], row[2], rec.version, row[0], row[5],
                                hs.inventory_scan_id or hs.scan_id, hs.stale, rec.licence, label, rec.rule)
 
-    def group_at(self, packed: int) -> "Group":
+    def group_at(self, packed: int) -> "ProductGroup":
         """The group the installation ``packed`` joined (a row's group is the same on every host)."""
         h, pos = packed >> SHIFT, packed & _LOW
         _, ids, info = self.views[h]
         return info[ids[pos]][0]
 
-    def distinct_rows(self) -> Iterator[tuple[tuple, "Group"]]:
+    def distinct_rows(self) -> Iterator[tuple[tuple, "ProductGroup"]]:
         """Every distinct installation row seen (``inventory.ROW_FIELDS``) with the group it joined."""
         for table, info in self.infos.values():
             for row, row_info in zip(table.rows, info):
@@ -184,21 +184,21 @@ class RefList(_Sequence):
     fleet scale it holds 8 bytes per installation instead of a record each.
     """
 
-    __slots__ = ("members", "packed")
+    __slots__ = ("placements", "packed")
 
-    def __init__(self, members: Members, packed: array):
-        self.members, self.packed = members, packed
+    def __init__(self, placements: Placements, packed: array):
+        self.placements, self.packed = placements, packed
 
     def __len__(self) -> int:
         return len(self.packed)
 
     def __iter__(self):
-        return map(self.members.ref, self.packed)
+        return map(self.placements.ref, self.packed)
 
     def __getitem__(self, index):
         if isinstance(index, slice):
             return tuple(self)[index]
-        return self.members.ref(self.packed[index])
+        return self.placements.ref(self.packed[index])
 
     def __eq__(self, other) -> bool:
         if isinstance(other, (RefList, tuple, list)):
@@ -213,17 +213,17 @@ class RefList(_Sequence):
 
     def host_names(self, stale_only: bool = False) -> tuple[str, ...]:
         """The sorted inventory names of the hosts (only stale ones with ``stale_only``), without refs."""
-        return self.members.host_names(self.packed, stale_only)
+        return self.placements.host_names(self.packed, stale_only)
 
     def host_summary(self, limit: int) -> tuple[int, tuple[str, ...]]:
         """(number of hosts, the first ``limit`` names), without naming every host."""
-        return self.members.host_summary(self.packed, limit)
+        return self.placements.host_summary(self.packed, limit)
 
     def versions_per_host(self) -> list[tuple[HostScan, list[str | None]]]:
         """Per host scan (in host order), the raw versions of its installations here, without making refs."""
-        scans = self.members.host_scans
-        return [(scans[h], versions) for h, versions in self.members.versions_per_host(self.packed).items()]
+        scans = self.placements.host_scans
+        return [(scans[h], versions) for h, versions in self.placements.versions_per_host(self.packed).items()]
 
-    def group(self) -> "Group | None":
+    def group(self) -> "ProductGroup | None":
         """The reconcile group these installations belong to (None when empty)."""
-        return self.members.group_at(self.packed[0]) if len(self.packed) else None
+        return self.placements.group_at(self.packed[0]) if len(self.packed) else None

@@ -6,7 +6,7 @@ inventory still counts, and is flagged), a recogniser, the entitlements and
 the as-of date. Every figure carries the hosts, entitlement ids and rule that
 produced it, so an auditor can follow it back to hosts and scans.
 
-Statuses (``Status``):
+Statuses (``vocabulary.Status``):
   compliant         owned covers consumption, surplus within ``over_ratio``
   under-licensed    some consumption is not covered (``shortfall`` > 0), something is owned
   over-licensed     surplus (owned - consumption) > ``over_ratio`` × consumption
@@ -27,7 +27,6 @@ under-licensed; at 47500 USD each the gap costs 190000 USD.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Callable, Iterable, Sequence
@@ -37,24 +36,12 @@ from sam_engine.licensing.metric_rules import MetricRules, default_rules
 from sam_engine.licensing.metrics import MetricContext, TraceLine
 from sam_engine.model import Entitlement, HostScan, Installation, Recognition
 from sam_engine.licensing.placements import InstallationRef, RefList
-from sam_engine.licensing.reconcile import Allocation, Group, allocate, fold_editionless, group_installations, measure_group
+from sam_engine.licensing.reconcile import (Allocation, ProductGroup, allocate, fold_editionless, group_installations,
+                                            measure_group)
+from sam_engine.vocabulary import Metric, Status
 
 Recogniser = Callable[[Installation], Recognition]
 DEFAULT_OVER_RATIO = Decimal("0.2")
-
-
-class Status(str, enum.Enum):
-    COMPLIANT = "compliant"
-    UNDER_LICENSED = "under-licensed"
-    OVER_LICENSED = "over-licensed"
-    UNLICENSED = "unlicensed"
-    NO_LICENCE_NEEDED = "no licence needed"
-    UNRECOGNISED = "unrecognised"
-
-
-# Most urgent first: what an auditor finds, then money spent for nothing, then the rest.
-URGENCY = tuple(s.value for s in (Status.UNDER_LICENSED, Status.UNLICENSED, Status.OVER_LICENSED, Status.COMPLIANT,
-                                  Status.NO_LICENCE_NEEDED, Status.UNRECOGNISED))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +75,13 @@ class GapCost:
     trace: TraceLine
 
 
+def product_label(publisher: str | None, product: str, edition: str | None = None) -> str:
+    """``Oracle Database Enterprise Edition``; the publisher is left out when the product name starts with it."""
+    if publisher and product.casefold().startswith(publisher.casefold()):
+        publisher = None
+    return " ".join(x for x in (publisher, product, edition) if x)
+
+
 @dataclass(frozen=True, slots=True)
 class ProductPosition:
     """The position of one product (publisher, product, edition)."""
@@ -96,7 +90,7 @@ class ProductPosition:
     product: str
     edition: str | None
     status: Status
-    installations: Sequence[InstallationRef]  # a members.RefList: refs made on demand, equal to their tuple
+    installations: Sequence[InstallationRef]  # a placements.RefList: refs made on demand, equal to their tuple
     consumption: Consumption
     ownership: Ownership
     balance: int | None
@@ -139,7 +133,7 @@ class LicencePosition:
         yield from self.unrecognised
 
 
-def _status(group: Group, consumption: int, owned: int | None, shortfall: int, over_ratio: Decimal) -> Status:
+def _status(group: ProductGroup, consumption: int, owned: int | None, shortfall: int, over_ratio: Decimal) -> Status:
     if not group.required and not group.usable:
         return Status.NO_LICENCE_NEEDED
     if shortfall > 0:
@@ -150,7 +144,7 @@ def _status(group: Group, consumption: int, owned: int | None, shortfall: int, o
     return Status.OVER_LICENSED if surplus > 0 and surplus > consumption * over_ratio else Status.COMPLIANT
 
 
-def _gap_cost(group: Group, shortfall: int) -> tuple[GapCost | None, list[str]]:
+def _gap_cost(group: ProductGroup, shortfall: int) -> tuple[GapCost | None, list[str]]:
     if shortfall <= 0:
         return None, []
     priced = [e for e in group.candidates if e.metric == group.metric and e.unit_cost]
@@ -170,11 +164,11 @@ def _gap_cost(group: Group, shortfall: int) -> tuple[GapCost | None, list[str]]:
     return GapCost(amount, ent.currency, unit, ent.entitlement_id, line), []
 
 
-def _ownership(group: Group, states: dict[str, TermState], alloc: Allocation) -> Ownership:
+def _ownership(group: ProductGroup, states: dict[str, TermState], alloc: Allocation) -> Ownership:
     lines, owned, total = [], [], 0
     for ent in group.candidates:
         eid, state = ent.entitlement_id, states[ent.entitlement_id]
-        size = "unlimited" if ent.quantity is None or ent.metric == "site" else str(ent.quantity)
+        size = "unlimited" if ent.quantity is None or ent.metric == Metric.SITE else str(ent.quantity)
         head = f"{eid} ({ent.origin}): {size} {ent.metric}, {state.reason}"
         if state.maintenance:
             head += f"; {state.maintenance} (does not change the count)"
@@ -200,7 +194,7 @@ def _ownership(group: Group, states: dict[str, TermState], alloc: Allocation) ->
     return Ownership(total, tuple(owned), tuple(lines))
 
 
-def _unrecognised(group: Group) -> ProductPosition:
+def _unrecognised(group: ProductGroup) -> ProductPosition:
     n = group.count
     text = f"unrecognised: {n} installation{'s' if n != 1 else ''} on {', '.join(group.hosts)}; not counted"
     consumption = Consumption(None, 0, "none", group.hosts, (TraceLine(text, group.hosts),))
@@ -208,7 +202,7 @@ def _unrecognised(group: Group) -> ProductPosition:
                            consumption, Ownership(0, (), ()), None, 0, None, group.stale_hosts, tuple(group.notes))
 
 
-def _product(group: Group, states: dict[str, TermState], alloc: Allocation, over_ratio: Decimal) -> ProductPosition:
+def _product(group: ProductGroup, states: dict[str, TermState], alloc: Allocation, over_ratio: Decimal) -> ProductPosition:
     result, notes = group.result, list(group.notes)
     hosts = tuple(sorted({h for line in result.lines for h in line.hosts}))
     consumption = Consumption(group.metric, result.quantity, group.rule_origin, hosts,

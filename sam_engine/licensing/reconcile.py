@@ -33,10 +33,11 @@ from typing import Callable, Sequence
 from sam_engine.licensing.coverage import ProductKey, TermState, covers, ent_key, matches_product, product_key, suite_owners
 from sam_engine.licensing.dedup import dedup_per_installation
 from sam_engine.licensing.metric_rules import MetricRules
-from sam_engine.licensing.metrics import METRICS, Deployment, MetricContext, MetricResult, TraceLine, measure
+from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine, measure
 from sam_engine.ingest.inventory import RowTable
-from sam_engine.licensing.placements import SHIFT, InstallationRef, Members, RefList, host_indexes  # noqa: F401 (InstallationRef: re-export)
+from sam_engine.licensing.placements import SHIFT, InstallationRef, Placements, RefList, host_indexes  # noqa: F401 (InstallationRef: re-export)
 from sam_engine.model import Entitlement, Hardware, HostScan, Installation, LicenceNeed, Recognition
+from sam_engine.vocabulary import METRICS, Metric
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +52,10 @@ _call = getattr(operator, "call", None) or (lambda f, *args: f(*args))  # operat
 
 
 @dataclass
-class Group:
+class ProductGroup:
     """Work record of one product while the position is computed (not part of the output).
 
-    Its installations are packed (host index, position) pairs into ``members``;
+    Its installations are packed (host index, position) pairs into ``placements``;
     ``items`` and ``refs`` make the records from them when asked. ``required_at``
     lists those (as indexes into ``packed``) whose recognition needs a licence.
     """
@@ -64,12 +65,12 @@ class Group:
     product: str
     edition: str | None
     recognised: bool = True
-    members: Members | None = None
+    placements: Placements | None = None
     packed: array = field(default_factory=lambda: array("Q"))
     required_at: array = field(default_factory=lambda: array("Q"))
     candidates: list[Entitlement] = field(default_factory=list)  # same product, any term or metric
     usable: list[Entitlement] = field(default_factory=list)  # active, and the group's metric (or site)
-    metric: str = "device"
+    metric: str = Metric.DEVICE
     rule_origin: str = "default"
     partitions: list[Partition] = field(default_factory=list)
     result: MetricResult | None = None
@@ -88,17 +89,17 @@ class Group:
 
     @property
     def items(self) -> list[tuple[HostScan, Installation, Recognition]]:
-        return list(map(self.members.item, self.packed)) if self.members else []
+        return list(map(self.placements.item, self.packed)) if self.placements else []
 
     def required_items(self) -> list[tuple[HostScan, Installation, Recognition]]:
         """The items whose recognition needs a licence (the only ones a metric counts)."""
-        if not self.members:
+        if not self.placements:
             return []
-        return [self.members.item(self.packed[k]) for k in self.required_at]
+        return [self.placements.item(self.packed[k]) for k in self.required_at]
 
     @property
     def refs(self) -> RefList | tuple:
-        return RefList(self.members, self.packed) if self.members else ()
+        return RefList(self.placements, self.packed) if self.placements else ()
 
     @property
     def required(self) -> bool:
@@ -113,12 +114,12 @@ class Group:
         return self._host_names(True)
 
     def _host_names(self, stale_only: bool) -> tuple[str, ...]:
-        if not self.members:
+        if not self.placements:
             return ()
-        key = len(self.packed)  # members only grow while grouping
+        key = len(self.packed)  # placements only grow while grouping
         cached = self._names.get(stale_only)
         if cached is None or cached[0] != key:
-            cached = self._names[stale_only] = (key, self.members.host_names(self.packed, stale_only))
+            cached = self._names[stale_only] = (key, self.placements.host_names(self.packed, stale_only))
         return cached[1]
 
 
@@ -131,7 +132,7 @@ def _label(publisher: str | None, product: str, edition: str | None) -> str:
 
 
 def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Installation], Recognition],
-                        ents: Sequence[Entitlement], states: dict[str, TermState]) -> list[Group]:
+                        ents: Sequence[Entitlement], states: dict[str, TermState]) -> list[ProductGroup]:
     """Groups per product, licensable and unrecognised, plus one per active entitlement matching none.
 
     Recognition, product key, suite folding and the ref label are worked out once
@@ -141,10 +142,10 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
     active = {eid for eid, s in states.items() if s.active}
     suites = suite_owners(list(ents), active)
     suite_names = {ent_key(e): (e.publisher, e.product, e.edition) for e in ents if e.suite_components}
-    groups: dict[tuple[bool, ProductKey], Group] = {}
-    members = Members(host_scans)
+    groups: dict[tuple[bool, ProductKey], ProductGroup] = {}
+    placements = Placements(host_scans)
 
-    def classify(table: RowTable, rid: int) -> tuple[Group, Recognition, str, bool]:
+    def classify(table: RowTable, rid: int) -> tuple[ProductGroup, Recognition, str, bool]:
         inst = table.installation(rid)
         rec = recognise(inst)
         known = rec.licence is not LicenceNeed.UNKNOWN
@@ -154,14 +155,14 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
                                                      rec.product, rec.edition)
         group = groups.get((known, key))
         if group is None:
-            group = groups[(known, key)] = Group(key, *names, recognised=known, members=members)
+            group = groups[(known, key)] = ProductGroup(key, *names, recognised=known, placements=placements)
         if key != own and not group.notes:
             group.notes.append("suite components are counted under the suite, not as products of their own")
         return group, rec, _label(*names), rec.licence is LicenceNeed.REQUIRED
 
     joins: dict[int, tuple[list, set]] = {}  # id(table) -> (per row id: its group's join, row ids seen)
     for h, hs in enumerate(host_scans):
-        table, ids, info = members.view(hs)
+        table, ids, info = placements.view(hs)
         join, seen = joins.setdefault(id(table), ([], set()))
         if len(join) < len(info):
             join.extend([None] * (len(info) - len(join)))
@@ -181,7 +182,7 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
         publisher, product, edition = ent_key(ent)
         matched = (publisher, product, edition) in known_keys if edition else (publisher, product) in known_products
         if ent.entitlement_id in active and not matched:
-            groups[(True, ent_key(ent))] = Group(ent_key(ent), ent.publisher, ent.product, ent.edition)
+            groups[(True, ent_key(ent))] = ProductGroup(ent_key(ent), ent.publisher, ent.product, ent.edition)
             known_keys.add(ent_key(ent))
             known_products.add(ent_key(ent)[:2])
     by_product: dict[tuple[str, str], list[Entitlement]] = {}
@@ -193,7 +194,7 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
     return [groups[k] for k in sorted(groups, key=lambda k: (not k[0], k[1]))]
 
 
-def fold_editionless(groups: Sequence[Group]) -> None:
+def fold_editionless(groups: Sequence[ProductGroup]) -> None:
     """On a host that also has an edition of the same product, a record without edition is that
     edition's software (shared components, the Programs-and-Features entry of an instance): it is
     kept among the product's installations but not counted again.
@@ -202,12 +203,12 @@ def fold_editionless(groups: Sequence[Group]) -> None:
     edition from its Setup key) and "Microsoft SQL Server 2017" (its Uninstall entry): SQL Server
     Standard counts win01's cores; the editionless SQL Server group counts nothing on win01.
     """
-    editions: dict[tuple, list[Group]] = {}
+    editions: dict[tuple, list[ProductGroup]] = {}
     for g in groups:
-        if g.recognised and g.members is not None and g.key[2]:
+        if g.recognised and g.placements is not None and g.key[2]:
             editions.setdefault(g.key[:2], []).append(g)
     for g in groups:
-        siblings = editions.get(g.key[:2]) if g.recognised and g.members is not None and not g.key[2] else None
+        siblings = editions.get(g.key[:2]) if g.recognised and g.placements is not None and not g.key[2] else None
         if not siblings or not g.required:
             continue
         covered: dict[int, str] = {}  # host index -> the edition counted there
@@ -219,7 +220,7 @@ def fold_editionless(groups: Sequence[Group]) -> None:
         if not folded_at:
             continue
         folded = len(folded_at)
-        hosts = sorted({g.members.host_scans[host_of[k]].inventory_name for k in folded_at}, key=str.casefold)
+        hosts = sorted({g.placements.host_scans[host_of[k]].inventory_name for k in folded_at}, key=str.casefold)
         names = sorted({covered[host_of[k]] for k in folded_at})
         g.required_at = array("Q", (k for k, h in host_of.items() if h not in covered))
         g.folded = folded
@@ -253,7 +254,7 @@ def group_per_host(items: Sequence[tuple[HostScan, Installation, Recognition]]
     return sorted(out, key=lambda d: d[0].host)
 
 
-def choose_metric(group: Group, states: dict[str, TermState], rules: MetricRules,
+def choose_metric(group: ProductGroup, states: dict[str, TermState], rules: MetricRules,
                   hint: Callable[[str, str], str | None] | None = None) -> tuple[str, str, list[str]]:
     """(metric, rule origin, notes): the active entitlements' metric, else the rule's default, else
     the catalogue's ``metric_hint`` (``hint(publisher, product)``), else per device."""
@@ -263,9 +264,9 @@ def choose_metric(group: Group, states: dict[str, TermState], rules: MetricRules
         if ent.metric not in METRICS:
             notes.append(f"{ent.entitlement_id}: unknown metric {ent.metric!r}: not counted")
     live = sorted({e.metric for e in group.candidates if states[e.entitlement_id].active
-                   and e.metric in METRICS and e.metric != "site"})
+                   and e.metric in METRICS and e.metric != Metric.SITE})
     if not live:  # an expired entitlement still says how the product is sold
-        live = sorted({e.metric for e in group.candidates if e.metric in METRICS and e.metric != "site"})
+        live = sorted({e.metric for e in group.candidates if e.metric in METRICS and e.metric != Metric.SITE})
     default = rule.default_metric if rule and rule.default_metric else None
     if len(live) == 1:
         metric = live[0]
@@ -275,7 +276,7 @@ def choose_metric(group: Group, states: dict[str, TermState], rules: MetricRules
                      f"the others are not counted here")
     else:
         hinted = hint(group.publisher or "", group.product) if hint and not default else None
-        metric = default or (hinted if hinted in METRICS else None) or "device"
+        metric = default or (hinted if hinted in METRICS else None) or Metric.DEVICE
         if hinted in METRICS and metric == hinted:
             return metric, "catalogue metric_hint", notes
     if rule and metric in rule.params:
@@ -285,13 +286,13 @@ def choose_metric(group: Group, states: dict[str, TermState], rules: MetricRules
     return metric, origin, notes
 
 
-def measure_group(group: Group, states: dict[str, TermState], rules: MetricRules, ctx: MetricContext,
+def measure_group(group: ProductGroup, states: dict[str, TermState], rules: MetricRules, ctx: MetricContext,
                   hint: Callable[[str, str], str | None] | None = None) -> None:
     """Fill in the group's metric, usable entitlements, coverage partitions and consumption."""
     group.metric, group.rule_origin, notes = choose_metric(group, states, rules, hint)
     group.notes += notes
     group.usable = [e for e in group.candidates
-                    if states[e.entitlement_id].active and e.metric in (group.metric, "site")]
+                    if states[e.entitlement_id].active and e.metric in (group.metric, Metric.SITE)]
     required = group.required_items()
     free = group.count - len(required) - group.folded
     if free and required:
@@ -304,7 +305,7 @@ def measure_group(group: Group, states: dict[str, TermState], rules: MetricRules
         return
     by_cover: dict[tuple[str, ...], list[Deployment]] = {}
     for deployment, recs in hosts:
-        if group.metric == "employee":
+        if group.metric == Metric.EMPLOYEE:
             cover = tuple(e.entitlement_id for e in group.usable)
         else:
             cover = tuple(e.entitlement_id for e in group.usable
@@ -315,7 +316,7 @@ def measure_group(group: Group, states: dict[str, TermState], rules: MetricRules
             group.coverage_lines.append(TraceLine(f"{deployment.label}: not covered ({why})", (deployment.host,),
                                                   tuple(e.entitlement_id for e in group.usable)))
         by_cover.setdefault(cover, []).append(deployment)
-    if group.metric == "employee" or not by_cover:
+    if group.metric == Metric.EMPLOYEE or not by_cover:
         by_cover = {tuple(e.entitlement_id for e in group.usable): [d for d, _ in hosts]}
     for cover, deployments in sorted(by_cover.items(), key=lambda kv: (not kv[0], kv[0])):
         group.partitions.append(Partition(cover, measure(group.metric, deployments, params, ctx)))
@@ -348,10 +349,10 @@ class Allocation:
 
 
 def _unlimited(ent: Entitlement) -> bool:
-    return ent.quantity is None or ent.metric == "site"
+    return ent.quantity is None or ent.metric == Metric.SITE
 
 
-def allocate(groups: Sequence[Group]) -> Allocation:
+def allocate(groups: Sequence[ProductGroup]) -> Allocation:
     """Give each partition licences from the entitlements covering it, most constrained first.
 
     Unlimited entitlements are used before counted ones; among counted ones the

@@ -26,10 +26,9 @@ from collections import Counter
 from typing import Any, Iterable
 
 from sam_engine.model import HostScan, Installation, Scan
-from sam_engine.licensing.position import URGENCY, LicencePosition, ProductPosition, Status
+from sam_engine.licensing.position import LicencePosition, ProductPosition
+from sam_engine.vocabulary import LICENSABLE, URGENCY
 
-# most urgent first, as in the report
-_NOT_LICENSABLE = (Status.NO_LICENCE_NEEDED, Status.UNRECOGNISED)
 _InstallKey = tuple[str, str, str, str]  # source, package id, name, version
 
 
@@ -146,7 +145,7 @@ def _licensable(position: LicencePosition | None) -> dict[tuple, ProductPosition
     if position is None:
         return {}
     return {(p.publisher or "", p.product, p.edition or ""): p for p in position.products
-            if p.status not in _NOT_LICENSABLE}
+            if p.status.value in LICENSABLE}
 
 
 def diff_positions(position_a: LicencePosition | None, position_b: LicencePosition | None) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ from sam_engine.model import HostScan, Scan
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.licensing.placements import RefList
 from sam_engine.report.formats import safe_cell
-from sam_engine.report.position import members_of
+from sam_engine.report.position import placements_of
 
 COLUMNS = ("scan_id", "inventory_scan_id", "host", "host_id", "host_status", "stale", "installed", "source", "name",
            "version", "arch", "vendor", "package_id", "location", "publisher", "product", "edition",
@@ -105,9 +105,9 @@ class _Products:
             else:
                 for r in refs:
                     self.by_ref[(r.host, r.source, r.package_id)] = text
-        for members in members_of(position):
-            self.views.update((id(hs), (table, ids)) for hs, table, ids, _ in members.host_views())
-            self.infos.update({key: info for key, (_, info) in members.infos.items()})
+        for placements in placements_of(position):
+            self.views.update((id(hs), (table, ids)) for hs, table, ids, _ in placements.host_views())
+            self.infos.update({key: info for key, (_, info) in placements.infos.items()})
 
     def view(self, hs: HostScan, fallback: RowTable) -> tuple[RowTable, Sequence[int]]:
         """The host's installations as (row table, row ids): reconcile's view when it has one."""

@@ -29,7 +29,8 @@ from sam_engine.ingest.inventory import RowTable, compact_view, source_counts
 from sam_engine.model import Entitlement, HostScan, HostStatus, Problem, Scan
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.report.charts import publisher_bars, trend
-from sam_engine.report.position import NON_COMPLIANT, build_position, distinct_packages, host_products  # noqa: F401
+from sam_engine.report.position import distinct_packages, host_products, position_view
+from sam_engine.vocabulary import NON_COMPLIANT
 from sam_engine.store.interface import ScanInfo
 
 SCHEMA_VERSION = "3.0"  # 3.0: no per-host package list (see installations.csv)
@@ -186,7 +187,7 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
     (``{scan_id: {"non_compliant": n}}``) for the trend; ``findings`` the finding
     rows when computed (``findings.finding_row``).
     """
-    pos = build_position(position, problems, entitlements)
+    pos = position_view(position, problems, entitlements)
     per_host = host_products(pos["licensable"]) if pos else {}
     distinct = distinct_packages(position, len(scan.hosts))
     fallback, seen = RowTable(), ({} if distinct is None else None)

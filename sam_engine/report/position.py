@@ -24,19 +24,11 @@ from typing import Any, Iterable, Sequence
 
 from sam_engine.entitlements.schema import mask_key
 from sam_engine.model import Entitlement, Problem
-from sam_engine.licensing.position import URGENCY, LicencePosition, ProductPosition, Status, position_to_rows
+from sam_engine.licensing.position import LicencePosition, ProductPosition, position_to_rows, product_label
 from sam_engine.licensing.placements import RefList
+from sam_engine.vocabulary import LICENSABLE, NON_COMPLIANT, URGENCY, Status
 
-# Most urgent first: what an auditor would find, then what costs money for nothing.
-NON_COMPLIANT = ("under-licensed", "unlicensed")
 HOST_SAMPLE = 20  # hosts named in the summary of a free or unrecognised title
-
-
-def label(publisher: str | None, product: str, edition: str | None) -> str:
-    """``Oracle Database Enterprise Edition`` (the publisher is left out when the product name starts with it)."""
-    if publisher and product.casefold().startswith(publisher.casefold()):
-        publisher = None
-    return " ".join(x for x in (publisher, product, edition) if x)
 
 
 def host_rows(p: ProductPosition) -> list[dict[str, Any]]:
@@ -114,7 +106,7 @@ def _summary_row(pid: str, p: ProductPosition, versions: list[str]) -> dict[str,
         "publisher": p.publisher,
         "product": p.product,
         "edition": p.edition,
-        "label": label(p.publisher, p.product, p.edition),
+        "label": product_label(p.publisher, p.product, p.edition),
         "installations": len(p.installations),
         "hosts": count,
         "host_sample": list(sample),
@@ -149,19 +141,19 @@ def _publishers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def members_of(products: Iterable[ProductPosition]) -> list:
-    """The distinct ``members.Members`` behind the products' installations (none for plain tuples)."""
+def placements_of(products: Iterable[ProductPosition]) -> list:
+    """The distinct ``placements.Placements`` behind the products' installations (none for plain tuples)."""
     found = {}
     for p in products:
         if isinstance(p.installations, RefList) and len(p.installations):
-            found[id(p.installations.members)] = p.installations.members
+            found[id(p.installations.placements)] = p.installations.placements
     return list(found.values())
 
 
 def distinct_packages(position: LicencePosition | None, host_count: int) -> int | None:
     """Distinct (source, name) pairs installed on the ``host_count`` hosts the position covers, read
     from reconcile's distinct rows; None when the position cannot tell (then count from the scan)."""
-    found = members_of(position) if position is not None else []
+    found = placements_of(position) if position is not None else []
     if len(found) != 1 or len(found[0].host_scans) != host_count:
         return None
     return len({row[:2] for row, _ in found[0].distinct_rows()})
@@ -171,7 +163,7 @@ def product_versions(products: Sequence[ProductPosition]) -> list[list[str]]:
     """The installed (raw) versions of each product, sorted, ``?`` for none.
 
     Worked out once per distinct installation row where the installations are a
-    ``members.RefList`` (each row belongs to one product on every host), so a
+    ``placements.RefList`` (each row belongs to one product on every host), so a
     10-million-installation fleet costs its tens of thousands of distinct rows.
     """
     seen: list[set[str]] = [set() for _ in products]
@@ -183,7 +175,7 @@ def product_versions(products: Sequence[ProductPosition]) -> list[list[str]]:
             slot[id(group)] = n
         else:
             seen[n].update(r.version or "?" for r in refs)
-    for m in members_of(products):
+    for m in placements_of(products):
         for row, group in m.distinct_rows():
             n = slot.get(id(group))
             if n is not None:
@@ -202,12 +194,12 @@ def scan_summary(scan_id: str, position: LicencePosition) -> dict[str, Any]:
     counts = status_counts(position)
     return {"scan_id": scan_id, "as_of": position.as_of.isoformat(),
             "non_compliant": sum(counts.get(s, 0) for s in NON_COMPLIANT),
-            "products": sum(n for s, n in counts.items() if s not in ("no licence needed", "unrecognised")),
+            "products": sum(n for s, n in counts.items() if s in LICENSABLE),
             "status_counts": counts}
 
 
-def build_position(position: LicencePosition | None, problems: Sequence[Problem] = (),
-                   entitlements: Sequence[Entitlement] = ()) -> dict[str, Any] | None:
+def position_view(position: LicencePosition | None, problems: Sequence[Problem] = (),
+                  entitlements: Sequence[Entitlement] = ()) -> dict[str, Any] | None:
     """The position section of the model."""
     if position is None:
         return None
@@ -218,7 +210,7 @@ def build_position(position: LicencePosition | None, problems: Sequence[Problem]
     rows = []
     for n, p in enumerate(licensable, 1):
         (row,) = position_to_rows([p], detail=True)
-        row.update(id=f"p{n}", label=label(p.publisher, p.product, p.edition), host_rows=host_rows(p),
+        row.update(id=f"p{n}", label=product_label(p.publisher, p.product, p.edition), host_rows=host_rows(p),
                    entitlement_records=entitlement_records(p, by_id))
         rows.append(row)
     titles = {}

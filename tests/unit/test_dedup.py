@@ -1,12 +1,12 @@
-"""Deduplication of one host's installations, per metric, as auditors count (sam_engine.licensing.dedup)."""
+"""Duplicate records of one installation on one host merged as auditors count (sam_engine.licensing.dedup)."""
 
 from datetime import date
 
 import pytest
 
 from sam_engine.licensing.catalogue import load_catalogue
-from sam_engine.licensing.dedup import dedup, dedup_per_device, dedup_per_installation, location_key
-from sam_engine.model import Installation, LicenceNeed
+from sam_engine.licensing.dedup import dedup_per_installation, location_key
+from sam_engine.model import Installation
 
 CATALOGUE, _ = load_catalogue(today=date(2025, 6, 1))
 
@@ -34,57 +34,23 @@ JAVA_X64 = inst("Java 8 Update 141 (64-bit)", "8.0.1410.15", "Oracle Corporation
 
 
 def test_msi_guid_key_and_named_key_count_once():
-    for counter in (dedup_per_device, dedup_per_installation):
-        counted = counter(pairs(OFFICE_NAMED, OFFICE_GUID))
-        assert len(counted) == 1
-        assert counted[0].stands_for == (OFFICE_NAMED, OFFICE_GUID)
-        assert counted[0].recognition.edition == "Professional Plus"
+    counted = dedup_per_installation(pairs(OFFICE_NAMED, OFFICE_GUID))
+    assert len(counted) == 1
+    assert counted[0].stands_for == (OFFICE_NAMED, OFFICE_GUID)
+    assert counted[0].recognition.edition == "Professional Plus"
 
 
 def test_32_and_64_bit_copies_count_once():
-    for counter in (dedup_per_device, dedup_per_installation):
-        counted = counter(pairs(JAVA_X86, JAVA_X64))
-        assert [c.stands_for for c in counted] == [(JAVA_X86, JAVA_X64)]
-
-
-def test_per_device_several_versions_count_once_showing_the_highest():
-    old = inst("Mozilla Firefox 10.0.2 (x86 en-US)", "10.0.2", "Mozilla", r"C:\Program Files\Mozilla Firefox")
-    new = inst("Mozilla Firefox 57.0.2 (fr)", "57.0.2", "Mozilla", r"D:\Portable\Firefox")
-    counted = dedup_per_device(pairs(old, new))
-    assert len(counted) == 1
-    assert counted[0].recognition.version == "57.0.2" and counted[0].installation is new
-    assert counted[0].stands_for == (old, new)
-
-
-def test_per_device_a_licence_needed_anywhere_wins():
-    free = inst("Java 8 Update 202", "8.0.2020.8", "Oracle Corporation")
-    paid = inst("Java 8 Update 211", "8.0.2110.12", "Oracle Corporation")
-    newest_free = inst("Java 6 Update 31 placeholder", None)  # unrelated, unknown
-    counted = dedup_per_device(pairs(paid, free, newest_free))
-    java = counted[0]
-    assert java.recognition.licence is LicenceNeed.REQUIRED and java.recognition.version == "8u211"
-    assert java.stands_for == (paid, free)
-    jdk17_free = inst("Java(TM) SE Development Kit 17.0.12 (64-bit)", "17.0.12.0", "Oracle Corporation")
-    jdk8_paid = inst("Java 8 Update 401", "8.0.4010.10", "Oracle Corporation")
-    (one,) = dedup_per_device(pairs(jdk17_free, jdk8_paid))
-    assert one.installation is jdk8_paid  # required beats a higher free version
+    counted = dedup_per_installation(pairs(JAVA_X86, JAVA_X64))
+    assert [c.stands_for for c in counted] == [(JAVA_X86, JAVA_X64)]
 
 
 def test_different_products_and_editions_count_separately():
     visio = inst("Microsoft Visio Professional 2016", "16.0.4266.1001", "Microsoft Corporation")
     standard = inst("Microsoft Office Standard 2016", "16.0.4266.1001", "Microsoft Corporation")
-    counted = dedup_per_device(pairs(OFFICE_NAMED, visio, standard, OFFICE_GUID))
+    counted = dedup_per_installation(pairs(OFFICE_NAMED, visio, standard, OFFICE_GUID))
     assert [(c.recognition.product, c.recognition.edition) for c in counted] == [
         ("Office", "Professional Plus"), ("Visio", "Professional"), ("Office", "Standard")]
-
-
-def test_unrecognised_titles_collapse_only_with_the_same_name():
-    a1 = inst("Acme Widget", "1.0", "Acme")
-    a2 = inst("ACME  widget", "2.0", "acme")  # same raw name up to case and spacing
-    b = inst("Acme Gadget", "1.0", "Acme")
-    counted = dedup_per_device(pairs(a1, a2, b))
-    assert [len(c.stands_for) for c in counted] == [2, 1]
-    assert counted[0].recognition.licence is LicenceNeed.UNKNOWN
 
 
 def test_per_installation_distinct_locations_count_separately():
@@ -93,7 +59,6 @@ def test_per_installation_distinct_locations_count_separately():
     home2 = inst("Oracle Database 19c Enterprise Edition", "19.21.0.0.0", location="/u01/app/oracle/product/19c/db2",
                  source="oracle_inventory")
     assert len(dedup_per_installation(pairs(home1, home2))) == 2
-    assert len(dedup_per_device(pairs(home1, home2))) == 1
 
 
 def test_per_installation_versions_count_separately():
@@ -121,19 +86,8 @@ def test_a_swid_tag_and_its_package_are_one_installation():
     assert one.stands_for == (rpm, tag)
 
 
-def test_dedup_dispatches_on_the_metric():
-    a = inst("Wireshark 2.4.0 64-bit", "2.4.0", location=r"C:\Program Files\Wireshark")
-    b = inst("Wireshark 2.4.0 64-bit", "2.4.0", location=r"D:\Wireshark")
-    assert len(dedup(pairs(a, b), "installation")) == 2
-    for metric in ("device", "core", "processor", "named_user", "whatever"):
-        assert len(dedup(pairs(a, b), metric)) == 1
-
-
-def test_order_of_first_appearance_and_empty_input():
-    items = pairs(inst("VLC media player", "3.0.20"), inst("7-Zip 16.04 (x64)", "16.04"),
-                  inst("VLC media player", "3.0.18"))
-    assert [c.recognition.product for c in dedup_per_device(items)] == ["VLC media player", "7-Zip"]
-    assert dedup_per_device([]) == [] and dedup_per_installation([]) == []
+def test_empty_input():
+    assert dedup_per_installation([]) == []
 
 
 @pytest.mark.parametrize("location, source, key", [

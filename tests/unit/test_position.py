@@ -7,7 +7,8 @@ import pytest
 
 from sam_engine.model import (Entitlement, Hardware, Host, HostScan, HostStatus, Installation, LicenceNeed,
                               Recognition, Virtualization)
-from sam_engine.licensing.position import Status, build_position, position_to_rows
+from sam_engine.licensing.position import build_position, position_to_rows
+from sam_engine.vocabulary import Status
 
 AS_OF = dt.date(2026, 6, 30)
 XEON = ("GenuineIntel", "Intel(R) Xeon(R) Gold 6346 CPU @ 3.10GHz")

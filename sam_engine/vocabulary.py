@@ -1,0 +1,102 @@
+"""The engine's fixed words, each written here once: metrics, statuses, finding types, severities.
+
+Everything that validates, computes or shows one of these words reads it from
+here: the entitlement parsers and the metric-rule loader (metric names), the
+position and the report (statuses and their order), the findings, the policy
+and the notification settings (finding types and severities). Templates get the
+lists they test as Jinja globals (``report.render.environment``) and
+``report.js`` gets them in the page's data island, so neither spells a status.
+
+The tool's version is ``sam_engine.__version__`` (pyproject.toml reads it;
+galaxy.yml repeats it as a literal, which a unit test keeps equal).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+
+# --- licence metrics -------------------------------------------------------------------------
+
+
+class Metric(enum.StrEnum):
+    """How consumption is counted; ``licensing.metrics`` has one rule per member."""
+
+    INSTALLATION = "installation"
+    DEVICE = "device"
+    NAMED_USER = "named_user"
+    PROCESSOR = "processor"
+    CORE = "core"
+    VM = "vm"
+    SITE = "site"
+    EMPLOYEE = "employee"
+
+
+METRICS = tuple(m.value for m in Metric)
+# Other spellings people write for a metric, after the normalisation of ``metric_name``
+# (lower case, spaces and hyphens as ``_``, a leading ``per_`` dropped).
+METRIC_ALIASES = {"install": Metric.INSTALLATION}
+
+
+def metric_name(text: str) -> str | None:
+    """The metric ``text`` names (``Per Device`` -> ``device``, ``install`` -> ``installation``), or None."""
+    name = re.sub(r"[\s-]+", "_", text.strip().lower()).removeprefix("per_")
+    name = METRIC_ALIASES.get(name, name)
+    return str(name) if name in METRICS else None
+
+
+# --- position statuses -----------------------------------------------------------------------
+
+
+class Status(str, enum.Enum):
+    """A product's licence position (rules in ``licensing.position``)."""
+
+    COMPLIANT = "compliant"
+    UNDER_LICENSED = "under-licensed"
+    OVER_LICENSED = "over-licensed"
+    UNLICENSED = "unlicensed"
+    NO_LICENCE_NEEDED = "no licence needed"
+    UNRECOGNISED = "unrecognised"
+
+
+# Most urgent first: what an auditor finds, then money spent for nothing, then the rest.
+URGENCY = tuple(s.value for s in (Status.UNDER_LICENSED, Status.UNLICENSED, Status.OVER_LICENSED, Status.COMPLIANT,
+                                  Status.NO_LICENCE_NEEDED, Status.UNRECOGNISED))
+# Short of licences: the statuses that fail JUnit, count as non-compliant and raise findings.
+NON_COMPLIANT = (Status.UNDER_LICENSED.value, Status.UNLICENSED.value)
+# The statuses of a product that needs a licence, most urgent first.
+LICENSABLE = tuple(s for s in URGENCY if s not in (Status.NO_LICENCE_NEEDED.value, Status.UNRECOGNISED.value))
+
+
+# --- findings --------------------------------------------------------------------------------
+
+
+class FindingType(enum.StrEnum):
+    """What a finding is about (rules in ``findings.detect``)."""
+
+    UNDER_LICENSED = Status.UNDER_LICENSED.value
+    UNLICENSED = Status.UNLICENSED.value
+    PROHIBITED = "prohibited"
+    EXPIRING = "expiring"
+    SHELFWARE = "shelfware"
+    STALE_HOST = "stale-host"
+
+
+FINDING_TYPES = tuple(t.value for t in FindingType)
+SEVERITIES = ("info", "low", "medium", "high", "critical")  # least to most severe
+# The severity of each finding type unless the policy overrides it.
+DEFAULT_SEVERITY = {
+    FindingType.UNDER_LICENSED: "high",
+    FindingType.UNLICENSED: "high",
+    FindingType.PROHIBITED: "high",
+    FindingType.EXPIRING: "medium",
+    FindingType.SHELFWARE: "low",
+    FindingType.STALE_HOST: "medium",
+}
+URGENT_EXPIRY_SEVERITY = "high"  # an expiry within the policy's expiring_urgent_days
+DEFAULT_FAIL_ON = (FindingType.UNDER_LICENSED.value, FindingType.UNLICENSED.value, FindingType.PROHIBITED.value)
+
+
+def severity_rank(severity: str) -> int:
+    """0 for ``info`` up to 4 for ``critical``; an unknown word ranks as ``info``."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else 0
