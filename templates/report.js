@@ -1,5 +1,5 @@
 /* fleetsam report: sorting, filtering, drill-down and paginated tables.
-   Reads the JSON island (#report-data, see sam_engine/render.py html_view) and draws
+   Reads the JSON island (#report-data, see sam_engine/report/render.py html_view) and draws
    with textContent only: no string from the inventory is ever parsed as HTML. */
 (function () {
   "use strict";
@@ -7,7 +7,8 @@
   var DATA = island ? JSON.parse(island.textContent) : {};
   var COL = DATA.columns || {};
   var PRODUCTS = DATA.products || {};
-  var SHORT = { "under-licensed": 1, "unlicensed": 1 };
+  var SHORT = {};  /* the statuses short of licences, named by the engine (vocabulary.NON_COMPLIANT) */
+  (DATA.non_compliant || []).forEach(function (s) { SHORT[s] = 1; });
   var tables = {};
 
   function at(kind, name) { return COL[kind].indexOf(name); }

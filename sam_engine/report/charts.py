@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-BAR_STATUSES = ("under-licensed", "unlicensed", "over-licensed", "compliant")
+from sam_engine.vocabulary import LICENSABLE as BAR_STATUSES
 PUBLISHER_LIMIT = 12  # publishers drawn; the rest are summed in a note
 TREND_LIMIT = 60  # most recent scans drawn
 LABEL_CHARS = 26  # a longer publisher name is cut in the chart (the title keeps it whole)

@@ -13,9 +13,9 @@ stays a number). Files are UTF-8 with a byte order mark, so Excel reads
 non-ASCII names correctly; the first row holds the column names.
 
 **JUnit XML** (``junit.xml``): one test case per licensable product, for CI. A
-product that is under-licensed or unlicensed is a failing test case whose
-``<failure>`` carries the figures (message) and the arithmetic (text); a
-compliant or over-licensed product passes. The layout follows the common JUnit
+product short of licences (``vocabulary.NON_COMPLIANT``) is a failing test
+case whose ``<failure>`` carries the figures (message) and the arithmetic
+(text); any other product passes. The layout follows the common JUnit
 schema (the Windy Road / Jenkins ``junit-10.xsd`` facts: ``testsuites`` >
 ``testsuite`` with name, timestamp without zone, hostname, tests, failures,
 errors, time, id and package, then ``properties``, ``testcase``s,
@@ -37,6 +37,8 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from typing import IO, Any, Iterable, Iterator
+
+from sam_engine.vocabulary import NON_COMPLIANT
 
 # --- CSV ---------------------------------------------------------------------------------
 
@@ -93,7 +95,6 @@ def write_position(handle: IO[str], model: dict[str, Any], publisher: str | None
 
 # --- JUnit XML ---------------------------------------------------------------------------
 
-FAILING = ("under-licensed", "unlicensed")
 SUITE_NAME = "fleetsam licence position"
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -125,7 +126,7 @@ def _case(parent: ET.Element, r: dict[str, Any]) -> bool:
         "name": xml_text(r["label"]),
         "time": "0",
     })
-    if r["status"] not in FAILING:
+    if r["status"] not in NON_COMPLIANT:
         return False
     failure = ET.SubElement(case, "failure", {"type": xml_text(r["status"]), "message": xml_text(_message(r))})
     lines = [*r["trace"]["consumption"], *r["trace"]["ownership"], *r["trace"]["cost"], *r["notes"]]
@@ -219,7 +220,7 @@ def _short(model: dict[str, Any]) -> list[str]:
     pos = model["position"]
     if not pos:
         return ["_No licence position: the licence data could not be read._", ""]
-    bad = [r for r in pos["licensable"] if r["status"] in ("under-licensed", "unlicensed")]
+    bad = [r for r in pos["licensable"] if r["status"] in NON_COMPLIANT]
     lines = []
     if pos["problems"]:
         lines += [f"> {len(pos['problems'])} licence data problem(s): the records they name are not counted.", ""]

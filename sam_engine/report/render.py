@@ -6,9 +6,9 @@
   inline CSS and script, the data island below; no external resource, so it
   works offline and as an e-mail attachment);
 - ``report.json``: the model verbatim (``schemas/report.schema.json``);
-- ``position.csv`` (Excel-safe), ``junit.xml`` and ``summary.md`` (``report_formats``);
+- ``position.csv`` (Excel-safe), ``junit.xml`` and ``summary.md`` (``report.formats``);
 - ``installations.csv``, streamed from the scan and position the model was
-  built from (``report_installations``): the model has no per-installation record.
+  built from (``report.installations``): the model has no per-installation record.
 
 Autoescaping is always on, so software names and publishers carrying markup
 render as text; the page's Content-Security-Policy allows only its own inline
@@ -48,6 +48,7 @@ from sam_engine.model import Scan
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.report.formats import to_junit, to_markdown
 from sam_engine.package_data import data_dir
+from sam_engine.vocabulary import LICENSABLE, NON_COMPLIANT
 
 TEMPLATE_DIR = data_dir("templates")
 REPORT_FILES = ("index.html", "report.json", "position.csv", "installations.csv", "junit.xml", "summary.md")
@@ -156,6 +157,7 @@ def html_view(model: dict[str, Any]) -> dict[str, Any]:
     changes = model["changes"]
     return {
         "columns": {k: list(v) for k, v in COLUMNS.items()},
+        "non_compliant": list(NON_COMPLIANT),
         "products": {r["id"]: _product(r) for r in pos["licensable"]},
         "hosts": [_host(h) for h in model["hosts"]],
         "unrecognised": [_title(r) for r in pos["unrecognised"]],
@@ -176,13 +178,16 @@ def island_json(data: Any) -> Markup:
 
 
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    """The report templates' environment; the status list they test is a global, named as in ``vocabulary``."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["LICENSABLE"] = LICENSABLE
+    return env
 
 
 @contextmanager
