@@ -3,11 +3,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Installed-package inventory for Linux hosts: which sources exist and how each
-is collected (dpkg, rpm, apk, pacman, snap, flatpak and SWID tags).
+is collected (dpkg, rpm, apk, pacman, snap, flatpak).
 
 ``collect_*`` functions check availability, read or run the source and return
 ``(records, warnings)``, or ``None`` when the source is absent. ``SOURCES``
-lists them all; the parsers live in ``pkg_parsers``.
+lists them all; the parsers live in ``pkg_parsers``. SWID tags are not a
+source here: ``software_facts`` reads them with ``swid.find_swid_tags`` below
+its ``swid_dirs`` option.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,7 +25,6 @@ from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_parsers import (
     SNAP_MOUNT_DIRS, parse_flatpak_list, parse_rpm_query, parse_snap_list, read_apk, read_dpkg, read_pacman,
     rpm_query_argv,
 )
-from ansible_collections.fleetsam.sam.plugins.module_utils.swid import SWID_DIRS, find_swid_tags
 
 # ---------------------------------------------------------------- collectors and registry
 
@@ -113,13 +114,6 @@ def collect_flatpak(run_command, root, which):
     return parse_flatpak_list(out), warnings
 
 
-@_collector('swid')
-def collect_swid(run_command, root, which):
-    """Collect ISO/IEC 19770-2 tags below ``SWID_DIRS``; malformed tags become warnings."""
-    records, errors = find_swid_tags(SWID_DIRS, root)
-    return records, ['swid: %s: %s' % (e['path'], e['reason']) for e in errors]
-
-
 SOURCES = (
     PackageSource('dpkg', (DPKG_ADMINDIR + '/status', DPKG_ADMINDIR + '/status.d'), None, False, collect_dpkg),
     PackageSource('rpm', ('/var/lib/rpm', '/usr/lib/sysimage/rpm'), 'rpm', False, collect_rpm),
@@ -127,25 +121,5 @@ SOURCES = (
     PackageSource('pacman', (PACMAN_DBPATH + '/local',), None, False, collect_pacman),
     PackageSource('snap', ('/usr/bin/snap', '/var/lib/snapd'), 'snap', True, collect_snap),
     PackageSource('flatpak', ('/usr/bin/flatpak', FLATPAK_SYSTEM_DIR), 'flatpak', True, collect_flatpak),
-    PackageSource('swid', SWID_DIRS, None, False, collect_swid),
 )
 SOURCES_BY_NAME = dict((source.name, source) for source in SOURCES)
-
-
-def collect_all(run_command, root='/', which=find_binary, sources=SOURCES):
-    """Run every available source; return ``(records, warnings, names_of_sources_used)``.
-
-    A source that fails unexpectedly becomes a warning and does not stop the others.
-    """
-    records, warnings, used = [], [], []
-    for source in sources:
-        try:
-            result = source.collect(run_command, root, which)
-        except Exception as exc:  # one broken source must not abort the scan
-            warnings.append('%s: %s: %s' % (source.name, type(exc).__name__, exc))
-            continue
-        if result is not None:
-            used.append(source.name)
-            records.extend(result[0])
-            warnings.extend(result[1])
-    return records, warnings, used
