@@ -1,7 +1,7 @@
 """The normalisation catalogue: raw titles in, publisher/product/edition/version out.
 
 A catalogue is YAML: a list of entries, one file per publisher family under the
-repo's ``catalogue/`` (``DEFAULT_CATALOGUE_DIR``, or ``$FLEETSAM_CATALOGUE``)::
+repo's ``catalogue/`` (``default_catalogue_dir()``, or ``$FLEETSAM_CATALOGUE``)::
 
     - id: sql-server-express    # unique and stable; the rule is <file>:<id>
       match: [{title: 'Microsoft SQL Server (?P<version>20\\d\\d) Express.*', publisher: 'Microsoft.*'}]
@@ -58,7 +58,6 @@ except ImportError:  # pragma: no cover
     import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CATALOGUE_DIR = data_dir("catalogue")
 ENTRY_KEYS = frozenset({"id", "match", "publisher", "product", "edition", "editions", "map", "version",
                         "licence", "licence_when", "suite", "metric_hint", "fallback", "examples", "note"})
 RULE_FIELDS = ("title", "publisher", "source", "package_id", "swid_tag_id", "version")

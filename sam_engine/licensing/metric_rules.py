@@ -347,6 +347,3 @@ def load_rules(directory: str | Path | None = None) -> MetricRules:
 def default_rules() -> MetricRules:
     """The shipped rule files, read once."""
     return load_rules()
-
-
-EMPTY_RULES = MetricRules((), CoreFactorTable((), CoreFactor("unlisted processor", Decimal(1), "default")))
