@@ -1,9 +1,11 @@
 """The fleetsam data model: one frozen dataclass per kind of record.
 
-Every record knows where it came from: installations carry the host, the scan
-and the collector that produced them; problems carry the source they point at
-(``file:line:column``, ``host/collector``). Records are converted to plain
-dicts only at the store boundary (see ``store_tinydb``) and in report models.
+Every record knows where it came from: installations carry their source
+(``dpkg``, ``windows``, ``swid``...) and package id, and the ``HostScan`` that
+holds them names the host, the scan and the collector; problems carry the
+source they point at (``file:line:column``, ``host/collector``). Records are
+converted to plain dicts only at the store boundary (``store.interface``) and
+in report models.
 """
 
 from __future__ import annotations

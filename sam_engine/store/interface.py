@@ -1,8 +1,8 @@
 """The store interface: what the engine needs from persistence, and nothing more.
 
 The engine talks to a ``Store`` only; ``open_store`` picks the backend from the
-location. TinyDB (``store_tinydb``) is the embedded default; a shared
-PostgreSQL backend for ansible-runner / AWX fleets implements the same class.
+location. TinyDB (``store.tinydb_store``) is the only backend; a shared one
+(for ansible-runner / AWX fleets) would implement the same class.
 
 A store session is a transaction: ``with open_store(path) as store: ...``
 commits on a clean exit and discards every change when the block raises, so a
