@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
 from sam_engine.licensing.position import LicencePosition, ProductPosition, position_to_rows
-from sam_engine.vocabulary import LICENSABLE, URGENCY
+from sam_engine.vocabulary import LICENSABLE, URGENCY, Status
 from sam_engine.store.interface import open_store
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -97,8 +97,8 @@ def print_json(pos: LicencePosition, products: list[ProductPosition]) -> None:
     rows = position_to_rows(products, detail=True)
     print(json.dumps({
         "as_of": pos.as_of.isoformat(),
-        "products": [r for r in rows if r["status"] != "unrecognised"],
-        "unrecognised": [r for r in rows if r["status"] == "unrecognised"],
+        "products": [r for r in rows if r["status"] != Status.UNRECOGNISED.value],
+        "unrecognised": [r for r in rows if r["status"] == Status.UNRECOGNISED.value],
         "cost_totals": {currency: str(amount) for currency, amount in pos.cost_totals},
         "total_cost": None if pos.total_cost is None else str(pos.total_cost),
         "notes": list(pos.notes),

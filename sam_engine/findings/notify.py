@@ -43,7 +43,7 @@ from sam_engine.findings.channels import DeliveryFailed, deliver
 from sam_engine.findings.notify_config import NotifyConfig, load_notify_config, notify_path
 from sam_engine.findings.policy import Policy, load_policy, policy_path
 from sam_engine.licensing.position import LicencePosition
-from sam_engine.vocabulary import severity_rank
+from sam_engine.vocabulary import SEVERITIES, severity_rank
 from sam_engine.store.interface import open_store
 
 
@@ -112,7 +112,7 @@ def track(findings: Sequence[Finding], states: Mapping[str, dict], now: str, not
             if doc["notified_state"] in (None, "resolved"):
                 label = "new"
                 _announce(doc, "new", now)
-            elif (severity_rank(f.severity) > severity_rank(doc.get("notified_severity") or "info")
+            elif (severity_rank(f.severity) > severity_rank(doc.get("notified_severity") or SEVERITIES[0])
                   or f.magnitude > (doc.get("notified_magnitude") or 0)):
                 label = "worse"
                 _announce(doc, "worse", now)

@@ -58,7 +58,7 @@ class Channel:
     name: str
     type: str
     origin: str
-    min_severity: str = "info"
+    min_severity: str = SEVERITIES[0]  # every finding
     types: tuple[str, ...] = ()
     timeout: float = 20.0
     # email
@@ -171,7 +171,7 @@ def _channel(reader: ConfigReader, node, where: str, secrets: Mapping[str, str],
             reader.fail(keys["types"], f"{where}.types[{n}]",
                         f'expected one of {", ".join(FINDING_TYPES)}, got "{name_of_type}"')
     common = dict(name=name, type=kind, origin=reader.at(node),
-                  min_severity=reader.choice(keys.get("min_severity"), f"{where}.min_severity", SEVERITIES, "info"),
+                  min_severity=reader.choice(keys.get("min_severity"), f"{where}.min_severity", SEVERITIES, SEVERITIES[0]),
                   types=types,
                   timeout=float(reader.number(keys.get("timeout"), f"{where}.timeout", timeout, minimum=1)))
     if kind == "email":
