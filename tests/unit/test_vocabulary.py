@@ -1,6 +1,7 @@
 """The vocabularies are written once (sam_engine.vocabulary) and the version once (sam_engine.__version__)."""
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -27,6 +28,11 @@ def test_pyproject_reads_the_version_from_the_engine():
     assert re.search(r'^dynamic = \["version"\]', text, re.M)
     assert re.search(r'^version = \{ attr = "sam_engine.__version__" \}', text, re.M)
     assert not re.search(r'^version = "', text, re.M)
+
+
+def test_report_schema_lists_the_statuses_in_urgency_order():
+    schema = json.loads((REPO / "schemas" / "report.schema.json").read_text(encoding="utf-8"))
+    assert tuple(schema["$defs"]["status"]["enum"]) == v.URGENCY
 
 
 def test_every_metric_has_a_rule_and_names_are_normalised():
