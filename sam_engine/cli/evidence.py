@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sam_engine.auditpack import pack as auditpack
-from sam_engine.report import changes as history
+from sam_engine.report import changes as scan_changes
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
 from sam_engine.report.formats import md
 from sam_engine.store.interface import open_store
@@ -134,7 +134,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     ctx = load_context(_settings(args), as_of, stored)
     for problem in ctx.problems:
         print(problem, file=sys.stderr)
-    d = history.diff(scan_a, scan_b, position_of(scan_a.hosts, ctx), position_of(scan_b.hosts, ctx))
+    d = scan_changes.diff(scan_a, scan_b, position_of(scan_a.hosts, ctx), position_of(scan_b.hosts, ctx))
     if args.format == "json":
         print(json.dumps(d, indent=1, ensure_ascii=False))
     elif args.format == "markdown":

@@ -15,7 +15,7 @@ from sam_engine import __version__
 from sam_engine.cli import check as cli_check
 from sam_engine.cli import licence as cli_licence
 from sam_engine.cli import position as cli_position
-from sam_engine.cli import evidence as cli_report
+from sam_engine.cli import evidence as cli_evidence
 from sam_engine.findings import notify
 from sam_engine import pipeline
 from sam_engine.entitlements.schema import ValidationFailed
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_licence.register(sub)
     cli_position.register(sub)
     cli_check.register(sub)
-    cli_report.register(sub)
+    cli_evidence.register(sub)
     return parser
 
 

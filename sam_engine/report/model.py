@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 from sam_engine import __version__
-from sam_engine.report import changes as scan_history
+from sam_engine.report import changes as scan_changes
 from sam_engine.ingest.inventory import RowTable, compact_view, source_counts
 from sam_engine.model import Entitlement, HostScan, HostStatus, Problem, Scan
 from sam_engine.licensing.position import LicencePosition
@@ -169,7 +169,7 @@ def _changes(previous: Scan | None, scan: Scan, previous_position: LicencePositi
              position: LicencePosition | None) -> dict[str, Any] | None:
     if previous is None:
         return None
-    changes = scan_history.diff(previous, scan, previous_position, position)
+    changes = scan_changes.diff(previous, scan, previous_position, position)
     changes["from_finished"] = previous.finished
     return changes
 
