@@ -3,7 +3,7 @@
 Each takes the report model (``report.build``) and formats it; none computes a
 figure. ``render.write_reports`` writes them beside ``index.html``.
 
-**CSV** (``position.csv``; ``installations.csv`` is streamed by ``report_installations``), safe to open in Excel: a
+**CSV** (``position.csv``; ``installations.csv`` is streamed by ``report.installations``), safe to open in Excel: a
 spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (and, in
 some, a tab or carriage return) as a formula, so a package named
 ``=HYPERLINK(...)`` would become a link in the auditor's sheet. Every text cell

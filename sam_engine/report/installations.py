@@ -10,7 +10,7 @@ per-installation record at all.
 
 Rows come host by host in inventory-name order, each host's installations by
 name (case-insensitive), source and version. Cells are Excel-safe and the file
-is UTF-8 with a byte order mark, as the other CSV files (``report_formats``).
+is UTF-8 with a byte order mark, as the other CSV files (``report.formats``).
 
 Example row::
 

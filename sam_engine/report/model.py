@@ -7,13 +7,13 @@ versioned by ``schema_version`` and described by ``schemas/report.schema.json``.
 Top-level keys: ``scan`` (which snapshot, and the one before it), ``summary``
 (counts) and ``tiles`` (the headline numbers, each with the section and filter
 it drills down to), ``findings`` (when computed), ``position`` (see
-``report_position``), ``changes`` (since the previous scan, see ``history``),
-``history`` (one entry per stored scan, for the trend), ``charts`` (SVG
-geometry, see ``report_charts``) and ``hosts`` (per host: hardware, status,
+``report.position.position_view``), ``changes`` (since the previous scan, see
+``report.changes``), ``history`` (one entry per stored scan, for the trend),
+``charts`` (SVG geometry, see ``report.charts``) and ``hosts`` (per host: hardware, status,
 installations per source and the licensable products found there).
 
 The model holds no record per installation: a fleet of 10,000 hosts has ten
-million of them. ``report_installations`` streams them, each with the product
+million of them. ``report.installations`` streams them, each with the product
 it counts under, from the scan and position into ``installations.csv``.
 """
 

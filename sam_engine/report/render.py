@@ -233,7 +233,7 @@ def write_reports(model: dict[str, Any], out_dir: Path, scan: Scan, position: Li
     """Write every report file (``REPORT_FILES``) into ``out_dir``; return their paths, HTML first.
 
     ``scan`` and ``position`` are those ``model`` was built from: ``installations.csv``
-    is streamed from them (``report_installations``), the other files format ``model``.
+    is streamed from them (``report.installations``), the other files format ``model``.
     ``timings`` (when given) receives the seconds spent on each file, by name.
     ``installations=False`` leaves ``installations.csv`` out (a row per installation:
     gigabytes for a large fleet) and removes an older one, which would not match.
