@@ -1,6 +1,6 @@
 """The position part of the report model: products, drill-down rows, entitlements, publishers.
 
-Built once from a ``LicencePosition`` (and the entitlement records behind it);
+``position_view`` builds it once from a ``LicencePosition`` (and the entitlements behind it);
 everything here is plain JSON-able data the templates and machine formats only
 format. Every product gets a report-local ``id`` (``p1``... licensable, ``f1``...
 needing no licence, ``u1``... unrecognised) that the host view, the package
