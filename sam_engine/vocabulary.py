@@ -3,9 +3,11 @@
 Everything that validates, computes or shows one of these words reads it from
 here: the entitlement parsers and the metric-rule loader (metric names), the
 position and the report (statuses and their order), the findings, the policy
-and the notification settings (finding types and severities). Templates get the
-lists they test as Jinja globals (``report.render.environment``) and
-``report.js`` gets them in the page's data island, so neither spells a status.
+and the notification settings (finding types and severities). The report
+templates get ``LICENSABLE`` as a Jinja global (``report.render.environment``)
+and ``report.js`` gets ``NON_COMPLIANT`` in the page's data island, so neither
+spells a status. ``schemas/report.schema.json`` is a published document and
+keeps its own status list, which a unit test holds equal to ``URGENCY``.
 
 The tool's version is ``sam_engine.__version__`` (pyproject.toml reads it;
 galaxy.yml repeats it as a literal, which a unit test keeps equal).
