@@ -48,9 +48,6 @@ class Partition:
     result: MetricResult
 
 
-_call = getattr(operator, "call", None) or (lambda f, *args: f(*args))  # operator.call: Python 3.11+
-
-
 @dataclass
 class ProductGroup:
     """Work record of one product while the position is computed (not part of the output).
@@ -175,7 +172,7 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
             seen.update(new)
         base = h << SHIFT
         # the per-installation step, at C speed: each installation's group appends (host << 32 | position)
-        deque(map(_call, map(join.__getitem__, ids), range(base, base + len(ids))), maxlen=0)
+        deque(map(operator.call, map(join.__getitem__, ids), range(base, base + len(ids))), maxlen=0)
     known_keys = {k for known, k in groups if known}
     known_products = {k[:2] for k in known_keys}
     for ent in ents:
