@@ -60,10 +60,11 @@ class Fields(dict):
 class YamlFile:
     """One YAML file's node tree (``root``) with typed, located access; problems collect in ``problems``.
 
-    ``label`` is how the file is named in problems and origins (default: ``path``).
+    ``label`` is how the file is named in problems and origins (default: ``path``); ``kind``
+    names what the file is in the problem of a file that cannot be read or parsed.
     """
 
-    def __init__(self, path: str | Path, *, label: str | None = None, text: str | None = None):
+    def __init__(self, path: str | Path, *, label: str | None = None, kind: str = "", text: str | None = None):
         self.path = Path(path)
         self.label = label or str(path)
         self.problems: list[Problem] = []
@@ -71,16 +72,18 @@ class YamlFile:
         try:
             source = self.path.read_text(encoding="utf-8-sig") if text is None else text
         except (OSError, UnicodeDecodeError) as exc:
-            self.problems.append(Problem(self.label, f"cannot read: {getattr(exc, 'strerror', None) or exc}"))
+            reason = getattr(exc, "strerror", None) or exc
+            self.problems.append(Problem(self.label, f"cannot read {kind}: {reason}" if kind else f"cannot read: {reason}"))
             return
+        invalid = f"{kind} is not valid YAML" if kind else "not valid YAML"
         try:
             self.root = yaml.compose(source, Loader=_Loader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = f"{self.label}:{mark.line + 1}:{mark.column + 1}" if mark else self.label
-            self.problems.append(Problem(where, f"not valid YAML: {exc.problem or exc.context}"))
+            self.problems.append(Problem(where, f"{invalid}: {exc.problem or exc.context}"))
         except yaml.YAMLError as exc:
-            self.problems.append(Problem(self.label, f"not valid YAML: {exc}"))
+            self.problems.append(Problem(self.label, f"{invalid}: {exc}"))
 
     @property
     def unreadable(self) -> bool:
@@ -172,13 +175,13 @@ class YamlFile:
         return list(node.value)
 
     def required(self, fields: Fields, name: str, parent: yaml.Node, field: str) -> yaml.Node | None:
-        """The node of field ``name``; a missing or empty one is reported at ``parent`` (None is returned)."""
+        """The node of field ``name``; a missing or empty one is reported at ``parent`` (None is returned)
+        unless ``parent`` is not a mapping at all, which ``mapping`` has reported already."""
         node = fields.get(name)
-        if self.is_null(node):
+        if self.is_null(node) and (isinstance(parent, yaml.MappingNode) or self.is_null(parent)):
             self.fail(node if name in fields else parent, f"{field}.{name}" if field else name,
                       "required, but missing or empty")
-            return None
-        return node
+        return None if self.is_null(node) else node
 
     # -- scalars ---------------------------------------------------------------------------
 

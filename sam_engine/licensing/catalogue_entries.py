@@ -200,7 +200,7 @@ def _entry(doc: YamlFile, node: yaml.Node, n: int, label: str) -> Entry | None:
 
 def read_entries(path: Path, label: str) -> tuple[list[Entry], list[Problem]]:
     """The valid entries of one catalogue file, named ``label`` in rules and problems, and every problem."""
-    doc = YamlFile(path, label=label)
+    doc = YamlFile(path, label=label, kind="catalogue file")
     if doc.unreadable:
         return [], doc.problems
     listed = doc.sequence(doc.root, "", "a list of catalogue entries")
