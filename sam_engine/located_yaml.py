@@ -34,6 +34,7 @@ from sam_engine.model import Problem
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 def _position(problem: Problem) -> tuple[int, int]:
@@ -113,7 +114,7 @@ class YamlFile:
     def check(self) -> None:
         """Raise ``ConfigError`` when anything was wrong."""
         if self.problems:
-            raise ConfigError(sorted(self.problems, key=_position))
+            raise ConfigError(self.located())
 
     @staticmethod
     def is_null(node: yaml.Node | None) -> bool:
@@ -143,7 +144,8 @@ class YamlFile:
     def mapping(self, node: yaml.Node | None, field: str, known: Iterable[str] = (),
                 what: str = "a mapping") -> Fields:
         """The fields of a mapping node (none for an empty/absent one); keys outside a non-empty
-        ``known``, repeated keys and keys that are not names are problems and left out."""
+        ``known``, repeated keys and keys that are not names are problems and left out. Merge keys
+        (``<<: *base``) are honoured: the mapping's own keys win over merged ones."""
         out = Fields()
         if self.is_null(node):
             return out
@@ -151,9 +153,18 @@ class YamlFile:
             self.expected(node, field or "(top level)", what)
             return out
         known = tuple(known)
+        merged: list[Fields] = []
         for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag == _MERGE:
+                sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+                for source in sources:
+                    if isinstance(source, yaml.MappingNode):
+                        merged.append(self.mapping(source, field, known))
+                    else:
+                        self.expected(source, f"{field}.<<" if field else "<<", "a mapping to merge")
+                continue
             if not isinstance(key, yaml.ScalarNode) or self.is_null(key):
-                self.expected(key, field or "(top level)", "a field name")
+                self.expected(key, field, "a field name")
                 continue
             name = key.value
             where = f"{field}.{name}" if field else name
@@ -164,7 +175,16 @@ class YamlFile:
             else:
                 out[name] = value
                 out.key_nodes[name] = key
+        for fields in merged:  # the first merged mapping that has a key wins, as YAML says
+            for name, value in fields.items():
+                if name not in out:
+                    out[name] = value
+                    out.key_nodes[name] = fields.key_nodes[name]
         return out
+
+    def located(self) -> list[Problem]:
+        """``problems`` in the order of the file (by line and column)."""
+        return sorted(self.problems, key=_position)
 
     def sequence(self, node: yaml.Node | None, field: str, what: str = "a list") -> list[yaml.Node]:
         if self.is_null(node):

@@ -205,4 +205,4 @@ def read_entries(path: Path, label: str) -> tuple[list[Entry], list[Problem]]:
         return [], doc.problems
     listed = doc.sequence(doc.root, "", "a list of catalogue entries")
     entries = [_entry(doc, node, n, label) for n, node in enumerate(listed)]
-    return [e for e in entries if e is not None], doc.problems
+    return [e for e in entries if e is not None], doc.located()

@@ -110,7 +110,7 @@ def load_core_factors(path: str | Path, label: str | None = None) -> tuple[CoreF
     rows = [_core_factor_row(doc, node, f"factors[{n}]")
             for n, node in enumerate(doc.sequence(doc.required(top, "factors", doc.root, ""), "factors"))]
     if doc.problems:
-        return None, doc.problems
+        return None, doc.located()
     return CoreFactorTable(tuple(rows), default), []
 
 
@@ -227,7 +227,7 @@ def load_product_rules(path: str | Path, label: str | None = None) -> tuple[tupl
                                              f"is already defined at {seen[rule.key()]}")
         seen.setdefault(rule.key(), rule.origin)
         rules.append(rule)
-    return ((), doc.problems) if doc.problems else (tuple(rules), [])
+    return ((), doc.located()) if doc.problems else (tuple(rules), [])
 
 
 def load_rules(directory: str | Path | None = None) -> tuple[MetricRules | None, list[Problem]]:
