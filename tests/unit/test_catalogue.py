@@ -556,6 +556,25 @@ def test_invalid_yaml_is_located(tmp_path):
     assert len(cat) == 0
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("- {id: a, publisher: A, product: B, licence: free, match: {title: x}, fallback: sometimes}\n",
+     ':1:81: a.fallback: expected true or false, got "sometimes"'),
+    ("- {id: a, publisher: A, licence: free, match: {title: x}}\n", ":1:3: a.product: required, but missing or empty"),
+    ("- id: a\n  publisher: A\n  product: B\n  licence: free\n  product: C\n  match: {title: x}\n",
+     ":5:3: a.product: given twice (first at {path}:3:3)"),
+    ("- {id: a, publisher: A, product: B, licence: free, match: []}\n", ":1:59: a.match: expected at least one rule"),
+    ("- {id: a, publisher: A, product: B, licence: free, match: {title: x}, examples: [{expect: {}}]}\n",
+     ":1:82: a.examples[0].title: required, but missing or empty"),
+    ("- {id: a, publisher: A, product: B, licence: free\n", ":2:1: catalogue file is not valid YAML: "),
+])
+def test_a_broken_catalogue_file_is_a_located_problem(tmp_path, text, expected):
+    path = tmp_path / "user.yml"
+    path.write_text(text)
+    cat, problems = load_catalogue([path], include_shipped=False, today=TODAY)
+    assert len(cat) == 0 and len(problems) == 1
+    assert f"{problems[0].source}: {problems[0].message}".startswith(str(path) + expected.format(path=path))
+
+
 def test_catalogue_dir_from_environment(tmp_path, monkeypatch):
     write(tmp_path / "only.yml", """
         - {id: only, publisher: Acme, product: Only, licence: free, match: {title: 'Acme Only'}}
