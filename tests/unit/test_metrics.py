@@ -1,10 +1,12 @@
 """Metric rule functions: the vendor worked examples, each docstring example, and the rule data files."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from sam_engine.licensing import metrics
+from sam_engine.licensing.context import LicenceSettings, load_context
 from sam_engine.licensing.metric_rules import (MetricParams, default_rules, load_core_factors, load_product_rules,
                                      load_rules)
 from sam_engine.licensing.metrics import Deployment, MetricContext, measure
@@ -247,10 +249,19 @@ def test_duplicate_keys_are_located(tmp_path):
     ("core_factors.yml", "factors:\n  - {label: x86, factor: 0.5, cores_per_socket: true}\n",
      ':2:49: factors[0].cores_per_socket: expected a whole number >= 1, got "true"'),
 ])
-def test_a_broken_rule_file_is_a_located_problem_and_the_shipped_rules_stand(tmp_path, name, text, expected):
+def test_a_broken_rule_file_is_a_located_problem(tmp_path, name, text, expected):
     (tmp_path / "core_factors.yml").write_text("factors: []\n")
     (tmp_path / "metric_rules.yml").write_text("products: []\n")
     (tmp_path / name).write_text(text)
     rules, problems = load_rules(tmp_path)
     assert rules is None and len(problems) == 1
     assert located(problems)[0].startswith(f"{tmp_path / name}{expected}"), located(problems)
+
+
+def test_a_rejected_rule_directory_leaves_the_shipped_rules_in_force(tmp_path):
+    (tmp_path / "core_factors.yml").write_text("factors: []\n")
+    (tmp_path / "metric_rules.yml").write_text("products: [x]\n")
+    settings = LicenceSettings(licences_dir=tmp_path / "no-licences", rules_dir=tmp_path)
+    ctx = load_context(settings, date(2026, 6, 30), [])
+    assert ctx.has_errors and ctx.rules == RULES
+    assert [p.source for p in ctx.problems] == [f"{tmp_path / 'metric_rules.yml'}:1:12"]
