@@ -7,9 +7,9 @@ at least 4 per processor, ...). Loading validates every entry through
 ``located_yaml`` and returns each mistake as a ``Problem``; all mistakes of a
 file are reported together, and a file with any mistake is not used.
 
-Worked example: ``metric_rules.yml`` line 12 reads ``core: {pack: two}`` ->
-``Problem("catalogue/metrics/metric_rules.yml:12:17", 'products[0].metrics.core.pack:
-expected a whole number >= 1, got "two"')``.
+Worked example: the SQL Server entry's line 28 of the shipped ``metric_rules.yml``
+edited to read ``core: {pack: two}`` -> ``Problem("catalogue/metrics/metric_rules.yml:28:20",
+'products[0].metrics.core.pack: expected a whole number >= 1, got "two"')``.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def _core_factor_row(doc: YamlFile, node: yaml.Node | None, field: str, default:
         match, f"{field}.match", "a list of regular expressions")
     patterns = [doc.pattern(item, f"{field}.match[{n}]") for n, item in enumerate(listed)]
     cps = doc.integer(keys.get("cores_per_socket"), f"{field}.cores_per_socket", None, 1)
-    if not default and not listed and cps is None and "cores_per_socket" not in keys:
+    if not default and not listed and "cores_per_socket" not in keys:
         doc.fail(node, field, "expected match or cores_per_socket: which processors the factor is for")
     if len(doc.problems) > before:
         return None
