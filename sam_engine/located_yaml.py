@@ -35,11 +35,42 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
+MAX_DEPTH = 64  # deeper nesting is no data file of ours, and would exhaust the reading's recursion
 
 
 def _position(problem: Problem) -> tuple[int, int]:
     parts = problem.source.rsplit(":", 2)
     return (int(parts[1]), int(parts[2])) if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit() else (0, 0)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _unreadable_shape(root: yaml.Node) -> tuple[yaml.Node, str] | None:
+    """A node no loader could walk, and why: an alias inside its own anchor (a structure that
+    contains itself), or nesting deeper than ``MAX_DEPTH``. Walked without recursion."""
+    on_path, finished = {id(root)}, set()
+    stack = [(root, iter(_children(root)))]
+    while stack:
+        node, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            on_path.discard(id(node))
+            finished.add(id(node))
+        elif id(child) in on_path:
+            return child, "an alias inside its own anchor (a structure that contains itself)"
+        elif len(stack) >= MAX_DEPTH:
+            return child, f"nested deeper than {MAX_DEPTH} levels"
+        elif id(child) not in finished:
+            on_path.add(id(child))
+            stack.append((child, iter(_children(child))))
+    return None
 
 
 class ConfigError(Exception):
@@ -65,26 +96,33 @@ class YamlFile:
     names what the file is in the problem of a file that cannot be read or parsed.
     """
 
-    def __init__(self, path: str | Path, *, label: str | None = None, kind: str = "", text: str | None = None):
+    def __init__(self, path: str | Path, *, label: str | None = None, kind: str = ""):
         self.path = Path(path)
         self.label = label or str(path)
         self.problems: list[Problem] = []
         self.root: yaml.Node | None = None
         try:
-            source = self.path.read_text(encoding="utf-8-sig") if text is None else text
+            source = self.path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or exc
             self.problems.append(Problem(self.label, f"cannot read {kind}: {reason}" if kind else f"cannot read: {reason}"))
             return
         invalid = f"{kind} is not valid YAML" if kind else "not valid YAML"
         try:
-            self.root = yaml.compose(source, Loader=_Loader)
+            root = yaml.compose(source, Loader=_Loader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = f"{self.label}:{mark.line + 1}:{mark.column + 1}" if mark else self.label
             self.problems.append(Problem(where, f"{invalid}: {exc.problem or exc.context}"))
+            return
         except yaml.YAMLError as exc:
             self.problems.append(Problem(self.label, f"{invalid}: {exc}"))
+            return
+        bad = _unreadable_shape(root) if root is not None else None
+        if bad:
+            self.problems.append(Problem(self.at(bad[0]), f"{invalid}: {bad[1]}"))
+        else:
+            self.root = root
 
     @property
     def unreadable(self) -> bool:

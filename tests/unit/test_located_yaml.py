@@ -95,3 +95,15 @@ def test_check_raises_every_problem_in_file_order(tmp_path):
     with pytest.raises(ConfigError) as caught:
         doc.check()
     assert [line.split(":")[1] for line in str(caught.value).splitlines()] == ["1", "2"]
+
+
+@pytest.mark.parametrize("text, where, why", [
+    ("entitlements:\n  - {publisher: &a [*a]}\n", "2:17", "an alias inside its own anchor"),
+    ("base: &b {x: 1, <<: *b}\n", "1:7", "an alias inside its own anchor"),
+    ("deep: " + "[" * 100 + "]" * 100 + "\n", "1:70", "nested deeper than 64 levels"),
+])
+def test_a_structure_no_loader_could_walk_is_rejected_at_reading(tmp_path, text, where, why):
+    doc = read(tmp_path, text, kind="licence file")
+    assert doc.unreadable
+    assert located(doc) == [f"{doc.path}:{where}: licence file is not valid YAML: {why}" + (
+        " (a structure that contains itself)" if "alias" in why else "")]
