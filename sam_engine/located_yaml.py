@@ -232,13 +232,14 @@ class YamlFile:
             return []
         return list(node.value)
 
-    def required(self, fields: Fields, name: str, parent: yaml.Node, field: str) -> yaml.Node | None:
-        """The node of field ``name``; a missing or empty one is reported at ``parent`` (None is returned)
-        unless ``parent`` is not a mapping at all, which ``mapping`` has reported already."""
+    def required(self, fields: Fields, name: str, parent: yaml.Node, field: str, what: str) -> yaml.Node | None:
+        """The node of field ``name``; a missing or empty one (``expected <what>, got nothing``) is
+        reported at ``parent`` and None returned, unless ``parent`` is not a mapping at all (which
+        ``mapping`` has reported already)."""
         node = fields.get(name)
         if self.is_null(node) and (isinstance(parent, yaml.MappingNode) or self.is_null(parent)):
             self.fail(node if name in fields else parent, f"{field}.{name}" if field else name,
-                      "required, but missing or empty")
+                      f"expected {what}, got nothing")
         return None if self.is_null(node) else node
 
     # -- scalars ---------------------------------------------------------------------------

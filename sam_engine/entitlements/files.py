@@ -48,7 +48,7 @@ def read_licence_file(path: Path, catalogue: CatalogueLike) -> tuple[list[Checke
     if doc.unreadable:
         return [], doc.problems
     top = doc.mapping(doc.root, "", ("entitlements",), 'a mapping with an "entitlements:" list')
-    listing = doc.sequence(doc.required(top, "entitlements", doc.root, ""), "entitlements",
+    listing = doc.sequence(doc.required(top, "entitlements", doc.root, "", "a list of entitlements"), "entitlements",
                            "a list of entitlements")
     checked: list[Checked] = []
     for item in listing:

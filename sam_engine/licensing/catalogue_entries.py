@@ -118,7 +118,8 @@ def _rules(doc: YamlFile, node: yaml.Node | None, name: str) -> tuple[list, set[
 def _condition(doc: YamlFile, node: yaml.Node, where: str) -> Condition | None:
     before = len(doc.problems)
     fields = doc.mapping(node, where, WHEN_KEYS, "a mapping with licence and version, until or since")
-    licence = doc.choice(doc.required(fields, "licence", node, where), f"{where}.licence", LICENCES, None)
+    licence = doc.choice(doc.required(fields, "licence", node, where, f"one of {', '.join(LICENCES)}"),
+                         f"{where}.licence", LICENCES, None)
     spec = doc.text(fields.get("version"), f"{where}.version")
     try:
         parse_range(spec)
@@ -134,7 +135,7 @@ def _examples(doc: YamlFile, node: yaml.Node | None, name: str) -> tuple[dict, .
     for n, example in enumerate(doc.sequence(node, f"{name}.examples", "a list of {title: ..., expect: ...}")):
         where = f"{name}.examples[{n}]"
         fields = doc.mapping(example, where, EXAMPLE_KEYS, "a mapping with a title")
-        doc.text(doc.required(fields, "title", example, where), f"{where}.title")
+        doc.text(doc.required(fields, "title", example, where, "a text"), f"{where}.title")
         doc.mapping(fields.get("expect"), f"{where}.expect")
         out.append({key: doc.plain(value) for key, value in fields.items()})
     return tuple(out)
@@ -164,12 +165,14 @@ def _entry(doc: YamlFile, node: yaml.Node, n: int, label: str) -> Entry | None:
         return None
     name = _entry_name(node, n)
     fields = doc.mapping(node, name, ENTRY_KEYS)
-    ident = doc.text(doc.required(fields, "id", node, name), f"{name}.id")
-    licence = doc.choice(doc.required(fields, "licence", node, name), f"{name}.licence", LICENCES, None)
-    rules, groups = _rules(doc, doc.required(fields, "match", node, name), name)
+    ident = doc.text(doc.required(fields, "id", node, name, "a text"), f"{name}.id")
+    licence = doc.choice(doc.required(fields, "licence", node, name, f"one of {', '.join(LICENCES)}"),
+                         f"{name}.licence", LICENCES, None)
+    rules, groups = _rules(doc, doc.required(fields, "match", node, name, "a rule or a list of rules"), name)
     results = {}
     for key in ("publisher", "product", "edition", "version"):
-        value_node = doc.required(fields, key, node, name) if key in ("publisher", "product") else fields.get(key)
+        value_node = (doc.required(fields, key, node, name, "a text") if key in ("publisher", "product")
+                      else fields.get(key))
         value = results[key] = doc.text(value_node, f"{name}.{key}")
         missing = [f for f in template_fields(value or "") if f not in groups]
         if missing:

@@ -82,8 +82,8 @@ def _core_factor_row(doc: YamlFile, node: yaml.Node | None, field: str, default:
         doc.expected(node, field, "a mapping with label and factor")
         return None
     keys = doc.mapping(node, field, CORE_FACTOR_KEYS)
-    label = doc.text(doc.required(keys, "label", node, field), f"{field}.label")
-    factor = doc.number(doc.required(keys, "factor", node, field), f"{field}.factor", None, above=True)
+    label = doc.text(doc.required(keys, "label", node, field, "a text"), f"{field}.label")
+    factor = doc.number(doc.required(keys, "factor", node, field, "a number > 0"), f"{field}.factor", None, above=True)
     match = keys.get("match")
     listed = [match] if isinstance(match, yaml.ScalarNode) and not doc.is_null(match) else doc.sequence(
         match, f"{field}.match", "a list of regular expressions")
@@ -108,7 +108,7 @@ def load_core_factors(path: str | Path, label: str | None = None) -> tuple[CoreF
     default = (_core_factor_row(doc, top["default"], "default", default=True) if "default" in top
                else CoreFactor("unlisted processor", Decimal(1), doc.label))
     rows = [_core_factor_row(doc, node, f"factors[{n}]")
-            for n, node in enumerate(doc.sequence(doc.required(top, "factors", doc.root, ""), "factors"))]
+            for n, node in enumerate(doc.sequence(doc.required(top, "factors", doc.root, "", "a list of core factors"), "factors"))]
     if doc.problems:
         return None, doc.located()
     return CoreFactorTable(tuple(rows), default), []
@@ -197,7 +197,7 @@ def _product_rule(doc: YamlFile, node: yaml.Node | None, field: str) -> ProductR
         doc.expected(node, field, "a mapping with publisher and product")
         return None
     keys = doc.mapping(node, field, PRODUCT_KEYS)
-    publisher, product = (doc.text(doc.required(keys, k, node, field), f"{field}.{k}") for k in ("publisher", "product"))
+    publisher, product = (doc.text(doc.required(keys, k, node, field, "a text"), f"{field}.{k}") for k in ("publisher", "product"))
     edition = doc.text(keys.get("edition"), f"{field}.edition")
     default = doc.choice(keys.get("default_metric"), f"{field}.default_metric", METRIC_NAMES, None)
     metrics = keys.get("metrics")
@@ -218,7 +218,7 @@ def load_product_rules(path: str | Path, label: str | None = None) -> tuple[tupl
         return (), doc.problems
     top = doc.mapping(doc.root, "", ("products",), "a mapping with a products list")
     rules, seen = [], {}
-    for n, node in enumerate(doc.sequence(doc.required(top, "products", doc.root, ""), "products")):
+    for n, node in enumerate(doc.sequence(doc.required(top, "products", doc.root, "", "a list of product rules"), "products")):
         rule = _product_rule(doc, node, f"products[{n}]")
         if rule is None:
             continue

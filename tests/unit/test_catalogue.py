@@ -529,7 +529,7 @@ def test_bad_entries_are_located_and_skipped(tmp_path):
     assert all(p.source.startswith(label + ":") for p in problems)
     found = {p.source[len(label) + 1:]: p.message for p in problems}  # line:col (line alone: an entry)
     assert found["11:15"].startswith('bad-regex.match[0].title: expected a regular expression, got "Acme Broken')
-    assert found["12:3"] == "no-product.product: required, but missing or empty"  # the entry: nothing to point at
+    assert found["12:3"] == "no-product.product: expected a text, got nothing"  # the entry: nothing to point at
     assert found["19:12"] == 'bad-licence.licence: expected one of required, free, got "maybe"'
     assert found["25:3"].startswith("stray-key.colour: unknown field; expected one of id, match, ")
     assert found["26:33"].startswith("stray-key.match[0].size: unknown field; expected one of title, ")
@@ -559,12 +559,12 @@ def test_invalid_yaml_is_located(tmp_path):
 @pytest.mark.parametrize("text, expected", [
     ("- {id: a, publisher: A, product: B, licence: free, match: {title: x}, fallback: sometimes}\n",
      ':1:81: a.fallback: expected true or false, got "sometimes"'),
-    ("- {id: a, publisher: A, licence: free, match: {title: x}}\n", ":1:3: a.product: required, but missing or empty"),
+    ("- {id: a, publisher: A, licence: free, match: {title: x}}\n", ":1:3: a.product: expected a text, got nothing"),
     ("- id: a\n  publisher: A\n  product: B\n  licence: free\n  product: C\n  match: {title: x}\n",
      ":5:3: a.product: given twice (first at {path}:3:3)"),
     ("- {id: a, publisher: A, product: B, licence: free, match: []}\n", ":1:59: a.match: expected at least one rule"),
     ("- {id: a, publisher: A, product: B, licence: free, match: {title: x}, examples: [{expect: {}}]}\n",
-     ":1:82: a.examples[0].title: required, but missing or empty"),
+     ":1:82: a.examples[0].title: expected a text, got nothing"),
     ("- {id: a, publisher: A, product: B, licence: free\n", ":2:1: catalogue file is not valid YAML: "),
 ])
 def test_a_broken_catalogue_file_is_a_located_problem(tmp_path, text, expected):

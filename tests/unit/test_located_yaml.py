@@ -65,10 +65,10 @@ def test_wrong_types_say_what_was_expected_and_what_was_found(tmp_path):
 def test_required_field_is_reported_at_its_mapping(tmp_path):
     doc = read(tmp_path, "entries:\n  - name: x\n  - {name: y, size: ~}\n")
     first, second = doc.sequence(doc.mapping(doc.root, "")["entries"], "entries")
-    assert doc.required(doc.mapping(first, "entries[0]"), "size", first, "entries[0]") is None
-    assert doc.required(doc.mapping(second, "entries[1]"), "size", second, "entries[1]") is None
-    assert located(doc) == [f"{doc.path}:2:5: entries[0].size: required, but missing or empty",
-                            f"{doc.path}:3:21: entries[1].size: required, but missing or empty"]
+    assert doc.required(doc.mapping(first, "entries[0]"), "size", first, "entries[0]", "a number") is None
+    assert doc.required(doc.mapping(second, "entries[1]"), "size", second, "entries[1]", "a number") is None
+    assert located(doc) == [f"{doc.path}:2:5: entries[0].size: expected a number, got nothing",
+                            f"{doc.path}:3:21: entries[1].size: expected a number, got nothing"]
 
 
 def test_scalars_stay_as_written_and_numbers_are_exact(tmp_path):
