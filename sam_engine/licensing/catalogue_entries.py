@@ -99,12 +99,12 @@ def _rules(doc: YamlFile, node: yaml.Node | None, name: str) -> tuple[list, set[
     listed = [node] if isinstance(node, yaml.MappingNode) else doc.sequence(
         node, f"{name}.match", "a rule or a list of rules")
     if not listed and not doc.is_null(node):
-        doc.fail(node, f"{name}.match", "expected at least one rule")
+        doc.fail(node, f"{name}.match", "expected at least one rule, got an empty list")
     for n, rule in enumerate(listed):
         where = f"{name}.match[{n}]"
         fields = doc.mapping(rule, where, RULE_FIELDS, "a mapping of field: regular expression")
         if not fields and (isinstance(rule, yaml.MappingNode) or doc.is_null(rule)):
-            doc.fail(rule, where, f"expected at least one of {', '.join(RULE_FIELDS)}")
+            doc.fail(rule, where, f"expected at least one of {', '.join(RULE_FIELDS)}, got {doc.shown(rule)}")
         compiled = []
         for key, value in fields.items():
             pattern = doc.pattern(value, f"{where}.{key}", re.IGNORECASE)
@@ -174,7 +174,11 @@ def _entry(doc: YamlFile, node: yaml.Node, n: int, label: str) -> Entry | None:
         value_node = (doc.required(fields, key, node, name, "a text") if key in ("publisher", "product")
                       else fields.get(key))
         value = results[key] = doc.text(value_node, f"{name}.{key}")
-        missing = [f for f in template_fields(value or "") if f not in groups]
+        try:
+            missing = [f for f in template_fields(value or "") if f not in groups]
+        except ValueError as exc:  # an unbalanced brace
+            doc.fail(value_node, f"{name}.{key}", f'expected a text or a {{group}} template, got "{value}" ({exc})')
+            continue
         if missing:
             doc.fail(value_node, f"{name}.{key}", f"uses {', '.join(missing)}: no such named group in match")
     conditions = [_condition(doc, cond, f"{name}.licence_when[{k}]") for k, cond in

@@ -562,10 +562,12 @@ def test_invalid_yaml_is_located(tmp_path):
     ("- {id: a, publisher: A, licence: free, match: {title: x}}\n", ":1:3: a.product: expected a text, got nothing"),
     ("- id: a\n  publisher: A\n  product: B\n  licence: free\n  product: C\n  match: {title: x}\n",
      ":5:3: a.product: given twice (first at {path}:3:3)"),
-    ("- {id: a, publisher: A, product: B, licence: free, match: []}\n", ":1:59: a.match: expected at least one rule"),
+    ("- {id: a, publisher: A, product: B, licence: free, match: []}\n", ":1:59: a.match: expected at least one rule, got an empty list"),
     ("- {id: a, publisher: A, product: B, licence: free, match: {title: x}, examples: [{expect: {}}]}\n",
      ":1:82: a.examples[0].title: expected a text, got nothing"),
     ("- {id: a, publisher: A, product: B, licence: free\n", ":2:1: catalogue file is not valid YAML: "),
+    ("- {id: a, publisher: A, product: '{name', licence: free, match: {title: '(?P<name>.*)'}}\n",
+     ':1:34: a.product: expected a text or a {{group}} template, got "{{name" (expected \'}}\' before end of string)'),
 ])
 def test_a_broken_catalogue_file_is_a_located_problem(tmp_path, text, expected):
     path = tmp_path / "user.yml"
