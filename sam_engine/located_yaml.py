@@ -168,14 +168,15 @@ class YamlFile:
 
     @classmethod
     def plain(cls, node: yaml.Node | None):
-        """A node as plain data: scalars as the text written, nulls as None (for loaders that parse text)."""
+        """A node as plain data: scalars as the text written, nulls as None (for loaders that parse text);
+        a key that is a list or a mapping becomes its description, which no field accepts."""
         if cls.is_null(node):
             return None
         if isinstance(node, yaml.ScalarNode):
             return node.value
         if isinstance(node, yaml.SequenceNode):
             return [cls.plain(item) for item in node.value]
-        return {cls.plain(k): cls.plain(v) for k, v in node.value}
+        return {cls.plain(k) if isinstance(k, yaml.ScalarNode) else cls.shown(k): cls.plain(v) for k, v in node.value}
 
     # -- structure -------------------------------------------------------------------------
 

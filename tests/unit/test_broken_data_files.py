@@ -3,8 +3,10 @@
 import json
 
 from sam_engine import pipeline
+from sam_engine.entitlements.files import load_licence_files
 from sam_engine.licensing.context import LicenceSettings
 
+from test_entitlements import FakeCatalogue
 from test_pipeline import RESULT, write_spool
 
 
@@ -32,3 +34,10 @@ def test_a_scan_with_a_broken_catalogue_rule_and_licence_file_still_stores_and_r
     assert len(located) == 3
     report = json.loads((tmp_path / "reports" / "report.json").read_text())
     assert len(report["position"]["problems"]) == 3
+
+
+def test_a_licence_field_holding_a_mapping_with_a_list_key_is_a_located_problem(tmp_path):
+    path = tmp_path / "odd.yml"
+    path.write_text("entitlements:\n  - {publisher: Oracle, product: {? [a]: b}, metric: site}\n")
+    ents, problems = load_licence_files([path], FakeCatalogue())
+    assert ents == [] and [str(p) for p in problems] == [f"{path}:2:25: error: product: expected text, got a mapping"]
