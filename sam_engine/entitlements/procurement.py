@@ -47,7 +47,7 @@ from sam_engine.entitlements.schema import (
     same_as_files,
     validate_record,
 )
-from sam_engine.entitlements.files import compose_file, mapping_entries, plain, where
+from sam_engine.located_yaml import YamlFile
 from sam_engine.model import Entitlement, Problem
 from sam_engine.store.interface import Store
 
@@ -81,20 +81,14 @@ class ImportResult:
         return self.rows - self.added
 
 
-def _format_options(path: str, node: yaml.Node | None, problems: list[Problem]) -> tuple[dict, ParseOptions]:
+def _format_options(doc: YamlFile, node: yaml.Node | None) -> tuple[dict, ParseOptions]:
     """The ``format:`` section: delimiter and encoding, and the value ``ParseOptions``."""
     settings = {"delimiter": None, "encoding": "utf-8-sig"}
-    if node is None:
-        return settings, ParseOptions()
-    if not isinstance(node, yaml.MappingNode):
-        problems.append(Problem(where(path, node), "format: expected a mapping"))
-        return settings, ParseOptions()
-    nodes, locations, problems_here = mapping_entries(path, node)
-    problems.extend(problems_here)
-    given = {key: plain(value) for key, value in nodes.items()}
+    problems = doc.problems
+    nodes = doc.mapping(node, "format")
     options: dict = {}
-    for key, value in given.items():
-        at = locations[key]
+    for key, value_node in nodes.items():
+        value, at = doc.plain(value_node), doc.at(nodes.key_nodes[key])
         if key not in FORMAT_KEYS:
             problems.append(Problem(at, f"format.{key}: unknown setting; expected one of {', '.join(FORMAT_KEYS)}"))
         elif key == "delimiter" and value not in (None, "auto"):
@@ -129,43 +123,35 @@ def _format_options(path: str, node: yaml.Node | None, problems: list[Problem]) 
     return settings, ParseOptions(**options)
 
 
-def _field_table(
-    path: str, node: yaml.Node | None, section: str, problems: list[Problem]
-) -> tuple[dict, dict[str, str]]:
+def _field_table(doc: YamlFile, node: yaml.Node | None, section: str) -> tuple[dict, dict[str, str]]:
     """A ``field: value`` section, with the location of each entry; unknown fields are problems."""
-    if node is None:
-        return {}, {}
-    if not isinstance(node, yaml.MappingNode):
-        problems.append(Problem(where(path, node), f"{section}: expected a mapping of entitlement fields"))
-        return {}, {}
-    nodes, locations, problems_here = mapping_entries(path, node)
-    problems.extend(problems_here)
+    nodes = doc.mapping(node, section, (), "a mapping of entitlement fields")
+    locations = {key: doc.at(key_node) for key, key_node in nodes.key_nodes.items()}
     for key in list(nodes):
         if key not in FIELDS:
             expected = f"expected one of {', '.join(FIELDS)}"
-            problems.append(Problem(locations[key], f"{section}.{key}: unknown entitlement field; {expected}"))
+            doc.problems.append(Problem(locations[key], f"{section}.{key}: unknown entitlement field; {expected}"))
             del nodes[key]
-    return {key: plain(value) for key, value in nodes.items()}, locations
+    return {key: doc.plain(value) for key, value in nodes.items()}, locations
 
 
 def load_mapping(path: str | Path) -> tuple[ColumnMapping | None, list[Problem]]:
     """Read and check a mapping file; None (with located problems) when it cannot be used."""
     path = str(path)
-    root, problems = compose_file(path, "mapping file")
-    if root is None:
+    doc = YamlFile(path, kind="mapping file")
+    if doc.unreadable:
+        return None, doc.problems
+    problems = doc.problems
+    if not isinstance(doc.root, yaml.MappingNode):
+        doc.expected(doc.root, "", 'a mapping with "columns:"')
         return None, problems
-    if not isinstance(root, yaml.MappingNode):
-        return None, problems + [Problem(where(path, root), 'expected a mapping with "columns:"')]
-    top, locations, problems = mapping_entries(path, root)
-    for key in top:
-        if key not in MAPPING_KEYS:
-            problems.append(Problem(locations[key], f"{key}: unknown key; expected one of {', '.join(MAPPING_KEYS)}"))
-    settings, options = _format_options(path, top.get("format"), problems)
-    columns, _ = _field_table(path, top.get("columns"), "columns", problems)
-    defaults, default_at = _field_table(path, top.get("defaults"), "defaults", problems)
+    top = doc.mapping(doc.root, "", MAPPING_KEYS)
+    settings, options = _format_options(doc, top.get("format"))
+    columns, _ = _field_table(doc, top.get("columns"), "columns")
+    defaults, default_at = _field_table(doc, top.get("defaults"), "defaults")
     for name, header in columns.items():
         if not isinstance(header, str) or not header.strip():
-            problems.append(Problem(where(path, top["columns"]), f"columns.{name}: expected a CSV header name"))
+            problems.append(Problem(doc.at(top["columns"]), f"columns.{name}: expected a CSV header name"))
     for name, value in defaults.items():
         try:
             FIELDS[name](value, options)
@@ -173,9 +159,9 @@ def load_mapping(path: str | Path) -> tuple[ColumnMapping | None, list[Problem]]
             problems.append(Problem(default_at[name], f"defaults.{name}: {exc}"))
     for name in REQUIRED:
         if name not in columns and name not in defaults:
-            problems.append(Problem(where(path, root), f"columns: no column or default for the required field {name}"))
+            problems.append(Problem(doc.at(doc.root), f"columns: no column or default for the required field {name}"))
     values: dict[str, dict[str, str]] = {}
-    raw_values, value_at = _field_table(path, top.get("values"), "values", problems)
+    raw_values, value_at = _field_table(doc, top.get("values"), "values")
     for name, table in raw_values.items():
         if not isinstance(table, dict):
             problems.append(Problem(value_at[name], f"values.{name}: expected a mapping of export word: value"))

@@ -39,7 +39,7 @@ from typing import Mapping
 
 import yaml
 
-from sam_engine.located_yaml import ConfigReader
+from sam_engine.located_yaml import YamlFile
 from sam_engine.vocabulary import FINDING_TYPES, SEVERITIES
 
 CHANNEL_TYPES = ("email", "webhook", "terminal")
@@ -104,7 +104,7 @@ class NotifyConfig:
     origin: str = ""
 
 
-def _secret(reader: ConfigReader, node, where: str, secrets: Mapping[str, str]) -> str | None:
+def _secret(reader: YamlFile, node, where: str, secrets: Mapping[str, str]) -> str | None:
     name = reader.text(node, where)
     if name is None:
         return None
@@ -118,7 +118,7 @@ def _secret(reader: ConfigReader, node, where: str, secrets: Mapping[str, str]) 
     return value
 
 
-def _smtp(reader: ConfigReader, node, where: str) -> tuple[str | None, int | None, str]:
+def _smtp(reader: YamlFile, node, where: str) -> tuple[str | None, int | None, str]:
     url = reader.text(node, where)
     if url is None:
         reader.fail(node, where, "expected an SMTP URL, e.g. smtp+starttls://smtp.example.com:587")
@@ -138,7 +138,7 @@ def _smtp(reader: ConfigReader, node, where: str) -> tuple[str | None, int | Non
     return parts.hostname, port or SMTP_PORTS[security], security
 
 
-def _http_url(reader: ConfigReader, node, where: str, value: str | None, secret: bool) -> str | None:
+def _http_url(reader: YamlFile, node, where: str, value: str | None, secret: bool) -> str | None:
     if value is None:
         return None
     parts = urllib.parse.urlsplit(value)
@@ -149,7 +149,7 @@ def _http_url(reader: ConfigReader, node, where: str, value: str | None, secret:
     return None
 
 
-def _channel(reader: ConfigReader, node, where: str, secrets: Mapping[str, str], timeout: float,
+def _channel(reader: YamlFile, node, where: str, secrets: Mapping[str, str], timeout: float,
              names: set[str]) -> Channel | None:
     if not isinstance(node, yaml.MappingNode):
         reader.fail(node, where, "expected a mapping with a type (email, webhook or terminal)")
@@ -209,9 +209,9 @@ def _channel(reader: ConfigReader, node, where: str, secrets: Mapping[str, str],
     return Channel(**common)
 
 
-def read_notify_config(reader: ConfigReader, secrets: Mapping[str, str] | None = None) -> NotifyConfig:
+def read_notify_config(reader: YamlFile, secrets: Mapping[str, str] | None = None) -> NotifyConfig:
     """The channels of ``reader``'s file; problems are left in ``reader.problems``."""
-    if reader.root is None and reader.problems:
+    if reader.unreadable:
         return NotifyConfig(origin=str(reader.path))
     top = reader.mapping(reader.root, "", TOP_LEVEL)
     if "version" in top:
@@ -225,7 +225,7 @@ def read_notify_config(reader: ConfigReader, secrets: Mapping[str, str] | None =
 
 def load_notify_config(path: str | Path, secrets: Mapping[str, str] | None = None) -> NotifyConfig:
     """Read ``path``; raises ``ConfigError`` (every mistake, located) when anything is wrong."""
-    reader = ConfigReader(path)
+    reader = YamlFile(path)
     config = read_notify_config(reader, secrets)
     reader.check()
     return config

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-from sam_engine.located_yaml import ConfigReader
+from sam_engine.located_yaml import YamlFile
 from sam_engine.vocabulary import DEFAULT_FAIL_ON, FINDING_TYPES, SEVERITIES
 
 THRESHOLDS = ("expiring_days", "expiring_urgent_days", "stale_days", "shelfware_ratio", "shelfware_min_unused")
@@ -78,7 +78,7 @@ class Policy:
         return finding_type in self.fail_on
 
 
-def _finding_types(reader: ConfigReader, node, field_name: str) -> tuple[str, ...]:
+def _finding_types(reader: YamlFile, node, field_name: str) -> tuple[str, ...]:
     items = reader.sequence(node, field_name) if not reader.is_null(node) else []
     out = []
     for n, item in enumerate(items):
@@ -88,7 +88,7 @@ def _finding_types(reader: ConfigReader, node, field_name: str) -> tuple[str, ..
     return tuple(out)
 
 
-def _rule(reader: ConfigReader, node, where: str) -> DenyRule | None:
+def _rule(reader: YamlFile, node, where: str) -> DenyRule | None:
     if not isinstance(node, yaml.MappingNode):
         reader.fail(node, where, "expected a mapping with a product or a publisher to deny")
         return None
@@ -103,9 +103,9 @@ def _rule(reader: ConfigReader, node, where: str) -> DenyRule | None:
                     reader.text(keys.get("reason"), f"{where}.reason"), severity, reader.at(node))
 
 
-def read_policy(reader: ConfigReader) -> Policy:
+def read_policy(reader: YamlFile) -> Policy:
     """The policy in ``reader``'s file; problems are left in ``reader.problems``."""
-    if reader.root is None and reader.problems:
+    if reader.unreadable:
         return Policy(origin=str(reader.path))
     top = reader.mapping(reader.root, "", TOP_LEVEL)
     if "version" in top:
@@ -136,7 +136,7 @@ def load_policy(path: str | Path | None) -> Policy:
     """The policy of ``path`` (``Policy()`` for None); raises ``ConfigError`` with every mistake."""
     if path is None:
         return Policy()
-    reader = ConfigReader(path)
+    reader = YamlFile(path)
     policy = read_policy(reader)
     reader.check()
     return policy

@@ -1,37 +1,12 @@
 """The normalisation catalogue: raw titles in, publisher/product/edition/version out.
 
-A catalogue is YAML: a list of entries, one file per publisher family under the
-repo's ``catalogue/`` (``default_catalogue_dir()``, or ``$FLEETSAM_CATALOGUE``)::
-
-    - id: sql-server-express    # unique and stable; the rule is <file>:<id>
-      match: [{title: 'Microsoft SQL Server (?P<version>20\\d\\d) Express.*', publisher: 'Microsoft.*'}]
-      publisher: Microsoft        # the entry matches if one rule does, with all its fields
-      product: SQL Server
-      edition: Express            # fixed, a "{group}" template, or left out
-      licence: free               # required | free
-      examples: [{title: ..., expect: {product: ..., licence: ...}}]
-
-Rule fields are regexes matched case-insensitively against the WHOLE field (no
-``^``/``$`` needed): ``title`` (raw name, NFC, whitespace collapsed), ``publisher``
-(raw vendor, "" if none), ``source``, ``package_id``, ``swid_tag_id`` (package_id
-of ``swid`` records) and ``version`` (raw). Named groups feed the results.
-
-Results: ``publisher``/``product`` are fixed, or ``{group}`` templates for broad
-rules that keep each package's own name (not listed by ``products``).
-``edition`` left out takes the group ``edition``. ``version`` is a template
-(``"8u{update}"``), else the group ``version``, else the raw version; always
-normalised. ``editions`` lists canonical editions (captures are re-spelled to
-them; ``knows`` uses them); ``map`` renames captures (``{edition: {proplus:
-Professional Plus}}``). ``licence_when``: ``[{version: <range>, until|since:
-<date>, licence: ...}]``, the first that holds decides, else ``licence`` (ranges
-as in ``versions``; dates against the catalogue's ``today``). ``suite`` lists
-component products, ``metric_hint`` the usual metric, ``note`` is free text.
-``fallback: true`` entries (broad rules) are tried after all others.
+What an entry says and how a catalogue file is read: ``catalogue_entries``.
+This module layers the files and recognises installations with their entries.
 
 Precedence: files load in name order; each path given later overrides those
 before it (user files come after the shipped directory): its entries are tried
 first and an entry whose ``id`` is already loaded replaces the earlier one. A bad
-entry is a ``Problem`` at ``file:line`` and is skipped, never half-used.
+entry is a ``Problem`` at ``file:line:col`` and is skipped, never half-used.
 """
 
 from __future__ import annotations
@@ -39,18 +14,15 @@ from __future__ import annotations
 import heapq
 import itertools
 import re
-import string
 import unicodedata
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Sequence
 
-import yaml
-
 from sam_engine.model import Installation, LicenceNeed, Problem, Recognition
 from sam_engine.package_data import data_dir
-from sam_engine.licensing.versions import normalise_version, parse_range, version_in_range, version_key  # noqa: F401 (re-export)
+from sam_engine.licensing.catalogue_entries import Entry, read_entries
+from sam_engine.licensing.versions import normalise_version
 
 try:  # the regex parser, only to find a pattern's leading literal word
     import re._parser as _sre_parse  # type: ignore[import-not-found]  # Python 3.11+
@@ -58,12 +30,6 @@ except ImportError:  # pragma: no cover
     import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ENTRY_KEYS = frozenset({"id", "match", "publisher", "product", "edition", "editions", "map", "version",
-                        "licence", "licence_when", "suite", "metric_hint", "fallback", "examples", "note"})
-RULE_FIELDS = ("title", "publisher", "source", "package_id", "swid_tag_id", "version")
-WHEN_KEYS = frozenset({"version", "until", "since", "licence", "note"})
-EXAMPLE_KEYS = frozenset({"title", "publisher", "source", "version", "package_id", "expect"})
-LICENCES = ("required", "free")
 _WORD = re.compile(r"[^\W_]*")  # a run of letters and digits
 
 
@@ -72,64 +38,9 @@ def default_catalogue_dir() -> Path:
     return data_dir("catalogue")
 
 
-Condition = tuple  # (version range or None, until date or None, since date or None, LicenceNeed)
-
-
-@dataclass(frozen=True, eq=False)
-class Entry:
-    """One validated entry; ``rule`` is ``<file>:<id>``, ``origin`` is ``<file>:<line>``."""
-
-    id: str
-    rule: str
-    origin: str
-    rules: tuple[tuple[tuple[str, re.Pattern], ...], ...]
-    publisher: str
-    product: str
-    edition: str | None
-    editions: tuple[str, ...]
-    value_map: dict
-    version: str | None
-    licence: LicenceNeed
-    licence_when: tuple[Condition, ...]
-    suite: tuple[str, ...]
-    metric_hint: str | None
-    fallback: bool
-    examples: tuple[dict, ...]
-    open_edition: bool  # the edition comes from the title
-    templated: bool  # publisher or product comes from the title
-
-    def licence_for(self, version: str | None, today: date) -> LicenceNeed:
-        for spec, until, since, licence in self.licence_when:
-            if (spec is None or version_in_range(version, spec)) and not (
-                    (until and today > until) or (since and today < since)):
-                return licence
-        return self.licence
-
-
-class _Map(dict):
-    line = 0  # where the mapping starts in its file, set by _Loader
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # safe; mappings remember their line
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _Map:
-        self.flatten_mapping(node)
-        out = _Map((self.construct_object(k, deep=True), self.construct_object(v, deep=True))
-                   for k, v in node.value)
-        out.line = node.start_mark.line + 1
-        return out
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", lambda loader, node: loader.construct_mapping(node))
-
-
 def _label(path: Path) -> str:
     resolved = path.resolve()
     return resolved.relative_to(REPO_ROOT).as_posix() if resolved.is_relative_to(REPO_ROOT) else str(path)
-
-
-def _fields(template: str) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
 
 
 def _fill(template: str, groups: dict) -> str | None:
@@ -226,108 +137,6 @@ def _first_words(pattern: str) -> frozenset[str] | None:
     return None if "" in words else frozenset(words)
 
 
-def _condition(cond: Any) -> Condition:
-    if not isinstance(cond, dict) or set(cond) - WHEN_KEYS or cond.get("licence") not in LICENCES:
-        raise ValueError(f"expected keys {sorted(WHEN_KEYS)} with licence required|free")
-    spec = None if cond.get("version") is None else str(cond["version"])
-    parse_range(spec)
-    until, since = (None if cond.get(k) is None else cond[k] if isinstance(cond[k], date)
-                    else date.fromisoformat(str(cond[k])) for k in ("until", "since"))
-    return (spec, until, since, LicenceNeed(cond["licence"]))
-
-
-def _parse_entry(raw: Any, label: str) -> tuple[Entry | None, list[Problem]]:
-    where = f"{label}:{getattr(raw, 'line', 0)}"
-    if not isinstance(raw, dict):
-        return None, [Problem(where, "catalogue entry must be a mapping")]
-    bad: list[tuple[str, str]] = []  # (where, message)
-    if set(raw) - ENTRY_KEYS:
-        bad.append((where, f"unknown key(s) {', '.join(sorted(map(str, set(raw) - ENTRY_KEYS)))}"))
-    if not isinstance(raw.get("id"), str) or not raw["id"].strip():
-        bad.append((where, "missing or empty 'id'"))
-    if raw.get("licence") not in LICENCES:
-        bad.append((where, f"licence must be 'required' or 'free', not {raw.get('licence')!r}"))
-    rules, groups, match = [], set(), raw.get("match")
-    for n, rule in enumerate(match if isinstance(match, list) else [match] if isinstance(match, dict) else []):
-        at = f"{label}:{getattr(rule, 'line', 0) or where.rsplit(':', 1)[1]}"
-        if not isinstance(rule, dict) or not rule:
-            bad.append((at, f"match[{n}] must be a non-empty mapping"))
-            continue
-        compiled = []
-        for key, pattern in rule.items():
-            try:
-                if key not in RULE_FIELDS:
-                    raise ValueError(f"unknown field (fields: {', '.join(RULE_FIELDS)})")
-                compiled.append((key, re.compile(str(pattern), re.IGNORECASE)))
-                groups.update(compiled[-1][1].groupindex)
-            except (ValueError, re.error) as exc:
-                bad.append((at, f"match[{n}].{key}: {'bad regex: ' * isinstance(exc, re.error)}{exc}"))
-        rules.append(tuple(sorted(compiled, key=lambda item: RULE_FIELDS.index(item[0]))))  # title first
-    if not rules:
-        bad.append((where, "'match' must be a rule or a list of rules"))
-    for key in ("publisher", "product", *(k for k in ("edition", "version") if raw.get(k) is not None)):
-        value = raw.get(key)
-        if not isinstance(value, str) or not value.strip():
-            bad.append((where, f"missing or empty {key!r}"))
-        elif (missing := [f for f in _fields(value) if f not in groups]):
-            bad.append((where, f"{key!r} uses {', '.join(missing)}: no such named group"))
-    conditions = []
-    for n, cond in enumerate(raw.get("licence_when") or ()):
-        try:
-            conditions.append(_condition(cond))
-        except (ValueError, TypeError) as exc:
-            bad.append((f"{label}:{getattr(cond, 'line', 0)}", f"licence_when[{n}]: {exc}"))
-    lists = {k: raw.get(k) or [] for k in ("editions", "suite", "examples")}
-    for key, value in lists.items():
-        if not isinstance(value, list) or not all(isinstance(e, str) if key != "examples" else isinstance(
-                e, dict) and "title" in e and not set(e) - EXAMPLE_KEYS for e in value):
-            bad.append((where, f"{key!r} must be a list of " + ("strings" if key != "examples" else
-                                                                 f"{{title: ...}} with keys {sorted(EXAMPLE_KEYS)}")))
-    value_map = raw.get("map") or {}
-    if not isinstance(value_map, dict) or not all(isinstance(m, dict) and all(
-            isinstance(k, str) and isinstance(v, str) for k, v in m.items()) for m in value_map.values()):
-        bad.append((where, "'map' must map group names to {captured: replacement}"))
-    hint = raw.get("metric_hint")
-    if hint is not None and not (isinstance(hint, str) and re.fullmatch(r"[a-z][a-z0-9_]*", hint)):
-        bad.append((where, "'metric_hint' must be a lower-case identifier"))
-    if bad:
-        return None, [Problem(w, f"entry {raw.get('id')!r}: {m}") for w, m in bad]
-    edition = raw.get("edition")
-    return Entry(
-        id=raw["id"], rule=f"{label}:{raw['id']}", origin=where, rules=tuple(rules),
-        publisher=raw["publisher"].strip(), product=raw["product"].strip(), edition=edition,
-        editions=tuple(lists["editions"]),
-        value_map={g: {" ".join(k.split()).lower(): v for k, v in m.items()} for g, m in value_map.items()},
-        version=raw.get("version"), licence=LicenceNeed(raw["licence"]), licence_when=tuple(conditions),
-        suite=tuple(lists["suite"]), metric_hint=hint, fallback=bool(raw.get("fallback")),
-        examples=tuple(lists["examples"]),
-        open_edition=bool(edition and _fields(edition)) or (edition is None and "edition" in groups),
-        templated=bool(_fields(raw["publisher"]) or _fields(raw["product"])),
-    ), []
-
-
-def _read_file(path: Path) -> tuple[list[Entry], list[Problem]]:
-    label = _label(path)
-    try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except OSError as exc:
-        return [], [Problem(label, f"cannot read catalogue: {exc}")]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
-        return [], [Problem(where, f"invalid YAML: {getattr(exc, 'problem', None) or exc}")]
-    except (TypeError, ValueError) as exc:  # e.g. a list used as a mapping key, a bad date
-        return [], [Problem(label, f"invalid YAML: {exc}")]
-    if not isinstance(doc, list):
-        return [], [] if doc is None else [Problem(f"{label}:1", "a catalogue file is a list of entries")]
-    entries, problems = [], []
-    for raw in doc:
-        entry, bad = _parse_entry(raw, label)
-        problems += bad
-        entries += [entry] if entry is not None else []
-    return entries, problems
-
-
 def load_catalogue(paths: Sequence[Path | str] = (), *, include_shipped: bool = True,
                    today: date | None = None) -> tuple["Catalogue", list[Problem]]:
     """The shipped catalogue (first, unless not ``include_shipped``; naming it again in ``paths`` is
@@ -344,7 +153,7 @@ def load_catalogue(paths: Sequence[Path | str] = (), *, include_shipped: bool = 
             continue
         layer, ids = [], {}
         for file in sorted([*path.glob("*.yml"), *path.glob("*.yaml")]) if path.is_dir() else [path]:
-            entries, bad = _read_file(file)
+            entries, bad = read_entries(file, _label(file))
             problems += bad
             for entry in entries:
                 if entry.id in ids:

@@ -19,7 +19,7 @@ from typing import Sequence
 
 from sam_engine.licensing.catalogue import Catalogue, load_catalogue
 from sam_engine.entitlements.files import load_licence_files
-from sam_engine.licensing.metric_rules import MetricRules, RuleDataError, load_rules
+from sam_engine.licensing.metric_rules import CoreFactor, CoreFactorTable, MetricRules, load_rules
 from sam_engine.model import Entitlement, HostScan, Problem
 from sam_engine.licensing.position import DEFAULT_OVER_RATIO, LicencePosition, build_position
 
@@ -73,12 +73,13 @@ def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Ent
     """Load catalogue, rules and licence files; ``stored`` are the store's entitlements."""
     catalogue, problems = load_catalogue(list(settings.catalogue_extra), today=as_of)
     problems = list(problems)
-    try:
-        rules = load_rules(settings.rules_dir)
-    except RuleDataError as exc:
-        problems += [Problem(*e.split(": ", 1)) if ": " in e else Problem(str(settings.rules_dir), e)
-                     for e in exc.errors]
-        rules = load_rules(None)
+    rules, found = load_rules(settings.rules_dir)
+    problems += found
+    if rules is None and settings.rules_dir is not None:  # a rejected file is not half-used: the shipped rules stand in
+        rules, found = load_rules(None)
+        problems += found
+    if rules is None:  # the shipped rules are unreadable too: no product rules, every processor weighs 1
+        rules = MetricRules((), CoreFactorTable((), CoreFactor("unlisted processor", Decimal(1), "default")))
     files: list[Entitlement] = []
     if settings.licences_dir.exists():
         files, more = load_licence_files([settings.licences_dir], catalogue, list(stored))

@@ -3,97 +3,32 @@
 Both live in YAML under ``catalogue/metrics/`` so a user can correct any number without
 touching code: ``core_factors.yml`` (which processor weighs how much under a
 core-weighted metric) and ``metric_rules.yml`` (SQL Server sold in 2-core packs,
-at least 4 per processor, ...). Loading validates every entry and reports each
-mistake as ``file:line: message``; all mistakes of a file are reported together.
+at least 4 per processor, ...). Loading validates every entry through
+``located_yaml`` and returns each mistake as a ``Problem``; all mistakes of a
+file are reported together, and a file with any mistake is not used.
 
-Worked example: ``metric_rules.yml`` line 12 reads ``core: {pack: two}`` ->
-``RuleDataError("catalogue/metrics/metric_rules.yml:12: core.pack: expected a whole
-number >= 1, got 'two'")``.
+Worked example: the SQL Server entry's line 28 of the shipped ``metric_rules.yml``
+edited to read ``core: {pack: two}`` -> ``Problem("catalogue/metrics/metric_rules.yml:28:20",
+'products[0].metrics.core.pack: expected a whole number >= 1, got "two"')``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from sam_engine.model import Hardware, Virtualization
+from sam_engine.located_yaml import YamlFile
+from sam_engine.model import Hardware, Problem, Virtualization
 from sam_engine.package_data import data_dir
 from sam_engine.vocabulary import METRICS
 
 # Under catalogue/ but in a directory of their own: catalogue.load_catalogue reads every *.yml of catalogue/.
 RULES_DIR = data_dir("catalogue") / "metrics"
-
-
-class RuleDataError(ValueError):
-    """One or more mistakes in a rule data file, each as ``file:line: message``."""
-
-    def __init__(self, errors: list[str]):
-        super().__init__("\n".join(errors))
-        self.errors = tuple(errors)
-
-
-# --- YAML with line numbers ---------------------------------------------------------------
-
-
-class _Map(dict):
-    """A YAML mapping that remembers its own line and the line of each key."""
-
-    line: int = 0
-    key_lines: dict
-
-
-class _LineLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
-    loader.flatten_mapping(node)
-    out = _Map()
-    out.line, out.key_lines = node.start_mark.line + 1, {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in out:
-            raise yaml.MarkedYAMLError("while reading a mapping", node.start_mark,
-                                       f"duplicate key {key!r}", key_node.start_mark)
-        out[key] = loader.construct_object(value_node, deep=True)
-        out.key_lines[key] = key_node.start_mark.line + 1
-    return out
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-
-
-def _read_yaml(path: Path, read_from: Path | None = None) -> Any:
-    try:
-        return yaml.load((read_from or path).read_text(encoding="utf-8"), Loader=_LineLoader)
-    except OSError as exc:
-        raise RuleDataError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise RuleDataError([f"{where}: {exc.problem or exc.context}"]) from exc
-
-
-def _where(path: Path, mapping: Any, key: str | None = None) -> str:
-    if isinstance(mapping, _Map):
-        return f"{path}:{mapping.key_lines.get(key, mapping.line) if key else mapping.line}"
-    return str(path)
-
-
-def _factor(value: Any) -> Decimal | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        out = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return out if out.is_finite() and out > 0 else None
 
 
 def norm(text: str | None) -> str:
@@ -138,60 +73,45 @@ class CoreFactorTable:
         return next((row for row in self.rows if row.matches(hw)), self.default)
 
 
-def _core_factor_row(path: Path, doc: Any, errors: list[str], default: bool = False) -> CoreFactor | None:
-    if not isinstance(doc, dict):
-        errors.append(f"{path}: a core factor entry must be a mapping")
+CORE_FACTOR_KEYS = ("label", "factor", "match", "cores_per_socket", "source")
+
+
+def _core_factor_row(doc: YamlFile, node: yaml.Node | None, field: str, default: bool = False) -> CoreFactor | None:
+    before = len(doc.problems)
+    if not isinstance(node, yaml.MappingNode):
+        doc.expected(node, field, "a mapping with label and factor")
         return None
-    known = {"label", "factor", "match", "cores_per_socket", "source"}
-    for key in doc:
-        if key not in known:
-            errors.append(f"{_where(path, doc, key)}: unknown key {key!r} (expected one of {', '.join(sorted(known))})")
-    label, factor = doc.get("label"), _factor(doc.get("factor"))
-    if not isinstance(label, str) or not label.strip():
-        errors.append(f"{_where(path, doc, 'label')}: label: expected a text")
-    if factor is None:
-        errors.append(f"{_where(path, doc, 'factor')}: factor: expected a number > 0, got {doc.get('factor')!r}")
-    patterns = doc.get("match") or []
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    if not isinstance(patterns, list):
-        errors.append(f"{_where(path, doc, 'match')}: match: expected a list of regular expressions")
-        patterns = []
-    for pattern in patterns:
-        try:
-            re.compile(str(pattern))
-        except re.error as exc:
-            errors.append(f"{_where(path, doc, 'match')}: match: bad regular expression {pattern!r}: {exc}")
-    cps = doc.get("cores_per_socket")
-    if cps is not None and (not isinstance(cps, int) or isinstance(cps, bool) or cps < 1):
-        errors.append(f"{_where(path, doc, 'cores_per_socket')}: cores_per_socket: expected a whole number >= 1")
-    if not default and not patterns and cps is None:
-        errors.append(f"{_where(path, doc)}: entry {label!r} needs `match` or `cores_per_socket`")
-    if factor is None or not isinstance(label, str):
+    keys = doc.mapping(node, field, CORE_FACTOR_KEYS)
+    label = doc.text(doc.required(keys, "label", node, field, "a text"), f"{field}.label")
+    factor = doc.number(doc.required(keys, "factor", node, field, "a number > 0"), f"{field}.factor", None, above=True)
+    match = keys.get("match")
+    listed = [match] if isinstance(match, yaml.ScalarNode) and not doc.is_null(match) else doc.sequence(
+        match, f"{field}.match", "a list of regular expressions")
+    patterns = [doc.pattern(item, f"{field}.match[{n}]") for n, item in enumerate(listed)]
+    cps = doc.integer(keys.get("cores_per_socket"), f"{field}.cores_per_socket", None, 1)
+    if not default and not listed and "cores_per_socket" not in keys:
+        doc.fail(node, field, "expected match or cores_per_socket: which processors the factor is for")
+    if len(doc.problems) > before:
         return None
-    return CoreFactor(label.strip(), factor, _where(path, doc), tuple(str(p) for p in patterns),
-                      cps if isinstance(cps, int) else None)
+    return CoreFactor(label, factor, doc.line(node), tuple(p.pattern for p in patterns if p is not None), cps)
 
 
-def load_core_factors(path: str | Path, label: str | None = None) -> CoreFactorTable:
-    """Read and validate ``core_factors.yml``; raises ``RuleDataError`` listing every mistake.
+def load_core_factors(path: str | Path, label: str | None = None) -> tuple[CoreFactorTable | None, list[Problem]]:
+    """Read and validate ``core_factors.yml``: the table (None when anything is wrong) and every mistake.
 
-    ``label`` is how the file is named in messages and traces (default: ``path``).
+    ``label`` is how the file is named in problems and traces (default: ``path``).
     """
-    doc, errors = _read_yaml(Path(label or path), Path(path)), []
-    path = Path(label or path)
-    if not isinstance(doc, dict):
-        raise RuleDataError([f"{path}: expected a mapping with `default` and `factors`"])
-    default = _core_factor_row(path, doc.get("default") or {"label": "unlisted processor", "factor": 1},
-                               errors, default=True)
-    rows = doc.get("factors")
-    if not isinstance(rows, list):
-        errors.append(f"{_where(path, doc, 'factors')}: factors: expected a list")
-        rows = []
-    parsed = [_core_factor_row(path, row, errors) for row in rows]
-    if errors:
-        raise RuleDataError(errors)
-    return CoreFactorTable(tuple(r for r in parsed if r is not None), default)
+    doc = YamlFile(path, label=label)
+    if doc.unreadable:
+        return None, doc.problems
+    top = doc.mapping(doc.root, "", ("default", "factors"), "a mapping with default and factors")
+    default = (_core_factor_row(doc, top["default"], "default", default=True) if "default" in top
+               else CoreFactor("unlisted processor", Decimal(1), doc.label))
+    rows = [_core_factor_row(doc, node, f"factors[{n}]")
+            for n, node in enumerate(doc.sequence(doc.required(top, "factors", doc.root, "", "a list of core factors"), "factors"))]
+    if doc.problems:
+        return None, doc.located()
+    return CoreFactorTable(tuple(rows), default), []
 
 
 # --- product metric parameters -------------------------------------------------------------
@@ -256,94 +176,77 @@ class MetricRules:
         return rule.params.get(metric, MetricParams()) if rule else MetricParams()
 
 
-def _params(path: Path, entry: Any, metric: str, doc: Any, errors: list[str]) -> MetricParams:
-    where = _where(path, doc) if isinstance(doc, _Map) else _where(path, entry, "metrics")
-    if doc is None:
-        return MetricParams(origin=where)
-    if not isinstance(doc, dict):
-        errors.append(f"{where}: {metric}: expected a mapping of parameters")
-        return MetricParams(origin=where)
-    known = {f.name for f in fields(MetricParams)} - {"origin"}
-    values: dict[str, Any] = {}
-    for key, value in doc.items():
-        if key not in known:
-            errors.append(f"{where}: {metric}.{key}: unknown parameter (expected one of {', '.join(sorted(known))})")
-        elif key == "core_factor":
-            if not isinstance(value, bool):
-                errors.append(f"{where}: {metric}.core_factor: expected true or false, got {value!r}")
-            values[key] = bool(value)
-        elif not isinstance(value, int) or isinstance(value, bool) or value < _INT_PARAMS[key]:
-            errors.append(f"{where}: {metric}.{key}: expected a whole number >= {_INT_PARAMS[key]}, got {value!r}")
+PRODUCT_KEYS = ("publisher", "product", "edition", "default_metric", "metrics", "source")
+
+
+def _params(doc: YamlFile, node: yaml.Node | None, parent: yaml.Node, field: str) -> MetricParams:
+    origin = doc.line(node if isinstance(node, yaml.MappingNode) else parent)
+    values: dict = {}
+    known = [f.name for f in fields(MetricParams) if f.name != "origin"]
+    for key, value in doc.mapping(node, field, known, "a mapping of parameters").items():
+        if key == "core_factor":
+            values[key] = doc.boolean(value, f"{field}.core_factor", False)
         else:
-            values[key] = value
-    return MetricParams(origin=where, **values)
+            values[key] = doc.integer(value, f"{field}.{key}", None, _INT_PARAMS[key])
+    return MetricParams(origin=origin, **{k: v for k, v in values.items() if v is not None})
 
 
-def _product_rule(path: Path, entry: Any, errors: list[str]) -> ProductRule | None:
-    if not isinstance(entry, dict):
-        errors.append(f"{path}: each entry of `products` must be a mapping")
+def _product_rule(doc: YamlFile, node: yaml.Node | None, field: str) -> ProductRule | None:
+    before = len(doc.problems)
+    if not isinstance(node, yaml.MappingNode):
+        doc.expected(node, field, "a mapping with publisher and product")
         return None
-    known = {"publisher", "product", "edition", "default_metric", "metrics", "source"}
-    for key in entry:
-        if key not in known:
-            errors.append(f"{_where(path, entry, key)}: unknown key {key!r} "
-                          f"(expected one of {', '.join(sorted(known))})")
-    for key in ("publisher", "product"):
-        if not isinstance(entry.get(key), str) or not entry[key].strip():
-            errors.append(f"{_where(path, entry, key if key in entry else None)}: {key}: required text")
-    default = entry.get("default_metric")
-    if default is not None and default not in METRICS:
-        errors.append(f"{_where(path, entry, 'default_metric')}: default_metric: {default!r} is not one of "
-                      f"{', '.join(METRICS)}")
-    metrics = entry.get("metrics") or {}
-    if not isinstance(metrics, dict):
-        errors.append(f"{_where(path, entry, 'metrics')}: metrics: expected a mapping of metric -> parameters")
-        metrics = {}
+    keys = doc.mapping(node, field, PRODUCT_KEYS)
+    publisher, product = (doc.text(doc.required(keys, k, node, field, "a text"), f"{field}.{k}") for k in ("publisher", "product"))
+    edition = doc.text(keys.get("edition"), f"{field}.edition")
+    default = doc.choice(keys.get("default_metric"), f"{field}.default_metric", METRICS, None)
+    metrics = keys.get("metrics")
     params = {}
-    for metric, doc in metrics.items():
-        if metric not in METRICS:
-            errors.append(f"{_where(path, metrics, metric)}: metrics: {metric!r} is not one of "
-                          f"{', '.join(METRICS)}")
-            continue
-        params[metric] = _params(path, metrics, metric, doc, errors)
-    if not isinstance(entry.get("publisher"), str) or not isinstance(entry.get("product"), str):
+    for metric, params_node in doc.mapping(metrics, f"{field}.metrics", METRICS,
+                                           "a mapping of metric -> parameters").items():
+        params[metric] = _params(doc, params_node, metrics, f"{field}.metrics.{metric}")
+    source = doc.text(keys.get("source"), f"{field}.source")
+    if len(doc.problems) > before:
         return None
-    edition = entry.get("edition")
-    return ProductRule(entry["publisher"].strip(), entry["product"].strip(), str(edition).strip() if edition else None,
-                       default, params, entry.get("source"), _where(path, entry))
+    return ProductRule(publisher, product, edition, default, params, source, doc.line(node))
 
 
-def load_metric_rules(path: str | Path, core_factors: CoreFactorTable, label: str | None = None) -> MetricRules:
-    """Read and validate ``metric_rules.yml``; raises ``RuleDataError`` listing every mistake."""
-    doc, errors = _read_yaml(Path(label or path), Path(path)), []
-    path = Path(label or path)
-    if not isinstance(doc, dict) or not isinstance(doc.get("products"), list):
-        raise RuleDataError([f"{_where(path, doc)}: expected a mapping with a `products` list"])
+def load_product_rules(path: str | Path, label: str | None = None) -> tuple[tuple[ProductRule, ...], list[Problem]]:
+    """Read and validate ``metric_rules.yml``: its entries (none when anything is wrong) and every mistake."""
+    doc = YamlFile(path, label=label)
+    if doc.unreadable:
+        return (), doc.problems
+    top = doc.mapping(doc.root, "", ("products",), "a mapping with a products list")
     rules, seen = [], {}
-    for entry in doc["products"]:
-        rule = _product_rule(path, entry, errors)
+    for n, node in enumerate(doc.sequence(doc.required(top, "products", doc.root, "", "a list of product rules"), "products")):
+        rule = _product_rule(doc, node, f"products[{n}]")
         if rule is None:
             continue
         if rule.key() in seen:
-            errors.append(f"{rule.origin}: {rule.publisher} / {rule.product} / {rule.edition or '(any edition)'} "
-                          f"is already defined at {seen[rule.key()]}")
+            doc.fail(node, f"products[{n}]", f"{rule.publisher} / {rule.product} / {rule.edition or '(any edition)'} "
+                                             f"is already defined at {seen[rule.key()]}")
         seen.setdefault(rule.key(), rule.origin)
         rules.append(rule)
-    if errors:
-        raise RuleDataError(errors)
-    return MetricRules(tuple(rules), core_factors)
+    return ((), doc.located()) if doc.problems else (tuple(rules), [])
 
 
-def load_rules(directory: str | Path | None = None) -> MetricRules:
-    """Both rule files from ``directory`` (default: the shipped ``catalogue/metrics/``, named so in traces)."""
+def load_rules(directory: str | Path | None = None) -> tuple[MetricRules | None, list[Problem]]:
+    """Both rule files from ``directory`` (default: the shipped ``catalogue/metrics/``, named so in traces):
+    the rules, None when either file has a mistake, and every mistake of both."""
     if directory is None:
-        factors = load_core_factors(RULES_DIR / "core_factors.yml", "catalogue/metrics/core_factors.yml")
-        return load_metric_rules(RULES_DIR / "metric_rules.yml", factors, "catalogue/metrics/metric_rules.yml")
-    directory = Path(directory)
-    return load_metric_rules(directory / "metric_rules.yml", load_core_factors(directory / "core_factors.yml"))
+        base, labels = RULES_DIR, ("catalogue/metrics/core_factors.yml", "catalogue/metrics/metric_rules.yml")
+    else:
+        base, labels = Path(directory), (None, None)
+    factors, problems = load_core_factors(base / "core_factors.yml", labels[0])
+    products, more = load_product_rules(base / "metric_rules.yml", labels[1])
+    problems += more
+    return (None, problems) if problems else (MetricRules(products, factors), [])
 
 
 @lru_cache(maxsize=1)
 def default_rules() -> MetricRules:
-    """The shipped rule files, read once."""
-    return load_rules()
+    """The shipped rule files, read once; a mistake in them is a fault of the installation (``ValueError``)."""
+    rules, problems = load_rules()
+    if rules is None:
+        raise ValueError("the shipped metric rules are broken:\n" + "\n".join(str(p) for p in problems))
+    return rules

@@ -527,17 +527,15 @@ def test_bad_entries_are_located_and_skipped(tmp_path):
     cat, problems = load_catalogue([bad], include_shipped=False, today=TODAY)
     label = str(bad)
     assert all(p.source.startswith(label + ":") for p in problems)
-    by_line = {}
-    for p in problems:
-        by_line.setdefault(int(p.source.rsplit(":", 1)[1]), []).append(p.message)
-    assert any("bad regex" in m for m in by_line[11]), by_line  # the rule's own line
-    assert any("'product'" in m for m in by_line[12])
-    assert any("licence must be" in m for m in by_line[16])
-    assert any("unknown key(s) colour" in m for m in by_line[21])
-    assert any("unknown field" in m and "size" in m for m in by_line[26])
-    assert any("licence_when[0]" in m for m in by_line[33])  # the condition's own line
-    assert any("update" in m and "named group" in m for m in by_line[34])
-    assert any("duplicate id 'good'" in m and "bad.yml:1" in m for m in by_line[40])
+    found = {p.source[len(label) + 1:]: p.message for p in problems}  # line:col (line alone: an entry)
+    assert found["11:15"].startswith('bad-regex.match[0].title: expected a regular expression, got "Acme Broken')
+    assert found["12:3"] == "no-product.product: expected a text, got nothing"  # the entry: nothing to point at
+    assert found["19:12"] == 'bad-licence.licence: expected one of required, free, got "maybe"'
+    assert found["25:3"].startswith("stray-key.colour: unknown field; expected one of id, match, ")
+    assert found["26:33"].startswith("stray-key.match[0].size: unknown field; expected one of title, ")
+    assert found["33:17"].startswith("bad-when.licence_when[0].version: expected a version range")
+    assert found["37:12"] == "bad-template.version: uses update: no such named group in match"
+    assert found["40"] == f"duplicate id 'good' (first at {label}:1)"
     assert len(problems) == 8 and [e.id for e in cat.entries] == ["good"]
     assert cat.recognise(inst("Acme Broken (unclosed")).licence is LicenceNeed.UNKNOWN
     assert cat.recognise(inst("Acme Twice")).rule is None
@@ -552,9 +550,31 @@ def test_invalid_yaml_is_located(tmp_path):
     notalist = write(tmp_path / "mapping.yml", "id: lonely\n")
     cat, problems = load_catalogue([broken, notalist, tmp_path / "missing.yml"], include_shipped=False)
     sources = [p.source for p in problems]
-    assert re.fullmatch(re.escape(str(broken)) + r":\d+:\d+", sources[0]) and "invalid YAML" in problems[0].message
-    assert sources[1:] == [f"{notalist}:1", str(tmp_path / "missing.yml")]
+    assert sources[0] == f"{broken}:4:1" and problems[0].message.startswith("catalogue file is not valid YAML: ")
+    assert sources[1:] == [f"{notalist}:1:1", str(tmp_path / "missing.yml")]
+    assert problems[1].message == "expected a list of catalogue entries, got a mapping"
     assert len(cat) == 0
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("- {id: a, publisher: A, product: B, licence: free, match: {title: x}, fallback: sometimes}\n",
+     ':1:81: a.fallback: expected true or false, got "sometimes"'),
+    ("- {id: a, publisher: A, licence: free, match: {title: x}}\n", ":1:3: a.product: expected a text, got nothing"),
+    ("- id: a\n  publisher: A\n  product: B\n  licence: free\n  product: C\n  match: {title: x}\n",
+     ":5:3: a.product: given twice (first at {path}:3:3)"),
+    ("- {id: a, publisher: A, product: B, licence: free, match: []}\n", ":1:59: a.match: expected at least one rule, got an empty list"),
+    ("- {id: a, publisher: A, product: B, licence: free, match: {title: x}, examples: [{expect: {}}]}\n",
+     ":1:82: a.examples[0].title: expected a text, got nothing"),
+    ("- {id: a, publisher: A, product: B, licence: free\n", ":2:1: catalogue file is not valid YAML: "),
+    ("- {id: a, publisher: A, product: '{name', licence: free, match: {title: '(?P<name>.*)'}}\n",
+     ':1:34: a.product: expected a text or a {{group}} template, got "{{name" (expected \'}}\' before end of string)'),
+])
+def test_a_broken_catalogue_file_is_a_located_problem(tmp_path, text, expected):
+    path = tmp_path / "user.yml"
+    path.write_text(text)
+    cat, problems = load_catalogue([path], include_shipped=False, today=TODAY)
+    assert len(cat) == 0 and len(problems) == 1
+    assert f"{problems[0].source}: {problems[0].message}".startswith(str(path) + expected.format(path=path))
 
 
 def test_catalogue_dir_from_environment(tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from sam_engine.licensing import context as licensing
+from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.cli.main import main
 from sam_engine.model import Entitlement, Scan
 from sam_engine.store.interface import open_store
@@ -105,3 +106,27 @@ def test_bad_date_and_missing_scan_exit_2(run, tmp_path, capsys):
     assert run("--as-of", "30/06/2026")[0] == 2
     assert main(["--store", str(tmp_path / "none.json"), "position"]) == 2
     assert "no scan stored" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["catalogue", "metric rules", "licence file"])
+def test_a_broken_data_file_exits_2_with_its_located_problem(run, tmp_path, monkeypatch, kind):
+    if kind == "catalogue":
+        monkeypatch.setattr(licensing, "load_catalogue", load_catalogue)
+        (tmp_path / "site.yml").write_text("- {id: a, publisher: A, product: B, licence: maybe, match: {title: x}}\n")
+        monkeypatch.setenv("FLEETSAM_CATALOGUE_EXTRA", str(tmp_path / "site.yml"))
+        args, expected = (), f'{tmp_path / "site.yml"}:1:46: error: a.licence: expected one of required, free, got "maybe"'
+    elif kind == "metric rules":
+        (tmp_path / "rules").mkdir()
+        (tmp_path / "rules" / "core_factors.yml").write_text("factors: []\n")
+        (tmp_path / "rules" / "metric_rules.yml").write_text("products:\n  - {publisher: A, product: B}\n  - [x]\n")
+        args = ("--rules", str(tmp_path / "rules"))
+        expected = f"{tmp_path / 'rules' / 'metric_rules.yml'}:3:5: error: products[1]: expected a mapping with " \
+                   "publisher and product, got a list"
+    else:
+        (tmp_path / "licences" / "main.yml").write_text("entitlements:\n  - publisher: Oracle\n    publisher: IBM\n")
+        args = ()
+        expected = f"{tmp_path / 'licences' / 'main.yml'}:3:5: error: publisher: given twice (first at "
+    code, out, err = run(*args)
+    assert code == 2 and out == ""
+    assert err.splitlines()[0].startswith(expected), err
+    assert "Traceback" not in err

@@ -274,8 +274,8 @@ def test_malformed_licence_files_are_located(tmp_path):
     messages = [str(p) for p in problems]
     assert messages[0].startswith(f"{bad_yaml}:3:1: error: licence file is not valid YAML: ")
     assert messages[1:] == [
-        f'{wrong_shape}:2:3: error: licences: unknown top-level key; expected "entitlements"',
-        f"{wrong_shape}:1:1: error: entitlements: missing; expected a list of entitlements",
+        f"{wrong_shape}:1:1: error: licences: unknown field; expected one of entitlements",
+        f"{wrong_shape}:1:1: error: entitlements: expected a list of entitlements, got nothing",
         f"{twice}:3:5: error: publisher: given twice (first at {twice}:2:5)",
         f"{tmp_path / 'missing.yml'}: error: cannot read licence file: No such file or directory",
     ]

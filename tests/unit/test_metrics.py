@@ -1,12 +1,14 @@
 """Metric rule functions: the vendor worked examples, each docstring example, and the rule data files."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from sam_engine.licensing import metrics
-from sam_engine.licensing.metric_rules import (MetricParams, RuleDataError, default_rules, load_core_factors,
-                                     load_metric_rules)
+from sam_engine.licensing.context import LicenceSettings, load_context
+from sam_engine.licensing.metric_rules import (MetricParams, default_rules, load_core_factors, load_product_rules,
+                                     load_rules)
 from sam_engine.licensing.metrics import Deployment, MetricContext, measure
 from sam_engine.model import Hardware, Installation, Virtualization
 
@@ -192,7 +194,11 @@ def test_rule_lookup_prefers_the_edition_entry():
     assert RULES.rule_for("Acme", "Widget", None) is None
 
 
-def test_metric_rules_errors_name_file_and_line(tmp_path):
+def located(problems):
+    return [f"{p.source}: {p.message}" for p in problems]
+
+
+def test_metric_rules_errors_name_file_line_and_field(tmp_path):
     bad = tmp_path / "metric_rules.yml"
     bad.write_text("products:\n"
                    "  - publisher: Microsoft\n"
@@ -201,30 +207,61 @@ def test_metric_rules_errors_name_file_and_line(tmp_path):
                    "    metrics:\n"
                    "      core: {pack: two, minimum: 4}\n"
                    "  - product: Orphan\n")
-    with pytest.raises(RuleDataError) as err:
-        load_metric_rules(bad, RULES.core_factors)
-    text = str(err.value)
-    assert f"{bad}:4: default_metric: 'cores' is not one of" in text
-    assert f"{bad}:6: core.pack: expected a whole number >= 1, got 'two'" in text
-    assert f"{bad}:6: core.minimum: unknown parameter" in text
-    assert f"{bad}:7: publisher: required text" in text
+    rules, problems = load_product_rules(bad)
+    assert rules == ()
+    assert located(problems) == [
+        f'{bad}:4:21: products[0].default_metric: expected one of installation, device, named_user, processor, '
+        'core, vm, site, employee, got "cores"',
+        f'{bad}:6:20: products[0].metrics.core.pack: expected a whole number >= 1, got "two"',
+        f"{bad}:6:25: products[0].metrics.core.minimum: unknown field; expected one of pack, min_per_processor, "
+        "min_per_server, min_per_vm, core_factor, sockets_per_licence, vms_per_licence, max_sockets",
+        f"{bad}:7:5: products[1].publisher: expected a text, got nothing",
+    ]
 
 
-def test_core_factor_errors_name_file_and_line(tmp_path):
+def test_core_factor_errors_name_file_line_and_field(tmp_path):
     bad = tmp_path / "core_factors.yml"
     bad.write_text("default: {label: unlisted, factor: 1}\n"
                    "factors:\n"
                    "  - label: x86\n"
                    "    factor: half\n"
                    "    match: ['(']\n")
-    with pytest.raises(RuleDataError) as err:
-        load_core_factors(bad)
-    assert f"{bad}:4: factor: expected a number > 0, got 'half'" in str(err.value)
-    assert f"{bad}:5: match: bad regular expression" in str(err.value)
+    table, problems = load_core_factors(bad)
+    assert table is None
+    assert located(problems)[0] == f'{bad}:4:13: factors[0].factor: expected a number > 0, got "half"'
+    assert located(problems)[1].startswith(f'{bad}:5:13: factors[0].match[0]: expected a regular expression, got "("')
 
 
 def test_duplicate_keys_are_located(tmp_path):
     bad = tmp_path / "metric_rules.yml"
     bad.write_text("products:\n  - publisher: A\n    product: B\n    product: C\n")
-    with pytest.raises(RuleDataError, match=r"metric_rules.yml:4: duplicate key 'product'"):
-        load_metric_rules(bad, RULES.core_factors)
+    assert located(load_product_rules(bad)[1]) == [
+        f"{bad}:4:5: products[0].product: given twice (first at {bad}:3:5)"]
+
+
+@pytest.mark.parametrize("name, text, expected", [
+    ("metric_rules.yml", "products: [\n", ":2:1: not valid YAML: "),
+    ("metric_rules.yml", "- just a list\n", ':1:1: (top level): expected a mapping with a products list, got a list'),
+    ("metric_rules.yml", "products:\n  - {publisher: A, product: B, metrics: [core]}\n",
+     ":2:41: products[0].metrics: expected a mapping of metric -> parameters, got a list"),
+    ("core_factors.yml", "factors:\n  - {label: x86, factor: 0.5}\n",
+     ":2:5: factors[0]: expected match or cores_per_socket"),
+    ("core_factors.yml", "factors:\n  - {label: x86, factor: 0.5, cores_per_socket: true}\n",
+     ':2:49: factors[0].cores_per_socket: expected a whole number >= 1, got "true"'),
+])
+def test_a_broken_rule_file_is_a_located_problem(tmp_path, name, text, expected):
+    (tmp_path / "core_factors.yml").write_text("factors: []\n")
+    (tmp_path / "metric_rules.yml").write_text("products: []\n")
+    (tmp_path / name).write_text(text)
+    rules, problems = load_rules(tmp_path)
+    assert rules is None and len(problems) == 1
+    assert located(problems)[0].startswith(f"{tmp_path / name}{expected}"), located(problems)
+
+
+def test_a_rejected_rule_directory_leaves_the_shipped_rules_in_force(tmp_path):
+    (tmp_path / "core_factors.yml").write_text("factors: []\n")
+    (tmp_path / "metric_rules.yml").write_text("products: [x]\n")
+    settings = LicenceSettings(licences_dir=tmp_path / "no-licences", rules_dir=tmp_path)
+    ctx = load_context(settings, date(2026, 6, 30), [])
+    assert ctx.has_errors and ctx.rules == RULES
+    assert [p.source for p in ctx.problems] == [f"{tmp_path / 'metric_rules.yml'}:1:12"]

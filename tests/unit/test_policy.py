@@ -57,6 +57,8 @@ def test_example_policy_loads():
     ("severity:\n  shelf: low\n", "p.yml:2:3: severity.shelf: unknown field"),
     ("fail_on: [prohibited\n", "p.yml:2:1: not valid YAML"),
     ("- just a list\n", "p.yml:1:1: (top level): expected a mapping, got a list"),
+    ("thresholds:\n  stale_days: 3\n  stale_days: 4\n", "p.yml:3:3: thresholds.stale_days: given twice (first at "),
+    ("fail_on: under-licensed\n", 'p.yml:1:10: fail_on: expected a list, got "under-licensed"'),
 ])
 def test_policy_mistakes_are_located(tmp_path, text, expected):
     path = write(tmp_path, "p.yml", text)
@@ -93,6 +95,9 @@ EMAIL = "  - type: email\n    url: {url}\n    from: fleetsam@example.com\n    to
     ("channels:\n  - type: pager\n", 'n.yml:2:11: channels[0].type: expected one of email, webhook, terminal'),
     ("timeout: soon\nchannels: []\n", 'n.yml:1:10: timeout: expected a number >= 1, got "soon"'),
     ("channels:\n  - type: terminal\n  - type: terminal\n", 'n.yml:3:5: channels[1].name: "terminal" is used'),
+    ("channels:\n  - name: ops\n", "n.yml:2:5: channels[0].type: required: one of email, webhook, terminal"),
+    ("channels:\n  - type: terminal\n    type: webhook\n", "n.yml:3:5: channels[0].type: given twice (first at "),
+    ("channels: [\n", "n.yml:2:1: not valid YAML: "),
 ])
 def test_notify_mistakes_are_located(tmp_path, text, expected):
     path = write(tmp_path, "n.yml", text)
