@@ -35,7 +35,7 @@ from sam_engine.licensing.dedup import dedup_per_installation
 from sam_engine.licensing.metric_rules import MetricRules
 from sam_engine.licensing.metrics import METRICS, Deployment, MetricContext, MetricResult, TraceLine, measure
 from sam_engine.ingest.inventory import RowTable
-from sam_engine.licensing.placements import SHIFT, InstallationRef, Members, RefList, host_indexes  # noqa: F401 (InstallationRef: re-export)
+from sam_engine.licensing.placements import SHIFT, Members, RefList, host_indexes
 from sam_engine.model import Entitlement, Hardware, HostScan, Installation, LicenceNeed, Recognition
 
 
@@ -64,7 +64,7 @@ class Group:
     product: str
     edition: str | None
     recognised: bool = True
-    members: Members | None = None
+    members: Members[Group] | None = None
     packed: array = field(default_factory=lambda: array("Q"))
     required_at: array = field(default_factory=lambda: array("Q"))
     candidates: list[Entitlement] = field(default_factory=list)  # same product, any term or metric
