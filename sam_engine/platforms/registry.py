@@ -15,6 +15,7 @@ raw ``host`` facts), as every result was before there were other collectors.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Mapping, Sequence
 
 from sam_engine.ingest.inventory import Inventory, RowTable
@@ -24,25 +25,27 @@ from sam_engine.platforms import hardware, macos, records, windows
 Result = Mapping[str, Any]
 
 
-class Platform:
-    """The reading of one collector's result. Subclasses set ``collector`` and implement the three methods."""
+class Platform(ABC):
+    """The reading of one collector's result. Subclasses set ``collector`` and implement the abstract methods."""
 
-    collector: str = ""
+    collector: str  # the module's fully qualified name, recorded on every HostScan it produces
 
+    @abstractmethod
     def matches(self, result: Result) -> bool:
-        raise NotImplementedError
+        """Whether ``result`` is this collector's."""
 
+    @abstractmethod
     def installations(self, result: Result, origin: str) -> tuple[tuple[Installation, ...], list[Problem]]:
         """Every installation of the result, with a problem (pointing into ``origin``) per unreadable part."""
-        raise NotImplementedError
 
     def inventory(self, result: Result, origin: str, table: RowTable) -> tuple[Sequence[Installation], list[Problem]]:
         """``installations`` in compact form, its rows interned in ``table`` (see ``ingest.inventory``)."""
         items, problems = self.installations(result, origin)
         return Inventory.of(items, table), problems
 
+    @abstractmethod
     def host(self, result: Result, inventory_name: str) -> Host:
-        raise NotImplementedError
+        """The host the result describes, its identity derived by ``hardware.identity``."""
 
 
 class Linux(Platform):
