@@ -109,6 +109,8 @@ class HostScan:
     ``inventory_scan_id`` is the scan whose collector actually produced
     ``installations``; it differs from ``scan_id`` when the host was not
     reached this time and its last inventory was carried over (``stale``).
+    ``collector`` is that collector module, named by the platform that read
+    its result (``platforms.registry``).
     """
 
     scan_id: str

@@ -13,6 +13,9 @@ holding many concatenated tags is split into single documents first.
 Runs on the scanned host inside an Ansible module: standard library only,
 Python 3.6 compatible.  A malformed tag yields an error value
 ``{'path': ..., 'reason': ...}``, never an exception escaping the scan.
+The engine reads the tags that the Windows and macOS collectors send raw with
+its own parser (``sam_engine/platforms/swid.py``, not shipped to hosts);
+tests/unit/test_swid.py checks that both read every tag alike.
 """
 
 from __future__ import absolute_import, division, print_function

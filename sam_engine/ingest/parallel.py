@@ -45,17 +45,16 @@ def _worker_init() -> None:
 
 
 def _work(paths: list[str]) -> tuple[int, list[tuple], list, list[Problem]]:
-    """Parse and derive one chunk of host files (in a worker): (pid, new rows, hosts, read problems)."""
+    """Parse and derive one chunk of host files (in a worker): (pid, new rows, hosts, read problems).
+    The scan id is not known here: the main process builds each ``HostScan`` again with it."""
     global _sent
     assert _table is not None
     read_problems: list[Problem] = []
     hosts = []
     for raw in ingest._read_hosts([Path(p) for p in paths], read_problems):
         if raw.status is HostStatus.OK:
-            assert raw.result is not None
-            installations, bad = ingest.host_inventory(raw.result, raw.origin, _table)
-            host = ingest.derive_any_host(raw.result, raw.inventory_name)
-            warnings = tuple(str(w) for w in raw.result.get("warnings") or ())
+            scanned, bad = ingest.reached_host_scan("", raw, _table)
+            installations = scanned.installations
             if isinstance(installations, Inventory):  # digest and source counts are computed here, on this core
                 inv = (installations.ids.tobytes(), installations.times.tobytes(),
                        content_digest(_table, installations.ids, installations.times),
@@ -63,10 +62,10 @@ def _work(paths: list[str]) -> tuple[int, list[tuple], list, list[Problem]]:
             else:
                 inv = tuple(installations)
             hosts.append((raw.inventory_name, raw.status.value, raw.error, raw.collected_at, raw.groups,
-                          host, inv, bad, warnings))
+                          scanned.host, inv, bad, scanned.warnings, scanned.collector))
         else:
             hosts.append((raw.inventory_name, raw.status.value, raw.error, raw.collected_at, raw.groups,
-                          None, None, [], ()))
+                          None, None, [], (), None))
     rows = _table.rows[_sent:]
     _sent = len(_table.rows)
     return os.getpid(), rows, hosts, read_problems
@@ -143,7 +142,7 @@ def _parallel(spool, paths, last_inventory, workers) -> tuple[Scan, list[Problem
             read_problems.extend(problems)
             mapping = translate.setdefault(pid, [])
             mapping.extend(map(table.intern, rows))
-            for name, status, error, collected_at, groups, host, inv, bad, warnings in chunk:
+            for name, status, error, collected_at, groups, host, inv, bad, warnings, collector in chunk:
                 build_problems.extend(bad)
                 status = HostStatus(status)
                 if status is HostStatus.OK:
@@ -155,7 +154,7 @@ def _parallel(spool, paths, last_inventory, workers) -> tuple[Scan, list[Problem
                                                   inv[3])
                     else:
                         installations = Inventory.of(inv, table)
-                    hosts.append(HostScan(run.scan_id, name, status, host, installations,
+                    hosts.append(HostScan(run.scan_id, name, status, host, installations, collector=collector,
                                           inventory_scan_id=run.scan_id, warnings=warnings,
                                           collected_at=collected_at, groups=groups))
                 else:

@@ -5,33 +5,27 @@ The collector callback writes one spool directory per playbook run::
     SPOOL/run.json                 {"scan_id", "started", "finished", "playbook", "tool_version"}
     SPOOL/hosts/<name>.json        {"inventory_name", "status", "result", "error", "collected_at", "groups"}
 
-``status`` is ``ok`` (``result`` holds the software_facts module result),
-``unreachable`` or ``failed``. A host that was not reached keeps its previous
-inventory, marked stale; it is never recorded as "no software".
+``status`` is ``ok`` (``result`` holds a collector module's result, read by the
+platform that matches it: ``platforms.registry``), ``unreachable`` or
+``failed``. A host that was not reached keeps its previous inventory, marked
+stale; it is never recorded as "no software".
 """
 
 from __future__ import annotations
 
 import json
-import operator
-from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping
 
-from sam_engine.platforms import hardware
-from sam_engine.platforms import macos
-from sam_engine.platforms import windows
-from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable
-from sam_engine.model import Host, HostScan, HostStatus, Installation, Problem, Scan
+from sam_engine.ingest.inventory import RowTable
+from sam_engine.model import HostScan, HostStatus, Problem, Scan
+from sam_engine.platforms.registry import platform_of
 
 try:  # optional: a C JSON parser; the results are the same Python values as json.loads gives
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - json is used
     _fast_loads = None
-
-RECORD_KEYS = ("source", "name", "version", "arch", "vendor", "install_time", "package_id", "location")
-
 
 @dataclass(frozen=True, slots=True)
 class RawHost:
@@ -118,136 +112,28 @@ def _read_hosts(paths: list[Path], problems: list[Problem]) -> Iterator[RawHost]
         yield RawHost(name, status, result, doc.get("error"), doc.get("collected_at"), str(path), groups)
 
 
-def installations_from_result(result: Mapping[str, Any], origin: str) -> tuple[tuple[Installation, ...], list[Problem]]:
-    """Model installations from the module's ``software`` list; bad records are problems."""
-    if isinstance(result.get("windows"), dict):  # fleetsam.sam.win_software_facts: raw, rules in windows.py
-        return windows.installations_from_windows(result["windows"], origin)
-    items: list[Installation] = []
-    problems: list[Problem] = []
-    records = result.get("software") or ()
-    if isinstance(result.get("macos"), dict):  # fleetsam.sam.macos_software_facts: raw outputs, read in macos.py
-        records, problems = macos.software_records(result["macos"], origin)
-    for n, rec in enumerate(records):
-        if not isinstance(rec, dict) or not rec.get("name") or not rec.get("source"):
-            problems.append(Problem(f"{origin}: software[{n}]", "record without source or name", "warning"))
-            continue
-        install_time = rec.get("install_time")
-        items.append(
-            Installation(
-                source=str(rec["source"]),
-                name=str(rec["name"]),
-                version=None if rec.get("version") is None else str(rec["version"]),
-                arch=rec.get("arch") or None,
-                vendor=rec.get("vendor") or None,
-                install_time=install_time if isinstance(install_time, int) else None,
-                package_id=str(rec.get("package_id") or f"{rec['source']}:{rec['name']}"),
-                location=rec.get("location") or None,
-            )
-        )
-    return tuple(items), problems
-
-
-def _inventory_from_records(records: Any, origin: str, table: RowTable) -> tuple[Inventory, list[Problem]]:
-    """``installations_from_result`` for a plain ``software`` list, straight into ``table``.
-
-    The same validation and conversions, without an ``Installation`` object per
-    record: each record becomes a row id (a dict look-up) and an install time.
-    Raises TypeError or OverflowError for values the compact form cannot hold.
-    """
-    problems: list[Problem] = []
-    index, rows = table.index, table.rows
-    ids: list[int] = []
-    times: list[int] = []
-    for n, rec in enumerate(records):
-        if not isinstance(rec, dict) or not rec.get("name") or not rec.get("source"):
-            problems.append(Problem(f"{origin}: software[{n}]", "record without source or name", "warning"))
-            continue
-        source, name, version = rec["source"], rec["name"], rec.get("version")
-        install_time = rec.get("install_time")
-        row = (str(source), str(name), None if version is None else str(version), rec.get("arch") or None,
-               rec.get("vendor") or None, str(rec.get("package_id") or f"{source}:{name}"),
-               rec.get("location") or None)
-        rid = index.get(row)
-        if rid is None:
-            rid = index[row] = len(rows)
-            rows.append(row)
-        ids.append(rid)
-        times.append(install_time if isinstance(install_time, int) else NO_TIME)
-    return Inventory(table, array("I", ids), array("q", times)), problems
-
-
-_RAW_ROW = operator.itemgetter("source", "name", "version", "arch", "vendor", "package_id", "location")
-_RAW_TIME = operator.itemgetter("install_time")
-
-
-def _inventory_fast(records: Any, table: RowTable) -> Inventory | None:
-    """The common case at C speed: every record a dict with every key (as the module writes them).
-
-    Each distinct raw record (its 7 row fields as sent) is converted once and
-    remembered on the table; a record is then one tuple and one dict look-up.
-    None when a record is not of that shape or not valid: the careful path decides.
-    """
-    raw_index = table.cache.setdefault("raw", {})
-    try:
-        raws = list(map(_RAW_ROW, records))
-        ids = list(map(raw_index.get, raws))
-        times = array("q", [t if isinstance(t, int) else NO_TIME for t in map(_RAW_TIME, records)])
-    except (KeyError, TypeError, OverflowError):
-        return None
-    if None in ids:
-        for k, rid in enumerate(ids):
-            if rid is None:
-                raw = raws[k]
-                source, name, version, arch, vendor, package_id, location = raw
-                if not name or not source:
-                    return None
-                row = (str(source), str(name), None if version is None else str(version), arch or None,
-                       vendor or None, str(package_id or f"{source}:{name}"), location or None)
-                ids[k] = raw_index[raw] = table.intern(row)
-    return Inventory(table, array("I", ids), times)
-
-
-def host_inventory(result: Mapping[str, Any], origin: str,
-                   table: RowTable) -> tuple[Sequence[Installation], list[Problem]]:
-    """One host's installations in compact form (see ``inventory``), with the problems found."""
-    if not isinstance(result.get("windows"), dict) and not isinstance(result.get("macos"), dict):
-        records = result.get("software") or ()
-        if isinstance(records, list):
-            fast = _inventory_fast(records, table)
-            if fast is not None:
-                return fast, []
-        try:
-            return _inventory_from_records(records, origin, table)
-        except (TypeError, OverflowError):  # odd values (a list as arch, a huge time): the general path
-            pass
-    installations, problems = installations_from_result(result, origin)
-    return Inventory.of(installations, table), problems
-
-
-def derive_any_host(result: Mapping[str, Any], inventory_name: str) -> Host:
-    """The model ``Host`` of one collector result (Windows, macOS or Linux)."""
-    if isinstance(result.get("windows"), dict):
-        return windows.derive_host_windows(result["windows"], inventory_name)
-    if isinstance(result.get("macos"), dict):
-        return macos.derive_host_macos(result["macos"], inventory_name)
-    return hardware.derive_host(result.get("host") or {}, inventory_name)
+def reached_host_scan(scan_id: str, raw: RawHost, table: RowTable) -> tuple[HostScan, list[Problem]]:
+    """A host the collector reached: its platform (``platforms.registry``) reads the result into
+    installations (compact, rows interned in ``table``) and a host, and names the collector."""
+    assert raw.result is not None
+    platform = platform_of(raw.result)
+    installations, problems = platform.inventory(raw.result, raw.origin, table)
+    warnings = tuple(str(w) for w in raw.result.get("warnings") or ())
+    return HostScan(scan_id, raw.inventory_name, HostStatus.OK, platform.host(raw.result, raw.inventory_name),
+                    installations, collector=platform.collector, inventory_scan_id=scan_id, warnings=warnings,
+                    collected_at=raw.collected_at, groups=raw.groups), problems
 
 
 def stale_host_scan(scan_id: str, inventory_name: str, status: HostStatus, error: str | None,
                     groups: tuple[str, ...], previous: HostScan | None) -> HostScan:
-    """A host not reached (or failed) in this scan: its last inventory carried over, stale."""
-    return HostScan(
-        scan_id,
-        inventory_name,
-        status,
-        previous.host if previous else None,
-        previous.installations if previous else (),
-        inventory_scan_id=previous.inventory_scan_id if previous else None,
-        inventory_digest=previous.inventory_digest if previous else None,
-        error=error,
-        collected_at=previous.collected_at if previous else None,
-        groups=groups,
-    )
+    """A host not reached (or failed) in this scan: its last inventory carried over, stale, with the
+    collector that produced it."""
+    if previous is None:
+        return HostScan(scan_id, inventory_name, status, None, (), error=error, groups=groups)
+    return HostScan(scan_id, inventory_name, status, previous.host, previous.installations,
+                    collector=previous.collector, inventory_scan_id=previous.inventory_scan_id,
+                    inventory_digest=previous.inventory_digest, error=error, collected_at=previous.collected_at,
+                    groups=groups)
 
 
 def build_scan(
@@ -265,16 +151,9 @@ def build_scan(
     hosts: list[HostScan] = []
     for raw in run.hosts:
         if raw.status is HostStatus.OK:
-            assert raw.result is not None
-            installations, bad = host_inventory(raw.result, raw.origin, table)
+            host_scan, bad = reached_host_scan(run.scan_id, raw, table)
+            hosts.append(host_scan)
             problems.extend(bad)
-            host = derive_any_host(raw.result, raw.inventory_name)
-            warnings = tuple(str(w) for w in raw.result.get("warnings") or ())
-            hosts.append(
-                HostScan(run.scan_id, raw.inventory_name, HostStatus.OK, host, installations,
-                         inventory_scan_id=run.scan_id, warnings=warnings, collected_at=raw.collected_at,
-                         groups=raw.groups)
-            )
             continue
         hosts.append(stale_host_scan(run.scan_id, raw.inventory_name, raw.status, raw.error, raw.groups,
                                      last_inventory(raw.inventory_name)))

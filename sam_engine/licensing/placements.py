@@ -19,13 +19,12 @@ import sys
 from array import array
 from collections.abc import Sequence as _Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import Generic, Iterator, Sequence, TypeVar
 
 from sam_engine.ingest.inventory import RowTable, compact_view
 from sam_engine.model import HostScan, Installation, LicenceNeed, Recognition
 
-if TYPE_CHECKING:
-    from sam_engine.licensing.reconcile import ProductGroup
+G = TypeVar("G")  # what reconcile groups a row under (``reconcile.ProductGroup``); this module only keeps it
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +51,7 @@ _HIGH = 1 if sys.byteorder == "little" else 0  # which 32-bit half of a packed 6
 assert array("I").itemsize * 2 == array("Q").itemsize == 8
 
 
-class Placements:
+class Placements(Generic[G]):
     """Where the installations of a position are: the host scans and each one's compact view.
 
     Shared by every group of one ``group_installations`` call. An installation is
@@ -90,13 +89,13 @@ class Placements:
         return InstallationRef(hs.inventory_name, hs.host_id, row[1], row[2], rec.version, row[0], row[5],
                                hs.inventory_scan_id or hs.scan_id, hs.stale, rec.licence, label, rec.rule)
 
-    def group_at(self, packed: int) -> "ProductGroup":
+    def group_at(self, packed: int) -> G:
         """The group the installation ``packed`` joined (a row's group is the same on every host)."""
         h, pos = packed >> SHIFT, packed & _LOW
         _, ids, info = self.views[h]
         return info[ids[pos]][0]
 
-    def distinct_rows(self) -> Iterator[tuple[tuple, "ProductGroup"]]:
+    def distinct_rows(self) -> Iterator[tuple[tuple, G]]:
         """Every distinct installation row seen (``inventory.ROW_FIELDS``) with the group it joined."""
         for table, info in self.infos.values():
             for row, row_info in zip(table.rows, info):
@@ -177,7 +176,7 @@ def host_indexes(packed: array) -> array:
     return array("I", packed.tobytes())[_HIGH::2]
 
 
-class RefList(_Sequence):
+class RefList(_Sequence, Generic[G]):
     """The ``InstallationRef``s of one product, made on demand from packed (host, position) pairs.
 
     A read-only sequence that compares equal to the tuple of the same refs; at
@@ -186,7 +185,7 @@ class RefList(_Sequence):
 
     __slots__ = ("placements", "packed")
 
-    def __init__(self, placements: Placements, packed: array):
+    def __init__(self, placements: Placements[G], packed: array):
         self.placements, self.packed = placements, packed
 
     def __len__(self) -> int:
@@ -224,6 +223,6 @@ class RefList(_Sequence):
         scans = self.placements.host_scans
         return [(scans[h], versions) for h, versions in self.placements.versions_per_host(self.packed).items()]
 
-    def group(self) -> "ProductGroup | None":
+    def group(self) -> G | None:
         """The reconcile group these installations belong to (None when empty)."""
         return self.placements.group_at(self.packed[0]) if len(self.packed) else None

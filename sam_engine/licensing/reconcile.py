@@ -35,7 +35,7 @@ from sam_engine.licensing.dedup import dedup_per_installation
 from sam_engine.licensing.metric_rules import MetricRules
 from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine, measure
 from sam_engine.ingest.inventory import RowTable
-from sam_engine.licensing.placements import SHIFT, InstallationRef, Placements, RefList, host_indexes  # noqa: F401 (InstallationRef: re-export)
+from sam_engine.licensing.placements import SHIFT, Placements, RefList, host_indexes
 from sam_engine.model import Entitlement, Hardware, HostScan, Installation, LicenceNeed, Recognition
 from sam_engine.vocabulary import METRICS, Metric
 
@@ -62,7 +62,7 @@ class ProductGroup:
     product: str
     edition: str | None
     recognised: bool = True
-    placements: Placements | None = None
+    placements: Placements[ProductGroup] | None = None
     packed: array = field(default_factory=lambda: array("Q"))
     required_at: array = field(default_factory=lambda: array("Q"))
     candidates: list[Entitlement] = field(default_factory=list)  # same product, any term or metric

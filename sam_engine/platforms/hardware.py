@@ -11,7 +11,7 @@ CPUs 0-47 over sockets 0-1 and cores 0-23 has sockets=2, cores=24, threads=48.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from sam_engine.model import Hardware, Host, Virtualization
 
@@ -164,26 +164,37 @@ def parse_os_release(text: str | None) -> dict[str, str]:
 
 
 def _usable(value: Any) -> str | None:
+    """A UUID or serial number stripped, or None when it is not text or is a firmware placeholder."""
     if not isinstance(value, str):
         return None
     value = value.strip()
     return None if value.lower() in _PLACEHOLDERS else value
 
 
+def identity(candidates: Iterable[tuple[str, Any]], inventory_name: str) -> tuple[str, str]:
+    """(host_id, source) of the first usable ``(source, value)`` candidate, lower-cased, else the
+    inventory name. Every platform derives its host id here, naming its own candidates in order of trust.
+
+    >>> identity([("dmi-uuid", "Not Specified"), ("serial", " ABC1 ")], "web1")
+    ('serial:abc1', 'serial')
+    """
+    for source, value in candidates:
+        value = _usable(value)
+        if value:
+            return f"{source}:{value.lower()}", source
+    return f"inventory:{inventory_name}", "inventory"
+
+
 def host_identity(raw: Mapping[str, Any], inventory_name: str) -> tuple[str, str]:
-    """(host_id, source) that survives renames.
+    """(host_id, source) of a Linux host, surviving renames.
 
     machine-id first (distinct per OS install, even for containers and chroots
     sharing one board), then DMI product UUID, then DMI serial, and the
     inventory name only as a last resort.
     """
     dmi = raw.get("dmi") or {}
-    for source, value in (("machine-id", raw.get("machine_id")), ("dmi-uuid", dmi.get("product_uuid")),
-                          ("serial", dmi.get("product_serial"))):
-        usable = _usable(value)
-        if usable:
-            return f"{source}:{usable.lower()}", source
-    return f"inventory:{inventory_name}", "inventory"
+    return identity((("machine-id", raw.get("machine_id")), ("dmi-uuid", dmi.get("product_uuid")),
+                     ("serial", dmi.get("product_serial"))), inventory_name)
 
 
 def derive_host(raw: Mapping[str, Any], inventory_name: str) -> Host:

@@ -11,15 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import functools
-import importlib.util
 import json
 import plistlib
 import re
-from pathlib import Path
 from typing import Any, Mapping
 
-from sam_engine.platforms import hardware
+from sam_engine.platforms import hardware, swid
 from sam_engine.model import Hardware, Host, Problem, Virtualization
 
 APPLE = "Apple Inc."
@@ -232,39 +229,18 @@ def parse_brew_info_json(text: str) -> tuple[list[dict[str, Any]], list[str]]:
                       for c in doc.get("casks") or () if c.get("installed")], []
 
 
-@functools.lru_cache(maxsize=1)
-def _swid_parser() -> Any:
-    """The collection's SWID parser (``plugins/module_utils/swid.py``), or None when it is not there."""
-    try:
-        from ansible_collections.fleetsam.sam.plugins.module_utils import swid  # type: ignore[import-not-found]
-        return swid
-    except ImportError:  # outside Ansible: the file in this checkout, if there
-        path = Path(__file__).resolve().parents[2] / "plugins" / "module_utils" / "swid.py"
-    try:
-        spec = importlib.util.spec_from_file_location("fleetsam_macos_swid", path)
-        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-        return module
-    except Exception:  # missing or broken: SWID tags are reported, the rest of the host is read
-        return None
-
-
 def parse_swid_stream(text: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """SWID tags sent as ``#fleetsam-file PATH`` + base64 (tags may be UTF-16)."""
-    tags = split_stream(text)
-    swid = _swid_parser() if tags else None
-    if tags and swid is None:
-        return [], [f"{len(tags)} SWID tag(s) found but the SWID parser is not available"]
+    """SWID tags sent as ``#fleetsam-file PATH`` + base64 (tags may be UTF-16), read by ``swid``."""
     records, errors = [], []
-    for _, path, body in tags:
+    for _, path, body in split_stream(text):
         try:
             content = swid.decode_tag_bytes(base64.b64decode("".join(body.split())))
         except (ValueError, binascii.Error) as exc:
             errors.append(f"{path}: unreadable: {exc}")
             continue
-        found, failed = swid.parse_swid_text(content, path)
+        found, failed = swid.parse_text(content, path)
         records += found
-        errors += [f"{e.get('path')}: {e.get('reason')}" for e in failed]
+        errors += [f"{path}: {reason}" for reason in failed]
     return records, errors
 
 
@@ -380,11 +356,8 @@ def derive_hardware_macos(macos: Mapping[str, Any]) -> Hardware:
 def host_identity_macos(macos: Mapping[str, Any], inventory_name: str) -> tuple[str, str]:
     """``(host_id, source)``: IOPlatformUUID, then the serial number, then the inventory name."""
     ioreg = host_facts(macos)["ioreg"]
-    for source, key in (("platform-uuid", "IOPlatformUUID"), ("serial", "IOPlatformSerialNumber")):
-        usable = hardware._usable(ioreg.get(key))
-        if usable:
-            return f"{source}:{usable.lower()}", source
-    return f"inventory:{inventory_name}", "inventory"
+    return hardware.identity((("platform-uuid", ioreg.get("IOPlatformUUID")),
+                              ("serial", ioreg.get("IOPlatformSerialNumber"))), inventory_name)
 
 
 def derive_host_macos(macos: Mapping[str, Any], inventory_name: str) -> Host:

@@ -16,6 +16,7 @@ from sam_engine.ingest import spool as ingest
 from sam_engine.ingest import parallel as ingest_parallel
 from sam_engine.ingest.inventory import Inventory, RowTable, canonical_order
 from sam_engine.model import HostStatus, Installation
+from sam_engine.platforms.registry import LINUX
 from sam_engine.store.interface import StoreError, open_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,13 +49,13 @@ def _record(name, version, t=1700000000, **extra):
 def test_fast_and_careful_record_paths_agree():
     records = [_record("a", "1"), _record("b", None, t=None), _record("a", "1", t=5),
                {**_record("c", 2), "arch": "", "package_id": ""}]
-    fast, problems = ingest.host_inventory({"software": records}, "x", RowTable())
+    fast, problems = LINUX.inventory({"software": records}, "x", RowTable())
     assert problems == []
-    plain, _ = ingest.installations_from_result({"software": records}, "x")
+    plain, _ = LINUX.installations({"software": records}, "x")
     assert fast == plain
     odd = records + [{"source": "dpkg"}, "junk", {**_record("d", "1"), "arch": ["list"]}]
-    careful, problems = ingest.host_inventory({"software": odd}, "x", RowTable())
-    plain, expected = ingest.installations_from_result({"software": odd}, "x")
+    careful, problems = LINUX.inventory({"software": odd}, "x", RowTable())
+    plain, expected = LINUX.installations({"software": odd}, "x")
     assert tuple(careful) == plain and problems == expected and len(problems) == 2
 
 

@@ -26,7 +26,7 @@ import pytest
 from ansible_collections.fleetsam.sam.plugins.action import macos_software_facts as action
 from sam_engine.platforms import macos
 from sam_engine import pipeline
-from sam_engine.ingest.spool import installations_from_result
+from sam_engine.platforms.registry import platform_of
 from sam_engine.model import Virtualization
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "macos_arm64-sample6.json"
@@ -380,12 +380,6 @@ def test_swid_tags_over_sh(real_fixtures, tmp_path):
     assert len(problems) == 1 and "broken.swidtag" in problems[0].message
 
 
-def test_swid_without_the_parser(monkeypatch):
-    monkeypatch.setattr(macos, "_swid_parser", lambda: None)
-    records, errors = macos.parse_swid_stream("#fleetsam-file /x.swidtag\nAAAA\n")
-    assert records == [] and "parser is not available" in errors[0]
-
-
 # --- host facts and hardware ------------------------------------------------------------------------
 
 
@@ -558,7 +552,7 @@ def test_recorded_output_matches_its_sources(real_fixtures, tmp_path):
 
 def test_recorded_output_through_the_pipeline(tmp_path):
     recorded = json.loads(RECORDED.read_text(encoding="utf-8"))
-    installations, problems = installations_from_result(recorded, "spool/hosts/mac-sample6.json")
+    installations, problems = platform_of(recorded).installations(recorded, "spool/hosts/mac-sample6.json")
     assert problems == []
     assert Counter(i.source for i in installations) == {"macos-app": 362, "brew": 10, "brew-cask": 8, "pkgutil": 1, "swid": 1}
     spool = tmp_path / "spool" / "s1"

@@ -1,11 +1,13 @@
 """ISO/IEC 19770-2 SWID tag parsing on real tags, concatenated streams and a
-synthetic tag tree."""
+synthetic tag tree; and the engine's parser (sam_engine.platforms.swid) reading
+every tag as the host's (plugins/module_utils/swid.py) does."""
 
 import shutil
 
 import pytest
 
 from ansible_collections.fleetsam.sam.plugins.module_utils import swid
+from sam_engine.platforms import swid as engine_swid
 
 KEYS = {"source", "name", "version", "arch", "vendor", "install_time", "package_id", "location", "extra"}
 EXTRA_KEYS = {"schema", "version_scheme", "supplemental", "patch", "corpus", "tag_creator_regid",
@@ -239,3 +241,33 @@ def test_find_swid_tags_under_root(tmp_path, real_fixtures):
         ("pkg2", "/usr/share/swidtag/example.test/pkg2.swidtag")]
     assert [e["path"] for e in errors] == ["/usr/share/swidtag/example.test/broken.swidtag"]
     assert swid.find_swid_tags(dirs=("/nowhere",), root=str(tmp_path)) == ([], [])
+
+
+MALFORMED = ["", "just some text", '<SoftwareIdentity name="x" version="1"/>',
+             '<SoftwareIdentity xmlns="urn:other" name="x" tagId="t"/>', "<SoftwareIdentity name='x' tagId='t'><Meta>",
+             '<!DOCTYPE x [<!ENTITY a "b">]><SoftwareIdentity name="&a;" tagId="t"/>', "<NotATag/>",
+             LEGACY_2009, FULL_2015, FULL_2015 + "noise" + LEGACY_2009 + '<SoftwareIdentity tagId="half"']
+
+
+def test_engine_parser_reads_every_real_tag_as_the_host_parser(real_fixtures):
+    tags = sorted((real_fixtures / "swid").iterdir())
+    assert len(tags) >= 10
+    for path in tags:
+        text = swid.decode_tag_bytes(path.read_bytes())
+        assert engine_swid.decode_tag_bytes(path.read_bytes()) == text
+        records, errors = swid.parse_swid_text(text, str(path))
+        assert engine_swid.parse_text(text, str(path)) == (records, [e["reason"] for e in errors]), path.name
+
+
+@pytest.mark.parametrize("text", MALFORMED)
+def test_engine_parser_agrees_on_synthetic_and_malformed_tags(text):
+    records, errors = swid.parse_swid_text(text, "/x.swidtag")
+    assert engine_swid.parse_text(text, "/x.swidtag") == (records, [e["reason"] for e in errors])
+    try:
+        expected = swid.parse_swid_tag(text, "/x.swidtag")
+    except swid.SwidTagError as exc:
+        with pytest.raises(engine_swid.SwidTagError) as raised:
+            engine_swid.parse_tag(text, "/x.swidtag")
+        assert str(raised.value) == str(exc)
+    else:
+        assert engine_swid.parse_tag(text, "/x.swidtag") == expected

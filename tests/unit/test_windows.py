@@ -18,7 +18,8 @@ import pytest
 from sam_engine import pipeline
 from sam_engine.platforms import regfile
 from sam_engine.platforms import windows
-from sam_engine.ingest.spool import installations_from_result
+from sam_engine.platforms import windows_programs
+from sam_engine.platforms.registry import platform_of
 from sam_engine.model import Virtualization
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "windows_composite-host.json"
@@ -31,7 +32,7 @@ def reg_raw(real_fixtures, name, **kw):
 
 
 def view(entries):
-    return [(p.name, p.version, p.publisher) for p in windows.programs_and_features(entries)]
+    return [(p.name, p.version, p.publisher) for p in windows_programs.programs_and_features(entries)]
 
 
 def regipy_entries(path, sid):
@@ -111,7 +112,7 @@ def test_xp_export_rule_by_rule(real_fixtures):
     assert len(entries) == 333
     reasons = {}
     for e in entries:
-        reasons.setdefault(windows.hidden_reason(e), []).append(e)
+        reasons.setdefault(windows_programs.hidden_reason(e), []).append(e)
     assert {k: len(v) for k, v in reasons.items()} == {
         "PF1 no DisplayName": 115, "PF2 SystemComponent=1": 32, "PF3 ParentKeyName": 122,
         "PF4 ReleaseType": 1, None: 63}
@@ -119,7 +120,7 @@ def test_xp_export_rule_by_rule(real_fixtures):
     assert (hotfix["key"], hotfix["ReleaseType"]) == ("KB969084", "Hotfix")  # a hotfix without ParentKeyName
     # "Software Update" is not an update release type: Windows Management Framework Core is a product
     assert any(e["key"] == "KB968930" for e in reasons[None])
-    programs = windows.programs_and_features(entries)
+    programs = windows_programs.programs_and_features(entries)
     assert len(programs) == 63 and all(len(p.entries) == 1 for p in programs)
     names = [p.name for p in programs]
     # each of these has a named key and a GUID key; the GUID key is a SystemComponent: listed once
@@ -134,48 +135,48 @@ def test_xp_export_rule_by_rule(real_fixtures):
 
 
 def test_pf1_pf2_hidden_entries():
-    assert windows.hidden_reason(entry("a", None)) == "PF1 no DisplayName"
-    assert windows.hidden_reason(entry("a", "   ")) == "PF1 no DisplayName"
-    assert windows.hidden_reason(entry("a", "X", SystemComponent=1)) == "PF2 SystemComponent=1"
-    assert windows.hidden_reason(entry("a", "X", SystemComponent="1")) == "PF2 SystemComponent=1"
-    assert windows.hidden_reason(entry("a", "X", SystemComponent=0)) is None
+    assert windows_programs.hidden_reason(entry("a", None)) == "PF1 no DisplayName"
+    assert windows_programs.hidden_reason(entry("a", "   ")) == "PF1 no DisplayName"
+    assert windows_programs.hidden_reason(entry("a", "X", SystemComponent=1)) == "PF2 SystemComponent=1"
+    assert windows_programs.hidden_reason(entry("a", "X", SystemComponent="1")) == "PF2 SystemComponent=1"
+    assert windows_programs.hidden_reason(entry("a", "X", SystemComponent=0)) is None
 
 
 @pytest.mark.parametrize("release_type", ["Update", "Hotfix", "Security Update", "Update Rollup", "Service Pack",
                                           "security update"])
 def test_pf3_pf4_updates(release_type):
-    assert windows.hidden_reason(entry("KB1", "Update for X", ParentKeyName="X")) == "PF3 ParentKeyName"
-    assert windows.hidden_reason(entry("KB2", "Update for X", ReleaseType=release_type)) == "PF4 ReleaseType"
-    assert windows.hidden_reason(entry("KB3", "X", ReleaseType="Software Update")) is None
+    assert windows_programs.hidden_reason(entry("KB1", "Update for X", ParentKeyName="X")) == "PF3 ParentKeyName"
+    assert windows_programs.hidden_reason(entry("KB2", "Update for X", ReleaseType=release_type)) == "PF4 ReleaseType"
+    assert windows_programs.hidden_reason(entry("KB3", "X", ReleaseType="Software Update")) is None
 
 
 def test_pf5_guid_key_and_named_key_count_once():
     guid, named = entry("{11111111-2222-3333-4444-555555555555}", "Tool", InstallDate="20200102"), entry("Tool", "tool ")
-    (prog,) = windows.programs_and_features([named, guid])
+    (prog,) = windows_programs.programs_and_features([named, guid])
     assert prog.package_id == "windows:HKLM64:{11111111-2222-3333-4444-555555555555}+HKLM64:Tool"
     assert prog.install_time == 1577923200
-    assert len(windows.programs_and_features([guid, entry("Tool", "Tool", version="2.0")])) == 2
+    assert len(windows_programs.programs_and_features([guid, entry("Tool", "Tool", version="2.0")])) == 2
 
 
 def test_pf6_32_and_64_bit_copies_count_once_per_host():
     x64 = entry("{J64}", "Java 8 Update 141 (64-bit)", "8.0.1410.15", "Oracle Corporation")
     x86 = entry("{J32}", "Java 8 Update 141", "8.0.1410.15", "Oracle Corporation", hive="HKLM32")
-    (prog,) = windows.programs_and_features([x86, x64])
+    (prog,) = windows_programs.programs_and_features([x86, x64])
     assert prog.hive == "HKLM" and prog.package_id == "windows:HKLM64:{J64}+HKLM32:{J32}"
     (inst,), _ = windows.installations_from_windows({"uninstall": [x86, x64]}, "t")
     assert inst.arch is None and inst.name == "Java 8 Update 141 (64-bit)"
     (only32,), _ = windows.installations_from_windows({"uninstall": [x86]}, "t")
     assert only32.arch == "x86" and only32.package_id == "windows:HKLM32:{J32}"
-    assert len(windows.programs_and_features([x64, dict(x86, DisplayVersion="8.0.1510.12")])) == 2
+    assert len(windows_programs.programs_and_features([x64, dict(x86, DisplayVersion="8.0.1510.12")])) == 2
     zip64 = entry("7-Zip", "7-Zip 19.00 (x64)", "19.00", "Igor Pavlov")
     zip32 = entry("7-Zip", "7-Zip 19.00", "19.00", "Igor Pavlov", hive="HKLM32")
-    assert len(windows.programs_and_features([zip64, zip32])) == 1
+    assert len(windows_programs.programs_and_features([zip64, zip32])) == 1
     # the bitness in the middle of a name is part of the product: both runtimes are installed
     vc = [entry("{A}", "Microsoft Visual C++ 2008 Redistributable - x64 9.0.30729", "9.0.30729"),
           entry("{B}", "Microsoft Visual C++ 2008 Redistributable - x86 9.0.30729", "9.0.30729", hive="HKLM32")]
-    assert len(windows.programs_and_features(vc)) == 2
+    assert len(windows_programs.programs_and_features(vc)) == 2
     # a per-user copy is never merged into the machine-wide one
-    assert len(windows.programs_and_features([zip64, dict(zip32, hive="HKU", sid=SID_A)])) == 2
+    assert len(windows_programs.programs_and_features([zip64, dict(zip32, hive="HKU", sid=SID_A)])) == 2
 
 
 def test_pf7_per_user_installs_are_kept_per_sid(real_fixtures):
@@ -209,7 +210,7 @@ def test_pf7_per_user_installs_are_kept_per_sid(real_fixtures):
     ("20170622", 1498089600), (20170622, 1498089600), (" 20000229 ", 951782400),
     ("20170231", None), ("2017-06-22", None), ("6/22/2017", None), ("", None), (None, None), ("18991231", None)])
 def test_pf8_install_date(value, expected):
-    assert windows.install_date(value) == expected
+    assert windows_programs.install_date(value) == expected
 
 
 # --- SQL Server, Office, the Windows edition ------------------------------------------------
@@ -452,7 +453,7 @@ def test_recorded_output_through_ingest_store_and_report(tmp_path):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 24 and f"windows:HKU:{SID_A}:Teams" in {r["package_id"] for r in rows}
     # the same dispatch serves ingest's installations_from_result directly
-    items, problems = installations_from_result(result, "win01.json")
+    items, problems = platform_of(result).installations(result, "win01.json")
     assert len(items) == 24 and problems == []
 
 
