@@ -13,17 +13,17 @@ import sys
 from sam_engine import __version__
 from sam_engine.auditpack.pack import PackError
 from sam_engine.cli import check, evidence, licence, position, scans
-from sam_engine.cli.exit_codes import ExitCode, describe
+from sam_engine.cli.exit_codes import BadInput, ExitCode, describe
 from sam_engine.cli.main import DEBUG_FLAGS
 from sam_engine.entitlements.schema import ValidationFailed
 from sam_engine.ingest.spool import SpoolError
 from sam_engine.located_yaml import ConfigError
-from sam_engine.store.interface import StoreError
+from sam_engine.store.interface import ScanNotFound, StoreError
 
 DEBUG_HELP = "on an unexpected error, also print the Python traceback"
 
 # Errors that are the user's input, not a fault: their message says what to fix, no traceback helps.
-BAD_INPUT = (StoreError, SpoolError, LookupError, PackError)
+BAD_INPUT = (StoreError, SpoolError, ScanNotFound, PackError, BadInput)
 
 
 def _store_default() -> str:

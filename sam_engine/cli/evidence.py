@@ -26,7 +26,7 @@ from sam_engine.report import changes as scan_changes
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
 from sam_engine.report.formats import md
 from sam_engine.cli.exit_codes import ExitCode
-from sam_engine.store.interface import Store, open_store, require_scan
+from sam_engine.store.interface import ScanNotFound, Store, open_store, require_scan
 
 
 def _error(command: str, message: str) -> int:
@@ -47,7 +47,7 @@ def _pick(store: Store, location: str, a: str | None, b: str | None):
     if a is None:
         ids = [i.scan_id for i in store.scans()]
         if len(ids) < 2:
-            raise LookupError(f"{location}: {len(ids)} scan(s) stored: a diff needs two")
+            raise ScanNotFound(f"{location}: {len(ids)} scan(s) stored: a diff needs two")
         a, b = ids[-2], ids[-1]
     return require_scan(store, location, a), require_scan(store, location, b)
 
@@ -150,13 +150,14 @@ def cmd_audit_pack(args: argparse.Namespace) -> int:
             return ExitCode.VIOLATIONS
         if not args.publisher or not args.out:
             return _error("audit-pack", "--publisher NAME and --out FILE.zip are required (or --verify FILE.zip)")
-        as_of = _as_of(args)
+        try:
+            as_of = _as_of(args)
+        except ValueError:
+            return _error("audit-pack", f"--as-of {args.as_of!r}: expected YYYY-MM-DD")
         path, manifest, digest = auditpack.create(args.store, args.publisher, args.out, settings=_settings(args),
                                                   as_of=as_of, scan_id=args.scan)
     except auditpack.PackError as exc:
         return _error("audit-pack", str(exc))
-    except ValueError:
-        return _error("audit-pack", f"--as-of {args.as_of!r}: expected YYYY-MM-DD")
     print(f"{path}: audit pack of {manifest['publisher']}, scan {manifest['scan_id']}, "
           f"{len(manifest['files'])} files + manifest")
     print(f"sha256 {digest}  (record it with the audit correspondence)")

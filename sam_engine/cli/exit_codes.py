@@ -25,6 +25,10 @@ MEANING = {
 }
 
 
+class BadInput(Exception):
+    """A mistake in a command's arguments (no such entitlement, say): its message, then exit 2."""
+
+
 def describe() -> str:
     """The exit codes as lines for ``fleetsam --help``."""
     return "exit codes:\n" + "\n".join(f"  {code.value}  {MEANING[code]}" for code in ExitCode)

@@ -36,7 +36,7 @@ from sam_engine.entitlements.files import licence_paths, load_licence_files
 from sam_engine.licensing.context import LicenceSettings
 from sam_engine.model import Entitlement, Problem
 from sam_engine.entitlements.procurement import import_csv
-from sam_engine.cli.exit_codes import ExitCode
+from sam_engine.cli.exit_codes import BadInput, ExitCode
 from sam_engine.store.interface import open_store, store_exists
 
 # entitlement field -> ``licence add`` flag
@@ -139,7 +139,7 @@ def _find(items: list[Entitlement], wanted: str) -> Entitlement:
     exact = [e for e in items if e.entitlement_id == wanted]
     found = exact or [e for e in items if e.entitlement_id.startswith(wanted)]
     if len(found) != 1:
-        raise LookupError(f"{'no' if not found else 'more than one'} entitlement {wanted!r}")
+        raise BadInput(f"{'no' if not found else 'more than one'} entitlement {wanted!r}")
     return found[0]
 
 
@@ -181,9 +181,9 @@ def cmd_remove(args: argparse.Namespace) -> int:
         stored = store.entitlements()
         try:
             ent = _find(stored, args.id)
-        except LookupError:
+        except BadInput:
             licences, _ = _licence_files(args, stored)
-            ent = _find(licences, args.id)  # raises LookupError when it is nowhere
+            ent = _find(licences, args.id)  # raises BadInput when it is nowhere
             raise ValidationFailed([Problem(ent.origin, f"{ent.entitlement_id} is defined in this licence file; "
                                                         "edit the file to remove it")]) from None
         store.remove_entitlement(ent.entitlement_id)
