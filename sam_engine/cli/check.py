@@ -85,11 +85,12 @@ def render_junit(violations: list[dict], others: list[dict], policy: Policy, fin
     for kind in FINDING_TYPES:
         failing = [r for r in violations if r["type"] == kind]
         passing = [r for r in others if r["type"] == kind]
-        cases = [JUnitCase(f"fleetsam.{kind}", f"{r['id']}: {r['title']}", (r["severity"], r["title"], _details(r)))
+        name = f"fleetsam.{kind}"
+        cases = [JUnitCase(name, f"{r['id']}: {r['title']}", (r["severity"], r["title"], _details(r)))
                  for r in failing]
-        cases += [JUnitCase(f"fleetsam.{kind}", f"{r['id']}: {r['title']}") for r in passing]
+        cases += [JUnitCase(name, f"{r['id']}: {r['title']}") for r in passing]
         out = "\n".join(f"{r['id']} [{r['severity']}, not enforced] {r['title']}\n{_details(r)}" for r in passing)
-        suites.append(JUnitSuite(f"fleetsam.{kind}", tuple(cases or [JUnitCase(f"fleetsam.{kind}", f"no {kind} findings")]),
+        suites.append(JUnitSuite(name, tuple(cases or [JUnitCase(name, f"no {kind} findings")]),
                                  (("enforced", str(policy.fails(kind)).lower()), *properties), out))
     return junit_document("fleetsam check", finished, suites)
 
