@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import xmlschema
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fleet_spools import BASH, TEAMVIEWER, Host, store_run
 from sam_engine.cli import check
@@ -100,3 +102,15 @@ def test_hostile_findings_in_check_junit(tmp_path):
 def test_timestamp_is_utc_without_a_zone(finished, stamp):
     root = ET.fromstring(junit_document("x", finished, [JUnitSuite("s", ())]).split("\n", 1)[1])
     assert root.find("testsuite").get("timestamp") == stamp
+
+
+@settings(max_examples=150, deadline=None, database=None)  # no .hypothesis/ folder in the checkout
+@given(st.text(st.characters(exclude_categories=())), st.text(st.characters(exclude_categories=())))
+def test_any_text_gives_a_valid_document(name, text):
+    """Any text, surrogates and control characters included, gives a valid UTF-8 document."""
+    suite = JUnitSuite("s", (JUnitCase(name, name, (name, text, text)),), (("p", text),), text)
+    data = junit_document(name, None, [suite]).encode("utf-8")  # raises on a lone surrogate left in
+    assert SCHEMA.is_valid(data.decode("utf-8"))
+    case = ET.fromstring(data).find("testsuite/testcase")
+    assert case.get("name") == case.get("classname") == xml_text(name)
+    assert case.find("failure").get("message") == xml_text(text)
