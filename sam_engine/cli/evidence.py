@@ -24,6 +24,7 @@ from pathlib import Path
 from sam_engine.auditpack import pack as auditpack
 from sam_engine.report import changes as scan_changes
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
+from sam_engine.model import Scan
 from sam_engine.report.formats import md
 from sam_engine.cli.exit_codes import ExitCode
 from sam_engine.store.interface import ScanNotFound, Store, open_store, require_scan
@@ -42,7 +43,7 @@ def _as_of(args: argparse.Namespace) -> dt.date:
     return dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
 
 
-def _pick(store: Store, location: str, a: str | None, b: str | None):
+def _pick(store: Store, location: str, a: str | None, b: str | None) -> tuple[Scan, Scan]:
     """The two scans to compare: ``a`` and ``b``; ``a`` and the latest; else the last two."""
     if a is None:
         ids = [i.scan_id for i in store.scans()]
