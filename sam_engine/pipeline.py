@@ -22,7 +22,7 @@ from sam_engine.report.position import scan_summary
 from sam_engine.model import HostStatus, Problem, Scan
 from sam_engine.licensing.context import LicenceContext, LicenceSettings, load_context, position_of
 from sam_engine.licensing.position import LicencePosition
-from sam_engine.store.interface import open_store
+from sam_engine.store.interface import open_store, require_scan
 
 
 @dataclass(frozen=True)
@@ -101,10 +101,8 @@ def render_stored(store: str, report_dir: str | Path, scan_id: str | None = None
                   installations: bool = True) -> RunSummary:
     """Reconcile and render the reports again from the store (latest scan by default); nothing is
     sent, and the store only gains the scan's position summary if it had none."""
-    with open_store(store) as st:
-        scan = st.load_scan(scan_id)
-        if scan is None:
-            raise LookupError(f"{store}: no scan {scan_id or ''} stored".replace("  ", " "))
+    with open_store(store, create=False) as st:
+        scan = require_scan(st, store, scan_id)
         run = _reconcile(st, scan, settings, as_of, notify.AlertSettings.from_env(send=False), {})
     return _render(run, store, report_dir, {}, [], installations)
 

@@ -43,7 +43,7 @@ from sam_engine.auditpack.content import (ENTITLEMENT_COLUMNS, INSTALLATION_COLU
                                 publisher_products, sha256)
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
 from sam_engine.report.formats import POSITION_COLUMNS
-from sam_engine.store.interface import open_store
+from sam_engine.store.interface import open_store, require_scan
 
 PACK_FORMAT = "fleetsam-audit-pack"
 PACK_VERSION = 1
@@ -78,7 +78,7 @@ Check the pack: fleetsam audit-pack --verify THIS_FILE.zip
 
 
 class PackError(Exception):
-    """The pack cannot be made or read (no such publisher, no scan, missing file): bad input."""
+    """The pack cannot be made or read (no such publisher, an unreadable or missing file): bad input."""
 
 
 @dataclass
@@ -161,12 +161,10 @@ def build_files(model: dict[str, Any], scan, ctx, publisher: str, created: str) 
 def create(store: str, publisher: str, out: str | Path, *, settings: LicenceSettings | None = None,
            as_of: dt.date | None = None, scan_id: str | None = None) -> tuple[Path, dict[str, Any], str]:
     """Write the pack of ``publisher``; return its path, its manifest and the SHA-256 of the zip."""
-    with open_store(store) as st:
-        scan = st.load_scan(scan_id)
+    with open_store(store, create=False) as st:
+        scan = require_scan(st, store, scan_id)
         history = st.scans()
         stored = st.entitlements()
-    if scan is None:
-        raise PackError(f"{store}: no scan {scan_id or ''} stored".replace("  ", " "))
     ctx = load_context(settings or LicenceSettings.from_env(), as_of or dt.date.today(), stored)
     position = position_of(scan.hosts, ctx)
     model = report.build(scan, history, position, ctx.problems, entitlements=ctx.entitlements)

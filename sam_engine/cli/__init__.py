@@ -1,1 +1,2 @@
-"""The ``fleetsam`` command line: one module per group of subcommands."""
+"""The ``fleetsam`` command line: ``main`` (entry point, fault boundary), ``commands`` (the parser),
+``exit_codes``, and one module per group of subcommands."""

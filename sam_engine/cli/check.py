@@ -1,16 +1,8 @@
 """``fleetsam check``: enforce the compliance policy on the latest scan (CI jobs, playbooks/enforce.yml).
 
-Computes the findings of the latest stored scan under the policy
-(``--policy``, env ``FLEETSAM_POLICY``, else ``policy.yml`` when present) and
-prints them as text, JUnit XML or Markdown. The findings of the types listed
-in the policy's ``fail_on`` are *violations*.
-
-Exit codes:
-  0  no violations (other findings may be listed)
-  1  violations
-  2  bad input or configuration: a policy or notification file mistake
-     (``file:line:col: field: expected ...``), a licence data error, no scan
-     stored, a bad ``--as-of`` date
+The findings of the latest stored scan under the policy, as text, JUnit XML
+(``report.formats.junit_document``) or Markdown; the findings of the types in
+the policy's ``fail_on`` are violations. ``DESCRIPTION`` is the ``--help`` text.
 """
 
 from __future__ import annotations
@@ -19,26 +11,34 @@ import argparse
 import datetime as dt
 import os
 import sys
-import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 
+from sam_engine.cli.exit_codes import ExitCode
 from sam_engine.located_yaml import ConfigError
-from sam_engine.cli.position import _latest_scan
 from sam_engine.findings.detect import compute_findings
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
 from sam_engine.findings.notify import track
 from sam_engine.findings.notify_config import load_notify_config
 from sam_engine.findings.policy import Policy, load_policy, policy_path
-from sam_engine.store.interface import open_store
+from sam_engine.report.formats import JUnitCase, JUnitSuite, junit_document
+from sam_engine.store.interface import open_store, require_scan
 from sam_engine.vocabulary import FINDING_TYPES
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
+DESCRIPTION = """\
+Check the latest stored scan against the compliance policy and print the
+findings. The findings of the types the policy lists in fail_on are
+violations; the others are listed as warnings.
 
+The policy is --policy, else env FLEETSAM_POLICY, else ./policy.yml when
+present, else the built-in defaults.
 
-def _stored_states(location: str) -> dict[str, dict]:
-    with open_store(location) as store:
-        return {d["id"]: d for d in store.finding_states()}
+exit codes:
+  0  no violations (other findings may be listed)
+  1  violations
+  2  bad input: a policy or notification file mistake (file:line:col: field:
+     expected ...), a licence data error, no store or no scan stored, a bad
+     --as-of date; or any fault"""
 
 
 def _headline(violations: list[dict], others: list[dict]) -> str:
@@ -76,37 +76,33 @@ def render_markdown(violations: list[dict], others: list[dict], context: str) ->
     return "\n".join(out) + "\n"
 
 
-def render_junit(violations: list[dict], others: list[dict], context: str, policy: Policy) -> str:
-    """One test suite per finding type; a violation is a failed test case, other findings pass."""
-    root = ET.Element("testsuites", name="fleetsam check", tests="0", failures=str(len(violations)))
-    total = 0
+def render_junit(violations: list[dict], others: list[dict], policy: Policy, finished: str,
+                 properties: tuple[tuple[str, str], ...]) -> str:
+    """One test suite per finding type: a violation is a failed test case, other findings pass
+    (their details in the suite's output); a type without findings has one passing case.
+    ``finished``: when the scan finished; ``properties``: the check's context, on every suite."""
+    suites = []
     for kind in FINDING_TYPES:
         failing = [r for r in violations if r["type"] == kind]
         passing = [r for r in others if r["type"] == kind]
-        suite = ET.SubElement(root, "testsuite", name=f"fleetsam.{kind}", failures=str(len(failing)),
-                              errors="0", skipped="0", tests=str(max(1, len(failing) + len(passing))))
-        ET.SubElement(ET.SubElement(suite, "properties"), "property", name="enforced",
-                      value=str(policy.fails(kind)).lower())
-        for r in failing + passing:
-            case = ET.SubElement(suite, "testcase", classname=f"fleetsam.{kind}", name=f"{r['id']}: {r['title']}")
-            text = f"{r['detail']}\nhosts: {', '.join(r['hosts']) or '-'}\nentitlements: " \
-                   f"{', '.join(r['entitlements']) or '-'}\nfirst seen: {r['first_seen']}"
-            if r in failing:
-                failure = ET.SubElement(case, "failure", message=r["title"], type=r["severity"])
-                failure.text = text
-            else:
-                ET.SubElement(case, "system-out").text = f"[{r['severity']}, not enforced] {text}"
-        if not failing and not passing:
-            ET.SubElement(suite, "testcase", classname=f"fleetsam.{kind}", name=f"no {kind} findings")
-        total += int(suite.get("tests"))
-    root.set("tests", str(total))
-    ET.indent(root)
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<!-- {context} -->\n' + ET.tostring(root, "unicode") + "\n"
+        name = f"fleetsam.{kind}"
+        cases = [JUnitCase(name, f"{r['id']}: {r['title']}", (r["severity"], r["title"], _details(r)))
+                 for r in failing]
+        cases += [JUnitCase(name, f"{r['id']}: {r['title']}") for r in passing]
+        out = "\n".join(f"{r['id']} [{r['severity']}, not enforced] {r['title']}\n{_details(r)}" for r in passing)
+        suites.append(JUnitSuite(name, tuple(cases or [JUnitCase(name, f"no {kind} findings")]),
+                                 (("enforced", str(policy.fails(kind)).lower()), *properties), out))
+    return junit_document("fleetsam check", finished, suites)
+
+
+def _details(r: dict) -> str:
+    return (f"{r['detail']}\nhosts: {', '.join(r['hosts']) or '-'}\nentitlements: "
+            f"{', '.join(r['entitlements']) or '-'}\nfirst seen: {r['first_seen']}")
 
 
 def _fail(message: str) -> int:
     print(f"fleetsam check: error: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+    return ExitCode.BAD_INPUT
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -121,24 +117,26 @@ def cmd_check(args: argparse.Namespace) -> int:
             load_notify_config(args.notify)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        return EXIT_BAD_INPUT
-    scan, stored = _latest_scan(args.store)
-    if scan is None:
-        return _fail(f"{args.store}: no scan stored: scan first (playbooks/scan.yml)")
+        return ExitCode.BAD_INPUT
+    with open_store(args.store, create=False) as store:
+        scan = require_scan(store, args.store)
+        stored, states = store.entitlements(), {d["id"]: d for d in store.finding_states()}
     ctx = load_context(replace(LicenceSettings.from_env(), licences_dir=Path(args.licences)), as_of, stored)
     for problem in ctx.problems:
         print(problem, file=sys.stderr)
     if ctx.has_errors:
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     found = compute_findings(scan, position_of(scan.hosts, ctx), ctx.entitlements, policy, as_of)
-    rows = track(found, _stored_states(args.store), "", False, scan.scan_id, replay=True).rows
+    rows = track(found, states, "", False, scan.scan_id, replay=True).rows
     rows = [r for r in rows if r["state"] != "resolved"]
     violations = [r for r in rows if policy.fails(r["type"])]
     others = [r for r in rows if not policy.fails(r["type"])]
     context = (f"policy {chosen or 'built-in defaults'}; scan {scan.scan_id} finished {scan.finished}; "
                f"as of {as_of.isoformat()}; fails on {', '.join(policy.fail_on) or 'nothing'}")
     if args.format == "junit":
-        text = render_junit(violations, others, context, policy)
+        properties = (("policy", str(chosen or "built-in defaults")), ("scan_id", scan.scan_id),
+                      ("as_of", as_of.isoformat()), ("fail_on", ", ".join(policy.fail_on)))
+        text = render_junit(violations, others, policy, scan.finished, properties)
     elif args.format == "markdown":
         text = render_markdown(violations, others, context)
     else:
@@ -148,15 +146,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"fleetsam check: {_headline(violations, others)}; {args.format} written to {args.output}")
     else:
         sys.stdout.write(text)
-    return EXIT_VIOLATIONS if violations else EXIT_OK
+    return ExitCode.VIOLATIONS if violations else ExitCode.OK
 
 
 def register(subparsers) -> None:
     """Add ``fleetsam check`` to the main parser's subcommands."""
     p = subparsers.add_parser("check", help="check the latest scan against the policy (exit 1 on violations)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--policy", help="policy file (default: env FLEETSAM_POLICY, else ./policy.yml if present)")
-    p.add_argument("--format", choices=("text", "junit", "markdown"), default="text")
+    p.add_argument("--format", choices=("text", "junit", "markdown"), default="text",
+                   help="text (default), junit (JUnit XML for CI test reports) or markdown (a CI job summary)")
     p.add_argument("--output", help="write the report to this file instead of standard output")
     p.add_argument("--as-of", help="date the findings are computed for, YYYY-MM-DD (default: today)")
     p.add_argument("--licences", default=os.environ.get("FLEETSAM_LICENCES", "licences"),

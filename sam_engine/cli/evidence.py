@@ -9,10 +9,6 @@ differs). ``--format table|json|markdown``.
 ``fleetsam audit-pack --publisher NAME --out FILE.zip`` writes the evidence
 pack of one publisher (``auditpack``); ``fleetsam audit-pack --verify FILE.zip``
 checks one.
-
-Exit codes: 0 success (``--verify``: the pack is intact); 1 ``--verify``: the
-pack failed verification; 2 bad input (unknown scan, fewer than two scans, no
-such publisher, unreadable file, licence data errors).
 """
 
 from __future__ import annotations
@@ -28,15 +24,15 @@ from pathlib import Path
 from sam_engine.auditpack import pack as auditpack
 from sam_engine.report import changes as scan_changes
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
+from sam_engine.model import Scan
 from sam_engine.report.formats import md
-from sam_engine.store.interface import open_store
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+from sam_engine.cli.exit_codes import ExitCode
+from sam_engine.store.interface import ScanNotFound, Store, open_store, require_scan
 
 
 def _error(command: str, message: str) -> int:
     print(f"fleetsam {command}: error: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+    return ExitCode.BAD_INPUT
 
 
 def _settings(args: argparse.Namespace) -> LicenceSettings:
@@ -47,17 +43,14 @@ def _as_of(args: argparse.Namespace) -> dt.date:
     return dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
 
 
-def _pick(ids: list[str], a: str | None, b: str | None) -> tuple[str, str]:
-    if len(ids) < 2 and not (a and b):
-        raise LookupError(f"{len(ids)} scan(s) stored: a diff needs two")
-    for wanted in (a, b):
-        if wanted and wanted not in ids:
-            raise LookupError(f"no scan {wanted!r} stored (see fleetsam scans)")
-    if a and b:
-        return a, b
-    if a:
-        return a, ids[-1]
-    return ids[-2], ids[-1]
+def _pick(store: Store, location: str, a: str | None, b: str | None) -> tuple[Scan, Scan]:
+    """The two scans to compare: ``a`` and ``b``; ``a`` and the latest; else the last two."""
+    if a is None:
+        ids = [i.scan_id for i in store.scans()]
+        if len(ids) < 2:
+            raise ScanNotFound(f"{location}: {len(ids)} scan(s) stored: a diff needs two")
+        a, b = ids[-2], ids[-1]
+    return require_scan(store, location, a), require_scan(store, location, b)
 
 
 def _figure(side: dict | None, key: str) -> str:
@@ -126,10 +119,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         as_of = _as_of(args)
     except ValueError:
         return _error("diff", f"--as-of {args.as_of!r}: expected YYYY-MM-DD")
-    with open_store(args.store) as st:
-        ids = [i.scan_id for i in st.scans()]
-        a_id, b_id = _pick(ids, args.scan_a, args.scan_b)
-        scan_a, scan_b = st.load_scan(a_id), st.load_scan(b_id)
+    with open_store(args.store, create=False) as st:
+        scan_a, scan_b = _pick(st, args.store, args.scan_a, args.scan_b)
         stored = st.entitlements()
     ctx = load_context(_settings(args), as_of, stored)
     for problem in ctx.problems:
@@ -141,7 +132,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         print_markdown(d)
     else:
         print_table(d)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_audit_pack(args: argparse.Namespace) -> int:
@@ -153,40 +144,52 @@ def cmd_audit_pack(args: argparse.Namespace) -> int:
                 print(f"{args.verify}: OK: {len(m['files'])} files and the manifest verified "
                       f"(publisher {m.get('publisher')}, scans {', '.join(m.get('scan_ids', []))}, "
                       f"fleetsam {m.get('tool_version')}, created {m.get('created')})")
-                return EXIT_OK
+                return ExitCode.OK
             print(f"{args.verify}: FAILED verification:")
             for problem in result.problems:
                 print(f"  {problem}")
-            return EXIT_FAILED
+            return ExitCode.VIOLATIONS
         if not args.publisher or not args.out:
             return _error("audit-pack", "--publisher NAME and --out FILE.zip are required (or --verify FILE.zip)")
-        as_of = _as_of(args)
+        try:
+            as_of = _as_of(args)
+        except ValueError:
+            return _error("audit-pack", f"--as-of {args.as_of!r}: expected YYYY-MM-DD")
         path, manifest, digest = auditpack.create(args.store, args.publisher, args.out, settings=_settings(args),
                                                   as_of=as_of, scan_id=args.scan)
     except auditpack.PackError as exc:
         return _error("audit-pack", str(exc))
-    except ValueError:
-        return _error("audit-pack", f"--as-of {args.as_of!r}: expected YYYY-MM-DD")
     print(f"{path}: audit pack of {manifest['publisher']}, scan {manifest['scan_id']}, "
           f"{len(manifest['files'])} files + manifest")
     print(f"sha256 {digest}  (record it with the audit correspondence)")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def register(subparsers) -> None:
     """Add ``fleetsam diff`` and ``fleetsam audit-pack`` to the main parser's subcommands."""
     licences = os.environ.get("FLEETSAM_LICENCES", "licences")
-    p = subparsers.add_parser("diff", help="what changed between two scans (default: previous vs latest)")
+    p = subparsers.add_parser(
+        "diff", help="what changed between two scans (default: previous vs latest)",
+        description="Compare two stored scans: installations added, removed and changed per host, and how "
+                    "the licence position moved per product (both positions computed with today's licence "
+                    "data, so only the fleet differs). No scan id: the previous and the latest scan; one id: "
+                    "that scan against the latest.")
     p.add_argument("scan_a", nargs="?", help="the older scan (default: the one before the latest)")
     p.add_argument("scan_b", nargs="?", help="the newer scan (default: the latest)")
-    p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    p.add_argument("--format", choices=("table", "json", "markdown"), default="table",
+                   help="output format (default: table)")
     p.add_argument("--as-of", help="date the licence terms are checked on, YYYY-MM-DD (default: today)")
     p.add_argument("--licences", default=licences, help="licence files directory (default: %(default)s)")
     p.set_defaults(func=cmd_diff)
 
-    p = subparsers.add_parser("audit-pack", help="write or verify the audit evidence pack of one publisher")
+    p = subparsers.add_parser(
+        "audit-pack", help="write or verify the audit evidence pack of one publisher",
+        description="Write the audit evidence pack of one publisher (--publisher NAME --out FILE.zip): its "
+                    "licence position with the installations, entitlements, catalogue entries and metric rules "
+                    "behind it, and a manifest of SHA-256 digests. --verify FILE.zip checks a pack instead: exit "
+                    "0 when intact, 1 when a file was changed, added or removed.")
     p.add_argument("--publisher", help="publisher whose position the pack proves (case-insensitive)")
-    p.add_argument("--out", help="zip file to write")
+    p.add_argument("--out", metavar="FILE.zip", help="zip file to write the pack to")
     p.add_argument("--verify", metavar="FILE.zip", help="check a pack: every hash, nothing missing or extra")
     p.add_argument("--scan", help="scan id (default: the latest)")
     p.add_argument("--as-of", help="date the licence terms are checked on, YYYY-MM-DD (default: today)")

@@ -3,8 +3,9 @@
 Hand-entered and imported entitlements live in the store; ``licences/*.yml``
 (``--licences``, env ``FLEETSAM_LICENCES``) are read from disk every time and
 shown beside them. Licence keys are printed masked, always. Bad input raises
-``ValidationFailed``: ``cli.main`` prints every problem as
-``file:line:col: field: message`` on stderr and exits 2.
+``ValidationFailed``: ``cli.commands`` prints every problem as
+``file:line:col: field: message`` on stderr and exits 2. Only ``add`` and
+``import`` may create the store; ``list``, ``show`` and ``remove`` need one.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from sam_engine.entitlements.files import licence_paths, load_licence_files
 from sam_engine.licensing.context import LicenceSettings
 from sam_engine.model import Entitlement, Problem
 from sam_engine.entitlements.procurement import import_csv
-from sam_engine.store.interface import open_store
+from sam_engine.cli.exit_codes import BadInput, ExitCode
+from sam_engine.store.interface import open_store, store_exists
 
 # entitlement field -> ``licence add`` flag
 ADD_FLAGS = {
@@ -46,6 +48,17 @@ ADD_FLAGS = {
     "purchase_date": "--purchase-date", "unit_cost": "--unit-cost", "currency": "--currency", "keys": "--key",
 }
 LIST_FIELDS = ("entitlement_id", *FIELDS, "origin", "status")
+ADD_HELP = {
+    "publisher": "publisher, as the catalogue names it (required)", "product": "product, as the catalogue names it "
+    "(required)", "edition": "edition (default: none given)", "version_range": "versions covered, e.g. '>=19,<22'",
+    "quantity": "licences bought: a whole number or 'unlimited' (required but for a site licence)",
+    "term_start": "first day of the term, YYYY-MM-DD", "term_end": "last day of a subscription, YYYY-MM-DD "
+    "(default: perpetual)", "maintenance_end": "last day of maintenance, YYYY-MM-DD",
+    "suite_components": "a product the suite includes (repeatable)", "vendor": "reseller or vendor bought from",
+    "po_number": "purchase order number", "invoice": "invoice number", "purchase_date": "date bought, YYYY-MM-DD",
+    "unit_cost": "price of one licence, e.g. 47500.00 or '$47,500.00'", "currency": "ISO 4217 code, e.g. EUR",
+    "keys": "a licence key (repeatable; stored as given, always printed masked)",
+}
 
 
 def load_default_catalogue() -> CatalogueLike:
@@ -76,11 +89,8 @@ def entitlement_view(ent: Entitlement) -> dict:
 
 
 def _stored(location: str) -> list[Entitlement]:
-    """Stored entitlements, without creating a store that does not exist yet."""
-    path = location.removeprefix("tinydb://")
-    if "://" not in path and not os.path.exists(path):
-        return []
-    with open_store(location) as store:
+    """Stored entitlements; ``NoStore`` when there is no store (nothing is created)."""
+    with open_store(location, create=False) as store:
         return store.entitlements()
 
 
@@ -115,7 +125,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         _print_problems(problems)
         added = store.add_entitlements(items)
     print(f"{'added' if added else 'already stored:'} {items[0].entitlement_id}")
-    return 0
+    return ExitCode.OK
 
 
 def _all(args: argparse.Namespace) -> tuple[list[Entitlement], list[Problem]]:
@@ -129,7 +139,7 @@ def _find(items: list[Entitlement], wanted: str) -> Entitlement:
     exact = [e for e in items if e.entitlement_id == wanted]
     found = exact or [e for e in items if e.entitlement_id.startswith(wanted)]
     if len(found) != 1:
-        raise LookupError(f"{'no' if not found else 'more than one'} entitlement {wanted!r}")
+        raise BadInput(f"{'no' if not found else 'more than one'} entitlement {wanted!r}")
     return found[0]
 
 
@@ -152,7 +162,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                   f"{qty:>9} {v['status']:11} {', '.join(v['keys']) or '-':30} {e.origin}")
     if has_errors(problems):
         raise ValidationFailed(problems)
-    return 0
+    return ExitCode.OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -163,22 +173,22 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"{name:17} {'-' if value is None or value == '' else value}")
     if has_errors(problems):
         raise ValidationFailed(problems)
-    return 0
+    return ExitCode.OK
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    with open_store(args.store) as store:
+    with open_store(args.store, create=False) as store:
         stored = store.entitlements()
         try:
             ent = _find(stored, args.id)
-        except LookupError:
+        except BadInput:
             licences, _ = _licence_files(args, stored)
-            ent = _find(licences, args.id)  # raises LookupError when it is nowhere
+            ent = _find(licences, args.id)  # raises BadInput when it is nowhere
             raise ValidationFailed([Problem(ent.origin, f"{ent.entitlement_id} is defined in this licence file; "
                                                         "edit the file to remove it")]) from None
         store.remove_entitlement(ent.entitlement_id)
     print(f"removed {ent.entitlement_id} ({ent.publisher} {ent.product}, from {ent.origin})")
-    return 0
+    return ExitCode.OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -188,60 +198,76 @@ def cmd_import(args: argparse.Namespace) -> int:
         result = import_csv(args.file, args.mapping, store, catalogue, licences)
     _print_problems(list(result.warnings))
     print(f"{result.path}: {result.rows} entitlements, {result.added} new, {result.already_stored} already stored")
-    return 0
+    return ExitCode.OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     paths = args.paths or [args.licences]
     files = licence_paths(paths)
-    stored = _stored(args.store)
+    stored = _stored(args.store) if store_exists(args.store) else []  # the files can be checked before any scan
     entitlements, problems = load_licence_files(paths, load_default_catalogue(), stored)
     problems += same_as_files(stored, entitlements)
     if has_errors(problems):
         raise ValidationFailed(problems)
     _print_problems(problems)
     print(f"{len(entitlements)} entitlements in {len(files)} licence files, no errors")
-    return 0
+    return ExitCode.OK
 
 
 def register(subparsers) -> None:
     """Add ``fleetsam licence ...`` to the main parser's subcommands."""
-    parser = subparsers.add_parser("licence", aliases=["license"], help="manage entitlements (what was bought)")
+    parser = subparsers.add_parser(
+        "licence", aliases=["license"], help="manage entitlements (what was bought)",
+        description="Add, list, show, remove, import and validate entitlements: those stored (entered by hand "
+                    "or imported from procurement) and those in the licence files, which are read every time. "
+                    "Licence keys are always printed masked.")
     parser.add_argument("--licences", default=os.environ.get("FLEETSAM_LICENCES", "licences"),
                         help="licence files directory (default: %(default)s, env FLEETSAM_LICENCES)")
     sub = parser.add_subparsers(dest="licence_command", required=True)
 
-    p = sub.add_parser("add", help="store one entitlement entered by hand")
+    p = sub.add_parser("add", help="store one entitlement entered by hand",
+                       description="Validate one entitlement against the catalogue and store it (the store is "
+                                   "created if needed). An entitlement already stored is not stored twice.")
     for name, flag in ADD_FLAGS.items():
         if name == "downgrade_rights":
             p.add_argument(flag, dest=name, action="store_true", help="downgrade rights to earlier versions")
         elif name in ("suite_components", "keys"):
-            p.add_argument(flag, dest=name, action="append", default=[], help="repeatable")
+            p.add_argument(flag, dest=name, action="append", default=[], help=ADD_HELP[name])
         elif name == "metric":
-            p.add_argument(flag, dest=name, help=f"one of: {', '.join(sorted(METRICS))}")
+            p.add_argument(flag, dest=name, help=f"how use is counted, one of: {', '.join(sorted(METRICS))} "
+                                                 "(required)")
         else:
-            p.add_argument(flag, dest=name)
+            p.add_argument(flag, dest=name, help=ADD_HELP[name])
     p.add_argument("--key-stdin", action="store_true",
                    help="read licence keys from stdin, one a line (keeps them out of shell history)")
     p.set_defaults(func=cmd_add)
 
-    p = sub.add_parser("list", help="list stored and licence-file entitlements (keys masked)")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p = sub.add_parser("list", help="list stored and licence-file entitlements (keys masked)",
+                       description="List the stored entitlements and those in the licence files, with their "
+                                   "term status and origin; keys masked.")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format (default: table)")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("show", help="show one entitlement (keys masked)")
+    p = sub.add_parser("show", help="show one entitlement (keys masked)",
+                       description="Show every field of one entitlement, stored or from a licence file; keys masked.")
     p.add_argument("id", help="entitlement id or a unique prefix")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("remove", help="remove one stored entitlement")
+    p = sub.add_parser("remove", help="remove one stored entitlement",
+                       description="Remove one stored entitlement. One from a licence file is removed by "
+                                   "editing that file.")
     p.add_argument("id", help="entitlement id or a unique prefix")
     p.set_defaults(func=cmd_remove)
 
-    p = sub.add_parser("import", help="import a procurement CSV: all rows or nothing")
+    p = sub.add_parser("import", help="import a procurement CSV: all rows or nothing",
+                       description="Import the entitlements of a procurement CSV export through a column mapping: "
+                                   "every row is validated first, and one bad row stores nothing.")
     p.add_argument("file", help="CSV export (XLSX is not supported: save it as CSV)")
     p.add_argument("--mapping", required=True, help="column mapping file (mappings/*.yml)")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("validate", help="check the licence files and print every problem")
+    p = sub.add_parser("validate", help="check the licence files and print every problem",
+                       description="Check licence files (and their keys against the stored entitlements, when "
+                                   "there is a store) and print every problem as file:line:col: field: message.")
     p.add_argument("paths", nargs="*", help="licence files or directories (default: --licences)")
     p.set_defaults(func=cmd_validate)

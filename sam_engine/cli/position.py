@@ -5,9 +5,6 @@ files (``--licences``, env ``FLEETSAM_LICENCES``), the product catalogue and the
 metric rule data (``catalogue/metrics/``), and prints one line per product, or with
 ``--product`` / ``--detail`` the installations and the arithmetic behind every
 figure. The table, JSON and CSV all come from ``position.position_to_rows``.
-
-Exit codes: 0 the position was computed (whatever it shows); 2 bad input (no
-scan stored, a bad date, a mistake in a rule or licence file).
 """
 
 from __future__ import annotations
@@ -26,17 +23,8 @@ from pathlib import Path
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
 from sam_engine.licensing.position import LicencePosition, ProductPosition, position_to_rows
 from sam_engine.vocabulary import LICENSABLE, URGENCY, Status
-from sam_engine.store.interface import open_store
-
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
-
-
-def _latest_scan(location: str):
-    path = location.removeprefix("tinydb://")
-    if "://" not in path and not os.path.exists(path):
-        return None, []
-    with open_store(location) as store:
-        return store.load_scan(), store.entitlements()
+from sam_engine.cli.exit_codes import ExitCode
+from sam_engine.store.interface import open_store, require_scan
 
 
 def _matches(p: ProductPosition, wanted: str) -> bool:
@@ -110,11 +98,9 @@ def cmd_position(args: argparse.Namespace) -> int:
         as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
     except ValueError:
         print(f"fleetsam position: error: --as-of {args.as_of!r}: expected YYYY-MM-DD", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    scan, stored = _latest_scan(args.store)
-    if scan is None:
-        print(f"fleetsam position: error: {args.store}: no scan stored", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
+    with open_store(args.store, create=False) as store:
+        scan, stored = require_scan(store, args.store), store.entitlements()
     settings = replace(LicenceSettings.from_env(), licences_dir=Path(args.licences),
                        rules_dir=Path(args.rules) if args.rules else None,
                        headcount=args.headcount, over_ratio=args.over_ratio)
@@ -122,13 +108,13 @@ def cmd_position(args: argparse.Namespace) -> int:
     for problem in ctx.problems:
         print(problem, file=sys.stderr)
     if ctx.has_errors:
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     pos = position_of(scan.hosts, ctx)
     products = sorted((p for p in pos if not args.product or _matches(p, args.product)),
                       key=lambda p: (URGENCY.index(p.status.value), (p.publisher or "").casefold(), p.product.casefold()))
     if args.product and not products:
         print(f"fleetsam position: error: no product matches {args.product!r}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     if args.format == "json":
         print_json(pos, products)
     elif args.format == "csv":
@@ -139,7 +125,7 @@ def cmd_position(args: argparse.Namespace) -> int:
         hidden = Counter(p.status.value for p in products if p not in shown)
         if hidden:
             print("not listed (--all lists them): " + ", ".join(f"{n} {s}" for s, n in sorted(hidden.items())))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _ratio(text: str) -> Decimal:
@@ -154,8 +140,15 @@ def _ratio(text: str) -> Decimal:
 
 def register(subparsers) -> None:
     """Add ``fleetsam position`` to the main parser's subcommands."""
-    p = subparsers.add_parser("position", help="Effective Licence Position of the latest scan")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p = subparsers.add_parser(
+        "position", help="Effective Licence Position of the latest scan",
+        description="The Effective Licence Position of the latest stored scan: per product, the installations, "
+                    "the licences consumed under its metric, those owned (stored entitlements and licence "
+                    "files), the balance, the status and the cost of any gap. --product or --detail show the "
+                    "installations and the arithmetic behind every figure. Exit 0 whatever the position shows "
+                    "(fleetsam check judges it); 2 on bad input.")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                   help="table (default; the products that need a licence), json or csv (every product)")
     p.add_argument("--as-of", help="date the subscription terms are checked on, YYYY-MM-DD (default: today)")
     p.add_argument("--product", help="only products whose name contains NAME (table: with the detail)")
     p.add_argument("--detail", action="store_true", help="table: show installations and the arithmetic")

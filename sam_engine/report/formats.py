@@ -2,6 +2,8 @@
 
 Each takes the report model (``report.build``) and formats it; none computes a
 figure. ``render.write_reports`` writes them beside ``index.html``.
+``junit_document`` is the one JUnit writer: ``fleetsam check --format junit``
+uses it too.
 
 **CSV** (``position.csv``; ``installations.csv`` is streamed by ``report.installations``), safe to open in Excel: a
 spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (and, in
@@ -36,6 +38,7 @@ import csv
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from typing import IO, Any, Iterable, Iterator
 
 from sam_engine.vocabulary import NON_COMPLIANT
@@ -100,7 +103,27 @@ _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 
 
 def xml_text(value: Any) -> str:
+    """``value`` as text XML 1.0 can carry: NUL, other control characters and lone surrogates become U+FFFD."""
     return _NOT_XML.sub("\ufffd", "" if value is None else str(value))
+
+
+@dataclass(frozen=True, slots=True)
+class JUnitCase:
+    """One test case; it fails when it carries a ``failure`` (type, message, text)."""
+
+    classname: str
+    name: str
+    failure: tuple[str, str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JUnitSuite:
+    """One test suite: its cases, its properties (``None`` values left out) and its ``system-out`` text."""
+
+    name: str
+    cases: tuple[JUnitCase, ...]
+    properties: tuple[tuple[str, Any], ...] = ()
+    out: str = ""
 
 
 def _timestamp(text: str | None) -> str:
@@ -114,55 +137,61 @@ def _timestamp(text: str | None) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def junit_document(name: str, finished: str | None, suites: Iterable[JUnitSuite]) -> str:
+    """The one JUnit writer (``junit.xml`` and ``fleetsam check --format junit``): a document valid
+    against ``schemas/junit.xsd``, its suites stamped with ``finished`` (when the scan finished)."""
+    root = ET.Element("testsuites", {"name": xml_text(name)})
+    tests = failures = 0
+    for number, s in enumerate(suites):
+        suite = ET.SubElement(root, "testsuite", {
+            "name": xml_text(s.name), "package": "fleetsam", "id": str(number), "hostname": "fleetsam",
+            "timestamp": _timestamp(finished), "time": "0"})
+        props = ET.SubElement(suite, "properties")
+        for key, value in s.properties:
+            if value is not None:
+                ET.SubElement(props, "property", {"name": key, "value": xml_text(value)})
+        for c in s.cases:
+            case = ET.SubElement(suite, "testcase", {"classname": xml_text(c.classname), "name": xml_text(c.name),
+                                                     "time": "0"})
+            if c.failure:
+                kind, message, text = c.failure
+                ET.SubElement(case, "failure", {"type": xml_text(kind), "message": xml_text(message)}).text = \
+                    xml_text(text)
+        ET.SubElement(suite, "system-out").text = xml_text(s.out)
+        ET.SubElement(suite, "system-err")
+        failed = sum(c.failure is not None for c in s.cases)
+        suite.attrib.update(tests=str(len(s.cases)), failures=str(failed), errors="0")
+        tests, failures = tests + len(s.cases), failures + failed
+    root.attrib.update(tests=str(tests), failures=str(failures), errors="0", time="0")
+    ET.indent(root, space=" ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
 def _message(r: dict[str, Any]) -> str:
     cost = f"; gap cost {r['gap_cost']} {r['currency'] or ''}".rstrip() if r["gap_cost"] else ""
     return (f"{r['status']}: consumption {r['consumption']} {r['metric'] or ''}, owned {r['owned']}, "
             f"shortfall {r['shortfall']}{cost}").replace("  ", " ")
 
 
-def _case(parent: ET.Element, r: dict[str, Any]) -> bool:
-    case = ET.SubElement(parent, "testcase", {
-        "classname": xml_text(f"fleetsam.licence.{r['publisher'] or 'unknown'}"),
-        "name": xml_text(r["label"]),
-        "time": "0",
-    })
-    if r["status"] not in NON_COMPLIANT:
-        return False
-    failure = ET.SubElement(case, "failure", {"type": xml_text(r["status"]), "message": xml_text(_message(r))})
-    lines = [*r["trace"]["consumption"], *r["trace"]["ownership"], *r["trace"]["cost"], *r["notes"]]
-    failure.text = xml_text("\n".join(lines))
-    return True
+def _case(r: dict[str, Any]) -> JUnitCase:
+    failure = None
+    if r["status"] in NON_COMPLIANT:
+        lines = [*r["trace"]["consumption"], *r["trace"]["ownership"], *r["trace"]["cost"], *r["notes"]]
+        failure = (r["status"], _message(r), "\n".join(lines))
+    return JUnitCase(f"fleetsam.licence.{r['publisher'] or 'unknown'}", r["label"], failure)
 
 
 def to_junit(model: dict[str, Any]) -> str:
-    """The JUnit XML document of the model's licence position."""
-    rows = model["position"]["licensable"] if model["position"] else []
-    root = ET.Element("testsuites", {"name": SUITE_NAME})
-    suite = ET.SubElement(root, "testsuite", {
-        "name": SUITE_NAME,
-        "package": "fleetsam",
-        "id": "0",
-        "hostname": "fleetsam",
-        "timestamp": _timestamp(model["scan"]["finished"]),
-        "time": "0",
-    })
-    props = ET.SubElement(suite, "properties")
-    for name, value in (("scan_id", model["scan"]["scan_id"]),
-                        ("previous_scan_id", model["scan"]["previous_scan_id"]),
-                        ("as_of", model["position"]["as_of"] if model["position"] else None),
-                        ("tool_version", model["tool_version"]),
-                        ("schema_version", model["schema_version"])):
-        if value is not None:
-            ET.SubElement(props, "property", {"name": name, "value": xml_text(value)})
-    failures = sum(_case(suite, r) for r in rows)
-    out = ET.SubElement(suite, "system-out")
-    out.text = xml_text("\n".join(model["position"]["problems"])) if model["position"] else ""
-    ET.SubElement(suite, "system-err")
-    counts = {"tests": str(len(rows)), "failures": str(failures), "errors": "0"}
-    suite.attrib.update(counts)
-    root.attrib.update(counts, time="0")
-    ET.indent(root, space=" ")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    """The JUnit XML document of the model's licence position: one test case per licensable product."""
+    pos = model["position"]
+    suite = JUnitSuite(
+        name=SUITE_NAME,
+        cases=tuple(_case(r) for r in (pos["licensable"] if pos else [])),
+        properties=(("scan_id", model["scan"]["scan_id"]), ("previous_scan_id", model["scan"]["previous_scan_id"]),
+                    ("as_of", pos["as_of"] if pos else None), ("tool_version", model["tool_version"]),
+                    ("schema_version", model["schema_version"])),
+        out="\n".join(pos["problems"]) if pos else "")
+    return junit_document(SUITE_NAME, model["scan"]["finished"], [suite])
 
 
 # --- Markdown ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
@@ -40,6 +41,14 @@ class ScanInfo:
 
 class StoreError(Exception):
     """The store cannot be opened or read (corrupt file, locked, wrong format)."""
+
+
+class NoStore(StoreError):
+    """A reading command named a store that does not exist (a typo, or nothing scanned yet)."""
+
+
+class ScanNotFound(LookupError):
+    """The store holds no scan, or none with the id asked for; the message says which."""
 
 
 class Store(abc.ABC):
@@ -123,13 +132,35 @@ class Store(abc.ABC):
             self.close()
 
 
-def open_store(location: str) -> Store:
-    """Open the store at ``location``: a path or ``tinydb://PATH``."""
+def store_exists(location: str) -> bool:
+    """Whether ``location`` names a store there to read (a server location always counts as one)."""
+    path = location.removeprefix("tinydb://")
+    return "://" in path or os.path.exists(path)
+
+
+def open_store(location: str, *, create: bool = True) -> Store:
+    """Open the store at ``location``: a path or ``tinydb://PATH``.
+
+    Reading commands pass ``create=False``: a store that does not exist raises
+    ``NoStore`` and nothing is created (a mistyped ``--store`` must not leave an
+    empty store behind)."""
+    if not create and not store_exists(location):
+        raise NoStore(f"{location}: no store here (run a scan or fleetsam ingest first)")
     if location.startswith(("postgresql://", "postgres://")):
         raise StoreError(f"{location.split('://')[0]}: the PostgreSQL backend is not available in this version")
     from sam_engine.store.tinydb_store import TinyDBStore
 
     return TinyDBStore(location.removeprefix("tinydb://"))
+
+
+def require_scan(store: Store, location: str, scan_id: str | None = None) -> Scan:
+    """``store.load_scan(scan_id)`` (the latest when None), or ``ScanNotFound`` naming what is missing."""
+    scan = store.load_scan(scan_id)
+    if scan is not None:
+        return scan
+    if scan_id is None or not store.scans():
+        raise ScanNotFound(f"{location}: no scan stored (run a scan or fleetsam ingest first)")
+    raise ScanNotFound(f'{location}: no scan with id "{scan_id}"; fleetsam scans lists them')
 
 
 # --- conversions at the store boundary, shared by every backend -------------------------

@@ -8,6 +8,7 @@ import pytest
 
 from sam_engine.cli import licence as cli_licence
 from sam_engine.cli.main import main
+from sam_engine.store.interface import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "Q7M2K-4HXRT-9WBCP-V3D8J-7H3KQ"
@@ -33,6 +34,11 @@ def run(tmp_path, monkeypatch, capsys):
         return code, out, err
 
     return invoke
+
+
+def empty_store(tmp_path):
+    with open_store(str(tmp_path / "store.json")):
+        pass
 
 
 def add(run, *extra):
@@ -122,7 +128,8 @@ def test_remove(run):
     assert json.loads(run("list", "--format", "json")[1]) == []
 
 
-def test_licence_file_entitlements_are_listed_but_not_removable(run):
+def test_licence_file_entitlements_are_listed_but_not_removable(run, tmp_path):
+    empty_store(tmp_path)
     code, out, _ = run("list", "--format", "json", licences=REPO / "licences")
     assert code == 0 and len(json.loads(out)) == 12
     assert not any(key in out for key in EXAMPLE_KEYS)
@@ -163,6 +170,7 @@ def test_validate(run, tmp_path):
         f'{broken}:3:5: product: not in the catalogue: publisher "Oracle", product "Databse"; '
         "fix the name or add a catalogue entry",
     ]
+    empty_store(tmp_path)
     code, out, err = run("list")
     assert code == 2 and out.startswith("ID ") and len(err.splitlines()) == 3
 

@@ -104,8 +104,13 @@ def test_product_filter_shows_the_detail(run):
 
 def test_bad_date_and_missing_scan_exit_2(run, tmp_path, capsys):
     assert run("--as-of", "30/06/2026")[0] == 2
+    capsys.readouterr()
     assert main(["--store", str(tmp_path / "none.json"), "position"]) == 2
-    assert "no scan stored" in capsys.readouterr().err
+    assert "none.json: no store here" in capsys.readouterr().err and not (tmp_path / "none.json").exists()
+    with open_store(str(tmp_path / "empty.json")):
+        pass
+    assert main(["--store", str(tmp_path / "empty.json"), "position"]) == 2
+    assert "empty.json: no scan stored" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("kind", ["catalogue", "metric rules", "licence file"])

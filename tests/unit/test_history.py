@@ -17,6 +17,7 @@ from sam_engine.report import changes as history
 from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.model import Entitlement, Hardware, Host, HostScan, HostStatus, Installation, Scan
 from sam_engine.licensing.position import build_position
+from sam_engine.store.interface import open_store
 
 
 def inst(name, version, source="dpkg"):
@@ -183,6 +184,9 @@ def test_reverse_order_and_markdown(run):
 
 
 def test_bad_input_exits_2(run, tmp_path, capsys):
-    assert run("diff", "s1", "nope")[0] == 2
+    code, _, err = run("diff", "s1", "nope")
+    assert code == 2 and 'no scan with id "nope"; fleetsam scans lists them' in err
+    with open_store(str(tmp_path / "empty.json")):
+        pass
     code = cli.main(["--store", str(tmp_path / "empty.json"), "diff"])
-    assert code == 2 and "a diff needs two" in capsys.readouterr().err
+    assert code == 2 and "0 scan(s) stored: a diff needs two" in capsys.readouterr().err

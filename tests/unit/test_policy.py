@@ -198,7 +198,7 @@ def test_check_bad_input_exits_2_with_a_located_message(fleet_store, capsys, tmp
         code = check(store, "--notify", str(tmp_path / "n.yml"))
         expected = f"{tmp_path / 'n.yml'}:3:10: channels[0].url: expected smtp://"
     elif case == "no-scan":
-        code, expected = check(store), "no scan stored"
+        code, expected = check(store), "none.json: no store here"
     else:
         code = cli.main(["--store", store, "check", "--as-of", "30/06/2026"])
         expected = "--as-of '30/06/2026': expected YYYY-MM-DD"

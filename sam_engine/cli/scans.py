@@ -1,0 +1,116 @@
+"""``fleetsam ingest``, ``report``, ``scans`` and ``hosts``: the stored scans on the command line.
+
+``ingest`` is the one command here that writes a new scan (and so may create
+the store); the others only read it and fail with exit 2 when it is not there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from sam_engine import pipeline
+from sam_engine.cli.exit_codes import ExitCode
+from sam_engine.findings import notify
+from sam_engine.store.interface import open_store, require_scan
+
+
+def _report_dir() -> str:
+    return os.environ.get("FLEETSAM_REPORT_DIR", "reports")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    alerts = notify.AlertSettings.from_env(policy=args.policy, notify=args.notify)
+    summary = pipeline.process_spool(args.spool, store=args.store, report_dir=args.report_dir, alerts=alerts,
+                                     installations=not args.no_installations_csv)
+    for line in summary.lines():
+        print(line)
+    return ExitCode.OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    summary = pipeline.render_stored(args.store, args.report_dir, args.scan)
+    for path in summary.report_files:
+        print(path)
+    return ExitCode.OK
+
+
+def cmd_scans(args: argparse.Namespace) -> int:
+    with open_store(args.store, create=False) as st:
+        infos = st.scans()
+    if args.format == "json":
+        print(json.dumps([{f: getattr(i, f) for f in i.__slots__} for i in infos], indent=1))
+        return ExitCode.OK
+    print(f"{'SCAN':28} {'FINISHED':21} {'OK':>5} {'UNREACH':>7} {'FAILED':>6} {'PACKAGES':>9}")
+    for i in infos:
+        print(f"{i.scan_id:28} {i.finished:21} {i.hosts_ok:5} {i.hosts_unreachable:7} {i.hosts_failed:6} {i.installations:9}")
+    return ExitCode.OK
+
+
+def cmd_hosts(args: argparse.Namespace) -> int:
+    with open_store(args.store, create=False) as st:
+        scan = require_scan(st, args.store, args.scan)
+    rows = []
+    for h in sorted(scan.hosts, key=lambda h: h.inventory_name):
+        hw = h.host.hardware if h.host else None
+        rows.append({
+            "host": h.inventory_name,
+            "status": h.status.value + (" (stale)" if h.stale and h.installations else ""),
+            "host_id": h.host_id,
+            "sockets": hw.sockets if hw else None,
+            "cores": hw.cores if hw else None,
+            "threads": hw.threads if hw else None,
+            "platform": hw.virtualization.value if hw else None,
+            "packages": len(h.installations),
+        })
+    if args.format == "json":
+        print(json.dumps(rows, indent=1))
+        return ExitCode.OK
+    print(f"{'HOST':24} {'STATUS':20} {'SOCK':>4} {'CORES':>5} {'THR':>4} {'PLATFORM':9} {'PACKAGES':>8}")
+    for r in rows:
+        print(f"{r['host']:24} {r['status']:20} {r['sockets'] or '-':>4} {r['cores'] or '-':>5} "
+              f"{r['threads'] or '-':>4} {r['platform'] or '-':9} {r['packages']:8}")
+    return ExitCode.OK
+
+
+def register(subparsers) -> None:
+    """Add ``ingest``, ``report``, ``scans`` and ``hosts`` to the main parser's subcommands."""
+    report_dir_help = "directory the report files are written to (default: %(default)s, env FLEETSAM_REPORT_DIR)"
+    p = subparsers.add_parser(
+        "ingest", help="process a kept scan spool into the store and write the reports",
+        description="Store the scan of one kept spool directory (a run whose processing failed, or one kept "
+                    "on purpose), reconcile it, send the notifications it calls for and write the reports. "
+                    "Creates the store if there is none yet.")
+    p.add_argument("spool", help="spool directory of one run (.fleetsam/spool/SCAN_ID)")
+    p.add_argument("--report-dir", default=_report_dir(), help=report_dir_help)
+    p.add_argument("--policy", help="policy file (default: env FLEETSAM_POLICY, else ./policy.yml if present)")
+    p.add_argument("--notify", help="notification file (default: env FLEETSAM_NOTIFY; none: nothing is sent)")
+    p.add_argument("--no-installations-csv", action="store_true",
+                   help="write every report file but installations.csv (a row per installation); "
+                        "'fleetsam report' writes it on demand")
+    p.set_defaults(func=cmd_ingest)
+
+    p = subparsers.add_parser(
+        "report", help="write the reports again from the store",
+        description="Reconcile a stored scan with today's licence data and write every report file again "
+                    "(index.html, report.json, position.csv, installations.csv, junit.xml, summary.md). "
+                    "Sends nothing.")
+    p.add_argument("--scan", help="scan id, as 'fleetsam scans' lists them (default: the latest)")
+    p.add_argument("--report-dir", default=_report_dir(), help=report_dir_help)
+    p.set_defaults(func=cmd_report)
+
+    p = subparsers.add_parser(
+        "scans", help="list stored scans",
+        description="List the stored scans, oldest first: id, when each finished, hosts scanned, "
+                    "unreachable and failed, installations.")
+    p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    p.set_defaults(func=cmd_scans)
+
+    p = subparsers.add_parser(
+        "hosts", help="list the hosts of a scan with their hardware and status",
+        description="List the hosts of a stored scan: status (stale when the inventory is an older one), "
+                    "host id, sockets, cores, threads, platform and package count.")
+    p.add_argument("--scan", help="scan id, as 'fleetsam scans' lists them (default: the latest)")
+    p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    p.set_defaults(func=cmd_hosts)

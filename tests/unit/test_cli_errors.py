@@ -1,0 +1,197 @@
+"""The command line never lies with its exit code: faults exit 2 with one line, reading commands
+create no store, an unknown scan id is named, every subcommand and option has a help text."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fleet_spools import BASH, TEAMVIEWER, Host, store_run
+from sam_engine.cli import commands
+from sam_engine.cli.exit_codes import ExitCode
+from sam_engine.cli.main import main
+from sam_engine.licensing import metric_rules
+from sam_engine.store.interface import open_store
+
+REPO = Path(__file__).resolve().parents[2]
+HINT = "; run with --debug for the traceback"
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A store with two scans, s1 and s2."""
+    location = str(tmp_path / "db.json")
+    store_run(tmp_path, location, "s1", {"web1": Host(("web",), (BASH,))}, when="2026-06-29T01:00:00Z")
+    store_run(tmp_path, location, "s2", {"web1": Host(("web",), (BASH, TEAMVIEWER))})
+    return location
+
+
+def fleetsam(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --- 1. a fault exits 2 with one line ---------------------------------------------------------
+
+FAULTY = {
+    "check": ["check", "--as-of", "2026-06-30"],
+    "position": ["position", "--as-of", "2026-06-30"],
+    "report": ["report"],
+}
+
+
+@pytest.fixture
+def broken_install(monkeypatch, tmp_path):
+    """The shipped rule data is missing, as in an install that did not ship it."""
+    monkeypatch.setattr(metric_rules, "RULES_DIR", tmp_path / "share" / "fleetsam" / "catalogue" / "metrics")
+    monkeypatch.chdir(tmp_path)  # no licences/ or policy.yml of the checkout
+
+
+@pytest.mark.parametrize("command", FAULTY)
+def test_a_fault_is_one_line_and_exit_2(store, broken_install, capsys, tmp_path, command):
+    code, _, err = fleetsam(capsys, "--store", store, *FAULTY[command], *(
+        ["--report-dir", str(tmp_path / "reports")] if command == "report" else []))
+    assert code == ExitCode.BAD_INPUT
+    assert err == ("fleetsam: error: RuleDataError: catalogue/metrics/core_factors.yml: cannot read: "
+                   f"No such file or directory{HINT}\n")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_adds_the_traceback(store, broken_install, capsys, where):
+    args = ["--debug", "check"] if where == "before" else ["check", "--debug"]
+    code, _, err = fleetsam(capsys, "--store", store, *args)
+    assert code == ExitCode.BAD_INPUT
+    assert err.startswith("Traceback (most recent call last):") and "metric_rules.py" in err
+    assert err.endswith(f"cannot read: No such file or directory{HINT}\n")
+
+
+def test_a_fault_while_loading_the_commands_is_caught_too(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "sam_engine.cli.commands", None)  # the import fails
+    code, _, err = fleetsam(capsys, "scans")
+    assert code == ExitCode.BAD_INPUT and len(err.splitlines()) == 1
+    assert err.startswith("fleetsam: error: ModuleNotFoundError: import of sam_engine.cli.commands halted")
+
+
+def test_an_unexpected_bug_is_not_bad_input(store, monkeypatch, capsys):
+    """A KeyError from a bug gets the --debug hint (it is not a message for the user to act on)."""
+    def bug(*args, **kwargs):
+        raise KeyError("hosts")
+    monkeypatch.setattr("sam_engine.cli.scans.require_scan", bug)
+    code, _, err = fleetsam(capsys, "--store", store, "hosts")
+    assert (code, err) == (ExitCode.BAD_INPUT, f"fleetsam: error: KeyError: 'hosts'{HINT}\n")
+
+
+# --- 2. exit codes defined once ---------------------------------------------------------------
+
+
+def test_exit_codes_and_the_enforce_playbook_agree():
+    assert [(c.name, c.value) for c in ExitCode] == [("OK", 0), ("VIOLATIONS", 1), ("BAD_INPUT", 2)]
+    (play,) = yaml.safe_load((REPO / "playbooks" / "enforce.yml").read_text())
+    check = next(t for t in play["tasks"] if t.get("register") == "fleetsam_check")
+    verdict = next(t for t in play["tasks"] if "ansible.builtin.assert" in t)
+    assert check["failed_when"] == f"fleetsam_check.rc not in [{ExitCode.OK.value}, {ExitCode.VIOLATIONS.value}]"
+    assert verdict["ansible.builtin.assert"]["that"] == f"fleetsam_check.rc == {ExitCode.OK.value}"
+
+
+def test_help_lists_the_exit_codes(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "exit codes:\n  0  done" in out and "\n  1  check: the policy was violated" in out
+
+
+# --- 3. reading commands never create a store --------------------------------------------------
+
+READING = {
+    "scans": ["scans"],
+    "hosts": ["hosts"],
+    "position": ["position"],
+    "check": ["check"],
+    "report": ["report", "--report-dir", "reports"],
+    "diff": ["diff"],
+    "audit-pack": ["audit-pack", "--publisher", "Oracle", "--out", "pack.zip"],
+    "licence list": ["licence", "list"],
+    "licence show": ["licence", "show", "ent-1"],
+    "licence remove": ["licence", "remove", "ent-1"],
+}
+
+
+@pytest.mark.parametrize("command", READING)
+def test_reading_commands_never_create_a_store(tmp_path, monkeypatch, capsys, command):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = fleetsam(capsys, "--store", "typo.json", *READING[command])
+    assert (code, out) == (ExitCode.BAD_INPUT, "")
+    assert err == "fleetsam: error: typo.json: no store here (run a scan or fleetsam ingest first)\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_licence_validate_reads_the_files_without_a_store(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "licences").mkdir()
+    code, out, _ = fleetsam(capsys, "--store", "typo.json", "licence", "validate")
+    assert (code, out) == (ExitCode.OK, "0 entitlements in 0 licence files, no errors\n")
+    assert list(tmp_path.iterdir()) == [tmp_path / "licences"]
+
+
+# --- 4. an unknown scan id is named ------------------------------------------------------------
+
+SCAN_ARGUMENTS = {
+    "hosts": ["hosts", "--scan", "nope"],
+    "report": ["report", "--scan", "nope", "--report-dir", "reports"],
+    "audit-pack": ["audit-pack", "--scan", "nope", "--publisher", "TeamViewer", "--out", "pack.zip"],
+    "diff one": ["diff", "nope"],
+    "diff first": ["diff", "nope", "s2"],
+    "diff second": ["diff", "s1", "nope"],
+}
+
+
+@pytest.mark.parametrize("command", SCAN_ARGUMENTS)
+def test_an_unknown_scan_id_is_named(store, tmp_path, monkeypatch, capsys, command):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = fleetsam(capsys, "--store", store, *SCAN_ARGUMENTS[command])
+    assert (code, out) == (ExitCode.BAD_INPUT, "")
+    assert err == f'fleetsam: error: {store}: no scan with id "nope"; fleetsam scans lists them\n'
+    assert not (tmp_path / "reports").exists() and not (tmp_path / "pack.zip").exists()
+
+
+def test_a_known_scan_id_and_an_empty_store(store, tmp_path, capsys):
+    code, out, _ = fleetsam(capsys, "--store", store, "hosts", "--scan", "s1", "--format", "json")
+    assert code == ExitCode.OK and '"host": "web1"' in out
+    empty = str(tmp_path / "empty.json")
+    with open_store(empty):
+        pass
+    code, _, err = fleetsam(capsys, "--store", empty, "hosts", "--scan", "s1")
+    assert (code, err) == (ExitCode.BAD_INPUT,
+                           f"fleetsam: error: {empty}: no scan stored (run a scan or fleetsam ingest first)\n")
+
+
+# --- 6. help texts ------------------------------------------------------------------------------
+
+
+def every_parser():
+    parser = commands.build_parser()
+    return [("fleetsam", parser)] + [(p.prog, p) for p in commands._all_subparsers(parser)]
+
+
+@pytest.mark.parametrize("prog, parser", every_parser(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_subcommand_and_option_says_what_it_does(prog, parser):
+    assert parser.description and len(parser.description) > 20, prog
+    for action in parser._actions:
+        if isinstance(action, (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)):
+            continue
+        assert action.help and action.help != argparse.SUPPRESS, f"{prog} {action.option_strings or action.dest}"
+    text = parser.format_help()
+    assert "``" not in text and ":class:" not in text, prog
+
+
+def test_check_help_is_plain_text(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["check", "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    assert "`" not in out and "exit codes:\n  0  no violations" in out and "--format {text,junit,markdown}" in out
