@@ -26,7 +26,7 @@ scan: $(STAMP)
 report: $(STAMP)
 	$(BIN)/fleetsam report
 
-## test-deps: system packages the tests need (openssh-server, debootstrap, rpm, chromium)
+## test-deps: system packages the tests need beyond a minimal Debian (openssh-server, debootstrap, rpm, chromium, libatomic1...)
 test-deps:
 	bash tests/integration/install-deps.sh
 
