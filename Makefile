@@ -6,7 +6,7 @@ STAMP := $(VENV)/.fleetsam-installed
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all venv scan report test test-unit test-integration test-deps lint sanity collection bench clean
+.PHONY: all venv scan demo report test test-unit test-integration test-deps lint sanity collection bench clean
 
 all: scan
 
@@ -20,6 +20,12 @@ venv: $(STAMP)
 
 ## scan: install into .venv, scan the inventory, write reports/index.html and reports/report.json
 scan: $(STAMP)
+	$(BIN)/ansible-playbook playbooks/scan.yml
+
+## demo: scan with the example licences and policy (examples/) into a store and reports of its own
+demo: $(STAMP)
+	FLEETSAM_LICENCES=examples/licences FLEETSAM_POLICY=examples/policy.yml \
+	FLEETSAM_STORE=.fleetsam/demo.json FLEETSAM_REPORT_DIR=reports/demo \
 	$(BIN)/ansible-playbook playbooks/scan.yml
 
 ## report: render the reports again from the store

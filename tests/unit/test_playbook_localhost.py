@@ -1,0 +1,45 @@
+"""Real ansible-playbook runs of playbooks/scan.yml against this machine (local connection):
+check mode writes nothing, and a real run writes under the directory it runs from."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def project(tmp_path):
+    """An empty project folder with a one-host local inventory, as a user starts."""
+    (tmp_path / "hosts.ini").write_text(
+        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    return tmp_path
+
+
+def scan(project: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETSAM_")}
+    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), FLEETSAM_INSTALLATIONS_CSV="false",
+               PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
+    return subprocess.run([str(BIN / "ansible-playbook"), "-i", "hosts.ini", str(REPO / "playbooks" / "scan.yml"),
+                           *extra], cwd=project, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_check_mode_stores_nothing_and_writes_no_report(project):
+    run = scan(project, "--check")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "fleetsam: check mode: hosts ok=1 unreachable=0 failed=0; nothing stored, no report written" in run.stdout
+    assert sorted(p.name for p in project.iterdir()) == ["hosts.ini"], "no store, spool or reports"
+
+
+def test_a_scan_writes_under_the_folder_it_runs_from(project):
+    run = scan(project)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (project / ".fleetsam" / "fleetsam.json").is_file() and (project / "reports" / "index.html").is_file()
+    assert "fleetsam: no entitlements: nothing is owned yet" in run.stdout
+    assert not any((project / ".fleetsam" / "spool").iterdir()), "the processed spool is removed"
