@@ -1,5 +1,6 @@
-"""Real ansible-playbook runs of playbooks/scan.yml against this machine (local connection):
-check mode writes nothing, and a real run writes under the directory it runs from."""
+"""Real ansible-playbook runs of playbooks/scan.yml and enforce.yml against this machine (local
+connection): check mode writes nothing, a real run writes under the directory it runs from, and
+enforce.yml checks the store of that directory."""
 
 from __future__ import annotations
 
@@ -22,24 +23,31 @@ def project(tmp_path):
     return tmp_path
 
 
-def scan(project: Path, *extra: str) -> subprocess.CompletedProcess:
+def playbook(project: Path, name: str, *extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETSAM_")}
     env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), FLEETSAM_INSTALLATIONS_CSV="false",
                PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
-    return subprocess.run([str(BIN / "ansible-playbook"), "-i", "hosts.ini", str(REPO / "playbooks" / "scan.yml"),
+    return subprocess.run([str(BIN / "ansible-playbook"), "-i", "hosts.ini", str(REPO / "playbooks" / name),
                            *extra], cwd=project, env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_check_mode_stores_nothing_and_writes_no_report(project):
-    run = scan(project, "--check")
+    run = playbook(project, "scan.yml", "--check")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "fleetsam: check mode: hosts ok=1 unreachable=0 failed=0; nothing stored, no report written" in run.stdout
     assert sorted(p.name for p in project.iterdir()) == ["hosts.ini"], "no store, spool or reports"
 
 
-def test_a_scan_writes_under_the_folder_it_runs_from(project):
-    run = scan(project)
+def test_scan_and_enforce_use_the_folder_they_run_from(project):
+    run = playbook(project, "scan.yml")
     assert run.returncode == 0, run.stdout + run.stderr
     assert (project / ".fleetsam" / "fleetsam.json").is_file() and (project / "reports" / "index.html").is_file()
     assert "fleetsam: no entitlements: nothing is owned yet" in run.stdout
     assert not any((project / ".fleetsam" / "spool").iterdir()), "the processed spool is removed"
+    (project / "policy.yml").write_text("fail_on: [stale-host]\n")  # this folder's policy, found by default
+    enforce = playbook(project, "enforce.yml")
+    assert enforce.returncode == 0, enforce.stdout + enforce.stderr
+    assert "fleetsam check: no violations" in enforce.stdout
+    (project / "policy.yml").write_text("fail_on: [unknown-type]\n")
+    enforce = playbook(project, "enforce.yml")
+    assert enforce.returncode == 2 and "policy.yml:1" in enforce.stdout, "the folder's own policy.yml was read"
