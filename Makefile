@@ -51,9 +51,10 @@ test-integration: test-deps $(STAMP)
 bench: test-deps $(STAMP)
 	QUICK=$(QUICK) $(BIN)/python bench/run_all.py
 
-## lint: ansible-lint on playbooks and roles, ruff (pyflakes rules) on the Python
+## lint: ansible-lint (production profile) at the root, the changelog fragments, ruff (pyflakes rules) on the Python
 lint: $(STAMP)
-	$(BIN)/ansible-lint playbooks/ roles/
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-changelog lint
 	$(BIN)/ruff check --select F,E9 sam_engine bench tests plugins
 
 ## sanity: ansible-test sanity on the collection (offline but for the package index)
