@@ -31,11 +31,27 @@ def playbook(project: Path, name: str, *extra: str) -> subprocess.CompletedProce
                            *extra], cwd=project, env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_check_mode_stores_nothing_and_writes_no_report(project):
-    run = playbook(project, "scan.yml", "--check")
+PLAY_IN_CHECK_MODE = """\
+- name: Scan in check mode, set on the play
+  hosts: all
+  gather_facts: false
+  check_mode: true
+  roles:
+    - role: fleetsam.sam.software_inventory
+"""
+
+
+@pytest.mark.parametrize("how", ["--check", "play"])
+def test_check_mode_stores_nothing_and_writes_no_report(project, how):
+    if how == "play":
+        (project / "dry.yml").write_text(PLAY_IN_CHECK_MODE)
+        run = playbook(project, str(project / "dry.yml"))
+    else:
+        run = playbook(project, "scan.yml", how)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "fleetsam: check mode: hosts ok=1 unreachable=0 failed=0; nothing stored, no report written" in run.stdout
-    assert sorted(p.name for p in project.iterdir()) == ["hosts.ini"], "no store, spool or reports"
+    left = sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file())
+    assert left == sorted(["hosts.ini", "dry.yml"] if how == "play" else ["hosts.ini"]), "no store, spool or reports"
 
 
 def test_scan_and_enforce_use_the_folder_they_run_from(project):
