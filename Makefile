@@ -6,7 +6,7 @@ STAMP := $(VENV)/.fleetsam-installed
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all venv scan report test test-unit test-integration test-deps lint sanity collection bench clean
+.PHONY: all venv scan demo report test test-unit test-integration test-deps lint sanity collection bench clean
 
 all: scan
 
@@ -22,11 +22,17 @@ venv: $(STAMP)
 scan: $(STAMP)
 	$(BIN)/ansible-playbook playbooks/scan.yml
 
+## demo: scan with the example licences and policy (examples/) into a store and reports of its own
+demo: $(STAMP)
+	FLEETSAM_LICENCES=examples/licences FLEETSAM_POLICY=examples/policy.yml \
+	FLEETSAM_STORE=.fleetsam/demo.json FLEETSAM_REPORT_DIR=reports/demo \
+	$(BIN)/ansible-playbook playbooks/scan.yml
+
 ## report: render the reports again from the store
 report: $(STAMP)
 	$(BIN)/fleetsam report
 
-## test-deps: system packages the tests need (openssh-server, debootstrap, rpm, chromium)
+## test-deps: system packages the tests need beyond a minimal Debian (openssh-server, debootstrap, rpm, chromium, libatomic1...)
 test-deps:
 	bash tests/integration/install-deps.sh
 
@@ -45,9 +51,10 @@ test-integration: test-deps $(STAMP)
 bench: test-deps $(STAMP)
 	QUICK=$(QUICK) $(BIN)/python bench/run_all.py
 
-## lint: ansible-lint on playbooks and roles, ruff (pyflakes rules) on the Python
+## lint: ansible-lint (production profile) at the root, the changelog fragments, ruff (pyflakes rules) on the Python
 lint: $(STAMP)
-	$(BIN)/ansible-lint playbooks/ roles/
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-changelog lint
 	$(BIN)/ruff check --select F,E9 sam_engine bench tests plugins
 
 ## sanity: ansible-test sanity on the collection (offline but for the package index)

@@ -33,7 +33,8 @@ def main() -> int:
         inventory(tmp / "inventory.yml", hosts)
         argv = [VENV_BIN / "ansible-playbook", "-i", tmp / "inventory.yml", REPO / "playbooks" / "scan.yml"]
         common = dict(FLEETSAM_STORE=str(tmp / "store.json"), FLEETSAM_REPORT_DIR=str(tmp / "reports"),
-                      FLEETSAM_SPOOL_DIR=str(tmp / "spool"), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
+                      FLEETSAM_SPOOL_DIR=str(tmp / "spool"), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+                      FLEETSAM_LICENCES=str(REPO / "examples" / "licences"))  # reconciled against some entitlements
         # a stdout-type callback in the list is skipped: this enables no extra callback at all
         without_env = ansible_env(ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.minimal", **common)
         with_env = ansible_env(ANSIBLE_CALLBACKS_ENABLED="fleetsam.sam.collector", **common)

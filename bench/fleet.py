@@ -176,7 +176,8 @@ def main() -> int:
                                        ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp / "cp"),
                                        FLEETSAM_STORE=str(tmp / f"store{k}.json"),
                                        FLEETSAM_REPORT_DIR=str(tmp / f"reports{k}"),
-                                       FLEETSAM_SPOOL_DIR=str(tmp / "spool"))
+                                       FLEETSAM_SPOOL_DIR=str(tmp / "spool"),
+                                       FLEETSAM_LICENCES=str(REPO / "examples" / "licences"))
                 scan.append(run(scan_argv, env=scan_env, log=tmp / f"scan{k}.log"))
                 pf.append(run(pf_argv, env=base_env))
             summary = [ln for ln in (tmp / "scan0.log").read_text().splitlines() if ln.startswith("fleetsam:")]

@@ -35,6 +35,7 @@ class RunSummary:
     timings: dict[str, float] = field(default_factory=dict)
     position: LicencePosition | None = None
     findings: notify.FindingsOutcome | None = None
+    entitlements: int | None = None  # how many the position counted (None: not reconciled)
 
     def lines(self) -> list[str]:
         s = self.scan
@@ -49,6 +50,9 @@ class RunSummary:
             shown = ", ".join(f"{status}={counts[status]}" for status in sorted(counts))
             out.append(f"licence position: {len(self.position.products)} products ({shown}); "
                        f"unrecognised={len(self.position.unrecognised)}")
+        if self.entitlements == 0:
+            out.append("no entitlements: nothing is owned yet; add licences/*.yml (or FLEETSAM_LICENCES) "
+                       "or run `fleetsam licence import` / `fleetsam licence add`")
         if self.findings is not None:
             out += self.findings.lines()
         out += [str(p) for p in self.problems]
@@ -157,7 +161,8 @@ def _render(run: _Reconciled, store: str, report_dir, timings: dict[str, float],
                              findings=found.rows, entitlements=run.ctx.entitlements, previous=run.previous,
                              previous_position=previous_position, summaries=run.summaries)
         files = render.write_reports(model, Path(report_dir), run.scan, run.position, installations=installations)
-    return RunSummary(run.scan, tuple(files), tuple(problems), timings, run.position, found)
+    return RunSummary(run.scan, tuple(files), tuple(problems), timings, run.position, found,
+                      len(run.ctx.entitlements))
 
 
 def _past(st, history, scan_id: str) -> tuple[Scan | None, dict]:

@@ -29,6 +29,11 @@ description:
   - When the engine (Python package C(fleetsam)) is not importable on the
     controller, the spool is kept and can be ingested later with
     C(fleetsam ingest SPOOL).
+  - In check mode (C(--check), or C(check_mode) on the play or the collector task)
+    nothing is spooled or stored and no report is written; the closing lines say so.
+  - Relative paths (store, report_dir, spool_dir, policy, notify, and the engine's
+    C(licences/) directory) are relative to the directory C(ansible-playbook) runs
+    from, the user's project, wherever the collection is installed.
 requirements:
   - the fleetsam Python package (sam_engine) on the controller, to process the run
   - enable in ansible.cfg with C(callbacks_enabled = fleetsam.sam.collector)
@@ -119,6 +124,7 @@ import shutil
 import tempfile
 import uuid
 
+from ansible import context
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.callback import CallbackBase
 
@@ -187,6 +193,7 @@ class CallbackModule(CallbackBase):
         self._meta = None
         self._status = {}  # inventory name -> ok / failed / unreachable
         self._is_scan = False  # a collector task or the software_inventory role ran in this playbook
+        self._check_mode = False  # a dry run: record nothing, store nothing
 
     # -- spool -------------------------------------------------------------------------
 
@@ -200,6 +207,9 @@ class CallbackModule(CallbackBase):
         _write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
 
     def _record(self, host, status, result=None, error=None, groups=None):
+        if self._check_mode:  # only counted, for the closing line
+            self._status[host] = status
+            return
         if self._run_dir is None:
             self._start_run(None)
         raw = None
@@ -238,9 +248,13 @@ class CallbackModule(CallbackBase):
     # -- events ------------------------------------------------------------------------
 
     def v2_playbook_on_start(self, playbook):
-        self._start_run(to_text(getattr(playbook, '_file_name', None)))
+        self._check_mode = bool(context.CLIARGS.get('check'))
+        if not self._check_mode:
+            self._start_run(to_text(getattr(playbook, '_file_name', None)))
 
     def v2_playbook_on_play_start(self, play):
+        if play.check_mode:
+            self._check_mode = True
         try:
             roles = [to_text(r.get_name()) for r in play.get_roles()]
         except Exception:
@@ -252,6 +266,8 @@ class CallbackModule(CallbackBase):
         action = getattr(task, 'resolved_action', None) or task.action
         if action in COLLECTOR_ACTIONS:
             self._is_scan = True
+            if task.check_mode:
+                self._check_mode = True
 
     def v2_runner_on_ok(self, result):
         if self._is_collector(result):
@@ -271,6 +287,14 @@ class CallbackModule(CallbackBase):
                          groups=self._groups(result))
 
     def v2_playbook_on_stats(self, stats):
+        if self._check_mode:
+            if self._run_dir is not None:  # check mode set by a play or task: drop what was spooled before
+                shutil.rmtree(self._run_dir, ignore_errors=True)
+            if self._is_scan:
+                counts = dict((s, list(self._status.values()).count(s)) for s in ('ok', 'unreachable', 'failed'))
+                self._display.display('fleetsam: check mode: hosts ok=%(ok)d unreachable=%(unreachable)d '
+                                      'failed=%(failed)d; nothing stored, no report written' % counts)
+            return
         if self._run_dir is None:
             return
         if not self._is_scan or not self._status:  # no collector (e.g. playbooks/enforce.yml): no scan

@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from sam_engine.report import formats as report_formats
-from sam_engine.licensing.catalogue import REPO_ROOT, Catalogue, default_catalogue_dir
+from sam_engine.licensing.catalogue import Catalogue, default_catalogue_dir
 from sam_engine.licensing.context import LicenceContext
 from sam_engine.licensing.metric_rules import RULES_DIR
 from sam_engine.model import Entitlement, Scan
+from sam_engine.package_data import data_label, data_path
 from sam_engine.licensing.position import product_label
 from sam_engine.report.position import entitlement_record
 
@@ -97,11 +98,6 @@ def entitlement_rows(publisher: str, entitlements: Sequence[Entitlement],
     return rows
 
 
-def _rel(path: Path) -> str:
-    resolved = path.resolve()
-    return resolved.relative_to(REPO_ROOT).as_posix() if resolved.is_relative_to(REPO_ROOT) else str(path)
-
-
 def _yaml_files(path: Path) -> list[Path]:
     if path.is_dir():
         return sorted([*path.glob("*.yml"), *path.glob("*.yaml")])
@@ -113,7 +109,7 @@ def catalogue_version(ctx: LicenceContext) -> dict[str, Any]:
     rules_dir = ctx.settings.rules_dir or RULES_DIR
     paths = [*_yaml_files(default_catalogue_dir()), *(f for p in ctx.settings.catalogue_extra for f in _yaml_files(p)),
              *_yaml_files(Path(rules_dir))]
-    files = [{"path": _rel(p), "sha256": sha256(p.read_bytes())} for p in dict.fromkeys(paths)]
+    files = [{"path": data_label(p), "sha256": sha256(p.read_bytes())} for p in dict.fromkeys(paths)]
     overall = hashlib.sha256("".join(f"{f['path']}\0{f['sha256']}\n" for f in files).encode("utf-8")).hexdigest()
     return {"sha256": overall, "files": files}
 
@@ -135,8 +131,7 @@ def rule_lines(origin: str) -> list[str]:
     path_text, _, line_text = origin.rpartition(":")
     if not line_text.isdigit() or not path_text:
         return []
-    path = Path(path_text)
-    path = path if path.is_absolute() or path.exists() else REPO_ROOT / path
+    path = data_path(path_text)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sam_engine.model import Installation, LicenceNeed, Problem, Recognition
-from sam_engine.package_data import data_dir
+from sam_engine.package_data import data_dir, data_label
 from sam_engine.licensing.catalogue_entries import Entry, read_entries
 from sam_engine.licensing.versions import normalise_version
 
@@ -29,18 +29,12 @@ try:  # the regex parser, only to find a pattern's leading literal word
 except ImportError:  # pragma: no cover
     import sre_parse as _sre_parse  # type: ignore[no-redef]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 _WORD = re.compile(r"[^\W_]*")  # a run of letters and digits
 
 
 def default_catalogue_dir() -> Path:
     """The shipped catalogue directory; ``$FLEETSAM_CATALOGUE`` is read at call time."""
     return data_dir("catalogue")
-
-
-def _label(path: Path) -> str:
-    resolved = path.resolve()
-    return resolved.relative_to(REPO_ROOT).as_posix() if resolved.is_relative_to(REPO_ROOT) else str(path)
 
 
 def _fill(template: str, groups: dict) -> str | None:
@@ -153,7 +147,7 @@ def load_catalogue(paths: Sequence[Path | str] = (), *, include_shipped: bool = 
             continue
         layer, ids = [], {}
         for file in sorted([*path.glob("*.yml"), *path.glob("*.yaml")]) if path.is_dir() else [path]:
-            entries, bad = read_entries(file, _label(file))
+            entries, bad = read_entries(file, data_label(file))
             problems += bad
             for entry in entries:
                 if entry.id in ids:

@@ -1,7 +1,7 @@
 """The catalogue's file format: what an entry says, and reading one catalogue file into ``Entry`` records.
 
 A catalogue file is YAML: a list of entries, one file per publisher family
-under the shipped ``catalogue/`` (or ``$FLEETSAM_CATALOGUE``)::
+under the shipped ``sam_engine/data/catalogue/`` (or ``$FLEETSAM_CATALOGUE``)::
 
     - id: sql-server-express    # unique and stable; the rule is <file>:<id>
       match: [{title: 'Microsoft SQL Server (?P<version>20\\d\\d) Express.*', publisher: 'Microsoft.*'}]

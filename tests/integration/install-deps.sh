@@ -1,10 +1,18 @@
 #!/bin/sh
-# Install the Debian packages the integration tests need, only when missing.
+# Install the Debian packages `make test` needs that a minimal bookworm (git,
+# make, python3, python3-venv) lacks, only when missing.
 # Idempotent and quick (a dpkg-query) when everything is present.
 set -eu
 
-# python3-apt: ansible.builtin.package_facts needs it (bench/collector.py and bench/fleet.py compare with it)
-PACKAGES="openssh-server openssh-client debootstrap rpm python3 python3-apt util-linux mount chromium fonts-liberation"
+# Why each one:
+#   openssh-server openssh-client  the integration tests' sshd test hosts, ssh, ssh-keygen
+#   debootstrap ca-certificates    the chroot test hosts' bookworm root (an https mirror needs the CAs)
+#   rpm                            rpmbuild for the test RPMs, rpm to read the chroot's rpm database
+#   python3-apt                    ansible.builtin.package_facts (bench/collector.py and bench/fleet.py compare with it)
+#   util-linux mount               unshare, mount (overlay roots) and lscpu (the hardware facts)
+#   chromium fonts-liberation      the browser tests' headless browser and its fonts
+#   libatomic1                     Playwright's bundled node driver links against libatomic.so.1
+PACKAGES="openssh-server openssh-client debootstrap ca-certificates rpm python3 python3-apt util-linux mount chromium fonts-liberation libatomic1"
 
 missing=""
 for pkg in $PACKAGES; do
@@ -18,7 +26,13 @@ if [ -z "$missing" ]; then
 fi
 
 SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+        echo "install-deps: missing:$missing; run this script as root (no sudo here)" >&2
+        exit 2
+    fi
+    SUDO="sudo"
+fi
 echo "install-deps: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq

@@ -48,14 +48,14 @@ def prepared_store(tmp_path: Path, hosts: dict) -> None:
     try:
         pipeline.process_spool(write_run(tmp_path, "s1", hosts), store=str(tmp_path / "db.json"),
                                report_dir=tmp_path / "reports", as_of=dt.date.today(),
-                               alerts=notify.AlertSettings(policy=REPO / "policy.yml"))
+                               alerts=notify.AlertSettings(policy=REPO / "examples" / "policy.yml"))
     finally:
         del os.environ["FLEETSAM_LICENCES"]
 
 
 def enforce(tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "ansible-playbook"), str(REPO / "playbooks" / "enforce.yml"),
-                           "-e", f"fleetsam_policy={REPO / 'policy.yml'}"],
+                           "-e", f"fleetsam_policy={REPO / 'examples' / 'policy.yml'}"],
                           cwd=tmp_path, env=enforce_env(tmp_path), capture_output=True, text=True, timeout=300)
 
 

@@ -18,10 +18,11 @@ import pytest
 import xmlschema
 from test_scan_fleet import BIN, Scanner
 
+from sam_engine.package_data import data_dir
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from report_browser import browser, open_report, visible_product_ids  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 CATALOGUE = """\
 - id: gamma-suite
   publisher: Gamma Software
@@ -76,9 +77,9 @@ def test_every_format_beside_the_html_and_valid(scanned_twice):
     reports = scanned_twice.reports
     assert all((reports / name).stat().st_size > 0 for name in FILES)
     model = json.loads((reports / "report.json").read_text(encoding="utf-8"))
-    schema = json.loads((REPO / "schemas" / "report.schema.json").read_text(encoding="utf-8"))
+    schema = json.loads((data_dir("schemas") / "report.schema.json").read_text(encoding="utf-8"))
     jsonschema.validate(model, schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-    xmlschema.XMLSchema(str(REPO / "schemas" / "junit.xsd")).validate(str(reports / "junit.xml"))
+    xmlschema.XMLSchema(str(data_dir("schemas") / "junit.xsd")).validate(str(reports / "junit.xml"))
     gamma = next(p for p in model["position"]["licensable"] if p["product"] == "Gamma Suite")
     assert gamma["status"] == "compliant" and gamma["stale_hosts"] == ["rpm"]
     assert [h["host"] for h in gamma["host_rows"]] == ["rpm"]

@@ -18,7 +18,7 @@ mkdir -p "$cache"
 cp "$repo/tests/sanity/get_pip_offline.py" "$cache/get_pip_${pip_version//./_}.py"
 rm -rf "$repo/build/sanity"
 mkdir -p "$work"
-content=(plugins roles playbooks meta inventory galaxy.yml README.md LICENSE)
+content=(plugins roles playbooks meta changelogs galaxy.yml README.md LICENSE)
 (cd "$repo" && git ls-files --cached --others --exclude-standard -z -- "${content[@]}" | xargs -0 cp --parents -t "$work")
 cd "$work"
 printf "/tests/output/\n" > .gitignore   # ansible-test's own work files

@@ -47,8 +47,10 @@ FAULTY = {
 
 @pytest.fixture
 def broken_install(monkeypatch, tmp_path):
-    """The shipped rule data is missing, as in an install that did not ship it."""
-    monkeypatch.setattr(metric_rules, "RULES_DIR", tmp_path / "share" / "fleetsam" / "catalogue" / "metrics")
+    """Reading the shipped rule data fails in a way no input explains (an install or I/O fault)."""
+    def fault(*args, **kwargs):
+        raise RuntimeError("injected fault")
+    monkeypatch.setattr(metric_rules, "load_core_factors", fault)
     monkeypatch.chdir(tmp_path)  # no licences/ or policy.yml of the checkout
 
 
@@ -57,8 +59,16 @@ def test_a_fault_is_one_line_and_exit_2(store, broken_install, capsys, tmp_path,
     code, _, err = fleetsam(capsys, "--store", store, *FAULTY[command], *(
         ["--report-dir", str(tmp_path / "reports")] if command == "report" else []))
     assert code == ExitCode.BAD_INPUT
-    assert err == ("fleetsam: error: RuleDataError: catalogue/metrics/core_factors.yml: cannot read: "
-                   f"No such file or directory{HINT}\n")
+    assert err == f"fleetsam: error: RuntimeError: injected fault{HINT}\n"
+
+
+def test_missing_shipped_data_is_located_and_exit_2(store, monkeypatch, capsys, tmp_path):
+    """An install that did not ship the rule data: each missing file named, exit 2, never 1."""
+    monkeypatch.setattr(metric_rules, "RULES_DIR", tmp_path / "nowhere" / "catalogue" / "metrics")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = fleetsam(capsys, "--store", store, "check")
+    assert code == ExitCode.BAD_INPUT
+    assert "catalogue/metrics/core_factors.yml: error: cannot read" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
@@ -67,7 +77,7 @@ def test_debug_adds_the_traceback(store, broken_install, capsys, where):
     code, _, err = fleetsam(capsys, "--store", store, *args)
     assert code == ExitCode.BAD_INPUT
     assert err.startswith("Traceback (most recent call last):") and "metric_rules.py" in err
-    assert err.endswith(f"cannot read: No such file or directory{HINT}\n")
+    assert err.endswith(f"injected fault{HINT}\n")
 
 
 def test_a_fault_while_loading_the_commands_is_caught_too(monkeypatch, capsys):

@@ -18,7 +18,7 @@ from sam_engine.cli.main import main
 from sam_engine.findings.policy import Policy
 from sam_engine.report.formats import JUnitCase, JUnitSuite, junit_document, xml_text
 
-SCHEMA = xmlschema.XMLSchema(str(Path(__file__).resolve().parents[2] / "schemas" / "junit.xsd"))
+SCHEMA = xmlschema.XMLSchema(str(Path(__file__).resolve().parents[2] / "sam_engine" / "data" / "schemas" / "junit.xsd"))
 POLICY = "fail_on: [prohibited]\nprohibited:\n  - product: TeamViewer\n    reason: remote access\n"
 # What XML 1.0 cannot carry (NUL, C0 controls, a lone surrogate, U+FFFE) beside what it must escape.
 HOSTILE = "a\x00b\x01\x08\x0b\x0c\x1b[31m\ud800\udfff\ufffe<&>\"']]>--><!--\t\r\nz"

@@ -130,12 +130,12 @@ def test_remove(run):
 
 def test_licence_file_entitlements_are_listed_but_not_removable(run, tmp_path):
     empty_store(tmp_path)
-    code, out, _ = run("list", "--format", "json", licences=REPO / "licences")
+    code, out, _ = run("list", "--format", "json", licences=REPO / "examples" / "licences")
     assert code == 0 and len(json.loads(out)) == 12
     assert not any(key in out for key in EXAMPLE_KEYS)
     visio = next(v for v in json.loads(out) if v["product"] == "Visio")
     assert visio["status"] == "expired"
-    code, _, err = run("remove", visio["entitlement_id"], licences=REPO / "licences")
+    code, _, err = run("remove", visio["entitlement_id"], licences=REPO / "examples" / "licences")
     assert code == 2 and err == (f"{visio['origin']}: {visio['entitlement_id']} is defined in this licence file; "
                                  "edit the file to remove it\n")
 
@@ -157,7 +157,7 @@ def test_import_good_then_bad_file(run, tmp_path):
 
 
 def test_validate(run, tmp_path):
-    code, out, err = run("validate", licences=REPO / "licences")
+    code, out, err = run("validate", licences=REPO / "examples" / "licences")
     assert (code, out, err) == (0, "12 entitlements in 3 licence files, no errors\n", "")
     broken = tmp_path / "licences" / "broken.yml"
     broken.write_text("entitlements:\n  - publisher: Oracle\n    product: Databse\n    metric: core\n"

@@ -220,14 +220,14 @@ def test_example_licence_files_load_cleanly():
     """The shipped examples validate against the shipped catalogue: their names are its names."""
     catalogue, catalogue_problems = load_catalogue()
     assert catalogue_problems == []
-    ents, problems = load_licence_files([REPO / "licences"], catalogue)
+    ents, problems = load_licence_files([REPO / "examples" / "licences"], catalogue)
     assert problems == []
     assert len(ents) == 12 and len({e.entitlement_id for e in ents}) == 12
     by_product = {(e.product, e.edition): e for e in ents}
     assert by_product[("MATLAB", None)].quantity is None
     assert by_product[("Java SE", None)].term_end == "2025-01-31"
     assert by_product[("Microsoft 365 Apps", "Enterprise")].currency == "EUR"
-    assert all(e.origin.startswith(str(REPO / "licences")) for e in ents)
+    assert all(e.origin.startswith(str(REPO / "examples" / "licences")) for e in ents)
 
 
 def write(tmp_path, name, text):

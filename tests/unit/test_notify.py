@@ -81,7 +81,7 @@ class Fleet:
     def __init__(self, root: Path, notify_path: Path | None, secrets: dict | None = None):
         self.root, self.n = root, 0
         self.store = str(root / "db.json")
-        self.alerts = notify.AlertSettings.from_env(policy=REPO / "policy.yml", notify=notify_path,
+        self.alerts = notify.AlertSettings.from_env(policy=REPO / "examples" / "policy.yml", notify=notify_path,
                                                     secrets=secrets or {})
 
     def scan(self, hosts: dict) -> list[str]:
@@ -223,7 +223,7 @@ def test_broken_notification_file_is_reported_located_and_loses_nothing(workdir,
     lines = fleet.scan({"web1": Host(("web",), (TEAMVIEWER,))})
     assert any(ln.startswith(f"{path}:3:10: error: channels[0].url: expected smtp://") for ln in lines)
     notify_file(path, mailbox.port, receiver)
-    fleet.alerts = notify.AlertSettings.from_env(policy=REPO / "policy.yml", notify=path,
+    fleet.alerts = notify.AlertSettings.from_env(policy=REPO / "examples" / "policy.yml", notify=path,
                                                  secrets={"SLACK_URL": receiver.url("/slack")})
     fleet.scan({"web1": Host(("web",), (TEAMVIEWER,))})
     assert len(mailbox.messages) == 1 and "2 new" in mailbox.messages[0][2]["Subject"]

@@ -4,6 +4,7 @@ import json
 
 from sam_engine import pipeline
 from sam_engine.ingest.spool import read_spool
+from sam_engine.licensing.context import LicenceSettings
 from sam_engine.model import HostStatus
 from sam_engine.store.interface import open_store
 
@@ -127,3 +128,20 @@ def test_without_installations_csv_the_older_one_goes_and_report_writes_it_again
     again = pipeline.render_stored(store, reports)
     rows = (reports / "installations.csv").read_text(encoding="utf-8-sig").splitlines()
     assert len(rows) == 1 + 2 and rows[1].startswith("s2,") and "installations.csv" in {p.name for p in again.report_files}
+
+
+def test_closing_lines_say_how_to_add_entitlements_when_there_are_none(tmp_path):
+    spool = write_spool(tmp_path, "s1", [("web1", "ok", RESULT)])
+    bare = pipeline.process_spool(spool, store=str(tmp_path / "a.json"), report_dir=tmp_path / "ra",
+                                  settings=LicenceSettings(licences_dir=tmp_path / "none"))
+    assert bare.entitlements == 0
+    assert any(line.startswith("no entitlements:") and "fleetsam licence import" in line for line in bare.lines())
+    licences = tmp_path / "licences"
+    licences.mkdir()
+    (licences / "oracle.yml").write_text("entitlements:\n  - {publisher: Oracle, product: Oracle Database, "
+                                         "edition: Enterprise Edition, metric: processor, quantity: 2}\n")
+    owned = pipeline.process_spool(write_spool(tmp_path / "again", "s1", [("web1", "ok", RESULT)]),
+                                   store=str(tmp_path / "b.json"), report_dir=tmp_path / "rb",
+                                   settings=LicenceSettings(licences_dir=licences))
+    assert owned.entitlements == 1 and not owned.problems
+    assert not any(line.startswith("no entitlements:") for line in owned.lines())

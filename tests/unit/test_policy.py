@@ -32,7 +32,7 @@ def write(tmp_path, name, text):
 
 
 def test_example_policy_loads():
-    policy = load_policy(REPO / "policy.yml")
+    policy = load_policy(REPO / "examples" / "policy.yml")
     assert policy.fail_on == ("under-licensed", "unlicensed", "prohibited")
     assert (policy.expiring_days, policy.stale_days, policy.shelfware_ratio) == (30, 7, Decimal(2))
     teamviewer = policy.prohibited[0]
@@ -127,7 +127,7 @@ def test_secrets_come_from_the_caller_before_the_environment(tmp_path, monkeypat
 def test_example_notify_file_loads_with_its_secrets_set(monkeypatch):
     for name in ("SMTP_PASSWORD", "SLACK_WEBHOOK_URL", "TEAMS_WEBHOOK_URL", "SIEM_TOKEN"):
         monkeypatch.setenv(name, f"https://example.com/{name.lower()}")
-    config = load_notify_config(REPO / "notify.example.yml")
+    config = load_notify_config(REPO / "examples" / "notify.example.yml")
     assert [(c.name, c.type, c.format) for c in config.channels] == [
         ("sam-team", "email", "json"), ("slack", "webhook", "slack"), ("teams", "webhook", "teams"),
         ("siem", "webhook", "json"), ("terminal", "terminal", "json")]
@@ -152,7 +152,7 @@ def fleet_store(tmp_path, monkeypatch):
 
 
 def check(store, *args):
-    return cli.main(["--store", store, "check", "--policy", str(REPO / "policy.yml"), "--as-of", "2026-06-30",
+    return cli.main(["--store", store, "check", "--policy", str(REPO / "examples" / "policy.yml"), "--as-of", "2026-06-30",
                      *args])
 
 

@@ -17,11 +17,11 @@ import pytest
 import report_fleet
 import xmlschema
 
+from sam_engine.package_data import data_dir
 from sam_engine.report import render
 from sam_engine.report.formats import FORMULA_STARTS, md, safe_cell
 
-REPO = Path(__file__).resolve().parents[2]
-SCHEMAS = REPO / "schemas"
+SCHEMAS = data_dir("schemas")
 
 
 @pytest.fixture(scope="module")

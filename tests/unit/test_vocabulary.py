@@ -31,7 +31,7 @@ def test_pyproject_reads_the_version_from_the_engine():
 
 
 def test_report_schema_lists_the_statuses_in_urgency_order():
-    schema = json.loads((REPO / "schemas" / "report.schema.json").read_text(encoding="utf-8"))
+    schema = json.loads((REPO / "sam_engine" / "data" / "schemas" / "report.schema.json").read_text(encoding="utf-8"))
     assert tuple(schema["$defs"]["status"]["enum"]) == v.URGENCY
 
 
@@ -81,6 +81,6 @@ def test_no_module_compares_against_a_word_of_its_own():
 def test_templates_and_script_spell_no_status():
     named = [s for s in v.URGENCY if s != v.Status.UNRECOGNISED.value]  # "unrecognised" also names a report section
     quoted = re.compile("|".join(rf"""["']{re.escape(s)}["']""" for s in named))
-    found = [f"{path.name}: {m.group()}" for path in sorted((REPO / "templates").glob("*"))
+    found = [f"{path.name}: {m.group()}" for path in sorted((REPO / "sam_engine" / "data" / "templates").glob("*"))
              if path.suffix in (".j2", ".js") for m in quoted.finditer(path.read_text(encoding="utf-8"))]
     assert found == []
