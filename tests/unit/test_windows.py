@@ -452,7 +452,7 @@ def test_recorded_output_through_ingest_store_and_report(tmp_path):
     with open(tmp_path / "reports" / "installations.csv", encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 24 and f"windows:HKU:{SID_A}:Teams" in {r["package_id"] for r in rows}
-    # the same dispatch serves ingest's installations_from_result directly
+    # the platform registry gives the same reading directly
     items, problems = platform_of(result).installations(result, "win01.json")
     assert len(items) == 24 and problems == []
 
