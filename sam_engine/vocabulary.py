@@ -6,7 +6,7 @@ position and the report (statuses and their order), the findings, the policy
 and the notification settings (finding types and severities). The report
 templates get ``LICENSABLE`` as a Jinja global (``report.render.environment``)
 and ``report.js`` gets ``NON_COMPLIANT`` in the page's data island, so neither
-spells a status. ``schemas/report.schema.json`` is a published document and
+spells a status. The report schema (``data/schemas/report.schema.json``) is published and
 keeps its own status list, which a unit test holds equal to ``URGENCY``.
 
 The tool's version is ``sam_engine.__version__`` (pyproject.toml reads it;
