@@ -82,6 +82,7 @@ class Host:
     os_version: str | None = None
     kernel: str | None = None
     hardware: Hardware = field(default_factory=Hardware)
+    board_id: str | None = None  # DMI product UUID (else serial) beside a machine-id: tells cloned images apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +138,12 @@ class HostScan:
 
 @dataclass(frozen=True, slots=True)
 class Scan:
-    """One run of the scan playbook: its metadata and every host it covered."""
+    """One run of the scan playbook, or the fleet as it stood after one (``Store.load_scan``).
+
+    A run holds the hosts it covered; the fleet holds every known host, each
+    with its newest record (``HostScan.scan_id`` is the run that last covered
+    it), under the metadata of the last run it includes.
+    """
 
     scan_id: str
     started: str
@@ -145,6 +151,8 @@ class Scan:
     tool_version: str
     playbook: str | None
     hosts: tuple[HostScan, ...]
+    scope: tuple[str, ...] = ()  # the inventory names the run targeted (empty: not recorded)
+    group: str | None = None  # runs that belong together (slices of one AWX job, a --limit series)
 
     def count(self, status: HostStatus) -> int:
         return sum(1 for h in self.hosts if h.status is status)

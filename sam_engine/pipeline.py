@@ -3,6 +3,10 @@
 ``process_spool`` is what the collector callback calls once at the end of a
 run, and what ``fleetsam ingest`` calls for a kept spool. Each stage is a
 function of its own that can be called and timed alone.
+
+A run stores only the hosts it covered; reconcile, findings and reports work
+on the fleet (``store/fleet.py``): every known host with its newest inventory,
+less the hosts retired by hand or by age (``load_fleet``).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import datetime as dt
 from collections import Counter
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sam_engine.ingest import parallel as ingest_parallel
@@ -22,29 +26,36 @@ from sam_engine.report.position import scan_summary
 from sam_engine.model import HostStatus, Problem, Scan
 from sam_engine.licensing.context import LicenceContext, LicenceSettings, load_context, position_of
 from sam_engine.licensing.position import LicencePosition
-from sam_engine.store.interface import open_store, require_scan
+from sam_engine.located_yaml import ConfigError
+from sam_engine.findings.policy import Policy, load_policy
+from sam_engine.store.fleet import aged_out
+from sam_engine.store.interface import Store, open_store, require_scan
 
 
 @dataclass(frozen=True)
 class RunSummary:
     """What one processed run produced, for the callback's closing lines."""
 
-    scan: Scan
+    scan: Scan  # the fleet the position and the reports were computed on
     report_files: tuple[Path, ...]
     problems: tuple[Problem, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     position: LicencePosition | None = None
     findings: notify.FindingsOutcome | None = None
     entitlements: int | None = None  # how many the position counted (None: not reconciled)
+    run: Scan | None = None  # the run just stored (None when rendering from the store)
 
     def lines(self) -> list[str]:
-        s = self.scan
-        stale = sum(1 for h in s.hosts if h.stale and h.installations)
-        out = [
-            f"scan {s.scan_id}: hosts ok={s.count(HostStatus.OK)} unreachable={s.count(HostStatus.UNREACHABLE)} "
-            f"failed={s.count(HostStatus.FAILED)} (stale inventories kept: {stale}); "
-            f"packages found={s.installation_count}",
-        ]
+        out = []
+        if self.run is not None:
+            s = self.run
+            stale = sum(1 for h in s.hosts if h.stale and h.installations)
+            out.append(f"scan {s.scan_id}: hosts ok={s.count(HostStatus.OK)} "
+                       f"unreachable={s.count(HostStatus.UNREACHABLE)} failed={s.count(HostStatus.FAILED)} "
+                       f"(stale inventories kept: {stale}); packages found={s.installation_count}")
+        f = self.scan
+        out.append(f"fleet: {len(f.hosts)} hosts, {f.count(HostStatus.OK)} inventoried on their last run, "
+                   f"{len(f.hosts) - f.count(HostStatus.OK)} stale")
         if self.position is not None:
             counts = Counter(p.status.value for p in self.position.products)
             shown = ", ".join(f"{status}={counts[status]}" for status in sorted(counts))
@@ -80,12 +91,37 @@ def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
     state and outbox, the position summary for the trend): the store file is
     written once. Notifications are sent after it is committed."""
     timings: dict[str, float] = {}
+    alerts = alerts or notify.AlertSettings.from_env()
     with open_store(store) as st:
         scan, problems = _ingest(st, spool, timings)
-        run = _reconcile(st, scan, settings, as_of, alerts or notify.AlertSettings.from_env(), timings)
+        with _timed(timings, "fleet"):
+            fleet = load_fleet(st, store, retire_days=retire_days(alerts.policy), day=as_of)
+        run = _reconcile(st, fleet, settings, as_of, alerts, timings)
         with _timed(timings, "commit"):
             st.commit()
-    return _render(run, store, report_dir, timings, problems, installations)
+    return replace(_render(run, store, report_dir, timings, problems, installations), run=scan)
+
+
+def retire_days(policy: str | Path | None) -> int:
+    """The policy's ``retire_days``; its default when the policy is rejected (the findings stage
+    reports the mistake)."""
+    try:
+        return load_policy(policy).retire_days
+    except ConfigError:
+        return Policy().retire_days
+
+
+def load_fleet(st: Store, location: str, scan_id: str | None = None, as_of: dt.date | None = None,
+               retire_days: int = 0, day: dt.date | None = None) -> Scan:
+    """The fleet of the store at ``location`` as it stands now, right after run ``scan_id`` or at the
+    end of the day ``as_of``, without the hosts not inventoried for ``retire_days`` (0: none leave by
+    age) on ``day`` (default: ``as_of``, else the day of run ``scan_id``, else today). Raises
+    ``ScanNotFound`` when there is no such scan."""
+    fleet = require_scan(st, location, scan_id, as_of)
+    if retire_days <= 0:
+        return fleet
+    day = day or as_of or (dt.date.fromisoformat(fleet.finished[:10]) if scan_id else dt.date.today())
+    return replace(fleet, hosts=tuple(h for h in fleet.hosts if not aged_out(h.collected_at, day, retire_days)))
 
 
 def store_spool(spool: str | Path, *, store: str, timings: dict[str, float] | None = None):
@@ -103,11 +139,13 @@ def store_spool(spool: str | Path, *, store: str, timings: dict[str, float] | No
 def render_stored(store: str, report_dir: str | Path, scan_id: str | None = None, *,
                   settings: LicenceSettings | None = None, as_of: dt.date | None = None,
                   installations: bool = True) -> RunSummary:
-    """Reconcile and render the reports again from the store (latest scan by default); nothing is
-    sent, and the store only gains the scan's position summary if it had none."""
-    with open_store(store, create=False) as st:
-        scan = require_scan(st, store, scan_id)
-        run = _reconcile(st, scan, settings, as_of, notify.AlertSettings.from_env(send=False), {})
+    """Reconcile and render the reports again from the store: the fleet now, right after run
+    ``scan_id``, or as it stood on ``as_of`` (with the entitlements valid then). A reader: nothing
+    is sent or written to the store."""
+    alerts = notify.AlertSettings.from_env(send=False)
+    with open_store(store, create=False, readonly=True) as st:
+        fleet = load_fleet(st, store, scan_id, as_of, retire_days(alerts.policy))
+        run = _reconcile(st, fleet, settings, as_of, alerts, {}, record=False)
     return _render(run, store, report_dir, {}, [], installations)
 
 
@@ -132,10 +170,11 @@ def _ingest(st, spool: str | Path, timings: dict[str, float]) -> tuple[Scan, lis
     return scan, problems
 
 
-def _reconcile(st, scan: Scan, settings, as_of, alerts: notify.AlertSettings, timings) -> _Reconciled:
-    """Reconcile ``scan`` against the stored licence data and record, in the session ``st``, the
-    findings' state and this scan's position summary (once per scan); licence-data problems are
-    kept for the report without stopping the run."""
+def _reconcile(st, scan: Scan, settings, as_of, alerts: notify.AlertSettings, timings,
+               record: bool = True) -> _Reconciled:
+    """Reconcile the fleet ``scan`` against the stored licence data and (``record``) record, in the
+    session ``st``, the findings' state and this scan's position summary (once per scan);
+    licence-data problems are kept for the report without stopping the run."""
     history = st.scans()
     previous, summaries = _past(st, history, scan.scan_id)
     with _timed(timings, "reconcile"):
@@ -143,7 +182,7 @@ def _reconcile(st, scan: Scan, settings, as_of, alerts: notify.AlertSettings, ti
         position = position_of(scan.hosts, ctx)
     with _timed(timings, "findings"):  # findings and their state; notifications are queued, not sent
         outbox = notify.record_findings(st, scan, position, ctx, alerts)
-    if scan.scan_id not in summaries:
+    if record and scan.scan_id not in summaries:
         st.save_scan_summary(scan_summary(scan.scan_id, position))
     return _Reconciled(scan, history, ctx, position, outbox, previous, summaries)
 
@@ -166,7 +205,8 @@ def _render(run: _Reconciled, store: str, report_dir, timings: dict[str, float],
 
 
 def _past(st, history, scan_id: str) -> tuple[Scan | None, dict]:
-    """The scan stored just before ``scan_id`` (for the changes) and the recorded per-scan summaries."""
+    """The fleet as it stood after the run stored just before ``scan_id`` (for the changes) and the
+    recorded per-scan summaries."""
     ids = [i.scan_id for i in history]
     n = ids.index(scan_id) if scan_id in ids else len(ids)
     return (st.load_scan(ids[n - 1]) if n > 0 else None), st.scan_summaries()

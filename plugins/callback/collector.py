@@ -20,6 +20,9 @@ description:
     once, which stores a snapshot, reconciles and writes the reports.
   - An unreachable or failed host keeps its previous inventory in the store,
     marked stale.
+  - The run records its scope, the hosts its scanning plays targeted (after C(--limit) and
+    group selection); hosts outside it keep their record untouched, and a host in it that
+    sent no result is recorded failed (stale).
   - A package list returned as one JSON text (C(software_json), the module's
     C(software_format=json), as the fleetsam role asks) is checked to be one
     JSON array and written to the spool unchanged as C(software); anything else
@@ -107,6 +110,18 @@ options:
     ini:
       - section: fleetsam
         key: notify
+  scan_group:
+    description:
+      - Ties runs that belong together in the store's history (the slices of one AWX job, a series of
+        C(--limit) batches); each run still records its own scope.
+      - Default is the AWX workflow job id (C(awx_workflow_job_id), which the slices of a sliced job
+        share), else the AWX job id (C(awx_job_id), or C(tower_*) on older versions), when AWX passes them.
+    type: str
+    env:
+      - name: FLEETSAM_SCAN_GROUP
+    ini:
+      - section: fleetsam
+        key: scan_group
   notify_secrets:
     description:
       - Secrets for the notification channels, by the names the notification file gives in
@@ -194,6 +209,10 @@ class CallbackModule(CallbackBase):
         self._status = {}  # inventory name -> ok / failed / unreachable
         self._is_scan = False  # a collector task or the software_inventory role ran in this playbook
         self._check_mode = False  # a dry run: record nothing, store nothing
+        self._play_scope = None  # inventory names the current play targets (None: unknown)
+        self._scope = set()  # ... of every play that scans
+        self._scope_known = True  # False once a scanning play's targets could not be read
+        self._group = None
 
     # -- spool -------------------------------------------------------------------------
 
@@ -240,6 +259,38 @@ class CallbackModule(CallbackBase):
             return []
 
     @staticmethod
+    def _targets(play):
+        """The play's hosts after --limit and group selection (inventory names), or None."""
+        try:
+            inventory = play.get_variable_manager()._inventory
+            # restrictions are the current serial batch only; the limit is kept
+            return [to_text(h.get_name()) for h in inventory.get_hosts(play.hosts, ignore_restrictions=True)]
+        except Exception:  # an odd inventory must not cost the scan: the scope is then not recorded
+            return None
+
+    def _scanning(self):
+        """The current play runs the collector: its targets belong to the run's scope."""
+        self._is_scan = True
+        if self._play_scope is None:
+            self._scope_known = False
+        else:
+            self._scope.update(self._play_scope)
+
+    def _scan_group(self, play):
+        group = self.get_option('scan_group')
+        if group or self._group:
+            return group or self._group
+        try:
+            extra = play.get_variable_manager().extra_vars
+        except Exception:
+            extra = {}
+        for key, prefix in (('awx_workflow_job_id', 'awx-workflow-'), ('tower_workflow_job_id', 'awx-workflow-'),
+                            ('awx_job_id', 'awx-job-'), ('tower_job_id', 'awx-job-')):
+            if extra.get(key) not in (None, ''):
+                return prefix + to_text(extra[key])
+        return None
+
+    @staticmethod
     def _is_collector(result):
         task = result._task
         action = getattr(task, 'resolved_action', None) or task.action
@@ -255,17 +306,19 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_play_start(self, play):
         if play.check_mode:
             self._check_mode = True
+        self._play_scope = self._targets(play)
+        self._group = self._scan_group(play)
         try:
             roles = [to_text(r.get_name()) for r in play.get_roles()]
         except Exception:
             roles = []
         if any(r.split('.')[-1] == 'software_inventory' for r in roles):
-            self._is_scan = True
+            self._scanning()
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         action = getattr(task, 'resolved_action', None) or task.action
         if action in COLLECTOR_ACTIONS:
-            self._is_scan = True
+            self._scanning()
             if task.check_mode:
                 self._check_mode = True
 
@@ -301,6 +354,10 @@ class CallbackModule(CallbackBase):
             shutil.rmtree(self._run_dir, ignore_errors=True)
             return
         self._meta['finished'] = _now()
+        if self._scope_known and self._scope:
+            self._meta['scope'] = sorted(self._scope)
+        if self._group:
+            self._meta['group'] = self._group
         _write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
         counts = dict((s, list(self._status.values()).count(s)) for s in ('ok', 'unreachable', 'failed'))
         self._display.display('fleetsam: hosts ok=%(ok)d unreachable=%(unreachable)d failed=%(failed)d' % counts)

@@ -43,7 +43,9 @@ from sam_engine.auditpack.content import (ENTITLEMENT_COLUMNS, INSTALLATION_COLU
                                 publisher_products, sha256)
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
 from sam_engine.report.formats import POSITION_COLUMNS
-from sam_engine.store.interface import open_store, require_scan
+from sam_engine.findings.policy import policy_path
+from sam_engine.pipeline import load_fleet, retire_days
+from sam_engine.store.interface import open_store
 
 PACK_FORMAT = "fleetsam-audit-pack"
 PACK_VERSION = 1
@@ -161,8 +163,8 @@ def build_files(model: dict[str, Any], scan, ctx, publisher: str, created: str) 
 def create(store: str, publisher: str, out: str | Path, *, settings: LicenceSettings | None = None,
            as_of: dt.date | None = None, scan_id: str | None = None) -> tuple[Path, dict[str, Any], str]:
     """Write the pack of ``publisher``; return its path, its manifest and the SHA-256 of the zip."""
-    with open_store(store, create=False) as st:
-        scan = require_scan(st, store, scan_id)
+    with open_store(store, create=False, readonly=True) as st:  # the fleet, after ``scan_id`` or on ``as_of``
+        scan = load_fleet(st, store, scan_id, as_of if scan_id is None else None, retire_days(policy_path()))
         history = st.scans()
         stored = st.entitlements()
     ctx = load_context(settings or LicenceSettings.from_env(), as_of or dt.date.today(), stored)

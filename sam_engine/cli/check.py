@@ -1,8 +1,10 @@
-"""``fleetsam check``: enforce the compliance policy on the latest scan (CI jobs, playbooks/enforce.yml).
+"""``fleetsam check``: enforce the compliance policy on the fleet (CI jobs, playbooks/enforce.yml).
 
-The findings of the latest stored scan under the policy, as text, JUnit XML
-(``report.formats.junit_document``) or Markdown; the findings of the types in
-the policy's ``fail_on`` are violations. ``DESCRIPTION`` is the ``--help`` text.
+The findings of the fleet (every known host with its newest inventory; with
+``--as-of`` as it stood at the end of that day) under the policy, as text,
+JUnit XML (``report.formats.junit_document``) or Markdown; the findings of the
+types in the policy's ``fail_on`` are violations. ``DESCRIPTION`` is the
+``--help`` text.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from sam_engine.findings.notify import track
 from sam_engine.findings.notify_config import load_notify_config
 from sam_engine.findings.policy import Policy, load_policy, policy_path
 from sam_engine.report.formats import JUnitCase, JUnitSuite, junit_document
-from sam_engine.store.interface import open_store, require_scan
+from sam_engine.pipeline import load_fleet
+from sam_engine.store.interface import open_store
 from sam_engine.vocabulary import FINDING_TYPES
 
 DESCRIPTION = """\
-Check the latest stored scan against the compliance policy and print the
-findings. The findings of the types the policy lists in fail_on are
+Check the fleet (every known host with its newest inventory; with --as-of,
+as it stood at the end of that day) against the compliance policy and print
+the findings. The findings of the types the policy lists in fail_on are
 violations; the others are listed as warnings.
 
 The policy is --policy, else env FLEETSAM_POLICY, else ./policy.yml when
@@ -118,8 +122,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return ExitCode.BAD_INPUT
-    with open_store(args.store, create=False) as store:
-        scan = require_scan(store, args.store)
+    with open_store(args.store, create=False, readonly=True) as store:  # a reader: no writer's lock
+        scan = load_fleet(store, args.store, as_of=as_of if args.as_of else None, retire_days=policy.retire_days)
         stored, states = store.entitlements(), {d["id"]: d for d in store.finding_states()}
     ctx = load_context(replace(LicenceSettings.from_env(), licences_dir=Path(args.licences)), as_of, stored)
     for problem in ctx.problems:
@@ -151,13 +155,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add ``fleetsam check`` to the main parser's subcommands."""
-    p = subparsers.add_parser("check", help="check the latest scan against the policy (exit 1 on violations)",
+    p = subparsers.add_parser("check", help="check the fleet against the policy (exit 1 on violations)",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--policy", help="policy file (default: env FLEETSAM_POLICY, else ./policy.yml if present)")
     p.add_argument("--format", choices=("text", "junit", "markdown"), default="text",
                    help="text (default), junit (JUnit XML for CI test reports) or markdown (a CI job summary)")
     p.add_argument("--output", help="write the report to this file instead of standard output")
-    p.add_argument("--as-of", help="date the findings are computed for, YYYY-MM-DD (default: today)")
+    p.add_argument("--as-of", help="date the findings are computed for, on the fleet as it stood at the end of "
+                                   "that day, YYYY-MM-DD (default: today)")
     p.add_argument("--licences", default=os.environ.get("FLEETSAM_LICENCES", "licences"),
                    help="licence files directory (default: %(default)s, env FLEETSAM_LICENCES)")
     p.add_argument("--notify", help="also validate this notification file (its secret variables must be set)")

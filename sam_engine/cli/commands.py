@@ -18,12 +18,12 @@ from sam_engine.cli.main import DEBUG_FLAGS
 from sam_engine.entitlements.schema import ValidationFailed
 from sam_engine.ingest.spool import SpoolError
 from sam_engine.located_yaml import ConfigError
-from sam_engine.store.interface import ScanNotFound, StoreError
+from sam_engine.store.interface import HostNotFound, ScanNotFound, StoreError
 
 DEBUG_HELP = "on an unexpected error, also print the Python traceback"
 
 # Errors that are the user's input, not a fault: their message says what to fix, no traceback helps.
-BAD_INPUT = (StoreError, SpoolError, ScanNotFound, PackError, BadInput)
+BAD_INPUT = (StoreError, SpoolError, ScanNotFound, HostNotFound, PackError, BadInput)
 
 
 def _store_default() -> str:

@@ -27,7 +27,9 @@ from sam_engine.licensing.context import LicenceSettings, load_context, position
 from sam_engine.model import Scan
 from sam_engine.report.formats import md
 from sam_engine.cli.exit_codes import ExitCode
-from sam_engine.store.interface import ScanNotFound, Store, open_store, require_scan
+from sam_engine.findings.policy import policy_path
+from sam_engine.pipeline import load_fleet, retire_days
+from sam_engine.store.interface import ScanNotFound, Store, open_store
 
 
 def _error(command: str, message: str) -> int:
@@ -43,14 +45,15 @@ def _as_of(args: argparse.Namespace) -> dt.date:
     return dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
 
 
-def _pick(store: Store, location: str, a: str | None, b: str | None) -> tuple[Scan, Scan]:
-    """The two scans to compare: ``a`` and ``b``; ``a`` and the latest; else the last two."""
+def _pick(store: Store, location: str, a: str | None, b: str | None, days: int = 0) -> tuple[Scan, Scan]:
+    """The fleets to compare, each as it stood right after its scan: ``a`` and ``b``; ``a`` and the
+    latest; else after the last two (hosts past ``days`` without an inventory left out)."""
     if a is None:
         ids = [i.scan_id for i in store.scans()]
         if len(ids) < 2:
             raise ScanNotFound(f"{location}: {len(ids)} scan(s) stored: a diff needs two")
         a, b = ids[-2], ids[-1]
-    return require_scan(store, location, a), require_scan(store, location, b)
+    return load_fleet(store, location, a, retire_days=days), load_fleet(store, location, b, retire_days=days)
 
 
 def _figure(side: dict | None, key: str) -> str:
@@ -119,8 +122,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         as_of = _as_of(args)
     except ValueError:
         return _error("diff", f"--as-of {args.as_of!r}: expected YYYY-MM-DD")
-    with open_store(args.store, create=False) as st:
-        scan_a, scan_b = _pick(st, args.store, args.scan_a, args.scan_b)
+    with open_store(args.store, create=False, readonly=True) as st:  # each side: the fleet after that scan
+        scan_a, scan_b = _pick(st, args.store, args.scan_a, args.scan_b, retire_days(policy_path()))
         stored = st.entitlements()
     ctx = load_context(_settings(args), as_of, stored)
     for problem in ctx.problems:

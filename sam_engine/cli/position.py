@@ -1,6 +1,7 @@
-"""``fleetsam position``: the Effective Licence Position of the latest scan.
+"""``fleetsam position``: the Effective Licence Position of the fleet.
 
-Reads the latest scan and the stored entitlements from the store, the licence
+Reads the fleet (every known host with its newest inventory; with ``--as-of``
+the fleet as it stood at the end of that day) and the stored entitlements from the store, the licence
 files (``--licences``, env ``FLEETSAM_LICENCES``), the product catalogue and the
 metric rule data (``catalogue/metrics/``), and prints one line per product, or with
 ``--product`` / ``--detail`` the installations and the arithmetic behind every
@@ -24,7 +25,9 @@ from sam_engine.licensing.context import LicenceSettings, load_context, position
 from sam_engine.licensing.position import LicencePosition, ProductPosition, position_to_rows
 from sam_engine.vocabulary import LICENSABLE, URGENCY, Status
 from sam_engine.cli.exit_codes import ExitCode
-from sam_engine.store.interface import open_store, require_scan
+from sam_engine.findings.policy import policy_path
+from sam_engine.pipeline import load_fleet, retire_days
+from sam_engine.store.interface import open_store
 
 
 def _matches(p: ProductPosition, wanted: str) -> bool:
@@ -99,8 +102,10 @@ def cmd_position(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"fleetsam position: error: --as-of {args.as_of!r}: expected YYYY-MM-DD", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    with open_store(args.store, create=False) as store:
-        scan, stored = require_scan(store, args.store), store.entitlements()
+    with open_store(args.store, create=False, readonly=True) as store:  # a reader: no writer's lock
+        scan = load_fleet(store, args.store, as_of=as_of if args.as_of else None,
+                          retire_days=retire_days(policy_path()))
+        stored = store.entitlements()
     settings = replace(LicenceSettings.from_env(), licences_dir=Path(args.licences),
                        rules_dir=Path(args.rules) if args.rules else None,
                        headcount=args.headcount, over_ratio=args.over_ratio)
@@ -141,15 +146,17 @@ def _ratio(text: str) -> Decimal:
 def register(subparsers) -> None:
     """Add ``fleetsam position`` to the main parser's subcommands."""
     p = subparsers.add_parser(
-        "position", help="Effective Licence Position of the latest scan",
-        description="The Effective Licence Position of the latest stored scan: per product, the installations, "
+        "position", help="Effective Licence Position of the fleet (now, or --as-of a date)",
+        description="The Effective Licence Position of the fleet (every known host with its newest inventory): "
+                    "per product, the installations, "
                     "the licences consumed under its metric, those owned (stored entitlements and licence "
                     "files), the balance, the status and the cost of any gap. --product or --detail show the "
                     "installations and the arithmetic behind every figure. Exit 0 whatever the position shows "
                     "(fleetsam check judges it); 2 on bad input.")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table",
                    help="table (default; the products that need a licence), json or csv (every product)")
-    p.add_argument("--as-of", help="date the subscription terms are checked on, YYYY-MM-DD (default: today)")
+    p.add_argument("--as-of", help="the position as it stood at the end of this day, YYYY-MM-DD: each host's latest "
+                                   "inventory by then, the subscription terms valid then (default: today)")
     p.add_argument("--product", help="only products whose name contains NAME (table: with the detail)")
     p.add_argument("--detail", action="store_true", help="table: show installations and the arithmetic")
     p.add_argument("--all", action="store_true",

@@ -1,19 +1,22 @@
 """``fleetsam ingest``, ``report``, ``scans`` and ``hosts``: the stored scans on the command line.
 
 ``ingest`` is the one command here that writes a new scan (and so may create
-the store); the others only read it and fail with exit 2 when it is not there.
+the store), ``hosts retire`` records a retirement; the others only read it,
+without the writers' lock, and fail with exit 2 when it is not there.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 
 from sam_engine import pipeline
 from sam_engine.cli.exit_codes import ExitCode
 from sam_engine.findings import notify
-from sam_engine.store.interface import open_store, require_scan
+from sam_engine.cli.exit_codes import BadInput
+from sam_engine.store.interface import open_store
 
 
 def _report_dir() -> str:
@@ -29,15 +32,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _date(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        raise BadInput(f"--as-of {text!r}: expected YYYY-MM-DD") from None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    summary = pipeline.render_stored(args.store, args.report_dir, args.scan)
+    summary = pipeline.render_stored(args.store, args.report_dir, args.scan, as_of=_date(args.as_of))
     for path in summary.report_files:
         print(path)
     return ExitCode.OK
 
 
 def cmd_scans(args: argparse.Namespace) -> int:
-    with open_store(args.store, create=False) as st:
+    with open_store(args.store, create=False, readonly=True) as st:
         infos = st.scans()
     if args.format == "json":
         print(json.dumps([{f: getattr(i, f) for f in i.__slots__} for i in infos], indent=1))
@@ -49,8 +59,11 @@ def cmd_scans(args: argparse.Namespace) -> int:
 
 
 def cmd_hosts(args: argparse.Namespace) -> int:
-    with open_store(args.store, create=False) as st:
-        scan = require_scan(st, args.store, args.scan)
+    if args.hosts_command == "retire":
+        return cmd_hosts_retire(args)
+    with open_store(args.store, create=False, readonly=True) as st:
+        scan = pipeline.load_fleet(st, args.store, args.scan, _date(args.as_of),
+                                   pipeline.retire_days(notify.AlertSettings.from_env().policy))
     rows = []
     for h in sorted(scan.hosts, key=lambda h: h.inventory_name):
         hw = h.host.hardware if h.host else None
@@ -58,6 +71,8 @@ def cmd_hosts(args: argparse.Namespace) -> int:
             "host": h.inventory_name,
             "status": h.status.value + (" (stale)" if h.stale and h.installations else ""),
             "host_id": h.host_id,
+            "last_seen": h.collected_at,
+            "last_scan": h.scan_id,
             "sockets": hw.sockets if hw else None,
             "cores": hw.cores if hw else None,
             "threads": hw.threads if hw else None,
@@ -67,10 +82,19 @@ def cmd_hosts(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(rows, indent=1))
         return ExitCode.OK
-    print(f"{'HOST':24} {'STATUS':20} {'SOCK':>4} {'CORES':>5} {'THR':>4} {'PLATFORM':9} {'PACKAGES':>8}")
+    print(f"{'HOST':24} {'STATUS':20} {'SOCK':>4} {'CORES':>5} {'THR':>4} {'PLATFORM':9} {'PACKAGES':>8} LAST SEEN")
     for r in rows:
         print(f"{r['host']:24} {r['status']:20} {r['sockets'] or '-':>4} {r['cores'] or '-':>5} "
-              f"{r['threads'] or '-':>4} {r['platform'] or '-':9} {r['packages']:8}")
+              f"{r['threads'] or '-':>4} {r['platform'] or '-':9} {r['packages']:8} {r['last_seen'] or 'never'}")
+    return ExitCode.OK
+
+
+def cmd_hosts_retire(args: argparse.Namespace) -> int:
+    """Take hosts out of the fleet (decommissioned): by inventory name or host id; history stays."""
+    with open_store(args.store, create=False) as st:
+        retired = st.retire(args.names, args.reason or "")
+    for name, key in retired:
+        print(f"retired {name} ({key}): it leaves the position; its history stays")
     return ExitCode.OK
 
 
@@ -93,24 +117,35 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser(
         "report", help="write the reports again from the store",
-        description="Reconcile a stored scan with today's licence data and write every report file again "
-                    "(index.html, report.json, position.csv, installations.csv, junit.xml, summary.md). "
-                    "Sends nothing.")
-    p.add_argument("--scan", help="scan id, as 'fleetsam scans' lists them (default: the latest)")
+        description="Reconcile the fleet (every known host with its newest inventory) with today's licence data, "
+                    "or as it stood on --as-of, and write every report file again (index.html, report.json, "
+                    "position.csv, installations.csv, junit.xml, summary.md). Sends nothing.")
+    p.add_argument("--scan", help="the fleet as it stood right after this scan, as 'fleetsam scans' lists them "
+                                  "(default: the latest)")
+    p.add_argument("--as-of", help="the fleet as it stood at the end of this day, YYYY-MM-DD, with the entitlements "
+                                   "valid then")
     p.add_argument("--report-dir", default=_report_dir(), help=report_dir_help)
     p.set_defaults(func=cmd_report)
 
     p = subparsers.add_parser(
         "scans", help="list stored scans",
-        description="List the stored scans, oldest first: id, when each finished, hosts scanned, "
-                    "unreachable and failed, installations.")
+        description="List the stored scans (runs), oldest first: id, when each finished, hosts scanned, "
+                    "unreachable and failed, installations; --format json adds each run's scope and group.")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     p.set_defaults(func=cmd_scans)
 
     p = subparsers.add_parser(
-        "hosts", help="list the hosts of a scan with their hardware and status",
-        description="List the hosts of a stored scan: status (stale when the inventory is an older one), "
-                    "host id, sockets, cores, threads, platform and package count.")
-    p.add_argument("--scan", help="scan id, as 'fleetsam scans' lists them (default: the latest)")
+        "hosts", help="list the fleet's hosts with their hardware and status; retire hosts",
+        description="List the fleet's hosts (each with its newest record over all runs): status (stale when "
+                    "the inventory is an older one), host id, sockets, cores, threads, platform, package count "
+                    "and when last inventoried. 'fleetsam hosts retire NAME' takes decommissioned hosts out.")
+    p.add_argument("--scan", help="the fleet as it stood right after this scan (default: the latest)")
+    p.add_argument("--as-of", help="the fleet as it stood at the end of this day, YYYY-MM-DD")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
-    p.set_defaults(func=cmd_hosts)
+    p.set_defaults(func=cmd_hosts, hosts_command=None)
+    retire = p.add_subparsers(dest="hosts_command", metavar="retire").add_parser(
+        "retire", help="take decommissioned hosts out of the position (history stays)",
+        description="Retire hosts: they leave the position now and stay in history; a later successful "
+                    "inventory brings a host back.")
+    retire.add_argument("names", nargs="+", metavar="NAME", help="inventory name or host id")
+    retire.add_argument("--reason", help="why (kept with the retirement)")

@@ -9,7 +9,7 @@ and returns one ``Finding`` per problem, of six types:
   prohibited      software on the policy's deny-list, on a host outside its allowed groups
   expiring        a subscription term or maintenance ends within ``expiring_days``
   shelfware       owned more than ``shelfware_ratio`` x what is used
-  stale-host      a host not seen by the collector for ``stale_days`` (or never)
+  stale-host      a fleet host not inventoried for ``stale_days`` (or never)
 
 Identity: ``finding_id`` is ``f-`` + 12 hex digits of SHA-256 over the type
 and the finding's *subject* (the product ``publisher|product|edition``, the
@@ -191,18 +191,18 @@ def shelfware_findings(position: LicencePosition, policy: Policy) -> list[Findin
 
 
 def stale_host_findings(hosts: Iterable[HostScan], as_of: dt.date, policy: Policy) -> list[Finding]:
-    """Hosts the collector has not reached for ``stale_days`` days, or never."""
+    """Fleet hosts not inventoried for ``stale_days`` days (not reached, or in no run's scope since),
+    or never."""
     out = []
     for hs in hosts:
-        if not hs.stale:
-            continue
         seen = _date(hs.collected_at)
-        if seen is None:
+        if seen is None and hs.stale:
             title, detail = f"{hs.inventory_name}: never scanned successfully", f"{hs.status.value}: {hs.error or ''}"
-        elif (as_of - seen).days >= policy.stale_days:
+        elif seen is not None and (as_of - seen).days >= policy.stale_days:
+            why = f"{hs.status.value} ({hs.error or 'no detail'})" if hs.stale else "not in any run's scope since"
             title = f"{hs.inventory_name}: not seen for {(as_of - seen).days} days"
-            detail = (f"{hs.status.value} ({hs.error or 'no detail'}); last inventory from scan "
-                      f"{hs.inventory_scan_id} on {seen.isoformat()} still counts")
+            detail = (f"{why}; last inventory from scan {hs.inventory_scan_id} on {seen.isoformat()} still counts "
+                      f"until retire_days ({policy.retire_days or 'never'})")
         else:
             continue
         out.append(_new(FindingType.STALE_HOST, f"host:{hs.inventory_name}", title, detail.strip(": "),

@@ -8,7 +8,8 @@ defaults used when there is no policy file::
     thresholds:
       expiring_days: 30          # subscription or maintenance ending within N days
       expiring_urgent_days: 7    # ... severity high from N days on
-      stale_days: 7              # host not seen for N days
+      stale_days: 7              # host not inventoried for N days (still counted, flagged stale)
+      retire_days: 90            # ... for N days: it leaves the position, stays in history (0: never)
       shelfware_ratio: 2         # owned more than 2 x what is used
       shelfware_min_unused: 1    # ... and at least this many licences unused
     severity: {shelfware: info}  # override the default severity of a finding type
@@ -34,7 +35,8 @@ import yaml
 from sam_engine.located_yaml import YamlFile
 from sam_engine.vocabulary import DEFAULT_FAIL_ON, FINDING_TYPES, SEVERITIES
 
-THRESHOLDS = ("expiring_days", "expiring_urgent_days", "stale_days", "shelfware_ratio", "shelfware_min_unused")
+THRESHOLDS = ("expiring_days", "expiring_urgent_days", "stale_days", "retire_days", "shelfware_ratio",
+              "shelfware_min_unused")
 TOP_LEVEL = ("version", "fail_on", "thresholds", "severity", "prohibited")
 RULE_FIELDS = ("product", "publisher", "allow_groups", "reason", "severity")
 
@@ -65,6 +67,7 @@ class Policy:
     expiring_days: int = 30
     expiring_urgent_days: int = 7
     stale_days: int = 7
+    retire_days: int = 90
     shelfware_ratio: Decimal = Decimal(2)
     shelfware_min_unused: int = 1
     severity: dict[str, str] = field(default_factory=dict)
@@ -128,6 +131,7 @@ def read_policy(reader: YamlFile) -> Policy:
              for n, node in enumerate(reader.sequence(top.get("prohibited"), "prohibited"))]
     return Policy(fail_on=fail_on, expiring_days=days("expiring_days"),
                   expiring_urgent_days=days("expiring_urgent_days"), stale_days=days("stale_days"),
+                  retire_days=days("retire_days"),
                   shelfware_ratio=ratio, shelfware_min_unused=days("shelfware_min_unused"), severity=severity,
                   prohibited=tuple(r for r in rules if r is not None), origin=str(reader.path))
 

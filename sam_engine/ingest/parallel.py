@@ -168,8 +168,7 @@ def _parallel(spool, paths, last_inventory, workers) -> tuple[Scan, list[Problem
             proc.wait()
     if any(proc.returncode not in (0, -9) for proc in procs):
         raise _WorkerFailed("a worker exited with an error")
-    scan = Scan(run.scan_id, run.started, run.finished, run.tool_version, run.playbook, tuple(hosts))
-    return scan, read_problems + build_problems
+    return ingest.scan_of_run(run, hosts, last_inventory), read_problems + build_problems
 
 
 if __name__ == "__main__":

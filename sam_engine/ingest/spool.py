@@ -2,13 +2,17 @@
 
 The collector callback writes one spool directory per playbook run::
 
-    SPOOL/run.json                 {"scan_id", "started", "finished", "playbook", "tool_version"}
+    SPOOL/run.json                 {"scan_id", "started", "finished", "playbook", "tool_version",
+                                    "scope", "group"}
     SPOOL/hosts/<name>.json        {"inventory_name", "status", "result", "error", "collected_at", "groups"}
 
 ``status`` is ``ok`` (``result`` holds a collector module's result, read by the
 platform that matches it: ``platforms.registry``), ``unreachable`` or
 ``failed``. A host that was not reached keeps its previous inventory, marked
-stale; it is never recorded as "no software".
+stale; it is never recorded as "no software". ``scope`` (may be absent) lists
+the inventory names the run targeted; one of them without a host file is
+recorded failed, its last inventory kept. ``group`` ties runs that belong
+together (slices of one AWX job).
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class RawRun:
     playbook: str | None
     tool_version: str
     hosts: tuple[RawHost, ...]
+    scope: tuple[str, ...] = ()
+    group: str | None = None
 
 
 class SpoolError(Exception):
@@ -82,6 +88,12 @@ def read_spool(spool: str | Path, *, stream: bool = False) -> tuple[RawRun, list
         if not isinstance(meta.get(key), str):
             raise SpoolError(f"{spool / 'run.json'}: field {key!r}: expected a string")
     problems: list[Problem] = []
+    scope = meta.get("scope") or []
+    if not isinstance(scope, list) or not all(isinstance(n, str) for n in scope):
+        problems.append(Problem(f"{spool / 'run.json'}: scope", "expected a list of inventory names; "
+                                                                  "the run's scope is not recorded", "warning"))
+        scope = []
+    group = meta.get("group")
     hosts = _read_hosts(sorted((spool / "hosts").glob("*.json")), problems)
     run = RawRun(
         scan_id=meta["scan_id"],
@@ -90,6 +102,8 @@ def read_spool(spool: str | Path, *, stream: bool = False) -> tuple[RawRun, list
         playbook=meta.get("playbook"),
         tool_version=meta.get("tool_version") or "unknown",
         hosts=hosts if stream else tuple(hosts),  # type: ignore[arg-type]
+        scope=tuple(dict.fromkeys(scope)),
+        group=str(group) if group not in (None, "") else None,
     )
     return run, problems
 
@@ -157,5 +171,21 @@ def build_scan(
             continue
         hosts.append(stale_host_scan(run.scan_id, raw.inventory_name, raw.status, raw.error, raw.groups,
                                      last_inventory(raw.inventory_name)))
-    scan = Scan(run.scan_id, run.started, run.finished, run.tool_version, run.playbook, tuple(hosts))
-    return scan, problems
+    return scan_of_run(run, hosts, last_inventory), problems
+
+
+NO_RESULT = "targeted by the run, but no collector result came back"
+
+
+def scan_of_run(run: RawRun, hosts: list[HostScan], last_inventory: Callable[[str], HostScan | None]) -> Scan:
+    """The ``Scan`` of ``run`` with ``hosts``, plus a failed (stale) record for each host of the
+    run's scope that sent nothing: it was targeted, so it must not look untouched."""
+    seen = {h.inventory_name for h in hosts}
+    hosts = list(hosts)
+    missing = [name for name in run.scope if name not in seen]
+    for name in missing:
+        last = last_inventory(name)
+        hosts.append(stale_host_scan(run.scan_id, name, HostStatus.FAILED, NO_RESULT, last.groups if last else (),
+                                     last))
+    return Scan(run.scan_id, run.started, run.finished, run.tool_version, run.playbook, tuple(hosts),
+                scope=run.scope, group=run.group)

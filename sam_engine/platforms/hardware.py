@@ -200,6 +200,8 @@ def host_identity(raw: Mapping[str, Any], inventory_name: str) -> tuple[str, str
 def derive_host(raw: Mapping[str, Any], inventory_name: str) -> Host:
     """A model ``Host`` from the collector's raw ``host`` facts."""
     host_id, source = host_identity(raw, inventory_name)
+    dmi = raw.get("dmi") or {}
+    board = _usable(dmi.get("product_uuid")) or _usable(dmi.get("product_serial"))
     osr = parse_os_release(raw.get("os_release"))
     return Host(
         host_id=host_id,
@@ -212,4 +214,5 @@ def derive_host(raw: Mapping[str, Any], inventory_name: str) -> Host:
         os_version=osr.get("VERSION_ID") or osr.get("VERSION"),
         kernel=raw.get("kernel"),
         hardware=derive_hardware(raw),
+        board_id=board.lower() if board and source == "machine-id" else None,
     )

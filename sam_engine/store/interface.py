@@ -12,12 +12,14 @@ rejected import or a crashed scan leaves the store byte-identical.
 from __future__ import annotations
 
 import abc
+import datetime as dt
 import hashlib
 import json
 import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
+from sam_engine.store.fleet import Retirement
 from sam_engine.model import Entitlement, Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
 
 # Column order of a stored inventory; one row per installation.
@@ -37,6 +39,8 @@ class ScanInfo:
     hosts_unreachable: int
     hosts_failed: int
     installations: int
+    group: str | None = None
+    scope: tuple[str, ...] = ()
 
 
 class StoreError(Exception):
@@ -51,6 +55,10 @@ class ScanNotFound(LookupError):
     """The store holds no scan, or none with the id asked for; the message says which."""
 
 
+class HostNotFound(LookupError):
+    """A host named on the command line is not in the fleet (or names more than one host)."""
+
+
 class Store(abc.ABC):
     """Persistence for scans. Implementations must be transactional per session."""
 
@@ -63,12 +71,28 @@ class Store(abc.ABC):
         """Every scan, oldest first."""
 
     @abc.abstractmethod
-    def load_scan(self, scan_id: str | None = None) -> Scan | None:
-        """One whole scan with its inventories; the latest when ``scan_id`` is None."""
+    def load_scan(self, scan_id: str | None = None, as_of: dt.date | None = None) -> Scan | None:
+        """The fleet (``fleet.py``) with its inventories, as it stands now, right after run
+        ``scan_id``, or at the end of the day ``as_of``; None when no run is stored (by then).
+        Raises LookupError for an unknown ``scan_id``."""
+
+    @abc.abstractmethod
+    def load_run(self, scan_id: str) -> Scan | None:
+        """One run alone: only the hosts it covered; None for an unknown ``scan_id``."""
 
     @abc.abstractmethod
     def last_inventory(self, inventory_name: str) -> HostScan | None:
-        """The newest successful ``HostScan`` of an inventory host, or None."""
+        """The fleet's newest inventoried record of the machine ``inventory_name`` last stood for, or None."""
+
+    @abc.abstractmethod
+    def retire(self, names: Sequence[str], reason: str = "") -> list[tuple[str, str]]:
+        """Take hosts (by inventory name, host id or fleet key) out of the fleet now; their history
+        stays. Returns (inventory name, fleet key) of each; LookupError (nothing retired) for a name
+        not in the fleet."""
+
+    @abc.abstractmethod
+    def retirements(self) -> list[Retirement]:
+        """Every retirement made, oldest first."""
 
     @abc.abstractmethod
     def entitlements(self) -> list[Entitlement]:
@@ -138,29 +162,35 @@ def store_exists(location: str) -> bool:
     return "://" in path or os.path.exists(path)
 
 
-def open_store(location: str, *, create: bool = True) -> Store:
+def open_store(location: str, *, create: bool = True, readonly: bool = False) -> Store:
     """Open the store at ``location``: a path or ``tinydb://PATH``.
 
     Reading commands pass ``create=False``: a store that does not exist raises
     ``NoStore`` and nothing is created (a mistyped ``--store`` must not leave an
-    empty store behind)."""
+    empty store behind). A writer waits its turn behind other writers; a
+    ``readonly`` session takes no lock, answers from the last committed state
+    and cannot commit changes."""
     if not create and not store_exists(location):
         raise NoStore(f"{location}: no store here (run a scan or fleetsam ingest first)")
     if location.startswith(("postgresql://", "postgres://")):
         raise StoreError(f"{location.split('://')[0]}: the PostgreSQL backend is not available in this version")
     from sam_engine.store.tinydb_store import TinyDBStore
 
-    return TinyDBStore(location.removeprefix("tinydb://"))
+    return TinyDBStore(location.removeprefix("tinydb://"), readonly=readonly)
 
 
-def require_scan(store: Store, location: str, scan_id: str | None = None) -> Scan:
-    """``store.load_scan(scan_id)`` (the latest when None), or ``ScanNotFound`` naming what is missing."""
-    scan = store.load_scan(scan_id)
-    if scan is not None:
-        return scan
-    if scan_id is None or not store.scans():
+def require_scan(store: Store, location: str, scan_id: str | None = None, as_of: dt.date | None = None) -> Scan:
+    """``store.load_scan(scan_id, as_of)`` (the fleet now when both are None), or ``ScanNotFound``
+    naming what is missing."""
+    ids = {i.scan_id for i in store.scans()}
+    if not ids:
         raise ScanNotFound(f"{location}: no scan stored (run a scan or fleetsam ingest first)")
-    raise ScanNotFound(f'{location}: no scan with id "{scan_id}"; fleetsam scans lists them')
+    if scan_id is not None and scan_id not in ids:
+        raise ScanNotFound(f'{location}: no scan with id "{scan_id}"; fleetsam scans lists them')
+    scan = store.load_scan(scan_id, as_of)
+    if scan is None:
+        raise ScanNotFound(f"{location}: no scan stored on or before {as_of}")
+    return scan
 
 
 # --- conversions at the store boundary, shared by every backend -------------------------
@@ -262,4 +292,6 @@ def scan_info(scan: Scan) -> ScanInfo:
         hosts_unreachable=scan.count(HostStatus.UNREACHABLE),
         hosts_failed=scan.count(HostStatus.FAILED),
         installations=scan.installation_count,
+        group=scan.group,
+        scope=tuple(scan.scope),
     )

@@ -23,19 +23,32 @@ Layout of the JSON file (one TinyDB table each):
 - ``scan_summaries``: per scan, the position counts recorded when it was
   reconciled (non-compliant products), for the report's trend.
 
+- ``retired``: hosts taken out of the fleet by hand (``fleetsam hosts retire``),
+  by fleet key, with the time (``fleet.Retirement``).
+
+``scans`` documents also hold the run's ``scope`` (the inventory names it
+targeted) and ``group`` (runs that belong together, e.g. slices of one AWX job).
+The fleet (``load_scan``) is built from ``host_scans`` on read (``fleet.py``):
+a run adds its own documents and its new inventories, nothing else.
+
 TinyDB rewrites the whole file on every write, so the storage below keeps the
 data in memory for the session and writes once, at commit, to a temporary file
 that is fsynced and renamed over the old one: a crash or a rejected import
-never leaves a half-written store. An exclusive ``flock`` on ``PATH.lock``
-keeps two runs from interleaving.
+never leaves a half-written store, and a reader always finds a whole file.
+Writers queue on an exclusive ``flock`` of ``PATH.lock`` (polled up to
+``FLEETSAM_LOCK_TIMEOUT`` seconds, default 300) and read the file only once
+they hold it, so no run's update is lost; readers (``readonly``) take no lock
+and read the last committed file.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -45,7 +58,9 @@ from tinydb.storages import Storage
 from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable, SnapshotTable, compact_view, content_digest, \
     inventory_from_doc, table_from_doc
 from sam_engine.model import Entitlement, HostScan, HostStatus, Scan
+from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, runs_until
 from sam_engine.store.interface import (
+    HostNotFound,
     ScanInfo,
     Store,
     StoreError,
@@ -56,7 +71,17 @@ from sam_engine.store.interface import (
     scan_info,
 )
 
-FORMAT_VERSION = 2  # 2: compact inventories (snapshot string/row tables, base64 id and time arrays)
+FORMAT_VERSION = 3  # 2: compact inventories; 3: run scope and group, retired hosts (2 is upgraded on open)
+LOCK_TIMEOUT = 300.0  # seconds a writer waits for another one (env FLEETSAM_LOCK_TIMEOUT)
+_LOCK_POLL = 0.05
+
+
+def lock_timeout() -> float:
+    text = os.environ.get("FLEETSAM_LOCK_TIMEOUT", "")
+    try:
+        return max(0.0, float(text)) if text else LOCK_TIMEOUT
+    except ValueError:
+        raise StoreError(f"FLEETSAM_LOCK_TIMEOUT={text!r}: expected a number of seconds") from None
 
 
 class _SessionJSONStorage(Storage):
@@ -112,22 +137,35 @@ class _SessionJSONStorage(Storage):
 
 
 class TinyDBStore(Store):
-    """A fleetsam store in one TinyDB JSON file."""
+    """A fleetsam store in one TinyDB JSON file; ``readonly``: a reader that takes no lock."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, readonly: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = open(f"{self.path}.lock", "a+")  # noqa: SIM115 - held for the session
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            raise StoreError(f"{self.path}: in use by another fleetsam process") from None
+        self.readonly = readonly
+        self._lock = None
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = self._take_lock(lock_timeout())
         self._storage: _SessionJSONStorage | None = None
         self._inventory_index: dict | None = None
+        self._fleet_index: dict | None = None
         self._tables: dict[str, RowTable] = {}
         self._db = TinyDB(str(self.path), storage=self._make_storage)
         self._check_format()
+
+    def _take_lock(self, timeout: float):
+        handle = open(f"{self.path}.lock", "a+")  # noqa: SIM115 - held for the session
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return handle
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.close()
+                    raise StoreError(f"{self.path}: another fleetsam process kept the store busy for "
+                                     f"{timeout:g} s (FLEETSAM_LOCK_TIMEOUT); nothing was written") from None
+                time.sleep(_LOCK_POLL)
 
     def _make_storage(self, path: str) -> _SessionJSONStorage:
         self._storage = _SessionJSONStorage(path)
@@ -137,11 +175,16 @@ class TinyDBStore(Store):
         meta = self._db.table("meta")
         doc = meta.get(doc_id=1)
         if doc is None:
-            meta.insert({"format": "fleetsam", "version": FORMAT_VERSION})
-        elif doc.get("format") == "fleetsam" and isinstance(doc.get("version"), int) and doc["version"] < FORMAT_VERSION:
+            if not self.readonly:
+                meta.insert({"format": "fleetsam", "version": FORMAT_VERSION})
+        elif doc.get("format") == "fleetsam" and doc.get("version") == 2:
+            # format 3 only adds fields and a table that default to empty: upgraded in place
+            if not self.readonly:
+                meta.update({"version": FORMAT_VERSION}, doc_ids=[1])
+        elif doc.get("format") == "fleetsam" and isinstance(doc.get("version"), int) and doc["version"] < 2:
             raise StoreError(f"{self.path}: store format version {doc['version']} was written by an older fleetsam; "
-                             f"this version reads format {FORMAT_VERSION} only (compact inventories): move the file "
-                             f"aside and scan again, or ingest kept spools with 'fleetsam ingest'")
+                             f"this version reads formats 2 and {FORMAT_VERSION} (compact inventories): move the "
+                             f"file aside and scan again, or ingest kept spools with 'fleetsam ingest'")
         elif doc.get("format") != "fleetsam" or doc.get("version") != FORMAT_VERSION:
             raise StoreError(f"{self.path}: unsupported store format {doc!r}")
 
@@ -177,10 +220,37 @@ class TinyDBStore(Store):
         if new_inventories:
             self._db.table("snapshots").insert({"scan_id": scan.scan_id, **snapshot.doc()})
         inventories.insert_multiple(new_inventories)
-        self._inventory_index = None
+        self._inventory_index = self._fleet_index = None
         self._db.table("host_scans").insert_multiple(docs)
         info = scan_info(scan)
-        scans.insert({f: getattr(info, f) for f in ScanInfo.__slots__})
+        doc = {f: getattr(info, f) for f in ScanInfo.__slots__}
+        doc["scope"] = list(info.scope)
+        scans.insert(doc)
+
+    def retire(self, names: Sequence[str], reason: str = "") -> list[tuple[str, str]]:
+        fleet = self._fleet()
+        found, unknown = {}, []
+        for name in names:
+            keys = {k for k, d in fleet["hosts"].items()
+                    if name in (k, d["inventory_name"], (d.get("host") or {}).get("host_id"))}
+            if fleet["names"].get(name) in fleet["hosts"]:
+                keys.add(fleet["names"][name])
+            if len(keys) > 1:  # e.g. a reinstalled machine (new machine-id) under its old name
+                raise HostNotFound(f"{self.path}: {name!r} names {len(keys)} hosts ({', '.join(sorted(keys))}): "
+                                  f"retire one by its host id; nothing retired")
+            if not keys:
+                unknown.append(name)
+            found.update((k, fleet["hosts"][k]["inventory_name"]) for k in keys)
+        if unknown:
+            raise HostNotFound(f"{self.path}: no host {', '.join(map(repr, unknown))} in the fleet "
+                              f"(see 'fleetsam hosts'); nothing retired")
+        at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._db.table("retired").insert_multiple([{"key": k, "at": at, "reason": reason} for k in sorted(found)])
+        self._fleet_index = None
+        return sorted(((name, key) for key, name in found.items()))
+
+    def retirements(self) -> list[Retirement]:
+        return [Retirement(d["key"], d["at"], d.get("reason") or "") for d in self._db.table("retired").all()]
 
     def add_entitlements(self, items: Sequence[Entitlement]) -> int:
         table = self._db.table("entitlements")
@@ -229,20 +299,25 @@ class TinyDBStore(Store):
             table.remove(doc_ids=gone)
 
     def commit(self) -> None:
-        if self._storage is not None:
-            self._storage.flush()
+        if self._storage is None:
+            return
+        if self.readonly and self._storage.dirty:
+            raise StoreError(f"{self.path}: opened for reading; the changes were not written")
+        self._storage.flush()
 
     def close(self) -> None:
         try:
             self._db.close()
         finally:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
-            self._lock.close()
+            if self._lock is not None:
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
+                self._lock.close()
 
     # -- reads -------------------------------------------------------------------------
 
     def scans(self) -> list[ScanInfo]:
-        return [ScanInfo(**{f: doc[f] for f in ScanInfo.__slots__}) for doc in self._db.table("scans").all()]
+        return [ScanInfo(**{f: doc.get(f) for f in ScanInfo.__slots__ if f != "scope"},
+                         scope=tuple(doc.get("scope") or ())) for doc in self._db.table("scans").all()]
 
     def entitlements(self) -> list[Entitlement]:
         return [entitlement_from_doc(doc) for doc in self._db.table("entitlements").all()]
@@ -280,23 +355,47 @@ class TinyDBStore(Store):
             raise StoreError(f"{self.path}: inventory {digest} is missing")
         return inventory_from_doc(doc, self._snapshot_table(doc["scan_id"]))
 
-    def load_scan(self, scan_id: str | None = None) -> Scan | None:
+    def load_run(self, scan_id: str) -> Scan | None:
         infos = self.scans()
-        if not infos:
-            return None
-        info = infos[-1] if scan_id is None else next((i for i in infos if i.scan_id == scan_id), None)
+        info = next((i for i in infos if i.scan_id == scan_id), None)
         if info is None:
             return None
         docs = self._db.table("host_scans").search(Query().scan_id == info.scan_id)
+        return self._scan(info, docs)
+
+    def _scan(self, info: ScanInfo, docs) -> Scan:
         hosts = tuple(host_scan_from_doc(d, self._rows(d.get("inventory_digest"))) for d in docs)
-        return Scan(info.scan_id, info.started, info.finished, info.tool_version, info.playbook, hosts)
+        return Scan(info.scan_id, info.started, info.finished, info.tool_version, info.playbook, hosts,
+                    scope=info.scope, group=info.group)
+
+    def load_scan(self, scan_id: str | None = None, as_of: dt.date | None = None) -> Scan | None:
+        infos = self.scans()
+        runs = runs_until([RunRef(i.scan_id, i.finished) for i in infos], scan_id, as_of)
+        if not runs:
+            return None
+        last = next(i for i in infos if i.scan_id == runs[-1].scan_id)
+        if scan_id is None and as_of is None:
+            cutoff = None
+        elif as_of is not None:
+            cutoff = (as_of + dt.timedelta(days=1)).isoformat()
+        else:
+            cutoff = last.finished
+        docs = fleet_docs(runs, self._db.table("host_scans").all(), self.retirements(), cutoff)
+        return self._scan(last, docs)
+
+    def _fleet(self) -> dict:
+        """fleet key -> newest document, and inventory name -> the key it last stood for (this session)."""
+        if self._fleet_index is None:
+            runs = [RunRef(i.scan_id, i.finished) for i in self.scans()]
+            self._fleet_index = fleet_index(runs, self._db.table("host_scans").all())
+        return self._fleet_index
 
     def last_inventory(self, inventory_name: str) -> HostScan | None:
-        found = self._db.table("host_scans").search(Query().inventory_name == inventory_name)
-        if not found:
+        """The fleet's record of the machine ``inventory_name`` last stood for: its newest inventory,
+        whichever name collected it."""
+        fleet = self._fleet()
+        key = fleet["names"].get(inventory_name)
+        doc = fleet["hosts"].get(key) if key else None
+        if doc is None or doc.get("inventory_digest") is None:
             return None
-        order = {info.scan_id: n for n, info in enumerate(self.scans())}
-        newest = max(found, key=lambda d: order.get(d["scan_id"], -1))
-        if newest.get("inventory_digest") is None:
-            return None
-        return host_scan_from_doc(newest, self._rows(newest["inventory_digest"]))
+        return host_scan_from_doc(doc, self._rows(doc["inventory_digest"]))

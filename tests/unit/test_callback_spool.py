@@ -65,3 +65,39 @@ def test_the_marker_in_another_field_cannot_move_the_text(callback):
 def test_records_as_a_list_are_written_as_before(callback):
     callback._record("web4", "ok", result={"changed": False, "software": RECORDS, "sources": {}})
     assert json.loads(host_file(callback, "web4").read_text())["result"]["software"] == RECORDS
+
+
+def _play(tmp_path, hosts_pattern, limit=None, extra_vars=None):
+    """A real play against a real inventory (ansible-core's loader, inventory and variable manager)."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.playbook.play import Play
+    from ansible.vars.manager import VariableManager
+
+    (tmp_path / "hosts.ini").write_text("[web]\nweb1\nweb2\n\n[db]\ndb1\n")
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources=[str(tmp_path / "hosts.ini")])
+    if limit:
+        inventory.subset(limit)
+    variables = VariableManager(loader=loader, inventory=inventory)
+    if extra_vars:
+        variables._extra_vars = extra_vars
+    return Play.load({"hosts": hosts_pattern, "gather_facts": False, "tasks": []}, variable_manager=variables,
+                     loader=loader)
+
+
+@pytest.mark.parametrize("pattern, limit, scope", [("all", None, ["db1", "web1", "web2"]),
+                                                   ("web", None, ["web1", "web2"]),
+                                                   ("all", "web1,db1", ["db1", "web1"]),
+                                                   ("web", "db1", None)])
+def test_the_run_records_the_hosts_its_scanning_plays_target(callback, tmp_path, pattern, limit, scope):
+    callback.v2_playbook_on_play_start(_play(tmp_path, pattern, limit))
+    callback._scanning()  # a collector task starts in this play
+    assert (sorted(callback._scope) or None) == scope and callback._scope_known
+
+
+def test_awx_job_ids_group_the_runs(callback, tmp_path, monkeypatch):
+    play = _play(tmp_path, "all", extra_vars={"awx_job_id": 41, "awx_workflow_job_id": 40})
+    assert callback._scan_group(play) == "awx-workflow-40", "the slices of one sliced job share it"
+    assert callback._scan_group(_play(tmp_path, "all", extra_vars={"tower_job_id": 7})) == "awx-job-7"
+    assert callback._scan_group(_play(tmp_path, "all")) is None

@@ -80,11 +80,16 @@ def test_duplicate_scan_id_rejected(tmp_path):
             st.save_scan(scan("s1", ok("s1")))
 
 
-def test_second_writer_is_refused_while_locked(tmp_path):
+def test_second_writer_waits_then_gives_up_with_a_clear_message(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("FLEETSAM_LOCK_TIMEOUT", "0.3")
     path = str(tmp_path / "store.json")
     with open_store(path):
-        with pytest.raises(StoreError, match="in use"):
+        t0 = time.monotonic()
+        with pytest.raises(StoreError, match=r"busy for 0.3 s \(FLEETSAM_LOCK_TIMEOUT\); nothing was written"):
             open_store(path)
+        assert time.monotonic() - t0 >= 0.3, "a writer waits its turn before giving up"
 
 
 def test_corrupt_file_is_a_located_error(tmp_path):

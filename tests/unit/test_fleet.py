@@ -1,0 +1,275 @@
+"""The fleet across partial, repeated and retired runs, on a real TinyDB store file.
+
+Each run is written as the collector callback writes it (``fleet_spools``) and
+ingested by the pipeline; the fleet is read back the way the commands read it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from fleet_spools import BASH, TEAMVIEWER, module_result
+from sam_engine import pipeline
+from sam_engine.cli.main import main
+from sam_engine.model import HostStatus
+from sam_engine.store.interface import open_store
+
+CURL = ("curl", "7.88.1-10", "Debian")
+
+
+def facts(machine_id=None, board=None, serial=None):
+    """Raw host facts as the collector sends them: a machine-id and DMI board identity."""
+    dmi = {k: v for k, v in (("product_uuid", board), ("product_serial", serial)) if v}
+    return {"machine_id": machine_id, "dmi": dmi}
+
+
+def write_spool(root: Path, scan_id: str, when: str, hosts: dict, scope=None, group=None) -> Path:
+    """``hosts``: inventory name -> (packages, facts) for a host that answered, None if unreachable."""
+    spool = root / "spool" / scan_id
+    (spool / "hosts").mkdir(parents=True)
+    meta = {"scan_id": scan_id, "started": when, "finished": when, "playbook": "scan.yml"}
+    if scope is not None:
+        meta["scope"] = scope
+    if group is not None:
+        meta["group"] = group
+    (spool / "run.json").write_text(json.dumps(meta))
+    for name, entry in hosts.items():
+        doc = {"inventory_name": name, "status": "unreachable", "result": None, "error": "ssh: Connection refused",
+               "collected_at": when, "groups": []}
+        if entry is not None:
+            packages, raw = entry
+            result = module_result(name, packages)
+            result["host"].update({k: v for k, v in raw.items() if v is not None})
+            doc.update(status="ok", result=result, error=None)
+        (spool / "hosts" / f"{name}.json").write_text(json.dumps(doc))
+    return spool
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("FLEETSAM_POLICY", "FLEETSAM_NOTIFY"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def ingest(root: Path, scan_id: str, when: str, hosts: dict, **kw) -> None:
+    pipeline.process_spool(write_spool(root, scan_id, when, hosts, **kw), store=str(root / "db.json"),
+                           report_dir=root / "reports", installations=False)
+
+
+def fleet(root: Path, **kw):
+    with open_store(str(root / "db.json"), readonly=True) as st:
+        return st.load_scan(**kw)
+
+
+def by_name(scan) -> dict:
+    return {h.inventory_name: h for h in scan.hosts}
+
+
+def host(name, *packages, **raw):
+    return (packages or (BASH,)), facts(raw.get("machine_id", f"mid-{name}"), raw.get("board"), raw.get("serial"))
+
+
+def test_partial_runs_add_up_and_an_unreachable_host_stays_stale(env):
+    ingest(env, "a1", "2026-06-01T01:00:00Z", {"a1": host("a1"), "a2": host("a2", BASH, CURL)})
+    ingest(env, "b1", "2026-06-02T01:00:00Z", {"b1": host("b1")})
+    ingest(env, "a2", "2026-06-03T01:00:00Z", {"a1": host("a1", BASH, CURL), "a2": None})
+    hosts = by_name(fleet(env))
+    assert sorted(hosts) == ["a1", "a2", "b1"], "a run that did not target b1 leaves it in the fleet"
+    assert (hosts["a1"].status, hosts["a1"].inventory_scan_id, len(hosts["a1"].installations)) == \
+           (HostStatus.OK, "a2", 2)
+    assert hosts["a2"].status is HostStatus.UNREACHABLE and hosts["a2"].stale
+    assert (hosts["a2"].inventory_scan_id, hosts["a2"].collected_at) == ("a1", "2026-06-01T01:00:00Z")
+    assert {i.name for i in hosts["a2"].installations} == {"bash", "curl"}, "the last inventory is kept"
+    assert (hosts["b1"].status, hosts["b1"].scan_id, hosts["b1"].collected_at) == \
+           (HostStatus.OK, "b1", "2026-06-02T01:00:00Z"), "out of scope: untouched"
+    with open_store(str(env / "db.json"), readonly=True) as st:
+        assert [h.inventory_name for h in st.load_run("b1").hosts] == ["b1"], "a run keeps only its own hosts"
+
+
+def test_a_host_in_scope_without_a_result_is_failed_and_keeps_its_inventory(env):
+    ingest(env, "r1", "2026-06-01T01:00:00Z", {"a1": host("a1", BASH, CURL), "a2": host("a2")})
+    ingest(env, "r2", "2026-06-02T01:00:00Z", {"a2": host("a2")}, scope=["a1", "a2"])
+    a1 = by_name(fleet(env))["a1"]
+    assert (a1.status, a1.scan_id, a1.inventory_scan_id) == (HostStatus.FAILED, "r2", "r1")
+    assert "no collector result" in a1.error and len(a1.installations) == 2
+    with open_store(str(env / "db.json"), readonly=True) as st:
+        assert st.scans()[-1].scope == ("a1", "a2")
+
+
+def test_one_machine_under_two_inventory_names_is_one_host(env):
+    ingest(env, "r1", "2026-06-01T01:00:00Z", {"10.0.0.5": host("x", BASH, machine_id="m-1", board="u-1")})
+    ingest(env, "r2", "2026-06-02T01:00:00Z", {"web1.example": host("x", BASH, CURL, machine_id="m-1",
+                                                                        board="u-1")})
+    (only,) = fleet(env).hosts
+    assert (only.inventory_name, only.host_id, len(only.installations)) == ("web1.example", "machine-id:m-1", 2)
+    # the old name unreachable later: the machine keeps its newest inventory, whichever name collected it
+    ingest(env, "r3", "2026-06-03T01:00:00Z", {"10.0.0.5": None})
+    (only,) = fleet(env).hosts
+    assert only.stale and only.inventory_scan_id == "r2" and len(only.installations) == 2
+
+
+def test_images_cloned_with_one_machine_id_are_two_hosts(env):
+    ingest(env, "r1", "2026-06-01T01:00:00Z", {"c1": host("c1", machine_id="m-same", board="u-1"),
+                                               "c2": host("c2", machine_id="m-same", board="u-2")})
+    hosts = by_name(fleet(env))
+    assert sorted(hosts) == ["c1", "c2"]
+    # without DMI access (no board id) the machine-id alone decides: one machine, as before
+    ingest(env, "r2", "2026-06-02T01:00:00Z", {"d1": host("d1", machine_id="m-other"),
+                                               "d2": host("d2", machine_id="m-other")})
+    assert sorted(by_name(fleet(env))) == ["c1", "c2", "d2"]
+
+
+def test_ten_unchanged_daily_runs_add_only_their_run_records(env):
+    hosts = {f"h{n}": host(f"h{n}", BASH, CURL, TEAMVIEWER) for n in range(20)}
+    ingest(env, "d00", "2026-06-01T01:00:00Z", hosts)
+    store = env / "db.json"
+    first = store.stat().st_size
+    sizes = []
+    for day in range(1, 11):
+        ingest(env, f"d{day:02}", f"2026-06-{day + 1:02}T01:00:00Z", hosts)
+        sizes.append(store.stat().st_size)
+    doc = json.loads(store.read_text())
+    assert len(doc["inventories"]) == 1 and len(doc["snapshots"]) == 1, "twenty equal inventories: one stored"
+    growth = [b - a for a, b in zip([first, *sizes], sizes)]
+    per_run = len(json.dumps(list(doc["host_scans"].values())[-20:])) + len(json.dumps(doc["scans"]["11"]))
+    assert max(growth) - min(growth) < 200, f"every unchanged run adds the same: {growth}"
+    assert max(growth) < per_run + 2000, f"a run adds its run and host records, findings state: {growth}"
+    # one host changes: one new inventory
+    ingest(env, "d11", "2026-06-12T01:00:00Z", {**hosts, "h0": host("h0", BASH)})
+    assert len(json.loads(store.read_text())["inventories"]) == 2
+
+
+LICENCES = """\
+entitlements:
+  - publisher: TeamViewer
+    product: TeamViewer
+    metric: device
+    quantity: 5
+    term_end: 2026-06-12
+"""
+
+
+def position(env, capsys, as_of) -> dict:
+    capsys.readouterr()
+    assert main(["--store", str(env / "db.json"), "position", "--licences", str(env / "licences"), "--format",
+                 "json", "--as-of", as_of]) == 0
+    out = json.loads(capsys.readouterr().out)
+    return {p["product"]: (p["installations"], p["consumption"], p["owned"], p["status"]) for p in out["products"]}
+
+
+def test_position_as_of_each_date_of_a_three_run_history(env, capsys):
+    (env / "licences").mkdir()
+    (env / "licences" / "tv.yml").write_text(LICENCES)
+    tv = (BASH, TEAMVIEWER)
+    ingest(env, "r1", "2026-06-01T01:00:00Z", {"h1": host("h1", *tv), "h2": host("h2", *tv)})
+    ingest(env, "r2", "2026-06-10T01:00:00Z", {"h3": host("h3", *tv)})
+    ingest(env, "r3", "2026-06-20T01:00:00Z", {"h1": host("h1", BASH), "h2": None})
+    # hand-computed: 06-05 h1,h2 (5 owned); 06-15 + h3, licence ended 06-12;
+    # 06-25 h1 without TeamViewer, h2 stale with it, h3 untouched with it
+    assert position(env, capsys, "2026-06-05")["TeamViewer"] == (2, 2, 5, "over-licensed")
+    assert position(env, capsys, "2026-06-15")["TeamViewer"] == (3, 3, 0, "unlicensed")
+    assert position(env, capsys, "2026-06-25")["TeamViewer"] == (2, 2, 0, "unlicensed")
+    assert main(["--store", str(env / "db.json"), "position", "--as-of", "2026-05-31"]) == 2, "nothing stored yet"
+
+
+def test_retired_hosts_leave_the_position_and_stay_in_history(env, capsys):
+    ingest(env, "r1", "2026-06-01T01:00:00Z", {"h1": host("h1"), "h2": host("h2")})
+    capsys.readouterr()
+    assert main(["--store", str(env / "db.json"), "hosts", "retire", "h2", "--reason", "decommissioned"]) == 0
+    assert "retired h2 (machine-id:mid-h2)" in capsys.readouterr().out
+    assert sorted(by_name(fleet(env))) == ["h1"]
+    assert sorted(by_name(fleet(env, scan_id="r1"))) == ["h1", "h2"], "the fleet as it stood then"
+    with open_store(str(env / "db.json"), readonly=True) as st:
+        assert [h.inventory_name for h in st.load_run("r1").hosts] == ["h1", "h2"]
+    ingest(env, "r2", "2026-06-02T01:00:00Z", {"h2": None})
+    assert sorted(by_name(fleet(env))) == ["h1"], "unreachable after retirement: still retired"
+    assert main(["--store", str(env / "db.json"), "hosts", "retire", "nope"]) == 2
+
+
+def test_retire_days_ages_hosts_out_of_the_position(env, tmp_path):
+    ingest(env, "r1", "2026-03-01T01:00:00Z", {"old": host("old")})
+    ingest(env, "r2", "2026-06-01T01:00:00Z", {"new": host("new")})
+    with open_store(str(env / "db.json"), readonly=True) as st:
+        day = dt.date(2026, 6, 1)
+        assert sorted(by_name(pipeline.load_fleet(st, as_of=day, retire_days=90))) == ["new"]
+        assert sorted(by_name(pipeline.load_fleet(st, as_of=day, retire_days=0))) == ["new", "old"]
+        assert sorted(by_name(pipeline.load_fleet(st, as_of=day, retire_days=93))) == ["new", "old"]
+
+
+def test_findings_of_hosts_out_of_scope_are_not_resolved(env):
+    today = dt.date.today().isoformat()  # the run's position is today's: its hosts must not have aged out
+    ingest(env, "r1", f"{today}T00:00:01Z", {"win": host("win", BASH, TEAMVIEWER), "mac": host("mac")})
+    ingest(env, "r2", f"{today}T00:00:02Z", {"mac": host("mac")})
+    with open_store(str(env / "db.json"), readonly=True) as st:
+        states = st.finding_states()
+    unlicensed = [d for d in states if d["type"] == "unlicensed"]
+    assert unlicensed and all(d["resolved_at"] is None for d in unlicensed)
+
+
+def test_a_format_2_store_opens_and_is_upgraded_on_the_first_write(env):
+    ingest(env, "r1", "2026-06-01T01:00:00Z", {"h1": host("h1")})
+    store = env / "db.json"
+    doc = json.loads(store.read_text())
+    doc["meta"]["1"]["version"] = 2
+    for scan in doc["scans"].values():  # format 2 had neither scope nor group
+        scan.pop("scope", None), scan.pop("group", None)
+    doc.pop("retired", None)
+    store.write_text(json.dumps(doc))
+    before = store.read_bytes()
+    assert [h.inventory_name for h in fleet(env).hosts] == ["h1"]
+    assert store.read_bytes() == before, "a reader does not upgrade"
+    ingest(env, "r2", "2026-06-02T01:00:00Z", {"h2": host("h2")})
+    assert json.loads(store.read_text())["meta"]["1"]["version"] == 3
+    assert sorted(by_name(fleet(env))) == ["h1", "h2"]
+
+
+def test_concurrent_writers_all_land_and_readers_always_answer(env):
+    """Four real ``fleetsam ingest`` processes into one store at once, ``fleetsam scans`` and
+    ``fleetsam hosts`` in a loop meanwhile: every run commits, every read answers."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    today = dt.date.today().isoformat()
+    spools = [write_spool(env, f"w{k}", f"{today}T00:00:0{k}Z",
+                          {f"w{k}-{n}": host(f"w{k}-{n}", BASH, CURL) for n in range(30)}) for k in range(4)]
+    store = str(env / "db.json")
+    cli = [sys.executable, "-m", "sam_engine.cli.main", "--store", store]
+    run_env = {**os.environ, "FLEETSAM_LOCK_TIMEOUT": "120"}
+    writers = [subprocess.Popen([*cli, "ingest", str(s), "--report-dir", str(env / f"rep{k}"),
+                                 "--no-installations-csv"], env=run_env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for k, s in enumerate(spools)]
+    reads, seen = 0, set()
+    while any(w.poll() is None for w in writers) or reads < 2:
+        if not os.path.exists(store):
+            time.sleep(0.05)
+            continue
+        got = subprocess.run([*cli, "scans", "--format", "json"], env=run_env, capture_output=True, text=True)
+        assert got.returncode == 0, f"a reader failed during the writes: {got.stderr}"
+        seen.add(len(json.loads(got.stdout)))
+        reads += 1
+    for w in writers:
+        out, err = w.communicate()
+        assert w.returncode == 0, f"a writer failed: {err}"
+    assert reads >= 2
+    hosts = fleet(env).hosts
+    assert len(hosts) == 120 and {h.scan_id for h in hosts} == {"w0", "w1", "w2", "w3"}
+    with open_store(store, readonly=True) as st:
+        assert sorted(i.scan_id for i in st.scans()) == ["w0", "w1", "w2", "w3"]
+
+
+def test_a_name_of_two_hosts_is_retired_only_by_host_id(env, capsys):
+    ingest(env, "r1", "2026-06-01T01:00:00Z", {"web1": host("web1", machine_id="m-old")})
+    ingest(env, "r2", "2026-06-02T01:00:00Z", {"web1": host("web1", machine_id="m-new")})  # reinstalled
+    assert main(["--store", str(env / "db.json"), "hosts", "retire", "web1"]) == 2
+    assert "names 2 hosts (machine-id:m-new, machine-id:m-old)" in capsys.readouterr().err
+    assert main(["--store", str(env / "db.json"), "hosts", "retire", "machine-id:m-old"]) == 0
+    (only,) = fleet(env).hosts
+    assert only.host_id == "machine-id:m-new"
