@@ -197,9 +197,9 @@ def test_retire_days_ages_hosts_out_of_the_position(env, tmp_path):
     ingest(env, "r2", "2026-06-01T01:00:00Z", {"new": host("new")})
     with open_store(str(env / "db.json"), readonly=True) as st:
         day = dt.date(2026, 6, 1)
-        assert sorted(by_name(pipeline.load_fleet(st, as_of=day, retire_days=90))) == ["new"]
-        assert sorted(by_name(pipeline.load_fleet(st, as_of=day, retire_days=0))) == ["new", "old"]
-        assert sorted(by_name(pipeline.load_fleet(st, as_of=day, retire_days=93))) == ["new", "old"]
+        assert sorted(by_name(pipeline.load_fleet(st, "db.json", as_of=day, retire_days=90))) == ["new"]
+        assert sorted(by_name(pipeline.load_fleet(st, "db.json", as_of=day, retire_days=0))) == ["new", "old"]
+        assert sorted(by_name(pipeline.load_fleet(st, "db.json", as_of=day, retire_days=93))) == ["new", "old"]
 
 
 def test_findings_of_hosts_out_of_scope_are_not_resolved(env):
