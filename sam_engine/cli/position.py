@@ -10,7 +10,6 @@ figure. The table, JSON and CSV all come from ``position.position_to_rows``.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import os
@@ -24,6 +23,7 @@ from sam_engine.licensing.context import LicenceSettings, load_context, position
 from sam_engine.licensing.position import LicencePosition, ProductPosition, position_to_rows
 from sam_engine.vocabulary import LICENSABLE, URGENCY, Status
 from sam_engine.cli.exit_codes import ExitCode
+from sam_engine.report.formats import csv_writer, safe_cell
 from sam_engine.store.interface import open_store, require_scan
 
 
@@ -74,11 +74,11 @@ def _print_detail(row: dict) -> None:
 
 def print_csv(products: list[ProductPosition]) -> None:
     rows = position_to_rows(products)
-    writer = csv.writer(sys.stdout)
+    writer = csv_writer(sys.stdout)
     if rows:
         writer.writerow(rows[0].keys())
     for r in rows:
-        writer.writerow(";".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v) for v in r.values())
+        writer.writerow(safe_cell(";".join(map(str, v)) if isinstance(v, list) else v) for v in r.values())
 
 
 def print_json(pos: LicencePosition, products: list[ProductPosition]) -> None:

@@ -20,7 +20,6 @@ Example row::
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from itertools import chain, repeat
@@ -30,7 +29,7 @@ from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable, compact_vi
 from sam_engine.model import HostScan, Scan
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.licensing.placements import RefList
-from sam_engine.report.formats import safe_cell
+from sam_engine.report.formats import csv_writer, safe_cell
 from sam_engine.report.position import placements_of
 
 COLUMNS = ("scan_id", "inventory_scan_id", "host", "host_id", "host_status", "stale", "installed", "source", "name",
@@ -39,7 +38,7 @@ COLUMNS = ("scan_id", "inventory_scan_id", "host", "host_id", "host_status", "st
 NO_PRODUCT = ",,,"  # publisher, product, edition, product_status: empty
 
 _buffer = io.StringIO()
-_writer = csv.writer(_buffer, lineterminator="")
+_writer = csv_writer(_buffer)  # the shared dialect: its line end makes a cell holding a line break quoted
 
 
 def cells(values: Iterable[Any]) -> str:
@@ -47,7 +46,7 @@ def cells(values: Iterable[Any]) -> str:
     _buffer.seek(0)
     _buffer.truncate()
     _writer.writerow([safe_cell(v) for v in values])
-    return _buffer.getvalue()
+    return _buffer.getvalue()[:-2]
 
 
 def when(epoch: int) -> str:
