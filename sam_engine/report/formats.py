@@ -31,8 +31,10 @@ name may hold) is replaced by U+FFFD.
 **Markdown** (``summary.md``), for a CI job summary or a merge-request comment:
 the headline numbers, the findings (when computed), the products short of
 licences, what moved since the previous scan. Every value from the inventory
-is escaped, so a package named ``<img src=x onerror=...>`` or ``a | b`` stays
-text in GitHub or GitLab and cannot break a table.
+is escaped (``md``), so a package named ``<img src=x onerror=...>`` or ``a | b``
+stays text in GitHub or GitLab and cannot break a table; a scan id goes in a
+code span it cannot leave, whatever backticks it holds (``md_code``). ``fleetsam
+check --format markdown`` and ``diff --format markdown`` use the same two.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from sam_engine.licensing.position import build_position
 from sam_engine.model import Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
 from sam_engine.report import model as report
 from sam_engine.report import render
-from sam_engine.report.formats import FORMULA_STARTS, md_code, safe_cell, to_markdown
+from sam_engine.report.formats import FORMULA_STARTS, md_code, safe_cell
 from sam_engine.report.installations import write_installations
 from sam_engine.store.interface import scan_info
 
@@ -231,4 +231,3 @@ def test_check_markdown_carries_no_markup_from_data(titles, hosts, ident, contex
     assert "<" not in "".join(outside_code_spans(line) for line in lines).replace("<br>", "")
     counts = {len(re.findall(r"(?<!\\)\|", outside_code_spans(line))) for line in lines if line.startswith("|")}
     assert counts <= {7}
-    assert to_markdown  # summary.md is covered through write_reports above
