@@ -69,7 +69,7 @@ def test_any_rows_import_whole_or_not_at_all_with_located_problems(workspace, ro
         import_csv(tmp / "first.csv", GENERIC, st_, FakeCatalogue())
     before = store.read_bytes()
     write(path, rows, bom)
-    lines = path.read_bytes().count(b"\n") + 1
+    lines = len(path.read_bytes().splitlines()) + 1  # a lone CR ends a line too, for the csv module as for editors
     try:
         with open_store(str(store)) as st_:
             result = import_csv(path, GENERIC, st_, FakeCatalogue())
