@@ -19,7 +19,8 @@ attributes), so ``verify`` can hold the whole file to account:
 3. every listed file is present with its size and SHA-256, and nothing else is;
 4. rebuilding the pack from its members gives the same bytes as the file.
 
-So changing any single byte of a pack (a member, the manifest, a zip header or
+Members are read with a size bound (see ``verify``): a zip bomb fails
+verification without being inflated. So changing any single byte of a pack (a member, the manifest, a zip header or
 the directory) fails verification. The checks prove integrity, not origin:
 whoever can rewrite the pack can recompute the manifest, so record the SHA-256
 of the pack (printed by ``fleetsam audit-pack``) with the audit correspondence.
@@ -52,6 +53,9 @@ PACK_VERSION = 1
 MANIFEST = "manifest.json"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date: members carry no real timestamp
 _MODE = 0o100644 << 16
+MANIFEST_LIMIT = 4 << 20  # bytes; a manifest lists nine files in a few kilobytes
+CHUNK = 1 << 20  # bytes read from a member at a time
+MAX_INFLATE = 100  # a compressed member (never canonical) is read to at most 100 times its compressed size
 
 README = """\
 fleetsam audit evidence pack
@@ -196,35 +200,73 @@ def _check_manifest(raw: bytes, result: Verification) -> dict[str, Any] | None:
     return manifest
 
 
+def _bounded(zf: zipfile.ZipFile, name: str, limit: int) -> bytes | None:
+    """Member ``name`` read in chunks, or None as soon as it holds more than ``limit`` bytes (whatever its
+    header declares): a zip bomb is never inflated past what the pack may hold."""
+    chunks, size = [], 0
+    with zf.open(name) as handle:
+        while chunk := handle.read(min(CHUNK, limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                return None
+    return b"".join(chunks)
+
+
+def _listed_size(entry: Any) -> int:
+    size = entry.get("size") if isinstance(entry, dict) else None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0
+
+
 def verify(path: str | Path) -> Verification:
-    """Check a pack (see the module docstring); raises ``PackError`` only when it cannot be read at all."""
+    """Check a pack (see the module docstring); raises ``PackError`` only when it cannot be read at all.
+
+    Members are read with a bound, so a zip bomb is never inflated: the manifest at most
+    ``MANIFEST_LIMIT`` bytes, every other member at most the size the manifest lists for it and
+    no more than the pack's own size (a canonical pack stores members uncompressed), or
+    ``MAX_INFLATE`` times its compressed size when it is compressed (a re-zipped pack, still to
+    be reported as such); a member the manifest does not list is not read at all.
+    """
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise PackError(f"{path}: cannot read: {exc.strerror or exc}") from None
     result = Verification(path)
+    members: dict[str, bytes] = {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = zf.namelist()
-            members = {}
-            for name in names:
-                members[name] = zf.read(name)
+            if len(set(names)) != len(names):
+                result.problems.append("a member name occurs twice")
+            if MANIFEST not in names:
+                result.problems.append(f"{MANIFEST} is missing")
+                return result
+            raw = _bounded(zf, MANIFEST, min(MANIFEST_LIMIT, len(data)))
+            if raw is None:
+                result.problems.append(f"{MANIFEST}: larger than any fleetsam manifest (not read further)")
+                return result
+            manifest = result.manifest = _check_manifest(raw, result)
+            if manifest is None:
+                return result
+            members[MANIFEST] = raw
+            listed = manifest["files"]
+            for name in sorted(set(listed) & set(names)):
+                info = zf.getinfo(name)
+                stored = info.compress_type == zipfile.ZIP_STORED
+                limit = min(_listed_size(listed[name]), len(data) if stored else info.compress_size * MAX_INFLATE)
+                content = _bounded(zf, name, limit)
+                if content is None:
+                    result.problems.append(f"{name}: holds more than the {limit} bytes the manifest and the pack "
+                                           "allow (not read further)")
+                else:
+                    members[name] = content
     except Exception as exc:  # noqa: BLE001 - whatever a damaged archive raises (bad CRC, encrypted, bad method)
         result.problems.append(f"not a readable zip archive, or a member is damaged: {exc}")
         return result
-    if len(set(names)) != len(names):
-        result.problems.append("a member name occurs twice")
-    if MANIFEST not in members:
-        result.problems.append(f"{MANIFEST} is missing")
-        return result
-    manifest = result.manifest = _check_manifest(members[MANIFEST], result)
-    if manifest is None:
-        return result
-    listed = manifest["files"]
-    for name in sorted(set(listed) - set(members)):
+    for name in sorted(set(listed) - set(names)):
         result.problems.append(f"{name}: listed in the manifest but missing")
-    for name in sorted(set(members) - set(listed) - {MANIFEST}):
+    for name in sorted(set(names) - set(listed) - {MANIFEST}):
         result.problems.append(f"{name}: in the pack but not in the manifest")
     for name in sorted(set(listed) & set(members)):
         want, data_ = listed[name], members[name]

@@ -23,7 +23,7 @@ from sam_engine.licensing.context import LicenceSettings, load_context, position
 from sam_engine.findings.notify import track
 from sam_engine.findings.notify_config import load_notify_config
 from sam_engine.findings.policy import Policy, load_policy, policy_path
-from sam_engine.report.formats import JUnitCase, JUnitSuite, junit_document
+from sam_engine.report.formats import JUnitCase, JUnitSuite, junit_document, md, md_code
 from sam_engine.pipeline import load_fleet
 from sam_engine.store.interface import open_store
 from sam_engine.vocabulary import FINDING_TYPES
@@ -62,19 +62,16 @@ def render_text(violations: list[dict], others: list[dict], context: str) -> str
     return "\n".join(lines) + "\n"
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown(violations: list[dict], others: list[dict], context: str) -> str:
-    out = [f"## fleetsam check: {_headline(violations, others)}", "", f"_{_cell(context)}_", ""]
+    """A heading, the context and a table of the findings; every value escaped as in ``summary.md``."""
+    out = [f"## fleetsam check: {md(_headline(violations, others))}", "", f"_{md(context)}_", ""]
     if violations or others:
         out += ["| | Severity | Type | Finding | Hosts | Id |", "|---|---|---|---|---|---|"]
         for verdict, rows in ((":x:", violations), (":warning:", others)):
             for r in rows:
                 hosts = ", ".join(r["hosts"][:10]) + (f" (+{len(r['hosts']) - 10})" if len(r["hosts"]) > 10 else "")
-                out.append(f"| {verdict} | {r['severity']} | {r['type']} | **{_cell(r['title'])}**<br>"
-                           f"{_cell(r['detail'])} | {_cell(hosts) or '-'} | `{r['id']}` |")
+                out.append(f"| {verdict} | {md(r['severity'])} | {md(r['type'])} | **{md(r['title'])}**<br>"
+                           f"{md(r['detail'])} | {md(hosts)} | {md_code(r['id'], table=True)} |")
     else:
         out.append("Nothing to report.")
     return "\n".join(out) + "\n"

@@ -25,7 +25,7 @@ from sam_engine.auditpack import pack as auditpack
 from sam_engine.report import changes as scan_changes
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
 from sam_engine.model import Scan
-from sam_engine.report.formats import md
+from sam_engine.report.formats import md, md_code
 from sam_engine.cli.exit_codes import ExitCode
 from sam_engine.findings.policy import policy_path
 from sam_engine.pipeline import load_fleet, retire_days
@@ -95,7 +95,7 @@ def print_table(d: dict) -> None:
 
 def print_markdown(d: dict) -> None:
     s = d["summary"]
-    print(f"## Changes from scan `{d['from_scan']}` to `{d['to_scan']}`\n")
+    print(f"## Changes from scan {md_code(d['from_scan'])} to {md_code(d['to_scan'])}\n")
     print(f"{s['installs_added']} installation(s) added, {s['installs_removed']} removed, "
           f"{s['installs_changed']} version change(s); {s['hosts_changed']} host(s) changed, "
           f"{s['hosts_added']} added, {s['hosts_removed']} removed.\n")
@@ -114,7 +114,7 @@ def print_markdown(d: dict) -> None:
             name = " ".join(x for x in (m["publisher"], m["product"], m["edition"]) if x)
             b, a = m["before"], m["after"]
             cells = [f"{_figure(b, k)} → {_figure(a, k)}" for k in ("status", "consumption", "owned", "shortfall")]
-            print(f"| {md(name)} | {m['direction']} | " + " | ".join(md(c) for c in cells) + " |")
+            print(f"| {md(name)} | {md(m['direction'])} | " + " | ".join(md(c) for c in cells) + " |")
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

@@ -11,7 +11,6 @@ shown beside them. Licence keys are printed masked, always. Bad input raises
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import json
 import os
@@ -37,6 +36,7 @@ from sam_engine.licensing.context import LicenceSettings
 from sam_engine.model import Entitlement, Problem
 from sam_engine.entitlements.procurement import import_csv
 from sam_engine.cli.exit_codes import BadInput, ExitCode
+from sam_engine.report.formats import csv_writer, safe_cell
 from sam_engine.store.interface import open_store, store_exists
 
 # entitlement field -> ``licence add`` flag
@@ -149,10 +149,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(views, indent=1, ensure_ascii=False))
     elif args.format == "csv":
-        writer = csv.writer(sys.stdout)
+        writer = csv_writer(sys.stdout)
         writer.writerow(LIST_FIELDS)
         for view in views:
-            writer.writerow(";".join(v) if isinstance(v, list) else ("" if v is None else v) for v in view.values())
+            writer.writerow(safe_cell(";".join(v) if isinstance(v, list) else v) for v in view.values())
     else:
         print(f"{'ID':20} {'PUBLISHER':12} {'PRODUCT':24} {'EDITION':12} {'METRIC':11} {'QTY':>9} "
               f"{'STATUS':11} {'KEYS':30} ORIGIN")

@@ -11,7 +11,6 @@ figure. The table, JSON and CSV all come from ``position.position_to_rows``.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import os
@@ -27,6 +26,7 @@ from sam_engine.vocabulary import LICENSABLE, URGENCY, Status
 from sam_engine.cli.exit_codes import ExitCode
 from sam_engine.findings.policy import policy_path
 from sam_engine.pipeline import load_fleet, retire_days
+from sam_engine.report.formats import csv_writer, safe_cell
 from sam_engine.store.interface import open_store
 
 
@@ -77,11 +77,11 @@ def _print_detail(row: dict) -> None:
 
 def print_csv(products: list[ProductPosition]) -> None:
     rows = position_to_rows(products)
-    writer = csv.writer(sys.stdout)
+    writer = csv_writer(sys.stdout)
     if rows:
         writer.writerow(rows[0].keys())
     for r in rows:
-        writer.writerow(";".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v) for v in r.values())
+        writer.writerow(safe_cell(";".join(map(str, v)) if isinstance(v, list) else v) for v in r.values())
 
 
 def print_json(pos: LicencePosition, products: list[ProductPosition]) -> None:

@@ -22,6 +22,12 @@ from sam_engine.vocabulary import METRICS, metric_name
 
 UNLIMITED = object()  # what parse_quantity returns for "unlimited"
 
+# No purchase counts or costs more than 15 integer digits; the bound also keeps a hostile
+# 5,000-digit cell from reaching int(), which refuses more than 4,300 digits with a traceback.
+MAX_DIGITS = 15
+MAX_DECIMALS = 9
+SHOWN_CHARS = 60  # a longer value is cut in messages
+
 # Active ISO 4217 codes (data: extend here when the standard changes).
 ISO_4217 = frozenset("""
 AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN
@@ -68,7 +74,10 @@ def shown(value) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
-    return json.dumps(str(value), ensure_ascii=False)
+    text = str(value)
+    if len(text) > SHOWN_CHARS:
+        return json.dumps(text[:SHOWN_CHARS - 20], ensure_ascii=False) + f"... ({len(text)} characters)"
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _scalar_text(value, what: str) -> str:
@@ -100,14 +109,18 @@ def parse_metric(value, options: ParseOptions) -> str:
 
 
 def parse_quantity(value, options: ParseOptions):
-    """A whole number >= 0, or ``UNLIMITED`` for the word ``unlimited``."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    """A whole number >= 0 of at most ``MAX_DIGITS`` digits, or ``UNLIMITED`` for the word ``unlimited``."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10 ** MAX_DIGITS:
         return value
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        raise FieldError(f"expected a whole number >= 0 of at most {MAX_DIGITS} digits, got a larger one")
     text = _scalar_text(value, "a whole number >= 0")
     if text.casefold() == "unlimited":
         return UNLIMITED
     if not text.isascii() or not text.isdigit():
         raise FieldError(f"expected a whole number >= 0, got {shown(value)}")
+    if len(text.lstrip("0")) > MAX_DIGITS:
+        raise FieldError(f"expected a whole number >= 0 of at most {MAX_DIGITS} digits, got {shown(value)}")
     return int(text)
 
 
@@ -187,6 +200,10 @@ def parse_money(value, options: ParseOptions) -> tuple[str, str | None, str | No
         amount = amount.replace(".", "").replace(",", ".")
     else:
         amount = amount.replace(",", "")
+    whole, _, fraction = amount.partition(".")
+    if len(whole.lstrip("0")) > MAX_DIGITS or len(fraction) > MAX_DECIMALS:
+        raise FieldError(f"expected an amount of at most {MAX_DIGITS} digits before the decimal mark and "
+                         f"{MAX_DECIMALS} after, got {shown(value)}")
     currency = None
     if marker is not None:
         currency = SYMBOLS.get(marker) or marker.upper()

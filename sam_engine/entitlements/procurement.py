@@ -187,8 +187,13 @@ def _read_text(path: str, encoding: str) -> tuple[str | None, list[Problem]]:
     try:
         return data.decode(encoding), []
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        message = f"not {encoding} text (byte 0x{data[exc.start]:02x}); set format.encoding in the mapping"
+        # utf-8-sig counts error positions after the byte order mark it skipped
+        at = exc.start + (len(codecs.BOM_UTF8) if encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8) else 0)
+        before = data[:at].decode(encoding, "replace")
+        line = before.count("\n") + 1
+        column = at - (data.rfind(b"\n", 0, at) + 1) + 1
+        message = (f"not {encoding} text (byte 0x{data[at]:02x}, byte {column} of the line, offset {at} in the "
+                   "file); set format.encoding in the mapping")
         return None, [Problem(f"{path}:{line}", message)]
 
 

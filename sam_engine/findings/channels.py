@@ -5,7 +5,10 @@ event of one channel and returns the lines to print (the terminal channel's
 message; one status line for the others). Any failure - server down, refused
 login, HTTP 500, timeout - raises ``DeliveryFailed`` with a message that has
 passed through ``Channel.mask``: a secret never reaches a log. The caller
-(``notify``) keeps the events pending and tries again on the next run.
+(``notify``) keeps the events pending and tries again on the next run. A
+webhook that answers with a redirect to another origin is not followed: no
+credential or payload leaves for a host the configuration does not name
+(``_SameOriginRedirects``).
 
 An *event* is a plain dict ``{"event": "new" | "worse" | "resolved", "at":
 ISO time, "finding": finding_row(...)}``. Message bodies come from the
@@ -24,6 +27,7 @@ import smtplib
 import socket
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import Counter
 from email.message import EmailMessage
@@ -160,15 +164,60 @@ def _smtp_reason(exc: BaseException, channel: Channel) -> str:
     return f"{where}: {exc.__class__.__name__}: {exc}"
 
 
+class RedirectRefused(Exception):
+    """A webhook answered with a redirect fleetsam does not follow (see ``_SameOriginRedirects``)."""
+
+    def __init__(self, code: int, location: str, reason: str):
+        super().__init__(f"HTTP {code} redirect to {location} refused: {reason}")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Refuse every redirect of a webhook POST except 307/308 to the same origin (scheme, host, port).
+
+    A redirect to another origin is refused rather than followed without the
+    credentials: the payload names hosts and products, and whoever answers
+    with a redirect must not get it (nor the ``Authorization`` header) sent on
+    elsewhere. A 301, 302 or 303 would turn the POST into a GET without its
+    body, losing the message while looking delivered, so it is refused too;
+    a 307 or 308 to the same origin is followed with the same method, body
+    and headers (the hook moved on its own server).
+    """
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        newurl = urllib.parse.urljoin(req.full_url, newurl)
+        if _origin(newurl) != _origin(req.full_url):
+            reason = "another origin: nothing is sent there (set the webhook URL to the final address)"
+        elif code not in (307, 308):
+            reason = "it would resend the POST as a GET without the message"
+        else:
+            return urllib.request.Request(newurl, data=req.data, headers=dict(req.headers),
+                                          method=req.get_method())
+        fp.close()
+        raise RedirectRefused(code, newurl, reason)
+
+
 def send_webhook(channel: Channel, events: Sequence[dict], now: str) -> None:
     data = json.dumps(webhook_payload(channel.format, events, now), ensure_ascii=False).encode("utf-8")
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": f"fleetsam/{__version__}"}
     if channel.token:
         headers["Authorization"] = f"Bearer {channel.token}"
     request = urllib.request.Request(channel.url or "", data=data, headers=headers, method="POST")
+    opener = urllib.request.build_opener(_SameOriginRedirects)
     try:
-        with urllib.request.urlopen(request, timeout=channel.timeout) as response:  # noqa: S310 - http(s) only
+        with opener.open(request, timeout=channel.timeout) as response:
             response.read(65536)
+    except RedirectRefused as exc:
+        raise DeliveryFailed(channel.mask(str(exc))) from None
     except urllib.error.HTTPError as exc:
         raise DeliveryFailed(channel.mask(f"HTTP {exc.code} {exc.reason}")) from None
     except urllib.error.URLError as exc:

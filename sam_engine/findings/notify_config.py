@@ -32,6 +32,7 @@ them in every error message, and a channel is shown by name and host only.
 from __future__ import annotations
 
 import os
+import re
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,16 @@ SMTP_PORTS = {"plain": 25, "ssl": 465, "starttls": 587}
 CHANNEL_FIELDS = ("name", "type", "url", "url_env", "username", "password_env", "from", "to", "ca_file",
                   "verify", "format", "token_env", "min_severity", "types", "timeout")
 TOP_LEVEL = ("version", "channels", "timeout")
+
+
+_URL = re.compile(r"\b([a-z][a-z0-9+.-]*://)(?:[^/?#@\s]*@)?([^/?#\s'\"<>]*)([^\s'\"<>]*)", re.I)
+
+
+def mask_urls(text: str) -> str:
+    """Every URL in ``text`` as scheme and host only (``https://hooks.slack.com/***``): no user
+    information, path or query, where webhook services keep their tokens."""
+    return _URL.sub(lambda m: m.group(1) + m.group(2) + ("/***" if m.group(3) not in ("", "/") else m.group(3)),
+                    text)
 
 
 @dataclass(frozen=True)
@@ -87,8 +98,12 @@ class Channel:
         return f"{self.name} (terminal)"
 
     def mask(self, text: str) -> str:
-        """``text`` with every secret of this channel replaced by ``***``."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
+        """``text`` with every secret of this channel replaced by ``***`` and every URL cut to its origin
+        (``mask_urls``): Slack and Teams put the token in the path, which may also appear on its own."""
+        parts = urllib.parse.urlsplit(self.url or "")
+        hidden = (*self.secrets, *(p for p in (parts.path, parts.query) if len(p) > 1))
+        text = mask_urls(text)
+        for secret in sorted(hidden, key=len, reverse=True):
             if secret:
                 text = text.replace(secret, "***")
         return text

@@ -10,8 +10,11 @@ spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (and, in
 some, a tab or carriage return) as a formula, so a package named
 ``=HYPERLINK(...)`` would become a link in the auditor's sheet. Every text cell
 starting so is written with a leading apostrophe (``'=HYPERLINK(...)``), which
-spreadsheets show as text. Numbers are written as numbers (a balance of -4
-stays a number). Files are UTF-8 with a byte order mark, so Excel reads
+spreadsheets show as text. A cell holding a line break is quoted (every writer
+keeps ``\r`` and ``\n`` in its line terminator, so the csv module quotes it) and
+each of its lines gets the same guard, so neither a spreadsheet nor a tool that
+reads the file line by line meets a live formula. Numbers are written as numbers
+(a balance of -4 stays a number). Files are UTF-8 with a byte order mark, so Excel reads
 non-ASCII names correctly; the first row holds the column names.
 
 **JUnit XML** (``junit.xml``): one test case per licensable product, for CI. A
@@ -28,8 +31,10 @@ name may hold) is replaced by U+FFFD.
 **Markdown** (``summary.md``), for a CI job summary or a merge-request comment:
 the headline numbers, the findings (when computed), the products short of
 licences, what moved since the previous scan. Every value from the inventory
-is escaped, so a package named ``<img src=x onerror=...>`` or ``a | b`` stays
-text in GitHub or GitLab and cannot break a table.
+is escaped (``md``), so a package named ``<img src=x onerror=...>`` or ``a | b``
+stays text in GitHub or GitLab and cannot break a table; a scan id goes in a
+code span it cannot leave, whatever backticks it holds (``md_code``). ``fleetsam
+check --format markdown`` and ``diff --format markdown`` use the same two.
 """
 
 from __future__ import annotations
@@ -54,25 +59,43 @@ POSITION_COLUMNS = ("scan_id", "publisher", "product", "edition", "status", "met
                     "entitlements", "rule")
 
 
+_LINE_FORMULA = re.compile("([\r\n])(?=[=+\\-@\t\r])")  # a line break followed by a formula start
+
+
+def _guarded(text: str) -> str:
+    if text[:1] in _FORMULA_FIRST:
+        text = "'" + text
+    if "\n" in text or "\r" in text:
+        text = _LINE_FORMULA.sub("\\1'", text)
+    return text
+
+
 def safe_cell(value: Any) -> Any:
-    """A cell value a spreadsheet cannot run: text starting like a formula gets a leading ``'``."""
-    if type(value) is str:  # the common case first: one set look-up per cell
-        return "'" + value if value[:1] in _FORMULA_FIRST else value
+    """A cell value a spreadsheet cannot run: text starting like a formula, at the cell start or after a
+    line break, gets a leading ``'``; None is empty, a bool yes/no, a list its items joined."""
+    if type(value) is str:  # the common case first: two scans in C, then a set look-up
+        return _guarded(value) if "\n" in value or "\r" in value or value[:1] in _FORMULA_FIRST else value
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
-        value = "; ".join(str(v) for v in value)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+        return _guarded("; ".join(str(v) for v in value))
+    if isinstance(value, str):
+        return _guarded(value)
     return value
+
+
+def csv_writer(handle: IO[str]):
+    """The one CSV dialect of every fleetsam CSV output: comma, minimal quoting, CRLF line ends
+    (with ``\r`` and ``\n`` in the terminator, a cell holding either is quoted)."""
+    return csv.writer(handle, lineterminator="\r\n")
 
 
 def write_rows(handle: IO[str], columns: Iterable[str], rows: Iterable[dict[str, Any]]) -> int:
     """Write a header and ``rows`` (dicts keyed by column) to ``handle``; return the row count."""
     columns = tuple(columns)
-    writer = csv.writer(handle, lineterminator="\r\n")
+    writer = csv_writer(handle)
     writer.writerow(columns)
     n = 0
     for row in rows:
@@ -201,12 +224,31 @@ _SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what is markup inside a line or a t
 
 
 def md(value: Any) -> str:
-    """Inline Markdown text that renders literally (no markup, no HTML, no table breaks)."""
+    """Inline Markdown text that renders literally (no markup, no HTML, no table breaks); ``-`` for none."""
     if value is None or value == "":
         return "-"
     text = " ".join(str(value).split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _SPECIAL.sub(r"\\\1", text)
+
+
+def md_code(value: Any, table: bool = False) -> str:
+    """``value`` as an inline code span it cannot leave (``-`` for none).
+
+    The fence is one backtick longer than the longest run of backticks in the
+    value, with a space inside each end when the value starts or ends with a
+    backtick (the renderer strips one such space each side). Markup inside a
+    code span is shown as it is, so nothing else needs escaping, except ``|``
+    in a ``table`` cell: a table row is split on it before code spans are read.
+    """
+    text = " ".join(str("" if value is None else value).split())
+    if not text:
+        return "-"
+    if table:
+        text = text.replace("|", "\\|")
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[0] == "`" or text[-1] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _table(head: list[str], rows: list[list[Any]], total: int) -> list[str]:
@@ -224,7 +266,7 @@ def _headline(model: dict[str, Any]) -> list[str]:
     verdict = ("**{} product(s) short of licences**".format(s["products_non_compliant"])
                if s["products_non_compliant"] else "**No product is short of licences**")
     return [
-        f"# fleetsam: licence position of scan `{model['scan']['scan_id']}`",
+        f"# fleetsam: licence position of scan {md_code(model['scan']['scan_id'])}",
         "",
         f"{verdict} · finished {md(model['scan']['finished'])} · fleetsam {md(model['tool_version'])}",
         "",
@@ -269,7 +311,7 @@ def _changes(model: dict[str, Any]) -> list[str]:
         return ["_First scan: no previous scan to compare with._", ""]
     c = changes["summary"]
     lines = ["## Changes since the previous scan", "",
-             (f"Since `{changes['from_scan']}`: {c['installs_added']} installation(s) added, "
+             (f"Since {md_code(changes['from_scan'])}: {c['installs_added']} installation(s) added, "
               f"{c['installs_removed']} removed, {c['installs_changed']} version change(s) on "
               f"{c['hosts_changed']} host(s); {c['hosts_added']} host(s) added, {c['hosts_removed']} removed; "
               f"{c['products_moved']} product(s) moved ({c['products_worse']} worse, "

@@ -30,7 +30,7 @@ from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable, compact_vi
 from sam_engine.model import HostScan, Scan
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.licensing.placements import RefList
-from sam_engine.report.formats import safe_cell
+from sam_engine.report.formats import csv_writer, safe_cell
 from sam_engine.report.position import placements_of
 
 COLUMNS = ("scan_id", "inventory_scan_id", "host", "host_id", "host_status", "stale", "installed", "source", "name",
@@ -39,15 +39,23 @@ COLUMNS = ("scan_id", "inventory_scan_id", "host", "host_id", "host_status", "st
 NO_PRODUCT = ",,,"  # publisher, product, edition, product_status: empty
 
 _buffer = io.StringIO()
-_writer = csv.writer(_buffer, lineterminator="")
+_fast = csv.writer(_buffer, lineterminator="")  # no terminator to search each character for
+_quoting = csv_writer(_buffer)  # the shared dialect: a cell holding a line break is quoted
 
 
 def cells(values: Iterable[Any]) -> str:
-    """``values`` as one CSV line (no line end), each cell made safe for a spreadsheet."""
+    """``values`` as one CSV line (no line end) in the shared dialect, each cell made safe for a spreadsheet."""
+    row = [safe_cell(v) for v in values]
     _buffer.seek(0)
     _buffer.truncate()
-    _writer.writerow([safe_cell(v) for v in values])
-    return _buffer.getvalue()
+    _fast.writerow(row)
+    line = _buffer.getvalue()
+    if "\n" in line or "\r" in line:  # rare: written again so the cell with the line break is quoted
+        _buffer.seek(0)
+        _buffer.truncate()
+        _quoting.writerow(row)
+        line = _buffer.getvalue()[:-2]
+    return line
 
 
 def when(epoch: int) -> str:

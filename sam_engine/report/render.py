@@ -30,6 +30,7 @@ no string in it can close the script element or start markup (``<``, ``>``,
 from __future__ import annotations
 
 import base64
+import codecs
 import hashlib
 import json
 import os
@@ -190,18 +191,29 @@ def environment() -> jinja2.Environment:
     return env
 
 
+def _unencodable(error: UnicodeError) -> tuple[bytes, int]:
+    # bytes, not str: the UTF-8 encoder takes only ASCII text from an error handler
+    return "\ufffd".encode("utf-8") * (error.end - error.start), error.end
+
+
+# A text UTF-8 cannot hold (a lone surrogate from a mangled package name) is written as U+FFFD
+# rather than failing the whole report, as junit.xml already does. Report files are UTF-8.
+codecs.register_error("fleetsam-replace", _unencodable)
+
+
 @contextmanager
 def atomic_open(path: Path, encoding: str = "utf-8", newline: str | None = None) -> Iterator[IO[str]]:
     """A text file written under a temporary name and renamed into place when complete.
 
     Readable as the umask allows (reports are shared); an exception leaves the old file.
+    Characters the encoding cannot hold are written as U+FFFD.
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     umask = os.umask(0)
     os.umask(umask)
     os.fchmod(fd, 0o666 & ~umask)
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as handle:
+        with os.fdopen(fd, "w", encoding=encoding, newline=newline, errors="fleetsam-replace") as handle:
             yield handle
         os.replace(tmp, path)
     except BaseException:

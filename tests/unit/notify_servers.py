@@ -86,19 +86,34 @@ def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 class Receiver:
-    """An HTTP server in a thread recording every POST: ``(path, headers, json body)``."""
+    """An HTTP server in a thread recording every POST answered 200: ``(path, headers, json body)``.
 
-    def __init__(self):
+    ``seen`` records every request of any method and answer as ``(method, path, headers)``;
+    ``redirect`` answers a path prefix with a redirect (``{"/hook": (302, "http://127.0.0.2:8000/x")}``).
+    """
+
+    def __init__(self, host: str = "127.0.0.1"):
+        self.host = host
         self.requests: list[tuple[str, dict, dict]] = []
+        self.seen: list[tuple[str, str, dict]] = []
         self.status: dict[str, int] = {}
+        self.redirect: dict[str, tuple[int, str]] = {}
         self.delay = 0.0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.seen.append(("POST", self.path, dict(self.headers)))
                 if receiver.delay:
                     time.sleep(receiver.delay)
+                moved = next((r for p, r in receiver.redirect.items() if self.path.startswith(p)), None)
+                if moved:
+                    self.send_response(moved[0])
+                    self.send_header("Location", moved[1])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 code = next((c for p, c in receiver.status.items() if self.path.startswith(p)), 200)
                 if code == 200:
                     receiver.requests.append((self.path, dict(self.headers), json.loads(body)))
@@ -107,17 +122,24 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
+            def do_GET(self):
+                receiver.seen.append(("GET", self.path, dict(self.headers)))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def received(self, prefix: str) -> list[dict]:
         return [body for path, _, body in self.requests if path.startswith(prefix)]

@@ -148,3 +148,63 @@ def test_cli_exit_codes(fleet, pack, tmp_path, capsys, monkeypatch):
     assert "sha256" in capsys.readouterr().out
     assert auditpack.verify(out).ok
     assert cli.main(["audit-pack", "--publisher", "x"]) == 2
+
+
+def bomb(path, files: dict[str, bytes], name: str, size: int) -> None:
+    """``files`` zipped with member ``name`` replaced by ``size`` zero bytes, deflated (about 1000:1)."""
+    zeros = bytes(1 << 20)
+    with zipfile.ZipFile(path, "w") as zf:
+        for member, data in files.items():
+            if member != name:
+                zf.writestr(member, data)
+                continue
+            info = zipfile.ZipInfo(member)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w", force_zip64=True) as out:
+                for _ in range(size >> 20):
+                    out.write(zeros)
+
+
+def peak_bytes_of(call):
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        return call(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_zip_bomb_fails_verification_without_being_inflated(pack, tmp_path, capsys):
+    files = members(pack)
+    listed = json.loads(files["manifest.json"])["files"]["installations.csv"]["size"]
+    path = tmp_path / "bomb.zip"
+    bomb(path, files, "installations.csv", 128 << 20)
+    assert path.stat().st_size < 1 << 20, "a small pack declaring a 128 MiB member"
+    result, peak = peak_bytes_of(lambda: auditpack.verify(path))
+    assert f"installations.csv: holds more than the {listed} bytes the manifest and the pack allow " \
+           "(not read further)" in result.problems
+    assert peak < 16 << 20, f"{peak} bytes held while verifying a 128 MiB member"
+    assert cli.main(["audit-pack", "--verify", str(path)]) == 1
+    assert "installations.csv: holds more than" in capsys.readouterr().out
+
+
+def test_a_bomb_with_a_manifest_rewritten_to_declare_it_is_still_bounded(pack, tmp_path):
+    # whoever rewrites a pack can also make the manifest list a 1 GiB member, with a valid digest
+    files = members(pack)
+    manifest = json.loads(files["manifest.json"])
+    manifest["files"]["installations.csv"]["size"] = 1 << 30
+    files["manifest.json"] = auditpack.canonical_manifest(manifest)
+    path = tmp_path / "bomb.zip"
+    bomb(path, files, "installations.csv", 128 << 20)
+    result, peak = peak_bytes_of(lambda: auditpack.verify(path))
+    assert len(result.problems) == 1 and result.problems[0].startswith("installations.csv: holds more than the ")
+    assert peak < 48 << 20, f"{peak} bytes held while verifying a 128 MiB member"
+
+
+def test_an_oversized_manifest_is_not_read(pack, tmp_path):
+    files = members(pack)
+    path = tmp_path / "bomb.zip"
+    bomb(path, files, "manifest.json", 64 << 20)
+    result, peak = peak_bytes_of(lambda: auditpack.verify(path))
+    assert result.problems == ["manifest.json: larger than any fleetsam manifest (not read further)"]
+    assert peak < 16 << 20

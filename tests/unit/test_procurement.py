@@ -1,5 +1,6 @@
 """Procurement CSV import: mappings, located row errors, all-or-nothing, idempotency."""
 
+import codecs
 import csv
 from dataclasses import replace
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sam_engine.entitlements.schema import ValidationFailed
+from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.entitlements.procurement import import_csv, load_mapping, read_csv
 from sam_engine.store.interface import open_store
 
@@ -121,7 +123,55 @@ def test_structural_row_and_header_problems(tmp_path):
     path.write_text("Publisher,Product\nMicrosoft,Visio\n")
     assert problems_of(path)[1][0] == f'{path}:1: edition: column "Edition" (from {GENERIC}) is not in the header'
     path.write_bytes(",".join(HEADER).encode() + b"\nMicrosoft,Visio \xff\n")
-    assert problems_of(path)[1] == [f"{path}:2: not utf-8-sig text (byte 0xff); set format.encoding in the mapping"]
+    assert problems_of(path)[1] == [f"{path}:2: not utf-8-sig text (byte 0xff, byte 17 of the line, offset "
+                                    f"{len(','.join(HEADER)) + 17} in the file); set format.encoding in the mapping"]
+
+
+def test_a_bad_byte_after_a_byte_order_mark_is_located_in_the_file_as_it_is(tmp_path):
+    # the mark's three bytes used to shift the location: this bad byte was reported on line 1 as 0x0a
+    path = tmp_path / "po.csv"
+    data = codecs.BOM_UTF8 + ",".join(HEADER).encode() + b"\nMicrosoft,Vis\xffio\n"
+    path.write_bytes(data)
+    at = data.index(b"\xff")
+    assert problems_of(path)[1] == [f"{path}:2: not utf-8-sig text (byte 0xff, byte 14 of the line, offset {at} "
+                                    "in the file); set format.encoding in the mapping"]
+    path.write_bytes(codecs.BOM_UTF8 + b"\xfe" + data[3:])
+    assert problems_of(path)[1][0].startswith(f"{path}:1: not utf-8-sig text (byte 0xfe, byte 4 of the line, offset 3 ")
+
+
+def test_a_5000_digit_quantity_or_cost_is_a_located_error(tmp_path):
+    digits = "9" * 5000
+    path = write_csv(tmp_path / "po.csv", [row(1, Quantity=digits), row(2, **{"Unit Cost": digits + ".00"}),
+                                           row(3, Quantity="999999999999999")])
+    ents, problems = problems_of(path)
+    shown = '"' + "9" * 40 + '"... (5000 characters)'
+    assert problems == [
+        f"{path}:2:Quantity (col 5): quantity: expected a whole number >= 0 of at most 15 digits, got {shown}",
+        f"{path}:3:Unit Cost (col 14): unit_cost: expected an amount of at most 15 digits before the decimal mark "
+        f'and 9 after, got "{"9" * 40}"... (5003 characters)']
+    assert [e.quantity for e in ents] == [999999999999999]
+    before = _store_with_one_import(tmp_path)
+    with pytest.raises(ValidationFailed):
+        import_into(tmp_path / "store.json", path)
+    assert (tmp_path / "store.json").read_bytes() == before
+
+
+def _store_with_one_import(tmp_path) -> bytes:
+    import_into(tmp_path / "store.json", write_csv(tmp_path / "good.csv", [row(9)]))
+    return (tmp_path / "store.json").read_bytes()
+
+
+@pytest.mark.parametrize("name", ["generic", "sap-ariba-like"])
+def test_shipped_examples_import_into_a_fresh_store_with_the_shipped_catalogue(tmp_path, name):
+    catalogue, problems = load_catalogue()
+    assert not [p for p in problems if p.severity == "error"]
+    store = tmp_path / "store.json"
+    with open_store(str(store)) as st:
+        result = import_csv(REPO / "mappings" / "examples" / f"{name}.csv", REPO / "mappings" / f"{name}.yml", st,
+                            catalogue)
+    assert (result.rows, result.added, result.warnings) == (4, 4, ())
+    with open_store(str(store)) as st:
+        assert len(st.entitlements()) == 4
 
 
 def test_unusable_mapping_files_are_located_errors(tmp_path):

@@ -1,0 +1,234 @@
+"""Hostile values in every report writer (#18): markup, formulas, line breaks, NULs, lone surrogates, RTL.
+
+Regression tests for the defects found (a line break splitting an
+installations.csv row into a live formula, raw HTML in ``check --format
+markdown``, a scan id leaving its code span, formula cells in ``licence list
+--format csv``), then Hypothesis properties: whatever the names, versions,
+hosts and scan ids, every file ``render.write_reports`` writes parses, CSV
+keeps one row per record with no live formula at any line start of any cell,
+and neither Markdown nor HTML carries markup from the data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from synthetic_fleet import AS_OF, ENTITLEMENTS
+
+from sam_engine.cli import licence as cli_licence
+from sam_engine.cli.check import render_markdown
+from sam_engine.cli.main import main
+from sam_engine.licensing.catalogue import load_catalogue
+from sam_engine.licensing.position import build_position
+from sam_engine.model import Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
+from sam_engine.report import model as report
+from sam_engine.report import render
+from sam_engine.report.formats import FORMULA_STARTS, md_code, safe_cell
+from sam_engine.report.installations import write_installations
+from sam_engine.store.interface import scan_info
+
+HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "{{ 7*7 }}", "{% if %}", "=cmd|' /C calc'!A0",
+           "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "x\n=HYPERLINK(\"http://x\")", "a\r\nb", "\x00", "\ud83d",
+           "\udfff", "\u202eevil", "\u2028", "a|b", "`x`", "``", "*b*", "_i_", "[l](javascript:x)", "&amp;", "]]>",
+           "\\", '"', "'", ",", ";", "</script>", "<!--", "-->", "\x1b[31m"]
+hostile = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=6)), min_size=1, max_size=4).map("".join)
+NUMBER = re.compile(r"-?\d+(\.\d+)?")
+# bounded: a few examples, no example database, no shrinking (a failure shows the example as generated)
+BOUNDED = settings(max_examples=12, deadline=None, database=None, phases=(Phase.explicit, Phase.generate),
+                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+def live_formulas(cells) -> list[str]:
+    """Cells with a line (the first or any after a line break) a spreadsheet would run as a formula."""
+    return [c for c in cells if not NUMBER.fullmatch(c)
+            and any(line[:1] in FORMULA_STARTS for line in re.split(r"\r\n|\r|\n", c))]
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+# --- regressions --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value, cell", [
+    ("x\n=cmd", "x\n'=cmd"), ("a\r\n@b", "a\r\n'@b"), ("\r=1", "'\r'=1"), ("a\n\nb", "a\n\nb"), ("a\n-", "a\n'-"),
+    (["ok", "x\n+1"], "ok; x\n'+1"), ("-4", "'-4"), (-4, -4)])
+def test_safe_cell_guards_every_line_start(value, cell):
+    assert safe_cell(value) == cell
+
+
+def test_a_line_break_in_a_package_name_cannot_split_an_installations_row():
+    evil = "x\n=cmd|' /C calc'!A0"
+    items = (Installation("rpm", evil, "1\r+2", "x86_64", "a\r@b", 1_700_000_000, "rpm:" + evil, "ok\r\n-1"),
+             Installation("rpm", "zlib", "1.2", None, None, None, "rpm:zlib"))
+    scan = Scan("s1", "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", "0.1.0", None,
+                (HostScan("s1", "web1", HostStatus.OK, None, items),))
+    out = io.StringIO(newline="")
+    assert write_installations(out, scan, None) == 2
+    rows = csv_rows(out.getvalue())
+    assert len(rows) == 3 and {len(r) for r in rows} == {len(rows[0])}
+    row = dict(zip(rows[0], rows[1]))
+    assert (row["name"], row["version"], row["vendor"], row["location"]) == (
+        "x\n'=cmd|' /C calc'!A0", "1\r'+2", "a\r'@b", "ok\r\n'-1")
+    assert not live_formulas(c for r in rows for c in r)
+    physical = re.split(r"\r\n|\r|\n", out.getvalue())
+    assert not [line for line in physical if line.startswith(("=", "+", "-", "@"))], "nor for a tool reading the file by line"
+
+
+def test_licence_list_csv_has_no_live_formula(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli_licence, "load_default_catalogue", lambda: type("C", (), {"knows": lambda *a: True})())
+    base = ["--store", str(tmp_path / "store.json"), "licence", "--licences", str(tmp_path / "none")]
+    assert main([*base, "add", "--publisher", "=HYPERLINK(\"http://x\")", "--product", "@SUM(A1)", "--metric", "core",
+                 "--quantity", "4", "--vendor", "ACME\n=cmd|' /C calc'!A0", "--po=-1+2"]) == 0
+    capsys.readouterr()
+    assert main([*base, "list", "--format", "csv"]) == 0
+    rows = csv_rows(capsys.readouterr().out)
+    assert len(rows) == 2 and not live_formulas(rows[1])
+    view = dict(zip(rows[0], rows[1]))
+    assert (view["publisher"], view["product"], view["vendor"], view["po_number"], view["quantity"]) == (
+        "'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "ACME\n'=cmd|' /C calc'!A0", "'-1+2", "4")
+
+
+def finding(**changes) -> dict:
+    row = {"id": "f-000000000001", "type": "prohibited", "severity": "high", "title": "TeamViewer: prohibited",
+           "detail": "on 1 host", "first_seen": "t", "last_seen": "t", "hosts": ["web1"], "entitlements": [],
+           "state": "new"}
+    return {**row, **changes}
+
+
+def test_check_markdown_escapes_host_names_and_errors_as_summary_md_does():
+    evil = finding(title="<img src=x onerror=alert(1)>**", detail="a | b\n<script>x</script>",
+                   hosts=["<b>web1</b>", "`web2`"], id="f-1`<i>`")
+    text = render_markdown([evil], [finding()], "policy <p>; scan `s1`")
+    assert "<img" not in text and "<script" not in text and "<b>" not in text and "<p>" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;\\*\\*" in text and "a \\| b &lt;script&gt;" in text
+    assert "`` f-1`<i>` ``" in text, "the id stays in its code span"
+    row = next(line for line in text.splitlines() if "onerror" in line)
+    assert len(re.findall(r"(?<!\\)\|", row)) == 7, "one table row of six cells"
+
+
+@pytest.mark.parametrize("scan_id, span", [("s1", "`s1`"), ("a`b", "``a`b``"), ("`x", "`` `x ``"),
+                                           ("x``", "``` x`` ```"), ("<b>", "`<b>`"), ("", "-")])
+def test_md_code_cannot_be_broken_out_of(scan_id, span):
+    assert md_code(scan_id) == span
+
+
+# --- hostile fleets, for the properties -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return load_catalogue(today=AS_OF)[0]
+
+
+def host_scan(scan_id: str, name: str, i: int, names: list[str], version: str) -> HostScan:
+    hw = Hardware(sockets=2, cores=32, threads=64, cpu_vendor="GenuineIntel", cpu_model=name,
+                  virtualization=Virtualization.PHYSICAL, memory_mb=65536)
+    host = Host(f"machine-id:{i:032x}", name, "machine-id", hostname=name, os_family="Linux", os_name=name,
+                hardware=hw)
+    items = [Installation("rpm", "oracle-database-ee-19c", version, "x86_64", "Oracle Corporation", 1_700_000_000,
+                          "rpm:oracle", name),
+             Installation("dpkg", "teamviewer", version, "amd64", names[0], None, "dpkg:teamviewer", None)]
+    items += [Installation("dpkg", n, version, "amd64", n, None, f"dpkg:{k}:{n}", n) for k, n in enumerate(names)]
+    return HostScan(scan_id, name, HostStatus.OK, host, tuple(items), collected_at="2026-06-30T01:00:00Z")
+
+
+def hostile_model(catalogue, names: list[str], hosts: list[str], scan_ids: list[str], version: str):
+    hosts = list(dict.fromkeys(hosts))
+    scans = [Scan(sid, f"2026-06-2{k}T01:00:00Z", f"2026-06-2{k}T01:40:00Z", "0.1.0", "scan.yml",
+                  tuple(host_scan(sid, h, i, names[: len(names) - k] or names, version) for i, h in enumerate(hosts)))
+             for k, sid in enumerate(dict.fromkeys(scan_ids))]
+    positions = [build_position(s.hosts, catalogue.recognise, ENTITLEMENTS, AS_OF, suites=catalogue.suite_components,
+                                metric_hint=catalogue.metric_hint) for s in scans]
+    findings = [finding(title=n, detail=version, hosts=hosts, id=scan_ids[0]) for n in names]
+    model = report.build(scans[-1], [scan_info(s) for s in scans], positions[-1], entitlements=ENTITLEMENTS,
+                         previous=scans[0] if len(scans) > 1 else None,
+                         previous_position=positions[0] if len(scans) > 1 else None, findings=findings)
+    return model, scans[-1], positions[-1]
+
+
+class Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[str] = []
+        self.handlers: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.handlers += [name for name, _ in attrs if name.startswith("on")]
+
+
+def html_tags(html: str) -> Tags:
+    parser = Tags()
+    parser.feed(html)
+    return parser
+
+
+def outside_code_spans(line: str) -> str:
+    """``line`` without its code spans (a backslash-escaped backtick, as ``md`` writes it, opens none)."""
+    return re.sub(r"(?<![`\\])(`+)(?!`).*?(?<!`)\1(?!`)", "", line)
+
+
+@pytest.fixture(scope="module")
+def clean_tags(catalogue, tmp_path_factory):
+    model, scan, position = hostile_model(catalogue, ["bash", "zlib"], ["web1", "web2"], ["s1", "s2"], "1.0")
+    return html_tags(render.render_html(model))
+
+
+@BOUNDED
+@given(names=st.lists(hostile, min_size=1, max_size=4), hosts=st.lists(hostile, min_size=1, max_size=3),
+       scan_ids=st.lists(hostile, min_size=1, max_size=2), version=hostile)
+def test_every_report_file_parses_whatever_the_names(catalogue, clean_tags, tmp_path_factory, names, hosts,
+                                                      scan_ids, version):
+    model, scan, position = hostile_model(catalogue, names, hosts, scan_ids, version)
+    out = tmp_path_factory.mktemp("reports")
+    render.write_reports(model, out, scan, position)
+
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert data["scan"]["scan_id"].replace("\ufffd", "") == scan.scan_id.encode("utf-8", "ignore").decode()
+
+    installs = csv_rows((out / "installations.csv").read_text(encoding="utf-8-sig"))
+    assert len(installs) == 1 + scan.installation_count and {len(r) for r in installs} == {len(installs[0])}
+    position_rows = csv_rows((out / "position.csv").read_text(encoding="utf-8-sig"))
+    assert len(position_rows) == 1 + len(model["position"]["licensable"])
+    assert not live_formulas(c for r in installs + position_rows for c in r)
+
+    ET.fromstring((out / "junit.xml").read_bytes())
+
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "<" not in "".join(outside_code_spans(line) for line in summary.splitlines()), "no markup from data"
+    table: list[int] = []
+    for line in summary.splitlines() + [""]:
+        if line.startswith("|"):
+            table.append(len(re.findall(r"(?<!\\)\|", outside_code_spans(line))))
+        elif table:
+            assert len(set(table)) == 1, f"a table row with its own column count: {table}"
+            table = []
+
+    html = (out / "index.html").read_text(encoding="utf-8")
+    tags = html_tags(html)
+    assert set(tags.tags) <= set(clean_tags.tags) and tags.tags.count("script") == clean_tags.tags.count("script")
+    assert tags.handlers == [], "no event handler attribute"
+    island = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)
+    json.loads(island.group(1))
+
+
+@BOUNDED
+@given(titles=st.lists(hostile, min_size=1, max_size=3), hosts=st.lists(hostile, max_size=3), ident=hostile,
+       context=hostile)
+def test_check_markdown_carries_no_markup_from_data(titles, hosts, ident, context):
+    rows = [finding(title=t, detail=t, hosts=hosts, id=ident) for t in titles]
+    text = render_markdown(rows[:1], rows[1:], context)
+    lines = text.splitlines()
+    assert "<" not in "".join(outside_code_spans(line) for line in lines).replace("<br>", "")
+    counts = {len(re.findall(r"(?<!\\)\|", outside_code_spans(line))) for line in lines if line.startswith("|")}
+    assert counts <= {7}
