@@ -46,7 +46,9 @@ def prepared_store(tmp_path: Path, hosts: dict) -> None:
     (tmp_path / "licences").mkdir(exist_ok=True)
     os.environ["FLEETSAM_LICENCES"] = str(tmp_path / "licences")
     try:
-        pipeline.process_spool(write_run(tmp_path, "s1", hosts), store=str(tmp_path / "db.json"),
+        # Scanned today: enforce.yml checks the fleet as of today, and an old run would be past retire_days.
+        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        pipeline.process_spool(write_run(tmp_path, "s1", hosts, when=now), store=str(tmp_path / "db.json"),
                                report_dir=tmp_path / "reports", as_of=dt.date.today(),
                                alerts=notify.AlertSettings(policy=REPO / "examples" / "policy.yml"))
     finally:
