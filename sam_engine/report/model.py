@@ -115,6 +115,7 @@ def _summary(scan: Scan, hosts: list[dict], distinct: int, position: dict | None
     bad = sum(1 for r in rows if r["status"] in NON_COMPLIANT)
     findings = findings or []
     violations = sum(1 for f in findings if f["violation"])
+    third_party = sum(1 for t in position["unrecognised"] if t["provenance"] == "third-party") if position else 0
     return {
         "hosts": len(hosts),
         "hosts_ok": scan.count(HostStatus.OK),
@@ -135,8 +136,8 @@ def _summary(scan: Scan, hosts: list[dict], distinct: int, position: dict | None
         "findings_violations": violations,
         "findings_information": len(findings) - violations,
         "findings_with_hosts": sum(1 for f in findings if f["hosts"]),
-        "unrecognised_third_party": sum(1 for t in position["unrecognised"] if t["provenance"] == "third-party")
-        if position else 0,
+        "unrecognised_third_party": third_party,
+        "unrecognised_distribution": (len(position["unrecognised"]) if position else 0) - third_party,
     }
 
 
