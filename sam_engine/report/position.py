@@ -227,25 +227,33 @@ def _title_rows(products: Sequence[ProductPosition]) -> list[tuple[set[str], set
     return seen
 
 
-# Names and mail domains distributions sign their packages with (dpkg Maintainer, rpm Vendor, apk maintainer).
+# Distributions and the companies behind them, by name or mail domain (dpkg Maintainer, rpm Vendor, ...).
 _DISTRIBUTION = re.compile(
     r"debian|ubuntu|canonical|red ?hat|fedora|centos|rocky|almalinux|cloudlinux|suse|alpine|mageia|"
     r"arch ?linux|amazon (linux|web services)|oracle (linux|america)|linux ?mint|gentoo|slackware|mandriva",
     re.IGNORECASE)
+# A vendor ending in a company form (a third party's own repository or .deb/.rpm), or makepkg's "built locally" default.
+_THIRD_PARTY = re.compile(
+    r"[\s,](inc|llc|ltd|limited|gmbh|corp|corporation|company|co|s\.a|ag|b\.v|s\.r\.l|pty|plc)\.?$|"
+    r"^unknown packager$", re.IGNORECASE)
+_MAIL = re.compile(r"\s*<[^>]*>")  # "Name <mail>": the mail's domain says nothing of a company
 
 
 def provenance(pairs: Iterable[tuple[str, str | None]]) -> str:
-    """``distribution`` when every installation of a title is a distribution's own package, else ``third-party``.
+    """``distribution`` when every installation of a title is a distribution's package, else ``third-party``.
 
-    A distribution package comes from a package manager (dpkg, rpm, apk, pacman)
-    with no vendor or a distribution's name as vendor; pacman records the
-    packager's own name rather than a vendor, so any pacman package counts.
-    A first cut from the installation rows alone: the catalogue's provenance
-    classification (issue #15) can replace it behind this one function.
+    A distribution's package comes from a package manager (dpkg, rpm, apk,
+    pacman) under a distribution's name or a person's (a distribution's
+    maintainers sign with their own: ``Vaclav Ovsik <...>`` in Ubuntu). A vendor
+    naming a company (``Google LLC``) or none (a local build: the parsers drop
+    makepkg's ``Unknown Packager``) makes it third-party. A first cut from the
+    installation rows alone: the provenance classification of issue #15 can
+    replace it here.
     """
     pairs = list(pairs)
     return "distribution" if pairs and all(
-        source in PACKAGE_SOURCES and (source == "pacman" or not vendor or _DISTRIBUTION.search(vendor))
+        source in PACKAGE_SOURCES and vendor
+        and (_DISTRIBUTION.search(vendor) or not _THIRD_PARTY.search(_MAIL.sub("", vendor)))
         for source, vendor in pairs) else "third-party"
 
 
