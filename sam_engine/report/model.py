@@ -6,7 +6,8 @@ versioned by ``schema_version`` and described by ``schemas/report.schema.json``.
 
 Top-level keys: ``scan`` (which snapshot, and the one before it), ``summary``
 (counts) and ``tiles`` (the headline numbers, each with the section and filter
-it drills down to), ``findings`` (when computed), ``position`` (see
+it drills down to), ``findings`` (when computed: violations, the findings the
+policy fails on or rates high, first; each entitlement with its label), ``position`` (see
 ``report.position.position_view``), ``changes`` (since the previous scan, see
 ``report.changes``), ``history`` (one entry per stored scan, for the trend),
 ``charts`` (SVG geometry, see ``report.charts``) and ``hosts`` (per host: hardware, status,

@@ -153,7 +153,9 @@ def test_payloads_render_as_text_and_never_run(page):
     page.fill("#hosts-filter", "web1")
     page.locator("#hosts-table button.drill", has_text="web1").click()
     page.fill("#unrecognised-filter", "pwned")
-    titles = page.locator("#unrecognised-table tbody").inner_text()
+    page.locator("#software details summary", has_text="distribution packages").click()
+    page.fill("#distribution-filter", "pwned")
+    titles = page.locator("#unrecognised-table tbody").inner_text() + page.locator("#distribution-table tbody").inner_text()
     for payload in report_fleet.PAYLOADS:
         assert payload in titles
     page.fill("#changes-filter", "")
