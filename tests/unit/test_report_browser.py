@@ -170,9 +170,10 @@ def page_width(page) -> tuple[int, int]:
     return page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
 
 
-@pytest.mark.parametrize("width", [400, 1400])
+@pytest.mark.parametrize("width", [400, 800, 1400])
 def test_the_page_never_scrolls_sideways(page, tmp_path, width):
-    """At phone and desktop width, closed and with a product's drill-down open; tables become cards under 700 px."""
+    """At phone, narrow-window and desktop width, with and without drill-downs open; tables become cards under
+    700 px, and a wide table scrolls in its own box."""
     page, log = page
     page.set_viewport_size({"width": width, "height": 900})
     scroll, inner = page_width(page)
