@@ -198,7 +198,8 @@ def _render(run: _Reconciled, store: str, report_dir, timings: dict[str, float],
     with _timed(timings, "render"):
         model = report.build(run.scan, run.history, run.position, [*run.ctx.problems, *found.problems],
                              findings=found.rows, entitlements=run.ctx.entitlements, previous=run.previous,
-                             previous_position=previous_position, summaries=run.summaries)
+                             previous_position=previous_position, summaries=run.summaries,
+                             fail_on=found.policy.fail_on)
         files = render.write_reports(model, Path(report_dir), run.scan, run.position, installations=installations)
     return RunSummary(run.scan, tuple(files), tuple(problems), timings, run.position, found,
                       len(run.ctx.entitlements))

@@ -6,7 +6,8 @@ versioned by ``schema_version`` and described by ``schemas/report.schema.json``.
 
 Top-level keys: ``scan`` (which snapshot, and the one before it), ``summary``
 (counts) and ``tiles`` (the headline numbers, each with the section and filter
-it drills down to), ``findings`` (when computed), ``position`` (see
+it drills down to), ``findings`` (when computed: violations, the findings the
+policy fails on or rates high, first; each entitlement with its label), ``position`` (see
 ``report.position.position_view``), ``changes`` (since the previous scan, see
 ``report.changes``), ``history`` (one entry per stored scan, for the trend),
 ``charts`` (SVG geometry, see ``report.charts``) and ``hosts`` (per host: hardware, status,
@@ -29,11 +30,13 @@ from sam_engine.ingest.inventory import RowTable, compact_view, source_counts
 from sam_engine.model import Entitlement, HostScan, HostStatus, Problem, Scan
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.report.charts import publisher_bars, trend
-from sam_engine.report.position import distinct_packages, host_products, position_view
-from sam_engine.vocabulary import NON_COMPLIANT
+from sam_engine.report.position import distinct_packages, entitlement_label, host_products, position_view
+from sam_engine.vocabulary import DEFAULT_FAIL_ON, NON_COMPLIANT, severity_rank
+
+VIOLATION_SEVERITY = severity_rank("high")  # a finding this severe is a violation even where the policy passes it
 from sam_engine.store.interface import ScanInfo
 
-SCHEMA_VERSION = "3.0"  # 3.0: no per-host package list (see installations.csv)
+SCHEMA_VERSION = "3.1"  # 3.0: no per-host package list (see installations.csv); 3.1: violations, unused spend
 
 
 def _sources(hs: HostScan, fallback: RowTable, seen: dict[int, tuple[RowTable, set[int]]] | None) -> dict[str, int]:
@@ -92,9 +95,28 @@ def _money(cost_totals: Mapping[str, str]) -> list[dict[str, str]]:
             for c, a in cost_totals.items()]
 
 
-def _summary(scan: Scan, hosts: list[dict], distinct: int, position: dict | None) -> dict[str, Any]:
+def _findings(findings: Sequence[Mapping[str, Any]], entitlements: Sequence[Entitlement],
+              fail_on: Sequence[str]) -> list[dict[str, Any]]:
+    """The finding rows, each marked ``violation`` (its type fails the policy, or it is high or critical)
+    and with its entitlements' labels beside their ids."""
+    labels = {e.entitlement_id: entitlement_label(e) for e in entitlements}
+    out = []
+    for f in findings:
+        row = dict(f)
+        row["violation"] = f["type"] in fail_on or severity_rank(f["severity"]) >= VIOLATION_SEVERITY
+        row["entitlement_labels"] = [{"id": e, "label": labels.get(e, e)} for e in f["entitlements"]]
+        out.append(row)
+    out.sort(key=lambda r: not r["violation"])  # stable: violations first, each group in the engine's order
+    return out
+
+
+def _summary(scan: Scan, hosts: list[dict], distinct: int, position: dict | None,
+             findings: list[dict] | None) -> dict[str, Any]:
     rows = position["licensable"] if position else []
     bad = sum(1 for r in rows if r["status"] in NON_COMPLIANT)
+    findings = findings or []
+    violations = sum(1 for f in findings if f["violation"])
+    third_party = sum(1 for t in position["unrecognised"] if t["provenance"] == "third-party") if position else 0
     return {
         "hosts": len(hosts),
         "hosts_ok": scan.count(HostStatus.OK),
@@ -109,6 +131,14 @@ def _summary(scan: Scan, hosts: list[dict], distinct: int, position: dict | None
         "compliance_rate": round((len(rows) - bad) / len(rows), 4) if rows else None,
         "money_at_risk": _money(position["cost_totals"]) if position else [],
         "unpriced_gaps": sum(1 for r in rows if r["shortfall"] > 0 and not r["gap_cost"]),
+        "unused_spend": _money(position["unused_totals"]) if position else [],
+        "unused_products": sum(1 for r in rows if r["unused"]),
+        "unpriced_unused": sum(1 for r in rows if r["unused"] and not r["unused_cost"]),
+        "findings_violations": violations,
+        "findings_information": len(findings) - violations,
+        "findings_with_hosts": sum(1 for f in findings if f["hosts"]),
+        "unrecognised_third_party": third_party,
+        "unrecognised_distribution": (len(position["unrecognised"]) if position else 0) - third_party,
     }
 
 
@@ -118,15 +148,19 @@ def _tile(tid: str, label: str, value: Any, detail: str, tone: str, section: str
             "section": section, "status": status}
 
 
-def _tiles(s: dict[str, Any]) -> list[dict[str, Any]]:
+def _tiles(s: dict[str, Any], with_findings: bool) -> list[dict[str, Any]]:
     """The headline numbers; ``section``/``status`` say where each drills down to."""
-    rate, money = s["compliance_rate"], s["money_at_risk"]
+    rate, money, unused = s["compliance_rate"], s["money_at_risk"], s["unused_spend"]
     if s["unpriced_gaps"]:
         priced = f"{s['unpriced_gaps']} shortfall(s) without a unit cost"
     else:
         priced = "every shortfall priced" if money else "no priced shortfall"
     more = " + ".join(m["display"] for m in money[1:])
-    return [
+    idle = f"licences beyond use in {s['unused_products']:,} over-licensed product(s)"
+    if s["unpriced_unused"]:
+        idle += f", {s['unpriced_unused']:,} without a unit cost"
+    idle = " + ".join([*(m["display"] for m in unused[1:]), idle])
+    tiles = [
         _tile("hosts", "hosts scanned", f"{s['hosts_ok']:,}", f"of {s['hosts']:,} in the inventory",
               "ok" if s["hosts_ok"] == s["hosts"] else "warn", "hosts", "ok"),
         _tile("stale", "stale", f"{s['hosts_stale']:,}", "last inventory kept", "warn" if s["hosts_stale"] else "neutral",
@@ -134,17 +168,26 @@ def _tiles(s: dict[str, Any]) -> list[dict[str, Any]]:
         _tile("unreachable", "unreachable", f"{s['hosts_unreachable']:,}", f"{s['hosts_failed']:,} failed",
               "bad" if s["hosts_unreachable"] else "neutral", "hosts", "unreachable"),
         _tile("products", "licensable products", f"{s['products']:,}",
-              f"{s['products_unrecognised']:,} titles unrecognised", "neutral", "position"),
+              f"{s['products_unrecognised']:,} titles unrecognised ({s['unrecognised_third_party']:,} third-party)",
+              "neutral", "position"),
         _tile("compliance", "compliance rate", "-" if rate is None else f"{rate * 100:.1f}",
-              f"{s['products_non_compliant']:,} product(s) short of licences",
+              f"of {s['products']:,} licensable products are fully licensed; "
+              f"{s['products_non_compliant']:,} short of licences",
               "neutral" if rate is None else ("ok" if s["products_non_compliant"] == 0 else "bad"),
               "position", "non-compliant", "" if rate is None else "%"),
         _tile("money", "money at risk", money[0]["number"] if money else "0", f"{more}; {priced}" if more else priced,
               "bad" if money else ("warn" if s["unpriced_gaps"] else "ok"), "position", "priced",
               money[0]["currency"] if money else ""),
+        _tile("unused", "unused spend", unused[0]["number"] if unused else "0", idle,
+              "warn" if unused else "neutral", "position", "over-licensed", unused[0]["currency"] if unused else ""),
         _tile("installations", "installations", f"{s['installations']:,}",
               f"{s['distinct_packages']:,} distinct packages", "neutral", "hosts"),
     ]
+    if with_findings:
+        tiles.insert(0, _tile("violations", "violations", f"{s['findings_violations']:,}",
+                              f"findings the policy fails on or rates high; {s['findings_information']:,} more "
+                              "for information", "bad" if s["findings_violations"] else "ok", "findings"))
+    return tiles
 
 
 def _history(history: Sequence[ScanInfo], scan: Scan, summaries: Mapping[str, Mapping[str, Any]],
@@ -178,14 +221,16 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
           problems: Sequence[Problem] = (), *, entitlements: Sequence[Entitlement] = (),
           previous: Scan | None = None, previous_position: LicencePosition | None = None,
           summaries: Mapping[str, Mapping[str, Any]] | None = None,
-          findings: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+          findings: Sequence[Mapping[str, Any]] | None = None,
+          fail_on: Sequence[str] = DEFAULT_FAIL_ON) -> dict[str, Any]:
     """The report model of one scan.
 
     ``history`` lists the stored scans (oldest first); ``previous`` is the scan
     before ``scan`` (for the changes), ``previous_position`` its position under
     the same licence data; ``summaries`` the recorded per-scan position counts
     (``{scan_id: {"non_compliant": n}}``) for the trend; ``findings`` the finding
-    rows when computed (``findings.finding_row``).
+    rows when computed (``findings.finding_row``), ``fail_on`` the finding types the
+    policy fails on (which, with high severities, make a finding a violation).
     """
     pos = position_view(position, problems, entitlements)
     per_host = host_products(pos["licensable"]) if pos else {}
@@ -193,7 +238,8 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
     fallback, seen = RowTable(), ({} if distinct is None else None)
     hosts = sorted((_host(h, _sources(h, fallback, seen), per_host.get(h.inventory_name, [])) for h in scan.hosts),
                    key=lambda h: h["inventory_name"])
-    summary = _summary(scan, hosts, _distinct_packages(seen) if seen is not None else distinct, pos)
+    found = None if findings is None else _findings(findings, entitlements, fail_on)
+    summary = _summary(scan, hosts, _distinct_packages(seen) if seen is not None else distinct, pos, found)
     timeline = _history(history, scan, summaries or {}, summary["products_non_compliant"] if pos else None)
     model: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -207,16 +253,16 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
             "previous_scan_id": previous.scan_id if previous else None,
         },
         "summary": summary,
-        "tiles": _tiles(summary),
+        "tiles": _tiles(summary, found is not None),
         "position": pos,
         "changes": _changes(previous, scan, previous_position, position),
         "history": timeline,
         "charts": {
             "publishers": publisher_bars(pos["publishers"]) if pos else None,
-            "trend": trend(timeline),
+            "trend": {**trend(timeline), "first_scan": len(timeline) < 2},
         },
         "hosts": hosts,
     }
-    if findings is not None:
-        model["findings"] = [dict(f) for f in findings]
+    if found is not None:
+        model["findings"] = found
     return model

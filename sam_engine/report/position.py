@@ -18,14 +18,16 @@ Drill-down rows of a licensable product:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Sequence
 
 from sam_engine.entitlements.schema import mask_key
 from sam_engine.model import Entitlement, Problem
 from sam_engine.licensing.position import LicencePosition, ProductPosition, position_to_rows, product_label
 from sam_engine.licensing.placements import RefList
+from sam_engine.licensing.versions import PACKAGE_SOURCES
 from sam_engine.vocabulary import LICENSABLE, NON_COMPLIANT, URGENCY, Status
 
 HOST_SAMPLE = 20  # hosts named in the summary of a free or unrecognised title
@@ -68,10 +70,19 @@ def _entitlement_ids(p: ProductPosition) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+def entitlement_label(ent: Entitlement) -> str:
+    """What a person recognises an entitlement by: product, purchase order and quantity."""
+    quantity = "unlimited" if ent.quantity is None else f"{ent.quantity:,}"
+    parts = [product_label(ent.publisher, ent.product, ent.edition), ent.po_number and f"PO {ent.po_number}",
+             f"{quantity} {ent.metric or ''}".strip()]
+    return " · ".join(p for p in parts if p)
+
+
 def entitlement_record(ent: Entitlement, counted: int | None | str = None) -> dict[str, Any]:
     """One entitlement with its purchase data; licence keys masked."""
     return {
         "entitlement_id": ent.entitlement_id,
+        "label": entitlement_label(ent),
         "origin": ent.origin,
         "publisher": ent.publisher,
         "product": ent.product,
@@ -99,7 +110,36 @@ def entitlement_records(p: ProductPosition, by_id: dict[str, Entitlement]) -> li
     return [entitlement_record(by_id[eid], counted.get(eid, 0)) for eid in _entitlement_ids(p) if eid in by_id]
 
 
-def _summary_row(pid: str, p: ProductPosition, versions: list[str]) -> dict[str, Any]:
+def unused_spend(row: dict[str, Any]) -> dict[str, Any]:
+    """Licences an over-licensed product owns beyond its use, and what they cost.
+
+    Priced at the lowest unit cost among the entitlements counted for the
+    product, so the figure is never overstated; ``unused_cost`` is None when
+    none of them has a unit cost (or nothing is unused).
+    """
+    unused = row["balance"] if row["status"] == Status.OVER_LICENSED.value and row["balance"] else 0
+    prices = []
+    for e in row["entitlement_records"]:
+        if e["counted"] and e["counted"] != "unlimited" and e["unit_cost"]:
+            try:
+                prices.append((Decimal(e["unit_cost"]), e["currency"] or "(no currency)"))
+            except InvalidOperation:  # reconcile notes an unpriceable cost; here it only goes unpriced
+                continue
+    if unused <= 0 or not prices:
+        return {"unused": max(unused, 0), "unused_cost": None, "unused_currency": None}
+    unit, currency = min(prices)
+    return {"unused": unused, "unused_cost": str(unit * unused), "unused_currency": currency}
+
+
+def _unused_totals(rows: list[dict[str, Any]]) -> dict[str, str]:
+    totals: dict[str, Decimal] = {}
+    for r in rows:
+        if r["unused_cost"]:
+            totals[r["unused_currency"]] = totals.get(r["unused_currency"], Decimal(0)) + Decimal(r["unused_cost"])
+    return {currency: str(amount) for currency, amount in sorted(totals.items())}
+
+
+def _summary_row(pid: str, p: ProductPosition, versions: list[str], origin: str) -> dict[str, Any]:
     count, sample = p.host_summary(HOST_SAMPLE)
     return {
         "id": pid,
@@ -111,6 +151,7 @@ def _summary_row(pid: str, p: ProductPosition, versions: list[str]) -> dict[str,
         "hosts": count,
         "host_sample": list(sample),
         "versions": versions[:HOST_SAMPLE],
+        "provenance": origin,
     }
 
 
@@ -159,14 +200,15 @@ def distinct_packages(position: LicencePosition | None, host_count: int) -> int 
     return len({row[:2] for row, _ in found[0].distinct_rows()})
 
 
-def product_versions(products: Sequence[ProductPosition]) -> list[list[str]]:
-    """The installed (raw) versions of each product, sorted, ``?`` for none.
+def _title_rows(products: Sequence[ProductPosition]) -> list[tuple[set[str], set[tuple[str, str | None]]]]:
+    """Per product, its installed (raw) versions (``?`` for none) and its (source, vendor) pairs.
 
     Worked out once per distinct installation row where the installations are a
     ``placements.RefList`` (each row belongs to one product on every host), so a
     10-million-installation fleet costs its tens of thousands of distinct rows.
+    Plain installation refs carry no vendor: their pairs have None.
     """
-    seen: list[set[str]] = [set() for _ in products]
+    seen: list[tuple[set[str], set[tuple[str, str | None]]]] = [(set(), set()) for _ in products]
     slot: dict[int, int] = {}  # id(reconcile group) -> index into products
     for n, p in enumerate(products):
         refs = p.installations
@@ -174,13 +216,45 @@ def product_versions(products: Sequence[ProductPosition]) -> list[list[str]]:
         if group is not None:
             slot[id(group)] = n
         else:
-            seen[n].update(r.version or "?" for r in refs)
+            seen[n][0].update(r.version or "?" for r in refs)
+            seen[n][1].update((r.source, None) for r in refs)
     for m in placements_of(products):
         for row, group in m.distinct_rows():
             n = slot.get(id(group))
             if n is not None:
-                seen[n].add(row[2] or "?")
-    return [sorted(v, key=str.casefold) for v in seen]
+                seen[n][0].add(row[2] or "?")
+                seen[n][1].add((row[0], row[4]))
+    return seen
+
+
+# Distributions and the companies behind them, by name or mail domain (dpkg Maintainer, rpm Vendor, ...).
+_DISTRIBUTION = re.compile(
+    r"debian|ubuntu|canonical|red ?hat|fedora|centos|rocky|almalinux|cloudlinux|suse|alpine|mageia|"
+    r"arch ?linux|amazon (linux|web services)|oracle (linux|america)|linux ?mint|gentoo|slackware|mandriva",
+    re.IGNORECASE)
+# A vendor ending in a company form (a third party's own repository or .deb/.rpm), or makepkg's "built locally" default.
+_THIRD_PARTY = re.compile(
+    r"[\s,](inc|llc|ltd|limited|gmbh|corp|corporation|company|co|s\.a|ag|b\.v|s\.r\.l|pty|plc)\.?$|"
+    r"^unknown packager$", re.IGNORECASE)
+_MAIL = re.compile(r"\s*<[^>]*>")  # "Name <mail>": the mail's domain says nothing of a company
+
+
+def provenance(pairs: Iterable[tuple[str, str | None]]) -> str:
+    """``distribution`` when every installation of a title is a distribution's package, else ``third-party``.
+
+    A distribution's package comes from a package manager (dpkg, rpm, apk,
+    pacman) under a distribution's name or a person's (a distribution's
+    maintainers sign with their own: ``Vaclav Ovsik <...>`` in Ubuntu). A vendor
+    naming a company (``Google LLC``) or none (a local build: the parsers drop
+    makepkg's ``Unknown Packager``) makes it third-party. A first cut from the
+    installation rows alone: the provenance classification of issue #15 can
+    replace it here.
+    """
+    pairs = list(pairs)
+    return "distribution" if pairs and all(
+        source in PACKAGE_SOURCES and vendor
+        and (_DISTRIBUTION.search(vendor) or not _THIRD_PARTY.search(_MAIL.sub("", vendor)))
+        for source, vendor in pairs) else "third-party"
 
 
 def status_counts(position: LicencePosition) -> dict[str, int]:
@@ -212,11 +286,16 @@ def position_view(position: LicencePosition | None, problems: Sequence[Problem] 
         (row,) = position_to_rows([p], detail=True)
         row.update(id=f"p{n}", label=product_label(p.publisher, p.product, p.edition), host_rows=host_rows(p),
                    entitlement_records=entitlement_records(p, by_id))
+        row.update(unused_spend(row))
         rows.append(row)
+    facts = _title_rows(unknown)
+    # third-party titles first: the distribution's own packages rarely need a licence decision
+    order = sorted(range(len(unknown)), key=lambda i: provenance(facts[i][1]) != "third-party")
+    unknown, facts = [unknown[i] for i in order], [facts[i] for i in order]
     titles = {}
-    for prefix, group in (("f", free), ("u", unknown)):
-        titles[prefix] = [_summary_row(f"{prefix}{n}", p, versions)
-                          for n, (p, versions) in enumerate(zip(group, product_versions(group)), 1)]
+    for prefix, group, found in (("f", free, _title_rows(free)), ("u", unknown, facts)):
+        titles[prefix] = [_summary_row(f"{prefix}{n}", p, sorted(versions, key=str.casefold), provenance(pairs))
+                          for n, (p, (versions, pairs)) in enumerate(zip(group, found), 1)]
     return {
         "as_of": position.as_of.isoformat(),
         "status_counts": status_counts(position),
@@ -225,6 +304,7 @@ def position_view(position: LicencePosition | None, problems: Sequence[Problem] 
         "unrecognised": titles["u"],
         "publishers": _publishers(rows),
         "cost_totals": {currency: str(amount) for currency, amount in position.cost_totals},
+        "unused_totals": _unused_totals(rows),
         "total_cost": None if position.total_cost is None else str(position.total_cost),
         "notes": list(position.notes),
         "problems": [str(p) for p in problems],

@@ -15,8 +15,8 @@ render as text; the page's Content-Security-Policy allows only its own inline
 script (by SHA-256) and no external load, so even markup that slipped through
 could not run.
 
-The HTML page draws its large, paginated parts (host view, unrecognised and
-free titles, per-host changes) and every product drill-down from one inline
+The HTML page draws its large, paginated parts (host view, unrecognised titles
+with the distributions' own packages apart, free titles, per-host changes) and every product drill-down from one inline
 JSON document, ``<script type="application/json" id="report-data">``, instead
 of tens of thousands of table rows. ``html_view`` builds it: it only selects
 and shortens what the model already holds (rows become arrays, read by
@@ -65,7 +65,7 @@ COLUMNS = {
     "hosts": ("host", "status", "stale", "os", "platform", "sockets", "cores", "threads", "packages",
               "inventory_scan_id", "host_id", "cpu", "memory_mb", "licensable", "error"),
     "product_hosts": ("host", "versions", "installations", "quantity", "trace", "stale", "scan_id"),
-    "entitlements": ("entitlement_id", "origin", "metric", "quantity", "counted", "term", "purchase", "unit_cost",
+    "entitlements": ("label", "entitlement_id", "origin", "metric", "quantity", "counted", "term", "purchase", "unit_cost",
                      "keys"),
     "titles": ("id", "publisher", "product", "installations", "hosts", "host_sample", "versions"),
     "changes": ("host", "change", "status_before", "status_after", "added", "removed", "changed", "added_sample",
@@ -117,7 +117,7 @@ def _product(row: dict[str, Any]) -> dict[str, Any]:
         "notes": [shorten(t) for t in row["notes"]],
         "hosts": [[h["host"], ", ".join(h["versions"]), h["installations"], h["quantity"],
                    shorten("; ".join(h["trace"])), h["stale"], h["scan_id"]] for h in row["host_rows"]],
-        "entitlements": [[e["entitlement_id"], e["origin"], e["metric"], e["quantity"], e["counted"], _term(e),
+        "entitlements": [[e["label"], e["entitlement_id"], e["origin"], e["metric"], e["quantity"], e["counted"], _term(e),
                           _purchase(e), f"{e['unit_cost']} {e['currency'] or ''}".strip() if e["unit_cost"] else "",
                           ", ".join(e["keys"])] for e in row["entitlement_records"]],
     }
@@ -161,7 +161,8 @@ def html_view(model: dict[str, Any]) -> dict[str, Any]:
         "non_compliant": list(NON_COMPLIANT),
         "products": {r["id"]: _product(r) for r in pos["licensable"]},
         "hosts": [_host(h) for h in model["hosts"]],
-        "unrecognised": [_title(r) for r in pos["unrecognised"]],
+        "unrecognised": [_title(r) for r in pos["unrecognised"] if r["provenance"] != "distribution"],
+        "distribution": [_title(r) for r in pos["unrecognised"] if r["provenance"] == "distribution"],
         "free": [_title(r) for r in pos["free"]],
         "changes": [_change(c) for c in changes["hosts"]] if changes else [],
     }

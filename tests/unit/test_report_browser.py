@@ -55,7 +55,7 @@ def test_opens_offline_without_errors_and_saves_a_screenshot(page, tmp_path):
     page, log = page
     assert log.problems() == []
     assert all(url.startswith(("file:", "data:")) for url in log.requests), log.requests
-    assert page.locator("#summary a.tile").count() == 7
+    assert page.locator("#summary a.tile").count() == 9
     assert page.locator("#charts svg rect.seg").count() >= 8
     assert page.locator("#charts svg polyline").count() == 3
     shot = tmp_path / "report.png"
@@ -153,7 +153,9 @@ def test_payloads_render_as_text_and_never_run(page):
     page.fill("#hosts-filter", "web1")
     page.locator("#hosts-table button.drill", has_text="web1").click()
     page.fill("#unrecognised-filter", "pwned")
-    titles = page.locator("#unrecognised-table tbody").inner_text()
+    page.locator("#software details summary", has_text="distribution packages").click()
+    page.fill("#distribution-filter", "pwned")
+    titles = page.locator("#unrecognised-table tbody").inner_text() + page.locator("#distribution-table tbody").inner_text()
     for payload in report_fleet.PAYLOADS:
         assert payload in titles
     page.fill("#changes-filter", "")
@@ -162,3 +164,61 @@ def test_payloads_render_as_text_and_never_run(page):
     assert page.locator("img").count() == 0 and page.locator("svg[onload], [onerror]").count() == 0
     assert page.locator("script").count() == 2
     assert log.problems() == []
+
+
+def page_width(page) -> tuple[int, int]:
+    return page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+
+
+@pytest.mark.parametrize("width", [400, 800, 1400])
+def test_the_page_never_scrolls_sideways(page, tmp_path, width):
+    """At phone, narrow-window and desktop width, with and without drill-downs open; tables become cards under
+    700 px, and a wide table scrolls in its own box."""
+    page, log = page
+    page.set_viewport_size({"width": width, "height": 900})
+    scroll, inner = page_width(page)
+    assert scroll <= inner == width, f"the page is {scroll} px wide in a {width} px window"
+    cells = page.locator('#position-table tr.prod[data-id="p1"] td')
+    names = page.locator("#position-table thead")
+    if width < 700:  # each row a card: its cells stacked (one per line), the header row hidden
+        boxes = [cells.nth(i).bounding_box() for i in range(3)]
+        assert boxes[0]["y"] < boxes[1]["y"] < boxes[2]["y"] and not names.is_visible()
+        assert cells.nth(1).evaluate("td => getComputedStyle(td, '::before').content") == '"Product"'
+    else:
+        boxes = [cells.nth(i).bounding_box() for i in range(3)]
+        assert boxes[0]["y"] == boxes[1]["y"] == boxes[2]["y"] and names.is_visible()
+    shot = tmp_path / f"report-{width}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    keep_screenshot(shot)
+    page.click('#position-table button.drill[data-id="p1"]')
+    page.fill("#hosts-filter", "web1")
+    page.locator("#hosts-table button.drill", has_text="web1").click()
+    scroll, _ = page_width(page)
+    assert scroll <= width, f"with drill-downs open the page is {scroll} px wide in a {width} px window"
+    label = page.evaluate("getComputedStyle(document.querySelector('#charts svg text')).fontSize")
+    box = page.locator("#charts svg").first.bounding_box()
+    assert label == "12px" and box["width"] >= 600, "chart labels keep their size (the chart scrolls in its box)"
+    shot = tmp_path / f"report-{width}-drill-down.png"
+    page.screenshot(path=str(shot), full_page=True)
+    keep_screenshot(shot)
+    assert log.problems() == []
+
+
+def test_headline_and_labels_for_people(page, model):
+    page, _ = page
+    tiles = {t["id"]: t for t in model["tiles"]}
+    assert page.locator("#tile-violations .num").inner_text() == tiles["violations"]["value"] == "16"
+    assert "1 more for information" in page.locator("#tile-violations").inner_text()
+    assert page.locator("#tile-unused .num").inner_text() == "891USD"
+    assert "fully licensed" in page.locator("#tile-compliance").inner_text()
+    assert page.locator("#findings tr.violation").count() == 16 and page.locator("#findings tr.information").count() == 1
+    ent = page.locator("#findings span.ent").first
+    assert ent.inner_text() == "Oracle Database Enterprise Edition · PO PO-2021-1190 · 16 processor"
+    assert ent.get_attribute("title").startswith("ent-")
+    when = page.locator("#findings time").first
+    assert when.get_attribute("title") == when.get_attribute("datetime") == "2026-06-29T01:00:00Z"
+    assert when.inner_text().endswith(" ago)") and "T" not in when.inner_text()
+    page.click('#position-table tr.prod[data-id="p1"] button.num-drill[data-part="entitlements"]')
+    first = page.locator("#position-table tr.detail table.ents tbody td").first
+    assert first.inner_text().startswith("Oracle Database") and "ent-" in first.get_attribute("title")
+    assert "ent-" not in page.locator("#position-table tr.detail table.ents tbody").inner_text()

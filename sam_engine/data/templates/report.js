@@ -39,7 +39,7 @@
     var box = opts.box || byId(opts.id);
     if (!box) { return null; }
     var self = { rows: opts.rows, needle: "", test: null, sortAt: -1, dir: 1, page: 0, size: opts.size || 50 };
-    var table = el("table", "grid"), thead = el("thead"), head = el("tr"), tbody = el("tbody");
+    var table = el("table", "grid cards"), thead = el("thead"), head = el("tr"), tbody = el("tbody");
     var pager = el("div", "pager"), prev = el("button", null, "‹ previous"), next = el("button", null, "next ›");
     var info = el("span"), counter = opts.count ? byId(opts.count) : null;
     prev.type = next.type = "button";
@@ -90,6 +90,7 @@
         var row = self.rows[i], tr = el("tr");
         opts.columns.forEach(function (c) {
           var td = el("td", c.num && !c.left ? "n" : "");
+          td.setAttribute("data-label", c.label);  /* the column's name on a narrow screen's card */
           if (c.cell) { c.cell(td, row, tr); } else { td.textContent = fmt(c.value(row)); }
           tr.appendChild(td);
         });
@@ -132,7 +133,11 @@
   }
 
   /* --- product drill-down ------------------------------------------------------------ */
-  var LONG_TOKENS = { 0: 1, 1: 1, 6: 1, 8: 1 };  /* entitlement id, source, purchase, keys: may break anywhere */
+  var ENTCOL = {};
+  (COL.entitlements || []).forEach(function (n, i) { ENTCOL[n] = i; });
+  var LONG_TOKENS = { origin: 1, purchase: 1, keys: 1 };  /* may break anywhere */
+  var ENT_HEADS = [["label", "Entitlement"], ["origin", "Source"], ["metric", "Metric"], ["quantity", "Quantity"],
+    ["counted", "Counted here"], ["term", "Term"], ["purchase", "Purchase"], ["unit_cost", "Unit cost"], ["keys", "Keys"]];
   var HOSTCOL = {};
   (COL.product_hosts || []).forEach(function (n, i) { HOSTCOL[n] = i; });
 
@@ -146,16 +151,22 @@
     box.appendChild(holder);
     box.appendChild(el("h4", "part-entitlements", "Owned: " + fmt(p.owned) + " (" + p.entitlements.length + " entitlement record(s); keys masked)"));
     if (p.entitlements.length) {
-      var t = el("table", "grid ents"), h = el("tr"), body = el("tbody");
-      ["Entitlement", "Source", "Metric", "Quantity", "Counted here", "Term", "Purchase", "Unit cost", "Keys"].forEach(function (n) { h.appendChild(el("th", null, n)); });
+      var t = el("table", "grid ents cards"), h = el("tr"), body = el("tbody"), frame = el("div", "table-box");
+      ENT_HEADS.forEach(function (c) { h.appendChild(el("th", null, c[1])); });
       t.appendChild(el("thead")).appendChild(h);
       p.entitlements.forEach(function (e) {
         var tr = el("tr");
-        e.forEach(function (v, i) { tr.appendChild(el("td", LONG_TOKENS[i] ? "wrap" : "", fmt(v))); });
+        ENT_HEADS.forEach(function (c) {
+          var td = el("td", LONG_TOKENS[c[0]] ? "wrap" : "", fmt(e[ENTCOL[c[0]]]));
+          td.setAttribute("data-label", c[1]);
+          if (c[0] === "label") { td.title = "entitlement " + e[ENTCOL.entitlement_id]; }  /* the id, on hover */
+          tr.appendChild(td);
+        });
         body.appendChild(tr);
       });
       t.appendChild(body);
-      box.appendChild(t);
+      frame.appendChild(t);
+      box.appendChild(frame);
     }
     box.appendChild(traceList(p.ownership));
     if (p.cost.length) { box.appendChild(el("h4", "part-cost", "Gap cost")); box.appendChild(traceList(p.cost)); }
@@ -350,6 +361,35 @@
       ] });
   }
 
+  /* --- timestamps --------------------------------------------------------------------- */
+  /* Local time and how long ago, worked out when the page is read rather than when it was written (a
+     report is opened days later; a relative time fixed at generation would be wrong by then). The exact
+     ISO time stays as the tooltip; without script the page shows the ISO time itself. */
+  var UNITS = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60]];
+  function ago(seconds) {
+    var s = Math.abs(seconds);
+    for (var i = 0; i < UNITS.length; i += 1) {
+      var n = Math.floor(s / UNITS[i][1]);
+      if (n >= 1) {
+        var text = n + " " + UNITS[i][0] + (n === 1 ? "" : "s");
+        return seconds < 0 ? "in " + text : text + " ago";
+      }
+    }
+    return "just now";
+  }
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function localTimes() {
+    var now = Date.now();
+    document.querySelectorAll("time[datetime]").forEach(function (t) {
+      var iso = t.getAttribute("datetime"), when = Date.parse(iso);
+      if (isNaN(when)) { return; }
+      var d = new Date(when);
+      t.title = iso;
+      t.textContent = d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " +
+        two(d.getHours()) + ":" + two(d.getMinutes()) + " (" + ago((now - when) / 1000) + ")";
+    });
+  }
+
   /* --- tiles and chart bars drill into the sections --------------------------------- */
   function drills() {
     document.querySelectorAll("a.tile[data-drill]").forEach(function (a) {
@@ -379,7 +419,9 @@
   positionTable();
   hostView();
   titles("unrecognised");
+  titles("distribution");
   titles("free");
   changes();
   drills();
+  localTimes();
 }());
