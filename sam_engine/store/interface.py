@@ -13,18 +13,12 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-import hashlib
-import json
 import os
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 from sam_engine.store.fleet import Retirement
 from sam_engine.model import Entitlement, Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
-
-# Column order of a stored inventory; one row per installation.
-INSTALLATION_COLUMNS = ("source", "name", "version", "arch", "vendor", "install_time", "package_id", "location")
-
 
 @dataclass(frozen=True, slots=True)
 class ScanInfo:
@@ -194,24 +188,6 @@ def require_scan(store: Store, location: str, scan_id: str | None = None, as_of:
 
 
 # --- conversions at the store boundary, shared by every backend -------------------------
-
-
-def inventory_rows(installations: Iterable[Installation]) -> list[list]:
-    """Canonical rows of an inventory: sorted, one list per installation."""
-    rows = [[getattr(i, c) for c in INSTALLATION_COLUMNS] for i in installations]
-    rows.sort(key=lambda r: (r[0], r[6], r[1], r[2] or ""))
-    return rows
-
-
-def inventory_digest(rows: list[list]) -> str:
-    """Content address of an inventory: unchanged hosts share one stored copy."""
-    blob = json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()
-
-
-def installations_from_rows(rows: Iterable[list]) -> Iterator[Installation]:
-    for row in rows:
-        yield Installation(*row)
 
 
 def host_to_doc(host: Host | None) -> dict | None:
