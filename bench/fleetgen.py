@@ -1,4 +1,4 @@
-"""Synthetic fleets with realistic shapes, written as a collector spool (see sam_engine/ingest.py).
+"""Synthetic fleets with realistic shapes, written as a collector spool (see sam_engine/ingest/spool.py).
 
 Shape (deterministic for a seed; host ``i`` is the same in every fleet size, so a
 smaller fleet is a prefix of a larger one):

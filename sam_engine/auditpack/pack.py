@@ -2,7 +2,7 @@
 
 ``create(store, publisher, out)`` reconciles the latest (or a given) scan as
 every report does and writes ``out`` (a zip) with the files of
-``auditpack_content`` plus ``README.txt`` and ``manifest.json``. ``verify(path)``
+``auditpack.content`` plus ``README.txt`` and ``manifest.json``. ``verify(path)``
 checks a pack.
 
 The manifest lists every other member with its SHA-256 and size, the tool

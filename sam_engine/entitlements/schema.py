@@ -1,9 +1,10 @@
 """Entitlements: the one schema and the one validator behind every way in.
 
-Licence files (``licence_files``), procurement CSV imports (``procurement``)
-and ``fleetsam licence add`` (``cli_licence``) all turn their input into a
-flat ``{field: value}`` mapping and call ``validate_record``; values may be
-text (CSV cells, YAML scalars, CLI flags) or already typed (lists, dates).
+Licence files (``entitlements.files``), procurement CSV imports
+(``entitlements.procurement``) and ``fleetsam licence add`` (``cli.licence``)
+all turn their input into a flat ``{field: value}`` mapping and call
+``validate_record``; values may be text (CSV cells, YAML scalars, CLI flags)
+or already typed (lists, dates).
 
 Problems point at the field: ``po.csv:233:Qty (col 5)`` or
 ``licences/oracle.yml:14:5``, and their message starts with the field name::
