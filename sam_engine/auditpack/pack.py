@@ -1,9 +1,9 @@
 """The audit evidence pack: one publisher's licence position and everything behind it, in one zip.
 
-``create(store, publisher, out)`` reconciles the latest (or a given) scan as
-every report does and writes ``out`` (a zip) with the files of
-``auditpack.content`` plus ``README.txt`` and ``manifest.json``. ``verify(path)``
-checks a pack.
+``create(store, publisher, out)`` reconciles the fleet (now, right after a
+given scan, or as of a date) as every report does and writes ``out`` (a zip)
+with the files of ``auditpack.content`` plus ``README.txt`` and
+``manifest.json``. ``verify(path)`` checks a pack.
 
 The manifest lists every other member with its SHA-256 and size, the tool
 version, the scan ids (the scan reported and the older scans whose inventories

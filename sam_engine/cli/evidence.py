@@ -173,15 +173,16 @@ def register(subparsers) -> None:
     licences = os.environ.get("FLEETSAM_LICENCES", "licences")
     p = subparsers.add_parser(
         "diff", help="what changed between two scans (default: previous vs latest)",
-        description="Compare two stored scans: installations added, removed and changed per host, and how "
-                    "the licence position moved per product (both positions computed with today's licence "
-                    "data, so only the fleet differs). No scan id: the previous and the latest scan; one id: "
-                    "that scan against the latest.")
+        description="Compare the fleet as it stood right after two stored scans: installations added, removed "
+                    "and changed per host, and how the licence position moved per product (both positions "
+                    "computed with the licence data of one date, today or --as-of, so only the fleet differs). "
+                    "No scan id: the previous and the latest scan; one id: that scan against the latest.")
     p.add_argument("scan_a", nargs="?", help="the older scan (default: the one before the latest)")
     p.add_argument("scan_b", nargs="?", help="the newer scan (default: the latest)")
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table",
                    help="output format (default: table)")
-    p.add_argument("--as-of", help="date the licence terms are checked on, YYYY-MM-DD (default: today)")
+    p.add_argument("--as-of", help="date the licence terms of both positions are checked on, YYYY-MM-DD "
+                                   "(default: today)")
     p.add_argument("--licences", default=licences, help="licence files directory (default: %(default)s)")
     p.set_defaults(func=cmd_diff)
 
@@ -194,7 +195,8 @@ def register(subparsers) -> None:
     p.add_argument("--publisher", help="publisher whose position the pack proves (case-insensitive)")
     p.add_argument("--out", metavar="FILE.zip", help="zip file to write the pack to")
     p.add_argument("--verify", metavar="FILE.zip", help="check a pack: every hash, nothing missing or extra")
-    p.add_argument("--scan", help="scan id (default: the latest)")
-    p.add_argument("--as-of", help="date the licence terms are checked on, YYYY-MM-DD (default: today)")
+    p.add_argument("--scan", help="the fleet as it stood right after this scan (default: the fleet now)")
+    p.add_argument("--as-of", help="the fleet as it stood at the end of this day (unless --scan is given) and "
+                                   "the licence terms valid then, YYYY-MM-DD (default: today)")
     p.add_argument("--licences", default=licences, help="licence files directory (default: %(default)s)")
     p.set_defaults(func=cmd_audit_pack)

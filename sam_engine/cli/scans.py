@@ -136,8 +136,9 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser(
         "hosts", help="list the fleet's hosts with their hardware and status; retire hosts",
-        description="List the fleet's hosts (each with its newest record over all runs): status (stale when "
-                    "the inventory is an older one), host id, sockets, cores, threads, platform, package count "
+        description="List the fleet's hosts (each with its newest record over all runs): status (unreachable "
+                    "or failed, marked stale, when the last run that targeted the host got no inventory and its "
+                    "older one is kept), host id, sockets, cores, threads, platform, package count "
                     "and when last inventoried. 'fleetsam hosts retire NAME' takes decommissioned hosts out.")
     p.add_argument("--scan", help="the fleet as it stood right after this scan (default: the latest)")
     p.add_argument("--as-of", help="the fleet as it stood at the end of this day, YYYY-MM-DD")

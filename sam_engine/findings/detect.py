@@ -1,7 +1,7 @@
 """Findings: what needs someone's attention, computed after every scan (pure functions).
 
 ``compute_findings(scan, position, entitlements, policy, as_of)`` reads the
-latest scan, its Effective Licence Position, the entitlements and the policy
+fleet (a ``Scan`` of every known host), its Effective Licence Position, the entitlements and the policy
 and returns one ``Finding`` per problem, of six types:
 
   under-licensed  a product uses more than is owned (something is owned)

@@ -1,7 +1,7 @@
 """The Effective Licence Position (ELP): per product, consumption against what is owned.
 
 ``build_position(host_scans, recognise, entitlements, as_of)`` is a pure
-function of the latest scan's ``HostScan``s (stale hosts included: their last
+function of the fleet's ``HostScan``s (stale hosts included: their last
 inventory still counts, and is flagged), a recogniser, the entitlements and
 the as-of date. Every figure carries the hosts, entitlement ids and rule that
 produced it, so an auditor can follow it back to hosts and scans.
