@@ -17,6 +17,7 @@ together (slices of one AWX job).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,21 @@ class RawRun:
 
 
 class SpoolError(Exception):
-    """The spool cannot be read at all (missing run.json, not JSON)."""
+    """The spool cannot be read at all (missing run.json, not JSON, no valid scan id or times)."""
+
+
+def _is_timestamp(value: Any) -> bool:
+    """Whether ``value`` is an ISO 8601 date and time (the store orders runs and ages hosts by them)."""
+    try:
+        dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _load_json(path: Path) -> Any:
@@ -84,9 +99,15 @@ def read_spool(spool: str | Path, *, stream: bool = False) -> tuple[RawRun, list
     """
     spool = Path(spool)
     meta = _load_json(spool / "run.json")
-    for key in ("scan_id", "started"):
-        if not isinstance(meta.get(key), str):
-            raise SpoolError(f"{spool / 'run.json'}: field {key!r}: expected a string")
+    if not isinstance(meta, dict):
+        raise SpoolError(f"{spool / 'run.json'}: expected a JSON object, got {type(meta).__name__}")
+    if not isinstance(meta.get("scan_id"), str) or not meta["scan_id"]:
+        raise SpoolError(f"{spool / 'run.json'}: field 'scan_id': expected a string, got {_shown(meta.get('scan_id'))}")
+    # A time that is not one would be stored and break every later report and --as-of of the store.
+    for key in ("started", "finished"):
+        if (key == "started" or meta.get(key) is not None) and not _is_timestamp(meta.get(key)):
+            raise SpoolError(f"{spool / 'run.json'}: field {key!r}: expected an ISO 8601 timestamp, "
+                             f"got {_shown(meta.get(key))}")
     problems: list[Problem] = []
     scope = meta.get("scope") or []
     if not isinstance(scope, list) or not all(isinstance(n, str) for n in scope):
@@ -114,16 +135,23 @@ def _read_hosts(paths: list[Path], problems: list[Problem]) -> Iterator[RawHost]
             doc = _load_json(path)
             status = HostStatus(doc.get("status"))
             name = doc["inventory_name"]
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"inventory_name: expected a host name, got {_shown(name)}")
         except (SpoolError, KeyError, ValueError, AttributeError) as exc:
             problems.append(Problem(str(path), f"unreadable host entry: {exc}"))
             continue
+        collected_at = doc.get("collected_at")
+        if collected_at is not None and not _is_timestamp(collected_at):
+            problems.append(Problem(str(path), f"collected_at: expected an ISO 8601 timestamp, got "
+                                               f"{_shown(collected_at)}; the run's time is used", "warning"))
+            collected_at = None
         result = doc.get("result")
         if status is HostStatus.OK and not isinstance(result, dict):
             problems.append(Problem(str(path), "status ok but no module result"))
             status, result = HostStatus.FAILED, None
         groups = doc.get("groups")
         groups = tuple(str(g) for g in groups) if isinstance(groups, list) else ()
-        yield RawHost(name, status, result, doc.get("error"), doc.get("collected_at"), str(path), groups)
+        yield RawHost(name, status, result, doc.get("error"), collected_at, str(path), groups)
 
 
 def reached_host_scan(scan_id: str, raw: RawHost, table: RowTable) -> tuple[HostScan, list[Problem]]:

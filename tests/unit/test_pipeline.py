@@ -2,8 +2,10 @@
 
 import json
 
+import pytest
+
 from sam_engine import pipeline
-from sam_engine.ingest.spool import read_spool
+from sam_engine.ingest.spool import SpoolError, read_spool
 from sam_engine.licensing.context import LicenceSettings
 from sam_engine.model import HostStatus
 from sam_engine.store.interface import open_store
@@ -145,3 +147,37 @@ def test_closing_lines_say_how_to_add_entitlements_when_there_are_none(tmp_path)
                                    settings=LicenceSettings(licences_dir=licences))
     assert owned.entitlements == 1 and not owned.problems
     assert not any(line.startswith("no entitlements:") for line in owned.lines())
+
+
+def test_a_run_with_times_that_are_not_times_is_refused_and_the_store_stays_usable(tmp_path):
+    """A ``finished`` of 5 was stored and broke every later run's report and every --as-of read."""
+    store = str(tmp_path / "s.json")
+    pipeline.process_spool(write_spool(tmp_path, "good", [("web1", "ok", RESULT)]), store=store, report_dir=tmp_path / "r")
+    before = (tmp_path / "s.json").read_bytes()
+    for scan_id, times in (("bad1", {"finished": 5}), ("bad2", {"started": "garbage"}),
+                           ("bad3", {"finished": "2026-13-40T00:00:00Z"})):
+        spool = write_spool(tmp_path, scan_id, [("web1", "ok", RESULT)])
+        meta = {**json.loads((spool / "run.json").read_text()), **times}
+        (spool / "run.json").write_text(json.dumps(meta))
+        with pytest.raises(SpoolError, match=rf"run.json: field '{next(iter(times))}': expected an ISO 8601"):
+            pipeline.process_spool(spool, store=store, report_dir=tmp_path / "r")
+    (tmp_path / "list").mkdir()
+    (tmp_path / "list" / "run.json").write_text("[1, 2]")
+    with pytest.raises(SpoolError, match="run.json: expected a JSON object, got list"):
+        read_spool(tmp_path / "list")
+    assert (tmp_path / "s.json").read_bytes() == before
+    pipeline.process_spool(write_spool(tmp_path, "next", [("web1", "ok", RESULT)]), store=store, report_dir=tmp_path / "r")
+
+
+def test_host_entries_with_a_bad_name_or_collection_time_are_located(tmp_path):
+    spool = write_spool(tmp_path, "s1", [("web1", "ok", RESULT)])
+    (spool / "hosts" / "listed.json").write_text(json.dumps({"inventory_name": ["a"], "status": "ok",
+                                                              "result": RESULT}))
+    doc = json.loads((spool / "hosts" / "web1.json").read_text())
+    (spool / "hosts" / "web1.json").write_text(json.dumps({**doc, "collected_at": "yesterday"}))
+    run, problems = read_spool(spool)
+    assert [(h.inventory_name, h.collected_at) for h in run.hosts] == [("web1", None)]
+    assert [(p.source.rsplit("/", 1)[-1], p.severity) for p in problems] == [("listed.json", "error"),
+                                                                              ("web1.json", "warning")]
+    assert 'inventory_name: expected a host name, got ["a"]' in problems[0].message
+    assert 'collected_at: expected an ISO 8601 timestamp, got "yesterday"' in problems[1].message
