@@ -1,4 +1,4 @@
-"""History: what changed between two scan snapshots, as plain data (pure functions).
+"""Changes: what changed between two fleet states, as plain data (pure functions).
 
 ``diff(scan_a, scan_b, position_a, position_b)`` compares two stored ``Scan``s
 and their Effective Licence Positions and returns a JSON-able dict:
