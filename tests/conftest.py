@@ -16,3 +16,34 @@ if COLLECTIONS_DIR not in sys.path:
 def real_fixtures():
     """Path of the real captured fixtures, ``tests/fixtures/real`` (provenance in its SOURCES.md)."""
     return REAL_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for the session (``tests/pg_server.py``); FAILS (never skips) when
+    the server binaries are missing, so that CI cannot pass without testing the PostgreSQL store."""
+    from pg_server import PgMissing, PgServer
+
+    try:
+        server = PgServer().start()
+    except PgMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["tinydb", "postgresql"])
+def store_location(request, tmp_path, monkeypatch):
+    """A new, empty store of each backend: a TinyDB file, or a fresh PostgreSQL database with the
+    schema (password from PGPASSWORD, as in production)."""
+    if request.param == "tinydb":
+        return str(tmp_path / "store.json")
+    from pg_server import PASSWORD
+
+    from sam_engine.store.postgres_store import apply_migrations
+
+    server = request.getfixturevalue("pg_server")
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    url = server.url(server.create_db())
+    apply_migrations(url, init=True)
+    return url

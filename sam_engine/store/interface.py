@@ -1,8 +1,10 @@
 """The store interface: what the engine needs from persistence, and nothing more.
 
 The engine talks to a ``Store`` only; ``open_store`` picks the backend from the
-location. TinyDB (``store.tinydb_store``) is the only backend; a shared one
-(for ansible-runner / AWX fleets) would implement the same class.
+location: a path (or ``tinydb://PATH``) is the embedded TinyDB store
+(``store.tinydb_store``), a ``postgresql://`` (or ``postgres://``) URL the
+shared PostgreSQL store (``store.postgres_store``) for ansible-runner / AWX
+fleets. Both keep the same documents (``store.documents``).
 
 A store session is a transaction: ``with open_store(path) as store: ...``
 commits on a clean exit and discards every change when the block raises, so a
@@ -131,6 +133,16 @@ class Store(abc.ABC):
     def save_scan_summary(self, doc: dict) -> None:
         """Insert or replace the position counts of one scan (``doc["scan_id"]``); a no-op by default."""
 
+    # -- every stored document, for ``fleetsam store copy`` (see documents.TABLES) ----------
+
+    @abc.abstractmethod
+    def export_documents(self) -> dict[str, list[dict]]:
+        """Every document of every table (``documents.TABLES``), in stored order."""
+
+    @abc.abstractmethod
+    def import_documents(self, tables: dict[str, list[dict]]) -> None:
+        """Add the documents of ``export_documents`` as they are (into an empty store)."""
+
     @abc.abstractmethod
     def commit(self) -> None:
         """Make this session's changes durable (atomically)."""
@@ -150,6 +162,24 @@ class Store(abc.ABC):
             self.close()
 
 
+def is_server_location(location: str) -> bool:
+    """Whether ``location`` names a PostgreSQL database rather than a TinyDB file."""
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def masked(location: str) -> str:
+    """``location`` fit to print: the password of a server URL replaced by ``***``."""
+    if not is_server_location(location):
+        return location
+    scheme, rest = location.split("://", 1)
+    netloc, sep, tail = rest.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    tail = "&".join("password=***" if p.startswith("password=") else p for p in tail.split("&"))
+    return f"{scheme}://{netloc}{sep}{tail}"
+
+
 def store_exists(location: str) -> bool:
     """Whether ``location`` names a store there to read (a server location always counts as one)."""
     path = location.removeprefix("tinydb://")
@@ -157,7 +187,7 @@ def store_exists(location: str) -> bool:
 
 
 def open_store(location: str, *, create: bool = True, readonly: bool = False) -> Store:
-    """Open the store at ``location``: a path or ``tinydb://PATH``.
+    """Open the store at ``location``: a path, ``tinydb://PATH`` or ``postgresql://…``.
 
     Reading commands pass ``create=False``: a store that does not exist raises
     ``NoStore`` and nothing is created (a mistyped ``--store`` must not leave an
@@ -165,9 +195,11 @@ def open_store(location: str, *, create: bool = True, readonly: bool = False) ->
     ``readonly`` session takes no lock, answers from the last committed state
     and cannot commit changes."""
     if not create and not store_exists(location):
-        raise NoStore(f"{location}: no store here (run a scan or fleetsam ingest first)")
-    if location.startswith(("postgresql://", "postgres://")):
-        raise StoreError(f"{location.split('://')[0]}: the PostgreSQL backend is not available in this version")
+        raise NoStore(f"{masked(location)}: no store here (run a scan or fleetsam ingest first)")
+    if is_server_location(location):
+        from sam_engine.store.postgres_store import PostgresStore
+
+        return PostgresStore(location, readonly=readonly)
     from sam_engine.store.tinydb_store import TinyDBStore
 
     return TinyDBStore(location.removeprefix("tinydb://"), readonly=readonly)
@@ -178,12 +210,12 @@ def require_scan(store: Store, location: str, scan_id: str | None = None, as_of:
     naming what is missing."""
     ids = {i.scan_id for i in store.scans()}
     if not ids:
-        raise ScanNotFound(f"{location}: no scan stored (run a scan or fleetsam ingest first)")
+        raise ScanNotFound(f"{masked(location)}: no scan stored (run a scan or fleetsam ingest first)")
     if scan_id is not None and scan_id not in ids:
-        raise ScanNotFound(f'{location}: no scan with id "{scan_id}"; fleetsam scans lists them')
+        raise ScanNotFound(f'{masked(location)}: no scan with id "{scan_id}"; fleetsam scans lists them')
     scan = store.load_scan(scan_id, as_of)
     if scan is None:
-        raise ScanNotFound(f"{location}: no scan stored on or before {as_of}")
+        raise ScanNotFound(f"{masked(location)}: no scan stored on or before {as_of}")
     return scan
 
 

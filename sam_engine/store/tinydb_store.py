@@ -55,20 +55,17 @@ from typing import Sequence
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
-from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable, SnapshotTable, compact_view, content_digest, \
-    inventory_from_doc, table_from_doc
-from sam_engine.model import Entitlement, HostScan, HostStatus, Scan
+from sam_engine.ingest.inventory import RowTable, inventory_from_doc, table_from_doc
+from sam_engine.model import Entitlement, HostScan, Scan
+from sam_engine.store.documents import TABLES, retirement_keys, scan_documents
 from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, runs_until
 from sam_engine.store.interface import (
-    HostNotFound,
     ScanInfo,
     Store,
     StoreError,
     entitlement_from_doc,
     entitlement_to_doc,
-    host_scan_doc,
     host_scan_from_doc,
-    scan_info,
 )
 
 FORMAT_VERSION = 3  # 2: compact inventories; 3: run scope and group, retired hosts (2 is upgraded on open)
@@ -194,60 +191,30 @@ class TinyDBStore(Store):
         scans = self._db.table("scans")
         if scans.contains(Query().scan_id == scan.scan_id):
             raise StoreError(f"{self.path}: scan {scan.scan_id} is already stored")
-        inventories = self._db.table("inventories")
-        known = set(self._inventory_docs())
-        snapshot, fallback = SnapshotTable(), RowTable()
-        new_inventories, docs = [], []
-        for hs in scan.hosts:
-            digest = hs.inventory_digest
-            if hs.status is not HostStatus.OK and digest in known:
-                pass  # a stale host's carried-over inventory: stored already
-            elif hs.status is HostStatus.OK or hs.installations:
-                inv = hs.installations
-                if isinstance(inv, Inventory):
-                    table, ids, times = inv.table, inv.ids, inv.times
-                else:
-                    table, ids = compact_view(inv, fallback)
-                    times = [NO_TIME if i.install_time is None else i.install_time for i in inv]
-                digest = getattr(inv, "digest", None) or content_digest(table, ids, times)
-                if digest not in known:
-                    known.add(digest)
-                    sources = getattr(inv, "sources", None)  # known from ingest: kept for the reports
-                    new_inventories.append({"digest": digest, "scan_id": scan.scan_id,
-                                            **snapshot.encode(table, ids, times),
-                                            **({"sources": sources} if sources is not None else {})})
-            docs.append(host_scan_doc(hs, digest))
-        if new_inventories:
-            self._db.table("snapshots").insert({"scan_id": scan.scan_id, **snapshot.doc()})
-        inventories.insert_multiple(new_inventories)
+        docs = scan_documents(scan, self._inventory_docs())
+        if docs.snapshot is not None:
+            self._db.table("snapshots").insert(docs.snapshot)
+        self._db.table("inventories").insert_multiple(docs.inventories)
         self._inventory_index = self._fleet_index = None
-        self._db.table("host_scans").insert_multiple(docs)
-        info = scan_info(scan)
-        doc = {f: getattr(info, f) for f in ScanInfo.__slots__}
-        doc["scope"] = list(info.scope)
-        scans.insert(doc)
+        self._db.table("host_scans").insert_multiple(docs.hosts)
+        scans.insert(docs.scan)
 
     def retire(self, names: Sequence[str], reason: str = "") -> list[tuple[str, str]]:
-        fleet = self._fleet()
-        found, unknown = {}, []
-        for name in names:
-            keys = {k for k, d in fleet["hosts"].items()
-                    if name in (k, d["inventory_name"], (d.get("host") or {}).get("host_id"))}
-            if fleet["names"].get(name) in fleet["hosts"]:
-                keys.add(fleet["names"][name])
-            if len(keys) > 1:  # e.g. a reinstalled machine (new machine-id) under its old name
-                raise HostNotFound(f"{self.path}: {name!r} names {len(keys)} hosts ({', '.join(sorted(keys))}): "
-                                  f"retire one by its host id; nothing retired")
-            if not keys:
-                unknown.append(name)
-            found.update((k, fleet["hosts"][k]["inventory_name"]) for k in keys)
-        if unknown:
-            raise HostNotFound(f"{self.path}: no host {', '.join(map(repr, unknown))} in the fleet "
-                              f"(see 'fleetsam hosts'); nothing retired")
+        found = retirement_keys(self._fleet(), names, str(self.path))
         at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         self._db.table("retired").insert_multiple([{"key": k, "at": at, "reason": reason} for k in sorted(found)])
         self._fleet_index = None
         return sorted(((name, key) for key, name in found.items()))
+
+    def export_documents(self) -> dict[str, list[dict]]:
+        return {name: [dict(doc) for doc in self._db.table(name).all()] for name in TABLES}
+
+    def import_documents(self, tables: dict[str, list[dict]]) -> None:
+        for name in TABLES:
+            if tables.get(name):
+                self._db.table(name).insert_multiple(tables[name])
+        self._inventory_index = self._fleet_index = None
+        self._tables.clear()
 
     def retirements(self) -> list[Retirement]:
         return [Retirement(d["key"], d["at"], d.get("reason") or "") for d in self._db.table("retired").all()]

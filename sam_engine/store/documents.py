@@ -1,0 +1,97 @@
+"""The stored documents every backend keeps, and how a scan becomes them.
+
+Both backends hold the same documents (``interface.host_scan_doc`` and the
+compact inventories of ``ingest.inventory``) in the same tables; TinyDB keeps
+them in one JSON file, PostgreSQL one row per document. What a run writes is
+decided here once (``scan_documents``), so an inventory has one digest in
+either store and ``fleetsam store copy`` can compare the two table by table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Callable, Container, Mapping, Sequence
+
+from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable, SnapshotTable, compact_view, content_digest
+from sam_engine.model import HostStatus, Scan
+from sam_engine.store.interface import HostNotFound, ScanInfo, host_scan_doc, scan_info
+
+# Every table of a store, in the order a copy writes them (a document refers only to earlier tables).
+TABLES = ("scans", "host_scans", "snapshots", "inventories", "entitlements", "findings_state",
+          "notify_outbox", "scan_summaries", "retired")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanDocuments:
+    """What saving one scan adds: its run document, one document per host, and the inventories
+    (with the snapshot holding their string table) not stored before."""
+
+    scan: dict
+    hosts: list[dict]
+    inventories: list[dict]
+    snapshot: dict | None
+
+
+def scan_documents(scan: Scan, known: Container[str]) -> ScanDocuments:
+    """The documents of ``scan``; an inventory whose digest is in ``known`` is referenced, not stored again."""
+    snapshot, fallback = SnapshotTable(), RowTable()
+    added: set[str] = set()
+    inventories, hosts = [], []
+    for hs in scan.hosts:
+        digest = hs.inventory_digest
+        if hs.status is not HostStatus.OK and (digest in known or digest in added):
+            pass  # a stale host's carried-over inventory: stored already
+        elif hs.status is HostStatus.OK or hs.installations:
+            inv = hs.installations
+            if isinstance(inv, Inventory):
+                table, ids, times = inv.table, inv.ids, inv.times
+            else:
+                table, ids = compact_view(inv, fallback)
+                times = [NO_TIME if i.install_time is None else i.install_time for i in inv]
+            digest = getattr(inv, "digest", None) or content_digest(table, ids, times)
+            if digest not in known and digest not in added:
+                added.add(digest)
+                sources = getattr(inv, "sources", None)  # known from ingest: kept for the reports
+                inventories.append({"digest": digest, "scan_id": scan.scan_id,
+                                    **snapshot.encode(table, ids, times),
+                                    **({"sources": sources} if sources is not None else {})})
+        hosts.append(host_scan_doc(hs, digest))
+    info = scan_info(scan)
+    doc = {f: getattr(info, f) for f in ScanInfo.__slots__}
+    doc["scope"] = list(info.scope)
+    return ScanDocuments(doc, hosts, inventories,
+                         {"scan_id": scan.scan_id, **snapshot.doc()} if inventories else None)
+
+
+def retirement_keys(fleet: Mapping, names: Sequence[str], where: str) -> dict[str, str]:
+    """fleet key -> inventory name of each host ``names`` (inventory names, host ids or fleet keys)
+    stand for in ``fleet`` (``fleet.fleet_index``). HostNotFound, naming ``where``, for a name that
+    matches no host or several."""
+    found, unknown = {}, []
+    for name in names:
+        keys = {k for k, d in fleet["hosts"].items()
+                if name in (k, d["inventory_name"], (d.get("host") or {}).get("host_id"))}
+        if fleet["names"].get(name) in fleet["hosts"]:
+            keys.add(fleet["names"][name])
+        if len(keys) > 1:  # e.g. a reinstalled machine (new machine-id) under its old name
+            raise HostNotFound(f"{where}: {name!r} names {len(keys)} hosts ({', '.join(sorted(keys))}): "
+                               f"retire one by its host id; nothing retired")
+        if not keys:
+            unknown.append(name)
+        found.update((k, fleet["hosts"][k]["inventory_name"]) for k in keys)
+    if unknown:
+        raise HostNotFound(f"{where}: no host {', '.join(map(repr, unknown))} in the fleet "
+                           f"(see 'fleetsam hosts'); nothing retired")
+    return found
+
+
+def table_digest(docs: Sequence[Mapping], canonical: Callable[[Mapping], Mapping] = dict) -> str:
+    """SHA-256 over a table's documents in their stored order, each as sorted-key JSON."""
+    digest = hashlib.sha256()
+    for doc in docs:
+        digest.update(json.dumps(canonical(doc), sort_keys=True, separators=(",", ":"),
+                                 ensure_ascii=False).encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()
