@@ -78,12 +78,17 @@ class PgServer:
                                       "-c", "fsync=off", "-c", "max_connections=50"],
                                      stdout=self.log, stderr=subprocess.STDOUT, cwd=self.root)
         deadline = time.monotonic() + 30
-        while not (self.data / "postmaster.pid").exists() or not _accepts(self.port):
+        while not self._ready():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"PostgreSQL did not start: {(self.root / 'server.log').read_text()[-2000:]}")
             time.sleep(0.1)
         return self
+
+    def _ready(self) -> bool:
+        """The server accepts connections (not merely "starting up")."""
+        return subprocess.run([str(self.bin / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+                              check=False).returncode == 0
 
     def url(self, db: str = "postgres", password: bool = False) -> str:
         auth = f"{USER}:{PASSWORD}" if password else USER
@@ -119,10 +124,3 @@ def _exists(user: str) -> bool:
     except KeyError:
         return False
 
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False

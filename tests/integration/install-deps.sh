@@ -12,7 +12,8 @@ set -eu
 #   util-linux mount               unshare, mount (overlay roots) and lscpu (the hardware facts)
 #   chromium fonts-liberation      the browser tests' headless browser and its fonts
 #   libatomic1                     Playwright's bundled node driver links against libatomic.so.1
-PACKAGES="openssh-server openssh-client debootstrap ca-certificates rpm python3 python3-apt util-linux mount chromium fonts-liberation libatomic1"
+#   postgresql                     the PostgreSQL store's contract tests start a real server (tests/pg_server.py)
+PACKAGES="postgresql openssh-server openssh-client debootstrap ca-certificates rpm python3 python3-apt util-linux mount chromium fonts-liberation libatomic1"
 
 missing=""
 for pkg in $PACKAGES; do

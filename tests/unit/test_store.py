@@ -107,11 +107,6 @@ def test_foreign_json_is_refused(tmp_path):
         open_store(str(path))
 
 
-def test_postgres_location_is_a_clear_error():
-    with pytest.raises(StoreError, match="PostgreSQL backend"):
-        open_store("postgresql://sam@127.0.0.1/sam")
-
-
 # --- entitlements ------------------------------------------------------------------------
 
 def entitlement(ent_id, keys=("AAAAA-BBBBB-CCCCC-DDDDD-7H3KQ",), quantity=16):
