@@ -70,7 +70,7 @@ def _connect(location: str) -> psycopg.Connection:
     try:
         return psycopg.connect(location, connect_timeout=10)
     except psycopg.Error as exc:
-        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
         raise StoreError(f"{masked(location)}: cannot connect to PostgreSQL: {detail}") from None
 
 
