@@ -61,18 +61,11 @@ class PgServer:
         self._count = 0
 
     def start(self) -> "PgServer":
+        """Create the cluster (the first time) and start the server; again after ``stop(remove=False)``."""
         prefix = _run_as(self.user) if self.user else []
-        if self.user:
-            entry = pwd.getpwnam(self.user)
-            os.chown(self.root, entry.pw_uid, entry.pw_gid)
-        pwfile = self.root / "pw"
-        pwfile.write_text(PASSWORD + "\n")
-        if self.user:
-            os.chown(pwfile, pwd.getpwnam(self.user).pw_uid, -1)
-        subprocess.run([*prefix, str(self.bin / "initdb"), "-D", str(self.data), "-U", USER, f"--pwfile={pwfile}",
-                        "-A", "scram-sha-256", "-E", "UTF8", "--no-sync"],
-                       check=True, capture_output=True, cwd=self.root)
-        self.log = open(self.root / "server.log", "wb")  # noqa: SIM115 - open while the server runs
+        if not (self.data / "PG_VERSION").exists():
+            self._initdb(prefix)
+        self.log = open(self.root / "server.log", "ab")  # noqa: SIM115 - open while the server runs
         self.proc = subprocess.Popen([*prefix, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
                                       "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
                                       "-c", "fsync=off", "-c", "max_connections=50"],
@@ -80,7 +73,7 @@ class PgServer:
         deadline = time.monotonic() + 30
         while not self._ready():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
+                self.stop(remove=False)
                 raise RuntimeError(f"PostgreSQL did not start: {(self.root / 'server.log').read_text()[-2000:]}")
             time.sleep(0.1)
         return self
@@ -104,7 +97,20 @@ class PgServer:
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         return name
 
-    def stop(self) -> None:
+    def _initdb(self, prefix: list[str]) -> None:
+        if self.user:
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        pwfile = self.root / "pw"
+        pwfile.write_text(PASSWORD + "\n")
+        if self.user:
+            os.chown(pwfile, pwd.getpwnam(self.user).pw_uid, -1)
+        subprocess.run([*prefix, str(self.bin / "initdb"), "-D", str(self.data), "-U", USER, f"--pwfile={pwfile}",
+                        "-A", "scram-sha-256", "-E", "UTF8", "--no-sync"],
+                       check=True, capture_output=True, cwd=self.root)
+
+    def stop(self, remove: bool = True) -> None:
+        """Stop the server by its PID (SIGINT: fast shutdown); ``remove``: delete its folder too."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)  # fast shutdown
             try:
@@ -114,7 +120,8 @@ class PgServer:
                 self.proc.wait()
         if getattr(self, "log", None):
             self.log.close()
-        shutil.rmtree(self.root, ignore_errors=True)
+        if remove:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _exists(user: str) -> bool:

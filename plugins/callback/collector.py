@@ -42,7 +42,10 @@ requirements:
   - enable in ansible.cfg with C(callbacks_enabled = fleetsam.sam.collector)
 options:
   store:
-    description: Store location (a TinyDB JSON file path). Relative paths are relative to the working directory.
+    description:
+      - Store location, a TinyDB JSON file path (relative paths are relative to the working directory) or a
+        PostgreSQL database URL C(postgresql://user@host:port/db) (needs C(fleetsam[postgresql]) and
+        C(fleetsam store init); the password from C(PGPASSWORD), C(PGPASSFILE) or O(notify_secrets)).
     type: str
     default: .fleetsam/fleetsam.json
     env:
@@ -126,6 +129,8 @@ options:
     description:
       - Secrets for the notification channels, by the names the notification file gives in
         C(password_env), C(url_env) or C(token_env); they take precedence over environment variables.
+      - C(PGPASSWORD) here is the password of a PostgreSQL store (C(store) a C(postgresql://) URL without
+        its password), handed to libpq for the engine's run only.
       - Never printed.
     type: dict
     default: {}
@@ -368,15 +373,24 @@ class CallbackModule(CallbackBase):
             self._display.warning('fleetsam: the engine is not importable (%s); the run is kept in %s: '
                                   'process it with "fleetsam ingest %s"' % (exc, self._run_dir, self._run_dir))
             return
+        secrets = self.get_option('notify_secrets') or {}
+        env_password = os.environ.get('PGPASSWORD')
+        if secrets.get('PGPASSWORD'):  # libpq reads it from the environment: never put into the store URL
+            os.environ['PGPASSWORD'] = secrets['PGPASSWORD']
         try:
             alerts = AlertSettings.from_env(policy=self.get_option('policy'), notify=self.get_option('notify'),
-                                            secrets=self.get_option('notify_secrets'))
+                                            secrets=secrets)
             summary = process_spool(self._run_dir, store=self.get_option('store'),
                                     report_dir=self.get_option('report_dir'), alerts=alerts,
                                     installations=self.get_option('installations_csv'))
         except Exception as exc:  # the scan's data must survive an engine failure
             self._display.warning('fleetsam: processing the run failed: %s; the run is kept in %s' % (exc, self._run_dir))
             return
+        finally:
+            if env_password is None:
+                os.environ.pop('PGPASSWORD', None)
+            else:
+                os.environ['PGPASSWORD'] = env_password
         for line in summary.lines():
             self._display.display('fleetsam: ' + line)
         if not self.get_option('keep_spool'):

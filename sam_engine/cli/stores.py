@@ -34,12 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "store to another backend. A PostgreSQL URL's password is read from "
                                    "PGPASSWORD or PGPASSFILE and is never printed.")
     store_sub = p.add_subparsers(dest="store_command", required=True, metavar="ACTION")
-    store_sub.add_parser("init", help="create the store (for PostgreSQL: the schema, in an existing empty "
-                                      "database); an existing current store is left as it is")
-    store_sub.add_parser("upgrade", help="apply the numbered schema migrations an older store lacks")
-    cp = store_sub.add_parser("copy", help="copy every scan, inventory, entitlement and notification state "
-                                           "from SRC into the new, empty store DST, then verify counts and "
-                                           "digests table by table (exit 2 with what differs)")
+    for name, text in (("init", "create the store (for PostgreSQL: the schema, in an existing empty database); "
+                                "an existing current store is left as it is"),
+                       ("upgrade", "apply the numbered schema migrations an older store lacks, in one transaction")):
+        store_sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+    text = ("copy every scan, inventory, entitlement and notification state from SRC into the new, empty store "
+            "DST, then verify counts and digests table by table (exit 2 with what differs)")
+    cp = store_sub.add_parser("copy", help=text, description=text[0].upper() + text[1:] + ".")
     cp.add_argument("source", metavar="SRC", help="the store to copy from: a TinyDB path or a postgresql:// URL")
     cp.add_argument("destination", metavar="DST", help="the empty store to copy into (a PostgreSQL database "
                                                        "needs 'fleetsam store init' first)")

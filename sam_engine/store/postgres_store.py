@@ -66,6 +66,10 @@ def latest_version() -> int:
     return migrations()[-1][0]
 
 
+def _first_line(exc: Exception) -> str:
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+
+
 def _connect(location: str) -> psycopg.Connection:
     try:
         return psycopg.connect(location, connect_timeout=10)
@@ -154,9 +158,17 @@ class PostgresStore(Store):
 
     # -- rows ----------------------------------------------------------------------------
 
+    def _sql(self, query, params: Sequence = ()) -> psycopg.Cursor:
+        """Run one statement; a lost server or connection is a StoreError (the session is gone)."""
+        try:
+            return self._conn.execute(query, params)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"{self.where}: the PostgreSQL session failed, nothing of it was written: "
+                             f"{_first_line(exc)}") from None
+
     def _docs(self, table: str, where: str = "", params: Sequence = ()) -> list[dict]:
         query = sql.SQL("SELECT doc FROM {} " + where + " ORDER BY seq").format(sql.Identifier(table))
-        return [row[0] for row in self._conn.execute(query, params)]
+        return [row[0] for row in self._sql(query, params)]
 
     def _insert(self, table: str, docs: Iterable[dict], upsert: str | None = None) -> None:
         """Add ``docs``; with ``upsert`` (the key column) a stored document with that key gets the
@@ -172,15 +184,19 @@ class PostgresStore(Store):
                 sql.Identifier(upsert), sql.Identifier(table))
         rows = [(*(doc[c] for c in cols), Jsonb(doc)) for doc in docs]
         if rows:
-            with self._conn.cursor() as cur:
-                cur.executemany(query, rows)
+            try:
+                with self._conn.cursor() as cur:
+                    cur.executemany(query, rows)
+            except psycopg.OperationalError as exc:
+                raise StoreError(f"{self.where}: the PostgreSQL session failed, nothing of it was written: "
+                                 f"{_first_line(exc)}") from None
 
     # -- writes ------------------------------------------------------------------------
 
     def save_scan(self, scan: Scan) -> None:
-        if self._conn.execute("SELECT 1 FROM scans WHERE scan_id = %s", (scan.scan_id,)).fetchone():
+        if self._sql("SELECT 1 FROM scans WHERE scan_id = %s", (scan.scan_id,)).fetchone():
             raise StoreError(f"{self.where}: scan {scan.scan_id} is already stored")
-        known = {row[0] for row in self._conn.execute("SELECT digest FROM inventories")}
+        known = {row[0] for row in self._sql("SELECT digest FROM inventories")}
         docs = scan_documents(scan, known)
         self._insert("scans", [docs.scan])
         if docs.snapshot is not None:
@@ -197,7 +213,7 @@ class PostgresStore(Store):
         return sorted(((name, key) for key, name in found.items()))
 
     def add_entitlements(self, items: Sequence[Entitlement]) -> int:
-        known = {row[0] for row in self._conn.execute("SELECT entitlement_id FROM entitlements")}
+        known = {row[0] for row in self._sql("SELECT entitlement_id FROM entitlements")}
         new = []
         for ent in items:
             if ent.entitlement_id not in known:
@@ -209,7 +225,7 @@ class PostgresStore(Store):
     def remove_entitlement(self, entitlement_id: str) -> bool:
         if self.readonly:
             raise StoreError(f"{self.where}: opened for reading; the changes were not written")
-        cur = self._conn.execute("DELETE FROM entitlements WHERE entitlement_id = %s", (entitlement_id,))
+        cur = self._sql("DELETE FROM entitlements WHERE entitlement_id = %s", (entitlement_id,))
         return cur.rowcount > 0
 
     def save_finding_states(self, docs: Sequence[dict]) -> None:
@@ -226,7 +242,7 @@ class PostgresStore(Store):
         if ids:
             if self.readonly:
                 raise StoreError(f"{self.where}: opened for reading; the changes were not written")
-            self._conn.execute("DELETE FROM notify_outbox WHERE delivery_id = ANY(%s)", (ids,))
+            self._sql("DELETE FROM notify_outbox WHERE delivery_id = ANY(%s)", (ids,))
 
     def export_documents(self) -> dict[str, list[dict]]:
         return {name: self._docs(name) for name in TABLES}
@@ -242,8 +258,7 @@ class PostgresStore(Store):
             try:
                 self._conn.commit()
             except psycopg.Error as exc:
-                raise StoreError(f"{self.where}: the commit failed, nothing was written: "
-                                 f"{str(exc).strip().splitlines()[0]}") from None
+                raise StoreError(f"{self.where}: the commit failed, nothing was written: {_first_line(exc)}") from None
 
     def close(self) -> None:
         if not self._conn.closed:
@@ -276,14 +291,14 @@ class PostgresStore(Store):
             self._inventory_index = {}
         missing = [d for d in digests if d not in self._inventory_index]
         if missing:
-            for digest, doc in self._conn.execute("SELECT digest, doc FROM inventories WHERE digest = ANY(%s)",
+            for digest, doc in self._sql("SELECT digest, doc FROM inventories WHERE digest = ANY(%s)",
                                                   (missing,)):
                 self._inventory_index[digest] = doc
 
     def _snapshot_table(self, scan_id: str) -> RowTable:
         table = self._tables.get(scan_id)
         if table is None:
-            row = self._conn.execute("SELECT doc FROM snapshots WHERE scan_id = %s", (scan_id,)).fetchone()
+            row = self._sql("SELECT doc FROM snapshots WHERE scan_id = %s", (scan_id,)).fetchone()
             if row is None:
                 raise StoreError(f"{self.where}: the string table of snapshot {scan_id} is missing")
             table = self._tables[scan_id] = table_from_doc(row[0])

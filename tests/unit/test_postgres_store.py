@@ -2,6 +2,9 @@
 copy between backends. The shared behaviour is in test_store_contract.py; the server is real
 (tests/pg_server.py)."""
 
+import os
+from pathlib import Path
+
 import psycopg
 import pytest
 import report_fleet
@@ -119,3 +122,75 @@ def test_a_stopped_server_is_a_clear_error(fleetsam, tmp_path):
     with pytest.raises(StoreError):
         copy_store(url, str(tmp_path / "copy.json"))
     assert not (tmp_path / "copy.json").exists()
+
+
+# --- the collector callback into a PostgreSQL store ----------------------------------------------
+
+MODULE_RESULT = {"changed": False, "sources": {},
+                 "software": [{"source": "dpkg", "name": "bash", "version": "5.2.15-2+b7", "arch": "amd64",
+                               "vendor": "Debian", "install_time": 1700000000, "package_id": "dpkg:bash:amd64",
+                               "location": None, "extra": {}}],
+                 "host": {"machine_id": "abc", "hostname": "web1", "lscpu": "0,0,0\n", "system": "Linux"}}
+
+
+def _callback_run(tmp_path, monkeypatch, store, secrets):
+    """One scanned host through the real callback's end of play; (spool folder, warnings, lines)."""
+    from ansible_collections.fleetsam.sam.plugins.callback import collector
+
+    options = {"spool_dir": str(tmp_path / "spool"), "store": store, "report_dir": str(tmp_path / "reports"),
+               "notify_secrets": secrets, "installations_csv": False}
+    monkeypatch.setattr(collector.CallbackModule, "get_option", lambda self, name: options.get(name))
+    tmp_path.mkdir(exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    cb = collector.CallbackModule()
+    warnings, lines = [], []
+    monkeypatch.setattr(cb._display, "warning", warnings.append)
+    monkeypatch.setattr(cb._display, "display", lines.append)
+    cb._start_run("scan.yml")
+    cb._is_scan = True
+    cb._record("web1", "ok", result=MODULE_RESULT)
+    cb.v2_playbook_on_stats(None)
+    return cb._run_dir, warnings, lines
+
+
+def test_the_callback_takes_the_store_password_from_its_secrets(tmp_path, empty_db, monkeypatch):
+    from sam_engine.store.postgres_store import apply_migrations
+
+    apply_migrations(empty_db, init=True)  # the schema first, with the operator's PGPASSWORD
+    monkeypatch.delenv("PGPASSWORD")
+    spool, warnings, lines = _callback_run(tmp_path, monkeypatch, empty_db, {"PGPASSWORD": PASSWORD})
+    assert warnings == [] and any("hosts ok=1" in line for line in lines)
+    assert "PGPASSWORD" not in os.environ, "the secret is handed to libpq for the run only"
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    with open_store(empty_db, readonly=True) as st:
+        assert [h.inventory_name for h in st.load_scan().hosts] == ["web1"]
+
+
+def test_a_server_stopped_mid_run_keeps_the_spool_and_loses_nothing_committed(tmp_path, monkeypatch):
+    from pg_server import PgServer
+
+    from sam_engine.store.postgres_store import PostgresStore, apply_migrations
+
+    server = PgServer().start()  # a server of its own: this test stops it
+    try:
+        monkeypatch.setenv("PGPASSWORD", PASSWORD)
+        url = server.url(server.create_db())
+        apply_migrations(url, init=True)
+        assert _callback_run(tmp_path / "first", monkeypatch, url, {})[1] == []
+        real = PostgresStore.save_scan
+
+        def then_the_server_stops(self, scan):
+            real(self, scan)
+            server.stop(remove=False)  # in the middle of the engine's session, before its commit
+
+        monkeypatch.setattr(PostgresStore, "save_scan", then_the_server_stops)
+        spool, warnings, _ = _callback_run(tmp_path / "second", monkeypatch, url, {})
+        (warning,) = warnings
+        assert "the PostgreSQL session failed, nothing of it was written" in warning or "commit failed" in warning
+        assert f"the run is kept in {spool}" in warning and PASSWORD not in warning
+        assert (Path(spool) / "run.json").exists() and list(Path(spool, "hosts").iterdir())
+        server.start()
+        with open_store(url, readonly=True) as st:
+            assert len(st.scans()) == 1  # the run committed before is all there, the broken one is not
+    finally:
+        server.stop()
