@@ -64,5 +64,12 @@ sanity: $(STAMP)
 collection: $(STAMP)
 	$(BIN)/ansible-galaxy collection build --force --output-path build/
 
+## ee: an AWX / AAP execution environment image (execution-environment.yml; needs ansible-builder and podman or docker)
+ee: $(STAMP)
+	rm -rf build/ee && mkdir -p build/ee
+	$(BIN)/ansible-galaxy collection build --force --output-path build/ee/
+	$(BIN)/python -m pip wheel --no-deps --wheel-dir build/ee/ .
+	ansible-builder build -f execution-environment.yml -t $(or $(EE_TAG),fleetsam-ee:latest)
+
 clean:
 	rm -rf build/ reports/ .pytest_cache
