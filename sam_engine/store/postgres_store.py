@@ -176,17 +176,20 @@ class PostgresStore(Store):
         if self.readonly:
             raise StoreError(f"{self.where}: opened for reading; the changes were not written")
         cols = COLUMNS[table]
-        query = sql.SQL("INSERT INTO {} ({}, doc) VALUES ({}, %s)").format(
-            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, cols)),
-            sql.SQL(", ").join(sql.Placeholder() * len(cols)))
-        if upsert:
-            query += sql.SQL(" ON CONFLICT ({}) DO UPDATE SET doc = {}.doc || EXCLUDED.doc").format(
-                sql.Identifier(upsert), sql.Identifier(table))
+        names = sql.SQL(", ").join(map(sql.Identifier, (*cols, "doc")))
         rows = [(*(doc[c] for c in cols), Jsonb(doc)) for doc in docs]
         if rows:
             try:
                 with self._conn.cursor() as cur:
-                    cur.executemany(query, rows)
+                    if upsert:
+                        cur.executemany(sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET "
+                                                "doc = {}.doc || EXCLUDED.doc").format(
+                            sql.Identifier(table), names, sql.SQL(", ").join(sql.Placeholder() * len(rows[0])),
+                            sql.Identifier(upsert), sql.Identifier(table)), rows)
+                    else:  # COPY: a run's thousands of host documents in one stream
+                        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), names)) as copy:
+                            for row in rows:
+                                copy.write_row(row)
             except psycopg.OperationalError as exc:
                 raise StoreError(f"{self.where}: the PostgreSQL session failed, nothing of it was written: "
                                  f"{_first_line(exc)}") from None
