@@ -194,3 +194,42 @@ def test_a_server_stopped_mid_run_keeps_the_spool_and_loses_nothing_committed(tm
             assert len(st.scans()) == 1  # the run committed before is all there, the broken one is not
     finally:
         server.stop()
+
+
+def test_four_ingest_processes_at_once_all_commit_and_readers_answer(tmp_path, empty_db, monkeypatch):
+    """Four real ``fleetsam ingest`` processes into one PostgreSQL store at once, ``fleetsam scans``
+    in a loop meanwhile: every run commits, every read answers."""
+    import datetime as dt
+    import json
+    import subprocess
+    import sys
+
+    from fleet_spools import Host, write_run
+
+    from sam_engine.store.postgres_store import apply_migrations
+
+    apply_migrations(empty_db, init=True)
+    monkeypatch.chdir(tmp_path)
+    today = dt.date.today().isoformat()
+    spools = [write_run(tmp_path / f"r{k}", f"w{k}", {f"w{k}-{n}": Host() for n in range(30)},
+                        when=f"{today}T00:00:0{k}Z") for k in range(4)]
+    cli = [sys.executable, "-m", "sam_engine.cli.main", "--store", empty_db]
+    run_env = {**os.environ, "FLEETSAM_LOCK_TIMEOUT": "120"}
+    for name in ("FLEETSAM_POLICY", "FLEETSAM_NOTIFY"):
+        run_env.pop(name, None)
+    writers = [subprocess.Popen([*cli, "ingest", str(s), "--report-dir", str(tmp_path / f"rep{k}"),
+                                 "--no-installations-csv"], env=run_env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for k, s in enumerate(spools)]
+    reads = 0
+    while any(w.poll() is None for w in writers) or reads < 2:
+        got = subprocess.run([*cli, "scans", "--format", "json"], env=run_env, capture_output=True, text=True)
+        assert got.returncode == 0, f"a reader failed during the writes: {got.stderr}"
+        json.loads(got.stdout)
+        reads += 1
+    for w in writers:
+        _, err = w.communicate()
+        assert w.returncode == 0, f"a writer failed: {err}"
+    with open_store(empty_db, readonly=True) as st:
+        assert sorted(i.scan_id for i in st.scans()) == ["w0", "w1", "w2", "w3"]
+        hosts = st.load_scan().hosts
+    assert len(hosts) == 120 and {h.scan_id for h in hosts} == {"w0", "w1", "w2", "w3"}
