@@ -162,6 +162,18 @@ class Store(abc.ABC):
             self.close()
 
 
+LOCK_TIMEOUT = 300.0  # seconds a writer waits for another one (env FLEETSAM_LOCK_TIMEOUT)
+
+
+def lock_timeout() -> float:
+    """Seconds a writer waits for the store (``FLEETSAM_LOCK_TIMEOUT``), the same for every backend."""
+    text = os.environ.get("FLEETSAM_LOCK_TIMEOUT", "")
+    try:
+        return max(0.0, float(text)) if text else LOCK_TIMEOUT
+    except ValueError:
+        raise StoreError(f"FLEETSAM_LOCK_TIMEOUT={text!r}: expected a number of seconds") from None
+
+
 def is_server_location(location: str) -> bool:
     """Whether ``location`` names a PostgreSQL database rather than a TinyDB file."""
     return location.startswith(("postgresql://", "postgres://"))

@@ -41,8 +41,7 @@ from sam_engine.model import Entitlement, HostScan, Scan
 from sam_engine.store.documents import TABLES, retirement_keys, scan_documents
 from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, runs_until
 from sam_engine.store.interface import ScanInfo, Store, StoreError, entitlement_from_doc, entitlement_to_doc, \
-    host_scan_from_doc, masked
-from sam_engine.store.tinydb_store import lock_timeout
+    host_scan_from_doc, lock_timeout, masked
 
 # The key columns of each table, filled from the document of the same name.
 COLUMNS = {"scans": ("scan_id",), "host_scans": ("scan_id", "inventory_name"), "snapshots": ("scan_id",),

@@ -66,19 +66,11 @@ from sam_engine.store.interface import (
     entitlement_from_doc,
     entitlement_to_doc,
     host_scan_from_doc,
+    lock_timeout,
 )
 
 FORMAT_VERSION = 3  # 2: compact inventories; 3: run scope and group, retired hosts (2 is upgraded on open)
-LOCK_TIMEOUT = 300.0  # seconds a writer waits for another one (env FLEETSAM_LOCK_TIMEOUT)
 _LOCK_POLL = 0.05
-
-
-def lock_timeout() -> float:
-    text = os.environ.get("FLEETSAM_LOCK_TIMEOUT", "")
-    try:
-        return max(0.0, float(text)) if text else LOCK_TIMEOUT
-    except ValueError:
-        raise StoreError(f"FLEETSAM_LOCK_TIMEOUT={text!r}: expected a number of seconds") from None
 
 
 class _SessionJSONStorage(Storage):
