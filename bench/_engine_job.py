@@ -62,7 +62,7 @@ def report(spool: Path, store: Path, out: Path) -> dict:
     from sam_engine.licensing import context as licensing
     from sam_engine.report import render
     from sam_engine.report import model as report_model
-    from sam_engine.store.interface import open_store
+    from sam_engine.store import open_store
 
     with open_store(str(store)) as st:
         scan = st.load_scan()

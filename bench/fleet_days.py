@@ -38,7 +38,7 @@ from engine import ensure_fleet  # noqa: E402
 READER = """
 import json, sys, time
 from pathlib import Path
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 store, stop, out = sys.argv[1:4]
 lat = []
 while not Path(stop).exists():
@@ -116,7 +116,7 @@ def expected_bytes(store: Path, day_id: str) -> tuple[int, int]:
 
 
 def idle_latency(store: Path, reps: int = 5) -> float:
-    from sam_engine.store.interface import open_store
+    from sam_engine.store import open_store
 
     lat = []
     for _ in range(reps):

@@ -29,7 +29,8 @@ from sam_engine.licensing.position import LicencePosition
 from sam_engine.located_yaml import ConfigError
 from sam_engine.findings.policy import Policy, load_policy
 from sam_engine.store.fleet import aged_out
-from sam_engine.store.interface import Store, open_store, require_scan
+from sam_engine.store.interface import Store, require_scan
+from sam_engine.store import open_store
 
 
 @dataclass(frozen=True)

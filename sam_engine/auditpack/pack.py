@@ -46,7 +46,7 @@ from sam_engine.licensing.context import LicenceSettings, load_context, position
 from sam_engine.report.formats import POSITION_COLUMNS
 from sam_engine.findings.policy import policy_path
 from sam_engine.pipeline import load_fleet, retire_days
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 PACK_FORMAT = "fleetsam-audit-pack"
 PACK_VERSION = 1

@@ -25,7 +25,7 @@ from sam_engine.findings.notify_config import load_notify_config
 from sam_engine.findings.policy import Policy, load_policy, policy_path
 from sam_engine.report.formats import JUnitCase, JUnitSuite, junit_document, md, md_code
 from sam_engine.pipeline import load_fleet
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 from sam_engine.vocabulary import FINDING_TYPES
 
 DESCRIPTION = """\

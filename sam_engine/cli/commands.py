@@ -14,7 +14,7 @@ from sam_engine import __version__
 from sam_engine.auditpack.pack import PackError
 from sam_engine.cli import check, evidence, licence, position, scans, stores
 from sam_engine.cli.exit_codes import BadInput, ExitCode, describe
-from sam_engine.cli.main import DEBUG_FLAGS
+from sam_engine.cli import DEBUG_FLAGS
 from sam_engine.entitlements.schema import ValidationFailed
 from sam_engine.ingest.spool import SpoolError
 from sam_engine.located_yaml import ConfigError

@@ -29,7 +29,8 @@ from sam_engine.report.formats import md, md_code
 from sam_engine.cli.exit_codes import ExitCode
 from sam_engine.findings.policy import policy_path
 from sam_engine.pipeline import load_fleet, retire_days
-from sam_engine.store.interface import ScanNotFound, Store, open_store
+from sam_engine.store.interface import ScanNotFound, Store
+from sam_engine.store import open_store
 
 
 def _error(command: str, message: str) -> int:

@@ -37,7 +37,7 @@ from sam_engine.model import Entitlement, Problem
 from sam_engine.entitlements.procurement import import_csv
 from sam_engine.cli.exit_codes import BadInput, ExitCode
 from sam_engine.report.formats import csv_writer, safe_cell
-from sam_engine.store.interface import open_store, store_exists
+from sam_engine.store import open_store, store_exists
 
 # entitlement field -> ``licence add`` flag
 ADD_FLAGS = {

@@ -14,9 +14,8 @@ from __future__ import annotations
 import sys
 import traceback
 
+from sam_engine.cli import DEBUG_FLAGS
 from sam_engine.cli.exit_codes import ExitCode
-
-DEBUG_FLAGS = ("--debug", "-v", "--verbose")  # cli.commands gives them to every parser
 
 
 def _one_line(exc: BaseException) -> str:

@@ -27,7 +27,7 @@ from sam_engine.cli.exit_codes import ExitCode
 from sam_engine.findings.policy import policy_path
 from sam_engine.pipeline import load_fleet, retire_days
 from sam_engine.report.formats import csv_writer, safe_cell
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 
 def _matches(p: ProductPosition, wanted: str) -> bool:

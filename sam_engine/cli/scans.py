@@ -16,7 +16,7 @@ from sam_engine import pipeline
 from sam_engine.cli.exit_codes import ExitCode
 from sam_engine.findings import notify
 from sam_engine.cli.exit_codes import BadInput
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 
 def _report_dir() -> str:

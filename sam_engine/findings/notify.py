@@ -44,7 +44,7 @@ from sam_engine.findings.notify_config import NotifyConfig, load_notify_config, 
 from sam_engine.findings.policy import Policy, load_policy, policy_path
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.vocabulary import SEVERITIES, severity_rank
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 
 @dataclass(frozen=True)

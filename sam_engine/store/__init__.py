@@ -1,1 +1,35 @@
-"""The store: the persistence interface and its backends (TinyDB embedded)."""
+"""The store: the persistence interface, the fleet view, and its backends (TinyDB embedded, PostgreSQL shared).
+
+``open_store`` is the front door: it picks the backend from the location, so the
+backends can import the interface without the interface importing them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sam_engine.store.interface import NoStore, Store, is_server_location, masked
+from sam_engine.store.tinydb_store import TinyDBStore
+
+
+def store_exists(location: str) -> bool:
+    """Whether ``location`` names a store there to read (a server location always counts as one)."""
+    path = location.removeprefix("tinydb://")
+    return "://" in path or os.path.exists(path)
+
+
+def open_store(location: str, *, create: bool = True, readonly: bool = False) -> Store:
+    """Open the store at ``location``: a path, ``tinydb://PATH`` or ``postgresql://…``.
+
+    Reading commands pass ``create=False``: a store that does not exist raises
+    ``NoStore`` and nothing is created (a mistyped ``--store`` must not leave an
+    empty store behind). A writer waits its turn behind other writers; a
+    ``readonly`` session takes no lock, answers from the last committed state
+    and cannot commit changes."""
+    if not create and not store_exists(location):
+        raise NoStore(f"{masked(location)}: no store here (run a scan or fleetsam ingest first)")
+    if is_server_location(location):
+        from sam_engine.store.postgres_store import PostgresStore  # psycopg is an optional extra
+
+        return PostgresStore(location, readonly=readonly)
+    return TinyDBStore(location.removeprefix("tinydb://"), readonly=readonly)

@@ -192,31 +192,6 @@ def masked(location: str) -> str:
     return f"{scheme}://{netloc}{sep}{tail}"
 
 
-def store_exists(location: str) -> bool:
-    """Whether ``location`` names a store there to read (a server location always counts as one)."""
-    path = location.removeprefix("tinydb://")
-    return "://" in path or os.path.exists(path)
-
-
-def open_store(location: str, *, create: bool = True, readonly: bool = False) -> Store:
-    """Open the store at ``location``: a path, ``tinydb://PATH`` or ``postgresql://…``.
-
-    Reading commands pass ``create=False``: a store that does not exist raises
-    ``NoStore`` and nothing is created (a mistyped ``--store`` must not leave an
-    empty store behind). A writer waits its turn behind other writers; a
-    ``readonly`` session takes no lock, answers from the last committed state
-    and cannot commit changes."""
-    if not create and not store_exists(location):
-        raise NoStore(f"{masked(location)}: no store here (run a scan or fleetsam ingest first)")
-    if is_server_location(location):
-        from sam_engine.store.postgres_store import PostgresStore
-
-        return PostgresStore(location, readonly=readonly)
-    from sam_engine.store.tinydb_store import TinyDBStore
-
-    return TinyDBStore(location.removeprefix("tinydb://"), readonly=readonly)
-
-
 def require_scan(store: Store, location: str, scan_id: str | None = None, as_of: dt.date | None = None) -> Scan:
     """``store.load_scan(scan_id, as_of)`` (the fleet now when both are None), or ``ScanNotFound``
     naming what is missing."""

@@ -30,7 +30,7 @@ from notify_servers import Mailbox, Receiver, smtp_server  # noqa: E402
 
 from sam_engine.findings import notify
 from sam_engine import pipeline  # noqa: E402
-from sam_engine.store.interface import open_store  # noqa: E402
+from sam_engine.store import open_store  # noqa: E402
 
 
 def enforce_env(tmp_path: Path) -> dict[str, str]:

@@ -51,7 +51,7 @@ def write_run(root: Path, scan_id: str, hosts: dict[str, Host | None], when: str
 def store_run(root: Path, store: str, scan_id: str, hosts: dict[str, Host | None], **kw) -> None:
     """Store one run's scan as the pipeline's ingest and store stages do (no reconcile, no reports)."""
     from sam_engine.ingest import spool as ingest
-    from sam_engine.store.interface import open_store
+    from sam_engine.store import open_store
 
     run, _ = ingest.read_spool(write_run(root, scan_id, hosts, **kw))
     with open_store(store) as st:

@@ -15,7 +15,7 @@ from sam_engine.cli import commands
 from sam_engine.cli.exit_codes import ExitCode
 from sam_engine.cli.main import main
 from sam_engine.licensing import metric_rules
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 HINT = "; run with --debug for the traceback"

@@ -8,7 +8,7 @@ import pytest
 
 from sam_engine.cli import licence as cli_licence
 from sam_engine.cli.main import main
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "Q7M2K-4HXRT-9WBCP-V3D8J-7H3KQ"

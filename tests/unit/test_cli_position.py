@@ -10,7 +10,7 @@ from sam_engine.licensing import context as licensing
 from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.cli.main import main
 from sam_engine.model import Entitlement, Scan
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 from test_position import fleet, recognise
 

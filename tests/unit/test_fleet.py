@@ -16,7 +16,7 @@ from fleet_spools import BASH, TEAMVIEWER, module_result
 from sam_engine import pipeline
 from sam_engine.cli.main import main
 from sam_engine.model import HostStatus
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 CURL = ("curl", "7.88.1-10", "Debian")
 

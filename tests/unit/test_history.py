@@ -17,7 +17,7 @@ from sam_engine.report import changes as history
 from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.model import Entitlement, Hardware, Host, HostScan, HostStatus, Installation, Scan
 from sam_engine.licensing.position import build_position
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 
 def inst(name, version, source="dpkg"):
@@ -81,7 +81,7 @@ def test_equal_inventory_digests_skip_the_comparison_and_different_ones_do_not()
 
 def test_a_store_round_trip_keeps_digests_for_unchanged_hosts(tmp_path):
     from fleet_spools import ANYDESK, BASH, TEAMVIEWER, Host, store_run
-    from sam_engine.store.interface import open_store
+    from sam_engine.store import open_store
 
     store = str(tmp_path / "db.json")
     store_run(tmp_path / "a", store, "s1", {"web1": Host(), "web2": Host(packages=(BASH, TEAMVIEWER))})

@@ -25,7 +25,7 @@ from sam_engine.cli import licence as cli_licence
 from sam_engine.cli.main import main
 from sam_engine.entitlements.procurement import import_csv
 from sam_engine.entitlements.schema import ValidationFailed
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 BAD = [*HOSTILE, "9" * 5000, "1" * 16, "-3", "2024-02-30", "12,34,56", "unlimited", "", " ", "\ufeff", "per core"]
 cell = st.one_of(st.sampled_from(BAD), st.text(max_size=8))

@@ -17,7 +17,8 @@ from sam_engine.ingest import parallel as ingest_parallel
 from sam_engine.ingest.inventory import Inventory, RowTable, canonical_order
 from sam_engine.model import HostStatus, Installation
 from sam_engine.platforms.registry import LINUX
-from sam_engine.store.interface import StoreError, open_store
+from sam_engine.store.interface import StoreError
+from sam_engine.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,7 +125,7 @@ def test_parallel_ingest_builds_the_same_scan(tmp_path, monkeypatch):
 
 def test_source_counts_survive_the_store_and_reach_the_report(tmp_path, monkeypatch):
     from sam_engine.report import model as report
-    from sam_engine.store.interface import open_store
+    from sam_engine.store import open_store
 
     spool = _spool(tmp_path / "spool", 6)
     monkeypatch.setattr(ingest_parallel, "PARALLEL_MIN_BYTES", 0)

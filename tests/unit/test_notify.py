@@ -18,7 +18,7 @@ from sam_engine.findings import notify
 from sam_engine import pipeline
 from sam_engine.findings.channels import DeliveryFailed, deliver
 from sam_engine.findings.notify_config import load_notify_config
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 SLACK_SECRET = "T0FLEET/B0SAM/s3cr3t-slack-token"

@@ -8,7 +8,7 @@ from sam_engine import pipeline
 from sam_engine.ingest.spool import SpoolError, read_spool
 from sam_engine.licensing.context import LicenceSettings
 from sam_engine.model import HostStatus
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 RESULT = {
     "changed": False,

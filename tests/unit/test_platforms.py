@@ -10,7 +10,7 @@ from pathlib import Path
 from sam_engine.ingest import parallel as ingest_parallel
 from sam_engine.ingest import spool as ingest
 from sam_engine.platforms.registry import LINUX, PLATFORMS, platform_of
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 LINUX_COLLECTOR = "fleetsam.sam.software_facts"

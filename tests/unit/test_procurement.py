@@ -10,7 +10,7 @@ import pytest
 from sam_engine.entitlements.schema import ValidationFailed
 from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.entitlements.procurement import import_csv, load_mapping, read_csv
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 GENERIC = REPO / "mappings" / "generic.yml"

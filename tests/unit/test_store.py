@@ -5,7 +5,8 @@ import json
 import pytest
 
 from sam_engine.model import Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
-from sam_engine.store.interface import StoreError, open_store
+from sam_engine.store.interface import StoreError
+from sam_engine.store import open_store
 
 
 def inst(name, version="1.0"):

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from sam_engine.model import Entitlement, Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
-from sam_engine.store.interface import HostNotFound, StoreError, open_store
+from sam_engine.store.interface import HostNotFound, StoreError
+from sam_engine.store import open_store
 
 
 def inst(name, version="1.0", time_=None):
