@@ -61,6 +61,8 @@ class Hardware:
     virtualization: Virtualization = Virtualization.UNKNOWN
     hypervisor: str | None = None
     memory_mb: int | None = None
+    cpu_id: str | None = None  # ARM MIDR "implementer:part", e.g. "0x41:0xd0c" (Neoverse N1)
+    cloud: str | None = None  # public cloud the VM runs in, from DMI: "AWS", "Azure", "Google Cloud"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,8 @@ CPUINFO_KEYS = frozenset((
 
 DMI_FIELDS = (
     'product_uuid', 'product_serial', 'product_name', 'sys_vendor',
-    'board_vendor', 'bios_vendor', 'chassis_type',
+    'board_vendor', 'bios_vendor', 'bios_version', 'chassis_type',
+    'chassis_asset_tag',
 )
 
 CONTAINER_MARKERS = ('/.dockerenv', '/run/.containerenv')

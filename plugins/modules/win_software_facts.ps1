@@ -232,7 +232,7 @@ $win = @{
     licensing = [System.Collections.Generic.List[Object]]::new()
     appx = [System.Collections.Generic.List[Object]]::new()
     swid_tags = [System.Collections.Generic.List[Object]]::new()
-    hardware = @{ processors = [System.Collections.Generic.List[Object]]::new(); computer_system = @{}; product = @{} }
+    hardware = @{ processors = [System.Collections.Generic.List[Object]]::new(); computer_system = @{}; product = @{}; enclosure = @{} }
 }
 
 Invoke-Section -Name 'machine-wide uninstall keys' -Block {
@@ -311,6 +311,9 @@ Invoke-Section -Name 'hardware' -Block {
     $win.hardware.computer_system = ConvertTo-Record -Object $system -Names $fields
     $product = Get-CimInstance -ClassName Win32_ComputerSystemProduct | Select-Object -First 1
     $win.hardware.product = ConvertTo-Record -Object $product -Names @('UUID', 'IdentifyingNumber', 'Vendor', 'Name')
+    # Azure's VMs are Hyper-V VMs told apart only by this asset tag
+    $enclosure = Get-CimInstance -ClassName Win32_SystemEnclosure | Select-Object -First 1
+    $win.hardware.enclosure = ConvertTo-Record -Object $enclosure -Names @('SMBIOSAssetTag')
 }
 
 $module.Result.windows = $win

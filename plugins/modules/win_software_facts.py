@@ -249,4 +249,8 @@ windows:
             IdentifyingNumber: "VMware-56 4d 2b 6c 3f 1a 9e 77-0b 5e 21 c4 8a 12 66 f0"
             Vendor: "VMware, Inc."
             Name: "VMware7,1"
+        enclosure:
+          description: C(Win32_SystemEnclosure); its C(SMBIOSAssetTag) tells an Azure VM from another Hyper-V VM.
+          type: dict
+          sample: {SMBIOSAssetTag: 7783-7084-3265-9085-8269-3286-77}
 '''

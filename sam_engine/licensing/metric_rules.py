@@ -48,6 +48,7 @@ class CoreFactor:
     origin: str
     patterns: tuple[str, ...] = ()
     cores_per_socket: int | None = None
+    cpu_ids: tuple[str, ...] = ()  # ARM "implementer" or "implementer:part", lower-case hex
 
     def matches(self, hw: Hardware) -> bool:
         if self.cores_per_socket is not None:  # a VM's virtual sockets say nothing about the chip
@@ -55,10 +56,24 @@ class CoreFactor:
                 return False
             if hw.cores != hw.sockets * self.cores_per_socket:
                 return False
+        if self.cpu_ids and self.matched_cpu_id(hw):
+            return True
         if self.patterns:
             text = f"{hw.cpu_vendor or ''} {hw.cpu_model or ''}".strip()
             return any(re.search(p, text, re.IGNORECASE) for p in self.patterns)
-        return True
+        return not self.cpu_ids
+
+    def matched_cpu_id(self, hw: Hardware) -> str | None:
+        """The host's CPU id when one of this row's ids names it (an implementer alone names all its parts)."""
+        if not hw.cpu_id:
+            return None
+        implementer = hw.cpu_id.partition(":")[0]
+        return hw.cpu_id if hw.cpu_id in self.cpu_ids or implementer in self.cpu_ids else None
+
+    def describe(self, hw: Hardware) -> str:
+        """How a trace names this row: its label, and the CPU id when that is what matched."""
+        cpu_id = self.matched_cpu_id(hw) if self.cpu_ids else None
+        return f"{self.label}, CPU id {cpu_id}" if cpu_id else self.label
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +88,8 @@ class CoreFactorTable:
         return next((row for row in self.rows if row.matches(hw)), self.default)
 
 
-CORE_FACTOR_KEYS = ("label", "factor", "match", "cores_per_socket", "source")
+CORE_FACTOR_KEYS = ("label", "factor", "match", "cpu_id", "cores_per_socket", "source")
+_CPU_ID = re.compile(r"0x[0-9a-f]{2}(:0x[0-9a-f]{3})?")
 
 
 def _core_factor_row(doc: YamlFile, node: yaml.Node | None, field: str, default: bool = False) -> CoreFactor | None:
@@ -88,12 +104,23 @@ def _core_factor_row(doc: YamlFile, node: yaml.Node | None, field: str, default:
     listed = [match] if isinstance(match, yaml.ScalarNode) and not doc.is_null(match) else doc.sequence(
         match, f"{field}.match", "a list of regular expressions")
     patterns = [doc.pattern(item, f"{field}.match[{n}]") for n, item in enumerate(listed)]
+    ids_node = keys.get("cpu_id")
+    ids = [ids_node] if isinstance(ids_node, yaml.ScalarNode) and not doc.is_null(ids_node) else doc.sequence(
+        ids_node, f"{field}.cpu_id", "a list of ARM CPU ids")
+    cpu_ids = []
+    for n, item in enumerate(ids):
+        value = doc.text(item, f"{field}.cpu_id[{n}]")
+        if value is not None and not _CPU_ID.fullmatch(value.lower()):
+            doc.expected(item, f"{field}.cpu_id[{n}]", 'an ARM CPU id "0xII" or "0xII:0xPPP" (implementer:part)')
+        elif value is not None:
+            cpu_ids.append(value.lower())
     cps = doc.integer(keys.get("cores_per_socket"), f"{field}.cores_per_socket", None, 1)
-    if not default and not listed and "cores_per_socket" not in keys:
-        doc.fail(node, field, "expected match or cores_per_socket: which processors the factor is for")
+    if not default and not listed and not ids and "cores_per_socket" not in keys:
+        doc.fail(node, field, "expected match, cpu_id or cores_per_socket: which processors the factor is for")
     if len(doc.problems) > before:
         return None
-    return CoreFactor(label, factor, doc.line(node), tuple(p.pattern for p in patterns if p is not None), cps)
+    return CoreFactor(label, factor, doc.line(node), tuple(p.pattern for p in patterns if p is not None), cps,
+                      tuple(cpu_ids))
 
 
 def load_core_factors(path: str | Path, label: str | None = None) -> tuple[CoreFactorTable | None, list[Problem]]:
@@ -129,11 +156,13 @@ class MetricParams:
     sockets_per_licence: int = 1
     vms_per_licence: int | None = None
     max_sockets: int | None = None
+    cloud_vcpus_per_licence: int | None = None
     origin: str = "default"  # file:line of the entry, shown in traces
 
 
 _INT_PARAMS = {"pack": 1, "min_per_processor": 0, "min_per_server": 0, "min_per_vm": 0,
-               "sockets_per_licence": 1, "vms_per_licence": 1, "max_sockets": 1}  # name -> minimum
+               "sockets_per_licence": 1, "vms_per_licence": 1, "max_sockets": 1,
+               "cloud_vcpus_per_licence": 1}  # name -> minimum
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,13 +165,27 @@ def _vm_pool(vms: Sequence[Deployment], per_licence: int, what: str) -> TraceLin
                      f"(rounded up)", tuple(d.host for d in vms), quantity=quantity)
 
 
+def _cloud_vcpus(d: Deployment, params: MetricParams) -> tuple[TraceLine, int]:
+    """Oracle's authorised-cloud rule: vCPUs ÷ N, no core factor, rounded up (``cloud_vcpus_per_licence``)."""
+    hw = d.hardware
+    vcpus = hw.threads or hw.cores or hw.sockets or 1
+    assumed = [] if (hw.threads or hw.cores) else [f"vCPUs unknown, assumed {vcpus}"]
+    n = params.cloud_vcpus_per_licence
+    quantity = math.ceil(vcpus / n)
+    text = (f"{d.label}: {hw.cloud} VM, {vcpus} vCPU ÷ {n} per licence = {quantity}"
+            + (" (rounded up)" if quantity * n != vcpus else "")
+            + f" (authorised cloud rule, {params.origin}: no core factor)")
+    return TraceLine(text + _assumed(assumed), (d.host,), quantity=quantity), quantity
+
+
 def per_processor(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
     """Occupied sockets, or physical cores × core factor rounded up per server.
 
     Examples: Oracle EE (``core_factor: true``) on 2 sockets × 16-core Xeon ->
     ``db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16``; Oracle SE2
     on the same server -> ``db1: 2 sockets = 2``; RHEL (``sockets_per_licence: 2``,
-    ``vms_per_licence: 2``) on 4 sockets -> 2, and three guests -> 2.
+    ``vms_per_licence: 2``) on 4 sockets -> 2, and three guests -> 2. In an authorised
+    cloud (``cloud_vcpus_per_licence``) an EE VM with 8 vCPU -> 8 ÷ 2 = 4, SE2 -> 8 ÷ 4 = 2.
     """
     lines, notes = [], []
     vms = [d for d in deployments if d.is_vm] if params.vms_per_licence else []
@@ -179,11 +193,19 @@ def per_processor(deployments: Sequence[Deployment], params: MetricParams, ctx: 
         if params.vms_per_licence and d.is_vm:
             continue
         sockets, cores, assumed = _topology(d.hardware)
+        if params.cloud_vcpus_per_licence and d.hardware.cloud:
+            line, quantity = _cloud_vcpus(d, params)
+            if params.max_sockets and quantity > params.max_sockets:
+                notes.append(f"{d.host}: {quantity} sockets by the cloud rule exceeds the product's limit of "
+                             f"{params.max_sockets}")
+            lines.append(line)
+            continue
         if params.core_factor:
             row = ctx.core_factors.lookup(d.hardware)
             quantity = math.ceil(Decimal(cores) * row.factor)
-            text = (f"{d.label}: {_cores_per_socket(sockets, cores)} × {row.factor.normalize()} ({row.label}) = "
-                    f"{quantity}" + (" (rounded up)" if quantity != Decimal(cores) * row.factor else ""))
+            text = (f"{d.label}: {_cores_per_socket(sockets, cores)} × {row.factor.normalize()} "
+                    f"({row.describe(d.hardware)}) = {quantity}"
+                    + (" (rounded up)" if quantity != Decimal(cores) * row.factor else ""))
         else:
             quantity = math.ceil(sockets / params.sockets_per_licence)
             text = f"{d.label}: {_plural(sockets, 'socket')}"
@@ -231,7 +253,7 @@ def per_core(deployments: Sequence[Deployment], params: MetricParams, ctx: Metri
             if params.core_factor:
                 row = ctx.core_factors.lookup(hw)
                 count = math.ceil(Decimal(count) * row.factor)
-                steps.append(f"× {row.factor.normalize()} ({row.label}) -> {count}")
+                steps.append(f"× {row.factor.normalize()} ({row.describe(hw)}) -> {count}")
             if params.min_per_server:
                 count = max(count, params.min_per_server)
                 steps.append(f"min {params.min_per_server} per server -> {count}")

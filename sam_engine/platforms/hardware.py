@@ -31,6 +31,21 @@ VM_DMI_MARKERS = (
     ("parallels", "Parallels"),
 )
 
+# Azure stamps this chassis asset tag on its VMs; an on-premises Hyper-V VM has the same
+# "Microsoft Corporation / Virtual Machine" strings but not this tag.
+AZURE_ASSET_TAG = "7783-7084-3265-9085-8269-3286-77"
+
+# ARM CPUs name themselves by MIDR fields in /proc/cpuinfo, not by a model string:
+# implementer code -> company, and (implementer, part) -> core design.
+ARM_IMPLEMENTERS = {"0x41": "ARM", "0x42": "Broadcom", "0x43": "Cavium", "0x46": "Fujitsu", "0x48": "HiSilicon",
+                    "0x4e": "NVIDIA", "0x50": "APM", "0x51": "Qualcomm", "0x61": "Apple", "0xc0": "Ampere"}
+ARM_PARTS = {
+    ("0x41", "0xd0c"): "Neoverse N1", ("0x41", "0xd40"): "Neoverse V1", ("0x41", "0xd49"): "Neoverse N2",
+    ("0x41", "0xd4f"): "Neoverse V2", ("0x41", "0xd8e"): "Neoverse N3", ("0x41", "0xd84"): "Neoverse V3",
+    ("0x41", "0xd08"): "Cortex-A72", ("0x41", "0xd0b"): "Cortex-A76",
+    ("0xc0", "0xac3"): "AmpereOne", ("0xc0", "0xac4"): "AmpereOne AC04",
+}
+
 CONTAINER_KINDS = {"docker", "podman", "lxc", "lxc-libvirt", "systemd-nspawn", "openvz", "wsl", "rkt", "container-other"}
 
 # Values DMI firmware uses for "not filled in"; such a UUID or serial is no identity.
@@ -72,7 +87,7 @@ def parse_cpuinfo(text: str | None) -> dict[str, Any]:
     kernels) only ``threads`` is known and sockets/cores are None.
     """
     out: dict[str, Any] = {"threads": 0, "sockets": None, "cores": None, "vendor": None, "model": None,
-                           "hypervisor_flag": False}
+                           "cpu_id": None, "hypervisor_flag": False}
     if not text:
         return out
     physical: set[str] = set()
@@ -91,6 +106,8 @@ def parse_cpuinfo(text: str | None) -> dict[str, Any]:
         out["threads"] += 1
         out["vendor"] = out["vendor"] or fields.get("vendor_id") or fields.get("CPU implementer")
         out["model"] = out["model"] or fields.get("model name") or fields.get("cpu")
+        if fields.get("CPU implementer") and not out.get("cpu_id"):
+            out["cpu_id"] = arm_cpu_id(fields["CPU implementer"], fields.get("CPU part"))
         phys, core = fields.get("physical id"), fields.get("core id")
         if phys is not None:
             physical.add(phys)
@@ -101,6 +118,51 @@ def parse_cpuinfo(text: str | None) -> dict[str, Any]:
     if cores:
         out["cores"] = len(cores)
     return out
+
+
+def arm_cpu_id(implementer: str, part: str | None) -> str:
+    """``implementer:part`` in lower-case hex, the form core factor rows match on.
+
+    >>> arm_cpu_id("0x41", "0xD0C")
+    '0x41:0xd0c'
+    """
+    implementer = implementer.strip().lower()
+    return f"{implementer}:{part.strip().lower()}" if part and part.strip() else implementer
+
+
+def arm_cpu_name(cpu_id: str | None) -> tuple[str | None, str | None]:
+    """(vendor, model) named from an ARM ``cpu_id``; None for what the tables do not know.
+
+    >>> arm_cpu_name("0x41:0xd0c")
+    ('ARM', 'Neoverse N1')
+    """
+    if not cpu_id:
+        return None, None
+    implementer, _, part = cpu_id.partition(":")
+    return ARM_IMPLEMENTERS.get(implementer), ARM_PARTS.get((implementer, part))
+
+
+def detect_cloud(vendor: Any, product: Any, asset_tag: Any = None, bios_version: Any = None) -> str | None:
+    """The public cloud a machine runs in, from its DMI system strings; None when none says so.
+
+    AWS: vendor ``Amazon EC2`` (Nitro and bare metal) or a Xen BIOS version ending ``.amazon``;
+    Google: product ``Google Compute Engine``; Azure: ``Microsoft Corporation`` / ``Virtual Machine``
+    with Azure's chassis asset tag (without it, an on-premises Hyper-V VM).
+
+    >>> detect_cloud("Microsoft Corporation", "Virtual Machine", "7783-7084-3265-9085-8269-3286-77")
+    'Azure'
+    """
+    def text(value: Any) -> str:
+        return str(value or "").strip().lower()
+
+    vendor, product = text(vendor), text(product)
+    if vendor == "amazon ec2" or text(bios_version).endswith(".amazon"):
+        return "AWS"
+    if product == "google compute engine" or vendor == "google" and "compute engine" in product:
+        return "Google Cloud"
+    if vendor == "microsoft corporation" and product == "virtual machine" and text(asset_tag) == AZURE_ASSET_TAG:
+        return "Azure"
+    return None
 
 
 def detect_virtualization(raw: Mapping[str, Any], hypervisor_flag: bool) -> tuple[Virtualization, str | None]:
@@ -141,15 +203,20 @@ def derive_hardware(raw: Mapping[str, Any]) -> Hardware:
             sockets, cores = 1, threads  # no topology published: count each thread as a core
     virt, hypervisor = detect_virtualization(raw, cpu["hypervisor_flag"])
     mem = raw.get("memtotal_kb")
+    dmi = raw.get("dmi") or {}
+    arm_vendor, arm_model = arm_cpu_name(cpu["cpu_id"])
     return Hardware(
         sockets=sockets,
         cores=cores,
         threads=threads,
-        cpu_vendor=cpu["vendor"],
-        cpu_model=cpu["model"],
+        cpu_vendor=arm_vendor or cpu["vendor"],
+        cpu_model=cpu["model"] or arm_model,
         virtualization=virt,
         hypervisor=hypervisor,
         memory_mb=int(mem) // 1024 if isinstance(mem, int) else None,
+        cpu_id=cpu["cpu_id"],
+        cloud=detect_cloud(dmi.get("sys_vendor"), dmi.get("product_name"), dmi.get("chassis_asset_tag"),
+                           dmi.get("bios_version")),
     )
 
 

@@ -195,6 +195,8 @@ def derive_hardware_windows(raw: Mapping[str, Any]) -> Hardware:
         virtualization=virt,
         hypervisor=hypervisor,
         memory_mb=memory // (1024 * 1024) if memory else None,
+        cloud=hardware.detect_cloud(system.get("Manufacturer"), system.get("Model"),
+                                    (raw.get("enclosure") or {}).get("SMBIOSAssetTag")),
     )
 
 

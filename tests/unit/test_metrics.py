@@ -214,7 +214,8 @@ def test_metric_rules_errors_name_file_line_and_field(tmp_path):
         'core, vm, site, employee, got "cores"',
         f'{bad}:6:20: products[0].metrics.core.pack: expected a whole number >= 1, got "two"',
         f"{bad}:6:25: products[0].metrics.core.minimum: unknown field; expected one of pack, min_per_processor, "
-        "min_per_server, min_per_vm, core_factor, sockets_per_licence, vms_per_licence, max_sockets",
+        "min_per_server, min_per_vm, core_factor, sockets_per_licence, vms_per_licence, max_sockets, "
+            "cloud_vcpus_per_licence",
         f"{bad}:7:5: products[1].publisher: expected a text, got nothing",
     ]
 
@@ -245,7 +246,7 @@ def test_duplicate_keys_are_located(tmp_path):
     ("metric_rules.yml", "products:\n  - {publisher: A, product: B, metrics: [core]}\n",
      ":2:41: products[0].metrics: expected a mapping of metric -> parameters, got a list"),
     ("core_factors.yml", "factors:\n  - {label: x86, factor: 0.5}\n",
-     ":2:5: factors[0]: expected match or cores_per_socket"),
+     ":2:5: factors[0]: expected match, cpu_id or cores_per_socket"),
     ("core_factors.yml", "factors:\n  - {label: x86, factor: 0.5, cores_per_socket: true}\n",
      ':2:49: factors[0].cores_per_socket: expected a whole number >= 1, got "true"'),
 ])
