@@ -46,6 +46,7 @@ import yaml
 from sam_engine.located_yaml import YamlFile
 from sam_engine.model import LicenceNeed, Problem
 from sam_engine.licensing.versions import parse_range, version_in_range
+from sam_engine.vocabulary import METRICS
 
 ENTRY_KEYS = ("id", "match", "publisher", "product", "edition", "editions", "map", "version",
               "licence", "licence_when", "suite", "metric_hint", "fallback", "examples", "note")
@@ -187,9 +188,7 @@ def _entry(doc: YamlFile, node: yaml.Node, n: int, label: str) -> Entry | None:
     suite = doc.text_list(fields.get("suite"), f"{name}.suite")
     examples = _examples(doc, fields.get("examples"), name)
     value_map = _value_map(doc, fields.get("map"), name)
-    hint = doc.text(fields.get("metric_hint"), f"{name}.metric_hint")
-    if hint is not None and not re.fullmatch(r"[a-z][a-z0-9_]*", hint):
-        doc.fail(fields["metric_hint"], f"{name}.metric_hint", f'expected a lower-case identifier, got "{hint}"')
+    hint = doc.choice(fields.get("metric_hint"), f"{name}.metric_hint", METRICS, None)
     fallback = doc.boolean(fields.get("fallback"), f"{name}.fallback", False)
     doc.text(fields.get("note"), f"{name}.note")
     if len(doc.problems) > before:

@@ -442,7 +442,7 @@ def test_user_entries_take_precedence(tmp_path):
           publisher: Microsoft
           product: SQL Server
           licence: required
-          metric_hint: server_cal
+          metric_hint: vm
           match: [{title: 'Microsoft SQL Server (?P<version>20\\d\\d)'}]
         - id: approved-firefox      # new: tried before the shipped entries
           publisher: Mozilla
@@ -454,7 +454,7 @@ def test_user_entries_take_precedence(tmp_path):
     assert problems == []
     assert len(cat) == len(SHIPPED) + 1
     assert cat.entry("sql-server").rule.endswith("site.yml:sql-server")
-    assert cat.metric_hint("Microsoft", "SQL Server") == "server_cal"
+    assert cat.metric_hint("Microsoft", "SQL Server") == "vm"
     assert cat.recognise(inst("Microsoft SQL Server 2017", "1", "Microsoft")).rule.endswith("site.yml:sql-server")
     firefox = cat.recognise(inst("Mozilla Firefox 57.0.2 (fr)", "57.0.2", "Mozilla"))
     assert (firefox.product, entry_id(firefox)) == ("Firefox (approved build)", "approved-firefox")

@@ -4,13 +4,17 @@ counted from raw collector facts the way a scan delivers them."""
 import pytest
 from ansible_collections.fleetsam.sam.plugins.module_utils.host_raw import filter_cpuinfo
 
+from sam_engine.cli.main import main
+from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.licensing.metric_rules import default_rules
 from sam_engine.licensing.metrics import Deployment, MetricContext, measure
-from sam_engine.model import Installation
+from sam_engine.model import Hardware, Installation, Virtualization
 from sam_engine.platforms.hardware import derive_hardware
 from sam_engine.platforms.windows import derive_hardware_windows
+from sam_engine.vocabulary import METRICS
 
 RULES = default_rules()
+CATALOGUE, _ = load_catalogue()
 CTX = MetricContext(RULES.core_factors)
 AZURE_TAG = "7783-7084-3265-9085-8269-3286-77"
 
@@ -136,3 +140,57 @@ def test_graviton3_in_aws_takes_the_cloud_rule_and_an_unlisted_arm_core_is_named
 def test_collector_keeps_the_midr_lines_of_proc_cpuinfo():
     kept = filter_cpuinfo(arm_cpuinfo(2, "0x41", "0xd0c") + "\nFeatures\t: fp asimd evtstrm")
     assert "CPU implementer\t: 0x41" in kept and "CPU part\t: 0xd0c" in kept and "Features" not in kept
+
+
+# --- RHEL: the rule data names what the catalogue produces ------------------------------------
+
+
+def test_every_metric_rule_names_a_product_and_edition_the_catalogue_produces():
+    products = {(p.casefold(), q.casefold()) for p, q in CATALOGUE.products()}
+    for rule in RULES.products:
+        assert (rule.publisher.casefold(), rule.product.casefold()) in products, rule.origin
+        if rule.edition:
+            editions = {e.casefold() for entry in CATALOGUE.entries if entry.product == rule.product
+                        for e in (*entry.editions, entry.edition or "")}
+            assert rule.edition.casefold() in editions, rule.origin
+
+
+def test_every_catalogue_metric_hint_is_a_metric_of_the_vocabulary():
+    hints = {entry.metric_hint for entry in CATALOGUE.entries if entry.metric_hint}
+    assert hints and hints <= set(METRICS)
+
+
+def test_a_metric_hint_outside_the_vocabulary_is_a_located_problem(tmp_path):
+    (tmp_path / "site.yml").write_text("- id: x\n  publisher: A\n  product: B\n  licence: required\n"
+                                       "  metric_hint: socket_pair\n  match: [{title: B}]\n")
+    _, problems = load_catalogue([tmp_path / "site.yml"])
+    assert [str(p) for p in problems] == [
+        f'{tmp_path / "site.yml"}:5:16: error: x.metric_hint: expected one of {", ".join(METRICS)}, got "socket_pair"']
+
+
+def rhel(host, hardware):
+    inst = Installation("rpm", "redhat-release-server", "7.9-6.el7", "x86_64", "Red Hat, Inc.", None, f"r:{host}")
+    return Deployment(host, hardware, (inst,))
+
+
+def test_rhel_as_recognised_counts_socket_pairs_and_two_guests_per_subscription():
+    rec = CATALOGUE.recognise(rhel("h", Hardware()).installations[0])
+    assert (rec.publisher, rec.product, rec.edition) == ("Red Hat", "Red Hat Enterprise Linux", "Server")
+    params = RULES.params(rec.publisher, rec.product, rec.edition, "processor")
+    four = Hardware(4, 64, 128, "GenuineIntel", "Intel(R) Xeon(R) Gold 6338", Virtualization.PHYSICAL)
+    assert measure("processor", [rhel("h1", four)], params, CTX).quantity == 2
+    guest = Hardware(1, 2, 2, "GenuineIntel", "Intel(R) Xeon(R) Gold 6338", Virtualization.VM, "kvm")
+    guests = measure("processor", [rhel(f"g{n}", guest) for n in range(3)], params, CTX)
+    assert guests.quantity == 2 and guests.lines[0].text == "VMs g0, g1, g2: 3 guests ÷ 2 per licence = 2 (rounded up)"
+    assert RULES.rule_for(rec.publisher, rec.product, rec.edition).default_metric == "processor"
+
+
+def test_licence_validate_accepts_an_entitlement_spelled_like_the_shipped_rule(tmp_path, capsys):
+    (tmp_path / "licences").mkdir()
+    (tmp_path / "licences" / "rhel.yml").write_text(
+        "entitlements:\n  - publisher: Red Hat\n    product: Red Hat Enterprise Linux\n    edition: Server\n"
+        "    metric: processor\n    quantity: 2\n    term_start: 2025-01-01\n    term_end: 2027-12-31\n")
+    code = main(["--store", str(tmp_path / "store.json"), "licence", "--licences", str(tmp_path / "licences"),
+                 "validate"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "") and "1 entitlement" in out

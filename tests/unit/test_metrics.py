@@ -80,7 +80,7 @@ def test_oracle_se2_counts_occupied_sockets_and_warns_above_two():
 
 
 def test_rhel_socket_pairs_and_two_guests_per_subscription():
-    p = params("Red Hat", "Enterprise Linux Server", None, "processor")
+    p = params("Red Hat", "Red Hat Enterprise Linux", "Server", "processor")
     result = measure("processor", [dep("h1", physical(4, 32)), dep("h2", physical(1, 8)),
                                    dep("g1", vm(2)), dep("g2", vm(4)), dep("g3", vm(1))], p, CTX)
     # h1: 4 sockets / 2 = 2; h2: 1 socket / 2 = 1 (rounded up); 3 guests / 2 = 2 -> 5
