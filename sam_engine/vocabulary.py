@@ -59,11 +59,12 @@ class Status(str, enum.Enum):
     UNLICENSED = "unlicensed"
     NO_LICENCE_NEEDED = "no licence needed"
     UNRECOGNISED = "unrecognised"
+    NEEDS_DATA = "needs data"  # something is owned, but the metric lacks an input (the headcount)
 
 
 # Most urgent first: what an auditor finds, then money spent for nothing, then the rest.
-URGENCY = tuple(s.value for s in (Status.UNDER_LICENSED, Status.UNLICENSED, Status.OVER_LICENSED, Status.COMPLIANT,
-                                  Status.NO_LICENCE_NEEDED, Status.UNRECOGNISED))
+URGENCY = tuple(s.value for s in (Status.UNDER_LICENSED, Status.UNLICENSED, Status.NEEDS_DATA, Status.OVER_LICENSED,
+                                  Status.COMPLIANT, Status.NO_LICENCE_NEEDED, Status.UNRECOGNISED))
 # Short of licences: the statuses that fail JUnit, count as non-compliant and raise findings.
 NON_COMPLIANT = (Status.UNDER_LICENSED.value, Status.UNLICENSED.value)
 # The statuses of a product that needs a licence, most urgent first.

@@ -175,7 +175,8 @@ def shelfware_findings(position: LicencePosition, policy: Policy) -> list[Findin
     """Products owned far above use: more than ``shelfware_ratio`` x consumption."""
     out = []
     for p in position.products:
-        if p.status in (Status.NO_LICENCE_NEEDED, Status.UNRECOGNISED) or p.owned is None or p.owned <= 0:
+        if p.status in (Status.NO_LICENCE_NEEDED, Status.UNRECOGNISED, Status.NEEDS_DATA) or p.owned is None \
+                or p.owned <= 0:
             continue
         used, unused = p.consumption.quantity, p.owned - p.consumption.quantity
         if unused < max(policy.shelfware_min_unused, 1) or p.owned <= used * policy.shelfware_ratio:

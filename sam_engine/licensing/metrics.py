@@ -75,6 +75,7 @@ class MetricResult:
     quantity: int
     lines: tuple[TraceLine, ...]
     notes: tuple[str, ...] = ()
+    missing: str | None = None  # the input the count needs and does not have (``quantity`` is then 0)
 
 
 def _total(metric: str, lines: list[TraceLine], notes: Sequence[str] = ()) -> MetricResult:
@@ -295,13 +296,15 @@ def per_employee(deployments: Sequence[Deployment], params: MetricParams, ctx: M
     """The organisation's headcount, whatever is installed (Oracle Java SE Universal Subscription).
 
     Example: headcount 250, Java on 3 hosts -> 250. Without a configured headcount
-    the hosts are counted per device as a lower bound, and the trace says so.
+    the consumption is unknown, not guessed from the hosts: quantity 0 with
+    ``missing="headcount"``, which the position shows as needing data.
     """
     hosts = tuple(d.host for d in deployments)
     if ctx.headcount is None:
-        result = per_device(deployments, params, ctx)
-        note = "headcount not configured: counted per device, a lower bound of the employee count"
-        return MetricResult(Metric.EMPLOYEE, result.quantity, result.lines, (note,))
+        where = ", ".join(d.label for d in deployments) or "no host"
+        text = f"headcount not configured: employee count unknown (installed on {where})"
+        note = "per-employee licence: set the organisation's headcount (--headcount or FLEETSAM_HEADCOUNT) to count it"
+        return MetricResult(Metric.EMPLOYEE, 0, (TraceLine(text, hosts, quantity=0),), (note,), missing="headcount")
     text = f"headcount {ctx.headcount} (whatever is installed; found on {_plural(len(hosts), 'host')})"
     return MetricResult(Metric.EMPLOYEE, ctx.headcount, (TraceLine(text, hosts, quantity=ctx.headcount),))
 

@@ -11,6 +11,8 @@ Statuses (``vocabulary.Status``):
   under-licensed    some consumption is not covered (``shortfall`` > 0), something is owned
   over-licensed     surplus (owned - consumption) > ``over_ratio`` × consumption
   unlicensed        licence required, shortfall > 0 and nothing owned counts here
+  needs data        something is owned but the metric lacks an input (per employee without
+                    a headcount): consumption and balance unknown, never guessed
   no licence needed free software (per the catalogue)
   unrecognised      unknown software: listed separately, never dropped
 
@@ -136,6 +138,8 @@ class LicencePosition:
 def _status(group: ProductGroup, consumption: int, owned: int | None, shortfall: int, over_ratio: Decimal) -> Status:
     if not group.required and not group.usable:
         return Status.NO_LICENCE_NEEDED
+    if group.result.missing:  # consumption unknown: only "nothing owned" can be said for sure
+        return Status.UNLICENSED if owned == 0 else Status.NEEDS_DATA if owned is not None else Status.COMPLIANT
     if shortfall > 0:
         return Status.UNLICENSED if owned == 0 else Status.UNDER_LICENSED
     if owned is None:
@@ -210,7 +214,7 @@ def _product(group: ProductGroup, states: dict[str, TermState], alloc: Allocatio
     ownership = _ownership(group, states, alloc)
     shortfall = alloc.shortfall.get(group.key, 0)
     status = _status(group, consumption.quantity, ownership.quantity, shortfall, over_ratio)
-    balance = None if ownership.quantity is None else ownership.quantity - consumption.quantity
+    balance = None if ownership.quantity is None or result.missing else ownership.quantity - consumption.quantity
     if status is Status.NO_LICENCE_NEEDED:
         consumption, balance = Consumption(None, 0, "none", (), result.lines), None
     cost, cost_notes = _gap_cost(group, shortfall)

@@ -333,7 +333,8 @@ def _combine(metric: str, partitions: list[Partition]) -> MetricResult:
     summed = " + ".join(str(p.result.quantity) for p in partitions)
     hosts = tuple(h for p in partitions for ln in p.result.lines for h in ln.hosts)
     lines.append(TraceLine(f"consumption: {summed} = {total}", tuple(dict.fromkeys(hosts)), quantity=total))
-    return MetricResult(metric, total, tuple(lines), tuple(dict.fromkeys(notes)))
+    missing = next((p.result.missing for p in partitions if p.result.missing), None)
+    return MetricResult(metric, total, tuple(lines), tuple(dict.fromkeys(notes)), missing)
 
 
 @dataclass(frozen=True, slots=True)

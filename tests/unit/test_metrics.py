@@ -159,9 +159,11 @@ def test_per_employee_is_the_headcount_whatever_is_installed():
     assert metrics.per_employee([dep("a"), dep("b"), dep("c")], MetricParams(), ctx).quantity == 250
 
 
-def test_per_employee_without_headcount_is_a_lower_bound():
+def test_per_employee_without_headcount_is_unknown_not_guessed_from_the_hosts():
     result = metrics.per_employee([dep("a"), dep("b")], MetricParams(), CTX)
-    assert result.quantity == 2 and "headcount not configured" in result.notes[0]
+    assert (result.quantity, result.missing) == (0, "headcount")
+    assert result.lines[0].text == "headcount not configured: employee count unknown (installed on a, b)"
+    assert "--headcount" in result.notes[0]
 
 
 def test_stale_host_is_flagged_in_the_trace():

@@ -266,6 +266,16 @@ def test_employee_metric_uses_the_headcount():
     assert (p.consumption.quantity, p.owned, p.balance, p.status) == (250, 300, 50, Status.COMPLIANT)
 
 
+def test_employee_metric_without_headcount_needs_data_instead_of_inventing_a_count():
+    scans = [desktop("pc1", "Oracle Java SE")]
+    owned = by_product(position(scans, [ent("J1", "Oracle", "Java SE", "employee", 450)]), "Java SE")
+    assert (owned.consumption.quantity, owned.owned, owned.balance, owned.status) == (0, 450, None, Status.NEEDS_DATA)
+    assert any("headcount" in n for n in owned.notes)
+    assert owned.consumption.trace[0].text.startswith("headcount not configured: employee count unknown")
+    nothing = by_product(position(scans, []), "Java SE")
+    assert nothing.status is Status.UNLICENSED  # whatever the headcount, nothing owned is short
+
+
 def test_catalogue_metric_hint_applies_without_rule_or_entitlement():
     scans = [desktop("pc1", "Acme Tool 6")]
     p = by_product(position(scans, [], metric_hint=lambda publisher, product: "installation"), "Tool")
