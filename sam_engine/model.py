@@ -220,6 +220,7 @@ class Entitlement:
     po_number: str | None = None
     invoice: str | None = None
     purchase_date: str | None = None
-    unit_cost: str | None = None  # decimal as text, never float
+    unit_cost: str | None = None  # decimal as text, never float: the price of one metric unit, or of one pack
     currency: str | None = None
     keys: tuple[str, ...] = ()
+    pack_size: int | None = None  # metric units per pack when ``unit_cost`` is a pack's price

@@ -45,7 +45,8 @@ ADD_FLAGS = {
     "metric": "--metric", "quantity": "--quantity", "term_start": "--start", "term_end": "--end",
     "maintenance_end": "--maintenance-end", "downgrade_rights": "--downgrade",
     "suite_components": "--suite-component", "vendor": "--vendor", "po_number": "--po", "invoice": "--invoice",
-    "purchase_date": "--purchase-date", "unit_cost": "--unit-cost", "currency": "--currency", "keys": "--key",
+    "purchase_date": "--purchase-date", "unit_cost": "--unit-cost", "pack_size": "--pack-size", "currency": "--currency",
+    "keys": "--key",
 }
 LIST_FIELDS = ("entitlement_id", *FIELDS, "origin", "status")
 ADD_HELP = {
@@ -56,7 +57,9 @@ ADD_HELP = {
     "(default: perpetual)", "maintenance_end": "last day of maintenance, YYYY-MM-DD",
     "suite_components": "a product the suite includes (repeatable)", "vendor": "reseller or vendor bought from",
     "po_number": "purchase order number", "invoice": "invoice number", "purchase_date": "date bought, YYYY-MM-DD",
-    "unit_cost": "price of one licence, e.g. 47500.00 or '$47,500.00'", "currency": "ISO 4217 code, e.g. EUR",
+    "unit_cost": "price of one licence (one metric unit), or of one pack with --pack-size, e.g. 47500.00 or "
+    "'$47,500.00'", "pack_size": "metric units per pack when --unit-cost is a pack's price, e.g. 2 for 2-core packs",
+    "currency": "ISO 4217 code, e.g. EUR",
     "keys": "a licence key (repeatable; stored as given, always printed masked)",
 }
 

@@ -124,6 +124,14 @@ def parse_quantity(value, options: ParseOptions):
     return int(text)
 
 
+def parse_pack_size(value, options: ParseOptions) -> int:
+    """A whole number >= 1: how many metric units one priced pack holds (2-core packs: 2)."""
+    size = parse_quantity(value, options)
+    if size is UNLIMITED or size < 1:
+        raise FieldError(f"expected a whole number >= 1, got {shown(value)}")
+    return size
+
+
 def human_date_format(fmt: str) -> str:
     """``%d/%m/%Y`` -> ``DD/MM/YYYY``, for messages."""
     for code, text in (("%d", "DD"), ("%m", "MM"), ("%Y", "YYYY"), ("%y", "YY"), ("%b", "Mon"), ("%B", "Month")):

@@ -53,6 +53,7 @@ FIELDS: dict[str, Callable] = {
     "invoice": fields.parse_text,
     "purchase_date": fields.parse_date,
     "unit_cost": fields.parse_money,
+    "pack_size": fields.parse_pack_size,
     "currency": fields.parse_currency,
     "keys": fields.parse_list,
 }
@@ -114,6 +115,8 @@ def entitlement_id(ent: Entitlement, occurrence: int = 1) -> str:
             value = sorted(v.casefold() for v in value)
         elif name == "unit_cost" and value is not None:
             value = str(Decimal(value).normalize())  # 1234.5 and 1234.50 are one price
+        elif name == "pack_size" and value is None:
+            continue  # added later: entitlements without it keep the ids they were stored under
         content.append(value)
     if occurrence > 1:
         content.append(occurrence)
@@ -226,6 +229,7 @@ def validate_record(
         unit_cost=amount,
         currency=currency,
         keys=tuple(keys),
+        pack_size=values.get("pack_size"),
     )
     return replace(ent, entitlement_id=entitlement_id(ent)), problems
 

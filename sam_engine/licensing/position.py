@@ -68,7 +68,8 @@ class Ownership:
 
 @dataclass(frozen=True, slots=True)
 class GapCost:
-    """The cost of the shortfall: shortfall × the unit cost of one entitlement, in its currency."""
+    """The cost of the shortfall: shortfall × the unit cost of one entitlement (whole packs when it sets
+    ``pack_size``), in its currency."""
 
     amount: Decimal
     currency: str | None
@@ -159,11 +160,17 @@ def _gap_cost(group: ProductGroup, shortfall: int) -> tuple[GapCost | None, list
         unit = Decimal(ent.unit_cost)
     except InvalidOperation:
         return None, [f"{ent.entitlement_id}: unit cost {ent.unit_cost!r} is not a number: the gap is not priced"]
-    amount = unit * shortfall
     currency = ent.currency or "(no currency)"
     bought = f", purchased {ent.purchase_date}" if ent.purchase_date else ""
-    text = (f"shortfall {shortfall} × {unit} {currency} (unit cost of {ent.entitlement_id}{bought}) "
-            f"= {amount} {currency}")
+    if ent.pack_size and ent.pack_size > 1:  # packs are bought whole
+        packs = -(-shortfall // ent.pack_size)
+        amount = unit * packs
+        text = (f"shortfall {shortfall} {group.metric} = {packs} pack{'s' if packs != 1 else ''} of {ent.pack_size} "
+                f"(rounded up) × {unit} {currency} per pack ({ent.entitlement_id}{bought}) = {amount} {currency}")
+    else:
+        amount = unit * shortfall
+        text = (f"shortfall {shortfall} × {unit} {currency} (unit cost of {ent.entitlement_id}{bought}) "
+                f"= {amount} {currency}")
     line = TraceLine(text, entitlements=(ent.entitlement_id,))
     return GapCost(amount, ent.currency, unit, ent.entitlement_id, line), []
 

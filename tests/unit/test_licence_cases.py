@@ -1,10 +1,13 @@
 """Issue #15's licence cases, each with the vendor's worked numbers (shared reference licensing.md),
 counted from raw collector facts the way a scan delivers them."""
 
+from pathlib import Path
+
 import pytest
 from ansible_collections.fleetsam.sam.plugins.module_utils.host_raw import filter_cpuinfo
 
 from sam_engine.cli.main import main
+from sam_engine.entitlements.files import load_licence_files
 from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.licensing.metric_rules import default_rules
 from sam_engine.licensing.metrics import Deployment, MetricContext, measure
@@ -194,3 +197,25 @@ def test_licence_validate_accepts_an_entitlement_spelled_like_the_shipped_rule(t
                  "validate"])
     out, err = capsys.readouterr()
     assert (code, err) == (0, "") and "1 entitlement" in out
+
+
+# --- costs: the unit of unit_cost is explicit --------------------------------------------------
+
+
+def test_pack_size_is_read_from_a_licence_file_and_must_be_at_least_one(tmp_path, capsys):
+    folder = tmp_path / "licences"
+    folder.mkdir()
+    (folder / "sql.yml").write_text(
+        "entitlements:\n  - publisher: Microsoft\n    product: SQL Server\n    edition: Enterprise\n"
+        "    metric: core\n    quantity: 16\n    unit_cost: 13748.00\n    pack_size: 0\n    currency: USD\n")
+    code = main(["--store", str(tmp_path / "store.json"), "licence", "--licences", str(folder), "validate"])
+    _, err = capsys.readouterr()
+    assert code == 2 and err == f"{folder / 'sql.yml'}:8:5: pack_size: expected a whole number >= 1, got \"0\"\n"
+
+
+def test_shipped_sql_server_example_prices_packs_of_two():
+    examples = Path(__file__).resolve().parents[2] / "examples" / "licences"
+    entitlements, problems = load_licence_files([examples], CATALOGUE, [])
+    assert problems == []
+    sql = next(e for e in entitlements if e.product == "SQL Server")
+    assert (sql.quantity, sql.pack_size, sql.unit_cost) == (16, 2, "13748.00")

@@ -342,3 +342,17 @@ def test_host_summary_counts_and_names_like_hosts(order):
         assert p.host_summary(2) == (len(p.hosts), p.hosts[:2]), p.product
         assert p.host_summary(10) == (len(p.hosts), p.hosts)
     assert by_product(pos, "Bash").host_summary(3) == (4, ("a1", "b2", "c3"))
+
+
+def test_a_gap_is_priced_in_whole_packs_when_the_unit_cost_is_a_packs_price():
+    scans = [scanned("app1", host("app1", 2, 24), "Microsoft Windows Server 2022 Standard")]
+    packs = [ent("E-WIN", "Microsoft", "Windows Server", "core", 16, "Standard", unit_cost="6155.00",
+                 currency="USD", pack_size=16)]
+    windows = by_product(position(scans, packs), "Windows Server")
+    # 24 cores used, 16 owned: 8 short -> one 16-core pack (packs are bought whole), not 8 × 6155
+    assert windows.shortfall == 8 and windows.cost.amount == Decimal("6155.00")
+    assert windows.cost.trace.text == ("shortfall 8 core = 1 pack of 16 (rounded up) × 6155.00 USD per pack "
+                                       "(E-WIN) = 6155.00 USD")
+    per_core = [ent("E-WIN", "Microsoft", "Windows Server", "core", 16, "Standard", unit_cost="384.69",
+                    currency="USD")]
+    assert by_product(position(scans, per_core), "Windows Server").cost.amount == Decimal("3077.52")  # 8 × 384.69
