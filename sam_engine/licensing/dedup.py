@@ -11,8 +11,8 @@ the per-installation metric counts the items.
 edition, compared case-insensitively; unrecognised software keeps its raw
 name), normalised version and install location. The item shown is the copy
 that needs the most (licence required, then unknown, then free), then the
-highest version. Distinct locations are distinct installations; exact
-duplicates count once:
+highest version (in dpkg's or rpm's own order when both copies come from it).
+Distinct locations are distinct installations; exact duplicates count once:
   - the same version with the same location, where locations are compared
     case-insensitively, with ``/`` and ``\\`` alike, without a trailing
     separator, and ``Program Files (x86)`` read as ``Program Files`` (the
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from sam_engine.model import Installation, LicenceNeed, Recognition
-from sam_engine.licensing.versions import version_key
+from sam_engine.licensing.versions import PACKAGE_ORDERS, package_version_key, version_key
 
 _NEED_RANK = {LicenceNeed.FREE: 0, LicenceNeed.UNKNOWN: 1, LicenceNeed.REQUIRED: 2}
 
@@ -68,6 +68,8 @@ def _better(a: tuple[Installation, Recognition], b: tuple[Installation, Recognit
     rank_a, rank_b = _NEED_RANK[a[1].licence], _NEED_RANK[b[1].licence]
     if rank_a != rank_b:
         return rank_b > rank_a
+    if a[0].source == b[0].source in PACKAGE_ORDERS and a[0].version and b[0].version:  # the manager's own order
+        return package_version_key(b[0].version, b[0].source) > package_version_key(a[0].version, a[0].source)
     return version_key(b[1].version) > version_key(a[1].version)
 
 

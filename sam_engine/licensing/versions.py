@@ -16,11 +16,20 @@ string stays on the ``Installation``):
   ``2.4.x-build-26`` or ``6.0.5-30`` is the vendor's own version.
 
 ``version_key`` orders versions: digit runs compare as numbers (``8u202`` <
-``8u211``, ``17.0.12`` < ``17.0.13``, ``10`` > ``9``), trailing ``.0`` parts
-do not count (``17.0.12.0`` == ``17.0.12``), the pre-release words ``alpha
-beta rc pre preview dev ea snapshot cr`` sort before the release (``6.4beta`` <
-``6.4``) and any other letters sort after it (``8`` < ``8u211``, ``1.0.2`` <
-``1.0.2a``, as OpenSSL numbers its fix releases).
+``8u211``, ``17.0.12`` < ``17.0.13``, ``10`` > ``9``; Windows' four-part
+``10.0.19041.1`` likewise), trailing ``.0`` parts of the leading numbers do not
+count (``17.0.12.0`` == ``17.0.12``), the pre-release words ``alpha beta rc pre
+preview dev ea snapshot cr`` and a ``~`` sort before the release (``6.4beta`` <
+``6.4``, ``2.0rc1`` < ``2.0``, ``2.0.0-beta`` < ``2.0.0``, ``1.2~git1`` < ``1.2``)
+and any other letters sort after it (``8`` < ``8u211``, ``1.0.2`` < ``1.0.2a``,
+as OpenSSL numbers its fix releases).
+
+``package_version_key(raw, source)`` orders a package manager's own version
+strings exactly as that manager does: dpkg's algorithm (epoch, upstream,
+revision; ``~`` before anything, letters before other characters) for
+``dpkg``, rpm's ``rpmvercmp`` over epoch, version and release for ``rpm``;
+other sources fall back to ``version_key``. Both are plain tuples, so sorting
+thousands of rows stays cheap.
 
 Range syntax (``version_in_range``, also used by entitlements' ``version_range``
 and downgrade rights): comparisons joined by ``,`` must all hold; ``||``
@@ -40,7 +49,7 @@ PACKAGE_SOURCES = frozenset({"dpkg", "rpm", "apk", "pacman"})
 PRERELEASE = frozenset({"alpha", "beta", "rc", "pre", "preview", "dev", "ea", "snapshot", "cr"})
 
 _EPOCH = re.compile(r"^\d+:(?=\d)")
-_TOKEN = re.compile(r"\d+|[a-z]+")
+_TOKEN = re.compile(r"\d+|[a-z]+|~")
 _CLAUSE = re.compile(r"^(>=|<=|==|!=|>|<|=)?\s*(.+?)\s*$")
 _END = (1, 0, "")
 
@@ -64,22 +73,110 @@ def _parts(version: str) -> list[tuple[int, int, str]]:
     for token in _TOKEN.findall(version):
         if token.isdigit():
             parts.append((2, int(token), ""))
-        elif token in PRERELEASE:
+        elif token in PRERELEASE or token == "~":
             parts.append((0, 0, token))
         else:
             parts.append((3, 0, token))
     return parts
 
 
+def _release_trimmed(parts: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Drop the zero parts that end the leading run of numbers: ``2.0rc1`` compares as ``2rc1``
+    and ``2.0`` as ``2``, so the pre-release meets the release's end marker and sorts first."""
+    end = next((n for n, part in enumerate(parts) if part[0] != 2), len(parts))
+    cut = end
+    while cut > 0 and parts[cut - 1] == (2, 0, ""):
+        cut -= 1
+    return parts[:cut] + parts[end:]
+
+
+@functools.lru_cache(maxsize=65536)
 def version_key(version: str | None) -> tuple:
     """A sort key for ``version`` (normalised first); None sorts before every version."""
     norm = normalise_version(version)
     if norm is None:
         return ()
-    parts = _parts(norm)
+    parts = _release_trimmed(_parts(norm))
     while parts and parts[-1] == (2, 0, ""):
         parts.pop()
     return tuple(parts) + (_END,)
+
+
+# --- package managers' own orders ----------------------------------------------------------
+
+_DPKG_PART = re.compile(r"(\D*)(\d*)")
+_DPKG_PAD = ((0,), 0)  # what a shorter version compares as: an empty text part and the number 0
+
+
+def _dpkg_weight(char: str) -> int:
+    """dpkg's order of one non-digit character: ``~`` < end of part < letters < everything else."""
+    if char == "~":
+        return -1
+    return ord(char) if char.isascii() and char.isalpha() else ord(char) + 256
+
+
+def _dpkg_string_key(text: str) -> tuple:
+    """dpkg's verrevcmp as a key: (non-digit run, number) pairs, each run ending in a 0 weight
+    (the end of a run outranks ``~`` and loses to any other character)."""
+    pairs = [(tuple(_dpkg_weight(c) for c in letters) + (0,), int(digits or 0))
+             for letters, digits in _DPKG_PART.findall(text) if letters or digits]
+    pairs = pairs or [_DPKG_PAD]
+    while len(pairs) > 1 and pairs[-1] == _DPKG_PAD:  # only the first pair can equal the padding
+        pairs.pop()
+    return tuple(pairs) + (_DPKG_PAD,)
+
+
+def dpkg_key(version: str) -> tuple:
+    """Sort key of a full Debian version ``[epoch:]upstream[-revision]``, as ``dpkg --compare-versions``."""
+    text = version.strip()
+    epoch, colon, rest = text.partition(":")
+    if not colon or not epoch.isdigit():
+        epoch, rest = "0", text
+    upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
+    return int(epoch), _dpkg_string_key(upstream), _dpkg_string_key(revision)
+
+
+_RPM_TOKEN = re.compile(r"[0-9]+|[A-Za-z]+|~|\^")
+_RPM_END = (1,)
+
+
+def _rpm_string_key(text: str) -> tuple:
+    """rpmvercmp as a key; separators (anything but ASCII letters, digits, ``~`` and ``^``) are skipped.
+    Token order: ``~`` < end < ``^`` < letters (byte order) < numbers (by value)."""
+    key = []
+    for token in _RPM_TOKEN.findall(text):
+        if token == "~":
+            key.append((0,))
+        elif token == "^":
+            key.append((2,))
+        elif token.isdigit():
+            key.append((4, int(token)))
+        else:
+            key.append((3, token))
+    return tuple(key) + (_RPM_END,)
+
+
+def rpm_key(version: str) -> tuple:
+    """Sort key of an rpm ``[epoch:]version[-release]``, as rpm's ``rpmvercmp`` over epoch, version, release."""
+    text = version.strip()
+    epoch, colon, rest = text.partition(":")
+    if not colon or not epoch.isdigit():
+        epoch, rest = "0", text
+    ver, _, release = rest.rpartition("-") if "-" in rest else (rest, "", "")
+    return int(epoch), _rpm_string_key(ver), _rpm_string_key(release)
+
+
+_PACKAGE_KEYS = {"dpkg": dpkg_key, "rpm": rpm_key}
+PACKAGE_ORDERS = frozenset(_PACKAGE_KEYS)  # the sources whose records package_version_key orders exactly
+
+
+def package_version_key(raw: str | None, source: str | None) -> tuple:
+    """The package manager's own order of ``raw`` for dpkg and rpm records, else ``version_key``.
+    Keys of different sources are not comparable with each other: compare within one source."""
+    if raw is None:
+        return ()
+    rule = _PACKAGE_KEYS.get(source or "")
+    return rule(raw) if rule else version_key(raw)
 
 
 @functools.lru_cache(maxsize=1024)
