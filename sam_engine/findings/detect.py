@@ -88,6 +88,8 @@ def licence_findings(position: LicencePosition) -> list[Finding]:
     """Under-licensed and unlicensed products of the position."""
     out = []
     for p in position.products:
+        if p.follows:  # the edition's own row carries the finding
+            continue
         metric = p.consumption.metric or "licence"
         cost = f"; the gap costs {p.cost.amount} {p.cost.currency or ''}".rstrip() if p.cost else ""
         if p.status is Status.UNDER_LICENSED:

@@ -40,7 +40,7 @@ from sam_engine.model import Entitlement, HostScan, Installation, Recognition
 from sam_engine.licensing.placements import InstallationRef, RefList
 from sam_engine.licensing.reconcile import (Allocation, ProductGroup, allocate, fold_editionless, group_installations,
                                             measure_group)
-from sam_engine.vocabulary import Metric, Status
+from sam_engine.vocabulary import URGENCY, Metric, Status
 
 Recogniser = Callable[[Installation], Recognition]
 DEFAULT_OVER_RATIO = Decimal("0.2")
@@ -101,6 +101,7 @@ class ProductPosition:
     cost: GapCost | None
     stale_hosts: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    follows: tuple[str, ...] = ()  # editions whose status this editionless row takes (``_follow_editions``)
 
     @property
     def owned(self) -> int | None:
@@ -232,6 +233,25 @@ def _product(group: ProductGroup, states: dict[str, TermState], alloc: Allocatio
                            ownership, balance, shortfall, cost, group.stale_hosts, tuple(notes))
 
 
+def _follow_editions(groups: Sequence[ProductGroup], products: list[ProductPosition]) -> None:
+    """A row whose every required installation is counted under an edition (``fold_editionless``)
+    needs a licence all the same: it takes the most urgent status of those editions' rows, so
+    its status and its installations agree, with nothing consumed here.
+
+    Example: "Microsoft SQL Server 2019" beside "... Standard Edition" on sql1 and nothing owned:
+    the Standard row is unlicensed, and so is the editionless row, consuming 0.
+    """
+    for n, (group, p) in enumerate(zip(groups, products)):
+        if not group.folded_into or group.required or p.status is not Status.NO_LICENCE_NEEDED:
+            continue
+        statuses = [q.status for q in products if q.edition in group.folded_into
+                    and (q.publisher, q.product) == (p.publisher, p.product)]
+        if statuses and group.count == group.folded:
+            status = min(statuses, key=lambda s: URGENCY.index(s.value))
+            consumption = replace(p.consumption, metric=group.metric, rule=group.rule_origin)
+            products[n] = replace(p, status=status, consumption=consumption, follows=group.folded_into)
+
+
 def _totals(products: Sequence[ProductPosition]) -> tuple[tuple[tuple[str, Decimal], ...], Decimal | None, list[str]]:
     sums: dict[str, Decimal] = {}
     for p in products:
@@ -272,6 +292,7 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
             measure_group(group, states, rules, ctx, metric_hint)
     alloc = allocate([g for g in groups if g.recognised])
     products = [_product(g, states, alloc, over_ratio) for g in groups if g.recognised]
+    _follow_editions([g for g in groups if g.recognised], products)
     unrecognised = [_unrecognised(g) for g in groups if not g.recognised]
     totals, total, notes = _totals(products)
     return LicencePosition(as_of, tuple(products), tuple(unrecognised), totals, total, tuple(notes))

@@ -74,6 +74,7 @@ class ProductGroup:
     coverage_lines: list[TraceLine] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     folded: int = 0  # required installations counted under an edition of the product instead (fold_editionless)
+    folded_into: tuple[str, ...] = ()  # the editions they are counted under
     _names: dict = field(default_factory=dict, repr=False, compare=False)  # host-name cache
 
     @property
@@ -220,7 +221,7 @@ def fold_editionless(groups: Sequence[ProductGroup]) -> None:
         hosts = sorted({g.placements.host_scans[host_of[k]].inventory_name for k in folded_at}, key=str.casefold)
         names = sorted({covered[host_of[k]] for k in folded_at})
         g.required_at = array("Q", (k for k, h in host_of.items() if h not in covered))
-        g.folded = folded
+        g.folded, g.folded_into = folded, tuple(names)
         shown = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
         g.notes.append(f"{_count(folded)} on {shown}: counted under the {' / '.join(names)} edition found on the "
                        f"same host, not again here")
@@ -298,6 +299,9 @@ def measure_group(group: ProductGroup, states: dict[str, TermState], rules: Metr
     hosts = group_per_host(required)
     if not required and not group.usable:
         text = f"no licence needed: {_count(group.count)} on {', '.join(group.hosts)}"
+        if group.folded and not free:
+            text = (f"{_count(group.count)} on {', '.join(group.hosts)}: counted under the "
+                    f"{' / '.join(group.folded_into)} edition on the same host; nothing more to count here")
         group.result = MetricResult(group.metric, 0, (TraceLine(text, group.hosts, quantity=0),))
         return
     by_cover: dict[tuple[str, ...], list[Deployment]] = {}

@@ -7,6 +7,7 @@ import pytest
 
 from sam_engine.model import (Entitlement, Hardware, Host, HostScan, HostStatus, Installation, LicenceNeed,
                               Recognition, Virtualization)
+from sam_engine.findings.detect import licence_findings
 from sam_engine.licensing.position import build_position, position_to_rows
 from sam_engine.vocabulary import Status
 
@@ -326,7 +327,14 @@ def test_editionless_record_beside_an_edition_on_one_host_is_not_counted_again()
     assert any("1 installation on sql1: counted under the Standard edition" in n for n in bare.notes)
     alone = position(scans[:1], [])
     (bare,) = [p for p in alone.products if p.product == "SQL Server" and p.edition is None]
-    assert (bare.status, bare.consumption.quantity) == (Status.NO_LICENCE_NEEDED, 0)
+    # its installation needs a licence (counted under Standard): the row says so, not "no licence needed"
+    assert (bare.status, bare.consumption.quantity) == (Status.UNLICENSED, 0)
+    assert bare.status is by_product(alone, "SQL Server", "Standard").status
+    assert bare.consumption.trace[0].text == ("1 installation on sql1: counted under the Standard edition on the "
+                                              "same host; nothing more to count here")
+    owned = position(scans[:1], [ent("E1", "Microsoft", "SQL Server", "core", 4, "Standard")])
+    (bare,) = [p for p in owned.products if p.product == "SQL Server" and p.edition is None]
+    assert bare.status is Status.COMPLIANT and bare.balance is None
 
 
 @pytest.mark.parametrize("order", ["by name", "reversed", "duplicate names"])
@@ -356,3 +364,12 @@ def test_a_gap_is_priced_in_whole_packs_when_the_unit_cost_is_a_packs_price():
     per_core = [ent("E-WIN", "Microsoft", "Windows Server", "core", 16, "Standard", unit_cost="384.69",
                     currency="USD")]
     assert by_product(position(scans, per_core), "Windows Server").cost.amount == Decimal("3077.52")  # 8 × 384.69
+
+
+def test_an_editionless_row_following_its_edition_raises_no_second_finding():
+    vm = host("sql1", 2, 2, Virtualization.VM)
+    pos = position([scanned("sql1", vm, "Microsoft SQL Server 2019 (64-bit)", "Microsoft SQL Server 2019")], [])
+    (bare,) = [p for p in pos.products if p.product == "SQL Server" and p.edition is None]
+    assert bare.follows == ("Standard",)
+    (finding,) = licence_findings(pos)
+    assert "Standard" in finding.title
