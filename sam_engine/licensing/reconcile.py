@@ -291,6 +291,10 @@ def measure_group(group: ProductGroup, states: dict[str, TermState], rules: Metr
     group.notes += notes
     group.usable = [e for e in group.candidates
                     if states[e.entitlement_id].active and e.metric in (group.metric, Metric.SITE)]
+    if group.edition:  # an entitlement naming no edition covers every edition: said, not silent
+        group.notes += [f"{e.entitlement_id} names no edition: counted as covering the {group.edition} edition "
+                        f"too; name the edition it was bought for if it covers only one"
+                        for e in group.usable if not e.edition]
     required = group.required_items()
     free = group.count - len(required) - group.folded
     if free and required:

@@ -373,3 +373,11 @@ def test_an_editionless_row_following_its_edition_raises_no_second_finding():
     assert bare.follows == ("Standard",)
     (finding,) = licence_findings(pos)
     assert "Standard" in finding.title
+
+
+def test_an_entitlement_without_edition_covering_an_edition_says_so():
+    pos = position([desktop("pc1", OFFICE19)], [ent("E-ANY", "Microsoft", "Office", "device", 5)])
+    office = by_product(pos, "Office", "Professional Plus")
+    assert office.owned == 5
+    assert ("E-ANY names no edition: counted as covering the Professional Plus edition too; name the edition it "
+            "was bought for if it covers only one") in office.notes
