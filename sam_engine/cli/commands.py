@@ -12,7 +12,7 @@ import sys
 
 from sam_engine import __version__
 from sam_engine.auditpack.pack import PackError
-from sam_engine.cli import check, evidence, licence, position, scans, stores
+from sam_engine.cli import check, evidence, export, licence, position, scans, stores
 from sam_engine.cli.exit_codes import BadInput, ExitCode, describe
 from sam_engine.cli import DEBUG_FLAGS
 from sam_engine.entitlements.schema import ValidationFailed
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.register(sub)
     evidence.register(sub)
     stores.register(sub)
+    export.register(sub)
     for p in _all_subparsers(parser):  # so that 'fleetsam check --debug' works too
         p.add_argument(*DEBUG_FLAGS, dest="debug", action="store_true", default=argparse.SUPPRESS,
                        help=DEBUG_HELP)

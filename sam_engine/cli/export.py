@@ -1,0 +1,76 @@
+"""``fleetsam export --format cyclonedx``: the stored inventory as an SBOM for other tools.
+
+Reads a scan (the latest by default, as ``fleetsam report`` does) and the
+entitlements (stored ones and the licence files), and writes the fleet's or
+one host's packages as CycloneDX 1.6 JSON (``export.cyclonedx``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from sam_engine.cli.exit_codes import BadInput, ExitCode
+from sam_engine.export import cyclonedx
+from sam_engine.licensing.context import LicenceSettings, load_context
+from sam_engine.store.interface import open_store, require_scan
+
+FORMATS = ("cyclonedx",)
+
+
+def _write(path: str, document: str) -> None:
+    """Write ``document`` to ``path`` (``-``: standard output) whole or not at all."""
+    if path == "-":
+        sys.stdout.write(document)
+        return
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_text(document, encoding="utf-8")
+        os.replace(partial, target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise BadInput(f"--output {path}: cannot write: {exc.strerror or exc}") from None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with open_store(args.store, create=False) as store:
+        scan, stored = require_scan(store, args.store, args.scan), store.entitlements()
+    if args.host is not None and all(hs.inventory_name != args.host for hs in scan.hosts):
+        raise BadInput(f'--host {args.host}: no host of that name in scan "{scan.scan_id}"; fleetsam hosts lists them')
+    settings = replace(LicenceSettings.from_env(), licences_dir=Path(args.licences))
+    ctx = load_context(settings, dt.date.today(), stored)
+    for problem in ctx.problems:
+        print(problem, file=sys.stderr)
+    if ctx.has_errors:
+        return ExitCode.BAD_INPUT
+    document = cyclonedx.export(scan, ctx.catalogue, ctx.entitlements, args.host, args.licensee or None)
+    _write(args.output, document)
+    return ExitCode.OK
+
+
+def register(subparsers) -> None:
+    """Add ``fleetsam export`` to the main parser's subcommands."""
+    p = subparsers.add_parser(
+        "export", help="the inventory as a CycloneDX SBOM (for Dependency-Track, vulnerability scanners)",
+        description="Write the packages of the latest stored scan (or of --scan), on every host or on --host "
+                    "only, as a CycloneDX 1.6 JSON SBOM: one component per distinct package with its package "
+                    "URL, the hosts it is on as fleetsam:host properties, and the entitlements covering it in "
+                    "each licence's licensing block (keys masked). Exit 0 when written; 2 on bad input (no "
+                    "store, unknown scan or host, a licence file error, an output that cannot be written).")
+    p.add_argument("--format", choices=FORMATS, default="cyclonedx",
+                   help="export format: cyclonedx (CycloneDX 1.6 JSON; the default and only one)")
+    p.add_argument("--output", "-o", required=True, metavar="FILE",
+                   help="file to write (replaced whole only once complete); - for standard output")
+    p.add_argument("--host", metavar="NAME", help="only this host (its inventory name), as the SBOM's device")
+    p.add_argument("--scan", metavar="ID", help="the scan to export (default: the latest; fleetsam scans lists them)")
+    p.add_argument("--licences", default=os.environ.get("FLEETSAM_LICENCES", "licences"),
+                   help="licence files directory (default: %(default)s, env FLEETSAM_LICENCES)")
+    p.add_argument("--licensee", default=os.environ.get("FLEETSAM_LICENSEE"), metavar="ORGANISATION",
+                   help="the organisation the licences were granted to, written as licensee and purchaser "
+                        "(default: env FLEETSAM_LICENSEE; none when unset)")
+    p.set_defaults(func=cmd_export)

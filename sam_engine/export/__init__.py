@@ -1,0 +1,1 @@
+"""Exports of the stored inventory in other tools' formats (CycloneDX SBOM)."""
