@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from cyclonedx.model import Property
@@ -87,7 +87,9 @@ def _packages(host_scans: Sequence[HostScan], catalogue: Catalogue) -> dict[str,
             if ref is None:
                 rec = catalogue.recognise(inst)
                 publisher = rec.publisher if rec.rule else clean_vendor(inst.vendor)
-                purl = purl_of(inst, hs.host, text(publisher) if publisher else None)
+                clean = replace(inst, name=text(inst.name), version=inst.version and text(inst.version),
+                                arch=inst.arch and text(inst.arch))
+                purl = purl_of(clean, hs.host, text(publisher) if publisher else None)
                 ref = seen[key] = purl.to_string()
                 if ref not in packages:
                     packages[ref] = _Package(inst, rec, publisher, purl, _os_package(inst))
@@ -182,7 +184,10 @@ def build_bom(scan: Scan, catalogue: Catalogue, entitlements: Sequence[Entitleme
     packages = _packages(host_scans, catalogue)
     components = [_component(ref, packages[ref], entitlements) for ref in sorted(packages)]
     used = [e for e in entitlements if any(applies(e, packages[c.bom_ref.value].rec) for c in components)]
-    return Bom(components=components, metadata=_metadata(scan, host_scans, host)), used
+    bom = Bom(components=components, metadata=_metadata(scan, host_scans, host))
+    if bom.metadata.component is not None:  # the host's packages are what it is made of
+        bom.register_dependency(bom.metadata.component, components)
+    return bom, used
 
 
 def to_json(bom: Bom, entitlements: Sequence[Entitlement], licensee: str | None = None) -> str:

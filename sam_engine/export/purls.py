@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from packageurl import PackageURL
+from packageurl import PackageURL, quote
 
 from sam_engine.model import Host, Installation
 
@@ -34,6 +34,22 @@ _DISTRO_NAMES = (
     ("alpine", "alpine"), ("arch", "arch"), ("manjaro", "manjaro"), ("endeavouros", "endeavouros"),
 )
 _NOT_A_DISTRO = {"", "linux", "gnu/linux"}
+
+
+class Purl(PackageURL):
+    """A ``PackageURL`` whose name may hold a ``/``.
+
+    packageurl-python percent-encodes a name but leaves its ``/`` as it is, so
+    ``AC/DC Tool`` would read back as namespace ``AC`` and name ``DC Tool``;
+    the purl spec wants it escaped as ``%2F``."""
+
+    def to_string(self, encode: bool | None = True) -> str:
+        text = super().to_string(encode)
+        if encode is not True or "/" not in (self.name or ""):
+            return text
+        head = PackageURL(self.type, self.namespace, "_").to_string()[:-2]  # pkg:type[/namespace]
+        tail = PackageURL(self.type, self.namespace, "_", self.version, self.qualifiers, self.subpath).to_string()
+        return f"{head}/{quote(self.name).replace('/', '%2F')}{tail[len(head) + 2:]}"
 
 
 def distro_of(host: Host | None) -> str | None:
@@ -63,7 +79,7 @@ def _rpm_version(version: str | None) -> tuple[str | None, str | None]:
     return version, None
 
 
-def purl_of(inst: Installation, host: Host | None, publisher: str | None) -> PackageURL:
+def purl_of(inst: Installation, host: Host | None, publisher: str | None) -> Purl:
     """The package URL of ``inst`` found on ``host``; ``publisher`` names a generic title's namespace."""
     kind = PURL_TYPES.get(inst.source, "generic")
     version, qualifiers = inst.version or None, {}
@@ -85,4 +101,4 @@ def purl_of(inst: Installation, host: Host | None, publisher: str | None) -> Pac
     else:
         namespace = publisher or None
         qualifiers["source"] = inst.source  # windows, macos-app, swid, snap...: where the title was read
-    return PackageURL(type=kind, namespace=namespace, name=inst.name, version=version, qualifiers=qualifiers)
+    return Purl(type=kind, namespace=namespace, name=inst.name, version=version, qualifiers=qualifiers)
