@@ -29,10 +29,11 @@ from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.model.license import DisjunctiveLicense
 from cyclonedx.output.json import JsonV1Dot6
+from cyclonedx.schema.schema import SchemaVersion1Dot6
 
 from sam_engine import __version__
 from sam_engine.entitlements.schema import mask_key
-from sam_engine.export.purls import purl_of
+from sam_engine.export.purls import Purl, purl_of
 from sam_engine.licensing.catalogue import Catalogue, clean_vendor
 from sam_engine.licensing.coverage import covers, norm, product_key
 from sam_engine.model import Entitlement, HostScan, Installation, LicenceNeed, Recognition, Scan
@@ -66,7 +67,7 @@ class _Package:
     inst: Installation
     rec: Recognition
     publisher: str | None
-    purl: object
+    purl: Purl
     os_package: bool
     hosts: set[str] = field(default_factory=set)
 
@@ -107,7 +108,8 @@ def applies(ent: Entitlement, rec: Recognition) -> bool:
 
 
 def licence_name(ent: Entitlement) -> str:
-    publisher = None if norm(ent.product).startswith(norm(ent.publisher)) else ent.publisher  # not "Oracle Oracle Database"
+    # "Oracle Database", not "Oracle Oracle Database"
+    publisher = None if norm(ent.product).startswith(norm(ent.publisher)) else ent.publisher
     what = " ".join(p for p in (publisher, ent.product, ent.edition) if p)
     quantity = "unlimited" if ent.quantity is None else str(ent.quantity)
     po = f", PO {ent.po_number}" if ent.po_number else ""
@@ -136,19 +138,18 @@ def licensing(ent: Entitlement, licensee: str | None) -> dict:
     return doc
 
 
-def _component(ref: str, pkg: _Package, entitlements: Sequence[Entitlement]) -> Component:
+def _component(ref: str, pkg: _Package, licences: Sequence[Entitlement]) -> Component:
     inst, rec = pkg.inst, pkg.rec
     props = [prop("source", inst.source), prop("package_id", inst.package_id), prop("licence", rec.licence.value)]
     if rec.rule:
         props += [prop("product", rec.product), prop("catalogue_rule", rec.rule)]
         if rec.edition:
             props.append(prop("edition", rec.edition))
-    props += [prop("host", name) for name in pkg.hosts]
     return Component(
         type=ComponentType.OPERATING_SYSTEM if pkg.os_package else ComponentType.APPLICATION,
         name=text(inst.name), version=text(inst.version) if inst.version else None,
         publisher=text(pkg.publisher) if pkg.publisher else None, bom_ref=ref, purl=pkg.purl,
-        licenses=[_licence(e) for e in entitlements if applies(e, rec)], properties=props)
+        licenses=[_licence(e) for e in licences], properties=props)
 
 
 def _timestamp(scan: Scan) -> dt.datetime | None:
@@ -175,36 +176,59 @@ def _metadata(scan: Scan, host_scans: Sequence[HostScan], host: str | None) -> B
     return meta
 
 
-def build_bom(scan: Scan, catalogue: Catalogue, entitlements: Sequence[Entitlement],
-              host: str | None = None) -> tuple[Bom, list[Entitlement]]:
-    """The BOM of ``scan`` (of its host ``host`` only when given) and the entitlements its components carry.
+@dataclass(frozen=True)
+class Sbom:
+    """An SBOM as the library's records: the document's head (metadata), the components, the hosts of
+    each component (by bom-ref) and the entitlements their licences name.
 
-    ``host`` must be an inventory name of the scan (the caller checks)."""
+    The library serialises the head and each component; they are put together in ``to_json``,
+    with the hosts, because the library does not scale to a fleet: ``Bom.validate()`` finds each
+    component's dependency entry by a linear search (quadratic: a minute for 2,000 distinct
+    packages), and properties live in sorted sets compared in Python."""
+
+    head: Bom
+    components: tuple[Component, ...]
+    hosts: dict[str, list[str]]
+    entitlements: tuple[Entitlement, ...]
+
+
+def build(scan: Scan, catalogue: Catalogue, entitlements: Sequence[Entitlement], host: str | None = None) -> Sbom:
+    """The SBOM of ``scan`` (of its host ``host`` only when given; the caller checks it is one)."""
     host_scans = [hs for hs in scan.hosts if host is None or hs.inventory_name == host]
     packages = _packages(host_scans, catalogue)
-    components = [_component(ref, packages[ref], entitlements) for ref in sorted(packages)]
-    used = [e for e in entitlements if any(applies(e, packages[c.bom_ref.value].rec) for c in components)]
-    bom = Bom(components=components, metadata=_metadata(scan, host_scans, host))
-    if bom.metadata.component is not None:  # the host's packages are what it is made of
-        bom.register_dependency(bom.metadata.component, components)
-    return bom, used
+    components, used = [], {}
+    for ref in sorted(packages):
+        licences = [e for e in entitlements if applies(e, packages[ref].rec)]
+        used.update((e.entitlement_id, e) for e in licences)
+        components.append(_component(ref, packages[ref], licences))
+    return Sbom(Bom(metadata=_metadata(scan, host_scans, host)), tuple(components),
+                {ref: sorted(p.hosts) for ref, p in packages.items()}, tuple(used.values()))
 
 
-def to_json(bom: Bom, entitlements: Sequence[Entitlement], licensee: str | None = None) -> str:
-    """The BOM as CycloneDX 1.6 JSON, with each licence's ``licensing`` block added."""
-    doc = json.loads(JsonV1Dot6(bom).output_as_string())
-    blocks = {e.entitlement_id: licensing(e, licensee) for e in entitlements}
-    for component in doc.get("components", ()):
-        for item in component.get("licenses", ()):
-            licence = item.get("license", {})
-            ids = [p["value"] for p in licence.get("properties", ()) if p["name"] == PREFIX + "entitlement"]
-            if ids and ids[0] in blocks:
-                licence["licensing"] = blocks[ids[0]]
+def _component_json(component: Component, hosts: Sequence[str], blocks: dict[str, dict]) -> dict:
+    doc = json.loads(component.as_json(view_=SchemaVersion1Dot6))
+    located = ({"name": PREFIX + "host", "value": text(h)} for h in hosts)
+    doc["properties"] = sorted([*doc.get("properties", ()), *located], key=lambda p: (p["name"], p["value"]))
+    for item in doc.get("licenses", ()):
+        licence = item.get("license", {})
+        ids = [p["value"] for p in licence.get("properties", ()) if p["name"] == PREFIX + "entitlement"]
+        if ids and ids[0] in blocks:
+            licence["licensing"] = blocks[ids[0]]
+    return doc
+
+
+def to_json(sbom: Sbom, licensee: str | None = None) -> str:
+    """The SBOM as CycloneDX 1.6 JSON, with the hosts of each component and each licence's ``licensing``."""
+    doc = json.loads(JsonV1Dot6(sbom.head).output_as_string())
+    blocks = {e.entitlement_id: licensing(e, licensee) for e in sbom.entitlements}
+    doc["components"] = [_component_json(c, sbom.hosts[c.bom_ref.value], blocks) for c in sbom.components]
+    root = sbom.head.metadata.component
+    if root is not None:  # one host: its packages are what it is made of
+        doc["dependencies"] = [{"ref": root.bom_ref.value, "dependsOn": [c["bom-ref"] for c in doc["components"]]}]
     return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
 
 
 def export(scan: Scan, catalogue: Catalogue, entitlements: Sequence[Entitlement], host: str | None = None,
            licensee: str | None = None) -> str:
     """``scan``'s inventory (or ``host``'s) as a CycloneDX 1.6 JSON document."""
-    bom, used = build_bom(scan, catalogue, entitlements, host)
-    return to_json(bom, used, licensee)
+    return to_json(build(scan, catalogue, entitlements, host), licensee)

@@ -30,7 +30,8 @@ _DISTRO_NAMES = (
     ("ubuntu", "ubuntu"), ("debian", "debian"), ("linux mint", "linuxmint"), ("raspbian", "raspbian"),
     ("kali", "kali"), ("pop!_os", "pop"), ("fedora", "fedora"), ("centos", "centos"), ("red hat", "redhat"),
     ("rocky", "rocky"), ("almalinux", "almalinux"), ("oracle linux", "oracle"), ("amazon linux", "amzn"),
-    ("opensuse", "opensuse"), ("suse", "suse"), ("sles", "suse"), ("mageia", "mageia"), ("openmandriva", "openmandriva"),
+    ("opensuse", "opensuse"), ("suse", "suse"), ("sles", "suse"), ("mageia", "mageia"),
+    ("openmandriva", "openmandriva"),
     ("alpine", "alpine"), ("arch", "arch"), ("manjaro", "manjaro"), ("endeavouros", "endeavouros"),
 )
 _NOT_A_DISTRO = {"", "linux", "gnu/linux"}
