@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
@@ -138,7 +139,17 @@ def licensing(ent: Entitlement, licensee: str | None) -> dict:
     return doc
 
 
-def _component(ref: str, pkg: _Package, licences: Sequence[Entitlement]) -> Component:
+def cpe_of(prefix: str | None, version: str | None) -> str | None:
+    """The CPE 2.3 name of a catalogue product (``cpe:2.3:a:VENDOR:PRODUCT``) at ``version``; None
+    without both (a CPE of any version would match every vulnerability of the product) or for a
+    version that CPE cannot spell."""
+    if not prefix or not version or not re.fullmatch(r"[!-~]+", version):  # CPE 2.3 quotes printable ASCII only
+        return None
+    quoted = re.sub(r"([^A-Za-z0-9._-])", r"\\\1", version)
+    return f"{prefix}:{quoted}:*:*:*:*:*:*:*"
+
+
+def _component(ref: str, pkg: _Package, licences: Sequence[Entitlement], cpes: dict[str, str | None]) -> Component:
     inst, rec = pkg.inst, pkg.rec
     props = [prop("source", inst.source), prop("package_id", inst.package_id), prop("licence", rec.licence.value)]
     if rec.rule:
@@ -149,7 +160,8 @@ def _component(ref: str, pkg: _Package, licences: Sequence[Entitlement]) -> Comp
         type=ComponentType.OPERATING_SYSTEM if pkg.os_package else ComponentType.APPLICATION,
         name=text(inst.name), version=text(inst.version) if inst.version else None,
         publisher=text(pkg.publisher) if pkg.publisher else None, bom_ref=ref, purl=pkg.purl,
-        licenses=[_licence(e) for e in licences], properties=props)
+        licenses=[_licence(e) for e in licences], properties=props,
+        cpe=cpe_of(cpes.get(rec.rule or ""), text(rec.version) if rec.version else None))
 
 
 def _timestamp(scan: Scan) -> dt.datetime | None:
@@ -197,10 +209,11 @@ def build(scan: Scan, catalogue: Catalogue, entitlements: Sequence[Entitlement],
     host_scans = [hs for hs in scan.hosts if host is None or hs.inventory_name == host]
     packages = _packages(host_scans, catalogue)
     components, used = [], {}
+    cpes = {e.rule: e.cpe for e in catalogue.entries if e.cpe}
     for ref in sorted(packages):
         licences = [e for e in entitlements if applies(e, packages[ref].rec)]
         used.update((e.entitlement_id, e) for e in licences)
-        components.append(_component(ref, packages[ref], licences))
+        components.append(_component(ref, packages[ref], licences, cpes))
     return Sbom(Bom(metadata=_metadata(scan, host_scans, host)), tuple(components),
                 {ref: sorted(p.hosts) for ref, p in packages.items()}, tuple(used.values()))
 

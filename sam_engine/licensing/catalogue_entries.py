@@ -26,6 +26,8 @@ Professional Plus}}``). ``licence_when``: ``[{version: <range>, until|since:
 <date>, licence: ...}]``, the first that holds decides, else ``licence`` (ranges
 as in ``versions``; dates against the catalogue's ``today``). ``suite`` lists
 component products, ``metric_hint`` the usual metric, ``note`` is free text.
+``cpe`` names the product in NVD's dictionary, ``cpe:2.3:a:VENDOR:PRODUCT`` (the
+SBOM export adds the recognised version).
 ``fallback: true`` entries (broad rules) are tried after all others.
 
 A file is read through ``located_yaml``: a bad entry is a ``Problem`` at the
@@ -49,7 +51,8 @@ from sam_engine.licensing.versions import parse_range, version_in_range
 from sam_engine.vocabulary import METRICS
 
 ENTRY_KEYS = ("id", "match", "publisher", "product", "edition", "editions", "map", "version",
-              "licence", "licence_when", "suite", "metric_hint", "fallback", "examples", "note")
+              "licence", "licence_when", "suite", "metric_hint", "fallback", "examples", "note", "cpe")
+CPE_PRODUCT = re.compile(r"cpe:2\.3:[aoh]:[a-z0-9_.\-]+:[a-z0-9_.\-]+")  # NVD's vendor and product names
 RULE_FIELDS = ("title", "publisher", "source", "package_id", "swid_tag_id", "version")
 WHEN_KEYS = ("version", "until", "since", "licence", "note")
 EXAMPLE_KEYS = ("title", "publisher", "source", "version", "package_id", "expect")
@@ -80,6 +83,7 @@ class Entry:
     examples: tuple[dict, ...]
     open_edition: bool  # the edition comes from the title
     templated: bool  # publisher or product comes from the title
+    cpe: str | None = None  # cpe:2.3:PART:VENDOR:PRODUCT, without version
 
     def licence_for(self, version: str | None, today: date) -> LicenceNeed:
         for spec, until, since, licence in self.licence_when:
@@ -191,6 +195,9 @@ def _entry(doc: YamlFile, node: yaml.Node, n: int, label: str) -> Entry | None:
     hint = doc.choice(fields.get("metric_hint"), f"{name}.metric_hint", METRICS, None)
     fallback = doc.boolean(fields.get("fallback"), f"{name}.fallback", False)
     doc.text(fields.get("note"), f"{name}.note")
+    cpe = doc.text(fields.get("cpe"), f"{name}.cpe")
+    if cpe is not None and not CPE_PRODUCT.fullmatch(cpe):
+        doc.fail(fields["cpe"], f"{name}.cpe", f'expected cpe:2.3:a|o|h:VENDOR:PRODUCT, got "{cpe}"')
     if len(doc.problems) > before:
         return None
     edition, publisher, product = results["edition"], results["publisher"], results["product"]
@@ -200,7 +207,7 @@ def _entry(doc: YamlFile, node: yaml.Node, n: int, label: str) -> Entry | None:
         version=results["version"], licence=LicenceNeed(licence), licence_when=tuple(conditions),
         suite=suite, metric_hint=hint, fallback=fallback, examples=examples,
         open_edition=bool(edition and template_fields(edition)) or (edition is None and "edition" in groups),
-        templated=bool(template_fields(publisher) or template_fields(product)),
+        templated=bool(template_fields(publisher) or template_fields(product)), cpe=cpe,
     )
 
 

@@ -23,6 +23,7 @@ from sam_engine.cli.main import main
 from sam_engine.export import cyclonedx
 from sam_engine.export.purls import purl_of
 from sam_engine.licensing.catalogue import load_catalogue
+from sam_engine.licensing.catalogue_entries import read_entries
 from sam_engine.licensing.context import load_context
 from sam_engine.model import Entitlement, Host, HostScan, HostStatus, Installation, Scan
 from sam_engine.store.interface import open_store
@@ -108,6 +109,7 @@ def test_entitlements_are_licensing_blocks_with_masked_keys(fleet_bom):
     text, doc = fleet_bom
     (oracle,) = by_name(doc, "oracle-database-ee-19c")
     assert props(oracle, "host") == ["db1", "db2"] and oracle["publisher"] == "Oracle"
+    assert oracle["cpe"] == "cpe:2.3:a:oracle:database_server:19c:*:*:*:*:*:*:*", "from the catalogue entry"
     (licence,) = [item["license"] for item in oracle["licenses"]]
     assert licence["name"] == "Oracle Database Enterprise Edition: 16 processor, PO PO-2021-1190"
     assert licence["licensing"] == {
@@ -227,3 +229,21 @@ def test_purl_of(inst, host, publisher, expected):
 def test_readme_documents_the_export():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert "fleetsam export --format cyclonedx" in readme
+
+
+@pytest.mark.parametrize("version, expected", [
+    ("2019", "cpe:2.3:a:microsoft:sql_server:2019:*:*:*:*:*:*:*"),
+    ("1:2.3+b1", "cpe:2.3:a:microsoft:sql_server:1\\:2.3\\+b1:*:*:*:*:*:*:*"),
+    (None, None), ("2019 R2", None), ("\u00e9t\u00e9", None),
+])
+def test_cpe_of_a_catalogue_product(version, expected):
+    assert cyclonedx.cpe_of("cpe:2.3:a:microsoft:sql_server", version) == expected
+
+
+def test_a_catalogue_cpe_is_checked(tmp_path):
+    path = tmp_path / "acme.yml"
+    path.write_text("- id: acme\n  publisher: ACME\n  product: Tool\n  licence: free\n  cpe: acme tool\n"
+                    "  match: [{title: 'acme'}]\n", encoding="utf-8")
+    entries, problems = read_entries(path, "acme.yml")
+    assert entries == [] and [str(p) for p in problems] == [
+        'acme.yml:5:8: error: acme.cpe: expected cpe:2.3:a|o|h:VENDOR:PRODUCT, got "acme tool"']
