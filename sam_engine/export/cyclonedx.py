@@ -7,7 +7,9 @@ it is on, with one ``fleetsam:host`` property per host. SBOM consumers
 per host and package would repeat the same purl 800 times. The hosts covered
 (and those whose inventory is carried over from an earlier scan: stale) are
 listed in the metadata's properties; with ``--host`` the host is also the
-metadata's ``device`` component.
+metadata's ``device`` component, whose dependencies are its packages. A
+component the catalogue recognises carries its publisher, product and, where
+the catalogue entry names one, its CPE.
 
 Entitlements covering a component are its ``licenses``, each with CycloneDX's
 ``licensing`` block (licensor, licensee, purchase order, licence types,
