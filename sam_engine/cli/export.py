@@ -1,7 +1,8 @@
 """``fleetsam export --format cyclonedx``: the stored inventory as an SBOM for other tools.
 
-Reads a scan (the latest by default, as ``fleetsam report`` does) and the
-entitlements (stored ones and the licence files), and writes the fleet's or
+Reads the fleet the way ``fleetsam report`` and ``hosts`` do (``pipeline.load_fleet``:
+now, right after a run, or as it stood on a day; hosts aged out by the policy's
+``retire_days`` left out) and the entitlements (stored ones and the licence files), and writes the fleet's or
 one host's packages as CycloneDX 1.6 JSON (``export.cyclonedx``).
 """
 
@@ -17,7 +18,9 @@ from pathlib import Path
 from sam_engine.cli.exit_codes import BadInput, ExitCode
 from sam_engine.export import cyclonedx
 from sam_engine.licensing.context import LicenceSettings, load_context
-from sam_engine.store.interface import open_store, require_scan
+from sam_engine.findings.policy import policy_path
+from sam_engine.pipeline import load_fleet, retire_days
+from sam_engine.store.interface import open_store
 
 FORMATS = ("cyclonedx",)
 
@@ -37,18 +40,27 @@ def _write(path: str, document: str) -> None:
         raise BadInput(f"--output {path}: cannot write: {exc.strerror or exc}") from None
 
 
+def _day(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        raise BadInput(f"--as-of {text!r}: expected YYYY-MM-DD") from None
+
+
 def cmd_export(args: argparse.Namespace) -> int:
-    with open_store(args.store, create=False) as store:
-        scan, stored = require_scan(store, args.store, args.scan), store.entitlements()
-    if args.host is not None and all(hs.inventory_name != args.host for hs in scan.hosts):
-        raise BadInput(f'--host {args.host}: no host of that name in scan "{scan.scan_id}"; fleetsam hosts lists them')
+    as_of = _day(args.as_of)
+    with open_store(args.store, create=False, readonly=True) as store:  # a reader, as fleetsam report and hosts
+        fleet = load_fleet(store, args.store, args.scan, as_of, retire_days(policy_path()))
+        stored = store.entitlements()
+    if args.host is not None and all(hs.inventory_name != args.host for hs in fleet.hosts):
+        raise BadInput(f"--host {args.host}: no host of that name in the fleet; fleetsam hosts lists them")
     settings = replace(LicenceSettings.from_env(), licences_dir=Path(args.licences))
-    ctx = load_context(settings, dt.date.today(), stored)
+    ctx = load_context(settings, as_of or dt.date.today(), stored)
     for problem in ctx.problems:
         print(problem, file=sys.stderr)
     if ctx.has_errors:
         return ExitCode.BAD_INPUT
-    document = cyclonedx.export(scan, ctx.catalogue, ctx.entitlements, args.host, args.licensee or None)
+    document = cyclonedx.export(fleet, ctx.catalogue, ctx.entitlements, args.host, args.licensee or None)
     _write(args.output, document)
     return ExitCode.OK
 
@@ -57,8 +69,8 @@ def register(subparsers) -> None:
     """Add ``fleetsam export`` to the main parser's subcommands."""
     p = subparsers.add_parser(
         "export", help="the inventory as a CycloneDX SBOM (for Dependency-Track, vulnerability scanners)",
-        description="Write the packages of the latest stored scan (or of --scan), on every host or on --host "
-                    "only, as a CycloneDX 1.6 JSON SBOM: one component per distinct package with its package "
+        description="Write the packages of the fleet (now, right after --scan or as of --as-of), on every host "
+                    "or on --host only, as a CycloneDX 1.6 JSON SBOM: one component per distinct package with its package "
                     "URL, the hosts it is on as fleetsam:host properties, and the entitlements covering it in "
                     "each licence's licensing block (keys masked). Exit 0 when written; 2 on bad input (no "
                     "store, unknown scan or host, a licence file error, an output that cannot be written).")
@@ -67,7 +79,9 @@ def register(subparsers) -> None:
     p.add_argument("--output", "-o", required=True, metavar="FILE",
                    help="file to write (replaced whole only once complete); - for standard output")
     p.add_argument("--host", metavar="NAME", help="only this host (its inventory name), as the SBOM's device")
-    p.add_argument("--scan", metavar="ID", help="the scan to export (default: the latest; fleetsam scans lists them)")
+    p.add_argument("--scan", metavar="ID",
+                   help="the fleet right after this run (default: the fleet now; fleetsam scans lists them)")
+    p.add_argument("--as-of", metavar="DATE", help="the fleet as it stood at the end of this day, YYYY-MM-DD")
     p.add_argument("--licences", default=os.environ.get("FLEETSAM_LICENCES", "licences"),
                    help="licence files directory (default: %(default)s, env FLEETSAM_LICENCES)")
     p.add_argument("--licensee", default=os.environ.get("FLEETSAM_LICENSEE"), metavar="ORGANISATION",

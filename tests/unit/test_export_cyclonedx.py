@@ -135,7 +135,7 @@ def test_one_host_through_the_command_line(fleet, tmp_path, monkeypatch, capsys)
     monkeypatch.setenv("FLEETSAM_CATALOGUE_EXTRA", str(root / "catalogue-extra.yml"))
     out = tmp_path / "web2.cdx.json"
     code = main(["--store", store, "export", "--format", "cyclonedx", "--host", "web2", "--output", str(out),
-                 "--licences", str(root / "licences")])
+                 "--licences", str(root / "licences"), "--as-of", "2026-06-30"])  # today, every host aged out
     assert (code, capsys.readouterr().err) == (ExitCode.OK, "")
     text = out.read_text(encoding="utf-8")
     validate(text)
@@ -151,7 +151,8 @@ def test_one_host_through_the_command_line(fleet, tmp_path, monkeypatch, capsys)
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--host", "nope"], '--host nope: no host of that name in scan "s2"; fleetsam hosts lists them'),
+    (["--host", "nope", "--as-of", "2026-06-30"], "--host nope: no host of that name in the fleet; fleetsam hosts lists them"),
+    (["--as-of", "30/06/2026"], "--as-of '30/06/2026': expected YYYY-MM-DD"),
     (["--scan", "nope"], '{store}: no scan with id "nope"; fleetsam scans lists them'),
     (["--output", "/nonexistent-dir/bom.json"], "--output /nonexistent-dir/bom.json: cannot write: "
                                                 "No such file or directory"),
