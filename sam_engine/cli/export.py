@@ -20,7 +20,7 @@ from sam_engine.export import cyclonedx
 from sam_engine.licensing.context import LicenceSettings, load_context
 from sam_engine.findings.policy import policy_path
 from sam_engine.pipeline import load_fleet, retire_days
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 FORMATS = ("cyclonedx",)
 

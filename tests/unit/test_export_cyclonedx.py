@@ -26,7 +26,7 @@ from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.licensing.catalogue_entries import read_entries
 from sam_engine.licensing.context import load_context
 from sam_engine.model import Entitlement, Host, HostScan, HostStatus, Installation, Scan
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 KEY = "ABCDE-FGHIJ-KLMNO-PQRST-7H3KQ"  # report_fleet's Oracle licence key
 
