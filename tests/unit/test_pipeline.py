@@ -75,7 +75,8 @@ def test_malformed_host_entry_is_reported_with_its_file(tmp_path):
     spool = write_spool(tmp_path, "s1", [("web1", "ok", RESULT)])
     (spool / "hosts" / "bad.json").write_text("{not json")
     run, problems = read_spool(spool)
-    assert [h.inventory_name for h in run.hosts] == ["web1"]
+    # kept, failed, under its file's name (#18 item 7): never silently out of the fleet
+    assert [(h.inventory_name, h.status.value) for h in run.hosts] == [("bad", "failed"), ("web1", "ok")]
     assert len(problems) == 1 and "bad.json:1:2" in problems[0].source + problems[0].message
 
 
