@@ -208,3 +208,92 @@ def test_two_files_for_one_host_store_it_once_with_a_problem_naming_both(tmp_pat
     assert len(problems) == 1 and problems[0].source == str(second) and str(first) in problems[0].message
     run, _ = read_spool(spool)
     assert len(run.hosts) == 3  # reading reports every file; the scan keeps the first
+
+
+# -- kill -9 during store commits ----------------------------------------------------------------
+
+def test_kill_9_during_ingests_leaves_the_last_committed_scan_whole(tmp_path):
+    """Ten real ``fleetsam ingest`` processes killed at random moments (some while committing), then
+    the store opens, every scan in it is whole, and the next write leaves no temp file behind."""
+    import random
+    import subprocess
+    import sys
+    import time
+
+    rng = random.Random(18)
+    hosts = {f"h{k:02}": result(*[f"pkg{k}-{n}" for n in range(300)]) for k in range(30)}
+    store = tmp_path / "store" / "db.json"
+    env = {**os.environ, "FLEETSAM_REPORT_DIR": str(tmp_path / "reports"), "FLEETSAM_INGEST_WORKERS": "1"}
+    killed = 0
+    for k in range(11):
+        spool = write_spool(tmp_path / "spools", f"s{k:02}", hosts, when=f"2026-11-{k + 1:02}T01:00:00Z")
+        proc = subprocess.Popen([sys.executable, "-m", "sam_engine.cli.main", "--store", str(store), "ingest",
+                                 str(spool)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if k == 10:  # the last one runs to its end
+            assert proc.wait(timeout=120) == 0
+            break
+        time.sleep(rng.uniform(0.3, 3.0))
+        if proc.poll() is None:
+            proc.kill()  # SIGKILL, to this process only
+            killed += 1
+        proc.wait()
+    assert killed >= 3  # the moments fell inside runs, not only after them
+    with open_store(str(store), create=False, readonly=True) as st:
+        scans = [i.scan_id for i in st.scans()]
+        assert scans and scans[-1] == "s10"
+        for scan_id in scans:
+            run = st.load_run(scan_id)
+            assert len(run.hosts) == 30 and all(len(h.installations) == 300 for h in run.hosts), scan_id
+    assert [p.name for p in store.parent.iterdir() if p.name.startswith(".db.json.")] == []
+
+
+# -- Hypothesis: any host file --------------------------------------------------------------------
+
+HOSTILE = ["<script>alert(1)</script>", "{{ 7*7 }}", "=cmd|' /C calc'!A0", "\u202egnp.exe", "a\x00b", "pkg\ud83d",
+           "\udfff", "x" * 10_000, "../../etc/passwd", "", " ", "\n", "\ufeff"]
+
+
+def _strategies():
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
+                        st.floats(allow_nan=False), st.text(max_size=20), st.sampled_from(HOSTILE))
+    values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                          st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                          max_leaves=12)
+    deep = st.builds(lambda v, n: json.loads("[" * n + json.dumps(v) + "]" * n) if n < 900 else v,
+                     values, st.integers(min_value=0, max_value=800))
+    field = st.one_of(values, deep)
+    rec = st.fixed_dictionaries({}, optional={k: st.one_of(field, st.sampled_from(HOSTILE)) for k in
+                                              ("source", "name", "version", "arch", "vendor", "install_time",
+                                               "package_id", "location")})
+    res = st.fixed_dictionaries({}, optional={"software": st.one_of(st.lists(rec, max_size=5), field),
+                                              "host": st.one_of(st.dictionaries(st.sampled_from(
+                                                  ["machine_id", "lscpu", "system", "hostname", "cpu", "dmi"]),
+                                                  field, max_size=4), field),
+                                              "windows": field, "macos": field, "warnings": field})
+    doc = st.fixed_dictionaries({}, optional={"inventory_name": st.one_of(st.sampled_from(["web9", *HOSTILE]), field),
+                                              "status": st.one_of(st.sampled_from(["ok", "failed", "unreachable"]),
+                                                                  field),
+                                              "result": st.one_of(res, field), "error": field,
+                                              "collected_at": field, "groups": field})
+    return st.lists(st.one_of(doc, field), min_size=1, max_size=3)
+
+
+def test_any_host_files_are_stored_or_located_never_a_traceback(tmp_path_factory):
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_strategies())
+    def check(docs):
+        root = tmp_path_factory.mktemp("h")
+        spool = write_spool(root, "s1", {"good": result("bash")})
+        for k, doc in enumerate(docs):
+            (spool / "hosts" / f"x{k}.json").write_text(json.dumps(doc))
+        scan, problems = pipeline.store_spool(spool, store=str(root / "db.json"))[:2]
+        assert all(p.source.startswith(str(spool / "hosts")) for p in problems), problems
+        stored = fleet(root / "db.json")
+        assert stored["good"].status is HostStatus.OK and len(stored["good"].installations) == 1
+        (root / "db.json").read_text(encoding="utf-8")
+
+    check()
