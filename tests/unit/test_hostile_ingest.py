@@ -297,3 +297,25 @@ def test_any_host_files_are_stored_or_located_never_a_traceback(tmp_path_factory
         (root / "db.json").read_text(encoding="utf-8")
 
     check()
+
+
+def test_the_parallel_ingest_reads_a_broken_spool_as_the_serial_one(tmp_path, monkeypatch):
+    from sam_engine.ingest import parallel
+    from sam_engine.ingest import spool as ingest
+
+    bad = result("vim")
+    bad["host"]["lscpu"] = 5
+    odd = result("a", "b", "c")
+    odd["software"][1]["arch"] = ["amd64"]
+    hosts = {"web1": result("bash"), "web2": bad, "web3": odd, "web4": "{trunc", "web5": result("zsh")}
+    spool = write_spool(tmp_path, "s1", hosts, meta={"scope": [*hosts, "web6"]})
+    (spool / "hosts" / "zz.json").write_text((spool / "hosts" / f"{safe_name('web1')}.json").read_text())
+    run, problems = ingest.read_spool(spool)
+    serial, more = ingest.build_scan(run, lambda name: None)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "CHUNK_FILES", 1)
+    scan, problems_parallel = parallel.build_scan_from_spool(spool, lambda name: None, workers=2)
+    assert scan == serial and sorted(map(str, problems_parallel)) == sorted(map(str, problems + more))
+    status = {h.inventory_name: h.status.value for h in scan.hosts}
+    assert status == {"web1": "ok", "web2": "failed", "web3": "ok", "web4": "failed", "web5": "ok", "web6": "failed"}
+    assert len(problems + more) == 4  # web2's result, web3's record, web4's file, the second web1
