@@ -224,8 +224,9 @@ def _read_hosts(paths: list[Path], problems: list[Problem], scope: tuple[str, ..
                 raise SpoolError(f"inventory_name: expected a host name, got {_shown(name)}")
         except (SpoolError, KeyError, ValueError, TypeError) as exc:
             detail = str(exc) if isinstance(exc, SpoolError) else f"{type(exc).__name__}: {exc}"
-            detail = detail.removeprefix(f"{path}").lstrip(": ")
-            problems.append(Problem(str(path), f"unreadable host entry ({detail}); the host is recorded failed"))
+            at = re.match(r"(:\d+:\d+)?:? ?", detail.removeprefix(str(path)))  # the parser's line:column, if any
+            where, detail = f"{path}{at.group(1) or ''}", detail.removeprefix(str(path))[at.end():]
+            problems.append(Problem(where, f"unreadable host entry ({detail}); the host is recorded failed"))
             yield RawHost(name_of_file(path, scope), HostStatus.FAILED, None, f"unreadable spool entry: {detail}",
                           None, str(path))
             continue
