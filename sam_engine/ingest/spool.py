@@ -84,8 +84,9 @@ def _load_json(path: Path) -> Any:
         raise SpoolError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     except RecursionError:
         raise SpoolError(f"{path}: invalid JSON: nested too deeply") from None
-    # a lone surrogate can only come from a \uD8xx-\uDFxx escape: the substring test is a memchr scan
-    if ("\\ud" in text or "\\uD" in text) and _SURROGATE_ESCAPE.search(text):
+    # a lone surrogate can only come from a \uD800-\uDFFF escape: one regex search, ~2% of the ingest
+    # (an escaped pair is one character: the walk then changes nothing)
+    if _SURROGATE_ESCAPE.search(text):
         value = _without_surrogates(value)
     return value
 
