@@ -177,7 +177,9 @@ def test_host_entries_with_a_bad_name_or_collection_time_are_located(tmp_path):
     doc = json.loads((spool / "hosts" / "web1.json").read_text())
     (spool / "hosts" / "web1.json").write_text(json.dumps({**doc, "collected_at": "yesterday"}))
     run, problems = read_spool(spool)
-    assert [(h.inventory_name, h.collected_at) for h in run.hosts] == [("web1", None)]
+    # the entry with a bad name stays a host, failed, under its file's name (#18 item 7)
+    assert [(h.inventory_name, h.status.value, h.collected_at) for h in run.hosts] == [("listed", "failed", None),
+                                                                                        ("web1", "ok", None)]
     assert [(p.source.rsplit("/", 1)[-1], p.severity) for p in problems] == [("listed.json", "error"),
                                                                               ("web1.json", "warning")]
     assert 'inventory_name: expected a host name, got ["a"]' in problems[0].message
