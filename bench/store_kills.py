@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 HERE = Path(__file__).resolve().parent
 

@@ -16,7 +16,7 @@ from sam_engine import pipeline
 from sam_engine.cli.main import main
 from sam_engine.ingest.spool import read_spool, safe_name
 from sam_engine.model import HostStatus
-from sam_engine.store.interface import open_store
+from sam_engine.store import open_store
 
 WHEN = "2026-11-29T01:00:00Z"
 
