@@ -44,16 +44,21 @@ def _worker_init() -> None:
     _table, _sent = RowTable(), 0
 
 
-def _work(paths: list[str]) -> tuple[int, list[tuple], list, list[Problem]]:
+def _work(paths: list[str], scope: tuple[str, ...] = ()) -> tuple[int, list[tuple], list, list[Problem]]:
     """Parse and derive one chunk of host files (in a worker): (pid, new rows, hosts, read problems).
     The scan id is not known here: the main process builds each ``HostScan`` again with it."""
     global _sent
     assert _table is not None
     read_problems: list[Problem] = []
     hosts = []
-    for raw in ingest._read_hosts([Path(p) for p in paths], read_problems):
-        if raw.status is HostStatus.OK:
-            scanned, bad = ingest.reached_host_scan("", raw, _table)
+    for raw in ingest._read_hosts([Path(p) for p in paths], read_problems, scope):
+        status, error = raw.status, raw.error
+        if status is HostStatus.OK:
+            try:
+                scanned, bad = ingest.reached_host_scan("", raw, _table)
+            except ingest.UnreadableResult as exc:
+                status, error, bad = HostStatus.FAILED, exc.args[0].message, [exc.args[0]]
+        if status is HostStatus.OK:
             installations = scanned.installations
             if isinstance(installations, Inventory):  # digest and source counts are computed here, on this core
                 inv = (installations.ids.tobytes(), installations.times.tobytes(),
@@ -61,11 +66,11 @@ def _work(paths: list[str]) -> tuple[int, list[tuple], list, list[Problem]]:
                        source_counts(_table, installations.ids))
             else:
                 inv = tuple(installations)
-            hosts.append((raw.inventory_name, raw.status.value, raw.error, raw.collected_at, raw.groups,
+            hosts.append((raw.inventory_name, raw.origin, status.value, error, raw.collected_at, raw.groups,
                           scanned.host, inv, bad, scanned.warnings, scanned.collector))
         else:
-            hosts.append((raw.inventory_name, raw.status.value, raw.error, raw.collected_at, raw.groups,
-                          None, None, [], (), None))
+            hosts.append((raw.inventory_name, raw.origin, status.value, error, raw.collected_at, raw.groups,
+                          None, None, bad if raw.status is HostStatus.OK else [], (), None))
     rows = _table.rows[_sent:]
     _sent = len(_table.rows)
     return os.getpid(), rows, hosts, read_problems
@@ -79,17 +84,17 @@ def worker_count() -> int:
 
 
 def _worker_main() -> None:
-    """``python -m sam_engine.ingest.parallel``: read a JSON list of chunks on stdin, write one
-    pickled ``_work`` result per chunk on stdout, in order."""
-    chunks = json.loads(sys.stdin.buffer.read())
+    """``python -m sam_engine.ingest.parallel``: read the run's scope and a list of chunks (JSON) on
+    stdin, write one pickled ``_work`` result per chunk on stdout, in order."""
+    job = json.loads(sys.stdin.buffer.read())
     _worker_init()
     out = sys.stdout.buffer
-    for chunk in chunks:
-        pickle.dump(_work(chunk), out, protocol=pickle.HIGHEST_PROTOCOL)
+    for chunk in job["chunks"]:
+        pickle.dump(_work(chunk, tuple(job["scope"])), out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()
 
 
-def _start_workers(chunks: list[list[str]], workers: int) -> list[subprocess.Popen]:
+def _start_workers(chunks: list[list[str]], workers: int, scope: tuple[str, ...]) -> list[subprocess.Popen]:
     """One plain child interpreter per worker (no multiprocessing: nothing re-imports the caller's
     ``__main__``, which inside ansible-playbook is the CLI), each given every ``workers``-th chunk."""
     package_root = str(Path(__file__).resolve().parents[2])
@@ -99,7 +104,7 @@ def _start_workers(chunks: list[list[str]], workers: int) -> list[subprocess.Pop
         proc = subprocess.Popen([sys.executable, "-m", "sam_engine.ingest.parallel"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, env=env)
         procs.append(proc)
-        proc.stdin.write(json.dumps(chunks[k::workers]).encode())
+        proc.stdin.write(json.dumps({"scope": scope, "chunks": chunks[k::workers]}).encode())
         proc.stdin.close()
     return procs
 
@@ -109,7 +114,7 @@ def build_scan_from_spool(spool: str | Path, last_inventory: Callable[[str], Hos
     """``ingest.build_scan(*ingest.read_spool(spool, stream=True))``, on ``workers`` processes for a
     large spool. Returns the scan and the problems (reading problems first, as the serial path).
     If a worker fails, the spool is read again in-process."""
-    paths = sorted((Path(spool) / "hosts").glob("*.json"))
+    paths = ingest.host_files(Path(spool))
     workers = worker_count() if workers is None else workers
     if workers >= 2 and sum(p.stat().st_size for p in paths) >= PARALLEL_MIN_BYTES:
         try:
@@ -132,7 +137,8 @@ def _parallel(spool, paths, last_inventory, workers) -> tuple[Scan, list[Problem
     build_problems: list[Problem] = []
     hosts: list[HostScan] = []
     chunks = [[str(p) for p in paths[k:k + CHUNK_FILES]] for k in range(0, len(paths), CHUNK_FILES)]
-    procs = _start_workers(chunks, workers)
+    procs = _start_workers(chunks, workers, run.scope)
+    unique = ingest.Unique(build_problems)
     try:
         for n in range(len(chunks)):
             try:
@@ -142,7 +148,9 @@ def _parallel(spool, paths, last_inventory, workers) -> tuple[Scan, list[Problem
             read_problems.extend(problems)
             mapping = translate.setdefault(pid, [])
             mapping.extend(map(table.intern, rows))
-            for name, status, error, collected_at, groups, host, inv, bad, warnings, collector in chunk:
+            for name, origin, status, error, collected_at, groups, host, inv, bad, warnings, collector in chunk:
+                if not unique(name, origin):
+                    continue
                 build_problems.extend(bad)
                 status = HostStatus(status)
                 if status is HostStatus.OK:

@@ -26,53 +26,68 @@ def _bad(origin: str, n: int) -> Problem:
     return Problem(f"{origin}: software[{n}]", "record without source or name", "warning")
 
 
+_TEXT = (str, int, float)  # a number where text is expected (a version 2.1) is read as its text
+_FIELDS = ("source", "name", "version", "arch", "vendor", "package_id", "location")
+_INT64 = (-2**63, 2**63 - 1)
+
+
+def _row(rec: Any, origin: str, n: int) -> tuple[tuple, int] | Problem:
+    """The installation row and install time of record ``n``, or the problem that drops it: not a
+    dict, no source or name, or a field that is not text (``software[12].arch: expected a string``)."""
+    if not isinstance(rec, dict) or not rec.get("name") or not rec.get("source"):
+        return _bad(origin, n)
+    for key in _FIELDS:
+        value = rec.get(key)
+        if value is not None and (not isinstance(value, _TEXT) or isinstance(value, bool)):
+            return Problem(f"{origin}: software[{n}].{key}", f"expected a string, found {type(value).__name__}; "
+                                                             f"the record is left out", "warning")
+    source, name, version = rec["source"], rec["name"], rec.get("version")
+    arch, vendor, location = (rec.get(k) for k in ("arch", "vendor", "location"))
+    install_time = rec.get("install_time")
+    if not isinstance(install_time, int) or isinstance(install_time, bool) \
+            or not _INT64[0] <= install_time <= _INT64[1]:
+        install_time = NO_TIME
+    return (str(source), str(name), None if version is None else str(version), str(arch) if arch else None,
+            str(vendor) if vendor else None, str(rec.get("package_id") or f"{source}:{name}"),
+            str(location) if location else None), install_time
+
+
 def installations(records: Iterable[Any], origin: str) -> tuple[tuple[Installation, ...], list[Problem]]:
-    """Model installations of ``records``; a record that is not a dict with a source and a name is a problem."""
+    """Model installations of ``records``; a record that is not a dict with a source and a name, or
+    has a field that is not text, is a problem (``_row``)."""
     items: list[Installation] = []
     problems: list[Problem] = []
     for n, rec in enumerate(records):
-        if not isinstance(rec, dict) or not rec.get("name") or not rec.get("source"):
-            problems.append(_bad(origin, n))
+        read = _row(rec, origin, n)
+        if isinstance(read, Problem):
+            problems.append(read)
             continue
-        install_time = rec.get("install_time")
-        items.append(
-            Installation(
-                source=str(rec["source"]),
-                name=str(rec["name"]),
-                version=None if rec.get("version") is None else str(rec["version"]),
-                arch=rec.get("arch") or None,
-                vendor=rec.get("vendor") or None,
-                install_time=install_time if isinstance(install_time, int) else None,
-                package_id=str(rec.get("package_id") or f"{rec['source']}:{rec['name']}"),
-                location=rec.get("location") or None,
-            )
-        )
+        (source, name, version, arch, vendor, package_id, location), install_time = read
+        items.append(Installation(source=source, name=name, version=version, arch=arch, vendor=vendor,
+                                  install_time=None if install_time == NO_TIME else install_time,
+                                  package_id=package_id, location=location))
     return tuple(items), problems
 
 
 def inventory_careful(records: Iterable[Any], origin: str, table: RowTable) -> tuple[Inventory, list[Problem]]:
     """``installations`` straight into ``table``: the same checks and conversions, without an
-    ``Installation`` object per record (each becomes a row id and an install time).
-    Raises TypeError or OverflowError for values the compact form cannot hold."""
+    ``Installation`` object per record (each becomes a row id and an install time)."""
     problems: list[Problem] = []
     index, rows = table.index, table.rows
     ids: list[int] = []
     times: list[int] = []
     for n, rec in enumerate(records):
-        if not isinstance(rec, dict) or not rec.get("name") or not rec.get("source"):
-            problems.append(_bad(origin, n))
+        read = _row(rec, origin, n)
+        if isinstance(read, Problem):
+            problems.append(read)
             continue
-        source, name, version = rec["source"], rec["name"], rec.get("version")
-        install_time = rec.get("install_time")
-        row = (str(source), str(name), None if version is None else str(version), rec.get("arch") or None,
-               rec.get("vendor") or None, str(rec.get("package_id") or f"{source}:{name}"),
-               rec.get("location") or None)
+        row, install_time = read
         rid = index.get(row)
         if rid is None:
             rid = index[row] = len(rows)
             rows.append(row)
         ids.append(rid)
-        times.append(install_time if isinstance(install_time, int) else NO_TIME)
+        times.append(install_time)
     return Inventory(table, array("I", ids), array("q", times)), problems
 
 
@@ -98,25 +113,22 @@ def inventory_fast(records: list, table: RowTable) -> Inventory | None:
         for k, rid in enumerate(ids):
             if rid is None:
                 raw = raws[k]
+                if not raw[0] or not raw[1] or not all(v is None or type(v) is str for v in raw):
+                    return None  # no source or name, or a value that is not text: the careful path says which
                 source, name, version, arch, vendor, package_id, location = raw
-                if not name or not source:
-                    return None
-                row = (str(source), str(name), None if version is None else str(version), arch or None,
-                       vendor or None, str(package_id or f"{source}:{name}"), location or None)
+                row = (source, name, version, arch or None, vendor or None, package_id or f"{source}:{name}",
+                       location or None)
                 ids[k] = raw_index[raw] = table.intern(row)
     return Inventory(table, array("I", ids), times)
 
 
-def inventory(records: Any, origin: str, table: RowTable) -> tuple[Inventory | tuple[Installation, ...], list[Problem]]:
-    """Records in compact form with the problems found: the fast path, else the careful one, else
-    (values the compact form cannot hold) the plain tuple of ``installations``."""
-    if isinstance(records, list):
-        fast = inventory_fast(records, table)
-        if fast is not None:
-            return fast, []
-    try:
-        return inventory_careful(records, origin, table)
-    except (TypeError, OverflowError):  # odd values (a list as arch, a huge time): the general path
-        pass
-    items, problems = installations(records, origin)
-    return Inventory.of(items, table), problems
+def inventory(records: Any, origin: str, table: RowTable) -> tuple[Inventory, list[Problem]]:
+    """Records in compact form with the problems found: the fast path, else the careful one.
+    A ``software`` that is not a list is a problem, and no installations."""
+    if not isinstance(records, (list, tuple)):
+        return Inventory(table, array("I"), array("q")), [Problem(f"{origin}: software", "expected a list of "
+                                                                  f"package records, found {type(records).__name__}")]
+    fast = inventory_fast(records, table)
+    if fast is not None:
+        return fast, []
+    return inventory_careful(records, origin, table)

@@ -38,7 +38,10 @@ never leaves a half-written store, and a reader always finds a whole file.
 Writers queue on an exclusive ``flock`` of ``PATH.lock`` (polled up to
 ``FLEETSAM_LOCK_TIMEOUT`` seconds, default 300) and read the file only once
 they hold it, so no run's update is lost; readers (``readonly``) take no lock
-and read the last committed file.
+and read the last committed file. A writer that takes the lock removes the
+temporary files of writers killed before their rename (``remove_stale_temps``).
+A commit keeps the store file's mode; a new store is 0600 (it lists the fleet's
+hosts and software).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -71,6 +75,31 @@ from sam_engine.store.interface import (
 
 FORMAT_VERSION = 3  # 2: compact inventories; 3: run scope and group, retired hosts (2 is upgraded on open)
 _LOCK_POLL = 0.05
+
+
+def temp_prefix(path: Path) -> str:
+    """The name start of the temporary files a commit writes beside the store ``path``."""
+    return f".{path.name}."
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Remove the temporary files that killed writers left beside ``path``. Called holding the
+    writers' lock: only its holder writes one, so any found then belongs to no live writer."""
+    prefix = temp_prefix(path)
+    try:
+        names = os.listdir(path.parent)
+    except FileNotFoundError:
+        return
+    for name in names:
+        # mkstemp's names only: the prefix and 8 characters of its alphabet (never the lock or the store)
+        if name.startswith(prefix) and len(name) == len(prefix) + 8 and _TEMP_CHARS.issuperset(name[len(prefix):]):
+            try:
+                os.unlink(path.parent / name)
+            except FileNotFoundError:
+                pass
+
+
+_TEMP_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 class _SessionJSONStorage(Storage):
@@ -102,8 +131,12 @@ class _SessionJSONStorage(Storage):
         if not self.dirty:
             return
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self._path.name}.", dir=self._path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(self._path), dir=self._path.parent)
         try:
+            try:  # the store keeps the mode it was given; a new one stays 0600 (mkstemp's): it lists the fleet
+                os.fchmod(fd, stat.S_IMODE(os.stat(self._path).st_mode))
+            except FileNotFoundError:
+                pass
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 # dumps, not dump: json.dump encodes chunk by chunk in Python, dumps in C (much faster)
                 handle.write(json.dumps(self._data, separators=(",", ":"), ensure_ascii=False))
@@ -135,6 +168,7 @@ class TinyDBStore(Store):
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._lock = self._take_lock(lock_timeout())
+            remove_stale_temps(self.path)
         self._storage: _SessionJSONStorage | None = None
         self._inventory_index: dict | None = None
         self._fleet_index: dict | None = None

@@ -75,7 +75,8 @@ def test_malformed_host_entry_is_reported_with_its_file(tmp_path):
     spool = write_spool(tmp_path, "s1", [("web1", "ok", RESULT)])
     (spool / "hosts" / "bad.json").write_text("{not json")
     run, problems = read_spool(spool)
-    assert [h.inventory_name for h in run.hosts] == ["web1"]
+    # kept, failed, under its file's name (#18 item 7): never silently out of the fleet
+    assert [(h.inventory_name, h.status.value) for h in run.hosts] == [("bad", "failed"), ("web1", "ok")]
     assert len(problems) == 1 and "bad.json:1:2" in problems[0].source + problems[0].message
 
 
@@ -176,7 +177,9 @@ def test_host_entries_with_a_bad_name_or_collection_time_are_located(tmp_path):
     doc = json.loads((spool / "hosts" / "web1.json").read_text())
     (spool / "hosts" / "web1.json").write_text(json.dumps({**doc, "collected_at": "yesterday"}))
     run, problems = read_spool(spool)
-    assert [(h.inventory_name, h.collected_at) for h in run.hosts] == [("web1", None)]
+    # the entry with a bad name stays a host, failed, under its file's name (#18 item 7)
+    assert [(h.inventory_name, h.status.value, h.collected_at) for h in run.hosts] == [("listed", "failed", None),
+                                                                                        ("web1", "ok", None)]
     assert [(p.source.rsplit("/", 1)[-1], p.severity) for p in problems] == [("listed.json", "error"),
                                                                               ("web1.json", "warning")]
     assert 'inventory_name: expected a host name, got ["a"]' in problems[0].message
