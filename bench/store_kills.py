@@ -27,6 +27,8 @@ from pathlib import Path
 from sam_engine.store import open_store
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import quick  # noqa: E402
 
 
 def _spool(base: Path, scan_id: str, day: int) -> Path:
@@ -54,8 +56,8 @@ def _check(store: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kills", type=int, default=100)
-    parser.add_argument("--hosts", type=int, default=200)
+    parser.add_argument("--kills", type=int, default=10 if quick() else 100)
+    parser.add_argument("--hosts", type=int, default=40 if quick() else 200)
     parser.add_argument("--seed", type=int, default=18)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
