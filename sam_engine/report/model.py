@@ -31,7 +31,7 @@ from sam_engine.model import Entitlement, HostScan, HostStatus, Problem, Scan
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.report.charts import publisher_bars, trend
 from sam_engine.report.position import distinct_packages, entitlement_label, host_products, position_view
-from sam_engine.vocabulary import DEFAULT_FAIL_ON, NON_COMPLIANT, severity_rank
+from sam_engine.vocabulary import DEFAULT_FAIL_ON, NON_COMPLIANT, Status, severity_rank
 
 VIOLATION_SEVERITY = severity_rank("high")  # a finding this severe is a violation even where the policy passes it
 from sam_engine.store.interface import ScanInfo
@@ -179,7 +179,7 @@ def _tiles(s: dict[str, Any], with_findings: bool) -> list[dict[str, Any]]:
               "bad" if money else ("warn" if s["unpriced_gaps"] else "ok"), "position", "priced",
               money[0]["currency"] if money else ""),
         _tile("unused", "unused spend", unused[0]["number"] if unused else "0", idle,
-              "warn" if unused else "neutral", "position", "over-licensed", unused[0]["currency"] if unused else ""),
+              "warn" if unused else "neutral", "position", Status.OVER_LICENSED.value, unused[0]["currency"] if unused else ""),
         _tile("installations", "installations", f"{s['installations']:,}",
               f"{s['distinct_packages']:,} distinct packages", "neutral", "hosts"),
     ]
