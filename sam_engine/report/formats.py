@@ -263,6 +263,7 @@ def _headline(model: dict[str, Any]) -> list[str]:
     s = model["summary"]
     rate = "-" if s["compliance_rate"] is None else f"{s['compliance_rate'] * 100:.1f}%"
     money = " + ".join(m["display"] for m in s["money_at_risk"]) or "0"
+    unused = " + ".join(m["display"] for m in s.get("unused_spend") or ()) or "0"
     verdict = ("**{} product(s) short of licences**".format(s["products_non_compliant"])
                if s["products_non_compliant"] else "**No product is short of licences**")
     return [
@@ -270,10 +271,10 @@ def _headline(model: dict[str, Any]) -> list[str]:
         "",
         f"{verdict} · finished {md(model['scan']['finished'])} · fleetsam {md(model['tool_version'])}",
         "",
-        "| Hosts | Scanned | Stale | Unreachable | Licensable products | Compliance | Money at risk |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| Hosts | Scanned | Stale | Unreachable | Licensable products | Compliance | Money at risk | Unused spend |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
         (f"| {s['hosts']} | {s['hosts_ok']} | {s['hosts_stale']} | {s['hosts_unreachable']} | {s['products']} "
-         f"| {rate} | {md(money)} |"),
+         f"| {rate} | {md(money)} | {md(unused)} |"),
         "",
     ]
 
@@ -284,7 +285,10 @@ def _findings(model: dict[str, Any]) -> list[str]:
         return []
     rows = [[f.get("severity"), f.get("type"), f.get("title"), f.get("state"), ", ".join(f.get("hosts") or [])]
             for f in found[:ROW_LIMIT]]
-    return ["## Findings", "", *_table(["Severity", "Type", "Finding", "State", "Hosts"], rows, len(found))]
+    s = model["summary"]
+    counts = (f": {s['findings_violations']} violation(s), {s['findings_information']} for information"
+              if "findings_violations" in s else "")
+    return [f"## Findings{counts}", "", *_table(["Severity", "Type", "Finding", "State", "Hosts"], rows, len(found))]
 
 
 def _short(model: dict[str, Any]) -> list[str]:

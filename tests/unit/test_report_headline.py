@@ -12,6 +12,7 @@ from ansible_collections.fleetsam.sam.plugins.module_utils import pkg_parsers as
 from sam_engine.model import Entitlement, HostScan, HostStatus, Scan
 from sam_engine.report import model as report
 from sam_engine.report import render
+from sam_engine.report.formats import to_markdown
 from sam_engine.report.position import entitlement_label, provenance, unused_spend
 from sam_engine.store.interface import ScanInfo
 
@@ -45,6 +46,13 @@ def test_unused_spend_prices_the_licences_beyond_use(model):
     assert (tile["value"], tile["unit"]) == ("891", "USD") and "1 over-licensed product" in tile["detail"]
     short = [p for p in model["position"]["licensable"] if p["status"] != "over-licensed"]
     assert short and all(p["unused"] == 0 and p["unused_cost"] is None for p in short)
+
+
+def test_summary_md_carries_the_headline(model):
+    """summary.md (a CI job summary) shows what the page's tiles show: violations apart, unused spend."""
+    text = to_markdown(model)
+    assert "| Money at risk | Unused spend |" in text and "| 891 USD |" in text
+    assert "## Findings: 16 violation(s), 1 for information" in text
 
 
 def _row(status, balance, *records):
