@@ -85,6 +85,22 @@ def runs_until(runs: Sequence[RunRef], scan_id: str | None = None, as_of: dt.dat
     return chosen
 
 
+def fleet_runs(infos: Sequence, scan_id: str | None = None, as_of: dt.date | None = None):
+    """What a backend needs to build the fleet from its stored runs ``infos`` (oldest first, each
+    with ``scan_id`` and ``finished``): the last chosen run's info, the runs (``runs_until``) and
+    the cutoff for retirements (none for the fleet now, the end of the day ``as_of``, or the end of
+    run ``scan_id``); None when no run is stored (by then)."""
+    runs = runs_until([RunRef(i.scan_id, i.finished) for i in infos], scan_id, as_of)
+    if not runs:
+        return None
+    last = next(i for i in infos if i.scan_id == runs[-1].scan_id)
+    if as_of is not None:
+        cutoff = (as_of + dt.timedelta(days=1)).isoformat()
+    else:
+        cutoff = None if scan_id is None else last.finished
+    return last, runs, cutoff
+
+
 def _better(new: Mapping, old: Mapping) -> bool:
     """Within one run a machine seen under two names: the successful record wins, else the later name."""
     return (new["status"] == "ok", new["inventory_name"]) >= (old["status"] == "ok", old["inventory_name"])

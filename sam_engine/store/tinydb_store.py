@@ -62,7 +62,7 @@ from tinydb.storages import Storage
 from sam_engine.ingest.inventory import RowTable, inventory_from_doc, table_from_doc
 from sam_engine.model import Entitlement, HostScan, Scan
 from sam_engine.store.documents import TABLES, retirement_keys, scan_documents
-from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, runs_until
+from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs
 from sam_engine.store.interface import (
     ScanInfo,
     Store,
@@ -362,19 +362,11 @@ class TinyDBStore(Store):
                     scope=info.scope, group=info.group)
 
     def load_scan(self, scan_id: str | None = None, as_of: dt.date | None = None) -> Scan | None:
-        infos = self.scans()
-        runs = runs_until([RunRef(i.scan_id, i.finished) for i in infos], scan_id, as_of)
-        if not runs:
+        chosen = fleet_runs(self.scans(), scan_id, as_of)
+        if chosen is None:
             return None
-        last = next(i for i in infos if i.scan_id == runs[-1].scan_id)
-        if scan_id is None and as_of is None:
-            cutoff = None
-        elif as_of is not None:
-            cutoff = (as_of + dt.timedelta(days=1)).isoformat()
-        else:
-            cutoff = last.finished
-        docs = fleet_docs(runs, self._db.table("host_scans").all(), self.retirements(), cutoff)
-        return self._scan(last, docs)
+        last, runs, cutoff = chosen
+        return self._scan(last, fleet_docs(runs, self._db.table("host_scans").all(), self.retirements(), cutoff))
 
     def _fleet(self) -> dict:
         """fleet key -> newest document, and inventory name -> the key it last stood for (this session)."""
