@@ -126,14 +126,21 @@ def _dpkg_string_key(text: str) -> tuple:
     return tuple(pairs) + (_DPKG_PAD,)
 
 
-def dpkg_key(version: str) -> tuple:
-    """Sort key of a full Debian version ``[epoch:]upstream[-revision]``, as ``dpkg --compare-versions``."""
+def _split_evr(version: str) -> tuple[int, str, str]:
+    """``[epoch:]version[-release]`` as dpkg and rpm both write it: the epoch (0 when absent), the
+    version, and the release after the last ``-`` ("" when none)."""
     text = version.strip()
     epoch, colon, rest = text.partition(":")
     if not colon or not epoch.isdigit():
         epoch, rest = "0", text
-    upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
-    return int(epoch), _dpkg_string_key(upstream), _dpkg_string_key(revision)
+    ver, _, release = rest.rpartition("-") if "-" in rest else (rest, "", "")
+    return int(epoch), ver, release
+
+
+def dpkg_key(version: str) -> tuple:
+    """Sort key of a full Debian version ``[epoch:]upstream[-revision]``, as ``dpkg --compare-versions``."""
+    epoch, upstream, revision = _split_evr(version)
+    return epoch, _dpkg_string_key(upstream), _dpkg_string_key(revision)
 
 
 _RPM_TOKEN = re.compile(r"[0-9]+|[A-Za-z]+|~|\^")
@@ -158,12 +165,8 @@ def _rpm_string_key(text: str) -> tuple:
 
 def rpm_key(version: str) -> tuple:
     """Sort key of an rpm ``[epoch:]version[-release]``, as rpm's ``rpmvercmp`` over epoch, version, release."""
-    text = version.strip()
-    epoch, colon, rest = text.partition(":")
-    if not colon or not epoch.isdigit():
-        epoch, rest = "0", text
-    ver, _, release = rest.rpartition("-") if "-" in rest else (rest, "", "")
-    return int(epoch), _rpm_string_key(ver), _rpm_string_key(release)
+    epoch, ver, release = _split_evr(version)
+    return epoch, _rpm_string_key(ver), _rpm_string_key(release)
 
 
 _PACKAGE_KEYS = {"dpkg": dpkg_key, "rpm": rpm_key}
