@@ -105,6 +105,58 @@ class Installation:
     location: str | None = None
 
 
+# --- virtualisation topology (hypervisor collectors) -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PhysicalServer:
+    """A hypervisor host as its manager reports it: the hardware its VMs draw host-level licences from.
+
+    ``key`` is unique across the fleet (``"libvirt:kvm01"``, ``"vcenter:vc01/host-12"``);
+    ``cluster`` is the key of the cluster whose hosts a VM can move between
+    (None: a standalone host); ``uuid`` is the host's own hardware UUID when
+    known, so a hypervisor that is also scanned as a host is recognised.
+    """
+
+    key: str
+    name: str
+    platform: str  # "kvm", "vmware", "hyperv", "proxmox"
+    source: str  # the collector and inventory host that reported it, e.g. "libvirt on kvm01"
+    sockets: int | None = None
+    cores: int | None = None  # physical cores in total
+    threads: int | None = None
+    cpu_vendor: str | None = None
+    cpu_model: str | None = None
+    cluster: str | None = None
+    uuid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GuestVM:
+    """A VM as its hypervisor reports it.
+
+    ``bios_uuid`` is lower-case and in the byte order the guest's own DMI
+    ``product_uuid`` shows (the linking key); ``pinned_cpus`` are the host CPUs
+    the VM is pinned to (hard partitioning), empty when it may run on any.
+    """
+
+    bios_uuid: str
+    name: str
+    server: str  # PhysicalServer.key
+    source: str
+    vcpus: int | None = None
+    pinned_cpus: tuple[int, ...] = ()
+    state: str | None = None  # "running", "shut off", ...
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """What one hypervisor collector on one inventory host saw: servers and the VMs registered on them."""
+
+    servers: tuple[PhysicalServer, ...] = ()
+    guests: tuple[GuestVM, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class HostScan:
     """One inventory host in one scan.
@@ -128,6 +180,7 @@ class HostScan:
     warnings: tuple[str, ...] = ()
     collected_at: str | None = None
     groups: tuple[str, ...] = ()  # the host's inventory groups in this run (policy exceptions)
+    topology: Topology | None = None  # a hypervisor collector's view (servers and their VMs), else None
 
     @property
     def stale(self) -> bool:
