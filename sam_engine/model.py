@@ -173,7 +173,7 @@ class HostScan:
     status: HostStatus
     host: Host | None
     installations: tuple[Installation, ...]
-    collector: str = "fleetsam.sam.software_facts"
+    collector: str | None = "fleetsam.sam.software_facts"  # None: never reached, so no collector ran
     inventory_scan_id: str | None = None
     inventory_digest: str | None = None
     error: str | None = None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sam_engine.ingest import parallel as ingest_parallel
+from sam_engine.ingest.spool import host_files
 from sam_engine.findings import notify
 from sam_engine.report import render
 from sam_engine.report import model as report
@@ -93,6 +94,7 @@ def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
     written once. Notifications are sent after it is committed."""
     timings: dict[str, float] = {}
     alerts = alerts or notify.AlertSettings.from_env()
+    host_files(Path(spool))  # a spool with no results is refused before the store is created or locked
     with open_store(store) as st:
         scan, problems = _ingest(st, spool, timings)
         with _timed(timings, "fleet"):
@@ -129,6 +131,7 @@ def store_spool(spool: str | Path, *, store: str, timings: dict[str, float] | No
     """The ingest, normalise and store stages of ``process_spool`` alone (benchmarks, tools):
     ``(scan, problems, history, stored entitlements)``, the scan committed to ``store``."""
     timings = {} if timings is None else timings
+    host_files(Path(spool))
     with open_store(store) as st:
         scan, problems = _ingest(st, spool, timings)
         history, stored = st.scans(), st.entitlements()

@@ -290,7 +290,7 @@ def stale_host_scan(scan_id: str, inventory_name: str, status: HostStatus, error
     """A host not reached (or failed) in this scan: its last inventory carried over, stale, with the
     collector that produced it."""
     if previous is None:
-        return HostScan(scan_id, inventory_name, status, None, (), error=error, groups=groups)
+        return HostScan(scan_id, inventory_name, status, None, (), collector=None, error=error, groups=groups)
     return HostScan(scan_id, inventory_name, status, previous.host, previous.installations,
                     collector=previous.collector, inventory_scan_id=previous.inventory_scan_id,
                     inventory_digest=previous.inventory_digest, error=error, collected_at=previous.collected_at,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from sam_engine.store.interface import NoStore, Store, is_server_location, masked
+from sam_engine.store.interface import NoStore, Store, StoreError, is_server_location, masked
 from sam_engine.store.tinydb_store import TinyDBStore
 
 
@@ -28,6 +28,8 @@ def open_store(location: str, *, create: bool = True, readonly: bool = False) ->
     and cannot commit changes."""
     if not create and not store_exists(location):
         raise NoStore(f"{masked(location)}: no store here (run a scan or fleetsam ingest first)")
+    if os.path.isdir(location.removeprefix("tinydb://")):
+        raise StoreError(f"{location}: is a directory; a store is a file (e.g. {location.rstrip('/')}/fleetsam.json)")
     if is_server_location(location):
         from sam_engine.store.postgres_store import PostgresStore  # psycopg is an optional extra
 

@@ -251,7 +251,7 @@ def host_scan_from_doc(doc: dict, installations: tuple[Installation, ...]) -> Ho
         status=HostStatus(doc["status"]),
         host=host_from_doc(doc.get("host")),
         installations=installations,
-        collector=doc.get("collector") or "fleetsam.sam.software_facts",
+        collector=doc["collector"] if "collector" in doc else "fleetsam.sam.software_facts",  # older documents
         inventory_scan_id=doc.get("inventory_scan_id"),
         inventory_digest=doc.get("inventory_digest"),
         error=doc.get("error"),

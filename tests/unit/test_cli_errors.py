@@ -140,6 +140,24 @@ def test_reading_commands_never_create_a_store(tmp_path, monkeypatch, capsys, co
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_ingest_of_a_spool_without_results_leaves_no_store_behind(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spool").mkdir()
+    code, out, err = fleetsam(capsys, "--store", "st/fleet.json", "ingest", "spool")
+    assert (code, out) == (ExitCode.BAD_INPUT, "")
+    assert err == "fleetsam: error: spool/hosts: missing: the spool holds no host results; nothing was stored\n"
+    assert list(tmp_path.iterdir()) == [tmp_path / "spool"]  # neither the store's folder nor its lock file
+
+
+@pytest.mark.parametrize("command", ["scans", "hosts"])
+def test_a_store_location_that_is_a_directory_is_named(tmp_path, monkeypatch, capsys, command):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "st.json").mkdir()
+    code, out, err = fleetsam(capsys, "--store", "st.json", command)
+    assert (code, out) == (ExitCode.BAD_INPUT, "")
+    assert err == "fleetsam: error: st.json: is a directory; a store is a file (e.g. st.json/fleetsam.json)\n"
+
+
 def test_licence_validate_reads_the_files_without_a_store(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "licences").mkdir()

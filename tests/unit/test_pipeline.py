@@ -57,6 +57,10 @@ def test_host_never_reached_has_no_inventory(tmp_path):
                                  store=str(tmp_path / "db.json"), report_dir=tmp_path / "r")
     (hs,) = out.scan.hosts
     assert hs.installations == () and hs.host is None and hs.inventory_scan_id is None
+    assert hs.collector is None, "no collector ran on a host never reached"
+    with open_store(str(tmp_path / "db.json"), create=False, readonly=True) as st:
+        (stored,) = st.load_scan("s1").hosts
+    assert stored.collector is None
 
 
 def test_html_escapes_package_names(tmp_path):
