@@ -105,13 +105,18 @@ def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
     return replace(_render(run, store, report_dir, timings, problems, installations), run=scan)
 
 
-def retire_days(policy: str | Path | None) -> int:
-    """The policy's ``retire_days``; its default when the policy is rejected (the findings stage
-    reports the mistake)."""
+def policy_or_default(policy: str | Path | None) -> Policy:
+    """The policy at ``policy``; the default policy when it is rejected (the findings stage reports
+    the mistake)."""
     try:
-        return load_policy(policy).retire_days
+        return load_policy(policy)
     except ConfigError:
-        return Policy().retire_days
+        return Policy()
+
+
+def retire_days(policy: str | Path | None) -> int:
+    """The policy's ``retire_days`` (see ``policy_or_default``)."""
+    return policy_or_default(policy).retire_days
 
 
 def load_fleet(st: Store, location: str, scan_id: str | None = None, as_of: dt.date | None = None,

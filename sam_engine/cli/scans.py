@@ -61,17 +61,24 @@ def cmd_scans(args: argparse.Namespace) -> int:
 def cmd_hosts(args: argparse.Namespace) -> int:
     if args.hosts_command == "retire":
         return cmd_hosts_retire(args)
+    policy = pipeline.policy_or_default(notify.AlertSettings.from_env().policy)
+    as_of = _date(args.as_of)
     with open_store(args.store, create=False, readonly=True) as st:
-        scan = pipeline.load_fleet(st, args.store, args.scan, _date(args.as_of),
-                                   pipeline.retire_days(notify.AlertSettings.from_env().policy))
+        scan = pipeline.load_fleet(st, args.store, args.scan, as_of, policy.retire_days)
+    day = as_of or (dt.date.fromisoformat(scan.finished[:10]) if args.scan else dt.date.today())
     rows = []
     for h in sorted(scan.hosts, key=lambda h: h.inventory_name):
         hw = h.host.hardware if h.host else None
+        age = _age_days(h.collected_at, day)
+        status = h.status.value + (" (stale)" if h.stale and h.installations else "")
+        if age is not None and age >= policy.stale_days:
+            status += f", {age} d old"  # the stale-host finding's threshold: still counted until retire_days
         rows.append({
             "host": h.inventory_name,
-            "status": h.status.value + (" (stale)" if h.stale and h.installations else ""),
+            "status": status,
             "host_id": h.host_id,
             "last_seen": h.collected_at,
+            "age_days": age,
             "last_scan": h.scan_id,
             "sockets": hw.sockets if hw else None,
             "cores": hw.cores if hw else None,
@@ -82,11 +89,19 @@ def cmd_hosts(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(rows, indent=1))
         return ExitCode.OK
-    print(f"{'HOST':24} {'STATUS':20} {'SOCK':>4} {'CORES':>5} {'THR':>4} {'PLATFORM':9} {'PACKAGES':>8} LAST SEEN")
+    print(f"{'HOST':24} {'STATUS':28} {'SOCK':>4} {'CORES':>5} {'THR':>4} {'PLATFORM':9} {'PACKAGES':>8} LAST SEEN")
     for r in rows:
-        print(f"{r['host']:24} {r['status']:20} {r['sockets'] or '-':>4} {r['cores'] or '-':>5} "
+        print(f"{r['host']:24} {r['status']:28} {r['sockets'] or '-':>4} {r['cores'] or '-':>5} "
               f"{r['threads'] or '-':>4} {r['platform'] or '-':9} {r['packages']:8} {r['last_seen'] or 'never'}")
     return ExitCode.OK
+
+
+def _age_days(collected_at: str | None, day: dt.date) -> int | None:
+    """Whole days between the host's last inventory and ``day`` (None: never inventoried)."""
+    try:
+        return (day - dt.date.fromisoformat(collected_at[:10])).days if collected_at else None
+    except ValueError:
+        return None
 
 
 def cmd_hosts_retire(args: argparse.Namespace) -> int:

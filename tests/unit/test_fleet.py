@@ -202,6 +202,17 @@ def test_retire_days_ages_hosts_out_of_the_position(env, tmp_path):
         assert sorted(by_name(pipeline.load_fleet(st, "db.json", as_of=day, retire_days=93))) == ["new", "old"]
 
 
+def test_hosts_says_how_old_an_inventory_is_past_the_stale_threshold(env, capsys):
+    ingest(env, "r1", "2026-05-20T01:00:00Z", {"old": host("old")})
+    ingest(env, "r2", "2026-06-01T01:00:00Z", {"new": host("new"), "gone": None})
+    capsys.readouterr()
+    assert main(["--store", str(env / "db.json"), "hosts", "--as-of", "2026-06-01", "--format", "json"]) == 0
+    rows = {r["host"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["old"]["status"] == "ok, 12 d old" and rows["old"]["age_days"] == 12  # out of r2's scope
+    assert rows["new"]["status"] == "ok" and rows["new"]["age_days"] == 0
+    assert rows["gone"]["status"] == "unreachable" and rows["gone"]["age_days"] is None
+
+
 def test_findings_of_hosts_out_of_scope_are_not_resolved(env):
     today = dt.date.today().isoformat()  # the run's position is today's: its hosts must not have aged out
     ingest(env, "r1", f"{today}T00:00:01Z", {"win": host("win", BASH, TEAMVIEWER), "mac": host("mac")})
