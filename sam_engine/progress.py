@@ -1,7 +1,7 @@
 """Progress of the engine's long stages (ingest, reconcile, report) as plain lines.
 
 At 10,000 hosts the engine works for about 100 s after the play recap; a line
-every few seconds says which stage runs and how far it is. Small runs stay
+every ``every`` seconds (ten in the callback) says which stage runs and how far it is. Small runs stay
 quiet: nothing is printed for a stage until it has run ``quiet_for`` seconds;
 a stage that took longer ends with a line of its count and time. A stage counts what it can
 (hosts read, report files written) with ``advance``; a watcher thread prints,

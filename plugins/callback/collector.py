@@ -320,7 +320,7 @@ class CallbackModule(CallbackBase):
         if summary is None:  # the engine failed or is missing: a warning said so
             if under_runner:
                 job.display_event(self._display, ['fleetsam: the run is kept in %s' % self._run_dir],
-                                     {'scan_id': self._meta['scan_id'], 'run': counts, 'spool': self._run_dir})
+                                  {'scan_id': self._meta['scan_id'], 'run': counts, 'spool': self._run_dir})
             return
         lines = ['fleetsam: ' + line for line in summary.lines()]
         job.display_event(self._display, lines, summary.as_dict())

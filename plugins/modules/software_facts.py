@@ -105,7 +105,7 @@ EXAMPLES = r'''
 RETURN = r'''
 fleetsam_handoff:
   description:
-    - Set instead of C(software_json) while the C(fleetsam.sam.collector) callback spools the run: the
+    - Set instead of C(software_json) while the C(fleetsam.sam.collector) callback spools the run; the
       controller-side action plugin wrote C(software_json) to the callback's hand-over folder, which reads it
       back, so a job event under ansible-runner or AWX stays small.
   returned: when the fleetsam.sam.collector callback is enabled and the collector did not fail
