@@ -4,6 +4,7 @@ wired through a real run of the pipeline."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from sam_engine.pipeline import process_spool
@@ -53,6 +54,6 @@ def test_the_pipeline_reports_each_stage(tmp_path):
     lines: list[str] = []
     summary = process_spool(spool, store=str(tmp_path / "store.json"), report_dir=tmp_path / "reports",
                             installations=False, progress=StageProgress(lines.append, quiet_for=0.0, every=60))
-    closing = [line for line in lines if " in " in line]
-    assert closing == ["ingest: 1 hosts in 0 s", "reconcile: done in 0 s", "report: 5 files in 0 s"], lines
+    closing = [re.sub(r"\d+ s$", "N s", line) for line in lines if " in " in line]  # the time varies with load
+    assert closing == ["ingest: 1 hosts in N s", "reconcile: done in N s", "report: 5 files in N s"], lines
     assert summary.as_dict()["reports"][0].endswith("index.html")

@@ -103,3 +103,27 @@ def test_plain_ansible_playbook_prints_lines_and_a_small_run_no_progress(tmp_pat
     assert lines[0] == "fleetsam: hosts ok=1 unreachable=0 failed=0" and lines[-1].startswith("fleetsam: report: ")
     assert not [line for line in lines if line.startswith(("fleetsam: ingest", "fleetsam: reconcile:"))]
     assert (tmp_path / "reports" / "index.html").is_file(), "not under ansible-runner: reports/ of the project"
+
+
+def test_when_the_engine_fails_the_event_names_the_kept_spool(tmp_path, monkeypatch):
+    import ansible_runner
+
+    (tmp_path / "private").mkdir()
+    (tmp_path / "store.json").mkdir()  # a folder where the store file should be: the engine cannot open it
+    (tmp_path / "hosts.ini").write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    for name in [k for k in os.environ if k.startswith(("FLEETSAM_", "AWX_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    result = ansible_runner.run(private_data_dir=str(tmp_path / "private"), project_dir=str(REPO),
+                                playbook="playbooks/scan.yml", inventory=str(tmp_path / "hosts.ini"), quiet=True,
+                                envvars={"ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+                                         "FLEETSAM_STORE": str(tmp_path / "store.json"),
+                                         "FLEETSAM_SPOOL_DIR": str(tmp_path / "spool")})
+    events = list(result.events)
+    (summary,) = [e["event_data"]["fleetsam"] for e in events if "fleetsam" in e.get("event_data", {})]
+    assert summary["run"] == {"ok": 1, "unreachable": 0, "failed": 0}
+    assert Path(summary["spool"], "run.json").is_file() and Path(summary["spool"]).name == summary["scan_id"]
+    assert any(e["event"] == "warning" and "processing the run failed" in e["stdout"] for e in events)
+    (host_file,) = Path(summary["spool"], "hosts").iterdir()
+    kept = json.loads(host_file.read_text())["result"]
+    assert len(kept["software"]) > 100 and "fleetsam_handoff" not in kept, "the kept spool holds the whole list"
