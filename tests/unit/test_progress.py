@@ -33,13 +33,13 @@ def test_a_long_stage_prints_its_count_while_it_runs_and_when_it_ends():
     progress = StageProgress(lines.append, quiet_for=0.1, every=0.1)
     with progress.stage("report", total=2, unit="files") as stage:
         stage.step("index.html")
-        time.sleep(0.35)
+        time.sleep(0.6)
         stage.step("installations.csv")
-        time.sleep(0.35)
+        time.sleep(0.6)
         stage.finish()
     assert any(line.startswith("report: 0/2 files (0%)") and line.endswith("(index.html)") for line in lines)
     assert any(line.startswith("report: 1/2 files (50%)") and line.endswith("(installations.csv)") for line in lines)
-    assert lines[-1] == "report: 2 files in 1 s"
+    assert re.fullmatch(r"report: 2 files in \d+ s", lines[-1])
 
 
 def test_the_pipeline_reports_each_stage(tmp_path):
