@@ -224,7 +224,9 @@ def _reconcile(st, scan: Scan, settings, as_of, alerts: notify.AlertSettings, ti
 def _render(run: _Reconciled, store: str, report_dir, timings: dict[str, float], problems: list,
             installations: bool = True, progress: StageProgress = NO_PROGRESS) -> RunSummary:
     """Send the queued notifications, then write the reports."""
-    with progress.stage("report", total=len(render.REPORT_FILES) - (not installations), unit="files") as stage:
+    # no time left for files: installations.csv alone takes most of it
+    with progress.stage("report", total=len(render.REPORT_FILES) - (not installations), unit="files",
+                        estimate=False) as stage:
         return _send_and_write(run, store, report_dir, timings, problems, installations, stage)
 
 

@@ -19,9 +19,10 @@ from typing import Callable, Iterator
 
 
 def progress_line(stage: str, elapsed: float, done: int, total: int | None, unit: str,
-                  finished: bool = False) -> str:
-    """One line: ``ingest: 4,000/10,000 hosts (40%), 12 s, about 18 s left`` while a stage runs,
-    ``ingest: 10,000 hosts in 41 s`` when it is over."""
+                  finished: bool = False, estimate: bool = True) -> str:
+    """One line: ``ingest: 4,000/10,000 hosts (40%), 12 s, about 18 s left`` while a stage runs
+    (the time left only with ``estimate``: items of about equal cost), ``ingest: 10,000 hosts in
+    41 s`` when it is over."""
     if finished:
         return f"{stage}: {done:,} {unit} in {elapsed:.0f} s" if done else f"{stage}: done in {elapsed:.0f} s"
     count = ""
@@ -31,7 +32,7 @@ def progress_line(stage: str, elapsed: float, done: int, total: int | None, unit
     elif done:
         count = f" {done:,} {unit},"
     line = f"{stage}:{count} {elapsed:.0f} s"
-    if total and done and done < total:
+    if estimate and total and done and done < total:
         line += f", about {elapsed * (total - done) / done:.0f} s left"
     return line
 
@@ -39,8 +40,8 @@ def progress_line(stage: str, elapsed: float, done: int, total: int | None, unit
 class Stage:
     """The running stage's counters, read by the watcher thread."""
 
-    def __init__(self, name: str, total: int | None, unit: str):
-        self.name, self.total, self.unit = name, total, unit
+    def __init__(self, name: str, total: int | None, unit: str, estimate: bool = True):
+        self.name, self.total, self.unit, self.estimate = name, total, unit, estimate
         self.done = 0
         self.detail = ""  # what the stage is on (a report file's name)
         self.started = time.monotonic()
@@ -68,8 +69,9 @@ class StageProgress:
         self.emit, self.quiet_for, self.every = emit, quiet_for, every
 
     @contextmanager
-    def stage(self, name: str, total: int | None = None, unit: str = "hosts") -> Iterator[Stage]:
-        current = Stage(name, total, unit)
+    def stage(self, name: str, total: int | None = None, unit: str = "hosts",
+              estimate: bool = True) -> Iterator[Stage]:
+        current = Stage(name, total, unit, estimate)
         if self.emit is None:
             yield current
             return
@@ -89,7 +91,7 @@ class StageProgress:
         wait = self.quiet_for
         while not stop.wait(wait):
             line = progress_line(current.name, time.monotonic() - current.started, current.done, current.total,
-                                 current.unit)
+                                 current.unit, estimate=current.estimate)
             self.emit(line + (f" ({current.detail})" if current.detail else ""))
             current.printed = True
             wait = self.every

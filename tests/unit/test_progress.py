@@ -14,6 +14,7 @@ from sam_engine.progress import StageProgress, progress_line
 def test_lines_say_how_far_a_stage_is_and_how_long_is_left():
     assert progress_line("ingest", 12.0, 4000, 10000, "hosts") == "ingest: 4,000/10,000 hosts (40%), 12 s, about 18 s left"
     assert progress_line("reconcile", 7.0, 0, None, "hosts") == "reconcile: 7 s"
+    assert progress_line("report", 2.0, 3, 6, "files", estimate=False) == "report: 3/6 files (50%), 2 s"
     assert progress_line("ingest", 3.0, 12, 10, "hosts") == "ingest: 10/10 hosts (100%), 3 s", "a re-read never passes 100 %"
     assert progress_line("ingest", 41.2, 10000, 10000, "hosts", finished=True) == "ingest: 10,000 hosts in 41 s"
     assert progress_line("reconcile", 15.6, 0, None, "hosts", finished=True) == "reconcile: done in 16 s"
