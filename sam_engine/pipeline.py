@@ -28,6 +28,7 @@ from sam_engine.model import HostStatus, Problem, Scan
 from sam_engine.licensing.context import LicenceContext, LicenceSettings, load_context, position_of
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.located_yaml import ConfigError
+from sam_engine.progress import NO_PROGRESS, StageProgress
 from sam_engine.findings.policy import Policy, load_policy
 from sam_engine.store.fleet import aged_out
 from sam_engine.store.interface import Store, require_scan
@@ -73,6 +74,33 @@ class RunSummary:
             out.append(f"report: {self.report_files[0]}")
         return out
 
+    def as_dict(self) -> dict:
+        """The same facts as ``lines`` as one JSON-ready mapping (the callback's structured event
+        under ansible-runner): the run's and the fleet's counts, the position, the findings, the
+        problems and the report files."""
+        f = self.scan
+        out: dict = {"scan_id": self.run.scan_id if self.run is not None else f.scan_id}
+        if self.run is not None:
+            s = self.run
+            out["run"] = {"ok": s.count(HostStatus.OK), "unreachable": s.count(HostStatus.UNREACHABLE),
+                          "failed": s.count(HostStatus.FAILED),
+                          "stale_kept": sum(1 for h in s.hosts if h.stale and h.installations),
+                          "packages": s.installation_count}
+        out["fleet"] = {"hosts": len(f.hosts), "inventoried": f.count(HostStatus.OK),
+                        "stale": len(f.hosts) - f.count(HostStatus.OK)}
+        if self.position is not None:
+            out["position"] = {"products": len(self.position.products),
+                               "by_status": dict(sorted(Counter(p.status.value for p in self.position.products).items())),
+                               "unrecognised": len(self.position.unrecognised)}
+        out["entitlements"] = self.entitlements
+        if self.findings is not None:
+            out["findings"] = {"total": len(self.findings.findings), "violations": len(self.findings.violations),
+                               "by_severity": dict(sorted(Counter(x.severity for x in self.findings.findings).items())),
+                               "notifications_pending": self.findings.pending}
+        out["problems"] = [str(p) for p in self.problems]
+        out["reports"] = [str(p) for p in self.report_files]
+        return out
+
 
 @contextmanager
 def _timed(timings: dict[str, float], stage: str):
@@ -85,9 +113,11 @@ def _timed(timings: dict[str, float], stage: str):
 
 def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
                   settings: LicenceSettings | None = None, as_of: dt.date | None = None,
-                  alerts: notify.AlertSettings | None = None, installations: bool = True) -> RunSummary:
+                  alerts: notify.AlertSettings | None = None, installations: bool = True,
+                  progress: StageProgress = NO_PROGRESS) -> RunSummary:
     """Store one run's spool as a scan snapshot, reconcile it and write the reports
-    (``installations=False``: all but ``installations.csv``).
+    (``installations=False``: all but ``installations.csv``), telling ``progress`` how far each
+    stage (ingest, reconcile, report) is.
 
     One store session holds the whole run's writes (the scan, the findings'
     state and outbox, the position summary for the trend): the store file is
@@ -96,13 +126,15 @@ def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
     alerts = alerts or notify.AlertSettings.from_env()
     host_files(Path(spool))  # a spool with no results is refused before the store is created or locked
     with open_store(store) as st:
-        scan, problems = _ingest(st, spool, timings)
-        with _timed(timings, "fleet"):
-            fleet = load_fleet(st, store, retire_days=retire_days(alerts.policy), day=as_of)
-        run = _reconcile(st, fleet, settings, as_of, alerts, timings)
-        with _timed(timings, "commit"):
-            st.commit()
-    return replace(_render(run, store, report_dir, timings, problems, installations), run=scan)
+        with progress.stage("ingest", total=len(host_files(Path(spool)))) as stage:
+            scan, problems = _ingest(st, spool, timings, stage.advance)
+        with progress.stage("reconcile"):
+            with _timed(timings, "fleet"):
+                fleet = load_fleet(st, store, retire_days=retire_days(alerts.policy), day=as_of)
+            run = _reconcile(st, fleet, settings, as_of, alerts, timings)
+            with _timed(timings, "commit"):
+                st.commit()
+    return replace(_render(run, store, report_dir, timings, problems, installations, progress), run=scan)
 
 
 def policy_or_default(policy: str | Path | None) -> Policy:
@@ -171,9 +203,9 @@ class _Reconciled:
     summaries: dict
 
 
-def _ingest(st, spool: str | Path, timings: dict[str, float]) -> tuple[Scan, list[Problem]]:
+def _ingest(st, spool: str | Path, timings: dict[str, float], on_host=None) -> tuple[Scan, list[Problem]]:
     with _timed(timings, "ingest+normalise"):  # streamed, on every core for a large spool
-        scan, problems = ingest_parallel.build_scan_from_spool(spool, st.last_inventory)
+        scan, problems = ingest_parallel.build_scan_from_spool(spool, st.last_inventory, on_host=on_host)
     with _timed(timings, "store"):
         st.save_scan(scan)
     return scan, problems
@@ -197,8 +229,16 @@ def _reconcile(st, scan: Scan, settings, as_of, alerts: notify.AlertSettings, ti
 
 
 def _render(run: _Reconciled, store: str, report_dir, timings: dict[str, float], problems: list,
-            installations: bool = True) -> RunSummary:
+            installations: bool = True, progress: StageProgress = NO_PROGRESS) -> RunSummary:
     """Send the queued notifications, then write the reports."""
+    # no time left for files: installations.csv alone takes most of it
+    with progress.stage("report", total=len(render.REPORT_FILES) - (not installations), unit="files",
+                        estimate=False) as stage:
+        return _send_and_write(run, store, report_dir, timings, problems, installations, stage)
+
+
+def _send_and_write(run: _Reconciled, store: str, report_dir, timings, problems, installations,
+                    stage) -> RunSummary:
     with _timed(timings, "notify"):  # never raises on a channel
         found = notify.send(store, run.outbox)
     problems = [*problems, *run.ctx.problems, *found.problems]
@@ -209,7 +249,9 @@ def _render(run: _Reconciled, store: str, report_dir, timings: dict[str, float],
                              findings=found.rows, entitlements=run.ctx.entitlements, previous=run.previous,
                              previous_position=previous_position, summaries=run.summaries,
                              fail_on=found.policy.fail_on)
-        files = render.write_reports(model, Path(report_dir), run.scan, run.position, installations=installations)
+        files = render.write_reports(model, Path(report_dir), run.scan, run.position, installations=installations,
+                                     on_file=stage.step)
+        stage.finish()
     return RunSummary(run.scan, tuple(files), tuple(problems), timings, run.position, found,
                       len(run.ctx.entitlements))
 

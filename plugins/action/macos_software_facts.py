@@ -8,7 +8,9 @@ module can run there. This plugin runs on the controller and sends a fixed set
 of POSIX ``sh`` commands with ``_low_level_execute_command`` (as the ``raw``
 action does). Each section's output comes back as raw text under the result
 key ``macos``; the fleetsam engine (``sam_engine.platforms.macos``) parses it. Only the
-command building and the result assembly live here, as pure functions.
+command building and the result assembly live here, as pure functions. While the
+``fleetsam.sam.collector`` callback spools the run, ``macos`` is handed over to it as a file
+(``plugin_utils.spool.hand_off``), so a job event under ansible-runner or AWX stays small.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import shlex
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.fleetsam.sam.plugins.module_utils.macos_args import ARGUMENT_SPEC
+from ansible_collections.fleetsam.sam.plugins.plugin_utils.spool import hand_off
 
 FORMAT = 1
 SOFTWARE_SECTIONS = ('system_profiler', 'info_plist', 'pkgutil', 'homebrew', 'brew_info', 'swid')
@@ -179,4 +182,4 @@ class ActionModule(ActionBase):
             return self._low_level_execute_command(command, executable='/bin/sh')
 
         result.update(collect(execute, args))
-        return result
+        return hand_off(result, (task_vars or {}).get('inventory_hostname'))

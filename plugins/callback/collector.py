@@ -29,6 +29,15 @@ description:
     marks the host failed.
   - Not a stdout callback, so it works beside the stdout callbacks that
     ansible-runner and AWX force.
+  - While it spools a run, the collectors' action plugins write each host's package list (or raw
+    Windows or macOS inventory) to a hand-over folder in the spool and return a small reference,
+    which this callback checks (name, size, SHA-256) and reads back; so an ansible-runner or AWX job
+    event stays a few KB per host instead of carrying the whole list.
+  - Under ansible-runner (and so AWX), the reports go to the job's artifacts folder unless
+    O(report_dir) is set, and the closing summary is one job event whose C(event_data.fleetsam)
+    holds the counts, the scan id and the report files.
+  - When the engine works on a large run for more than two seconds in a stage (ingest, reconcile,
+    report), it prints a progress line for that stage every ten seconds.
   - When the engine (Python package C(fleetsam)) is not importable on the
     controller, the spool is kept and can be ingested later with
     C(fleetsam ingest SPOOL).
@@ -54,9 +63,11 @@ options:
       - section: fleetsam
         key: store
   report_dir:
-    description: Directory the reports are written to.
+    description:
+      - Directory the reports are written to.
+      - Default is C(reports), or under ansible-runner C(fleetsam-reports) in the job's artifacts folder
+        (C(AWX_ISOLATED_DATA_DIR), which ansible-runner sets).
     type: str
-    default: reports
     env:
       - name: FLEETSAM_REPORT_DIR
     ini:
@@ -137,21 +148,15 @@ options:
 '''
 
 import datetime
-import json
 import os
-import re
 import shutil
-import tempfile
 import uuid
 
 from ansible import context
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.callback import CallbackBase
-
-try:  # about three times faster than json for a host's package list, when installed
-    from orjson import loads as _loads, JSONDecodeError as _DecodeError
-except ImportError:
-    from json import loads as _loads, JSONDecodeError as _DecodeError
+from ansible_collections.fleetsam.sam.plugins.plugin_utils import job
+from ansible_collections.fleetsam.sam.plugins.plugin_utils import spool
 
 COLLECTOR_ACTIONS = frozenset(('fleetsam.sam.software_facts', 'software_facts',
                                'fleetsam.sam.win_software_facts', 'win_software_facts',
@@ -160,45 +165,6 @@ try:  # the version is the engine's; the run is still spooled when the engine is
     from sam_engine import __version__ as TOOL_VERSION
 except ImportError:
     TOOL_VERSION = None  # ingest records "unknown"
-
-
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-_RAW = '\x00fleetsam-software\x00'  # stands for the checked JSON text while the rest is encoded
-_RAW_JSON = json.dumps(_RAW)
-
-
-def _checked_list(text):
-    """``text`` when it is one JSON array (the collector's software_json), else None. It is parsed
-    (orjson when installed), not trusted: a host must not be able to shape the spool file."""
-    try:
-        value = _loads(text)
-    except (_DecodeError, TypeError, ValueError):
-        return None
-    return text if isinstance(value, list) else None
-
-
-def _write_json(path, doc, raw=None):
-    """Write a spool file atomically (temporary file and rename); ``raw`` (checked JSON text)
-    becomes ``doc['result']['software']`` as it is, without being decoded and encoded again."""
-    # json.dumps encodes in one C call; json.dump would write thousands of small chunks (3x slower
-    # for a host's package list, on the controller's main thread while results arrive)
-    text = json.dumps(doc, default=to_text, separators=(',', ':'))
-    if raw is not None:
-        if text.count(_RAW_JSON) != 1:  # the marker must stand in exactly one place
-            raise ValueError('fleetsam: spool marker found in the module result')
-        text = text.replace(_RAW_JSON, raw)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=os.path.dirname(path))
-    with os.fdopen(fd, 'w') as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
-def _plain(result):
-    """The module result without Ansible's bookkeeping keys."""
-    return dict((k, v) for k, v in result.items() if not k.startswith('_ansible') and k != 'invocation')
 
 
 class CallbackModule(CallbackBase):
@@ -226,9 +192,12 @@ class CallbackModule(CallbackBase):
                              uuid.uuid4().hex[:6])
         self._run_dir = os.path.abspath(os.path.join(self.get_option('spool_dir'), scan_id))
         os.makedirs(os.path.join(self._run_dir, 'hosts'))
-        self._meta = {'scan_id': scan_id, 'started': _now(), 'finished': None,
+        # the collectors' action plugins (in worker processes forked from this one) hand their bulk over here
+        os.makedirs(os.path.join(self._run_dir, 'handoff'))
+        os.environ[spool.HANDOFF_ENV] = os.path.join(self._run_dir, 'handoff')
+        self._meta = {'scan_id': scan_id, 'started': spool.now(), 'finished': None,
                       'playbook': playbook_file, 'tool_version': TOOL_VERSION}
-        _write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
+        spool.write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
 
     def _record(self, host, status, result=None, error=None, groups=None):
         if self._check_mode:  # only counted, for the closing line
@@ -237,41 +206,30 @@ class CallbackModule(CallbackBase):
         if self._run_dir is None:
             self._start_run(None)
         raw = None
-        if result is not None and 'software_json' in result:  # software_format: json
+        if result is not None:
             result = dict(result)
-            raw = _checked_list(result.pop('software_json'))
-            if raw is None:
-                status, result, error = 'failed', None, 'software_json is not a JSON array of package records'
-            else:
-                result['software'] = _RAW
+            try:
+                handed = spool.take(result, host, os.path.join(self._run_dir, 'handoff'))
+            except spool.HandoffError as exc:
+                status, result, error, handed = 'failed', None, str(exc), None
+            if handed is None and result is not None and 'software_json' in result:  # software_format: json
+                handed = ('software_json', result.pop('software_json'))
+            if handed is not None:
+                field, raw = handed
+                target, kind = spool.RAW_FIELDS[field]
+                if spool.checked(raw, kind):
+                    result[target] = spool.MARK
+                else:
+                    status, result, error, raw = 'failed', None, spool.raw_error(field), None
         self._status[host] = status
-        safe = re.sub(r'[^A-Za-z0-9_.-]', '_', host) + '-' + uuid.uuid5(uuid.NAMESPACE_DNS, host).hex[:8]
+        path = os.path.join(self._run_dir, 'hosts', spool.safe_name(host) + '.json')
         doc = {'inventory_name': host, 'status': status, 'result': result,
-               'error': error, 'collected_at': _now(), 'groups': groups or []}
+               'error': error, 'collected_at': spool.now(), 'groups': groups or []}
         try:
-            _write_json(os.path.join(self._run_dir, 'hosts', safe + '.json'), doc, raw)
+            spool.write_json(path, doc, raw)
         except ValueError as exc:
             self._status[host] = 'failed'
-            _write_json(os.path.join(self._run_dir, 'hosts', safe + '.json'),
-                        dict(doc, status='failed', result=None, error=str(exc)))
-
-    @staticmethod
-    def _groups(result):
-        """The host's inventory groups (as group_names: without "all"), for per-group policy exceptions."""
-        try:
-            return sorted(set(g.get_name() for g in result._host.get_groups()) - set(['all']))
-        except Exception:  # an inventory plugin's odd host object must not cost the scan
-            return []
-
-    @staticmethod
-    def _targets(play):
-        """The play's hosts after --limit and group selection (inventory names), or None."""
-        try:
-            inventory = play.get_variable_manager()._inventory
-            # restrictions are the current serial batch only; the limit is kept
-            return [to_text(h.get_name()) for h in inventory.get_hosts(play.hosts, ignore_restrictions=True)]
-        except Exception:  # an odd inventory must not cost the scan: the scope is then not recorded
-            return None
+            spool.write_json(path, dict(doc, status='failed', result=None, error=str(exc)))
 
     def _scanning(self):
         """The current play runs the collector: its targets belong to the run's scope."""
@@ -282,18 +240,7 @@ class CallbackModule(CallbackBase):
             self._scope.update(self._play_scope)
 
     def _scan_group(self, play):
-        group = self.get_option('scan_group')
-        if group or self._group:
-            return group or self._group
-        try:
-            extra = play.get_variable_manager().extra_vars
-        except Exception:
-            extra = {}
-        for key, prefix in (('awx_workflow_job_id', 'awx-workflow-'), ('tower_workflow_job_id', 'awx-workflow-'),
-                            ('awx_job_id', 'awx-job-'), ('tower_job_id', 'awx-job-')):
-            if extra.get(key) not in (None, ''):
-                return prefix + to_text(extra[key])
-        return None
+        return self.get_option('scan_group') or self._group or job.awx_scan_group(play)
 
     @staticmethod
     def _is_collector(result):
@@ -311,7 +258,7 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_play_start(self, play):
         if play.check_mode:
             self._check_mode = True
-        self._play_scope = self._targets(play)
+        self._play_scope = job.play_targets(play)
         self._group = self._scan_group(play)
         try:
             roles = [to_text(r.get_name()) for r in play.get_roles()]
@@ -330,26 +277,27 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_ok(self, result):
         if self._is_collector(result):
             self._is_scan = True
-            self._record(result._host.get_name(), 'ok', result=_plain(result._result), groups=self._groups(result))
+            self._record(result._host.get_name(), 'ok', result=spool.plain(result._result), groups=job.host_groups(result))
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         host = result._host.get_name()
         if self._is_collector(result) or (not ignore_errors and self._status.get(host) != 'ok'):
             self._record(host, 'failed', error=to_text(result._result.get('msg', 'task failed')),
-                         groups=self._groups(result))
+                         groups=job.host_groups(result))
 
     def v2_runner_on_unreachable(self, result):
         host = result._host.get_name()
         if self._status.get(host) != 'ok':
             self._record(host, 'unreachable', error=to_text(result._result.get('msg', 'unreachable')),
-                         groups=self._groups(result))
+                         groups=job.host_groups(result))
 
     def v2_playbook_on_stats(self, stats):
+        os.environ.pop(spool.HANDOFF_ENV, None)
+        counts = dict((s, list(self._status.values()).count(s)) for s in ('ok', 'unreachable', 'failed'))
         if self._check_mode:
             if self._run_dir is not None:  # check mode set by a play or task: drop what was spooled before
                 shutil.rmtree(self._run_dir, ignore_errors=True)
             if self._is_scan:
-                counts = dict((s, list(self._status.values()).count(s)) for s in ('ok', 'unreachable', 'failed'))
                 self._display.display('fleetsam: check mode: hosts ok=%(ok)d unreachable=%(unreachable)d '
                                       'failed=%(failed)d; nothing stored, no report written' % counts)
             return
@@ -358,21 +306,37 @@ class CallbackModule(CallbackBase):
         if not self._is_scan or not self._status:  # no collector (e.g. playbooks/enforce.yml): no scan
             shutil.rmtree(self._run_dir, ignore_errors=True)
             return
-        self._meta['finished'] = _now()
+        self._meta['finished'] = spool.now()
         if self._scope_known and self._scope:
             self._meta['scope'] = sorted(self._scope)
         if self._group:
             self._meta['group'] = self._group
-        _write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
-        counts = dict((s, list(self._status.values()).count(s)) for s in ('ok', 'unreachable', 'failed'))
-        self._display.display('fleetsam: hosts ok=%(ok)d unreachable=%(unreachable)d failed=%(failed)d' % counts)
+        spool.write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
+        shutil.rmtree(os.path.join(self._run_dir, 'handoff'), ignore_errors=True)  # what no result claimed
+        under_runner = job.artifact_dir() is not None
+        if not under_runner:  # under ansible-runner the counts are in the one summary event
+            self._display.display('fleetsam: hosts ok=%(ok)d unreachable=%(unreachable)d failed=%(failed)d' % counts)
+        summary = self._process()
+        if summary is None:  # the engine failed or is missing: a warning said so
+            if under_runner:
+                job.display_event(self._display, ['fleetsam: the run is kept in %s' % self._run_dir],
+                                  {'scan_id': self._meta['scan_id'], 'run': counts, 'spool': self._run_dir})
+            return
+        lines = ['fleetsam: ' + line for line in summary.lines()]
+        job.display_event(self._display, lines, summary.as_dict())
+        if not self.get_option('keep_spool'):
+            shutil.rmtree(self._run_dir, ignore_errors=True)
+
+    def _process(self):
+        """Hand the spool to the engine; its ``RunSummary``, or None after a warning."""
         try:
             from sam_engine.findings.notify import AlertSettings
             from sam_engine.pipeline import process_spool
+            from sam_engine.progress import StageProgress
         except ImportError as exc:
             self._display.warning('fleetsam: the engine is not importable (%s); the run is kept in %s: '
                                   'process it with "fleetsam ingest %s"' % (exc, self._run_dir, self._run_dir))
-            return
+            return None
         secrets = self.get_option('notify_secrets') or {}
         env_password = os.environ.get('PGPASSWORD')
         if secrets.get('PGPASSWORD'):  # libpq reads it from the environment: never put into the store URL
@@ -380,18 +344,15 @@ class CallbackModule(CallbackBase):
         try:
             alerts = AlertSettings.from_env(policy=self.get_option('policy'), notify=self.get_option('notify'),
                                             secrets=secrets)
-            summary = process_spool(self._run_dir, store=self.get_option('store'),
-                                    report_dir=self.get_option('report_dir'), alerts=alerts,
-                                    installations=self.get_option('installations_csv'))
+            return process_spool(self._run_dir, store=self.get_option('store'),
+                                 report_dir=self.get_option('report_dir') or job.default_report_dir(),
+                                 alerts=alerts, installations=self.get_option('installations_csv'),
+                                 progress=StageProgress(lambda line: self._display.display('fleetsam: ' + line)))
         except Exception as exc:  # the scan's data must survive an engine failure
             self._display.warning('fleetsam: processing the run failed: %s; the run is kept in %s' % (exc, self._run_dir))
-            return
+            return None
         finally:
             if env_password is None:
                 os.environ.pop('PGPASSWORD', None)
             else:
                 os.environ['PGPASSWORD'] = env_password
-        for line in summary.lines():
-            self._display.display('fleetsam: ' + line)
-        if not self.get_option('keep_spool'):
-            shutil.rmtree(self._run_dir, ignore_errors=True)

@@ -151,6 +151,14 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+fleetsam_handoff:
+  description:
+    - Set instead of C(macos) while the C(fleetsam.sam.collector) callback spools the run; the
+      controller-side action plugin wrote C(macos) to the callback's hand-over folder, which reads it
+      back, so a job event under ansible-runner or AWX stays small.
+  returned: when the fleetsam.sam.collector callback is enabled and the collector did not fail
+  type: dict
+  sample: {field: macos, file: web1-0a1b2c3d-4e5f60718293a4b5c6d7e8f901234567.json, bytes: 245114, sha256: 9f86d081884c7d65...}
 macos:
   description:
     - Raw outputs, one entry per section that ran, parsed by the fleetsam engine.

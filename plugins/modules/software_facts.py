@@ -103,6 +103,14 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+fleetsam_handoff:
+  description:
+    - Set instead of C(software_json) while the C(fleetsam.sam.collector) callback spools the run; the
+      controller-side action plugin wrote C(software_json) to the callback's hand-over folder, which reads it
+      back, so a job event under ansible-runner or AWX stays small.
+  returned: when the fleetsam.sam.collector callback is enabled and the collector did not fail
+  type: dict
+  sample: {field: software_json, file: web1-0a1b2c3d-4e5f60718293a4b5c6d7e8f901234567.json, bytes: 245114, sha256: 9f86d081884c7d65...}
 software_json:
   description: The list C(software) as one JSON text.
   returned: when I(software_format=json)

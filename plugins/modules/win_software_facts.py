@@ -3,7 +3,7 @@
 # Copyright: fleetsam developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-# Documentation only: the module itself is win_software_facts.ps1.
+# Documentation only: the module itself is win_software_facts.ps1 (plugins/action/win_software_facts.py runs it).
 
 from __future__ import absolute_import, division, print_function
 
@@ -98,9 +98,17 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+fleetsam_handoff:
+  description:
+    - Set instead of C(windows) while the C(fleetsam.sam.collector) callback spools the run; the
+      controller-side action plugin wrote C(windows) to the callback's hand-over folder, which reads it
+      back, so a job event under ansible-runner or AWX stays small.
+  returned: when the fleetsam.sam.collector callback is enabled and the collector did not fail
+  type: dict
+  sample: {field: windows, file: web1-0a1b2c3d-4e5f60718293a4b5c6d7e8f901234567.json, bytes: 245114, sha256: 9f86d081884c7d65...}
 windows:
   description: The raw Windows inventory. Every list is empty when its source has nothing or failed (see C(warnings)).
-  returned: always
+  returned: always, as C(fleetsam_handoff) while the fleetsam.sam.collector callback spools the run
   type: dict
   contains:
     uninstall:

@@ -110,19 +110,21 @@ def _start_workers(chunks: list[list[str]], workers: int, scope: tuple[str, ...]
 
 
 def build_scan_from_spool(spool: str | Path, last_inventory: Callable[[str], HostScan | None],
-                          workers: int | None = None) -> tuple[Scan, list[Problem]]:
+                          workers: int | None = None,
+                          on_host: Callable[[], object] | None = None) -> tuple[Scan, list[Problem]]:
     """``ingest.build_scan(*ingest.read_spool(spool, stream=True))``, on ``workers`` processes for a
     large spool. Returns the scan and the problems (reading problems first, as the serial path).
-    If a worker fails, the spool is read again in-process."""
+    If a worker fails, the spool is read again in-process. ``on_host`` is called after each host
+    file (for progress)."""
     paths = ingest.host_files(Path(spool))
     workers = worker_count() if workers is None else workers
     if workers >= 2 and sum(p.stat().st_size for p in paths) >= PARALLEL_MIN_BYTES:
         try:
-            return _parallel(spool, paths, last_inventory, workers)
+            return _parallel(spool, paths, last_inventory, workers, on_host)
         except _WorkerFailed:
             pass
     run, read_problems = ingest.read_spool(spool, stream=True)
-    scan, more = ingest.build_scan(run, last_inventory)
+    scan, more = ingest.build_scan(run, last_inventory, on_host=on_host)
     return scan, read_problems + more
 
 
@@ -130,7 +132,7 @@ class _WorkerFailed(Exception):
     pass
 
 
-def _parallel(spool, paths, last_inventory, workers) -> tuple[Scan, list[Problem]]:
+def _parallel(spool, paths, last_inventory, workers, on_host=None) -> tuple[Scan, list[Problem]]:
     run, read_problems = ingest.read_spool(spool, stream=True)  # run.json checked here; hosts come from workers
     table = RowTable()
     translate: dict[int, list[int]] = {}  # worker pid -> its row id -> scan row id
@@ -149,6 +151,8 @@ def _parallel(spool, paths, last_inventory, workers) -> tuple[Scan, list[Problem
             mapping = translate.setdefault(pid, [])
             mapping.extend(map(table.intern, rows))
             for name, origin, status, error, collected_at, groups, host, inv, bad, warnings, collector in chunk:
+                if on_host is not None:
+                    on_host()
                 if not unique(name, origin):
                     continue
                 build_problems.extend(bad)

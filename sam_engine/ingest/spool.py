@@ -301,17 +301,20 @@ def build_scan(
     run: RawRun,
     last_inventory: Callable[[str], HostScan | None],
     table: RowTable | None = None,
+    on_host: Callable[[], object] | None = None,
 ) -> tuple[Scan, list[Problem]]:
     """The model ``Scan`` of a run; hosts not reached carry their last inventory, stale.
 
     Inventories are compact (``inventory.Inventory``), their distinct rows interned
-    in ``table`` (a new one per scan by default).
+    in ``table`` (a new one per scan by default). ``on_host`` is called after each host file.
     """
     table = RowTable() if table is None else table
     problems: list[Problem] = []
     hosts: list[HostScan] = []
     unique = Unique(problems)
     for raw in run.hosts:
+        if on_host is not None:
+            on_host()
         if not unique(raw.inventory_name, raw.origin):
             continue
         status, error = raw.status, raw.error

@@ -38,7 +38,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Callable, Iterator
 
 import jinja2
 from markupsafe import Markup
@@ -242,7 +242,8 @@ def render_html(model: dict[str, Any], template: str = "report.html.j2", **extra
 
 
 def write_reports(model: dict[str, Any], out_dir: Path, scan: Scan, position: LicencePosition | None,
-                  timings: dict[str, float] | None = None, installations: bool = True) -> list[Path]:
+                  timings: dict[str, float] | None = None, installations: bool = True,
+                  on_file: Callable[[str], object] | None = None) -> list[Path]:
     """Write every report file (``REPORT_FILES``) into ``out_dir``; return their paths, HTML first.
 
     ``scan`` and ``position`` are those ``model`` was built from: ``installations.csv``
@@ -250,6 +251,7 @@ def write_reports(model: dict[str, Any], out_dir: Path, scan: Scan, position: Li
     ``timings`` (when given) receives the seconds spent on each file, by name.
     ``installations=False`` leaves ``installations.csv`` out (a row per installation:
     gigabytes for a large fleet) and removes an older one, which would not match.
+    ``on_file`` is called with each file's name before it is written (for progress).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -272,6 +274,8 @@ def write_reports(model: dict[str, Any], out_dir: Path, scan: Scan, position: Li
         if name == "installations.csv" and not installations:
             (out_dir / name).unlink(missing_ok=True)
             continue
+        if on_file is not None:
+            on_file(name)
         t0 = time.perf_counter()
         csv_file = name.endswith(".csv")
         with atomic_open(out_dir / name, report_formats.ENCODING if csv_file else "utf-8",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.fleetsam.sam.plugins.callback import collector
+from ansible_collections.fleetsam.sam.plugins.plugin_utils import spool
 
 from sam_engine.ingest import spool as ingest
 
@@ -26,6 +27,7 @@ def callback():
 
 @pytest.fixture(autouse=True)
 def spool_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv(spool.HANDOFF_ENV, "")  # restored afterwards: the callback sets it for the run
     monkeypatch.setattr(collector.CallbackModule, "get_option",
                         lambda self, name: str(tmp_path / "spool") if name == "spool_dir" else None)
 
@@ -56,7 +58,7 @@ def test_anything_but_one_json_array_marks_the_host_failed(callback, text):
 
 
 def test_the_marker_in_another_field_cannot_move_the_text(callback):
-    result = {"changed": False, "software_json": json.dumps(RECORDS), "sources": {"x": collector._RAW}}
+    result = {"changed": False, "software_json": json.dumps(RECORDS), "sources": {"x": spool.MARK}}
     callback._record("web3", "ok", result=result)
     doc = json.loads(host_file(callback, "web3").read_text())
     assert doc["status"] == "failed" and "marker" in doc["error"]
