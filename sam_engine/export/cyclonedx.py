@@ -49,7 +49,7 @@ PREFIX = "fleetsam:"
 LICENCE_TYPES = {
     Metric.INSTALLATION: "custom-metric", Metric.DEVICE: "device", Metric.NAMED_USER: "named-user",
     Metric.PROCESSOR: "processor-points", Metric.CORE: "core-points", Metric.VM: "custom-metric",
-    Metric.SITE: "other", Metric.EMPLOYEE: "user",
+    Metric.SITE: "other", Metric.EMPLOYEE: "user", Metric.PVU: "processor-points",
 }
 
 

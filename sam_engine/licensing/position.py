@@ -284,7 +284,7 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
         ents = [e if e.suite_components else replace(e, suite_components=tuple(suites(e.publisher, e.product)))
                 for e in ents]
     states = {e.entitlement_id: term_state(e, as_of) for e in ents}
-    ctx = MetricContext(rules.core_factors, headcount)
+    ctx = MetricContext(rules.core_factors, headcount, rules.pvu)
     groups = group_installations(list(host_scans), recognise, ents, states)
     fold_editionless(groups)
     for group in groups:
