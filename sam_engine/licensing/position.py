@@ -40,7 +40,7 @@ from sam_engine.model import Entitlement, HostScan, Installation, Recognition
 from sam_engine.licensing.placements import InstallationRef, RefList
 from sam_engine.licensing.reconcile import (Allocation, ProductGroup, allocate, fold_editionless, group_installations,
                                             measure_group)
-from sam_engine.vocabulary import URGENCY, Metric, Status
+from sam_engine.vocabulary import URGENCY, Metric, Status, units
 
 Recogniser = Callable[[Installation], Recognition]
 DEFAULT_OVER_RATIO = Decimal("0.2")
@@ -55,6 +55,7 @@ class Consumption:
     rule: str
     hosts: tuple[str, ...]
     trace: tuple[TraceLine, ...]
+    missing: str | None = None  # the input the count lacks (the headcount, a PVU table row): quantity is not all
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +167,7 @@ def _gap_cost(group: ProductGroup, shortfall: int) -> tuple[GapCost | None, list
     if ent.pack_size and ent.pack_size > 1:  # packs are bought whole
         packs = -(-shortfall // ent.pack_size)
         amount = unit * packs
-        text = (f"shortfall {shortfall} {group.metric} = {packs} pack{'s' if packs != 1 else ''} of {ent.pack_size} "
+        text = (f"shortfall {units(shortfall, group.metric)} = {packs} pack{'s' if packs != 1 else ''} of {ent.pack_size} "
                 f"(rounded up) × {unit} {currency} per pack ({ent.entitlement_id}{bought}) = {amount} {currency}")
     else:
         amount = unit * shortfall
@@ -180,8 +181,9 @@ def _ownership(group: ProductGroup, states: dict[str, TermState], alloc: Allocat
     lines, owned, total = [], [], 0
     for ent in group.candidates:
         eid, state = ent.entitlement_id, states[ent.entitlement_id]
-        size = "unlimited" if ent.quantity is None or ent.metric == Metric.SITE else str(ent.quantity)
-        head = f"{eid} ({ent.origin}): {size} {ent.metric}, {state.reason}"
+        size = (f"unlimited {ent.metric}" if ent.quantity is None or ent.metric == Metric.SITE
+                else units(ent.quantity, ent.metric))
+        head = f"{eid} ({ent.origin}): {size}, {state.reason}"
         if state.maintenance:
             head += f"; {state.maintenance} (does not change the count)"
         if not state.active:
@@ -218,7 +220,7 @@ def _product(group: ProductGroup, states: dict[str, TermState], alloc: Allocatio
     result, notes = group.result, list(group.notes)
     hosts = tuple(sorted({h for line in result.lines for h in line.hosts}))
     consumption = Consumption(group.metric, result.quantity, group.rule_origin, hosts,
-                              tuple(group.coverage_lines) + result.lines)
+                              tuple(group.coverage_lines) + result.lines, result.missing)
     ownership = _ownership(group, states, alloc)
     shortfall = alloc.shortfall.get(group.key, 0)
     status = _status(group, consumption.quantity, ownership.quantity, shortfall, over_ratio)

@@ -359,7 +359,7 @@ def test_a_gap_is_priced_in_whole_packs_when_the_unit_cost_is_a_packs_price():
     windows = by_product(position(scans, packs), "Windows Server")
     # 24 cores used, 16 owned: 8 short -> one 16-core pack (packs are bought whole), not 8 × 6155
     assert windows.shortfall == 8 and windows.cost.amount == Decimal("6155.00")
-    assert windows.cost.trace.text == ("shortfall 8 core = 1 pack of 16 (rounded up) × 6155.00 USD per pack "
+    assert windows.cost.trace.text == ("shortfall 8 cores = 1 pack of 16 (rounded up) × 6155.00 USD per pack "
                                        "(E-WIN) = 6155.00 USD")
     per_core = [ent("E-WIN", "Microsoft", "Windows Server", "core", 16, "Standard", unit_cost="384.69",
                     currency="USD")]
