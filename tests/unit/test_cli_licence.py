@@ -20,6 +20,9 @@ class FakeCatalogue:
     def knows(self, publisher, product, edition=None):
         return product != "Databse"
 
+    def has_editions(self, publisher, product):
+        return None  # no product of this fake has editions
+
 
 @pytest.fixture
 def run(tmp_path, monkeypatch, capsys):

@@ -22,6 +22,9 @@ class FakeCatalogue:
     def knows(self, publisher, product, edition=None):
         return product not in self.unknown
 
+    def has_editions(self, publisher, product):
+        return None  # no product of this fake has editions
+
 
 def record(**changes):
     raw = {"publisher": "Oracle", "product": "Database", "edition": "Enterprise", "metric": "processor",

@@ -23,6 +23,9 @@ class FakeCatalogue:
     def knows(self, publisher, product, edition=None):
         return product != "Databse"
 
+    def has_editions(self, publisher, product):
+        return None  # no product of this fake has editions
+
 
 def row(n, **changes):
     """One generic-mapping row; ``n`` makes the PO number and the key unique."""
