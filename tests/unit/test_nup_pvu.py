@@ -187,7 +187,7 @@ def test_pvu_and_nup_positions_against_entitlements(tmp_path):
 
 def test_a_licence_file_may_use_the_pvu_metric(tmp_path):
     (tmp_path / "ibm.yml").write_text("entitlements:\n  - publisher: Oracle\n    product: Oracle Database\n"
-                                      "    metric: pvu\n    quantity: 1000\n")
+                                      "    edition: Enterprise Edition\n    metric: pvu\n    quantity: 1000\n")
     catalogue, _ = load_catalogue()
     ents, problems = load_licence_files([tmp_path], catalogue)
     assert problems == []
