@@ -4,13 +4,15 @@ line (catalogue data), and an entitlement naming no edition covers only editionl
 
 import datetime as dt
 import plistlib
+from dataclasses import replace
 
 import pytest
 
 from sam_engine.cli.main import main
+from sam_engine.export.cyclonedx import applies
 from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.licensing.catalogue_entries import read_entries
-from sam_engine.licensing.position import build_position
+from sam_engine.licensing.position import build_position, product_label
 from sam_engine.model import Entitlement, Hardware, Host, HostScan, HostStatus, Installation, Virtualization
 from sam_engine.platforms import macos
 from sam_engine.vocabulary import Status
@@ -162,3 +164,15 @@ def test_licence_validate_warns_about_an_editionless_entitlement_of_a_product_wi
                           "...); name the edition bought, or write `edition: any` to cover every edition")
     assert validate("  - {publisher: Microsoft, product: Office, edition: any, metric: device, quantity: 5}\n")[2] == ""
     assert validate("  - {publisher: Sublime HQ, product: Sublime Text, metric: named_user, quantity: 3}\n")[2] == ""
+
+
+def test_the_sbom_lists_an_ltsc_entitlement_under_professional_plus_only_with_downgrade_rights():
+    proplus19 = CATALOGUE.recognise(windows(PROPLUS19))
+    lines = CATALOGUE.edition_lines()
+    ltsc = ent("E-LTSC", "Office", 3, "LTSC Professional Plus", version_range="==2021", downgrade_rights=True)
+    assert applies(ltsc, proplus19, lines)
+    assert not applies(replace(ltsc, downgrade_rights=False), proplus19, lines)
+
+
+def test_an_every_edition_entitlement_reads_as_such():
+    assert product_label("Microsoft", "Office", "any") == "Microsoft Office, every edition"
