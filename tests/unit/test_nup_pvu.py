@@ -4,6 +4,7 @@ the shipped rule data behind them, and the position and licence files that use t
 import datetime as dt
 
 import pytest
+from ansible_collections.fleetsam.sam.plugins.module_utils.host_raw import filter_cpuinfo
 
 from sam_engine.entitlements.files import load_licence_files
 from sam_engine.licensing.catalogue import load_catalogue
@@ -131,10 +132,12 @@ def test_x86_two_socket_is_70_and_a_four_socket_server_is_not_guessed():
     assert any("no PVU table row for the processor of x4" in n for n in four.notes)
 
 
-def test_the_server_model_comes_from_power_cpuinfo_or_dmi():
-    cpuinfo = ("processor\t: 0\ncpu\t\t: POWER10 (architected), altivec supported\n\n"
-               "timebase\t: 512000000\nplatform\t: pSeries\nmodel\t\t: IBM,9080-HEX\nmachine\t\t: CHRP IBM,9080-HEX\n")
-    assert derive_hardware({"cpuinfo": cpuinfo}).system_model == "IBM,9080-HEX"
+def test_the_server_model_comes_from_power_cpuinfo_as_collected_or_dmi():
+    cpuinfo = ("processor\t: 0\ncpu\t\t: POWER10 (architected), altivec supported\nrevision\t: 2.0 (pvr 0080 0200)\n\n"
+               "timebase\t: 512000000\nplatform\t: pSeries\nmodel\t\t: IBM,9080-HEX\nmachine\t\t: CHRP IBM,9080-HEX\n"
+               "MMU\t\t: Radix\n")
+    hw = derive_hardware({"cpuinfo": filter_cpuinfo(cpuinfo)})
+    assert (hw.cpu_model, hw.system_model) == ("POWER10 (architected), altivec supported", "IBM,9080-HEX")
     assert derive_hardware({"cpuinfo": "processor\t: 0\nmodel\t\t: 85\n",
                             "dmi": {"product_name": "PowerEdge R750"}}).system_model == "PowerEdge R750"
 
