@@ -92,7 +92,7 @@ def licence_findings(position: LicencePosition) -> list[Finding]:
             continue
         metric = p.consumption.metric
         cost = f"; the gap costs {p.cost.amount} {p.cost.currency or ''}".rstrip() if p.cost else ""
-        uses = (f"use unknown until the {p.consumption.missing} is known" if p.consumption.missing
+        uses = (f"use unknown: no {p.consumption.missing}" if p.consumption.missing
                 else f"uses {units(p.consumption.quantity, metric)}")
         if p.status is Status.UNDER_LICENSED:
             out.append(_new(

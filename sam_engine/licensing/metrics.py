@@ -4,9 +4,10 @@ Every rule has the same shape, ``rule(deployments, params, ctx) -> MetricResult`
 ``deployments`` are the hosts a product is installed on (one ``Deployment`` per
 host, its installations already grouped), ``params`` the product's parameters
 from ``catalogue/metrics/metric_rules.yml`` and ``ctx`` what is not per host (the core
-factor table, the organisation's headcount). The result is the number of
+factor and PVU tables, the organisation's headcount). The result is the number of
 licences consumed and a trace an auditor can follow back to each host, e.g.
-``db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16``.
+``db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16``. What one server
+counts under a hardware metric is worked out in ``hardware_counts``.
 
 The rules count what the inventory can see. Rules that need facts a scan does
 not have (the VM -> physical host map for soft partitioning, metered users)
@@ -208,7 +209,7 @@ def per_pvu(deployments: Sequence[Deployment], params: MetricParams, ctx: Metric
 
     Example: a POWER10 E1080 under AIX with 8 activated cores -> ``8 cores × 120 PVU per core = 960``;
     a 2-socket Xeon server with 2 × 16 cores -> ``32 cores × 70 = 2240``. A processor the table does
-    not list is not counted: the result says which host and ``missing`` names the table row, so the
+    not list is not counted: the result says which host and ``missing`` says what is lacking, so the
     position needs data instead of showing a guessed number.
     """
     lines, notes, unknown = [], [], []
@@ -223,7 +224,7 @@ def per_pvu(deployments: Sequence[Deployment], params: MetricParams, ctx: Metric
         return result
     note = (f"no PVU table row for the processor of {', '.join(unknown)}: the count is incomplete "
             f"(add the rows to pvu_table.yml)")
-    return replace(result, notes=(*result.notes, note), missing="PVU table row")
+    return replace(result, notes=(*result.notes, note), missing="PVU table row for a processor")
 
 
 def per_vm(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:

@@ -172,5 +172,5 @@ def test_finding_wording_reads_right_for_one_many_and_an_unknown_count():
     assert spare.title == "Acme Tool: 19 of 20 devices unused"
     java = Entitlement("J1", "Acme", "Tool", "employee", 0, "licences/test.yml:J1")
     (unknown,) = by_type(findings([host_scan("a", "Acme Tool")], [java]), "unlicensed")
-    assert "use unknown until the headcount is known" in unknown.detail
+    assert "use unknown: no headcount" in unknown.detail
     assert "uses 0" not in unknown.detail and "employee;" not in unknown.detail

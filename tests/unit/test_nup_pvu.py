@@ -126,7 +126,7 @@ def test_x86_two_socket_is_70_and_a_four_socket_server_is_not_guessed():
     two = measure("pvu", [dep("x1", xeon(2, 32), os_name="Ubuntu")], p, CTX)
     assert two.quantity == 32 * 70
     four = measure("pvu", [dep("x1", xeon(2, 32)), dep("x4", xeon(4, 64))], p, CTX)
-    assert four.missing == "PVU table row"
+    assert four.missing == "PVU table row for a processor"
     assert four.quantity == 32 * 70  # the hosts that could be counted
     assert "no row of the PVU table matches: not counted" in four.lines[1].text
     assert any("no PVU table row for the processor of x4" in n for n in four.notes)
@@ -195,3 +195,12 @@ def test_a_licence_file_may_use_the_pvu_metric(tmp_path):
     ents, problems = load_licence_files([tmp_path], catalogue)
     assert problems == []
     assert ents[0].metric == "pvu"
+
+
+def test_a_processor_missing_from_the_pvu_table_makes_the_position_need_data():
+    scans = [_scan("aix1", power(10, "IBM,9080-HEX"), "db2"), _scan("x4", xeon(4, 64), "db2", "Ubuntu")]
+    pos = build_position(scans, _recognise, [Entitlement("E-PVU", "IBM", "Db2", "pvu", 5000, "licences/ibm.yml:3")],
+                         dt.date(2026, 6, 30))
+    db2 = next(p for p in pos.products if p.product == "Db2")
+    assert (db2.status, db2.balance, db2.consumption.missing) == (Status.NEEDS_DATA, None, "PVU table row for a processor")
+    assert any("no PVU table row for the processor of x4" in n for n in db2.notes)
