@@ -63,6 +63,7 @@ class Hardware:
     memory_mb: int | None = None
     cpu_id: str | None = None  # ARM MIDR "implementer:part", e.g. "0x41:0xd0c" (Neoverse N1)
     cloud: str | None = None  # public cloud the VM runs in, from DMI: "AWS", "Azure", "Google Cloud"
+    system_model: str | None = None  # the server model: DMI product name, or POWER's "IBM,9080-HEX" (PVU rows)
 
 
 @dataclass(frozen=True, slots=True)

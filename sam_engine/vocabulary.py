@@ -32,12 +32,36 @@ class Metric(enum.StrEnum):
     VM = "vm"
     SITE = "site"
     EMPLOYEE = "employee"
+    PVU = "pvu"  # IBM Processor Value Units: cores × PVUs per core (catalogue/metrics/pvu_table.yml)
 
 
 METRICS = tuple(m.value for m in Metric)
+# How a quantity of each metric reads in a sentence: (one, several).
+METRIC_UNITS = {
+    Metric.INSTALLATION: ("installation", "installations"),
+    Metric.DEVICE: ("device", "devices"),
+    Metric.NAMED_USER: ("named user", "named users"),
+    Metric.PROCESSOR: ("processor", "processors"),
+    Metric.CORE: ("core", "cores"),
+    Metric.VM: ("VM", "VMs"),
+    Metric.SITE: ("site licence", "site licences"),
+    Metric.EMPLOYEE: ("employee", "employees"),
+    Metric.PVU: ("PVU", "PVUs"),
+}
 # Other spellings people write for a metric, after the normalisation of ``metric_name``
 # (lower case, spaces and hyphens as ``_``, a leading ``per_`` dropped).
 METRIC_ALIASES = {"install": Metric.INSTALLATION}
+
+
+def units(quantity: int | None, metric: str | None) -> str:
+    """``1 device``, ``0 employees``, ``400 named users``; a metric without a unit word counts licences."""
+    one, several = METRIC_UNITS.get(metric, ("licence", "licences")) if metric else ("licence", "licences")
+    return f"{quantity} {one if quantity == 1 else several}"
+
+
+# The edition an entitlement names to cover every edition of its product; one naming no edition
+# covers only installations recognised without an edition (``licensing.coverage``).
+ANY_EDITION = "any"
 
 
 def metric_name(text: str) -> str | None:

@@ -51,7 +51,8 @@ ADD_FLAGS = {
 LIST_FIELDS = ("entitlement_id", *FIELDS, "origin", "status")
 ADD_HELP = {
     "publisher": "publisher, as the catalogue names it (required)", "product": "product, as the catalogue names it "
-    "(required)", "edition": "edition (default: none given)", "version_range": "versions covered, e.g. '>=19,<22'",
+    "(required)", "edition": "edition covered; 'any' for every edition (default: none: only installations "
+    "without an edition)", "version_range": "versions covered, e.g. '>=19,<22'",
     "quantity": "licences bought: a whole number or 'unlimited' (required but for a site licence)",
     "term_start": "first day of the term, YYYY-MM-DD", "term_end": "last day of a subscription, YYYY-MM-DD "
     "(default: perpetual)", "maintenance_end": "last day of maintenance, YYYY-MM-DD",

@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Mapping, Protocol, Sequence
 from sam_engine.entitlements import fields
 from sam_engine.entitlements.fields import FieldError, ParseOptions
 from sam_engine.model import Entitlement, Problem
-from sam_engine.vocabulary import Metric
+from sam_engine.vocabulary import ANY_EDITION, Metric
 
 # Field name -> parser. The order is the order of the id hash and of listings.
 FIELDS: dict[str, Callable] = {
@@ -65,6 +65,8 @@ class CatalogueLike(Protocol):
     """What the validator needs from the normalisation catalogue."""
 
     def knows(self, publisher: str, product: str, edition: str | None = None) -> bool: ...
+
+    def has_editions(self, publisher: str, product: str) -> tuple[str, ...] | None: ...
 
 
 class ValidationFailed(Exception):
@@ -202,9 +204,18 @@ def validate_record(
         seen.add(ident)
 
     publisher, product, edition = values.get("publisher"), values.get("product"), values.get("edition")
-    if publisher and product and not catalogue.knows(publisher, product, edition):
+    every = edition is not None and edition.strip().casefold() == ANY_EDITION
+    if publisher and product and not catalogue.knows(publisher, product, None if every else edition):
         shown = f'publisher "{publisher}", product "{product}"' + (f', edition "{edition}"' if edition else "")
         fail("product", f"not in the catalogue: {shown}; fix the name or add a catalogue entry")
+    elif publisher and product and edition is None:
+        editions = catalogue.has_editions(publisher, product)
+        if editions is not None:  # an editionless entitlement covers only editionless installations
+            listed = f" ({', '.join(editions[:6])}{', ...' if len(editions) > 6 else ''})" if editions else ""
+            problems.append(Problem(where("edition"), f"edition: none named, so this entitlement covers only "
+                                    f"{product} installations recognised without an edition, not its editions"
+                                    f"{listed}; name the edition bought, or write `edition: any` to cover every "
+                                    f"edition", "warning"))
 
     if any(p.severity == "error" for p in problems):
         return None, problems

@@ -38,7 +38,8 @@ from sam_engine import __version__
 from sam_engine.entitlements.schema import mask_key
 from sam_engine.export.purls import Purl, purl_of
 from sam_engine.licensing.catalogue import Catalogue, clean_vendor
-from sam_engine.licensing.coverage import covers, norm, product_key
+from sam_engine.licensing.coverage import covers, norm
+from sam_engine.licensing.editions import NO_LINES, EditionLines
 from sam_engine.model import Entitlement, HostScan, Installation, LicenceNeed, Recognition, Scan
 from sam_engine.report.formats import xml_text
 from sam_engine.vocabulary import Metric
@@ -49,7 +50,7 @@ PREFIX = "fleetsam:"
 LICENCE_TYPES = {
     Metric.INSTALLATION: "custom-metric", Metric.DEVICE: "device", Metric.NAMED_USER: "named-user",
     Metric.PROCESSOR: "processor-points", Metric.CORE: "core-points", Metric.VM: "custom-metric",
-    Metric.SITE: "other", Metric.EMPLOYEE: "user",
+    Metric.SITE: "other", Metric.EMPLOYEE: "user", Metric.PVU: "processor-points",
 }
 
 
@@ -101,11 +102,12 @@ def _packages(host_scans: Sequence[HostScan], catalogue: Catalogue) -> dict[str,
     return packages
 
 
-def applies(ent: Entitlement, rec: Recognition) -> bool:
-    """Whether ``ent`` licenses a title read as ``rec``: its product and version range, or as a suite component."""
+def applies(ent: Entitlement, rec: Recognition, lines: EditionLines = NO_LINES) -> bool:
+    """Whether ``ent`` licenses a title read as ``rec``: its product, edition (line) and version range, or as a
+    suite component."""
     if rec.licence is LicenceNeed.UNKNOWN:
         return False
-    if covers(ent, product_key(rec.publisher, rec.product, rec.edition), rec)[0]:
+    if covers(ent, lines.key(rec.publisher, rec.product, rec.edition), rec, lines)[0]:
         return True
     return norm(ent.publisher) == norm(rec.publisher) and norm(rec.product) in {norm(c) for c in ent.suite_components}
 
@@ -212,8 +214,9 @@ def build(scan: Scan, catalogue: Catalogue, entitlements: Sequence[Entitlement],
     packages = _packages(host_scans, catalogue)
     components, used = [], {}
     cpes = {e.rule: e.cpe for e in catalogue.entries if e.cpe}
+    lines = catalogue.edition_lines()
     for ref in sorted(packages):
-        licences = [e for e in entitlements if applies(e, packages[ref].rec)]
+        licences = [e for e in entitlements if applies(e, packages[ref].rec, lines)]
         used.update((e.entitlement_id, e) for e in licences)
         components.append(_component(ref, packages[ref], licences, cpes))
     return Sbom(Bom(metadata=_metadata(scan, host_scans, host)), tuple(components),

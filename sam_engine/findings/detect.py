@@ -36,7 +36,7 @@ from sam_engine.licensing.coverage import term_state
 from sam_engine.model import Entitlement, HostScan, Scan
 from sam_engine.findings.policy import DenyRule, Policy
 from sam_engine.licensing.position import LicencePosition, ProductPosition, product_label
-from sam_engine.vocabulary import DEFAULT_SEVERITY, URGENT_EXPIRY_SEVERITY, FindingType, Status, severity_rank
+from sam_engine.vocabulary import DEFAULT_SEVERITY, URGENT_EXPIRY_SEVERITY, FindingType, Status, severity_rank, units
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,20 +90,22 @@ def licence_findings(position: LicencePosition) -> list[Finding]:
     for p in position.products:
         if p.follows:  # the edition's own row carries the finding
             continue
-        metric = p.consumption.metric or "licence"
+        metric = p.consumption.metric
         cost = f"; the gap costs {p.cost.amount} {p.cost.currency or ''}".rstrip() if p.cost else ""
+        uses = (f"use unknown: no {p.consumption.missing}" if p.consumption.missing
+                else f"uses {units(p.consumption.quantity, metric)}")
         if p.status is Status.UNDER_LICENSED:
             out.append(_new(
                 FindingType.UNDER_LICENSED, _subject(p),
-                f"{_label(p)}: under-licensed by {p.shortfall} {metric}",
-                f"uses {p.consumption.quantity}, owns {p.owned}, shortfall {p.shortfall}{cost}; "
+                f"{_label(p)}: under-licensed by {units(p.shortfall, metric)}",
+                f"{uses}, owns {p.owned}, shortfall {p.shortfall}{cost}; "
                 f"on {_hosts(p.hosts)}", p.hosts, _entitlements(p), p.shortfall))
         elif p.status is Status.UNLICENSED:
             out.append(_new(
                 FindingType.UNLICENSED, _subject(p),
                 f"{_label(p)}: commercial software without a licence",
-                f"the catalogue says a licence is required; nothing owned counts; uses {p.consumption.quantity} "
-                f"{metric}{cost}; on {_hosts(p.hosts)}", p.hosts, _entitlements(p), p.shortfall))
+                f"the catalogue says a licence is required; nothing owned counts; {uses}{cost}; "
+                f"on {_hosts(p.hosts)}", p.hosts, _entitlements(p), p.shortfall))
     return out
 
 
@@ -166,8 +168,9 @@ def expiring_findings(entitlements: Iterable[Entitlement], position: LicencePosi
             out.append(_new(
                 FindingType.EXPIRING, f"{ent.entitlement_id}:{which}",
                 f"{label}: {which} ends on {end.isoformat()} ({when})",
-                f"{ent.entitlement_id} ({ent.origin}), {ent.quantity if ent.quantity is not None else 'unlimited'} "
-                f"{ent.metric}" + (f", PO {ent.po_number}" if ent.po_number else "")
+                f"{ent.entitlement_id} ({ent.origin}), "
+                + (units(ent.quantity, ent.metric) if ent.quantity is not None else f"unlimited {ent.metric}")
+                + (f", PO {ent.po_number}" if ent.po_number else "")
                 + (f"; covers {_hosts(hosts)}" if hosts else ""),
                 hosts, (ent.entitlement_id,), severity=severity))
     return out
@@ -183,10 +186,9 @@ def shelfware_findings(position: LicencePosition, policy: Policy) -> list[Findin
         used, unused = p.consumption.quantity, p.owned - p.consumption.quantity
         if unused < max(policy.shelfware_min_unused, 1) or p.owned <= used * policy.shelfware_ratio:
             continue
-        metric = p.consumption.metric or "licences"
         out.append(_new(
             FindingType.SHELFWARE, _subject(p),
-            f"{_label(p)}: {unused} of {p.owned} {metric} unused",
+            f"{_label(p)}: {unused} of {units(p.owned, p.consumption.metric)} unused",
             f"owns {p.owned}, uses {used} (more than {policy.shelfware_ratio} x use)"
             + (f"; on {_hosts(p.hosts)}" if p.hosts else "; installed nowhere"),
             p.hosts, _entitlements(p)))

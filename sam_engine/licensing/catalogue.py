@@ -22,6 +22,7 @@ from typing import Any, Sequence
 from sam_engine.model import Installation, LicenceNeed, Problem, Recognition
 from sam_engine.package_data import data_dir, data_label
 from sam_engine.licensing.catalogue_entries import Entry, read_entries
+from sam_engine.licensing.editions import EditionLines
 from sam_engine.licensing.versions import normalise_version
 
 try:  # the regex parser, only to find a pattern's leading literal word
@@ -304,6 +305,22 @@ class Catalogue:
         """The component products a suite covers (empty when it is not a suite)."""
         entries = self._by_product.get((publisher.lower(), product.lower()), [])
         return tuple(dict.fromkeys(c for e in entries for c in e.suite))
+
+    def has_editions(self, publisher: str, product: str) -> tuple[str, ...] | None:
+        """The product's listed editions when it has editions (() when they come from titles), else None."""
+        entries = self._by_product.get((publisher.lower(), product.lower()), [])
+        if not any(e.editions or e.edition or e.open_edition for e in entries):
+            return None
+        return tuple(dict.fromkeys([*(x for e in entries for x in e.editions), *(e.edition for e in entries if e.edition)]))
+
+    def edition_lines(self) -> EditionLines:
+        """Every product's edition lines (``edition_lineage``), for ``licensing.editions``."""
+        lines: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {}
+        for e in self.entries:
+            if e.lineage and not e.templated:
+                known = lines.get((e.publisher, e.product), ())
+                lines[(e.publisher, e.product)] = known + tuple(x for x in e.lineage if x not in known)
+        return EditionLines(lines)
 
     def metric_hint(self, publisher: str, product: str) -> str | None:
         entries = self._by_product.get((publisher.lower(), product.lower()), [])

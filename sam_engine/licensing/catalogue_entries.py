@@ -26,6 +26,9 @@ Professional Plus}}``). ``licence_when``: ``[{version: <range>, until|since:
 <date>, licence: ...}]``, the first that holds decides, else ``licence`` (ranges
 as in ``versions``; dates against the catalogue's ``today``). ``suite`` lists
 component products, ``metric_hint`` the usual metric, ``note`` is free text.
+``edition_lineage`` lists edition lines, each oldest first (``[[Professional Plus,
+LTSC Professional Plus]]``): every name must be one of ``editions``; each later
+edition succeeds the earlier ones (``licensing.editions``).
 ``cpe`` names the product in NVD's dictionary, ``cpe:2.3:a:VENDOR:PRODUCT`` (the
 SBOM export adds the recognised version).
 ``fallback: true`` entries (broad rules) are tried after all others.
@@ -51,7 +54,8 @@ from sam_engine.licensing.versions import parse_range, version_in_range
 from sam_engine.vocabulary import METRICS
 
 ENTRY_KEYS = ("id", "match", "publisher", "product", "edition", "editions", "map", "version",
-              "licence", "licence_when", "suite", "metric_hint", "fallback", "examples", "note", "cpe")
+              "licence", "licence_when", "suite", "metric_hint", "fallback", "examples", "note", "cpe",
+              "edition_lineage")
 CPE_PRODUCT = re.compile(r"cpe:2\.3:[aoh]:[a-z0-9_.\-]+:[a-z0-9_.\-]+")  # NVD's vendor and product names
 RULE_FIELDS = ("title", "publisher", "source", "package_id", "swid_tag_id", "version")
 WHEN_KEYS = ("version", "until", "since", "licence", "note")
@@ -84,6 +88,7 @@ class Entry:
     open_edition: bool  # the edition comes from the title
     templated: bool  # publisher or product comes from the title
     cpe: str | None = None  # cpe:2.3:PART:VENDOR:PRODUCT, without version
+    lineage: tuple[tuple[str, ...], ...] = ()  # edition lines, each oldest first
 
     def licence_for(self, version: str | None, today: date) -> LicenceNeed:
         for spec, until, since, licence in self.licence_when:
@@ -156,6 +161,23 @@ def _value_map(doc: YamlFile, node: yaml.Node | None, name: str) -> dict[str, di
     return out
 
 
+def _lineage(doc: YamlFile, node: yaml.Node | None, name: str, editions: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The edition lines, each a list of two or more of the entry's ``editions``, oldest first."""
+    lines = []
+    for n, line in enumerate(doc.sequence(node, f"{name}.edition_lineage", "a list of edition lines")):
+        where = f"{name}.edition_lineage[{n}]"
+        names = doc.text_list(line, where)
+        known = {e.casefold() for e in editions}
+        if len(names) < 2:
+            got = ", ".join(names) or doc.shown(line)
+            doc.fail(line, where, f"expected two or more editions, oldest first, got {got}")
+        elif not editions or any(e.casefold() not in known for e in names):
+            doc.fail(line, where, f"expected editions listed in {name}.editions, got {', '.join(names)}")
+        else:
+            lines.append(tuple(next(e for e in editions if e.casefold() == x.casefold()) for x in names))
+    return tuple(lines)
+
+
 def _entry_name(node: yaml.Node, n: int) -> str:
     """How an entry's problems name it: its id when it has a usable one, else its place in the file."""
     ident = next((v.value.strip() for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == "id"
@@ -198,6 +220,7 @@ def _entry(doc: YamlFile, node: yaml.Node, n: int, label: str) -> Entry | None:
     cpe = doc.text(fields.get("cpe"), f"{name}.cpe")
     if cpe is not None and not CPE_PRODUCT.fullmatch(cpe):
         doc.fail(fields["cpe"], f"{name}.cpe", f'expected cpe:2.3:a|o|h:VENDOR:PRODUCT, got "{cpe}"')
+    lineage = _lineage(doc, fields.get("edition_lineage"), name, editions)
     if len(doc.problems) > before:
         return None
     edition, publisher, product = results["edition"], results["publisher"], results["product"]
@@ -207,7 +230,7 @@ def _entry(doc: YamlFile, node: yaml.Node, n: int, label: str) -> Entry | None:
         version=results["version"], licence=LicenceNeed(licence), licence_when=tuple(conditions),
         suite=suite, metric_hint=hint, fallback=fallback, examples=examples,
         open_edition=bool(edition and template_fields(edition)) or (edition is None and "edition" in groups),
-        templated=bool(template_fields(publisher) or template_fields(product)), cpe=cpe,
+        templated=bool(template_fields(publisher) or template_fields(product)), cpe=cpe, lineage=lineage,
     )
 
 

@@ -99,4 +99,5 @@ def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext) -> LicenceP
         over_ratio=ctx.settings.over_ratio,
         suites=ctx.catalogue.suite_components,
         metric_hint=ctx.catalogue.metric_hint,
+        edition_lines=ctx.catalogue.edition_lines(),
     )

@@ -6,8 +6,15 @@ Rules, each a small function:
   (absent bounds are open: no ``term_end`` is perpetual). Expired and not yet
   started entitlements own nothing. The maintenance end changes nothing in the
   count; it is only reported.
-* product: publisher and product must match (case-insensitive); an entitlement
-  without an edition covers every edition, one with an edition only that one.
+* product: publisher and product must match (case-insensitive). An entitlement
+  naming an edition covers that edition; one naming ``edition: any`` covers
+  every edition; one naming no edition covers only installations recognised
+  without an edition (so an editionless Office entitlement never silently
+  covers Standard and Home as well).
+* edition lines: editions the catalogue lists as succeeding one another
+  (``edition_lineage``: Professional Plus, then LTSC Professional Plus) are one
+  row; an entitlement for a later edition covers an earlier edition's
+  installations only with downgrade rights, never the reverse.
 * version: inside ``version_range`` (``>=2016,<2020``); with downgrade rights
   also every earlier version (the range's lower bounds are dropped).
 * suite: an entitlement listing ``suite_components`` also covers those products
@@ -15,7 +22,9 @@ Rules, each a small function:
 
 Example: as of 2026-06-30, ``E1`` (Office Professional Plus, ``==2019``,
 downgrade rights, term_end 2026-12-31) covers Office 2016 on pc1; ``E2`` (same
-without downgrade rights) does not; an ``E3`` that ended on 2026-01-31 owns nothing.
+without downgrade rights) does not; an ``E3`` that ended on 2026-01-31 owns nothing;
+``E4`` (Office LTSC Professional Plus, ``==2021``, downgrade rights) covers
+Professional Plus 2019 and 2016 in the same row.
 
 Versions are compared by ``versions.version_in_range`` (range syntax there).
 """
@@ -26,6 +35,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from sam_engine.licensing.editions import (NO_LINES, EditionLines, ProductKey, covers_edition, every_edition,
+                                           product_key)
 from sam_engine.licensing.metric_rules import norm
 from sam_engine.model import Entitlement, Recognition
 from sam_engine.licensing.versions import version_in_range
@@ -129,35 +140,36 @@ def covers_version(ent: Entitlement, version: str | None) -> tuple[bool, str]:
 
 # --- products, editions and suites ----------------------------------------------------------
 
-ProductKey = tuple[str, str, str]  # normalised (publisher, product, edition)
+def ent_key(ent: Entitlement, lines: EditionLines = NO_LINES) -> ProductKey:
+    """The row an entitlement belongs to; an ``edition: any`` entitlement's is the editionless row."""
+    if every_edition(ent):
+        return product_key(ent.publisher, ent.product, None)
+    return lines.key(ent.publisher, ent.product, ent.edition)
 
 
-def product_key(publisher: str | None, product: str, edition: str | None) -> ProductKey:
-    return norm(publisher), norm(product), norm(edition)
+def matches_product(ent: Entitlement, key: ProductKey, lines: EditionLines = NO_LINES) -> bool:
+    """Same publisher and product, and the same row: same edition (line), none for none, or ``any``."""
+    publisher, product, edition = ent_key(ent, lines)
+    return (publisher, product) == key[:2] and (every_edition(ent) or edition == key[2])
 
 
-def ent_key(ent: Entitlement) -> ProductKey:
-    return product_key(ent.publisher, ent.product, ent.edition)
-
-
-def matches_product(ent: Entitlement, key: ProductKey) -> bool:
-    """Same publisher and product; the edition too unless the entitlement names none."""
-    publisher, product, edition = ent_key(ent)
-    return (publisher, product) == key[:2] and (not edition or edition == key[2])
-
-
-def covers(ent: Entitlement, key: ProductKey, rec: Recognition) -> tuple[bool, str]:
+def covers(ent: Entitlement, key: ProductKey, rec: Recognition, lines: EditionLines = NO_LINES) -> tuple[bool, str]:
     """Whether ``ent`` covers an installation recognised as ``rec`` counted under ``key``."""
-    if not matches_product(ent, key):
+    if not matches_product(ent, key, lines):
         return False, "other product or edition"
-    if key != product_key(rec.publisher, rec.product, rec.edition):  # counted under a suite
+    if key != lines.key(rec.publisher, rec.product, rec.edition):  # counted under a suite
         if norm(rec.product) in {norm(c) for c in ent.suite_components}:
             return True, f"{rec.product} is a component of the suite"
         return False, f"{rec.product} is not among this entitlement's suite components"
-    return covers_version(ent, rec.version)
+    ok, edition = covers_edition(ent, rec, lines)
+    if not ok:
+        return False, edition
+    ok, version = covers_version(ent, rec.version)
+    return ok, f"{edition}; {version}" if edition and ok else version
 
 
-def suite_owners(entitlements: list[Entitlement], active: set[str]) -> dict[tuple[str, str], ProductKey]:
+def suite_owners(entitlements: list[Entitlement], active: set[str],
+                 lines: EditionLines = NO_LINES) -> dict[tuple[str, str], ProductKey]:
     """(publisher, component) -> the suite's product key, preferring active suite entitlements.
 
     Example: an Office Professional Plus entitlement listing Word and Excel maps
@@ -167,5 +179,5 @@ def suite_owners(entitlements: list[Entitlement], active: set[str]) -> dict[tupl
     ranked = sorted(entitlements, key=lambda e: (e.entitlement_id not in active, e.entitlement_id))
     for ent in ranked:
         for component in ent.suite_components:
-            owners.setdefault((norm(ent.publisher), norm(component)), ent_key(ent))
+            owners.setdefault((norm(ent.publisher), norm(component)), ent_key(ent, lines))
     return owners

@@ -1,9 +1,10 @@
-"""The metric rule data: core factors and product-specific metric parameters.
+"""The metric rule data: core factors, product-specific metric parameters and the PVU table.
 
-Both live in YAML under ``catalogue/metrics/`` so a user can correct any number without
+All live in YAML under ``catalogue/metrics/`` so a user can correct any number without
 touching code: ``core_factors.yml`` (which processor weighs how much under a
-core-weighted metric) and ``metric_rules.yml`` (SQL Server sold in 2-core packs,
-at least 4 per processor, ...). Loading validates every entry through
+core-weighted metric), ``metric_rules.yml`` (SQL Server sold in 2-core packs,
+at least 4 per processor, ...) and ``pvu_table.yml`` (IBM PVUs per core, read by
+``pvu_table``). Loading validates every entry through
 ``located_yaml`` and returns each mistake as a ``Problem``; all mistakes of a
 file are reported together, and a file with any mistake is not used.
 
@@ -25,6 +26,7 @@ import yaml
 from sam_engine.located_yaml import YamlFile
 from sam_engine.model import Hardware, Problem, Virtualization
 from sam_engine.package_data import data_dir
+from sam_engine.licensing.pvu_table import PvuTable, load_pvu_table
 from sam_engine.vocabulary import METRICS
 
 # Under catalogue/ but in a directory of their own: catalogue.load_catalogue reads every *.yml of catalogue/.
@@ -183,10 +185,11 @@ class ProductRule:
 
 @dataclass(frozen=True, slots=True)
 class MetricRules:
-    """Everything the metric functions need from data: product rules and core factors."""
+    """Everything the metric functions need from data: product rules, core factors and PVU rows."""
 
     products: tuple[ProductRule, ...]
     core_factors: CoreFactorTable
+    pvu: PvuTable = PvuTable(())
     _index: dict = field(default_factory=dict, compare=False, repr=False)  # lookups, filled on first use
 
     def rule_for(self, publisher: str | None, product: str, edition: str | None) -> ProductRule | None:
@@ -260,16 +263,23 @@ def load_product_rules(path: str | Path, label: str | None = None) -> tuple[tupl
 
 
 def load_rules(directory: str | Path | None = None) -> tuple[MetricRules | None, list[Problem]]:
-    """Both rule files from ``directory`` (default: the shipped ``catalogue/metrics/``, named so in traces):
-    the rules, None when either file has a mistake, and every mistake of both."""
+    """The rule files from ``directory`` (default: the shipped ``catalogue/metrics/``, named so in traces):
+    the rules, None when any file has a mistake, and every mistake of all. A directory without a
+    ``pvu_table.yml`` (one written before the PVU metric) uses the shipped table."""
+    shipped = "catalogue/metrics/"
     if directory is None:
-        base, labels = RULES_DIR, ("catalogue/metrics/core_factors.yml", "catalogue/metrics/metric_rules.yml")
+        base, labels = RULES_DIR, tuple(shipped + n for n in ("core_factors.yml", "metric_rules.yml", "pvu_table.yml"))
     else:
-        base, labels = Path(directory), (None, None)
+        base, labels = Path(directory), (None, None, None)
     factors, problems = load_core_factors(base / "core_factors.yml", labels[0])
     products, more = load_product_rules(base / "metric_rules.yml", labels[1])
     problems += more
-    return (None, problems) if problems else (MetricRules(products, factors), [])
+    pvu_file, pvu_label = base / "pvu_table.yml", labels[2]
+    if not pvu_file.exists() and directory is not None:
+        pvu_file, pvu_label = RULES_DIR / "pvu_table.yml", shipped + "pvu_table.yml"
+    pvu, more = load_pvu_table(pvu_file, pvu_label)
+    problems += more
+    return (None, problems) if problems else (MetricRules(products, factors, pvu), [])
 
 
 @lru_cache(maxsize=1)

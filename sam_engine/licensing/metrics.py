@@ -4,9 +4,10 @@ Every rule has the same shape, ``rule(deployments, params, ctx) -> MetricResult`
 ``deployments`` are the hosts a product is installed on (one ``Deployment`` per
 host, its installations already grouped), ``params`` the product's parameters
 from ``catalogue/metrics/metric_rules.yml`` and ``ctx`` what is not per host (the core
-factor table, the organisation's headcount). The result is the number of
+factor and PVU tables, the organisation's headcount). The result is the number of
 licences consumed and a trace an auditor can follow back to each host, e.g.
-``db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16``.
+``db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16``. What one server
+counts under a hardware metric is worked out in ``hardware_counts``.
 
 The rules count what the inventory can see. Rules that need facts a scan does
 not have (the VM -> physical host map for soft partitioning, metered users)
@@ -16,11 +17,12 @@ say so in the trace instead of guessing silently.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
+from sam_engine.licensing.hardware_counts import cores_with_minimums, nup_minimum, plural, processors, pvus
 from sam_engine.licensing.metric_rules import CoreFactorTable, MetricParams
+from sam_engine.licensing.pvu_table import PvuTable
 from sam_engine.model import Hardware, Installation, Virtualization
 from sam_engine.vocabulary import METRICS, Metric
 
@@ -49,6 +51,7 @@ class Deployment:
     scan_id: str | None = None  # the scan whose inventory this is
     stale: bool = False
     users: tuple[str, ...] = ()  # named users known to use it (no collector reports them yet)
+    os_name: str | None = None  # the host's operating system (PVU rows may depend on it)
 
     @property
     def is_vm(self) -> bool:
@@ -61,10 +64,11 @@ class Deployment:
 
 @dataclass(frozen=True, slots=True)
 class MetricContext:
-    """Inputs that do not come from the hosts: the core factor table and the headcount."""
+    """Inputs that do not come from the hosts: the core factor and PVU tables and the headcount."""
 
     core_factors: CoreFactorTable
     headcount: int | None = None
+    pvu: PvuTable = PvuTable(())
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +79,7 @@ class MetricResult:
     quantity: int
     lines: tuple[TraceLine, ...]
     notes: tuple[str, ...] = ()
-    missing: str | None = None  # the input the count needs and does not have (``quantity`` is then 0)
+    missing: str | None = None  # the input the count needs and does not have (``quantity`` then leaves it out)
 
 
 def _total(metric: str, lines: list[TraceLine], notes: Sequence[str] = ()) -> MetricResult:
@@ -87,17 +91,13 @@ def _total(metric: str, lines: list[TraceLine], notes: Sequence[str] = ()) -> Me
     return MetricResult(metric, quantity, tuple(lines), tuple(notes))
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def per_installation(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
     """Each installation counts one, versions and architectures included.
 
     Example: web1 has Acrobat 2017 and Acrobat 2020, web2 has Acrobat 2020 ->
     ``web1: 2 installations = 2``, ``web2: 1 installation = 1``, total 3.
     """
-    lines = [TraceLine(f"{d.label}: {_plural(len(d.installations), 'installation')} = {len(d.installations)}",
+    lines = [TraceLine(f"{d.label}: {plural(len(d.installations), 'installation')} = {len(d.installations)}",
                        (d.host,), quantity=len(d.installations)) for d in deployments]
     return _total(Metric.INSTALLATION, lines)
 
@@ -108,79 +108,66 @@ def per_device(deployments: Sequence[Deployment], params: MetricParams, ctx: Met
     Example: pc1 has Office 2016 and Office 2019 (32- and 64-bit), pc2 has Office 2019 ->
     ``pc1: 2 installations on one device = 1``, ``pc2: ... = 1``, total 2.
     """
-    lines = [TraceLine(f"{d.label}: {_plural(len(d.installations), 'installation')} on one device = 1",
+    lines = [TraceLine(f"{d.label}: {plural(len(d.installations), 'installation')} on one device = 1",
                        (d.host,), quantity=1) for d in deployments]
     return _total(Metric.DEVICE, lines)
 
 
-def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
-    """Distinct users where the inventory knows them; per device where it does not (said in the trace).
-
-    Example: pc1 used by alice and bob, pc2 by alice -> 2 named users (alice, bob).
-    No collector reports users yet, so today every host falls back to one per device.
-    """
+def _distinct_users(deployments: Sequence[Deployment]) -> tuple[list[TraceLine], list[str]]:
     known = [d for d in deployments if d.users]
-    unknown = [d for d in deployments if not d.users]
     lines, notes = [], []
     if known:
         users = sorted({u for d in known for u in d.users})
         lines.append(TraceLine(f"distinct users on {', '.join(d.label for d in known)}: {', '.join(users)} = "
                                f"{len(users)}", tuple(d.host for d in known), quantity=len(users)))
+    unknown = [d for d in deployments if not d.users]
     if unknown:
         notes.append("named users are not known from the inventory: counted per device instead")
         lines += [TraceLine(f"{d.label}: no user data, counted per device = 1", (d.host,), quantity=1)
                   for d in unknown]
-    return _total(Metric.NAMED_USER, lines, notes)
+    return lines, notes
 
 
-def _topology(hw: Hardware) -> tuple[int, int, list[str]]:
-    """(sockets, total physical cores) with any assumption spelt out."""
-    notes = []
-    sockets = hw.sockets
-    if not sockets:
-        sockets = 1
-        notes.append("sockets unknown, assumed 1")
-    cores = hw.cores
-    if not cores:
-        cores = hw.threads or sockets
-        notes.append(f"cores unknown, assumed {cores}" + (" (logical CPUs)" if hw.threads else " (1 per socket)"))
-    return sockets, cores, notes
+def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
+    """Distinct users where the inventory knows them; per device where it does not (said in the trace);
+    at least the product's minimum (``hardware_counts.nup_minimum``) when it has one.
 
-
-def _cores_per_socket(sockets: int, cores: int) -> str:
-    """``2 sockets × 16 cores = 32 cores``; ``3 sockets, 10 cores`` when they do not divide evenly."""
-    per, extra = divmod(cores, sockets)
-    if extra:
-        return f"{_plural(sockets, 'socket')}, {cores} cores"
-    return f"{_plural(sockets, 'socket')} × {_plural(per, 'core')} = {cores} cores"
-
-
-def _assumed(notes: list[str]) -> str:
-    return f" [{'; '.join(notes)}]" if notes else ""
+    Example: pc1 used by alice and bob, pc2 by alice -> 2 named users (alice, bob).
+    Oracle Database EE (at least 25 NUP per Processor) on 2 sockets × 16-core Xeon with
+    3 users -> ``required: max(3 users, 400 minimum) = 400``; SE2 (at least 10 per server) on
+    two servers with 12 users -> ``max(12, 20) = 20``.
+    """
+    lines, notes = _distinct_users(deployments)
+    users = sum(line.quantity or 0 for line in lines)
+    if not (params.min_per_processor or params.min_per_server):
+        return _total(Metric.NAMED_USER, lines, notes)
+    counted = [TraceLine(f"users: {line.text}", line.hosts) for line in lines]
+    if len(lines) > 1:
+        counted.append(TraceLine(f"users: {' + '.join(str(line.quantity) for line in lines)} = {users}"))
+    minimums = []
+    for d in deployments:
+        count = nup_minimum(d, params, ctx.core_factors)
+        notes += count.notes
+        minimums.append(TraceLine(f"minimum: {count.line}", (d.host,), quantity=count.quantity))
+    floor = sum(line.quantity or 0 for line in minimums)
+    if len(minimums) > 1:
+        minimums.append(TraceLine(f"minimum: {' + '.join(str(line.quantity) for line in minimums)} = {floor}"))
+    quantity = max(users, floor)
+    rule = f"the greater of the users and the product's Named User Plus minimum ({params.origin})"
+    total = TraceLine(f"required: max({plural(users, 'user')}, {floor} minimum) = {quantity}: {rule}",
+                      tuple(d.host for d in deployments), quantity=quantity)
+    return MetricResult(Metric.NAMED_USER, quantity, (*counted, *minimums, total), tuple(dict.fromkeys(notes)))
 
 
 def _vm_pool(vms: Sequence[Deployment], per_licence: int, what: str) -> TraceLine:
     quantity = math.ceil(len(vms) / per_licence)
     names = ", ".join(d.label for d in vms)
-    return TraceLine(f"VMs {names}: {_plural(len(vms), 'guest')} ÷ {per_licence} per {what} = {quantity} "
+    return TraceLine(f"VMs {names}: {plural(len(vms), 'guest')} ÷ {per_licence} per {what} = {quantity} "
                      f"(rounded up)", tuple(d.host for d in vms), quantity=quantity)
 
 
-def _cloud_vcpus(d: Deployment, params: MetricParams) -> tuple[TraceLine, int]:
-    """Oracle's authorised-cloud rule: vCPUs ÷ N, no core factor, rounded up (``cloud_vcpus_per_licence``)."""
-    hw = d.hardware
-    vcpus = hw.threads or hw.cores or hw.sockets or 1
-    assumed = [] if (hw.threads or hw.cores) else [f"vCPUs unknown, assumed {vcpus}"]
-    n = params.cloud_vcpus_per_licence
-    quantity = math.ceil(vcpus / n)
-    text = (f"{d.label}: {hw.cloud} VM, {vcpus} vCPU ÷ {n} per licence = {quantity}"
-            + (" (rounded up)" if quantity * n != vcpus else "")
-            + f" (authorised cloud rule, {params.origin}: no core factor)")
-    return TraceLine(text + _assumed(assumed), (d.host,), quantity=quantity), quantity
-
-
 def per_processor(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
-    """Occupied sockets, or physical cores × core factor rounded up per server.
+    """Occupied sockets, or physical cores × core factor rounded up per server (``hardware_counts.processors``).
 
     Examples: Oracle EE (``core_factor: true``) on 2 sockets × 16-core Xeon ->
     ``db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16``; Oracle SE2
@@ -189,35 +176,14 @@ def per_processor(deployments: Sequence[Deployment], params: MetricParams, ctx: 
     cloud (``cloud_vcpus_per_licence``) an EE VM with 8 vCPU -> 8 ÷ 2 = 4, SE2 -> 8 ÷ 4 = 2.
     """
     lines, notes = [], []
-    vms = [d for d in deployments if d.is_vm] if params.vms_per_licence else []
+    pooled = bool(params.vms_per_licence)
     for d in deployments:
-        if params.vms_per_licence and d.is_vm:
+        if pooled and d.is_vm:
             continue
-        sockets, cores, assumed = _topology(d.hardware)
-        if params.cloud_vcpus_per_licence and d.hardware.cloud:
-            line, quantity = _cloud_vcpus(d, params)
-            if params.max_sockets and quantity > params.max_sockets:
-                notes.append(f"{d.host}: {quantity} sockets by the cloud rule exceeds the product's limit of "
-                             f"{params.max_sockets}")
-            lines.append(line)
-            continue
-        if params.core_factor:
-            row = ctx.core_factors.lookup(d.hardware)
-            quantity = math.ceil(Decimal(cores) * row.factor)
-            text = (f"{d.label}: {_cores_per_socket(sockets, cores)} × {row.factor.normalize()} "
-                    f"({row.describe(d.hardware)}) = {quantity}"
-                    + (" (rounded up)" if quantity != Decimal(cores) * row.factor else ""))
-        else:
-            quantity = math.ceil(sockets / params.sockets_per_licence)
-            text = f"{d.label}: {_plural(sockets, 'socket')}"
-            text += f" ÷ {params.sockets_per_licence} per licence = {quantity}" if params.sockets_per_licence > 1 \
-                else f" = {quantity}"
-        if params.max_sockets and sockets > params.max_sockets:
-            notes.append(f"{d.host}: {sockets} sockets exceeds the product's limit of {params.max_sockets}")
-        if d.is_vm:
-            notes.append(f"{d.host} is a VM: counted from its virtual hardware; soft partitioning may require "
-                         f"licensing every physical host it can run on (not known from the scan)")
-        lines.append(TraceLine(text + _assumed(assumed), (d.host,), quantity=quantity))
+        count = processors(d, params, ctx.core_factors)
+        notes += count.notes
+        lines.append(TraceLine(count.line, (d.host,), quantity=count.quantity))
+    vms = [d for d in deployments if d.is_vm] if pooled else []
     if vms:
         lines.append(_vm_pool(vms, params.vms_per_licence, "licence"))
     return _total(Metric.PROCESSOR, lines, notes)
@@ -233,37 +199,32 @@ def per_core(deployments: Sequence[Deployment], params: MetricParams, ctx: Metri
     """
     lines = []
     for d in deployments:
-        hw, steps = d.hardware, []
-        if d.is_vm:
-            vcpus = hw.threads or hw.cores or hw.sockets or 1
-            assumed = [] if (hw.threads or hw.cores) else ["virtual cores unknown, assumed " + str(vcpus)]
-            count = vcpus
-            text = f"{d.label}: VM, {vcpus} vCPU"
-            if params.min_per_vm and count < params.min_per_vm:
-                count = params.min_per_vm
-                steps.append(f"min {params.min_per_vm} per VM -> {count}")
-        else:
-            sockets, cores, assumed = _topology(hw)
-            text = f"{d.label}: {_cores_per_socket(sockets, cores)}"
-            per, extra = divmod(cores, sockets)
-            socket_cores = [per + 1] * extra + [per] * (sockets - extra)
-            count = cores
-            if params.min_per_processor:
-                count = sum(max(c, params.min_per_processor) for c in socket_cores)
-                steps.append(f"min {params.min_per_processor} per processor -> {count}")
-            if params.core_factor:
-                row = ctx.core_factors.lookup(hw)
-                count = math.ceil(Decimal(count) * row.factor)
-                steps.append(f"× {row.factor.normalize()} ({row.describe(hw)}) -> {count}")
-            if params.min_per_server:
-                count = max(count, params.min_per_server)
-                steps.append(f"min {params.min_per_server} per server -> {count}")
-        if params.pack > 1:
-            count = math.ceil(count / params.pack) * params.pack
-            steps.append(f"packs of {params.pack} -> {count}")
-        text += "".join(f"; {s}" for s in steps) + f" = {count}"
-        lines.append(TraceLine(text + _assumed(assumed), (d.host,), quantity=count))
+        count = cores_with_minimums(d, params, ctx.core_factors)
+        lines.append(TraceLine(count.line, (d.host,), quantity=count.quantity))
     return _total(Metric.CORE, lines)
+
+
+def per_pvu(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
+    """IBM Processor Value Units: each server's cores × the PVUs per core of its processor's table row.
+
+    Example: a POWER10 E1080 under AIX with 8 activated cores -> ``8 cores × 120 PVU per core = 960``;
+    a 2-socket Xeon server with 2 × 16 cores -> ``32 cores × 70 = 2240``. A processor the table does
+    not list is not counted: the result says which host and ``missing`` says what is lacking, so the
+    position needs data instead of showing a guessed number.
+    """
+    lines, notes, unknown = [], [], []
+    for d in deployments:
+        count = pvus(d, ctx.pvu)
+        notes += count.notes
+        lines.append(TraceLine(count.line, (d.host,), quantity=count.quantity))
+        if count.quantity is None:
+            unknown.append(d.host)
+    result = _total(Metric.PVU, lines, notes)
+    if not unknown:
+        return result
+    note = (f"no PVU table row for the processor of {', '.join(unknown)}: the count is incomplete "
+            f"(add the rows to pvu_table.yml)")
+    return replace(result, notes=(*result.notes, note), missing="PVU table row for a processor")
 
 
 def per_vm(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
@@ -305,7 +266,7 @@ def per_employee(deployments: Sequence[Deployment], params: MetricParams, ctx: M
         text = f"headcount not configured: employee count unknown (installed on {where})"
         note = "per-employee licence: set the organisation's headcount (--headcount or FLEETSAM_HEADCOUNT) to count it"
         return MetricResult(Metric.EMPLOYEE, 0, (TraceLine(text, hosts, quantity=0),), (note,), missing="headcount")
-    text = f"headcount {ctx.headcount} (whatever is installed; found on {_plural(len(hosts), 'host')})"
+    text = f"headcount {ctx.headcount} (whatever is installed; found on {plural(len(hosts), 'host')})"
     return MetricResult(Metric.EMPLOYEE, ctx.headcount, (TraceLine(text, hosts, quantity=ctx.headcount),))
 
 
@@ -320,6 +281,7 @@ RULES: dict[str, Rule] = {
     Metric.VM: per_vm,
     Metric.SITE: per_site,
     Metric.EMPLOYEE: per_employee,
+    Metric.PVU: per_pvu,
 }
 
 

@@ -38,9 +38,9 @@ from sam_engine.licensing.metric_rules import MetricRules, default_rules
 from sam_engine.licensing.metrics import MetricContext, TraceLine
 from sam_engine.model import Entitlement, HostScan, Installation, Recognition
 from sam_engine.licensing.placements import InstallationRef, RefList
-from sam_engine.licensing.reconcile import (Allocation, ProductGroup, allocate, fold_editionless, group_installations,
-                                            measure_group)
-from sam_engine.vocabulary import URGENCY, Metric, Status
+from sam_engine.licensing.editions import NO_LINES, EditionLines, fold_editionless
+from sam_engine.licensing.reconcile import Allocation, ProductGroup, allocate, group_installations, measure_group
+from sam_engine.vocabulary import ANY_EDITION, URGENCY, Metric, Status, units
 
 Recogniser = Callable[[Installation], Recognition]
 DEFAULT_OVER_RATIO = Decimal("0.2")
@@ -55,6 +55,7 @@ class Consumption:
     rule: str
     hosts: tuple[str, ...]
     trace: tuple[TraceLine, ...]
+    missing: str | None = None  # the input the count lacks (the headcount, a PVU table row): quantity is not all
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +80,12 @@ class GapCost:
 
 
 def product_label(publisher: str | None, product: str, edition: str | None = None) -> str:
-    """``Oracle Database Enterprise Edition``; the publisher is left out when the product name starts with it."""
+    """``Oracle Database Enterprise Edition``; the publisher is left out when the product name starts with it;
+    ``edition: any`` reads ``Microsoft Office, every edition``."""
     if publisher and product.casefold().startswith(publisher.casefold()):
         publisher = None
+    if edition and edition.strip().casefold() == ANY_EDITION:
+        return " ".join(x for x in (publisher, product) if x) + ", every edition"
     return " ".join(x for x in (publisher, product, edition) if x)
 
 
@@ -166,7 +170,7 @@ def _gap_cost(group: ProductGroup, shortfall: int) -> tuple[GapCost | None, list
     if ent.pack_size and ent.pack_size > 1:  # packs are bought whole
         packs = -(-shortfall // ent.pack_size)
         amount = unit * packs
-        text = (f"shortfall {shortfall} {group.metric} = {packs} pack{'s' if packs != 1 else ''} of {ent.pack_size} "
+        text = (f"shortfall {units(shortfall, group.metric)} = {packs} pack{'s' if packs != 1 else ''} of {ent.pack_size} "
                 f"(rounded up) × {unit} {currency} per pack ({ent.entitlement_id}{bought}) = {amount} {currency}")
     else:
         amount = unit * shortfall
@@ -180,8 +184,9 @@ def _ownership(group: ProductGroup, states: dict[str, TermState], alloc: Allocat
     lines, owned, total = [], [], 0
     for ent in group.candidates:
         eid, state = ent.entitlement_id, states[ent.entitlement_id]
-        size = "unlimited" if ent.quantity is None or ent.metric == Metric.SITE else str(ent.quantity)
-        head = f"{eid} ({ent.origin}): {size} {ent.metric}, {state.reason}"
+        size = (f"unlimited {ent.metric}" if ent.quantity is None or ent.metric == Metric.SITE
+                else units(ent.quantity, ent.metric))
+        head = f"{eid} ({ent.origin}): {size}, {state.reason}"
         if state.maintenance:
             head += f"; {state.maintenance} (does not change the count)"
         if not state.active:
@@ -218,7 +223,7 @@ def _product(group: ProductGroup, states: dict[str, TermState], alloc: Allocatio
     result, notes = group.result, list(group.notes)
     hosts = tuple(sorted({h for line in result.lines for h in line.hosts}))
     consumption = Consumption(group.metric, result.quantity, group.rule_origin, hosts,
-                              tuple(group.coverage_lines) + result.lines)
+                              tuple(group.coverage_lines) + result.lines, result.missing)
     ownership = _ownership(group, states, alloc)
     shortfall = alloc.shortfall.get(group.key, 0)
     status = _status(group, consumption.quantity, ownership.quantity, shortfall, over_ratio)
@@ -268,7 +273,8 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
                    as_of: dt.date, *, rules: MetricRules | None = None, headcount: int | None = None,
                    over_ratio: Decimal = DEFAULT_OVER_RATIO,
                    suites: Callable[[str, str], Sequence[str]] | None = None,
-                   metric_hint: Callable[[str, str], str | None] | None = None) -> LicencePosition:
+                   metric_hint: Callable[[str, str], str | None] | None = None,
+                   edition_lines: EditionLines = NO_LINES) -> LicencePosition:
     """The ELP of ``host_scans`` against ``entitlements`` on ``as_of``.
 
     ``rules`` defaults to the shipped ``catalogue/metrics/`` rule files; ``headcount`` feeds
@@ -276,7 +282,8 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
     surplus of more than 20% of consumption); ``suites(publisher, product)``
     (``Catalogue.suite_components``) gives the components of an entitlement that
     lists none itself; ``metric_hint(publisher, product)`` (``Catalogue.metric_hint``)
-    the metric of a product with neither entitlements nor a metric rule.
+    the metric of a product with neither entitlements nor a metric rule; ``edition_lines``
+    (``Catalogue.edition_lines``) the editions that succeed one another.
     """
     rules = rules or default_rules()
     ents = sorted(entitlements, key=lambda e: e.entitlement_id)
@@ -284,12 +291,12 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
         ents = [e if e.suite_components else replace(e, suite_components=tuple(suites(e.publisher, e.product)))
                 for e in ents]
     states = {e.entitlement_id: term_state(e, as_of) for e in ents}
-    ctx = MetricContext(rules.core_factors, headcount)
-    groups = group_installations(list(host_scans), recognise, ents, states)
+    ctx = MetricContext(rules.core_factors, headcount, rules.pvu)
+    groups = group_installations(list(host_scans), recognise, ents, states, edition_lines)
     fold_editionless(groups)
     for group in groups:
         if group.recognised:
-            measure_group(group, states, rules, ctx, metric_hint)
+            measure_group(group, states, rules, ctx, metric_hint, edition_lines)
     alloc = allocate([g for g in groups if g.recognised])
     products = [_product(g, states, alloc, over_ratio) for g in groups if g.recognised]
     _follow_editions([g for g in groups if g.recognised], products)

@@ -30,12 +30,13 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from sam_engine.licensing.coverage import ProductKey, TermState, covers, ent_key, matches_product, product_key, suite_owners
+from sam_engine.licensing.coverage import ProductKey, TermState, covers, ent_key, matches_product, suite_owners
 from sam_engine.licensing.dedup import dedup_per_installation
-from sam_engine.licensing.metric_rules import MetricRules
+from sam_engine.licensing.editions import NO_LINES, EditionLines, editionless_notes, every_edition, product_key
+from sam_engine.licensing.metric_rules import MetricRules, norm
 from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine, measure
 from sam_engine.ingest.inventory import RowTable
-from sam_engine.licensing.placements import SHIFT, Placements, RefList, host_indexes
+from sam_engine.licensing.placements import SHIFT, Placements, RefList
 from sam_engine.model import Entitlement, Hardware, HostScan, Installation, LicenceNeed, Recognition
 from sam_engine.vocabulary import METRICS, Metric
 
@@ -130,16 +131,23 @@ def _label(publisher: str | None, product: str, edition: str | None) -> str:
 
 
 def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Installation], Recognition],
-                        ents: Sequence[Entitlement], states: dict[str, TermState]) -> list[ProductGroup]:
+                        ents: Sequence[Entitlement], states: dict[str, TermState],
+                        lines: EditionLines = NO_LINES) -> list[ProductGroup]:
     """Groups per product, licensable and unrecognised, plus one per active entitlement matching none.
+
+    The editions of one edition line (``lines``) are one group, named after the line's first edition.
 
     Recognition, product key, suite folding and the ref label are worked out once
     per distinct row (an inventory's ``RowTable`` entry), not per installation;
     each installation then only joins its row's group.
     """
     active = {eid for eid, s in states.items() if s.active}
-    suites = suite_owners(list(ents), active)
-    suite_names = {ent_key(e): (e.publisher, e.product, e.edition) for e in ents if e.suite_components}
+
+    def row_names(e: Entitlement) -> tuple[str, str, str | None]:
+        return e.publisher, e.product, None if every_edition(e) else lines.row(e.publisher, e.product, e.edition)
+
+    suites = suite_owners(list(ents), active, lines)
+    suite_names = {ent_key(e, lines): row_names(e) for e in ents if e.suite_components}
     groups: dict[tuple[bool, ProductKey], ProductGroup] = {}
     placements = Placements(host_scans)
 
@@ -147,15 +155,23 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
         inst = table.installation(rid)
         rec = recognise(inst)
         known = rec.licence is not LicenceNeed.UNKNOWN
-        own = product_key(rec.publisher or (None if known else inst.vendor), rec.product, rec.edition)
+        publisher = rec.publisher or (None if known else inst.vendor)
+        row = lines.row(publisher, rec.product, rec.edition) if known else rec.edition
+        own = lines.key(publisher, rec.product, rec.edition) if known else product_key(publisher, rec.product,
+                                                                                          rec.edition)
         key = suites.get(own[:2], own) if known else own
-        names = suite_names[key] if key != own else (rec.publisher or (None if known else inst.vendor),
-                                                     rec.product, rec.edition)
+        names = suite_names[key] if key != own else (publisher, rec.product, row)
         group = groups.get((known, key))
         if group is None:
             group = groups[(known, key)] = ProductGroup(key, *names, recognised=known, placements=placements)
         if key != own and not group.notes:
             group.notes.append("suite components are counted under the suite, not as products of their own")
+        elif known and norm(row) != norm(rec.edition):
+            line = " -> ".join(lines.place(publisher, rec.product, rec.edition)[0])
+            note = (f"{rec.edition} is counted in the {row} row: one edition line ({line}, catalogue "
+                    f"edition_lineage); a later edition's entitlement covers an earlier one only with downgrade rights")
+            if note not in group.notes:
+                group.notes.append(note)
         return group, rec, _label(*names), rec.licence is LicenceNeed.REQUIRED
 
     joins: dict[int, tuple[list, set]] = {}  # id(table) -> (per row id: its group's join, row ids seen)
@@ -177,54 +193,20 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
     known_keys = {k for known, k in groups if known}
     known_products = {k[:2] for k in known_keys}
     for ent in ents:
-        publisher, product, edition = ent_key(ent)
-        matched = (publisher, product, edition) in known_keys if edition else (publisher, product) in known_products
+        key = ent_key(ent, lines)
+        matched = key[:2] in known_products if every_edition(ent) else key in known_keys
         if ent.entitlement_id in active and not matched:
-            groups[(True, ent_key(ent))] = ProductGroup(ent_key(ent), ent.publisher, ent.product, ent.edition)
-            known_keys.add(ent_key(ent))
-            known_products.add(ent_key(ent)[:2])
+            groups[(True, key)] = ProductGroup(key, *row_names(ent))
+            known_keys.add(key)
+            known_products.add(key[:2])
     by_product: dict[tuple[str, str], list[Entitlement]] = {}
     for ent in ents:
         by_product.setdefault(ent_key(ent)[:2], []).append(ent)
     for (known, key), group in groups.items():
         if known:
-            group.candidates = [e for e in by_product.get(key[:2], ()) if matches_product(e, key)]
+            group.candidates = [e for e in by_product.get(key[:2], ()) if matches_product(e, key, lines)]
+            group.notes += editionless_notes(group.edition, by_product.get(key[:2], ()), active)
     return [groups[k] for k in sorted(groups, key=lambda k: (not k[0], k[1]))]
-
-
-def fold_editionless(groups: Sequence[ProductGroup]) -> None:
-    """On a host that also has an edition of the same product, a record without edition is that
-    edition's software (shared components, the Programs-and-Features entry of an instance): it is
-    kept among the product's installations but not counted again.
-
-    Example: win01 has "Microsoft SQL Server 2017 (64-bit) Standard Edition" (the instance,
-    edition from its Setup key) and "Microsoft SQL Server 2017" (its Uninstall entry): SQL Server
-    Standard counts win01's cores; the editionless SQL Server group counts nothing on win01.
-    """
-    editions: dict[tuple, list[ProductGroup]] = {}
-    for g in groups:
-        if g.recognised and g.placements is not None and g.key[2]:
-            editions.setdefault(g.key[:2], []).append(g)
-    for g in groups:
-        siblings = editions.get(g.key[:2]) if g.recognised and g.placements is not None and not g.key[2] else None
-        if not siblings or not g.required:
-            continue
-        covered: dict[int, str] = {}  # host index -> the edition counted there
-        for sibling in siblings:
-            for h in set(host_indexes(sibling.packed)):
-                covered.setdefault(h, sibling.edition or "")
-        host_of = {k: g.packed[k] >> SHIFT for k in g.required_at}  # required installation -> host index
-        folded_at = [k for k, h in host_of.items() if h in covered]
-        if not folded_at:
-            continue
-        folded = len(folded_at)
-        hosts = sorted({g.placements.host_scans[host_of[k]].inventory_name for k in folded_at}, key=str.casefold)
-        names = sorted({covered[host_of[k]] for k in folded_at})
-        g.required_at = array("Q", (k for k, h in host_of.items() if h not in covered))
-        g.folded, g.folded_into = folded, tuple(names)
-        shown = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
-        g.notes.append(f"{_count(folded)} on {shown}: counted under the {' / '.join(names)} edition found on the "
-                       f"same host, not again here")
 
 
 def group_per_host(items: Sequence[tuple[HostScan, Installation, Recognition]]
@@ -247,7 +229,7 @@ def group_per_host(items: Sequence[tuple[HostScan, Installation, Recognition]]
         kept = dedup_per_installation([(inst, rec) for _, inst, rec in entries])
         deployment = Deployment(hs.inventory_name, hs.host.hardware if hs.host else Hardware(),
                                 tuple(c.installation for c in kept), hs.host_id, hs.inventory_scan_id or hs.scan_id,
-                                hs.stale)
+                                hs.stale, os_name=hs.host and (hs.host.os_name or hs.host.os_family))
         out.append((deployment, tuple(r for _, _, r in entries)))
     return sorted(out, key=lambda d: d[0].host)
 
@@ -285,16 +267,12 @@ def choose_metric(group: ProductGroup, states: dict[str, TermState], rules: Metr
 
 
 def measure_group(group: ProductGroup, states: dict[str, TermState], rules: MetricRules, ctx: MetricContext,
-                  hint: Callable[[str, str], str | None] | None = None) -> None:
+                  hint: Callable[[str, str], str | None] | None = None, lines: EditionLines = NO_LINES) -> None:
     """Fill in the group's metric, usable entitlements, coverage partitions and consumption."""
     group.metric, group.rule_origin, notes = choose_metric(group, states, rules, hint)
     group.notes += notes
     group.usable = [e for e in group.candidates
                     if states[e.entitlement_id].active and e.metric in (group.metric, Metric.SITE)]
-    if group.edition:  # an entitlement naming no edition covers every edition: said, not silent
-        group.notes += [f"{e.entitlement_id} names no edition: counted as covering the {group.edition} edition "
-                        f"too; name the edition it was bought for if it covers only one"
-                        for e in group.usable if not e.edition]
     required = group.required_items()
     free = group.count - len(required) - group.folded
     if free and required:
@@ -314,10 +292,10 @@ def measure_group(group: ProductGroup, states: dict[str, TermState], rules: Metr
             cover = tuple(e.entitlement_id for e in group.usable)
         else:
             cover = tuple(e.entitlement_id for e in group.usable
-                          if all(covers(e, group.key, rec)[0] for rec in recs))
+                          if all(covers(e, group.key, rec, lines)[0] for rec in recs))
         if group.usable and not cover:
             why = "; ".join(f"{e.entitlement_id}: {reason}" for e in group.usable for rec in recs
-                            for ok, reason in [covers(e, group.key, rec)] if not ok)
+                            for ok, reason in [covers(e, group.key, rec, lines)] if not ok)
             group.coverage_lines.append(TraceLine(f"{deployment.label}: not covered ({why})", (deployment.host,),
                                                   tuple(e.entitlement_id for e in group.usable)))
         by_cover.setdefault(cover, []).append(deployment)

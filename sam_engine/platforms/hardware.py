@@ -87,7 +87,7 @@ def parse_cpuinfo(text: str | None) -> dict[str, Any]:
     kernels) only ``threads`` is known and sockets/cores are None.
     """
     out: dict[str, Any] = {"threads": 0, "sockets": None, "cores": None, "vendor": None, "model": None,
-                           "cpu_id": None, "hypervisor_flag": False}
+                           "cpu_id": None, "hypervisor_flag": False, "system": None}
     if not text:
         return out
     physical: set[str] = set()
@@ -102,6 +102,9 @@ def parse_cpuinfo(text: str | None) -> dict[str, Any]:
         if fields.get("hypervisor") == "yes":
             out["hypervisor_flag"] = True
         if "processor" not in fields or not fields["processor"].isdigit():
+            # POWER ends with a machine block: "model : IBM,9080-HEX" names the server, not the CPU
+            machine = fields.get("model") if "machine" in fields or "platform" in fields else None
+            out["system"] = out["system"] or (machine if machine and not machine.isdigit() else None)
             continue
         out["threads"] += 1
         out["vendor"] = out["vendor"] or fields.get("vendor_id") or fields.get("CPU implementer")
@@ -217,6 +220,7 @@ def derive_hardware(raw: Mapping[str, Any]) -> Hardware:
         cpu_id=cpu["cpu_id"],
         cloud=detect_cloud(dmi.get("sys_vendor"), dmi.get("product_name"), dmi.get("chassis_asset_tag"),
                            dmi.get("bios_version")),
+        system_model=cpu["system"] or _usable(dmi.get("product_name")),
     )
 
 

@@ -18,7 +18,7 @@ def test_a_scan_with_a_broken_catalogue_rule_and_licence_file_still_stores_and_r
     (rules / "metric_rules.yml").write_text("products: []\n")
     licences = tmp_path / "licences"
     licences.mkdir()
-    (licences / "ok.yml").write_text("entitlements:\n  - {publisher: Veeam, product: Agent for Linux, metric: site}\n")
+    (licences / "ok.yml").write_text("entitlements:\n  - {publisher: Veeam, product: Agent for Linux, edition: any, metric: site}\n")
     (licences / "broken.yml").write_text("entitlements:\n  - {publisher: Acme, product: Tool, metric: site\n")
     settings = LicenceSettings(licences_dir=licences, rules_dir=rules, catalogue_extra=(tmp_path / "site.yml",))
 

@@ -20,6 +20,9 @@ class FakeCatalogue:
     def knows(self, publisher, product, edition=None):
         return product != "Databse"
 
+    def has_editions(self, publisher, product):
+        return None  # no product of this fake has editions
+
 
 @pytest.fixture
 def run(tmp_path, monkeypatch, capsys):
@@ -83,7 +86,7 @@ def test_add_with_bad_input_exits_2_and_names_the_flags(run, tmp_path):
     assert code == 2 and out == ""
     assert err.splitlines() == [
         '--metric: metric: unknown metric "per_seat"; expected one of core, device, employee, installation, '
-        "named_user, processor, site, vm",
+        "named_user, processor, pvu, site, vm",
         '--quantity: quantity: expected a whole number >= 0, got "-3"',
         '--currency: currency: expected an ISO 4217 currency code like EUR or USD, got "EURO"',
         "--end: term_end: 2023-01-01 is before term_start 2024-01-01",

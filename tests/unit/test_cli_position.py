@@ -12,6 +12,7 @@ from sam_engine.cli.main import main
 from sam_engine.model import Entitlement, Scan
 from sam_engine.store import open_store
 
+from sam_engine.licensing.editions import EditionLines
 from test_position import fleet, recognise
 
 
@@ -21,11 +22,17 @@ class FakeCatalogue:
     def knows(self, publisher, product, edition=None):
         return True
 
+    def has_editions(self, publisher, product):
+        return None  # no product of this fake has editions
+
     def suite_components(self, publisher, product):
         return ()
 
     def metric_hint(self, publisher, product):
         return None
+
+    def edition_lines(self):
+        return EditionLines()
 
 
 LICENCE_FILE = """\

@@ -22,6 +22,9 @@ class FakeCatalogue:
     def knows(self, publisher, product, edition=None):
         return product not in self.unknown
 
+    def has_editions(self, publisher, product):
+        return None  # no product of this fake has editions
+
 
 def record(**changes):
     raw = {"publisher": "Oracle", "product": "Database", "edition": "Enterprise", "metric": "processor",
@@ -41,7 +44,7 @@ def test_metrics_are_the_engine_names():
     from sam_engine.licensing import metrics
     from sam_engine.vocabulary import METRICS
 
-    assert set(METRICS) == {"installation", "device", "named_user", "processor", "core", "vm", "site", "employee"}
+    assert set(METRICS) == {"installation", "device", "named_user", "processor", "core", "vm", "site", "employee", "pvu"}
     assert set(METRICS) == set(metrics.RULES)
 
 
@@ -65,7 +68,7 @@ def test_metric_spellings_are_normalised():
 def test_unknown_metric():
     assert check(record(metric="per_seat"))[1] == [
         'x.csv:7:metric: metric: unknown metric "per_seat"; expected one of '
-        "core, device, employee, installation, named_user, processor, site, vm"]
+        "core, device, employee, installation, named_user, processor, pvu, site, vm"]
 
 
 @pytest.mark.parametrize("value", ["-3", "ten", "2.5"])

@@ -55,7 +55,7 @@ def test_under_licensed_names_hosts_entitlements_and_shortfall():
     (f,) = by_type(found, "under-licensed")
     assert f.severity == "high" and f.magnitude == 2
     assert f.hosts == ("a", "b", "c") and f.entitlements == ("E1",)
-    assert "under-licensed by 2 device" in f.title and "owns 1" in f.detail
+    assert f.title == "Acme Tool: under-licensed by 2 devices" and f.detail.startswith("uses 3 devices, owns 1")
     assert f.first_seen == f.last_seen == "2026-06-30T01:05:00Z"
 
 
@@ -162,3 +162,15 @@ def test_severity_override_and_row_shape():
 
 def test_clean_fleet_has_no_findings():
     assert findings([host_scan("a", "bash"), host_scan("b", "Acme Tool")], [ent("E1", "Tool", 2)]) == []
+
+
+def test_finding_wording_reads_right_for_one_many_and_an_unknown_count():
+    (one,) = by_type(findings([host_scan(h, "Acme Tool") for h in ("a", "b")], [ent("E1", "Tool", 1)]),
+                     "under-licensed")
+    assert one.title == "Acme Tool: under-licensed by 1 device" and one.detail.startswith("uses 2 devices, owns 1")
+    (spare,) = by_type(findings([host_scan("a", "Acme Tool")], [ent("E1", "Tool", 20)]), "shelfware")
+    assert spare.title == "Acme Tool: 19 of 20 devices unused"
+    java = Entitlement("J1", "Acme", "Tool", "employee", 0, "licences/test.yml:J1")
+    (unknown,) = by_type(findings([host_scan("a", "Acme Tool")], [java]), "unlicensed")
+    assert "use unknown: no headcount" in unknown.detail
+    assert "uses 0" not in unknown.detail and "employee;" not in unknown.detail

@@ -213,7 +213,7 @@ def test_metric_rules_errors_name_file_line_and_field(tmp_path):
     assert rules == ()
     assert located(problems) == [
         f'{bad}:4:21: products[0].default_metric: expected one of installation, device, named_user, processor, '
-        'core, vm, site, employee, got "cores"',
+        'core, vm, site, employee, pvu, got "cores"',
         f'{bad}:6:20: products[0].metrics.core.pack: expected a whole number >= 1, got "two"',
         f"{bad}:6:25: products[0].metrics.core.minimum: unknown field; expected one of pack, min_per_processor, "
         "min_per_server, min_per_vm, core_factor, sockets_per_licence, vms_per_licence, max_sockets, "

@@ -172,13 +172,14 @@ def test_active_site_licence_is_unlimited():
 
 
 def test_not_yet_started_subscription_owns_nothing():
-    ents = [ent("E1", "Microsoft", "Office", "device", 5, term_start="2026-07-01", term_end="2027-06-30")]
+    ents = [ent("E1", "Microsoft", "Office", "device", 5, "Professional Plus", term_start="2026-07-01",
+                term_end="2027-06-30")]
     p = by_product(position([desktop("pc1", OFFICE19)], ents), "Office")
     assert p.owned == 0 and "term starts on 2026-07-01" in p.ownership.trace[0].text
 
 
 def test_maintenance_end_is_reported_but_changes_nothing():
-    ents = [ent("E1", "Microsoft", "Office", "device", 1, maintenance_end="2025-01-01")]
+    ents = [ent("E1", "Microsoft", "Office", "device", 1, "Professional Plus", maintenance_end="2025-01-01")]
     p = by_product(position([desktop("pc1", OFFICE19)], ents), "Office")
     assert p.owned == 1 and p.status is Status.COMPLIANT
     assert "maintenance ended on 2025-01-01 (does not change the count)" in p.ownership.trace[0].text
@@ -215,8 +216,8 @@ def test_suite_components_can_come_from_the_catalogue():
     assert [(p.product, p.consumption.quantity, p.status) for p in pos.products] == [("Office", 1, Status.COMPLIANT)]
 
 
-def test_edition_less_entitlement_is_not_counted_twice():
-    ents = [ent("E1", "Oracle", "Oracle Database", "processor", 20)]
+def test_an_every_edition_entitlement_is_not_counted_twice():
+    ents = [ent("E1", "Oracle", "Oracle Database", "processor", 20, "any")]
     pos = position([scanned("db1", host("db1", 2, 32), "Oracle Database 19c Enterprise Edition"),
                     scanned("db3", host("db3", 2, 16), "Oracle Database 19c Standard Edition 2")], ents)
     ee = by_product(pos, "Oracle Database", "Enterprise Edition")
@@ -248,7 +249,7 @@ def test_stale_hosts_are_counted_and_flagged():
 
 @pytest.mark.parametrize("owned, status", [(28, Status.COMPLIANT), (30, Status.OVER_LICENSED)])
 def test_over_licensed_threshold(owned, status):
-    ents = [ent("E1", "Microsoft", "Windows Server", "core", owned)]
+    ents = [ent("E1", "Microsoft", "Windows Server", "core", owned, "Standard")]
     scans = [scanned("app1", host("app1", 2, 24), "Microsoft Windows Server 2022 Standard")]
     # consumption 24; surplus 4 <= 20% of 24 (4.8) is compliant, surplus 6 is over-licensed
     assert by_product(position(scans, ents), "Windows Server").status is status
@@ -285,7 +286,7 @@ def test_catalogue_metric_hint_applies_without_rule_or_entitlement():
 
 
 def test_unpriced_gap_and_single_currency_total():
-    ents = [ent("E1", "Microsoft", "Office", "device", 1, unit_cost="100.50", currency="EUR")]
+    ents = [ent("E1", "Microsoft", "Office", "device", 1, "Professional Plus", unit_cost="100.50", currency="EUR")]
     scans = [desktop("pc1", OFFICE19), desktop("pc2", OFFICE19), desktop("pc3", OFFICE19),
              scanned("db1", host("db1", 1, 8), "Oracle Database 19c Standard Edition 2")]
     pos = position(scans, ents)
@@ -359,7 +360,7 @@ def test_a_gap_is_priced_in_whole_packs_when_the_unit_cost_is_a_packs_price():
     windows = by_product(position(scans, packs), "Windows Server")
     # 24 cores used, 16 owned: 8 short -> one 16-core pack (packs are bought whole), not 8 × 6155
     assert windows.shortfall == 8 and windows.cost.amount == Decimal("6155.00")
-    assert windows.cost.trace.text == ("shortfall 8 core = 1 pack of 16 (rounded up) × 6155.00 USD per pack "
+    assert windows.cost.trace.text == ("shortfall 8 cores = 1 pack of 16 (rounded up) × 6155.00 USD per pack "
                                        "(E-WIN) = 6155.00 USD")
     per_core = [ent("E-WIN", "Microsoft", "Windows Server", "core", 16, "Standard", unit_cost="384.69",
                     currency="USD")]
@@ -375,9 +376,20 @@ def test_an_editionless_row_following_its_edition_raises_no_second_finding():
     assert "Standard" in finding.title
 
 
-def test_an_entitlement_without_edition_covering_an_edition_says_so():
-    pos = position([desktop("pc1", OFFICE19)], [ent("E-ANY", "Microsoft", "Office", "device", 5)])
+def test_an_entitlement_without_edition_covers_only_editionless_installations_and_says_so():
+    pos = position([desktop("pc1", OFFICE19)], [ent("E-BARE", "Microsoft", "Office", "device", 5)])
     office = by_product(pos, "Office", "Professional Plus")
-    assert office.owned == 5
-    assert ("E-ANY names no edition: counted as covering the Professional Plus edition too; name the edition it "
-            "was bought for if it covers only one") in office.notes
+    assert (office.owned, office.status) == (0, Status.UNLICENSED)
+    assert ("E-BARE names no edition: it covers only installations recognised without an edition, not the "
+            "Professional Plus edition; write `edition: any` if it covers every edition, or name the edition it "
+            "was bought for") in office.notes
+    bare = by_product(pos, "Office")  # the entitlement's own row: nothing of it is installed
+    assert (bare.edition, bare.owned, bare.consumption.quantity, bare.status) == (None, 5, 0, Status.OVER_LICENSED)
+
+
+def test_an_every_edition_entitlement_covers_each_edition():
+    scans = [desktop("pc1", OFFICE19), scanned("db1", host("db1", 2, 32), "Oracle Database 19c Enterprise Edition")]
+    pos = position(scans, [ent("E-ANY", "Microsoft", "Office", "device", 5, "any")])
+    office = by_product(pos, "Office", "Professional Plus")
+    assert (office.owned, office.status) == (5, Status.OVER_LICENSED)
+    assert not [n for n in office.notes if "names no edition" in n]

@@ -23,6 +23,9 @@ class FakeCatalogue:
     def knows(self, publisher, product, edition=None):
         return product != "Databse"
 
+    def has_editions(self, publisher, product):
+        return None  # no product of this fake has editions
+
 
 def row(n, **changes):
     """One generic-mapping row; ``n`` makes the PO number and the key unique."""
@@ -190,7 +193,7 @@ def test_unusable_mapping_files_are_located_errors(tmp_path):
         "version_range, metric, quantity, term_start, term_end, maintenance_end, downgrade_rights, suite_components, "
         "vendor, po_number, invoice, purchase_date, unit_cost, pack_size, currency, keys",
         f'{mapping}:9:3: defaults.metric: unknown metric "per_seat"; expected one of core, device, employee, '
-        "installation, named_user, processor, site, vm",
+        "installation, named_user, processor, pvu, site, vm",
     ]
 
 

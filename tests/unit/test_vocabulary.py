@@ -41,7 +41,7 @@ def test_every_metric_has_a_rule_and_names_are_normalised():
         "device", "named_user", "core", "installation", None]
     options = ParseOptions()
     assert parse_metric("per installation", options) == "installation" == parse_metric("install", options)
-    with pytest.raises(FieldError, match='unknown metric "seat"; expected one of core, device, employee, installation, named_user, processor, site, vm'):
+    with pytest.raises(FieldError, match='unknown metric "seat"; expected one of core, device, employee, installation, named_user, processor, pvu, site, vm'):
         parse_metric("seat", options)
 
 
@@ -86,3 +86,10 @@ def test_templates_and_script_spell_no_status():
     found = [f"{path.name}: {m.group()}" for path in sorted(sources)
              for m in quoted.finditer(path.read_text(encoding="utf-8"))]
     assert found == []
+
+
+def test_every_metric_reads_in_a_sentence_for_zero_one_and_many():
+    assert set(v.METRIC_UNITS) == set(v.Metric)
+    assert [v.units(n, m) for n, m in ((0, "employee"), (1, "named_user"), (400, "named_user"), (1, "pvu"),
+                                       (2, None))] == ["0 employees", "1 named user", "400 named users", "1 PVU",
+                                                       "2 licences"]
