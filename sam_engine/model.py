@@ -93,6 +93,9 @@ class Installation:
 
     ``version`` is the raw version as the source reports it (epoch and release
     kept). ``install_time`` is epoch seconds where the source records it.
+    ``origin`` is where the package came from, as the collector saw it (the apt
+    archive, rpm signing key, apk or pacman repository), in the one-line form
+    of ``platforms.origins``; None when unknown.
     """
 
     source: str
@@ -103,6 +106,7 @@ class Installation:
     install_time: int | None
     package_id: str
     location: str | None = None
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

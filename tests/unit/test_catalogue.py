@@ -17,14 +17,16 @@ TODAY = date(2025, 6, 1)  # fixed, so date-bound licence rules (JDK 21) do not m
 SHIPPED, SHIPPED_PROBLEMS = load_catalogue(today=TODAY)
 
 
-def inst(name, version=None, vendor=None, source="windows", package_id=None, location=None, arch=None):
-    return Installation(source, name, version, arch, vendor, None, package_id or f"{source}:{name}", location)
+def inst(name, version=None, vendor=None, source="windows", package_id=None, location=None, arch=None,
+         origin=None):
+    return Installation(source, name, version, arch, vendor, None, package_id or f"{source}:{name}", location,
+                        origin)
 
 
 def from_example(example):
     version = example.get("version")
     return inst(example["title"], None if version is None else str(version), example.get("publisher"),
-                example.get("source", "windows"), example.get("package_id"))
+                example.get("source", "windows"), example.get("package_id"), origin=example.get("origin"))
 
 
 def entry_id(recognition):
