@@ -95,7 +95,7 @@ class Installation:
     kept). ``install_time`` is epoch seconds where the source records it.
     ``origin`` is where the package came from, as the collector saw it (the apt
     archive, rpm signing key, apk or pacman repository), in the one-line form
-    of ``platforms.origins``; None when unknown.
+    of ``platforms.records.origin_line``; None when unknown.
     """
 
     source: str

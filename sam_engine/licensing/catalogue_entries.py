@@ -15,7 +15,7 @@ Rule fields are regexes matched case-insensitively against the WHOLE field (no
 ``^``/``$`` needed): ``title`` (raw name, NFC, whitespace collapsed), ``publisher``
 (raw vendor, "" if none), ``source``, ``package_id``, ``swid_tag_id`` (package_id
 of ``swid`` records), ``version`` (raw) and ``origin`` (where the package came
-from, one line as ``platforms.origins`` writes it, "" if unknown: rules on it
+from, one line as ``platforms.records.origin_line`` writes it, "" if unknown: rules on it
 recognise a distribution's packages by provenance) and ``location`` (install path,
 "" if none: a macOS app under ``/System`` is Apple's). Named groups feed the results.
 

@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 from sam_engine.ingest.inventory import Inventory, RowTable
 from sam_engine.model import Host, Installation, Problem
 from sam_engine.platforms import hardware, macos, records, windows
-from sam_engine.platforms.origins import origin_lines, tap_origins
+from sam_engine.platforms.records import origin_lines, tap_origins
 
 Result = Mapping[str, Any]
 

@@ -66,5 +66,6 @@ def test_unsigned_third_party_rpms_stay_unrecognised(installations):
     rpms = {r["name"]: r for r in rows if r["source"] == "rpm"}
     assert set(unrecognised(rows, "rpm")) == {"fleetsam-testpkg-alpha", "fleetsam-testpkg-beta",
                                               "fleetsam-testpkg-gamma"}
-    assert rpms["fleetsam-testpkg-alpha"]["origin"] == "rpm vendor=Fleetsam Test Vendor packager= key="
+    assert rpms["fleetsam-testpkg-alpha"]["origin"] == \
+        "rpm vendor=Fleetsam Test Vendor packager=fleetsam integration tests key="  # unsigned: no key
     assert unrecognised(rows, "dpkg") == []  # the host itself is the same stock Debian

@@ -18,7 +18,7 @@ from ansible_collections.fleetsam.sam.plugins.module_utils import pkg_parsers as
 from sam_engine.ingest.inventory import RowTable, content_digest
 from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.model import HostScan, HostStatus, LicenceNeed, Scan
-from sam_engine.platforms.origins import origin_line, origin_lines, origin_of
+from sam_engine.platforms.records import origin_line, origin_lines, origin_of
 from sam_engine.platforms.registry import LINUX
 from sam_engine.store import open_store
 
