@@ -25,21 +25,30 @@ Standard library only, compatible with Python 3.6.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import bz2
 import gzip
 import io
 import json
-import lzma
 import os
 import re
 import tarfile
+
+try:  # a Python built without liblzma or libbz2 still reads the other lists
+    import lzma
+except ImportError:
+    lzma = None
+try:
+    import bz2
+except ImportError:
+    bz2 = None
 
 APT_LISTS = '/var/lib/apt/lists'
 APT_HELPER = '/usr/lib/apt/apt-helper'
 APK_REPOSITORIES = '/etc/apk/repositories'
 _RELEASE_FIELDS = ('Origin', 'Label', 'Suite', 'Codename')
-_STDLIB_OPENERS = {'': io.open, '.gz': gzip.open, '.xz': lzma.open, '.bz2': bz2.open}
+_STDLIB_OPENERS = dict((ext, opener) for ext, opener in (
+    ('', io.open), ('.gz', gzip.open), ('.xz', lzma and lzma.open), ('.bz2', bz2 and bz2.open)) if opener)
 _HELPER_EXTS = ('.lz4', '.zst')
+_LIST_EXTS = ('', '.gz', '.xz', '.bz2') + _HELPER_EXTS
 _PACKAGE = re.compile(br'\nPackage: ([^\n]+)')
 _KEY_ID = re.compile(r'Key ID ([0-9A-Fa-f]+)')
 
@@ -83,7 +92,7 @@ def list_archives(lists_dir):
     found = {}
     for name in sorted(names):
         base, ext = _split_ext(name)
-        if not base.endswith('_Packages') or (ext not in _STDLIB_OPENERS and ext not in _HELPER_EXTS):
+        if not base.endswith('_Packages') or ext not in _LIST_EXTS:
             continue
         cut = base.rfind('_', 0, len(base) - len('_Packages') + 1)
         while cut > 0:  # the longest prefix with a Release file is the list's archive
@@ -121,6 +130,8 @@ def read_list(path, run_command=None):
             return None
         rc, out, dummy = run_command([APT_HELPER, 'cat-file', path], binary=True)
         return out if rc == 0 else None
+    if ext not in _STDLIB_OPENERS:
+        return None
     with _STDLIB_OPENERS[ext](path, 'rb') as handle:
         return handle.read()
 
