@@ -17,10 +17,10 @@ one line, the same for the same archive on every host, so the catalogue's
     rpm vendor=Rocky Enterprise Software Foundation packager=Rocky Linux Build System (Peridot) <releng@rockylinux.org> key=702d426d350d275d
     apk tag= repositories=https://dl-cdn.alpinelinux.org/alpine/v3.19/main https://dl-cdn.alpinelinux.org/alpine/v3.19/community
     pacman repo=core match=version
-    brew tap=homebrew/core
+    brew tap=homebrew/core license=BSD-3-Clause
 
-The macOS collector's Homebrew receipts name their tap; ``tap_origins`` gives
-those records the same kind of table. Every field of the type is written, in
+The macOS collector's Homebrew records name their tap (and, from ``brew info``,
+the formula's licence); ``tap_origins`` gives those records the same kind of table. Every field of the type is written, in
 order, empty when the collector had none; line breaks and runs of spaces in a
 value become one space, so a hostile Release file cannot start a line of its
 own. Which origins are a distribution's own archive is the catalogue's
@@ -47,7 +47,7 @@ ORIGIN_FIELDS = {  # per origin type, its fields in the order its line gives the
     "rpm": ("vendor", "packager", "key"),
     "apk": ("tag", "repositories"),
     "pacman": ("repo", "match"),
-    "brew": ("tap",),
+    "brew": ("tap", "license"),
 }
 
 
@@ -97,9 +97,10 @@ def tap_origins(records: list[dict[str, Any]]) -> tuple[str | None, ...]:
     lines: list[str | None] = []
     index: dict[str, int] = {}
     for record in records:
-        tap = (record.get("extra") or {}).get("tap") if record.get("source") in ("brew", "brew-cask") else None
+        extra = (record.get("extra") or {}) if record.get("source") in ("brew", "brew-cask") else {}
+        tap = extra.get("tap")
         if isinstance(tap, str) and tap:
-            line = origin_line({"type": "brew", "tap": tap})
+            line = origin_line({"type": "brew", "tap": tap, "license": extra.get("license")})
             record["origin"] = index.setdefault(line, len(lines))  # type: ignore[arg-type]
             if len(lines) < len(index):
                 lines.append(line)

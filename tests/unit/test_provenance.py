@@ -131,3 +131,22 @@ def test_no_archive_package_of_this_debian_host_is_unrecognised():
     assert publishers.most_common(1)[0][0] == "Debian"
     print(f"unrecognised dpkg packages: {without[LicenceNeed.UNKNOWN]} by maintainer heuristics, "
           f"{with_origin[LicenceNeed.UNKNOWN]} by provenance, of {len(items)}: {sorted(i.name for i in unknown)}")
+
+
+def test_homebrew_core_formulae_carry_their_source_and_licence(real_fixtures):
+    """A real ``brew info --json=v2 --installed``: formulae from homebrew/core (open-source licences only)
+    are free; casks are not decided by their tap."""
+    from sam_engine.platforms.macos import parse_brew_info_json
+    from sam_engine.platforms.records import installations, tap_origins
+
+    found, _ = parse_brew_info_json((real_fixtures / "macos" / "cheznix_brew-info-json-v2-installed.json").read_text())
+    items, problems = installations(found, "mac", tap_origins(found))
+    assert problems == []
+    formulae = [i for i in items if i.source == "brew"]
+    assert len(formulae) == 10 and {i.origin for i in formulae if i.name == "unbound"} == {
+        "brew tap=homebrew/core license=BSD-3-Clause"}
+    assert {CATALOGUE.recognise(i).rule.rsplit(":", 1)[1] for i in formulae} == {"homebrew-core"}
+    casks = [i for i in items if i.source == "brew-cask"]
+    assert {i.origin for i in casks} == {"brew tap=homebrew/cask license="}
+    assert all(CATALOGUE.recognise(i).rule is None or "homebrew-core" not in CATALOGUE.recognise(i).rule
+               for i in casks)
