@@ -30,6 +30,7 @@ import io
 import json
 import os
 import re
+import subprocess
 import tarfile
 
 try:  # a Python built without liblzma or libbz2 still reads the other lists
@@ -51,6 +52,17 @@ _HELPER_EXTS = ('.lz4', '.zst')
 _LIST_EXTS = ('', '.gz', '.xz', '.bz2') + _HELPER_EXTS
 _PACKAGE = re.compile(br'\nPackage: ([^\n]+)')
 _KEY_ID = re.compile(r'Key ID ([0-9A-Fa-f]+)')
+
+
+def command_bytes(argv):
+    """(rc, stdout as bytes, stderr as text) of ``argv``. A list is tens of megabytes, which
+    AnsibleModule.run_command gathers chunk by chunk into one growing bytes object (quadratic);
+    communicate() joins the chunks once."""
+    env = dict(os.environ, LC_ALL='C')
+    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=env) as proc:
+        out, err = proc.communicate()
+    return proc.returncode, out, err.decode('utf-8', 'replace')
 
 
 def intern_origins(records):

@@ -208,7 +208,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetsam.sam.plugins.module_utils import host_raw
 from ansible_collections.fleetsam.sam.plugins.module_utils import linux_packages
 from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_common import root_path
-from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_origins import intern_origins
+from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_origins import command_bytes, intern_origins
 from ansible_collections.fleetsam.sam.plugins.module_utils import swid
 
 SOURCE_NAMES = ('dpkg', 'rpm', 'apk', 'pacman', 'snap', 'flatpak', 'swid')
@@ -216,7 +216,7 @@ SOURCE_NAMES = ('dpkg', 'rpm', 'apk', 'pacman', 'snap', 'flatpak', 'swid')
 
 def make_runner(module, root='/'):
     """run_command(argv, binary=False) -> (rc, out, err) that reports a missing tool as rc 127;
-    with ``binary`` the output is bytes (a large file piped through a tool).
+    with ``binary`` the output is bytes, read in one piece (a large file piped through a tool).
 
     With an alternative root no command runs: it would read the live system.
     """
@@ -226,8 +226,9 @@ def make_runner(module, root='/'):
         binary_path = argv[0] if os.path.isabs(argv[0]) else module.get_bin_path(argv[0])
         if binary_path is None or not os.access(binary_path, os.X_OK):
             return 127, b'' if binary else '', '%s: not found' % argv[0]
-        return module.run_command([binary_path] + list(argv[1:]), environ_update={'LC_ALL': 'C'},
-                                  encoding=None if binary else 'utf-8')
+        if binary:
+            return command_bytes([binary_path] + list(argv[1:]))
+        return module.run_command([binary_path] + list(argv[1:]), environ_update={'LC_ALL': 'C'})
     return run
 
 
