@@ -27,6 +27,7 @@ __metaclass__ = type
 
 import gzip
 import io
+import itertools
 import json
 import os
 import re
@@ -51,6 +52,7 @@ _STDLIB_OPENERS = dict((ext, opener) for ext, opener in (
 _HELPER_EXTS = ('.lz4', '.zst')
 _LIST_EXTS = ('', '.gz', '.xz', '.bz2') + _HELPER_EXTS
 _PACKAGE = re.compile(br'\nPackage: ([^\n]+)')
+_FIRST_PACKAGE = re.compile(br'Package: ([^\n]+)')
 _KEY_ID = re.compile(r'Key ID ([0-9A-Fa-f]+)')
 
 
@@ -158,8 +160,8 @@ def _field(stanza, name):
 def match_list(data, wanted, archive, best):
     """Mark in ``best`` (record id -> (rank, archive)) the records of ``wanted`` (name as bytes ->
     records) that ``data`` (one Packages list) lists: rank 2 by version, 1 by maintainer only."""
-    data = b'\n' + data
-    for found in _PACKAGE.finditer(data):
+    first = _FIRST_PACKAGE.match(data)  # the other stanzas follow a newline: no copy of the list needed
+    for found in itertools.chain([first] if first else [], _PACKAGE.finditer(data)):
         records = wanted.get(found.group(1).strip())
         if not records:
             continue
