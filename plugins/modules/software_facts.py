@@ -24,7 +24,7 @@ description:
     cores, threads, VM-ness and a rename-proof host identity from them.
   - The package list is returned as the plain result key C(software), not as
     C(ansible_facts), so it is neither copied into hostvars nor into a fact cache.
-  - Records where each package came from as raw facts, for the engine to classify: the apt
+  - Records where each package came from as raw facts, for the engine to classify. That is the apt
     archive whose lists hold the installed version (Origin, Label, Suite, Codename, component,
     site), an rpm's vendor, packager and signing key id, an apk's repository tag, the pacman
     sync repository. Each distinct origin is listed once in C(origins); a record holds its index.
