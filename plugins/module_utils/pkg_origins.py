@@ -250,8 +250,8 @@ def add_pacman_origins(records, dbpath):
             warnings.append('pacman: sync database %s could not be read: %s' % (name, exc))
     for record in records:
         key = '%s-%s' % (record['name'], record['version'])
-        exact = next((repo for repo, (entries, _) in repos if key in entries), None)
-        named = exact or next((repo for repo, (_, names) in repos if record['name'] in names), None)
+        exact = next((repo for repo, (entries, dummy) in repos if key in entries), None)
+        named = exact or next((repo for repo, (dummy, names) in repos if record['name'] in names), None)
         if named:
             record['origin'] = dict(type='pacman', repo=named, match='version' if exact else 'name')
     return warnings
