@@ -94,6 +94,9 @@ class Installation:
 
     ``version`` is the raw version as the source reports it (epoch and release
     kept). ``install_time`` is epoch seconds where the source records it.
+    ``origin`` is where the package came from, as the collector saw it (the apt
+    archive, rpm signing key, apk or pacman repository), in the one-line form
+    of ``platforms.records.origin_line``; None when unknown.
     """
 
     source: str
@@ -104,6 +107,7 @@ class Installation:
     install_time: int | None
     package_id: str
     location: str | None = None
+    origin: str | None = None
 
 
 # --- virtualisation topology (hypervisor collectors) -------------------------------------

@@ -19,7 +19,10 @@ import collections
 import functools
 import os
 
-from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_common import find_binary, root_path
+from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_common import find_binary, read_text, root_path
+from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_origins import (
+    APK_REPOSITORIES, APT_LISTS, add_apt_origins, add_pacman_origins, parse_apk_repositories,
+)
 from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_parsers import (
     APK_INSTALLED, DPKG_ADMINDIR, FLATPAK_LIST_ARGV, FLATPAK_SYSTEM_DIR, PACMAN_DBPATH, SNAP_LIST_ARGV,
     SNAP_MOUNT_DIRS, parse_flatpak_list, parse_rpm_query, parse_snap_list, read_apk, read_dpkg, read_pacman,
@@ -76,8 +79,11 @@ def _collector(name):
 
 @_collector('dpkg')
 def collect_dpkg(run_command, root, which):
-    """Collect dpkg packages from ``<root>/var/lib/dpkg``."""
-    return read_dpkg(root_path(root, DPKG_ADMINDIR)), []
+    """Collect dpkg packages from ``<root>/var/lib/dpkg``, with their apt origins; lz4/zst lists
+    need ``apt-helper``, which is not run for another root."""
+    records = read_dpkg(root_path(root, DPKG_ADMINDIR))
+    warnings = add_apt_origins(records, root_path(root, APT_LISTS), run_command if root == '/' else None)
+    return records, warnings
 
 
 @_collector('rpm')
@@ -89,14 +95,17 @@ def collect_rpm(run_command, root, which):
 
 @_collector('apk')
 def collect_apk(run_command, root, which):
-    """Collect apk packages from ``<root>/lib/apk/db/installed``."""
-    return read_apk(root_path(root, APK_INSTALLED)), []
+    """Collect apk packages from ``<root>/lib/apk/db/installed``, with their repository tags."""
+    repositories = root_path(root, APK_REPOSITORIES)
+    tags = parse_apk_repositories(read_text(repositories)) if os.path.isfile(repositories) else {}
+    return read_apk(root_path(root, APK_INSTALLED), tags), []
 
 
 @_collector('pacman')
 def collect_pacman(run_command, root, which):
-    """Collect pacman packages from ``<root>/var/lib/pacman/local``."""
-    return read_pacman(root_path(root, PACMAN_DBPATH)), []
+    """Collect pacman packages from ``<root>/var/lib/pacman/local``, with their sync repositories."""
+    records = read_pacman(root_path(root, PACMAN_DBPATH))
+    return records, add_pacman_origins(records, root_path(root, PACMAN_DBPATH))
 
 
 @_collector('snap')

@@ -20,17 +20,18 @@ import time
 
 
 RECORD_KEYS = ('source', 'name', 'version', 'arch', 'vendor', 'install_time',
-               'package_id', 'location', 'extra')
+               'package_id', 'location', 'extra', 'origin')
 BIN_DIRS = ('/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin')
 
 
 def make_record(source, name, version=None, arch=None, vendor=None, install_time=None,
-                package_id=None, location=None, extra=None):
-    """Build one package record; ``package_id`` defaults to ``<source>:<name>``."""
+                package_id=None, location=None, extra=None, origin=None):
+    """Build one package record; ``package_id`` defaults to ``<source>:<name>``. ``origin`` is
+    where the package came from (a dict of raw facts, ``pkg_origins``), None when unknown."""
     return {
         'source': source, 'name': name, 'version': version, 'arch': arch, 'vendor': vendor,
         'install_time': install_time, 'package_id': package_id or '%s:%s' % (source, name),
-        'location': location, 'extra': extra or {},
+        'location': location, 'extra': extra or {}, 'origin': origin,
     }
 
 

@@ -20,6 +20,7 @@ import re
 from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_common import (
     clean, make_record, parse_date, read_text, to_int,
 )
+from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_origins import apk_origin, rpm_origin
 
 # ---------------------------------------------------------------- dpkg
 
@@ -122,16 +123,18 @@ def read_dpkg(admindir=DPKG_ADMINDIR, install_times=True):
 
 # ---------------------------------------------------------------- rpm
 
-RPM_TAGS = ('NAME', 'EPOCH', 'VERSION', 'RELEASE', 'ARCH', 'VENDOR', 'PACKAGER', 'INSTALLTIME')
+RPM_TAGS = ('NAME', 'EPOCH', 'VERSION', 'RELEASE', 'ARCH', 'VENDOR', 'PACKAGER', 'INSTALLTIME', 'SIGNATURE')
+# The header signature (v4 RSA header, else the legacy PGP one), as "RSA/SHA256, <date>, Key ID <id>".
+_RPM_SIGNATURE = '%|RSAHEADER?{%{RSAHEADER:pgpsig}}:{%|SIGPGP?{%{SIGPGP:pgpsig}}:{(none)}|}|'
 # Unit and record separators never occur in rpm header strings.
-RPM_QUERY_FORMAT = '\x1f'.join('%%{%s}' % tag for tag in RPM_TAGS) + '\x1e\n'
+RPM_QUERY_FORMAT = '\x1f'.join('%%{%s}' % tag for tag in RPM_TAGS[:-1]) + '\x1f' + _RPM_SIGNATURE + '\x1e\n'
 RPM_QUERY_ARGV = ['rpm', '-qa', '--queryformat', RPM_QUERY_FORMAT]
 RPM_ARCH_RE = re.compile(r'^(noarch|nosrc|src|x86_64(_v\d)?|i[3-6]86|athlon|amd64|aarch64|arm\w*'
                          r'|ppc\w*|s390x?|riscv64|ia64|sparc\w*|mips\w*|loongarch64|alpha\w*|m68k)$')
 _RPM_NONE = ('(none)',)
 
 
-def _rpm_record(name, epoch, version, release, arch, vendor, install_time, extra=None):
+def _rpm_record(name, epoch, version, release, arch, vendor, install_time, extra=None, origin=None):
     """Build an rpm record (``version`` = ``[epoch:]version-release``), or None for gpg-pubkey."""
     if not name or name == 'gpg-pubkey':
         return None
@@ -140,7 +143,7 @@ def _rpm_record(name, epoch, version, release, arch, vendor, install_time, extra
     nvra = name + ('-' + vr if vr else '') + ('.' + arch if arch else '')
     extra = dict(extra or {}, epoch=epoch, release=release)
     return make_record('rpm', name, '%s:%s' % (epoch, vr) if epoch and vr else vr, arch,
-                       clean(vendor, _RPM_NONE), install_time, 'rpm:' + nvra, None, extra)
+                       clean(vendor, _RPM_NONE), install_time, 'rpm:' + nvra, None, extra, origin)
 
 
 def rpm_query_argv(root='/', rpm='rpm'):
@@ -156,9 +159,10 @@ def parse_rpm_query(text):
         if len(fields) != len(RPM_TAGS):
             continue
         row = dict(zip(RPM_TAGS, fields))
+        vendor, packager = clean(row['VENDOR'], _RPM_NONE), clean(row['PACKAGER'], _RPM_NONE)
         records.append(_rpm_record(row['NAME'], row['EPOCH'], row['VERSION'], row['RELEASE'],
-                                   row['ARCH'], clean(row['VENDOR'], _RPM_NONE) or row['PACKAGER'],
-                                   to_int(row['INSTALLTIME'])))
+                                   row['ARCH'], vendor or packager, to_int(row['INSTALLTIME']),
+                                   origin=rpm_origin(vendor, packager, row['SIGNATURE'])))
     return [r for r in records if r]
 
 
@@ -215,10 +219,11 @@ def parse_rpm_qi(text):
     records = []
     for st in stanzas:
         raw_date = st.get('Install Date')
+        vendor, packager = clean(st.get('Vendor'), _RPM_NONE), clean(st.get('Packager'), _RPM_NONE)
         records.append(_rpm_record(st.get('Name'), st.get('Epoch'), st.get('Version'),
-                                   st.get('Release'), st.get('Architecture'),
-                                   clean(st.get('Vendor'), _RPM_NONE) or st.get('Packager'),
-                                   parse_date(raw_date), {'install_date': raw_date}))
+                                   st.get('Release'), st.get('Architecture'), vendor or packager,
+                                   parse_date(raw_date), {'install_date': raw_date},
+                                   rpm_origin(vendor, packager, st.get('Signature'))))
     return [r for r in records if r]
 
 
@@ -227,11 +232,12 @@ def parse_rpm_qi(text):
 APK_INSTALLED = '/lib/apk/db/installed'
 
 
-def parse_apk_installed(text):
+def parse_apk_installed(text, repositories=None):
     """Parse ``/lib/apk/db/installed`` (blank-line separated ``X:value`` stanzas).
 
     ``t:`` is the build time, so it goes to ``extra['build_time']``; apk records
-    no install time.
+    no install time. With ``repositories`` (``pkg_origins.parse_apk_repositories``)
+    each record's origin is its repository tag (``s:``) and the repositories it names.
     """
     records, current = [], {}
     for line in text.splitlines() + ['']:
@@ -243,14 +249,15 @@ def parse_apk_installed(text):
                 records.append(make_record(
                     'apk', current['P'], clean(current.get('V')), clean(current.get('A')),
                     clean(current.get('m')), None, None, None,
-                    {'origin': clean(current.get('o')), 'build_time': to_int(current.get('t'))}))
+                    {'origin': clean(current.get('o')), 'build_time': to_int(current.get('t'))},
+                    None if repositories is None else apk_origin(clean(current.get('s')), repositories)))
             current = {}
     return records
 
 
-def read_apk(path=APK_INSTALLED):
+def read_apk(path=APK_INSTALLED, repositories=None):
     """Read and parse an apk installed database."""
-    return parse_apk_installed(read_text(path))
+    return parse_apk_installed(read_text(path), repositories)
 
 
 # ---------------------------------------------------------------- pacman

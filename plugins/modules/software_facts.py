@@ -24,6 +24,10 @@ description:
     cores, threads, VM-ness and a rename-proof host identity from them.
   - The package list is returned as the plain result key C(software), not as
     C(ansible_facts), so it is neither copied into hostvars nor into a fact cache.
+  - Records where each package came from as raw facts, for the engine to classify. That is the apt
+    archive whose lists hold the installed version (Origin, Label, Suite, Codename, component,
+    site), an rpm's vendor, packager and signing key id, an apk's repository tag, the pacman
+    sync repository. Each distinct origin is listed once in C(origins); a record holds its index.
   - A source that fails is a warning; the module fails only when no source worked.
   - Changes nothing on the host.
 options:
@@ -131,6 +135,7 @@ software:
       package_id: "dpkg:bash:amd64"
       location: null
       extra: {status: install ok installed}
+      origin: 0
   contains:
     source:
       description: Package source, one of C(dpkg), C(rpm), C(apk), C(pacman), C(snap), C(flatpak), C(swid).
@@ -159,6 +164,23 @@ software:
     extra:
       description: Source-specific raw fields, such as epoch, release, SWID entity and meta.
       type: dict
+    origin:
+      description: Index into C(origins) of where the package came from, null when unknown.
+      type: int
+origins:
+  description:
+    - Where packages came from, each distinct origin once, as raw facts (the engine classifies them).
+    - C(type) is C(apt), C(rpm), C(apk) or C(pacman). apt has C(origin), C(label), C(suite),
+      C(codename) (from the list's Release file), C(component), C(site) and C(match) (C(version) when
+      the list holds the installed version, C(maintainer) when it holds the same package by the same
+      maintainer in another version); rpm has C(vendor), C(packager), C(key) (the signing key id);
+      apk has C(tag) and C(repositories); pacman has C(repo) and C(match) (C(version) or C(name)).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {type: apt, origin: Debian, label: Debian, suite: oldstable, codename: bookworm,
+       component: main, site: deb.debian.org, match: version}
 sources:
   description: What each source did.
   returned: always
@@ -194,23 +216,27 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetsam.sam.plugins.module_utils import host_raw
 from ansible_collections.fleetsam.sam.plugins.module_utils import linux_packages
 from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_common import root_path
+from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_origins import command_bytes, intern_origins
 from ansible_collections.fleetsam.sam.plugins.module_utils import swid
 
 SOURCE_NAMES = ('dpkg', 'rpm', 'apk', 'pacman', 'snap', 'flatpak', 'swid')
 
 
 def make_runner(module, root='/'):
-    """run_command(argv) -> (rc, out, err) that reports a missing tool as rc 127.
+    """run_command(argv, binary=False) -> (rc, out, err) that reports a missing tool as rc 127;
+    with ``binary`` the output is bytes, read in one piece (a large file piped through a tool).
 
     With an alternative root no command runs: it would read the live system.
     """
-    def run(argv):
+    def run(argv, binary=False):
         if root != '/':
-            return 127, '', 'commands are not run when root is set'
-        binary = argv[0] if os.path.isabs(argv[0]) else module.get_bin_path(argv[0])
-        if binary is None or not os.access(binary, os.X_OK):
-            return 127, '', '%s: not found' % argv[0]
-        return module.run_command([binary] + list(argv[1:]), environ_update={'LC_ALL': 'C'})
+            return 127, b'' if binary else '', 'commands are not run when root is set'
+        binary_path = argv[0] if os.path.isabs(argv[0]) else module.get_bin_path(argv[0])
+        if binary_path is None or not os.access(binary_path, os.X_OK):
+            return 127, b'' if binary else '', '%s: not found' % argv[0]
+        if binary:
+            return command_bytes([binary_path] + list(argv[1:]))
+        return module.run_command([binary_path] + list(argv[1:]), environ_update={'LC_ALL': 'C'})
     return run
 
 
@@ -266,7 +292,7 @@ def main():
     software, report = collect_software(module, module.params['sources'], run, root)
     if not any(r['status'] == 'ok' for r in report.values()):
         module.fail_json(msg='No package source could be read on this host', sources=report, software=[])
-    result = dict(changed=False, sources=report)
+    result = dict(changed=False, sources=report, origins=intern_origins(software))
     if module.params['software_format'] == 'json':
         result['software_json'] = json.dumps(software, separators=(',', ':'))
     else:

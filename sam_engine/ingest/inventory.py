@@ -2,7 +2,7 @@
 
 A fleet repeats itself: 10,000 hosts hold 10 million installations but only some
 tens of thousands of distinct (source, name, version, arch, vendor, package_id,
-location) rows. ``RowTable`` interns those rows once per scan (or per stored
+location, origin) rows. ``RowTable`` interns those rows once per scan (or per stored
 snapshot); an ``Inventory`` is one host's installations as two machine arrays,
 row ids and install times: 12 bytes per installation instead of an object.
 
@@ -23,7 +23,8 @@ from typing import Iterable, Iterator, Sequence
 
 from sam_engine.model import Installation
 
-ROW_FIELDS = ("source", "name", "version", "arch", "vendor", "package_id", "location")  # Installation minus install_time
+# Installation minus install_time; stores written before origins held the first 7 (``table_from_doc``)
+ROW_FIELDS = ("source", "name", "version", "arch", "vendor", "package_id", "location", "origin")
 NO_TIME = -(2 ** 63)  # install_time None in a times array
 
 
@@ -51,11 +52,11 @@ class RowTable:
 
     def intern_installation(self, inst: Installation) -> int:
         return self.intern((inst.source, inst.name, inst.version, inst.arch, inst.vendor, inst.package_id,
-                            inst.location))
+                            inst.location, inst.origin))
 
     def installation(self, rid: int, install_time: int | None = None) -> Installation:
-        source, name, version, arch, vendor, package_id, location = self.rows[rid]
-        return Installation(source, name, version, arch, vendor, install_time, package_id, location)
+        source, name, version, arch, vendor, package_id, location, origin = self.rows[rid]
+        return Installation(source, name, version, arch, vendor, install_time, package_id, location, origin)
 
     def per_row(self, name: str, compute) -> list:
         """A list indexed by row id of ``compute(row)``, kept on the table and extended as it grows."""
@@ -101,8 +102,9 @@ class Inventory(Sequence):
     def __iter__(self) -> Iterator[Installation]:
         rows = self.table.rows
         for rid, t in zip(self.ids, self.times):
-            source, name, version, arch, vendor, package_id, location = rows[rid]
-            yield Installation(source, name, version, arch, vendor, None if t == NO_TIME else t, package_id, location)
+            source, name, version, arch, vendor, package_id, location, origin = rows[rid]
+            yield Installation(source, name, version, arch, vendor, None if t == NO_TIME else t, package_id, location,
+                               origin)
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -141,11 +143,13 @@ def compact_view(installations: Sequence[Installation], fallback: RowTable) -> t
 
 
 def _row_text(row: tuple) -> str:
+    if row[-1] is None:  # no origin: the text (and so the digest) rows had before origins were kept
+        row = row[:-1]
     return "\x1f".join("\x00" if v is None else str(v) for v in row)
 
 
 def _row_order(row: tuple) -> tuple:
-    source, name, version, _arch, _vendor, package_id, _location = row
+    source, name, version, package_id = row[0], row[1], row[2], row[5]
     return (source, package_id, name, version or "")
 
 
@@ -193,8 +197,8 @@ def canonical_order(table: RowTable, ids: Sequence[int]) -> list[int]:
 class SnapshotTable:
     """The string and row tables of one stored snapshot, filled while its inventories are encoded.
 
-    Stored as ``{"strings": [None, "dpkg", "bash", ...], "rows": b64(uint32 x 7 per row)}``:
-    every distinct string once, every distinct row once as 7 string ids.
+    Stored as ``{"strings": [None, "dpkg", "bash", ...], "rows": b64(uint32 x 8 per row), "width": 8}``:
+    every distinct string once, every distinct row once as 8 string ids (``ROW_FIELDS``).
     """
 
     def __init__(self):
@@ -245,7 +249,7 @@ class SnapshotTable:
                                                   else array("q", times))}
 
     def doc(self) -> dict:
-        return {"strings": self.strings, "rows": _b64(self.rows)}
+        return {"strings": self.strings, "rows": _b64(self.rows), "width": len(ROW_FIELDS)}
 
 
 def _b64(values: array) -> str:
@@ -270,12 +274,15 @@ def _unb64(typecode: str, text: str) -> array:
 
 
 def table_from_doc(doc: dict) -> RowTable:
-    """The ``RowTable`` of a stored snapshot (its rows in snapshot row id order)."""
+    """The ``RowTable`` of a stored snapshot (its rows in snapshot row id order); a snapshot stored
+    before origins were kept has 7 string ids per row and no ``width``: its rows get no origin."""
     strings = doc["strings"]
     flat = _unb64("I", doc["rows"])
+    width = doc.get("width", 7)
+    pad = (None,) * (len(ROW_FIELDS) - width)
     table = RowTable()
-    for k in range(0, len(flat), 7):
-        table.intern(tuple(strings[i] for i in flat[k:k + 7]))
+    for k in range(0, len(flat), width):
+        table.intern(tuple(strings[i] for i in flat[k:k + width]) + pad)
     return table
 
 

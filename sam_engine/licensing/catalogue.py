@@ -183,7 +183,7 @@ class Catalogue:
 
     Fast path: a rule whose title pattern starts with a literal word is only tried
     on titles starting with that word; the memo means each distinct (source,
-    name, vendor, package_id, version) is read once per catalogue, and the rules'
+    name, vendor, package_id, version, origin, location) is read once per catalogue, and the rules'
     title/publisher/source patterns run once per distinct title (``_match_static``):
     another version or package id of a known title only fills in the result.
     """
@@ -217,7 +217,7 @@ class Catalogue:
 
     def recognise(self, inst: Installation) -> Recognition:
         """What ``inst`` is; unknown software comes back with ``LicenceNeed.UNKNOWN``, never dropped."""
-        key = (inst.source, inst.name, inst.vendor, inst.package_id, inst.version)
+        key = (inst.source, inst.name, inst.vendor, inst.package_id, inst.version, inst.origin, inst.location)
         if key in self._memo:
             self.hits += 1
         else:
@@ -234,7 +234,8 @@ class Catalogue:
         steps, final = plan
         if steps:
             fields = {"package_id": inst.package_id or "", "version": (inst.version or "").strip(),
-                      "swid_tag_id": inst.package_id if inst.source == "swid" else None}
+                      "swid_tag_id": inst.package_id if inst.source == "swid" else None, "origin": inst.origin or "",
+                      "location": inst.location or ""}
             for pos, rest, static_groups in steps:
                 groups = dict(static_groups)
                 for name, regex in rest:

@@ -14,7 +14,10 @@ under the shipped ``sam_engine/data/catalogue/`` (or ``$FLEETSAM_CATALOGUE``)::
 Rule fields are regexes matched case-insensitively against the WHOLE field (no
 ``^``/``$`` needed): ``title`` (raw name, NFC, whitespace collapsed), ``publisher``
 (raw vendor, "" if none), ``source``, ``package_id``, ``swid_tag_id`` (package_id
-of ``swid`` records) and ``version`` (raw). Named groups feed the results.
+of ``swid`` records), ``version`` (raw) and ``origin`` (where the package came
+from, one line as ``platforms.records.origin_line`` writes it, "" if unknown: rules on it
+recognise a distribution's packages by provenance) and ``location`` (install path,
+"" if none: a macOS app under ``/System`` is Apple's). Named groups feed the results.
 
 Results: ``publisher``/``product`` are fixed, or ``{group}`` templates for broad
 rules that keep each package's own name (not listed by ``products``).
@@ -57,9 +60,9 @@ ENTRY_KEYS = ("id", "match", "publisher", "product", "edition", "editions", "map
               "licence", "licence_when", "suite", "metric_hint", "fallback", "examples", "note", "cpe",
               "edition_lineage")
 CPE_PRODUCT = re.compile(r"cpe:2\.3:[aoh]:[a-z0-9_.\-]+:[a-z0-9_.\-]+")  # NVD's vendor and product names
-RULE_FIELDS = ("title", "publisher", "source", "package_id", "swid_tag_id", "version")
+RULE_FIELDS = ("title", "publisher", "source", "package_id", "swid_tag_id", "version", "origin", "location")
 WHEN_KEYS = ("version", "until", "since", "licence", "note")
-EXAMPLE_KEYS = ("title", "publisher", "source", "version", "package_id", "expect")
+EXAMPLE_KEYS = ("title", "publisher", "source", "version", "package_id", "origin", "location", "expect")
 LICENCES = ("required", "free")
 
 Condition = tuple  # (version range or None, until date or None, since date or None, LicenceNeed)

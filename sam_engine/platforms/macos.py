@@ -219,7 +219,7 @@ def parse_brew_info_json(text: str) -> tuple[list[dict[str, Any]], list[str]]:
     doc = json.loads(text) if text.strip() else {}
     doc = doc if isinstance(doc, dict) else {"formulae": doc}
     records = [_record("brew", f["name"], keg.get("version"), f"{f['name']}/{keg.get('version')}",
-                       install_time=_epoch(keg.get("time")), tap=f.get("tap"),
+                       install_time=_epoch(keg.get("time")), tap=f.get("tap"), license=f.get("license"),
                        installed_on_request=keg.get("installed_on_request"),
                        installed_as_dependency=keg.get("installed_as_dependency"))
                for f in doc.get("formulae") or () for keg in f.get("installed") or ()]

@@ -1,10 +1,30 @@
 """Package records (the ``software`` list of ``fleetsam.sam.software_facts``) to installations.
 
 A record is a dict with ``source``, ``name``, ``version``, ``arch``, ``vendor``,
-``install_time``, ``package_id``, ``location`` and ``extra``; the Linux module
-sends them as they are and the macOS reader (``macos.software_records``) makes
-them from raw command output. A record without ``source`` or ``name`` is a
-warning, never a guess.
+``install_time``, ``package_id``, ``location``, ``extra`` and ``origin`` (an
+index into the result's ``origins``, read by ``origin_lines``); the Linux
+module sends them as they are and the macOS reader (``macos.software_records``)
+makes them from raw command output. A record without ``source`` or ``name`` is
+a warning, never a guess.
+
+Origins: ``fleetsam.sam.software_facts`` lists each distinct origin once
+(``origins``, a list of dicts of raw facts) and gives each package record the
+index of its own (``origin``). The engine keeps an installation's origin as
+one line, the same for the same archive on every host, so the catalogue's
+``origin`` rules match it like any other field (``licensing.catalogue_entries``)::
+
+    apt origin=Debian label=Debian-Security suite=oldstable-security codename=bookworm-security component=main site=deb.debian.org match=version
+    rpm vendor=Rocky Enterprise Software Foundation packager=Rocky Linux Build System (Peridot) <releng@rockylinux.org> key=702d426d350d275d
+    apk tag= repositories=https://dl-cdn.alpinelinux.org/alpine/v3.19/main https://dl-cdn.alpinelinux.org/alpine/v3.19/community
+    pacman repo=core match=version
+    brew tap=homebrew/core license=BSD-3-Clause
+
+The macOS collector's Homebrew records name their tap (and, from ``brew info``,
+the formula's licence); ``tap_origins`` gives those records the same kind of table. Every field of the type is written, in
+order, empty when the collector had none; line breaks and runs of spaces in a
+value become one space, so a hostile Release file cannot start a line of its
+own. Which origins are a distribution's own archive is the catalogue's
+business, not this module's.
 
 A Linux fleet is most of a spool's bytes, so records also go straight into the
 compact form (``ingest.inventory``): ``inventory_fast`` at C speed for records
@@ -22,6 +42,71 @@ from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable
 from sam_engine.model import Installation, Problem
 
 
+ORIGIN_FIELDS = {  # per origin type, its fields in the order its line gives them
+    "apt": ("origin", "label", "suite", "codename", "component", "site", "match"),
+    "rpm": ("vendor", "packager", "key"),
+    "apk": ("tag", "repositories"),
+    "pacman": ("repo", "match"),
+    "brew": ("tap", "license"),
+}
+
+
+def _value(value: Any) -> str:
+    if value is None or isinstance(value, (dict, list, bool)):
+        return ""
+    return " ".join(str(value).split())
+
+
+def origin_line(entry: Any) -> str | None:
+    """One origin entry as its line, or None when it is not a dict of a known ``type``."""
+    if not isinstance(entry, dict) or entry.get("type") not in ORIGIN_FIELDS:
+        return None
+    kind = entry["type"]
+    return " ".join([kind] + [f"{name}={_value(entry.get(name))}" for name in ORIGIN_FIELDS[kind]])
+
+
+def origin_lines(table: Any, where: str) -> tuple[tuple[str | None, ...], list[Problem]]:
+    """The line of each entry of a result's ``origins`` (None where an entry is unreadable), with a
+    warning per unreadable entry; a missing table is no origins and no problem."""
+    if table is None:
+        return (), []
+    if not isinstance(table, list):
+        return (), [Problem(f"{where}: origins", f"expected a list of origins, found {type(table).__name__}; "
+                                                 "package origins are left out", "warning")]
+    lines, problems = [], []
+    for n, entry in enumerate(table):
+        line = origin_line(entry)
+        if line is None:
+            problems.append(Problem(f"{where}: origins[{n}]", f"expected a mapping with type one of "
+                                    f"{', '.join(ORIGIN_FIELDS)}; the packages pointing at it have no origin",
+                                    "warning"))
+        lines.append(line)
+    return tuple(lines), problems
+
+
+def origin_of(index: Any, lines: tuple[str | None, ...]) -> str | None:
+    """The origin line a record's ``origin`` index points at; None for none or an index out of range."""
+    if type(index) is int and 0 <= index < len(lines):
+        return lines[index]
+    return None
+
+
+def tap_origins(records: list[dict[str, Any]]) -> tuple[str | None, ...]:
+    """Homebrew formulae and casks (``brew``, ``brew-cask`` records of ``platforms.macos``): each
+    record's ``origin`` set to the index of its tap's line, which are returned."""
+    lines: list[str | None] = []
+    index: dict[str, int] = {}
+    for record in records:
+        extra = (record.get("extra") or {}) if record.get("source") in ("brew", "brew-cask") else {}
+        tap = extra.get("tap")
+        if isinstance(tap, str) and tap:
+            line = origin_line({"type": "brew", "tap": tap, "license": extra.get("license")})
+            record["origin"] = index.setdefault(line, len(lines))  # type: ignore[arg-type]
+            if len(lines) < len(index):
+                lines.append(line)
+    return tuple(lines)
+
+
 def _bad(origin: str, n: int) -> Problem:
     return Problem(f"{origin}: software[{n}]", "record without source or name", "warning")
 
@@ -31,7 +116,7 @@ _FIELDS = ("source", "name", "version", "arch", "vendor", "package_id", "locatio
 _INT64 = (-2**63, 2**63 - 1)
 
 
-def _row(rec: Any, origin: str, n: int) -> tuple[tuple, int] | Problem:
+def _row(rec: Any, origin: str, n: int, lines: tuple = ()) -> tuple[tuple, int] | Problem:
     """The installation row and install time of record ``n``, or the problem that drops it: not a
     dict, no source or name, or a field that is not text (``software[12].arch: expected a string``)."""
     if not isinstance(rec, dict) or not rec.get("name") or not rec.get("source"):
@@ -49,27 +134,29 @@ def _row(rec: Any, origin: str, n: int) -> tuple[tuple, int] | Problem:
         install_time = NO_TIME
     return (str(source), str(name), None if version is None else str(version), str(arch) if arch else None,
             str(vendor) if vendor else None, str(rec.get("package_id") or f"{source}:{name}"),
-            str(location) if location else None), install_time
+            str(location) if location else None, origin_of(rec.get("origin"), lines)), install_time
 
 
-def installations(records: Iterable[Any], origin: str) -> tuple[tuple[Installation, ...], list[Problem]]:
-    """Model installations of ``records``; a record that is not a dict with a source and a name, or
-    has a field that is not text, is a problem (``_row``)."""
+def installations(records: Iterable[Any], origin: str, lines: tuple = ()) -> tuple[tuple[Installation, ...],
+                                                                                   list[Problem]]:
+    """Model installations of ``records`` (``lines``: the result's origin lines); a record that is not
+    a dict with a source and a name, or has a field that is not text, is a problem (``_row``)."""
     items: list[Installation] = []
     problems: list[Problem] = []
     for n, rec in enumerate(records):
-        read = _row(rec, origin, n)
+        read = _row(rec, origin, n, lines)
         if isinstance(read, Problem):
             problems.append(read)
             continue
-        (source, name, version, arch, vendor, package_id, location), install_time = read
+        (source, name, version, arch, vendor, package_id, location, from_), install_time = read
         items.append(Installation(source=source, name=name, version=version, arch=arch, vendor=vendor,
                                   install_time=None if install_time == NO_TIME else install_time,
-                                  package_id=package_id, location=location))
+                                  package_id=package_id, location=location, origin=from_))
     return tuple(items), problems
 
 
-def inventory_careful(records: Iterable[Any], origin: str, table: RowTable) -> tuple[Inventory, list[Problem]]:
+def inventory_careful(records: Iterable[Any], origin: str, table: RowTable,
+                      lines: tuple = ()) -> tuple[Inventory, list[Problem]]:
     """``installations`` straight into ``table``: the same checks and conversions, without an
     ``Installation`` object per record (each becomes a row id and an install time)."""
     problems: list[Problem] = []
@@ -77,7 +164,7 @@ def inventory_careful(records: Iterable[Any], origin: str, table: RowTable) -> t
     ids: list[int] = []
     times: list[int] = []
     for n, rec in enumerate(records):
-        read = _row(rec, origin, n)
+        read = _row(rec, origin, n, lines)
         if isinstance(read, Problem):
             problems.append(read)
             continue
@@ -91,20 +178,24 @@ def inventory_careful(records: Iterable[Any], origin: str, table: RowTable) -> t
     return Inventory(table, array("I", ids), array("q", times)), problems
 
 
-_RAW_ROW = operator.itemgetter("source", "name", "version", "arch", "vendor", "package_id", "location")
+_RAW_ROW = operator.itemgetter("source", "name", "version", "arch", "vendor", "package_id", "location", "origin")
+_RAW_ROW_OLD = operator.itemgetter("source", "name", "version", "arch", "vendor", "package_id", "location")
 _RAW_TIME = operator.itemgetter("install_time")
 
 
-def inventory_fast(records: list, table: RowTable) -> Inventory | None:
+def inventory_fast(records: list, table: RowTable, lines: tuple = ()) -> Inventory | None:
     """The common case at C speed: every record a dict with every key (as the module writes them).
 
-    Each distinct raw record (its 7 row fields as sent) is converted once and
-    remembered on the table; a record is then one tuple and one dict look-up.
-    None when a record is not of that shape or not valid: the careful path decides.
+    Each distinct raw record (its row fields as sent, the origin as its index) is
+    converted once and remembered on the table for hosts with the same origin
+    lines; a record is then one tuple and one dict look-up. Records of a collector
+    older than origins have no ``origin`` key. None when a record is not of that
+    shape or not valid: the careful path decides.
     """
-    raw_index = table.cache.setdefault("raw", {})
+    with_origin = bool(records) and isinstance(records[0], dict) and "origin" in records[0]
+    raw_index = table.cache.setdefault(("raw", with_origin, lines), {})  # type: ignore[call-overload]
     try:
-        raws = list(map(_RAW_ROW, records))
+        raws = list(map(_RAW_ROW if with_origin else _RAW_ROW_OLD, records))
         ids = list(map(raw_index.get, raws))
         times = array("q", [t if isinstance(t, int) else NO_TIME for t in map(_RAW_TIME, records)])
     except (KeyError, TypeError, OverflowError):
@@ -113,22 +204,24 @@ def inventory_fast(records: list, table: RowTable) -> Inventory | None:
         for k, rid in enumerate(ids):
             if rid is None:
                 raw = raws[k]
-                if not raw[0] or not raw[1] or not all(v is None or type(v) is str for v in raw):
+                fields, index = (raw[:7], raw[7]) if with_origin else (raw, None)
+                if not raw[0] or not raw[1] or not all(v is None or type(v) is str for v in fields) \
+                        or not (index is None or type(index) is int):
                     return None  # no source or name, or a value that is not text: the careful path says which
-                source, name, version, arch, vendor, package_id, location = raw
+                source, name, version, arch, vendor, package_id, location = fields
                 row = (source, name, version, arch or None, vendor or None, package_id or f"{source}:{name}",
-                       location or None)
+                       location or None, origin_of(index, lines))
                 ids[k] = raw_index[raw] = table.intern(row)
     return Inventory(table, array("I", ids), times)
 
 
-def inventory(records: Any, origin: str, table: RowTable) -> tuple[Inventory, list[Problem]]:
+def inventory(records: Any, origin: str, table: RowTable, lines: tuple = ()) -> tuple[Inventory, list[Problem]]:
     """Records in compact form with the problems found: the fast path, else the careful one.
     A ``software`` that is not a list is a problem, and no installations."""
     if not isinstance(records, (list, tuple)):
         return Inventory(table, array("I"), array("q")), [Problem(f"{origin}: software", "expected a list of "
                                                                   f"package records, found {type(records).__name__}")]
-    fast = inventory_fast(records, table)
+    fast = inventory_fast(records, table, lines)
     if fast is not None:
         return fast, []
-    return inventory_careful(records, origin, table)
+    return inventory_careful(records, origin, table, lines)

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 from sam_engine.ingest.inventory import Inventory, RowTable
 from sam_engine.model import Host, Installation, Problem
 from sam_engine.platforms import hardware, macos, records, windows
+from sam_engine.platforms.records import origin_lines, tap_origins
 
 Result = Mapping[str, Any]
 
@@ -57,10 +58,14 @@ class Linux(Platform):
         return isinstance(result.get("software"), list) or isinstance(result.get("host"), dict)
 
     def installations(self, result: Result, origin: str) -> tuple[tuple[Installation, ...], list[Problem]]:
-        return records.installations(result.get("software") or (), origin)
+        lines, problems = origin_lines(result.get("origins"), origin)
+        items, bad = records.installations(result.get("software") or (), origin, lines)
+        return items, problems + bad
 
     def inventory(self, result: Result, origin: str, table: RowTable) -> tuple[Sequence[Installation], list[Problem]]:
-        return records.inventory(result.get("software") or (), origin, table)  # a fleet's bulk: the fast path
+        lines, problems = origin_lines(result.get("origins"), origin)
+        found, bad = records.inventory(result.get("software") or (), origin, table, lines)  # the fast path
+        return found, problems + bad
 
     def host(self, result: Result, inventory_name: str) -> Host:
         return hardware.derive_host(result.get("host") or {}, inventory_name)
@@ -91,7 +96,7 @@ class MacOS(Platform):
 
     def installations(self, result: Result, origin: str) -> tuple[tuple[Installation, ...], list[Problem]]:
         found, problems = macos.software_records(result["macos"], origin)
-        items, bad = records.installations(found, origin)
+        items, bad = records.installations(found, origin, tap_origins(found))
         return items, problems + bad
 
     def host(self, result: Result, inventory_name: str) -> Host:

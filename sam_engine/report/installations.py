@@ -34,7 +34,7 @@ from sam_engine.report.formats import csv_writer, safe_cell
 from sam_engine.report.position import placements_of
 
 COLUMNS = ("scan_id", "inventory_scan_id", "host", "host_id", "host_status", "stale", "installed", "source", "name",
-           "version", "arch", "vendor", "package_id", "location", "publisher", "product", "edition",
+           "version", "arch", "vendor", "package_id", "location", "origin", "publisher", "product", "edition",
            "product_status")
 NO_PRODUCT = ",,,"  # publisher, product, edition, product_status: empty
 
@@ -93,7 +93,7 @@ def _ranks(table: RowTable) -> list[int]:
 
 
 class _Products:
-    """The text after the install time of each installation row: ``,source,...,location,publisher,
+    """The text after the install time of each installation row: ``,source,...,origin,publisher,
     product,edition,product_status`` and the line end, from the licence position."""
 
     def __init__(self, position: LicencePosition | None):

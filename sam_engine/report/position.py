@@ -246,9 +246,10 @@ def provenance(pairs: Iterable[tuple[str, str | None]]) -> str:
     pacman) under a distribution's name or a person's (a distribution's
     maintainers sign with their own: ``Vaclav Ovsik <...>`` in Ubuntu). A vendor
     naming a company (``Google LLC``) or none (a local build: the parsers drop
-    makepkg's ``Unknown Packager``) makes it third-party. A first cut from the
-    installation rows alone: the provenance classification of issue #15 can
-    replace it here.
+    makepkg's ``Unknown Packager``) makes it third-party. Packages whose origin
+    the collector recorded are already recognised by it (catalogue
+    ``distributions.yml``); this split is for what is left, from hosts scanned
+    without origins.
     """
     pairs = list(pairs)
     return "distribution" if pairs and all(

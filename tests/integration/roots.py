@@ -31,7 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = Path(os.environ.get("FLEETSAM_TEST_CACHE_DIR", REPO_ROOT / ".cache"))
 SUITE = "bookworm"
 INCLUDE = ("python3", "openssh-server", "rpm")
-RECIPE_VERSION = 1  # bump to force every cache to be rebuilt
+RECIPE_VERSION = 2  # bump to force every cache to be rebuilt (2: the archive's apt lists are kept)
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 
@@ -247,13 +247,14 @@ def _debootstrap(target: Path, log: Path) -> None:
 
 def _prune_root(root: Path) -> None:
     """Drop per-machine state (host keys, machine-id) and bulky apt caches:
-    every session writes its own."""
+    every session writes its own. The archive's lists stay, as on any Debian
+    host: they say where each package came from (``pkg_origins``)."""
     for p in (root / "etc/ssh").glob("ssh_host_*"):
         p.unlink()
     for p in ("etc/machine-id", "var/lib/dbus/machine-id"):
         with contextlib.suppress(FileNotFoundError):
             (root / p).unlink()
-    for pattern in ("var/lib/apt/lists/*", "var/cache/apt/*.bin", "var/cache/apt/archives/*.deb"):
+    for pattern in ("var/cache/apt/*.bin", "var/cache/apt/archives/*.deb"):
         for p in root.glob(pattern):
             if p.is_file():
                 p.unlink()

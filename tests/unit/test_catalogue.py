@@ -12,19 +12,23 @@ import pytest
 from sam_engine.licensing import catalogue as catalogue_module
 from sam_engine.licensing.catalogue import Catalogue, clean_vendor, default_catalogue_dir, load_catalogue
 from sam_engine.model import Installation, LicenceNeed
+from sam_engine.platforms.macos import app_record
 
 TODAY = date(2025, 6, 1)  # fixed, so date-bound licence rules (JDK 21) do not move under the tests
 SHIPPED, SHIPPED_PROBLEMS = load_catalogue(today=TODAY)
 
 
-def inst(name, version=None, vendor=None, source="windows", package_id=None, location=None, arch=None):
-    return Installation(source, name, version, arch, vendor, None, package_id or f"{source}:{name}", location)
+def inst(name, version=None, vendor=None, source="windows", package_id=None, location=None, arch=None,
+         origin=None):
+    return Installation(source, name, version, arch, vendor, None, package_id or f"{source}:{name}", location,
+                        origin)
 
 
 def from_example(example):
     version = example.get("version")
     return inst(example["title"], None if version is None else str(version), example.get("publisher"),
-                example.get("source", "windows"), example.get("package_id"))
+                example.get("source", "windows"), example.get("package_id"), example.get("location"),
+                origin=example.get("origin"))
 
 
 def entry_id(recognition):
@@ -131,8 +135,9 @@ def _regipy_records(path):
 
 
 def _plist_records(path):
-    return [{"title": it["_name"], "version": it.get("version"), "source": "macos"}
-            for it in plistlib.loads(path.read_bytes())[0]["_items"]]
+    """The items as the engine reads them (``macos.app_record``: the signer is the publisher)."""
+    return [{"title": r["name"], "version": r["version"], "publisher": r["vendor"], "source": r["source"],
+             "location": r["location"]} for r in map(app_record, plistlib.loads(path.read_bytes())[0]["_items"])]
 
 
 def _stanza_records(path, name_key, version_key, vendor_key, source):
@@ -221,7 +226,16 @@ REAL_TITLES = [
      "required"),
     ("windows/glpi-agent_office2016_hklm-office-registration.reg", "Microsoft Access Runtime 2016",
      "access-runtime", "free"),
-    ("windows/glpi-agent_win10-russian_hklm-uninstall.reg", "1C Предприятие 7.7", None, "unknown"),
+    ("windows/glpi-agent_win10-russian_hklm-uninstall.reg", "1C Предприятие 7.7", "1c-enterprise", "required"),
+    ("windows/glpi-agent_win10-russian_hklm-uninstall.reg", "КриптоПро CSP", "cryptopro-csp", "required"),
+    ("windows/glpi-agent_winxp_hklm-uninstall_TRUNCATED.reg", "Windows Media Player 10 Hotfix - KB888656",
+     "windows-components", "free"),
+    ("macos/glpi-agent_macos10.8-fr_SPApplicationsDataType_detail1.xml", "Utilitaire d’archive", "apple-system",
+     "free"),  # no signer on OS X 10.6: the /System location says Apple
+    ("macos/glpi-agent_sample6_SPApplicationsDataType.xml", "Numbers", "apple-macos-apps", "free"),
+    ("macos/glpi-agent_sample6_SPApplicationsDataType.xml", "HP COLOR M553 Bat2 3eme étage",
+     "printer-scanner-utilities", "free"),
+    ("macos/glpi-agent_sample6_SPApplicationsDataType.xml", "adobe_licensing_helper", "adobe-support-helpers", "free"),
     ("windows/derived-regipy_amcache_InventoryApplication.json", "Java 8 Update 141 (64-bit)",
      "oracle-java-se-legacy", "free"),
     ("windows/derived-regipy_amcache_InventoryApplication.json", "7-Zip 16.04 (x64)", "7-zip", "free"),
@@ -277,7 +291,7 @@ def test_real_titles(real_fixtures, relpath, title, wanted, licence):
     assert records, f"{title!r} is not in {relpath}"
     for record in records:
         got = SHIPPED.recognise(inst(record["title"], record.get("version"), record.get("publisher"),
-                                     record.get("source", "windows"), record.get("package_id")))
+                                     record.get("source", "windows"), record.get("package_id"), record.get("location")))
         assert (entry_id(got), got.licence.value) == (wanted, licence), record
 
 

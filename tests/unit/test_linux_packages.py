@@ -270,15 +270,19 @@ def mageia_as_query_output(text):
     for line in text.splitlines():
         name, arch, vr, itime, _size, vendor = line.split("\t")[:6]
         version, release = vr.rsplit("-", 1)
-        rows.append([name, "(none)", version, release, arch, vendor, "(none)", itime])
-    rows.append(["gpg-pubkey", "(none)", "80fae8a6", "4ddfd1b2", "(none)", "(none)", "(none)", "1311080000"])
+        rows.append([name, "(none)", version, release, arch, vendor, "(none)", itime, "(none)"])
+    rows.append(["gpg-pubkey", "(none)", "80fae8a6", "4ddfd1b2", "(none)", "(none)", "(none)", "1311080000", "(none)"])
     return "".join("\x1f".join(row) + "\x1e\n" for row in rows)
 
 
 def test_rpm_query_format_parse(real_fixtures):
     records = parsers.parse_rpm_query(mageia_as_query_output(
         read(real_fixtures, "glpi-agent_mageia_rpm-qa_queryformat.tsv")))
-    assert records == parsers.parse_rpm_tsv(read(real_fixtures, "glpi-agent_mageia_rpm-qa_queryformat.tsv"))
+    origins = [r.pop("origin") for r in records]
+    tsv = parsers.parse_rpm_tsv(read(real_fixtures, "glpi-agent_mageia_rpm-qa_queryformat.tsv"))
+    assert records == [{k: v for k, v in r.items() if k != "origin"} for r in tsv]
+    assert {o["vendor"] for o in origins} == {"Mageia.Org", "Mageia"}  # unsigned: the key stays None
+    assert {(o["packager"], o["key"]) for o in origins} == {(None, None)}
 
 
 def test_rpm_query_empty_db_with_real_rpm(tmp_path):
@@ -298,7 +302,8 @@ def test_rpm_query_format_rendered_by_real_rpm(tmp_path):
     assert parsers.parse_rpm_query(out) == [{
         "source": "rpm", "name": "demo-tool", "version": "7:2.4.1-3.el9", "arch": "noarch",
         "vendor": "Example Corp", "install_time": None, "package_id": "rpm:demo-tool-2.4.1-3.el9.noarch",
-        "location": None, "extra": {"epoch": "7", "release": "3.el9"}}]
+        "location": None, "extra": {"epoch": "7", "release": "3.el9"},
+        "origin": {"type": "rpm", "vendor": "Example Corp", "packager": None, "key": None}}]
 
 
 def test_collect_rpm_uses_root_and_runner(tmp_path, real_fixtures):
