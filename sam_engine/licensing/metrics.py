@@ -15,14 +15,18 @@ say so in the trace instead of guessing silently.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable, Sequence
 
 from sam_engine.licensing.metric_rules import CoreFactorTable, MetricParams
-from sam_engine.model import Hardware, Installation, Virtualization
+from sam_engine.licensing.named_users import People, count_people
+from sam_engine.model import Hardware, HostUser, Installation, Virtualization
 from sam_engine.vocabulary import METRICS, Metric
+
+PEOPLE_SHOWN = 20  # people named in a trace; the count covers all of them
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +52,7 @@ class Deployment:
     host_id: str | None = None
     scan_id: str | None = None  # the scan whose inventory this is
     stale: bool = False
-    users: tuple[str, ...] = ()  # named users known to use it (no collector reports them yet)
+    users: tuple[HostUser, ...] | None = None  # the host's users; None: its collector reported none
 
     @property
     def is_vm(self) -> bool:
@@ -61,10 +65,13 @@ class Deployment:
 
 @dataclass(frozen=True, slots=True)
 class MetricContext:
-    """Inputs that do not come from the hosts: the core factor table and the headcount."""
+    """Inputs that do not come from the hosts: the core factor table, the headcount, the users file
+    and the as-of date (named users count logins up to it)."""
 
     core_factors: CoreFactorTable
     headcount: int | None = None
+    people: People | None = None
+    as_of: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,23 +121,34 @@ def per_device(deployments: Sequence[Deployment], params: MetricParams, ctx: Met
 
 
 def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
-    """Distinct users where the inventory knows them; per device where it does not (said in the trace).
+    """Distinct people across every host the product is on, aliases merged (``named_users``).
 
-    Example: pc1 used by alice and bob, pc2 by alice -> 2 named users (alice, bob).
-    No collector reports users yet, so today every host falls back to one per device.
+    Example (Microsoft 365): ``CORP\\jdoe`` on pc1, pc2 and pc3 -> ``named user: 1 distinct person on
+    3 hosts`` = 1. A host whose collector reported no users makes the count unknown
+    (``missing="user data"``), which the position shows as needing data: never one per device.
     """
-    known = [d for d in deployments if d.users]
-    unknown = [d for d in deployments if not d.users]
-    lines, notes = [], []
-    if known:
-        users = sorted({u for d in known for u in d.users})
-        lines.append(TraceLine(f"distinct users on {', '.join(d.label for d in known)}: {', '.join(users)} = "
-                               f"{len(users)}", tuple(d.host for d in known), quantity=len(users)))
+    hosts = tuple(d.host for d in deployments)
+    unknown = [d for d in deployments if d.users is None]
+    people = ctx.people or People()
+    as_of = ctx.as_of or dt.date.today()
+    known = count_people([d.users for d in deployments if d.users is not None], people, as_of)
     if unknown:
-        notes.append("named users are not known from the inventory: counted per device instead")
-        lines += [TraceLine(f"{d.label}: no user data, counted per device = 1", (d.host,), quantity=1)
-                  for d in unknown]
-    return _total(Metric.NAMED_USER, lines, notes)
+        text = (f"named user: no user data from {', '.join(d.label for d in unknown)}: the distinct people "
+                f"cannot be counted ({len(known.people)} known on the other {len(deployments) - len(unknown)} hosts)")
+        note = "named-user licence: scan these hosts again with a collector that reports users to count it"
+        return MetricResult(Metric.NAMED_USER, 0, (TraceLine(text, hosts, quantity=0),), (note,),
+                            missing="user data")
+    n = len(known.people)
+    window = f"a login within {people.window_days} days" if people.window_days else "every human account"
+    who = "1 distinct person" if n == 1 else f"{n} distinct people"
+    text = (f"named user: {who} on {_plural(len(deployments), 'host')} (aliases merged: {known.merged}; {window}; {people.origin})")
+    if known.left_out:
+        text += f"; not counted: {', '.join(known.left_out)}"
+    lines = [TraceLine(f"{d.label}: users {', '.join(u.account for u in d.users) or 'none'}", (d.host,))
+             for d in deployments]
+    shown = ", ".join(known.people[:PEOPLE_SHOWN]) + (" ..." if n > PEOPLE_SHOWN else "")
+    lines.append(TraceLine(f"{text}: {shown or 'nobody'} = {n}", hosts, quantity=n))
+    return MetricResult(Metric.NAMED_USER, n, tuple(lines))
 
 
 def _topology(hw: Hardware) -> tuple[int, int, list[str]]:

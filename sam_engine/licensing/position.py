@@ -36,6 +36,7 @@ from typing import Callable, Iterable, Sequence
 from sam_engine.licensing.coverage import TermState, term_state
 from sam_engine.licensing.metric_rules import MetricRules, default_rules
 from sam_engine.licensing.metrics import MetricContext, TraceLine
+from sam_engine.licensing.named_users import People
 from sam_engine.model import Entitlement, HostScan, Installation, Recognition
 from sam_engine.licensing.placements import InstallationRef, RefList
 from sam_engine.licensing.reconcile import (Allocation, ProductGroup, allocate, fold_editionless, group_installations,
@@ -268,7 +269,8 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
                    as_of: dt.date, *, rules: MetricRules | None = None, headcount: int | None = None,
                    over_ratio: Decimal = DEFAULT_OVER_RATIO,
                    suites: Callable[[str, str], Sequence[str]] | None = None,
-                   metric_hint: Callable[[str, str], str | None] | None = None) -> LicencePosition:
+                   metric_hint: Callable[[str, str], str | None] | None = None,
+                   people: People | None = None) -> LicencePosition:
     """The ELP of ``host_scans`` against ``entitlements`` on ``as_of``.
 
     ``rules`` defaults to the shipped ``catalogue/metrics/`` rule files; ``headcount`` feeds
@@ -276,7 +278,8 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
     surplus of more than 20% of consumption); ``suites(publisher, product)``
     (``Catalogue.suite_components``) gives the components of an entitlement that
     lists none itself; ``metric_hint(publisher, product)`` (``Catalogue.metric_hint``)
-    the metric of a product with neither entitlements nor a metric rule.
+    the metric of a product with neither entitlements nor a metric rule; ``people`` the users
+    file's aliases, exclusions and login window for named users (``named_users.load_people``).
     """
     rules = rules or default_rules()
     ents = sorted(entitlements, key=lambda e: e.entitlement_id)
@@ -284,7 +287,7 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
         ents = [e if e.suite_components else replace(e, suite_components=tuple(suites(e.publisher, e.product)))
                 for e in ents]
     states = {e.entitlement_id: term_state(e, as_of) for e in ents}
-    ctx = MetricContext(rules.core_factors, headcount)
+    ctx = MetricContext(rules.core_factors, headcount, people, as_of)
     groups = group_installations(list(host_scans), recognise, ents, states)
     fold_editionless(groups)
     for group in groups:

@@ -1,0 +1,125 @@
+"""Named users: the distinct people who use the hosts a product is installed on.
+
+The hosts' accounts (``HostUser``, read by ``platforms.users``) become people
+through the users file the organisation keeps in git (``users.yml`` in the
+working directory, or ``FLEETSAM_USERS``)::
+
+    window_days: 90          # a person counts after a login within this many days of the as-of date;
+                             # 0: every human account counts, logged in or not
+    people:                  # one person, and the accounts that are theirs on every platform
+      jdoe@corp.example: ['CORP\\jdoe', jdoe]
+    exclude: [svc_backup, 'CORP\\sql_svc']   # service accounts that look like people
+
+Accounts are matched case-insensitively (Windows ignores case; an account
+named in no ``people`` entry is a person of its own). Built-in and service
+accounts (``platforms.users.BUILTIN_ACCOUNTS``, ``kind == "service"``) and the
+file's ``exclude`` never count. A host with no user data at all makes the
+count unknown (``missing``): the position needs data rather than a guess.
+
+Example (Microsoft 365 per user): ``CORP\\jdoe`` on pc1 and pc2, ``jdoe`` on a
+Linux desktop, all aliases of jdoe@corp.example -> 1 named user, "aliases merged: 2".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sam_engine.located_yaml import YamlFile
+from sam_engine.model import HostUser, Problem
+from sam_engine.platforms.users import HUMAN
+
+DEFAULT_WINDOW_DAYS = 90
+
+
+@dataclass(frozen=True)
+class People:
+    """The users file: aliases (folded account -> person), exclusions (folded) and the login window."""
+
+    aliases: dict[str, str] = field(default_factory=dict)
+    exclude: frozenset[str] = frozenset()
+    window_days: int = DEFAULT_WINDOW_DAYS
+    origin: str = "built-in defaults"
+
+    def person(self, account: str) -> str:
+        """The person ``account`` belongs to: its ``people`` entry, else the account itself (folded)."""
+        key = account.casefold()
+        return self.aliases.get(key, key)
+
+    def excluded(self, account: str) -> bool:
+        key = account.casefold()
+        return key in self.exclude or key.rsplit("\\", 1)[-1] in self.exclude
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """The people of some hosts: who they are, the accounts behind them, and what was left out."""
+
+    people: tuple[str, ...]
+    accounts: int  # distinct (folded) accounts that counted
+    left_out: tuple[str, ...]  # why accounts did not count, one phrase each
+
+    @property
+    def merged(self) -> int:
+        return self.accounts - len(self.people)
+
+
+def count_people(hosts: list[tuple[HostUser, ...]], people: People, as_of: dt.date) -> Counted:
+    """The distinct people among the users of ``hosts`` on ``as_of`` under ``people``'s rules."""
+    cutoff = None
+    if people.window_days:
+        day = dt.datetime.combine(as_of, dt.time(23, 59, 59), dt.timezone.utc)
+        cutoff = int((day - dt.timedelta(days=people.window_days)).timestamp())
+    found: set[str] = set()
+    accounts: set[str] = set()
+    services, excluded, idle = set(), set(), set()
+    for users in hosts:
+        for u in users:
+            key = u.account.casefold()
+            if u.kind != HUMAN:
+                services.add(key)
+            elif people.excluded(u.account):
+                excluded.add(key)
+            elif cutoff is not None and (u.last_login is None or u.last_login < cutoff):
+                idle.add(key)
+            else:
+                accounts.add(key)
+                found.add(people.person(u.account))
+    idle -= accounts  # an account idle on one host and active on another is active
+    left_out = []
+    if services:
+        left_out.append(f"{len(services)} built-in or service account{'s' if len(services) != 1 else ''}")
+    if excluded:
+        left_out.append(f"{len(excluded)} excluded by {people.origin}")
+    if idle:
+        left_out.append(f"{len(idle)} without a login in the {people.window_days} days to {as_of}")
+    return Counted(tuple(sorted(found)), len(accounts), tuple(left_out))
+
+
+def load_people(path: str | Path) -> tuple[People, list[Problem]]:
+    """The users file at ``path``; on any problem the built-in defaults and the located problems."""
+    doc = YamlFile(path, kind="users file")
+    if doc.unreadable:
+        return People(), doc.located()
+    top = doc.mapping(doc.root, "", ("window_days", "people", "exclude"))
+    window = doc.integer(top.get("window_days"), "window_days", DEFAULT_WINDOW_DAYS)
+    aliases: dict[str, str] = {}
+    first: dict[str, str] = {}  # folded alias -> where it was first given
+    people = doc.mapping(top.get("people"), "people")
+    for name, node in people.items():
+        person = name.strip()
+        for n, item in enumerate([people.key_nodes[name], *doc.sequence(node, f"people.{name}", "a list of accounts")]):
+            alias = person if n == 0 else doc.text(item, f"people.{name}[{n - 1}]")
+            if not alias:
+                continue
+            key = alias.casefold()
+            if key in aliases and aliases[key] != person.casefold():
+                doc.fail(item, f"people.{name}" + (f"[{n - 1}]" if n else ""),
+                         f"account {alias!r} is already a person's at {first[key]}: an account is one person's")
+                continue
+            aliases[key], first[key] = person.casefold(), doc.at(item)
+    exclude = frozenset(a.casefold() for a in doc.text_list(top.get("exclude"), "exclude"))
+    if doc.problems:
+        return People(), doc.located()
+    return People(aliases, exclude, DEFAULT_WINDOW_DAYS if window is None else window, doc.label), []
