@@ -35,7 +35,7 @@ DEFAULT_WINDOW_DAYS = 90
 
 @dataclass(frozen=True)
 class People:
-    """The users file: aliases (folded account -> person), exclusions (folded) and the login window."""
+    """The users file: aliases (folded account -> person as written), exclusions (folded), the login window."""
 
     aliases: dict[str, str] = field(default_factory=dict)
     exclude: frozenset[str] = frozenset()
@@ -43,9 +43,8 @@ class People:
     origin: str = "built-in defaults"
 
     def person(self, account: str) -> str:
-        """The person ``account`` belongs to: its ``people`` entry, else the account itself (folded)."""
-        key = account.casefold()
-        return self.aliases.get(key, key)
+        """The person ``account`` belongs to: its ``people`` entry as written, else the account itself."""
+        return self.aliases.get(account.casefold(), account)
 
     def excluded(self, account: str) -> bool:
         key = account.casefold()
@@ -71,7 +70,7 @@ def count_people(hosts: list[tuple[HostUser, ...]], people: People, as_of: dt.da
     if people.window_days:
         day = dt.datetime.combine(as_of, dt.time(23, 59, 59), dt.timezone.utc)
         cutoff = int((day - dt.timedelta(days=people.window_days)).timestamp())
-    found: set[str] = set()
+    found: dict[str, str] = {}  # folded person -> as first written
     accounts: set[str] = set()
     services, excluded, idle = set(), set(), set()
     for users in hosts:
@@ -85,7 +84,8 @@ def count_people(hosts: list[tuple[HostUser, ...]], people: People, as_of: dt.da
                 idle.add(key)
             else:
                 accounts.add(key)
-                found.add(people.person(u.account))
+                name = people.person(u.account)
+                found.setdefault(name.casefold(), name)
     idle -= accounts  # an account idle on one host and active on another is active
     left_out = []
     if services:
@@ -94,7 +94,7 @@ def count_people(hosts: list[tuple[HostUser, ...]], people: People, as_of: dt.da
         left_out.append(f"{len(excluded)} excluded by {people.origin}")
     if idle:
         left_out.append(f"{len(idle)} without a login in the {people.window_days} days to {as_of}")
-    return Counted(tuple(sorted(found)), len(accounts), tuple(left_out))
+    return Counted(tuple(sorted(found.values(), key=str.casefold)), len(accounts), tuple(left_out))
 
 
 def load_people(path: str | Path) -> tuple[People, list[Problem]]:
@@ -114,11 +114,11 @@ def load_people(path: str | Path) -> tuple[People, list[Problem]]:
             if not alias:
                 continue
             key = alias.casefold()
-            if key in aliases and aliases[key] != person.casefold():
+            if key in aliases and aliases[key].casefold() != person.casefold():
                 doc.fail(item, f"people.{name}" + (f"[{n - 1}]" if n else ""),
                          f"account {alias!r} is already a person's at {first[key]}: an account is one person's")
                 continue
-            aliases[key], first[key] = person.casefold(), doc.at(item)
+            aliases[key], first[key] = person, doc.at(item)
     exclude = frozenset(a.casefold() for a in doc.text_list(top.get("exclude"), "exclude"))
     if doc.problems:
         return People(), doc.located()
