@@ -22,11 +22,9 @@ from decimal import Decimal
 from typing import Callable, Sequence
 
 from sam_engine.licensing.metric_rules import CoreFactorTable, MetricParams
-from sam_engine.licensing.named_users import People, count_people
+from sam_engine.licensing.named_users import NO_USER_DATA, People, count_people
 from sam_engine.model import Hardware, HostUser, Installation, Virtualization
 from sam_engine.vocabulary import METRICS, Metric
-
-PEOPLE_SHOWN = 20  # people named in a trace; the count covers all of them
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,21 +131,13 @@ def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx:
     as_of = ctx.as_of or dt.date.today()
     known = count_people([d.users for d in deployments if d.users is not None], people, as_of)
     if unknown:
-        text = (f"named user: no user data from {', '.join(d.label for d in unknown)}: the distinct people "
-                f"cannot be counted ({len(known.people)} known on the other {len(deployments) - len(unknown)} hosts)")
-        note = "named-user licence: scan these hosts again with a collector that reports users to count it"
-        return MetricResult(Metric.NAMED_USER, 0, (TraceLine(text, hosts, quantity=0),), (note,),
+        text = known.unknown_rule([d.label for d in unknown], len(deployments) - len(unknown))
+        return MetricResult(Metric.NAMED_USER, 0, (TraceLine(text, hosts, quantity=0),), (NO_USER_DATA,),
                             missing="user data")
     n = len(known.people)
-    window = f"a login within {people.window_days} days" if people.window_days else "every human account"
-    who = "1 distinct person" if n == 1 else f"{n} distinct people"
-    text = (f"named user: {who} on {_plural(len(deployments), 'host')} (aliases merged: {known.merged}; {window}; {people.origin})")
-    if known.left_out:
-        text += f"; not counted: {', '.join(known.left_out)}"
     lines = [TraceLine(f"{d.label}: users {', '.join(u.account for u in d.users) or 'none'}", (d.host,))
              for d in deployments]
-    shown = ", ".join(known.people[:PEOPLE_SHOWN]) + (" ..." if n > PEOPLE_SHOWN else "")
-    lines.append(TraceLine(f"{text}: {shown or 'nobody'} = {n}", hosts, quantity=n))
+    lines.append(TraceLine(known.rule(people, len(deployments)), hosts, quantity=n))
     return MetricResult(Metric.NAMED_USER, n, tuple(lines))
 
 

@@ -31,6 +31,8 @@ from sam_engine.model import HostUser, Problem
 from sam_engine.platforms.users import HUMAN
 
 DEFAULT_WINDOW_DAYS = 90
+PEOPLE_SHOWN = 20  # people named in a trace line; the count covers all of them
+NO_USER_DATA = "named-user licence: scan these hosts again with a collector that reports users to count it"
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,27 @@ class Counted:
     @property
     def merged(self) -> int:
         return self.accounts - len(self.people)
+
+    def rule(self, people: People, hosts: int) -> str:
+        """The trace line of the count, stating the rule it applied and what it left out.
+
+        Example: ``named user: 2 distinct people on 3 hosts (aliases merged: 2; a login within
+        90 days; users.yml); not counted: 1 excluded by users.yml: alice, jdoe@corp.example = 2``.
+        """
+        n = len(self.people)
+        who = "1 distinct person" if n == 1 else f"{n} distinct people"
+        window = f"a login within {people.window_days} days" if people.window_days else "every human account"
+        text = (f"named user: {who} on {hosts} host{'s' if hosts != 1 else ''} (aliases merged: {self.merged}; "
+                f"{window}; {people.origin})")
+        if self.left_out:
+            text += f"; not counted: {', '.join(self.left_out)}"
+        shown = ", ".join(self.people[:PEOPLE_SHOWN]) + (f" and {n - PEOPLE_SHOWN} more" if n > PEOPLE_SHOWN else "")
+        return f"{text}: {shown or 'nobody'} = {n}"
+
+    def unknown_rule(self, without: list[str], known_hosts: int) -> str:
+        """The trace line of a count that cannot be made: hosts ``without`` user data, none invented."""
+        return (f"named user: no user data from {', '.join(without)}: the distinct people cannot be counted "
+                f"({len(self.people)} known on the other {known_hosts} host{'s' if known_hosts != 1 else ''})")
 
 
 def count_people(hosts: list[tuple[HostUser, ...]], people: People, as_of: dt.date) -> Counted:
