@@ -88,7 +88,11 @@ class Counted:
 
 
 def count_people(hosts: list[tuple[HostUser, ...]], people: People, as_of: dt.date) -> Counted:
-    """The distinct people among the users of ``hosts`` on ``as_of`` under ``people``'s rules."""
+    """The distinct people among the users of ``hosts`` on ``as_of`` under ``people``'s rules.
+
+    A login counts when it is at most ``window_days`` older than the end of ``as_of`` (UTC); an
+    account idle on one host and active on another counts once, as active.
+    """
     cutoff = None
     if people.window_days:
         day = dt.datetime.combine(as_of, dt.time(23, 59, 59), dt.timezone.utc)
