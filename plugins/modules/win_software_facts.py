@@ -168,9 +168,9 @@ windows:
         sid: {description: The profile's SID., type: str}
         account: {description: "The SID translated to C(DOMAIN\\name); null when Windows cannot (a deleted account, no domain controller).", type: str}
         profile_path: {description: ProfileImagePath., type: str}
-        load_time_high: {description: C(LocalProfileLoadTimeHigh), the high half of the FILETIME the profile was last loaded., type: int}
+        load_time_high: {description: "C(LocalProfileLoadTimeHigh), the high half of the FILETIME the profile was last loaded.", type: int}
         load_time_low: {description: C(LocalProfileLoadTimeLow)., type: int}
-        unload_time_high: {description: C(LocalProfileUnloadTimeHigh), the high half of the FILETIME it was last unloaded., type: int}
+        unload_time_high: {description: "C(LocalProfileUnloadTimeHigh), the high half of the FILETIME it was last unloaded.", type: int}
         unload_time_low: {description: C(LocalProfileUnloadTimeLow)., type: int}
     sql_instances:
       description: One record per SQL Server database engine instance, from C(Instance Names\SQL) and the instance's C(Setup) key.

@@ -154,6 +154,7 @@ def test_payloads_render_as_text_and_never_run(page):
     page.click(f'#position-table button.drill[data-id="{evil}"]')
     page.fill("#hosts-filter", "web1")
     page.locator("#hosts-table button.drill", has_text="web1").click()
+    assert f"{report_fleet.PAYLOADS[0]} · human · last login none recorded" in page.inner_text("#hosts-table tr.detail")
     page.fill("#unrecognised-filter", "pwned")
     page.locator("#software details summary", has_text="distribution packages").click()
     page.fill("#distribution-filter", "pwned")
