@@ -2,7 +2,7 @@
 
 One reader serves every kind of YAML file the engine loads: the catalogue,
 the metric rules (``core_factors.yml``, ``metric_rules.yml``), licence and
-procurement mapping files, ``policy.yml`` and ``notify.yml``. The document is
+procurement mapping files, the users file, ``policy.yml`` and ``notify.yml``. The document is
 composed (``yaml.compose``), not constructed, so each value keeps its line and
 column and scalars stay the text that was written (``1.10`` is not the number
 1.1, ``2025-01-31`` not yet a date). A mistake reads::

@@ -67,6 +67,23 @@ class Hardware:
 
 
 @dataclass(frozen=True, slots=True)
+class HostUser:
+    """One account that uses a host, read from the host's own records.
+
+    ``kind`` is ``human`` or ``service`` (``platforms.users`` decides, from the
+    UID range, shell and home on Linux, the UID and ``_`` prefix on macOS, the SID
+    on Windows). ``last_login`` is epoch seconds of the newest login or profile
+    use the host recorded, None when it recorded none. ``source`` names the record
+    it came from: ``passwd``, ``wtmp``, ``lastlog``, ``profilelist``, ``dscl``, ``last``.
+    """
+
+    account: str
+    kind: str
+    last_login: int | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class Host:
     """One scanned machine, identified by ``host_id`` which survives renames.
 
@@ -86,6 +103,7 @@ class Host:
     kernel: str | None = None
     hardware: Hardware = field(default_factory=Hardware)
     board_id: str | None = None  # DMI product UUID (else serial) beside a machine-id: tells cloned images apart
+    users: tuple[HostUser, ...] | None = None  # None: the collector reported no user data (not "nobody")
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,13 @@ printf '#fleetsam-cmd sw_vers\n'; sw_vers 2>/dev/null
 printf '#fleetsam-cmd hostname\n'; hostname 2>/dev/null
 printf '#fleetsam-cmd uname\n'; uname -s -r -m 2>/dev/null
 '''
+# Who uses the Mac: local accounts with their UIDs, the login history (bounded) and the clock,
+# which places last's year-less dates.
+_USERS = r'''printf '#fleetsam-cmd dscl\n'; dscl . -list /Users UniqueID
+printf '#fleetsam-cmd last\n'; last 2>/dev/null | head -n @MAX@
+printf '#fleetsam-cmd date\n'; date -u +%s
+'''
+MAX_LAST_LINES = 5000
 # system_profiler in the background (its own process group: set -m), killed with its children by a
 # watchdog after @TIMEOUT@ s; its exit code goes to stderr.
 _SYSTEM_PROFILER = r'''set -m
@@ -102,6 +109,8 @@ def build_commands(args):
     wanted = set(args['sources'])
     every = 'auto' in wanted
     commands = {'host': _HOST.replace('@KEYS@', ' '.join(SYSCTL_KEYS))}
+    if args['users']:
+        commands['users'] = _USERS.replace('@MAX@', str(MAX_LAST_LINES))
     if every or 'apps' in wanted:
         if args['apps_method'] != 'info_plist':
             commands['system_profiler'] = _SYSTEM_PROFILER.replace('@TIMEOUT@', str(int(args['system_profiler_timeout'])))

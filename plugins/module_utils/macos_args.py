@@ -16,5 +16,6 @@ ARGUMENT_SPEC = dict(
     homebrew_method=dict(type='str', default='receipts', choices=['receipts', 'brew_info']),
     homebrew_prefixes=dict(type='list', elements='str', default=['/opt/homebrew', '/usr/local']),
     swid_dirs=dict(type='list', elements='str', default=['/Library/Application Support']),
+    users=dict(type='bool', default=True),
     max_output_bytes=dict(type='int', default=64 * 1024 * 1024),
 )

@@ -96,6 +96,12 @@ options:
     type: list
     elements: str
     default: [/Library/Application Support]
+  users:
+    description:
+      - Also return who uses the Mac in RV(macos.users) (C(dscl) accounts and C(last) logins),
+        for named-user licences.
+    type: bool
+    default: true
   max_output_bytes:
     description:
       - Bound on the output of each section, cut on the Mac with C(head -c).
@@ -189,6 +195,16 @@ macos:
         stderr: ""
         truncated: false
         timed_out: false
+    users:
+      description:
+        - Who uses the Mac - C(dscl . -list /Users UniqueID) (one C(name uid) line per
+          account), C(last) (its first 5000 lines) and C(date -u +%s) (the Mac's clock,
+          which places the year-less dates of C(last)), each after a C(#fleetsam-cmd NAME) line.
+          The engine decides which accounts are people (UID 501 and up, no C(_) prefix).
+      type: dict
+      returned: when O(users=true)
+      sample:
+        stdout: "#fleetsam-cmd dscl\njdoe 501\n_www 70\n#fleetsam-cmd last\njdoe console Mon Jan  5 09:12 still logged in\n..."
     system_profiler:
       description:
         - C(system_profiler -nospawn -xml -detailLevel full SPApplicationsDataType)

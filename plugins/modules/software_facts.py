@@ -28,6 +28,9 @@ description:
     archive whose lists hold the installed version (Origin, Label, Suite, Codename, component,
     site), an rpm's vendor, packager and signing key id, an apk's repository tag, the pacman
     sync repository. Each distinct origin is listed once in C(origins); a record holds its index.
+  - Also returns raw records of who uses the host (C(users)) - /etc/passwd, the UID
+    range of /etc/login.defs, and the logins of wtmp and lastlog - for named-user
+    licences. The engine decides which accounts are people.
   - A source that fails is a warning; the module fails only when no source worked.
   - Changes nothing on the host.
 options:
@@ -54,6 +57,11 @@ options:
   host_facts:
     description:
       - Also return the raw host facts in C(host).
+    type: bool
+    default: true
+  user_facts:
+    description:
+      - Also return the raw user records in C(users).
     type: bool
     default: true
   software_format:
@@ -207,6 +215,33 @@ host:
     detect_virt: kvm
     container_markers: []
     memtotal_kb: 16384000
+users:
+  description:
+    - Raw records of the host's accounts and logins, for named-user licences; a file
+      that could not be read is null.
+  returned: when I(user_facts=true)
+  type: dict
+  contains:
+    passwd:
+      description: The text of /etc/passwd.
+      type: str
+      sample: "root:x:0:0:root:/root:/bin/bash\njdoe:x:1000:1000:J Doe:/home/jdoe:/bin/bash\n"
+    login_defs:
+      description: The C(UID_MIN), C(UID_MAX), C(SYS_UID_MIN) and C(SYS_UID_MAX) lines of /etc/login.defs.
+      type: str
+      sample: "UID_MIN 1000\nUID_MAX 60000"
+    wtmp:
+      description:
+        - Login sessions (C(USER_PROCESS) records) of /var/log/wtmp, the newest per account,
+          decoded from glibc's struct utmp for the host's architecture (its last 16 MiB are read).
+      type: list
+      elements: dict
+      sample: [{user: jdoe, line: pts/0, host: 10.0.0.7, time: 1767225600}]
+    lastlog:
+      description: The /var/log/lastlog entries of the passwd UIDs that hold a login.
+      type: list
+      elements: dict
+      sample: [{uid: 1000, line: pts/0, host: 10.0.0.7, time: 1767225600}]
 '''
 
 import json
@@ -214,6 +249,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetsam.sam.plugins.module_utils import host_raw
+from ansible_collections.fleetsam.sam.plugins.module_utils import host_users
 from ansible_collections.fleetsam.sam.plugins.module_utils import linux_packages
 from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_common import root_path
 from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_origins import command_bytes, intern_origins
@@ -283,6 +319,7 @@ def main():
                            default=['/usr/share/swidtag', '/usr/lib/swidtag']),
             root=dict(type='path', default='/'),
             host_facts=dict(type='bool', default=True),
+            user_facts=dict(type='bool', default=True),
             software_format=dict(type='str', default='records', choices=['records', 'json']),
         ),
         supports_check_mode=True,
@@ -299,6 +336,8 @@ def main():
         result['software'] = software
     if module.params['host_facts']:
         result['host'] = host_raw.collect(run, root)
+    if module.params['user_facts']:
+        result['users'] = host_users.collect(root)
     module.exit_json(**result)
 
 

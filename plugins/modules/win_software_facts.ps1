@@ -232,6 +232,7 @@ $win = @{
     licensing = [System.Collections.Generic.List[Object]]::new()
     appx = [System.Collections.Generic.List[Object]]::new()
     swid_tags = [System.Collections.Generic.List[Object]]::new()
+    profiles = [System.Collections.Generic.List[Object]]::new()
     hardware = @{ processors = [System.Collections.Generic.List[Object]]::new(); computer_system = @{}; product = @{}; enclosure = @{} }
 }
 
@@ -249,6 +250,34 @@ Invoke-Section -Name 'machine-wide uninstall keys' -Block {
 
 Invoke-Section -Name 'per-user uninstall keys' -Block {
     Add-UserHiveEntries -Into $win.uninstall -Hives $win.user_hives -LoadHives $module.Params.user_hives
+}
+
+Invoke-Section -Name 'user profiles' -Block {
+    # Who uses the machine: every ProfileList profile with its load/unload times as
+    # stored (FILETIME halves) and its SID translated to DOMAIN\name where Windows can.
+    $base = Open-Hklm -View ([Microsoft.Win32.RegistryView]::Default)
+    $list = $base.OpenSubKey('SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList')
+    if ($null -ne $list) {
+        foreach ($sid in $list.GetSubKeyNames()) {
+            if ($sid -notmatch '^S-1-[0-9-]+$') { continue }
+            $key = $list.OpenSubKey($sid)
+            $record = @{ sid = $sid; account = $null }
+            foreach ($pair in @(@('profile_path', 'ProfileImagePath'), @('load_time_high', 'LocalProfileLoadTimeHigh'),
+                    @('load_time_low', 'LocalProfileLoadTimeLow'), @('unload_time_high', 'LocalProfileUnloadTimeHigh'),
+                    @('unload_time_low', 'LocalProfileUnloadTimeLow'))) {
+                $record[$pair[0]] = Get-RawValue -Key $key -Name $pair[1]
+            }
+            if ($null -ne $key) { $key.Dispose() }
+            try {
+                $identifier = [System.Security.Principal.SecurityIdentifier]::new($sid)
+                $record.account = $identifier.Translate([System.Security.Principal.NTAccount]).Value
+            }
+            catch { $record.account = $null }  # a deleted account or an unreachable domain: the engine uses the folder
+            $win.profiles.Add($record)
+        }
+        $list.Dispose()
+    }
+    $base.Dispose()
 }
 
 Invoke-Section -Name 'Windows edition' -Block {

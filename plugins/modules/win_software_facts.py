@@ -20,7 +20,8 @@ description:
     including profiles whose C(NTUSER.DAT) is not loaded - plus SQL Server
     instance editions, Office registrations, the Windows edition and licence
     channel, AppX/MSIX packages of all users, ISO/IEC 19770-2 SWID tags and the
-    processor, computer system and identity records.
+    processor, computer system and identity records, and who uses the host
+    (every C(ProfileList) profile with its SID, account name and last use).
   - Returns raw values only, as the registry, CIM and AppX report them. The
     fleetsam engine applies the Programs and Features rules (hidden system
     components, updates, duplicate keys, 32/64-bit copies), builds names and
@@ -160,6 +161,25 @@ windows:
         profile_path: {description: ProfileImagePath., type: str}
         state: {description: "C(loaded) (hive was already loaded), C(mounted) (loaded for the scan and unloaded), C(skipped).", type: str}
         message: {description: Why a profile was skipped., type: str}
+    profiles:
+      description:
+        - Who uses the host, for named-user licences - one record per profile of
+          C(HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList), values as stored.
+          The engine decides which are people and when each was last used.
+      returned: always
+      type: list
+      elements: dict
+      sample:
+        - {sid: S-1-5-21-1004336348-1177238915-682003330-1104, account: "CORP\\jdoe", profile_path: "C:\\Users\\jdoe",
+           load_time_high: 31146524, load_time_low: 1577058304, unload_time_high: 31146530, unload_time_low: 3758096384}
+      contains:
+        sid: {description: The profile's SID., type: str}
+        account: {description: "The SID translated to C(DOMAIN\\name); null when Windows cannot (a deleted account, no domain controller).", type: str}
+        profile_path: {description: ProfileImagePath., type: str}
+        load_time_high: {description: "C(LocalProfileLoadTimeHigh), the high half of the FILETIME the profile was last loaded.", type: int}
+        load_time_low: {description: C(LocalProfileLoadTimeLow)., type: int}
+        unload_time_high: {description: "C(LocalProfileUnloadTimeHigh), the high half of the FILETIME it was last unloaded.", type: int}
+        unload_time_low: {description: C(LocalProfileUnloadTimeLow)., type: int}
     sql_instances:
       description: One record per SQL Server database engine instance, from C(Instance Names\SQL) and the instance's C(Setup) key.
       returned: always

@@ -108,7 +108,8 @@ def cmd_position(args: argparse.Namespace) -> int:
         stored = store.entitlements()
     settings = replace(LicenceSettings.from_env(), licences_dir=Path(args.licences),
                        rules_dir=Path(args.rules) if args.rules else None,
-                       headcount=args.headcount, over_ratio=args.over_ratio)
+                       headcount=args.headcount, over_ratio=args.over_ratio,
+                       users_file=Path(args.users) if args.users else None)
     ctx = load_context(settings, as_of, stored)
     for problem in ctx.problems:
         print(problem, file=sys.stderr)
@@ -169,6 +170,9 @@ def register(subparsers) -> None:
     headcount = os.environ.get("FLEETSAM_HEADCOUNT", "")
     p.add_argument("--headcount", type=int, default=int(headcount) if headcount.isdigit() else None,
                    help="employees, for products licensed per employee (default: env FLEETSAM_HEADCOUNT)")
+    p.add_argument("--users", default=os.environ.get("FLEETSAM_USERS") or ("users.yml" if Path("users.yml").is_file()
+                                                                          else None),
+                   help="named users: the aliases file (default: env FLEETSAM_USERS, else users.yml when present)")
     p.add_argument("--over-ratio", type=_ratio, default=Decimal("0.2"),
                    help="over-licensed when the surplus exceeds this share of consumption (default: %(default)s)")
     p.set_defaults(func=cmd_position)

@@ -20,6 +20,7 @@ from typing import Sequence
 from sam_engine.licensing.catalogue import Catalogue, load_catalogue
 from sam_engine.entitlements.files import load_licence_files
 from sam_engine.licensing.metric_rules import CoreFactor, CoreFactorTable, MetricRules, load_rules
+from sam_engine.licensing.named_users import People, load_people
 from sam_engine.model import Entitlement, HostScan, Problem
 from sam_engine.licensing.position import DEFAULT_OVER_RATIO, LicencePosition, build_position
 
@@ -32,7 +33,8 @@ class LicenceSettings:
     jobs read one configuration: ``FLEETSAM_LICENCES`` (licence files
     directory), ``FLEETSAM_RULES`` (metric rule directory),
     ``FLEETSAM_CATALOGUE_EXTRA`` (user catalogue paths, ``:``-separated),
-    ``FLEETSAM_HEADCOUNT`` (employees, for per-employee licences).
+    ``FLEETSAM_HEADCOUNT`` (employees, for per-employee licences), ``FLEETSAM_USERS``
+    (the named-user aliases file; default ``users.yml`` when present).
     """
 
     licences_dir: Path = Path("licences")
@@ -40,6 +42,7 @@ class LicenceSettings:
     catalogue_extra: tuple[Path, ...] = ()
     headcount: int | None = None
     over_ratio: Decimal = DEFAULT_OVER_RATIO
+    users_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "LicenceSettings":
@@ -50,6 +53,8 @@ class LicenceSettings:
             rules_dir=Path(env["FLEETSAM_RULES"]) if env.get("FLEETSAM_RULES") else None,
             catalogue_extra=tuple(Path(p) for p in env.get("FLEETSAM_CATALOGUE_EXTRA", "").split(os.pathsep) if p),
             headcount=int(headcount) if headcount.isdigit() else None,
+            users_file=Path(env["FLEETSAM_USERS"]) if env.get("FLEETSAM_USERS")
+            else Path("users.yml") if Path("users.yml").is_file() else None,
         )
 
 
@@ -63,6 +68,7 @@ class LicenceContext:
     entitlements: tuple[Entitlement, ...]
     settings: LicenceSettings
     problems: tuple[Problem, ...] = field(default=())
+    people: People = field(default_factory=People)
 
     @property
     def has_errors(self) -> bool:
@@ -84,7 +90,11 @@ def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Ent
     if settings.licences_dir.exists():
         files, more = load_licence_files([settings.licences_dir], catalogue, list(stored))
         problems += more
-    return LicenceContext(as_of, catalogue, rules, (*stored, *files), settings, tuple(problems))
+    people = People()
+    if settings.users_file is not None:
+        people, more = load_people(settings.users_file)
+        problems += more
+    return LicenceContext(as_of, catalogue, rules, (*stored, *files), settings, tuple(problems), people)
 
 
 def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext) -> LicencePosition:
@@ -100,4 +110,5 @@ def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext) -> LicenceP
         suites=ctx.catalogue.suite_components,
         metric_hint=ctx.catalogue.metric_hint,
         edition_lines=ctx.catalogue.edition_lines(),
+        people=ctx.people,
     )

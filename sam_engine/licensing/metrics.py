@@ -16,14 +16,16 @@ say so in the trace instead of guessing silently.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 from sam_engine.licensing.hardware_counts import cores_with_minimums, nup_minimum, plural, processors, pvus
 from sam_engine.licensing.metric_rules import CoreFactorTable, MetricParams
+from sam_engine.licensing.named_users import NO_USER_DATA, People, count_people
 from sam_engine.licensing.pvu_table import PvuTable
-from sam_engine.model import Hardware, Installation, Virtualization
+from sam_engine.model import Hardware, HostUser, Installation, Virtualization
 from sam_engine.vocabulary import METRICS, Metric
 
 
@@ -50,7 +52,7 @@ class Deployment:
     host_id: str | None = None
     scan_id: str | None = None  # the scan whose inventory this is
     stale: bool = False
-    users: tuple[str, ...] = ()  # named users known to use it (no collector reports them yet)
+    users: tuple[HostUser, ...] | None = None  # the host's users; None: its collector reported none
     os_name: str | None = None  # the host's operating system (PVU rows may depend on it)
 
     @property
@@ -64,11 +66,14 @@ class Deployment:
 
 @dataclass(frozen=True, slots=True)
 class MetricContext:
-    """Inputs that do not come from the hosts: the core factor and PVU tables and the headcount."""
+    """Inputs that do not come from the hosts: the core factor and PVU tables, the headcount, the
+    users file and the as-of date (named users count logins up to it)."""
 
     core_factors: CoreFactorTable
     headcount: int | None = None
     pvu: PvuTable = PvuTable(())
+    people: People | None = None
+    as_of: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,38 +118,33 @@ def per_device(deployments: Sequence[Deployment], params: MetricParams, ctx: Met
     return _total(Metric.DEVICE, lines)
 
 
-def _distinct_users(deployments: Sequence[Deployment]) -> tuple[list[TraceLine], list[str]]:
-    known = [d for d in deployments if d.users]
-    lines, notes = [], []
-    if known:
-        users = sorted({u for d in known for u in d.users})
-        lines.append(TraceLine(f"distinct users on {', '.join(d.label for d in known)}: {', '.join(users)} = "
-                               f"{len(users)}", tuple(d.host for d in known), quantity=len(users)))
-    unknown = [d for d in deployments if not d.users]
-    if unknown:
-        notes.append("named users are not known from the inventory: counted per device instead")
-        lines += [TraceLine(f"{d.label}: no user data, counted per device = 1", (d.host,), quantity=1)
-                  for d in unknown]
-    return lines, notes
-
-
 def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
-    """Distinct users where the inventory knows them; per device where it does not (said in the trace);
-    at least the product's minimum (``hardware_counts.nup_minimum``) when it has one.
+    """Distinct people across every host the product is on, aliases merged (``named_users``), and at
+    least the product's minimum (``hardware_counts.nup_minimum``) when it has one.
 
-    Example: pc1 used by alice and bob, pc2 by alice -> 2 named users (alice, bob).
-    Oracle Database EE (at least 25 NUP per Processor) on 2 sockets × 16-core Xeon with
-    3 users -> ``required: max(3 users, 400 minimum) = 400``; SE2 (at least 10 per server) on
-    two servers with 12 users -> ``max(12, 20) = 20``.
+    Example (Microsoft 365): ``CORP\\jdoe`` on pc1, pc2 and pc3 -> ``named user: 1 distinct person on
+    3 hosts`` = 1. Oracle Database EE (at least 25 NUP per Processor) on 2 sockets × 16-core Xeon
+    with 3 users -> ``required: max(3 users, 400 minimum) = 400``; SE2 (at least 10 per server) on
+    two servers with 12 users -> ``max(12, 20) = 20``. A host whose collector reported no users
+    makes the count unknown (``missing="user data"``), which the position shows as needing data:
+    never one per device.
     """
-    lines, notes = _distinct_users(deployments)
-    users = sum(line.quantity or 0 for line in lines)
+    hosts = tuple(d.host for d in deployments)
+    unknown = [d for d in deployments if d.users is None]
+    people = ctx.people or People()
+    known = count_people([d.users for d in deployments if d.users is not None], people, ctx.as_of or dt.date.today())
+    if unknown:
+        text = known.unknown_rule([d.label for d in unknown], len(deployments) - len(unknown))
+        return MetricResult(Metric.NAMED_USER, 0, (TraceLine(text, hosts, quantity=0),), (NO_USER_DATA,),
+                            missing="user data")
+    users = len(known.people)
+    lines = [TraceLine(f"{d.label}: users {', '.join(u.account for u in d.users) or 'none'}", (d.host,))
+             for d in deployments]
     if not (params.min_per_processor or params.min_per_server):
-        return _total(Metric.NAMED_USER, lines, notes)
-    counted = [TraceLine(f"users: {line.text}", line.hosts) for line in lines]
-    if len(lines) > 1:
-        counted.append(TraceLine(f"users: {' + '.join(str(line.quantity) for line in lines)} = {users}"))
-    minimums = []
+        lines.append(TraceLine(known.rule(people, len(deployments)), hosts, quantity=users))
+        return MetricResult(Metric.NAMED_USER, users, tuple(lines))
+    lines.append(TraceLine(f"users: {known.rule(people, len(deployments))}", hosts))
+    notes, minimums = [], []
     for d in deployments:
         count = nup_minimum(d, params, ctx.core_factors)
         notes += count.notes
@@ -155,8 +155,8 @@ def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx:
     quantity = max(users, floor)
     rule = f"the greater of the users and the product's Named User Plus minimum ({params.origin})"
     total = TraceLine(f"required: max({plural(users, 'user')}, {floor} minimum) = {quantity}: {rule}",
-                      tuple(d.host for d in deployments), quantity=quantity)
-    return MetricResult(Metric.NAMED_USER, quantity, (*counted, *minimums, total), tuple(dict.fromkeys(notes)))
+                      hosts, quantity=quantity)
+    return MetricResult(Metric.NAMED_USER, quantity, (*lines, *minimums, total), tuple(dict.fromkeys(notes)))
 
 
 def _vm_pool(vms: Sequence[Deployment], per_licence: int, what: str) -> TraceLine:

@@ -36,6 +36,7 @@ from typing import Callable, Iterable, Sequence
 from sam_engine.licensing.coverage import TermState, term_state
 from sam_engine.licensing.metric_rules import MetricRules, default_rules
 from sam_engine.licensing.metrics import MetricContext, TraceLine
+from sam_engine.licensing.named_users import People
 from sam_engine.model import Entitlement, HostScan, Installation, Recognition
 from sam_engine.licensing.placements import InstallationRef, RefList
 from sam_engine.licensing.editions import NO_LINES, EditionLines, fold_editionless
@@ -274,7 +275,8 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
                    over_ratio: Decimal = DEFAULT_OVER_RATIO,
                    suites: Callable[[str, str], Sequence[str]] | None = None,
                    metric_hint: Callable[[str, str], str | None] | None = None,
-                   edition_lines: EditionLines = NO_LINES) -> LicencePosition:
+                   edition_lines: EditionLines = NO_LINES,
+                   people: People | None = None) -> LicencePosition:
     """The ELP of ``host_scans`` against ``entitlements`` on ``as_of``.
 
     ``rules`` defaults to the shipped ``catalogue/metrics/`` rule files; ``headcount`` feeds
@@ -283,7 +285,8 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
     (``Catalogue.suite_components``) gives the components of an entitlement that
     lists none itself; ``metric_hint(publisher, product)`` (``Catalogue.metric_hint``)
     the metric of a product with neither entitlements nor a metric rule; ``edition_lines``
-    (``Catalogue.edition_lines``) the editions that succeed one another.
+    (``Catalogue.edition_lines``) the editions that succeed one another; ``people`` the users
+    file's aliases, exclusions and login window for named users (``named_users.load_people``).
     """
     rules = rules or default_rules()
     ents = sorted(entitlements, key=lambda e: e.entitlement_id)
@@ -291,7 +294,7 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
         ents = [e if e.suite_components else replace(e, suite_components=tuple(suites(e.publisher, e.product)))
                 for e in ents]
     states = {e.entitlement_id: term_state(e, as_of) for e in ents}
-    ctx = MetricContext(rules.core_factors, headcount, rules.pvu)
+    ctx = MetricContext(rules.core_factors, headcount, rules.pvu, people, as_of)
     groups = group_installations(list(host_scans), recognise, ents, states, edition_lines)
     fold_editionless(groups)
     for group in groups:

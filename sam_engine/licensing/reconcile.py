@@ -229,7 +229,8 @@ def group_per_host(items: Sequence[tuple[HostScan, Installation, Recognition]]
         kept = dedup_per_installation([(inst, rec) for _, inst, rec in entries])
         deployment = Deployment(hs.inventory_name, hs.host.hardware if hs.host else Hardware(),
                                 tuple(c.installation for c in kept), hs.host_id, hs.inventory_scan_id or hs.scan_id,
-                                hs.stale, os_name=hs.host and (hs.host.os_name or hs.host.os_family))
+                                hs.stale, hs.host.users if hs.host else None,
+                                os_name=hs.host and (hs.host.os_name or hs.host.os_family))
         out.append((deployment, tuple(r for _, _, r in entries)))
     return sorted(out, key=lambda d: d[0].host)
 

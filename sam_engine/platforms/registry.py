@@ -16,11 +16,12 @@ raw ``host`` facts), as every result was before there were other collectors.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 from sam_engine.ingest.inventory import Inventory, RowTable
 from sam_engine.model import Host, Installation, Problem
-from sam_engine.platforms import hardware, macos, records, windows
+from sam_engine.platforms import hardware, macos, records, users, windows
 from sam_engine.platforms.records import origin_lines, tap_origins
 
 Result = Mapping[str, Any]
@@ -46,7 +47,8 @@ class Platform(ABC):
 
     @abstractmethod
     def host(self, result: Result, inventory_name: str) -> Host:
-        """The host the result describes, its identity derived by ``hardware.identity``."""
+        """The host the result describes, its identity derived by ``hardware.identity``, with its
+        users (``platforms.users``; None when the result holds no user records)."""
 
 
 class Linux(Platform):
@@ -68,7 +70,9 @@ class Linux(Platform):
         return found, problems + bad
 
     def host(self, result: Result, inventory_name: str) -> Host:
-        return hardware.derive_host(result.get("host") or {}, inventory_name)
+        raw = result.get("users")
+        found = users.linux_users(raw) if isinstance(raw, Mapping) else None
+        return replace(hardware.derive_host(result.get("host") or {}, inventory_name), users=found)
 
 
 class Windows(Platform):
@@ -83,7 +87,8 @@ class Windows(Platform):
         return windows.installations_from_windows(result["windows"], origin)
 
     def host(self, result: Result, inventory_name: str) -> Host:
-        return windows.derive_host_windows(result["windows"], inventory_name)
+        found = users.windows_users(result["windows"].get("profiles"))
+        return replace(windows.derive_host_windows(result["windows"], inventory_name), users=found)
 
 
 class MacOS(Platform):
@@ -100,7 +105,8 @@ class MacOS(Platform):
         return items, problems + bad
 
     def host(self, result: Result, inventory_name: str) -> Host:
-        return macos.derive_host_macos(result["macos"], inventory_name)
+        found = users.macos_users(result["macos"].get("users"))
+        return replace(macos.derive_host_macos(result["macos"], inventory_name), users=found)
 
 
 LINUX = Linux()

@@ -81,6 +81,11 @@ def _host(hs: HostScan, sources: dict[str, int], licensable: list[dict]) -> dict
         "package_count": len(hs.installations),
         "sources": sources,
         "licensable": licensable,
+        "users": None if host is None or host.users is None else [
+            {"account": u.account, "kind": u.kind, "source": u.source,
+             "last_login": None if u.last_login is None else
+             datetime.datetime.fromtimestamp(u.last_login, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            for u in host.users],
     }
 
 

@@ -63,7 +63,7 @@ TITLE_HOSTS = 5  # hosts named per free or unrecognised title (report.json names
 
 COLUMNS = {
     "hosts": ("host", "status", "stale", "os", "platform", "sockets", "cores", "threads", "packages",
-              "inventory_scan_id", "host_id", "cpu", "memory_mb", "licensable", "error"),
+              "inventory_scan_id", "host_id", "cpu", "memory_mb", "licensable", "error", "users"),
     "product_hosts": ("host", "versions", "installations", "quantity", "trace", "stale", "scan_id"),
     "entitlements": ("label", "entitlement_id", "origin", "metric", "quantity", "counted", "term", "purchase", "unit_cost",
                      "keys"),
@@ -130,7 +130,8 @@ def _host(h: dict[str, Any]) -> list[Any]:
     return [h["inventory_name"], h["status"], h["stale"], h["os"] or "-", platform, h["sockets"], h["cores"],
             h["threads"], h["package_count"], h["inventory_scan_id"] or "never scanned", h["host_id"] or "",
             h["cpu_model"] or "", h["memory_mb"],
-            [[p["id"], ", ".join(p["versions"]), p["quantity"]] for p in h["licensable"]], h["error"] or ""]
+            [[p["id"], ", ".join(p["versions"]), p["quantity"]] for p in h["licensable"]], h["error"] or "",
+            None if h["users"] is None else [[u["account"], u["kind"], u["last_login"], u["source"]] for u in h["users"]]]
 
 
 def _title(r: dict[str, Any]) -> list[Any]:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from sam_engine.store.fleet import Retirement
-from sam_engine.model import Entitlement, Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
+from sam_engine.model import (Entitlement, Hardware, Host, HostScan, HostStatus, HostUser, Installation, Scan,
+                              Virtualization)
 
 @dataclass(frozen=True, slots=True)
 class ScanInfo:
@@ -213,9 +214,11 @@ def host_to_doc(host: Host | None) -> dict | None:
     if host is None:
         return None
     hw = host.hardware
-    doc = {f: getattr(host, f) for f in Host.__slots__ if f != "hardware"}
+    doc = {f: getattr(host, f) for f in Host.__slots__ if f not in ("hardware", "users")}
     doc["hardware"] = {f: getattr(hw, f) for f in Hardware.__slots__}
     doc["hardware"]["virtualization"] = hw.virtualization.value
+    if host.users is not None:  # absent: no user data, which is not "no users"
+        doc["users"] = [[u.account, u.kind, u.last_login, u.source] for u in host.users]
     return doc
 
 
@@ -224,8 +227,10 @@ def host_from_doc(doc: dict | None) -> Host | None:
         return None
     hw = dict(doc.get("hardware") or {})
     hw["virtualization"] = Virtualization(hw.get("virtualization", "unknown"))
-    fields = {k: v for k, v in doc.items() if k != "hardware"}
-    return Host(hardware=Hardware(**hw), **fields)
+    fields = {k: v for k, v in doc.items() if k not in ("hardware", "users")}
+    users = doc.get("users")
+    return Host(hardware=Hardware(**hw), users=None if users is None else tuple(HostUser(*u) for u in users),
+                **fields)
 
 
 def host_scan_doc(hs: HostScan, digest: str | None) -> dict:

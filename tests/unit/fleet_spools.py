@@ -8,6 +8,7 @@ unreachable host.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,13 +25,19 @@ class Host:
     extra: dict = field(default_factory=dict)
 
 
-def module_result(name: str, packages) -> dict:
+def module_result(name: str, packages, when: str = "2026-06-30T01:00:00Z") -> dict:
+    """The Linux collector's result; one person (``user-NAME``) logged in at ``when``, so per-user
+    products count one person per host."""
+    login = int(dt.datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp())
     return {
         "changed": False,
         "software": [{"source": "dpkg", "name": n, "version": v, "arch": "amd64", "vendor": vendor,
                       "install_time": 1700000000, "package_id": f"dpkg:{n}:amd64", "location": None, "extra": {}}
                      for n, v, vendor in packages],
         "host": {"machine_id": f"mid-{name}", "hostname": name, "lscpu": "0,0,0\n1,0,1\n", "system": "Linux"},
+        "users": {"passwd": f"root:x:0:0:root:/root:/bin/bash\nuser-{name}:x:1000:1000::/home/u:/bin/bash\n",
+                  "login_defs": None, "wtmp": [{"user": f"user-{name}", "line": "pts/0", "host": "", "time": login}],
+                  "lastlog": []},
     }
 
 
@@ -41,7 +48,7 @@ def write_run(root: Path, scan_id: str, hosts: dict[str, Host | None], when: str
                                                 "playbook": "scan.yml"}))
     for name, host in hosts.items():
         doc = {"inventory_name": name, "status": "ok" if host else "unreachable",
-               "result": module_result(name, host.packages) if host else None,
+               "result": module_result(name, host.packages, when) if host else None,
                "error": None if host else "ssh: connect to host: Connection refused",
                "collected_at": when, "groups": list(host.groups) if host else []}
         (spool / "hosts" / f"{name}.json").write_text(json.dumps(doc))

@@ -28,6 +28,7 @@ from sam_engine.licensing.context import LicenceSettings
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 AS_OF = dt.date(2026, 6, 30)
 PWNED = "window.__pwned=1"
+LOGIN = int(dt.datetime(2026, 6, 28, 9, tzinfo=dt.timezone.utc).timestamp())
 PAYLOADS = (
     f"<img src=x onerror={PWNED}>",
     f"</script><script>{PWNED}</script>",
@@ -96,6 +97,11 @@ def linux(name: str, packages: list[dict], sockets: int = 1, cores: int = 2) -> 
         "host": {"machine_id": f"mid-{name}", "hostname": name, "lscpu": lscpu(sockets, cores), "system": "Linux",
                  "cpuinfo": f"processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: {XEON}\n",
                  "os_release": 'NAME="Debian GNU/Linux"\nVERSION_ID="12"\n', "detect_virt": "none"},
+        # one person per host, logged in the day before the scans: TeamViewer counts per named user
+        "users": {"passwd": f"root:x:0:0:root:/root:/bin/bash\nops-{name}:x:1000:1000::/home/ops:/bin/bash\n"
+                            + (f"{PAYLOADS[0]}:x:1001:1001::/home/p:/bin/sh\n" if name == "web1" else ""),
+                  "login_defs": None, "wtmp": [{"user": f"ops-{name}", "line": "pts/0", "host": "", "time": LOGIN}],
+                  "lastlog": []},
     }
 
 

@@ -13,7 +13,7 @@ from sam_engine.export.cyclonedx import applies
 from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.licensing.catalogue_entries import read_entries
 from sam_engine.licensing.position import build_position, product_label
-from sam_engine.model import Entitlement, Hardware, Host, HostScan, HostStatus, Installation, Virtualization
+from sam_engine.model import Entitlement, Hardware, Host, HostScan, HostStatus, HostUser, Installation, Virtualization
 from sam_engine.platforms import macos
 from sam_engine.vocabulary import Status
 
@@ -24,8 +24,10 @@ LTSC, PROPLUS19, PROPLUS16 = ("Microsoft Office LTSC Professional Plus 2021 - en
 
 
 def scan(name, *installations):
+    login = int(dt.datetime(2026, 6, 29, tzinfo=dt.timezone.utc).timestamp())  # one person, lately (named users)
     host = Host(f"machine-id:{name}", name, "machine-id",
-                hardware=Hardware(1, 4, 8, "GenuineIntel", "Intel(R) Core(TM) i5", Virtualization.PHYSICAL))
+                hardware=Hardware(1, 4, 8, "GenuineIntel", "Intel(R) Core(TM) i5", Virtualization.PHYSICAL),
+                users=(HostUser(f"{name}-user", "human", login, "wtmp"),))
     return HostScan("s1", name, HostStatus.OK, host, tuple(installations), inventory_scan_id="s1")
 
 

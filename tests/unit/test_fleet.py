@@ -42,7 +42,7 @@ def write_spool(root: Path, scan_id: str, when: str, hosts: dict, scope=None, gr
                "collected_at": when, "groups": []}
         if entry is not None:
             packages, raw = entry
-            result = module_result(name, packages)
+            result = module_result(name, packages, when)
             result["host"].update({k: v for k, v in raw.items() if v is not None})
             doc.update(status="ok", result=result, error=None)
         (spool / "hosts" / f"{name}.json").write_text(json.dumps(doc))

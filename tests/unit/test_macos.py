@@ -25,11 +25,13 @@ import pytest
 
 from ansible_collections.fleetsam.sam.plugins.action import macos_software_facts as action
 from sam_engine.platforms import macos
+from sam_engine.platforms.users import macos_users
 from sam_engine import pipeline
 from sam_engine.platforms.registry import platform_of
 from sam_engine.model import Virtualization
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "macos_arm64-sample6.json"
+RECORDED_USERS = RECORDED.parent / "users"
 DEFAULTS = {name: spec["default"] for name, spec in action.ARGUMENT_SPEC.items()}
 
 TEXT_FIXTURES = {  # file: (apps, apps without a version)
@@ -92,6 +94,13 @@ def fake_mac(tmp_path, sysctl=None, ioreg="", sw_vers=SW_VERS, uname="Darwin 23.
     script(bin_dir, "sw_vers", f"cat '{tmp_path / 'sw_vers.txt'}'\n")
     script(bin_dir, "uname", f"echo '{uname}'\n")
     script(bin_dir, "hostname", f"echo '{hostname}'\n")
+    # who uses the Mac: the recorded dscl and last outputs (tests/fixtures/recorded/users), a fixed clock
+    users = (RECORDED_USERS / "macos_users.txt").read_text().split("#fleetsam-cmd ")
+    (tmp_path / "dscl.txt").write_text(users[1].split("\n", 1)[1])
+    (tmp_path / "last.txt").write_text(users[2].split("\n", 1)[1])
+    script(bin_dir, "dscl", f"cat '{tmp_path / 'dscl.txt'}'\n")
+    script(bin_dir, "last", f"cat '{tmp_path / 'last.txt'}'\n")
+    script(bin_dir, "date", "echo 1796200000\n")
     script(bin_dir, "system_profiler", f"cat '{system_profiler}'\n" if system_profiler else "exit 1\n")
     # plutil converts XML plists (a cat); binary ones fail, as if plutil could not read them
     script(bin_dir, "plutil", 'case "$(head -c 5 "$5")" in "<?xml"|"<plis") exec cat "$5";; *) exit 1;; esac\n')
@@ -431,7 +440,7 @@ def test_vm_markers_and_two_socket_mac_pro():
 
 def test_command_building():
     commands = action.build_commands(DEFAULTS)
-    assert list(commands) == ["host", "system_profiler", "info_plist", "pkgutil", "homebrew", "swid"]
+    assert list(commands) == ["host", "users", "system_profiler", "info_plist", "pkgutil", "homebrew", "swid"]
     assert all(c.startswith("{ ") and c.endswith("} | head -c 67108864") for c in commands.values())
     assert "for d in /Applications /System/Applications /Users/*/Applications;" in commands["info_plist"]
     assert "for d in /Library/'Application Support';" in commands["swid"]
@@ -439,7 +448,7 @@ def test_command_building():
     assert "sysctl -n" in commands["host"] and "kern.hv_vmm_present" in commands["host"]
     only = action.build_commands(dict(DEFAULTS, sources=["apps", "homebrew"], apps_method="system_profiler",
                                       homebrew_method="brew_info", system_profiler_timeout=5))
-    assert list(only) == ["host", "system_profiler", "brew_info"] and "sleep 5" in only["system_profiler"]
+    assert list(only) == ["host", "users", "system_profiler", "brew_info"] and "sleep 5" in only["system_profiler"]
     assert action.shell_path("/Users/*/My Apps") == "/Users/*/'My Apps'"
     assert action.shell_path("/x/$(reboot)") == "/x/'$(reboot)'"
     for command in commands.values():  # valid POSIX sh
@@ -468,7 +477,7 @@ def test_collect_falls_back_and_reports_the_timeout():
     result = action.collect(execute, DEFAULTS)
     sp = result["macos"]["system_profiler"]
     assert (sp["rc"], sp["timed_out"], sp["stderr"]) == (137, True, "Killed")
-    assert "info_plist" in result["macos"] and len(execute.seen) == 6
+    assert "info_plist" in result["macos"] and len(execute.seen) == 7
     assert result["warnings"][0] == "fleetsam: macOS section system_profiler: timed out: Killed"
     assert not result.get("failed") and result["changed"] is False
     assert set(result["macos"]["pkgutil"]) == {"command", "rc", "stdout", "stderr", "truncated", "timed_out"}
@@ -489,11 +498,20 @@ def test_collect_refuses_other_systems_and_fails_without_any_source():
     assert result["failed"] and "not a macOS host (uname -s: Linux)" in result["msg"] and len(linux.seen) == 1
     broken = action.collect(fake_answers({"": {"rc": 2, "stdout": "", "stderr": "sh: syntax error"}}), DEFAULTS)
     assert broken["failed"] and broken["msg"] == "No macOS software source could be read on this host"
-    assert len(broken["warnings"]) == 7  # 6 sections + the Info.plist fallback notice
+    assert len(broken["warnings"]) == 8  # 7 sections + the Info.plist fallback notice
+
+
+def test_the_users_section_runs_dscl_last_and_date_and_can_be_left_out(tmp_path):
+    execute = fake_mac(tmp_path)
+    result = action.collect(execute, dict(DEFAULTS, sources=["pkgutil"]))
+    section = result["macos"]["users"]
+    assert section["rc"] == 0 and section["stdout"] == (RECORDED_USERS / "macos_users.txt").read_text()
+    assert [u.account for u in macos_users(section)] == ["alice", "jdoe", "root"]
+    assert "users" not in action.build_commands(dict(DEFAULTS, users=False))
 
 
 def test_action_module_runs_raw_commands_with_sh():
-    task = mock.MagicMock(args={"sources": ["pkgutil"]}, async_val=0, check_mode=True, action="fleetsam.sam.macos_software_facts")
+    task = mock.MagicMock(args={"sources": ["pkgutil"], "users": False}, async_val=0, check_mode=True, action="fleetsam.sam.macos_software_facts")
     connection = mock.MagicMock()
     connection._shell.tmpdir = None
     module = action.ActionModule(task, connection, mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
@@ -535,7 +553,8 @@ def build_recorded_output(real_fixtures, tmp_path):
         "fleetsam test fixture, built by tests/unit/test_macos.py::build_recorded_output: system_profiler is the real "
         "glpi-agent sample6 capture (Apple Silicon); Homebrew receipts are rebuilt from the real cheznix brew info; "
         "the SWID tag is the real swidGenerator docker tag; sysctl, ioreg, sw_vers, hostname, uname and the one "
-        "pkgutil receipt are synthetic.")
+        "pkgutil receipt are synthetic; the users section (dscl, last, date) is the crafted "
+        "tests/fixtures/recorded/users/macos_users.txt.")
     return result
 
 

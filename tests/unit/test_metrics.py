@@ -10,7 +10,8 @@ from sam_engine.licensing.context import LicenceSettings, load_context
 from sam_engine.licensing.metric_rules import (MetricParams, default_rules, load_core_factors, load_product_rules,
                                      load_rules)
 from sam_engine.licensing.metrics import Deployment, MetricContext, measure
-from sam_engine.model import Hardware, Installation, Virtualization
+from sam_engine.licensing.named_users import People
+from sam_engine.model import Hardware, HostUser, Installation, Virtualization
 
 RULES = default_rules()
 CTX = MetricContext(RULES.core_factors)
@@ -29,9 +30,10 @@ def inst(name="pkg", version="1.0", arch="x86_64"):
     return Installation("rpm", name, version, arch, "Vendor", None, f"rpm:{name}:{version}:{arch}")
 
 
-def dep(host, hardware=None, n=1, users=()):
+def dep(host, hardware=None, n=1, users=None):
     installs = tuple(inst(version=f"{i + 1}.0") for i in range(n))
-    return Deployment(host, hardware or physical(1, 4), installs, users=tuple(users))
+    people = None if users is None else tuple(HostUser(u, "human", None, "passwd") for u in users)
+    return Deployment(host, hardware or physical(1, 4), installs, users=people)
 
 
 def params(publisher, product, edition, metric):
@@ -106,16 +108,16 @@ def test_per_device_counts_versions_and_bitness_once():
 
 
 def test_per_named_user_counts_distinct_users():
+    every_account = MetricContext(RULES.core_factors, people=People(window_days=0))
     result = metrics.per_named_user([dep("pc1", users=("alice", "bob")), dep("pc2", users=("alice",))],
-                                    MetricParams(), CTX)
-    assert result.quantity == 2 and not result.notes
+                                    MetricParams(), every_account)
+    assert result.quantity == 2 and not result.notes and not result.missing
 
 
-def test_per_named_user_falls_back_to_device_and_says_so():
-    result = metrics.per_named_user([dep("pc1"), dep("pc2")], MetricParams(), CTX)
-    assert result.quantity == 2
-    assert "counted per device" in result.notes[0]
-    assert "no user data" in result.lines[0].text
+def test_per_named_user_without_user_data_needs_data_and_says_so():
+    result = metrics.per_named_user([dep("pc1", users=("alice",)), dep("pc2")], MetricParams(), CTX)
+    assert result.quantity == 0 and result.missing == "user data"
+    assert "no user data from pc2" in result.lines[0].text and "scan these hosts again" in result.notes[0]
 
 
 def test_per_processor_rounds_up_per_server():

@@ -137,6 +137,8 @@ def test_tiles_and_host_view(page, model):
     page.locator("#hosts-table button.drill", has_text="web1").click()
     detail = page.locator("#hosts-table tr.detail")
     assert "Licensable products on this host" in detail.inner_text()
+    assert "Users of this host" in detail.inner_text()
+    assert "ops-web1 · human · last login 2026-06-28" in detail.inner_text()  # local time of the reader (UTC here)
     page.click("#tile-compliance")
     assert len(visible_product_ids(page)) == model["summary"]["products_non_compliant"]
     page.locator("#charts g.bar-row", has=page.locator("text=Oracle")).click()
@@ -152,6 +154,7 @@ def test_payloads_render_as_text_and_never_run(page):
     page.click(f'#position-table button.drill[data-id="{evil}"]')
     page.fill("#hosts-filter", "web1")
     page.locator("#hosts-table button.drill", has_text="web1").click()
+    assert f"{report_fleet.PAYLOADS[0]} · human · last login none recorded" in page.inner_text("#hosts-table tr.detail")
     page.fill("#unrecognised-filter", "pwned")
     page.locator("#software details summary", has_text="distribution packages").click()
     page.fill("#distribution-filter", "pwned")

@@ -68,6 +68,8 @@ def test_model_drill_down_data(model):
     db1 = next(h for h in model["hosts"] if h["inventory_name"] == "db1")
     assert [p["id"] for p in db1["licensable"]] == [oracle["id"]]
     assert "packages" not in db1, "no record per installation in the model: installations.csv streams them"
+    assert db1["users"] == [{"account": "ops-db1", "kind": "human", "source": "wtmp", "last_login": "2026-06-28T09:00:00Z"}]
+    assert next(h for h in model["hosts"] if h["inventory_name"] == "win1")["users"] is None  # recorded without users
 
 
 def test_model_changes_history_and_charts(model):

@@ -12,7 +12,10 @@ import time
 
 import pytest
 
-from sam_engine.model import Entitlement, Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
+from dataclasses import replace
+
+from sam_engine.model import (Entitlement, Hardware, Host, HostScan, HostStatus, HostUser, Installation, Scan,
+                              Virtualization)
 from sam_engine.store.interface import HostNotFound, StoreError
 from sam_engine.store import open_store
 
@@ -56,6 +59,20 @@ def test_save_and_load_a_scan(store_location):
     assert got.scan_id == "s1" and info.hosts_ok == 1 and info.installations == 2
     assert hs.host == host("web1", 1) and hs.status is HostStatus.OK
     assert sorted(hs.installations, key=lambda i: i.name) == [inst("bash", "5.2", 1700000000), inst("curl", "7.88")]
+
+
+def test_a_hosts_users_are_stored_with_it_and_kept_while_it_is_stale(store_location):
+    people = (HostUser("CORP\\jdoe", "human", 1796119200, "profilelist"), HostUser("root", "service", None, "wtmp"))
+    web1 = ok("s1", "web1", 1)
+    with open_store(store_location) as st:
+        st.save_scan(run("s1", replace(web1, host=replace(web1.host, users=people)), ok("s1", "web2", 2)))
+    got = fleet(store_location)
+    assert got["web1"].host.users == people and got["web2"].host.users is None  # no user data: not "nobody"
+    with open_store(store_location) as st:
+        previous = st.last_inventory("web1")
+        st.save_scan(run("s2", HostScan("s2", "web1", HostStatus.UNREACHABLE, previous.host, previous.installations,
+                                        inventory_scan_id="s1")))
+    assert fleet(store_location)["web1"].host.users == people
 
 
 def test_an_unchanged_host_adds_no_inventory(store_location):

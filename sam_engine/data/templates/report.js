@@ -268,6 +268,24 @@
       ul.appendChild(li);
     });
     box.appendChild(ul);
+    var users = H("users");
+    box.appendChild(el("h4", null, users === null ? "Users: not reported by this host's collector" :
+      users.length ? "Users of this host" : "Users: no person uses this host"));
+    if (users && users.length) {
+      var ulu = el("ul");
+      users.forEach(function (u) {
+        var li = el("li", null, u[0] + " · " + u[1] + " · last login ");
+        if (u[2]) {
+          var t = el("time", null, u[2]);
+          t.setAttribute("datetime", u[2]);
+          localTime(t, Date.now());
+          li.appendChild(t);
+        } else { li.appendChild(document.createTextNode("none recorded")); }
+        li.appendChild(document.createTextNode(" (" + u[3] + ")"));
+        ulu.appendChild(li);
+      });
+      box.appendChild(ulu);
+    }
     return box;
   }
 
@@ -378,16 +396,17 @@
     return "just now";
   }
   function two(n) { return (n < 10 ? "0" : "") + n; }
+  function localTime(t, now) {
+    var iso = t.getAttribute("datetime"), when = Date.parse(iso);
+    if (isNaN(when)) { return; }
+    var d = new Date(when);
+    t.title = iso;
+    t.textContent = d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " +
+      two(d.getHours()) + ":" + two(d.getMinutes()) + " (" + ago((now - when) / 1000) + ")";
+  }
   function localTimes() {
     var now = Date.now();
-    document.querySelectorAll("time[datetime]").forEach(function (t) {
-      var iso = t.getAttribute("datetime"), when = Date.parse(iso);
-      if (isNaN(when)) { return; }
-      var d = new Date(when);
-      t.title = iso;
-      t.textContent = d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " +
-        two(d.getHours()) + ":" + two(d.getMinutes()) + " (" + ago((now - when) / 1000) + ")";
-    });
+    document.querySelectorAll("time[datetime]").forEach(function (t) { localTime(t, now); });
   }
 
   /* --- tiles and chart bars drill into the sections --------------------------------- */

@@ -1,0 +1,135 @@
+"""Named users counted as distinct people across the fleet (issue #15), with the users file.
+
+Microsoft 365 Apps is licensed per user, up to 5 PCs/Macs each (shared reference
+licensing.md): one person on 3 PCs needs 1 licence, not 3.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from sam_engine.licensing.catalogue import load_catalogue
+from sam_engine.licensing.context import LicenceSettings, load_context, position_of
+from sam_engine.licensing.named_users import People, count_people, load_people
+from sam_engine.licensing.position import build_position
+from sam_engine.model import Entitlement, Host, HostScan, HostStatus, HostUser, Installation
+from sam_engine.vocabulary import Status
+
+CATALOGUE, _ = load_catalogue()
+AS_OF = dt.date(2026, 12, 1)
+RECENT = int(dt.datetime(2026, 11, 30, 9, tzinfo=dt.timezone.utc).timestamp())
+LONG_AGO = int(dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc).timestamp())
+M365 = Installation("windows", "Microsoft 365 Apps for enterprise - en-us", "16.0.17126.20132", "x64",
+                    "Microsoft Corporation", None, "windows:O365ProPlusRetail - en-us")
+
+
+def person(account, last=RECENT, kind="human", source="profilelist"):
+    return HostUser(account, kind, last, source)
+
+
+def pc(name, *users, installs=(M365,)):
+    host = Host(f"smbios-uuid:{name}", name, "dmi-uuid", users=None if users == (None,) else tuple(users))
+    return HostScan("s1", name, HostStatus.OK, host, installs, inventory_scan_id="s1")
+
+
+def m365_position(hosts, owned=1, people=None):
+    ent = Entitlement("m365-e3", "Microsoft", "Microsoft 365 Apps", "named_user", owned, "licences/ms.yml:3",
+                      edition="Enterprise")
+    pos = build_position(hosts, CATALOGUE.recognise, [ent], AS_OF, people=people)
+    (row,) = [p for p in pos.products if p.product == "Microsoft 365 Apps"]
+    return row
+
+
+def test_microsoft_365_one_user_on_three_pcs_counts_one():
+    row = m365_position([pc(f"pc{n}", person("CORP\\jdoe")) for n in (1, 2, 3)])
+    assert row.consumption.quantity == 1 and row.status is Status.COMPLIANT
+    total = row.consumption.trace[-1].text
+    assert total.startswith("named user: 1 distinct person on 3 hosts (aliases merged: 0; a login within 90 days")
+    assert total.endswith(": CORP\\jdoe = 1")
+    assert [ln.text for ln in row.consumption.trace[:3]] == [f"pc{n}: users CORP\\jdoe" for n in (1, 2, 3)]
+
+
+def test_windows_accounts_match_whatever_their_case():
+    row = m365_position([pc("pc1", person("CORP\\JDoe")), pc("pc2", person("corp\\jdoe"))])
+    assert row.consumption.quantity == 1
+
+
+def test_aliases_of_one_person_are_merged_by_the_users_file(tmp_path):
+    hosts = [pc("pc1", person("CORP\\jdoe")), pc("pc2", person("JDoe@corp.example", source="profilelist")),
+             pc("lin1", person("jdoe", source="wtmp"), person("alice", source="wtmp"))]
+    assert m365_position(hosts, owned=4).consumption.quantity == 4  # without the file: four accounts
+    users = tmp_path / "users.yml"
+    users.write_text("people:\n  jdoe@corp.example: ['CORP\\jdoe', jdoe]\n")
+    people, problems = load_people(users)
+    assert not problems
+    row = m365_position(hosts, owned=4, people=people)
+    assert row.consumption.quantity == 2 and row.status is Status.OVER_LICENSED
+    assert "2 distinct people on 3 hosts (aliases merged: 2;" in row.consumption.trace[-1].text
+    assert row.consumption.trace[-1].text.endswith(": alice, jdoe@corp.example = 2")
+
+
+def test_service_built_in_excluded_and_idle_accounts_do_not_count(tmp_path):
+    users = tmp_path / "users.yml"
+    users.write_text("window_days: 30\nexclude: [svc_sql]\n")
+    people, _ = load_people(users)
+    hosts = [pc("pc1", person("CORP\\jdoe"), person("PC1\\Administrator", kind="service"),
+                person("CORP\\svc_sql"), person("CORP\\leaver", last=LONG_AGO), person("CORP\\newhire", last=None))]
+    row = m365_position(hosts, people=people)
+    assert row.consumption.quantity == 1
+    assert row.consumption.trace[-1].text.startswith(
+        f"named user: 1 distinct person on 1 host (aliases merged: 0; a login within 30 days; {users}); not counted: "
+        f"1 built-in or service account, 1 excluded by {users}, 2 without a login in the 30 days to 2026-12-01")
+    everyone = People(window_days=0)  # every human account, logged in or not
+    assert count_people([pc("x", *hosts[0].host.users).host.users], everyone, AS_OF).people == (
+        "CORP\\jdoe", "CORP\\leaver", "CORP\\newhire", "CORP\\svc_sql")
+
+
+def test_a_host_without_user_data_makes_the_position_need_data():
+    row = m365_position([pc("pc1", person("CORP\\jdoe")), pc("old1", None)], owned=5)
+    assert row.status is Status.NEEDS_DATA and row.consumption.quantity == 0 and row.balance is None
+    assert row.consumption.trace[0].text.startswith("named user: no user data from old1")
+    assert any("scan these hosts again" in n for n in row.notes)
+    assert m365_position([pc("old1", None)], owned=0).status is Status.UNLICENSED  # nothing owned: sure anyway
+
+
+def test_a_host_whose_users_are_known_to_be_nobody_counts_zero():
+    row = m365_position([pc("kiosk", installs=(M365,))], owned=1)  # users=(): read, and no person there
+    assert row.consumption.quantity == 0 and "nobody = 0" in row.consumption.trace[-1].text
+
+
+BAD_FILES = {
+    "window_days: a quarter\n": "users.yml:1:14: window_days: expected a whole number >= 0, got \"a quarter\"",
+    "peeople: {}\n": "users.yml:1:1: peeople: unknown field; expected one of window_days, people, exclude",
+    "people:\n  jdoe@corp: [jdoe]\n  john@corp: [JDOE]\n":
+        "users.yml:3:15: people.john@corp[0]: account 'JDOE' is already a person's at users.yml:2:15: "
+        "an account is one person's",
+    "people:\n  jdoe@corp: jdoe\n": "users.yml:2:14: people.jdoe@corp: expected a list of accounts, got \"jdoe\"",
+    "exclude: [[svc]]\n": "users.yml:1:11: exclude[0]: expected a text, got a list",
+    "people: [\n": "users.yml:2:1: users file is not valid YAML",
+}
+
+
+@pytest.mark.parametrize("text", sorted(BAD_FILES))
+def test_a_bad_users_file_is_a_located_problem_and_nothing_of_it_is_used(tmp_path, monkeypatch, text):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "users.yml").write_text(text)
+    people, problems = load_people("users.yml")
+    assert people == People()
+    assert str(problems[0]).replace(": error: ", ": ").startswith(BAD_FILES[text])
+
+
+def test_the_users_file_is_found_through_the_settings_and_a_missing_one_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert LicenceSettings.from_env({}).users_file is None
+    (tmp_path / "users.yml").write_text("people:\n  jdoe@corp.example: ['CORP\\jdoe']\nwindow_days: 0\n")
+    settings = LicenceSettings.from_env({})
+    ctx = load_context(settings, AS_OF, [])
+    assert ctx.people.window_days == 0 and ctx.people.person("corp\\JDOE") == "jdoe@corp.example"
+    hosts = [pc("pc1", person("CORP\\jdoe", last=None)), pc("pc2", person("jdoe@corp.example", last=None))]
+    (row,) = [p for p in position_of(hosts, ctx).products if p.product == "Microsoft 365 Apps"]
+    assert row.consumption.quantity == 1
+    missing = load_context(LicenceSettings.from_env({"FLEETSAM_USERS": "nowhere.yml"}), AS_OF, [])
+    assert [p.message for p in missing.problems if p.source == "nowhere.yml"][0].startswith("cannot read users file")
+    assert missing.has_errors
