@@ -263,7 +263,8 @@ class Unique:
 
 def reached_host_scan(scan_id: str, raw: RawHost, table: RowTable) -> tuple[HostScan, list[Problem]]:
     """A host the collector reached: its platform (``platforms.registry``) reads the result into
-    installations (compact, rows interned in ``table``) and a host, and names the collector.
+    installations (compact, rows interned in ``table``), a host and a hypervisor's topology, and names the
+    collector.
     Raises ``UnreadableResult`` for a result the platform cannot read (a wrong type where it
     expects a list or a mapping)."""
     assert raw.result is not None
@@ -273,12 +274,14 @@ def reached_host_scan(scan_id: str, raw: RawHost, table: RowTable) -> tuple[Host
         warnings = raw.result.get("warnings") or ()
         warnings = tuple(str(w) for w in warnings) if isinstance(warnings, list) else (str(warnings),)
         host = platform.host(raw.result, raw.inventory_name)
+        topology, more = platform.topology(raw.result, raw.inventory_name, raw.origin)
+        problems = [*problems, *more]
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, RecursionError) as exc:
         raise UnreadableResult(Problem(f"{raw.origin}: result", f"unreadable ({type(exc).__name__}: "
                                        f"{str(exc)[:200]}); the host is recorded failed")) from None
     return HostScan(scan_id, raw.inventory_name, HostStatus.OK, host, installations, collector=platform.collector,
                     inventory_scan_id=scan_id, warnings=warnings, collected_at=raw.collected_at,
-                    groups=raw.groups), problems
+                    groups=raw.groups, topology=topology), problems
 
 
 class UnreadableResult(Exception):
@@ -294,7 +297,7 @@ def stale_host_scan(scan_id: str, inventory_name: str, status: HostStatus, error
     return HostScan(scan_id, inventory_name, status, previous.host, previous.installations,
                     collector=previous.collector, inventory_scan_id=previous.inventory_scan_id,
                     inventory_digest=previous.inventory_digest, error=error, collected_at=previous.collected_at,
-                    groups=groups)
+                    groups=groups, topology=previous.topology)
 
 
 def build_scan(

@@ -19,8 +19,9 @@ from abc import ABC, abstractmethod
 from typing import Any, Mapping, Sequence
 
 from sam_engine.ingest.inventory import Inventory, RowTable
-from sam_engine.model import Host, Installation, Problem
+from sam_engine.model import Host, Installation, Problem, Topology
 from sam_engine.platforms import hardware, macos, records, windows
+from sam_engine.topology import vmware
 
 Result = Mapping[str, Any]
 
@@ -46,6 +47,10 @@ class Platform(ABC):
     @abstractmethod
     def host(self, result: Result, inventory_name: str) -> Host:
         """The host the result describes, its identity derived by ``hardware.identity``."""
+
+    def topology(self, result: Result, inventory_name: str, origin: str) -> tuple[Topology | None, list[Problem]]:
+        """The hypervisor view the result carries (servers and their VMs); None for a collector that has none."""
+        return None, []
 
 
 class Linux(Platform):
@@ -98,8 +103,33 @@ class MacOS(Platform):
         return macos.derive_host_macos(result["macos"], inventory_name)
 
 
+class VCenter(Platform):
+    """``fleetsam.sam.vcenter_facts``: a vCenter's or ESXi host's raw inventory under ``vcenter``; no software
+    of its own, its topology read by ``topology.vmware``. The host is the vCenter itself."""
+
+    collector = "fleetsam.sam.vcenter_facts"
+
+    def matches(self, result: Result) -> bool:
+        return isinstance(result.get("vcenter"), dict)
+
+    def installations(self, result: Result, origin: str) -> tuple[tuple[Installation, ...], list[Problem]]:
+        return (), []
+
+    def host(self, result: Result, inventory_name: str) -> Host:
+        raw = result["vcenter"]
+        about = raw.get("about") if isinstance(raw.get("about"), dict) else {}
+        host_id, source = hardware.identity((("vcenter-uuid", about.get("instance_uuid")),), inventory_name)
+        hostname = raw.get("hostname") if isinstance(raw.get("hostname"), str) else None
+        return Host(host_id=host_id, inventory_name=inventory_name, identity_source=source, hostname=hostname,
+                    os_family="VMware", os_name=about.get("full_name") if isinstance(about.get("full_name"), str)
+                    else None, os_version=about.get("version") if isinstance(about.get("version"), str) else None)
+
+    def topology(self, result: Result, inventory_name: str, origin: str) -> tuple[Topology | None, list[Problem]]:
+        return vmware.topology(result["vcenter"], inventory_name, origin)
+
+
 LINUX = Linux()
-PLATFORMS: tuple[Platform, ...] = (Windows(), MacOS(), LINUX)  # the first that matches reads a result
+PLATFORMS: tuple[Platform, ...] = (Windows(), MacOS(), VCenter(), LINUX)  # the first that matches reads a result
 
 
 def platform_of(result: Result) -> Platform:
