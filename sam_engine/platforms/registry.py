@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 from sam_engine.ingest.inventory import Inventory, RowTable
 from sam_engine.model import Host, Installation, Problem, Topology
 from sam_engine.platforms import hardware, macos, records, windows
-from sam_engine.topology import vmware
+from sam_engine.topology import hyperv, vmware
 
 Result = Mapping[str, Any]
 
@@ -84,6 +84,9 @@ class Windows(Platform):
 
     def host(self, result: Result, inventory_name: str) -> Host:
         return windows.derive_host_windows(result["windows"], inventory_name)
+
+    def topology(self, result: Result, inventory_name: str, origin: str) -> tuple[Topology | None, list[Problem]]:
+        return hyperv.topology(result["windows"], inventory_name, origin)  # a Hyper-V host's VMs, else None
 
 
 class MacOS(Platform):
