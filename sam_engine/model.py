@@ -63,6 +63,8 @@ class Hardware:
     memory_mb: int | None = None
     cpu_id: str | None = None  # ARM MIDR "implementer:part", e.g. "0x41:0xd0c" (Neoverse N1)
     cloud: str | None = None  # public cloud the VM runs in, from DMI: "AWS", "Azure", "Google Cloud"
+    instance_type: str | None = None  # the cloud's instance type or VM size ("m5.2xlarge"), from its metadata service
+    dedicated_host: str | None = None  # the cloud's dedicated host id when the VM runs on one ("h-0123...")
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,24 @@ options:
     type: str
     choices: [records, json]
     default: records
+  cloud_metadata:
+    description:
+      - On a guest whose DMI strings name AWS, Azure or Google Cloud, also read its instance type and
+        dedicated host from the cloud's instance metadata service (AWS IMDSv2 with a session token, Azure
+        C(Metadata: true), Google C(Metadata-Flavor: Google)) into C(host.cloud_metadata). Other hosts send
+        no request.
+    type: bool
+    default: true
+  metadata_url:
+    description:
+      - Base URL of the instance metadata service; requests never go through a proxy or follow a redirect.
+    type: str
+    default: http://169.254.169.254
+  metadata_timeout:
+    description:
+      - Seconds to wait for each metadata request.
+    type: float
+    default: 2.0
 attributes:
   platform:
     description: Target operating systems.
@@ -177,12 +195,17 @@ host:
     detect_virt: kvm
     container_markers: []
     memtotal_kb: 16384000
+    cloud_metadata:
+      provider: aws
+      answers: {instance-type: m5.2xlarge, instance-id: i-0abc1234def567890, placement/host-id: h-0123456789abcdef0}
+      errors: []
 '''
 
 import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetsam.sam.plugins.module_utils import cloud_metadata
 from ansible_collections.fleetsam.sam.plugins.module_utils import host_raw
 from ansible_collections.fleetsam.sam.plugins.module_utils import linux_packages
 from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_common import root_path
@@ -250,6 +273,9 @@ def main():
             root=dict(type='path', default='/'),
             host_facts=dict(type='bool', default=True),
             software_format=dict(type='str', default='records', choices=['records', 'json']),
+            cloud_metadata=dict(type='bool', default=True),
+            metadata_url=dict(type='str', default='http://169.254.169.254'),
+            metadata_timeout=dict(type='float', default=2.0),
         ),
         supports_check_mode=True,
     )
@@ -265,6 +291,10 @@ def main():
         result['software'] = software
     if module.params['host_facts']:
         result['host'] = host_raw.collect(run, root)
+        cloud = cloud_metadata.cloud_of(result['host']['dmi']) if module.params['cloud_metadata'] else None
+        if cloud:
+            result['host']['cloud_metadata'] = cloud_metadata.query(cloud, module.params['metadata_url'],
+                                                                    module.params['metadata_timeout'])
     module.exit_json(**result)
 
 

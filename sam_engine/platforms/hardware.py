@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from sam_engine.model import Hardware, Host, Virtualization
+from sam_engine.topology import cloud
 
 # DMI sys_vendor / product_name fragments that mean "this is a virtual machine".
 VM_DMI_MARKERS = (
@@ -205,6 +206,7 @@ def derive_hardware(raw: Mapping[str, Any]) -> Hardware:
     mem = raw.get("memtotal_kb")
     dmi = raw.get("dmi") or {}
     arm_vendor, arm_model = arm_cpu_name(cpu["cpu_id"])
+    instance_type, dedicated_host = cloud.instance_facts(raw.get("cloud_metadata"))
     return Hardware(
         sockets=sockets,
         cores=cores,
@@ -217,6 +219,8 @@ def derive_hardware(raw: Mapping[str, Any]) -> Hardware:
         cpu_id=cpu["cpu_id"],
         cloud=detect_cloud(dmi.get("sys_vendor"), dmi.get("product_name"), dmi.get("chassis_asset_tag"),
                            dmi.get("bios_version")),
+        instance_type=instance_type,
+        dedicated_host=dedicated_host,
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 from sam_engine.ingest.inventory import Inventory, RowTable
 from sam_engine.model import Host, Installation, Problem, Topology
 from sam_engine.platforms import hardware, macos, records, windows
-from sam_engine.topology import hyperv, vmware
+from sam_engine.topology import cloud, hyperv, vmware
 
 Result = Mapping[str, Any]
 
@@ -69,6 +69,12 @@ class Linux(Platform):
 
     def host(self, result: Result, inventory_name: str) -> Host:
         return hardware.derive_host(result.get("host") or {}, inventory_name)
+
+    def topology(self, result: Result, inventory_name: str, origin: str) -> tuple[Topology | None, list[Problem]]:
+        raw = result.get("host")
+        if not isinstance(raw, Mapping) or "cloud_metadata" not in raw:
+            return None, []  # not a cloud guest: the common case costs nothing
+        return cloud.topology(raw, hardware.derive_hardware(raw).threads, inventory_name, origin)
 
 
 class Windows(Platform):
