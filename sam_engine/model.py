@@ -87,6 +87,7 @@ class Host:
     kernel: str | None = None
     hardware: Hardware = field(default_factory=Hardware)
     board_id: str | None = None  # DMI product UUID (else serial) beside a machine-id: tells cloned images apart
+    bios_uuid: str | None = None  # SMBIOS system UUID, canonical (topology.uuids): links a VM guest to its hypervisor
 
 
 @dataclass(frozen=True, slots=True)

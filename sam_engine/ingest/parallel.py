@@ -163,9 +163,10 @@ def _parallel(spool, paths, last_inventory, workers) -> tuple[Scan, list[Problem
                                                   inv[3])
                     else:
                         installations = Inventory.of(inv, table)
-                    hosts.append(HostScan(run.scan_id, name, status, host, installations, collector=collector,
-                                          inventory_scan_id=run.scan_id, warnings=warnings,
-                                          collected_at=collected_at, groups=groups, topology=topology))
+                    hosts.append(ingest.keep_topology(HostScan(
+                        run.scan_id, name, status, host, installations, collector=collector,
+                        inventory_scan_id=run.scan_id, warnings=warnings, collected_at=collected_at, groups=groups,
+                        topology=topology), last_inventory))
                 else:
                     hosts.append(ingest.stale_host_scan(run.scan_id, name, status, error, groups,
                                                         last_inventory(name)))

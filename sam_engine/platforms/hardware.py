@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from sam_engine.model import Hardware, Host, Virtualization
-from sam_engine.topology import cloud
+from sam_engine.topology import cloud, uuids
 
 # DMI sys_vendor / product_name fragments that mean "this is a virtual machine".
 VM_DMI_MARKERS = (
@@ -286,4 +286,5 @@ def derive_host(raw: Mapping[str, Any], inventory_name: str) -> Host:
         kernel=raw.get("kernel"),
         hardware=derive_hardware(raw),
         board_id=board.lower() if board and source == "machine-id" else None,
+        bios_uuid=uuids.canonical(dmi.get("product_uuid")),
     )

@@ -27,7 +27,8 @@ import json
 from typing import Any, Mapping
 
 from sam_engine.model import GuestVM, PhysicalServer, Problem, Topology
-from sam_engine.topology.fields import canonical_uuid, text
+from sam_engine.topology.fields import text
+from sam_engine.topology.uuids import canonical
 
 _MAX_ID = 200  # a host id or instance type longer than this is not one
 
@@ -82,7 +83,7 @@ def topology(host_raw: Mapping[str, Any], vcpus: int | None, inventory_name: str
     if provider is None or host_id is None:
         return None, problems
     dmi = host_raw.get("dmi") if isinstance(host_raw.get("dmi"), Mapping) else {}
-    uuid = canonical_uuid(dmi.get("product_uuid"))
+    uuid = canonical(dmi.get("product_uuid"))
     if uuid is None:
         problems.append(Problem(f"{origin}: host.dmi.product_uuid", f"on dedicated host {host_id!r} but the DMI "
                                 "UUID is unreadable (the collector needs root): the guest cannot be placed",

@@ -21,7 +21,8 @@ from typing import Any, Mapping
 
 from sam_engine.model import GuestVM, PhysicalServer, Problem, Topology
 from sam_engine.platforms.windows import derive_hardware_windows
-from sam_engine.topology.fields import canonical_uuid, count, records, text, uuid_or_problem
+from sam_engine.topology.fields import count, records, text, uuid_or_problem
+from sam_engine.topology.uuids import canonical
 
 # Microsoft.HyperV.PowerShell.VMState: the collector returns the name, ConvertTo-Json the number.
 VM_STATES = {"running": "running", "off": "shut off", "saved": "saved", "paused": "paused",
@@ -55,11 +56,11 @@ def topology(win: Mapping[str, Any], inventory_name: str, origin: str) -> tuple[
         key=f"hyperv:{(fqdn or name).lower()}", name=name, platform="hyperv", source=source,
         sockets=derived.sockets, cores=derived.cores,
         threads=count(vm_host.get("LogicalProcessorCount")) or derived.threads,
-        cpu_vendor=derived.cpu_vendor, cpu_model=derived.cpu_model, uuid=canonical_uuid(product.get("UUID")))
+        cpu_vendor=derived.cpu_vendor, cpu_model=derived.cpu_model, uuid=canonical(product.get("UUID")))
 
     bios: dict[str, str] = {}
     for where, item in records(raw, "settings", origin, problems):
-        vm_id = canonical_uuid(item.get("VirtualSystemIdentifier"))
+        vm_id = canonical(item.get("VirtualSystemIdentifier"))
         guid = uuid_or_problem(item.get("BIOSGUID"), f"{where}.BIOSGUID", problems, required=False)
         if vm_id and guid:
             bios[vm_id] = guid

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sam_engine.ingest import spool as ingest
 from sam_engine.platforms.registry import platform_of
-from sam_engine.topology import fields, vmware
+from sam_engine.topology import fields, uuids, vmware
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "vcenter_vcsim.json"
 
@@ -91,8 +91,8 @@ def test_hostile_and_broken_records_are_problems_never_exceptions():
 
 
 def test_canonical_uuid():
-    assert fields.canonical_uuid(" {265104DE-1472-547C-B873-6DC7883FB6CB} ") == "265104de-1472-547c-b873-6dc7883fb6cb"
-    assert fields.canonical_uuid("265104de1472547cb8736dc7883fb6cb") == "265104de-1472-547c-b873-6dc7883fb6cb"
+    assert uuids.canonical(" {265104DE-1472-547C-B873-6DC7883FB6CB} ") == "265104de-1472-547c-b873-6dc7883fb6cb"
+    assert uuids.canonical("265104de1472547cb8736dc7883fb6cb") == "265104de-1472-547c-b873-6dc7883fb6cb"
     for bad in ("", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", "265104de-1472-547c-b873", 42, None, "g" * 32):
-        assert fields.canonical_uuid(bad) is None
-    assert (fields.count("12"), fields.count(True), fields.count(0), fields.count(2**40)) == (12, None, None, None)
+        assert uuids.canonical(bad) is None
+    assert (fields.count("12"), fields.count(True), fields.count(0), fields.count(-3)) == (12, None, None, None)
