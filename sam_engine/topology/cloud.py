@@ -31,6 +31,9 @@ from sam_engine.topology.fields import text
 from sam_engine.topology.uuids import canonical
 
 _MAX_ID = 200  # a host id or instance type longer than this is not one
+PROVIDERS = ("aws", "azure", "gce")
+# Servers only their guests report, each guest itself: linking adds their VMs up (topology.link).
+DEDICATED_PLATFORMS = frozenset(f"{provider}-dedicated" for provider in PROVIDERS)
 
 
 def _short(value: Any) -> str | None:
@@ -78,7 +81,7 @@ def topology(host_raw: Mapping[str, Any], vcpus: int | None, inventory_name: str
     if isinstance(errors, list) and errors:
         problems.append(Problem(f"{origin}: host.cloud_metadata", "instance metadata not fully read: "
                                 + "; ".join(str(e)[:200] for e in errors[:5]), "warning"))
-    provider = raw.get("provider") if raw.get("provider") in ("aws", "azure", "gce") else None
+    provider = raw.get("provider") if raw.get("provider") in PROVIDERS else None
     _, host_id = instance_facts(raw)
     if provider is None or host_id is None:
         return None, problems

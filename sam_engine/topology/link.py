@@ -18,12 +18,13 @@ from __future__ import annotations
 from typing import Iterable
 
 from sam_engine.model import GuestVM, HostScan, PhysicalServer
-from sam_engine.topology import FleetTopology, Placement, uuids
+from sam_engine.topology import FleetTopology, Placement, cloud, uuids
 
 
 def fleet_topology(host_scans: Iterable[HostScan]) -> FleetTopology:
     """Servers by key (the newest report wins when two collectors report one server), the VMs of each
-    as that report lists them, and a placement for every scanned guest whose UUID matches a VM."""
+    as that report lists them, and a placement for every scanned guest whose UUID matches a VM. A cloud
+    dedicated host is reported by each of its guests, each listing only itself: their VMs add up."""
     scans = list(host_scans)
     reports: dict[str, tuple[str, PhysicalServer, tuple[GuestVM, ...]]] = {}
     for hs in scans:
@@ -33,7 +34,11 @@ def fleet_topology(host_scans: Iterable[HostScan]) -> FleetTopology:
         for server in hs.topology.servers:
             vms = tuple(vm for vm in hs.topology.guests if vm.server == server.key)
             known = reports.get(server.key)
-            if known is None or when >= known[0]:
+            if known is not None and server.platform in cloud.DEDICATED_PLATFORMS:
+                vms = (known[2] + vms) if when >= known[0] else (vms + known[2])
+                server = server if when >= known[0] else known[1]
+                reports[server.key] = (max(when, known[0]), server, vms)
+            elif known is None or when >= known[0]:
                 reports[server.key] = (when, server, vms)
     servers = {key: server for key, (_, server, _) in sorted(reports.items())}
     guests = {key: vms for key, (_, _, vms) in sorted(reports.items())}
