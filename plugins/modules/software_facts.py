@@ -66,7 +66,7 @@ options:
     description:
       - On a guest whose DMI strings name AWS, Azure or Google Cloud, also read its instance type and
         dedicated host from the cloud's instance metadata service (AWS IMDSv2 with a session token, Azure
-        C(Metadata: true), Google C(Metadata-Flavor: Google)) into C(host.cloud_metadata). Other hosts send
+        and Google with their metadata request headers) into C(host.cloud_metadata). Other hosts send
         no request.
     type: bool
     default: true

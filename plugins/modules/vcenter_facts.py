@@ -212,14 +212,13 @@ def retrieve(content, page_size):
                                                                path='view', skip=False)
         spec = vmodl.query.PropertyCollector.FilterSpec(
             objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=view, skip=True, selectSet=[traverse])],
-            propSet=[vmodl.query.PropertyCollector.PropertySpec(type=getattr(vim, name), pathSet=[p for p, _ in props])
+            propSet=[vmodl.query.PropertyCollector.PropertySpec(type=getattr(vim, name), pathSet=[path for path, key in props])
                      for name, props in PROPERTIES.items()])
         options = vmodl.query.PropertyCollector.RetrieveOptions(maxObjects=page_size)
         collector = content.propertyCollector
         page = collector.RetrievePropertiesEx([spec], options)
         while page is not None:
-            for obj in page.objects or ():
-                yield obj
+            yield from page.objects or ()
             page = collector.ContinueRetrievePropertiesEx(page.token) if page.token else None
     finally:
         view.Destroy()
