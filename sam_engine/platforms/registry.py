@@ -2,8 +2,9 @@
 
 One small class per collector, each saying whether a result is its own
 (``matches``), what it holds (``installations``, or ``inventory`` in compact
-form) and which host it describes (``host``), under the collector's name
-(``collector``, recorded on every ``HostScan``). Ingest asks ``platform_of``
+form), which host it describes (``host``) and, for a vCenter, a Hyper-V host
+or a cloud guest on a dedicated host, its topology (``topology``), under the
+collector's name (``collector``, recorded on every ``HostScan``). Ingest asks ``platform_of``
 and never looks at a result's keys itself. A new collector is one more class
 here and in ``PLATFORMS``; its reading rules live in its own module.
 
