@@ -64,6 +64,8 @@ class Hardware:
     cpu_id: str | None = None  # ARM MIDR "implementer:part", e.g. "0x41:0xd0c" (Neoverse N1)
     cloud: str | None = None  # public cloud the VM runs in, from DMI: "AWS", "Azure", "Google Cloud"
     system_model: str | None = None  # the server model: DMI product name, or POWER's "IBM,9080-HEX" (PVU rows)
+    instance_type: str | None = None  # the cloud's instance type or VM size ("m5.2xlarge"), from its metadata service
+    dedicated_host: str | None = None  # the cloud's dedicated host id when the VM runs on one ("h-0123...")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class Host:
     hardware: Hardware = field(default_factory=Hardware)
     board_id: str | None = None  # DMI product UUID (else serial) beside a machine-id: tells cloned images apart
     users: tuple[HostUser, ...] | None = None  # None: the collector reported no user data (not "nobody")
+    bios_uuid: str | None = None  # SMBIOS system UUID, canonical (topology.uuids): links a VM guest to its hypervisor
 
 
 @dataclass(frozen=True, slots=True)

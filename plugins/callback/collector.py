@@ -160,7 +160,8 @@ from ansible_collections.fleetsam.sam.plugins.plugin_utils import spool
 
 COLLECTOR_ACTIONS = frozenset(('fleetsam.sam.software_facts', 'software_facts',
                                'fleetsam.sam.win_software_facts', 'win_software_facts',
-                               'fleetsam.sam.macos_software_facts', 'macos_software_facts'))
+                               'fleetsam.sam.macos_software_facts', 'macos_software_facts',
+                               'fleetsam.sam.vcenter_facts', 'vcenter_facts'))
 try:  # the version is the engine's; the run is still spooled when the engine is not importable
     from sam_engine import __version__ as TOOL_VERSION
 except ImportError:

@@ -74,6 +74,24 @@ options:
     type: str
     choices: [records, json]
     default: records
+  cloud_metadata:
+    description:
+      - On a guest whose DMI strings name AWS, Azure or Google Cloud, also read its instance type and
+        dedicated host from the cloud's instance metadata service (AWS IMDSv2 with a session token, Azure
+        and Google with their metadata request headers) into C(host.cloud_metadata). Other hosts send
+        no request.
+    type: bool
+    default: true
+  metadata_url:
+    description:
+      - Base URL of the instance metadata service; requests never go through a proxy or follow a redirect.
+    type: str
+    default: http://169.254.169.254
+  metadata_timeout:
+    description:
+      - Seconds to wait for each metadata request.
+    type: float
+    default: 2.0
 attributes:
   platform:
     description: Target operating systems.
@@ -215,6 +233,10 @@ host:
     detect_virt: kvm
     container_markers: []
     memtotal_kb: 16384000
+    cloud_metadata:
+      provider: aws
+      answers: {instance-type: m5.2xlarge, instance-id: i-0abc1234def567890, placement/host-id: h-0123456789abcdef0}
+      errors: []
 users:
   description:
     - Raw records of the host's accounts and logins, for named-user licences; a file
@@ -248,6 +270,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetsam.sam.plugins.module_utils import cloud_metadata
 from ansible_collections.fleetsam.sam.plugins.module_utils import host_raw
 from ansible_collections.fleetsam.sam.plugins.module_utils import host_users
 from ansible_collections.fleetsam.sam.plugins.module_utils import linux_packages
@@ -321,6 +344,9 @@ def main():
             host_facts=dict(type='bool', default=True),
             user_facts=dict(type='bool', default=True),
             software_format=dict(type='str', default='records', choices=['records', 'json']),
+            cloud_metadata=dict(type='bool', default=True),
+            metadata_url=dict(type='str', default='http://169.254.169.254'),
+            metadata_timeout=dict(type='float', default=2.0),
         ),
         supports_check_mode=True,
     )
@@ -336,6 +362,10 @@ def main():
         result['software'] = software
     if module.params['host_facts']:
         result['host'] = host_raw.collect(run, root)
+        cloud = cloud_metadata.cloud_of(result['host']['dmi']) if module.params['cloud_metadata'] else None
+        if cloud:
+            result['host']['cloud_metadata'] = cloud_metadata.query(cloud, module.params['metadata_url'],
+                                                                    module.params['metadata_timeout'])
     if module.params['user_facts']:
         result['users'] = host_users.collect(root)
     module.exit_json(**result)

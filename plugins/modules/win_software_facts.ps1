@@ -345,5 +345,28 @@ Invoke-Section -Name 'hardware' -Block {
     $win.hardware.enclosure = ConvertTo-Record -Object $enclosure -Names @('SMBIOSAssetTag')
 }
 
+# A Hyper-V host's VMs, only where the Hyper-V PowerShell module is installed. The guest's SMBIOS UUID
+# is the VM's BIOSGUID (Msvm_VirtualSystemSettingData), which is not always its VMId: both are returned.
+if (Get-Module -ListAvailable -Name Hyper-V) {
+    Invoke-Section -Name 'Hyper-V' -Block {
+        $vmHost = Get-VMHost -ErrorAction Stop
+        $hyperv = @{
+            host = ConvertTo-Record -Object $vmHost -Names @('ComputerName', 'FullyQualifiedDomainName', 'LogicalProcessorCount')
+            vms = [System.Collections.Generic.List[Object]]::new()
+            settings = [System.Collections.Generic.List[Object]]::new()
+        }
+        foreach ($vm in (Get-VM -ErrorAction Stop)) {
+            $record = ConvertTo-Record -Object $vm -Names @('Name', 'ProcessorCount', 'State', 'Generation')
+            $record.VMId = "$($vm.VMId)"
+            $hyperv.vms.Add($record)
+        }
+        $filter = "VirtualSystemType = 'Microsoft:Hyper-V:System:Realized'"
+        foreach ($setting in (Get-CimInstance -Namespace 'root\virtualization\v2' -ClassName Msvm_VirtualSystemSettingData -Filter $filter)) {
+            $hyperv.settings.Add((ConvertTo-Record -Object $setting -Names @('VirtualSystemIdentifier', 'BIOSGUID', 'ElementName')))
+        }
+        $win.hyperv = $hyperv
+    }
+}
+
 $module.Result.windows = $win
 $module.ExitJson()

@@ -22,6 +22,8 @@ description:
     channel, AppX/MSIX packages of all users, ISO/IEC 19770-2 SWID tags and the
     processor, computer system and identity records, and who uses the host
     (every C(ProfileList) profile with its SID, account name and last use).
+  - On a Hyper-V host (the Hyper-V PowerShell module installed) also the host's logical processors and
+    each VM's id, BIOS GUID, name, processor count and state.
   - Returns raw values only, as the registry, CIM and AppX report them. The
     fleetsam engine applies the Programs and Features rules (hidden system
     components, updates, duplicate keys, 32/64-bit copies), builds names and
@@ -281,4 +283,29 @@ windows:
           description: C(Win32_SystemEnclosure); its C(SMBIOSAssetTag) tells an Azure VM from another Hyper-V VM.
           type: dict
           sample: {SMBIOSAssetTag: 7783-7084-3265-9085-8269-3286-77}
+    hyperv:
+      description:
+        - A Hyper-V host's VMs, present only where the Hyper-V PowerShell module is installed.
+        - The engine links each VM to the guest scanned from inside it by C(BIOSGUID), the SMBIOS UUID the guest
+          reports, which is not always the C(VMId).
+      returned: when the Hyper-V PowerShell module is installed
+      type: dict
+      contains:
+        host:
+          description: C(Get-VMHost).
+          type: dict
+          sample: {ComputerName: HV01, FullyQualifiedDomainName: corp.example.com, LogicalProcessorCount: 64}
+        vms:
+          description: C(Get-VM), one record per VM; C(State) as its name.
+          type: list
+          elements: dict
+          sample:
+            - {VMId: 8e2c0a3e-5c1b-4f4e-9b8a-1f7d2c3b4a51, Name: SQL01, ProcessorCount: 4, State: Running, Generation: 2}
+        settings:
+          description: The realized C(Msvm_VirtualSystemSettingData) of each VM (C(VirtualSystemIdentifier) is its C(VMId)).
+          type: list
+          elements: dict
+          sample:
+            - {VirtualSystemIdentifier: 8E2C0A3E-5C1B-4F4E-9B8A-1F7D2C3B4A51, BIOSGUID: "{3E0A2C8E-1B5C-4E4F-9B8A-1F7D2C3B4A51}",
+               ElementName: SQL01}
 '''

@@ -67,10 +67,10 @@ def _work(paths: list[str], scope: tuple[str, ...] = ()) -> tuple[int, list[tupl
             else:
                 inv = tuple(installations)
             hosts.append((raw.inventory_name, raw.origin, status.value, error, raw.collected_at, raw.groups,
-                          scanned.host, inv, bad, scanned.warnings, scanned.collector))
+                          scanned.host, inv, bad, scanned.warnings, scanned.collector, scanned.topology))
         else:
             hosts.append((raw.inventory_name, raw.origin, status.value, error, raw.collected_at, raw.groups,
-                          None, None, bad if raw.status is HostStatus.OK else [], (), None))
+                          None, None, bad if raw.status is HostStatus.OK else [], (), None, None))
     rows = _table.rows[_sent:]
     _sent = len(_table.rows)
     return os.getpid(), rows, hosts, read_problems
@@ -150,7 +150,8 @@ def _parallel(spool, paths, last_inventory, workers, on_host=None) -> tuple[Scan
             read_problems.extend(problems)
             mapping = translate.setdefault(pid, [])
             mapping.extend(map(table.intern, rows))
-            for name, origin, status, error, collected_at, groups, host, inv, bad, warnings, collector in chunk:
+            for (name, origin, status, error, collected_at, groups, host, inv, bad, warnings, collector,
+                 topology) in chunk:
                 if on_host is not None:
                     on_host()
                 if not unique(name, origin):
@@ -166,9 +167,10 @@ def _parallel(spool, paths, last_inventory, workers, on_host=None) -> tuple[Scan
                                                   inv[3])
                     else:
                         installations = Inventory.of(inv, table)
-                    hosts.append(HostScan(run.scan_id, name, status, host, installations, collector=collector,
-                                          inventory_scan_id=run.scan_id, warnings=warnings,
-                                          collected_at=collected_at, groups=groups))
+                    hosts.append(ingest.keep_topology(HostScan(
+                        run.scan_id, name, status, host, installations, collector=collector,
+                        inventory_scan_id=run.scan_id, warnings=warnings, collected_at=collected_at, groups=groups,
+                        topology=topology), last_inventory))
                 else:
                     hosts.append(ingest.stale_host_scan(run.scan_id, name, status, error, groups,
                                                         last_inventory(name)))

@@ -21,13 +21,14 @@ import datetime as dt
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from sam_engine.ingest.inventory import RowTable
-from sam_engine.model import HostScan, HostStatus, Problem, Scan
+from sam_engine.model import HostScan, HostStatus, Problem, Scan, Topology
 from sam_engine.platforms.registry import platform_of
+from sam_engine.topology.collected import read_topology
 
 try:  # optional: a C JSON parser; the results are the same Python values as json.loads gives
     from orjson import loads as _fast_loads
@@ -263,7 +264,8 @@ class Unique:
 
 def reached_host_scan(scan_id: str, raw: RawHost, table: RowTable) -> tuple[HostScan, list[Problem]]:
     """A host the collector reached: its platform (``platforms.registry``) reads the result into
-    installations (compact, rows interned in ``table``) and a host, and names the collector.
+    installations (compact, rows interned in ``table``), a host and a hypervisor's topology, and names the
+    collector.
     Raises ``UnreadableResult`` for a result the platform cannot read (a wrong type where it
     expects a list or a mapping)."""
     assert raw.result is not None
@@ -273,12 +275,37 @@ def reached_host_scan(scan_id: str, raw: RawHost, table: RowTable) -> tuple[Host
         warnings = raw.result.get("warnings") or ()
         warnings = tuple(str(w) for w in warnings) if isinstance(warnings, list) else (str(warnings),)
         host = platform.host(raw.result, raw.inventory_name)
+        topology, more = read_topology(raw.result.get("hypervisor"), raw.origin, raw.inventory_name)
+        own, more_own = platform.topology(raw.result, raw.inventory_name, raw.origin)  # vCenter, Hyper-V, cloud
+        topology = joined(topology, own)
+        problems = [*problems, *more, *more_own]
+        if raw.result.get("hypervisor_error") is not None:  # the callback's note of a failed hypervisor_facts
+            warnings += (f"{HYPERVISOR_FAILED}: {str(raw.result['hypervisor_error'])[:500]}",)
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, RecursionError) as exc:
         raise UnreadableResult(Problem(f"{raw.origin}: result", f"unreadable ({type(exc).__name__}: "
                                        f"{str(exc)[:200]}); the host is recorded failed")) from None
     return HostScan(scan_id, raw.inventory_name, HostStatus.OK, host, installations, collector=platform.collector,
                     inventory_scan_id=scan_id, warnings=warnings, collected_at=raw.collected_at,
-                    groups=raw.groups), problems
+                    groups=raw.groups, topology=topology), problems
+
+
+def joined(first: Topology | None, second: Topology | None) -> Topology | None:
+    """Both views of one host (its hypervisor_facts and its own collector's), or the one there is."""
+    if first is None or second is None:
+        return first or second
+    return Topology(servers=first.servers + second.servers, guests=first.guests + second.guests)
+
+
+HYPERVISOR_FAILED = "hypervisor_facts failed; the host's last topology is kept"
+
+
+def keep_topology(host_scan: HostScan, last_inventory: Callable[[str], HostScan | None]) -> HostScan:
+    """``host_scan`` with its last stored topology when its hypervisor collector failed this time: like a
+    host's inventory, a topology is not forgotten because one run could not read it."""
+    if host_scan.topology is not None or not any(w.startswith(HYPERVISOR_FAILED) for w in host_scan.warnings):
+        return host_scan
+    last = last_inventory(host_scan.inventory_name)
+    return replace(host_scan, topology=last.topology) if last is not None else host_scan
 
 
 class UnreadableResult(Exception):
@@ -294,7 +321,7 @@ def stale_host_scan(scan_id: str, inventory_name: str, status: HostStatus, error
     return HostScan(scan_id, inventory_name, status, previous.host, previous.installations,
                     collector=previous.collector, inventory_scan_id=previous.inventory_scan_id,
                     inventory_digest=previous.inventory_digest, error=error, collected_at=previous.collected_at,
-                    groups=groups)
+                    groups=groups, topology=previous.topology)
 
 
 def build_scan(
@@ -325,7 +352,7 @@ def build_scan(
                 problems.append(exc.args[0])
                 status, error = HostStatus.FAILED, exc.args[0].message
             else:
-                hosts.append(host_scan)
+                hosts.append(keep_topology(host_scan, last_inventory))
                 problems.extend(bad)
                 continue
         hosts.append(stale_host_scan(run.scan_id, raw.inventory_name, status, error, raw.groups,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from sam_engine.model import Hardware, Host, Virtualization
+from sam_engine.topology import cloud, uuids
 
 # DMI sys_vendor / product_name fragments that mean "this is a virtual machine".
 VM_DMI_MARKERS = (
@@ -208,6 +209,7 @@ def derive_hardware(raw: Mapping[str, Any]) -> Hardware:
     mem = raw.get("memtotal_kb")
     dmi = raw.get("dmi") or {}
     arm_vendor, arm_model = arm_cpu_name(cpu["cpu_id"])
+    instance_type, dedicated_host = cloud.instance_facts(raw.get("cloud_metadata"))
     return Hardware(
         sockets=sockets,
         cores=cores,
@@ -221,6 +223,8 @@ def derive_hardware(raw: Mapping[str, Any]) -> Hardware:
         cloud=detect_cloud(dmi.get("sys_vendor"), dmi.get("product_name"), dmi.get("chassis_asset_tag"),
                            dmi.get("bios_version")),
         system_model=cpu["system"] or _usable(dmi.get("product_name")),
+        instance_type=instance_type,
+        dedicated_host=dedicated_host,
     )
 
 
@@ -286,4 +290,5 @@ def derive_host(raw: Mapping[str, Any], inventory_name: str) -> Host:
         kernel=raw.get("kernel"),
         hardware=derive_hardware(raw),
         board_id=board.lower() if board and source == "machine-id" else None,
+        bios_uuid=uuids.canonical(dmi.get("product_uuid")),
     )

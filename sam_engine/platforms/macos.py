@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from sam_engine.platforms import hardware, swid
 from sam_engine.model import Hardware, Host, Problem, Virtualization
+from sam_engine.topology import uuids
 
 APPLE = "Apple Inc."
 _MARK_RE = re.compile(r"^#fleetsam-(file|dir|cmd) (.*)$")
@@ -370,4 +371,5 @@ def derive_host_macos(macos: Mapping[str, Any], inventory_name: str) -> Host:
                 hostname=hostname or None, fqdn=hostname if hostname and "." in hostname else None,
                 os_family="Darwin", os_name=sw.get("ProductName") or sp["os_name"] or "macOS",
                 os_version=sw.get("ProductVersion") or sp["os_version"],
-                kernel=(uname[1] if len(uname) > 1 else None) or sp["kernel"], hardware=derive_hardware_macos(macos))
+                kernel=(uname[1] if len(uname) > 1 else None) or sp["kernel"], hardware=derive_hardware_macos(macos),
+                bios_uuid=uuids.canonical(facts["ioreg"].get("IOPlatformUUID")))

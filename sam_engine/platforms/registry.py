@@ -2,8 +2,9 @@
 
 One small class per collector, each saying whether a result is its own
 (``matches``), what it holds (``installations``, or ``inventory`` in compact
-form) and which host it describes (``host``), under the collector's name
-(``collector``, recorded on every ``HostScan``). Ingest asks ``platform_of``
+form), which host it describes (``host``) and, for a vCenter, a Hyper-V host
+or a cloud guest on a dedicated host, its topology (``topology``), under the
+collector's name (``collector``, recorded on every ``HostScan``). Ingest asks ``platform_of``
 and never looks at a result's keys itself. A new collector is one more class
 here and in ``PLATFORMS``; its reading rules live in its own module.
 
@@ -20,9 +21,10 @@ from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 from sam_engine.ingest.inventory import Inventory, RowTable
-from sam_engine.model import Host, Installation, Problem
+from sam_engine.model import Host, Installation, Problem, Topology
 from sam_engine.platforms import hardware, macos, records, users, windows
 from sam_engine.platforms.records import origin_lines, tap_origins
+from sam_engine.topology import cloud, hyperv, vmware
 
 Result = Mapping[str, Any]
 
@@ -50,6 +52,10 @@ class Platform(ABC):
         """The host the result describes, its identity derived by ``hardware.identity``, with its
         users (``platforms.users``; None when the result holds no user records)."""
 
+    def topology(self, result: Result, inventory_name: str, origin: str) -> tuple[Topology | None, list[Problem]]:
+        """The hypervisor view the result carries (servers and their VMs); None for a collector that has none."""
+        return None, []
+
 
 class Linux(Platform):
     """``fleetsam.sam.software_facts``: package records (``software``) and raw ``host`` facts."""
@@ -74,6 +80,12 @@ class Linux(Platform):
         found = users.linux_users(raw) if isinstance(raw, Mapping) else None
         return replace(hardware.derive_host(result.get("host") or {}, inventory_name), users=found)
 
+    def topology(self, result: Result, inventory_name: str, origin: str) -> tuple[Topology | None, list[Problem]]:
+        raw = result.get("host")
+        if not isinstance(raw, Mapping) or "cloud_metadata" not in raw:
+            return None, []  # not a cloud guest: the common case costs nothing
+        return cloud.topology(raw, hardware.derive_hardware(raw).threads, inventory_name, origin)
+
 
 class Windows(Platform):
     """``fleetsam.sam.win_software_facts`` (and ``.reg`` imports): raw registry and WMI data under ``windows``."""
@@ -89,6 +101,9 @@ class Windows(Platform):
     def host(self, result: Result, inventory_name: str) -> Host:
         found = users.windows_users(result["windows"].get("profiles"))
         return replace(windows.derive_host_windows(result["windows"], inventory_name), users=found)
+
+    def topology(self, result: Result, inventory_name: str, origin: str) -> tuple[Topology | None, list[Problem]]:
+        return hyperv.topology(result["windows"], inventory_name, origin)  # a Hyper-V host's VMs, else None
 
 
 class MacOS(Platform):
@@ -109,8 +124,33 @@ class MacOS(Platform):
         return replace(macos.derive_host_macos(result["macos"], inventory_name), users=found)
 
 
+class VCenter(Platform):
+    """``fleetsam.sam.vcenter_facts``: a vCenter's or ESXi host's raw inventory under ``vcenter``; no software
+    of its own, its topology read by ``topology.vmware``. The host is the vCenter itself."""
+
+    collector = "fleetsam.sam.vcenter_facts"
+
+    def matches(self, result: Result) -> bool:
+        return isinstance(result.get("vcenter"), dict)
+
+    def installations(self, result: Result, origin: str) -> tuple[tuple[Installation, ...], list[Problem]]:
+        return (), []
+
+    def host(self, result: Result, inventory_name: str) -> Host:
+        raw = result["vcenter"]
+        about = raw.get("about") if isinstance(raw.get("about"), dict) else {}
+        host_id, source = hardware.identity((("vcenter-uuid", about.get("instance_uuid")),), inventory_name)
+        hostname = raw.get("hostname") if isinstance(raw.get("hostname"), str) else None
+        return Host(host_id=host_id, inventory_name=inventory_name, identity_source=source, hostname=hostname,
+                    os_family="VMware", os_name=about.get("full_name") if isinstance(about.get("full_name"), str)
+                    else None, os_version=about.get("version") if isinstance(about.get("version"), str) else None)
+
+    def topology(self, result: Result, inventory_name: str, origin: str) -> tuple[Topology | None, list[Problem]]:
+        return vmware.topology(result["vcenter"], inventory_name, origin)
+
+
 LINUX = Linux()
-PLATFORMS: tuple[Platform, ...] = (Windows(), MacOS(), LINUX)  # the first that matches reads a result
+PLATFORMS: tuple[Platform, ...] = (Windows(), MacOS(), VCenter(), LINUX)  # the first that matches reads a result
 
 
 def platform_of(result: Result) -> Platform:

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping
 from sam_engine.model import Hardware, Host, Installation, Problem, Virtualization
 from sam_engine.platforms import hardware, swid
 from sam_engine.platforms.windows_programs import programs_and_features, value_text
+from sam_engine.topology import uuids
 
 # SQL Server major version (10.50 = 2008 R2) -> product year; data a user may extend
 SQL_SERVER_YEARS = {"8": "2000", "9": "2005", "10": "2008", "10.50": "2008 R2", "11": "2012", "12": "2014",
@@ -213,4 +214,5 @@ def derive_host_windows(win: Mapping[str, Any], inventory_name: str) -> Host:
     return Host(host_id=host_id, inventory_name=inventory_name, identity_source=source, hostname=hostname,
                 fqdn=f"{hostname}.{domain}" if hostname and domain else hostname, os_family="Windows",
                 os_name=value_text(os_raw.get("Caption")) or value_text(os_raw.get("ProductName")) or "Windows",
-                os_version=version, kernel=None, hardware=derive_hardware_windows(raw))
+                os_version=version, kernel=None, hardware=derive_hardware_windows(raw),
+                bios_uuid=uuids.canonical(product.get("UUID")))

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from sam_engine.store.fleet import Retirement
-from sam_engine.model import (Entitlement, Hardware, Host, HostScan, HostStatus, HostUser, Installation, Scan,
-                              Virtualization)
+from sam_engine.model import (Entitlement, GuestVM, Hardware, Host, HostScan, HostStatus, HostUser, Installation,
+                              PhysicalServer, Scan, Topology, Virtualization)
 
 @dataclass(frozen=True, slots=True)
 class ScanInfo:
@@ -246,6 +246,7 @@ def host_scan_doc(hs: HostScan, digest: str | None) -> dict:
         "warnings": list(hs.warnings),
         "collected_at": hs.collected_at,
         "groups": list(hs.groups),
+        "topology": topology_to_doc(hs.topology),
     }
 
 
@@ -263,7 +264,25 @@ def host_scan_from_doc(doc: dict, installations: tuple[Installation, ...]) -> Ho
         warnings=tuple(doc.get("warnings") or ()),
         collected_at=doc.get("collected_at"),
         groups=tuple(doc.get("groups") or ()),
+        topology=topology_from_doc(doc.get("topology")),
     )
+
+
+def topology_to_doc(topology: Topology | None) -> dict | None:
+    """A hypervisor collector's view as stored (None when the host reported none)."""
+    if topology is None:
+        return None
+    return {"servers": [{f: getattr(s, f) for f in PhysicalServer.__slots__} for s in topology.servers],
+            "guests": [{**{f: getattr(g, f) for f in GuestVM.__slots__}, "pinned_cpus": list(g.pinned_cpus)}
+                       for g in topology.guests]}
+
+
+def topology_from_doc(doc: dict | None) -> Topology | None:
+    if doc is None:
+        return None
+    return Topology(tuple(PhysicalServer(**s) for s in doc.get("servers") or ()),
+                    tuple(GuestVM(**{**g, "pinned_cpus": tuple(g.get("pinned_cpus") or ())})
+                          for g in doc.get("guests") or ()))
 
 
 def entitlement_to_doc(ent: Entitlement) -> dict:

@@ -357,6 +357,8 @@ class Fleet:
                           "ansible_ssh_private_key_file": str(self.private_key),
                           "ansible_python_interpreter": "/usr/bin/python3",
                           "ansible_ssh_common_args": common,
+                          # tests talk only to 127.0.0.0/8: no metadata service, even on a cloud VM
+                          "software_inventory_cloud_metadata": False,
                           "fleetsam_test_kind": h.kind} for h in self.hosts.values()}
         self.inventory.write_text(yaml.safe_dump(
             {"all": {"children": {"testfleet": {"hosts": hosts}}}}, sort_keys=False))

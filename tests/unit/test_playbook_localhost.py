@@ -19,7 +19,8 @@ BIN = Path(sys.executable).parent
 def project(tmp_path):
     """An empty project folder with a one-host local inventory, as a user starts."""
     (tmp_path / "hosts.ini").write_text(
-        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}"
+        " software_inventory_cloud_metadata=false\n")  # tests talk only to 127.0.0.0/8, even on a cloud VM
     return tmp_path
 
 
