@@ -22,6 +22,7 @@ from sam_engine.entitlements.files import load_licence_files
 from sam_engine.licensing.metric_rules import CoreFactor, CoreFactorTable, MetricRules, load_rules
 from sam_engine.model import Entitlement, HostScan, Problem
 from sam_engine.licensing.position import DEFAULT_OVER_RATIO, LicencePosition, build_position
+from sam_engine.topology import FleetTopology
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,10 @@ def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Ent
     return LicenceContext(as_of, catalogue, rules, (*stored, *files), settings, tuple(problems))
 
 
-def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext) -> LicencePosition:
-    """The Effective Licence Position of ``host_scans`` under ``ctx``."""
+def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext,
+                topology: FleetTopology | None = None) -> LicencePosition:
+    """The Effective Licence Position of ``host_scans`` under ``ctx``; ``topology`` (default: none known)
+    places VMs on the physical servers that host-level metrics count."""
     return build_position(
         host_scans,
         ctx.catalogue.recognise,
@@ -99,4 +102,5 @@ def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext) -> LicenceP
         over_ratio=ctx.settings.over_ratio,
         suites=ctx.catalogue.suite_components,
         metric_hint=ctx.catalogue.metric_hint,
+        topology=topology,
     )

@@ -9,19 +9,23 @@ licences consumed and a trace an auditor can follow back to each host, e.g.
 ``db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16``.
 
 The rules count what the inventory can see. Rules that need facts a scan does
-not have (the VM -> physical host map for soft partitioning, metered users)
-say so in the trace instead of guessing silently.
+not have (metered users) say so in the trace instead of guessing silently.
+Where a product counts at the VM's physical server (soft partitioning, per-host
+licensing), ``licensing.host_metrics`` counts the servers of ``ctx.topology``
+and hands the VMs it cannot place back to these rules.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Sequence
 
 from sam_engine.licensing.metric_rules import CoreFactorTable, MetricParams
 from sam_engine.model import Hardware, Installation, Virtualization
+from sam_engine.topology import FleetTopology
 from sam_engine.vocabulary import METRICS, Metric
 
 
@@ -61,10 +65,13 @@ class Deployment:
 
 @dataclass(frozen=True, slots=True)
 class MetricContext:
-    """Inputs that do not come from the hosts: the core factor table and the headcount."""
+    """Inputs that do not come from the hosts: the core factor table, the headcount, the VM -> server
+    topology (host-level rules, ``licensing.host_metrics``) and the as-of date (maintenance they need)."""
 
     core_factors: CoreFactorTable
     headcount: int | None = None
+    topology: FleetTopology = field(default_factory=FleetTopology)
+    as_of: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,8 @@ class MetricResult:
     lines: tuple[TraceLine, ...]
     notes: tuple[str, ...] = ()
     missing: str | None = None  # the input the count needs and does not have (``quantity`` is then 0)
+    servers: tuple = ()  # host_metrics.ServerCharge: the physical servers counted for the VMs
+    unplaced: tuple[str, ...] = ()  # VMs under a host-level rule whose server is unknown (counted per VM)
 
 
 def _total(metric: str, lines: list[TraceLine], notes: Sequence[str] = ()) -> MetricResult:
@@ -179,6 +188,51 @@ def _cloud_vcpus(d: Deployment, params: MetricParams) -> tuple[TraceLine, int]:
     return TraceLine(text + _assumed(assumed), (d.host,), quantity=quantity), quantity
 
 
+def processor_count(hw: Hardware, sockets: int, cores: int, params: MetricParams, ctx: MetricContext
+                    ) -> tuple[int, str]:
+    """Processor licences of one server: cores × core factor rounded up, or sockets ÷ sockets per licence.
+
+    Example: 2 sockets × 16-core Xeon, ``core_factor`` -> ``(16, "2 sockets × 16 cores = 32 cores × 0.5
+    (Intel x86) = 16")``; 4 sockets, ``sockets_per_licence: 2`` -> ``(2, "4 sockets ÷ 2 per licence = 2")``.
+    """
+    if params.core_factor:
+        row = ctx.core_factors.lookup(hw)
+        quantity = math.ceil(Decimal(cores) * row.factor)
+        return quantity, (f"{_cores_per_socket(sockets, cores)} × {row.factor.normalize()} ({row.describe(hw)}) "
+                          f"= {quantity}" + (" (rounded up)" if quantity != Decimal(cores) * row.factor else ""))
+    quantity = math.ceil(sockets / params.sockets_per_licence)
+    per = f" ÷ {params.sockets_per_licence} per licence" if params.sockets_per_licence > 1 else ""
+    return quantity, f"{_plural(sockets, 'socket')}{per} = {quantity}"
+
+
+def physical_cores(hw: Hardware, params: MetricParams, ctx: MetricContext) -> tuple[int, str, list[str]]:
+    """Core licences of one physical server, before the ``= N``: every core, the minimums, the core factor
+    and packs; and the assumptions made.
+
+    Example (Windows Server): 1 socket × 4 cores -> ``(16, "1 socket × 4 cores = 4 cores; min 8 per
+    processor -> 8; min 16 per server -> 16", [])``.
+    """
+    sockets, cores, assumed = _topology(hw)
+    steps = []
+    per, extra = divmod(cores, sockets)
+    socket_cores = [per + 1] * extra + [per] * (sockets - extra)
+    count = cores
+    if params.min_per_processor:
+        count = sum(max(c, params.min_per_processor) for c in socket_cores)
+        steps.append(f"min {params.min_per_processor} per processor -> {count}")
+    if params.core_factor:
+        row = ctx.core_factors.lookup(hw)
+        count = math.ceil(Decimal(count) * row.factor)
+        steps.append(f"× {row.factor.normalize()} ({row.describe(hw)}) -> {count}")
+    if params.min_per_server:
+        count = max(count, params.min_per_server)
+        steps.append(f"min {params.min_per_server} per server -> {count}")
+    if params.pack > 1:
+        count = math.ceil(count / params.pack) * params.pack
+        steps.append(f"packs of {params.pack} -> {count}")
+    return count, _cores_per_socket(sockets, cores) + "".join(f"; {s}" for s in steps), assumed
+
+
 def per_processor(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
     """Occupied sockets, or physical cores × core factor rounded up per server.
 
@@ -201,17 +255,8 @@ def per_processor(deployments: Sequence[Deployment], params: MetricParams, ctx: 
                              f"{params.max_sockets}")
             lines.append(line)
             continue
-        if params.core_factor:
-            row = ctx.core_factors.lookup(d.hardware)
-            quantity = math.ceil(Decimal(cores) * row.factor)
-            text = (f"{d.label}: {_cores_per_socket(sockets, cores)} × {row.factor.normalize()} "
-                    f"({row.describe(d.hardware)}) = {quantity}"
-                    + (" (rounded up)" if quantity != Decimal(cores) * row.factor else ""))
-        else:
-            quantity = math.ceil(sockets / params.sockets_per_licence)
-            text = f"{d.label}: {_plural(sockets, 'socket')}"
-            text += f" ÷ {params.sockets_per_licence} per licence = {quantity}" if params.sockets_per_licence > 1 \
-                else f" = {quantity}"
+        quantity, text = processor_count(d.hardware, sockets, cores, params, ctx)
+        text = f"{d.label}: {text}"
         if params.max_sockets and sockets > params.max_sockets:
             notes.append(f"{d.host}: {sockets} sockets exceeds the product's limit of {params.max_sockets}")
         if d.is_vm:
@@ -233,35 +278,21 @@ def per_core(deployments: Sequence[Deployment], params: MetricParams, ctx: Metri
     """
     lines = []
     for d in deployments:
-        hw, steps = d.hardware, []
-        if d.is_vm:
-            vcpus = hw.threads or hw.cores or hw.sockets or 1
-            assumed = [] if (hw.threads or hw.cores) else ["virtual cores unknown, assumed " + str(vcpus)]
-            count = vcpus
-            text = f"{d.label}: VM, {vcpus} vCPU"
-            if params.min_per_vm and count < params.min_per_vm:
-                count = params.min_per_vm
-                steps.append(f"min {params.min_per_vm} per VM -> {count}")
-        else:
-            sockets, cores, assumed = _topology(hw)
-            text = f"{d.label}: {_cores_per_socket(sockets, cores)}"
-            per, extra = divmod(cores, sockets)
-            socket_cores = [per + 1] * extra + [per] * (sockets - extra)
-            count = cores
-            if params.min_per_processor:
-                count = sum(max(c, params.min_per_processor) for c in socket_cores)
-                steps.append(f"min {params.min_per_processor} per processor -> {count}")
-            if params.core_factor:
-                row = ctx.core_factors.lookup(hw)
-                count = math.ceil(Decimal(count) * row.factor)
-                steps.append(f"× {row.factor.normalize()} ({row.describe(hw)}) -> {count}")
-            if params.min_per_server:
-                count = max(count, params.min_per_server)
-                steps.append(f"min {params.min_per_server} per server -> {count}")
+        hw = d.hardware
+        if not d.is_vm:
+            count, text, assumed = physical_cores(hw, params, ctx)
+            lines.append(TraceLine(f"{d.label}: {text} = {count}{_assumed(assumed)}", (d.host,), quantity=count))
+            continue
+        vcpus = hw.threads or hw.cores or hw.sockets or 1
+        assumed = [] if (hw.threads or hw.cores) else ["virtual cores unknown, assumed " + str(vcpus)]
+        count, steps = vcpus, []
+        if params.min_per_vm and count < params.min_per_vm:
+            count = params.min_per_vm
+            steps.append(f"min {params.min_per_vm} per VM -> {count}")
         if params.pack > 1:
             count = math.ceil(count / params.pack) * params.pack
             steps.append(f"packs of {params.pack} -> {count}")
-        text += "".join(f"; {s}" for s in steps) + f" = {count}"
+        text = f"{d.label}: VM, {vcpus} vCPU" + "".join(f"; {s}" for s in steps) + f" = {count}"
         lines.append(TraceLine(text + _assumed(assumed), (d.host,), quantity=count))
     return _total(Metric.CORE, lines)
 

@@ -37,9 +37,10 @@ from sam_engine.licensing.coverage import TermState, term_state
 from sam_engine.licensing.metric_rules import MetricRules, default_rules
 from sam_engine.licensing.metrics import MetricContext, TraceLine
 from sam_engine.model import Entitlement, HostScan, Installation, Recognition
+from sam_engine.topology import FleetTopology
 from sam_engine.licensing.placements import InstallationRef, RefList
-from sam_engine.licensing.reconcile import (Allocation, ProductGroup, allocate, fold_editionless, group_installations,
-                                            measure_group)
+from sam_engine.licensing.measure import measure_group
+from sam_engine.licensing.reconcile import Allocation, ProductGroup, allocate, fold_editionless, group_installations
 from sam_engine.vocabulary import URGENCY, Metric, Status
 
 Recogniser = Callable[[Installation], Recognition]
@@ -55,6 +56,8 @@ class Consumption:
     rule: str
     hosts: tuple[str, ...]
     trace: tuple[TraceLine, ...]
+    servers: tuple = ()  # host_metrics.ServerCharge: physical servers counted for the product's VMs
+    unplaced: tuple[str, ...] = ()  # VMs under a host-level rule whose server is unknown (topology-unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +221,7 @@ def _product(group: ProductGroup, states: dict[str, TermState], alloc: Allocatio
     result, notes = group.result, list(group.notes)
     hosts = tuple(sorted({h for line in result.lines for h in line.hosts}))
     consumption = Consumption(group.metric, result.quantity, group.rule_origin, hosts,
-                              tuple(group.coverage_lines) + result.lines)
+                              tuple(group.coverage_lines) + result.lines, result.servers, result.unplaced)
     ownership = _ownership(group, states, alloc)
     shortfall = alloc.shortfall.get(group.key, 0)
     status = _status(group, consumption.quantity, ownership.quantity, shortfall, over_ratio)
@@ -268,7 +271,8 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
                    as_of: dt.date, *, rules: MetricRules | None = None, headcount: int | None = None,
                    over_ratio: Decimal = DEFAULT_OVER_RATIO,
                    suites: Callable[[str, str], Sequence[str]] | None = None,
-                   metric_hint: Callable[[str, str], str | None] | None = None) -> LicencePosition:
+                   metric_hint: Callable[[str, str], str | None] | None = None,
+                   topology: FleetTopology | None = None) -> LicencePosition:
     """The ELP of ``host_scans`` against ``entitlements`` on ``as_of``.
 
     ``rules`` defaults to the shipped ``catalogue/metrics/`` rule files; ``headcount`` feeds
@@ -276,7 +280,8 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
     surplus of more than 20% of consumption); ``suites(publisher, product)``
     (``Catalogue.suite_components``) gives the components of an entitlement that
     lists none itself; ``metric_hint(publisher, product)`` (``Catalogue.metric_hint``)
-    the metric of a product with neither entitlements nor a metric rule.
+    the metric of a product with neither entitlements nor a metric rule; ``topology`` places
+    VMs on their physical servers for host-level rules (``host_metrics``; none: every VM per VM).
     """
     rules = rules or default_rules()
     ents = sorted(entitlements, key=lambda e: e.entitlement_id)
@@ -284,7 +289,7 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
         ents = [e if e.suite_components else replace(e, suite_components=tuple(suites(e.publisher, e.product)))
                 for e in ents]
     states = {e.entitlement_id: term_state(e, as_of) for e in ents}
-    ctx = MetricContext(rules.core_factors, headcount)
+    ctx = MetricContext(rules.core_factors, headcount, topology or FleetTopology(), as_of)
     groups = group_installations(list(host_scans), recognise, ents, states)
     fold_editionless(groups)
     for group in groups:

@@ -10,7 +10,7 @@ Steps, each a function:
 2. ``group_per_host``: per product, one ``Deployment`` per host, however many
    versions or 32/64-bit copies it has; duplicate records of one installation
    are merged by ``dedup.dedup_per_installation``.
-3. ``measure_group``: choose the metric (the active entitlements', else the
+3. ``measure.measure_group``: choose the metric (the active entitlements', else the
    product rule's default, else per device) and measure consumption per
    *coverage partition*: hosts covered by the same set of entitlements.
 4. ``allocate``: hand out each entitlement's quantity to the partitions it can
@@ -30,14 +30,13 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from sam_engine.licensing.coverage import ProductKey, TermState, covers, ent_key, matches_product, product_key, suite_owners
+from sam_engine.licensing.coverage import ProductKey, TermState, ent_key, matches_product, product_key, suite_owners
 from sam_engine.licensing.dedup import dedup_per_installation
-from sam_engine.licensing.metric_rules import MetricRules
-from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine, measure
+from sam_engine.licensing.metrics import Deployment, MetricResult, TraceLine
 from sam_engine.ingest.inventory import RowTable
 from sam_engine.licensing.placements import SHIFT, Placements, RefList, host_indexes
 from sam_engine.model import Entitlement, Hardware, HostScan, Installation, LicenceNeed, Recognition
-from sam_engine.vocabulary import METRICS, Metric
+from sam_engine.vocabulary import Metric
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +120,8 @@ class ProductGroup:
         return cached[1]
 
 
-def _count(n: int) -> str:
+def count_text(n: int) -> str:
+    """``1 installation``, ``3 installations``."""
     return "1 installation" if n == 1 else f"{n} installations"
 
 
@@ -223,7 +223,7 @@ def fold_editionless(groups: Sequence[ProductGroup]) -> None:
         g.required_at = array("Q", (k for k, h in host_of.items() if h not in covered))
         g.folded, g.folded_into = folded, tuple(names)
         shown = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
-        g.notes.append(f"{_count(folded)} on {shown}: counted under the {' / '.join(names)} edition found on the "
+        g.notes.append(f"{count_text(folded)} on {shown}: counted under the {' / '.join(names)} edition found on the "
                        f"same host, not again here")
 
 
@@ -250,99 +250,6 @@ def group_per_host(items: Sequence[tuple[HostScan, Installation, Recognition]]
                                 hs.stale)
         out.append((deployment, tuple(r for _, _, r in entries)))
     return sorted(out, key=lambda d: d[0].host)
-
-
-def choose_metric(group: ProductGroup, states: dict[str, TermState], rules: MetricRules,
-                  hint: Callable[[str, str], str | None] | None = None) -> tuple[str, str, list[str]]:
-    """(metric, rule origin, notes): the active entitlements' metric, else the rule's default, else
-    the catalogue's ``metric_hint`` (``hint(publisher, product)``), else per device."""
-    notes = []
-    rule = rules.rule_for(group.publisher, group.product, group.edition)
-    for ent in group.candidates:
-        if ent.metric not in METRICS:
-            notes.append(f"{ent.entitlement_id}: unknown metric {ent.metric!r}: not counted")
-    live = sorted({e.metric for e in group.candidates if states[e.entitlement_id].active
-                   and e.metric in METRICS and e.metric != Metric.SITE})
-    if not live:  # an expired entitlement still says how the product is sold
-        live = sorted({e.metric for e in group.candidates if e.metric in METRICS and e.metric != Metric.SITE})
-    default = rule.default_metric if rule and rule.default_metric else None
-    if len(live) == 1:
-        metric = live[0]
-    elif live:
-        metric = default if default in live else live[0]
-        notes.append(f"entitlements use several metrics ({', '.join(live)}): counted under {metric}; "
-                     f"the others are not counted here")
-    else:
-        hinted = hint(group.publisher or "", group.product) if hint and not default else None
-        metric = default or (hinted if hinted in METRICS else None) or Metric.DEVICE
-        if hinted in METRICS and metric == hinted:
-            return metric, "catalogue metric_hint", notes
-    if rule and metric in rule.params:
-        origin = rule.params[metric].origin
-    else:
-        origin = rule.origin if rule else "default"
-    return metric, origin, notes
-
-
-def measure_group(group: ProductGroup, states: dict[str, TermState], rules: MetricRules, ctx: MetricContext,
-                  hint: Callable[[str, str], str | None] | None = None) -> None:
-    """Fill in the group's metric, usable entitlements, coverage partitions and consumption."""
-    group.metric, group.rule_origin, notes = choose_metric(group, states, rules, hint)
-    group.notes += notes
-    group.usable = [e for e in group.candidates
-                    if states[e.entitlement_id].active and e.metric in (group.metric, Metric.SITE)]
-    if group.edition:  # an entitlement naming no edition covers every edition: said, not silent
-        group.notes += [f"{e.entitlement_id} names no edition: counted as covering the {group.edition} edition "
-                        f"too; name the edition it was bought for if it covers only one"
-                        for e in group.usable if not e.edition]
-    required = group.required_items()
-    free = group.count - len(required) - group.folded
-    if free and required:
-        group.notes.append(f"{_count(free)} need no licence (by version): not counted")
-    params = rules.params(group.publisher, group.product, group.edition, group.metric)
-    hosts = group_per_host(required)
-    if not required and not group.usable:
-        text = f"no licence needed: {_count(group.count)} on {', '.join(group.hosts)}"
-        if group.folded and not free:
-            text = (f"{_count(group.count)} on {', '.join(group.hosts)}: counted under the "
-                    f"{' / '.join(group.folded_into)} edition on the same host; nothing more to count here")
-        group.result = MetricResult(group.metric, 0, (TraceLine(text, group.hosts, quantity=0),))
-        return
-    by_cover: dict[tuple[str, ...], list[Deployment]] = {}
-    for deployment, recs in hosts:
-        if group.metric == Metric.EMPLOYEE:
-            cover = tuple(e.entitlement_id for e in group.usable)
-        else:
-            cover = tuple(e.entitlement_id for e in group.usable
-                          if all(covers(e, group.key, rec)[0] for rec in recs))
-        if group.usable and not cover:
-            why = "; ".join(f"{e.entitlement_id}: {reason}" for e in group.usable for rec in recs
-                            for ok, reason in [covers(e, group.key, rec)] if not ok)
-            group.coverage_lines.append(TraceLine(f"{deployment.label}: not covered ({why})", (deployment.host,),
-                                                  tuple(e.entitlement_id for e in group.usable)))
-        by_cover.setdefault(cover, []).append(deployment)
-    if group.metric == Metric.EMPLOYEE or not by_cover:
-        by_cover = {tuple(e.entitlement_id for e in group.usable): [d for d, _ in hosts]}
-    for cover, deployments in sorted(by_cover.items(), key=lambda kv: (not kv[0], kv[0])):
-        group.partitions.append(Partition(cover, measure(group.metric, deployments, params, ctx)))
-    group.result = _combine(group.metric, group.partitions)
-
-
-def _combine(metric: str, partitions: list[Partition]) -> MetricResult:
-    if len(partitions) == 1:
-        return partitions[0].result
-    lines, notes = [], []
-    for p in partitions:
-        head = f"covered by {', '.join(p.covering)}:" if p.covering else "covered by no entitlement:"
-        lines.append(TraceLine(head, entitlements=p.covering))
-        lines += p.result.lines
-        notes += p.result.notes
-    total = sum(p.result.quantity for p in partitions)
-    summed = " + ".join(str(p.result.quantity) for p in partitions)
-    hosts = tuple(h for p in partitions for ln in p.result.lines for h in ln.hosts)
-    lines.append(TraceLine(f"consumption: {summed} = {total}", tuple(dict.fromkeys(hosts)), quantity=total))
-    missing = next((p.result.missing for p in partitions if p.result.missing), None)
-    return MetricResult(metric, total, tuple(lines), tuple(dict.fromkeys(notes)), missing)
 
 
 @dataclass(frozen=True, slots=True)
