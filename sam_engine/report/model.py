@@ -10,8 +10,9 @@ it drills down to), ``findings`` (when computed: violations, the findings the
 policy fails on or rates high, first; each entitlement with its label), ``position`` (see
 ``report.position.position_view``), ``changes`` (since the previous scan, see
 ``report.changes``), ``history`` (one entry per stored scan, for the trend),
-``charts`` (SVG geometry, see ``report.charts``) and ``hosts`` (per host: hardware, status,
-installations per source and the licensable products found there).
+``charts`` (SVG geometry, see ``report.charts``), ``hosts`` (per host: hardware, status,
+installations per source and the licensable products found there) and ``topology`` (the
+hypervisor servers with their guests, see ``report.topology``).
 
 The model holds no record per installation: a fleet of 10,000 hosts has ten
 million of them. ``report.installations`` streams them, each with the product
@@ -31,12 +32,15 @@ from sam_engine.model import Entitlement, HostScan, HostStatus, Problem, Scan
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.report.charts import publisher_bars, trend
 from sam_engine.report.position import distinct_packages, entitlement_label, host_products, position_view
+from sam_engine.report.topology import topology_view
+from sam_engine.topology import FleetTopology
 from sam_engine.vocabulary import DEFAULT_FAIL_ON, NON_COMPLIANT, Status, severity_rank
 
 VIOLATION_SEVERITY = severity_rank("high")  # a finding this severe is a violation even where the policy passes it
 from sam_engine.store.interface import ScanInfo
 
-SCHEMA_VERSION = "3.1"  # 3.0: no per-host package list (see installations.csv); 3.1: violations, unused spend
+SCHEMA_VERSION = "3.2"  # 3.0: no per-host package list (see installations.csv); 3.1: violations, unused spend;
+# 3.2: hypervisor servers (topology), the servers each product's VMs pull in
 
 
 def _sources(hs: HostScan, fallback: RowTable, seen: dict[int, tuple[RowTable, set[int]]] | None) -> dict[str, int]:
@@ -222,7 +226,7 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
           previous: Scan | None = None, previous_position: LicencePosition | None = None,
           summaries: Mapping[str, Mapping[str, Any]] | None = None,
           findings: Sequence[Mapping[str, Any]] | None = None,
-          fail_on: Sequence[str] = DEFAULT_FAIL_ON) -> dict[str, Any]:
+          fail_on: Sequence[str] = DEFAULT_FAIL_ON, topology: FleetTopology | None = None) -> dict[str, Any]:
     """The report model of one scan.
 
     ``history`` lists the stored scans (oldest first); ``previous`` is the scan
@@ -230,7 +234,8 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
     the same licence data; ``summaries`` the recorded per-scan position counts
     (``{scan_id: {"non_compliant": n}}``) for the trend; ``findings`` the finding
     rows when computed (``findings.finding_row``), ``fail_on`` the finding types the
-    policy fails on (which, with high severities, make a finding a violation).
+    policy fails on (which, with high severities, make a finding a violation); ``topology`` the
+    hypervisor servers and their guests (``report.topology``; none: an empty list).
     """
     pos = position_view(position, problems, entitlements)
     per_host = host_products(pos["licensable"]) if pos else {}
@@ -262,6 +267,7 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
             "trend": {**trend(timeline), "first_scan": len(timeline) < 2},
         },
         "hosts": hosts,
+        "topology": topology_view(topology, hosts, pos["licensable"] if pos else []),
     }
     if found is not None:
         model["findings"] = found
