@@ -85,7 +85,7 @@ def entitlement_label(ent: Entitlement) -> str:
     """What a person recognises an entitlement by: product, purchase order and quantity."""
     quantity = "unlimited" if ent.quantity is None else f"{ent.quantity:,}"
     parts = [product_label(ent.publisher, ent.product, ent.edition), ent.po_number and f"PO {ent.po_number}",
-             f"{quantity} {ent.metric or ''}".strip()]
+             f"{quantity} {ent.metric or ''}".strip(), ent.licensing and f"licensing: {ent.licensing}"]
     return " · ".join(p for p in parts if p)
 
 

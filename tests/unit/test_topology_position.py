@@ -15,6 +15,7 @@ from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
 from sam_engine.licensing.position import position_to_rows
 from sam_engine.model import Hardware, Host, Installation, Scan, Virtualization
+from sam_engine.report.position import entitlement_label
 from sam_engine.topology import FleetTopology
 from sam_engine.vocabulary import DEFAULT_SEVERITY, FindingType
 
@@ -136,3 +137,9 @@ def test_licence_validate_reports_a_bad_licensing_value_and_exits_2(tmp_path, ca
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
     assert err.strip() == f"{path}:7:5: licensing: expected host or vm, got a list"
+
+
+def test_an_entitlements_label_says_its_licensing_choice():
+    chosen = ent("E1", "Microsoft", "SQL Server", "core", 16, licensing="host")
+    assert entitlement_label(chosen) == "Microsoft SQL Server · 16 core · licensing: host"
+    assert entitlement_label(ent("E2", "Microsoft", "SQL Server", "core", 16)) == "Microsoft SQL Server · 16 core"
