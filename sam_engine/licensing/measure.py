@@ -1,6 +1,6 @@
-"""Measuring one product: its metric, its coverage partitions and the consumption of each.
+"""Measuring one product: its deployments, its metric, its coverage partitions and the consumption of each.
 
-``choose_metric`` picks the metric (the active entitlements', else the product
+``group_per_host`` makes one ``Deployment`` per host of the product; ``choose_metric`` picks the metric (the active entitlements', else the product
 rule's default, else the catalogue's hint, else per device); ``measure_group``
 splits the product's hosts into *coverage partitions* (hosts covered by the
 same set of entitlements) and measures each, through
@@ -11,14 +11,50 @@ each server once for the whole product.
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 from sam_engine.licensing.coverage import TermState, covers
+from sam_engine.licensing.dedup import dedup_per_installation
 from sam_engine.licensing.host_metrics import measure_partition
 from sam_engine.licensing.metric_rules import MetricRules
 from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine
-from sam_engine.licensing.reconcile import Partition, ProductGroup, count_text, group_per_host
+from sam_engine.licensing.reconcile import ProductGroup, count_text
+from sam_engine.model import Hardware, HostScan, Installation, Recognition
 from sam_engine.vocabulary import METRICS, Metric
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """Hosts of one product covered by the same entitlements, and their consumption."""
+
+    covering: tuple[str, ...]  # entitlement ids
+    result: MetricResult
+
+
+def group_per_host(items: Sequence[tuple[HostScan, Installation, Recognition]]
+                   ) -> list[tuple[Deployment, tuple[Recognition, ...]]]:
+    """One ``Deployment`` per host (by host id, else inventory name), with the recognitions of
+    every installation there (coverage must hold for each of them).
+
+    Several versions, or 32- and 64-bit copies, on one host become one deployment,
+    which the per-device metrics count once. Its ``installations`` are those
+    ``dedup.dedup_per_installation`` keeps (an MSI GUID key and a named key of one
+    install are one installation; distinct versions or locations stay distinct),
+    which is what the per-installation metric counts.
+    """
+    by_host: dict[str, list[tuple[HostScan, Installation, Recognition]]] = {}
+    for item in items:
+        by_host.setdefault(item[0].host_id or item[0].inventory_name, []).append(item)
+    out = []
+    for entries in by_host.values():
+        hs = entries[0][0]
+        kept = dedup_per_installation([(inst, rec) for _, inst, rec in entries])
+        deployment = Deployment(hs.inventory_name, hs.host.hardware if hs.host else Hardware(),
+                                tuple(c.installation for c in kept), hs.host_id, hs.inventory_scan_id or hs.scan_id,
+                                hs.stale)
+        out.append((deployment, tuple(r for _, _, r in entries)))
+    return sorted(out, key=lambda d: d[0].host)
 
 
 def choose_metric(group: ProductGroup, states: dict[str, TermState], rules: MetricRules,

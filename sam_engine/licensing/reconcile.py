@@ -7,7 +7,7 @@ Steps, each a function:
    own), and group per product (publisher, product, edition).
    ``fold_editionless``: on a host that also has an edition of the product, a
    record without edition (an instance's Uninstall entry) is not counted again.
-2. ``group_per_host``: per product, one ``Deployment`` per host, however many
+2. ``measure.group_per_host``: per product, one ``Deployment`` per host, however many
    versions or 32/64-bit copies it has; duplicate records of one installation
    are merged by ``dedup.dedup_per_installation``.
 3. ``measure.measure_group``: choose the metric (the active entitlements', else the
@@ -28,23 +28,17 @@ import operator
 from array import array
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from sam_engine.licensing.coverage import ProductKey, TermState, ent_key, matches_product, product_key, suite_owners
-from sam_engine.licensing.dedup import dedup_per_installation
-from sam_engine.licensing.metrics import Deployment, MetricResult, TraceLine
+from sam_engine.licensing.metrics import MetricResult, TraceLine
 from sam_engine.ingest.inventory import RowTable
 from sam_engine.licensing.placements import SHIFT, Placements, RefList, host_indexes
-from sam_engine.model import Entitlement, Hardware, HostScan, Installation, LicenceNeed, Recognition
+from sam_engine.model import Entitlement, HostScan, Installation, LicenceNeed, Recognition
 from sam_engine.vocabulary import Metric
 
-
-@dataclass(frozen=True, slots=True)
-class Partition:
-    """Hosts of one product covered by the same entitlements, and their consumption."""
-
-    covering: tuple[str, ...]  # entitlement ids
-    result: MetricResult
+if TYPE_CHECKING:  # measure imports this module: the partitions are only annotated here
+    from sam_engine.licensing.measure import Partition
 
 
 @dataclass
@@ -225,31 +219,6 @@ def fold_editionless(groups: Sequence[ProductGroup]) -> None:
         shown = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
         g.notes.append(f"{count_text(folded)} on {shown}: counted under the {' / '.join(names)} edition found on the "
                        f"same host, not again here")
-
-
-def group_per_host(items: Sequence[tuple[HostScan, Installation, Recognition]]
-                   ) -> list[tuple[Deployment, tuple[Recognition, ...]]]:
-    """One ``Deployment`` per host (by host id, else inventory name), with the recognitions of
-    every installation there (coverage must hold for each of them).
-
-    Several versions, or 32- and 64-bit copies, on one host become one deployment,
-    which the per-device metrics count once. Its ``installations`` are those
-    ``dedup.dedup_per_installation`` keeps (an MSI GUID key and a named key of one
-    install are one installation; distinct versions or locations stay distinct),
-    which is what the per-installation metric counts.
-    """
-    by_host: dict[str, list[tuple[HostScan, Installation, Recognition]]] = {}
-    for item in items:
-        by_host.setdefault(item[0].host_id or item[0].inventory_name, []).append(item)
-    out = []
-    for entries in by_host.values():
-        hs = entries[0][0]
-        kept = dedup_per_installation([(inst, rec) for _, inst, rec in entries])
-        deployment = Deployment(hs.inventory_name, hs.host.hardware if hs.host else Hardware(),
-                                tuple(c.installation for c in kept), hs.host_id, hs.inventory_scan_id or hs.scan_id,
-                                hs.stale)
-        out.append((deployment, tuple(r for _, _, r in entries)))
-    return sorted(out, key=lambda d: d[0].host)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ policy fails on or rates high, first; each entitlement with its label), ``positi
 ``report.changes``), ``history`` (one entry per stored scan, for the trend),
 ``charts`` (SVG geometry, see ``report.charts``), ``hosts`` (per host: hardware, status,
 installations per source and the licensable products found there) and ``topology`` (the
-hypervisor servers with their guests, see ``report.topology``).
+hypervisor servers with their guests, see ``topology_view``).
 
 The model holds no record per installation: a fleet of 10,000 hosts has ten
 million of them. ``report.installations`` streams them, each with the product
@@ -32,7 +32,6 @@ from sam_engine.model import Entitlement, HostScan, HostStatus, Problem, Scan
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.report.charts import publisher_bars, trend
 from sam_engine.report.position import distinct_packages, entitlement_label, host_products, position_view
-from sam_engine.report.topology import topology_view
 from sam_engine.topology import FleetTopology
 from sam_engine.vocabulary import DEFAULT_FAIL_ON, NON_COMPLIANT, Status, severity_rank
 
@@ -86,6 +85,45 @@ def _host(hs: HostScan, sources: dict[str, int], licensable: list[dict]) -> dict
         "sources": sources,
         "licensable": licensable,
     }
+
+
+def _guest(vm, host: str | None, products: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {"vm": vm.name, "bios_uuid": vm.bios_uuid, "state": vm.state, "vcpus": vm.vcpus,
+            "pinned_cpus": list(vm.pinned_cpus), "host": host,
+            "products": [{"id": p["id"], "label": p["label"], "status": p["status"]} for p in products]}
+
+
+def topology_view(topology: FleetTopology | None, hosts: Sequence[dict[str, Any]],
+                  licensable: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every hypervisor server the topology knows, with its guests, scanned or not (a scanned guest names
+    its inventory host and the licensable products found there), and the products whose host-level rule
+    counts it; ``hosts`` are the model's host rows, ``licensable`` the position's product rows."""
+    if not topology:
+        return []
+    scanned = {(p.server.key, p.vm.bios_uuid): name for name, p in topology.placements.items()}
+    on_host = {h["inventory_name"]: h["licensable"] for h in hosts}
+    counting: dict[str, list[dict[str, Any]]] = {}
+    for r in licensable:
+        for s in r.get("servers", ()):
+            counting.setdefault(s["key"], []).append({"id": r["id"], "label": r["label"], "rule": s["rule"],
+                                                      "quantity": s["quantity"]})
+    out = []
+    for server in sorted(topology.servers.values(), key=lambda s: (s.cluster or "", s.name, s.key)):
+        vms = {vm.bios_uuid: vm for vm in topology.guests.get(server.key, ())}
+        for p in topology.placements.values():
+            if p.server.key == server.key:
+                vms.setdefault(p.vm.bios_uuid, p.vm)
+        guests = []
+        for vm in sorted(vms.values(), key=lambda v: (v.name, v.bios_uuid)):
+            host = scanned.get((server.key, vm.bios_uuid))
+            guests.append(_guest(vm, host, on_host.get(host, ()) if host else ()))
+        out.append({
+            "key": server.key, "name": server.name, "platform": server.platform, "source": server.source,
+            "cluster": server.cluster, "sockets": server.sockets, "cores": server.cores, "threads": server.threads,
+            "cpu_model": server.cpu_model, "guests": guests, "scanned_guests": sum(1 for g in guests if g["host"]),
+            "products": counting.get(server.key, []),
+        })
+    return out
 
 
 def _number(amount: str) -> str:
@@ -235,7 +273,7 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
     (``{scan_id: {"non_compliant": n}}``) for the trend; ``findings`` the finding
     rows when computed (``findings.finding_row``), ``fail_on`` the finding types the
     policy fails on (which, with high severities, make a finding a violation); ``topology`` the
-    hypervisor servers and their guests (``report.topology``; none: an empty list).
+    hypervisor servers and their guests (``topology_view``; none: an empty list).
     """
     pos = position_view(position, problems, entitlements)
     per_host = host_products(pos["licensable"]) if pos else {}

@@ -15,7 +15,7 @@ Drill-down rows of a licensable product:
 - ``entitlement_records``: every entitlement considered, with its purchase data,
   how many it counts here, and its licence keys masked (``mask_key``);
 - ``servers``: the physical servers its VMs pull in under a host-level rule
-  (``report.topology.server_rows``), and ``topology_unknown``: its VMs whose server is
+  (``server_rows``), and ``topology_unknown``: its VMs whose server is
   not known (counted per VM).
 """
 
@@ -31,7 +31,6 @@ from sam_engine.model import Entitlement, Problem
 from sam_engine.licensing.position import LicencePosition, ProductPosition, position_to_rows, product_label
 from sam_engine.licensing.placements import RefList
 from sam_engine.licensing.versions import PACKAGE_SOURCES
-from sam_engine.report.topology import counted_through, server_rows
 from sam_engine.vocabulary import LICENSABLE, NON_COMPLIANT, URGENCY, Status
 
 HOST_SAMPLE = 20  # hosts named in the summary of a free or unrecognised title
@@ -73,6 +72,22 @@ def host_rows(p: ProductPosition) -> list[dict[str, Any]]:
             "scan_id": scan_id,
         })
     return rows
+
+
+def server_rows(p: ProductPosition) -> list[dict[str, Any]]:
+    """The physical servers a product's VMs pull in, each with the rule, the count and its arithmetic."""
+    return [{"server": c.server.name, "key": c.server.key, "platform": c.server.platform, "cluster": c.server.cluster,
+             "rule": c.rule, "quantity": c.quantity, "guests": list(c.guests), "running": list(c.running),
+             "trace": c.line.text} for c in p.consumption.servers]
+
+
+def counted_through(p: ProductPosition) -> dict[str, list[str]]:
+    """Per guest (inventory name), the servers it makes the product count."""
+    out: dict[str, list[str]] = {}
+    for c in p.consumption.servers:
+        for guest in c.guests:
+            out.setdefault(guest, []).append(c.server.name)
+    return out
 
 
 def _entitlement_ids(p: ProductPosition) -> list[str]:
