@@ -35,6 +35,7 @@ from sam_engine.topology import Placement
 from sam_engine.vocabulary import HostLevel, Licensing, Metric
 
 HOST_METRICS = (Metric.PROCESSOR, Metric.CORE)  # the metrics a physical server can be counted under
+NAMED_VMS = 10  # VMs of unknown host named in a note (``MetricResult.unplaced`` holds them all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,9 @@ def measure_hosts(metric: str, deployments: Sequence[Deployment], params: Metric
     unplaced = tuple(d.host for d in rest if d.is_vm and not d.hardware.cloud)
     rule = "soft partitioning" if params.host_scope == "cluster" else "per-host licensing"
     if unplaced:
-        notes.append(f"{rule}: host unknown for {', '.join(unplaced)}, count may be understated: counted per VM; "
+        named = ", ".join(unplaced[:NAMED_VMS]) + (f" and {len(unplaced) - NAMED_VMS} more"
+                                                   if len(unplaced) > NAMED_VMS else "")
+        notes.append(f"{rule}: host unknown for {named}, count may be understated: counted per VM; "
                      f"scan their hypervisors to count the physical servers")
     charges = _charges([(d, placed[d.host]) for d in deployments if placed[d.host] is not None], metric, params,
                        ctx, counted)
@@ -197,11 +200,14 @@ def _pinned(server: PhysicalServer, guests: tuple[str, ...], cpus: tuple[int, ..
             params: MetricParams, ctx: MetricContext, counted: set, whole: dict) -> ServerCharge:
     """Hard partitioning: the cores of the pinned host CPUs (threads ÷ threads per core, rounded up)."""
     via = _via(server, guests, guests)
-    if server.key in counted:
+    pinned_key = f"{server.key}#pinned"
+    if server.key in counted or pinned_key in counted:
         counted_by = "this product's soft partitioning" if server.key in whole else "an earlier partition"
         return _charge(server, guests, guests, "already counted", 0,
-                       f"{server.name} → {via} → whole server already counted ({counted_by}) = 0")
-    counted.add(server.key)
+                       f"{server.name} → {via} → already counted ({counted_by}) = 0")
+    # a whole-server count in a later partition still counts it all: the pinned cores are then counted twice,
+    # never too few
+    counted.add(pinned_key)
     hw = server_hardware(server)
     sockets, cores, assumed = _topology(hw)
     per_core = hw.threads // cores if hw.threads and hw.threads >= cores else 1

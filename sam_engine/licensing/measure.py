@@ -1,6 +1,7 @@
 """Measuring one product: its deployments, its metric, its coverage partitions and the consumption of each.
 
-``group_per_host`` makes one ``Deployment`` per host of the product; ``choose_metric`` picks the metric (the active entitlements', else the product
+``group_per_host`` makes one ``Deployment`` per host of the product;
+``choose_metric`` picks the metric (the active entitlements', else the product
 rule's default, else the catalogue's hint, else per device); ``measure_group``
 splits the product's hosts into *coverage partitions* (hosts covered by the
 same set of entitlements) and measures each, through

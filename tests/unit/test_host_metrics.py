@@ -126,7 +126,17 @@ def test_a_pinned_vm_on_a_server_already_counted_whole_adds_nothing():
     topo = topology(("db1", ESX[0], ESX, ()), ("db2", ESX[0], ESX, (0, 1)))
     result = measure_partition("processor", vms("db1", "db2"), EE, ctx(topo))
     assert result.quantity == 48
-    assert "whole server already counted" in result.lines[3].text
+    assert "already counted (this product's soft partitioning) = 0" in result.lines[3].text
+
+
+def test_pinned_cores_counted_in_one_partition_never_leave_a_whole_server_short_in_another():
+    kvm = server("kvm01", 2, 32, platform="kvm")
+    topo = topology(("db1", kvm, (), (0, 1)), ("db2", kvm, (), (2, 3)), ("db3", kvm, (), ()))
+    counted = set()
+    pinned = measure_partition("processor", vms("db1"), EE, ctx(topo), counted=counted)
+    again = measure_partition("processor", vms("db2"), EE, ctx(topo), counted=counted)
+    whole = measure_partition("processor", vms("db3"), EE, ctx(topo), counted=counted)
+    assert (pinned.quantity, again.quantity, whole.quantity) == (1, 0, 16)
 
 
 def test_a_vm_with_no_known_host_keeps_todays_count_and_is_listed_for_the_finding():
@@ -138,6 +148,14 @@ def test_a_vm_with_no_known_host_keeps_todays_count_and_is_listed_for_the_findin
     without = measure_partition("processor", vms("db1", vcpus=4), EE, ctx())
     assert without.quantity == measure("processor", vms("db1", vcpus=4), EE, ctx()).quantity == 2
     assert without.unplaced == ("db1",)
+
+
+def test_a_note_names_ten_vms_of_unknown_host_and_the_result_lists_them_all():
+    names = [f"db{n:02}" for n in range(12)]
+    result = measure_partition("processor", vms(*names), EE, ctx())
+    assert len(result.unplaced) == 12
+    assert any("host unknown for db00, db01, db02, db03, db04, db05, db06, db07, db08, db09 and 2 more," in n
+               for n in result.notes)
 
 
 def test_a_cloud_vm_keeps_the_authorised_cloud_rule_without_a_topology_finding():
