@@ -200,13 +200,13 @@ def _pinned(server: PhysicalServer, guests: tuple[str, ...], cpus: tuple[int, ..
             params: MetricParams, ctx: MetricContext, counted: set, whole: dict) -> ServerCharge:
     """Hard partitioning: the cores of the pinned host CPUs (threads ÷ threads per core, rounded up)."""
     via = _via(server, guests, guests)
-    pinned_key = f"{server.key}#pinned"
+    pinned_key = f"{server.key}#pinned:{_cpu_ranges(cpus)}"
     if server.key in counted or pinned_key in counted:
         counted_by = "this product's soft partitioning" if server.key in whole else "an earlier partition"
         return _charge(server, guests, guests, "already counted", 0,
                        f"{server.name} → {via} → already counted ({counted_by}) = 0")
-    # a whole-server count in a later partition still counts it all: the pinned cores are then counted twice,
-    # never too few
+    # other pinned CPUs, or the whole server, in a later partition are counted again: cores pinned twice
+    # may count twice, never too few
     counted.add(pinned_key)
     hw = server_hardware(server)
     sockets, cores, assumed = _topology(hw)
