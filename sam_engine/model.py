@@ -303,3 +303,4 @@ class Entitlement:
     currency: str | None = None
     keys: tuple[str, ...] = ()
     pack_size: int | None = None  # metric units per pack when ``unit_cost`` is a pack's price
+    licensing: str | None = None  # vocabulary.Licensing: licence the VMs or their host (None: the product's rule)

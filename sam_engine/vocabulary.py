@@ -64,6 +64,24 @@ def units(quantity: int | None, metric: str | None) -> str:
 ANY_EDITION = "any"
 
 
+# Licensing a VM's host instead of the VM (``licensing.host_metrics``): an entitlement's choice
+# (``licensing: host|vm``) and a product rule's ``host_level`` (when the host counts).
+class Licensing(enum.StrEnum):
+    HOST = "host"  # licence the physical servers the VMs run on (or can move to)
+    VM = "vm"  # licence each VM by its own virtual hardware
+
+
+class HostLevel(enum.StrEnum):
+    ALWAYS = "always"  # the vendor counts the host whenever it is known (Oracle soft partitioning)
+    DEFAULT = "default"  # the host, unless an entitlement says ``licensing: vm``
+    OPTIONAL = "optional"  # each VM, unless an entitlement says ``licensing: host``
+
+
+LICENSING_CHOICES = tuple(c.value for c in Licensing)
+HOST_LEVELS = tuple(h.value for h in HostLevel)
+HOST_SCOPES = ("cluster", "server")  # every server a VM can move to, or only the one it runs on
+
+
 def metric_name(text: str) -> str | None:
     """The metric ``text`` names (``Per Device`` -> ``device``, ``install`` -> ``installation``), or None."""
     name = re.sub(r"[\s-]+", "_", text.strip().lower()).removeprefix("per_")
@@ -107,6 +125,7 @@ class FindingType(enum.StrEnum):
     EXPIRING = "expiring"
     SHELFWARE = "shelfware"
     STALE_HOST = "stale-host"
+    TOPOLOGY_UNKNOWN = "topology-unknown"  # a VM under a host-level rule whose host is not known
 
 
 FINDING_TYPES = tuple(t.value for t in FindingType)
@@ -119,6 +138,7 @@ DEFAULT_SEVERITY = {
     FindingType.EXPIRING: "medium",
     FindingType.SHELFWARE: "low",
     FindingType.STALE_HOST: "medium",
+    FindingType.TOPOLOGY_UNKNOWN: "medium",
 }
 URGENT_EXPIRY_SEVERITY = "high"  # an expiry within the policy's expiring_urgent_days
 DEFAULT_FAIL_ON = (FindingType.UNDER_LICENSED.value, FindingType.UNLICENSED.value, FindingType.PROHIBITED.value)

@@ -46,7 +46,7 @@ ADD_FLAGS = {
     "maintenance_end": "--maintenance-end", "downgrade_rights": "--downgrade",
     "suite_components": "--suite-component", "vendor": "--vendor", "po_number": "--po", "invoice": "--invoice",
     "purchase_date": "--purchase-date", "unit_cost": "--unit-cost", "pack_size": "--pack-size", "currency": "--currency",
-    "keys": "--key",
+    "keys": "--key", "licensing": "--licensing",
 }
 LIST_FIELDS = ("entitlement_id", *FIELDS, "origin", "status")
 ADD_HELP = {
@@ -62,6 +62,8 @@ ADD_HELP = {
     "'$47,500.00'", "pack_size": "metric units per pack when --unit-cost is a pack's price, e.g. 2 for 2-core packs",
     "currency": "ISO 4217 code, e.g. EUR",
     "keys": "a licence key (repeatable; stored as given, always printed masked)",
+    "licensing": "processor or core licences of VMs: 'host' licenses the physical servers they run on, 'vm' "
+    "each VM (default: the product's rule)",
 }
 
 

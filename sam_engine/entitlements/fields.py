@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sam_engine.licensing.versions import version_in_range
-from sam_engine.vocabulary import METRICS, metric_name
+from sam_engine.vocabulary import LICENSING_CHOICES, METRICS, metric_name
 
 UNLIMITED = object()  # what parse_quantity returns for "unlimited"
 
@@ -122,6 +122,15 @@ def parse_quantity(value, options: ParseOptions):
     if len(text.lstrip("0")) > MAX_DIGITS:
         raise FieldError(f"expected a whole number >= 0 of at most {MAX_DIGITS} digits, got {shown(value)}")
     return int(text)
+
+
+def parse_licensing(value, options: ParseOptions) -> str:
+    """``host`` (licence the physical servers the VMs run on) or ``vm`` (licence each VM)."""
+    text = _scalar_text(value, "host or vm").casefold()
+    if text not in LICENSING_CHOICES:
+        raise FieldError(f"expected {' or '.join(LICENSING_CHOICES)} (licence the VMs' host, or each VM), "
+                         f"got {shown(value)}")
+    return text
 
 
 def parse_pack_size(value, options: ParseOptions) -> int:

@@ -56,6 +56,7 @@ FIELDS: dict[str, Callable] = {
     "pack_size": fields.parse_pack_size,
     "currency": fields.parse_currency,
     "keys": fields.parse_list,
+    "licensing": fields.parse_licensing,
 }
 REQUIRED = ("publisher", "product", "metric")  # and quantity, except for site licences
 ID_FIELDS = tuple(f for f in FIELDS if f != "keys")
@@ -117,8 +118,8 @@ def entitlement_id(ent: Entitlement, occurrence: int = 1) -> str:
             value = sorted(v.casefold() for v in value)
         elif name == "unit_cost" and value is not None:
             value = str(Decimal(value).normalize())  # 1234.5 and 1234.50 are one price
-        elif name == "pack_size" and value is None:
-            continue  # added later: entitlements without it keep the ids they were stored under
+        elif name in ("pack_size", "licensing") and value is None:
+            continue  # added later: entitlements without them keep the ids they were stored under
         content.append(value)
     if occurrence > 1:
         content.append(occurrence)
@@ -184,6 +185,10 @@ def validate_record(
         else:
             fail("quantity", f'"unlimited" is only valid for metric site, not {metric}')
 
+    if values.get("licensing") and metric not in (None, Metric.PROCESSOR, Metric.CORE):
+        fail("licensing", f"only a processor or core licence can choose between the VMs and their host, "
+                          f"not {metric}")
+
     start, end = values.get("term_start"), values.get("term_end")
     if start and end and end < start:
         fail("term_end", f"{end} is before term_start {start}")
@@ -241,6 +246,7 @@ def validate_record(
         currency=currency,
         keys=tuple(keys),
         pack_size=values.get("pack_size"),
+        licensing=values.get("licensing"),
     )
     return replace(ent, entitlement_id=entitlement_id(ent)), problems
 

@@ -2,7 +2,7 @@
 
 ``compute_findings(scan, position, entitlements, policy, as_of)`` reads the
 fleet (a ``Scan`` of every known host), its Effective Licence Position, the entitlements and the policy
-and returns one ``Finding`` per problem, of six types:
+and returns one ``Finding`` per problem, of seven types:
 
   under-licensed  a product uses more than is owned (something is owned)
   unlicensed      the catalogue says a licence is required and nothing owned counts
@@ -10,6 +10,8 @@ and returns one ``Finding`` per problem, of six types:
   expiring        a subscription term or maintenance ends within ``expiring_days``
   shelfware       owned more than ``shelfware_ratio`` x what is used
   stale-host      a fleet host not inventoried for ``stale_days`` (or never)
+  topology-unknown  VMs of a product counted at its physical servers whose server is not known:
+                  counted per VM, which may understate the count
 
 Identity: ``finding_id`` is ``f-`` + 12 hex digits of SHA-256 over the type
 and the finding's *subject* (the product ``publisher|product|edition``, the
@@ -106,6 +108,24 @@ def licence_findings(position: LicencePosition) -> list[Finding]:
                 f"{_label(p)}: commercial software without a licence",
                 f"the catalogue says a licence is required; nothing owned counts; {uses}{cost}; "
                 f"on {_hosts(p.hosts)}", p.hosts, _entitlements(p), p.shortfall))
+    return out
+
+
+def topology_findings(position: LicencePosition) -> list[Finding]:
+    """Products under a host-level rule (``licensing.host_metrics``) with VMs no hypervisor reports."""
+    out = []
+    for p in position.products:
+        vms = p.consumption.unplaced
+        if not vms or p.follows:
+            continue
+        many = len(vms) != 1
+        out.append(_new(
+            FindingType.TOPOLOGY_UNKNOWN, _subject(p),
+            f"{_label(p)}: soft partitioning: host unknown, count may be understated",
+            f"{len(vms)} VM{'s' if many else ''} ({_hosts(vms)}) {'are' if many else 'is'} counted by {'their' if many else 'its'} "
+            f"own virtual hardware, but the rule ({p.consumption.rule}) counts the physical servers "
+            f"{'they' if many else 'it'} can run on; no scanned hypervisor reports {'them' if many else 'it'}",
+            vms, _entitlements(p), len(vms)))
     return out
 
 
@@ -226,6 +246,7 @@ def compute_findings(scan: Scan, position: LicencePosition, entitlements: Iterab
         *expiring_findings(entitlements, position, as_of, policy),
         *shelfware_findings(position, policy),
         *stale_host_findings(scan.hosts, as_of, policy),
+        *topology_findings(position),
     ]
     out = [replace(f, severity=f.severity if f.type == FindingType.PROHIBITED else policy.severity_of(f.type, f.severity),
                    first_seen=scan.finished, last_seen=scan.finished) for f in found]

@@ -23,6 +23,7 @@ from sam_engine.licensing.metric_rules import CoreFactor, CoreFactorTable, Metri
 from sam_engine.licensing.named_users import People, load_people
 from sam_engine.model import Entitlement, HostScan, Problem
 from sam_engine.licensing.position import DEFAULT_OVER_RATIO, LicencePosition, build_position
+from sam_engine.topology import FleetTopology
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,10 @@ def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Ent
     return LicenceContext(as_of, catalogue, rules, (*stored, *files), settings, tuple(problems), people)
 
 
-def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext) -> LicencePosition:
-    """The Effective Licence Position of ``host_scans`` under ``ctx``."""
+def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext,
+                topology: FleetTopology | None = None) -> LicencePosition:
+    """The Effective Licence Position of ``host_scans`` under ``ctx``; ``topology`` (default: none known)
+    places VMs on the physical servers that host-level metrics count."""
     return build_position(
         host_scans,
         ctx.catalogue.recognise,
@@ -111,4 +114,5 @@ def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext) -> LicenceP
         metric_hint=ctx.catalogue.metric_hint,
         edition_lines=ctx.catalogue.edition_lines(),
         people=ctx.people,
+        topology=topology,
     )

@@ -27,7 +27,7 @@ from sam_engine.located_yaml import YamlFile
 from sam_engine.model import Hardware, Problem, Virtualization
 from sam_engine.package_data import data_dir
 from sam_engine.licensing.pvu_table import PvuTable, load_pvu_table
-from sam_engine.vocabulary import METRICS
+from sam_engine.vocabulary import HOST_LEVELS, HOST_SCOPES, METRICS
 
 # Under catalogue/ but in a directory of their own: catalogue.load_catalogue reads every *.yml of catalogue/.
 RULES_DIR = data_dir("catalogue") / "metrics"
@@ -159,12 +159,19 @@ class MetricParams:
     vms_per_licence: int | None = None
     max_sockets: int | None = None
     cloud_vcpus_per_licence: int | None = None
+    host_level: str | None = None  # vocabulary.HostLevel: when a VM's physical server is counted instead
+    host_scope: str = "cluster"  # the servers a VM pulls in: its cluster, or only its own server
+    hard_partitioning: bool = False  # pinned vCPUs (hard partitions) count only the pinned cores
+    vms_per_host_licence: int | None = None  # one full licensing of a server covers N VMs (stacking)
+    host_needs_maintenance: bool = False  # licensing the host needs active maintenance (Software Assurance)
     origin: str = "default"  # file:line of the entry, shown in traces
 
 
 _INT_PARAMS = {"pack": 1, "min_per_processor": 0, "min_per_server": 0, "min_per_vm": 0,
                "sockets_per_licence": 1, "vms_per_licence": 1, "max_sockets": 1,
-               "cloud_vcpus_per_licence": 1}  # name -> minimum
+               "cloud_vcpus_per_licence": 1, "vms_per_host_licence": 1}  # name -> minimum
+_BOOL_PARAMS = ("core_factor", "hard_partitioning", "host_needs_maintenance")
+_CHOICE_PARAMS = {"host_level": HOST_LEVELS, "host_scope": HOST_SCOPES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +223,10 @@ def _params(doc: YamlFile, node: yaml.Node | None, parent: yaml.Node, field: str
     values: dict = {}
     known = [f.name for f in fields(MetricParams) if f.name != "origin"]
     for key, value in doc.mapping(node, field, known, "a mapping of parameters").items():
-        if key == "core_factor":
-            values[key] = doc.boolean(value, f"{field}.core_factor", False)
+        if key in _BOOL_PARAMS:
+            values[key] = doc.boolean(value, f"{field}.{key}", False)
+        elif key in _CHOICE_PARAMS:
+            values[key] = doc.choice(value, f"{field}.{key}", _CHOICE_PARAMS[key], None)
         else:
             values[key] = doc.integer(value, f"{field}.{key}", None, _INT_PARAMS[key])
     return MetricParams(origin=origin, **{k: v for k, v in values.items() if v is not None})

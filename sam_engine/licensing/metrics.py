@@ -10,15 +10,17 @@ licences consumed and a trace an auditor can follow back to each host, e.g.
 counts under a hardware metric is worked out in ``hardware_counts``.
 
 The rules count what the inventory can see. Rules that need facts a scan does
-not have (the VM -> physical host map for soft partitioning, metered users)
-say so in the trace instead of guessing silently.
+not have (metered users) say so in the trace instead of guessing silently.
+Where a product counts at the VM's physical server (soft partitioning, per-host
+licensing), ``licensing.host_metrics`` counts the servers of ``ctx.topology``
+and hands the VMs it cannot place back to these rules.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 from sam_engine.licensing.hardware_counts import cores_with_minimums, nup_minimum, plural, processors, pvus
@@ -26,6 +28,7 @@ from sam_engine.licensing.metric_rules import CoreFactorTable, MetricParams
 from sam_engine.licensing.named_users import NO_USER_DATA, People, count_people
 from sam_engine.licensing.pvu_table import PvuTable
 from sam_engine.model import Hardware, HostUser, Installation, Virtualization
+from sam_engine.topology import FleetTopology
 from sam_engine.vocabulary import METRICS, Metric
 
 
@@ -67,13 +70,15 @@ class Deployment:
 @dataclass(frozen=True, slots=True)
 class MetricContext:
     """Inputs that do not come from the hosts: the core factor and PVU tables, the headcount, the
-    users file and the as-of date (named users count logins up to it)."""
+    users file, the VM -> server topology (host-level rules, ``licensing.host_metrics``) and the
+    as-of date (named users count logins up to it; host-level rules check maintenance)."""
 
     core_factors: CoreFactorTable
     headcount: int | None = None
     pvu: PvuTable = PvuTable(())
     people: People | None = None
     as_of: dt.date | None = None
+    topology: FleetTopology = field(default_factory=FleetTopology)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,8 @@ class MetricResult:
     lines: tuple[TraceLine, ...]
     notes: tuple[str, ...] = ()
     missing: str | None = None  # the input the count needs and does not have (``quantity`` then leaves it out)
+    servers: tuple = ()  # host_metrics.ServerCharge: the physical servers counted for the VMs
+    unplaced: tuple[str, ...] = ()  # VMs under a host-level rule whose server is unknown (counted per VM)
 
 
 def _total(metric: str, lines: list[TraceLine], notes: Sequence[str] = ()) -> MetricResult:

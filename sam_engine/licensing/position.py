@@ -38,9 +38,11 @@ from sam_engine.licensing.metric_rules import MetricRules, default_rules
 from sam_engine.licensing.metrics import MetricContext, TraceLine
 from sam_engine.licensing.named_users import People
 from sam_engine.model import Entitlement, HostScan, Installation, Recognition
+from sam_engine.topology import FleetTopology
 from sam_engine.licensing.placements import InstallationRef, RefList
 from sam_engine.licensing.editions import NO_LINES, EditionLines, fold_editionless
-from sam_engine.licensing.reconcile import Allocation, ProductGroup, allocate, group_installations, measure_group
+from sam_engine.licensing.measure import measure_group
+from sam_engine.licensing.reconcile import Allocation, ProductGroup, allocate, group_installations
 from sam_engine.vocabulary import ANY_EDITION, URGENCY, Metric, Status, units
 
 Recogniser = Callable[[Installation], Recognition]
@@ -57,6 +59,8 @@ class Consumption:
     hosts: tuple[str, ...]
     trace: tuple[TraceLine, ...]
     missing: str | None = None  # the input the count lacks (the headcount, a PVU table row): quantity is not all
+    servers: tuple = ()  # host_metrics.ServerCharge: physical servers counted for the product's VMs
+    unplaced: tuple[str, ...] = ()  # VMs under a host-level rule whose server is unknown (topology-unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +228,8 @@ def _product(group: ProductGroup, states: dict[str, TermState], alloc: Allocatio
     result, notes = group.result, list(group.notes)
     hosts = tuple(sorted({h for line in result.lines for h in line.hosts}))
     consumption = Consumption(group.metric, result.quantity, group.rule_origin, hosts,
-                              tuple(group.coverage_lines) + result.lines, result.missing)
+                              tuple(group.coverage_lines) + result.lines, result.missing, result.servers,
+                              result.unplaced)
     ownership = _ownership(group, states, alloc)
     shortfall = alloc.shortfall.get(group.key, 0)
     status = _status(group, consumption.quantity, ownership.quantity, shortfall, over_ratio)
@@ -276,7 +281,8 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
                    suites: Callable[[str, str], Sequence[str]] | None = None,
                    metric_hint: Callable[[str, str], str | None] | None = None,
                    edition_lines: EditionLines = NO_LINES,
-                   people: People | None = None) -> LicencePosition:
+                   people: People | None = None,
+                   topology: FleetTopology | None = None) -> LicencePosition:
     """The ELP of ``host_scans`` against ``entitlements`` on ``as_of``.
 
     ``rules`` defaults to the shipped ``catalogue/metrics/`` rule files; ``headcount`` feeds
@@ -286,7 +292,9 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
     lists none itself; ``metric_hint(publisher, product)`` (``Catalogue.metric_hint``)
     the metric of a product with neither entitlements nor a metric rule; ``edition_lines``
     (``Catalogue.edition_lines``) the editions that succeed one another; ``people`` the users
-    file's aliases, exclusions and login window for named users (``named_users.load_people``).
+    file's aliases, exclusions and login window for named users (``named_users.load_people``);
+    ``topology`` places VMs on their physical servers for host-level rules (``host_metrics``;
+    none: every VM per VM).
     """
     rules = rules or default_rules()
     ents = sorted(entitlements, key=lambda e: e.entitlement_id)
@@ -294,7 +302,7 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
         ents = [e if e.suite_components else replace(e, suite_components=tuple(suites(e.publisher, e.product)))
                 for e in ents]
     states = {e.entitlement_id: term_state(e, as_of) for e in ents}
-    ctx = MetricContext(rules.core_factors, headcount, rules.pvu, people, as_of)
+    ctx = MetricContext(rules.core_factors, headcount, rules.pvu, people, as_of, topology or FleetTopology())
     groups = group_installations(list(host_scans), recognise, ents, states, edition_lines)
     fold_editionless(groups)
     for group in groups:

@@ -7,10 +7,10 @@ Steps, each a function:
    own), and group per product (publisher, product, edition).
    ``fold_editionless``: on a host that also has an edition of the product, a
    record without edition (an instance's Uninstall entry) is not counted again.
-2. ``group_per_host``: per product, one ``Deployment`` per host, however many
+2. ``measure.group_per_host``: per product, one ``Deployment`` per host, however many
    versions or 32/64-bit copies it has; duplicate records of one installation
    are merged by ``dedup.dedup_per_installation``.
-3. ``measure_group``: choose the metric (the active entitlements', else the
+3. ``measure.measure_group``: choose the metric (the active entitlements', else the
    product rule's default, else per device) and measure consumption per
    *coverage partition*: hosts covered by the same set of entitlements.
 4. ``allocate``: hand out each entitlement's quantity to the partitions it can
@@ -28,25 +28,19 @@ import operator
 from array import array
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
-from sam_engine.licensing.coverage import ProductKey, TermState, covers, ent_key, matches_product, suite_owners
-from sam_engine.licensing.dedup import dedup_per_installation
+from sam_engine.licensing.coverage import ProductKey, TermState, ent_key, matches_product, suite_owners
 from sam_engine.licensing.editions import NO_LINES, EditionLines, editionless_notes, every_edition, product_key
-from sam_engine.licensing.metric_rules import MetricRules, norm
-from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine, measure
+from sam_engine.licensing.metric_rules import norm
+from sam_engine.licensing.metrics import MetricResult, TraceLine
 from sam_engine.ingest.inventory import RowTable
 from sam_engine.licensing.placements import SHIFT, Placements, RefList
-from sam_engine.model import Entitlement, Hardware, HostScan, Installation, LicenceNeed, Recognition
-from sam_engine.vocabulary import METRICS, Metric
+from sam_engine.model import Entitlement, HostScan, Installation, LicenceNeed, Recognition
+from sam_engine.vocabulary import Metric
 
-
-@dataclass(frozen=True, slots=True)
-class Partition:
-    """Hosts of one product covered by the same entitlements, and their consumption."""
-
-    covering: tuple[str, ...]  # entitlement ids
-    result: MetricResult
+if TYPE_CHECKING:  # measure imports this module: the partitions are only annotated here
+    from sam_engine.licensing.measure import Partition
 
 
 @dataclass
@@ -122,7 +116,8 @@ class ProductGroup:
         return cached[1]
 
 
-def _count(n: int) -> str:
+def count_text(n: int) -> str:
+    """``1 installation``, ``3 installations``."""
     return "1 installation" if n == 1 else f"{n} installations"
 
 
@@ -209,119 +204,6 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
     return [groups[k] for k in sorted(groups, key=lambda k: (not k[0], k[1]))]
 
 
-def group_per_host(items: Sequence[tuple[HostScan, Installation, Recognition]]
-                   ) -> list[tuple[Deployment, tuple[Recognition, ...]]]:
-    """One ``Deployment`` per host (by host id, else inventory name), with the recognitions of
-    every installation there (coverage must hold for each of them).
-
-    Several versions, or 32- and 64-bit copies, on one host become one deployment,
-    which the per-device metrics count once. Its ``installations`` are those
-    ``dedup.dedup_per_installation`` keeps (an MSI GUID key and a named key of one
-    install are one installation; distinct versions or locations stay distinct),
-    which is what the per-installation metric counts.
-    """
-    by_host: dict[str, list[tuple[HostScan, Installation, Recognition]]] = {}
-    for item in items:
-        by_host.setdefault(item[0].host_id or item[0].inventory_name, []).append(item)
-    out = []
-    for entries in by_host.values():
-        hs = entries[0][0]
-        kept = dedup_per_installation([(inst, rec) for _, inst, rec in entries])
-        deployment = Deployment(hs.inventory_name, hs.host.hardware if hs.host else Hardware(),
-                                tuple(c.installation for c in kept), hs.host_id, hs.inventory_scan_id or hs.scan_id,
-                                hs.stale, hs.host.users if hs.host else None,
-                                os_name=hs.host and (hs.host.os_name or hs.host.os_family))
-        out.append((deployment, tuple(r for _, _, r in entries)))
-    return sorted(out, key=lambda d: d[0].host)
-
-
-def choose_metric(group: ProductGroup, states: dict[str, TermState], rules: MetricRules,
-                  hint: Callable[[str, str], str | None] | None = None) -> tuple[str, str, list[str]]:
-    """(metric, rule origin, notes): the active entitlements' metric, else the rule's default, else
-    the catalogue's ``metric_hint`` (``hint(publisher, product)``), else per device."""
-    notes = []
-    rule = rules.rule_for(group.publisher, group.product, group.edition)
-    for ent in group.candidates:
-        if ent.metric not in METRICS:
-            notes.append(f"{ent.entitlement_id}: unknown metric {ent.metric!r}: not counted")
-    live = sorted({e.metric for e in group.candidates if states[e.entitlement_id].active
-                   and e.metric in METRICS and e.metric != Metric.SITE})
-    if not live:  # an expired entitlement still says how the product is sold
-        live = sorted({e.metric for e in group.candidates if e.metric in METRICS and e.metric != Metric.SITE})
-    default = rule.default_metric if rule and rule.default_metric else None
-    if len(live) == 1:
-        metric = live[0]
-    elif live:
-        metric = default if default in live else live[0]
-        notes.append(f"entitlements use several metrics ({', '.join(live)}): counted under {metric}; "
-                     f"the others are not counted here")
-    else:
-        hinted = hint(group.publisher or "", group.product) if hint and not default else None
-        metric = default or (hinted if hinted in METRICS else None) or Metric.DEVICE
-        if hinted in METRICS and metric == hinted:
-            return metric, "catalogue metric_hint", notes
-    if rule and metric in rule.params:
-        origin = rule.params[metric].origin
-    else:
-        origin = rule.origin if rule else "default"
-    return metric, origin, notes
-
-
-def measure_group(group: ProductGroup, states: dict[str, TermState], rules: MetricRules, ctx: MetricContext,
-                  hint: Callable[[str, str], str | None] | None = None, lines: EditionLines = NO_LINES) -> None:
-    """Fill in the group's metric, usable entitlements, coverage partitions and consumption."""
-    group.metric, group.rule_origin, notes = choose_metric(group, states, rules, hint)
-    group.notes += notes
-    group.usable = [e for e in group.candidates
-                    if states[e.entitlement_id].active and e.metric in (group.metric, Metric.SITE)]
-    required = group.required_items()
-    free = group.count - len(required) - group.folded
-    if free and required:
-        group.notes.append(f"{_count(free)} need no licence (by version): not counted")
-    params = rules.params(group.publisher, group.product, group.edition, group.metric)
-    hosts = group_per_host(required)
-    if not required and not group.usable:
-        text = f"no licence needed: {_count(group.count)} on {', '.join(group.hosts)}"
-        if group.folded and not free:
-            text = (f"{_count(group.count)} on {', '.join(group.hosts)}: counted under the "
-                    f"{' / '.join(group.folded_into)} edition on the same host; nothing more to count here")
-        group.result = MetricResult(group.metric, 0, (TraceLine(text, group.hosts, quantity=0),))
-        return
-    by_cover: dict[tuple[str, ...], list[Deployment]] = {}
-    for deployment, recs in hosts:
-        if group.metric == Metric.EMPLOYEE:
-            cover = tuple(e.entitlement_id for e in group.usable)
-        else:
-            cover = tuple(e.entitlement_id for e in group.usable
-                          if all(covers(e, group.key, rec, lines)[0] for rec in recs))
-        if group.usable and not cover:
-            why = "; ".join(f"{e.entitlement_id}: {reason}" for e in group.usable for rec in recs
-                            for ok, reason in [covers(e, group.key, rec, lines)] if not ok)
-            group.coverage_lines.append(TraceLine(f"{deployment.label}: not covered ({why})", (deployment.host,),
-                                                  tuple(e.entitlement_id for e in group.usable)))
-        by_cover.setdefault(cover, []).append(deployment)
-    if group.metric == Metric.EMPLOYEE or not by_cover:
-        by_cover = {tuple(e.entitlement_id for e in group.usable): [d for d, _ in hosts]}
-    for cover, deployments in sorted(by_cover.items(), key=lambda kv: (not kv[0], kv[0])):
-        group.partitions.append(Partition(cover, measure(group.metric, deployments, params, ctx)))
-    group.result = _combine(group.metric, group.partitions)
-
-
-def _combine(metric: str, partitions: list[Partition]) -> MetricResult:
-    if len(partitions) == 1:
-        return partitions[0].result
-    lines, notes = [], []
-    for p in partitions:
-        head = f"covered by {', '.join(p.covering)}:" if p.covering else "covered by no entitlement:"
-        lines.append(TraceLine(head, entitlements=p.covering))
-        lines += p.result.lines
-        notes += p.result.notes
-    total = sum(p.result.quantity for p in partitions)
-    summed = " + ".join(str(p.result.quantity) for p in partitions)
-    hosts = tuple(h for p in partitions for ln in p.result.lines for h in ln.hosts)
-    lines.append(TraceLine(f"consumption: {summed} = {total}", tuple(dict.fromkeys(hosts)), quantity=total))
-    missing = next((p.result.missing for p in partitions if p.result.missing), None)
-    return MetricResult(metric, total, tuple(lines), tuple(dict.fromkeys(notes)), missing)
 
 
 @dataclass(frozen=True, slots=True)

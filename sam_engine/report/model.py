@@ -10,8 +10,9 @@ it drills down to), ``findings`` (when computed: violations, the findings the
 policy fails on or rates high, first; each entitlement with its label), ``position`` (see
 ``report.position.position_view``), ``changes`` (since the previous scan, see
 ``report.changes``), ``history`` (one entry per stored scan, for the trend),
-``charts`` (SVG geometry, see ``report.charts``) and ``hosts`` (per host: hardware, status,
-installations per source and the licensable products found there).
+``charts`` (SVG geometry, see ``report.charts``), ``hosts`` (per host: hardware, status,
+installations per source and the licensable products found there) and ``topology`` (the
+hypervisor servers with their guests, see ``topology_view``).
 
 The model holds no record per installation: a fleet of 10,000 hosts has ten
 million of them. ``report.installations`` streams them, each with the product
@@ -31,12 +32,14 @@ from sam_engine.model import Entitlement, HostScan, HostStatus, Problem, Scan
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.report.charts import publisher_bars, trend
 from sam_engine.report.position import distinct_packages, entitlement_label, host_products, position_view
+from sam_engine.topology import FleetTopology
 from sam_engine.vocabulary import DEFAULT_FAIL_ON, NON_COMPLIANT, Status, severity_rank
 
 VIOLATION_SEVERITY = severity_rank("high")  # a finding this severe is a violation even where the policy passes it
 from sam_engine.store.interface import ScanInfo
 
-SCHEMA_VERSION = "3.1"  # 3.0: no per-host package list (see installations.csv); 3.1: violations, unused spend
+SCHEMA_VERSION = "3.2"  # 3.0: no per-host package list (see installations.csv); 3.1: violations, unused spend;
+# 3.2: hypervisor servers (topology), the servers each product's VMs pull in
 
 
 def _sources(hs: HostScan, fallback: RowTable, seen: dict[int, tuple[RowTable, set[int]]] | None) -> dict[str, int]:
@@ -87,6 +90,45 @@ def _host(hs: HostScan, sources: dict[str, int], licensable: list[dict]) -> dict
              datetime.datetime.fromtimestamp(u.last_login, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
             for u in host.users],
     }
+
+
+def _guest(vm, host: str | None, products: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {"vm": vm.name, "bios_uuid": vm.bios_uuid, "state": vm.state, "vcpus": vm.vcpus,
+            "pinned_cpus": list(vm.pinned_cpus), "host": host,
+            "products": [{"id": p["id"], "label": p["label"], "status": p["status"]} for p in products]}
+
+
+def topology_view(topology: FleetTopology | None, hosts: Sequence[dict[str, Any]],
+                  licensable: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every hypervisor server the topology knows, with its guests, scanned or not (a scanned guest names
+    its inventory host and the licensable products found there), and the products whose host-level rule
+    counts it; ``hosts`` are the model's host rows, ``licensable`` the position's product rows."""
+    if not topology:
+        return []
+    scanned = {(p.server.key, p.vm.bios_uuid): name for name, p in topology.placements.items()}
+    on_host = {h["inventory_name"]: h["licensable"] for h in hosts}
+    counting: dict[str, list[dict[str, Any]]] = {}
+    for r in licensable:
+        for s in r.get("servers", ()):
+            counting.setdefault(s["key"], []).append({"id": r["id"], "label": r["label"], "rule": s["rule"],
+                                                      "quantity": s["quantity"]})
+    out = []
+    for server in sorted(topology.servers.values(), key=lambda s: (s.cluster or "", s.name, s.key)):
+        vms = {vm.bios_uuid: vm for vm in topology.guests.get(server.key, ())}
+        for p in topology.placements.values():
+            if p.server.key == server.key:
+                vms.setdefault(p.vm.bios_uuid, p.vm)
+        guests = []
+        for vm in sorted(vms.values(), key=lambda v: (v.name, v.bios_uuid)):
+            host = scanned.get((server.key, vm.bios_uuid))
+            guests.append(_guest(vm, host, on_host.get(host, ()) if host else ()))
+        out.append({
+            "key": server.key, "name": server.name, "platform": server.platform, "source": server.source,
+            "cluster": server.cluster, "sockets": server.sockets, "cores": server.cores, "threads": server.threads,
+            "cpu_model": server.cpu_model, "guests": guests, "scanned_guests": sum(1 for g in guests if g["host"]),
+            "products": counting.get(server.key, []),
+        })
+    return out
 
 
 def _number(amount: str) -> str:
@@ -227,7 +269,7 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
           previous: Scan | None = None, previous_position: LicencePosition | None = None,
           summaries: Mapping[str, Mapping[str, Any]] | None = None,
           findings: Sequence[Mapping[str, Any]] | None = None,
-          fail_on: Sequence[str] = DEFAULT_FAIL_ON) -> dict[str, Any]:
+          fail_on: Sequence[str] = DEFAULT_FAIL_ON, topology: FleetTopology | None = None) -> dict[str, Any]:
     """The report model of one scan.
 
     ``history`` lists the stored scans (oldest first); ``previous`` is the scan
@@ -235,7 +277,8 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
     the same licence data; ``summaries`` the recorded per-scan position counts
     (``{scan_id: {"non_compliant": n}}``) for the trend; ``findings`` the finding
     rows when computed (``findings.finding_row``), ``fail_on`` the finding types the
-    policy fails on (which, with high severities, make a finding a violation).
+    policy fails on (which, with high severities, make a finding a violation); ``topology`` the
+    hypervisor servers and their guests (``topology_view``; none: an empty list).
     """
     pos = position_view(position, problems, entitlements)
     per_host = host_products(pos["licensable"]) if pos else {}
@@ -267,6 +310,7 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
             "trend": {**trend(timeline), "first_scan": len(timeline) < 2},
         },
         "hosts": hosts,
+        "topology": topology_view(topology, hosts, pos["licensable"] if pos else []),
     }
     if found is not None:
         model["findings"] = found

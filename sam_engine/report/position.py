@@ -13,7 +13,10 @@ Drill-down rows of a licensable product:
   cores = 32 cores × 0.5 (Intel x86) = 16``), stale hosts flagged with the scan
   their inventory comes from;
 - ``entitlement_records``: every entitlement considered, with its purchase data,
-  how many it counts here, and its licence keys masked (``mask_key``).
+  how many it counts here, and its licence keys masked (``mask_key``);
+- ``servers``: the physical servers its VMs pull in under a host-level rule
+  (``server_rows``), and ``topology_unknown``: its VMs whose server is
+  not known (counted per VM).
 """
 
 from __future__ import annotations
@@ -34,11 +37,14 @@ HOST_SAMPLE = 20  # hosts named in the summary of a free or unrecognised title
 
 
 def host_rows(p: ProductPosition) -> list[dict[str, Any]]:
-    """Per host: versions, licences consumed and the trace lines that say why."""
+    """Per host: versions, licences consumed and the trace lines that say why. A guest counted through
+    its physical servers (``server_rows``) says which, with no figure of its own."""
     lines: dict[str, list] = {}
+    at_servers = {id(c.line) for c in p.consumption.servers}
     for line in p.consumption.trace:
-        if len(line.hosts) == 1:
+        if len(line.hosts) == 1 and id(line) not in at_servers:
             lines.setdefault(line.hosts[0], []).append(line)
+    through = counted_through(p)
     per_host: dict[str, tuple[list, bool, str]] = {}  # name -> (versions, stale, scan id)
     if isinstance(p.installations, RefList):  # read from the rows, without making a ref per installation
         for hs, versions in p.installations.versions_per_host():
@@ -52,16 +58,36 @@ def host_rows(p: ProductPosition) -> list[dict[str, Any]]:
         versions, stale, scan_id = per_host[host]
         own = lines.get(host, [])
         counted = [ln.quantity for ln in own if ln.quantity is not None]
+        trace = [ln.text for ln in own]
+        if host in through:
+            trace.append(f"a VM: counted through the physical servers it runs on or can move to: "
+                         f"{', '.join(through[host])}")
         rows.append({
             "host": host,
             "versions": sorted({v or "?" for v in versions}, key=str.casefold),
             "installations": len(versions),
             "quantity": sum(counted) if counted else None,
-            "trace": [ln.text for ln in own],
+            "trace": trace,
             "stale": stale,
             "scan_id": scan_id,
         })
     return rows
+
+
+def server_rows(p: ProductPosition) -> list[dict[str, Any]]:
+    """The physical servers a product's VMs pull in, each with the rule, the count and its arithmetic."""
+    return [{"server": c.server.name, "key": c.server.key, "platform": c.server.platform, "cluster": c.server.cluster,
+             "rule": c.rule, "quantity": c.quantity, "guests": list(c.guests), "running": list(c.running),
+             "trace": c.line.text} for c in p.consumption.servers]
+
+
+def counted_through(p: ProductPosition) -> dict[str, list[str]]:
+    """Per guest (inventory name), the servers it makes the product count."""
+    out: dict[str, list[str]] = {}
+    for c in p.consumption.servers:
+        for guest in c.guests:
+            out.setdefault(guest, []).append(c.server.name)
+    return out
 
 
 def _entitlement_ids(p: ProductPosition) -> list[str]:
@@ -74,7 +100,7 @@ def entitlement_label(ent: Entitlement) -> str:
     """What a person recognises an entitlement by: product, purchase order and quantity."""
     quantity = "unlimited" if ent.quantity is None else f"{ent.quantity:,}"
     parts = [product_label(ent.publisher, ent.product, ent.edition), ent.po_number and f"PO {ent.po_number}",
-             f"{quantity} {ent.metric or ''}".strip()]
+             f"{quantity} {ent.metric or ''}".strip(), ent.licensing and f"licensing: {ent.licensing}"]
     return " · ".join(p for p in parts if p)
 
 
@@ -286,7 +312,8 @@ def position_view(position: LicencePosition | None, problems: Sequence[Problem] 
     for n, p in enumerate(licensable, 1):
         (row,) = position_to_rows([p], detail=True)
         row.update(id=f"p{n}", label=product_label(p.publisher, p.product, p.edition), host_rows=host_rows(p),
-                   entitlement_records=entitlement_records(p, by_id))
+                   entitlement_records=entitlement_records(p, by_id), servers=server_rows(p),
+                   topology_unknown=list(p.consumption.unplaced))
         row.update(unused_spend(row))
         rows.append(row)
     facts = _title_rows(unknown)

@@ -65,6 +65,7 @@ COLUMNS = {
     "hosts": ("host", "status", "stale", "os", "platform", "sockets", "cores", "threads", "packages",
               "inventory_scan_id", "host_id", "cpu", "memory_mb", "licensable", "error", "users"),
     "product_hosts": ("host", "versions", "installations", "quantity", "trace", "stale", "scan_id"),
+    "product_servers": ("server", "cluster", "rule", "quantity", "guests", "trace"),
     "entitlements": ("label", "entitlement_id", "origin", "metric", "quantity", "counted", "term", "purchase", "unit_cost",
                      "keys"),
     "titles": ("id", "publisher", "product", "installations", "hosts", "host_sample", "versions"),
@@ -100,7 +101,7 @@ def _purchase(r: dict[str, Any]) -> str:
 
 
 def _product(row: dict[str, Any]) -> dict[str, Any]:
-    per_host = set()
+    per_host = {s["trace"] for s in row["servers"]}  # shown in the servers table
     for h in row["host_rows"]:
         per_host.update(h["trace"])
     summary_lines = [shorten(t) for t in row["trace"]["consumption"] if t not in per_host]
@@ -117,6 +118,9 @@ def _product(row: dict[str, Any]) -> dict[str, Any]:
         "notes": [shorten(t) for t in row["notes"]],
         "hosts": [[h["host"], ", ".join(h["versions"]), h["installations"], h["quantity"],
                    shorten("; ".join(h["trace"])), h["stale"], h["scan_id"]] for h in row["host_rows"]],
+        "servers": [[s["server"], s["cluster"] or "standalone", s["rule"], s["quantity"], ", ".join(s["guests"]),
+                     shorten(s["trace"])] for s in row["servers"]],
+        "topology_unknown": _join(row["topology_unknown"], TITLE_HOSTS * 4),
         "entitlements": [[e["label"], e["entitlement_id"], e["origin"], e["metric"], e["quantity"], e["counted"], _term(e),
                           _purchase(e), f"{e['unit_cost']} {e['currency'] or ''}".strip() if e["unit_cost"] else "",
                           ", ".join(e["keys"])] for e in row["entitlement_records"]],

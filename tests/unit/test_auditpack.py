@@ -66,7 +66,7 @@ def test_pack_holds_the_evidence(pack):
     assert any(f["path"] == "catalogue/oracle.yml" for f in catalogue["version"]["files"])
     (rule,) = json.loads(files["metric_rules.json"])
     assert rule["rule"].startswith("catalogue/metrics/metric_rules.yml:")
-    assert "  - publisher: Oracle" in rule["lines"] and "      processor: {core_factor: true, cloud_vcpus_per_licence: 2}" in rule["lines"]
+    assert "  - publisher: Oracle" in rule["lines"] and "      processor: {core_factor: true, cloud_vcpus_per_licence: 2, host_level: always, hard_partitioning: true}" in rule["lines"]
     html = files["position.html"].decode("utf-8")
     assert "db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16" in html and "XXXXX-XXXXX" in html
     assert "<script" not in html

@@ -97,7 +97,7 @@ def test_unknown_field():
     assert check(record(qty="3"))[1] == [
         "x.csv:7:qty: qty: unknown field; expected one of publisher, product, edition, version_range, metric, "
         "quantity, term_start, term_end, maintenance_end, downgrade_rights, suite_components, vendor, po_number, "
-        "invoice, purchase_date, unit_cost, pack_size, currency, keys"]
+        "invoice, purchase_date, unit_cost, pack_size, currency, keys, licensing"]
 
 
 def test_version_range_uses_the_versions_syntax():

@@ -4,7 +4,7 @@ Regression tests for the defects found (a line break splitting an
 installations.csv row into a live formula, raw HTML in ``check --format
 markdown``, a scan id leaving its code span, formula cells in ``licence list
 --format csv``), then Hypothesis properties: whatever the names, versions,
-hosts and scan ids, every file ``render.write_reports`` writes parses, CSV
+hosts, scan ids and hypervisor servers, clusters and VMs, every file ``render.write_reports`` writes parses, CSV
 keeps one row per record with no live formula at any line start of any cell,
 and neither Markdown nor HTML carries markup from the data.
 """
@@ -28,12 +28,14 @@ from sam_engine.cli.check import render_markdown
 from sam_engine.cli.main import main
 from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.licensing.position import build_position
-from sam_engine.model import Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
+from sam_engine.model import (GuestVM, Hardware, Host, HostScan, HostStatus, Installation, PhysicalServer, Scan,
+                              Virtualization)
 from sam_engine.report import model as report
 from sam_engine.report import render
 from sam_engine.report.formats import FORMULA_STARTS, md_code, safe_cell
 from sam_engine.report.installations import write_installations
 from sam_engine.store.interface import scan_info
+from sam_engine.topology import FleetTopology, Placement
 
 HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "{{ 7*7 }}", "{% if %}", "=cmd|' /C calc'!A0",
            "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "x\n=HYPERLINK(\"http://x\")", "a\r\nb", "\x00", "\ud83d",
@@ -133,7 +135,7 @@ def catalogue():
 
 def host_scan(scan_id: str, name: str, i: int, names: list[str], version: str) -> HostScan:
     hw = Hardware(sockets=2, cores=32, threads=64, cpu_vendor="GenuineIntel", cpu_model=name,
-                  virtualization=Virtualization.PHYSICAL, memory_mb=65536)
+                  virtualization=Virtualization.VM if i else Virtualization.PHYSICAL, memory_mb=65536)
     host = Host(f"machine-id:{i:032x}", name, "machine-id", hostname=name, os_family="Linux", os_name=name,
                 hardware=hw)
     items = [Installation("rpm", "oracle-database-ee-19c", version, "x86_64", "Oracle Corporation", 1_700_000_000,
@@ -143,17 +145,31 @@ def host_scan(scan_id: str, name: str, i: int, names: list[str], version: str) -
     return HostScan(scan_id, name, HostStatus.OK, host, tuple(items), collected_at="2026-06-30T01:00:00Z")
 
 
-def hostile_model(catalogue, names: list[str], hosts: list[str], scan_ids: list[str], version: str):
+def hostile_topology(servers: list[str], names: list[str], placed: str, vm_host: str) -> FleetTopology:
+    """Two servers named from ``servers`` in one cluster: ``placed`` runs on the first, a VM nobody
+    scanned (named from ``names``) on the second; ``vm_host`` is a VM no hypervisor reports."""
+    one, two = (PhysicalServer(f"kvm:{n}:{k}", n, "kvm", f"libvirt on {n}", 2, 32, 64, "GenuineIntel", n,
+                               cluster=servers[-1]) for k, n in enumerate((servers[0], servers[-1] + "2")))
+    vm = GuestVM(f"uuid-{placed}", placed, one.key, f"libvirt on {one.name}", 4, (0, 1) if len(names) > 2 else ())
+    ghost = GuestVM("uuid-ghost", names[0], two.key, f"libvirt on {two.name}", 2, (), names[-1])
+    placements = {placed: Placement(placed, vm, one, (one, two))} if placed != vm_host else {}
+    return FleetTopology({one.key: one, two.key: two}, {one.key: (vm,), two.key: (ghost,)}, placements)
+
+
+def hostile_model(catalogue, names: list[str], hosts: list[str], scan_ids: list[str], version: str,
+                  servers: list[str] = ("esx1",)):
     hosts = list(dict.fromkeys(hosts))
+    topology = hostile_topology(list(servers), names, hosts[0], hosts[-1])
     scans = [Scan(sid, f"2026-06-2{k}T01:00:00Z", f"2026-06-2{k}T01:40:00Z", "0.1.0", "scan.yml",
                   tuple(host_scan(sid, h, i, names[: len(names) - k] or names, version) for i, h in enumerate(hosts)))
              for k, sid in enumerate(dict.fromkeys(scan_ids))]
     positions = [build_position(s.hosts, catalogue.recognise, ENTITLEMENTS, AS_OF, suites=catalogue.suite_components,
-                                metric_hint=catalogue.metric_hint) for s in scans]
+                                metric_hint=catalogue.metric_hint, topology=topology) for s in scans]
     findings = [finding(title=n, detail=version, hosts=hosts, id=scan_ids[0]) for n in names]
     model = report.build(scans[-1], [scan_info(s) for s in scans], positions[-1], entitlements=ENTITLEMENTS,
                          previous=scans[0] if len(scans) > 1 else None,
-                         previous_position=positions[0] if len(scans) > 1 else None, findings=findings)
+                         previous_position=positions[0] if len(scans) > 1 else None, findings=findings,
+                         topology=topology)
     return model, scans[-1], positions[-1]
 
 
@@ -182,15 +198,17 @@ def outside_code_spans(line: str) -> str:
 @pytest.fixture(scope="module")
 def clean_tags(catalogue, tmp_path_factory):
     model, scan, position = hostile_model(catalogue, ["bash", "zlib"], ["web1", "web2"], ["s1", "s2"], "1.0")
+    assert model["topology"] and any(r["servers"] for r in model["position"]["licensable"])
     return html_tags(render.render_html(model))
 
 
 @BOUNDED
 @given(names=st.lists(hostile, min_size=1, max_size=4), hosts=st.lists(hostile, min_size=1, max_size=3),
-       scan_ids=st.lists(hostile, min_size=1, max_size=2), version=hostile)
+       scan_ids=st.lists(hostile, min_size=1, max_size=2), version=hostile,
+       servers=st.lists(hostile, min_size=1, max_size=2))
 def test_every_report_file_parses_whatever_the_names(catalogue, clean_tags, tmp_path_factory, names, hosts,
-                                                      scan_ids, version):
-    model, scan, position = hostile_model(catalogue, names, hosts, scan_ids, version)
+                                                      scan_ids, version, servers):
+    model, scan, position = hostile_model(catalogue, names, hosts, scan_ids, version, servers)
     out = tmp_path_factory.mktemp("reports")
     render.write_reports(model, out, scan, position)
 

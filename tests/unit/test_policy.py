@@ -44,7 +44,7 @@ def test_example_policy_loads():
 @pytest.mark.parametrize("text, expected", [
     ("fail_on: [prohibited, licence-expired]\n",
      'p.yml:1:23: fail_on[1]: expected one of under-licensed, unlicensed, prohibited, expiring, shelfware, '
-     'stale-host, got "licence-expired"'),
+     'stale-host, topology-unknown, got "licence-expired"'),
     ("thresholds:\n  stale_days: a week\n", 'p.yml:2:15: thresholds.stale_days: expected a whole number >= 0, '
                                              'got "a week"'),
     ("thresholds:\n  shelfware_ratio: lots\n", 'p.yml:2:20: thresholds.shelfware_ratio: expected a number >= 1, '

@@ -191,7 +191,7 @@ def test_unusable_mapping_files_are_located_errors(tmp_path):
         f"{mapping}:3:3: format.date_format: expected a strptime format like \"%d/%m/%Y\", got 'DD/MM'",
         f"{mapping}:7:3: columns.qty: unknown entitlement field; expected one of publisher, product, edition, "
         "version_range, metric, quantity, term_start, term_end, maintenance_end, downgrade_rights, suite_components, "
-        "vendor, po_number, invoice, purchase_date, unit_cost, pack_size, currency, keys",
+        "vendor, po_number, invoice, purchase_date, unit_cost, pack_size, currency, keys, licensing",
         f'{mapping}:9:3: defaults.metric: unknown metric "per_seat"; expected one of core, device, employee, '
         "installation, named_user, processor, pvu, site, vm",
     ]

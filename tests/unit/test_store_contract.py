@@ -149,6 +149,16 @@ def test_entitlements_add_and_remove(store_location):
         assert st.entitlements() == [entitlement("e2"), entitlement("e3")]
 
 
+def test_an_entitlements_choice_of_licensing_the_host_is_kept(store_location):
+    chosen = Entitlement("e9", "Microsoft", "SQL Server", "core", 16, "licences/sql.yml:3", pack_size=2,
+                         maintenance_end="2027-06-30", licensing="host")
+    with open_store(store_location) as st:
+        st.add_entitlements([chosen, entitlement("e1")])
+    with open_store(store_location, readonly=True) as st:
+        assert st.entitlements() == [chosen, entitlement("e1")]
+        assert [e.licensing for e in st.entitlements()] == ["host", None]
+
+
 def test_finding_states_outbox_and_summaries(store_location):
     with open_store(store_location) as st:
         st.save_finding_states([{"id": "f1", "first_seen": "s1", "notified": None}, {"id": "f2", "first_seen": "s1"}])

@@ -140,6 +140,29 @@
     ["counted", "Counted here"], ["term", "Term"], ["purchase", "Purchase"], ["unit_cost", "Unit cost"], ["keys", "Keys"]];
   var HOSTCOL = {};
   (COL.product_hosts || []).forEach(function (n, i) { HOSTCOL[n] = i; });
+  var SRVCOL = {};
+  (COL.product_servers || []).forEach(function (n, i) { SRVCOL[n] = i; });
+
+  /* The physical servers a product's VMs pull in (host-level rules), and its VMs of unknown host. */
+  function serverPart(p, box) {
+    if (p.servers.length) {
+      box.appendChild(el("h4", "part-servers", "Physical servers its VMs pull in: " + p.servers.length));
+      Paged({ box: box.appendChild(el("div", "paged")), rows: p.servers, size: 25, noun: "servers",
+        text: function (r) { return r[SRVCOL.server] + " " + r[SRVCOL.cluster] + " " + r[SRVCOL.guests]; },
+        columns: [
+          { label: "Server", value: function (r) { return r[SRVCOL.server]; } },
+          { label: "Cluster", value: function (r) { return r[SRVCOL.cluster]; } },
+          { label: "Rule", value: function (r) { return r[SRVCOL.rule]; } },
+          { label: "Licences", num: true, value: function (r) { return r[SRVCOL.quantity]; } },
+          { label: "Guests", value: function (r) { return r[SRVCOL.guests]; } },
+          { label: "Arithmetic", value: function (r) { return r[SRVCOL.trace]; } }
+        ] });
+    }
+    if (p.topology_unknown) {
+      box.appendChild(el("p", "problems", "Host unknown, counted per VM (the count may be understated): " +
+        p.topology_unknown));
+    }
+  }
 
   function productDetail(id) {
     var p = PRODUCTS[id], box = el("div", "detail-body");
@@ -149,6 +172,7 @@
     box.appendChild(traceList(p.trace));
     var holder = el("div", "paged");
     box.appendChild(holder);
+    serverPart(p, box);
     box.appendChild(el("h4", "part-entitlements", "Owned: " + fmt(p.owned) + " (" + p.entitlements.length + " entitlement record(s); keys masked)"));
     if (p.entitlements.length) {
       var t = el("table", "grid ents cards"), h = el("tr"), body = el("tbody"), frame = el("div", "table-box");

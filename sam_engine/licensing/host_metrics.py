@@ -1,0 +1,248 @@
+"""Host-level licence metrics: a VM licensed through the physical servers it runs on or can move to.
+
+A guest's scan sees only its virtual hardware. For products whose vendor
+counts the host, ``measure_partition`` counts the servers of the fleet's
+topology (``MetricContext.topology``) instead, each with its trace
+(server -> guests -> rule)::
+
+    esx01 → runs db1 → soft partitioning (cluster vc01/prod): 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16
+
+Which products, and how, is data (``metric_rules.yml``): ``host_level``
+(``always``: Oracle soft partitioning; ``default``: the host unless an
+entitlement says ``licensing: vm``; ``optional``: each VM unless an entitlement
+says ``licensing: host``), ``host_scope`` (every server of the VM's cluster, or
+only its own), ``hard_partitioning`` (pinned vCPUs count only the pinned
+cores), ``vms_per_host_licence`` (Windows Server Standard: two VMs per full
+licensing of the host, stacked) and ``host_needs_maintenance`` (SQL Server:
+licensing the host needs Software Assurance). A server is counted once per
+product, however many of its VMs run the product. A VM whose server is not
+known keeps today's per-VM count and is listed in ``MetricResult.unplaced``,
+which raises the ``topology-unknown`` finding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Sequence
+
+from sam_engine.licensing.metric_rules import MetricParams
+from sam_engine.licensing.hardware_counts import cores_with_minimums, plural, processors, topology
+from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine, _total, measure
+from sam_engine.model import Entitlement, Hardware, PhysicalServer, Virtualization
+from sam_engine.topology import Placement
+from sam_engine.vocabulary import HostLevel, Licensing, Metric
+
+HOST_METRICS = (Metric.PROCESSOR, Metric.CORE)  # the metrics a physical server can be counted under
+NAMED_VMS = 10  # VMs of unknown host named in a note (``MetricResult.unplaced`` holds them all)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCharge:
+    """One physical server counted for a product: the scanned guests that pull it in, and how."""
+
+    server: PhysicalServer
+    guests: tuple[str, ...]  # inventory names of the guests that pull it in
+    running: tuple[str, ...]  # those of them that run on it
+    rule: str  # "soft partitioning", "hard partitioning", "per host", "already counted"
+    quantity: int
+    line: TraceLine
+
+
+def server_hardware(server: PhysicalServer) -> Hardware:
+    """The server as the metric rules and the core factor table read a host."""
+    return Hardware(server.sockets, server.cores, server.threads, server.cpu_vendor, server.cpu_model,
+                    Virtualization.PHYSICAL)
+
+
+def host_choice(params: MetricParams, ents: Sequence[Entitlement], ctx: MetricContext) -> tuple[bool, list[str]]:
+    """Whether hosts covered by ``ents`` count at host level, and why when an entitlement's choice is not
+    followed. ``ents`` choose with ``licensing`` (None: the rule's default); several choices: the default."""
+    chosen = sorted({e.licensing for e in ents if e.licensing})
+    notes = []
+    if params.host_level == HostLevel.ALWAYS:
+        if Licensing.VM in chosen:
+            notes.append("licensing: vm is not an option for this product: the vendor counts every physical server "
+                         "the VM can run on")
+        host = True
+    elif len(chosen) == 1:
+        host = chosen[0] == Licensing.HOST
+    else:
+        host = params.host_level == HostLevel.DEFAULT
+        if chosen:
+            notes.append(f"entitlements choose both licensing: host and vm: counted "
+                         f"{'per host' if host else 'per VM'}, the product's default")
+    if host and params.host_needs_maintenance:
+        today = ctx.as_of.isoformat() if ctx.as_of else None
+        if not any(e.maintenance_end and today and e.maintenance_end >= today
+                   for e in ents if e.licensing == Licensing.HOST):
+            notes.append("licensing the host needs active Software Assurance (maintenance_end) on an entitlement "
+                         "with licensing: host: counted per VM")
+            host = False
+    return host, notes
+
+
+def measure_partition(metric: str, deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext,
+                      ents: Sequence[Entitlement] = (), counted: set | None = None) -> MetricResult:
+    """Consumption of hosts covered by ``ents``: per host where the product's rule and the entitlements'
+    choice say so, else ``metrics.measure``. ``counted`` holds the servers counted by earlier partitions
+    of the same product (they count 0 here)."""
+    if metric not in HOST_METRICS or not params.host_level:
+        result = measure(metric, deployments, params, ctx)
+        if any(e.licensing == Licensing.HOST for e in ents):
+            result = replace(result, notes=(*result.notes, f"licensing: host has no host-level rule for this "
+                                                           f"product under {metric}: counted as usual"))
+        return result
+    host, notes = host_choice(params, ents, ctx)
+    if not host:
+        result = measure(metric, deployments, params, ctx)
+        return replace(result, notes=(*result.notes, *notes))
+    return measure_hosts(metric, deployments, params, ctx, set() if counted is None else counted, notes)
+
+
+def measure_hosts(metric: str, deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext,
+                  counted: set, notes: Sequence[str] = ()) -> MetricResult:
+    """Placed guests count their servers; the other deployments count as ``metrics.measure`` counts them."""
+    placed = {d.host: ctx.topology.placement(d.host) for d in deployments}
+    rest = [d for d in deployments if placed[d.host] is None]
+    lines, notes = [], list(notes)
+    if rest:
+        result = measure(metric, rest, params, ctx)
+        lines += result.lines[:-1] if len(result.lines) > 1 else result.lines  # its total: ours replaces it
+        notes += result.notes
+    unplaced = tuple(d.host for d in rest if d.is_vm and not d.hardware.cloud)
+    rule = "soft partitioning" if params.host_scope == "cluster" else "per-host licensing"
+    if unplaced:
+        named = ", ".join(unplaced[:NAMED_VMS]) + (f" and {len(unplaced) - NAMED_VMS} more"
+                                                   if len(unplaced) > NAMED_VMS else "")
+        notes.append(f"{rule}: host unknown for {named}, count may be understated: counted per VM; "
+                     f"scan their hypervisors to count the physical servers")
+    charges = _charges([(d, placed[d.host]) for d in deployments if placed[d.host] is not None], metric, params,
+                       ctx, counted)
+    lines += [c.line for c in charges]
+    result = _total(metric, lines, notes)
+    return replace(result, servers=tuple(charges), unplaced=unplaced)
+
+
+def _charges(placed: Sequence[tuple[Deployment, Placement]], metric: str, params: MetricParams, ctx: MetricContext,
+             counted: set) -> list[ServerCharge]:
+    whole: dict[str, tuple[PhysicalServer, list[str], list[str]]] = {}  # key -> (server, guests, running)
+    pinned: dict[str, tuple[PhysicalServer, list[str], set[int]]] = {}  # key -> (server, guests, host CPUs)
+    for d, p in placed:
+        if params.hard_partitioning and p.hard_partitioned:
+            entry = pinned.setdefault(p.server.key, (p.server, [], set()))
+            entry[1].append(d.host)
+            entry[2].update(p.vm.pinned_cpus)
+            continue
+        scope = p.reachable if params.host_scope == "cluster" else ()
+        for server in (p.server, *(s for s in scope if s.key != p.server.key)):
+            entry = whole.setdefault(server.key, (server, [], []))
+            entry[1].append(d.host)
+            if server.key == p.server.key:
+                entry[2].append(d.host)
+    out = []
+    for server, guests, running in sorted(whole.values(), key=lambda e: (e[0].name, e[0].key)):
+        out.append(_whole_server(server, tuple(guests), tuple(running), metric, params, ctx, counted))
+    for server, guests, cpus in sorted(pinned.values(), key=lambda e: (e[0].name, e[0].key)):
+        out.append(_pinned(server, tuple(guests), tuple(sorted(cpus)), metric, params, ctx, counted, whole))
+    return out
+
+
+def _via(server: PhysicalServer, guests: tuple[str, ...], running: tuple[str, ...]) -> str:
+    """``runs db1, db2`` / ``reachable by db3``: how the guests pull the server in."""
+    parts = []
+    if running:
+        parts.append(f"runs {', '.join(running)}")
+    moving = [g for g in guests if g not in running]
+    if moving:
+        parts.append(f"reachable by {', '.join(moving)}")
+    return "; ".join(parts)
+
+
+def _charge(server, guests, running, rule, quantity, text) -> ServerCharge:
+    return ServerCharge(server, guests, running, rule, quantity, TraceLine(text, guests, quantity=quantity))
+
+
+def _whole_server(server: PhysicalServer, guests: tuple[str, ...], running: tuple[str, ...], metric: str,
+                  params: MetricParams, ctx: MetricContext, counted: set) -> ServerCharge:
+    via = _via(server, guests, running)
+    if server.key in counted:
+        return _charge(server, guests, running, "already counted", 0,
+                       f"{server.name} → {via} → already counted for this product = 0")
+    counted.add(server.key)
+    hw = server_hardware(server)
+    if params.host_scope == "cluster":
+        rule = "soft partitioning"
+        where = f"{rule} (cluster {server.cluster})" if server.cluster else f"{rule} (standalone server)"
+    else:
+        rule = where = "per host"
+    server_as_host = Deployment("", hw, ())  # hardware_counts reads a host; its label prefix ": " is dropped
+    if metric == Metric.PROCESSOR:
+        sockets = topology(hw)[0]
+        count = processors(server_as_host, params, ctx.core_factors)
+        quantity, text, assumed = count.quantity, count.text.removeprefix(": "), list(count.guesses)
+        if params.max_sockets and sockets > params.max_sockets:
+            assumed.append(f"{sockets} sockets exceeds the product's limit of {params.max_sockets}")
+    else:
+        count = cores_with_minimums(server_as_host, params, ctx.core_factors)
+        once, text, assumed = count.quantity, count.text.removeprefix(": ").rsplit(" = ", 1)[0], list(count.guesses)
+        quantity = once
+        if params.vms_per_host_licence:
+            times = max(1, math.ceil(len(running) / params.vms_per_host_licence))
+            quantity = once * times
+            where = f"per host, {params.vms_per_host_licence} VMs per full licensing"
+            text += (f" = {once}; {plural(len(running), 'VM')} ÷ {params.vms_per_host_licence} = "
+                     f"{plural(times, 'full licensing')} × {once}")
+        text += f" = {quantity}"
+    return _charge(server, guests, running, rule, quantity, f"{server.name} → {via} → {where}: {text}"
+                   + _assumed(assumed))
+
+
+def _pinned(server: PhysicalServer, guests: tuple[str, ...], cpus: tuple[int, ...], metric: str,
+            params: MetricParams, ctx: MetricContext, counted: set, whole: dict) -> ServerCharge:
+    """Hard partitioning: the cores of the pinned host CPUs (threads ÷ threads per core, rounded up)."""
+    via = _via(server, guests, guests)
+    pinned_key = f"{server.key}#pinned:{_cpu_ranges(cpus)}"
+    if server.key in counted or pinned_key in counted:
+        counted_by = "this product's soft partitioning" if server.key in whole else "an earlier partition"
+        return _charge(server, guests, guests, "already counted", 0,
+                       f"{server.name} → {via} → already counted ({counted_by}) = 0")
+    # other pinned CPUs, or the whole server, in a later partition are counted again: cores pinned twice
+    # may count twice, never too few
+    counted.add(pinned_key)
+    hw = server_hardware(server)
+    sockets, cores, assumed = topology(hw)
+    per_core = hw.threads // cores if hw.threads and hw.threads >= cores else 1
+    pinned_cores = min(math.ceil(len(cpus) / per_core), cores)
+    text = f"{plural(len(cpus), 'pinned CPU')}" + (f" ÷ {per_core} threads per core" if per_core > 1 else "")
+    text += f" = {plural(pinned_cores, 'core')}"
+    if metric == Metric.PROCESSOR and params.core_factor:
+        row = ctx.core_factors.lookup(hw)
+        quantity = math.ceil(Decimal(pinned_cores) * row.factor)
+        text += f" × {row.factor.normalize()} ({row.describe(hw)}) = {quantity}"
+    elif metric == Metric.PROCESSOR:  # the sockets the pinned cores fill at least
+        used = math.ceil(pinned_cores / max(1, cores // sockets))
+        quantity = math.ceil(used / params.sockets_per_licence)
+        text += f" = {plural(used, 'socket')} ({cores // sockets or 1} cores per socket) = {quantity}"
+    else:
+        quantity = pinned_cores
+        text += f" = {quantity}"
+    return _charge(server, guests, guests, "hard partitioning", quantity,
+                   f"{server.name} → {via} (pinned to CPUs {_cpu_ranges(cpus)}) → hard partitioning: {text}"
+                   + _assumed(assumed))
+
+
+def _assumed(notes: list[str]) -> str:
+    return f" [{'; '.join(notes)}]" if notes else ""
+
+
+def _cpu_ranges(cpus: Sequence[int]) -> str:
+    """``0-3,8``: the pinned CPUs as virsh writes a cpuset."""
+    out: list[list[int]] = []
+    for cpu in cpus:
+        if out and cpu == out[-1][1] + 1:
+            out[-1][1] = cpu
+        else:
+            out.append([cpu, cpu])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in out)

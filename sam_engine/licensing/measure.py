@@ -1,0 +1,154 @@
+"""Measuring one product: its deployments, its metric, its coverage partitions and the consumption of each.
+
+``group_per_host`` makes one ``Deployment`` per host of the product;
+``choose_metric`` picks the metric (the active entitlements', else the product
+rule's default, else the catalogue's hint, else per device); ``measure_group``
+splits the product's hosts into *coverage partitions* (hosts covered by the
+same set of entitlements) and measures each, through
+``host_metrics.measure_partition`` so that a product counted at the VM's
+physical server (Oracle soft partitioning, Windows Server per host) counts
+each server once for the whole product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from sam_engine.licensing.coverage import TermState, covers
+from sam_engine.licensing.dedup import dedup_per_installation
+from sam_engine.licensing.editions import NO_LINES, EditionLines
+from sam_engine.licensing.host_metrics import measure_partition
+from sam_engine.licensing.metric_rules import MetricRules
+from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine
+from sam_engine.licensing.reconcile import ProductGroup, count_text
+from sam_engine.model import Hardware, HostScan, Installation, Recognition
+from sam_engine.vocabulary import METRICS, Metric
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """Hosts of one product covered by the same entitlements, and their consumption."""
+
+    covering: tuple[str, ...]  # entitlement ids
+    result: MetricResult
+
+
+def group_per_host(items: Sequence[tuple[HostScan, Installation, Recognition]]
+                   ) -> list[tuple[Deployment, tuple[Recognition, ...]]]:
+    """One ``Deployment`` per host (by host id, else inventory name), with the recognitions of
+    every installation there (coverage must hold for each of them).
+
+    Several versions, or 32- and 64-bit copies, on one host become one deployment,
+    which the per-device metrics count once. Its ``installations`` are those
+    ``dedup.dedup_per_installation`` keeps (an MSI GUID key and a named key of one
+    install are one installation; distinct versions or locations stay distinct),
+    which is what the per-installation metric counts.
+    """
+    by_host: dict[str, list[tuple[HostScan, Installation, Recognition]]] = {}
+    for item in items:
+        by_host.setdefault(item[0].host_id or item[0].inventory_name, []).append(item)
+    out = []
+    for entries in by_host.values():
+        hs = entries[0][0]
+        kept = dedup_per_installation([(inst, rec) for _, inst, rec in entries])
+        deployment = Deployment(hs.inventory_name, hs.host.hardware if hs.host else Hardware(),
+                                tuple(c.installation for c in kept), hs.host_id, hs.inventory_scan_id or hs.scan_id,
+                                hs.stale, hs.host.users if hs.host else None,
+                                os_name=hs.host and (hs.host.os_name or hs.host.os_family))
+        out.append((deployment, tuple(r for _, _, r in entries)))
+    return sorted(out, key=lambda d: d[0].host)
+
+
+def choose_metric(group: ProductGroup, states: dict[str, TermState], rules: MetricRules,
+                  hint: Callable[[str, str], str | None] | None = None) -> tuple[str, str, list[str]]:
+    """(metric, rule origin, notes): the active entitlements' metric, else the rule's default, else
+    the catalogue's ``metric_hint`` (``hint(publisher, product)``), else per device."""
+    notes = []
+    rule = rules.rule_for(group.publisher, group.product, group.edition)
+    for ent in group.candidates:
+        if ent.metric not in METRICS:
+            notes.append(f"{ent.entitlement_id}: unknown metric {ent.metric!r}: not counted")
+    live = sorted({e.metric for e in group.candidates if states[e.entitlement_id].active
+                   and e.metric in METRICS and e.metric != Metric.SITE})
+    if not live:  # an expired entitlement still says how the product is sold
+        live = sorted({e.metric for e in group.candidates if e.metric in METRICS and e.metric != Metric.SITE})
+    default = rule.default_metric if rule and rule.default_metric else None
+    if len(live) == 1:
+        metric = live[0]
+    elif live:
+        metric = default if default in live else live[0]
+        notes.append(f"entitlements use several metrics ({', '.join(live)}): counted under {metric}; "
+                     f"the others are not counted here")
+    else:
+        hinted = hint(group.publisher or "", group.product) if hint and not default else None
+        metric = default or (hinted if hinted in METRICS else None) or Metric.DEVICE
+        if hinted in METRICS and metric == hinted:
+            return metric, "catalogue metric_hint", notes
+    if rule and metric in rule.params:
+        origin = rule.params[metric].origin
+    else:
+        origin = rule.origin if rule else "default"
+    return metric, origin, notes
+
+
+def measure_group(group: ProductGroup, states: dict[str, TermState], rules: MetricRules, ctx: MetricContext,
+                  hint: Callable[[str, str], str | None] | None = None, lines: EditionLines = NO_LINES) -> None:
+    """Fill in the group's metric, usable entitlements, coverage partitions and consumption."""
+    group.metric, group.rule_origin, notes = choose_metric(group, states, rules, hint)
+    group.notes += notes
+    group.usable = [e for e in group.candidates
+                    if states[e.entitlement_id].active and e.metric in (group.metric, Metric.SITE)]
+    required = group.required_items()
+    free = group.count - len(required) - group.folded
+    if free and required:
+        group.notes.append(f"{count_text(free)} need no licence (by version): not counted")
+    params = rules.params(group.publisher, group.product, group.edition, group.metric)
+    hosts = group_per_host(required)
+    if not required and not group.usable:
+        text = f"no licence needed: {count_text(group.count)} on {', '.join(group.hosts)}"
+        if group.folded and not free:
+            text = (f"{count_text(group.count)} on {', '.join(group.hosts)}: counted under the "
+                    f"{' / '.join(group.folded_into)} edition on the same host; nothing more to count here")
+        group.result = MetricResult(group.metric, 0, (TraceLine(text, group.hosts, quantity=0),))
+        return
+    by_cover: dict[tuple[str, ...], list[Deployment]] = {}
+    for deployment, recs in hosts:
+        if group.metric == Metric.EMPLOYEE:
+            cover = tuple(e.entitlement_id for e in group.usable)
+        else:
+            cover = tuple(e.entitlement_id for e in group.usable
+                          if all(covers(e, group.key, rec, lines)[0] for rec in recs))
+        if group.usable and not cover:
+            why = "; ".join(f"{e.entitlement_id}: {reason}" for e in group.usable for rec in recs
+                            for ok, reason in [covers(e, group.key, rec, lines)] if not ok)
+            group.coverage_lines.append(TraceLine(f"{deployment.label}: not covered ({why})", (deployment.host,),
+                                                  tuple(e.entitlement_id for e in group.usable)))
+        by_cover.setdefault(cover, []).append(deployment)
+    if group.metric == Metric.EMPLOYEE or not by_cover:
+        by_cover = {tuple(e.entitlement_id for e in group.usable): [d for d, _ in hosts]}
+    usable = {e.entitlement_id: e for e in group.usable}
+    counted: set = set()  # servers a host-level rule has counted for this product: once, whatever the partition
+    for cover, deployments in sorted(by_cover.items(), key=lambda kv: (not kv[0], kv[0])):
+        result = measure_partition(group.metric, deployments, params, ctx, [usable[e] for e in cover], counted)
+        group.partitions.append(Partition(cover, result))
+    group.result = _combine(group.metric, group.partitions)
+
+
+def _combine(metric: str, partitions: list[Partition]) -> MetricResult:
+    if len(partitions) == 1:
+        return partitions[0].result
+    lines, notes = [], []
+    for p in partitions:
+        head = f"covered by {', '.join(p.covering)}:" if p.covering else "covered by no entitlement:"
+        lines.append(TraceLine(head, entitlements=p.covering))
+        lines += p.result.lines
+        notes += p.result.notes
+    total = sum(p.result.quantity for p in partitions)
+    summed = " + ".join(str(p.result.quantity) for p in partitions)
+    hosts = tuple(h for p in partitions for ln in p.result.lines for h in ln.hosts)
+    lines.append(TraceLine(f"consumption: {summed} = {total}", tuple(dict.fromkeys(hosts)), quantity=total))
+    missing = next((p.result.missing for p in partitions if p.result.missing), None)
+    servers = tuple(s for p in partitions for s in p.result.servers)
+    unplaced = tuple(dict.fromkeys(h for p in partitions for h in p.result.unplaced))
+    return MetricResult(metric, total, tuple(lines), tuple(dict.fromkeys(notes)), missing, servers, unplaced)
