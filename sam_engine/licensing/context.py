@@ -24,6 +24,7 @@ from sam_engine.licensing.named_users import People, load_people
 from sam_engine.model import Entitlement, HostScan, Problem
 from sam_engine.licensing.position import DEFAULT_OVER_RATIO, LicencePosition, build_position
 from sam_engine.topology import FleetTopology
+from sam_engine.topology.link import fleet_topology
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,9 @@ def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Ent
 
 def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext,
                 topology: FleetTopology | None = None) -> LicencePosition:
-    """The Effective Licence Position of ``host_scans`` under ``ctx``; ``topology`` (default: none known)
-    places VMs on the physical servers that host-level metrics count."""
+    """The Effective Licence Position of ``host_scans`` under ``ctx``; ``topology`` (default: the one the
+    hosts' hypervisor collectors reported, ``topology.link.fleet_topology``) places VMs on the physical
+    servers that host-level metrics count."""
     return build_position(
         host_scans,
         ctx.catalogue.recognise,
@@ -114,5 +116,5 @@ def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext,
         metric_hint=ctx.catalogue.metric_hint,
         edition_lines=ctx.catalogue.edition_lines(),
         people=ctx.people,
-        topology=topology,
+        topology=fleet_topology(host_scans) if topology is None else topology,
     )

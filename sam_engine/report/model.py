@@ -33,6 +33,7 @@ from sam_engine.licensing.position import LicencePosition
 from sam_engine.report.charts import publisher_bars, trend
 from sam_engine.report.position import distinct_packages, entitlement_label, host_products, position_view
 from sam_engine.topology import FleetTopology
+from sam_engine.topology.link import fleet_topology
 from sam_engine.vocabulary import DEFAULT_FAIL_ON, NON_COMPLIANT, Status, severity_rank
 
 VIOLATION_SEVERITY = severity_rank("high")  # a finding this severe is a violation even where the policy passes it
@@ -278,7 +279,7 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
     (``{scan_id: {"non_compliant": n}}``) for the trend; ``findings`` the finding
     rows when computed (``findings.finding_row``), ``fail_on`` the finding types the
     policy fails on (which, with high severities, make a finding a violation); ``topology`` the
-    hypervisor servers and their guests (``topology_view``; none: an empty list).
+    hypervisor servers and their guests (``topology_view``; default: the one ``scan``'s hosts reported).
     """
     pos = position_view(position, problems, entitlements)
     per_host = host_products(pos["licensable"]) if pos else {}
@@ -310,7 +311,7 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
             "trend": {**trend(timeline), "first_scan": len(timeline) < 2},
         },
         "hosts": hosts,
-        "topology": topology_view(topology, hosts, pos["licensable"] if pos else []),
+        "topology": topology_view(fleet_topology(scan.hosts) if topology is None else topology, hosts, pos["licensable"] if pos else []),
     }
     if found is not None:
         model["findings"] = found
