@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     spool = ensure_fleet(args.hosts)
     server = PgServer(settings={"fsync": "on"}).start()  # as in production, and as TinyDB's commit does
-    env = {**os.environ, "PGPASSWORD": PASSWORD, "FLEETSAM_LOCK_TIMEOUT": "3600"}
+    os.environ["PGPASSWORD"] = PASSWORD  # libpq's, for this process and the jobs it starts
+    env = {**os.environ, "FLEETSAM_LOCK_TIMEOUT": "3600"}
     try:
         with work_dir("engine-pg") as work:
             script_job(JOB, "load", spool)  # warm the page cache: every side reads from memory
