@@ -5,7 +5,8 @@ file beside the playbook does not survive the job. It keeps the documents of
 ``store.documents`` one row each (``migrations/0001_initial.sql``): key columns
 (scan id, digest, entitlement id...) are unique and indexed, the rest of a
 document is JSONB. Inventories are content-addressed as in TinyDB (one row per
-digest: an unchanged host adds nothing but its small host document).
+digest), and so are a host's facts (``host_facts``, schema 2): an unchanged host
+adds nothing but its small row in the run.
 
 A session is one database transaction: ``commit`` commits it, ``close`` without
 a commit rolls everything back. Isolation:
@@ -28,6 +29,8 @@ database without the current schema says which one to run.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from importlib import resources
 from typing import Iterable, Sequence
@@ -174,9 +177,13 @@ class PostgresStore(Store):
         new fields merged in (what TinyDB's update does), keeping its place in the order."""
         if self.readonly:
             raise StoreError(f"{self.where}: opened for reading; the changes were not written")
+        if table == "host_scans":
+            docs = self._host_facts_by_digest(docs)
         cols = COLUMNS[table]
         names = sql.SQL(", ").join(map(sql.Identifier, (*cols, "doc")))
-        rows = [(*(doc[c] for c in cols), Jsonb(doc)) for doc in docs]
+        inline = (lambda doc: doc) if table != "host_scans" else \
+            (lambda doc: {k: v for k, v in doc.items() if k not in cols})  # its key columns are not repeated
+        rows = [(*(doc[c] for c in cols), Jsonb(inline(doc))) for doc in docs]
         if rows:
             try:
                 with self._conn.cursor() as cur:
@@ -192,6 +199,38 @@ class PostgresStore(Store):
             except psycopg.OperationalError as exc:
                 raise StoreError(f"{self.where}: the PostgreSQL session failed, nothing of it was written: "
                                  f"{_first_line(exc)}") from None
+
+    def _host_facts_by_digest(self, docs: Iterable[dict]) -> list[dict]:
+        """``docs`` (host_scans documents) with each host's facts replaced by their digest, the facts
+        not stored yet added to ``host_facts`` (a writer holds the lock: no other writer adds them)."""
+        facts, out = {}, []
+        for doc in docs:
+            if isinstance(doc.get("host"), dict):
+                text = json.dumps(doc["host"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+                facts[digest] = doc["host"]
+                doc = {**{k: v for k, v in doc.items() if k != "host"}, "host_digest": digest}
+            out.append(doc)
+        stored = {row[0] for row in self._sql("SELECT digest FROM host_facts WHERE digest = ANY(%s)", (list(facts),))}
+        new = [(digest, Jsonb(doc)) for digest, doc in facts.items() if digest not in stored]
+        if new:
+            with self._conn.cursor() as cur, cur.copy("COPY host_facts (digest, doc) FROM STDIN") as copy:
+                for row in new:
+                    copy.write_row(row)
+        return out
+
+    def _host_docs(self, where: str = "", params: Sequence = ()) -> list[dict]:
+        """host_scans documents as the engine reads them: each with its key columns and its host's facts."""
+        rows = self._sql("SELECT h.scan_id, h.inventory_name, h.doc, f.doc FROM host_scans h LEFT JOIN "
+                         "host_facts f ON f.digest = h.doc->>'host_digest' " + where + " ORDER BY h.seq", params)
+        out = []
+        for scan_id, name, doc, facts in rows:
+            doc = {"scan_id": scan_id, "inventory_name": name, **doc}
+            if "host_digest" in doc:
+                doc["host"] = facts
+                del doc["host_digest"]
+            out.append(doc)
+        return out
 
     # -- writes ------------------------------------------------------------------------
 
@@ -247,7 +286,7 @@ class PostgresStore(Store):
             self._sql("DELETE FROM notify_outbox WHERE delivery_id = ANY(%s)", (ids,))
 
     def export_documents(self) -> dict[str, list[dict]]:
-        return {name: self._docs(name) for name in TABLES}
+        return {name: self._host_docs() if name == "host_scans" else self._docs(name) for name in TABLES}
 
     def import_documents(self, tables: dict[str, list[dict]]) -> None:
         for name in TABLES:
@@ -325,19 +364,19 @@ class PostgresStore(Store):
         info = next((i for i in self.scans() if i.scan_id == scan_id), None)
         if info is None:
             return None
-        return self._scan(info, self._docs("host_scans", "WHERE scan_id = %s", (scan_id,)))
+        return self._scan(info, self._host_docs("WHERE h.scan_id = %s", (scan_id,)))
 
     def load_scan(self, scan_id: str | None = None, as_of: dt.date | None = None) -> Scan | None:
         chosen = fleet_runs(self.scans(), scan_id, as_of)
         if chosen is None:
             return None
         last, runs, cutoff = chosen
-        return self._scan(last, fleet_docs(runs, self._docs("host_scans"), self.retirements(), cutoff))
+        return self._scan(last, fleet_docs(runs, self._host_docs(), self.retirements(), cutoff))
 
     def _fleet(self) -> dict:
         if self._fleet_index is None:
             runs = [RunRef(i.scan_id, i.finished) for i in self.scans()]
-            self._fleet_index = fleet_index(runs, self._docs("host_scans"))
+            self._fleet_index = fleet_index(runs, self._host_docs())
         return self._fleet_index
 
     def last_inventory(self, inventory_name: str) -> HostScan | None:
