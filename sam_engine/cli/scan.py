@@ -53,7 +53,8 @@ def _run_playbook(args, playbook: Path, env: dict[str, str], work: Path, display
     import ansible_runner
 
     extra = extra_vars_args(args.extra_vars, work)
-    argv = [*(a for inv in args.inventory for a in ("-i", inv)), *(("--limit", args.limit) if args.limit else ()), *extra]
+    argv = [*(a for inv in args.inventory for a in ("-i", inv)), *(("--limit", args.limit) if args.limit else ()),
+            *extra]
     tally = HostTally()
     lister = threading.Thread(target=lambda: tally.set_total(list_hosts([*argv, str(playbook)], env)), daemon=True)
     lister.start()

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +124,20 @@ def test_list_hosts_output_is_read_per_play():
     assert parse_list_hosts(LIST_HOSTS) == ["web1", "db1", "gone"]
     assert parse_list_hosts("\nplaybook: x.yml\n\n  play #1 (none): x\tTAGS: []\n    pattern: ['none']\n"
                             "    hosts (0):\n") == []
+
+
+def test_the_checkout_s_collection_is_found_and_the_callback_only_spools(tmp_path, monkeypatch):
+    from ansible import constants
+
+    from sam_engine.cli.scan_setup import find_playbook, runner_env
+
+    playbook, collections = find_playbook()
+    repo = Path(__file__).resolve().parents[2]
+    assert playbook == (repo / "playbooks" / "scan.yml").resolve() and collections == repo / "collections"
+    monkeypatch.delenv("MAX_EVENT_RES", raising=False)
+    env = runner_env(collections, tmp_path)
+    assert env["ANSIBLE_COLLECTIONS_PATH"].split(os.pathsep)[0] == str(collections)
+    assert "fleetsam.sam.collector" in env["ANSIBLE_CALLBACKS_ENABLED"].split(",")
+    assert (env["FLEETSAM_ENGINE"], env["FLEETSAM_SPOOL_DIR"]) == ("false", str(tmp_path))
+    assert env["ANSIBLE_HOST_KEY_CHECKING"] == str(bool(constants.HOST_KEY_CHECKING)), "as configured, not runner's"
+    assert env["MAX_EVENT_RES"] == "16384"
