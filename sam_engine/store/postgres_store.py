@@ -6,7 +6,7 @@ file beside the playbook does not survive the job. It keeps the documents of
 (scan id, digest, entitlement id...) are unique and indexed, the rest of a
 document is JSONB. Inventories are content-addressed as in TinyDB (one row per
 digest), and so are a host's facts (``host_facts``, schema 2): an unchanged host
-adds nothing but its small row in the run.
+adds nothing but its small row in the run (``documents.stored_row``).
 
 A session is one database transaction: ``commit`` commits it, ``close`` without
 a commit rolls everything back. Isolation:
@@ -29,8 +29,6 @@ database without the current schema says which one to run.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import re
 from importlib import resources
 from typing import Iterable, Sequence
@@ -41,7 +39,8 @@ from psycopg.types.json import Jsonb
 
 from sam_engine.ingest.inventory import RowTable, inventory_from_doc, table_from_doc
 from sam_engine.model import Entitlement, HostScan, Scan
-from sam_engine.store.documents import TABLES, retirement_keys, scan_documents
+from sam_engine.store.documents import HOST_DIGEST_AT, TABLES, read_row, retirement_keys, scan_documents, \
+    stored_row
 from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs
 from sam_engine.store.interface import ScanInfo, Store, StoreError, entitlement_from_doc, entitlement_to_doc, \
     host_scan_from_doc, lock_timeout, masked
@@ -177,13 +176,12 @@ class PostgresStore(Store):
         new fields merged in (what TinyDB's update does), keeping its place in the order."""
         if self.readonly:
             raise StoreError(f"{self.where}: opened for reading; the changes were not written")
-        if table == "host_scans":
-            docs = self._host_facts_by_digest(docs)
         cols = COLUMNS[table]
         names = sql.SQL(", ").join(map(sql.Identifier, (*cols, "doc")))
-        inline = (lambda doc: doc) if table != "host_scans" else \
-            (lambda doc: {k: v for k, v in doc.items() if k not in cols})  # its key columns are not repeated
-        rows = [(*(doc[c] for c in cols), Jsonb(inline(doc))) for doc in docs]
+        if table == "host_scans":
+            rows = self._host_rows(docs)
+        else:
+            rows = [(*(doc[c] for c in cols), Jsonb(doc)) for doc in docs]
         if rows:
             try:
                 with self._conn.cursor() as cur:
@@ -200,37 +198,29 @@ class PostgresStore(Store):
                 raise StoreError(f"{self.where}: the PostgreSQL session failed, nothing of it was written: "
                                  f"{_first_line(exc)}") from None
 
-    def _host_facts_by_digest(self, docs: Iterable[dict]) -> list[dict]:
-        """``docs`` (host_scans documents) with each host's facts replaced by their digest, the facts
-        not stored yet added to ``host_facts`` (a writer holds the lock: no other writer adds them)."""
-        facts, out = {}, []
+    def _host_rows(self, docs: Iterable[dict]) -> list[tuple]:
+        """Rows of host_scans documents (``documents.stored_row``); the facts not stored yet are added to
+        ``host_facts`` (a writer holds the lock: no other writer adds them meanwhile)."""
+        facts, rows = {}, []
         for doc in docs:
-            if isinstance(doc.get("host"), dict):
-                text = json.dumps(doc["host"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-                digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-                facts[digest] = doc["host"]
-                doc = {**{k: v for k, v in doc.items() if k != "host"}, "host_digest": digest}
-            out.append(doc)
-        stored = {row[0] for row in self._sql("SELECT digest FROM host_facts WHERE digest = ANY(%s)", (list(facts),))}
-        new = [(digest, Jsonb(doc)) for digest, doc in facts.items() if digest not in stored]
+            stored, fact = stored_row(doc)
+            if fact is not None:
+                facts[fact[0]] = fact[1]
+            rows.append((doc["scan_id"], doc["inventory_name"], Jsonb(stored)))
+        known = {row[0] for row in self._sql("SELECT digest FROM host_facts WHERE digest = ANY(%s)", (list(facts),))}
+        new = [(digest, Jsonb(doc)) for digest, doc in facts.items() if digest not in known]
         if new:
             with self._conn.cursor() as cur, cur.copy("COPY host_facts (digest, doc) FROM STDIN") as copy:
                 for row in new:
                     copy.write_row(row)
-        return out
+        return rows
 
     def _host_docs(self, where: str = "", params: Sequence = ()) -> list[dict]:
-        """host_scans documents as the engine reads them: each with its key columns and its host's facts."""
-        rows = self._sql("SELECT h.scan_id, h.inventory_name, h.doc, f.doc FROM host_scans h LEFT JOIN "
-                         "host_facts f ON f.digest = h.doc->>'host_digest' " + where + " ORDER BY h.seq", params)
-        out = []
-        for scan_id, name, doc, facts in rows:
-            doc = {"scan_id": scan_id, "inventory_name": name, **doc}
-            if "host_digest" in doc:
-                doc["host"] = facts
-                del doc["host_digest"]
-            out.append(doc)
-        return out
+        """host_scans documents as the engine wrote them, rows of either form (``documents.stored_row``)."""
+        rows = self._sql("SELECT h.scan_id, h.inventory_name, h.doc, f.doc FROM host_scans h LEFT JOIN host_facts f "
+                         f"ON f.digest = coalesce(h.doc->>'host_digest', h.doc->>{HOST_DIGEST_AT}) " + where +
+                         " ORDER BY h.seq", params)
+        return [read_row(*row) for row in rows]
 
     # -- writes ------------------------------------------------------------------------
 
