@@ -1,4 +1,4 @@
-"""Figure 8: the engine into a PostgreSQL store, against the TinyDB figure on the same fleet.
+"""The engine into a PostgreSQL store, against the TinyDB figure on the same fleet (#14).
 
 A real PostgreSQL server (``tests/pg_server.py``: initdb into a temporary
 folder, 127.0.0.1 on a free port, stopped by PID) and the synthetic fleet of
