@@ -13,7 +13,7 @@ import pytest
 
 from sam_engine.cli.exit_codes import BadInput
 from sam_engine.cli.scan_progress import Counts, Display, HostTally, bar_text, duration, summary_text
-from sam_engine.cli.scan_setup import extra_vars_args, parse_list_hosts
+from sam_engine.cli.scan import extra_vars_args, parse_list_hosts
 
 # ansible-playbook --list-hosts, as ansible-core 2.19 prints it for playbooks/scan.yml with --limit
 LIST_HOSTS = """
@@ -129,7 +129,7 @@ def test_list_hosts_output_is_read_per_play():
 def test_the_checkout_s_collection_is_found_and_the_callback_only_spools(tmp_path, monkeypatch):
     from ansible import constants
 
-    from sam_engine.cli.scan_setup import find_playbook, runner_env
+    from sam_engine.cli.scan import find_playbook, runner_env
 
     playbook, collections = find_playbook()
     repo = Path(__file__).resolve().parents[2]
