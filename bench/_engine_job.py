@@ -1,7 +1,7 @@
 """One measured engine run in a fresh interpreter (so its peak RSS is its own).
 
     python bench/_engine_job.py load SPOOL            # baseline: json.load every host file
-    python bench/_engine_job.py engine SPOOL STORE    # ingest + normalise + store + reconcile
+    python bench/_engine_job.py engine SPOOL STORE    # ingest + normalise + store + reconcile (STORE: a path or URL)
     python bench/_engine_job.py report SPOOL STORE OUT  # report.build + render.write_reports, each file timed
 
 Prints one JSON line with the times (s), peak RSS (MiB) and sizes.
@@ -40,7 +40,7 @@ def load(spool: Path) -> dict:
     return {"seconds": time.perf_counter() - t0, "raw_bytes": size, "records": records, "rss_mb": rss_mb()}
 
 
-def engine(spool: Path, store: Path) -> dict:
+def engine(spool: Path, store: Path | str) -> dict:
     from sam_engine.licensing import context as licensing
     from sam_engine import pipeline
 
@@ -53,7 +53,8 @@ def engine(spool: Path, store: Path) -> dict:
     t2 = time.perf_counter()
     timings["reconcile"] = t2 - t1
     return {"seconds": t2 - t0, "store_seconds": t1 - t0, "reconcile_seconds": t2 - t1, "timings": timings,
-            "store_bytes": store.stat().st_size, "hosts": len(scan.hosts), "installations": scan.installation_count,
+            "store_bytes": None if isinstance(store, str) else store.stat().st_size,  # str: a PostgreSQL URL
+            "hosts": len(scan.hosts), "installations": scan.installation_count,
             "products": len(position.products), "unrecognised": len(position.unrecognised),
             "problems": len(problems), "rss_mb": rss_mb()}
 
@@ -83,7 +84,7 @@ def report(spool: Path, store: Path, out: Path) -> dict:
 
 
 def main() -> None:
-    kind, args = sys.argv[1], [Path(a) for a in sys.argv[2:]]
+    kind, args = sys.argv[1], [a if "://" in a else Path(a) for a in sys.argv[2:]]
     out = {"load": load, "engine": engine, "report": report}[kind](*args)
     print(json.dumps(out), flush=True)
 

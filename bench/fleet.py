@@ -11,6 +11,8 @@ the integration test fleet (127.0.0.2-4:22022-22024).
 
     fleet  wall(playbooks/scan.yml with the callback: scan, store, reconcile, report)
            / wall(a playbook running only ansible.builtin.package_facts)   target 1.2
+    fleet_scan_command  wall(fleetsam scan: the same through ansible-runner, with progress lines)
+           / wall(playbooks/scan.yml with the callback)                     target 1.15
 
 forks 25 (ansible.cfg); pipelining on; after a warm-up run, both playbooks run
 twice alternately, the median counts (QUICK: once each without a warm-up, the
@@ -182,12 +184,22 @@ def main() -> int:
                 pf.append(run(pf_argv, env=base_env))
             summary = [ln for ln in (tmp / "scan0.log").read_text().splitlines() if ln.startswith("fleetsam:")]
             reports = (tmp / "reports0" / "index.html").exists()
+            cmd_env = ansible_env(ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp / "cp"), FLEETSAM_STORE=str(tmp / "cmd.json"),
+                                  FLEETSAM_REPORT_DIR=str(tmp / "cmd-reports"), FLEETSAM_SPOOL_DIR=str(tmp / "spool"),
+                                  FLEETSAM_LICENCES=str(REPO / "examples" / "licences"))
+            command = run([VENV_BIN / "fleetsam", "scan", "-i", inv, "--progress", "lines"], cwd=tmp, env=cmd_env)
+            progress = [ln for ln in command["output"].splitlines() if ln.startswith("scan: ")]
         finally:
             fleet.stop()
     s, p = median([r["wall"] for r in scan]), median([r["wall"] for r in pf])
     emit("fleet", s, p, 1.2, hosts=hosts, scan_s=s, package_facts_s=p, reps=reps, report_written=reports,
          rss_mb=round(max(r["rss_mb"] for r in scan)))
     for line in summary[:3]:
+        note(line)
+    # fleetsam scan: the same scan through ansible-runner with its progress lines, once, after the others
+    emit("fleet_scan_command", command["wall"], s, 1.15, hosts=hosts, fleetsam_scan_s=command["wall"],
+         ansible_playbook_scan_s=s, progress_lines=len(progress))
+    for line in progress[-3:]:
         note(line)
     return 0
 

@@ -17,6 +17,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 from sam_engine.ingest import parallel as ingest_parallel
 from sam_engine.ingest.spool import host_files
@@ -102,27 +103,43 @@ class RunSummary:
         return out
 
 
+class Timings(dict):
+    """Seconds per stage, in the order they ran; ``observer(stage, None)`` hears a stage start and
+    ``observer(stage, seconds)`` its end (``fleetsam scan`` shows the engine's progress with it)."""
+
+    def __init__(self, observer: Callable[[str, float | None], None] | None = None):
+        super().__init__()
+        self.observer = observer
+
+
 @contextmanager
 def _timed(timings: dict[str, float], stage: str):
+    observer = getattr(timings, "observer", None)
+    if observer:
+        observer(stage, None)
     t0 = time.perf_counter()
     try:
         yield
     finally:
         timings[stage] = time.perf_counter() - t0
+    if observer:  # only a stage that ended normally is reported done
+        observer(stage, timings[stage])
 
 
 def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
                   settings: LicenceSettings | None = None, as_of: dt.date | None = None,
                   alerts: notify.AlertSettings | None = None, installations: bool = True,
-                  progress: StageProgress = NO_PROGRESS) -> RunSummary:
+                  progress: StageProgress = NO_PROGRESS,
+                  observer: Callable[[str, float | None], None] | None = None) -> RunSummary:
     """Store one run's spool as a scan snapshot, reconcile it and write the reports
     (``installations=False``: all but ``installations.csv``), telling ``progress`` how far each
-    stage (ingest, reconcile, report) is.
+    stage (ingest, reconcile, report) is (the callback's lines on long runs) and ``observer`` when
+    each timed step starts and ends (``fleetsam scan``'s display, see ``Timings``).
 
     One store session holds the whole run's writes (the scan, the findings'
     state and outbox, the position summary for the trend): the store file is
     written once. Notifications are sent after it is committed."""
-    timings: dict[str, float] = {}
+    timings = Timings(observer)
     alerts = alerts or notify.AlertSettings.from_env()
     host_files(Path(spool))  # a spool with no results is refused before the store is created or locked
     with open_store(store) as st:

@@ -49,10 +49,12 @@ def _run_as(user: str) -> list[str]:
 
 
 class PgServer:
-    """One running server; ``url(db)`` for a database, ``create_db()`` for a fresh one."""
+    """One running server; ``url(db)`` for a database, ``create_db()`` for a fresh one; ``settings``
+    (``-c`` options) over the tests' defaults (the benchmark turns fsync back on)."""
 
-    def __init__(self):
+    def __init__(self, settings: dict[str, str] | None = None):
         self.bin = server_bin()
+        self.settings = {"fsync": "off", "max_connections": "50", **(settings or {})}  # fsync off: tests only
         self.user = next((u for u in ("postgres", "nobody") if _exists(u)), None) if os.geteuid() == 0 else None
         self.root = Path(tempfile.mkdtemp(prefix="fleetsam-pg-"))
         self.data = self.root / "data"
@@ -68,7 +70,7 @@ class PgServer:
         self.log = open(self.root / "server.log", "ab")  # noqa: SIM115 - open while the server runs
         self.proc = subprocess.Popen([*prefix, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
                                       "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
-                                      "-c", "fsync=off", "-c", "max_connections=50"],
+                                      *(a for k, v in self.settings.items() for a in ("-c", f"{k}={v}"))],
                                      stdout=self.log, stderr=subprocess.STDOUT, cwd=self.root)
         deadline = time.monotonic() + 30
         while not self._ready():

@@ -13,19 +13,15 @@ type: aggregate
 short_description: Spool fleetsam collector results and hand the run to the fleetsam engine
 version_added: "0.1.0"
 description:
-  - Records the result of every C(fleetsam.sam.software_facts) task, and every
-    unreachable or failed host, to a spool directory on disk as it arrives, so
-    memory stays bounded on large fleets.
-  - At the end of the playbook it hands the whole run to the fleetsam engine
-    once, which stores a snapshot, reconciles and writes the reports.
-  - An unreachable or failed host keeps its previous inventory in the store,
-    marked stale.
-  - The run records its scope, the hosts its scanning plays targeted (after C(--limit) and
-    group selection); hosts outside it keep their record untouched, and a host in it that
-    sent no result is recorded failed (stale).
-  - A package list returned as one JSON text (C(software_json), the module's
-    C(software_format=json), as the fleetsam role asks) is checked to be one
-    JSON array and written to the spool unchanged as C(software); anything else
+  - Records the result of every C(fleetsam.sam.software_facts) task, and every unreachable or failed host,
+    to a spool directory on disk as it arrives, so memory stays bounded on large fleets.
+  - At the end of the playbook it hands the whole run to the fleetsam engine once, which stores a snapshot,
+    reconciles and writes the reports.
+  - An unreachable or failed host keeps its previous inventory in the store, marked stale.
+  - The run records its scope, the hosts its scanning plays targeted (after C(--limit) and group selection);
+    hosts outside it keep their record untouched, and a host in it that sent no result is recorded failed (stale).
+  - A package list returned as one JSON text (C(software_json), the module's C(software_format=json), as the fleetsam
+    role asks) is checked to be one JSON array and written to the spool unchanged as C(software); anything else
     marks the host failed.
   - Not a stdout callback, so it works beside the stdout callbacks that
     ansible-runner and AWX force.
@@ -95,6 +91,12 @@ options:
     ini:
       - section: fleetsam
         key: installations_csv
+  engine:
+    description: Hand the run to the engine at its end; when false it is only spooled, for C(fleetsam ingest) (C(fleetsam scan) runs the engine itself).
+    type: bool
+    default: true
+    env:
+      - name: FLEETSAM_ENGINE
   keep_spool:
     description: Keep the run's spool after the engine processed it.
     type: bool
@@ -314,6 +316,10 @@ class CallbackModule(CallbackBase):
             self._meta['group'] = self._group
         spool.write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
         shutil.rmtree(os.path.join(self._run_dir, 'handoff'), ignore_errors=True)  # what no result claimed
+        if not self.get_option('engine'):  # fleetsam scan runs the engine itself
+            self._display.display('fleetsam: hosts ok=%(ok)d unreachable=%(unreachable)d failed=%(failed)d' % counts)
+            self._display.display('fleetsam: the run is spooled in %s' % self._run_dir)
+            return
         under_runner = job.artifact_dir() is not None
         if not under_runner:  # under ansible-runner the counts are in the one summary event
             self._display.display('fleetsam: hosts ok=%(ok)d unreachable=%(unreachable)d failed=%(failed)d' % counts)

@@ -12,7 +12,7 @@ import sys
 
 from sam_engine import __version__
 from sam_engine.auditpack.pack import PackError
-from sam_engine.cli import check, evidence, export, licence, position, scans, stores
+from sam_engine.cli import check, evidence, export, licence, position, scan, scans, stores
 from sam_engine.cli.exit_codes import BadInput, ExitCode, describe
 from sam_engine.cli import DEBUG_FLAGS
 from sam_engine.entitlements.schema import ValidationFailed
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="store location (default: %(default)s, env FLEETSAM_STORE)")
     parser.add_argument(*DEBUG_FLAGS, dest="debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    scan.register(sub)
     scans.register(sub)
     licence.register(sub)
     position.register(sub)

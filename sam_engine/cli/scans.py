@@ -19,7 +19,7 @@ from sam_engine.cli.exit_codes import BadInput
 from sam_engine.store import open_store
 
 
-def _report_dir() -> str:
+def report_dir_default() -> str:
     return os.environ.get("FLEETSAM_REPORT_DIR", "reports")
 
 
@@ -122,7 +122,7 @@ def register(subparsers) -> None:
                     "on purpose), reconcile it, send the notifications it calls for and write the reports. "
                     "Creates the store if there is none yet.")
     p.add_argument("spool", help="spool directory of one run (.fleetsam/spool/SCAN_ID)")
-    p.add_argument("--report-dir", default=_report_dir(), help=report_dir_help)
+    p.add_argument("--report-dir", default=report_dir_default(), help=report_dir_help)
     p.add_argument("--policy", help="policy file (default: env FLEETSAM_POLICY, else ./policy.yml if present)")
     p.add_argument("--notify", help="notification file (default: env FLEETSAM_NOTIFY; none: nothing is sent)")
     p.add_argument("--no-installations-csv", action="store_true",
@@ -139,7 +139,7 @@ def register(subparsers) -> None:
                                   "(default: the latest)")
     p.add_argument("--as-of", help="the fleet as it stood at the end of this day, YYYY-MM-DD, with the entitlements "
                                    "valid then")
-    p.add_argument("--report-dir", default=_report_dir(), help=report_dir_help)
+    p.add_argument("--report-dir", default=report_dir_default(), help=report_dir_help)
     p.set_defaults(func=cmd_report)
 
     p = subparsers.add_parser(

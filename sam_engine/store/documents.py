@@ -5,6 +5,15 @@ compact inventories of ``ingest.inventory``) in the same tables; TinyDB keeps
 them in one JSON file, PostgreSQL one row per document. What a run writes is
 decided here once (``scan_documents``), so an inventory has one digest in
 either store and ``fleetsam store copy`` can compare the two table by table.
+
+PostgreSQL keeps a run's row per host (``host_scans``) small, since a fleet's
+daily run repeats what the run before stored, and reads it back as the very
+document written (``stored_row``, ``read_row``): the host's facts go to
+``host_facts`` once per distinct content and the row names them by digest;
+``scan_id`` and ``inventory_name`` are its key columns; the other fields are a
+JSON array in the order of ``ROW_FIELDS`` (``inventory_scan_id`` 0 when it is
+the row's own run, ``collector`` 0 for the Linux collector's). A document with other fields stays an object, as every
+row of schema 1 is.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Callable, Container, Mapping, Sequence
+from typing import Any, Callable, Container, Mapping, Sequence
 
 from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable, SnapshotTable, compact_view, content_digest
 from sam_engine.model import HostStatus, Scan
@@ -95,3 +104,54 @@ def table_digest(docs: Sequence[Mapping], canonical: Callable[[Mapping], Mapping
                                  ensure_ascii=False).encode("utf-8"))
         digest.update(b"\n")
     return digest.hexdigest()
+
+
+# -- a host's row in PostgreSQL -------------------------------------------------------
+
+KEY_COLUMNS = ("scan_id", "inventory_name")
+ROW_FIELDS = ("status", "collector", "inventory_scan_id", "inventory_digest", "error", "warnings", "collected_at",
+              "groups", "host_digest")
+HOST_DIGEST_AT = ROW_FIELDS.index("host_digest")  # where SQL finds it in an array row
+_OWN_RUN = 0  # never a scan id (a string or None)
+_LINUX = "fleetsam.sam.software_facts"  # the collector of most rows
+_DEFAULT_COLLECTOR = 0  # never a collector name
+
+
+def facts_digest(facts: Mapping[str, Any]) -> str:
+    text = json.dumps(facts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def stored_row(doc: Mapping[str, Any]) -> tuple[list | dict, tuple[str, Mapping] | None]:
+    """What the row's ``doc`` column holds for the host_scans document ``doc``, and the host's
+    ``(digest, facts)`` to keep in ``host_facts`` (None: the document has no facts)."""
+    rest = {k: v for k, v in doc.items() if k not in KEY_COLUMNS}
+    facts = None
+    if isinstance(rest.get("host"), dict):
+        facts = (facts_digest(rest["host"]), rest.pop("host"))
+        rest["host_digest"] = facts[0]
+    if set(rest) != set(ROW_FIELDS):
+        return rest, facts
+    values = [rest[f] for f in ROW_FIELDS]
+    if values[1] == _LINUX:
+        values[1] = _DEFAULT_COLLECTOR
+    if values[2] == doc["scan_id"]:
+        values[2] = _OWN_RUN
+    return values, facts
+
+
+def read_row(scan_id: str, inventory_name: str, stored: list | dict, facts: Mapping | None) -> dict:
+    """The host_scans document of a stored row (either form), its facts put back."""
+    if isinstance(stored, list):
+        doc = dict(zip(ROW_FIELDS, stored))
+        if doc["collector"] == _DEFAULT_COLLECTOR:
+            doc["collector"] = _LINUX
+        if doc["inventory_scan_id"] == _OWN_RUN:
+            doc["inventory_scan_id"] = scan_id
+    else:
+        doc = dict(stored)
+    doc = {"scan_id": scan_id, "inventory_name": inventory_name, **doc}
+    if "host_digest" in doc:
+        doc["host"] = facts
+        del doc["host_digest"]
+    return doc

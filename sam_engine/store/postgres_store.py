@@ -5,7 +5,8 @@ file beside the playbook does not survive the job. It keeps the documents of
 ``store.documents`` one row each (``migrations/0001_initial.sql``): key columns
 (scan id, digest, entitlement id...) are unique and indexed, the rest of a
 document is JSONB. Inventories are content-addressed as in TinyDB (one row per
-digest: an unchanged host adds nothing but its small host document).
+digest), and so are a host's facts (``host_facts``, schema 2): an unchanged host
+adds nothing but its small row in the run (``documents.stored_row``).
 
 A session is one database transaction: ``commit`` commits it, ``close`` without
 a commit rolls everything back. Isolation:
@@ -38,7 +39,8 @@ from psycopg.types.json import Jsonb
 
 from sam_engine.ingest.inventory import RowTable, inventory_from_doc, table_from_doc
 from sam_engine.model import Entitlement, HostScan, Scan
-from sam_engine.store.documents import TABLES, retirement_keys, scan_documents
+from sam_engine.store.documents import HOST_DIGEST_AT, TABLES, read_row, retirement_keys, scan_documents, \
+    stored_row
 from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs
 from sam_engine.store.interface import ScanInfo, Store, StoreError, entitlement_from_doc, entitlement_to_doc, \
     host_scan_from_doc, lock_timeout, masked
@@ -176,7 +178,10 @@ class PostgresStore(Store):
             raise StoreError(f"{self.where}: opened for reading; the changes were not written")
         cols = COLUMNS[table]
         names = sql.SQL(", ").join(map(sql.Identifier, (*cols, "doc")))
-        rows = [(*(doc[c] for c in cols), Jsonb(doc)) for doc in docs]
+        if table == "host_scans":
+            rows = self._host_rows(docs)
+        else:
+            rows = [(*(doc[c] for c in cols), Jsonb(doc)) for doc in docs]
         if rows:
             try:
                 with self._conn.cursor() as cur:
@@ -192,6 +197,30 @@ class PostgresStore(Store):
             except psycopg.OperationalError as exc:
                 raise StoreError(f"{self.where}: the PostgreSQL session failed, nothing of it was written: "
                                  f"{_first_line(exc)}") from None
+
+    def _host_rows(self, docs: Iterable[dict]) -> list[tuple]:
+        """Rows of host_scans documents (``documents.stored_row``); the facts not stored yet are added to
+        ``host_facts`` (a writer holds the lock: no other writer adds them meanwhile)."""
+        facts, rows = {}, []
+        for doc in docs:
+            stored, fact = stored_row(doc)
+            if fact is not None:
+                facts[fact[0]] = fact[1]
+            rows.append((doc["scan_id"], doc["inventory_name"], Jsonb(stored)))
+        known = {row[0] for row in self._sql("SELECT digest FROM host_facts WHERE digest = ANY(%s)", (list(facts),))}
+        new = [(digest, Jsonb(doc)) for digest, doc in facts.items() if digest not in known]
+        if new:
+            with self._conn.cursor() as cur, cur.copy("COPY host_facts (digest, doc) FROM STDIN") as copy:
+                for row in new:
+                    copy.write_row(row)
+        return rows
+
+    def _host_docs(self, where: str = "", params: Sequence = ()) -> list[dict]:
+        """host_scans documents as the engine wrote them, rows of either form (``documents.stored_row``)."""
+        rows = self._sql("SELECT h.scan_id, h.inventory_name, h.doc, f.doc FROM host_scans h LEFT JOIN host_facts f "
+                         f"ON f.digest = coalesce(h.doc->>'host_digest', h.doc->>{HOST_DIGEST_AT}) " + where +
+                         " ORDER BY h.seq", params)
+        return [read_row(*row) for row in rows]
 
     # -- writes ------------------------------------------------------------------------
 
@@ -247,7 +276,7 @@ class PostgresStore(Store):
             self._sql("DELETE FROM notify_outbox WHERE delivery_id = ANY(%s)", (ids,))
 
     def export_documents(self) -> dict[str, list[dict]]:
-        return {name: self._docs(name) for name in TABLES}
+        return {name: self._host_docs() if name == "host_scans" else self._docs(name) for name in TABLES}
 
     def import_documents(self, tables: dict[str, list[dict]]) -> None:
         for name in TABLES:
@@ -325,19 +354,19 @@ class PostgresStore(Store):
         info = next((i for i in self.scans() if i.scan_id == scan_id), None)
         if info is None:
             return None
-        return self._scan(info, self._docs("host_scans", "WHERE scan_id = %s", (scan_id,)))
+        return self._scan(info, self._host_docs("WHERE h.scan_id = %s", (scan_id,)))
 
     def load_scan(self, scan_id: str | None = None, as_of: dt.date | None = None) -> Scan | None:
         chosen = fleet_runs(self.scans(), scan_id, as_of)
         if chosen is None:
             return None
         last, runs, cutoff = chosen
-        return self._scan(last, fleet_docs(runs, self._docs("host_scans"), self.retirements(), cutoff))
+        return self._scan(last, fleet_docs(runs, self._host_docs(), self.retirements(), cutoff))
 
     def _fleet(self) -> dict:
         if self._fleet_index is None:
             runs = [RunRef(i.scan_id, i.finished) for i in self.scans()]
-            self._fleet_index = fleet_index(runs, self._docs("host_scans"))
+            self._fleet_index = fleet_index(runs, self._host_docs())
         return self._fleet_index
 
     def last_inventory(self, inventory_name: str) -> HostScan | None:

@@ -139,7 +139,7 @@ def _callback_run(tmp_path, monkeypatch, store, secrets):
     from ansible_collections.fleetsam.sam.plugins.callback import collector
 
     options = {"spool_dir": str(tmp_path / "spool"), "store": store, "report_dir": str(tmp_path / "reports"),
-               "notify_secrets": secrets, "installations_csv": False}
+               "notify_secrets": secrets, "installations_csv": False, "engine": True}
     monkeypatch.setattr(collector.CallbackModule, "get_option", lambda self, name: options.get(name))
     tmp_path.mkdir(exist_ok=True)
     monkeypatch.chdir(tmp_path)
@@ -234,3 +234,51 @@ def test_four_ingest_processes_at_once_all_commit_and_readers_answer(tmp_path, e
         assert sorted(i.scan_id for i in st.scans()) == ["w0", "w1", "w2", "w3"]
         hosts = st.load_scan().hosts
     assert len(hosts) == 120 and {h.scan_id for h in hosts} == {"w0", "w1", "w2", "w3"}
+
+
+def test_host_facts_are_stored_once_and_older_inline_rows_still_read(tmp_path, empty_db):
+    """Schema 2: an unchanged host's re-scan adds a row naming its facts by digest, no new facts;
+    a row written by schema 1 (facts, scan id and name inline) reads the same as before."""
+    import json as json_
+
+    from fleet_spools import Host, store_run
+
+    from sam_engine.store.documents import HOST_DIGEST_AT
+    from sam_engine.store.postgres_store import apply_migrations
+
+    apply_migrations(empty_db, init=True)
+    hosts = {"web1": Host(), "web2": Host(groups=("db",))}
+    store_run(tmp_path / "a", empty_db, "s1", hosts, when="2026-06-29T01:00:00Z")
+    with psycopg.connect(empty_db) as conn:
+        facts = conn.execute("SELECT count(*) FROM host_facts").fetchone()[0]
+    store_run(tmp_path / "b", empty_db, "s2", hosts, when="2026-06-30T01:00:00Z")
+    with open_store(empty_db, readonly=True) as st:
+        before = st.export_documents()["host_scans"]
+        fleet = st.load_scan()
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT count(*) FROM host_facts").fetchone()[0] == facts == 2
+        rows = conn.execute("SELECT doc FROM host_scans ORDER BY seq").fetchall()
+        assert all(isinstance(doc, list) and len(doc[HOST_DIGEST_AT]) == 64 and doc[2] == 0 for (doc,) in rows), \
+            "values only, the facts by digest, inventoried by the row's own run"
+        for doc in before:  # as schema 1 wrote them: the whole document inline
+            conn.execute("UPDATE host_scans SET doc = %s::jsonb WHERE scan_id = %s AND inventory_name = %s",
+                         (json_.dumps(doc), doc["scan_id"], doc["inventory_name"]))
+        conn.execute("DELETE FROM host_facts")
+    with open_store(empty_db, readonly=True) as st:
+        assert st.export_documents()["host_scans"] == before
+        assert st.load_scan() == fleet and {h.host.hostname for h in fleet.hosts} == {"web1", "web2"}
+
+
+def test_a_host_row_reads_back_as_the_document_written():
+    from sam_engine.store.documents import read_row, stored_row
+
+    doc = {"scan_id": "s2", "inventory_name": "web1", "status": "unreachable", "collector": "fleetsam.sam.software_facts",
+           "inventory_scan_id": "s1", "inventory_digest": "ab" * 32, "error": "ssh: refused", "warnings": [],
+           "collected_at": "2026-06-29T01:00:00Z", "groups": ["db"], "host": {"hostname": "web1", "cores": 4}}
+    stored, (digest, facts) = stored_row(doc)
+    assert isinstance(stored, list) and "s1" in stored and 0 in stored and facts == doc["host"]
+    assert read_row("s2", "web1", stored, facts) == doc
+    odd = {**doc, "note": "a field of a newer version"}  # kept as an object, read back whole
+    stored, _ = stored_row(odd)
+    assert isinstance(stored, dict) and read_row("s2", "web1", stored, facts) == odd
+    assert read_row("s1", "web1", stored_row({**doc, "scan_id": "s1"})[0], facts)["inventory_scan_id"] == "s1"
