@@ -110,7 +110,7 @@ def table_digest(docs: Sequence[Mapping], canonical: Callable[[Mapping], Mapping
 
 KEY_COLUMNS = ("scan_id", "inventory_name")
 ROW_FIELDS = ("status", "collector", "inventory_scan_id", "inventory_digest", "error", "warnings", "collected_at",
-              "groups", "host_digest")
+              "groups", "host_digest", "topology")  # new fields go last: shorter rows written before still read
 HOST_DIGEST_AT = ROW_FIELDS.index("host_digest")  # where SQL finds it in an array row
 _OWN_RUN = 0  # never a scan id (a string or None)
 _LINUX = "fleetsam.sam.software_facts"  # the collector of most rows

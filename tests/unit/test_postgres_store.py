@@ -248,7 +248,7 @@ def test_host_facts_are_stored_once_and_older_inline_rows_still_read(tmp_path, e
 
     apply_migrations(empty_db, init=True)
     hosts = {"web1": Host(), "web2": Host(groups=("db",))}
-    store_run(tmp_path / "a", empty_db, "s1", hosts, when="2026-06-29T01:00:00Z")
+    store_run(tmp_path / "a", empty_db, "s1", hosts, when="2026-06-30T01:00:00Z")  # the same facts and logins twice
     with psycopg.connect(empty_db) as conn:
         facts = conn.execute("SELECT count(*) FROM host_facts").fetchone()[0]
     store_run(tmp_path / "b", empty_db, "s2", hosts, when="2026-06-30T01:00:00Z")
@@ -274,7 +274,7 @@ def test_a_host_row_reads_back_as_the_document_written():
 
     doc = {"scan_id": "s2", "inventory_name": "web1", "status": "unreachable", "collector": "fleetsam.sam.software_facts",
            "inventory_scan_id": "s1", "inventory_digest": "ab" * 32, "error": "ssh: refused", "warnings": [],
-           "collected_at": "2026-06-29T01:00:00Z", "groups": ["db"], "host": {"hostname": "web1", "cores": 4}}
+           "collected_at": "2026-06-29T01:00:00Z", "groups": ["db"], "host": {"hostname": "web1", "cores": 4}, "topology": None}
     stored, (digest, facts) = stored_row(doc)
     assert isinstance(stored, list) and "s1" in stored and 0 in stored and facts == doc["host"]
     assert read_row("s2", "web1", stored, facts) == doc
