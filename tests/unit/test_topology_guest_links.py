@@ -80,3 +80,26 @@ def test_guests_on_one_aws_dedicated_host_share_its_server(tmp_path):
     assert sorted(vm.name for vm in fleet.guests["aws-dedicated:h-0123456789abcdef0"]) == ["db1", "db2"]
     assert {fleet.placement(n).server.key for n in ("db1", "db2")} == {"aws-dedicated:h-0123456789abcdef0"}
     assert fleet.placement("db1").vm.vcpus == 4 and fleet.placement("web1") is None
+
+
+def test_a_scanned_vmware_guest_counts_its_cluster_through_the_pipeline(tmp_path):
+    """End to end: the vCenter result and a guest with Oracle Database EE, ingested by ``process_spool``:
+    the position counts every core of the guest's cluster (soft partitioning), not the VM's own vCPUs."""
+    from sam_engine import pipeline
+
+    vc = load("recorded/vcenter_vcsim.json")
+    vm = next(v for v in vc["vcenter"]["vms"] if v["name"] == "DC0_C0_RP0_VM0")
+    guest = linux_guest(uuids.swapped(vm["uuid"]).upper())
+    guest["software"] = [{"source": "rpm", "name": "oracle-database-ee-19c", "version": "1.0-2", "arch": "x86_64",
+                          "vendor": "Oracle Corporation", "install_time": 1700000000,
+                          "package_id": "rpm:oracle-database-ee-19c", "location": None, "extra": {}}]
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    fleet_of(spool, {"vc01": vc, "oradb1": guest})
+    out = pipeline.process_spool(spool, store=str(tmp_path / "db.json"), report_dir=tmp_path / "reports")
+    (ee,) = [p for p in out.position.products if p.product == "Oracle Database" and p.edition == "Enterprise Edition"]
+    trace = " | ".join(line.text for line in ee.consumption.trace)
+    assert "soft partitioning" in trace and "DC0_C0_H0" in trace and "DC0_C0_H1" in trace, trace
+    assert ee.consumption.quantity == 24  # two 24-core Intel servers: 48 cores × 0.5
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert {s["name"] for s in report["topology"]} >= {"DC0_C0_H0", "DC0_C0_H1"}
