@@ -27,6 +27,10 @@ description:
     C(software_format=json), as the fleetsam role asks) is checked to be one
     JSON array and written to the spool unchanged as C(software); anything else
     marks the host failed.
+  - The result of C(fleetsam.sam.hypervisor_facts) (a libvirt or Proxmox host's CPUs and VMs) is added to
+    the same host's spooled software result, so one host carries both; when that module fails, the failure is
+    noted there and the host keeps its software inventory and its last topology. A hypervisor result without a
+    software result of the same host in the run is not stored (a warning says so).
   - Not a stdout callback, so it works beside the stdout callbacks that
     ansible-runner and AWX force.
   - When the engine (Python package C(fleetsam)) is not importable on the
@@ -137,68 +141,25 @@ options:
 '''
 
 import datetime
-import json
 import os
-import re
 import shutil
-import tempfile
 import uuid
 
 from ansible import context
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.callback import CallbackBase
-
-try:  # about three times faster than json for a host's package list, when installed
-    from orjson import loads as _loads, JSONDecodeError as _DecodeError
-except ImportError:
-    from json import loads as _loads, JSONDecodeError as _DecodeError
+from ansible_collections.fleetsam.sam.plugins.plugin_utils.spool_files import RAW, checked_list, host_file, now, plain, \
+    set_result_key, write_json
 
 COLLECTOR_ACTIONS = frozenset(('fleetsam.sam.software_facts', 'software_facts',
                                'fleetsam.sam.win_software_facts', 'win_software_facts',
                                'fleetsam.sam.macos_software_facts', 'macos_software_facts'))
+# Its result joins the host's software result in the spool (key ``hypervisor``; ``hypervisor_error`` when it failed)
+HYPERVISOR_ACTIONS = frozenset(('fleetsam.sam.hypervisor_facts', 'hypervisor_facts'))
 try:  # the version is the engine's; the run is still spooled when the engine is not importable
     from sam_engine import __version__ as TOOL_VERSION
 except ImportError:
     TOOL_VERSION = None  # ingest records "unknown"
-
-
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-_RAW = '\x00fleetsam-software\x00'  # stands for the checked JSON text while the rest is encoded
-_RAW_JSON = json.dumps(_RAW)
-
-
-def _checked_list(text):
-    """``text`` when it is one JSON array (the collector's software_json), else None. It is parsed
-    (orjson when installed), not trusted: a host must not be able to shape the spool file."""
-    try:
-        value = _loads(text)
-    except (_DecodeError, TypeError, ValueError):
-        return None
-    return text if isinstance(value, list) else None
-
-
-def _write_json(path, doc, raw=None):
-    """Write a spool file atomically (temporary file and rename); ``raw`` (checked JSON text)
-    becomes ``doc['result']['software']`` as it is, without being decoded and encoded again."""
-    # json.dumps encodes in one C call; json.dump would write thousands of small chunks (3x slower
-    # for a host's package list, on the controller's main thread while results arrive)
-    text = json.dumps(doc, default=to_text, separators=(',', ':'))
-    if raw is not None:
-        if text.count(_RAW_JSON) != 1:  # the marker must stand in exactly one place
-            raise ValueError('fleetsam: spool marker found in the module result')
-        text = text.replace(_RAW_JSON, raw)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=os.path.dirname(path))
-    with os.fdopen(fd, 'w') as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
-def _plain(result):
-    """The module result without Ansible's bookkeeping keys."""
-    return dict((k, v) for k, v in result.items() if not k.startswith('_ansible') and k != 'invocation')
 
 
 class CallbackModule(CallbackBase):
@@ -226,9 +187,9 @@ class CallbackModule(CallbackBase):
                              uuid.uuid4().hex[:6])
         self._run_dir = os.path.abspath(os.path.join(self.get_option('spool_dir'), scan_id))
         os.makedirs(os.path.join(self._run_dir, 'hosts'))
-        self._meta = {'scan_id': scan_id, 'started': _now(), 'finished': None,
+        self._meta = {'scan_id': scan_id, 'started': now(), 'finished': None,
                       'playbook': playbook_file, 'tool_version': TOOL_VERSION}
-        _write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
+        write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
 
     def _record(self, host, status, result=None, error=None, groups=None):
         if self._check_mode:  # only counted, for the closing line
@@ -239,21 +200,30 @@ class CallbackModule(CallbackBase):
         raw = None
         if result is not None and 'software_json' in result:  # software_format: json
             result = dict(result)
-            raw = _checked_list(result.pop('software_json'))
+            raw = checked_list(result.pop('software_json'))
             if raw is None:
                 status, result, error = 'failed', None, 'software_json is not a JSON array of package records'
             else:
-                result['software'] = _RAW
+                result['software'] = RAW
         self._status[host] = status
-        safe = re.sub(r'[^A-Za-z0-9_.-]', '_', host) + '-' + uuid.uuid5(uuid.NAMESPACE_DNS, host).hex[:8]
         doc = {'inventory_name': host, 'status': status, 'result': result,
-               'error': error, 'collected_at': _now(), 'groups': groups or []}
+               'error': error, 'collected_at': now(), 'groups': groups or []}
         try:
-            _write_json(os.path.join(self._run_dir, 'hosts', safe + '.json'), doc, raw)
+            write_json(host_file(self._run_dir, host), doc, raw)
         except ValueError as exc:
             self._status[host] = 'failed'
-            _write_json(os.path.join(self._run_dir, 'hosts', safe + '.json'),
-                        dict(doc, status='failed', result=None, error=str(exc)))
+            write_json(host_file(self._run_dir, host), dict(doc, status='failed', result=None, error=str(exc)))
+
+    def _attach(self, host, key, value):
+        """Add ``key: value`` to the host's spooled software result (written before, by the same role)."""
+        if self._check_mode:
+            return
+        path = host_file(self._run_dir, host) if self._run_dir is not None else None
+        if self._status.get(host) != 'ok' or path is None or not os.path.exists(path):
+            self._display.warning('fleetsam: %s: hypervisor_facts ran without a software collector result for the '
+                                  'host in this run; its topology is not stored' % host)
+            return
+        set_result_key(path, key, value)
 
     @staticmethod
     def _groups(result):
@@ -296,10 +266,12 @@ class CallbackModule(CallbackBase):
         return None
 
     @staticmethod
-    def _is_collector(result):
+    def _action(result):
         task = result._task
-        action = getattr(task, 'resolved_action', None) or task.action
-        return action in COLLECTOR_ACTIONS
+        return getattr(task, 'resolved_action', None) or task.action
+
+    def _is_collector(self, result):
+        return self._action(result) in COLLECTOR_ACTIONS
 
     # -- events ------------------------------------------------------------------------
 
@@ -328,12 +300,16 @@ class CallbackModule(CallbackBase):
                 self._check_mode = True
 
     def v2_runner_on_ok(self, result):
-        if self._is_collector(result):
+        if self._action(result) in HYPERVISOR_ACTIONS:
+            self._attach(result._host.get_name(), 'hypervisor', plain(result._result).get('hypervisor'))
+        elif self._is_collector(result):
             self._is_scan = True
-            self._record(result._host.get_name(), 'ok', result=_plain(result._result), groups=self._groups(result))
+            self._record(result._host.get_name(), 'ok', result=plain(result._result), groups=self._groups(result))
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         host = result._host.get_name()
+        if self._action(result) in HYPERVISOR_ACTIONS:  # the software result stays; the engine keeps the last topology
+            self._attach(host, 'hypervisor_error', to_text(result._result.get('msg', 'task failed')))
         if self._is_collector(result) or (not ignore_errors and self._status.get(host) != 'ok'):
             self._record(host, 'failed', error=to_text(result._result.get('msg', 'task failed')),
                          groups=self._groups(result))
@@ -358,12 +334,12 @@ class CallbackModule(CallbackBase):
         if not self._is_scan or not self._status:  # no collector (e.g. playbooks/enforce.yml): no scan
             shutil.rmtree(self._run_dir, ignore_errors=True)
             return
-        self._meta['finished'] = _now()
+        self._meta['finished'] = now()
         if self._scope_known and self._scope:
             self._meta['scope'] = sorted(self._scope)
         if self._group:
             self._meta['group'] = self._group
-        _write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
+        write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
         counts = dict((s, list(self._status.values()).count(s)) for s in ('ok', 'unreachable', 'failed'))
         self._display.display('fleetsam: hosts ok=%(ok)d unreachable=%(unreachable)d failed=%(failed)d' % counts)
         try:
