@@ -13,7 +13,8 @@ set -eu
 #   chromium fonts-liberation      the browser tests' headless browser and its fonts
 #   libatomic1                     Playwright's bundled node driver links against libatomic.so.1
 #   postgresql                     the PostgreSQL store's contract tests start a real server (tests/pg_server.py)
-PACKAGES="postgresql openssh-server openssh-client debootstrap ca-certificates rpm python3 python3-apt util-linux mount chromium fonts-liberation libatomic1"
+#   libvirt-clients                virsh with libvirt's built-in test driver: the hypervisor collector's test host
+PACKAGES="libvirt-clients postgresql openssh-server openssh-client debootstrap ca-certificates rpm python3 python3-apt util-linux mount chromium fonts-liberation libatomic1"
 
 missing=""
 for pkg in $PACKAGES; do
