@@ -23,6 +23,10 @@ description:
   - A package list returned as one JSON text (C(software_json), the module's C(software_format=json), as the fleetsam
     role asks) is checked to be one JSON array and written to the spool unchanged as C(software); anything else
     marks the host failed.
+  - The result of C(fleetsam.sam.hypervisor_facts) (a libvirt or Proxmox host's CPUs and VMs) is added to
+    the same host's spooled software result, so one host carries both; when that module fails, the failure is
+    noted there and the host keeps its software inventory and its last topology. A hypervisor result without a
+    software result of the same host in the run is not stored (a warning says so).
   - Not a stdout callback, so it works beside the stdout callbacks that
     ansible-runner and AWX force.
   - While it spools a run, the collectors' action plugins write each host's package list (or raw
@@ -164,6 +168,8 @@ COLLECTOR_ACTIONS = frozenset(('fleetsam.sam.software_facts', 'software_facts',
                                'fleetsam.sam.win_software_facts', 'win_software_facts',
                                'fleetsam.sam.macos_software_facts', 'macos_software_facts',
                                'fleetsam.sam.vcenter_facts', 'vcenter_facts'))
+# Its result joins the host's software result in the spool (key ``hypervisor``; ``hypervisor_error`` when it failed)
+HYPERVISOR_ACTIONS = frozenset(('fleetsam.sam.hypervisor_facts', 'hypervisor_facts'))
 try:  # the version is the engine's; the run is still spooled when the engine is not importable
     from sam_engine import __version__ as TOOL_VERSION
 except ImportError:
@@ -225,7 +231,7 @@ class CallbackModule(CallbackBase):
                 else:
                     status, result, error, raw = 'failed', None, spool.raw_error(field), None
         self._status[host] = status
-        path = os.path.join(self._run_dir, 'hosts', spool.safe_name(host) + '.json')
+        path = spool.host_file(self._run_dir, host)
         doc = {'inventory_name': host, 'status': status, 'result': result,
                'error': error, 'collected_at': spool.now(), 'groups': groups or []}
         try:
@@ -233,6 +239,17 @@ class CallbackModule(CallbackBase):
         except ValueError as exc:
             self._status[host] = 'failed'
             spool.write_json(path, dict(doc, status='failed', result=None, error=str(exc)))
+
+    def _attach(self, host, key, value):
+        """Add ``key: value`` to the host's spooled software result (written before, by the same role)."""
+        if self._check_mode:
+            return
+        path = spool.host_file(self._run_dir, host) if self._run_dir is not None else None
+        if self._status.get(host) != 'ok' or path is None or not os.path.exists(path):
+            self._display.warning('fleetsam: %s: hypervisor_facts ran without a software collector result for the '
+                                  'host in this run; its topology is not stored' % host)
+            return
+        spool.set_result_key(path, key, value)
 
     def _scanning(self):
         """The current play runs the collector: its targets belong to the run's scope."""
@@ -246,10 +263,12 @@ class CallbackModule(CallbackBase):
         return self.get_option('scan_group') or self._group or job.awx_scan_group(play)
 
     @staticmethod
-    def _is_collector(result):
+    def _action(result):
         task = result._task
-        action = getattr(task, 'resolved_action', None) or task.action
-        return action in COLLECTOR_ACTIONS
+        return getattr(task, 'resolved_action', None) or task.action
+
+    def _is_collector(self, result):
+        return self._action(result) in COLLECTOR_ACTIONS
 
     # -- events ------------------------------------------------------------------------
 
@@ -278,12 +297,16 @@ class CallbackModule(CallbackBase):
                 self._check_mode = True
 
     def v2_runner_on_ok(self, result):
-        if self._is_collector(result):
+        if self._action(result) in HYPERVISOR_ACTIONS:
+            self._attach(result._host.get_name(), 'hypervisor', spool.plain(result._result).get('hypervisor'))
+        elif self._is_collector(result):
             self._is_scan = True
             self._record(result._host.get_name(), 'ok', result=spool.plain(result._result), groups=job.host_groups(result))
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         host = result._host.get_name()
+        if self._action(result) in HYPERVISOR_ACTIONS:  # the software result stays; the engine keeps the last topology
+            self._attach(host, 'hypervisor_error', to_text(result._result.get('msg', 'task failed')))
         if self._is_collector(result) or (not ignore_errors and self._status.get(host) != 'ok'):
             self._record(host, 'failed', error=to_text(result._result.get('msg', 'task failed')),
                          groups=job.host_groups(result))

@@ -26,13 +26,13 @@ description:
     and topology; of each domain's XML its C(<name>), C(<uuid>), C(<vcpu>) and C(<cputune>) elements
     (never graphics passwords or disk credentials); of C(qm config) the C(name), C(smbios1),
     C(sockets), C(cores), C(vcpus) and C(affinity) lines.
-  - C(virsh vcpupin) is not run: the C(<cputune>) and C(<vcpu cpuset>) of the domain XML hold the
+  - C(virsh vcpupin) is not run, as the C(<cputune>) and C(<vcpu cpuset>) of the domain XML hold the
     same pinning.
   - A per-VM command that fails is reported in C(errors) and the VM is still listed when its
     other outputs were read; the module fails when the hypervisor cannot be asked at all
     (no C(virsh) or C(qm), or C(nodeinfo) or C(qm list) fails).
   - Changes nothing on the host. Run it after M(fleetsam.sam.software_facts) on the same host, as the
-    C(fleetsam.sam.software_inventory) role does for the C(hypervisors) group: the
+    C(fleetsam.sam.software_inventory) role does for the C(hypervisors) group, and the
     C(fleetsam.sam.collector) callback stores both results as the host's one record.
 options:
   platform:
@@ -68,7 +68,7 @@ extends_documentation_fragment:
 notes:
   - C(virsh -r) needs a user allowed to open a read-only connection to the libvirt daemon, for
     C(qemu:///system) a member of the C(libvirt) group (or root) on Debian and Ubuntu.
-  - C(qm) and C(pvesh) need root on the Proxmox node (C(become: true) for another SSH user).
+  - C(qm) and C(pvesh) need root on the Proxmox node (C(become=true) for another SSH user).
 seealso:
   - module: fleetsam.sam.software_facts
 author:

@@ -90,6 +90,19 @@ def write_json(path, doc, raw=None):
     _write_bytes(path, text.encode('utf-8'))  # a lone surrogate is a ValueError: the host is recorded failed
 
 
+def host_file(run_dir, host):
+    """The spool file of inventory host ``host``."""
+    return os.path.join(run_dir, 'hosts', safe_name(host) + '.json')
+
+
+def set_result_key(path, key, value):
+    """Add ``key: value`` to the module result of the spooled host file ``path`` (rewritten atomically)."""
+    with open(path, 'rb') as handle:
+        doc = json.loads(handle.read().decode('utf-8'))
+    doc['result'][key] = value
+    write_json(path, doc)
+
+
 def _write_bytes(path, data):
     fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=os.path.dirname(path))
     with os.fdopen(fd, 'wb') as handle:

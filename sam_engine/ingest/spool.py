@@ -8,7 +8,9 @@ The collector callback writes one spool directory per playbook run::
 
 ``status`` is ``ok`` (``result`` holds a collector module's result, read by the
 platform that matches it: ``platforms.registry``), ``unreachable`` or
-``failed``. A host that was not reached keeps its previous inventory, marked
+``failed``. A result may also hold ``hypervisor`` (a hypervisor's raw outputs,
+read into ``HostScan.topology`` by ``topology.collected``) or ``hypervisor_error``.
+A host that was not reached keeps its previous inventory and topology, marked
 stale; it is never recorded as "no software". ``scope`` (may be absent) lists
 the inventory names the run targeted; one of them without a host file is
 recorded failed, its last inventory kept. ``group`` ties runs that belong

@@ -12,6 +12,10 @@ Worked example: ``platform_of({"windows": {"uninstall": [...]}})`` is the
 ``Windows`` platform, whose ``collector`` is ``fleetsam.sam.win_software_facts``;
 a result none claims is read as the Linux module's (``software`` records and
 raw ``host`` facts), as every result was before there were other collectors.
+
+A hypervisor's topology is not a platform: ``hypervisor_facts`` output rides
+in the same result under ``hypervisor`` (the callback joins it) and is read
+beside the platform by ``topology.collected``, so one host is both.
 """
 
 from __future__ import annotations

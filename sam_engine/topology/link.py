@@ -43,7 +43,8 @@ def fleet_topology(host_scans: Iterable[HostScan]) -> FleetTopology:
     servers = {key: server for key, (_, server, _) in sorted(reports.items())}
     guests = {key: vms for key, (_, _, vms) in sorted(reports.items())}
     by_uuid: dict[str, GuestVM] = {}
-    for vms in guests.values():
+    # a VM seen on two servers (migrated between standalone hosts, one report older): the newest report places it
+    for _, _, vms in sorted(reports.values(), key=lambda report: report[0], reverse=True):
         for vm in vms:
             by_uuid.setdefault(vm.bios_uuid, vm)
     placements = {}

@@ -16,7 +16,8 @@ set -eu
 #   golang-go golang-github-vmware-govmomi-dev
 #                                  govmomi's vCenter simulator, built offline (GOPATH mode) for the vcenter_facts
 #                                  tests (tests/integration/vcsim.py)
-PACKAGES="golang-go golang-github-vmware-govmomi-dev postgresql openssh-server openssh-client debootstrap ca-certificates rpm python3 python3-apt util-linux mount chromium fonts-liberation libatomic1"
+#   libvirt-clients                virsh with libvirt's built-in test driver: the hypervisor collector's test host
+PACKAGES="libvirt-clients golang-go golang-github-vmware-govmomi-dev postgresql openssh-server openssh-client debootstrap ca-certificates rpm python3 python3-apt util-linux mount chromium fonts-liberation libatomic1"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -98,6 +98,11 @@ set -e
 R=$1; H=$2; shift 2
 mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys" 2>/dev/null || true
+if [ -f "$R/.fleetsam-dmi/product_uuid" ]; then  # a guest's own SMBIOS UUID (this machine may have no DMI)
+    mount -t tmpfs -o nosuid,nodev,noexec,mode=0755,size=64k tmpfs "$R/sys/class"
+    mkdir -p "$R/sys/class/dmi/id" && cp "$R/.fleetsam-dmi/product_uuid" "$R/sys/class/dmi/id/"
+    mount -o remount,ro "$R/sys/class"
+fi
 mount -t tmpfs -o nosuid,mode=0755,size=8m tmpfs "$R/dev"
 for n in null zero full random urandom tty; do
     : > "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"

@@ -103,3 +103,25 @@ def test_awx_job_ids_group_the_runs(callback, tmp_path, monkeypatch):
     assert callback._scan_group(play) == "awx-workflow-40", "the slices of one sliced job share it"
     assert callback._scan_group(_play(tmp_path, "all", extra_vars={"tower_job_id": 7})) == "awx-job-7"
     assert callback._scan_group(_play(tmp_path, "all")) is None
+
+
+def test_a_hypervisor_result_joins_the_host_software_result(callback, real_fixtures):
+    hypervisor = json.loads((real_fixtures / "libvirt" / "node.hypervisor.json").read_text())
+    callback._record("kvm01", "ok", result={"changed": False, "software": RECORDS, "host": HOST, "sources": {}})
+    callback._attach("kvm01", "hypervisor", hypervisor)
+    callback._attach("nohost", "hypervisor", hypervisor)  # no software result in the run: not stored
+    run, problems = ingest.read_spool(callback._run_dir)
+    scan, more = ingest.build_scan(run, lambda name: None)
+    (hs,) = scan.hosts
+    assert not problems and not more and len(hs.installations) == 2
+    assert [g.name for g in hs.topology.guests] == ["db01", "web01", "batch01"]
+
+
+def test_a_failed_hypervisor_collector_is_a_warning_and_keeps_the_software(callback):
+    callback._record("kvm02", "ok", result={"changed": False, "software": RECORDS, "host": HOST, "sources": {}})
+    callback._attach("kvm02", "hypervisor_error", "virsh nodeinfo failed: the libvirt connection cannot be read")
+    run, _ = ingest.read_spool(callback._run_dir)
+    scan, _ = ingest.build_scan(run, lambda name: None)
+    (hs,) = scan.hosts
+    assert hs.status.value == "ok" and len(hs.installations) == 2 and hs.topology is None
+    assert hs.warnings[-1].startswith(ingest.HYPERVISOR_FAILED) and "cannot be read" in hs.warnings[-1]

@@ -83,3 +83,12 @@ def test_a_host_without_facts_is_no_guest():
     fleet = fleet_topology([scan("a", topology=Topology((server("libvirt:a"),), (vm(u, "g", "libvirt:a"),))),
                             HostScan("s1", "never", HostStatus.UNREACHABLE, None, ())])
     assert fleet.placements == {}
+
+
+def test_a_vm_on_two_servers_is_placed_by_the_newest_report():
+    u = "11111111-2222-4333-8444-555555555555"
+    old = Topology((server("libvirt:a"),), (vm(u, "g", "libvirt:a"),))
+    new = Topology((server("libvirt:b"),), (vm(u, "g", "libvirt:b"),))
+    fleet = fleet_topology([scan("a", topology=old, at="2026-12-01T00:00:00Z"),
+                            scan("b", topology=new, at="2026-12-02T00:00:00Z"), scan("g", bios_uuid=u)])
+    assert fleet.placement("g").server.key == "libvirt:b"

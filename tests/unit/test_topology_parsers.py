@@ -124,3 +124,17 @@ def test_cpuset_syntax():
     assert cpuset(" 4 ") == (4,)
     for bad in ("", "a", "3-1", "0-99999", "1,,2", "1\x002"):
         assert cpuset(bad) is None
+
+
+def test_hostile_names_stay_data():
+    raw = load("real/libvirt/node.hypervisor.json")
+    raw["hostname"] = "<script>alert(1)</script>"
+    raw["domains"][1]["xml"] = ("<domain><name>=HYPERLINK(\"x\")&lt;img src=x&gt;\u2028two</name>"
+                                "<uuid>1b2c3d4e-5f60-4172-8394-a5b6c7d8e9f0</uuid><vcpu>2</vcpu></domain>")
+    raw["domains"][2]["xml"] = None
+    raw["domains"][2]["dominfo"] = "Name:           nul\x00and\ud800surrogate\nUUID: c0ffee00-1234-4abc-8def-001122334455"
+    topology, problems = read_topology(raw, "spool/kvm01.json", "kvm01")
+    assert problems == []
+    assert topology.servers[0].key == "libvirt:<script>alert(1)</script>"
+    names = [g.name for g in topology.guests]
+    assert names[1] == "=HYPERLINK(\"x\")<img src=x>\u2028two" and names[2] == "nul\x00and\ud800surrogate"

@@ -59,3 +59,27 @@ def test_a_failed_hypervisor_collector_keeps_the_last_topology(store_location):
     # without the failure note, no topology this time means none
     assert keep_topology(HostScan("s3", "kvm01", HostStatus.OK, host("kvm01", 1), ()), lambda n: first).topology \
         is None
+
+
+def test_the_parallel_ingest_reads_topologies_as_the_serial_one(tmp_path, monkeypatch, real_fixtures):
+    import json
+
+    from sam_engine.ingest import parallel
+    from sam_engine.ingest import spool as ingest
+
+    spool = tmp_path / "s1"
+    (spool / "hosts").mkdir(parents=True)
+    (spool / "run.json").write_text(json.dumps({"scan_id": "s1", "started": "2026-06-01T00:00:00Z"}))
+    hypervisor = json.loads((real_fixtures / "libvirt" / "node.hypervisor.json").read_text())
+    for n, extra in enumerate(({"hypervisor": hypervisor}, {"hypervisor_error": "virsh: not found"}, {})):
+        doc = {"inventory_name": f"h{n}", "status": "ok", "groups": [], "collected_at": "2026-06-01T00:00:30Z",
+               "result": {"software": [], "host": {"machine_id": f"{n:032x}"}, **extra}}
+        (spool / "hosts" / f"h{n}.json").write_text(json.dumps(doc))
+    last = {"h1": HostScan("s0", "h1", HostStatus.OK, host("h1", 1), (), topology=TOPOLOGY)}
+    serial, problems = ingest.build_scan(ingest.read_spool(spool)[0], last.get)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "CHUNK_FILES", 1)
+    scan, problems_parallel = parallel.build_scan_from_spool(spool, last.get, workers=2)
+    assert scan == serial and problems == problems_parallel == []
+    topologies = {h.inventory_name: h.topology for h in scan.hosts}
+    assert len(topologies["h0"].guests) == 3 and topologies["h1"] == TOPOLOGY and topologies["h2"] is None
