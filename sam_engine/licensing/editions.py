@@ -23,6 +23,7 @@ from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
+from sam_engine.licensing.hardware_counts import plural
 from sam_engine.licensing.metric_rules import norm
 from sam_engine.licensing.placements import SHIFT, host_indexes
 from sam_engine.model import Entitlement, Recognition
@@ -103,10 +104,6 @@ def editionless_notes(edition: str | None, ents: Sequence[Entitlement], active: 
             f"it was bought for" for e in ents if not e.edition and e.entitlement_id in active]
 
 
-def _count(n: int) -> str:
-    return "1 installation" if n == 1 else f"{n} installations"
-
-
 def fold_editionless(groups: Sequence[ProductGroup]) -> None:
     """On a host that also has an edition of the same product, a record without edition is that
     edition's software (shared components, the Programs-and-Features entry of an instance): it is
@@ -138,5 +135,5 @@ def fold_editionless(groups: Sequence[ProductGroup]) -> None:
         g.required_at = array("Q", (k for k, h in host_of.items() if h not in covered))
         g.folded, g.folded_into = folded, tuple(names)
         shown = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
-        g.notes.append(f"{_count(folded)} on {shown}: counted under the {' / '.join(names)} edition found on the "
+        g.notes.append(f"{plural(folded, 'installation')} on {shown}: counted under the {' / '.join(names)} edition found on the "
                        f"same host, not again here")

@@ -26,7 +26,7 @@ import yaml
 from sam_engine.located_yaml import YamlFile
 from sam_engine.model import Hardware, Problem, Virtualization
 from sam_engine.package_data import data_dir
-from sam_engine.licensing.pvu_table import PvuTable, load_pvu_table
+from sam_engine.licensing.pvu_table import PvuTable, load_pvu_table, read_cpu_ids
 from sam_engine.vocabulary import HOST_LEVELS, HOST_SCOPES, METRICS
 
 # Under catalogue/ but in a directory of their own: catalogue.load_catalogue reads every *.yml of catalogue/.
@@ -91,7 +91,6 @@ class CoreFactorTable:
 
 
 CORE_FACTOR_KEYS = ("label", "factor", "match", "cpu_id", "cores_per_socket", "source")
-_CPU_ID = re.compile(r"0x[0-9a-f]{2}(:0x[0-9a-f]{3})?")
 
 
 def _core_factor_row(doc: YamlFile, node: yaml.Node | None, field: str, default: bool = False) -> CoreFactor | None:
@@ -106,18 +105,9 @@ def _core_factor_row(doc: YamlFile, node: yaml.Node | None, field: str, default:
     listed = [match] if isinstance(match, yaml.ScalarNode) and not doc.is_null(match) else doc.sequence(
         match, f"{field}.match", "a list of regular expressions")
     patterns = [doc.pattern(item, f"{field}.match[{n}]") for n, item in enumerate(listed)]
-    ids_node = keys.get("cpu_id")
-    ids = [ids_node] if isinstance(ids_node, yaml.ScalarNode) and not doc.is_null(ids_node) else doc.sequence(
-        ids_node, f"{field}.cpu_id", "a list of ARM CPU ids")
-    cpu_ids = []
-    for n, item in enumerate(ids):
-        value = doc.text(item, f"{field}.cpu_id[{n}]")
-        if value is not None and not _CPU_ID.fullmatch(value.lower()):
-            doc.expected(item, f"{field}.cpu_id[{n}]", 'an ARM CPU id "0xII" or "0xII:0xPPP" (implementer:part)')
-        elif value is not None:
-            cpu_ids.append(value.lower())
+    cpu_ids, ids_given = read_cpu_ids(doc, keys.get("cpu_id"), field)
     cps = doc.integer(keys.get("cores_per_socket"), f"{field}.cores_per_socket", None, 1)
-    if not default and not listed and not ids and "cores_per_socket" not in keys:
+    if not default and not listed and not ids_given and "cores_per_socket" not in keys:
         doc.fail(node, field, "expected match, cpu_id or cores_per_socket: which processors the factor is for")
     if len(doc.problems) > before:
         return None

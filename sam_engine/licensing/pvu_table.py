@@ -92,6 +92,21 @@ def _patterns(doc: YamlFile, keys: dict, key: str, field: str) -> list[str]:
     return [p.pattern for p in found if p is not None]
 
 
+def read_cpu_ids(doc: YamlFile, node: yaml.Node | None, field: str) -> tuple[list[str], bool]:
+    """A row's ``cpu_id``: one ARM CPU id or a list of them, lower-cased, and whether any entry was written;
+    a malformed one is a located problem (the core factor and PVU tables both match ARM processors by id)."""
+    ids = [node] if isinstance(node, yaml.ScalarNode) and not doc.is_null(node) else doc.sequence(
+        node, f"{field}.cpu_id", "a list of ARM CPU ids")
+    cpu_ids = []
+    for n, item in enumerate(ids):
+        value = doc.text(item, f"{field}.cpu_id[{n}]")
+        if value is not None and not _CPU_ID.fullmatch(value.lower()):
+            doc.expected(item, f"{field}.cpu_id[{n}]", 'an ARM CPU id "0xII" or "0xII:0xPPP" (implementer:part)')
+        elif value is not None:
+            cpu_ids.append(value.lower())
+    return cpu_ids, bool(ids)
+
+
 def _row(doc: YamlFile, node: yaml.Node | None, field: str) -> PvuRow | None:
     before = len(doc.problems)
     if not isinstance(node, yaml.MappingNode):
@@ -100,16 +115,7 @@ def _row(doc: YamlFile, node: yaml.Node | None, field: str) -> PvuRow | None:
     keys = doc.mapping(node, field, ROW_KEYS)
     label = doc.text(doc.required(keys, "label", node, field, "a text"), f"{field}.label")
     pvu = doc.integer(doc.required(keys, "pvu", node, field, "a whole number >= 1"), f"{field}.pvu", None, 1)
-    ids_node = keys.get("cpu_id")
-    ids = [ids_node] if isinstance(ids_node, yaml.ScalarNode) and not doc.is_null(ids_node) else doc.sequence(
-        ids_node, f"{field}.cpu_id", "a list of ARM CPU ids")
-    cpu_ids = []
-    for n, item in enumerate(ids):
-        value = doc.text(item, f"{field}.cpu_id[{n}]")
-        if value is not None and not _CPU_ID.fullmatch(value.lower()):
-            doc.expected(item, f"{field}.cpu_id[{n}]", 'an ARM CPU id "0xII" or "0xII:0xPPP" (implementer:part)')
-        elif value is not None:
-            cpu_ids.append(value.lower())
+    cpu_ids, _ = read_cpu_ids(doc, keys.get("cpu_id"), field)
     patterns, systems, oses = (_patterns(doc, keys, k, field) for k in ("match", "system", "os"))
     max_sockets = doc.integer(keys.get("max_sockets"), f"{field}.max_sockets", None, 1)
     doc.text(keys.get("source"), f"{field}.source")
