@@ -39,6 +39,7 @@ from psycopg.types.json import Jsonb
 
 from sam_engine.ingest.inventory import RowTable, inventory_from_doc, table_from_doc
 from sam_engine.model import Entitlement, HostScan, Scan
+from sam_engine.store import jsonb_nul
 from sam_engine.store.documents import HOST_DIGEST_AT, TABLES, read_row, retirement_keys, scan_documents, \
     stored_row
 from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs
@@ -73,10 +74,12 @@ def _first_line(exc: Exception) -> str:
 
 def _connect(location: str) -> psycopg.Connection:
     try:
-        return psycopg.connect(location, connect_timeout=10)
+        conn = psycopg.connect(location, connect_timeout=10)
     except psycopg.Error as exc:
         detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
         raise StoreError(f"{masked(location)}: cannot connect to PostgreSQL: {detail}") from None
+    jsonb_nul.install(conn)
+    return conn
 
 
 def _schema_version(conn: psycopg.Connection) -> int | None:

@@ -253,3 +253,19 @@ def test_a_second_writer_waits_then_gives_up_with_a_clear_message(store_location
         with pytest.raises(StoreError, match=r"busy for 0.3 s \(FLEETSAM_LOCK_TIMEOUT\); nothing was written"):
             open_store(store_location)
         assert time.monotonic() - t0 >= 0.3, "a writer waits its turn before giving up"
+
+
+HOSTILE = ("nul\x00in the middle", "\U0010ffff0 looks like an escaped NUL", "\U0010ffff\U0010ffff\x00",
+           "back\\u0000slash", "<b>&amp;</b>", "=cmd|' /C calc'!A0", "line\nbreak")
+
+
+def test_hostile_strings_come_back_exactly_as_stored(store_location):
+    """JSONB refuses NUL, so PostgreSQL escapes it: every string comes back as written, on either backend."""
+    items = tuple(inst(name, version=name) for name in HOSTILE)
+    with open_store(store_location) as st:
+        st.save_scan(run("s1", ok("s1", "web1", 1, items)))
+        st.add_entitlements([replace(entitlement("e1"), product=HOSTILE[0], po_number=HOSTILE[1])])
+    got = fleet(store_location)["web1"]
+    assert {(i.name, i.version) for i in got.installations} == {(n, n) for n in HOSTILE}
+    with open_store(store_location, readonly=True) as st:
+        assert [(e.product, e.po_number) for e in st.entitlements()] == [HOSTILE[:2]]
