@@ -53,7 +53,8 @@ def dumps(obj) -> str:
 def loads(data: str | bytes):
     text = data.decode("utf-8") if isinstance(data, (bytes, bytearray, memoryview)) else data
     obj = json.loads(text)
-    return _unescape(obj) if ESCAPE in text else obj
+    # PostgreSQL returns the escape character raw; json.dumps' own output has it as a surrogate pair.
+    return _unescape(obj) if ESCAPE in text or _DUMPED[1] in text else obj
 
 
 def install(context: AdaptContext) -> None:
