@@ -3,8 +3,9 @@
 Programs and Features entries are read by ``windows_programs`` (rules PF1-PF8);
 built here: SQL Server instances (name with version year and edition, as
 ``Microsoft SQL Server 2019 (64-bit) Enterprise Edition``), Office
-registrations, the Windows edition, AppX packages (frameworks dropped) and SWID
-tags (read by ``swid``; patch and supplemental tags dropped); and the ``Host``
+registrations, the Windows edition, AppX packages (frameworks dropped), SWID
+tags (read by ``swid``; patch and supplemental tags dropped) and Chocolatey
+packages (``chocolatey``: their nuspec files, licence facts as origins); and the ``Host``
 with hardware counted from Win32_Processor records.
 """
 
@@ -15,6 +16,7 @@ from typing import Any, Iterable, Mapping
 
 from sam_engine.model import Hardware, Host, Installation, Problem, Virtualization
 from sam_engine.platforms import hardware, swid
+from sam_engine.platforms.chocolatey import chocolatey_installations
 from sam_engine.platforms.windows_programs import programs_and_features, value_text
 from sam_engine.topology import uuids
 
@@ -149,7 +151,8 @@ def installations_from_windows(win: Mapping[str, Any], origin: str) -> tuple[tup
         if inst and inst.package_id not in seen:
             seen.add(inst.package_id)
             items.append(inst)
-    return tuple(items), problems
+    packages, unread = chocolatey_installations(_records(win, "chocolatey", origin, problems), origin)
+    return tuple(items + packages), problems + unread
 
 
 # --- hardware and host ---------------------------------------------------------------------
