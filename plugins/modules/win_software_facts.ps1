@@ -15,6 +15,8 @@ $spec = @{
         appx = @{ type = 'bool'; default = $true }
         swid_max_files = @{ type = 'int'; default = 200 }
         swid_max_bytes = @{ type = 'int'; default = 262144 }
+        nuspec_max_files = @{ type = 'int'; default = 2000 }
+        nuspec_max_bytes = @{ type = 'int'; default = 65536 }
     }
     supports_check_mode = $true
 }
@@ -232,6 +234,7 @@ $win = @{
     licensing = [System.Collections.Generic.List[Object]]::new()
     appx = [System.Collections.Generic.List[Object]]::new()
     swid_tags = [System.Collections.Generic.List[Object]]::new()
+    chocolatey = [System.Collections.Generic.List[Object]]::new()
     profiles = [System.Collections.Generic.List[Object]]::new()
     hardware = @{ processors = [System.Collections.Generic.List[Object]]::new(); computer_system = @{}; product = @{}; enclosure = @{} }
 }
@@ -328,6 +331,32 @@ Invoke-Section -Name 'SWID tags' -Block {
         }
     }
     if ($found -gt $limit) { $module.Warn("fleetsam: $found SWID tags found, only the first $limit returned") }
+}
+
+Invoke-Section -Name 'Chocolatey packages' -Block {
+    # Each installed package's own metadata, lib\<id>\<id>.nuspec, as text: the engine reads it.
+    $root = [Environment]::GetEnvironmentVariable('ChocolateyInstall', 'Machine')
+    if (-not $root) { $root = Join-Path -Path $env:ProgramData -ChildPath 'chocolatey' }
+    $lib = Join-Path -Path $root -ChildPath 'lib'
+    if (Test-Path -LiteralPath $lib -PathType Container) {
+        $limit = $module.Params.nuspec_max_files
+        $found = 0
+        foreach ($folder in (Get-ChildItem -LiteralPath $lib -Directory -ErrorAction SilentlyContinue)) {
+            $path = Join-Path -Path $folder.FullName -ChildPath "$($folder.Name).nuspec"
+            if (-not (Test-Path -LiteralPath $path -PathType Leaf)) { continue }
+            $found += 1
+            if ($found -gt $limit) { continue }
+            $file = Get-Item -LiteralPath $path
+            $nuspec = @{ path = $file.FullName; size = $file.Length; text = $null; skipped = $null }
+            if ($file.Length -gt $module.Params.nuspec_max_bytes) { $nuspec.skipped = 'larger than nuspec_max_bytes' }
+            else {
+                try { $nuspec.text = [System.IO.File]::ReadAllText($file.FullName) }
+                catch { $nuspec.skipped = "unreadable: $($_.Exception.Message)" }
+            }
+            $win.chocolatey.Add($nuspec)
+        }
+        if ($found -gt $limit) { $module.Warn("fleetsam: $found Chocolatey packages found, only the first $limit returned") }
+    }
 }
 
 Invoke-Section -Name 'hardware' -Block {

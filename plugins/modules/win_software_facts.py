@@ -68,6 +68,18 @@ options:
         without their text.
     type: int
     default: 262144
+  nuspec_max_files:
+    description:
+      - At most this many Chocolatey package files (C(lib\\<id>\\<id>.nuspec) below the
+        Chocolatey folder) are returned; a warning says how many were found when there are more.
+    type: int
+    default: 2000
+  nuspec_max_bytes:
+    description:
+      - Chocolatey C(.nuspec) files larger than this are listed with their path and size but
+        without their text.
+    type: int
+    default: 65536
 attributes:
   platform:
     description: Target operating systems.
@@ -252,6 +264,20 @@ windows:
       sample:
         - path: "C:\\ProgramData\\regid.1991-06.com.microsoft\\regid.1991-06.com.microsoft_Windows-10-Pro.swidtag"
           size: 1412
+          text: "<?xml ..."
+          skipped: null
+    chocolatey:
+      description:
+        - "Chocolatey packages: each C(lib\\<id>\\<id>.nuspec) below the Chocolatey folder (C(ChocolateyInstall),
+          else C(%ProgramData%\\chocolatey)) with its XML text untouched (null when larger than I(nuspec_max_bytes)
+          or unreadable, with the reason in C(skipped)). Empty when Chocolatey is not installed."
+        - The engine reads id, version, title, authors, owners, licenseUrl, license, projectUrl and packageSourceUrl.
+      returned: always
+      type: list
+      elements: dict
+      sample:
+        - path: "C:\\ProgramData\\chocolatey\\lib\\git.install\\git.install.nuspec"
+          size: 3676
           text: "<?xml ..."
           skipped: null
     hardware:

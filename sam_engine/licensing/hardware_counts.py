@@ -102,8 +102,9 @@ def processors(d: Deployment, params: MetricParams, factors: CoreFactorTable) ->
     else:
         quantity = math.ceil(sockets / params.sockets_per_licence)
         text = f"{d.label}: {plural(sockets, 'socket')}"
-        text += (f" ÷ {params.sockets_per_licence} per licence = {quantity}" if params.sockets_per_licence > 1
-                 else f" = {quantity}")
+        n = params.sockets_per_licence
+        text += (f" ÷ {n} per licence = {quantity}{_rounded(Decimal(sockets) / n, quantity)}"
+                 f" (one licence covers {n} sockets, {params.origin})" if n > 1 else f" = {quantity}")
     if params.max_sockets and sockets > params.max_sockets:
         notes.append(f"{d.host}: {sockets} sockets exceeds the product's limit of {params.max_sockets}")
     if d.is_vm:

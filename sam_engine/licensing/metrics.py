@@ -166,11 +166,13 @@ def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx:
     return MetricResult(Metric.NAMED_USER, quantity, (*lines, *minimums, total), tuple(dict.fromkeys(notes)))
 
 
-def _vm_pool(vms: Sequence[Deployment], per_licence: int, what: str) -> TraceLine:
+def _vm_pool(vms: Sequence[Deployment], params: MetricParams) -> TraceLine:
+    per_licence = params.vms_per_licence
     quantity = math.ceil(len(vms) / per_licence)
     names = ", ".join(d.label for d in vms)
-    return TraceLine(f"VMs {names}: {plural(len(vms), 'guest')} ÷ {per_licence} per {what} = {quantity} "
-                     f"(rounded up)", tuple(d.host for d in vms), quantity=quantity)
+    return TraceLine(f"VMs {names}: {plural(len(vms), 'guest')} ÷ {per_licence} per licence = {quantity} "
+                     f"(rounded up; one licence covers {per_licence} guests, {params.origin})",
+                     tuple(d.host for d in vms), quantity=quantity)
 
 
 def per_processor(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
@@ -192,7 +194,7 @@ def per_processor(deployments: Sequence[Deployment], params: MetricParams, ctx: 
         lines.append(TraceLine(count.line, (d.host,), quantity=count.quantity))
     vms = [d for d in deployments if d.is_vm] if pooled else []
     if vms:
-        lines.append(_vm_pool(vms, params.vms_per_licence, "licence"))
+        lines.append(_vm_pool(vms, params))
     return _total(Metric.PROCESSOR, lines, notes)
 
 
@@ -246,7 +248,7 @@ def per_vm(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricC
     lines = [TraceLine(f"{d.label}: one {d.hardware.virtualization.value} OSE = 1", (d.host,), quantity=1)
              for d in deployments if not (params.vms_per_licence and d.is_vm)]
     if vms:
-        lines.append(_vm_pool(vms, params.vms_per_licence, "licence"))
+        lines.append(_vm_pool(vms, params))
     return _total(Metric.VM, lines)
 
 

@@ -48,6 +48,7 @@ ORIGIN_FIELDS = {  # per origin type, its fields in the order its line gives the
     "apk": ("tag", "repositories"),
     "pacman": ("repo", "match"),
     "brew": ("tap", "license"),
+    "chocolatey": ("license", "spdx", "source", "owners"),  # owners last: the one value with spaces
 }
 
 

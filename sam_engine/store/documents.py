@@ -10,6 +10,9 @@ PostgreSQL keeps a run's row per host (``host_scans``) small, since a fleet's
 daily run repeats what the run before stored, and reads it back as the very
 document written (``stored_row``, ``read_row``): the host's facts go to
 ``host_facts`` once per distinct content and the row names them by digest;
+its users (``users``: accounts with their last login) are a document of their
+own there, named by a second digest, so a new login adds that small list, not
+the host's facts again;
 ``scan_id`` and ``inventory_name`` are its key columns; the other fields are a
 JSON array in the order of ``ROW_FIELDS`` (``inventory_scan_id`` 0 when it is
 the row's own run, ``collector`` 0 for the Linux collector's). A document with other fields stays an object, as every
@@ -110,8 +113,9 @@ def table_digest(docs: Sequence[Mapping], canonical: Callable[[Mapping], Mapping
 
 KEY_COLUMNS = ("scan_id", "inventory_name")
 ROW_FIELDS = ("status", "collector", "inventory_scan_id", "inventory_digest", "error", "warnings", "collected_at",
-              "groups", "host_digest", "topology")  # new fields go last: shorter rows written before still read
+              "groups", "host_digest", "topology", "users_digest")  # new fields go last: shorter rows still read
 HOST_DIGEST_AT = ROW_FIELDS.index("host_digest")  # where SQL finds it in an array row
+USERS_DIGEST_AT = ROW_FIELDS.index("users_digest")
 _OWN_RUN = 0  # never a scan id (a string or None)
 _LINUX = "fleetsam.sam.software_facts"  # the collector of most rows
 _DEFAULT_COLLECTOR = 0  # never a collector name
@@ -122,14 +126,21 @@ def facts_digest(facts: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def stored_row(doc: Mapping[str, Any]) -> tuple[list | dict, tuple[str, Mapping] | None]:
-    """What the row's ``doc`` column holds for the host_scans document ``doc``, and the host's
-    ``(digest, facts)`` to keep in ``host_facts`` (None: the document has no facts)."""
+def stored_row(doc: Mapping[str, Any]) -> tuple[list | dict, list[tuple[str, Any]]]:
+    """What the row's ``doc`` column holds for the host_scans document ``doc``, and the
+    ``(digest, document)`` pairs to keep in ``host_facts``: the host's facts without its users,
+    and its users when it reported any (none: the document has no facts)."""
     rest = {k: v for k, v in doc.items() if k not in KEY_COLUMNS}
-    facts = None
+    facts = []
     if isinstance(rest.get("host"), dict):
-        facts = (facts_digest(rest["host"]), rest.pop("host"))
-        rest["host_digest"] = facts[0]
+        host = dict(rest.pop("host"))
+        users = host.pop("users", None)
+        facts.append((facts_digest(host), host))
+        rest["host_digest"] = facts[0][0]
+        rest["users_digest"] = None  # None: no user data, as the document without "users" says
+        if users is not None:
+            facts.append((facts_digest({"users": users}), {"users": users}))
+            rest["users_digest"] = facts[1][0]
     if set(rest) != set(ROW_FIELDS):
         return rest, facts
     values = [rest[f] for f in ROW_FIELDS]
@@ -140,8 +151,10 @@ def stored_row(doc: Mapping[str, Any]) -> tuple[list | dict, tuple[str, Mapping]
     return values, facts
 
 
-def read_row(scan_id: str, inventory_name: str, stored: list | dict, facts: Mapping | None) -> dict:
-    """The host_scans document of a stored row (either form), its facts put back."""
+def read_row(scan_id: str, inventory_name: str, stored: list | dict, facts: Mapping | None,
+             users: Mapping | None = None) -> dict:
+    """The host_scans document of a stored row (either form), its facts and users put back (a row
+    written before users were kept apart has them inside its facts)."""
     if isinstance(stored, list):
         doc = dict(zip(ROW_FIELDS, stored))
         if doc["collector"] == _DEFAULT_COLLECTOR:
@@ -154,4 +167,6 @@ def read_row(scan_id: str, inventory_name: str, stored: list | dict, facts: Mapp
     if "host_digest" in doc:
         doc["host"] = facts
         del doc["host_digest"]
+    if doc.pop("users_digest", None) is not None:
+        doc["host"] = {**doc["host"], **users}
     return doc

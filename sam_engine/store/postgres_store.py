@@ -5,8 +5,9 @@ file beside the playbook does not survive the job. It keeps the documents of
 ``store.documents`` one row each (``migrations/0001_initial.sql``): key columns
 (scan id, digest, entitlement id...) are unique and indexed, the rest of a
 document is JSONB. Inventories are content-addressed as in TinyDB (one row per
-digest), and so are a host's facts (``host_facts``, schema 2): an unchanged host
-adds nothing but its small row in the run (``documents.stored_row``).
+digest), and so are a host's facts and, apart from them, its users (``host_facts``,
+schema 2): an unchanged host adds nothing but its small row in the run, and a new
+login only its users list (``documents.stored_row``).
 
 A session is one database transaction: ``commit`` commits it, ``close`` without
 a commit rolls everything back. Isolation:
@@ -40,8 +41,8 @@ from psycopg.types.json import Jsonb
 from sam_engine.ingest.inventory import RowTable, inventory_from_doc, table_from_doc
 from sam_engine.model import Entitlement, HostScan, Scan
 from sam_engine.store import jsonb_nul
-from sam_engine.store.documents import HOST_DIGEST_AT, TABLES, read_row, retirement_keys, scan_documents, \
-    stored_row
+from sam_engine.store.documents import HOST_DIGEST_AT, TABLES, USERS_DIGEST_AT, read_row, retirement_keys, \
+    scan_documents, stored_row
 from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs
 from sam_engine.store.interface import ScanInfo, Store, StoreError, entitlement_from_doc, entitlement_to_doc, \
     host_scan_from_doc, lock_timeout, masked
@@ -206,9 +207,8 @@ class PostgresStore(Store):
         ``host_facts`` (a writer holds the lock: no other writer adds them meanwhile)."""
         facts, rows = {}, []
         for doc in docs:
-            stored, fact = stored_row(doc)
-            if fact is not None:
-                facts[fact[0]] = fact[1]
+            stored, pairs = stored_row(doc)
+            facts.update(pairs)
             rows.append((doc["scan_id"], doc["inventory_name"], Jsonb(stored)))
         known = {row[0] for row in self._sql("SELECT digest FROM host_facts WHERE digest = ANY(%s)", (list(facts),))}
         new = [(digest, Jsonb(doc)) for digest, doc in facts.items() if digest not in known]
@@ -220,8 +220,11 @@ class PostgresStore(Store):
 
     def _host_docs(self, where: str = "", params: Sequence = ()) -> list[dict]:
         """host_scans documents as the engine wrote them, rows of either form (``documents.stored_row``)."""
-        rows = self._sql("SELECT h.scan_id, h.inventory_name, h.doc, f.doc FROM host_scans h LEFT JOIN host_facts f "
-                         f"ON f.digest = coalesce(h.doc->>'host_digest', h.doc->>{HOST_DIGEST_AT}) " + where +
+        rows = self._sql("SELECT h.scan_id, h.inventory_name, h.doc, f.doc, u.doc FROM host_scans h "
+                         "LEFT JOIN host_facts f "
+                         f"ON f.digest = coalesce(h.doc->>'host_digest', h.doc->>{HOST_DIGEST_AT}) "
+                         "LEFT JOIN host_facts u "
+                         f"ON u.digest = coalesce(h.doc->>'users_digest', h.doc->>{USERS_DIGEST_AT}) " + where +
                          " ORDER BY h.seq", params)
         return [read_row(*row) for row in rows]
 

@@ -181,10 +181,15 @@ def test_rhel_as_recognised_counts_socket_pairs_and_two_guests_per_subscription(
     assert (rec.publisher, rec.product, rec.edition) == ("Red Hat", "Red Hat Enterprise Linux", "Server")
     params = RULES.params(rec.publisher, rec.product, rec.edition, "processor")
     four = Hardware(4, 64, 128, "GenuineIntel", "Intel(R) Xeon(R) Gold 6338", Virtualization.PHYSICAL)
-    assert measure("processor", [rhel("h1", four)], params, CTX).quantity == 2
+    pairs = measure("processor", [rhel("h1", four)], params, CTX)
+    assert pairs.quantity == 2
+    assert pairs.lines[0].text.startswith("h1: 4 sockets ÷ 2 per licence = 2 (one licence covers 2 sockets, "
+                                          "catalogue/metrics/metric_rules.yml:")
     guest = Hardware(1, 2, 2, "GenuineIntel", "Intel(R) Xeon(R) Gold 6338", Virtualization.VM, "kvm")
     guests = measure("processor", [rhel(f"g{n}", guest) for n in range(3)], params, CTX)
-    assert guests.quantity == 2 and guests.lines[0].text == "VMs g0, g1, g2: 3 guests ÷ 2 per licence = 2 (rounded up)"
+    assert guests.quantity == 2 and guests.lines[0].text.startswith(
+        "VMs g0, g1, g2: 3 guests ÷ 2 per licence = 2 (rounded up; one licence covers 2 guests, "
+        "catalogue/metrics/metric_rules.yml:")
     assert RULES.rule_for(rec.publisher, rec.product, rec.edition).default_metric == "processor"
 
 

@@ -87,7 +87,7 @@ def test_rhel_socket_pairs_and_two_guests_per_subscription():
                                    dep("g1", vm(2)), dep("g2", vm(4)), dep("g3", vm(1))], p, CTX)
     # h1: 4 sockets / 2 = 2; h2: 1 socket / 2 = 1 (rounded up); 3 guests / 2 = 2 -> 5
     assert result.quantity == 5
-    assert "VMs g1, g2, g3: 3 guests ÷ 2 per licence = 2 (rounded up)" in [ln.text for ln in result.lines]
+    assert any(ln.text.startswith("VMs g1, g2, g3: 3 guests ÷ 2 per licence = 2 (rounded up") for ln in result.lines)
 
 
 # --- each rule's docstring example --------------------------------------------------------------

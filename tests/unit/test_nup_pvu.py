@@ -211,3 +211,14 @@ def test_a_processor_missing_from_the_pvu_table_makes_the_position_need_data():
     db2 = next(p for p in pos.products if p.product == "Db2")
     assert (db2.status, db2.balance, db2.consumption.missing) == (Status.NEEDS_DATA, None, "PVU table row for a processor")
     assert any("no PVU table row for the processor of x4" in n for n in db2.notes)
+
+
+def test_every_shipped_pvu_row_says_where_its_values_come_from_and_which_machine_types_are_unverified():
+    import yaml
+    rows = yaml.safe_load((RULES_DIR / "pvu_table.yml").read_text(encoding="utf-8"))["rows"]
+    assert all("IBM PVU table" in row["source"] for row in rows)
+    for row in rows:
+        types = [s for s in row.get("system", ()) if "-" in s]  # "9080-HEX": a machine type, not a model name
+        assert all(t.rstrip("-") in row["source"] for t in types), row["label"]
+        if types:
+            assert ("checked (IBM Redpaper" if types == ["9043-MRX"] else "unverified") in row["source"], row["label"]

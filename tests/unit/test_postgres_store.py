@@ -2,6 +2,7 @@
 copy between backends. The shared behaviour is in test_store_contract.py; the server is real
 (tests/pg_server.py)."""
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -256,7 +257,7 @@ def test_host_facts_are_stored_once_and_older_inline_rows_still_read(tmp_path, e
         before = st.export_documents()["host_scans"]
         fleet = st.load_scan()
     with psycopg.connect(empty_db) as conn:
-        assert conn.execute("SELECT count(*) FROM host_facts").fetchone()[0] == facts == 2
+        assert conn.execute("SELECT count(*) FROM host_facts").fetchone()[0] == facts == 4  # 2 hosts' facts, users
         rows = conn.execute("SELECT doc FROM host_scans ORDER BY seq").fetchall()
         assert all(isinstance(doc, list) and len(doc[HOST_DIGEST_AT]) == 64 and doc[2] == 0 for (doc,) in rows), \
             "values only, the facts by digest, inventoried by the row's own run"
@@ -275,10 +276,45 @@ def test_a_host_row_reads_back_as_the_document_written():
     doc = {"scan_id": "s2", "inventory_name": "web1", "status": "unreachable", "collector": "fleetsam.sam.software_facts",
            "inventory_scan_id": "s1", "inventory_digest": "ab" * 32, "error": "ssh: refused", "warnings": [],
            "collected_at": "2026-06-29T01:00:00Z", "groups": ["db"], "host": {"hostname": "web1", "cores": 4}, "topology": None}
-    stored, (digest, facts) = stored_row(doc)
+    stored, [(digest, facts)] = stored_row(doc)
     assert isinstance(stored, list) and "s1" in stored and 0 in stored and facts == doc["host"]
     assert read_row("s2", "web1", stored, facts) == doc
+    users = [["alice", "human", 1796119200, "wtmp"]]
+    with_users = {**doc, "host": {**doc["host"], "users": users}}
+    stored_u, [(same, facts_u), (_, users_doc)] = stored_row(with_users)
+    assert (same, facts_u, users_doc) == (digest, doc["host"], {"users": users}), "users kept apart from the facts"
+    assert read_row("s2", "web1", stored_u, facts_u, users_doc) == with_users
+    # a row written before users were kept apart: no users digest, the users inside the facts
+    assert read_row("s2", "web1", stored_u[:-1], with_users["host"]) == with_users
     odd = {**doc, "note": "a field of a newer version"}  # kept as an object, read back whole
     stored, _ = stored_row(odd)
     assert isinstance(stored, dict) and read_row("s2", "web1", stored, facts) == odd
     assert read_row("s1", "web1", stored_row({**doc, "scan_id": "s1"})[0], facts)["inventory_scan_id"] == "s1"
+
+
+def test_a_new_login_adds_the_users_list_not_the_hosts_facts_again(tmp_path, empty_db):
+    """The users (accounts and last logins) are a host_facts document of their own: an unchanged host
+    with a new login adds that list and its row; its facts (hardware, identity) are not written again."""
+    from fleet_spools import Host, store_run
+
+    from sam_engine.store.postgres_store import apply_migrations
+
+    apply_migrations(empty_db, init=True)
+    hosts = {"web1": Host(), "web2": Host()}
+
+    def facts():
+        with psycopg.connect(empty_db) as conn:
+            rows = conn.execute("SELECT digest, doc ? 'users' FROM host_facts").fetchall()
+        return {d for d, users in rows if not users}, {d for d, users in rows if users}
+
+    store_run(tmp_path / "a", empty_db, "s1", hosts, when="2026-06-30T01:00:00Z")
+    host_facts, users = facts()
+    assert (len(host_facts), len(users)) == (2, 2)
+    store_run(tmp_path / "b", empty_db, "s2", hosts, when="2026-07-01T09:30:00Z")  # each user logged in again
+    again, users_after = facts()
+    assert again == host_facts, "the facts of unchanged hosts are not written again"
+    assert len(users_after) == 4 and users <= users_after
+    with open_store(empty_db, readonly=True) as st:
+        fleet = {h.inventory_name: h for h in st.load_scan().hosts}
+    login = int(dt.datetime(2026, 7, 1, 9, 30, tzinfo=dt.timezone.utc).timestamp())
+    assert [(u.account, u.last_login) for u in fleet["web1"].host.users if u.kind == "human"] == [("user-web1", login)]

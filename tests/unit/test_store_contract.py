@@ -75,6 +75,17 @@ def test_a_hosts_users_are_stored_with_it_and_kept_while_it_is_stale(store_locat
     assert fleet(store_location)["web1"].host.users == people
 
 
+def test_a_new_login_keeps_the_newest_users_and_the_hosts_other_facts(store_location):
+    first = (HostUser("alice", "human", 1796119200, "wtmp"),)
+    later = (HostUser("alice", "human", 1796205600, "wtmp"), HostUser("bob", "human", 1796205700, "wtmp"))
+    for sid, people in (("s1", first), ("s2", later), ("s3", ())):  # s3: known to have nobody
+        web1 = ok(sid, "web1", 1)
+        with open_store(store_location) as st:
+            st.save_scan(run(sid, replace(web1, host=replace(web1.host, users=people))))
+        got = fleet(store_location)["web1"].host
+        assert got.users == people and replace(got, users=None) == host("web1", 1)
+
+
 def test_an_unchanged_host_adds_no_inventory(store_location):
     for sid in ("s1", "s2", "s3"):
         with open_store(store_location) as st:
