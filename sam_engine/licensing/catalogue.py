@@ -186,6 +186,9 @@ class Catalogue:
     name, vendor, package_id, version, origin, location) is read once per catalogue, and the rules'
     title/publisher/source patterns run once per distinct title (``_match_static``):
     another version or package id of a known title only fills in the result.
+    ``recall`` takes the readings of an earlier run of the same catalogue
+    (``readings``; kept by ``store.recognition_cache``), so a repeat run matches
+    only the records it has not seen.
     """
 
     def __init__(self, entries: Sequence[Entry], today: date | None = None):
@@ -194,6 +197,8 @@ class Catalogue:
         self._memo: dict[tuple, Recognition] = {}
         self._static: dict[tuple[str, str, str], Any] = {}  # (title, publisher, source) -> match
         self.hits = self.misses = 0
+        self._saved: dict[tuple, tuple] = {}  # key -> (publisher, product, edition, version, rule), from ``recall``
+        self._by_rule: dict[str, Entry] = {}
         self._by_word: dict[str, list[tuple[int, int]]] = {}
         self._always: list[tuple[int, int]] = []
         self._by_product: dict[tuple[str, str], list[Entry]] = {}
@@ -218,12 +223,41 @@ class Catalogue:
     def recognise(self, inst: Installation) -> Recognition:
         """What ``inst`` is; unknown software comes back with ``LicenceNeed.UNKNOWN``, never dropped."""
         key = (inst.source, inst.name, inst.vendor, inst.package_id, inst.version, inst.origin, inst.location)
-        if key in self._memo:
+        found = self._memo.get(key)
+        if found is not None:
             self.hits += 1
-        else:
+            return found
+        saved = self._saved.get(key)
+        if saved is None:
             self.misses += 1
-            self._memo[key] = self._recognise(inst)
-        return self._memo[key]
+            found = self._memo[key] = self._recognise(inst)
+            return found
+        publisher, product, edition, version, rule = saved
+        # the licence is worked out again: an entry's licence_when depends on the run's date
+        licence = LicenceNeed.UNKNOWN if rule is None else self._by_rule[rule].licence_for(version, self.today)
+        found = self._memo[key] = Recognition(publisher, product, edition, version, licence, rule)
+        return found
+
+    def recall(self, rows: Sequence[tuple]) -> bool:
+        """Take the ``readings`` an earlier run of this same catalogue saved; False (nothing taken)
+        when one names a rule this catalogue does not have or has no product: not this catalogue's."""
+        by_rule = {e.rule: e for e in self.entries}
+        saved = {}
+        for row in rows:
+            if (row[11] is not None and row[11] not in by_rule) or row[8] is None:
+                return False
+            saved[row[:7]] = row[7:]
+        self._saved, self._by_rule = saved, by_rule
+        return True
+
+    def readings(self) -> list[tuple]:
+        """Every record recognised so far as a row of texts: its 7 key fields, then the reading
+        (publisher, product, edition, version, rule); ``recall`` takes them back."""
+        return [(*key, r.publisher, r.product, r.edition, r.version, r.rule) for key, r in self._memo.items()]
+
+    def learnt(self) -> bool:
+        """Whether the readings differ from those recalled (new records, or recalled ones unused)."""
+        return self.misses > 0 or len(self._memo) != len(self._saved)
 
     def _recognise(self, inst: Installation) -> Recognition:
         title = _clean_title(inst.name)
