@@ -201,11 +201,17 @@ class Catalogue:
         self._by_rule: dict[str, Entry] = {}
         self._by_word: dict[str, list[tuple[int, int]]] = {}
         self._always: list[tuple[int, int]] = []
+        # the rules testing a field that few values fill (publisher, source), and per value those it rules out
+        self._tests: dict[str, list[tuple[tuple[int, int], re.Pattern]]] = {"publisher": [], "source": []}
+        self._vetted: dict[tuple[str, str], tuple[frozenset, list]] = {}  # -> (ruled out, the others of _always)
         self._by_product: dict[tuple[str, str], list[Entry]] = {}
         for pos, entry in enumerate(self.entries):
             if not entry.templated:
                 self._by_product.setdefault((entry.publisher.lower(), entry.product.lower()), []).append(entry)
             for n, rule in enumerate(entry.rules):
+                for name, regex in rule:
+                    if name in self._tests:
+                        self._tests[name].append(((pos, n), regex))
                 title = dict(rule).get("title")
                 word = _literal_word(title.pattern) if title is not None else None
                 words = {word} if word else _first_words(title.pattern) if title is not None else None
@@ -296,7 +302,14 @@ class Catalogue:
         """
         fields = {"title": title, "publisher": publisher, "source": source}
         steps = []
-        for pos, n in heapq.merge(self._by_word.get(_first_word(title.lower()), ()), self._always):
+        vetted = self._vetted.get((publisher, source))
+        if vetted is None:  # a fleet has far fewer publishers and sources than titles: test those once
+            out = frozenset(key for name, value in (("publisher", publisher), ("source", source))
+                            for key, regex in self._tests[name] if regex.fullmatch(value) is None)
+            vetted = self._vetted[(publisher, source)] = (out, [k for k in self._always if k not in out])
+        ruled_out, always = vetted
+        worded = [k for k in self._by_word.get(_first_word(title.lower()), ()) if k not in ruled_out]
+        for pos, n in heapq.merge(worded, always) if worded else always:
             groups: dict[str, str] = {}
             rule = self.entries[pos].rules[n]
             for k, (name, regex) in enumerate(rule):
