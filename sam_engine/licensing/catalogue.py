@@ -191,7 +191,8 @@ class Catalogue:
     only the records it has not seen.
     """
 
-    def __init__(self, entries: Sequence[Entry], today: date | None = None):
+    def __init__(self, entries: Sequence[Entry], today: date | None = None,
+                 index: tuple[dict[str, list[tuple[int, int]]], list[tuple[int, int]]] | None = None):
         self.entries = tuple(entries)
         self.today = today or date.today()
         self._memo: dict[tuple, Recognition] = {}
@@ -212,6 +213,8 @@ class Catalogue:
                 for name, regex in rule:
                     if name in self._tests:
                         self._tests[name].append(((pos, n), regex))
+                if index is not None:  # the first-word index as ``index()`` gave it (``catalogue_cache``)
+                    continue
                 title = dict(rule).get("title")
                 word = _literal_word(title.pattern) if title is not None else None
                 words = {word} if word else _first_words(title.pattern) if title is not None else None
@@ -219,6 +222,13 @@ class Catalogue:
                     self._always.append((pos, n))
                 for word in sorted(words or ()):
                     self._by_word.setdefault(word, []).append((pos, n))
+
+        if index is not None:
+            self._by_word, self._always = index
+
+    def index(self) -> tuple[dict[str, list[tuple[int, int]]], list[tuple[int, int]]]:
+        """Which rules each first word of a title selects, and the rules tried on every title."""
+        return self._by_word, self._always
 
     def __len__(self) -> int:
         return len(self.entries)

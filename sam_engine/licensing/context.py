@@ -11,17 +11,16 @@ position excludes the rejected records).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
-from sam_engine import __version__
-from sam_engine.licensing.catalogue import Catalogue, default_catalogue_dir, load_catalogue
+from sam_engine.licensing.catalogue import Catalogue, load_catalogue
+from sam_engine.licensing.catalogue_cache import CacheMismatch, catalogue_from_plain, catalogue_plain, inputs_digest
 from sam_engine.entitlements.files import load_licence_files
-from sam_engine.licensing.metric_rules import RULES_DIR, CoreFactor, CoreFactorTable, MetricRules, load_rules
+from sam_engine.licensing.metric_rules import CoreFactor, CoreFactorTable, MetricRules, load_rules
 from sam_engine.licensing.named_users import People, load_people
 from sam_engine.model import Entitlement, HostScan, Problem
 from sam_engine.licensing.position import DEFAULT_OVER_RATIO, LicencePosition, build_position
@@ -67,33 +66,25 @@ class Memory(Protocol):
 
     path: Path
 
-    def load(self, digest: str) -> tuple[list[tuple] | None, list[Problem]]: ...
+    def load(self, digest: str) -> tuple[Any, list[Problem]]: ...  # (rows, catalogue) or None
 
-    def save(self, digest: str, rows: Sequence[tuple]) -> list[Problem]: ...
-
-
-# What a recognition depends on besides the data files: the code that reads and matches them.
-_RECOGNITION_CODE = ("catalogue.py", "catalogue_entries.py", "versions.py", "../located_yaml.py")
+    def save(self, digest: str, rows: Sequence[tuple], catalogue: Any = None) -> list[Problem]: ...
 
 
 def recognition_digest(settings: LicenceSettings) -> str | None:
-    """One SHA-256 over every input of recognition: the shipped catalogue, the user's catalogue
-    paths, the metric rules, the recognising code and the version; None when one cannot be read
-    (then nothing is cached)."""
-    digest = hashlib.sha256(f"{__version__}\0".encode())
-    here = Path(__file__).parent
-    try:
-        for name in _RECOGNITION_CODE:
-            digest.update(hashlib.sha256((here / name).read_bytes()).digest())
-        for path in (default_catalogue_dir(), *settings.catalogue_extra, settings.rules_dir or RULES_DIR, RULES_DIR):
-            files = sorted([*path.glob("*.yml"), *path.glob("*.yaml")]) if path.is_dir() else [path]
-            digest.update(f"{path}\0{len(files)}\0".encode())
-            for file in files:
-                body = file.read_bytes() if file.exists() else b"\0missing"
-                digest.update(f"{file}\0".encode() + hashlib.sha256(body).digest())
-    except OSError:
-        return None
-    return digest.hexdigest()
+    """The digest of every input of recognition under ``settings`` (``catalogue_cache.inputs_digest``)."""
+    return inputs_digest(settings.catalogue_extra, settings.rules_dir)
+
+
+@dataclass(frozen=True)
+class Recall:
+    """How a run uses its store's recognition cache: where (``memory``), for which inputs
+    (``digest``), and whether the catalogue came from it (else it is saved with the readings)."""
+
+    memory: Memory
+    digest: str
+    catalogue_problems: tuple[Problem, ...]
+    catalogue_cached: bool
 
 
 @dataclass(frozen=True)
@@ -107,34 +98,43 @@ class LicenceContext:
     settings: LicenceSettings
     problems: tuple[Problem, ...] = field(default=())
     people: People = field(default_factory=People)
-    memory: Memory | None = None
-    digest: str | None = None  # of the recognition inputs (``recognition_digest``), when ``memory`` is used
+    recall: Recall | None = None
 
     @property
     def has_errors(self) -> bool:
         return any(p.severity == "error" for p in self.problems)
 
     def remember(self) -> list[Problem]:
-        """Save the catalogue's readings in ``memory`` when this run learnt something: a repeat run
-        with the same inputs then recognises only the records it has not seen."""
-        if self.memory is None or self.digest is None or not self.catalogue.learnt():
+        """Save the readings (and the composed catalogue, when it was read from YAML) in the store's
+        recognition cache when this run learnt something: a repeat run with the same inputs then
+        reads no catalogue file and recognises only the records it has not seen."""
+        recall = self.recall
+        if recall is None or (recall.catalogue_cached and not self.catalogue.learnt()):
             return []
-        return self.memory.save(self.digest, self.catalogue.readings())
+        composed = catalogue_plain(self.catalogue, list(recall.catalogue_problems))
+        return recall.memory.save(recall.digest, self.catalogue.readings(), composed)
 
 
 def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Entitlement],
                  memory: Memory | None = None) -> LicenceContext:
     """Load catalogue, rules and licence files; ``stored`` are the store's entitlements. ``memory``
     (the store's recognition cache) gives back the readings a run with the same inputs saved."""
-    catalogue, problems = load_catalogue(list(settings.catalogue_extra), today=as_of)
-    problems = list(problems)
     digest = recognition_digest(settings) if memory is not None else None
-    if digest is not None:
-        rows, found = memory.load(digest)
-        problems += found
-        if rows is not None and not catalogue.recall(rows):
-            problems.append(Problem(str(memory.path),
-                                    "recognition cache names rules this catalogue lacks: ignored", "warning"))
+    cached, problems = memory.load(digest) if memory is not None and digest is not None else (None, [])
+    catalogue = None
+    if cached is not None and cached.catalogue is not None:
+        try:
+            catalogue, read = catalogue_from_plain(cached.catalogue, as_of)
+        except CacheMismatch as exc:
+            problems.append(Problem(str(memory.path), f"recognition cache catalogue: {exc}: ignored", "warning"))
+    from_cache = catalogue is not None
+    if catalogue is None:
+        catalogue, read = load_catalogue(list(settings.catalogue_extra), today=as_of)
+    if cached is not None and not catalogue.recall(cached.rows):
+        problems.append(Problem(str(memory.path), "recognition cache names rules this catalogue lacks: ignored",
+                                "warning"))
+    recall = None if digest is None else Recall(memory, digest, tuple(read), from_cache)
+    problems = [*read, *problems]
     rules, found = load_rules(settings.rules_dir)
     problems += found
     if rules is None and settings.rules_dir is not None:  # a rejected file is not half-used: the shipped rules stand in
@@ -150,7 +150,7 @@ def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Ent
     if settings.users_file is not None:
         people, more = load_people(settings.users_file)
         problems += more
-    return LicenceContext(as_of, catalogue, rules, (*stored, *files), settings, tuple(problems), people, memory, digest)
+    return LicenceContext(as_of, catalogue, rules, (*stored, *files), settings, tuple(problems), people, recall)
 
 
 def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext,

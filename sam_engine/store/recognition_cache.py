@@ -28,7 +28,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Any, NamedTuple, Sequence
 from urllib.parse import urlsplit
 
 from sam_engine.model import Problem
@@ -50,6 +50,14 @@ def cache_file(location: str) -> Path:
     return base / f"postgres-{hashlib.sha256(where.encode()).hexdigest()[:24]}{SUFFIX}"
 
 
+class Cached(NamedTuple):
+    """What a cache holds for one digest: the readings, and the composed catalogue (plain JSON values
+    that only the licensing side reads, ``licensing.catalogue_cache``; None when not kept)."""
+
+    rows: list[tuple]
+    catalogue: Any
+
+
 class RecognitionCache:
     """The cache file of one store: ``load`` the rows written for ``digest``, ``save`` new ones."""
 
@@ -60,8 +68,8 @@ class RecognitionCache:
     def beside(cls, location: str) -> "RecognitionCache":
         return cls(cache_file(location))
 
-    def load(self, digest: str) -> tuple[list[tuple] | None, list[Problem]]:
-        """The rows saved for ``digest`` (None: no usable cache), and a warning when the file is
+    def load(self, digest: str) -> tuple[Cached | None, list[Problem]]:
+        """What was saved for ``digest`` (None: no usable cache), and a warning when the file is
         there but unusable."""
         try:
             text = self.path.read_bytes()
@@ -80,11 +88,12 @@ class RecognitionCache:
         rows = doc.get("rows")
         if not isinstance(rows, list) or not all(_valid_row(r) for r in rows):
             return None, [self._warning(f"rows: expected lists of {ROW_FIELDS} texts or nulls")]
-        return [tuple(r) for r in rows], []
+        return Cached([tuple(r) for r in rows], doc.get("catalogue")), []
 
-    def save(self, digest: str, rows: Sequence[tuple]) -> list[Problem]:
+    def save(self, digest: str, rows: Sequence[tuple], catalogue: Any = None) -> list[Problem]:
         """Replace the cache atomically; a file system that refuses is a warning (the run stands)."""
-        body = json.dumps({"format": FORMAT, "digest": digest, "rows": list(rows)}, separators=(",", ":"))
+        body = json.dumps({"format": FORMAT, "digest": digest, "catalogue": catalogue, "rows": list(rows)},
+                          separators=(",", ":"))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)

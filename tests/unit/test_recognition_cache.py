@@ -18,6 +18,8 @@ from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_origins import in
 from fleet_spools import module_result
 from sam_engine import pipeline
 from sam_engine.licensing.catalogue import Catalogue, load_catalogue
+from sam_engine.licensing import context
+from sam_engine.licensing.catalogue_cache import LazyPattern, catalogue_from_plain, catalogue_plain
 from sam_engine.licensing.context import LicenceSettings, load_context, recognition_digest
 from sam_engine.model import Installation
 from sam_engine.vocabulary import Status
@@ -75,6 +77,7 @@ def test_a_repeat_run_recognises_nothing_afresh_and_gets_the_cold_runs_position(
         raise AssertionError("a repeat run matched a title against the catalogue")
 
     monkeypatch.setattr(Catalogue, "_match_static", no_matching)
+    monkeypatch.setattr(context, "load_catalogue", no_matching)  # the composed catalogue comes from the cache
     warm = run(tmp_path, real_fixtures, store)
     assert not [p for p in warm.problems if "recognition cache" in p.message]
     assert position_rows(warm.position) == position_rows(cold.position)
@@ -176,7 +179,7 @@ def test_a_cache_for_other_inputs_is_ignored_silently_and_an_unwritable_one_is_a
     memory = RecognitionCache(tmp_path / "c.recognition")
     assert memory.save("old", [("dpkg", "bash", None, "dpkg:bash", "5", None, None, "GNU", "Bash", None, "5", None)]) == []
     assert memory.load("new") == (None, [])
-    assert memory.load("old")[0] == [("dpkg", "bash", None, "dpkg:bash", "5", None, None, "GNU", "Bash", None, "5", None)]
+    assert memory.load("old")[0].rows == [("dpkg", "bash", None, "dpkg:bash", "5", None, None, "GNU", "Bash", None, "5", None)]
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
     blocked = RecognitionCache(tmp_path / "c.recognition" / "inside")  # its folder is a file
     (problem,) = blocked.save("d", [])
@@ -191,3 +194,33 @@ def test_a_postgresql_store_keeps_its_cache_under_the_user_cache_folder_without_
     assert one != cache_file("postgresql://sam:s3cret@127.0.0.1:5432/other")
     assert cache_file("tinydb:///srv/sam/fleet.json") == Path("/srv/sam/fleet.json.recognition")
 
+
+
+def test_the_cached_catalogue_is_the_composed_one_and_compiles_only_what_a_new_title_needs(tmp_path, real_fixtures):
+    insts = real_installations(tmp_path, real_fixtures)
+    shipped, problems = load_catalogue([], today=AS_OF)
+    plain = catalogue_plain(shipped, problems)
+    rebuilt, again = catalogue_from_plain(json.loads(json.dumps(plain)), AS_OF)
+    assert again == problems and rebuilt.index() == shipped.index()
+    assert catalogue_plain(rebuilt, again) == plain  # every field of every entry, patterns and flags included
+    patterns = [regex for e in rebuilt.entries for rule in e.rules for _, regex in rule]
+    assert all(isinstance(p, LazyPattern) and p._compiled is None for p in patterns)
+    assert recognitions(rebuilt, insts[:200]) == recognitions(shipped, insts[:200])
+    compiled = sum(p._compiled is not None for p in patterns)
+    assert 0 < compiled < len(patterns) / 2
+    assert recognitions(rebuilt, insts) == recognitions(shipped, insts)
+
+
+def test_a_damaged_cached_catalogue_is_read_from_yaml_again_with_a_warning(tmp_path):
+    settings = LicenceSettings(licences_dir=tmp_path / "none")
+    memory = RecognitionCache(tmp_path / "fleet.json.recognition")
+    first = load_context(settings, AS_OF, (), memory=memory)
+    assert first.remember() == []  # a first run: the composed catalogue is saved with no reading
+    doc = json.loads(memory.path.read_text())
+    doc["catalogue"]["index"]["always"].append([len(doc["catalogue"]["entries"]) + 5, 0])
+    memory.path.write_text(json.dumps(doc))
+    ctx = load_context(settings, AS_OF, (), memory=memory)
+    (warning,) = [p for p in ctx.problems if "recognition cache" in p.message]
+    assert "not a composed catalogue" in warning.message and warning.severity == "warning"
+    assert len(ctx.catalogue) == len(first.catalogue) and ctx.remember() == []
+    assert load_context(settings, AS_OF, (), memory=memory).problems == first.problems
