@@ -11,7 +11,9 @@ position excludes the rejected records).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -153,11 +155,30 @@ def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Ent
     return LicenceContext(as_of, catalogue, rules, (*stored, *files), settings, tuple(problems), people, recall)
 
 
+@contextmanager
+def _cycle_collector_paused():
+    """Reconciling makes many small objects without cycles beside a heap the fleet's inventories
+    already fill; the cyclic collector would walk that heap again and again (a third of the
+    reconcile time at 100 hosts). Reference counting still frees them; the collector resumes after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext,
                 topology: FleetTopology | None = None) -> LicencePosition:
     """The Effective Licence Position of ``host_scans`` under ``ctx``; ``topology`` (default: the one the
     hosts' hypervisor collectors reported, ``topology.link.fleet_topology``) places VMs on the physical
     servers that host-level metrics count."""
+    with _cycle_collector_paused():
+        return _position(host_scans, ctx, topology)
+
+
+def _position(host_scans: Sequence[HostScan], ctx: LicenceContext, topology: FleetTopology | None) -> LicencePosition:
     return build_position(
         host_scans,
         ctx.catalogue.recognise,
