@@ -34,6 +34,7 @@ from sam_engine.findings.policy import Policy, load_policy
 from sam_engine.store.fleet import aged_out
 from sam_engine.store.interface import Store, require_scan
 from sam_engine.store import open_store
+from sam_engine.store.recognition_cache import RecognitionCache
 
 
 @dataclass(frozen=True)
@@ -148,10 +149,12 @@ def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
         with progress.stage("reconcile"):
             with _timed(timings, "fleet"):
                 fleet = load_fleet(st, store, retire_days=retire_days(alerts.policy), day=as_of)
-            run = _reconcile(st, fleet, settings, as_of, alerts, timings)
+            run = _reconcile(st, store, fleet, settings, as_of, alerts, timings)
             with _timed(timings, "commit"):
                 st.commit()
-    return replace(_render(run, store, report_dir, timings, problems, installations, progress), run=scan)
+    summary = _render(run, store, report_dir, timings, problems, installations, progress)
+    # a writer's run only (readers leave the store's folder alone); after both positions, so it holds both
+    return replace(summary, run=scan, problems=(*summary.problems, *run.ctx.remember()))
 
 
 def policy_or_default(policy: str | Path | None) -> Policy:
@@ -203,7 +206,7 @@ def render_stored(store: str, report_dir: str | Path, scan_id: str | None = None
     alerts = notify.AlertSettings.from_env(send=False)
     with open_store(store, create=False, readonly=True) as st:
         fleet = load_fleet(st, store, scan_id, as_of, retire_days(alerts.policy))
-        run = _reconcile(st, fleet, settings, as_of, alerts, {}, record=False)
+        run = _reconcile(st, store, fleet, settings, as_of, alerts, {}, record=False)
     return _render(run, store, report_dir, {}, [], installations)
 
 
@@ -228,7 +231,7 @@ def _ingest(st, spool: str | Path, timings: dict[str, float], on_host=None) -> t
     return scan, problems
 
 
-def _reconcile(st, scan: Scan, settings, as_of, alerts: notify.AlertSettings, timings,
+def _reconcile(st, location: str, scan: Scan, settings, as_of, alerts: notify.AlertSettings, timings,
                record: bool = True) -> _Reconciled:
     """Reconcile the fleet ``scan`` against the stored licence data and (``record``) record, in the
     session ``st``, the findings' state and this scan's position summary (once per scan);
@@ -236,7 +239,8 @@ def _reconcile(st, scan: Scan, settings, as_of, alerts: notify.AlertSettings, ti
     history = st.scans()
     previous, summaries = _past(st, history, scan.scan_id)
     with _timed(timings, "reconcile"):
-        ctx = load_context(settings or LicenceSettings.from_env(), as_of or dt.date.today(), st.entitlements())
+        ctx = load_context(settings or LicenceSettings.from_env(), as_of or dt.date.today(), st.entitlements(),
+                           memory=RecognitionCache.beside(location))
         position = position_of(scan.hosts, ctx)
     with _timed(timings, "findings"):  # findings and their state; notifications are queued, not sent
         outbox = notify.record_findings(st, scan, position, ctx, alerts)

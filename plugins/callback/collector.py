@@ -193,6 +193,7 @@ class CallbackModule(CallbackBase):
         self._scope = set()  # ... of every play that scans
         self._scope_known = True  # False once a scanning play's targets could not be read
         self._group = None
+        self._engine_imported = None  # imported at the first collector result (job.import_engine)
 
     # -- spool -------------------------------------------------------------------------
 
@@ -302,6 +303,8 @@ class CallbackModule(CallbackBase):
         elif self._is_collector(result):
             self._is_scan = True
             self._record(result._host.get_name(), 'ok', result=spool.plain(result._result), groups=job.host_groups(result))
+            if self._engine_imported is None:
+                self._engine_imported = bool(self.get_option('engine')) and not self._check_mode and job.import_engine()
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         host = result._host.get_name()

@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib
 import os
 
 from ansible.module_utils.common.text.converters import to_text
@@ -91,3 +92,15 @@ def awx_scan_group(play):
         if extra.get(key) not in (None, ''):
             return prefix + to_text(extra[key])
     return None
+
+
+def import_engine():
+    """Import the engine ahead of its hand-over: the callback calls this at the first collector
+    result, on Ansible's main thread between two results (no worker is forked mid-import), so the
+    import runs while the other hosts are still being scanned instead of after the last one.
+    False when the engine is missing (the hand-over says so)."""
+    try:
+        importlib.import_module('sam_engine.pipeline')
+    except ImportError:
+        return False
+    return True

@@ -186,21 +186,35 @@ class Catalogue:
     name, vendor, package_id, version, origin, location) is read once per catalogue, and the rules'
     title/publisher/source patterns run once per distinct title (``_match_static``):
     another version or package id of a known title only fills in the result.
+    ``recall`` takes the readings of an earlier run of the same catalogue
+    (``readings``; kept by ``store.recognition_cache``), so a repeat run matches
+    only the records it has not seen.
     """
 
-    def __init__(self, entries: Sequence[Entry], today: date | None = None):
+    def __init__(self, entries: Sequence[Entry], today: date | None = None,
+                 index: tuple[dict[str, list[tuple[int, int]]], list[tuple[int, int]]] | None = None):
         self.entries = tuple(entries)
         self.today = today or date.today()
         self._memo: dict[tuple, Recognition] = {}
         self._static: dict[tuple[str, str, str], Any] = {}  # (title, publisher, source) -> match
         self.hits = self.misses = 0
+        self._saved: dict[tuple, tuple] = {}  # key -> (publisher, product, edition, version, rule), from ``recall``
+        self._by_rule: dict[str, Entry] = {}
         self._by_word: dict[str, list[tuple[int, int]]] = {}
         self._always: list[tuple[int, int]] = []
+        # the rules testing a field that few values fill (publisher, source), and per value those it rules out
+        self._tests: dict[str, list[tuple[tuple[int, int], re.Pattern]]] = {"publisher": [], "source": []}
+        self._vetted: dict[tuple[str, str], tuple[frozenset, list]] = {}  # -> (ruled out, the others of _always)
         self._by_product: dict[tuple[str, str], list[Entry]] = {}
         for pos, entry in enumerate(self.entries):
             if not entry.templated:
                 self._by_product.setdefault((entry.publisher.lower(), entry.product.lower()), []).append(entry)
             for n, rule in enumerate(entry.rules):
+                for name, regex in rule:
+                    if name in self._tests:
+                        self._tests[name].append(((pos, n), regex))
+                if index is not None:  # the first-word index as ``index()`` gave it (``catalogue_cache``)
+                    continue
                 title = dict(rule).get("title")
                 word = _literal_word(title.pattern) if title is not None else None
                 words = {word} if word else _first_words(title.pattern) if title is not None else None
@@ -208,6 +222,13 @@ class Catalogue:
                     self._always.append((pos, n))
                 for word in sorted(words or ()):
                     self._by_word.setdefault(word, []).append((pos, n))
+
+        if index is not None:
+            self._by_word, self._always = index
+
+    def index(self) -> tuple[dict[str, list[tuple[int, int]]], list[tuple[int, int]]]:
+        """Which rules each first word of a title selects, and the rules tried on every title."""
+        return self._by_word, self._always
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -218,12 +239,41 @@ class Catalogue:
     def recognise(self, inst: Installation) -> Recognition:
         """What ``inst`` is; unknown software comes back with ``LicenceNeed.UNKNOWN``, never dropped."""
         key = (inst.source, inst.name, inst.vendor, inst.package_id, inst.version, inst.origin, inst.location)
-        if key in self._memo:
+        found = self._memo.get(key)
+        if found is not None:
             self.hits += 1
-        else:
+            return found
+        saved = self._saved.get(key)
+        if saved is None:
             self.misses += 1
-            self._memo[key] = self._recognise(inst)
-        return self._memo[key]
+            found = self._memo[key] = self._recognise(inst)
+            return found
+        publisher, product, edition, version, rule = saved
+        # the licence is worked out again: an entry's licence_when depends on the run's date
+        licence = LicenceNeed.UNKNOWN if rule is None else self._by_rule[rule].licence_for(version, self.today)
+        found = self._memo[key] = Recognition(publisher, product, edition, version, licence, rule)
+        return found
+
+    def recall(self, rows: Sequence[tuple]) -> bool:
+        """Take the ``readings`` an earlier run of this same catalogue saved; False (nothing taken)
+        when one names a rule this catalogue does not have or has no product: not this catalogue's."""
+        by_rule = {e.rule: e for e in self.entries}
+        saved = {}
+        for row in rows:
+            if (row[11] is not None and row[11] not in by_rule) or row[8] is None:
+                return False
+            saved[row[:7]] = row[7:]
+        self._saved, self._by_rule = saved, by_rule
+        return True
+
+    def readings(self) -> list[tuple]:
+        """Every record recognised so far as a row of texts: its 7 key fields, then the reading
+        (publisher, product, edition, version, rule); ``recall`` takes them back."""
+        return [(*key, r.publisher, r.product, r.edition, r.version, r.rule) for key, r in self._memo.items()]
+
+    def learnt(self) -> bool:
+        """Whether the readings differ from those recalled (new records, or recalled ones unused)."""
+        return self.misses > 0 or len(self._memo) != len(self._saved)
 
     def _recognise(self, inst: Installation) -> Recognition:
         title = _clean_title(inst.name)
@@ -262,7 +312,14 @@ class Catalogue:
         """
         fields = {"title": title, "publisher": publisher, "source": source}
         steps = []
-        for pos, n in heapq.merge(self._by_word.get(_first_word(title.lower()), ()), self._always):
+        vetted = self._vetted.get((publisher, source))
+        if vetted is None:  # a fleet has far fewer publishers and sources than titles: test those once
+            out = frozenset(key for name, value in (("publisher", publisher), ("source", source))
+                            for key, regex in self._tests[name] if regex.fullmatch(value) is None)
+            vetted = self._vetted[(publisher, source)] = (out, [k for k in self._always if k not in out])
+        ruled_out, always = vetted
+        worded = [k for k in self._by_word.get(_first_word(title.lower()), ()) if k not in ruled_out]
+        for pos, n in heapq.merge(worded, always) if worded else always:
             groups: dict[str, str] = {}
             rule = self.entries[pos].rules[n]
             for k, (name, regex) in enumerate(rule):

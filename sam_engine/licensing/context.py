@@ -11,13 +11,16 @@ position excludes the rejected records).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Protocol, Sequence
 
 from sam_engine.licensing.catalogue import Catalogue, load_catalogue
+from sam_engine.licensing.catalogue_cache import CacheMismatch, catalogue_from_plain, catalogue_plain, inputs_digest
 from sam_engine.entitlements.files import load_licence_files
 from sam_engine.licensing.metric_rules import CoreFactor, CoreFactorTable, MetricRules, load_rules
 from sam_engine.licensing.named_users import People, load_people
@@ -60,6 +63,32 @@ class LicenceSettings:
         )
 
 
+class Memory(Protocol):
+    """Where recognitions outlive a run (``store.recognition_cache.RecognitionCache``)."""
+
+    path: Path
+
+    def load(self, digest: str) -> tuple[Any, list[Problem]]: ...  # (rows, catalogue) or None
+
+    def save(self, digest: str, rows: Sequence[tuple], catalogue: Any = None) -> list[Problem]: ...
+
+
+def recognition_digest(settings: LicenceSettings) -> str | None:
+    """The digest of every input of recognition under ``settings`` (``catalogue_cache.inputs_digest``)."""
+    return inputs_digest(settings.catalogue_extra, settings.rules_dir)
+
+
+@dataclass(frozen=True)
+class Recall:
+    """How a run uses its store's recognition cache: where (``memory``), for which inputs
+    (``digest``), and whether the catalogue came from it (else it is saved with the readings)."""
+
+    memory: Memory
+    digest: str
+    catalogue_problems: tuple[Problem, ...]
+    catalogue_cached: bool
+
+
 @dataclass(frozen=True)
 class LicenceContext:
     """Everything reconcile needs, loaded once per run."""
@@ -71,16 +100,43 @@ class LicenceContext:
     settings: LicenceSettings
     problems: tuple[Problem, ...] = field(default=())
     people: People = field(default_factory=People)
+    recall: Recall | None = None
 
     @property
     def has_errors(self) -> bool:
         return any(p.severity == "error" for p in self.problems)
 
+    def remember(self) -> list[Problem]:
+        """Save the readings (and the composed catalogue, when it was read from YAML) in the store's
+        recognition cache when this run learnt something: a repeat run with the same inputs then
+        reads no catalogue file and recognises only the records it has not seen."""
+        recall = self.recall
+        if recall is None or (recall.catalogue_cached and not self.catalogue.learnt()):
+            return []
+        composed = catalogue_plain(self.catalogue, list(recall.catalogue_problems))
+        return recall.memory.save(recall.digest, self.catalogue.readings(), composed)
 
-def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Entitlement]) -> LicenceContext:
-    """Load catalogue, rules and licence files; ``stored`` are the store's entitlements."""
-    catalogue, problems = load_catalogue(list(settings.catalogue_extra), today=as_of)
-    problems = list(problems)
+
+def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Entitlement],
+                 memory: Memory | None = None) -> LicenceContext:
+    """Load catalogue, rules and licence files; ``stored`` are the store's entitlements. ``memory``
+    (the store's recognition cache) gives back the readings a run with the same inputs saved."""
+    digest = recognition_digest(settings) if memory is not None else None
+    cached, problems = memory.load(digest) if memory is not None and digest is not None else (None, [])
+    catalogue = None
+    if cached is not None and cached.catalogue is not None:
+        try:
+            catalogue, read = catalogue_from_plain(cached.catalogue, as_of)
+        except CacheMismatch as exc:
+            problems.append(Problem(str(memory.path), f"recognition cache catalogue: {exc}: ignored", "warning"))
+    from_cache = catalogue is not None
+    if catalogue is None:
+        catalogue, read = load_catalogue(list(settings.catalogue_extra), today=as_of)
+    if cached is not None and not catalogue.recall(cached.rows):
+        problems.append(Problem(str(memory.path), "recognition cache names rules this catalogue lacks: ignored",
+                                "warning"))
+    recall = None if digest is None else Recall(memory, digest, tuple(read), from_cache)
+    problems = [*read, *problems]
     rules, found = load_rules(settings.rules_dir)
     problems += found
     if rules is None and settings.rules_dir is not None:  # a rejected file is not half-used: the shipped rules stand in
@@ -96,7 +152,21 @@ def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Ent
     if settings.users_file is not None:
         people, more = load_people(settings.users_file)
         problems += more
-    return LicenceContext(as_of, catalogue, rules, (*stored, *files), settings, tuple(problems), people)
+    return LicenceContext(as_of, catalogue, rules, (*stored, *files), settings, tuple(problems), people, recall)
+
+
+@contextmanager
+def _cycle_collector_paused():
+    """Reconciling makes many small objects without cycles beside a heap the fleet's inventories
+    already fill; the cyclic collector would walk that heap again and again (a third of the
+    reconcile time at 100 hosts). Reference counting still frees them; the collector resumes after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext,
@@ -104,6 +174,11 @@ def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext,
     """The Effective Licence Position of ``host_scans`` under ``ctx``; ``topology`` (default: the one the
     hosts' hypervisor collectors reported, ``topology.link.fleet_topology``) places VMs on the physical
     servers that host-level metrics count."""
+    with _cycle_collector_paused():
+        return _position(host_scans, ctx, topology)
+
+
+def _position(host_scans: Sequence[HostScan], ctx: LicenceContext, topology: FleetTopology | None) -> LicencePosition:
     return build_position(
         host_scans,
         ctx.catalogue.recognise,

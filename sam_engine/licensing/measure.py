@@ -103,8 +103,6 @@ def measure_group(group: ProductGroup, states: dict[str, TermState], rules: Metr
     free = group.count - len(required) - group.folded
     if free and required:
         group.notes.append(f"{count_text(free)} need no licence (by version): not counted")
-    params = rules.params(group.publisher, group.product, group.edition, group.metric)
-    hosts = group_per_host(required)
     if not required and not group.usable:
         text = f"no licence needed: {count_text(group.count)} on {', '.join(group.hosts)}"
         if group.folded and not free:
@@ -112,6 +110,8 @@ def measure_group(group: ProductGroup, states: dict[str, TermState], rules: Metr
                     f"{' / '.join(group.folded_into)} edition on the same host; nothing more to count here")
         group.result = MetricResult(group.metric, 0, (TraceLine(text, group.hosts, quantity=0),))
         return
+    params = rules.params(group.publisher, group.product, group.edition, group.metric)
+    hosts = group_per_host(required)
     by_cover: dict[tuple[str, ...], list[Deployment]] = {}
     for deployment, recs in hosts:
         if group.metric == Metric.EMPLOYEE:

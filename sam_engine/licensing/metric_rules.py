@@ -188,9 +188,16 @@ class MetricRules:
     core_factors: CoreFactorTable
     pvu: PvuTable = PvuTable(())
     _index: dict = field(default_factory=dict, compare=False, repr=False)  # lookups, filled on first use
+    _found: dict = field(default_factory=dict, compare=False, repr=False)  # (publisher, product, edition) -> rule
 
     def rule_for(self, publisher: str | None, product: str, edition: str | None) -> ProductRule | None:
         """The entry for this edition if there is one, else the product's edition-less entry."""
+        asked = (publisher, product, edition)
+        if asked not in self._found:  # a position asks once per product group, and again for its parameters
+            self._found[asked] = self._lookup(publisher, product, edition)
+        return self._found[asked]
+
+    def _lookup(self, publisher: str | None, product: str, edition: str | None) -> ProductRule | None:
         if not self._index:
             for r in reversed(self.products):  # the first rule of a key wins
                 self._index[r.key()] = r

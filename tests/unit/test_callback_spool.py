@@ -125,3 +125,37 @@ def test_a_failed_hypervisor_collector_is_a_warning_and_keeps_the_software(callb
     (hs,) = scan.hosts
     assert hs.status.value == "ok" and len(hs.installations) == 2 and hs.topology is None
     assert hs.warnings[-1].startswith(ingest.HYPERVISOR_FAILED) and "cannot be read" in hs.warnings[-1]
+
+
+class _Result:
+    """What the callback reads of a task result: the host, the task's action and the result."""
+
+    def __init__(self, host, result):
+        self._host = type("Host", (), {"get_name": lambda s: host, "get_groups": lambda s: []})()
+        self._task = type("Task", (), {"resolved_action": "fleetsam.sam.software_facts", "action": "x"})()
+        self._result = result
+
+
+@pytest.mark.parametrize("engine, check_mode, imports", [(True, False, 1), (False, False, 0), (True, True, 0)])
+def test_the_engine_is_imported_once_at_the_first_collector_result(callback, tmp_path, monkeypatch, engine,
+                                                                   check_mode, imports):
+    calls = []
+    monkeypatch.setattr(collector.job, "import_engine", lambda: calls.append(1) or True)
+    monkeypatch.setattr(collector.CallbackModule, "get_option", lambda self, name: (
+        str(tmp_path / "spool") if name == "spool_dir" else engine if name == "engine" else None))
+    callback._check_mode = check_mode
+    for name in ("web1", "web2", "web3"):
+        callback.v2_runner_on_ok(_Result(name, {"changed": False, "software": RECORDS, "host": HOST, "sources": {}}))
+    assert len(calls) == imports and sorted(callback._status) == ["web1", "web2", "web3"]
+
+
+def test_import_engine_imports_the_pipeline_in_a_fresh_interpreter():
+    import subprocess
+    import sys
+
+    code = ("import sys; from ansible_collections.fleetsam.sam.plugins.plugin_utils import job; "
+            "before = 'sam_engine.pipeline' in sys.modules; ok = job.import_engine(); "
+            "print(before, ok, 'sam_engine.pipeline' in sys.modules)")
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "collections"), "PATH": ""}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["False", "True", "True"]

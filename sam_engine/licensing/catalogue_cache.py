@@ -1,0 +1,137 @@
+"""What recognition depends on, as one digest, and the composed catalogue as plain data.
+
+Reading the catalogue (YAML composition, validation, compiling about 650
+regular expressions, indexing the rules by first word) is a fixed cost of every
+run, as large as the rest of the reconcile stage for a small fleet. When the
+digest of its inputs is unchanged, the run takes the composed catalogue back
+from the store's recognition cache (``store.recognition_cache``) instead: its
+entries as plain JSON values, the rules' patterns compiled only when a title
+needs them (``LazyPattern``; a repeat run recalls nearly every reading and
+compiles almost nothing), and the first-word index as it was built.
+
+The digest covers every input: the shipped catalogue directory, the user's
+catalogue paths, the metric rules, the code that reads and matches them and
+the version. Plain data that does not rebuild a catalogue (a damaged cache) is
+refused as a whole (``CacheMismatch``); the caller then reads the YAML.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from sam_engine import __version__
+from sam_engine.licensing.catalogue import Catalogue, default_catalogue_dir
+from sam_engine.licensing.catalogue_entries import RULE_FIELDS, Entry
+from sam_engine.licensing.metric_rules import RULES_DIR
+from sam_engine.model import LicenceNeed, Problem
+
+# What a recognition depends on besides the data files: the code that reads and matches them.
+_CODE = ("catalogue.py", "catalogue_entries.py", "catalogue_cache.py", "versions.py", "../located_yaml.py")
+
+
+class CacheMismatch(ValueError):
+    """Plain data that does not rebuild a catalogue."""
+
+
+class LazyPattern:
+    """A rule's regular expression, compiled on its first use (``re.compile``'s flags kept)."""
+
+    __slots__ = ("pattern", "flags", "_compiled")
+
+    def __init__(self, pattern: str, flags: int):
+        self.pattern, self.flags, self._compiled = pattern, flags, None
+
+    def _regex(self) -> re.Pattern:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, self.flags)
+        return self._compiled
+
+    def fullmatch(self, text: str):
+        return self._regex().fullmatch(text)
+
+    @property
+    def groupindex(self):
+        return self._regex().groupindex
+
+
+def inputs_digest(catalogue_extra: tuple[Path, ...], rules_dir: Path | None) -> str | None:
+    """One SHA-256 over every input of recognition; None when one cannot be read (nothing is cached)."""
+    digest = hashlib.sha256(f"{__version__}\0".encode())
+    here = Path(__file__).parent
+    try:
+        for name in _CODE:
+            digest.update(hashlib.sha256((here / name).read_bytes()).digest())
+        for path in (default_catalogue_dir(), *catalogue_extra, rules_dir or RULES_DIR, RULES_DIR):
+            files = sorted([*path.glob("*.yml"), *path.glob("*.yaml")]) if path.is_dir() else [path]
+            digest.update(f"{path}\0{len(files)}\0".encode())
+            for file in files:
+                body = file.read_bytes() if file.exists() else b"\0missing"
+                digest.update(f"{file}\0".encode() + hashlib.sha256(body).digest())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _date(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _entry_plain(e: Entry) -> dict:
+    return {"id": e.id, "rule": e.rule, "origin": e.origin,
+            "rules": [[[name, regex.pattern, regex.flags] for name, regex in rule] for rule in e.rules],
+            "publisher": e.publisher, "product": e.product, "edition": e.edition, "editions": list(e.editions),
+            "value_map": e.value_map, "version": e.version, "licence": e.licence.value,
+            "licence_when": [[spec, _date(until), _date(since), licence.value]
+                             for spec, until, since, licence in e.licence_when],
+            "suite": list(e.suite), "metric_hint": e.metric_hint, "fallback": e.fallback,
+            "examples": list(e.examples), "open_edition": e.open_edition, "templated": e.templated,
+            "cpe": e.cpe, "lineage": [list(line) for line in e.lineage]}
+
+
+def _entry(d: dict) -> Entry:
+    def day(text):
+        return dt.date.fromisoformat(text) if text else None
+
+    return Entry(
+        id=d["id"], rule=d["rule"], origin=d["origin"],
+        rules=tuple(tuple((name, LazyPattern(pattern, flags)) for name, pattern, flags in rule) for rule in d["rules"]),
+        publisher=d["publisher"], product=d["product"], edition=d["edition"], editions=tuple(d["editions"]),
+        value_map=d["value_map"], version=d["version"], licence=LicenceNeed(d["licence"]),
+        licence_when=tuple((spec, day(until), day(since), LicenceNeed(licence))
+                           for spec, until, since, licence in d["licence_when"]),
+        suite=tuple(d["suite"]), metric_hint=d["metric_hint"], fallback=d["fallback"],
+        examples=tuple(d["examples"]), open_edition=d["open_edition"], templated=d["templated"],
+        cpe=d["cpe"], lineage=tuple(tuple(line) for line in d["lineage"]))
+
+
+def catalogue_plain(catalogue: Catalogue, problems: list[Problem]) -> dict | None:
+    """The composed catalogue, its index and the problems found reading it, as JSON values; None
+    when an entry holds what JSON would not give back as it is (a date in an example)."""
+    plain = {"entries": [_entry_plain(e) for e in catalogue.entries],
+             "index": dict(zip(("by_word", "always"), catalogue.index())),
+             "problems": [[p.source, p.message, p.severity] for p in problems]}
+    if any(json.loads(json.dumps(e["examples"])) != e["examples"] for e in plain["entries"]):
+        return None
+    return plain
+
+
+def catalogue_from_plain(plain: Any, today: dt.date) -> tuple[Catalogue, list[Problem]]:
+    """The catalogue ``catalogue_plain`` wrote, dated ``today``; ``CacheMismatch`` when it is not one."""
+    try:
+        entries = [_entry(d) for d in plain["entries"]]
+        index = plain["index"]
+        by_word = {word: [(pos, n) for pos, n in keys] for word, keys in index["by_word"].items()}
+        always = [(pos, n) for pos, n in index["always"]]
+        if any(not 0 <= n < len(entries[pos].rules) for keys in (*by_word.values(), always) for pos, n in keys):
+            raise CacheMismatch("the index names a rule the entries lack")
+        if any(name not in RULE_FIELDS for e in entries for rule in e.rules for name, _ in rule):
+            raise CacheMismatch("a rule tests a field no record has")
+        problems = [Problem(source, message, severity) for source, message, severity in plain["problems"]]
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise CacheMismatch(f"not a composed catalogue ({exc.__class__.__name__}: {exc})") from exc
+    return Catalogue(entries, today=today, index=(by_word, always)), problems

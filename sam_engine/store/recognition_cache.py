@@ -1,0 +1,119 @@
+"""The recognition cache: what the catalogue said about each distinct installation record, kept
+between runs beside the store.
+
+Recognising a fleet's distinct titles against the catalogue is most of the
+reconcile stage's fixed cost, and a nightly run sees nearly the same titles
+as the night before. The licensing side (``licensing.context``) names the
+cache's validity as one digest of everything recognition depends on (the
+catalogue files, the user's catalogue overrides, the metric rules and the
+recognition code) and hands over plain rows; this module only keeps them.
+
+Where: a file store ``fleet.json`` keeps its cache in ``fleet.json.recognition``
+in the same folder (written like the store: temp file, fsync, rename, so a
+reader sees the old or the new cache, never half of one). A PostgreSQL store
+has no folder: its cache is a file under ``$XDG_CACHE_HOME/fleetsam/`` (default
+``~/.cache``) named by a digest of the URL without its credentials, so the
+cache holds no secret and one server's cache is never another's.
+
+The cache is an optimisation, never a source of truth: a cache written for
+other inputs is ignored silently (the catalogue changed: the run recognises
+afresh and writes a new one); an unreadable, corrupt or foreign file is
+ignored with a warning ``Problem`` naming it, and replaced at the end of the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+from urllib.parse import urlsplit
+
+from sam_engine.model import Problem
+from sam_engine.store.interface import is_server_location
+
+FORMAT = "fleetsam-recognition-cache/1"
+SUFFIX = ".recognition"
+ROW_FIELDS = 12  # the 7 key fields of an installation record, then publisher, product, edition, version, rule
+
+
+def cache_file(location: str) -> Path:
+    """Where the store at ``location`` (a path, ``tinydb://PATH`` or a PostgreSQL URL) keeps its cache."""
+    if not is_server_location(location):
+        path = Path(location.removeprefix("tinydb://"))
+        return path.with_name(path.name + SUFFIX)
+    parts = urlsplit(location)
+    where = f"{parts.scheme}://{parts.hostname or ''}:{parts.port or ''}{parts.path}?{parts.query}"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fleetsam"
+    return base / f"postgres-{hashlib.sha256(where.encode()).hexdigest()[:24]}{SUFFIX}"
+
+
+class Cached(NamedTuple):
+    """What a cache holds for one digest: the readings, and the composed catalogue (plain JSON values
+    that only the licensing side reads, ``licensing.catalogue_cache``; None when not kept)."""
+
+    rows: list[tuple]
+    catalogue: Any
+
+
+class RecognitionCache:
+    """The cache file of one store: ``load`` the rows written for ``digest``, ``save`` new ones."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @classmethod
+    def beside(cls, location: str) -> "RecognitionCache":
+        return cls(cache_file(location))
+
+    def load(self, digest: str) -> tuple[Cached | None, list[Problem]]:
+        """What was saved for ``digest`` (None: no usable cache), and a warning when the file is
+        there but unusable."""
+        try:
+            text = self.path.read_bytes()
+        except FileNotFoundError:
+            return None, []
+        except OSError as exc:
+            return None, [self._warning(f"cannot be read ({exc.strerror or exc})")]
+        try:
+            doc = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return None, [self._warning(f"is not JSON ({exc})")]
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            return None, [self._warning(f'is not a fleetsam recognition cache (expected "format": "{FORMAT}")')]
+        if doc.get("digest") != digest:  # written for another catalogue, rules or version: stale, not wrong
+            return None, []
+        rows = doc.get("rows")
+        if not isinstance(rows, list) or not all(_valid_row(r) for r in rows):
+            return None, [self._warning(f"rows: expected lists of {ROW_FIELDS} texts or nulls")]
+        return Cached([tuple(r) for r in rows], doc.get("catalogue")), []
+
+    def save(self, digest: str, rows: Sequence[tuple], catalogue: Any = None) -> list[Problem]:
+        """Replace the cache atomically; a file system that refuses is a warning (the run stands)."""
+        body = json.dumps({"format": FORMAT, "digest": digest, "catalogue": catalogue, "rows": list(rows)},
+                          separators=(",", ":"))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="ascii") as handle:  # ensure_ascii: every text escaped
+                    handle.write(body)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, self.path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            return [self._warning(f"cannot be written ({exc.strerror or exc}); the next run recognises afresh")]
+        return []
+
+    def _warning(self, what: str) -> Problem:
+        return Problem(str(self.path), f"recognition cache {what}: ignored, titles recognised afresh", "warning")
+
+
+def _valid_row(row) -> bool:
+    return isinstance(row, list) and len(row) == ROW_FIELDS and all(v is None or isinstance(v, str) for v in row)
