@@ -1,5 +1,5 @@
 /* fleetsam report: sorting, filtering, drill-down and paginated tables.
-   Reads the JSON island (#report-data, see sam_engine/report/render.py html_view) and draws
+   Reads the JSON island (#report-data, see sam_engine/report/island.py html_view) and draws
    with textContent only: no string from the inventory is ever parsed as HTML. */
 (function () {
   "use strict";
