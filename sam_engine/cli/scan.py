@@ -32,12 +32,11 @@ from pathlib import Path
 from sam_engine import pipeline
 from sam_engine.cli.exit_codes import BadInput, ExitCode
 from sam_engine.cli.scan_progress import Display, HostTally
-from sam_engine.cli.scans import report_dir_default
+from sam_engine.cli.scans import env_flag, installations_csv, report_dir_default
 from sam_engine.findings import notify
 from sam_engine.store import open_store
 from sam_engine.store.interface import is_server_location, masked
 
-_TRUE = ("1", "true", "yes", "on", "y", "t")
 REDRAW_SECONDS = 0.25  # terminal bar
 LINE_SECONDS = 10.0  # plain lines, at most one per interval
 
@@ -150,11 +149,6 @@ def list_hosts(argv: list[str], env: dict[str, str]) -> list[str] | None:
 # -- the run ---------------------------------------------------------------------------
 
 
-def _flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if value is None or value == "" else value.strip().lower() in _TRUE
-
-
 def _inert(text: str) -> str:
     """Ansible's message fit for a terminal: colours dropped, any other control character shown as U+FFFD."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)
@@ -240,7 +234,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def _process(args: argparse.Namespace, spool: Path, display: Display) -> int:
     alerts = notify.AlertSettings.from_env(policy=args.policy, notify=args.notify)
-    installations = _flag("FLEETSAM_INSTALLATIONS_CSV", True) and not args.no_installations_csv
+    installations = installations_csv(args)
     try:
         summary = pipeline.process_spool(spool, store=args.store, report_dir=args.report_dir, alerts=alerts,
                                          installations=installations, observer=display.stage)
@@ -256,7 +250,7 @@ def _process(args: argparse.Namespace, spool: Path, display: Display) -> int:
     for line in summary.lines():
         print(line)
     print(f"reports ({len(summary.report_files)} files): {Path(args.report_dir).resolve()}")
-    if args.keep_spool or _flag("FLEETSAM_KEEP_SPOOL", False):
+    if args.keep_spool or env_flag("FLEETSAM_KEEP_SPOOL", False):
         print(f"the run is kept in {spool}")
     else:
         shutil.rmtree(spool, ignore_errors=True)

@@ -25,6 +25,8 @@ from sam_engine.licensing.reconcile import ProductGroup, count_text
 from sam_engine.model import Hardware, HostScan, Installation, Recognition
 from sam_engine.vocabulary import METRICS, Metric
 
+NAMED_HOSTS = 10  # hosts named in the line of a title that needs no licence
+
 
 @dataclass(frozen=True, slots=True)
 class Partition:
@@ -92,6 +94,13 @@ def choose_metric(group: ProductGroup, states: dict[str, TermState], rules: Metr
     return metric, origin, notes
 
 
+def _named_hosts(hosts: Sequence[str]) -> str:
+    """A few host names, then how many more: the line's ``hosts`` hold them all. Every free title of a
+    10,000-host fleet has such a line, so naming every host would cost hundreds of MB of text."""
+    shown = ", ".join(hosts[:NAMED_HOSTS])
+    return shown + (f" and {len(hosts) - NAMED_HOSTS:,} more" if len(hosts) > NAMED_HOSTS else "")
+
+
 def measure_group(group: ProductGroup, states: dict[str, TermState], rules: MetricRules, ctx: MetricContext,
                   hint: Callable[[str, str], str | None] | None = None, lines: EditionLines = NO_LINES) -> None:
     """Fill in the group's metric, usable entitlements, coverage partitions and consumption."""
@@ -104,9 +113,10 @@ def measure_group(group: ProductGroup, states: dict[str, TermState], rules: Metr
     if free and required:
         group.notes.append(f"{count_text(free)} need no licence (by version): not counted")
     if not required and not group.usable:
-        text = f"no licence needed: {count_text(group.count)} on {', '.join(group.hosts)}"
+        on = _named_hosts(group.hosts)
+        text = f"no licence needed: {count_text(group.count)} on {on}"
         if group.folded and not free:
-            text = (f"{count_text(group.count)} on {', '.join(group.hosts)}: counted under the "
+            text = (f"{count_text(group.count)} on {on}: counted under the "
                     f"{' / '.join(group.folded_into)} edition on the same host; nothing more to count here")
         group.result = MetricResult(group.metric, 0, (TraceLine(text, group.hosts, quantity=0),))
         return

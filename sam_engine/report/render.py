@@ -15,16 +15,9 @@ render as text; the page's Content-Security-Policy allows only its own inline
 script (by SHA-256) and no external load, so even markup that slipped through
 could not run.
 
-The HTML page draws its large, paginated parts (host view, unrecognised titles
-with the distributions' own packages apart, free titles, per-host changes) and every product drill-down from one inline
-JSON document, ``<script type="application/json" id="report-data">``, instead
-of tens of thousands of table rows. ``html_view`` builds it: it only selects
-and shortens what the model already holds (rows become arrays, read by
-position by ``templates/report.js``, see ``COLUMNS``; long traces and name
-lists are cut, pointing at ``report.json`` and ``installations.csv``, which
-keep everything); it computes no figure. ``island_json`` serialises it so that
-no string in it can close the script element or start markup (``<``, ``>``,
-``&`` and the two JS line separators are written as ``\\uXXXX`` escapes).
+The HTML page draws its large, paginated parts and every product drill-down from
+one inline JSON document, the data island (``report.island``: compact, strings
+written once).
 """
 
 from __future__ import annotations
@@ -43,145 +36,18 @@ from typing import IO, Any, Callable, Iterator
 import jinja2
 from markupsafe import Markup
 
+from sam_engine.report.island import finding_hosts, html_view, island_json
 from sam_engine.report import formats as report_formats
 from sam_engine.report import installations as report_installations
 from sam_engine.model import Scan
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.report.formats import to_junit, to_markdown
 from sam_engine.package_data import data_dir
-from sam_engine.vocabulary import LICENSABLE, NON_COMPLIANT
+from sam_engine.vocabulary import LICENSABLE
 
 TEMPLATE_DIR = data_dir("templates")
 REPORT_FILES = ("index.html", "report.json", "position.csv", "installations.csv", "junit.xml", "summary.md")
 
-
-# --- the data island of the HTML page -------------------------------------------------------
-
-TRACE_CHARS = 400  # a longer trace line (a 10,000-term total) is cut in the page
-CHANGE_SAMPLE = 8  # installations named per host and kind in the changes table
-TITLE_HOSTS = 5  # hosts named per free or unrecognised title (report.json names 20, installations.csv all)
-
-COLUMNS = {
-    "hosts": ("host", "status", "stale", "os", "platform", "sockets", "cores", "threads", "packages",
-              "inventory_scan_id", "host_id", "cpu", "memory_mb", "licensable", "error", "users"),
-    "product_hosts": ("host", "versions", "installations", "quantity", "trace", "stale", "scan_id"),
-    "product_servers": ("server", "cluster", "rule", "quantity", "guests", "trace"),
-    "entitlements": ("label", "entitlement_id", "origin", "metric", "quantity", "counted", "term", "purchase", "unit_cost",
-                     "keys"),
-    "titles": ("id", "publisher", "product", "installations", "hosts", "host_sample", "versions"),
-    "changes": ("host", "change", "status_before", "status_after", "added", "removed", "changed", "added_sample",
-                "removed_sample", "changed_sample"),
-}
-
-_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-
-
-def shorten(text: str, limit: int = TRACE_CHARS) -> str:
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]} … ({len(text):,} characters: the full line is in report.json)"
-
-
-def _join(items: list[str], limit: int | None = None) -> str:
-    shown = items if limit is None else items[:limit]
-    more = len(items) - len(shown)
-    return ", ".join(shown) + (f" … and {more:,} more" if more > 0 else "")
-
-
-def _term(r: dict[str, Any]) -> str:
-    start, end = r["term_start"] or "", r["term_end"] or "perpetual"
-    text = f"{start} → {end}" if start else end
-    return text + (f"; maintenance to {r['maintenance_end']}" if r["maintenance_end"] else "")
-
-
-def _purchase(r: dict[str, Any]) -> str:
-    parts = [r["vendor"], r["po_number"] and f"PO {r['po_number']}", r["invoice"] and f"invoice {r['invoice']}",
-             r["purchase_date"] and f"bought {r['purchase_date']}"]
-    return "; ".join(p for p in parts if p)
-
-
-def _product(row: dict[str, Any]) -> dict[str, Any]:
-    per_host = {s["trace"] for s in row["servers"]}  # shown in the servers table
-    for h in row["host_rows"]:
-        per_host.update(h["trace"])
-    summary_lines = [shorten(t) for t in row["trace"]["consumption"] if t not in per_host]
-    return {
-        "label": row["label"],
-        "status": row["status"],
-        "metric": row["metric"],
-        "rule": row["rule"],
-        "consumption": row["consumption"],
-        "owned": row["owned"],
-        "trace": summary_lines,
-        "ownership": [shorten(t) for t in row["trace"]["ownership"]],
-        "cost": row["trace"]["cost"],
-        "notes": [shorten(t) for t in row["notes"]],
-        "hosts": [[h["host"], ", ".join(h["versions"]), h["installations"], h["quantity"],
-                   shorten("; ".join(h["trace"])), h["stale"], h["scan_id"]] for h in row["host_rows"]],
-        "servers": [[s["server"], s["cluster"] or "standalone", s["rule"], s["quantity"], ", ".join(s["guests"]),
-                     shorten(s["trace"])] for s in row["servers"]],
-        "topology_unknown": _join(row["topology_unknown"], TITLE_HOSTS * 4),
-        "entitlements": [[e["label"], e["entitlement_id"], e["origin"], e["metric"], e["quantity"], e["counted"], _term(e),
-                          _purchase(e), f"{e['unit_cost']} {e['currency'] or ''}".strip() if e["unit_cost"] else "",
-                          ", ".join(e["keys"])] for e in row["entitlement_records"]],
-    }
-
-
-def _host(h: dict[str, Any]) -> list[Any]:
-    platform = h["virtualization"] or "-"
-    if h["hypervisor"]:
-        platform += f" ({h['hypervisor']})"
-    return [h["inventory_name"], h["status"], h["stale"], h["os"] or "-", platform, h["sockets"], h["cores"],
-            h["threads"], h["package_count"], h["inventory_scan_id"] or "never scanned", h["host_id"] or "",
-            h["cpu_model"] or "", h["memory_mb"],
-            [[p["id"], ", ".join(p["versions"]), p["quantity"]] for p in h["licensable"]], h["error"] or "",
-            None if h["users"] is None else [[u["account"], u["kind"], u["last_login"], u["source"]] for u in h["users"]]]
-
-
-def _title(r: dict[str, Any]) -> list[Any]:
-    shown = r["host_sample"][:TITLE_HOSTS]
-    more = r["hosts"] - len(shown)
-    sample = ", ".join(shown) + (f" … and {more:,} more" if more > 0 else "")
-    return [r["id"], r["publisher"] or "-", " ".join(x for x in (r["product"], r["edition"]) if x),
-            r["installations"], r["hosts"], sample, ", ".join(r["versions"])]
-
-
-def _named(items: list[dict[str, Any]]) -> list[str]:
-    return [f"{i['name']} {i['version'] or ''}".strip() + f" [{i['source']}]" for i in items]
-
-
-def _change(c: dict[str, Any]) -> list[Any]:
-    changed = [f"{i['name']} {i['before'] or '?'} → {i['after'] or '?'} [{i['source']}]" for i in c["changed"]]
-    return [c["host"], c["change"], c["status_before"] or "-", c["status_after"] or "-", len(c["added"]),
-            len(c["removed"]), len(c["changed"]), _join(_named(c["added"]), CHANGE_SAMPLE),
-            _join(_named(c["removed"]), CHANGE_SAMPLE), _join(changed, CHANGE_SAMPLE)]
-
-
-def html_view(model: dict[str, Any]) -> dict[str, Any]:
-    """The data island of the HTML page (see the module docstring)."""
-    pos = model["position"] or {"licensable": [], "free": [], "unrecognised": []}
-    changes = model["changes"]
-    return {
-        "columns": {k: list(v) for k, v in COLUMNS.items()},
-        "non_compliant": list(NON_COMPLIANT),
-        "products": {r["id"]: _product(r) for r in pos["licensable"]},
-        "hosts": [_host(h) for h in model["hosts"]],
-        "unrecognised": [_title(r) for r in pos["unrecognised"] if r["provenance"] != "distribution"],
-        "distribution": [_title(r) for r in pos["unrecognised"] if r["provenance"] == "distribution"],
-        "free": [_title(r) for r in pos["free"]],
-        "changes": [_change(c) for c in changes["hosts"]] if changes else [],
-    }
-
-
-def island_json(data: Any) -> Markup:
-    """``data`` as JSON that is safe inside ``<script type="application/json">``."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    for char, escape in _ESCAPES.items():  # one replace per character: far faster than str.translate on MBs
-        if char in text:
-            text = text.replace(char, escape)
-    return Markup(text)  # every < > & is escaped above
-
-# --- files ---------------------------------------------------------------------------------
 
 
 def environment() -> jinja2.Environment:
@@ -243,7 +109,28 @@ def render_html(model: dict[str, Any], template: str = "report.html.j2", **extra
     script = _script_source()
     return environment().get_template(template).render(
         report=model, island=island_json(html_view(model)), script=Markup(script),  # our own file, not data
-        script_csp=csp_hash(script), **extra)
+        script_csp=csp_hash(script), finding_hosts=finding_hosts(model), **extra)
+
+
+def write_json(handle: IO[str], value: Any, depth: int = 3, chunk: int = 500) -> None:
+    """``value`` as compact JSON, the same text as one ``json.dumps``, written in pieces: the objects and
+    lists of its first ``depth`` levels member by member, list items ``chunk`` at a time (each piece
+    through the C encoder), so a 10,000-host model is never one 40 MB string in memory."""
+    if depth and isinstance(value, dict) and value:
+        for n, (key, member) in enumerate(value.items()):
+            handle.write(("{" if n == 0 else ",") + json.dumps(key, ensure_ascii=False) + ":")
+            write_json(handle, member, depth - 1, chunk)
+        handle.write("}")
+    elif depth and isinstance(value, list) and len(value) > chunk:
+        for start in range(0, len(value), chunk):
+            handle.write(("[" if start == 0 else ",") + _dumps(value[start:start + chunk])[1:-1])
+        handle.write("]")
+    else:
+        handle.write(_dumps(value))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def write_reports(model: dict[str, Any], out_dir: Path, scan: Scan, position: LicencePosition | None,
@@ -262,8 +149,8 @@ def write_reports(model: dict[str, Any], out_dir: Path, scan: Scan, position: Li
     out_dir.mkdir(parents=True, exist_ok=True)
     timings = {} if timings is None else timings
 
-    def report_json(handle: IO[str]) -> None:  # dumps, not dump: one call into the C encoder
-        handle.write(json.dumps(model, ensure_ascii=False, separators=(",", ":")))
+    def report_json(handle: IO[str]) -> None:
+        write_json(handle, model)
         handle.write("\n")
 
     writers = {

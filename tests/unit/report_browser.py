@@ -5,11 +5,14 @@ Chromium (``executable_path``) with a fresh profile under the test's tmp dir
 and the flags below (no network services, no first-run, no GPU). ``open_report``
 records every console message, page error, dialog and request, so a test can
 assert that the page logged no error, fetched nothing and ran no injected code.
+``read_island`` reads a page's data island as report.js does: interned cells back as text.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -88,3 +91,31 @@ def open_report(context, html: Path):
 def visible_product_ids(page) -> list[str]:
     return page.eval_on_selector_all("#position-table tr.prod", "rows => rows.filter(r => !r.hidden)"
                                      ".map(r => r.dataset.id)")
+
+
+def read_island(html: str) -> dict:
+    """The data island of ``html`` with every interned cell (``island.INTERNED``) turned back into its text."""
+    found = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)
+    data = json.loads(found.group(1))
+    text = data["strings"]
+
+    def unpack(kind: str, rows: list) -> None:
+        for name, how in data["interned"][kind].items():
+            at = data["columns"][kind].index(name)
+            for row in rows:
+                if how == "one":
+                    row[at] = text[row[at]]
+                elif how == "list":
+                    row[at] = [text[k] for k in row[at]]
+                else:
+                    for inner in row[at]:
+                        for p in how:
+                            inner[p] = text[inner[p]]
+
+    unpack("hosts", data["hosts"])
+    for product in data["products"].values():
+        unpack("product_hosts", product["hosts"])
+    for kind in ("unrecognised", "distribution", "free"):
+        unpack("titles", data[kind])
+    unpack("changes", data["changes"])
+    return data

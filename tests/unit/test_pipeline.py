@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from report_browser import read_island
 
 from sam_engine import pipeline
 from sam_engine.ingest.spool import SpoolError, read_spool
@@ -71,7 +72,7 @@ def test_html_escapes_package_names(tmp_path):
     island = html.split('<script type="application/json" id="report-data">', 1)[1].split("</script>", 1)[0]
     assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in island, "the data island escapes markup"
     assert "<" not in island and ">" not in island and "&" not in island
-    titles = [row[2] for row in json.loads(island)["unrecognised"]]
+    titles = [row[2] for row in read_island(html)["unrecognised"]]
     assert "<script>alert(1)</script>" in titles
 
 

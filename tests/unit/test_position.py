@@ -393,3 +393,11 @@ def test_an_every_edition_entitlement_covers_each_edition():
     office = by_product(pos, "Office", "Professional Plus")
     assert (office.owned, office.status) == (5, Status.OVER_LICENSED)
     assert not [n for n in office.notes if "names no edition" in n]
+
+
+def test_a_free_title_line_names_ten_hosts_and_keeps_them_all():
+    from sam_engine.licensing.measure import NAMED_HOSTS, _named_hosts
+
+    hosts = [f"h{i:02d}" for i in range(25)]
+    assert _named_hosts(hosts) == ", ".join(hosts[:NAMED_HOSTS]) + f" and {25 - NAMED_HOSTS} more"
+    assert _named_hosts(hosts[:3]) == "h00, h01, h02"

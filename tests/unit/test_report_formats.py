@@ -20,6 +20,7 @@ import xmlschema
 from sam_engine.package_data import data_dir
 from sam_engine.report import render
 from sam_engine.report.formats import FORMULA_STARTS, md, safe_cell
+from sam_engine.report.render import write_json
 
 SCHEMAS = data_dir("schemas")
 
@@ -219,3 +220,13 @@ def test_first_scan_without_a_position_still_writes_every_valid_file(tmp_path):
     xmlschema.XMLSchema(str(SCHEMAS / "junit.xsd")).validate(str(tmp_path / "junit.xml"))
     assert "No licence position" in (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "First scan" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("value", [
+    {}, [], {"a": []}, {"hosts": [{"n": i, "s": "é\u2028<"} for i in range(1234)], "x": {"y": list(range(7))}},
+    {"k": {"deep": [[1, 2]] * 600}}, [{"a": 1}] * 1001, "text", None, {"\ud800": "lone surrogate kept as JSON does"},
+])
+def test_report_json_is_written_in_pieces_as_one_dumps_would(value):
+    out = io.StringIO()
+    write_json(out, value, chunk=500)
+    assert out.getvalue() == json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -13,6 +13,7 @@ from sam_engine.model import Entitlement, HostScan, HostStatus, Scan
 from sam_engine.report import model as report
 from sam_engine.report import render
 from sam_engine.report.formats import to_markdown
+from sam_engine.report.island import html_view
 from sam_engine.report.position import entitlement_label, provenance, unused_spend
 from sam_engine.store.interface import ScanInfo
 
@@ -144,6 +145,6 @@ def test_unrecognised_titles_list_third_party_first(model):
     assert "distribution" in kinds and kinds == sorted(kinds, key=lambda k: k != "third-party")
     assert model["summary"]["unrecognised_third_party"] == kinds.count("third-party")
     assert model["summary"]["unrecognised_distribution"] == kinds.count("distribution")
-    island = render.html_view(model)
+    island = html_view(model)
     assert len(island["unrecognised"]) == kinds.count("third-party")
     assert len(island["distribution"]) == kinds.count("distribution")

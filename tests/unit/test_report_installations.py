@@ -7,8 +7,10 @@ import dataclasses
 import io
 
 import pytest
+from fleet_spools import BASH, TEAMVIEWER, Host, store_run
 from synthetic_fleet import AS_OF, ENTITLEMENTS, synthetic_scans
 
+from sam_engine.cli.main import main
 from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable
 from sam_engine.model import HostScan, HostStatus, Installation, Scan
@@ -90,3 +92,20 @@ def test_plain_tuple_inventory_install_times_and_spreadsheet_safety():
                                          (1_700_000_000, "2023-11-14 22:13"), (10**15, "1000000000000000")])
 def test_when(epoch, text):
     assert when(epoch) == text
+
+
+@pytest.mark.parametrize("opt_out", [["--no-installations-csv"], "env"])
+def test_fleetsam_report_leaves_installations_csv_out_on_request(tmp_path, monkeypatch, capsys, opt_out):
+    location = str(tmp_path / "db.json")
+    store_run(tmp_path, location, "s1", {"web1": Host(("web",), (BASH, TEAMVIEWER))})
+    out = tmp_path / "reports"
+    assert main(["--store", location, "report", "--scan", "s1", "--report-dir", str(out)]) == 0
+    assert "teamviewer" in (out / "installations.csv").read_text(encoding="utf-8-sig"), "written by default"
+    capsys.readouterr()
+    if opt_out == "env":
+        monkeypatch.setenv("FLEETSAM_INSTALLATIONS_CSV", "false")
+    flag = [] if opt_out == "env" else opt_out
+    assert main(["--store", location, "report", "--scan", "s1", "--report-dir", str(out), *flag]) == 0
+    printed = capsys.readouterr().out
+    assert not (out / "installations.csv").exists(), "an older one is removed: it would not match"
+    assert "installations.csv" not in printed and (out / "index.html").exists() and (out / "report.json").exists()

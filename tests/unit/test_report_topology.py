@@ -3,12 +3,11 @@ view, and per product the servers its VMs pull in, in report.json (valid against
 page and, in headless Chromium, the product drill-down."""
 
 import json
-import re
 from pathlib import Path
 
 import jsonschema
 import pytest
-from report_browser import browser, open_report, require_chromium
+from report_browser import browser, open_report, read_island, require_chromium
 from test_host_metrics import ESX, HV, topology
 from test_position import AS_OF, ent, recognise
 from test_topology_position import ORACLE_EE, WINDOWS, guest
@@ -95,8 +94,7 @@ def test_the_page_shows_the_servers_and_the_island_carries_the_drill_down(model)
     html = render.render_html(model)
     assert html.count('id="servers-table"') == 1
     assert "vm-ghost" in html and "not scanned" in html
-    island = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html,
-                                  re.S).group(1))
+    island = read_island(html)
     oracle = island["products"][product(model, "Oracle Database Enterprise Edition")["id"]]
     assert [s[0] for s in oracle["servers"]] == ["esx01", "esx02", "esx03"]
     assert oracle["topology_unknown"] == "db9"

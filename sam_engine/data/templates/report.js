@@ -1,5 +1,5 @@
 /* fleetsam report: sorting, filtering, drill-down and paginated tables.
-   Reads the JSON island (#report-data, see sam_engine/report/render.py html_view) and draws
+   Reads the JSON island (#report-data, see sam_engine/report/island.py html_view) and draws
    with textContent only: no string from the inventory is ever parsed as HTML. */
 (function () {
   "use strict";
@@ -10,6 +10,26 @@
   var SHORT = {};  /* the statuses short of licences, named by the engine (vocabulary.NON_COMPLIANT) */
   (DATA.non_compliant || []).forEach(function (s) { SHORT[s] = 1; });
   var tables = {};
+
+  /* The island writes each repeated string once (sam_engine/report/island.py INTERNED): those cells
+     hold an index into DATA.strings, turned back into text here, once, before anything is drawn. */
+  var STR = DATA.strings || [];
+  function unpack(kind, rows) {
+    var spec = (DATA.interned || {})[kind] || {};
+    Object.keys(spec).forEach(function (name) {
+      var i = COL[kind].indexOf(name), how = spec[name];
+      rows.forEach(function (r) {
+        if (how === "one") { r[i] = STR[r[i]]; }
+        else if (how === "list") { r[i] = r[i].map(function (k) { return STR[k]; }); }
+        else { r[i].forEach(function (inner) { how.forEach(function (p) { inner[p] = STR[inner[p]]; }); }); }
+      });
+    });
+    return rows;
+  }
+  unpack("hosts", DATA.hosts || []);
+  Object.keys(PRODUCTS).forEach(function (id) { unpack("product_hosts", PRODUCTS[id].hosts); });
+  ["unrecognised", "distribution", "free"].forEach(function (k) { unpack("titles", DATA[k] || []); });
+  unpack("changes", DATA.changes || []);
 
   function at(kind, name) { return COL[kind].indexOf(name); }
   function el(tag, cls, text) {
@@ -378,7 +398,10 @@
         { label: "Installations", num: true, value: I("installations") },
         { label: "Hosts", num: true, value: I("hosts") },
         { label: "Versions", value: I("versions") },
-        { label: "On hosts", value: I("host_sample") }
+        { label: "On hosts", value: function (r) {  /* a few hosts by name, then how many more */
+          var names = I("host_sample")(r), more = I("hosts")(r) - names.length;
+          return names.join(", ") + (more > 0 ? " … and " + more.toLocaleString("en-US") + " more" : "");
+        } }
       ] });
   }
 
