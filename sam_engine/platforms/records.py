@@ -197,7 +197,7 @@ def inventory_fast(records: list, table: RowTable, lines: tuple = ()) -> Invento
     try:
         raws = list(map(_RAW_ROW if with_origin else _RAW_ROW_OLD, records))
         ids = list(map(raw_index.get, raws))
-        times = array("q", [t if isinstance(t, int) else NO_TIME for t in map(_RAW_TIME, records)])
+        times = _times(records)
     except (KeyError, TypeError, OverflowError):
         return None
     if None in ids:
@@ -213,6 +213,15 @@ def inventory_fast(records: list, table: RowTable, lines: tuple = ()) -> Invento
                        location or None, origin_of(index, lines))
                 ids[k] = raw_index[raw] = table.intern(row)
     return Inventory(table, array("I", ids), times)
+
+
+def _times(records: list) -> array:
+    """The install times of module-shaped records: every one an int is one C call; else None and
+    anything not an int (a float, a string) are ``NO_TIME``."""
+    try:
+        return array("q", map(_RAW_TIME, records))
+    except TypeError:
+        return array("q", [t if isinstance(t, int) else NO_TIME for t in map(_RAW_TIME, records)])
 
 
 def inventory(records: Any, origin: str, table: RowTable, lines: tuple = ()) -> tuple[Inventory, list[Problem]]:
