@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import operator
 from array import array
+from itertools import compress, repeat
 from typing import Any, Iterable
 
 from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable
@@ -200,18 +201,17 @@ def inventory_fast(records: list, table: RowTable, lines: tuple = ()) -> Invento
         times = _times(records)
     except (KeyError, TypeError, OverflowError):
         return None
-    if None in ids:
-        for k, rid in enumerate(ids):
-            if rid is None:
-                raw = raws[k]
-                fields, index = (raw[:7], raw[7]) if with_origin else (raw, None)
-                if not raw[0] or not raw[1] or not all(v is None or type(v) is str for v in fields) \
-                        or not (index is None or type(index) is int):
-                    return None  # no source or name, or a value that is not text: the careful path says which
-                source, name, version, arch, vendor, package_id, location = fields
-                row = (source, name, version, arch or None, vendor or None, package_id or f"{source}:{name}",
-                       location or None, origin_of(index, lines))
-                ids[k] = raw_index[raw] = table.intern(row)
+    if None in ids:  # the records the table has not seen, found at C speed (most of a host's are known)
+        for k in compress(range(len(ids)), map(operator.is_, ids, repeat(None))):
+            raw = raws[k]
+            fields, index = (raw[:7], raw[7]) if with_origin else (raw, None)
+            if not raw[0] or not raw[1] or not all(v is None or type(v) is str for v in fields) \
+                    or not (index is None or type(index) is int):
+                return None  # no source or name, or a value that is not text: the careful path says which
+            source, name, version, arch, vendor, package_id, location = fields
+            row = (source, name, version, arch or None, vendor or None, package_id or f"{source}:{name}",
+                   location or None, origin_of(index, lines))
+            ids[k] = raw_index[raw] = table.intern(row)
     return Inventory(table, array("I", ids), times)
 
 
