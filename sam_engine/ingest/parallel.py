@@ -19,9 +19,6 @@ fresh interpreter.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import gc
 import json
 import os
 import pickle
@@ -29,7 +26,7 @@ import subprocess
 import sys
 from array import array
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from sam_engine.ingest import spool as ingest
 from sam_engine.ingest.inventory import Inventory, RowTable, content_digest, source_counts
@@ -37,7 +34,6 @@ from sam_engine.model import HostScan, HostStatus, Problem, Scan
 
 PARALLEL_MIN_BYTES = 48 * 2**20  # below this much raw JSON, one process is faster
 CHUNK_FILES = 16
-PIPE_BYTES = 2**20  # a chunk pickles to a few hundred KB; the default pipe holds 64 KB
 
 _table: RowTable | None = None  # the worker's own table
 _sent = 0  # how many of its rows the worker has sent
@@ -90,7 +86,6 @@ def worker_count() -> int:
 def _worker_main() -> None:
     """``python -m sam_engine.ingest.parallel``: read the run's scope and a list of chunks (JSON) on
     stdin, write one pickled ``_work`` result per chunk on stdout, in order."""
-    gc.disable()  # a short-lived reader of acyclic JSON (see ``paused_gc``)
     job = json.loads(sys.stdin.buffer.read())
     _worker_init()
     out = sys.stdout.buffer
@@ -109,8 +104,6 @@ def _start_workers(chunks: list[list[str]], workers: int, scope: tuple[str, ...]
         proc = subprocess.Popen([sys.executable, "-m", "sam_engine.ingest.parallel"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, env=env)
         procs.append(proc)
-        with contextlib.suppress(OSError, AttributeError):  # Linux: a worker may run a few chunks ahead of the reader
-            fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         proc.stdin.write(json.dumps({"scope": scope, "chunks": chunks[k::workers]}).encode())
         proc.stdin.close()
     return procs
@@ -125,30 +118,14 @@ def build_scan_from_spool(spool: str | Path, last_inventory: Callable[[str], Hos
     file (for progress)."""
     paths = ingest.host_files(Path(spool))
     workers = worker_count() if workers is None else workers
-    with paused_gc():
-        if workers >= 2 and sum(p.stat().st_size for p in paths) >= PARALLEL_MIN_BYTES:
-            try:
-                return _parallel(spool, paths, last_inventory, workers, on_host)
-            except _WorkerFailed:
-                pass
-        run, read_problems = ingest.read_spool(spool, stream=True)
-        scan, more = ingest.build_scan(run, last_inventory, on_host=on_host)
+    if workers >= 2 and sum(p.stat().st_size for p in paths) >= PARALLEL_MIN_BYTES:
+        try:
+            return _parallel(spool, paths, last_inventory, workers, on_host)
+        except _WorkerFailed:
+            pass
+    run, read_problems = ingest.read_spool(spool, stream=True)
+    scan, more = ingest.build_scan(run, last_inventory, on_host=on_host)
     return scan, read_problems + more
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """The cyclic garbage collector off while a spool is read: parsed JSON holds no cycles (reference
-    counts free it), yet a collection every 700 new dicts took a third of the parser's time. One pass
-    over the young generations afterwards takes any cycle the reading made."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-        gc.collect(1)
 
 
 class _WorkerFailed(Exception):
