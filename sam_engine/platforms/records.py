@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import operator
 from array import array
+from itertools import compress, repeat
 from typing import Any, Iterable
 
 from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable
@@ -198,22 +199,30 @@ def inventory_fast(records: list, table: RowTable, lines: tuple = ()) -> Invento
     try:
         raws = list(map(_RAW_ROW if with_origin else _RAW_ROW_OLD, records))
         ids = list(map(raw_index.get, raws))
-        times = array("q", [t if isinstance(t, int) else NO_TIME for t in map(_RAW_TIME, records)])
+        times = _times(records)
     except (KeyError, TypeError, OverflowError):
         return None
-    if None in ids:
-        for k, rid in enumerate(ids):
-            if rid is None:
-                raw = raws[k]
-                fields, index = (raw[:7], raw[7]) if with_origin else (raw, None)
-                if not raw[0] or not raw[1] or not all(v is None or type(v) is str for v in fields) \
-                        or not (index is None or type(index) is int):
-                    return None  # no source or name, or a value that is not text: the careful path says which
-                source, name, version, arch, vendor, package_id, location = fields
-                row = (source, name, version, arch or None, vendor or None, package_id or f"{source}:{name}",
-                       location or None, origin_of(index, lines))
-                ids[k] = raw_index[raw] = table.intern(row)
+    if None in ids:  # the records the table has not seen, found at C speed (most of a host's are known)
+        for k in compress(range(len(ids)), map(operator.is_, ids, repeat(None))):
+            raw = raws[k]
+            fields, index = (raw[:7], raw[7]) if with_origin else (raw, None)
+            if not raw[0] or not raw[1] or not all(v is None or type(v) is str for v in fields) \
+                    or not (index is None or type(index) is int):
+                return None  # no source or name, or a value that is not text: the careful path says which
+            source, name, version, arch, vendor, package_id, location = fields
+            row = (source, name, version, arch or None, vendor or None, package_id or f"{source}:{name}",
+                   location or None, origin_of(index, lines))
+            ids[k] = raw_index[raw] = table.intern(row)
     return Inventory(table, array("I", ids), times)
+
+
+def _times(records: list) -> array:
+    """The install times of module-shaped records: every one an int is one C call; else None and
+    anything not an int (a float, a string) are ``NO_TIME``."""
+    try:
+        return array("q", map(_RAW_TIME, records))
+    except TypeError:
+        return array("q", [t if isinstance(t, int) else NO_TIME for t in map(_RAW_TIME, records)])
 
 
 def inventory(records: Any, origin: str, table: RowTable, lines: tuple = ()) -> tuple[Inventory, list[Problem]]:

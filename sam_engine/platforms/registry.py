@@ -102,6 +102,9 @@ class Windows(Platform):
     def installations(self, result: Result, origin: str) -> tuple[tuple[Installation, ...], list[Problem]]:
         return windows.installations_from_windows(result["windows"], origin)
 
+    def inventory(self, result: Result, origin: str, table: RowTable) -> tuple[Sequence[Installation], list[Problem]]:
+        return windows.inventory_from_windows(result["windows"], origin, table)  # one-key programs made once
+
     def host(self, result: Result, inventory_name: str) -> Host:
         found = users.windows_users(result["windows"].get("profiles"))
         return replace(windows.derive_host_windows(result["windows"], inventory_name), users=found)

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from typing import Any, Iterable, Mapping
+from array import array
+from typing import Any, Iterable, Mapping, Sequence
 
+from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable
 from sam_engine.model import Hardware, Host, Installation, Problem, Virtualization
 from sam_engine.platforms import hardware, swid
 from sam_engine.platforms.records import origin_line
-from sam_engine.platforms.windows_programs import programs_and_features, value_text
+from sam_engine.platforms.windows_programs import (Program, install_date, program, program_groups, programs_and_features,
+                                                   value_text)
 from sam_engine.topology import uuids
 
 # SQL Server major version (10.50 = 2008 R2) -> product year; data a user may extend
@@ -111,14 +114,58 @@ def _records(win: Mapping[str, Any], key: str, origin: str, problems: list[Probl
     return [rec for rec in value if type(rec) is dict or isinstance(rec, Mapping)]
 
 
+def program_installation(prog: Program) -> Installation:
+    """A Programs and Features line as an installation (a 32-bit machine view's program is x86)."""
+    return Installation("windows", prog.name, prog.version, "x86" if prog.hive == "HKLM32" else None, prog.publisher,
+                        prog.install_time, prog.package_id, prog.location)
+
+
 def installations_from_windows(win: Mapping[str, Any], origin: str) -> tuple[tuple[Installation, ...], list[Problem]]:
     """Every installation of one host's ``windows`` result, with problems for records that cannot be read."""
-    items: list[Installation] = []
     problems: list[Problem] = []
-    for prog in programs_and_features(_records(win, "uninstall", origin, problems)):
-        arch = "x86" if prog.hive == "HKLM32" else None
-        items.append(Installation("windows", prog.name, prog.version, arch, prog.publisher, prog.install_time,
-                                  prog.package_id, prog.location))
+    items = [program_installation(p) for p in programs_and_features(_records(win, "uninstall", origin, problems))]
+    items += _other_installations(win, origin, problems)
+    return tuple(items), problems
+
+
+# the fields that make a one-key program's row (all but InstallDate, which varies from host to host)
+_ROW_KEYS = ("hive", "sid", "key", "DisplayName", "DisplayVersion", "Publisher", "InstallLocation")
+
+
+def inventory_from_windows(win: Mapping[str, Any], origin: str, table: RowTable) -> tuple[Sequence[Installation],
+                                                                                           list[Problem]]:
+    """``installations_from_windows`` in compact form, the same rows in the same order. A fleet repeats
+    its Uninstall keys: the row of a program from one key is remembered on ``table`` by its raw values
+    (text only, so ``1`` and ``True`` never share an entry) and made once."""
+    problems: list[Problem] = []
+    memo = table.cache.setdefault("windows-programs", {})  # type: ignore[arg-type]
+    ids, times = array("I"), array("q")
+    try:
+        for group in program_groups(_records(win, "uninstall", origin, problems)):
+            key = tuple(map(group[0].get, _ROW_KEYS)) if len(group) == 1 else None
+            rid = memo.get(key) if key is not None else None
+            if rid is None:
+                inst = program_installation(program(group))
+                rid = table.intern_installation(inst)
+                if key is not None and all(v is None or type(v) is str for v in key):
+                    memo[key] = rid
+                when = inst.install_time
+            else:
+                when = install_date(group[0].get("InstallDate"))
+            ids.append(rid)
+            times.append(NO_TIME if when is None else when)
+        for inst in _other_installations(win, origin, problems):
+            ids.append(table.intern_installation(inst))
+            times.append(NO_TIME if inst.install_time is None else inst.install_time)
+    except (TypeError, OverflowError):  # an unhashable raw value: the plain path decides
+        items, problems = installations_from_windows(win, origin)
+        return Inventory.of(items, table), problems
+    return Inventory(table, ids, times), problems
+
+
+def _other_installations(win: Mapping[str, Any], origin: str, problems: list[Problem]) -> list[Installation]:
+    """What a Windows host has besides Programs and Features: SQL Server instances, Office, the OS, AppX, SWID."""
+    items: list[Installation] = []
     for sql in _records(win, "sql_instances", origin, problems):
         edition, release = value_text(sql.get("Edition")), value_text(sql.get("Version"))
         version = value_text(sql.get("PatchLevel")) or release
@@ -153,7 +200,8 @@ def installations_from_windows(win: Mapping[str, Any], origin: str) -> tuple[tup
             seen.add(inst.package_id)
             items.append(inst)
     packages, unread = chocolatey_installations(_records(win, "chocolatey", origin, problems), origin)
-    return tuple(items + packages), problems + unread
+    problems.extend(unread)
+    return items + packages
 
 
 # --- Chocolatey packages ---------------------------------------------------------------------
@@ -234,6 +282,7 @@ def chocolatey_installations(files: Iterable[Mapping[str, Any]], where: str) -> 
             seen.add(inst.package_id.casefold())
             items.append(inst)
     return items, problems
+
 
 
 # --- hardware and host ---------------------------------------------------------------------

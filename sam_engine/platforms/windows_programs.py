@@ -130,8 +130,9 @@ _FACTS: dict[tuple, tuple[bool, tuple | None]] = {}  # those fields' values -> (
 def _entry_facts(entry: Mapping[str, Any]) -> tuple[bool, tuple | None]:
     """(hidden by PF1-PF4, PF5/PF6 identity) of one raw entry; a fleet repeats its entries, so each
     distinct combination of the fields read is worked out once."""
-    try:
+    try:  # with their types: True == 1 as a key, but PF2 and value_text read them differently
         values = tuple(map(entry.get, _FACT_KEYS))
+        values += tuple(map(type, values))
         facts = _FACTS.get(values)
     except TypeError:  # an unhashable value: no memo
         values, facts = None, None
@@ -147,34 +148,43 @@ def _entry_facts(entry: Mapping[str, Any]) -> tuple[bool, tuple | None]:
 
 def programs_and_features(entries: Iterable[Mapping[str, Any]]) -> list[Program]:
     """The programs Programs and Features would list for these raw Uninstall entries (PF1-PF8)."""
+    return [program(group) for group in program_groups(entries)]
+
+
+def program_groups(entries: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """The shown entries (PF1-PF4) grouped by product (PF5-PF7), groups in the order of their first entry."""
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for entry in entries:
         if type(entry) is dict or isinstance(entry, Mapping):
             hidden, identity = _entry_facts(entry)
             if not hidden:
                 groups.setdefault(identity, []).append(entry)
-    order = {"HKLM64": 0, "HKLM32": 1}
-    programs = []
-    for group in groups.values():
+    return list(groups.values())
+
+
+_HIVE_ORDER = {"HKLM64": 0, "HKLM32": 1}
+
+
+def program(group: list[Mapping[str, Any]]) -> Program:
+    """The one program of a group of ``program_groups`` (sorted in place when it merges several keys)."""
+    first = group[0]
+    if len(group) == 1:  # the common case: nothing to merge
+        install_time = install_date(first.get("InstallDate")) or None
+        location = value_text(first.get("InstallLocation")) or None
+        hive = first.get("hive")
+    else:
+        group.sort(key=lambda e: (_HIVE_ORDER.get(e.get("hive"), 2), not str(e.get("key", "")).startswith("{")))
         first = group[0]
-        if len(group) == 1:  # the common case: nothing to merge
-            install_time = install_date(first.get("InstallDate")) or None
-            location = value_text(first.get("InstallLocation")) or None
-            hive = first.get("hive")
-        else:
-            group.sort(key=lambda e: (order.get(e.get("hive"), 2), not str(e.get("key", "")).startswith("{")))
-            first = group[0]
-            install_time = next((t for t in (install_date(e.get("InstallDate")) for e in group) if t), None)
-            location = next((loc for loc in (value_text(e.get("InstallLocation")) for e in group) if loc), None)
-            hive = first.get("hive") if len({e.get("hive") for e in group}) == 1 else "HKLM"
-        programs.append(Program(
-            name=value_text(first.get("DisplayName")),
-            version=value_text(first.get("DisplayVersion")),
-            publisher=value_text(first.get("Publisher")),
-            install_time=install_time,
-            location=location,
-            hive=hive,
-            sid=first.get("sid") if first.get("hive") == "HKU" else None,
-            entries=tuple(group),
-        ))
-    return programs
+        install_time = next((t for t in (install_date(e.get("InstallDate")) for e in group) if t), None)
+        location = next((loc for loc in (value_text(e.get("InstallLocation")) for e in group) if loc), None)
+        hive = first.get("hive") if len({e.get("hive") for e in group}) == 1 else "HKLM"
+    return Program(
+        name=value_text(first.get("DisplayName")),
+        version=value_text(first.get("DisplayVersion")),
+        publisher=value_text(first.get("Publisher")),
+        install_time=install_time,
+        location=location,
+        hive=hive,
+        sid=first.get("sid") if first.get("hive") == "HKU" else None,
+        entries=tuple(group),
+    )

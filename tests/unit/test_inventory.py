@@ -16,7 +16,7 @@ from sam_engine.ingest import spool as ingest
 from sam_engine.ingest import parallel as ingest_parallel
 from sam_engine.ingest.inventory import Inventory, RowTable, canonical_order
 from sam_engine.model import HostStatus, Installation
-from sam_engine.platforms.registry import LINUX
+from sam_engine.platforms.registry import LINUX, Windows
 from sam_engine.store.interface import StoreError
 from sam_engine.store import open_store
 
@@ -58,6 +58,30 @@ def test_fast_and_careful_record_paths_agree():
     careful, problems = LINUX.inventory({"software": odd}, "x", RowTable())
     plain, expected = LINUX.installations({"software": odd}, "x")
     assert tuple(careful) == plain and problems == expected and len(problems) == 3  # the list arch is one (#18)
+
+
+def _entry(key, name, hive="HKLM64", date="20240105", **values):
+    return {"hive": hive, "sid": None, "key": key, "DisplayName": name, "DisplayVersion": "1.0", "Publisher": "ACME",
+            "InstallDate": date, "InstallLocation": None, "SystemComponent": None, "ParentKeyName": None,
+            "ReleaseType": None, **values}
+
+
+def test_windows_compact_path_agrees_with_the_plain_one():
+    recorded = json.loads((REPO / "tests/fixtures/recorded/windows_composite-host.json").read_text(encoding="utf-8"))
+    win = recorded["windows"]
+    table, windows = RowTable(), Windows()
+    hosts = [win, {**win, "uninstall": [dict(e, InstallDate="20230301") for e in win["uninstall"]]},  # same keys
+             {"uninstall": [_entry("{A}", "Tool"), _entry("{A}", "Tool", hive="HKLM32"),  # PF6: one program
+                            _entry("v1", "Odd", DisplayVersion=1), _entry("v2", "Odd", DisplayVersion=True),
+                            _entry("{B}", "Bad date", date="20230231"), _entry("{C}", "Hidden", SystemComponent=1)]},
+             {"uninstall": [_entry("v2", "Odd", DisplayVersion=True), _entry("v1", "Odd", DisplayVersion=1),
+                            _entry("{L}", "Listed", InstallLocation=["not", "text"])], "os": {"Caption": "Win"}}]
+    for n, host in enumerate(hosts * 2):  # the second round reads every program from the table's memo
+        compact, problems = windows.inventory({"windows": host}, f"h{n}", table)
+        plain, expected = windows.installations({"windows": host}, f"h{n}")
+        assert tuple(compact) == plain and problems == expected and plain
+    odd = tuple(windows.inventory({"windows": hosts[3]}, "x", table)[0])
+    assert [(i.version, i.package_id) for i in odd[:2]] == [(None, "windows:HKLM64:v2"), ("1", "windows:HKLM64:v1")]
 
 
 def test_canonical_order_is_the_stored_order_of_format_1():
