@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BENCH, CACHE, quick  # noqa: E402
 
-SCRIPTS = ("collector.py", "job_events.py", "fleet.py", "callback.py", "engine.py", "engine_pg.py", "report_render.py",
-           "report_open.py", "fleet_days.py", "store_kills.py")
+SCRIPTS = ("collector.py", "agent_anchor.py", "job_events.py", "fleet.py", "fleet_rate.py", "callback.py", "engine.py",
+           "engine_pg.py", "report_render.py", "report_open.py", "fleet_days.py", "store_kills.py")
 
 
 def machine() -> str:

@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.module_utils.urls import open_url
+from urllib.parse import urlsplit
 
 # Azure stamps this chassis asset tag on its VMs (an on-premises Hyper-V VM has none).
 AZURE_ASSET_TAG = '7783-7084-3265-9085-8269-3286-77'
@@ -38,13 +38,20 @@ def cloud_of(dmi):
 
 
 def _get(url, timeout, method='GET', headers=None):
-    """(status, text) of one request, never through a proxy and never following a redirect."""
+    """(status, text) of one request. http.client reads no proxy settings and follows no redirect;
+    it is imported here, on a cloud guest only (ansible's urls would cost every host its import)."""
+    from http import client
+    parts = urlsplit(url)
+    connection = (client.HTTPSConnection if parts.scheme == 'https' else client.HTTPConnection)(
+        parts.hostname, parts.port, timeout=timeout)
     try:
-        response = open_url(url, method=method, headers=headers or {}, timeout=timeout, use_proxy=False,
-                            follow_redirects='none')
-        return response.getcode(), response.read(MAX_ANSWER).decode('utf-8', 'replace')
-    except Exception as exc:  # HTTP errors carry their status; timeouts and refusals do not
-        return getattr(exc, 'code', None), str(exc)[:300]
+        connection.request(method, parts.path + ('?' + parts.query if parts.query else ''), headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read(MAX_ANSWER).decode('utf-8', 'replace')
+    except Exception as exc:  # timeouts, refusals, broken answers
+        return None, str(exc)[:300]
+    finally:
+        connection.close()
 
 
 def query(cloud, base_url, timeout):

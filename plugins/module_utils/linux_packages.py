@@ -19,6 +19,7 @@ import collections
 import functools
 import os
 
+from ansible_collections.fleetsam.sam.plugins.module_utils.apt_origin_cache import OriginCache
 from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_common import find_binary, read_text, root_path
 from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_origins import (
     APK_REPOSITORIES, APT_LISTS, add_apt_origins, add_pacman_origins, parse_apk_repositories,
@@ -80,9 +81,12 @@ def _collector(name):
 @_collector('dpkg')
 def collect_dpkg(run_command, root, which):
     """Collect dpkg packages from ``<root>/var/lib/dpkg``, with their apt origins; lz4/zst lists
-    need ``apt-helper``, which is not run for another root."""
+    need ``apt-helper``, which is not run for another root. The running system's origins are
+    cached on the host (``apt_origin_cache``); another root is read as it is, nothing written."""
     records = read_dpkg(root_path(root, DPKG_ADMINDIR))
-    warnings = add_apt_origins(records, root_path(root, APT_LISTS), run_command if root == '/' else None)
+    live = root == '/'
+    warnings = add_apt_origins(records, root_path(root, APT_LISTS), run_command if live else None,
+                               OriginCache(APT_LISTS) if live else None)
     return records, warnings
 
 

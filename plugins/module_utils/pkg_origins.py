@@ -28,7 +28,6 @@ __metaclass__ = type
 import gzip
 import io
 import itertools
-import json
 import os
 import re
 import subprocess
@@ -75,7 +74,7 @@ def intern_origins(records):
         if not isinstance(origin, dict):
             record['origin'] = None
             continue
-        key = json.dumps(origin, sort_keys=True)
+        key = tuple(sorted(origin.items()))  # raw facts: text or None, all hashable
         if key not in index:
             index[key] = len(table)
             table.append(origin)
@@ -157,44 +156,62 @@ def _field(stanza, name):
     return stanza[at + len(name) + 3:stanza.find(b'\n', at + 1)].strip().decode('utf-8', 'replace')
 
 
-def match_list(data, wanted, archive, best):
-    """Mark in ``best`` (record id -> (rank, archive)) the records of ``wanted`` (name as bytes ->
-    records) that ``data`` (one Packages list) lists: rank 2 by version, 1 by maintainer only."""
+def list_stanzas(data, names, list_name, facts):
+    """Append ``[list_name, version, arch, maintainer]`` to ``facts[name]`` for each stanza of ``data``
+    (one Packages list) whose package is one of ``names`` (bytes)."""
     first = _FIRST_PACKAGE.match(data)  # the other stanzas follow a newline: no copy of the list needed
     for found in itertools.chain([first] if first else [], _PACKAGE.finditer(data)):
-        records = wanted.get(found.group(1).strip())
-        if not records:
+        name = found.group(1).strip()
+        if name not in names:
             continue
         end = data.find(b'\n\n', found.end())
         stanza = data[found.end():end if end >= 0 else len(data)] + b'\n'
-        version, arch = _field(stanza, b'Version'), _field(stanza, b'Architecture')
-        maintainer = _field(stanza, b'Maintainer')
-        for record in records:
-            if arch != record['arch']:
+        facts[name.decode('utf-8', 'surrogateescape')].append(
+            [list_name, _field(stanza, b'Version'), _field(stanza, b'Architecture'), _field(stanza, b'Maintainer')])
+
+
+def read_stanzas(names, archives, lists_dir, run_command):
+    """``({name: [[list, version, arch, maintainer], ...]} for every name, warnings)`` from the lists."""
+    wanted = set(n.encode('utf-8', 'surrogateescape') for n in names)
+    facts, warnings = dict((n, []) for n in names), []
+    for list_name in sorted(archives):
+        try:
+            data = read_list(os.path.join(lists_dir, list_name), run_command)
+        except (OSError, EOFError, ValueError) as exc:
+            data, list_name = None, '%s (%s)' % (list_name, exc)
+        if data is None:
+            warnings.append('apt: list %s could not be read; its packages have no origin' % list_name)
+            continue
+        list_stanzas(data, wanted, list_name, facts)
+    return facts, warnings
+
+
+def add_apt_origins(records, lists_dir=APT_LISTS, run_command=None, cache=None):
+    """Set ``origin`` on the dpkg ``records`` an apt list holds; return warnings (unreadable lists).
+
+    A record takes the first list (by file name) that holds its name and architecture in its
+    version, else by its maintainer. ``cache`` (``apt_origin_cache.OriginCache``) keeps the
+    stanzas of the installed names between runs while the lists stay the same.
+    """
+    archives = list_archives(lists_dir)
+    names = set(record['name'] for record in records)
+    cache = cache if archives else None  # no lists: nothing to keep
+    facts = cache.load(archives, names) if cache else None
+    warnings = []
+    if facts is None:
+        facts, warnings = read_stanzas(names, archives, lists_dir, run_command)
+        if cache and not warnings:
+            cache.save(archives, facts)
+    for record in records:
+        best, archive = 0, None
+        for list_name, version, arch, maintainer in facts.get(record['name'], ()):
+            if arch != record['arch'] or list_name not in archives:
                 continue
             rank = 2 if version == record['version'] else 1 if maintainer == record['vendor'] else 0
-            if rank > best.get(id(record), (0,))[0]:
-                best[id(record)] = (rank, archive)
-
-
-def add_apt_origins(records, lists_dir=APT_LISTS, run_command=None):
-    """Set ``origin`` on the dpkg ``records`` an apt list holds; return warnings (unreadable lists)."""
-    wanted, warnings, best = {}, [], {}
-    for record in records:
-        wanted.setdefault(record['name'].encode('utf-8', 'surrogateescape'), []).append(record)
-    for name, archive in sorted(list_archives(lists_dir).items()):
-        try:
-            data = read_list(os.path.join(lists_dir, name), run_command)
-        except (OSError, EOFError, ValueError) as exc:
-            data, name = None, '%s (%s)' % (name, exc)
-        if data is None:
-            warnings.append('apt: list %s could not be read; its packages have no origin' % name)
-            continue
-        match_list(data, wanted, archive, best)
-    for record in records:
-        rank, archive = best.get(id(record), (0, None))
-        if rank:
-            record['origin'] = dict(archive, match='version' if rank == 2 else 'maintainer')
+            if rank > best:
+                best, archive = rank, archives[list_name]
+        if best:
+            record['origin'] = dict(archive, match='version' if best == 2 else 'maintainer')
     return warnings
 
 

@@ -32,7 +32,11 @@ description:
     range of /etc/login.defs, and the logins of wtmp and lastlog - for named-user
     licences. The engine decides which accounts are people.
   - A source that fails is a warning; the module fails only when no source worked.
-  - Changes nothing on the host.
+  - Changes nothing on the host but its own cache of apt origins, for the running system (not another
+    I(root)) - C(/var/cache/fleetsam/apt-origins.json) as root, else C(~/.cache/fleetsam/apt-origins.json),
+    mode 0600. It keeps what the apt lists say about the installed package names while the lists' names,
+    sizes and times stay the same, so a scan reads and decompresses them only after C(apt update) or a new
+    installation. The origins are the same with or without it; a cache another user could write is ignored.
 options:
   sources:
     description:

@@ -1,0 +1,105 @@
+"""Figure 1b: the agent-based anchor, an agentless collection against an inventory agent run locally.
+
+Whole-command wall times on this host, alternating, the median of each (QUICK: 2 rounds,
+full: 5), with the packages each one found:
+
+    agent_anchor  wall(ansible localhost -m fleetsam.sam.software_facts)
+                  / wall(fusioninventory-agent --local DIR)                 target 1
+
+beside ``ansible localhost -m ansible.builtin.package_facts``, ``dpkg-query -W`` and
+``ansible localhost -m ansible.builtin.ping`` (ansible's own floor for one module run).
+software_facts' apt origin cache (module_utils/apt_origin_cache.py) is warm in the
+rounds; one run after removing it first gives the cold figure (the first scan after
+``apt update``). The agent comes from ``bench/install-agent.sh`` (Debian package
+fusioninventory-agent); without it the figure is reported as missing, not guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, VENV_BIN, ansible_env, emit, median, note, quick  # noqa: E402
+
+AGENT = "fusioninventory-agent"
+ORIGIN_CACHE = Path("/var/cache/fleetsam/apt-origins.json")  # root's (apt_origin_cache.ROOT_CACHE)
+
+
+def timed(argv: list, env: dict | None = None) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([str(a) for a in argv], env=env, cwd=REPO, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, argv))} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
+    return wall, proc.stdout
+
+
+def adhoc_result(stdout: str) -> dict:
+    """The result of ``ansible localhost -m X`` as its default (minimal) stdout callback prints it."""
+    return json.loads(stdout[stdout.index("{"):])
+
+
+def counts(outputs: dict) -> dict:
+    sf = adhoc_result(outputs["software_facts"])
+    pf = adhoc_result(outputs["package_facts"])["ansible_facts"]["packages"]
+    found = {"software_facts": len(json.loads(sf["software_json"])),
+             "package_facts": sum(len(v) for v in pf.values()),
+             "dpkg_query": len(outputs["dpkg_query"].splitlines())}
+    if outputs.get("agent"):
+        found["agent"] = len(re.findall(r"<SOFTWARES>", outputs["agent"]))
+    return found
+
+
+def main() -> int:
+    rounds = 2 if quick() else 5
+    agent = shutil.which(AGENT)
+    with tempfile.TemporaryDirectory(prefix="fleetsam-bench-anchor-") as tmp:
+        tmp = Path(tmp)
+        env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal")
+        adhoc = [VENV_BIN / "ansible", "localhost", "-c", "local", "-e", "ansible_python_interpreter=/usr/bin/python3"]
+        commands = {
+            "software_facts": adhoc + ["-m", "fleetsam.sam.software_facts", "-a", "software_format=json"],
+            "package_facts": adhoc + ["-m", "ansible.builtin.package_facts"],
+            "ping": adhoc + ["-m", "ansible.builtin.ping"],
+            "dpkg_query": ["dpkg-query", "-W"],
+        }
+        if agent:
+            commands["agent"] = [agent, "--local", tmp / "agent"]
+        ORIGIN_CACHE.unlink(missing_ok=True)  # the host's own cache file: the next run rebuilds it
+        cold, _ = timed(commands["software_facts"], env)
+        walls, outputs = {name: [] for name in commands}, {}
+        for _ in range(rounds):
+            for name, argv in commands.items():
+                if name == "agent":
+                    shutil.rmtree(tmp / "agent", ignore_errors=True)
+                    (tmp / "agent").mkdir()
+                wall, outputs[name] = timed(argv, env)
+                walls[name].append(wall)
+        outputs["agent"] = "".join(p.read_text(errors="replace") for p in (tmp / "agent").glob("*.ocs"))
+    found = counts(outputs)
+    med = {name: median(values) for name, values in walls.items()}
+    load = os.getloadavg()[0]
+    if agent:
+        emit("agent_anchor", med["software_facts"], med["agent"], 1.0, software_facts_s=med["software_facts"],
+             agent_s=med["agent"], package_facts_s=med["package_facts"], dpkg_query_s=med["dpkg_query"],
+             ping_s=med["ping"], cold_cache_s=cold, rounds=rounds, load1=round(load, 2))
+    else:
+        note(f"{AGENT} is not installed (bench/install-agent.sh): no agent_anchor figure")
+    for name in commands:
+        note(f"{name}: {med[name]:.3f} s (range {min(walls[name]):.3f}-{max(walls[name]):.3f}), "
+             f"packages found: {found.get(name, '-')}")
+    note(f"software_facts with its apt origin cache removed first: {cold:.3f} s")
+    return 0 if agent else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
