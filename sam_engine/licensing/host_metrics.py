@@ -48,6 +48,7 @@ class ServerCharge:
     rule: str  # "soft partitioning", "hard partitioning", "per host", "already counted"
     quantity: int
     line: TraceLine
+    itself: tuple[str, ...] = ()  # scanned hosts that are this server (the product installed on the hypervisor)
 
 
 def server_hardware(server: PhysicalServer) -> Hardware:
@@ -176,8 +177,8 @@ def _via(server: PhysicalServer, guests: tuple[str, ...], running: tuple[str, ..
     return "; ".join(parts)
 
 
-def _charge(server, guests, running, rule, quantity, text) -> ServerCharge:
-    return ServerCharge(server, guests, running, rule, quantity, TraceLine(text, guests, quantity=quantity))
+def _charge(server, guests, running, rule, quantity, text, itself=()) -> ServerCharge:
+    return ServerCharge(server, guests, running, rule, quantity, TraceLine(text, guests, quantity=quantity), itself)
 
 
 def _whole_server(server: PhysicalServer, guests: tuple[str, ...], running: tuple[str, ...], metric: str,
@@ -186,10 +187,12 @@ def _whole_server(server: PhysicalServer, guests: tuple[str, ...], running: tupl
     via = _via(server, guests, running, itself)
     if server.key in counted:
         return _charge(server, guests, running, "already counted", 0,
-                       f"{server.name} → {via} → already counted for this product = 0")
+                       f"{server.name} → {via} → already counted for this product = 0", itself)
     counted.add(server.key)
     hw = server_hardware(server)
-    if params.host_scope == "cluster":
+    if set(guests) <= set(itself):  # no VM pulls it in: the product runs on the server's own OS
+        rule, where = "per host", "its own cores"
+    elif params.host_scope == "cluster":
         rule = "soft partitioning"
         where = f"{rule} (cluster {server.cluster})" if server.cluster else f"{rule} (standalone server)"
     else:
@@ -213,7 +216,7 @@ def _whole_server(server: PhysicalServer, guests: tuple[str, ...], running: tupl
                      f"{plural(times, 'full licensing')} × {once}")
         text += f" = {quantity}"
     return _charge(server, guests, running, rule, quantity, f"{server.name} → {via} → {where}: {text}"
-                   + _assumed(assumed))
+                   + _assumed(assumed), itself)
 
 
 def _pinned(server: PhysicalServer, guests: tuple[str, ...], cpus: tuple[int, ...], metric: str,

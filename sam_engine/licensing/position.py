@@ -352,6 +352,11 @@ def _row(p: ProductPosition, detail: bool) -> dict:
             "cost": [p.cost.trace.text] if p.cost else [],
         }
         row["notes"] = list(p.notes)
+        row["servers"] = [  # per physical server a host-level rule counts: its figure and who pulls it in
+            {"server": c.server.name, "key": c.server.key, "platform": c.server.platform, "cluster": c.server.cluster,
+             "rule": c.rule, "quantity": c.quantity, "guests": list(c.guests), "running": list(c.running),
+             "trace": c.line.text} for c in p.consumption.servers]
+        row["topology_unknown"] = list(p.consumption.unplaced)
     return row
 
 

@@ -18,6 +18,7 @@ from sam_engine.licensing.host_metrics import measure_partition
 from sam_engine.licensing.metrics import Deployment, measure
 from sam_engine.licensing.position import build_position, position_to_rows
 from sam_engine.model import Hardware, Host, Scan, Virtualization
+from sam_engine.report.position import host_rows
 from sam_engine.topology import FleetTopology
 
 AS_OF = dt.date(2026, 6, 30)
@@ -53,7 +54,10 @@ def test_oracle_on_a_kvm_host_and_its_guest_counts_the_hosts_cores_once():
 
 def test_the_host_itself_counts_only_its_own_server_and_a_guest_pulls_in_the_cluster():
     alone = with_host(topology(servers=(KVM, KVM2)), "kvm01", KVM.key)
-    assert measure_partition("processor", [host_itself()], EE, ctx(alone)).quantity == 16
+    own = measure_partition("processor", [host_itself()], EE, ctx(alone))
+    assert own.quantity == 16 and own.servers[0].rule == "per host" and own.servers[0].itself == ("kvm01",)
+    assert own.lines[0].text == ("kvm01 → installed on the server itself (kvm01) → its own cores: 2 sockets × 16 "
+                                 "cores = 32 cores × 0.5 (Intel x86) = 16")
     both = with_host(topology(("db2", KVM2, (KVM, KVM2), ())), "kvm01", KVM.key)
     result = measure_partition("processor", [host_itself(), *vms("db2")], EE, ctx(both))
     assert result.quantity == 32  # kvm01 once (itself, reachable by db2) + kvm02
@@ -153,3 +157,17 @@ def test_topology_unknown_is_one_finding_per_product_naming_each_vm_once_whateve
     assert unknown[1].hosts == ("w1",)
     assert unknown[0].entitlements == ("E1", "E2", "E3")  # named in one finding, not one finding each
     assert sorted(f.finding_id for f in topology_findings(pos)) == sorted(f.finding_id for f in unknown)
+
+
+def test_the_position_rows_and_the_report_say_the_hypervisor_is_counted_once_with_its_guest():
+    kvm_host = scanned("kvm01", Host("machine-id:kvm01", "kvm01", "machine-id",
+                                     hardware=Hardware(2, 32, 64, *XEON, Virtualization.PHYSICAL)), ORACLE_EE)
+    topo = with_host(topology(("db1", KVM, (KVM,), ())), "kvm01", KVM.key)
+    pos = position([kvm_host, guest("db1", ORACLE_EE)], [], topology=topo)
+    (row,) = position_to_rows(pos, detail=True)
+    assert row["consumption"] == 16 and row["topology_unknown"] == []
+    assert [(s["server"], s["quantity"], s["guests"], s["running"]) for s in row["servers"]] == [
+        ("kvm01", 16, ["kvm01", "db1"], ["db1"])]
+    rows = {r["host"]: r for r in host_rows(pos.products[0])}
+    assert rows["kvm01"]["trace"] == ["the physical server itself: counted once for it and its VMs: kvm01"]
+    assert rows["db1"]["trace"][-1].startswith("a VM: counted through the physical servers")
