@@ -15,7 +15,9 @@ only its own), ``hard_partitioning`` (pinned vCPUs count only the pinned
 cores), ``vms_per_host_licence`` (Windows Server Standard: two VMs per full
 licensing of the host, stacked) and ``host_needs_maintenance`` (SQL Server:
 licensing the host needs Software Assurance). A server is counted once per
-product, however many of its VMs run the product. A VM whose server is not
+product, however many of its VMs run the product, and also when the
+hypervisor host itself is scanned with the product (``FleetTopology.hypervisors``:
+``kvm01 → installed on the server itself (kvm01); runs db1 → ...``). A VM whose server is not
 known keeps today's per-VM count and is listed in ``MetricResult.unplaced``,
 which raises the ``topology-unknown`` finding.
 """

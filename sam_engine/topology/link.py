@@ -10,7 +10,9 @@ older SMBIOS read the first three fields in the other byte order).
 Worked example: kvm01 reports server ``libvirt:kvm01`` in cluster
 ``libvirt-cluster:prod`` with VM db01 (``8f1c2d3e-…``), kvm02 the same cluster;
 host ``db01`` reports DMI UUID ``8F1C2D3E-…``: its placement is VM db01 on
-``libvirt:kvm01``, reachable ``libvirt:kvm01`` and ``libvirt:kvm02``.
+``libvirt:kvm01``, reachable ``libvirt:kvm01`` and ``libvirt:kvm02``. kvm01,
+scanned for its own software, is the server ``libvirt:kvm01`` itself
+(``FleetTopology.hypervisors``): its own installations count that server, once.
 """
 
 from __future__ import annotations
