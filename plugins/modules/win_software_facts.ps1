@@ -397,5 +397,19 @@ if (Get-Module -ListAvailable -Name Hyper-V) {
     }
 }
 
+# The failover cluster a Hyper-V host is a node of (where the FailoverClusters module is installed): the
+# hosts its VMs can move between. Its own step, so that a cluster that cannot be read keeps the VMs.
+if ($win.ContainsKey('hyperv') -and (Get-Module -ListAvailable -Name FailoverClusters)) {
+    Invoke-Section -Name 'failover cluster' -Block {
+        $cluster = Get-Cluster -ErrorAction SilentlyContinue  # none: a standalone host
+        if ($null -ne $cluster) {
+            $win.hyperv.cluster = @{
+                Name = "$($cluster.Name)"
+                Nodes = @(Get-ClusterNode -ErrorAction Stop | ForEach-Object { "$($_.Name)" })
+            }
+        }
+    }
+}
+
 $module.Result.windows = $win
 $module.ExitJson()

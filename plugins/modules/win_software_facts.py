@@ -23,7 +23,8 @@ description:
     processor, computer system and identity records, and who uses the host
     (every C(ProfileList) profile with its SID, account name and last use).
   - On a Hyper-V host (the Hyper-V PowerShell module installed) also the host's logical processors and
-    each VM's id, BIOS GUID, name, processor count and state.
+    each VM's id, BIOS GUID, name, processor count and state, and on a failover cluster node the
+    cluster's name and node names.
   - Returns raw values only, as the registry, CIM and AppX report them. The
     fleetsam engine applies the Programs and Features rules (hidden system
     components, updates, duplicate keys, 32/64-bit copies), builds names and
@@ -334,4 +335,12 @@ windows:
           sample:
             - {VirtualSystemIdentifier: 8E2C0A3E-5C1B-4F4E-9B8A-1F7D2C3B4A51, BIOSGUID: "{3E0A2C8E-1B5C-4E4F-9B8A-1F7D2C3B4A51}",
                ElementName: SQL01}
+        cluster:
+          description:
+            - C(Get-Cluster)'s name and C(Get-ClusterNode)'s node names, where the FailoverClusters module is
+              installed and the host is a cluster node; the engine counts every scanned node of the cluster
+              for a VM on any of them (soft partitioning).
+          returned: on a failover cluster node
+          type: dict
+          sample: {Name: HVCLU01, Nodes: [HV01, HV02]}
 '''

@@ -119,9 +119,10 @@ def topology_findings(position: LicencePosition) -> list[Finding]:
         if not vms or p.follows:
             continue
         many = len(vms) != 1
+        rule = p.consumption.host_rule or "soft partitioning"
         out.append(_new(
             FindingType.TOPOLOGY_UNKNOWN, _subject(p),
-            f"{_label(p)}: soft partitioning: host unknown, count may be understated",
+            f"{_label(p)}: {rule}: host unknown, count may be understated",
             f"{len(vms)} VM{'s' if many else ''} ({_hosts(vms)}) {'are' if many else 'is'} counted by {'their' if many else 'its'} "
             f"own virtual hardware, but the rule ({p.consumption.rule}) counts the physical servers "
             f"{'they' if many else 'it'} can run on; no scanned hypervisor reports {'them' if many else 'it'}",

@@ -15,7 +15,9 @@ only its own), ``hard_partitioning`` (pinned vCPUs count only the pinned
 cores), ``vms_per_host_licence`` (Windows Server Standard: two VMs per full
 licensing of the host, stacked) and ``host_needs_maintenance`` (SQL Server:
 licensing the host needs Software Assurance). A server is counted once per
-product, however many of its VMs run the product. A VM whose server is not
+product, however many of its VMs run the product, and also when the
+hypervisor host itself is scanned with the product (``FleetTopology.hypervisors``:
+``kvm01 → installed on the server itself (kvm01); runs db1 → ...``). A VM whose server is not
 known keeps today's per-VM count and is listed in ``MetricResult.unplaced``,
 which raises the ``topology-unknown`` finding.
 """
@@ -43,11 +45,12 @@ class ServerCharge:
     """One physical server counted for a product: the scanned guests that pull it in, and how."""
 
     server: PhysicalServer
-    guests: tuple[str, ...]  # inventory names of the guests that pull it in
+    guests: tuple[str, ...]  # inventory names of the scanned hosts that pull it in: guests, or the server itself
     running: tuple[str, ...]  # those of them that run on it
     rule: str  # "soft partitioning", "hard partitioning", "per host", "already counted"
     quantity: int
     line: TraceLine
+    itself: tuple[str, ...] = ()  # scanned hosts that are this server (the product installed on the hypervisor)
 
 
 def server_hardware(server: PhysicalServer) -> Hardware:
@@ -103,32 +106,44 @@ def measure_partition(metric: str, deployments: Sequence[Deployment], params: Me
 
 def measure_hosts(metric: str, deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext,
                   counted: set, notes: Sequence[str] = ()) -> MetricResult:
-    """Placed guests count their servers; the other deployments count as ``metrics.measure`` counts them."""
+    """Placed guests count their servers, and a scanned host that is itself a server (the product on a KVM
+    host and in its guests) counts that server in the same charge, once; the other deployments count as
+    ``metrics.measure`` counts them, and when no deployment is on a known server the result is its own."""
     placed = {d.host: ctx.topology.placement(d.host) for d in deployments}
-    rest = [d for d in deployments if placed[d.host] is None]
-    lines, notes = [], list(notes)
-    if rest:
-        result = measure(metric, rest, params, ctx)
-        lines += result.lines[:-1] if len(result.lines) > 1 else result.lines  # its total: ours replaces it
-        notes += result.notes
+    itself = {d.host: ctx.topology.server_itself(d.host) for d in deployments if placed[d.host] is None}
+    rest = [d for d in deployments if placed[d.host] is None and itself[d.host] is None]
     unplaced = tuple(d.host for d in rest if d.is_vm and not d.hardware.cloud)
     rule = "soft partitioning" if params.host_scope == "cluster" else "per-host licensing"
+    notes = list(notes)
     if unplaced:
         named = ", ".join(unplaced[:NAMED_VMS]) + (f" and {len(unplaced) - NAMED_VMS} more"
                                                    if len(unplaced) > NAMED_VMS else "")
         notes.append(f"{rule}: host unknown for {named}, count may be understated: counted per VM; "
                      f"scan their hypervisors to count the physical servers")
-    charges = _charges([(d, placed[d.host]) for d in deployments if placed[d.host] is not None], metric, params,
-                       ctx, counted)
+    if len(rest) == len(deployments):  # nothing on a known server: exactly the per-host count
+        result = measure(metric, rest, params, ctx)
+        return replace(result, notes=(*result.notes, *notes), unplaced=unplaced, host_rule=rule)
+    lines = []
+    if rest:
+        result = measure(metric, rest, params, ctx)
+        lines += result.lines[:-1] if len(result.lines) > 1 else result.lines  # its total: ours replaces it
+        notes += result.notes
+    charges = _charges([(d, placed[d.host]) for d in deployments if placed[d.host] is not None],
+                       [(d, server) for d in deployments if (server := itself.get(d.host)) is not None],
+                       metric, params, ctx, counted)
     lines += [c.line for c in charges]
     result = _total(metric, lines, notes)
-    return replace(result, servers=tuple(charges), unplaced=unplaced)
+    return replace(result, servers=tuple(charges), unplaced=unplaced, host_rule=rule)
 
 
-def _charges(placed: Sequence[tuple[Deployment, Placement]], metric: str, params: MetricParams, ctx: MetricContext,
-             counted: set) -> list[ServerCharge]:
+def _charges(placed: Sequence[tuple[Deployment, Placement]], own: Sequence[tuple[Deployment, PhysicalServer]],
+             metric: str, params: MetricParams, ctx: MetricContext, counted: set) -> list[ServerCharge]:
+    """One charge per server: ``placed`` guests pull in their server (and its cluster under soft
+    partitioning), ``own`` hosts the server they are; a server is charged once, whoever pulls it in."""
     whole: dict[str, tuple[PhysicalServer, list[str], list[str]]] = {}  # key -> (server, guests, running)
     pinned: dict[str, tuple[PhysicalServer, list[str], set[int]]] = {}  # key -> (server, guests, host CPUs)
+    for d, server in own:
+        whole.setdefault(server.key, (server, [], []))[1].append(d.host)
     for d, p in placed:
         if params.hard_partitioning and p.hard_partitioned:
             entry = pinned.setdefault(p.server.key, (p.server, [], set()))
@@ -141,38 +156,45 @@ def _charges(placed: Sequence[tuple[Deployment, Placement]], metric: str, params
             entry[1].append(d.host)
             if server.key == p.server.key:
                 entry[2].append(d.host)
+    hosts = {d.host for d, _ in own}
     out = []
     for server, guests, running in sorted(whole.values(), key=lambda e: (e[0].name, e[0].key)):
-        out.append(_whole_server(server, tuple(guests), tuple(running), metric, params, ctx, counted))
+        out.append(_whole_server(server, tuple(guests), tuple(running), metric, params, ctx, counted,
+                                 tuple(g for g in guests if g in hosts)))
     for server, guests, cpus in sorted(pinned.values(), key=lambda e: (e[0].name, e[0].key)):
         out.append(_pinned(server, tuple(guests), tuple(sorted(cpus)), metric, params, ctx, counted, whole))
     return out
 
 
-def _via(server: PhysicalServer, guests: tuple[str, ...], running: tuple[str, ...]) -> str:
-    """``runs db1, db2`` / ``reachable by db3``: how the guests pull the server in."""
-    parts = []
+def _via(server: PhysicalServer, guests: tuple[str, ...], running: tuple[str, ...],
+         itself: tuple[str, ...] = ()) -> str:
+    """``installed on the server itself (kvm01)`` / ``runs db1, db2`` / ``reachable by db3``: how the
+    scanned hosts pull the server in."""
+    parts = [f"installed on the server itself ({', '.join(itself)})"] if itself else []
     if running:
         parts.append(f"runs {', '.join(running)}")
-    moving = [g for g in guests if g not in running]
+    moving = [g for g in guests if g not in running and g not in itself]
     if moving:
         parts.append(f"reachable by {', '.join(moving)}")
     return "; ".join(parts)
 
 
-def _charge(server, guests, running, rule, quantity, text) -> ServerCharge:
-    return ServerCharge(server, guests, running, rule, quantity, TraceLine(text, guests, quantity=quantity))
+def _charge(server, guests, running, rule, quantity, text, itself=()) -> ServerCharge:
+    return ServerCharge(server, guests, running, rule, quantity, TraceLine(text, guests, quantity=quantity), itself)
 
 
 def _whole_server(server: PhysicalServer, guests: tuple[str, ...], running: tuple[str, ...], metric: str,
-                  params: MetricParams, ctx: MetricContext, counted: set) -> ServerCharge:
-    via = _via(server, guests, running)
+                  params: MetricParams, ctx: MetricContext, counted: set, itself: tuple[str, ...] = ()
+                  ) -> ServerCharge:
+    via = _via(server, guests, running, itself)
     if server.key in counted:
         return _charge(server, guests, running, "already counted", 0,
-                       f"{server.name} → {via} → already counted for this product = 0")
+                       f"{server.name} → {via} → already counted for this product = 0", itself)
     counted.add(server.key)
     hw = server_hardware(server)
-    if params.host_scope == "cluster":
+    if set(guests) <= set(itself):  # no VM pulls it in: the product runs on the server's own OS
+        rule, where = "per host", "its own cores"
+    elif params.host_scope == "cluster":
         rule = "soft partitioning"
         where = f"{rule} (cluster {server.cluster})" if server.cluster else f"{rule} (standalone server)"
     else:
@@ -196,7 +218,7 @@ def _whole_server(server: PhysicalServer, guests: tuple[str, ...], running: tupl
                      f"{plural(times, 'full licensing')} × {once}")
         text += f" = {quantity}"
     return _charge(server, guests, running, rule, quantity, f"{server.name} → {via} → {where}: {text}"
-                   + _assumed(assumed))
+                   + _assumed(assumed), itself)
 
 
 def _pinned(server: PhysicalServer, guests: tuple[str, ...], cpus: tuple[int, ...], metric: str,

@@ -161,4 +161,5 @@ def _combine(metric: str, partitions: list[Partition]) -> MetricResult:
     missing = next((p.result.missing for p in partitions if p.result.missing), None)
     servers = tuple(s for p in partitions for s in p.result.servers)
     unplaced = tuple(dict.fromkeys(h for p in partitions for h in p.result.unplaced))
-    return MetricResult(metric, total, tuple(lines), tuple(dict.fromkeys(notes)), missing, servers, unplaced)
+    rule = next((p.result.host_rule for p in partitions if p.result.host_rule), None)
+    return MetricResult(metric, total, tuple(lines), tuple(dict.fromkeys(notes)), missing, servers, unplaced, rule)

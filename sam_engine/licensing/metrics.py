@@ -92,6 +92,7 @@ class MetricResult:
     missing: str | None = None  # the input the count needs and does not have (``quantity`` then leaves it out)
     servers: tuple = ()  # host_metrics.ServerCharge: the physical servers counted for the VMs
     unplaced: tuple[str, ...] = ()  # VMs under a host-level rule whose server is unknown (counted per VM)
+    host_rule: str | None = None  # that rule: "soft partitioning" (the VM's cluster) or "per-host licensing"
 
 
 def _total(metric: str, lines: list[TraceLine], notes: Sequence[str] = ()) -> MetricResult:

@@ -61,6 +61,7 @@ class Consumption:
     missing: str | None = None  # the input the count lacks (the headcount, a PVU table row): quantity is not all
     servers: tuple = ()  # host_metrics.ServerCharge: physical servers counted for the product's VMs
     unplaced: tuple[str, ...] = ()  # VMs under a host-level rule whose server is unknown (topology-unknown)
+    host_rule: str | None = None  # that rule, as the finding names it ("soft partitioning", "per-host licensing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +230,7 @@ def _product(group: ProductGroup, states: dict[str, TermState], alloc: Allocatio
     hosts = tuple(sorted({h for line in result.lines for h in line.hosts}))
     consumption = Consumption(group.metric, result.quantity, group.rule_origin, hosts,
                               tuple(group.coverage_lines) + result.lines, result.missing, result.servers,
-                              result.unplaced)
+                              result.unplaced, result.host_rule)
     ownership = _ownership(group, states, alloc)
     shortfall = alloc.shortfall.get(group.key, 0)
     status = _status(group, consumption.quantity, ownership.quantity, shortfall, over_ratio)
@@ -351,6 +352,11 @@ def _row(p: ProductPosition, detail: bool) -> dict:
             "cost": [p.cost.trace.text] if p.cost else [],
         }
         row["notes"] = list(p.notes)
+        row["servers"] = [  # per physical server a host-level rule counts: its figure and who pulls it in
+            {"server": c.server.name, "key": c.server.key, "platform": c.server.platform, "cluster": c.server.cluster,
+             "rule": c.rule, "quantity": c.quantity, "guests": list(c.guests), "running": list(c.running),
+             "trace": c.line.text} for c in p.consumption.servers]
+        row["topology_unknown"] = list(p.consumption.unplaced)
     return row
 
 

@@ -14,8 +14,8 @@ Drill-down rows of a licensable product:
   their inventory comes from;
 - ``entitlement_records``: every entitlement considered, with its purchase data,
   how many it counts here, and its licence keys masked (``mask_key``);
-- ``servers``: the physical servers its VMs pull in under a host-level rule
-  (``server_rows``), and ``topology_unknown``: its VMs whose server is
+- ``servers`` and ``topology_unknown``, from ``position_to_rows``: the physical
+  servers its VMs pull in under a host-level rule, and its VMs whose server is
   not known (counted per VM).
 """
 
@@ -38,13 +38,15 @@ HOST_SAMPLE = 20  # hosts named in the summary of a free or unrecognised title
 
 def host_rows(p: ProductPosition) -> list[dict[str, Any]]:
     """Per host: versions, licences consumed and the trace lines that say why. A guest counted through
-    its physical servers (``server_rows``) says which, with no figure of its own."""
+    its physical servers (the row's ``servers``) says which, with no figure of its own; so does a
+    hypervisor scanned with the product, counted once with its guests."""
     lines: dict[str, list] = {}
     at_servers = {id(c.line) for c in p.consumption.servers}
     for line in p.consumption.trace:
         if len(line.hosts) == 1 and id(line) not in at_servers:
             lines.setdefault(line.hosts[0], []).append(line)
     through = counted_through(p)
+    itself = {h: c.server.name for c in p.consumption.servers for h in c.itself}
     per_host: dict[str, tuple[list, bool, str]] = {}  # name -> (versions, stale, scan id)
     if isinstance(p.installations, RefList):  # read from the rows, without making a ref per installation
         for hs, versions in p.installations.versions_per_host():
@@ -59,7 +61,9 @@ def host_rows(p: ProductPosition) -> list[dict[str, Any]]:
         own = lines.get(host, [])
         counted = [ln.quantity for ln in own if ln.quantity is not None]
         trace = [ln.text for ln in own]
-        if host in through:
+        if host in itself:
+            trace.append(f"the physical server itself: counted once for it and its VMs: {itself[host]}")
+        elif host in through:
             trace.append(f"a VM: counted through the physical servers it runs on or can move to: "
                          f"{', '.join(through[host])}")
         rows.append({
@@ -72,13 +76,6 @@ def host_rows(p: ProductPosition) -> list[dict[str, Any]]:
             "scan_id": scan_id,
         })
     return rows
-
-
-def server_rows(p: ProductPosition) -> list[dict[str, Any]]:
-    """The physical servers a product's VMs pull in, each with the rule, the count and its arithmetic."""
-    return [{"server": c.server.name, "key": c.server.key, "platform": c.server.platform, "cluster": c.server.cluster,
-             "rule": c.rule, "quantity": c.quantity, "guests": list(c.guests), "running": list(c.running),
-             "trace": c.line.text} for c in p.consumption.servers]
 
 
 def counted_through(p: ProductPosition) -> dict[str, list[str]]:
@@ -312,8 +309,7 @@ def position_view(position: LicencePosition | None, problems: Sequence[Problem] 
     for n, p in enumerate(licensable, 1):
         (row,) = position_to_rows([p], detail=True)
         row.update(id=f"p{n}", label=product_label(p.publisher, p.product, p.edition), host_rows=host_rows(p),
-                   entitlement_records=entitlement_records(p, by_id), servers=server_rows(p),
-                   topology_unknown=list(p.consumption.unplaced))
+                   entitlement_records=entitlement_records(p, by_id))
         row.update(unused_spend(row))
         rows.append(row)
     facts = _title_rows(unknown)

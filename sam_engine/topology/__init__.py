@@ -37,14 +37,21 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class FleetTopology:
-    """Every known server, the VMs on each, and the scanned guests linked to them."""
+    """Every known server, the VMs on each, the scanned guests linked to them, and the scanned hosts
+    that are themselves servers (a KVM or Hyper-V host scanned for its software: ``hypervisors``)."""
 
     servers: Mapping[str, PhysicalServer] = field(default_factory=dict)  # by PhysicalServer.key
     guests: Mapping[str, tuple[GuestVM, ...]] = field(default_factory=dict)  # by PhysicalServer.key
     placements: Mapping[str, Placement] = field(default_factory=dict)  # by the guest's inventory name
+    hypervisors: Mapping[str, str] = field(default_factory=dict)  # inventory name -> PhysicalServer.key
 
     def placement(self, inventory_name: str) -> Placement | None:
         return self.placements.get(inventory_name)
+
+    def server_itself(self, inventory_name: str) -> PhysicalServer | None:
+        """The server a scanned host is (its software runs on that server's cores), else None."""
+        key = self.hypervisors.get(inventory_name)
+        return self.servers[key] if key is not None else None
 
     def __bool__(self) -> bool:
         return bool(self.servers)

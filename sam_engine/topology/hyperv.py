@@ -7,7 +7,9 @@ sockets and cores those of its own ``Win32_Processor`` records; each VM a
 ``GuestVM`` keyed by its ``BIOSGUID``, the SMBIOS UUID the guest reports
 (``Win32_ComputerSystemProduct.UUID``), which is not always its ``VMId``.
 A VM whose settings record is missing falls back to its ``VMId``, with a
-warning. Failover clusters are not read: each host is its own partition.
+warning. A failover cluster node (``cluster``: ``Get-Cluster``'s name and
+``Get-ClusterNode``'s names) is in cluster ``hyperv-cluster:<name>``, so a VM
+on one node reaches every scanned node of it; another host stands alone.
 
 Worked example: host ``HV01`` (2 × 16 cores, 64 logical processors) with VM
 ``SQL01`` (VMId ``8e2c…``, BIOSGUID ``{3E0A2C8E-…}``, 4 processors, Running):
@@ -35,6 +37,25 @@ def _state(value: Any) -> str | None:
     return VM_STATES.get(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _cluster(raw: Any, name: str, where: str, problems: list[Problem]) -> str | None:
+    """The cluster key of a failover cluster node; None (standalone) without a readable cluster that
+    lists the host (``ConvertTo-Json`` writes a one-node list as a plain string)."""
+    if raw is None:
+        return None
+    cluster = text(raw.get("Name")) if isinstance(raw, Mapping) else None
+    if cluster is None:
+        problems.append(Problem(where, "expected Get-Cluster's Name and Get-ClusterNode's Nodes; the host is "
+                                       "counted as a standalone server", "warning"))
+        return None
+    nodes = raw.get("Nodes")
+    names = [nodes] if isinstance(nodes, str) else nodes if isinstance(nodes, list) else []
+    if {str(n).casefold() for n in names} and name.casefold() not in {str(n).casefold() for n in names}:
+        problems.append(Problem(where, f"cluster {cluster!r} does not list this host ({name!r}) among its nodes; "
+                                       "the host is counted as a standalone server", "warning"))
+        return None
+    return f"hyperv-cluster:{cluster.lower()}"
+
+
 def topology(win: Mapping[str, Any], inventory_name: str, origin: str) -> tuple[Topology | None, list[Problem]]:
     """The host and its VMs, or None when the result has no ``hyperv`` part (not a Hyper-V host)."""
     raw = win.get("hyperv")
@@ -56,7 +77,8 @@ def topology(win: Mapping[str, Any], inventory_name: str, origin: str) -> tuple[
         key=f"hyperv:{(fqdn or name).lower()}", name=name, platform="hyperv", source=source,
         sockets=derived.sockets, cores=derived.cores,
         threads=count(vm_host.get("LogicalProcessorCount")) or derived.threads,
-        cpu_vendor=derived.cpu_vendor, cpu_model=derived.cpu_model, uuid=canonical(product.get("UUID")))
+        cpu_vendor=derived.cpu_vendor, cpu_model=derived.cpu_model, uuid=canonical(product.get("UUID")),
+        cluster=_cluster(raw.get("cluster"), name, f"{origin}: hyperv.cluster", problems))
 
     bios: dict[str, str] = {}
     for where, item in records(raw, "settings", origin, problems):

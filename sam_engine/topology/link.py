@@ -10,14 +10,17 @@ older SMBIOS read the first three fields in the other byte order).
 Worked example: kvm01 reports server ``libvirt:kvm01`` in cluster
 ``libvirt-cluster:prod`` with VM db01 (``8f1c2d3e-…``), kvm02 the same cluster;
 host ``db01`` reports DMI UUID ``8F1C2D3E-…``: its placement is VM db01 on
-``libvirt:kvm01``, reachable ``libvirt:kvm01`` and ``libvirt:kvm02``.
+``libvirt:kvm01``, reachable ``libvirt:kvm01`` and ``libvirt:kvm02``. kvm01,
+scanned for its own software, is the server ``libvirt:kvm01`` itself
+(``FleetTopology.hypervisors``): its own installations count that server, once.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable
 
-from sam_engine.model import GuestVM, HostScan, PhysicalServer
+from sam_engine.model import GuestVM, HostScan, PhysicalServer, Virtualization
 from sam_engine.topology import FleetTopology, Placement, cloud, uuids
 
 
@@ -41,6 +44,9 @@ def fleet_topology(host_scans: Iterable[HostScan]) -> FleetTopology:
             elif known is None or when >= known[0]:
                 reports[server.key] = (when, server, vms)
     servers = {key: server for key, (_, server, _) in sorted(reports.items())}
+    hypervisors = _hypervisors(scans, servers)
+    for name, key in hypervisors.items():
+        servers[key] = _completed(servers[key], next(hs for hs in scans if hs.inventory_name == name))
     guests = {key: vms for key, (_, _, vms) in sorted(reports.items())}
     by_uuid: dict[str, GuestVM] = {}
     # a VM seen on two servers (migrated between standalone hosts, one report older): the newest report places it
@@ -53,7 +59,7 @@ def fleet_topology(host_scans: Iterable[HostScan]) -> FleetTopology:
         if vm is not None:
             server = servers[vm.server]
             placements[hs.inventory_name] = Placement(hs.inventory_name, vm, server, reachable(server, servers))
-    return FleetTopology(servers, guests, placements)
+    return FleetTopology(servers, guests, placements, hypervisors)
 
 
 def _vm_of(hs: HostScan, by_uuid: dict[str, GuestVM]) -> GuestVM | None:
@@ -73,9 +79,37 @@ def reachable(server: PhysicalServer, servers: dict[str, PhysicalServer]) -> tup
     return tuple(s for s in servers.values() if s.cluster == server.cluster)
 
 
-def server_of_host(topology: FleetTopology, hs: HostScan) -> PhysicalServer | None:
-    """The server a scanned host is itself (a hypervisor scanned as a host), by the hardware UUID it reports."""
-    if hs.host is None:
-        return None
-    candidates = set(uuids.candidates(hs.host.bios_uuid))
-    return next((s for s in topology.servers.values() if s.uuid and s.uuid in candidates), None)
+def _hypervisors(scans: list[HostScan], servers: dict[str, PhysicalServer]) -> dict[str, str]:
+    """Scanned hosts that are servers: by the hardware UUID the server reports (libvirt's host UUID, a
+    Hyper-V host's BIOS GUID), else, among the servers a host's own collector reports, the one named by
+    the host's hostname (libvirt over a local URI names the server by the host's hostname)."""
+    found = {}
+    for hs in scans:
+        if hs.host is None:
+            continue
+        candidates = set(uuids.candidates(hs.host.bios_uuid))
+        own = {s.key for s in hs.topology.servers} if hs.topology else set()
+        names = {n.casefold() for n in (hs.host.hostname, hs.host.fqdn) if n}
+        server = next((s for s in servers.values() if s.uuid and s.uuid in candidates), None) or next(
+            (servers[k] for k in sorted(own) if k in servers and _names(servers[k].name) & names), None)
+        if server is not None:
+            found[hs.inventory_name] = server.key
+    return found
+
+
+def _names(name: str) -> set[str]:
+    """A server's name and its first label (virsh prints the host name as the system has it set)."""
+    return {name.casefold(), name.split(".")[0].casefold()}
+
+
+def _completed(server: PhysicalServer, hs: HostScan) -> PhysicalServer:
+    """``server`` with the CPU facts its collector did not report taken from its own scan: vendor and
+    model always (a nested hypervisor sees the same processor family), counts only from a physical scan."""
+    hw = hs.host.hardware if hs.host else None
+    if hw is None:
+        return server
+    physical = hw.virtualization == Virtualization.PHYSICAL
+    return replace(server, cpu_vendor=server.cpu_vendor or hw.cpu_vendor, cpu_model=server.cpu_model or hw.cpu_model,
+                   sockets=server.sockets or (hw.sockets if physical else None),
+                   cores=server.cores or (hw.cores if physical else None),
+                   threads=server.threads or (hw.threads if physical else None))

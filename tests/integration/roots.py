@@ -356,11 +356,11 @@ TEST_RPMS: tuple[RpmPackage, ...] = (
 )
 
 
-def ensure_test_rpms() -> list[Path]:
-    """Paths of the cached, built :data:`TEST_RPMS`, built when missing."""
-    rpms = CACHE_DIR / "rpms"
-    dest = rpms / _key([p.spec() for p in TEST_RPMS], RECIPE_VERSION)
-    paths = [dest / p.filename for p in TEST_RPMS]
+def ensure_test_rpms(packages: tuple[RpmPackage, ...] = TEST_RPMS, folder: str = "rpms") -> list[Path]:
+    """Paths of the cached, built *packages* (default :data:`TEST_RPMS`) in *folder*, built when missing."""
+    rpms = CACHE_DIR / folder
+    dest = rpms / _key([p.spec() for p in packages], RECIPE_VERSION)
+    paths = [dest / p.filename for p in packages]
     if all(p.exists() for p in paths):
         return paths
     with _locked(rpms):
@@ -373,7 +373,7 @@ def ensure_test_rpms() -> list[Path]:
         try:
             out = build / "out"
             out.mkdir()
-            for pkg in TEST_RPMS:
+            for pkg in packages:
                 spec = build / f"{pkg.name}.spec"
                 spec.write_text(pkg.spec())
                 proc = subprocess.run(

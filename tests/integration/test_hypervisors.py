@@ -82,8 +82,11 @@ def test_a_libvirt_host_and_its_scanned_guest(fleet, tmp_path):
     topology = fleet_topology(hosts.values())
     placement = topology.placement("debian")
     assert placement.vm.name == "debian-guest" and placement.vm.bios_uuid == guest_uuid
-    assert placement.server == server and placement.reachable == (server,) and not placement.hard_partitioned
-    assert set(topology.placements) == {"debian"}
+    assert placement.server.key == server.key and placement.reachable == (placement.server,)
+    assert not placement.hard_partitioned and set(topology.placements) == {"debian"}
+    # `local` is the server itself; the test driver reports no CPU vendor: local's own scan lends it
+    assert topology.hypervisors == {"local": server.key} and server.cpu_vendor is None
+    assert placement.server.cpu_vendor == local.host.hardware.cpu_vendor is not None
 
     # a run that does not reach the hypervisor: its record, topology included, stays
     limited = scan(fleet, tmp_path, hypervisors, "--limit", "debian")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sam_engine.model import GuestVM, Host, HostScan, HostStatus, PhysicalServer, Topology
+from sam_engine.model import GuestVM, Hardware, Host, HostScan, HostStatus, PhysicalServer, Topology, Virtualization
 from sam_engine.platforms.hardware import derive_host
 from sam_engine.topology.collected import read_topology
-from sam_engine.topology.link import fleet_topology, server_of_host
+from sam_engine.topology.link import fleet_topology
 
 LIBVIRT = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "libvirt" / "node.hypervisor.json"
 
@@ -70,12 +70,37 @@ def test_the_newest_report_of_a_server_wins():
     assert fleet.placement("g") is None  # the VM is gone from the newest report
 
 
-def test_a_scanned_hypervisor_is_matched_to_its_server():
+def test_a_scanned_hypervisor_is_matched_to_its_server_by_hardware_uuid():
     hw = "4c4c4544-0042-3510-8051-b4c04f4a4d32"
     kvm = scan("kvm01", bios_uuid=hw, topology=Topology((server("libvirt:kvm01", uuid=hw),)))
-    fleet = fleet_topology([kvm])
-    assert server_of_host(fleet, kvm).key == "libvirt:kvm01"
-    assert server_of_host(fleet, scan("other", bios_uuid=None)) is None
+    fleet = fleet_topology([kvm, scan("other", bios_uuid=None)])
+    assert fleet.hypervisors == {"kvm01": "libvirt:kvm01"}
+    assert fleet.server_itself("kvm01").key == "libvirt:kvm01" and fleet.server_itself("other") is None
+
+
+def named(name, hostname, topology=None, hardware=Hardware()):
+    host = Host(f"machine-id:{name}", name, "machine-id", hostname=hostname, hardware=hardware)
+    return HostScan("s1", name, HostStatus.OK, host, (), collected_at="2026-12-01T00:00:00Z", topology=topology)
+
+
+def test_a_hypervisor_without_a_host_uuid_is_its_own_server_by_hostname_and_lends_it_its_cpu():
+    """libvirt's test driver (and hosts without DMI) report no host UUID and no CPU vendor: the server a
+    host's own collector names by the host's hostname is that host, and its scan's CPU fills the gaps."""
+    epyc = Hardware(1, 2, 2, "AuthenticAMD", "AMD EPYC", Virtualization.VM, "kvm")
+    bare = PhysicalServer("libvirt:kvm01.example.com", "kvm01.example.com", "kvm", "libvirt on kvm01", 2, 32, 64)
+    remote = PhysicalServer("libvirt:kvm02", "kvm02", "kvm", "libvirt on kvm01", 2, 16, 32)
+    kvm = named("kvm01", "kvm01", Topology((bare, remote)), epyc)
+    # kvm02 is read over qemu+ssh from kvm01; the host scanned as kvm02 does not report it itself
+    fleet = fleet_topology([kvm, named("kvm02", "kvm02")])
+    assert fleet.hypervisors == {"kvm01": "libvirt:kvm01.example.com"}
+    server = fleet.server_itself("kvm01")
+    # the scan is a VM (nested): the CPU's vendor and model are lent, never its virtual counts
+    assert (server.sockets, server.cores, server.threads, server.cpu_vendor, server.cpu_model) == (
+        2, 32, 64, "AuthenticAMD", "AMD EPYC")
+    physical = Hardware(2, 24, 48, "GenuineIntel", "Xeon", Virtualization.PHYSICAL)
+    counts = PhysicalServer("libvirt:kvm03", "kvm03", "kvm", "libvirt on kvm03")
+    lent = fleet_topology([named("kvm03", "kvm03", Topology((counts,)), physical)]).servers["libvirt:kvm03"]
+    assert (lent.sockets, lent.cores, lent.threads, lent.cpu_vendor) == (2, 24, 48, "GenuineIntel")
 
 
 def test_a_host_without_facts_is_no_guest():
