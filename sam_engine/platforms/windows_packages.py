@@ -176,29 +176,38 @@ def _described(inst: Installation) -> bool:
 
 
 def _same_version(pkg: WingetPackage, inst: Installation) -> bool:
-    return not pkg.version or not inst.version or pkg.version.strip() == inst.version.strip()
+    if not pkg.version or pkg.version.startswith(("<", ">")) or not inst.version:  # "> 3.0.17.4": a bound, not a version
+        return True
+    return pkg.version.strip() == inst.version.strip()
+
+
+def _id_keys(package_id: str) -> list[str]:
+    """The whole id ("microsoftedge"), then its product part, longest first ("nodejslts", "nodejs")."""
+    parts = package_id.split(".")[1:]  # the first part is the publisher
+    keys = [_key(package_id)] + [_key("".join(parts[:size])) for size in range(len(parts), 0, -1)]
+    return [key for key in dict.fromkeys(keys) if len(key) >= MIN_KEY]
 
 
 def _candidates(pkg: WingetPackage, items: list[Installation], free: set[int]) -> list[int]:
-    """Indexes of the installations one record may describe: by name, else by the id's product part."""
-    if pkg.name:
-        named = [n for n in free if _key(items[n].name) == _key(pkg.name) and _same_version(pkg, items[n])]
-        if named:
-            return named
-    parts = pkg.package_id.split(".")[1:]  # the first part is the publisher
-    for size in range(len(parts), 0, -1):
-        key = _key("".join(parts[:size]))
-        if len(key) < MIN_KEY:
-            break
-        found = [n for n in free if key in _key(items[n].name) and _same_version(pkg, items[n])]
+    """Indexes of the installations one record may describe: a name equal to the record's name or to a key
+    of its id, else a name holding one; several alike are narrowed by the version."""
+    names = {n: _key(items[n].name) for n in free}
+    keys = list(dict.fromkeys(([_key(pkg.name)] if pkg.name else []) + _id_keys(pkg.package_id)))
+    found: list[int] = []
+    for test in (str.__eq__, str.__contains__):
+        for key in keys:
+            found = [n for n, name in names.items() if key and test(name, key)]
+            if found:
+                break
         if found:
-            return found
-    return []
+            break
+    same = [n for n in found if _same_version(pkg, items[n])]
+    return same if len(found) > 1 else found
 
 
 def winget_origin(pkg: WingetPackage) -> str | None:
     """The origin line of an installation winget describes."""
-    source = pkg.source or "unknown"
+    source = "_".join((pkg.source or "unknown").split())  # one word: the fields after it stay apart
     return origin_line({"type": "winget", "source": source, "id": pkg.package_id,
                         "licence": STORE_LICENCE if source == STORE_SOURCE else None})
 
