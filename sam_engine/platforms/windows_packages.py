@@ -151,10 +151,12 @@ def parse_winget_export(text: str) -> list[WingetPackage]:
 
 
 def winget_packages(records: Iterable[Mapping[str, Any]], export: Any, where: str) -> tuple[list[WingetPackage], list[Problem]]:
-    """The packages of a host's Get-WinGetPackage records and its export text (either may be absent)."""
+    """The packages of a host's Get-WinGetPackage records and its export text (either may be absent). A record
+    of no source (winget's own ``ARP\\Machine\\X64\\…`` ids for what it did not install) says nothing of where
+    a package came from and is left out."""
     out = [WingetPackage(str(value_text(r.get("Id"))), value_text(r.get("InstalledVersion")) or value_text(r.get("Version")),
                          value_text(r.get("Source")), value_text(r.get("Name")))
-           for r in records if value_text(r.get("Id"))]
+           for r in records if value_text(r.get("Id")) and value_text(r.get("Source"))]  # no source: ARP\…, MSIX\… ids
     if not isinstance(export, Mapping):
         return out, []
     if not isinstance(export.get("text"), str):

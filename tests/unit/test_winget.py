@@ -127,6 +127,9 @@ def test_store_records_of_an_export_without_names_are_reported_not_guessed(winge
 def test_no_winget_gives_nothing_and_no_problem(programs):
     items, problems = installations_from_windows({"uninstall": programs, "winget": [], "winget_export": None}, "pc1")
     assert problems == [] and all(i.origin is None for i in items)
+    unsourced = {"Name": "Git", "Id": "ARP\\Machine\\X64\\Git_is1", "InstalledVersion": "2.34.1", "Source": ""}
+    items, problems = installations_from_windows({"uninstall": programs, "winget": [unsourced]}, "pc1")
+    assert problems == [] and all(i.origin is None for i in items)  # listed by winget, installed by something else
 
 
 @pytest.mark.parametrize("export, message", [
