@@ -103,10 +103,11 @@ def chocolatey_installations(files: Iterable[Mapping[str, Any]], where: str) -> 
 # The collector returns what winget knows, untouched: ``windows.winget``, the objects of Get-WinGetPackage
 # (Microsoft.WinGet.Client: Name, Id, InstalledVersion, Source), or, with only winget.exe present,
 # ``windows.winget_export``, the text of ``winget export --include-versions`` (ids and versions per source,
-# no names). winget lists what Programs and Features and the AppX packages hold, by their DisplayName and
-# DisplayVersion, so a record is tied to the installation of that name and version; an export record, which
-# has no name, to the one installation whose name holds the id's product part (``OpenJS.NodeJS.LTS`` ->
-# "nodejslts", else "nodejs": "Node.js") and whose version is the record's when it has one. A record whose
+# no names). winget lists what Programs and Features and the AppX packages hold, by their DisplayName, so a
+# record is tied to the installation of that name; an export record, which has none, to the installation
+# named like its whole id ("Microsoft Edge") or holding its product part (``OpenJS.NodeJS.LTS`` -> "nodejslts",
+# else "nodejs": "Node.js"). The version only chooses between look-alikes: winget's version of a package is
+# not always its DisplayVersion (IntelliJ IDEA 2021.1.3 is 211.7628.21 in the registry). A record whose
 # source is the Microsoft Store (``msstore``) is a Store app: its licence is the Store's, which the origin says.
 
 STORE_SOURCE = "msstore"
