@@ -17,6 +17,7 @@ $spec = @{
         swid_max_bytes = @{ type = 'int'; default = 262144 }
         nuspec_max_files = @{ type = 'int'; default = 2000 }
         nuspec_max_bytes = @{ type = 'int'; default = 65536 }
+        winget = @{ type = 'bool'; default = $true }
     }
     supports_check_mode = $true
 }
@@ -235,6 +236,8 @@ $win = @{
     appx = [System.Collections.Generic.List[Object]]::new()
     swid_tags = [System.Collections.Generic.List[Object]]::new()
     chocolatey = [System.Collections.Generic.List[Object]]::new()
+    winget = [System.Collections.Generic.List[Object]]::new()
+    winget_export = $null
     profiles = [System.Collections.Generic.List[Object]]::new()
     hardware = @{ processors = [System.Collections.Generic.List[Object]]::new(); computer_system = @{}; product = @{}; enclosure = @{} }
 }
@@ -356,6 +359,30 @@ Invoke-Section -Name 'Chocolatey packages' -Block {
             $win.chocolatey.Add($nuspec)
         }
         if ($found -gt $limit) { $module.Warn("fleetsam: $found Chocolatey packages found, only the first $limit returned") }
+    }
+}
+
+if ($module.Params.winget) {
+    Invoke-Section -Name 'winget packages' -Block {
+        # What winget lists as installed, as it gives it: the engine ties each package to its program.
+        if (Get-Command -Name Get-WinGetPackage -ErrorAction SilentlyContinue) {
+            foreach ($pkg in (Get-WinGetPackage -ErrorAction Stop)) {
+                $win.winget.Add(@{ Name = $pkg.Name; Id = $pkg.Id; InstalledVersion = $pkg.InstalledVersion; Source = $pkg.Source })
+            }
+            return
+        }
+        $exe = Get-Command -Name 'winget.exe' -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+        if ($null -eq $exe) { return }
+        $file = [System.IO.Path]::GetTempFileName()
+        $ErrorActionPreference = 'Continue'  # winget's stderr notes must not raise (this block's scope only)
+        try {
+            $null = & $exe.Source export --output $file --include-versions --accept-source-agreements --disable-interactivity 2>&1
+            $export = @{ text = $null; skipped = $null }
+            if ((Get-Item -LiteralPath $file).Length -gt 0) { $export.text = [System.IO.File]::ReadAllText($file) }
+            else { $export.skipped = "winget export wrote nothing (exit code $LASTEXITCODE)" }
+            $win.winget_export = $export
+        }
+        finally { Remove-Item -LiteralPath $file -Force -ErrorAction SilentlyContinue }
     }
 }
 

@@ -81,6 +81,13 @@ options:
         without their text.
     type: int
     default: 65536
+  winget:
+    description:
+      - Return what winget lists as installed. With the C(Microsoft.WinGet.Client) PowerShell module, the
+        C(Get-WinGetPackage) objects (RV(windows.winget)); else, with C(winget.exe), the JSON text of
+        C(winget export --include-versions) (RV(windows.winget_export)). Neither present gives nothing and no warning.
+    type: bool
+    default: true
 attributes:
   platform:
     description: Target operating systems.
@@ -281,6 +288,29 @@ windows:
           size: 3676
           text: "<?xml ..."
           skipped: null
+    winget:
+      description:
+        - "C(Get-WinGetPackage) objects, one per installed package: C(Name), C(Id), C(InstalledVersion) and
+          C(Source) (C(winget), C(msstore), a private source, or empty for what winget did not install).
+          Empty when the C(Microsoft.WinGet.Client) module is absent or I(winget=false)."
+      returned: always
+      type: list
+      elements: dict
+      sample:
+        - Name: Git
+          Id: Git.Git
+          InstalledVersion: "2.34.1"
+          Source: winget
+    winget_export:
+      description:
+        - "Only where C(winget.exe) is present without the C(Microsoft.WinGet.Client) module: the text of
+          C(winget export --include-versions) (package ids and versions per source, no names) in C(text),
+          or null with the reason in C(skipped). Null otherwise."
+      returned: always
+      type: dict
+      sample:
+        text: "{\"$schema\" : \"https://aka.ms/winget-packages.schema.2.0.json\", ...}"
+        skipped: null
     hardware:
       description: Raw CIM records; the engine derives sockets (one C(Win32_Processor) record per socket), cores, threads, VM-ness and the identity.
       returned: always

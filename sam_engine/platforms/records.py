@@ -50,6 +50,7 @@ ORIGIN_FIELDS = {  # per origin type, its fields in the order its line gives the
     "pacman": ("repo", "match"),
     "brew": ("tap", "license"),
     "chocolatey": ("license", "spdx", "source", "owners"),  # owners last: the one value with spaces
+    "winget": ("source", "id", "licence"),  # licence last: the Store's sentence has spaces
 }
 
 

@@ -12,14 +12,13 @@ with hardware counted from Win32_Processor records.
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from array import array
 from typing import Any, Iterable, Mapping, Sequence
 
 from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable
 from sam_engine.model import Hardware, Host, Installation, Problem, Virtualization
 from sam_engine.platforms import hardware, swid
-from sam_engine.platforms.records import origin_line
+from sam_engine.platforms.windows_packages import chocolatey_installations, winget_packages, with_winget_origins
 from sam_engine.platforms.windows_programs import (Program, install_date, program, program_groups, programs_and_features,
                                                    value_text)
 from sam_engine.topology import uuids
@@ -125,7 +124,10 @@ def installations_from_windows(win: Mapping[str, Any], origin: str) -> tuple[tup
     problems: list[Problem] = []
     items = [program_installation(p) for p in programs_and_features(_records(win, "uninstall", origin, problems))]
     items += _other_installations(win, origin, problems)
-    return tuple(items), problems
+    winget, unread = winget_packages(_records(win, "winget", origin, problems), win.get("winget_export"), origin)
+    items, untied = with_winget_origins(items, winget, origin)
+    packages, unparsed = chocolatey_installations(_records(win, "chocolatey", origin, problems), origin)
+    return tuple(items + packages), problems + unread + untied + unparsed
 
 
 # the fields that make a one-key program's row (all but InstallDate, which varies from host to host)
@@ -136,7 +138,11 @@ def inventory_from_windows(win: Mapping[str, Any], origin: str, table: RowTable)
                                                                                            list[Problem]]:
     """``installations_from_windows`` in compact form, the same rows in the same order. A fleet repeats
     its Uninstall keys: the row of a program from one key is remembered on ``table`` by its raw values
-    (text only, so ``1`` and ``True`` never share an entry) and made once."""
+    (text only, so ``1`` and ``True`` never share an entry) and made once. A host with winget records
+    takes the plain path: winget sets the origin of the installations it describes."""
+    if win.get("winget") or win.get("winget_export"):
+        items, problems = installations_from_windows(win, origin)
+        return Inventory.of(items, table), problems
     problems: list[Problem] = []
     memo = table.cache.setdefault("windows-programs", {})  # type: ignore[arg-type]
     ids, times = array("I"), array("q")
@@ -154,9 +160,12 @@ def inventory_from_windows(win: Mapping[str, Any], origin: str, table: RowTable)
                 when = install_date(group[0].get("InstallDate"))
             ids.append(rid)
             times.append(NO_TIME if when is None else when)
-        for inst in _other_installations(win, origin, problems):
+        others = _other_installations(win, origin, problems)
+        packages, unparsed = chocolatey_installations(_records(win, "chocolatey", origin, problems), origin)
+        for inst in others + packages:
             ids.append(table.intern_installation(inst))
             times.append(NO_TIME if inst.install_time is None else inst.install_time)
+        problems += unparsed
     except (TypeError, OverflowError):  # an unhashable raw value: the plain path decides
         items, problems = installations_from_windows(win, origin)
         return Inventory.of(items, table), problems
@@ -199,90 +208,7 @@ def _other_installations(win: Mapping[str, Any], origin: str, problems: list[Pro
         if inst and inst.package_id not in seen:
             seen.add(inst.package_id)
             items.append(inst)
-    packages, unread = chocolatey_installations(_records(win, "chocolatey", origin, problems), origin)
-    problems.extend(unread)
-    return items + packages
-
-
-# --- Chocolatey packages ---------------------------------------------------------------------
-# Chocolatey keeps each installed package's metadata in lib\<id>\<id>.nuspec (the ``choco pack`` copy of
-# the package's nuspec); the collector returns each file's text untouched (``windows.chocolatey``). A package
-# is an installation of source ``chocolatey`` named by its title (its id without one), published by its
-# ``authors`` (the software's; ``owners`` maintain the package), with an origin line carrying what decides
-# its licence: licenseUrl, an SPDX ``<license type="expression">``, packageSourceUrl and owners. The
-# catalogue classifies by that line (distributions.yml: chocolatey-open-source). Example, the community
-# 7-Zip package: id 7zip.install, title "7-Zip (Install)", authors Igor Pavlov, licenseUrl
-# http://www.7-zip.org/license.txt -> Installation("chocolatey", "7-Zip (Install)", "26.2", None,
-# "Igor Pavlov", None, "chocolatey:7zip.install", <path>, "chocolatey license=http://www.7-zip.org/license.txt
-# spdx= source=https://github.com/chocolatey-community/... owners=chocolatey-community,Rob Reynolds").
-
-NUSPEC_FIELDS = ("id", "version", "title", "authors", "owners", "licenseUrl", "projectUrl", "packageSourceUrl")
-
-
-class NuspecError(ValueError):
-    """A nuspec text that is not a package's metadata; the message says why."""
-
-
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]  # "{http://schemas.microsoft.com/packaging/...}id" -> "id"
-
-
-def parse_nuspec(text: str) -> dict[str, str | None]:
-    """The metadata fields of one nuspec (``NUSPEC_FIELDS`` and ``license``: an SPDX expression or None).
-
-    Any schema namespace, or none, is read alike. Raises ``NuspecError`` for text that is not
-    well-formed, declares a DTD or entities, or names no id and version.
-    """
-    if "<!DOCTYPE" in text or "<!ENTITY" in text:  # no entity expansion from a scanned host
-        raise NuspecError("DTD and entity declarations are not allowed in a nuspec")
-    try:
-        root = ET.fromstring(text.lstrip("\ufeff"))  # already text: a declared encoding is ignored
-    except ET.ParseError as exc:
-        raise NuspecError(f"not well-formed XML: {exc}") from None
-    metadata = next((child for child in root if _local(child.tag) == "metadata"), None)
-    if _local(root.tag) != "package" or metadata is None:
-        raise NuspecError(f"root element is {_local(root.tag)}, not a package with metadata")
-    values: dict[str, str | None] = dict.fromkeys((*NUSPEC_FIELDS, "license"))
-    for child in metadata:
-        name = _local(child.tag)
-        content = " ".join((child.text or "").split()) or None
-        if name in NUSPEC_FIELDS:
-            values[name] = content
-        elif name == "license" and child.get("type") == "expression":  # type="file": a file in the package
-            values["license"] = content
-    if not values["id"] or not values["version"]:
-        raise NuspecError("no <id> and <version> in <metadata>")
-    return values
-
-
-def chocolatey_installation(values: Mapping[str, str | None], path: str | None) -> Installation:
-    """The installation of one parsed nuspec, its licence facts in the origin line."""
-    origin = origin_line({"type": "chocolatey", "license": values.get("licenseUrl"), "spdx": values.get("license"),
-                          "source": values.get("packageSourceUrl"), "owners": values.get("owners")})
-    return Installation("chocolatey", values.get("title") or str(values["id"]), values["version"], None,
-                        values.get("authors"), None, f"chocolatey:{values['id']}", path, origin)
-
-
-def chocolatey_installations(files: Iterable[Mapping[str, Any]], where: str) -> tuple[list[Installation], list[Problem]]:
-    """Installations of the collector's nuspec files; a file skipped or unreadable is a warning naming it."""
-    items, problems, seen = [], [], set()
-    for n, nuspec in enumerate(files):
-        path = value_text(nuspec.get("path"))
-        at = f"{where}: windows.chocolatey[{n}] {path}"
-        text = nuspec.get("text")
-        if not isinstance(text, str) or not text.strip():
-            problems.append(Problem(at, f"not read: {value_text(nuspec.get('skipped')) or 'no text'}", "warning"))
-            continue
-        try:
-            inst = chocolatey_installation(parse_nuspec(text), path)
-        except NuspecError as exc:
-            problems.append(Problem(at, str(exc), "warning"))
-            continue
-        if inst.package_id.casefold() not in seen:  # Chocolatey ids are case-insensitive
-            seen.add(inst.package_id.casefold())
-            items.append(inst)
-    return items, problems
-
+    return items
 
 
 # --- hardware and host ---------------------------------------------------------------------

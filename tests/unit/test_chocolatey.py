@@ -12,7 +12,7 @@ import pytest
 
 from sam_engine.licensing.catalogue import Catalogue, load_catalogue
 from sam_engine.model import Installation, LicenceNeed
-from sam_engine.platforms.windows import NuspecError, chocolatey_installations, parse_nuspec
+from sam_engine.platforms.windows_packages import NuspecError, chocolatey_installations, parse_nuspec
 from sam_engine.platforms.windows import installations_from_windows
 
 CATALOGUE, _ = load_catalogue()

@@ -66,6 +66,9 @@ def _entry(key, name, hive="HKLM64", date="20240105", **values):
             "ReleaseType": None, **values}
 
 
+CHOCO = REPO / "tests/fixtures/real/windows/chocolatey"
+
+
 def test_windows_compact_path_agrees_with_the_plain_one():
     recorded = json.loads((REPO / "tests/fixtures/recorded/windows_composite-host.json").read_text(encoding="utf-8"))
     win = recorded["windows"]
@@ -75,11 +78,18 @@ def test_windows_compact_path_agrees_with_the_plain_one():
                             _entry("v1", "Odd", DisplayVersion=1), _entry("v2", "Odd", DisplayVersion=True),
                             _entry("{B}", "Bad date", date="20230231"), _entry("{C}", "Hidden", SystemComponent=1)]},
              {"uninstall": [_entry("v2", "Odd", DisplayVersion=True), _entry("v1", "Odd", DisplayVersion=1),
-                            _entry("{L}", "Listed", InstallLocation=["not", "text"])], "os": {"Caption": "Win"}}]
+                            _entry("{L}", "Listed", InstallLocation=["not", "text"])], "os": {"Caption": "Win"}},
+             {"uninstall": [_entry("Git_is1", "Git", DisplayVersion="2.34.1")], "chocolatey": [  # real nuspec texts
+                 {"path": f"C:/ProgramData/chocolatey/lib/{n}", "text": (CHOCO / n).read_text(encoding="utf-8")}
+                 for n in ("vlc.nuspec", "7zip.install.nuspec")] + [{"path": "C:/broken.nuspec", "text": "<p"}]},
+             {"uninstall": [_entry("Git_is1", "Git", DisplayVersion="2.34.1"), _entry("{V}", "VLC media player")],
+              "winget": [{"Name": "Git", "Id": "Git.Git", "InstalledVersion": "2.34.1", "Source": "winget"},
+                         {"Name": "Absent", "Id": "Acme.Absent", "InstalledVersion": "1", "Source": "winget"}]}]
     for n, host in enumerate(hosts * 2):  # the second round reads every program from the table's memo
         compact, problems = windows.inventory({"windows": host}, f"h{n}", table)
         plain, expected = windows.installations({"windows": host}, f"h{n}")
         assert tuple(compact) == plain and problems == expected and plain
+    assert [i.origin for i in plain if i.name == "Git"] == ["winget source=winget id=Git.Git licence="]
     odd = tuple(windows.inventory({"windows": hosts[3]}, "x", table)[0])
     assert [(i.version, i.package_id) for i in odd[:2]] == [(None, "windows:HKLM64:v2"), ("1", "windows:HKLM64:v1")]
 
