@@ -261,7 +261,9 @@ class Recognition:
     ``version`` is the comparable normalised version (``6.4beta`` for
     ``6.4Beta``); the raw version stays on the ``Installation``. ``rule`` names
     the catalogue entry that matched (``catalogue/microsoft.yml:sql-server``),
-    or None for unrecognised software.
+    or None for unrecognised software. ``why`` says which ``licence_when`` band
+    of that entry decided the licence (Java SE's version bands), None when the
+    entry has none.
     """
 
     publisher: str | None
@@ -270,6 +272,7 @@ class Recognition:
     version: str | None
     licence: LicenceNeed
     rule: str | None
+    why: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

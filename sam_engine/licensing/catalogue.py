@@ -250,8 +250,9 @@ class Catalogue:
             return found
         publisher, product, edition, version, rule = saved
         # the licence is worked out again: an entry's licence_when depends on the run's date
-        licence = LicenceNeed.UNKNOWN if rule is None else self._by_rule[rule].licence_for(version, self.today)
-        found = self._memo[key] = Recognition(publisher, product, edition, version, licence, rule)
+        licence, why = (LicenceNeed.UNKNOWN, None) if rule is None else self._by_rule[rule].licence_band(version,
+                                                                                                         self.today)
+        found = self._memo[key] = Recognition(publisher, product, edition, version, licence, rule, why)
         return found
 
     def recall(self, rows: Sequence[tuple]) -> bool:
@@ -344,8 +345,8 @@ class Catalogue:
         version = _normalise_version(version) if version else _normalise_version(inst.version, inst.source)
         publisher = _fill(entry.publisher, canon) or clean_vendor(inst.vendor)
         product = _fill(entry.product, canon) or _clean_title(inst.name) or inst.name
-        return Recognition(publisher, product, edition or None, version,
-                           entry.licence_for(version, self.today), entry.rule)
+        licence, why = entry.licence_band(version, self.today)
+        return Recognition(publisher, product, edition or None, version, licence, entry.rule, why)
 
     def knows(self, publisher: str, product: str, edition: str | None = None) -> bool:
         """Whether some entry yields ``publisher``/``product`` (and ``edition``), case-insensitively."""

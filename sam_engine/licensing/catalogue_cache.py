@@ -86,8 +86,8 @@ def _entry_plain(e: Entry) -> dict:
             "rules": [[[name, regex.pattern, regex.flags] for name, regex in rule] for rule in e.rules],
             "publisher": e.publisher, "product": e.product, "edition": e.edition, "editions": list(e.editions),
             "value_map": e.value_map, "version": e.version, "licence": e.licence.value,
-            "licence_when": [[spec, _date(until), _date(since), licence.value]
-                             for spec, until, since, licence in e.licence_when],
+            "licence_when": [[spec, _date(until), _date(since), licence.value, note]
+                             for spec, until, since, licence, note in e.licence_when],
             "suite": list(e.suite), "metric_hint": e.metric_hint, "fallback": e.fallback,
             "examples": list(e.examples), "open_edition": e.open_edition, "templated": e.templated,
             "cpe": e.cpe, "lineage": [list(line) for line in e.lineage]}
@@ -102,8 +102,8 @@ def _entry(d: dict) -> Entry:
         rules=tuple(tuple((name, LazyPattern(pattern, flags)) for name, pattern, flags in rule) for rule in d["rules"]),
         publisher=d["publisher"], product=d["product"], edition=d["edition"], editions=tuple(d["editions"]),
         value_map=d["value_map"], version=d["version"], licence=LicenceNeed(d["licence"]),
-        licence_when=tuple((spec, day(until), day(since), LicenceNeed(licence))
-                           for spec, until, since, licence in d["licence_when"]),
+        licence_when=tuple((spec, day(until), day(since), LicenceNeed(licence), note)
+                           for spec, until, since, licence, note in d["licence_when"]),
         suite=tuple(d["suite"]), metric_hint=d["metric_hint"], fallback=d["fallback"],
         examples=tuple(d["examples"]), open_edition=d["open_edition"], templated=d["templated"],
         cpe=d["cpe"], lineage=tuple(tuple(line) for line in d["lineage"]))

@@ -65,7 +65,7 @@ WHEN_KEYS = ("version", "until", "since", "licence", "note")
 EXAMPLE_KEYS = ("title", "publisher", "source", "version", "package_id", "origin", "location", "expect")
 LICENCES = ("required", "free")
 
-Condition = tuple  # (version range or None, until date or None, since date or None, LicenceNeed)
+Condition = tuple  # (version range or None, until date or None, since date or None, LicenceNeed, note or None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,11 +94,20 @@ class Entry:
     lineage: tuple[tuple[str, ...], ...] = ()  # edition lines, each oldest first
 
     def licence_for(self, version: str | None, today: date) -> LicenceNeed:
-        for spec, until, since, licence in self.licence_when:
+        return self.licence_band(version, today)[0]
+
+    def licence_band(self, version: str | None, today: date) -> tuple[LicenceNeed, str | None]:
+        """The licence of ``version`` on ``today`` and, for an entry with ``licence_when``, what decided
+        it: "licence_when version >=21,<=21.0.12 of catalogue/oracle.yml:oracle-java-se: free (NFTC)", or
+        that no band covers the version (the entry's own licence)."""
+        for spec, until, since, licence, note in self.licence_when:
             if (spec is None or version_in_range(version, spec)) and not (
                     (until and today > until) or (since and today < since)):
-                return licence
-        return self.licence
+                band = " ".join(f"{k} {v}" for k, v in (("version", spec), ("until", until), ("since", since)) if v)
+                return licence, f"licence_when {band} of {self.rule}: {licence.value}" + (f" ({note})" if note else "")
+        if not self.licence_when:
+            return self.licence, None
+        return self.licence, f"no licence_when band of {self.rule} covers it: {self.licence.value}"
 
 
 def template_fields(template: str) -> list[str]:
@@ -139,8 +148,8 @@ def _condition(doc: YamlFile, node: yaml.Node, where: str) -> Condition | None:
     except ValueError as exc:
         doc.fail(fields.get("version"), f"{where}.version", f"expected a version range: {exc}")
     until, since = (doc.date(fields.get(k), f"{where}.{k}") for k in ("until", "since"))
-    doc.text(fields.get("note"), f"{where}.note")
-    return None if len(doc.problems) > before else (spec, until, since, LicenceNeed(licence))
+    note = doc.text(fields.get("note"), f"{where}.note")
+    return None if len(doc.problems) > before else (spec, until, since, LicenceNeed(licence), note)
 
 
 def _examples(doc: YamlFile, node: yaml.Node | None, name: str) -> tuple[dict, ...]:

@@ -112,6 +112,9 @@ def measure_group(group: ProductGroup, states: dict[str, TermState], rules: Metr
     free = group.count - len(required) - group.folded
     if free and required:
         group.notes.append(f"{count_text(free)} need no licence (by version): not counted")
+    if required:  # what decided each version's licence, where the catalogue decides by version bands
+        bands = dict.fromkeys((rec.version, rec.why) for _, _, rec in group.items if rec.why)
+        group.notes += [f"version {version}: {why}" for version, why in bands]
     if not required and not group.usable:
         on = _named_hosts(group.hosts)
         text = f"no licence needed: {count_text(group.count)} on {on}"

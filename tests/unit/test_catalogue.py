@@ -334,6 +334,25 @@ def test_oracle_jdk_21_is_decided_by_the_build_not_by_todays_date(version, licen
         assert catalogue.recognise(title).licence.value == licence
 
 
+def test_the_position_names_the_version_band_that_decided_each_java_build():
+    """21.0.5 is free by its NFTC band and 21.0.13 falls outside every band: the position counts the
+    employees once for the licensable build and says, per version, which band of which entry decided."""
+    from sam_engine.licensing.position import build_position
+    from sam_engine.model import Entitlement, HostScan, HostStatus
+
+    scans = [HostScan("s1", f"pc{n}", HostStatus.OK, None,
+                      (inst(f"Java(TM) SE Development Kit {v} (64-bit)", f"{v}.0", "Oracle Corporation"),))
+             for n, v in enumerate(("21.0.5", "21.0.13"))]
+    java = Entitlement("J1", "Oracle", "Java SE", "employee", 450, "licences/oracle.yml:3")
+    (p,) = [p for p in build_position(scans, SHIPPED.recognise, [java], TODAY, headcount=450).products
+            if p.product == "Java SE"]
+    assert (p.consumption.quantity, p.owned, p.status.value) == (450, 450, "compliant")
+    rule = "catalogue/oracle.yml:oracle-java-se"
+    assert [n for n in p.notes if n.startswith("version ")] == [
+        f"version 21.0.5: licence_when version >=21,<=21.0.12 of {rule}: free (NFTC; 21.0.13 and later are OTN)",
+        f"version 21.0.13: no licence_when band of {rule} covers it: required"]
+
+
 @pytest.mark.parametrize("record", [
     inst("Eclipse Temurin JDK with Hotspot 17.0.9+9 (x64)", "17.0.9.9", "Eclipse Adoptium"),
     inst("Amazon Corretto 17.0.9.8.1 (x64)", "17.0.9.8", "Amazon"),
