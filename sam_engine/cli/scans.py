@@ -11,15 +11,18 @@ import argparse
 import datetime as dt
 import json
 import os
+import sys
 
 from sam_engine import pipeline
 from sam_engine.cli.exit_codes import ExitCode
 from sam_engine.findings import notify
 from sam_engine.cli.exit_codes import BadInput
+from sam_engine.progress import StageProgress
 from sam_engine.store import open_store
 
 
 _TRUE = ("1", "true", "yes", "on", "y", "t")
+PROGRESS_AFTER = 2.0  # seconds a stage runs before ingest shows its progress: short runs stay quiet
 
 
 def report_dir_default() -> str:
@@ -36,10 +39,16 @@ def installations_csv(args: argparse.Namespace) -> bool:
     return env_flag("FLEETSAM_INSTALLATIONS_CSV", True) and not args.no_installations_csv
 
 
+def _progress_line(line: str) -> None:
+    print(f"fleetsam: {line}", file=sys.stderr, flush=True)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """Store, reconcile and report a spool; long stages print progress on stderr (stdout keeps the summary)."""
     alerts = notify.AlertSettings.from_env(policy=args.policy, notify=args.notify)
     summary = pipeline.process_spool(args.spool, store=args.store, report_dir=args.report_dir, alerts=alerts,
-                                     installations=installations_csv(args))
+                                     installations=installations_csv(args),
+                                     progress=StageProgress(_progress_line, quiet_for=PROGRESS_AFTER))
     for line in summary.lines():
         print(line)
     return ExitCode.OK

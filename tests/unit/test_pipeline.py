@@ -1,6 +1,7 @@
 """Spool -> store -> reports, as the callback hands a run over."""
 
 import json
+import re
 
 import pytest
 from report_browser import read_island
@@ -189,3 +190,19 @@ def test_host_entries_with_a_bad_name_or_collection_time_are_located(tmp_path):
                                                                               ("web1.json", "warning")]
     assert 'inventory_name: expected a host name, got ["a"]' in problems[0].message
     assert 'collected_at: expected an ISO 8601 timestamp, got "yesterday"' in problems[1].message
+
+
+def test_ingest_shows_each_long_stage_on_stderr_and_keeps_stdout_for_the_summary(tmp_path, monkeypatch, capsys):
+    from sam_engine.cli import scans
+    from sam_engine.cli.main import main
+    from sam_engine.report.render import REPORT_FILES
+
+    monkeypatch.setattr(scans, "PROGRESS_AFTER", 0.0)  # every stage counts as long
+    spool = write_spool(tmp_path, "s1", [("web1", "ok", RESULT), ("web2", "unreachable", None)])
+    assert main(["--store", str(tmp_path / "db.json"), "ingest", str(spool), "--report-dir", str(tmp_path / "r")]) == 0
+    out, err = capsys.readouterr()
+    ended = [re.sub(r"\d+ s$", "N s", line) for line in err.splitlines() if " in " in line]  # a stage's closing line
+    assert ended == ["fleetsam: ingest: 2 hosts in N s", "fleetsam: reconcile: done in N s",
+                     f"fleetsam: report: {len(REPORT_FILES)} files in N s"]
+    assert all(line.startswith("fleetsam: ") for line in err.splitlines())
+    assert "fleetsam:" not in out and "web" not in err
