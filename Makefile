@@ -49,7 +49,7 @@ test-integration: test-deps $(STAMP)
 
 ## bench: every benchmark figure (bench/, results in BENCHMARKS.md); `make bench QUICK=1` is the reduced run
 bench: test-deps $(STAMP)
-	bash bench/install-agent.sh
+	bash tests/integration/install-deps.sh fusioninventory-agent
 	QUICK=$(QUICK) $(BIN)/python bench/run_all.py
 
 ## lint: ansible-lint (production profile) at the root, the changelog fragments, ruff (pyflakes rules) on the Python

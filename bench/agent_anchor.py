@@ -10,8 +10,9 @@ beside ``ansible localhost -m ansible.builtin.package_facts``, ``dpkg-query -W``
 ``ansible localhost -m ansible.builtin.ping`` (ansible's own floor for one module run).
 software_facts' apt origin cache (module_utils/apt_origin_cache.py) is warm in the
 rounds; one run after removing it first gives the cold figure (the first scan after
-``apt update``). The agent comes from ``bench/install-agent.sh`` (Debian package
-fusioninventory-agent); without it the figure is reported as missing, not guessed.
+``apt update``). The agent, Debian's fusioninventory-agent, is installed by
+``tests/integration/install-deps.sh fusioninventory-agent`` (``make bench`` runs it); without
+it the figure is reported as missing, not guessed.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def main() -> int:
              agent_s=med["agent"], package_facts_s=med["package_facts"], dpkg_query_s=med["dpkg_query"],
              ping_s=med["ping"], cold_cache_s=cold, rounds=rounds, load1=round(load, 2))
     else:
-        note(f"{AGENT} is not installed (bench/install-agent.sh): no agent_anchor figure")
+        note(f"{AGENT} is not installed (tests/integration/install-deps.sh fusioninventory-agent): no agent_anchor figure")
     for name in commands:
         note(f"{name}: {med[name]:.3f} s (range {min(walls[name]):.3f}-{max(walls[name]):.3f}), "
              f"packages found: {found.get(name, '-')}")

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian packages `make test` needs that a minimal bookworm (git,
-# make, python3, python3-venv) lacks, only when missing.
+# make, python3, python3-venv) lacks, or those given as arguments, only when missing.
 # Idempotent and quick (a dpkg-query) when everything is present.
 set -eu
 
@@ -18,6 +18,11 @@ set -eu
 #                                  tests (tests/integration/vcsim.py)
 #   libvirt-clients                virsh with libvirt's built-in test driver: the hypervisor collector's test host
 PACKAGES="libvirt-clients golang-go golang-github-vmware-govmomi-dev postgresql openssh-server openssh-client debootstrap ca-certificates rpm python3 python3-apt util-linux mount chromium fonts-liberation libatomic1"
+# Packages given as arguments replace the list: `make bench` installs the agent bench/agent_anchor.py
+# compares the collector with this way (fusioninventory-agent); the tests do not need it.
+if [ $# -gt 0 ]; then
+    PACKAGES="$*"
+fi
 
 missing=""
 for pkg in $PACKAGES; do
