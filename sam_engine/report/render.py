@@ -27,15 +27,14 @@ import codecs
 import hashlib
 import json
 import os
-import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Callable
 
 import jinja2
 from markupsafe import Markup
 
+from sam_engine.atomic_file import atomic_open
 from sam_engine.report.island import finding_hosts, html_view, island_json
 from sam_engine.report import formats as report_formats
 from sam_engine.report import installations as report_installations
@@ -73,25 +72,11 @@ def _unencodable(error: UnicodeError) -> tuple[bytes, int]:
 codecs.register_error("fleetsam-replace", _unencodable)
 
 
-@contextmanager
-def atomic_open(path: Path, encoding: str = "utf-8", newline: str | None = None) -> Iterator[IO[str]]:
-    """A text file written under a temporary name and renamed into place when complete.
-
-    Readable as the umask allows (reports are shared); an exception leaves the old file.
-    Characters the encoding cannot hold are written as U+FFFD.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def _shared_mode() -> int:
+    """Reports are shared: readable as the umask allows (mkstemp alone would make them 0600)."""
     umask = os.umask(0)
     os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)
-    try:
-        with os.fdopen(fd, "w", encoding=encoding, newline=newline, errors="fleetsam-replace") as handle:
-            yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    return 0o666 & ~umask
 
 
 def _script_source() -> str:
@@ -170,8 +155,9 @@ def write_reports(model: dict[str, Any], out_dir: Path, scan: Scan, position: Li
             on_file(name)
         t0 = time.perf_counter()
         csv_file = name.endswith(".csv")
-        with atomic_open(out_dir / name, report_formats.ENCODING if csv_file else "utf-8",
-                         newline="" if csv_file else None) as handle:
+        # characters the encoding cannot hold are written as U+FFFD ("fleetsam-replace")
+        with atomic_open(out_dir / name, encoding=report_formats.ENCODING if csv_file else "utf-8",
+                         newline="" if csv_file else None, errors="fleetsam-replace", mode=_shared_mode()) as handle:
             writers[name](handle)
         timings[name] = time.perf_counter() - t0
         paths.append(out_dir / name)

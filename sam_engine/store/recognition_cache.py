@@ -26,11 +26,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 from urllib.parse import urlsplit
 
+from sam_engine.atomic_file import atomic_open
 from sam_engine.model import Problem
 from sam_engine.store.interface import is_server_location
 
@@ -96,17 +96,8 @@ class RecognitionCache:
                           separators=(",", ":"))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="ascii") as handle:  # ensure_ascii: every text escaped
-                    handle.write(body)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            with atomic_open(self.path, encoding="ascii", durable=True) as handle:  # ensure_ascii: all escaped
+                handle.write(body)
         except OSError as exc:
             return [self._warning(f"cannot be written ({exc.strerror or exc}); the next run recognises afresh")]
         return []

@@ -51,7 +51,6 @@ import fcntl
 import json
 import os
 import stat
-import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
@@ -59,6 +58,7 @@ from typing import Sequence
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
+from sam_engine.atomic_file import atomic_open, temp_prefix
 from sam_engine.ingest.inventory import RowTable, inventory_from_doc, table_from_doc
 from sam_engine.model import Entitlement, HostScan, Scan
 from sam_engine.store.documents import TABLES, retirement_keys, scan_documents
@@ -75,11 +75,6 @@ from sam_engine.store.interface import (
 
 FORMAT_VERSION = 3  # 2: compact inventories; 3: run scope and group, retired hosts (2 is upgraded on open)
 _LOCK_POLL = 0.05
-
-
-def temp_prefix(path: Path) -> str:
-    """The name start of the temporary files a commit writes beside the store ``path``."""
-    return f".{path.name}."
 
 
 def remove_stale_temps(path: Path) -> None:
@@ -131,27 +126,13 @@ class _SessionJSONStorage(Storage):
         if not self.dirty:
             return
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(self._path), dir=self._path.parent)
-        try:
-            try:  # the store keeps the mode it was given; a new one stays 0600 (mkstemp's): it lists the fleet
-                os.fchmod(fd, stat.S_IMODE(os.stat(self._path).st_mode))
-            except FileNotFoundError:
-                pass
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                # dumps, not dump: json.dump encodes chunk by chunk in Python, dumps in C (much faster)
-                handle.write(json.dumps(self._data, separators=(",", ":"), ensure_ascii=False))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self._path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(self._path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        try:  # the store keeps the mode it was given; a new one stays 0600 (mkstemp's): it lists the fleet
+            mode = stat.S_IMODE(os.stat(self._path).st_mode)
+        except FileNotFoundError:
+            mode = None
+        with atomic_open(self._path, mode=mode, durable=True) as handle:
+            # dumps, not dump: json.dump encodes chunk by chunk in Python, dumps in C (much faster)
+            handle.write(json.dumps(self._data, separators=(",", ":"), ensure_ascii=False))
         self.dirty = False
 
     def close(self) -> None:
