@@ -53,9 +53,10 @@ def _trusted(info):
 class OriginCache(object):
     """The cache of one lists folder in the file ``path``; failures only cost a full read."""
 
-    def __init__(self, lists_dir, path=None):
+    def __init__(self, lists_dir, path=None, write=True):
         self.lists_dir = os.path.abspath(lists_dir)
         self.path = path or default_path()
+        self.write = write  # False: check mode, the cache is used but never written
 
     def _key(self):
         return {'format': CACHE_FORMAT, 'lists_dir': self.lists_dir, 'lists': lists_signature(self.lists_dir)}
@@ -79,6 +80,8 @@ class OriginCache(object):
 
     def save(self, archives, facts):
         """Write the cache atomically (a temporary file renamed over it); a failure is silent."""
+        if not self.write:
+            return
         folder = os.path.dirname(self.path)
         try:
             if not os.path.isdir(folder):

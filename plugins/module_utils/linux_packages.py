@@ -60,45 +60,47 @@ def _run(run_command, argv, label):
 
 
 def _collector(name):
-    """Decorate ``func(run_command, root, which)`` into the collector of source ``name``.
+    """Decorate ``func(run_command, root, which, check_mode)`` into the collector of source ``name``.
 
     The collector returns None when the source is absent, and an empty result
     with a warning for a live-only source asked about a root other than '/'.
+    ``check_mode`` (Ansible's) writes nothing on the host, not even a cache.
     """
     def decorate(func):
         @functools.wraps(func)
-        def collect(run_command, root='/', which=find_binary):
+        def collect(run_command, root='/', which=find_binary, check_mode=False):
             source = SOURCES_BY_NAME[name]
             if not source_available(source, root, which):
                 return None
             if source.live_only and root != '/':
                 return [], ['%s: only the running system can be listed, not root %s' % (name, root)]
-            return func(run_command, root, which)
+            return func(run_command, root, which, check_mode)
         return collect
     return decorate
 
 
 @_collector('dpkg')
-def collect_dpkg(run_command, root, which):
+def collect_dpkg(run_command, root, which, check_mode):
     """Collect dpkg packages from ``<root>/var/lib/dpkg``, with their apt origins; lz4/zst lists
     need ``apt-helper``, which is not run for another root. The running system's origins are
-    cached on the host (``apt_origin_cache``); another root is read as it is, nothing written."""
+    cached on the host (``apt_origin_cache``; in check mode the cache is read, not written);
+    another root is read as it is, nothing written."""
     records = read_dpkg(root_path(root, DPKG_ADMINDIR))
     live = root == '/'
     warnings = add_apt_origins(records, root_path(root, APT_LISTS), run_command if live else None,
-                               OriginCache(APT_LISTS) if live else None)
+                               OriginCache(APT_LISTS, write=not check_mode) if live else None)
     return records, warnings
 
 
 @_collector('rpm')
-def collect_rpm(run_command, root, which):
+def collect_rpm(run_command, root, which, check_mode):
     """Collect rpm packages by running ``rpm -qa`` (with ``--root`` for a mounted image)."""
     out, warnings = _run(run_command, rpm_query_argv(root, which('rpm')), 'rpm')
     return parse_rpm_query(out), warnings
 
 
 @_collector('apk')
-def collect_apk(run_command, root, which):
+def collect_apk(run_command, root, which, check_mode):
     """Collect apk packages from ``<root>/lib/apk/db/installed``, with their repository tags."""
     repositories = root_path(root, APK_REPOSITORIES)
     tags = parse_apk_repositories(read_text(repositories)) if os.path.isfile(repositories) else {}
@@ -106,14 +108,14 @@ def collect_apk(run_command, root, which):
 
 
 @_collector('pacman')
-def collect_pacman(run_command, root, which):
+def collect_pacman(run_command, root, which, check_mode):
     """Collect pacman packages from ``<root>/var/lib/pacman/local``, with their sync repositories."""
     records = read_pacman(root_path(root, PACMAN_DBPATH))
     return records, add_pacman_origins(records, root_path(root, PACMAN_DBPATH))
 
 
 @_collector('snap')
-def collect_snap(run_command, root, which):
+def collect_snap(run_command, root, which, check_mode):
     """Collect snaps by running ``snap list`` (running system only)."""
     out, warnings = _run(run_command, [which('snap')] + SNAP_LIST_ARGV[1:], 'snap')
     mount_dir = next((d for d in SNAP_MOUNT_DIRS if os.path.isdir(d)), SNAP_MOUNT_DIRS[0])
@@ -121,7 +123,7 @@ def collect_snap(run_command, root, which):
 
 
 @_collector('flatpak')
-def collect_flatpak(run_command, root, which):
+def collect_flatpak(run_command, root, which, check_mode):
     """Collect flatpak apps and runtimes by running ``flatpak list`` (running system only)."""
     out, warnings = _run(run_command, [which('flatpak')] + FLATPAK_LIST_ARGV[1:], 'flatpak')
     return parse_flatpak_list(out), warnings

@@ -37,6 +37,7 @@ description:
     mode 0600. It keeps what the apt lists say about the installed package names while the lists' names,
     sizes and times stay the same, so a scan reads and decompresses them only after C(apt update) or a new
     installation. The origins are the same with or without it; a cache another user could write is ignored.
+    In check mode the cache is read but not written, so nothing on the host changes.
 options:
   sources:
     description:
@@ -319,7 +320,7 @@ def collect_software(module, wanted, run, root):
                 found, errors = swid.find_swid_tags(dirs, root)
                 result = (found, ['%s: %s' % (e['path'], e['reason']) for e in errors])
             else:
-                result = linux_packages.SOURCES_BY_NAME[name].collect(run, root, which)
+                result = linux_packages.SOURCES_BY_NAME[name].collect(run, root, which, module.check_mode)
         except Exception as exc:  # a broken source must not hide the others
             module.warn('fleetsam: source %s failed: %s' % (name, exc))
             report[name] = {'status': 'failed', 'count': 0, 'message': str(exc)}

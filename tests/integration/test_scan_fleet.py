@@ -158,9 +158,13 @@ def test_unreachable_host_keeps_last_inventory_and_nothing_is_duplicated(scanned
 
 def test_check_mode_scan_changes_nothing(scanned, fleet):
     scanner = scanned[0]
+    cache = fleet["debian"].root / "var/cache/fleetsam/apt-origins.json"
+    assert cache.is_file(), "a scan keeps the host's apt origins for the next one"
+    cache.unlink()
     run = scanner.scan("--check")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "changed=0" in run.stdout and "changed=1" not in run.stdout
+    assert not cache.exists(), "check mode writes nothing on the host, not even the cache"
 
 
 def test_installations_csv_can_be_left_out_of_a_nightly_scan(scanned):

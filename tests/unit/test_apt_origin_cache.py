@@ -53,6 +53,19 @@ def test_the_cache_gives_the_origins_of_a_full_read_without_reading_the_lists(li
     assert origins(second) == origins(expected)
 
 
+def test_check_mode_uses_the_cache_but_never_writes_it(lists, tmp_path):
+    folder, records = lists
+    path = tmp_path / "cache" / "apt-origins.json"
+    checked = fresh(records)
+    assert po.add_apt_origins(checked, str(folder), cache=cache_mod.OriginCache(str(folder), str(path), write=False)) == []
+    assert not path.parent.exists()  # nothing written: not the file, not its folder
+    po.add_apt_origins(fresh(records), str(folder), cache=cache_mod.OriginCache(str(folder), str(path)))
+    before = path.read_bytes(), path.stat().st_mtime_ns
+    again = fresh(records)
+    assert po.add_apt_origins(again, str(folder), cache=cache_mod.OriginCache(str(folder), str(path), write=False)) == []
+    assert origins(again) == origins(checked) and (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
 def test_changed_lists_or_a_new_package_read_the_lists_again(lists, tmp_path, monkeypatch):
     folder, records = lists
     path = tmp_path / "apt-origins.json"
