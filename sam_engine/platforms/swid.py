@@ -54,8 +54,20 @@ def split_documents(text: str) -> list[str]:
     return documents
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+def local_name(tag: str) -> str:
+    """An element's name without its namespace: ``{http://...}Entity`` -> ``Entity``."""
+    return tag.rpartition("}")[2]
+
+
+def untrusted_xml(text: str, what: str, error: type[ValueError]) -> ET.Element:
+    """The root element of XML text from a scanned host (a tag, a nuspec). Raises ``error`` naming
+    ``what`` for a DTD or entity declaration (never expanded) and for text that is not well-formed."""
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:  # no entity expansion from a scanned host
+        raise error(f"DTD and entity declarations are not allowed in {what}")
+    try:
+        return ET.fromstring(text.lstrip("\ufeff"))  # already text: a declared encoding is ignored
+    except ET.ParseError as exc:
+        raise error(f"not well-formed XML: {exc}") from None
 
 
 def _namespace(tag: str) -> str | None:
@@ -97,10 +109,10 @@ def _software_identity(root: ET.Element, location: str | None) -> dict[str, Any]
     for child in root:
         if _namespace(child.tag) != namespace:  # a Signature or a foreign extension
             continue
-        if _local(child.tag) == "Entity":
+        if local_name(child.tag) == "Entity":
             for role in (child.get("role") or "").lower().split():
                 entities.setdefault(role, child)
-        elif _local(child.tag) == "Meta":
+        elif local_name(child.tag) == "Meta":
             for key, value in child.attrib.items():
                 meta.setdefault(key, value)
 
@@ -157,13 +169,8 @@ def _legacy(root: ET.Element, location: str | None) -> dict[str, Any]:
 
 def parse_tag(document: str, location: str | None = None) -> dict[str, Any]:
     """The record of one tag document; raises ``SwidTagError`` when it is not a usable tag."""
-    if "<!DOCTYPE" in document or "<!ENTITY" in document:  # no entity expansion from a scanned host
-        raise SwidTagError("DTD and entity declarations are not allowed in a tag")
-    try:
-        root = ET.fromstring(document.lstrip("\ufeff"))  # already text: a declared encoding is ignored
-    except ET.ParseError as exc:
-        raise SwidTagError(f"not well-formed XML: {exc}") from None
-    local = _local(root.tag)
+    root = untrusted_xml(document, "a tag", SwidTagError)
+    local = local_name(root.tag)
     if local == "SoftwareIdentity":
         return _software_identity(root, location)
     if local == "software_identification_tag":

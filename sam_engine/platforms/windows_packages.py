@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import xml.etree.ElementTree as ET
 from typing import Any, Iterable, Mapping, NamedTuple
 
 from sam_engine.model import Installation, Problem
 from sam_engine.platforms.records import origin_line
+from sam_engine.platforms.swid import local_name, untrusted_xml
 from sam_engine.platforms.windows_programs import value_text
 
 # --- Chocolatey packages ---------------------------------------------------------------------
@@ -38,28 +38,19 @@ class NuspecError(ValueError):
     """A nuspec text that is not a package's metadata; the message says why."""
 
 
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]  # "{http://schemas.microsoft.com/packaging/...}id" -> "id"
-
-
 def parse_nuspec(text: str) -> dict[str, str | None]:
     """The metadata fields of one nuspec (``NUSPEC_FIELDS`` and ``license``: an SPDX expression or None).
 
     Any schema namespace, or none, is read alike. Raises ``NuspecError`` for text that is not
     well-formed, declares a DTD or entities, or names no id and version.
     """
-    if "<!DOCTYPE" in text or "<!ENTITY" in text:  # no entity expansion from a scanned host
-        raise NuspecError("DTD and entity declarations are not allowed in a nuspec")
-    try:
-        root = ET.fromstring(text.lstrip("\ufeff"))  # already text: a declared encoding is ignored
-    except ET.ParseError as exc:
-        raise NuspecError(f"not well-formed XML: {exc}") from None
-    metadata = next((child for child in root if _local(child.tag) == "metadata"), None)
-    if _local(root.tag) != "package" or metadata is None:
-        raise NuspecError(f"root element is {_local(root.tag)}, not a package with metadata")
+    root = untrusted_xml(text, "a nuspec", NuspecError)
+    metadata = next((child for child in root if local_name(child.tag) == "metadata"), None)
+    if local_name(root.tag) != "package" or metadata is None:
+        raise NuspecError(f"root element is {local_name(root.tag)}, not a package with metadata")
     values: dict[str, str | None] = dict.fromkeys((*NUSPEC_FIELDS, "license"))
     for child in metadata:
-        name = _local(child.tag)
+        name = local_name(child.tag)
         content = " ".join((child.text or "").split()) or None
         if name in NUSPEC_FIELDS:
             values[name] = content
