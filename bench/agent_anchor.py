@@ -1,7 +1,7 @@
 """Figure 1b: the agent-based anchor, an agentless collection against an inventory agent run locally.
 
 Whole-command wall times on this host, alternating, the median of each (QUICK: 2 rounds,
-full: 5), with the packages each one found:
+full: 5), with the packages each one found; the figure is the median of the rounds' ratios:
 
     agent_anchor  wall(ansible localhost -m fleetsam.sam.software_facts)
                   / wall(fusioninventory-agent --local DIR)                 target 1
@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, VENV_BIN, ansible_env, emit, median, note, quick  # noqa: E402
+from common import REPO, VENV_BIN, ansible_env, emit_rounds, median, note, quick  # noqa: E402
 
 AGENT = "fusioninventory-agent"
 ORIGIN_CACHE = Path("/var/cache/fleetsam/apt-origins.json")  # root's (apt_origin_cache.ROOT_CACHE)
@@ -90,9 +90,9 @@ def main() -> int:
     med = {name: median(values) for name, values in walls.items()}
     load = os.getloadavg()[0]
     if agent:
-        emit("agent_anchor", med["software_facts"], med["agent"], 1.0, software_facts_s=med["software_facts"],
-             agent_s=med["agent"], package_facts_s=med["package_facts"], dpkg_query_s=med["dpkg_query"],
-             ping_s=med["ping"], cold_cache_s=cold, rounds=rounds, load1=round(load, 2))
+        emit_rounds("agent_anchor", walls["software_facts"], walls["agent"], 1.0,
+                    software_facts_s=med["software_facts"], agent_s=med["agent"], package_facts_s=med["package_facts"],
+                    dpkg_query_s=med["dpkg_query"], ping_s=med["ping"], cold_cache_s=cold, load1=round(load, 2))
     else:
         note(f"{AGENT} is not installed (tests/integration/install-deps.sh fusioninventory-agent): no agent_anchor figure")
     for name in commands:

@@ -1,13 +1,13 @@
 """Figure 3: the overhead of the fleetsam.sam.collector callback.
 
-500 inventory hosts (QUICK: 8) with ``ansible_connection=local`` run
+200 inventory hosts (QUICK: 8) with ``ansible_connection=local`` run
 ``playbooks/scan.yml`` (the collector) without the callback and with it
 (spooling each result, then ingest, store, reconcile, findings and report at the
-end), alternately, twice each (QUICK: once); the fastest of each counts.
-Each run with the callback is a first scan (no store, no recognition cache);
-then the same runs again with the callback into the store the last one left
-(a new scan: the nightly case, the store's recognition cache warm).
-forks 25 (ansible.cfg).
+end). Each round runs, one after the other: without the callback; with it as a
+first scan (no store, no recognition cache); with it again into the store the
+first scan left (a new scan: the nightly case, the store's recognition cache
+warm). Three rounds; each figure is the median of the rounds' ratios, with
+their range. forks 25 (ansible.cfg).
 
     callback         wall(with callback, first scan) / wall(without)   target 1.05
     callback_repeat  wall(with callback, repeat scan) / wall(without)  target 1.05
@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, VENV_BIN, ansible_env, emit, note, quick, run  # noqa: E402
+from common import REPO, VENV_BIN, ansible_env, emit_rounds, median, note, quick, run  # noqa: E402
 
 
 def inventory(path: Path, hosts: int) -> None:
@@ -31,7 +31,7 @@ def inventory(path: Path, hosts: int) -> None:
 
 
 def main() -> int:
-    hosts, reps = (8, 1) if quick() else (500, 2)
+    hosts, rounds = (8, 3) if quick() else (200, 3)
     with tempfile.TemporaryDirectory(prefix="fleetsam-bench-callback-") as tmp:
         tmp = Path(tmp)
         inventory(tmp / "inventory.yml", hosts)
@@ -42,21 +42,21 @@ def main() -> int:
         # a stdout-type callback in the list is skipped: this enables no extra callback at all
         without_env = ansible_env(ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.minimal", **common)
         with_env = ansible_env(ANSIBLE_CALLBACKS_ENABLED="fleetsam.sam.collector", **common)
-        withouts, withs = [], []
-        for _ in range(reps):  # alternate; the fastest of each counts (noise on a shared machine only adds)
-            withouts.append(run(argv, env=without_env, log=tmp / "without.log"))
-            for name in ("store.json", "store.json.recognition"):  # every run with the callback is a first scan
+        withouts, withs, repeats = [], [], []
+        for _ in range(rounds):
+            withouts.append(run(argv, env=without_env, log=tmp / "without.log")["wall"])
+            for name in ("store.json", "store.json.recognition"):  # a first scan: no store, no recognition cache
                 (tmp / name).unlink(missing_ok=True)
-            withs.append(run(argv, env=with_env, log=tmp / "with.log"))
-        repeat = run(argv, env=with_env, log=tmp / "repeat.log")
-        without, with_cb = min(withouts, key=lambda r: r["wall"]), min(withs, key=lambda r: r["wall"])
+            first = run(argv, env=with_env, log=tmp / "with.log")
+            withs.append(first["wall"])
+            repeats.append(run(argv, env=with_env, log=tmp / "repeat.log")["wall"])
         summary = [ln for ln in (tmp / "with.log").read_text().splitlines() if ln.startswith("fleetsam:")]
         stored = (tmp / "store.json").exists()
-    emit("callback", with_cb["wall"], without["wall"], 1.05, hosts=hosts, reps=reps, with_s=with_cb["wall"],
-         without_s=without["wall"], overhead_s=with_cb["wall"] - without["wall"], rss_mb=round(with_cb["rss_mb"]),
-         rss_mb_without=round(without["rss_mb"]), stored=stored)
-    emit("callback_repeat", repeat["wall"], without["wall"], 1.05, hosts=hosts, with_s=repeat["wall"],
-         without_s=without["wall"], overhead_s=repeat["wall"] - without["wall"])
+    without = median(withouts)
+    emit_rounds("callback", withs, withouts, 1.05, hosts=hosts, with_s=median(withs), without_s=without,
+                overhead_s=median(withs) - without, rss_mb=round(first["rss_mb"]), stored=stored)
+    emit_rounds("callback_repeat", repeats, withouts, 1.05, hosts=hosts, with_s=median(repeats), without_s=without,
+                overhead_s=median(repeats) - without)
     for line in summary[:3]:
         note(line)
     return 0

@@ -6,7 +6,7 @@ package_facts uses), alternating ``software_facts`` / ``package_facts`` pairs
 (the first pair is warm-up). ``bench_timer`` records each task's wall time from
 its start to its result: module transfer, execution and result included.
 
-    collector  median(software_facts) / median(package_facts)   target 0.5
+    collector  software_facts / package_facts per pair: the median of the pairs, with their range   target 0.5
 
 It also checks "more fields": the record keys each returns.
 """
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH, VENV_BIN, ansible_env, emit, median, note, quick, run  # noqa: E402
+from common import BENCH, VENV_BIN, ansible_env, emit_rounds, median, note, quick, run  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 
@@ -42,10 +42,10 @@ def main() -> int:
         sf = [r["wall"] for r in rows if r["action"] == "fleetsam.sam.software_facts"][1:]
         fields = json.loads((tmp / "fields.json").read_text())
     more = len(fields["software_facts_fields"]) > len(fields["package_facts_fields"])
-    emit("collector", median(sf), median(pf), 0.5, software_facts_s=median(sf), package_facts_s=median(pf),
-         reps=len(sf), records=fields["software_facts_records"], packages=fields["package_facts_packages"],
-         fields=f"{len(fields['software_facts_fields'])}+host:{len(fields['software_facts_host_facts'])}"
-                f"_vs_{len(fields['package_facts_fields'])}", more_fields=more, rss_mb=round(result["rss_mb"]))
+    emit_rounds("collector", sf, pf, 0.5, software_facts_s=median(sf), package_facts_s=median(pf),
+                records=fields["software_facts_records"], packages=fields["package_facts_packages"],
+                fields=f"{len(fields['software_facts_fields'])}+host:{len(fields['software_facts_host_facts'])}"
+                       f"_vs_{len(fields['package_facts_fields'])}", more_fields=more, rss_mb=round(result["rss_mb"]))
     note(f"software_facts record: {', '.join(fields['software_facts_fields'])}; "
          f"package_facts: {', '.join(fields['package_facts_fields'])}")
     return 0 if more else 1

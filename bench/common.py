@@ -59,7 +59,18 @@ def quick() -> bool:
 
 def emit(name: str, value: float, baseline: float, target: float, **extra) -> dict:
     """Print one figure line: ``value / baseline`` against ``target``; returns the record."""
-    ratio = value / baseline if baseline else float("inf")
+    return _figure(name, value / baseline if baseline else float("inf"), target, extra)
+
+
+def emit_rounds(name: str, values, baselines, target: float, **extra) -> dict:
+    """One figure from rounds that measured value and baseline side by side: the median of the
+    rounds' ratios, with ``rounds=N range=LOW-HIGH`` (a baseline may be a fixed limit)."""
+    ratios = sorted(v / b if b else float("inf") for v, b in zip(values, baselines, strict=True))
+    spread = {"rounds": len(ratios), "range": f"{ratios[0]:.3f}-{ratios[-1]:.3f}"}
+    return _figure(name, median(ratios), target, {**spread, **extra})
+
+
+def _figure(name: str, ratio: float, target: float, extra: dict) -> dict:
     shown = " ".join(f"{k}={_fmt(v)}" for k, v in extra.items())
     status = "met" if ratio <= target else "MISSED"
     print(f"{name} ratio={ratio:.3f} target={target:g} {status} {shown}".rstrip(), flush=True)
