@@ -105,42 +105,41 @@ class RunSummary:
 
 
 class Timings(dict):
-    """Seconds per stage, in the order they ran; ``observer(stage, None)`` hears a stage start and
-    ``observer(stage, seconds)`` its end (``fleetsam scan`` shows the engine's progress with it)."""
+    """Seconds per step, in the order they ran; ``on_step(step, None)`` hears a step start and
+    ``on_step(step, seconds)`` its end (``StageProgress.on_step``)."""
 
-    def __init__(self, observer: Callable[[str, float | None], None] | None = None):
+    def __init__(self, on_step: Callable[[str, float | None], None] | None = None):
         super().__init__()
-        self.observer = observer
+        self.on_step = on_step
 
 
 @contextmanager
 def _timed(timings: dict[str, float], stage: str):
-    observer = getattr(timings, "observer", None)
-    if observer:
-        observer(stage, None)
+    on_step = getattr(timings, "on_step", None)
+    if on_step:
+        on_step(stage, None)
     t0 = time.perf_counter()
     try:
         yield
     finally:
         timings[stage] = time.perf_counter() - t0
-    if observer:  # only a stage that ended normally is reported done
-        observer(stage, timings[stage])
+    if on_step:  # only a step that ended normally is reported done
+        on_step(stage, timings[stage])
 
 
 def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
                   settings: LicenceSettings | None = None, as_of: dt.date | None = None,
                   alerts: notify.AlertSettings | None = None, installations: bool = True,
-                  progress: StageProgress = NO_PROGRESS,
-                  observer: Callable[[str, float | None], None] | None = None) -> RunSummary:
+                  progress: StageProgress = NO_PROGRESS) -> RunSummary:
     """Store one run's spool as a scan snapshot, reconcile it and write the reports
     (``installations=False``: all but ``installations.csv``), telling ``progress`` how far each
-    stage (ingest, reconcile, report) is (the callback's lines on long runs) and ``observer`` when
-    each timed step starts and ends (``fleetsam scan``'s display, see ``Timings``).
+    stage (ingest, reconcile, report) is (the callback's lines on long runs) and when each timed
+    step starts and ends (its ``on_step``: ``fleetsam scan``'s display).
 
     One store session holds the whole run's writes (the scan, the findings'
     state and outbox, the position summary for the trend): the store file is
     written once. Notifications are sent after it is committed."""
-    timings = Timings(observer)
+    timings = Timings(progress.on_step)
     alerts = alerts or notify.AlertSettings.from_env()
     host_files(Path(spool))  # a spool with no results is refused before the store is created or locked
     with open_store(store) as st:

@@ -7,7 +7,10 @@ a stage that took longer ends with a line of its count and time. A stage counts 
 (hosts read, report files written) with ``advance``; a watcher thread prints,
 so a stage without a count still shows its time.
 
-``NO_PROGRESS`` prints nothing (the default of every engine function).
+The same object carries the finer hook ``on_step``: told when each timed step of
+the engine (``ingest+normalise``, ``store``, ``reconcile``, ``render``, ...) starts and
+ends (``fleetsam scan`` shows these). ``NO_PROGRESS`` prints nothing and hears no
+step (the default of every engine function).
 """
 
 from __future__ import annotations
@@ -63,10 +66,12 @@ class Stage:
 
 class StageProgress:
     """Prints ``progress_line``s through ``emit`` for a stage once it has lasted ``quiet_for``
-    seconds, then every ``every`` seconds, and a closing line for a stage that lasted that long."""
+    seconds, then every ``every`` seconds, and a closing line for a stage that lasted that long;
+    ``on_step(step, None)`` hears a timed step start and ``on_step(step, seconds)`` its end."""
 
-    def __init__(self, emit: Callable[[str], None] | None, *, quiet_for: float = 2.0, every: float = 10.0):
-        self.emit, self.quiet_for, self.every = emit, quiet_for, every
+    def __init__(self, emit: Callable[[str], None] | None, *, quiet_for: float = 2.0, every: float = 10.0,
+                 on_step: Callable[[str, float | None], None] | None = None):
+        self.emit, self.quiet_for, self.every, self.on_step = emit, quiet_for, every, on_step
 
     @contextmanager
     def stage(self, name: str, total: int | None = None, unit: str = "hosts",

@@ -34,6 +34,7 @@ from sam_engine.cli.exit_codes import BadInput, ExitCode
 from sam_engine.cli.scan_progress import Display, HostTally
 from sam_engine.cli.scans import env_flag, installations_csv, report_dir_default
 from sam_engine.findings import notify
+from sam_engine.progress import StageProgress
 from sam_engine.store import open_store
 from sam_engine.store.interface import is_server_location, masked
 
@@ -237,7 +238,8 @@ def _process(args: argparse.Namespace, spool: Path, display: Display) -> int:
     installations = installations_csv(args)
     try:
         summary = pipeline.process_spool(spool, store=args.store, report_dir=args.report_dir, alerts=alerts,
-                                         installations=installations, observer=display.stage)
+                                         installations=installations,
+                                         progress=StageProgress(None, on_step=display.stage))
     except Exception as exc:  # noqa: BLE001 - any engine failure: the scan's data must survive it
         if display.bar:
             print(file=sys.stdout)
