@@ -92,7 +92,8 @@ def main() -> int:
     if agent:
         emit_rounds("agent_anchor", walls["software_facts"], walls["agent"], 1.0,
                     software_facts_s=med["software_facts"], agent_s=med["agent"], package_facts_s=med["package_facts"],
-                    dpkg_query_s=med["dpkg_query"], ping_s=med["ping"], cold_cache_s=cold, load1=round(load, 2))
+                    dpkg_query_s=med["dpkg_query"], ping_s=med["ping"], cold_cache_s=cold, load1=round(load, 2),
+                    ping_vs_agent=round(med["ping"] / med["agent"], 3))  # Ansible's own floor against the target
     else:
         note(f"{AGENT} is not installed (tests/integration/install-deps.sh fusioninventory-agent): no agent_anchor figure")
     for name in commands:
