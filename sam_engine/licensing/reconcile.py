@@ -263,8 +263,11 @@ def allocate(groups: Sequence[ProductGroup]) -> Allocation:
             if counted[(group.key, eid)] is not None:
                 counted[(group.key, eid)] += take
         shortfall[group.key] = shortfall.get(group.key, 0) + need
+    homes: dict[str, list] = {eid: [] for eid in ents}  # per entitlement, the products it is usable for, in order
+    for key, eid in counted:
+        homes[eid].append(key)
     for eid, left in capacity.items():  # the rest of each entitlement: under its first product
-        here = [g.key for g in groups if (g.key, eid) in counted]
+        here = homes[eid]
         if left is None:
             if all(counted[(k, eid)] is not None for k in here):
                 counted[(here[0], eid)] = None
