@@ -132,9 +132,9 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
 
     The editions of one edition line (``lines``) are one group, named after the line's first edition.
 
-    Recognition, product key, suite folding and the ref label are worked out once
-    per distinct row (an inventory's ``RowTable`` entry), not per installation;
-    each installation then only joins its row's group.
+    Recognition is worked out once per distinct row (an inventory's ``RowTable`` entry),
+    product key, suite folding and the ref label once per product reading (publisher,
+    product, edition), not per installation; each installation then only joins its row's group.
     """
     active = {eid for eid, s in states.items() if s.active}
 
