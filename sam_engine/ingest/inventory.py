@@ -232,7 +232,10 @@ class SnapshotTable:
         srid = self._rid.get(row)
         if srid is None:
             srid = self._rid[row] = len(self._rid)
-            self.rows.extend(self._string(v) for v in row)
+            sids = list(map(self._sid.get, row))  # most strings (sources, vendors, arches) are known already
+            if None in sids:
+                sids = list(map(self._string, row))
+            self.rows.extend(sids)
         return srid
 
     def encode(self, table: RowTable, ids: Sequence[int], times: Sequence[int]) -> dict:

@@ -101,9 +101,24 @@ def _named_hosts(hosts: Sequence[str]) -> str:
     return shown + (f" and {len(hosts) - NAMED_HOSTS:,} more" if len(hosts) > NAMED_HOSTS else "")
 
 
+def _free_result(group: ProductGroup, free: int) -> MetricResult:
+    """Nothing to count: the line naming where the title is (``free``: its installations that need no licence)."""
+    on = _named_hosts(group.hosts)
+    text = f"no licence needed: {count_text(group.count)} on {on}"
+    if group.folded and not free:
+        text = (f"{count_text(group.count)} on {on}: counted under the "
+                f"{' / '.join(group.folded_into)} edition on the same host; nothing more to count here")
+    return MetricResult(group.metric, 0, (TraceLine(text, group.hosts, quantity=0),))
+
+
 def measure_group(group: ProductGroup, states: dict[str, TermState], rules: MetricRules, ctx: MetricContext,
                   hint: Callable[[str, str], str | None] | None = None, lines: EditionLines = NO_LINES) -> None:
     """Fill in the group's metric, usable entitlements, coverage partitions and consumption."""
+    if not group.candidates and not group.required and not group.folded_into:
+        # most of a fleet's titles: free, and no entitlement names them. Their row shows no metric and no
+        # rule (``position._product``), so neither is looked up: only the line saying where they are.
+        group.result = _free_result(group, group.count)
+        return
     group.metric, group.rule_origin, notes = choose_metric(group, states, rules, hint)
     group.notes += notes
     group.usable = [e for e in group.candidates
@@ -116,12 +131,7 @@ def measure_group(group: ProductGroup, states: dict[str, TermState], rules: Metr
         bands = dict.fromkeys((rec.version, rec.why) for _, _, rec in group.items if rec.why)
         group.notes += [f"version {version}: {why}" for version, why in bands]
     if not required and not group.usable:
-        on = _named_hosts(group.hosts)
-        text = f"no licence needed: {count_text(group.count)} on {on}"
-        if group.folded and not free:
-            text = (f"{count_text(group.count)} on {on}: counted under the "
-                    f"{' / '.join(group.folded_into)} edition on the same host; nothing more to count here")
-        group.result = MetricResult(group.metric, 0, (TraceLine(text, group.hosts, quantity=0),))
+        group.result = _free_result(group, free)
         return
     params = rules.params(group.publisher, group.product, group.edition, group.metric)
     hosts = group_per_host(required)

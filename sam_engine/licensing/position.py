@@ -227,7 +227,9 @@ def _unrecognised(group: ProductGroup) -> ProductPosition:
 
 def _product(group: ProductGroup, states: dict[str, TermState], alloc: Allocation, over_ratio: Decimal) -> ProductPosition:
     result, notes = group.result, list(group.notes)
-    hosts = tuple(sorted({h for line in result.lines for h in line.hosts}))
+    # a title that needs no licence (most of a fleet's rows) shows no consumption: its hosts are not collected
+    free = not group.required and not group.usable
+    hosts = () if free else tuple(sorted({h for line in result.lines for h in line.hosts}))
     consumption = Consumption(group.metric, result.quantity, group.rule_origin, hosts,
                               tuple(group.coverage_lines) + result.lines, result.missing, result.servers,
                               result.unplaced, result.host_rule)

@@ -132,9 +132,9 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
 
     The editions of one edition line (``lines``) are one group, named after the line's first edition.
 
-    Recognition, product key, suite folding and the ref label are worked out once
-    per distinct row (an inventory's ``RowTable`` entry), not per installation;
-    each installation then only joins its row's group.
+    Recognition is worked out once per distinct row (an inventory's ``RowTable`` entry),
+    product key, suite folding and the ref label once per product reading (publisher,
+    product, edition), not per installation; each installation then only joins its row's group.
     """
     active = {eid for eid, s in states.items() if s.active}
 
@@ -146,11 +146,24 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
     groups: dict[tuple[bool, ProductKey], ProductGroup] = {}
     placements = Placements(host_scans)
 
+    # per (known, publisher, product, edition): the group, its key and the ref label. Many distinct rows read
+    # as one product (its versions, architectures, sources): edition line and suite are looked up once.
+    named: dict[tuple, tuple[ProductGroup, ProductKey, str]] = {}
+
     def classify(table: RowTable, rid: int) -> tuple[ProductGroup, Recognition, str, bool]:
         inst = table.installation(rid)
         rec = recognise(inst)
         known = rec.licence is not LicenceNeed.UNKNOWN
         publisher = rec.publisher or (None if known else inst.vendor)
+        found = named.get((known, publisher, rec.product, rec.edition))
+        if found is None:
+            found = named[(known, publisher, rec.product, rec.edition)] = product_group(known, publisher, rec)
+            add_notes(found[0], known, publisher, rec, found[1])
+        elif found[1] != found[0].key:  # a suite component: its notes depend on the group's notes so far
+            add_notes(found[0], known, publisher, rec, found[1])
+        return found[0], rec, found[2], rec.licence is LicenceNeed.REQUIRED
+
+    def product_group(known: bool, publisher: str | None, rec: Recognition) -> tuple[ProductGroup, ProductKey, str]:
         row = lines.row(publisher, rec.product, rec.edition) if known else rec.edition
         own = lines.key(publisher, rec.product, rec.edition) if known else product_key(publisher, rec.product,
                                                                                           rec.edition)
@@ -159,7 +172,11 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
         group = groups.get((known, key))
         if group is None:
             group = groups[(known, key)] = ProductGroup(key, *names, recognised=known, placements=placements)
-        if key != own and not group.notes:
+        return group, own, _label(*names)
+
+    def add_notes(group: ProductGroup, known: bool, publisher: str | None, rec: Recognition, own: ProductKey) -> None:
+        row = lines.row(publisher, rec.product, rec.edition) if known else rec.edition
+        if group.key != own and not group.notes:
             group.notes.append("suite components are counted under the suite, not as products of their own")
         elif known and norm(row) != norm(rec.edition):
             line = " -> ".join(lines.place(publisher, rec.product, rec.edition)[0])
@@ -167,7 +184,6 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
                     f"edition_lineage); a later edition's entitlement covers an earlier one only with downgrade rights")
             if note not in group.notes:
                 group.notes.append(note)
-        return group, rec, _label(*names), rec.licence is LicenceNeed.REQUIRED
 
     joins: dict[int, tuple[list, set]] = {}  # id(table) -> (per row id: its group's join, row ids seen)
     for h, hs in enumerate(host_scans):
@@ -247,8 +263,11 @@ def allocate(groups: Sequence[ProductGroup]) -> Allocation:
             if counted[(group.key, eid)] is not None:
                 counted[(group.key, eid)] += take
         shortfall[group.key] = shortfall.get(group.key, 0) + need
+    homes: dict[str, list] = {eid: [] for eid in ents}  # per entitlement, the products it is usable for, in order
+    for key, eid in counted:
+        homes[eid].append(key)
     for eid, left in capacity.items():  # the rest of each entitlement: under its first product
-        here = [g.key for g in groups if (g.key, eid) in counted]
+        here = homes[eid]
         if left is None:
             if all(counted[(k, eid)] is not None for k in here):
                 counted[(here[0], eid)] = None
