@@ -164,7 +164,7 @@ from ansible.plugins.callback import CallbackBase
 from ansible_collections.fleetsam.sam.plugins.plugin_utils import job
 from ansible_collections.fleetsam.sam.plugins.plugin_utils import spool
 
-COLLECTOR_ACTIONS = frozenset(('fleetsam.sam.software_facts', 'software_facts',
+COLLECTOR_ACTIONS = frozenset(('fleetsam.sam.collect', 'collect', 'fleetsam.sam.software_facts', 'software_facts',
                                'fleetsam.sam.win_software_facts', 'win_software_facts',
                                'fleetsam.sam.macos_software_facts', 'macos_software_facts',
                                'fleetsam.sam.vcenter_facts', 'vcenter_facts'))
@@ -310,6 +310,11 @@ class CallbackModule(CallbackBase):
         host = result._host.get_name()
         if self._action(result) in HYPERVISOR_ACTIONS:  # the software result stays; the engine keeps the last topology
             self._attach(host, 'hypervisor_error', to_text(result._result.get('msg', 'task failed')))
+        elif self._is_collector(result) and result._result.get('hypervisor_error') is not None:
+            # fleetsam.sam.collect: the software was read, only its hypervisor_facts failed: kept, as above
+            software = dict((k, v) for k, v in spool.plain(result._result).items() if k not in ('failed', 'msg'))
+            self._record(host, 'ok', result=software, groups=job.host_groups(result))
+            return
         if self._is_collector(result) or (not ignore_errors and self._status.get(host) != 'ok'):
             self._record(host, 'failed', error=to_text(result._result.get('msg', 'task failed')),
                          groups=job.host_groups(result))
