@@ -25,7 +25,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.fleetsam.sam.plugins.module_utils.collect_args import ARGUMENT_SPEC, COLLECTORS, HYPERVISOR
+from ansible_collections.fleetsam.sam.plugins.module_utils.collect_args import (
+    ARGUMENT_SPEC, COLLECTORS, HYPERVISOR, HYPERVISOR_GROUP_VARIABLE, PLATFORM_VARIABLE, ROLE_VARIABLES, platform_of)
 from ansible_collections.fleetsam.sam.plugins.plugin_utils.spool import hand_off
 
 
@@ -67,22 +68,48 @@ class ActionModule(ActionBase):
         del tmp
         task_vars = task_vars or {}
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        platform = args['platform']
+        platform = args['platform'] or self._variable(task_vars, PLATFORM_VARIABLE) or 'auto'
+        if platform == 'auto':
+            shell = getattr(self._connection, '_shell', None)
+            platform = platform_of(self._variable(task_vars, 'fleetsam_platform'), task_vars.get('group_names'),
+                                   getattr(self._connection, 'transport', None), getattr(shell, 'SHELL_FAMILY', None),
+                                   self._variable(task_vars, 'ansible_os_family'))
+        if platform not in COLLECTORS:
+            return dict(result, failed=True, msg='%s: expected one of auto, %s; got %r'
+                        % (PLATFORM_VARIABLE, ', '.join(COLLECTORS), platform))
         collector = COLLECTORS[platform]
-        options = args[collector.rsplit('.', 1)[-1]]
+        option = collector.rsplit('.', 1)[-1]
+        options = self._options(option, args[option], task_vars)
         if platform == 'macos':  # an action plugin of its own, which hands its output over itself
             result.update(self._action(collector, options).run(task_vars=task_vars))
             return result
         if platform == 'vcenter':
+            options.setdefault('hostname', self._variable(task_vars, 'ansible_host') or task_vars.get('inventory_hostname'))
             result.update(self._on_controller(collector, options, task_vars))
             return result
         result.update(self._execute_module(module_name=collector, module_args=options, task_vars=task_vars))
         result = hand_off(result, task_vars.get('inventory_hostname'))
-        if platform == 'posix' and args['hypervisor_facts'] is not None and not result.get('failed'):
-            hypervisor = self._execute_module(module_name=HYPERVISOR, module_args=hypervisor_args(args['hypervisor_facts']),
-                                              task_vars=task_vars)
-            result = with_hypervisor(result, hypervisor)
+        hypervisor = args['hypervisor_facts']
+        if hypervisor is None and self._variable(task_vars, HYPERVISOR_GROUP_VARIABLE) in task_vars.get('group_names', ()):
+            hypervisor = {}
+        if platform == 'posix' and hypervisor is not None and not result.get('failed'):
+            options = hypervisor_args(self._options('hypervisor_facts', hypervisor, task_vars))
+            result = with_hypervisor(result, self._execute_module(module_name=HYPERVISOR, module_args=options,
+                                                                  task_vars=task_vars))
         return result
+
+    def _variable(self, task_vars, name):
+        """The host's variable ``name`` templated (a plain value costs nothing), None when undefined."""
+        value = task_vars.get(name)
+        return None if value is None else self._templar.template(value)
+
+    def _options(self, option, given, task_vars):
+        """The options ``given`` for a collector, completed by the role variables defined for the rest."""
+        options = dict(given or {})
+        for key, variable in ROLE_VARIABLES[option].items():
+            if key not in options and variable in task_vars:
+                options[key] = self._variable(task_vars, variable)
+        return options
 
     def _action(self, name, options, connection=None, module=None):
         """The action plugin ``name`` for a copy of this task running ``module`` (default: ``name``)

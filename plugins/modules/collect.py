@@ -14,17 +14,21 @@ short_description: Run the fleetsam collector of a host's platform in one task
 version_added: "0.2.0"
 description:
   - Runs, in one task, the collector that reads a host of platform O(platform) and returns that collector's
-    result unchanged. The C(fleetsam.sam.software_inventory) role runs it on every host, so a host costs the
-    controller one task (one worker process), whatever its platform.
-  - C(posix) runs M(fleetsam.sam.software_facts) with the options O(software_facts); when O(hypervisor_facts) is
-    given, M(fleetsam.sam.hypervisor_facts) follows on the same host and its raw output joins the result under
-    RV(hypervisor).
+    result. The C(fleetsam.sam.software_inventory) role runs it on every host, so a host costs the controller
+    one task (one worker process), whatever its platform.
+  - C(posix) runs M(fleetsam.sam.software_facts) with the options O(software_facts); on a host of the
+    hypervisor group, or when O(hypervisor_facts) is given, M(fleetsam.sam.hypervisor_facts) follows on the
+    same host and its raw output joins the result under RV(hypervisor).
   - C(windows) runs M(fleetsam.sam.win_software_facts) with the options O(win_software_facts).
   - C(macos) runs M(fleetsam.sam.macos_software_facts) (an action plugin, no Python on the Mac) with the
     options O(macos_software_facts).
   - C(vcenter) runs M(fleetsam.sam.vcenter_facts) with the options O(vcenter_facts) on the controller, through
     a local connection and the Python interpreter of C(localhost) (for the implicit localhost, the one running
-    Ansible), as C(delegate_to=localhost) would.
+    Ansible), as C(delegate_to=localhost) would; its C(hostname) defaults to C(ansible_host), else the
+    inventory name.
+  - Options of the chosen collector that the task leaves out are taken from the variables of the
+    C(fleetsam.sam.software_inventory) role when they are defined (see its argument specification); the
+    other platforms' variables are not read, so the vCenter password is templated for a vCenter only.
   - While the C(fleetsam.sam.collector) callback spools the run, the bulk of the result is handed over to it as
     a file, as each collector's own action plugin does.
   - This is an action plugin; it runs on the controller and sends the chosen module to the host.
@@ -32,10 +36,12 @@ options:
   platform:
     description:
       - The host's platform, which selects the collector.
-      - The role passes its variable C(software_inventory_platform).
+      - Unset, the variable C(software_inventory_platform), else C(auto).
+      - C(auto) is C(vcenter) for hosts of the group C(vcenters) or with C(fleetsam_platform=vcenter), C(windows)
+        over a C(winrm) or C(psrp) connection or with a PowerShell shell, C(macos) with C(fleetsam_platform=macos)
+        or the gathered fact C(ansible_os_family=Darwin), else C(posix).
     type: str
-    required: true
-    choices: [posix, windows, macos, vcenter]
+    choices: [auto, posix, windows, macos, vcenter]
   software_facts:
     description: Options of M(fleetsam.sam.software_facts), used on a C(posix) host.
     type: dict
@@ -54,9 +60,9 @@ options:
     default: {}
   hypervisor_facts:
     description:
-      - Options of M(fleetsam.sam.hypervisor_facts); when set on a C(posix) host, that module runs after the
-        software collector. An empty C(cluster) leaves the host standalone.
-      - Unset (the default), or on another platform, it does not run.
+      - Options of M(fleetsam.sam.hypervisor_facts), which runs on a C(posix) host after the software collector
+        when this is set or the host is in the group named by C(software_inventory_hypervisor_group).
+        An empty C(cluster) leaves the host standalone.
     type: dict
 attributes:
   action:
@@ -82,6 +88,11 @@ author:
 '''
 
 EXAMPLES = r'''
+- name: Collect with the collector of each host's platform
+  fleetsam.sam.collect:
+    software_facts:
+      software_format: json
+
 - name: Collect on a Linux host that also runs KVM
   fleetsam.sam.collect:
     platform: posix

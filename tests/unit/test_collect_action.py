@@ -15,7 +15,7 @@ import yaml
 
 from ansible_collections.fleetsam.sam.plugins.action import collect
 from ansible_collections.fleetsam.sam.plugins.callback import collector
-from ansible_collections.fleetsam.sam.plugins.module_utils.collect_args import ARGUMENT_SPEC, COLLECTORS
+from ansible_collections.fleetsam.sam.plugins.module_utils.collect_args import ARGUMENT_SPEC, COLLECTORS, ROLE_VARIABLES, platform_of
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -50,7 +50,28 @@ def test_the_role_runs_one_task_the_callback_recognises():
     assert "fleetsam.sam.collect" in collector.COLLECTOR_ACTIONS
     # each platform's collector has an option of collect holding that collector's options
     assert {name.rsplit(".", 1)[-1] for name in COLLECTORS.values()} < set(ARGUMENT_SPEC)
-    assert set(COLLECTORS) == set(ARGUMENT_SPEC["platform"]["choices"])
+    assert set(COLLECTORS) | {"auto"} == set(ARGUMENT_SPEC["platform"]["choices"])
+    # the role's documented variables are the ones collect reads
+    specs = yaml.safe_load((REPO / "roles" / "software_inventory" / "meta" / "argument_specs.yml").read_text())
+    documented = set(specs["argument_specs"]["main"]["options"])
+    read = {name for options in ROLE_VARIABLES.values() for name in options.values()}
+    assert read | {"software_inventory_platform", "software_inventory_hypervisor_group"} <= documented
+
+
+@pytest.mark.parametrize("fleetsam_platform, groups, transport, shell, os_family, expected", [
+    (None, ["ungrouped"], "ssh", "sh", None, "posix"),
+    (None, ["web"], "local", "sh", "Debian", "posix"),
+    (None, ["vcenters"], "ssh", "sh", None, "vcenter"),
+    ("vcenter", ["ungrouped"], "ssh", "sh", None, "vcenter"),
+    (None, ["ungrouped"], "winrm", "powershell", None, "windows"),
+    (None, ["ungrouped"], "psrp", "powershell", None, "windows"),
+    (None, ["ungrouped"], "ssh", "powershell", None, "windows"),
+    ("macos", ["ungrouped"], "ssh", "sh", None, "macos"),
+    (None, ["ungrouped"], "ssh", "sh", "Darwin", "macos"),
+    (None, None, None, None, None, "posix"),
+])
+def test_auto_platform(fleetsam_platform, groups, transport, shell, os_family, expected):
+    assert platform_of(fleetsam_platform, groups, transport, shell, os_family) == expected
 
 
 def scan(tmp_path: Path, host_vars: str) -> tuple[subprocess.CompletedProcess, dict]:
@@ -66,12 +87,15 @@ def scan(tmp_path: Path, host_vars: str) -> tuple[subprocess.CompletedProcess, d
     return run, json.loads(spooled.read_text())
 
 
-@pytest.mark.parametrize("apps_method, error", [
-    ("auto", "not a macOS host (uname -s: Linux); use fleetsam.sam.software_facts"),
-    ("bogus", "apps_method"),
+@pytest.mark.parametrize("host_vars, error", [
+    ("fleetsam_platform=macos", "not a macOS host (uname -s: Linux); use fleetsam.sam.software_facts"),
+    ("software_inventory_platform=macos", "not a macOS host (uname -s: Linux)"),
+    ("fleetsam_platform=macos software_inventory_macos_apps_method=bogus", "apps_method"),
+    ("software_inventory_platform=bogus", "software_inventory_platform: expected one of auto, posix, windows, macos, "
+                                          "vcenter; got 'bogus'"),
 ])
-def test_a_mac_host_reaches_the_macos_collector_with_the_roles_options(tmp_path, apps_method, error):
+def test_the_platform_and_the_roles_options_reach_the_collector(tmp_path, host_vars, error):
     """This machine is no Mac: the macOS collector (run over sh) says so, or rejects the role's option."""
-    run, spooled = scan(tmp_path, f"fleetsam_platform=macos software_inventory_macos_apps_method={apps_method}")
+    run, spooled = scan(tmp_path, host_vars)
     assert run.returncode == 2, run.stdout + run.stderr
     assert spooled["status"] == "failed" and error in spooled["error"]
