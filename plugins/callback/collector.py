@@ -13,7 +13,8 @@ type: aggregate
 short_description: Spool fleetsam collector results and hand the run to the fleetsam engine
 version_added: "0.1.0"
 description:
-  - Records the result of every C(fleetsam.sam.software_facts) task, and every unreachable or failed host,
+  - Records the result of every collector task (C(fleetsam.sam.collect), which the C(fleetsam.sam.software_inventory)
+    role runs, or a collector module such as C(fleetsam.sam.software_facts)), and every unreachable or failed host,
     to a spool directory on disk as it arrives, so memory stays bounded on large fleets.
   - At the end of the playbook it hands the whole run to the fleetsam engine once, which stores a snapshot,
     reconciles and writes the reports.
@@ -26,7 +27,8 @@ description:
   - The result of C(fleetsam.sam.hypervisor_facts) (a libvirt or Proxmox host's CPUs and VMs) is added to
     the same host's spooled software result, so one host carries both; when that module fails, the failure is
     noted there and the host keeps its software inventory and its last topology. A hypervisor result without a
-    software result of the same host in the run is not stored (a warning says so).
+    software result of the same host in the run is not stored (a warning says so). C(fleetsam.sam.collect) returns
+    both in one result, the same way; when its hypervisor part fails the task fails and the software is stored.
   - Not a stdout callback, so it works beside the stdout callbacks that
     ansible-runner and AWX force.
   - While it spools a run, the collectors' action plugins write each host's package list (or raw
