@@ -19,7 +19,7 @@ ARGUMENT_SPEC = dict(
     software_facts=dict(type='dict', default={}),
     win_software_facts=dict(type='dict', default={}),
     macos_software_facts=dict(type='dict', default={}),
-    vcenter_facts=dict(type='dict', default={}, no_log=False),
+    vcenter_facts=dict(type='dict', default={}),
     hypervisor_facts=dict(type='dict'),
 )
 
