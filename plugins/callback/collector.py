@@ -13,7 +13,8 @@ type: aggregate
 short_description: Spool fleetsam collector results and hand the run to the fleetsam engine
 version_added: "0.1.0"
 description:
-  - Records the result of every C(fleetsam.sam.software_facts) task, and every unreachable or failed host,
+  - Records the result of every collector task (C(fleetsam.sam.collect), which the C(fleetsam.sam.software_inventory)
+    role runs, or a collector module such as C(fleetsam.sam.software_facts)), and every unreachable or failed host,
     to a spool directory on disk as it arrives, so memory stays bounded on large fleets.
   - At the end of the playbook it hands the whole run to the fleetsam engine once, which stores a snapshot,
     reconciles and writes the reports.
@@ -26,7 +27,8 @@ description:
   - The result of C(fleetsam.sam.hypervisor_facts) (a libvirt or Proxmox host's CPUs and VMs) is added to
     the same host's spooled software result, so one host carries both; when that module fails, the failure is
     noted there and the host keeps its software inventory and its last topology. A hypervisor result without a
-    software result of the same host in the run is not stored (a warning says so).
+    software result of the same host in the run is not stored (a warning says so). C(fleetsam.sam.collect) returns
+    both in one result, the same way; when its hypervisor part fails the task fails and the software is stored.
   - Not a stdout callback, so it works beside the stdout callbacks that
     ansible-runner and AWX force.
   - While it spools a run, the collectors' action plugins write each host's package list (or raw
@@ -164,7 +166,7 @@ from ansible.plugins.callback import CallbackBase
 from ansible_collections.fleetsam.sam.plugins.plugin_utils import job
 from ansible_collections.fleetsam.sam.plugins.plugin_utils import spool
 
-COLLECTOR_ACTIONS = frozenset(('fleetsam.sam.software_facts', 'software_facts',
+COLLECTOR_ACTIONS = frozenset(('fleetsam.sam.collect', 'collect', 'fleetsam.sam.software_facts', 'software_facts',
                                'fleetsam.sam.win_software_facts', 'win_software_facts',
                                'fleetsam.sam.macos_software_facts', 'macos_software_facts',
                                'fleetsam.sam.vcenter_facts', 'vcenter_facts'))
@@ -310,6 +312,11 @@ class CallbackModule(CallbackBase):
         host = result._host.get_name()
         if self._action(result) in HYPERVISOR_ACTIONS:  # the software result stays; the engine keeps the last topology
             self._attach(host, 'hypervisor_error', to_text(result._result.get('msg', 'task failed')))
+        elif self._is_collector(result) and result._result.get('hypervisor_error') is not None:
+            # fleetsam.sam.collect: the software was read, only its hypervisor_facts failed: kept, as above
+            software = dict((k, v) for k, v in spool.plain(result._result).items() if k not in ('failed', 'msg'))
+            self._record(host, 'ok', result=software, groups=job.host_groups(result))
+            return
         if self._is_collector(result) or (not ignore_errors and self._status.get(host) != 'ok'):
             self._record(host, 'failed', error=to_text(result._result.get('msg', 'task failed')),
                          groups=job.host_groups(result))

@@ -31,9 +31,10 @@ description:
   - A per-VM command that fails is reported in C(errors) and the VM is still listed when its
     other outputs were read; the module fails when the hypervisor cannot be asked at all
     (no C(virsh) or C(qm), or C(nodeinfo) or C(qm list) fails).
-  - Changes nothing on the host. Run it after M(fleetsam.sam.software_facts) on the same host, as the
-    C(fleetsam.sam.software_inventory) role does for the C(hypervisors) group, and the
-    C(fleetsam.sam.collector) callback stores both results as the host's one record.
+  - Changes nothing on the host. Run it after M(fleetsam.sam.software_facts) on the same host, and the
+    C(fleetsam.sam.collector) callback stores both results as the host's one record. The
+    C(fleetsam.sam.software_inventory) role runs both in one task, M(fleetsam.sam.collect), on the
+    C(hypervisors) group's hosts.
 options:
   platform:
     description:

@@ -1,8 +1,9 @@
 """``fleetsam scan``'s progress: hosts counted from ansible-runner's job events, shown as a bar
 redrawn in place on a terminal or as plain periodic lines in a log, then the engine's stages.
 
-A host is done when its collector task has a result (ok or failed; a skipped
-collector is another platform's: the role runs the host's own one next), or when it is unreachable or fails at any task without ``ignore_errors``:
+A host is done when its collector task has a result (ok or failed): the role's one
+task, ``fleetsam.sam.collect``, or a collector module run directly (a skipped one is
+another platform's), or when it is unreachable or fails at any task without ``ignore_errors``:
 Ansible leaves such a host out of the rest of the play.
 """
 
@@ -15,7 +16,8 @@ from typing import TextIO
 
 from sam_engine.platforms.registry import PLATFORMS
 
-COLLECTORS = frozenset(p.collector for p in PLATFORMS)
+ROLE_TASK = "fleetsam.sam.collect"  # the software_inventory role's task: runs the host's platform's collector
+COLLECTORS = frozenset(p.collector for p in PLATFORMS) | {ROLE_TASK}
 _RESULT_EVENTS = ("runner_on_ok", "runner_on_failed")
 _SHOWN_EVENTS = ("warning", "error", "deprecated")  # printed as they come (the rest of Ansible's output is not)
 

@@ -15,7 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 EVENT_LIMIT = 8 * 1024  # bytes of one host's runner_on_ok event of the collector task
-COLLECTOR = "fleetsam.sam.software_facts"
+COLLECTOR = "fleetsam.sam.collect"  # the software_inventory role's one task
 
 
 def clean_env(**extra: str) -> dict[str, str]:

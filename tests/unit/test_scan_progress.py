@@ -60,6 +60,13 @@ def test_a_host_is_done_at_its_collector_result_or_when_it_drops_out():
     assert c.rate == 6.0 and c.left == 0.0
 
 
+def test_the_roles_collect_task_is_the_collector():
+    tally = HostTally(Clock())
+    tally.event(event("runner_on_ok", "web1", "fleetsam.sam.collect"))
+    tally.event(event("runner_on_failed", "db1", "fleetsam.sam.collect", ignore_errors=True))
+    assert (tally.counts().done, tally.counts().failed) == (2, 1)
+
+
 def test_warnings_are_kept_for_the_display_once():
     tally = HostTally()
     tally.event({"event": "warning", "stdout": "[WARNING]: Could not match supplied host pattern", "event_data": {}})
