@@ -21,6 +21,7 @@ scan first, so the cold start counts against the scan).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import secrets
@@ -158,39 +159,47 @@ class Fleet:
                 proc.wait()
 
 
-def main() -> int:
-    hosts, reps = (4, 1) if quick() else (50, 3)
-    with tempfile.TemporaryDirectory(prefix="fleetsam-bench-fleet-") as tmp:
-        tmp = Path(tmp)
-        fleet = Fleet(hosts, tmp)
+@contextlib.contextmanager
+def running_fleet(hosts: int, name: str):
+    """``hosts`` sshd hosts serving from a temporary folder of their own (its ``inventory.yml``
+    names them); stopped, and the folder removed, afterwards."""
+    with tempfile.TemporaryDirectory(prefix=f"fleetsam-bench-{name}-") as tmp:
+        fleet = Fleet(hosts, Path(tmp))
         try:
             fleet.start()
-            inv = tmp / "inventory.yml"
-            base_env = ansible_env(ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.minimal",
-                                   ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp / "cp"))
-            pf_argv = [VENV_BIN / "ansible-playbook", "-i", inv, BENCH / "playbooks" / "package_facts.yml"]
-            scan_argv = [VENV_BIN / "ansible-playbook", "-i", inv, REPO / "playbooks" / "scan.yml"]
-            if not quick():  # warm-up: first connections, module caches (QUICK: none; the scan runs first, cold)
-                run(pf_argv, env=base_env)
-            pf, scan = [], []
-            for k in range(reps):
-                scan_env = ansible_env(ANSIBLE_CALLBACKS_ENABLED="fleetsam.sam.collector",
-                                       ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp / "cp"),
-                                       FLEETSAM_STORE=str(tmp / f"store{k}.json"),
-                                       FLEETSAM_REPORT_DIR=str(tmp / f"reports{k}"),
-                                       FLEETSAM_SPOOL_DIR=str(tmp / "spool"),
-                                       FLEETSAM_LICENCES=str(REPO / "examples" / "licences"))
-                scan.append(run(scan_argv, env=scan_env, log=tmp / f"scan{k}.log"))
-                pf.append(run(pf_argv, env=base_env))
-            summary = [ln for ln in (tmp / "scan0.log").read_text().splitlines() if ln.startswith("fleetsam:")]
-            reports = (tmp / "reports0" / "index.html").exists()
-            cmd_env = ansible_env(ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp / "cp"), FLEETSAM_STORE=str(tmp / "cmd.json"),
-                                  FLEETSAM_REPORT_DIR=str(tmp / "cmd-reports"), FLEETSAM_SPOOL_DIR=str(tmp / "spool"),
-                                  FLEETSAM_LICENCES=str(REPO / "examples" / "licences"))
-            command = run([VENV_BIN / "fleetsam", "scan", "-i", inv, "--progress", "lines"], cwd=tmp, env=cmd_env)
-            progress = [ln for ln in command["output"].splitlines() if ln.startswith("scan: ")]
+            yield fleet
         finally:
             fleet.stop()
+
+
+def main() -> int:
+    hosts, reps = (4, 1) if quick() else (50, 3)
+    with running_fleet(hosts, "fleet") as fleet:
+        tmp = fleet.work
+        inv = tmp / "inventory.yml"
+        base_env = ansible_env(ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.minimal",
+                               ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp / "cp"))
+        pf_argv = [VENV_BIN / "ansible-playbook", "-i", inv, BENCH / "playbooks" / "package_facts.yml"]
+        scan_argv = [VENV_BIN / "ansible-playbook", "-i", inv, REPO / "playbooks" / "scan.yml"]
+        if not quick():  # warm-up: first connections, module caches (QUICK: none; the scan runs first, cold)
+            run(pf_argv, env=base_env)
+        pf, scan = [], []
+        for k in range(reps):
+            scan_env = ansible_env(ANSIBLE_CALLBACKS_ENABLED="fleetsam.sam.collector",
+                                   ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp / "cp"),
+                                   FLEETSAM_STORE=str(tmp / f"store{k}.json"),
+                                   FLEETSAM_REPORT_DIR=str(tmp / f"reports{k}"),
+                                   FLEETSAM_SPOOL_DIR=str(tmp / "spool"),
+                                   FLEETSAM_LICENCES=str(REPO / "examples" / "licences"))
+            scan.append(run(scan_argv, env=scan_env, log=tmp / f"scan{k}.log"))
+            pf.append(run(pf_argv, env=base_env))
+        summary = [ln for ln in (tmp / "scan0.log").read_text().splitlines() if ln.startswith("fleetsam:")]
+        reports = (tmp / "reports0" / "index.html").exists()
+        cmd_env = ansible_env(ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp / "cp"), FLEETSAM_STORE=str(tmp / "cmd.json"),
+                              FLEETSAM_REPORT_DIR=str(tmp / "cmd-reports"), FLEETSAM_SPOOL_DIR=str(tmp / "spool"),
+                              FLEETSAM_LICENCES=str(REPO / "examples" / "licences"))
+        command = run([VENV_BIN / "fleetsam", "scan", "-i", inv, "--progress", "lines"], cwd=tmp, env=cmd_env)
+        progress = [ln for ln in command["output"].splitlines() if ln.startswith("scan: ")]
     s, p = median([r["wall"] for r in scan]), median([r["wall"] for r in pf])
     emit_rounds("fleet", [r["wall"] for r in scan], [r["wall"] for r in pf], 1.2, hosts=hosts, scan_s=s,
                 package_facts_s=p, report_written=reports, rss_mb=round(max(r["rss_mb"] for r in scan)))

@@ -14,7 +14,8 @@ loop: the module alone in a one-task playbook (module transfer, result, parsing)
 role without the callback (its tasks), the callback's spool write; then the task
 executions per host, the AnsiballZ payload sizes and the spooled bytes per host.
 The sustained rate is 2 cores x 60 s / CPU per host (the controller's CPU is the limit
-when the hosts are remote). Alternating runs, the median of each (QUICK: 1 each).
+when the hosts are remote). Alternating rounds (QUICK: 1): the figure is the median of the rounds' ratios, the
+absolute figures the medians of each side.
 """
 
 from __future__ import annotations
@@ -24,13 +25,12 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH, REPO, VENV_BIN, ansible_env, emit, median, note, quick  # noqa: E402
-from fleet import Fleet  # noqa: E402
+from common import BENCH, REPO, VENV_BIN, ansible_env, emit_rounds, median, note, quick  # noqa: E402
+from fleet import running_fleet  # noqa: E402
 
 CORES = 2  # the controller the README's rate is stated for
 
@@ -132,50 +132,46 @@ def task_counts(argv: list, env: dict, tmp: Path, hosts: int) -> tuple[float, li
 
 def main() -> int:
     hosts, reps = (16, 1) if quick() else (50, 3)
-    with tempfile.TemporaryDirectory(prefix="fleetsam-bench-rate-") as tmp:
-        tmp = Path(tmp)
-        fleet = Fleet(hosts, tmp)
-        try:
-            fleet.start()
-            inv = tmp / "inventory.yml"
-            spool = tmp / "spool"
+    with running_fleet(hosts, "rate") as fleet:
+        tmp = fleet.work
+        inv = tmp / "inventory.yml"
+        spool = tmp / "spool"
 
-            def env(callbacks: str, k: int, **extra) -> dict:
-                return ansible_env(ANSIBLE_CALLBACKS_ENABLED=callbacks, ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp / f"cp{k}"),
-                                   FLEETSAM_SPOOL_DIR=str(spool), FLEETSAM_ENGINE="false", **extra)
+        def env(callbacks: str, k: int, **extra) -> dict:
+            return ansible_env(ANSIBLE_CALLBACKS_ENABLED=callbacks, ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp / f"cp{k}"),
+                               FLEETSAM_SPOOL_DIR=str(spool), FLEETSAM_ENGINE="false", **extra)
 
-            playbook = [VENV_BIN / "ansible-playbook", "-i", inv]
-            kinds = {
-                "ping": ([VENV_BIN / "ansible", "all", "-i", inv, "-m", "ansible.builtin.ping"], "ansible.builtin.minimal"),
-                "module": (playbook + [BENCH / "playbooks" / "software_facts.yml"], "ansible.builtin.minimal"),
-                "role": (playbook + [REPO / "playbooks" / "scan.yml"], "ansible.builtin.minimal"),
-                "scan": (playbook + [REPO / "playbooks" / "scan.yml"], "fleetsam.sam.collector"),
-            }
-            measured = {kind: [] for kind in kinds}
-            for rep in range(reps):
-                for n, (kind, (argv, callbacks)) in enumerate(kinds.items()):
-                    group = CpuGroup(kind)
-                    try:
-                        extra = {"FLEETSAM_KEEP_SPOOL": "true"} if kind == "scan" else {}
-                        result = group.run(argv, env(callbacks, rep * 10 + n, **extra), REPO, tmp / f"{kind}.log")
-                    finally:
-                        group.remove()
-                    if result["rc"] != 0:
-                        raise RuntimeError(f"{kind} exited {result['rc']}:\n{(tmp / f'{kind}.log').read_text()[-3000:]}")
-                    measured[kind].append(result)
-            per_host, breakdown = task_counts(kinds["scan"][0], env("fleetsam.sam.collector", 99), tmp, hosts)
-            spooled = sorted(spool.glob("*/hosts/*"))
-            spool_bytes = sum(p.stat().st_size for p in spooled) / max(len(spooled), 1)
-            sizes = payload_sizes(tmp)
-        finally:
-            fleet.stop()
+        playbook = [VENV_BIN / "ansible-playbook", "-i", inv]
+        kinds = {
+            "ping": ([VENV_BIN / "ansible", "all", "-i", inv, "-m", "ansible.builtin.ping"], "ansible.builtin.minimal"),
+            "module": (playbook + [BENCH / "playbooks" / "software_facts.yml"], "ansible.builtin.minimal"),
+            "role": (playbook + [REPO / "playbooks" / "scan.yml"], "ansible.builtin.minimal"),
+            "scan": (playbook + [REPO / "playbooks" / "scan.yml"], "fleetsam.sam.collector"),
+        }
+        measured = {kind: [] for kind in kinds}
+        for rep in range(reps):
+            for n, (kind, (argv, callbacks)) in enumerate(kinds.items()):
+                group = CpuGroup(kind)
+                try:
+                    extra = {"FLEETSAM_KEEP_SPOOL": "true"} if kind == "scan" else {}
+                    result = group.run(argv, env(callbacks, rep * 10 + n, **extra), REPO, tmp / f"{kind}.log")
+                finally:
+                    group.remove()
+                if result["rc"] != 0:
+                    raise RuntimeError(f"{kind} exited {result['rc']}:\n{(tmp / f'{kind}.log').read_text()[-3000:]}")
+                measured[kind].append(result)
+        per_host, breakdown = task_counts(kinds["scan"][0], env("fleetsam.sam.collector", 99), tmp, hosts)
+        spooled = sorted(spool.glob("*/hosts/*"))
+        spool_bytes = sum(p.stat().st_size for p in spooled) / max(len(spooled), 1)
+        sizes = payload_sizes(tmp)
     ms = {kind: 1000 * median([r["cpu"] for r in runs]) / hosts for kind, runs in measured.items()}
     ranges = {kind: "-".join(f"{1000 * f([r['cpu'] for r in runs]) / hosts:.0f}" for f in (min, max))
               for kind, runs in measured.items()}
     rate = CORES * 60 * 1000 / ms["scan"]
-    emit("fleet_rate", ms["scan"], ms["ping"], 1.2, hosts=hosts, reps=reps, scan_ms_per_host=ms["scan"],
-         ping_ms_per_host=ms["ping"], hosts_per_min=round(rate), scan_wall_s=median([r["wall"] for r in measured["scan"]]),
-         ping_wall_s=median([r["wall"] for r in measured["ping"]]))
+    emit_rounds("fleet_rate", [r["cpu"] for r in measured["scan"]], [r["cpu"] for r in measured["ping"]], 1.2,
+                hosts=hosts, scan_ms_per_host=ms["scan"], ping_ms_per_host=ms["ping"], hosts_per_min=round(rate),
+                scan_wall_s=median([r["wall"] for r in measured["scan"]]),
+                ping_wall_s=median([r["wall"] for r in measured["ping"]]))
     for kind in kinds:
         user = median([r["user"] for r in measured[kind]]) * 1000 / hosts
         note(f"{kind}: {ms[kind]:.0f} ms CPU/host (range {ranges[kind]}; user {user:.0f}), "
