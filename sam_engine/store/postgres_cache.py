@@ -1,11 +1,11 @@
 """The recognition cache of a PostgreSQL store, kept in its database (``recognition_cache``,
 schema 3): an AWX job runs in a fresh container, and the slices of a sliced job on several
-execution nodes, so a cache file on the controller would be gone at every run.
+execution nodes, so a cache file in the container would be gone at every run.
 
 One row per digest (``recognition_cache.encode``'s document, zlib-compressed, as
 ``bytea``): measured against JSONB for a 5 MB and a 40 MB cache, it writes 1.6-2.9
-times faster, reads 1.3-1.4 times faster and takes a sixth of the JSON's size
-(JSONB: a third), and needs no NUL escape (``jsonb_nul``): the document is ASCII JSON.
+times faster, reads 1.3-1.4 times faster and takes a fifth of the JSON's size
+(JSONB: under a third), and needs no NUL escape (``jsonb_nul``): the document is ASCII JSON.
 
 The cache is never part of a run's store session. It is read on a connection of
 its own, without the writers' lock (a read never waits), and written after the
