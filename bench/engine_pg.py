@@ -106,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "FLEETSAM_LOCK_TIMEOUT": "3600"}
     try:
         with work_dir("engine-pg") as work:
-            env["XDG_CACHE_HOME"] = str(work)  # a PostgreSQL store's recognition cache: this run's alone
             script_job(JOB, "load", spool)  # warm the page cache: every side reads from memory
             loads, tiny, pg = [], [], []
             for k in range(args.reps):  # alternate: each round's ratio is taken from runs next to each other

@@ -47,18 +47,3 @@ def store_location(request, tmp_path, monkeypatch):
     url = server.url(server.create_db())
     apply_migrations(url, init=True)
     return url
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _private_user_cache(tmp_path_factory):
-    """A PostgreSQL store keeps its recognition cache under ``$XDG_CACHE_HOME``: the tests' own
-    folder, never the user's ``~/.cache``."""
-    import os
-
-    before = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
-    yield
-    if before is None:
-        os.environ.pop("XDG_CACHE_HOME", None)
-    else:
-        os.environ["XDG_CACHE_HOME"] = before

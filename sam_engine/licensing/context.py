@@ -64,9 +64,9 @@ class LicenceSettings:
 
 
 class Memory(Protocol):
-    """Where recognitions outlive a run (``store.recognition_cache.RecognitionCache``)."""
+    """Where recognitions outlive a run (``store.recognition_cache.RecognitionCache.beside``)."""
 
-    path: Path
+    path: Path | str  # what its warnings name: a file, or a PostgreSQL store's table
 
     def load(self, digest: str) -> tuple[Any, list[Problem]]: ...  # (rows, catalogue) or None
 

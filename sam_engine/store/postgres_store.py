@@ -1,4 +1,5 @@
-"""The shared PostgreSQL store (psycopg 3): the only module that imports psycopg.
+"""The shared PostgreSQL store (psycopg 3): with ``postgres_cache`` (its recognition cache,
+schema 3) and ``jsonb_nul``, the only modules that import psycopg.
 
 For fleets scanned from several controllers or AWX execution nodes, where a
 file beside the playbook does not survive the job. It keeps the documents of

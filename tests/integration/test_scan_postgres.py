@@ -1,5 +1,6 @@
 """``fleetsam scan`` into one PostgreSQL store: four ansible-runner runs at once, the slices of a
-12-host SSH fleet as AWX slices a job (one scan group), make one fleet of 12 hosts; a server
+12-host SSH fleet as AWX slices a job (one scan group), make one fleet of 12 hosts and share one
+recognition cache in the database, none warning about it; a server
 stopped during a run ends it with a clear message and exit 2, its spool kept for
 ``fleetsam ingest`` and every run committed before intact."""
 
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from pg_server import PASSWORD, PgServer
@@ -44,7 +46,8 @@ def twelve_hosts(fleet, tmp_path):
 
 
 def test_four_concurrent_slices_make_one_fleet_of_twelve(twelve_hosts, pg_server, tmp_path):
-    url = pg_server.url(pg_server.create_db())
+    db = pg_server.create_db()
+    url = pg_server.url(db)
     env = bench_env(FLEETSAM_STORE=url, FLEETSAM_SPOOL_DIR=str(tmp_path / "spool"), PGPASSWORD=PASSWORD,
                     FLEETSAM_LOCK_TIMEOUT="600", ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp_path / "cp"))
     for name in ("FLEETSAM_POLICY", "FLEETSAM_NOTIFY", "FLEETSAM_KEEP_SPOOL"):
@@ -68,6 +71,9 @@ def test_four_concurrent_slices_make_one_fleet_of_twelve(twelve_hosts, pg_server
     assert len(runs_stored) == 4 and {r["group"] for r in runs_stored} == {f"awx-workflow-{WORKFLOW_JOB}"}
     assert sorted(h for r in runs_stored for h in r["scope"]) == names, "the slices' scopes are disjoint"
     assert {h["last_scan"] for h in hosts} == {r["scan_id"] for r in runs_stored}
+    assert not any("recognition cache" in out for out in outputs), "no slice warned about the shared cache"
+    with psycopg.connect(pg_server.url(db, password=True)) as conn:  # the slices' recognition cache, in the database
+        assert conn.execute("SELECT count(*) FROM recognition_cache").fetchone()[0] == 1
 
 
 def _wait_for_a_spooled_host(spool_dir: Path, proc: subprocess.Popen, timeout: float = 600) -> None:

@@ -186,14 +186,9 @@ def test_a_cache_for_other_inputs_is_ignored_silently_and_an_unwritable_one_is_a
     assert problem.severity == "warning" and "cannot be written" in problem.message
 
 
-def test_a_postgresql_store_keeps_its_cache_under_the_user_cache_folder_without_credentials(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    one = cache_file("postgresql://sam:s3cret@127.0.0.1:5432/fleet")
-    assert one.parent == tmp_path / "fleetsam" and "s3cret" not in str(one)
-    assert one == cache_file("postgresql://other:pw@127.0.0.1:5432/fleet"), "the same database, another login"
-    assert one != cache_file("postgresql://sam:s3cret@127.0.0.1:5432/other")
+def test_a_file_stores_cache_is_the_file_beside_it():
     assert cache_file("tinydb:///srv/sam/fleet.json") == Path("/srv/sam/fleet.json.recognition")
-
+    assert RecognitionCache.beside("fleet.json").path == Path("fleet.json.recognition")
 
 
 def test_the_cached_catalogue_is_the_composed_one_and_compiles_only_what_a_new_title_needs(tmp_path, real_fixtures):
