@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, VENV_BIN, ansible_env, emit, note  # noqa: E402
 
 TARGET_BYTES = 8 * 1024
-COLLECTOR = "fleetsam.sam.software_facts"
+COLLECTOR = "fleetsam.sam.collect"  # the role's one task
 
 
 def collector_event(work: Path, callbacks: bool) -> tuple[dict, Path]:
