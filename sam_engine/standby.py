@@ -110,9 +110,10 @@ def serve(requests: IO[str], replies: Replies) -> int:
 
 
 def main() -> int:
-    # the replies get the pipe the callback reads; anything else printed goes to standard error
-    replies = Replies(os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="ascii"))
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    # the replies get the pipe the callback reads; anything else printed goes nowhere (the callback
+    # gives standard error /dev/null too: Ansible's own may be closed)
+    replies = Replies(os.fdopen(os.dup(1), "w", encoding="ascii"))
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     return serve(sys.stdin, replies)
 
 
