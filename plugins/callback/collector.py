@@ -197,7 +197,7 @@ class CallbackModule(CallbackBase):
         self._scope_known = True  # False once a scanning play's targets could not be read
         self._group = None
         self._engine_imported = None  # imported at the first collector result (job.import_engine)
-        self._standby = None  # the engine's standby process, started when a play starts to scan
+        self._standby = None  # the engine's standby process, started when a play starts to scan (False: could not)
 
     # -- spool -------------------------------------------------------------------------
 
@@ -260,7 +260,7 @@ class CallbackModule(CallbackBase):
         """The current play runs the collector: its targets belong to the run's scope."""
         self._is_scan = True
         if self._standby is None and self.get_option('engine') and not self._check_mode:
-            self._standby = engine.Standby.start(self.get_option('store'))
+            self._standby = engine.Standby.start(self.get_option('store')) or False
         if self._play_scope is None:
             self._scope_known = False
         else:
@@ -309,7 +309,7 @@ class CallbackModule(CallbackBase):
         elif self._is_collector(result):
             self._is_scan = True
             self._record(result._host.get_name(), 'ok', result=spool.plain(result._result), groups=job.host_groups(result))
-            if self._engine_imported is None and self._standby is None:  # the standby imported it
+            if self._engine_imported is None and not self._standby:  # else the standby imported it
                 self._engine_imported = bool(self.get_option('engine')) and not self._check_mode and job.import_engine()
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
@@ -333,7 +333,7 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         os.environ.pop(spool.HANDOFF_ENV, None)
-        standby, self._standby = self._standby, None
+        standby, self._standby = self._standby or None, None
         if standby is not None and (self._check_mode or self._run_dir is None or not self._is_scan
                                     or not self._status):  # nothing to hand over
             standby.abandon()

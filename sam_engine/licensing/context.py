@@ -126,7 +126,7 @@ class PreparedCatalogue:
     settings: LicenceSettings
     as_of: dt.date
     memory_path: str | None
-    digest: str | None
+    digest: str | None  # of recognition's inputs when prepared (None: one could not be read)
     catalogue: Catalogue
     read: tuple[Problem, ...]  # problems of the catalogue's files, first in the run's list
     recalled: tuple[Problem, ...]  # then the recognition cache's
@@ -136,13 +136,13 @@ class PreparedCatalogue:
         """Whether a run with these inputs would prepare the same (its catalogue files unchanged since)."""
         where = None if memory is None else str(memory.path)
         return (self.settings == settings and self.as_of == as_of and self.memory_path == where
-                and self.digest == (recognition_digest(settings) if memory is not None else None))
+                and self.digest is not None and self.digest == recognition_digest(settings))
 
 
 def prepare_catalogue(settings: LicenceSettings, as_of: dt.date, memory: Memory | None = None) -> PreparedCatalogue:
     """The catalogue of a run on ``as_of``: composed from the recognition cache in ``memory`` when it
     holds one for these inputs, else read from its YAML; with the readings the cache kept."""
-    digest = recognition_digest(settings) if memory is not None else None
+    digest = recognition_digest(settings)
     cached, problems = memory.load(digest) if memory is not None and digest is not None else (None, [])
     catalogue = None
     if cached is not None and cached.catalogue is not None:
@@ -168,7 +168,8 @@ def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Ent
     if prepared is None or not prepared.fits(settings, as_of, memory):
         prepared = prepare_catalogue(settings, as_of, memory)
     catalogue = prepared.catalogue
-    recall = None if prepared.digest is None else Recall(memory, prepared.digest, prepared.read, prepared.from_cache)
+    recall = (None if memory is None or prepared.digest is None
+              else Recall(memory, prepared.digest, prepared.read, prepared.from_cache))
     problems = [*prepared.read, *prepared.recalled]
     rules, found = load_rules(settings.rules_dir)
     problems += found
