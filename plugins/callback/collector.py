@@ -98,7 +98,13 @@ options:
       - section: fleetsam
         key: installations_csv
   engine:
-    description: Hand the run to the engine at its end; when false it is only spooled, for C(fleetsam ingest) (C(fleetsam scan) runs the engine itself).
+    description:
+      - Hand the run to the engine at its end; when false it is only spooled, for C(fleetsam ingest) (C(fleetsam scan) runs the engine itself).
+      - When true, a play that scans starts the engine in a standby process, which gets ready (imports, catalogue, report
+        templates) while the hosts are scanned and takes the run at its end; when the standby is not ready the engine runs
+        in the callback's process.
+      - When false under ansible-runner, each scanning play's targets are named in one job event
+        (C(event_data.fleetsam.targets)), from which C(fleetsam scan) counts the hosts to scan.
     type: bool
     default: true
     env:
@@ -263,8 +269,11 @@ class CallbackModule(CallbackBase):
             self._standby = engine.Standby.start(self.get_option('store')) or False
         if self._play_scope is None:
             self._scope_known = False
-        else:
+        elif not set(self._play_scope) <= self._scope:
             self._scope.update(self._play_scope)
+            if not self.get_option('engine') and job.artifact_dir() is not None:  # fleetsam scan counts them
+                job.display_event(self._display, ['fleetsam: %d hosts to scan' % len(self._scope)],
+                                  {'targets': sorted(self._scope)})
 
     def _scan_group(self, play):
         return self.get_option('scan_group') or self._group or job.awx_scan_group(play)
