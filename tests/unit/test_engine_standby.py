@@ -189,3 +189,21 @@ def test_the_engine_imports_no_notification_channel_until_one_sends():
             "print(sorted(m for m in sys.modules if m in ('smtplib', 'sam_engine.findings.channels')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_warm_up_that_raises_is_told_to_the_callback_and_nothing_is_run(tmp_path, monkeypatch):
+    import io
+
+    from sam_engine import standby
+
+    def broken(store):
+        raise OSError("catalogue folder unreadable")
+
+    monkeypatch.setattr(standby, "warm_up", broken)
+    replies = io.StringIO()
+    handover = json.dumps({"spool": str(write_run(tmp_path, "s1", FLEET)), "store": str(tmp_path / "db.json")})
+    requests = io.StringIO(json.dumps({"store": str(tmp_path / "db.json")}) + "\n" + handover + "\n")
+    assert standby.serve(requests, standby.Replies(replies)) == 0
+    assert [json.loads(line) for line in replies.getvalue().splitlines()] == [
+        {"ready": False, "error": "OSError: catalogue folder unreadable"}]
+    assert not (tmp_path / "db.json").exists()
