@@ -23,6 +23,9 @@ The protocol is one JSON document per line (text that UTF-8 cannot hold travels 
 
 The end of its input before the hand-over (a run in check mode, a playbook that scanned
 nothing, a callback that went away) ends the standby having written nothing.
+
+``fleetsam scan`` runs the engine in its own process, which only waits while the playbook
+runs: it does the same warm-up on a thread (``warm_up_on_thread``).
 """
 
 from __future__ import annotations
@@ -52,6 +55,29 @@ def warm_up(store: str) -> PreparedCatalogue | None:
     if is_server_location(store):
         return None
     return prepare_catalogue(LicenceSettings.from_env(), dt.date.today(), RecognitionCache.beside(store))
+
+
+def warm_up_on_thread(store: str) -> Callable[[], PreparedCatalogue | None]:
+    """``warm_up`` on a thread of its own, for a process that only waits while a playbook runs
+    (``fleetsam scan``: ansible-playbook is another program there, started with fork and exec);
+    returns the call that waits for it: the prepared catalogue, or None when the warm-up failed
+    (the run then prepares its own and reports its problems, as without a warm-up)."""
+    box: dict[str, PreparedCatalogue | None] = {}
+
+    def work() -> None:
+        try:
+            box["catalogue"] = warm_up(store)
+        except Exception:  # noqa: BLE001 - see above: the run reads the catalogue itself
+            box["catalogue"] = None
+
+    thread = threading.Thread(target=work, name="fleetsam-warm-up", daemon=True)
+    thread.start()
+
+    def prepared() -> PreparedCatalogue | None:
+        thread.join()
+        return box.get("catalogue")
+
+    return prepared
 
 
 def run(handover: dict[str, Any], catalogue: PreparedCatalogue | None,

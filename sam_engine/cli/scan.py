@@ -28,7 +28,6 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Callable
 
 from sam_engine import pipeline
 from sam_engine.cli.exit_codes import BadInput, ExitCode
@@ -37,7 +36,7 @@ from sam_engine.cli.scans import env_flag, installations_csv, report_dir_default
 from sam_engine.findings import notify
 from sam_engine.licensing.context import PreparedCatalogue
 from sam_engine.progress import StageProgress
-from sam_engine.standby import warm_up
+from sam_engine.standby import warm_up_on_thread
 from sam_engine.store import open_store
 from sam_engine.store.interface import is_server_location, masked
 
@@ -168,29 +167,6 @@ def _run_playbook(args, playbook: Path, env: dict[str, str], work: Path, display
     return (runner.rc if runner.rc is not None else 1), [_inert(t) for t in tail]
 
 
-def _warm_up(store: str) -> Callable[[], PreparedCatalogue | None]:
-    """Start ``standby.warm_up`` for ``store`` on a thread of its own while the playbook runs (this
-    process only waits on ansible-runner then; ansible-playbook is another program, started with
-    fork and exec); returns the call that waits for it: the prepared catalogue, or None when the
-    warm-up failed (the run then prepares its own, as without a warm-up)."""
-    box: dict[str, PreparedCatalogue | None] = {}
-
-    def work() -> None:
-        try:
-            box["catalogue"] = warm_up(store)
-        except Exception:  # noqa: BLE001 - the engine's run reads the catalogue itself and reports its problems
-            box["catalogue"] = None
-
-    thread = threading.Thread(target=work, name="fleetsam-warm-up", daemon=True)
-    thread.start()
-
-    def prepared() -> PreparedCatalogue | None:
-        thread.join()
-        return box.get("catalogue")
-
-    return prepared
-
-
 def _the_spool(parent: Path, spool_dir: Path) -> Path | None:
     """The run's spool, moved from this command's own folder to ``spool_dir/SCAN_ID``; None when
     the callback spooled nothing (no host matched, or ansible-playbook stopped before the play)."""
@@ -213,7 +189,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     display = Display(sys.stdout, bar, shutil.get_terminal_size().columns, LINE_SECONDS)
     parent = Path(tempfile.mkdtemp(prefix=".scan-", dir=spool_dir))
     work = Path(tempfile.mkdtemp(prefix="fleetsam-runner-"))  # ansible-runner's private data: 0700, removed
-    prepared = _warm_up(args.store)
+    prepared = warm_up_on_thread(args.store)  # this process only waits on ansible-runner meanwhile
     try:
         rc, tail = _run_playbook(args, playbook, runner_env(collections, parent), work, display)
         spool = _the_spool(parent, spool_dir)

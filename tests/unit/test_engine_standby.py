@@ -207,3 +207,16 @@ def test_a_warm_up_that_raises_is_told_to_the_callback_and_nothing_is_run(tmp_pa
     assert [json.loads(line) for line in replies.getvalue().splitlines()] == [
         {"ready": False, "error": "OSError: catalogue folder unreadable"}]
     assert not (tmp_path / "db.json").exists()
+
+
+def test_fleetsam_scan_warms_up_on_a_thread_and_a_failed_warm_up_gives_nothing(tmp_path, monkeypatch):
+    from sam_engine import standby
+
+    prepared = standby.warm_up_on_thread(str(tmp_path / "db.json"))()
+    assert prepared is not None and prepared.memory_path == str(tmp_path / "db.json.recognition")
+
+    def broken(store):
+        raise OSError("catalogue folder unreadable")
+
+    monkeypatch.setattr(standby, "warm_up", broken)
+    assert standby.warm_up_on_thread(str(tmp_path / "db.json"))() is None
