@@ -26,7 +26,7 @@ from sam_engine.report import render
 from sam_engine.report import model as report
 from sam_engine.report.position import scan_summary
 from sam_engine.model import HostStatus, Problem, Scan
-from sam_engine.licensing.context import LicenceContext, LicenceSettings, load_context, position_of
+from sam_engine.licensing.context import LicenceContext, LicenceSettings, PreparedCatalogue, load_context, position_of
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.located_yaml import ConfigError
 from sam_engine.progress import NO_PROGRESS, StageProgress
@@ -130,11 +130,12 @@ def _timed(timings: dict[str, float], stage: str):
 def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
                   settings: LicenceSettings | None = None, as_of: dt.date | None = None,
                   alerts: notify.AlertSettings | None = None, installations: bool = True,
-                  progress: StageProgress = NO_PROGRESS) -> RunSummary:
+                  progress: StageProgress = NO_PROGRESS, catalogue: PreparedCatalogue | None = None) -> RunSummary:
     """Store one run's spool as a scan snapshot, reconcile it and write the reports
     (``installations=False``: all but ``installations.csv``), telling ``progress`` how far each
     stage (ingest, reconcile, report) is (the callback's lines on long runs) and when each timed
-    step starts and ends (its ``on_step``: ``fleetsam scan``'s display).
+    step starts and ends (its ``on_step``: ``fleetsam scan``'s display). ``catalogue``: prepared
+    while the hosts were scanned (``sam_engine.standby``), used when it fits the run.
 
     One store session holds the whole run's writes (the scan, the findings'
     state and outbox, the position summary for the trend): the store file is
@@ -148,7 +149,7 @@ def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
         with progress.stage("reconcile"):
             with _timed(timings, "fleet"):
                 fleet = load_fleet(st, store, retire_days=retire_days(alerts.policy), day=as_of)
-            run = _reconcile(st, store, fleet, settings, as_of, alerts, timings)
+            run = _reconcile(st, store, fleet, settings, as_of, alerts, timings, prepared=catalogue)
             with _timed(timings, "commit"):
                 st.commit()
     summary = _render(run, store, report_dir, timings, problems, installations, progress)
@@ -231,7 +232,7 @@ def _ingest(st, spool: str | Path, timings: dict[str, float], on_host=None) -> t
 
 
 def _reconcile(st, location: str, scan: Scan, settings, as_of, alerts: notify.AlertSettings, timings,
-               record: bool = True) -> _Reconciled:
+               record: bool = True, prepared: PreparedCatalogue | None = None) -> _Reconciled:
     """Reconcile the fleet ``scan`` against the stored licence data and (``record``) record, in the
     session ``st``, the findings' state and this scan's position summary (once per scan);
     licence-data problems are kept for the report without stopping the run."""
@@ -239,7 +240,7 @@ def _reconcile(st, location: str, scan: Scan, settings, as_of, alerts: notify.Al
     previous, summaries = _past(st, history, scan.scan_id)
     with _timed(timings, "reconcile"):
         ctx = load_context(settings or LicenceSettings.from_env(), as_of or dt.date.today(), st.entitlements(),
-                           memory=RecognitionCache.beside(location))
+                           memory=RecognitionCache.beside(location), prepared=prepared)
         position = position_of(scan.hosts, ctx)
     with _timed(timings, "findings"):  # findings and their state; notifications are queued, not sent
         outbox = notify.record_findings(st, scan, position, ctx, alerts)

@@ -98,7 +98,13 @@ options:
       - section: fleetsam
         key: installations_csv
   engine:
-    description: Hand the run to the engine at its end; when false it is only spooled, for C(fleetsam ingest) (C(fleetsam scan) runs the engine itself).
+    description:
+      - Hand the run to the engine at its end; when false it is only spooled, for C(fleetsam ingest) (C(fleetsam scan) runs the engine itself).
+      - When true, a play that scans starts the engine in a standby process, which gets ready (imports, catalogue, report
+        templates) while the hosts are scanned and takes the run at its end; when the standby is not ready the engine runs
+        in the callback's process.
+      - When false under ansible-runner, each scanning play's targets are named in one job event
+        (C(event_data.fleetsam.targets)), from which C(fleetsam scan) counts the hosts to scan.
     type: bool
     default: true
     env:
@@ -165,6 +171,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.callback import CallbackBase
 from ansible_collections.fleetsam.sam.plugins.plugin_utils import job
 from ansible_collections.fleetsam.sam.plugins.plugin_utils import spool
+from ansible_collections.fleetsam.sam.plugins.plugin_utils import engine
 
 COLLECTOR_ACTIONS = frozenset(('fleetsam.sam.collect', 'collect', 'fleetsam.sam.software_facts', 'software_facts',
                                'fleetsam.sam.win_software_facts', 'win_software_facts',
@@ -196,6 +203,7 @@ class CallbackModule(CallbackBase):
         self._scope_known = True  # False once a scanning play's targets could not be read
         self._group = None
         self._engine_imported = None  # imported at the first collector result (job.import_engine)
+        self._standby = None  # the engine's standby process, started when a play starts to scan (False: could not)
 
     # -- spool -------------------------------------------------------------------------
 
@@ -257,10 +265,15 @@ class CallbackModule(CallbackBase):
     def _scanning(self):
         """The current play runs the collector: its targets belong to the run's scope."""
         self._is_scan = True
+        if self._standby is None and self.get_option('engine') and not self._check_mode:
+            self._standby = engine.Standby.start(self.get_option('store')) or False
         if self._play_scope is None:
             self._scope_known = False
-        else:
+        elif not set(self._play_scope) <= self._scope:
             self._scope.update(self._play_scope)
+            if not self.get_option('engine') and job.artifact_dir() is not None:  # fleetsam scan counts them
+                job.display_event(self._display, ['fleetsam: %d hosts to scan' % len(self._scope)],
+                                  {'targets': sorted(self._scope)})
 
     def _scan_group(self, play):
         return self.get_option('scan_group') or self._group or job.awx_scan_group(play)
@@ -305,7 +318,7 @@ class CallbackModule(CallbackBase):
         elif self._is_collector(result):
             self._is_scan = True
             self._record(result._host.get_name(), 'ok', result=spool.plain(result._result), groups=job.host_groups(result))
-            if self._engine_imported is None:
+            if self._engine_imported is None and not self._standby:  # else the standby imported it
                 self._engine_imported = bool(self.get_option('engine')) and not self._check_mode and job.import_engine()
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
@@ -329,6 +342,11 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         os.environ.pop(spool.HANDOFF_ENV, None)
+        standby, self._standby = self._standby or None, None
+        if standby is not None and (self._check_mode or self._run_dir is None or not self._is_scan
+                                    or not self._status):  # nothing to hand over
+            standby.abandon()
+            standby = None
         counts = dict((s, list(self._status.values()).count(s)) for s in ('ok', 'unreachable', 'failed'))
         if self._check_mode:
             if self._run_dir is not None:  # check mode set by a play or task: drop what was spooled before
@@ -356,43 +374,26 @@ class CallbackModule(CallbackBase):
         under_runner = job.artifact_dir() is not None
         if not under_runner:  # under ansible-runner the counts are in the one summary event
             self._display.display('fleetsam: hosts ok=%(ok)d unreachable=%(unreachable)d failed=%(failed)d' % counts)
-        summary = self._process()
+        summary = self._process(standby)
         if summary is None:  # the engine failed or is missing: a warning said so
             if under_runner:
                 job.display_event(self._display, ['fleetsam: the run is kept in %s' % self._run_dir],
                                   {'scan_id': self._meta['scan_id'], 'run': counts, 'spool': self._run_dir})
             return
-        lines = ['fleetsam: ' + line for line in summary.lines()]
-        job.display_event(self._display, lines, summary.as_dict())
+        lines, data = summary
+        job.display_event(self._display, ['fleetsam: ' + line for line in lines], data)
         if not self.get_option('keep_spool'):
             shutil.rmtree(self._run_dir, ignore_errors=True)
 
-    def _process(self):
-        """Hand the spool to the engine; its ``RunSummary``, or None after a warning."""
-        try:
-            from sam_engine.findings.notify import AlertSettings
-            from sam_engine.pipeline import process_spool
-            from sam_engine.progress import StageProgress
-        except ImportError as exc:
-            self._display.warning('fleetsam: the engine is not importable (%s); the run is kept in %s: '
-                                  'process it with "fleetsam ingest %s"' % (exc, self._run_dir, self._run_dir))
-            return None
-        secrets = self.get_option('notify_secrets') or {}
-        env_password = os.environ.get('PGPASSWORD')
-        if secrets.get('PGPASSWORD'):  # libpq reads it from the environment: never put into the store URL
-            os.environ['PGPASSWORD'] = secrets['PGPASSWORD']
-        try:
-            alerts = AlertSettings.from_env(policy=self.get_option('policy'), notify=self.get_option('notify'),
-                                            secrets=secrets)
-            return process_spool(self._run_dir, store=self.get_option('store'),
-                                 report_dir=self.get_option('report_dir') or job.default_report_dir(),
-                                 alerts=alerts, installations=self.get_option('installations_csv'),
-                                 progress=StageProgress(lambda line: self._display.display('fleetsam: ' + line)))
-        except Exception as exc:  # the scan's data must survive an engine failure
-            self._display.warning('fleetsam: processing the run failed: %s; the run is kept in %s' % (exc, self._run_dir))
-            return None
-        finally:
-            if env_password is None:
-                os.environ.pop('PGPASSWORD', None)
-            else:
-                os.environ['PGPASSWORD'] = env_password
+    def _handover(self):
+        """The run as the engine takes it: ``process_spool``'s arguments (``sam_engine.standby``)."""
+        return {'spool': self._run_dir, 'store': self.get_option('store'),
+                'report_dir': self.get_option('report_dir') or job.default_report_dir(),
+                'policy': self.get_option('policy'), 'notify': self.get_option('notify'),
+                'secrets': self.get_option('notify_secrets') or {},
+                'installations': self.get_option('installations_csv')}
+
+    def _process(self, standby=None):
+        """Hand the spool to the engine (its ``standby`` process when that is ready, else here): the
+        lines and data of its ``RunSummary``, or None after a warning."""
+        return engine.process(self._handover(), standby, self._display, self._run_dir)

@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from sam_engine.cli.exit_codes import BadInput, ExitCode
-from sam_engine.export import cyclonedx
 from sam_engine.licensing.context import LicenceSettings, load_context
 from sam_engine.findings.policy import policy_path
 from sam_engine.pipeline import load_fleet, retire_days
@@ -60,6 +59,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
     if ctx.has_errors:
         return ExitCode.BAD_INPUT
+    from sam_engine.export import cyclonedx  # its library takes longer to import than the rest of the CLI
+
     document = cyclonedx.export(fleet, ctx.catalogue, ctx.entitlements, args.host, args.licensee or None)
     _write(args.output, document)
     return ExitCode.OK

@@ -5,8 +5,8 @@ The playbook is the fleetsam.sam collection's ``playbooks/scan.yml``, found in
 the checkout's ``collections/`` (``fleetsam`` installed from the repository) or
 else on Ansible's configured collections path (a collection installed with
 ``ansible-galaxy``, as in an execution environment). Inline extra vars are
-handed over as private files; the hosts the run targets are ansible-playbook's
-own ``--list-hosts``.
+handed over as private files; the hosts the run targets are those its scanning
+plays target, which the collector callback names in a job event.
 
 The collector callback only spools the run (``FLEETSAM_ENGINE=false``), into
 a folder of this command's own, so that concurrent scans never take each
@@ -34,7 +34,9 @@ from sam_engine.cli.exit_codes import BadInput, ExitCode
 from sam_engine.cli.scan_progress import Display, HostTally
 from sam_engine.cli.scans import env_flag, installations_csv, report_dir_default
 from sam_engine.findings import notify
+from sam_engine.licensing.context import PreparedCatalogue
 from sam_engine.progress import StageProgress
+from sam_engine.standby import warm_up_on_thread
 from sam_engine.store import open_store
 from sam_engine.store.interface import is_server_location, masked
 
@@ -124,29 +126,6 @@ def extra_vars_args(values: list[str], folder: Path) -> list[str]:
     return args
 
 
-def parse_list_hosts(text: str) -> list[str]:
-    """The hosts ``ansible-playbook --list-hosts`` prints (every play's, each once, in order)."""
-    hosts: list[str] = []
-    lines = text.splitlines()
-    for n, line in enumerate(lines):
-        head = line.strip()
-        if head.startswith("hosts (") and head.endswith("):"):
-            count = int(head[len("hosts ("):-2])
-            hosts += [h.strip() for h in lines[n + 1:n + 1 + count]]
-    return _unique(hosts)
-
-
-def list_hosts(argv: list[str], env: dict[str, str]) -> list[str] | None:
-    """The hosts the scan targets (after ``--limit`` and the play's host pattern, with its extra
-    vars), as ansible-playbook itself selects them; None when it cannot say (its error then shows
-    in the scan itself)."""
-    import ansible_runner
-
-    out, _err, rc = ansible_runner.run_command(executable_cmd="ansible-playbook", cmdline_args=[*argv, "--list-hosts"],
-                                               envvars=env, quiet=True, runner_mode="subprocess", input_fd=None)
-    return parse_list_hosts(out) if rc == 0 else None
-
-
 # -- the run ---------------------------------------------------------------------------
 
 
@@ -162,11 +141,7 @@ def _run_playbook(args, playbook: Path, env: dict[str, str], work: Path, display
     import ansible_runner
 
     extra = extra_vars_args(args.extra_vars, work)
-    argv = [*(a for inv in args.inventory for a in ("-i", inv)), *(("--limit", args.limit) if args.limit else ()),
-            *extra]
-    tally = HostTally()
-    lister = threading.Thread(target=lambda: tally.set_total(list_hosts([*argv, str(playbook)], env)), daemon=True)
-    lister.start()
+    tally = HostTally()  # the hosts to scan come from the collector callback's event (no second ansible-playbook)
     cancelled = threading.Event()
     tail: list[str] = []
 
@@ -188,7 +163,6 @@ def _run_playbook(args, playbook: Path, env: dict[str, str], work: Path, display
         cancelled.set()
         thread.join()
         raise
-    lister.join(30)
     display.finish(tally.counts(), [_inert(m) for m in tally.messages()])
     return (runner.rc if runner.rc is not None else 1), [_inert(t) for t in tail]
 
@@ -215,6 +189,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     display = Display(sys.stdout, bar, shutil.get_terminal_size().columns, LINE_SECONDS)
     parent = Path(tempfile.mkdtemp(prefix=".scan-", dir=spool_dir))
     work = Path(tempfile.mkdtemp(prefix="fleetsam-runner-"))  # ansible-runner's private data: 0700, removed
+    prepared = warm_up_on_thread(args.store)  # this process only waits on ansible-runner meanwhile
     try:
         rc, tail = _run_playbook(args, playbook, runner_env(collections, parent), work, display)
         spool = _the_spool(parent, spool_dir)
@@ -230,16 +205,16 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if json.loads((spool / "run.json").read_text()).get("finished") is None:
         raise BadInput(f"the run stopped before its end (ansible-playbook exited {rc}); what it collected is kept "
                        f"in {spool}")
-    return _process(args, spool, display)
+    return _process(args, spool, display, prepared())
 
 
-def _process(args: argparse.Namespace, spool: Path, display: Display) -> int:
+def _process(args: argparse.Namespace, spool: Path, display: Display, catalogue: PreparedCatalogue | None) -> int:
     alerts = notify.AlertSettings.from_env(policy=args.policy, notify=args.notify)
     installations = installations_csv(args)
     try:
         summary = pipeline.process_spool(spool, store=args.store, report_dir=args.report_dir, alerts=alerts,
                                          installations=installations,
-                                         progress=StageProgress(None, on_step=display.stage))
+                                         progress=StageProgress(None, on_step=display.stage), catalogue=catalogue)
     except Exception as exc:  # noqa: BLE001 - any engine failure: the scan's data must survive it
         if display.bar:
             print(file=sys.stdout)

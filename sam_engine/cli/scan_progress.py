@@ -29,7 +29,7 @@ class Counts:
     done: int
     unreachable: int
     failed: int
-    total: int | None  # None until the host listing answered
+    total: int | None  # None until the collector callback named the hosts its plays target
     elapsed: float  # seconds since the run started
 
     @property
@@ -52,19 +52,18 @@ class HostTally:
         self._clock, self._started = clock, clock()
         self._lock = threading.Lock()
         self._state: dict[str, str] = {}  # host -> ok / failed / unreachable, once done
-        self._total: int | None = None
+        self._targets: set[str] | None = None  # None until the collector callback named them
         self._messages: list[str] = []
-
-    def set_total(self, hosts: list[str] | None) -> None:
-        with self._lock:
-            self._total = None if hosts is None else len(hosts)
 
     def event(self, event: dict) -> bool:
         """Take one job event; False: ansible-runner need not write it into its artifacts."""
         kind, data = event.get("event"), event.get("event_data") or {}
         host = data.get("host")
+        targets = (data.get("fleetsam") or {}).get("targets") if isinstance(data.get("fleetsam"), dict) else None
         with self._lock:
-            if kind in _SHOWN_EVENTS and (text := (event.get("stdout") or "").strip()):
+            if isinstance(targets, list):  # a scanning play's hosts (after --limit), from the collector callback
+                self._targets = (self._targets or set()) | {str(t) for t in targets}
+            elif kind in _SHOWN_EVENTS and (text := (event.get("stdout") or "").strip()):
                 self._messages.append(text)
             elif kind == "runner_on_unreachable" and host:
                 self._state.setdefault(host, "unreachable")
@@ -79,8 +78,8 @@ class HostTally:
     def counts(self) -> Counts:
         with self._lock:
             states = list(self._state.values())
-            return Counts(len(states), states.count("unreachable"), states.count("failed"), self._total,
-                          self._clock() - self._started)
+            return Counts(len(states), states.count("unreachable"), states.count("failed"),
+                          None if self._targets is None else len(self._targets), self._clock() - self._started)
 
     def messages(self) -> list[str]:
         """Warnings and errors received since the last call."""

@@ -39,7 +39,6 @@ from typing import Mapping, Sequence
 from sam_engine.located_yaml import ConfigError
 from sam_engine.findings.detect import Finding, compute_findings, finding_row
 from sam_engine.model import Problem, Scan
-from sam_engine.findings.channels import DeliveryFailed, deliver
 from sam_engine.findings.notify_config import NotifyConfig, load_notify_config, notify_path
 from sam_engine.findings.policy import Policy, load_policy, policy_path
 from sam_engine.licensing.position import LicencePosition
@@ -215,6 +214,9 @@ def _outbox(tracked: Tracked, config: NotifyConfig) -> list[dict]:
 
 def _dispatch(config: NotifyConfig, pending: list[dict], now: str, outcome: FindingsOutcome) -> tuple[list, list]:
     """Send each channel its pending events; (delivered ids, updated failed docs)."""
+    # only a run with notifications to send pays for SMTP, HTTP and TLS (a tenth of the engine's import)
+    from sam_engine.findings.channels import DeliveryFailed, deliver
+
     delivered, failed = [], []
     for channel in config.channels:
         mine = [d for d in pending if d["channel"] == channel.name]

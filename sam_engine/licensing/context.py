@@ -117,11 +117,32 @@ class LicenceContext:
         return recall.memory.save(recall.digest, self.catalogue.readings(), composed)
 
 
-def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Entitlement],
-                 memory: Memory | None = None) -> LicenceContext:
-    """Load catalogue, rules and licence files; ``stored`` are the store's entitlements. ``memory``
-    (the store's recognition cache) gives back the readings a run with the same inputs saved."""
-    digest = recognition_digest(settings) if memory is not None else None
+@dataclass(frozen=True)
+class PreparedCatalogue:
+    """The part of a run's licence context that needs no store session: the catalogue, from the
+    recognition cache or its YAML, with the readings the cache gave back. ``sam_engine.standby``
+    prepares it while the hosts are scanned; one run uses it (recognition teaches the catalogue)."""
+
+    settings: LicenceSettings
+    as_of: dt.date
+    memory_path: str | None
+    digest: str | None  # of recognition's inputs when prepared (None: one could not be read)
+    catalogue: Catalogue
+    read: tuple[Problem, ...]  # problems of the catalogue's files, first in the run's list
+    recalled: tuple[Problem, ...]  # then the recognition cache's
+    from_cache: bool
+
+    def fits(self, settings: LicenceSettings, as_of: dt.date, memory: Memory | None) -> bool:
+        """Whether a run with these inputs would prepare the same (its catalogue files unchanged since)."""
+        where = None if memory is None else str(memory.path)
+        return (self.settings == settings and self.as_of == as_of and self.memory_path == where
+                and self.digest is not None and self.digest == recognition_digest(settings))
+
+
+def prepare_catalogue(settings: LicenceSettings, as_of: dt.date, memory: Memory | None = None) -> PreparedCatalogue:
+    """The catalogue of a run on ``as_of``: composed from the recognition cache in ``memory`` when it
+    holds one for these inputs, else read from its YAML; with the readings the cache kept."""
+    digest = recognition_digest(settings)
     cached, problems = memory.load(digest) if memory is not None and digest is not None else (None, [])
     catalogue = None
     if cached is not None and cached.catalogue is not None:
@@ -135,8 +156,21 @@ def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Ent
     if cached is not None and not catalogue.recall(cached.rows):
         problems.append(Problem(str(memory.path), "recognition cache names rules this catalogue lacks: ignored",
                                 "warning"))
-    recall = None if digest is None else Recall(memory, digest, tuple(read), from_cache)
-    problems = [*read, *problems]
+    return PreparedCatalogue(settings, as_of, None if memory is None else str(memory.path), digest, catalogue,
+                             tuple(read), tuple(problems), from_cache)
+
+
+def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Entitlement],
+                 memory: Memory | None = None, prepared: PreparedCatalogue | None = None) -> LicenceContext:
+    """Load catalogue, rules and licence files; ``stored`` are the store's entitlements. ``memory``
+    (the store's recognition cache) gives back the readings a run with the same inputs saved.
+    ``prepared`` is used when it ``fits`` these inputs, else the catalogue is prepared here."""
+    if prepared is None or not prepared.fits(settings, as_of, memory):
+        prepared = prepare_catalogue(settings, as_of, memory)
+    catalogue = prepared.catalogue
+    recall = (None if memory is None or prepared.digest is None
+              else Recall(memory, prepared.digest, prepared.read, prepared.from_cache))
+    problems = [*prepared.read, *prepared.recalled]
     rules, found = load_rules(settings.rules_dir)
     problems += found
     if rules is None and settings.rules_dir is not None:  # a rejected file is not half-used: the shipped rules stand in

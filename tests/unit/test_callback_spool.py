@@ -159,3 +159,20 @@ def test_import_engine_imports_the_pipeline_in_a_fresh_interpreter():
     env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "collections"), "PATH": ""}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split() == ["False", "True", "True"]
+
+
+@pytest.mark.parametrize("engine, runner, events", [(False, True, [["db1", "web1", "web2"]]), (True, True, []),
+                                                    (False, False, [])])
+def test_fleetsam_scan_hears_the_hosts_to_scan_once_per_scanning_play(callback, tmp_path, monkeypatch, engine,
+                                                                      runner, events):
+    said = []
+    monkeypatch.setattr(collector.CallbackModule, "get_option", lambda self, name: (
+        str(tmp_path / "spool") if name == "spool_dir" else engine if name == "engine" else None))
+    monkeypatch.setattr(collector.job, "artifact_dir", lambda: str(tmp_path) if runner else None)
+    monkeypatch.setattr(collector.job, "display_event", lambda display, lines, data: said.append((lines, data)))
+    monkeypatch.setattr(collector.engine.Standby, "start", classmethod(lambda cls, store: None))
+    callback.v2_playbook_on_play_start(_play(tmp_path, "all", None))
+    callback._scanning()
+    callback._scanning()  # a second collector task of the same play: no new host
+    assert [data["targets"] for _, data in said] == events
+    assert all(lines == ["fleetsam: 3 hosts to scan"] for lines, _ in said)

@@ -104,3 +104,24 @@ def test_the_model_keeps_everything(model):
     assert model["summary"]["installations"] == sum(h["package_count"] for h in model["hosts"]) > 40 * HOSTS
     changes = model["changes"]["summary"]
     assert (changes["installs_changed"], changes["installs_added"]) == (HOSTS // 10, HOSTS // 100)
+
+
+def _compiled_env(cache) -> jinja2.Environment:
+    env = render.environment()
+    return jinja2.Environment(loader=env.loader, autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True, bytecode_cache=cache)
+
+
+def test_compiled_templates_are_kept_and_a_damaged_or_unwritable_cache_costs_no_report(tmp_path):
+    model = synthetic_model(hosts=3)
+    expected = render.render_html(model)
+    cache = render.CompiledTemplates(str(tmp_path))
+    first = _compiled_env(cache).get_template("report.html.j2")
+    kept = list(tmp_path.iterdir())
+    assert len(kept) == 1 and kept[0].stat().st_size > 1000
+    kept[0].write_bytes(b"not a compiled template")
+    again = _compiled_env(cache).get_template("report.html.j2")  # compiled again, the entry replaced
+    assert again.render is not None and kept[0].read_bytes() != b"not a compiled template"
+    nowhere = render.CompiledTemplates(str(tmp_path / "missing" / "folder"))
+    assert _compiled_env(nowhere).get_template("report.html.j2").name == first.name
+    assert render.render_html(model) == expected  # the process's environment, cache or not

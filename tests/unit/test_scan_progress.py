@@ -1,5 +1,5 @@
 """``fleetsam scan``'s pure parts: hosts counted from ansible-runner job events, the progress text,
-the terminal bar and plain lines, the host listing and the extra vars kept off command lines."""
+the terminal bar and plain lines, the hosts to scan and the extra vars kept off command lines."""
 
 from __future__ import annotations
 
@@ -13,19 +13,13 @@ import pytest
 
 from sam_engine.cli.exit_codes import BadInput
 from sam_engine.cli.scan_progress import Counts, Display, HostTally, bar_text, duration, summary_text
-from sam_engine.cli.scan import extra_vars_args, parse_list_hosts
+from sam_engine.cli.scan import extra_vars_args
 
-# ansible-playbook --list-hosts, as ansible-core 2.19 prints it for playbooks/scan.yml with --limit
-LIST_HOSTS = """
-playbook: /work/playbooks/scan.yml
 
-  play #1 (all): Scan installed software\tTAGS: []
-    pattern: ['all']
-    hosts (3):
-      web1
-      db1
-      gone
-"""
+def targets(*hosts: str) -> dict:
+    """The collector callback's event naming a scanning play's targets (``job.display_event`` under awx_display)."""
+    return {"event": "verbose", "stdout": f"fleetsam: {len(hosts)} hosts to scan",
+            "event_data": {"fleetsam": {"targets": list(hosts)}}}
 
 
 def event(kind: str, host: str, action: str = "fleetsam.sam.software_facts", **data) -> dict:
@@ -45,7 +39,8 @@ class Clock:
 def test_a_host_is_done_at_its_collector_result_or_when_it_drops_out():
     clock = Clock()
     tally = HostTally(clock)
-    tally.set_total(parse_list_hosts(LIST_HOSTS))
+    assert tally.counts().total is None
+    tally.event(targets("web1", "db1", "gone"))
     assert tally.event(event("runner_on_ok", "web1", "ansible.builtin.include_tasks")) is False  # not written
     assert tally.counts().done == 0, "an include is not the collector"
     tally.event(event("runner_on_ok", "web1"))
@@ -127,10 +122,14 @@ def test_extra_vars_go_to_private_files(tmp_path):
         extra_vars_args(["just-a-word"], tmp_path)
 
 
-def test_list_hosts_output_is_read_per_play():
-    assert parse_list_hosts(LIST_HOSTS) == ["web1", "db1", "gone"]
-    assert parse_list_hosts("\nplaybook: x.yml\n\n  play #1 (none): x\tTAGS: []\n    pattern: ['none']\n"
-                            "    hosts (0):\n") == []
+def test_the_hosts_to_scan_are_those_every_scanning_play_targets():
+    tally = HostTally(Clock())
+    tally.event(targets("web1", "db1"))
+    tally.event(targets("db1", "gone"))  # a second scanning play
+    tally.event({"event": "verbose", "event_data": {"fleetsam": {"scan_id": "x"}}})  # a summary is no target list
+    assert tally.counts().total == 3
+    tally.event(targets())
+    assert tally.counts().total == 3
 
 
 def test_the_checkout_s_collection_is_found_and_the_callback_only_spools(tmp_path, monkeypatch):
