@@ -4,7 +4,7 @@ engine once, when the collector callback hands the run over at the end of the pl
 A small scan's results all arrive within a few milliseconds, so the engine's fixed cost
 (its import, the catalogue read and its patterns compiled, the report templates compiled:
 about a second on two busy cores) used to come after the last host, on Ansible's own
-thread. The callback (``plugins/plugin_utils/standby.py``) starts this module with
+thread. The callback (``plugins/plugin_utils/engine.py``) starts this module with
 ``subprocess`` as ``python -m sam_engine.standby`` when a play starts to scan (Ansible's
 process is never forked, and no thread of it holds a lock across the forks of its
 workers); it warms up beside the scan and waits. The hand-over is still one call with the

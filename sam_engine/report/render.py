@@ -92,7 +92,7 @@ def environment() -> jinja2.Environment:
 
 
 def compile_templates() -> None:
-    """Compile the HTML report's templates ahead of a run (``sam_engine.warmup``)."""
+    """Compile the HTML report's templates ahead of a run (``sam_engine.standby``)."""
     env = environment()
     for name in env.list_templates(filter_func=lambda n: n.startswith("report") and n.endswith(".html.j2")):
         env.get_template(name)
