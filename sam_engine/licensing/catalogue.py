@@ -23,6 +23,7 @@ from sam_engine.model import Installation, LicenceNeed, Problem, Recognition
 from sam_engine.package_data import data_dir, data_label
 from sam_engine.licensing.catalogue_entries import Entry, read_entries
 from sam_engine.licensing.editions import EditionLines
+from sam_engine.licensing.rule_prefilter import Prefilters
 from sam_engine.licensing.versions import normalise_version
 
 try:  # the regex parser, only to find a pattern's leading literal word
@@ -31,6 +32,7 @@ except ImportError:  # pragma: no cover
     import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 _WORD = re.compile(r"[^\W_]*")  # a run of letters and digits
+_PREFILTERED = 16  # a first word's rules get a title prefilter from this many (a compile per word)
 
 
 def default_catalogue_dir() -> Path:
@@ -204,7 +206,8 @@ class Catalogue:
         self._always: list[tuple[int, int]] = []
         # the rules testing a field that few values fill (publisher, source), and per value those it rules out
         self._tests: dict[str, list[tuple[tuple[int, int], re.Pattern]]] = {"publisher": [], "source": []}
-        self._vetted: dict[tuple[str, str], tuple[frozenset, list]] = {}  # -> (ruled out, the others of _always)
+        self._vetted: dict[tuple[str, str], frozenset] = {}  # -> the rules their publisher or source rules out
+        self._prefilters = Prefilters(self.entries)
         self._by_product: dict[tuple[str, str], list[Entry]] = {}
         for pos, entry in enumerate(self.entries):
             if not entry.templated:
@@ -287,7 +290,7 @@ class Catalogue:
             fields = {"package_id": inst.package_id or "", "version": (inst.version or "").strip(),
                       "swid_tag_id": inst.package_id if inst.source == "swid" else None, "origin": inst.origin or "",
                       "location": inst.location or ""}
-            for pos, rest, static_groups in steps:
+            for pos, rest, static_groups in steps.candidates(fields):
                 groups = dict(static_groups)
                 for name, regex in rest:
                     found = regex.fullmatch(fields[name]) if fields[name] is not None else None
@@ -313,19 +316,22 @@ class Catalogue:
         """
         fields = {"title": title, "publisher": publisher, "source": source}
         steps = []
-        vetted = self._vetted.get((publisher, source))
-        if vetted is None:  # a fleet has far fewer publishers and sources than titles: test those once
-            out = frozenset(key for name, value in (("publisher", publisher), ("source", source))
-                            for key, regex in self._tests[name] if regex.fullmatch(value) is None)
-            vetted = self._vetted[(publisher, source)] = (out, [k for k in self._always if k not in out])
-        ruled_out, always = vetted
-        worded = [k for k in self._by_word.get(_first_word(title.lower()), ()) if k not in ruled_out]
+        ruled_out = self._vetted.get((publisher, source))
+        if ruled_out is None:  # a fleet has far fewer publishers and sources than titles: test those once
+            ruled_out = self._vetted[(publisher, source)] = frozenset(
+                key for name, value in (("publisher", publisher), ("source", source))
+                for key, regex in self._tests[name] if regex.fullmatch(value) is None)
+        always = self._prefilters.of(None, self._always).candidates(title, ruled_out)
+        word = _first_word(title.lower())
+        words = self._by_word.get(word, ())
+        worded = (self._prefilters.of(word, words).candidates(title, ruled_out) if len(words) >= _PREFILTERED
+                  else [k for k in words if k not in ruled_out])
         for pos, n in heapq.merge(worded, always) if worded else always:
             groups: dict[str, str] = {}
             rule = self.entries[pos].rules[n]
             for k, (name, regex) in enumerate(rule):
                 if name not in fields:
-                    steps.append((pos, rule[k:], groups))
+                    steps.append((pos, n, k, groups))
                     break
                 found = regex.fullmatch(fields[name])
                 if found is None:
@@ -333,8 +339,8 @@ class Catalogue:
                 groups.update({g: " ".join(c.split()) for g, c in found.groupdict().items()
                                if c is not None and g not in groups})
             else:
-                return tuple(steps), (self.entries[pos], groups)
-        return tuple(steps), None
+                return self._prefilters.steps(steps), (self.entries[pos], groups)
+        return self._prefilters.steps(steps), None
 
     def _result(self, entry: Entry, groups: dict[str, str], inst: Installation) -> Recognition:
         canon = {g: entry.value_map.get(g, {}).get(v.lower(), v) for g, v in groups.items()}
