@@ -1,4 +1,4 @@
-"""The prefilters of recognition (``licensing.rule_prefilter``): one alternation call in place of one
+"""The prefilters of recognition (``licensing.rule_index``): one alternation call in place of one
 ``fullmatch`` per rule, and never another result than trying every rule in order."""
 
 import re
@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from sam_engine.licensing import rule_prefilter
+from sam_engine.licensing import rule_index
 from sam_engine.licensing.catalogue import Catalogue, load_catalogue
-from sam_engine.licensing.rule_prefilter import Alternation, StepPrefilter, TitlePrefilter, joinable
+from sam_engine.licensing.rule_index import Alternation, StepPrefilter, TitlePrefilter, joinable
 from test_catalogue import EXAMPLES, SHIPPED, TODAY, _records, from_example, inst
 
 HOSTILE = ["", " ", "\x00", "Microsoft\x00Office 2019", "\ud800", "Adobe \udfff Acrobat", "line\nbreak",
@@ -22,7 +22,7 @@ REAL_FILES = ["windows/glpi-agent_mssql-host_hklm-uninstall.reg", "linux/trivy_u
 
 def _unfiltered(monkeypatch) -> Catalogue:
     """The shipped entries with no prefilter: every pattern refused, so every rule is tried as before."""
-    monkeypatch.setattr(rule_prefilter, "joinable", lambda pattern, flags: None)
+    monkeypatch.setattr(rule_index, "joinable", lambda pattern, flags: None)
     return Catalogue(SHIPPED.entries, today=TODAY)
 
 
@@ -87,9 +87,9 @@ def test_prefilters_find_what_trying_every_rule_finds(monkeypatch, real_fixtures
     monkeypatch.undo()
     fast = Catalogue(SHIPPED.entries, today=TODAY)
     assert [fast.recognise(r) for r in records] == expected
-    # the prefilters really hold the rules tried on every title and those of a frequent first word
-    assert len(fast._prefilters.of(None, fast._always)._titles.joined) >= 15
-    assert len(fast._prefilters._titles["microsoft"]._titles.joined) >= 40
+    # the prefilters really hold rules: those left of the rules tried on every title per publisher and source
+    assert max(len(p._titles.joined) for p in fast._prefilters._titles.values()) >= 10
+    assert len(fast._prefilters._steps) > 1
 
 
 def test_a_dropped_title_never_matches_and_the_first_kept_does():
@@ -177,16 +177,15 @@ def test_step_prefilter_drops_steps_whose_first_field_fails():
     origin = re.compile("winget .* id=Bar\\..*", re.IGNORECASE)
     version = re.compile("2\\..*", re.IGNORECASE)
     anything = re.compile("(?P<name>.+)", re.IGNORECASE)
-    steps = [(0, (("origin", origin), ("version", version)), {}), (1, (("version", version),), {"a": "b"}),
-             (2, (("origin", origin),), {}), (3, (("location", anything),), {}),
-             (4, (("version", re.compile("1\\..*", re.IGNORECASE)),), {})]
-    prefilter = StepPrefilter(steps)
+    rests = [(("origin", origin), ("version", version)), (("version", version),), (("origin", origin),),
+             (("location", anything),), (("version", re.compile("1\\..*", re.IGNORECASE)),)]
+    prefilter = StepPrefilter(range(len(rests)), rests)
     fields = {"origin": "apt origin=Debian", "version": "2.0", "location": ""}
-    assert prefilter.candidates(fields) == (steps[1], steps[3], steps[4])  # the wildcard is kept: tried as before
+    assert prefilter.kept(fields) == (1, 3, 4)  # the wildcard is kept: it is tried as before
     fields = {"origin": "winget source=winget id=Bar.App 1", "version": "1.0", "location": "\x00"}
-    assert prefilter.candidates(fields) == (steps[0], steps[2], steps[3], steps[4])
+    assert prefilter.kept(fields) == (0, 2, 3, 4)
     fields = {"origin": "winget\nsource=winget id=Bar.App 1", "version": None, "location": "\ud800"}
-    assert prefilter.candidates(fields) == (steps[3],)  # "." stops at a line break; a missing field matches nothing
+    assert prefilter.kept(fields) == (3,)  # "." stops at a line break; a missing field matches nothing
 
 
 def test_an_alternation_that_does_not_compile_drops_nothing(monkeypatch):
@@ -194,6 +193,6 @@ def test_an_alternation_that_does_not_compile_drops_nothing(monkeypatch):
         raise OverflowError("regular expression code size limit exceeded")
 
     patterns = [re.compile(p, re.IGNORECASE) for p in ("a+", "b+")]
-    monkeypatch.setattr(rule_prefilter, "re", SimpleNamespace(compile=refuse, error=re.error, VERBOSE=re.VERBOSE))
+    monkeypatch.setattr(rule_index, "re", SimpleNamespace(compile=refuse, error=re.error, VERBOSE=re.VERBOSE))
     alternation = Alternation(["a", "b"], patterns)
     assert (alternation.joined, alternation.first("zzz")) == ((), 0)
