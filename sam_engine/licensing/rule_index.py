@@ -124,6 +124,7 @@ def build_index(entries: Sequence[Any]) -> Index:
                 by_word.setdefault(word, []).append((pos, n))
     return by_word, always
 
+
 _FLAG_LETTERS = frozenset("aiLmsux-")
 _COUNTING = (_sre_constants.GROUPREF, _sre_constants.GROUPREF_EXISTS)
 
@@ -278,8 +279,8 @@ class TitlePrefilter:
 
 class StepPrefilter:
     """The entry positions and per-record parts of a plan's rules (each rule's fields and patterns
-    after its title, publisher and source), in the order they are tried, with an alternation per field that parts
-    test first: ``kept`` numbers the steps a record can still match. Plans of the same rules share one."""
+    after its title, publisher and source), in the order they are tried, with an alternation per
+    field that parts test first. Plans of the same rules share one."""
 
     __slots__ = ("positions", "rests", "_fields", "_all", "_after")
 
@@ -295,6 +296,7 @@ class StepPrefilter:
         self._after: dict[tuple[int, ...], tuple[int, ...]] = {}
 
     def kept(self, fields: dict[str, str | None]) -> tuple[int, ...]:
+        """The numbers of the steps a record with these per-record ``fields`` can still match."""
         if not self._fields:
             return self._all
         firsts = tuple(alt.first(fields[name]) for name, alt in self._fields)
