@@ -12,7 +12,6 @@ entry is a ``Problem`` at ``file:line:col`` and is skipped, never half-used.
 from __future__ import annotations
 
 import heapq
-import itertools
 import re
 import unicodedata
 from datetime import date
@@ -22,15 +21,12 @@ from typing import Any, Sequence
 from sam_engine.model import Installation, LicenceNeed, Problem, Recognition
 from sam_engine.package_data import data_dir, data_label
 from sam_engine.licensing.catalogue_entries import Entry, read_entries
+from sam_engine.licensing import rule_index
 from sam_engine.licensing.editions import EditionLines
+from sam_engine.licensing.rule_index import Prefilters
 from sam_engine.licensing.versions import normalise_version
 
-try:  # the regex parser, only to find a pattern's leading literal word
-    import re._parser as _sre_parse  # type: ignore[import-not-found]  # Python 3.11+
-except ImportError:  # pragma: no cover
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
-
-_WORD = re.compile(r"[^\W_]*")  # a run of letters and digits
+_STATIC = ("title", "publisher", "source")  # the fields a distinct title fixes; the others are per record
 
 
 def default_catalogue_dir() -> Path:
@@ -70,66 +66,6 @@ _normalise_version = _memo(normalise_version)
 @_memo
 def _clean_title(name: str) -> str:  # NFC (macOS decomposes accents), whitespace runs collapsed
     return " ".join(unicodedata.normalize("NFC", name).split())
-
-
-def _first_word(text: str) -> str:
-    return _WORD.match(text).group()  # type: ignore[union-attr]
-
-
-def _literal_word(pattern: str) -> str | None:
-    """The whole first word every title matching ``pattern`` starts with, when the pattern fixes it."""
-    items = list(_sre_parse.parse(pattern))
-    literal = list(itertools.takewhile(lambda item: item[0] is _sre_parse.LITERAL, items))
-    prefix = "".join(chr(arg) for _, arg in literal).lower()
-    word = _first_word(prefix)
-    return None if not word or (len(word) == len(prefix) and len(literal) < len(items)) else word
-
-
-def _word_closed(prefix: str) -> bool:
-    """Whether ``prefix`` already holds a whole first word (a non-word character follows it)."""
-    return len(_first_word(prefix)) < len(prefix)
-
-
-def _expand_prefixes(prefixes: list[str], items: list) -> list[str] | None:
-    """The lower-cased literal prefixes ``items`` (parsed regex) can start a title with, grown from
-    ``prefixes`` until each one's first word is closed; None when that is not knowable."""
-    for op, av in items:
-        growing = [p for p in prefixes if not _word_closed(p)]
-        if not growing:
-            return prefixes
-        closed = [p for p in prefixes if _word_closed(p)]
-        if op is _sre_parse.LITERAL:
-            growing = [p + chr(av).lower() for p in growing]
-        elif op is _sre_parse.AT:  # an anchor: no character
-            continue
-        elif op is _sre_parse.SUBPATTERN:
-            growing = _expand_prefixes(growing, list(av[-1]))
-        elif op is _sre_parse.BRANCH:
-            alternatives = [_expand_prefixes(growing, list(alt)) for alt in av[1]]
-            growing = None if None in alternatives else [p for alt in alternatives for p in alt]
-        elif op in (_sre_parse.MAX_REPEAT, _sre_parse.MIN_REPEAT) and av[0] == 0 and av[1] == 1:
-            once = _expand_prefixes(growing, list(av[2]))  # an optional part: without it, or once
-            growing = None if once is None else growing + once
-        else:  # a class, a repeat, any character...: the word of a growing prefix is not fixed
-            return None
-        if growing is None or len(closed) + len(growing) > 64:
-            return None
-        prefixes = closed + growing
-    return prefixes
-
-
-def _first_words(pattern: str) -> frozenset[str] | None:
-    """Every whole first word a title matching ``pattern`` can start with, when the pattern fixes
-    them through leading literals, optional parts and alternatives (``(Microsoft )?Visio``:
-    ``microsoft`` or ``visio``); None otherwise. ``_literal_word`` covers the single-word case."""
-    try:
-        prefixes = _expand_prefixes([""], list(_sre_parse.parse(pattern)))
-    except Exception:  # noqa: BLE001 - an unusual pattern is simply not indexed
-        return None
-    if not prefixes:
-        return None
-    words = {_first_word(p) for p in prefixes}  # a prefix the pattern ends on is the whole title
-    return None if "" in words else frozenset(words)
 
 
 def load_catalogue(paths: Sequence[Path | str] = (), *, include_shipped: bool = True,
@@ -185,14 +121,15 @@ class Catalogue:
     on titles starting with that word; the memo means each distinct (source,
     name, vendor, package_id, version, origin, location) is read once per catalogue, and the rules'
     title/publisher/source patterns run once per distinct title (``_match_static``):
-    another version or package id of a known title only fills in the result.
+    another version or package id of a known title only fills in the result. The
+    prefilters (``rule_index``) skip, in one regex call, the rules whose title or
+    first per-record pattern fails.
     ``recall`` takes the readings of an earlier run of the same catalogue
     (``readings``; kept by ``store.recognition_cache``), so a repeat run matches
     only the records it has not seen.
     """
 
-    def __init__(self, entries: Sequence[Entry], today: date | None = None,
-                 index: tuple[dict[str, list[tuple[int, int]]], list[tuple[int, int]]] | None = None):
+    def __init__(self, entries: Sequence[Entry], today: date | None = None, index: rule_index.Index | None = None):
         self.entries = tuple(entries)
         self.today = today or date.today()
         self._memo: dict[tuple, Recognition] = {}
@@ -200,11 +137,14 @@ class Catalogue:
         self.hits = self.misses = 0
         self._saved: dict[tuple, tuple] = {}  # key -> (publisher, product, edition, version, rule), from ``recall``
         self._by_rule: dict[str, Entry] = {}
-        self._by_word: dict[str, list[tuple[int, int]]] = {}
-        self._always: list[tuple[int, int]] = []
-        # the rules testing a field that few values fill (publisher, source), and per value those it rules out
+        # the first-word index as ``index()`` gave it (``catalogue_cache``), or built
+        self._by_word, self._always = index if index is not None else rule_index.build_index(self.entries)
+        # the rules testing a field that few values fill (publisher, source), and per pair of values
+        # those it rules out, the groups the others capture from it and the prefilter of the rest of _always
         self._tests: dict[str, list[tuple[tuple[int, int], re.Pattern]]] = {"publisher": [], "source": []}
-        self._vetted: dict[tuple[str, str], tuple[frozenset, list]] = {}  # -> (ruled out, the others of _always)
+        self._vetted: dict[tuple[str, str], tuple[frozenset, dict, Any]] = {}
+        self._parts: dict[tuple[int, int], tuple] = {}  # rule -> (title pattern or None, first per-record field)
+        self._prefilters = Prefilters(self.entries)
         self._by_product: dict[tuple[str, str], list[Entry]] = {}
         for pos, entry in enumerate(self.entries):
             if not entry.templated:
@@ -213,18 +153,8 @@ class Catalogue:
                 for name, regex in rule:
                     if name in self._tests:
                         self._tests[name].append(((pos, n), regex))
-                if index is not None:  # the first-word index as ``index()`` gave it (``catalogue_cache``)
-                    continue
-                title = dict(rule).get("title")
-                word = _literal_word(title.pattern) if title is not None else None
-                words = {word} if word else _first_words(title.pattern) if title is not None else None
-                if not words:
-                    self._always.append((pos, n))
-                for word in sorted(words or ()):
-                    self._by_word.setdefault(word, []).append((pos, n))
-
-        if index is not None:
-            self._by_word, self._always = index
+                static = sum(name in _STATIC for name, _ in rule)  # fields are in RULE_FIELDS order: static first
+                self._parts[(pos, n)] = (dict(rule).get("title"), static if static < len(rule) else None)
 
     def index(self) -> tuple[dict[str, list[tuple[int, int]]], list[tuple[int, int]]]:
         """Which rules each first word of a title selects, and the rules tried on every title."""
@@ -287,7 +217,7 @@ class Catalogue:
             fields = {"package_id": inst.package_id or "", "version": (inst.version or "").strip(),
                       "swid_tag_id": inst.package_id if inst.source == "swid" else None, "origin": inst.origin or "",
                       "location": inst.location or ""}
-            for pos, rest, static_groups in steps:
+            for pos, rest, static_groups in steps.candidates(fields):
                 groups = dict(static_groups)
                 for name, regex in rest:
                     found = regex.fullmatch(fields[name]) if fields[name] is not None else None
@@ -311,30 +241,39 @@ class Catalogue:
         rule matching with no per-record field ends the plan (``final``: its entry and
         groups). ``(steps, final)``: no steps and no final is unrecognised software.
         """
-        fields = {"title": title, "publisher": publisher, "source": source}
-        steps = []
+        steps, step_groups = [], []  # the rules that become steps, and the groups each has so far
         vetted = self._vetted.get((publisher, source))
         if vetted is None:  # a fleet has far fewer publishers and sources than titles: test those once
-            out = frozenset(key for name, value in (("publisher", publisher), ("source", source))
-                            for key, regex in self._tests[name] if regex.fullmatch(value) is None)
-            vetted = self._vetted[(publisher, source)] = (out, [k for k in self._always if k not in out])
-        ruled_out, always = vetted
-        worded = [k for k in self._by_word.get(_first_word(title.lower()), ()) if k not in ruled_out]
+            out, fixed = set(), {}
+            for name, value in (("publisher", publisher), ("source", source)):
+                for key, regex in self._tests[name]:
+                    found = regex.fullmatch(value)
+                    if found is None:
+                        out.add(key)
+                    elif regex.groupindex:
+                        fixed.setdefault(key, []).extend((g, " ".join(c.split()))
+                                                         for g, c in found.groupdict().items() if c is not None)
+            ruled_out = frozenset(out)  # the prefilter of what is left of _always: one per set ruled out
+            always = self._prefilters.of(ruled_out, [k for k in self._always if k not in ruled_out])
+            vetted = self._vetted[(publisher, source)] = (ruled_out, fixed, always)
+        ruled_out, fixed, always = vetted
+        always = always.candidates(title)
+        worded = [k for k in self._by_word.get(rule_index.first_word(title.lower()), ()) if k not in ruled_out]
         for pos, n in heapq.merge(worded, always) if worded else always:
+            title_pattern, per_record = self._parts[(pos, n)]
             groups: dict[str, str] = {}
-            rule = self.entries[pos].rules[n]
-            for k, (name, regex) in enumerate(rule):
-                if name not in fields:
-                    steps.append((pos, rule[k:], groups))
-                    break
-                found = regex.fullmatch(fields[name])
+            if title_pattern is not None:
+                found = title_pattern.fullmatch(title)
                 if found is None:
-                    break
-                groups.update({g: " ".join(c.split()) for g, c in found.groupdict().items()
-                               if c is not None and g not in groups})
-            else:
-                return tuple(steps), (self.entries[pos], groups)
-        return tuple(steps), None
+                    continue
+                groups = {g: " ".join(c.split()) for g, c in found.groupdict().items() if c is not None}
+            for g, c in fixed.get((pos, n), ()):  # the publisher's groups, then the source's: the first wins
+                groups.setdefault(g, c)
+            if per_record is None:
+                return self._prefilters.steps(steps, step_groups), (self.entries[pos], groups)
+            steps.append((pos, n, per_record))
+            step_groups.append(groups)
+        return self._prefilters.steps(steps, step_groups), None
 
     def _result(self, entry: Entry, groups: dict[str, str], inst: Installation) -> Recognition:
         canon = {g: entry.value_map.get(g, {}).get(v.lower(), v) for g, v in groups.items()}

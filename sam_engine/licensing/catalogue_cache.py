@@ -31,7 +31,8 @@ from sam_engine.licensing.metric_rules import RULES_DIR
 from sam_engine.model import LicenceNeed, Problem
 
 # What a recognition depends on besides the data files: the code that reads and matches them.
-_CODE = ("catalogue.py", "catalogue_entries.py", "catalogue_cache.py", "versions.py", "../located_yaml.py")
+_CODE = ("catalogue.py", "catalogue_entries.py", "catalogue_cache.py", "rule_index.py", "versions.py",
+         "../located_yaml.py")
 
 
 class CacheMismatch(ValueError):

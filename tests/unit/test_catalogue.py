@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from sam_engine.licensing import catalogue as catalogue_module
+from sam_engine.licensing import rule_index
 from sam_engine.licensing.catalogue import Catalogue, clean_vendor, default_catalogue_dir, load_catalogue
 from sam_engine.model import Installation, LicenceNeed
 from sam_engine.platforms.macos import app_record
@@ -81,8 +81,8 @@ def test_catalogue_example(owner, example):
 
 
 def test_fast_path_finds_what_a_full_scan_finds(monkeypatch):
-    monkeypatch.setattr(catalogue_module, "_literal_word", lambda pattern: None)
-    monkeypatch.setattr(catalogue_module, "_first_words", lambda pattern: None)
+    monkeypatch.setattr(rule_index, "literal_word", lambda pattern: None)
+    monkeypatch.setattr(rule_index, "first_words", lambda pattern: None)
     slow = Catalogue(SHIPPED.entries, today=TODAY)
     assert not slow._by_word
     for _, _, example in EXAMPLES:
@@ -100,7 +100,7 @@ def test_fast_path_finds_what_a_full_scan_finds(monkeypatch):
     ("\\.NET", None),
 ])
 def test_literal_word(pattern, word):
-    assert catalogue_module._literal_word(pattern) == word
+    assert rule_index.literal_word(pattern) == word
 
 
 # ---- real titles from the captured outputs ---------------------------------------------

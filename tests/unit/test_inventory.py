@@ -187,9 +187,9 @@ def test_source_counts_survive_the_store_and_reach_the_report(tmp_path, monkeypa
     ("\\.NET", None),
 ])
 def test_catalogue_first_words(pattern, words):
-    from sam_engine.licensing import catalogue
+    from sam_engine.licensing import rule_index
 
-    found = catalogue._first_words(pattern)
+    found = rule_index.first_words(pattern)
     assert (None if found is None else set(found)) == words
 
 
@@ -197,7 +197,7 @@ def test_catalogue_index_finds_what_a_full_scan_finds(monkeypatch):
     """Every title in the benchmark fleet gets the same recognition with and without the word index."""
     import sys
 
-    from sam_engine.licensing import catalogue
+    from sam_engine.licensing import catalogue, rule_index
 
     sys.path.insert(0, str(REPO / "bench"))
     import fleetgen
@@ -207,8 +207,8 @@ def test_catalogue_index_finds_what_a_full_scan_finds(monkeypatch):
     titles += [(t["title"], t.get("publisher"), "windows") for t in pools.win_required + pools.win_free
                + pools.win_tail[:100]]
     fast, _ = catalogue.load_catalogue([])
-    monkeypatch.setattr(catalogue, "_literal_word", lambda pattern: None)
-    monkeypatch.setattr(catalogue, "_first_words", lambda pattern: None)
+    monkeypatch.setattr(rule_index, "literal_word", lambda pattern: None)
+    monkeypatch.setattr(rule_index, "first_words", lambda pattern: None)
     slow = catalogue.Catalogue(fast.entries, today=fast.today)
     for name, vendor, source in titles:
         item = Installation(source, name, "1.0", None, vendor, None, f"{source}:{name}", None)
