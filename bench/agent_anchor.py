@@ -72,11 +72,11 @@ def counts(outputs: dict) -> dict:
     return found
 
 
-def shipped_payload(adhoc: list, env: dict, tmp: Path) -> Path:
+def shipped_payload(command: list, env: dict, tmp: Path) -> Path:
     """The AnsiballZ file a real ``ansible localhost -m fleetsam.sam.software_facts`` run ships to the
     host (its arguments inside), kept where Ansible wrote it: without pipelining it is a file."""
     remote = tmp / "remote"
-    timed(adhoc, {**env, "ANSIBLE_PIPELINING": "False", "ANSIBLE_KEEP_REMOTE_FILES": "1",
+    timed(command, {**env, "ANSIBLE_PIPELINING": "False", "ANSIBLE_KEEP_REMOTE_FILES": "1",
                   "ANSIBLE_REMOTE_TMP": str(remote)})
     found = sorted(remote.glob("*/AnsiballZ_software_facts.py"))
     if len(found) != 1:
