@@ -6,6 +6,8 @@ import textwrap
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sam_engine.licensing import rule_index
 from sam_engine.licensing.catalogue import Catalogue, load_catalogue
@@ -196,3 +198,29 @@ def test_an_alternation_that_does_not_compile_drops_nothing(monkeypatch):
     monkeypatch.setattr(rule_index, "re", SimpleNamespace(compile=refuse, error=re.error, VERBOSE=re.VERBOSE))
     alternation = Alternation(["a", "b"], patterns)
     assert (alternation.joined, alternation.first("zzz")) == ((), 0)
+
+
+# Titles made of the catalogue's own words (so that rules match often), hostile text and any text.
+_WORDS = sorted({w for _, _, ex in EXAMPLES for w in str(ex["title"]).split()})
+_word = st.one_of(st.sampled_from(_WORDS), st.sampled_from(HOSTILE[:12]), st.text(max_size=8))
+_titles = st.lists(_word, min_size=1, max_size=6).flatmap(
+    lambda words: st.sampled_from([" ", "", "-", "\t"]).map(lambda sep: sep.join(words)))
+_examples = st.sampled_from([ex for _, _, ex in EXAMPLES])
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(title=st.one_of(_titles, _examples.map(lambda ex: str(ex["title"]))),
+       example=_examples, version=st.one_of(st.none(), st.text(max_size=12), st.from_regex(r"\d{1,4}(\.\d{1,3}){0,3}")),
+       origin=st.one_of(st.none(), st.text(max_size=20), _examples.map(lambda ex: ex.get("origin") or "")))
+def test_prefiltered_recognition_equals_every_rule_tried_in_order(title, example, version, origin):
+    """Any title, beside a real example's publisher, source and package id: the prefiltered catalogue
+    and one that tries every rule in order read it the same."""
+    record = inst(title, version, example.get("publisher"), example.get("source", "windows"), example.get("package_id"),
+                  example.get("location"), origin=origin)
+    with pytest.MonkeyPatch.context() as mp:  # the unfiltered one builds its (empty) prefilters only under this
+        mp.setattr(rule_index, "joinable", lambda pattern, flags: None)
+        expected = _UNFILTERED.recognise(record)
+    assert _PREFILTERED.recognise(record) == expected
+
+
+_PREFILTERED, _UNFILTERED = Catalogue(SHIPPED.entries, today=TODAY), Catalogue(SHIPPED.entries, today=TODAY)
