@@ -141,29 +141,23 @@ def process(handover, standby, display, run_dir):
 
 
 def _process_here(handover, show, display, run_dir):
+    """The engine on the run in this process, as the standby runs it (``sam_engine.standby.run``);
+    the password it puts in the environment for libpq is taken out again after it."""
     try:
-        from sam_engine.findings.notify import AlertSettings
-        from sam_engine.pipeline import process_spool
-        from sam_engine.progress import StageProgress
+        from sam_engine.standby import run
     except ImportError as exc:
         display.warning('fleetsam: the engine is not importable (%s); the run is kept in %s: '
                         'process it with "fleetsam ingest %s"' % (exc, run_dir, run_dir))
         return None
-    secrets = handover['secrets']
     env_password = os.environ.get('PGPASSWORD')
-    if secrets.get('PGPASSWORD'):  # libpq reads it from the environment: never put into the store URL
-        os.environ['PGPASSWORD'] = secrets['PGPASSWORD']
     try:
-        alerts = AlertSettings.from_env(policy=handover['policy'], notify=handover['notify'], secrets=secrets)
-        summary = process_spool(handover['spool'], store=handover['store'], report_dir=handover['report_dir'],
-                                alerts=alerts, installations=handover['installations'],
-                                progress=StageProgress(show))
-    except Exception as exc:  # the scan's data must survive an engine failure
-        display.warning('fleetsam: processing the run failed: %s; the run is kept in %s' % (exc, run_dir))
-        return None
+        reply = run(handover, None, show)
     finally:
         if env_password is None:
             os.environ.pop('PGPASSWORD', None)
         else:
             os.environ['PGPASSWORD'] = env_password
-    return summary.lines(), summary.as_dict()
+    if 'failed' in reply:  # the scan's data must survive an engine failure
+        display.warning('fleetsam: processing the run failed: %s; the run is kept in %s' % (reply['failed'], run_dir))
+        return None
+    return reply['summary']['lines'], reply['summary']['data']
