@@ -28,6 +28,7 @@ import operator
 from array import array
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from sam_engine.licensing.coverage import ProductKey, TermState, ent_key, matches_product, suite_owners
@@ -185,19 +186,18 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
             if note not in group.notes:
                 group.notes.append(note)
 
-    joins: dict[int, tuple[list, set]] = {}  # id(table) -> (per row id: its group's join, row ids seen)
+    joins: dict[int, list] = {}  # id(table) -> per row id: its group's join (a bound method), None until classified
     for h, hs in enumerate(host_scans):
         table, ids, info = placements.view(hs)
-        join, seen = joins.setdefault(id(table), ([], set()))
+        join = joins.setdefault(id(table), [])
         if len(join) < len(info):
             join.extend([None] * (len(info) - len(join)))
-        new = set(ids).difference(seen)
-        if new:  # classify each row once, at its first installation (in inventory order)
-            for rid in [rid for rid in ids if rid in new]:
-                if join[rid] is None:
-                    info[rid] = row_info = classify(table, rid)
-                    join[rid] = row_info[0].join_required if row_info[3] else row_info[0].packed.append
-            seen.update(new)
+        # classify each row once, at its first installation (in inventory order); the rows not classified
+        # yet are found at C speed (a join is a bound method, never false)
+        for rid in list(compress(ids, map(operator.not_, map(join.__getitem__, ids)))):
+            if join[rid] is None:
+                info[rid] = row_info = classify(table, rid)
+                join[rid] = row_info[0].join_required if row_info[3] else row_info[0].packed.append
         base = h << SHIFT
         # the per-installation step, at C speed: each installation's group appends (host << 32 | position)
         deque(map(operator.call, map(join.__getitem__, ids), range(base, base + len(ids))), maxlen=0)
