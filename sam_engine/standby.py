@@ -13,7 +13,8 @@ standby is not ready (its warm-up failed, it is gone) the callback runs the engi
 
 The protocol is one JSON document per line (text that UTF-8 cannot hold travels escaped):
 
-- callback -> standby: ``{"store": LOCATION}``, what to prepare for;
+- callback -> standby: ``{"store": LOCATION, "secrets": {"PGPASSWORD": ...}}``, what to prepare for
+  (the secrets only when the callback has a PostgreSQL store's password of its own);
 - standby -> callback: ``{"ready": true}``, or ``{"ready": false, "error": TEXT}``;
 - callback -> standby, the hand-over: ``{"spool", "store", "report_dir", "policy", "notify",
   "secrets", "installations"}`` (the secrets through the pipe, never on a command line);
@@ -42,19 +43,24 @@ from sam_engine.licensing.context import LicenceSettings, PreparedCatalogue, pre
 from sam_engine.pipeline import process_spool
 from sam_engine.progress import StageProgress
 from sam_engine.report import render
-from sam_engine.store.interface import is_server_location
 from sam_engine.store.recognition_cache import RecognitionCache
 
 
 def warm_up(store: str) -> PreparedCatalogue | None:
     """Do, ahead of a run into ``store``, the work of the run that depends on no store session: the
     report templates compiled (kept by ``render.environment``) and the catalogue prepared with the
-    store's recognition cache (returned, for ``process_spool``'s ``catalogue``). A PostgreSQL
-    store's cache is read at the hand-over only: its password may come with it."""
+    store's recognition cache, a file beside it or a PostgreSQL store's table (returned, for
+    ``process_spool``'s ``catalogue``). None when reading that cache gave a warning (a database
+    that refused, a corrupt cache): the run reads it again itself and reports what it finds then."""
     render.compile_templates()
-    if is_server_location(store):
-        return None
-    return prepare_catalogue(LicenceSettings.from_env(), dt.date.today(), RecognitionCache.beside(store))
+    prepared = prepare_catalogue(LicenceSettings.from_env(), dt.date.today(), RecognitionCache.beside(store))
+    return None if prepared.recalled else prepared
+
+
+def take_password(secrets: dict[str, Any]) -> None:
+    """A PostgreSQL store's password sent by the callback, where libpq reads it (never in the store URL)."""
+    if secrets.get("PGPASSWORD"):
+        os.environ["PGPASSWORD"] = secrets["PGPASSWORD"]
 
 
 def warm_up_on_thread(store: str) -> Callable[[], PreparedCatalogue | None]:
@@ -85,8 +91,7 @@ def run(handover: dict[str, Any], catalogue: PreparedCatalogue | None,
     """The engine on a handed-over run, as the callback ran it in its own process: the reply that
     ends the exchange, ``{"summary": ...}`` or ``{"failed": TEXT}``."""
     secrets = handover.get("secrets") or {}
-    if secrets.get("PGPASSWORD"):  # libpq reads it from the environment, never from the store URL
-        os.environ["PGPASSWORD"] = secrets["PGPASSWORD"]
+    take_password(secrets)
     try:
         alerts = AlertSettings.from_env(policy=handover.get("policy"), notify=handover.get("notify"), secrets=secrets)
         summary = process_spool(handover["spool"], store=handover["store"], report_dir=handover["report_dir"],
@@ -123,6 +128,7 @@ def serve(requests: IO[str], replies: Replies) -> int:
     if start is None:
         return 0
     try:
+        take_password(start.get("secrets") or {})
         catalogue = warm_up(start["store"])
     except Exception as exc:  # noqa: BLE001 - the callback then runs the engine itself
         replies.send({"ready": False, "error": f"{type(exc).__name__}: {exc}"})

@@ -266,7 +266,9 @@ class CallbackModule(CallbackBase):
         """The current play runs the collector: its targets belong to the run's scope."""
         self._is_scan = True
         if self._standby is None and self.get_option('engine') and not self._check_mode:
-            self._standby = engine.Standby.start(self.get_option('store')) or False
+            secrets = self.get_option('notify_secrets') or {}
+            password = {'PGPASSWORD': secrets['PGPASSWORD']} if secrets.get('PGPASSWORD') else {}
+            self._standby = engine.Standby.start(self.get_option('store'), password) or False
         if self._play_scope is None:
             self._scope_known = False
         elif not set(self._play_scope) <= self._scope:

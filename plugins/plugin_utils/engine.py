@@ -44,8 +44,9 @@ class Standby(object):
         self._process = process
 
     @classmethod
-    def start(cls, store, command=None):
-        """Start a standby that prepares a run into ``store``; None when it cannot be started.
+    def start(cls, store, secrets=None, command=None):
+        """Start a standby that prepares a run into ``store`` (``secrets``: a PostgreSQL store's
+        ``PGPASSWORD``, for reading its recognition cache); None when it cannot be started.
         ``command`` (tests) replaces ``[python, -m, sam_engine.standby]``."""
         try:
             process = subprocess.Popen(command or [sys.executable, '-m', ENGINE_MODULE], stdin=subprocess.PIPE,
@@ -54,7 +55,7 @@ class Standby(object):
             return None
         standby = cls(process)
         try:
-            standby._send({'store': store})
+            standby._send({'store': store, 'secrets': secrets or {}})
         except NotReady:
             standby.abandon()
             return None

@@ -129,16 +129,18 @@ def test_the_standby_ends_without_a_hand_over(tmp_path):
 @pytest.mark.parametrize("engine_on, check_mode, started", [(True, False, True), (False, False, False),
                                                             (True, True, False)])
 def test_the_callback_starts_one_standby_when_a_play_scans(tmp_path, monkeypatch, engine_on, check_mode, started):
+    """It is sent the store's password of ``notify_secrets`` (to read a PostgreSQL store's cache), no other secret."""
     started_for = []
-    monkeypatch.setattr(engine.Standby, "start", classmethod(lambda cls, store: started_for.append(store) or None))
-    monkeypatch.setattr(collector.CallbackModule, "get_option", lambda self, name: (
-        str(tmp_path / "spool") if name == "spool_dir" else engine_on if name == "engine"
-        else "db.json" if name == "store" else None))
+    monkeypatch.setattr(engine.Standby, "start", classmethod(lambda cls, store, secrets: started_for.append(
+        (store, secrets)) or None))
+    options = {"spool_dir": str(tmp_path / "spool"), "engine": engine_on, "store": "postgresql://fleetsam@db/sam",
+               "notify_secrets": {"PGPASSWORD": "pw", "SMTP_PASSWORD": "mail"}}
+    monkeypatch.setattr(collector.CallbackModule, "get_option", lambda self, name: options.get(name))
     cb = collector.CallbackModule()
     cb._check_mode = check_mode
     cb._scanning()
     cb._scanning()  # a second scanning play
-    assert started_for == (["db.json"] if started else [])
+    assert started_for == ([("postgresql://fleetsam@db/sam", {"PGPASSWORD": "pw"})] if started else [])
 
 
 def test_a_check_mode_run_stops_its_standby(tmp_path, monkeypatch):
@@ -177,11 +179,15 @@ def test_a_prepared_catalogue_is_used_only_when_it_fits_the_run(tmp_path, monkey
     assert context.load_context(settings, day, (), memory, prepared=prepared).catalogue is not prepared.catalogue
 
 
-def test_a_postgresql_store_gets_no_prepared_catalogue():
-    """Its recognition cache is read at the hand-over, which may bring its password."""
+def test_a_store_whose_cache_cannot_be_read_at_the_warm_up_gets_no_prepared_catalogue(tmp_path):
+    """The run then reads the cache itself, and its warning is the run's (a database that refused at
+    the warm-up may be up at the hand-over). Reading a PostgreSQL store's cache during the scan is
+    tested on a real server in ``test_recognition_cache_pg.py``."""
     from sam_engine.standby import warm_up
 
-    assert warm_up("postgresql://fleetsam@127.0.0.1:1/fleetsam") is None
+    assert warm_up("postgresql://fleetsam@127.0.0.1:1/fleetsam") is None  # nothing listens on port 1
+    (tmp_path / "db.json.recognition").write_text("{not json")
+    assert warm_up(str(tmp_path / "db.json")) is None
 
 
 def test_the_engine_imports_no_notification_channel_until_one_sends():

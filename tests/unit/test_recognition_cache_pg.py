@@ -87,6 +87,43 @@ def test_a_repeat_run_in_a_fresh_container_recalls_from_the_database(tmp_path, r
     assert problems == [] and len(cached.rows) > 500 and cached.catalogue is not None
 
 
+def test_the_standby_reads_the_cache_during_the_scan_with_the_password_the_callback_sent(tmp_path, real_fixtures,
+                                                                                        db, monkeypatch):
+    """The engine standby (``sam_engine.standby``) reads the database's cache before the hand-over, with
+    the password of the callback's start message (none in its environment); the run reads it no more."""
+    import io
+    import json
+
+    from sam_engine import standby
+
+    ingest(tmp_path, real_fixtures, db, "s1")  # writes the cache row
+    monkeypatch.delenv("PGPASSWORD")
+    events, load = [], PostgresRecognitionCache.load
+
+    def logged_load(self, digest):
+        events.append("cache read")
+        return load(self, digest)
+
+    class Requests(io.StringIO):
+        def readline(self, *args):
+            events.append("request read")
+            return super().readline(*args)
+
+    monkeypatch.setattr(PostgresRecognitionCache, "load", logged_load)
+    secrets = {"PGPASSWORD": PASSWORD}
+    handover = {"spool": str(real_spool(tmp_path / "spool-s2", real_fixtures, "s2")), "store": db,
+                "report_dir": str(tmp_path / "reports-s2"), "secrets": secrets}
+    replies = io.StringIO()
+    requests = Requests(json.dumps({"store": db, "secrets": secrets}) + "\n" + json.dumps(handover) + "\n")
+    assert standby.serve(requests, standby.Replies(replies)) == 0
+    sent = [json.loads(line) for line in replies.getvalue().splitlines()]
+    assert sent[0] == {"ready": True} and "summary" in sent[-1], sent
+    assert events == ["request read", "cache read", "request read"]
+    assert not any("recognition cache" in line for line in sent[-1]["summary"]["lines"])
+    with open_store(db, create=False, readonly=True) as st:
+        assert [s.scan_id for s in st.scans()] == ["s1", "s2"]
+
+
 def test_the_row_round_trips_hostile_text_and_other_digests_are_ignored_silently(db):
     memory = RecognitionCache.beside(db)
     assert isinstance(memory, PostgresRecognitionCache) and memory.load("d1") == (None, [])
