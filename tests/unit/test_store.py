@@ -3,10 +3,12 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sam_engine.model import Hardware, Host, HostScan, HostStatus, Installation, Scan, Virtualization
 from sam_engine.store.interface import StoreError
-from sam_engine.store import open_store
+from sam_engine.store import open_store, tinydb_store
 
 
 def inst(name, version="1.0"):
@@ -161,3 +163,27 @@ def test_rejected_entitlement_session_leaves_store_byte_identical(tmp_path):
             st.remove_entitlement("ent-1")
             raise RuntimeError("rejected import")
     assert path.read_bytes() == before
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-2**63, max_value=2**63 - 1)
+    | st.text(st.characters(exclude_categories=("Cs",))),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.dictionaries(st.text(max_size=8), _JSON, max_size=5))
+def test_the_store_file_is_json_dumps_byte_for_byte(data):
+    """The fast writer (orjson) writes what ``json.dumps`` wrote before it for what a store holds (text with
+    control characters, markup and non-BMP characters, integers, booleans, nulls), so a store's bytes do not
+    depend on which one ran. A float (no stored document has one) is the same value in another notation."""
+    assert tinydb_store._encoded(data) == json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    assert json.loads(tinydb_store._encoded({"x": 6.103515625e-05})) == {"x": 6.103515625e-05}
+
+
+def test_what_the_fast_writer_refuses_is_written_by_json_or_refused_as_before():
+    big = {"n": 2**70}  # beyond orjson's 64 bits
+    assert tinydb_store._encoded(big) == b'{"n":1180591620717411303424}'
+    with pytest.raises(UnicodeEncodeError):  # a lone surrogate never reaches a store file
+        tinydb_store._encoded({"name": "bad\udc80"})
