@@ -26,7 +26,10 @@ The end of its input before the hand-over (a run in check mode, a playbook that 
 nothing, a callback that went away) ends the standby having written nothing.
 
 ``fleetsam scan`` runs the engine in its own process, which only waits while the playbook
-runs: it does the same warm-up on a thread (``warm_up_on_thread``).
+runs: it does the same warm-up on a thread (``WarmUpThread``), started once ansible-playbook
+is, so the engine is imported there and never before the playbook starts.
+
+The engine is imported by ``warm_up`` (and ``run``), not with this module.
 """
 
 from __future__ import annotations
@@ -36,22 +39,24 @@ import json
 import os
 import sys
 import threading
-from typing import IO, Any, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable
 
-from sam_engine.findings.notify import AlertSettings
-from sam_engine.licensing.context import LicenceSettings, PreparedCatalogue, prepare_catalogue
-from sam_engine.pipeline import process_spool
-from sam_engine.progress import StageProgress
-from sam_engine.report import render
-from sam_engine.store.recognition_cache import RecognitionCache
+if TYPE_CHECKING:
+    from sam_engine.licensing.context import PreparedCatalogue
 
 
 def warm_up(store: str) -> PreparedCatalogue | None:
     """Do, ahead of a run into ``store``, the work of the run that depends on no store session: the
-    report templates compiled (kept by ``render.environment``) and the catalogue prepared with the
-    store's recognition cache, a file beside it or a PostgreSQL store's table (returned, for
-    ``process_spool``'s ``catalogue``). None when reading that cache gave a warning (a database
-    that refused, a corrupt cache): the run reads it again itself and reports what it finds then."""
+    engine imported, the report templates compiled (kept by ``render.environment``) and the
+    catalogue prepared with the store's recognition cache, a file beside it or a PostgreSQL store's
+    table (returned, for ``process_spool``'s ``catalogue``). None when reading that cache gave a
+    warning (a database that refused, a corrupt cache): the run reads it again itself and reports
+    what it finds then."""
+    from sam_engine import pipeline  # noqa: F401 - imported for the run, while the hosts are scanned
+    from sam_engine.licensing.context import LicenceSettings, prepare_catalogue
+    from sam_engine.report import render
+    from sam_engine.store.recognition_cache import RecognitionCache
+
     render.compile_templates()
     prepared = prepare_catalogue(LicenceSettings.from_env(), dt.date.today(), RecognitionCache.beside(store))
     return None if prepared.recalled else prepared
@@ -63,27 +68,40 @@ def take_password(secrets: dict[str, Any]) -> None:
         os.environ["PGPASSWORD"] = secrets["PGPASSWORD"]
 
 
-def warm_up_on_thread(store: str) -> Callable[[], PreparedCatalogue | None]:
+class WarmUpThread:
     """``warm_up`` on a thread of its own, for a process that only waits while a playbook runs
-    (``fleetsam scan``: ansible-playbook is another program there, started with fork and exec);
-    returns the call that waits for it: the prepared catalogue, or None when the warm-up failed
-    (the run then prepares its own and reports its problems, as without a warm-up)."""
-    box: dict[str, PreparedCatalogue | None] = {}
+    (``fleetsam scan``: ansible-playbook is another program there, started with fork and exec).
+    ``start`` it as ansible-playbook starts: before, the import would hold the GIL against
+    ansible-runner's preparations. ``result`` waits for it: the prepared catalogue, or None when
+    the warm-up failed or never started (the run then prepares its own and reports its problems,
+    as without a warm-up)."""
 
-    def work() -> None:
+    def __init__(self, store: str):
+        self.store = store
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._catalogue: PreparedCatalogue | None = None
+
+    def _work(self) -> None:
         try:
-            box["catalogue"] = warm_up(store)
+            self._catalogue = warm_up(self.store)
         except Exception:  # noqa: BLE001 - see above: the run reads the catalogue itself
-            box["catalogue"] = None
+            self._catalogue = None
 
-    thread = threading.Thread(target=work, name="fleetsam-warm-up", daemon=True)
-    thread.start()
+    def start(self) -> None:
+        """Start the warm-up; a second call does nothing."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="fleetsam-warm-up", daemon=True)
+                self._thread.start()
 
-    def prepared() -> PreparedCatalogue | None:
+    def result(self) -> PreparedCatalogue | None:
+        with self._lock:
+            thread = self._thread
+        if thread is None:
+            return None
         thread.join()
-        return box.get("catalogue")
-
-    return prepared
+        return self._catalogue
 
 
 def run(handover: dict[str, Any], catalogue: PreparedCatalogue | None,
@@ -93,6 +111,10 @@ def run(handover: dict[str, Any], catalogue: PreparedCatalogue | None,
     secrets = handover.get("secrets") or {}
     take_password(secrets)
     try:
+        from sam_engine.findings.notify import AlertSettings  # loaded by the warm-up, unless it failed
+        from sam_engine.pipeline import process_spool
+        from sam_engine.progress import StageProgress
+
         alerts = AlertSettings.from_env(policy=handover.get("policy"), notify=handover.get("notify"), secrets=secrets)
         summary = process_spool(handover["spool"], store=handover["store"], report_dir=handover["report_dir"],
                                 alerts=alerts, installations=bool(handover.get("installations", True)),

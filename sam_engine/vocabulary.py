@@ -1,4 +1,4 @@
-"""The engine's fixed words, each written here once: metrics, statuses, finding types, severities.
+"""The engine's fixed words, each written here once: metrics, collectors, statuses, finding types, severities.
 
 Everything that validates, computes or shows one of these words reads it from
 here: the entitlement parsers and the metric-rule loader (metric names), the
@@ -87,6 +87,22 @@ def metric_name(text: str) -> str | None:
     name = re.sub(r"[\s-]+", "_", text.strip().lower()).removeprefix("per_")
     name = METRIC_ALIASES.get(name, name)
     return str(name) if name in METRICS else None
+
+
+# --- collectors ------------------------------------------------------------------------------
+
+
+class Collector(enum.StrEnum):
+    """The collector modules: the one that produced a result is recorded on its ``HostScan``
+    (``platforms.registry``); ``fleetsam scan`` counts a host done when one has run on it."""
+
+    LINUX = "fleetsam.sam.software_facts"
+    WINDOWS = "fleetsam.sam.win_software_facts"
+    MACOS = "fleetsam.sam.macos_software_facts"
+    VCENTER = "fleetsam.sam.vcenter_facts"
+
+
+COLLECTORS = tuple(c.value for c in Collector)
 
 
 # --- position statuses -----------------------------------------------------------------------

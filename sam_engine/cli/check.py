@@ -16,17 +16,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from sam_engine.cli.exit_codes import ExitCode
-from sam_engine.located_yaml import ConfigError
-from sam_engine.findings.detect import compute_findings
-from sam_engine.licensing.context import LicenceSettings, load_context, position_of
-from sam_engine.findings.notify import track
-from sam_engine.findings.notify_config import load_notify_config
-from sam_engine.findings.policy import Policy, load_policy, policy_path
-from sam_engine.report.formats import JUnitCase, JUnitSuite, junit_document, md, md_code
-from sam_engine.pipeline import load_fleet
 from sam_engine.store import open_store
 from sam_engine.vocabulary import FINDING_TYPES
+
+if TYPE_CHECKING:
+    from sam_engine.findings.policy import Policy
 
 DESCRIPTION = """\
 Check the fleet (every known host with its newest inventory; with --as-of,
@@ -64,6 +61,8 @@ def render_text(violations: list[dict], others: list[dict], context: str) -> str
 
 def render_markdown(violations: list[dict], others: list[dict], context: str) -> str:
     """A heading, the context and a table of the findings; every value escaped as in ``summary.md``."""
+    from sam_engine.report.formats import md, md_code
+
     out = [f"## fleetsam check: {md(_headline(violations, others))}", "", f"_{md(context)}_", ""]
     if violations or others:
         out += ["| | Severity | Type | Finding | Hosts | Id |", "|---|---|---|---|---|---|"]
@@ -82,6 +81,8 @@ def render_junit(violations: list[dict], others: list[dict], policy: Policy, fin
     """One test suite per finding type: a violation is a failed test case, other findings pass
     (their details in the suite's output); a type without findings has one passing case.
     ``finished``: when the scan finished; ``properties``: the check's context, on every suite."""
+    from sam_engine.report.formats import JUnitCase, JUnitSuite, junit_document
+
     suites = []
     for kind in FINDING_TYPES:
         failing = [r for r in violations if r["type"] == kind]
@@ -107,6 +108,14 @@ def _fail(message: str) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from sam_engine.findings.detect import compute_findings
+    from sam_engine.findings.notify import track
+    from sam_engine.findings.notify_config import load_notify_config
+    from sam_engine.findings.policy import load_policy, policy_path
+    from sam_engine.licensing.context import LicenceSettings, load_context, position_of
+    from sam_engine.located_yaml import ConfigError
+    from sam_engine.pipeline import load_fleet
+
     try:
         as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
     except ValueError:

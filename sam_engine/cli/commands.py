@@ -2,6 +2,10 @@
 
 ``cli.main`` imports this module only inside its fault boundary, so even an
 import that fails here (a broken install) exits 2 with one line.
+
+Building the parser loads argparse and the light modules only (``fleetsam
+--help`` answers at once, ``fleetsam scan`` starts ansible-playbook sooner): each
+subcommand imports the engine parts it runs, within that same boundary.
 """
 
 from __future__ import annotations
@@ -11,19 +15,29 @@ import os
 import sys
 
 from sam_engine import __version__
-from sam_engine.auditpack.pack import PackError
 from sam_engine.cli import check, evidence, export, licence, position, scan, scans, stores
-from sam_engine.cli.exit_codes import BadInput, ExitCode, describe
+from sam_engine.cli.exit_codes import ExitCode, describe
 from sam_engine.cli import DEBUG_FLAGS
-from sam_engine.entitlements.schema import ValidationFailed
-from sam_engine.ingest.spool import SpoolError
-from sam_engine.located_yaml import ConfigError
-from sam_engine.store.interface import HostNotFound, ScanNotFound, StoreError
 
 DEBUG_HELP = "on an unexpected error, also print the Python traceback"
 
-# Errors that are the user's input, not a fault: their message says what to fix, no traceback helps.
-BAD_INPUT = (StoreError, SpoolError, ScanNotFound, HostNotFound, PackError, BadInput)
+# Errors that are the user's input, not a fault, as (module, class): their message says what to fix, no
+# traceback helps. LOCATED ones already start with file:line:col: field.
+BAD_INPUT = (("sam_engine.store.interface", "StoreError"), ("sam_engine.ingest.spool", "SpoolError"),
+             ("sam_engine.store.interface", "ScanNotFound"), ("sam_engine.store.interface", "HostNotFound"),
+             ("sam_engine.auditpack.pack", "PackError"), ("sam_engine.cli.exit_codes", "BadInput"))
+LOCATED = (("sam_engine.entitlements.schema", "ValidationFailed"), ("sam_engine.located_yaml", "ConfigError"))
+
+
+def raised_as(exc: BaseException, kinds: tuple[tuple[str, str], ...]) -> bool:
+    """Whether ``exc`` is of one of ``kinds``. Only modules already imported are looked at: an exception
+    of a class whose module was never imported cannot have been raised, and an error is no time to
+    load the engine."""
+    for module, name in kinds:
+        kind = getattr(sys.modules.get(module), name, None)
+        if kind is not None and isinstance(exc, kind):
+            return True
+    return False
 
 
 def _store_default() -> str:
@@ -66,11 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen subcommand; bad input is printed as its message and exits 2."""
+    """Run the chosen subcommand; bad input is printed as its message and exits 2, anything else is
+    raised on to ``cli.main``'s fault boundary."""
     try:
         return args.func(args)
-    except (ValidationFailed, ConfigError) as exc:  # already located: file:line:col: field: ...
-        print(exc, file=sys.stderr)
-    except BAD_INPUT as exc:
-        print(f"fleetsam: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        if raised_as(exc, LOCATED):
+            print(exc, file=sys.stderr)
+        elif raised_as(exc, BAD_INPUT):
+            print(f"fleetsam: error: {exc}", file=sys.stderr)
+        else:
+            raise
     return ExitCode.BAD_INPUT

@@ -20,17 +20,15 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sam_engine.auditpack import pack as auditpack
-from sam_engine.report import changes as scan_changes
-from sam_engine.licensing.context import LicenceSettings, load_context, position_of
-from sam_engine.model import Scan
-from sam_engine.report.formats import md, md_code
 from sam_engine.cli.exit_codes import ExitCode
-from sam_engine.findings.policy import policy_path
-from sam_engine.pipeline import load_fleet, retire_days
-from sam_engine.store.interface import ScanNotFound, Store
 from sam_engine.store import open_store
+
+if TYPE_CHECKING:
+    from sam_engine.licensing.context import LicenceSettings
+    from sam_engine.model import Scan
+    from sam_engine.store.interface import Store
 
 
 def _error(command: str, message: str) -> int:
@@ -39,6 +37,8 @@ def _error(command: str, message: str) -> int:
 
 
 def _settings(args: argparse.Namespace) -> LicenceSettings:
+    from sam_engine.licensing.context import LicenceSettings
+
     return replace(LicenceSettings.from_env(), licences_dir=Path(args.licences))
 
 
@@ -49,6 +49,9 @@ def _as_of(args: argparse.Namespace) -> dt.date:
 def _pick(store: Store, location: str, a: str | None, b: str | None, days: int = 0) -> tuple[Scan, Scan]:
     """The fleets to compare, each as it stood right after its scan: ``a`` and ``b``; ``a`` and the
     latest; else after the last two (hosts past ``days`` without an inventory left out)."""
+    from sam_engine.pipeline import load_fleet
+    from sam_engine.store.interface import ScanNotFound
+
     if a is None:
         ids = [i.scan_id for i in store.scans()]
         if len(ids) < 2:
@@ -95,6 +98,8 @@ def print_table(d: dict) -> None:
 
 
 def print_markdown(d: dict) -> None:
+    from sam_engine.report.formats import md, md_code
+
     s = d["summary"]
     print(f"## Changes from scan {md_code(d['from_scan'])} to {md_code(d['to_scan'])}\n")
     print(f"{s['installs_added']} installation(s) added, {s['installs_removed']} removed, "
@@ -119,6 +124,11 @@ def print_markdown(d: dict) -> None:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    from sam_engine.findings.policy import policy_path
+    from sam_engine.licensing.context import load_context, position_of
+    from sam_engine.pipeline import retire_days
+    from sam_engine.report import changes as scan_changes
+
     try:
         as_of = _as_of(args)
     except ValueError:
@@ -140,6 +150,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_pack(args: argparse.Namespace) -> int:
+    from sam_engine.auditpack import pack as auditpack
+
     try:
         if args.verify:
             result = auditpack.verify(args.verify)

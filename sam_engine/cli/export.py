@@ -16,9 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from sam_engine.cli.exit_codes import BadInput, ExitCode
-from sam_engine.licensing.context import LicenceSettings, load_context
-from sam_engine.findings.policy import policy_path
-from sam_engine.pipeline import load_fleet, retire_days
 from sam_engine.store import open_store
 
 FORMATS = ("cyclonedx",)
@@ -47,6 +44,10 @@ def _day(text: str | None) -> dt.date | None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from sam_engine.findings.policy import policy_path
+    from sam_engine.licensing.context import LicenceSettings, load_context
+    from sam_engine.pipeline import load_fleet, retire_days
+
     as_of = _day(args.as_of)
     with open_store(args.store, create=False, readonly=True) as store:  # a reader, as fleetsam report and hosts
         fleet = load_fleet(store, args.store, args.scan, as_of, retire_days(policy_path()))

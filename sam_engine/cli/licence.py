@@ -16,28 +16,15 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sam_engine.vocabulary import METRICS
-from sam_engine.entitlements.schema import (
-    FIELDS,
-    CatalogueLike,
-    Checked,
-    ValidationFailed,
-    check_batch,
-    format_problem,
-    has_errors,
-    mask_key,
-    same_as_files,
-    validate_record,
-)
-from sam_engine.licensing.catalogue import load_catalogue
-from sam_engine.entitlements.files import licence_paths, load_licence_files
-from sam_engine.licensing.context import LicenceSettings
-from sam_engine.model import Entitlement, Problem
-from sam_engine.entitlements.procurement import import_csv
 from sam_engine.cli.exit_codes import BadInput, ExitCode
-from sam_engine.report.formats import csv_writer, safe_cell
 from sam_engine.store import open_store, store_exists
+
+if TYPE_CHECKING:
+    from sam_engine.entitlements.schema import CatalogueLike
+    from sam_engine.model import Entitlement, Problem
 
 # entitlement field -> ``licence add`` flag
 ADD_FLAGS = {
@@ -48,7 +35,6 @@ ADD_FLAGS = {
     "purchase_date": "--purchase-date", "unit_cost": "--unit-cost", "pack_size": "--pack-size", "currency": "--currency",
     "keys": "--key", "licensing": "--licensing",
 }
-LIST_FIELDS = ("entitlement_id", *FIELDS, "origin", "status")
 ADD_HELP = {
     "publisher": "publisher, as the catalogue names it (required)", "product": "product, as the catalogue names it "
     "(required)", "edition": "edition covered; 'any' for every edition (default: none: only installations "
@@ -69,6 +55,10 @@ ADD_HELP = {
 
 def load_default_catalogue() -> CatalogueLike:
     """The shipped catalogue plus the user catalogues of ``FLEETSAM_CATALOGUE_EXTRA`` (os.pathsep-separated)."""
+    from sam_engine.entitlements.schema import ValidationFailed, has_errors
+    from sam_engine.licensing.catalogue import load_catalogue
+    from sam_engine.licensing.context import LicenceSettings
+
     catalogue, problems = load_catalogue(list(LicenceSettings.from_env().catalogue_extra))
     if has_errors(problems):
         raise ValidationFailed(problems)
@@ -85,9 +75,18 @@ def term_status(ent: Entitlement, today: datetime.date | None = None) -> str:
     return "expired" if ent.term_end < today_text else "active"
 
 
+def list_fields() -> tuple[str, ...]:
+    """The columns of ``licence list``: the id, every entitlement field, the origin and the term status."""
+    from sam_engine.entitlements.schema import FIELDS
+
+    return ("entitlement_id", *FIELDS, "origin", "status")
+
+
 def entitlement_view(ent: Entitlement) -> dict:
     """An entitlement for output: every field, keys masked."""
-    view = {name: getattr(ent, name) for name in LIST_FIELDS if name != "status"}
+    from sam_engine.entitlements.schema import mask_key
+
+    view = {name: getattr(ent, name) for name in list_fields() if name != "status"}
     view["suite_components"] = list(ent.suite_components)
     view["keys"] = [mask_key(k) for k in ent.keys]
     view["status"] = term_status(ent)
@@ -102,6 +101,8 @@ def _stored(location: str) -> list[Entitlement]:
 
 def _licence_files(args: argparse.Namespace, stored: list[Entitlement]) -> tuple[list[Entitlement], list[Problem]]:
     """The entitlements in the licence files (the catalogue is loaded only if there are any)."""
+    from sam_engine.entitlements.files import licence_paths, load_licence_files
+
     path = Path(args.licences)
     if not path.exists() or (path.is_dir() and not licence_paths([path])):
         return [], []
@@ -109,11 +110,16 @@ def _licence_files(args: argparse.Namespace, stored: list[Entitlement]) -> tuple
 
 
 def _print_problems(problems: list[Problem]) -> None:
+    from sam_engine.entitlements.schema import format_problem
+
     for problem in problems:
         print(format_problem(problem), file=sys.stderr)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    from sam_engine.entitlements.schema import (Checked, ValidationFailed, check_batch, has_errors, same_as_files,
+                                                validate_record)
+
     raw = {name: getattr(args, name) for name in ADD_FLAGS if getattr(args, name) not in (None, [], False)}
     if args.key_stdin:
         raw["keys"] = [*raw.get("keys", []), *(line.strip() for line in sys.stdin if line.strip())]
@@ -150,13 +156,16 @@ def _find(items: list[Entitlement], wanted: str) -> Entitlement:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from sam_engine.entitlements.schema import ValidationFailed, has_errors
+    from sam_engine.report.formats import csv_writer, safe_cell
+
     items, problems = _all(args)
     views = [entitlement_view(e) for e in items]
     if args.format == "json":
         print(json.dumps(views, indent=1, ensure_ascii=False))
     elif args.format == "csv":
         writer = csv_writer(sys.stdout)
-        writer.writerow(LIST_FIELDS)
+        writer.writerow(list_fields())
         for view in views:
             writer.writerow(safe_cell(";".join(v) if isinstance(v, list) else v) for v in view.values())
     else:
@@ -172,6 +181,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from sam_engine.entitlements.schema import ValidationFailed, has_errors
+
     items, problems = _all(args)
     for name, value in entitlement_view(_find(items, args.id)).items():
         if isinstance(value, list):
@@ -183,6 +194,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    from sam_engine.entitlements.schema import ValidationFailed
+    from sam_engine.model import Problem
+
     with open_store(args.store, create=False) as store:
         stored = store.entitlements()
         try:
@@ -198,6 +212,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from sam_engine.entitlements.procurement import import_csv
+
     catalogue = load_default_catalogue()
     with open_store(args.store) as store:
         licences, _ = _licence_files(args, store.entitlements())
@@ -208,6 +224,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from sam_engine.entitlements.files import licence_paths, load_licence_files
+    from sam_engine.entitlements.schema import ValidationFailed, has_errors, same_as_files
+
     paths = args.paths or [args.licences]
     files = licence_paths(paths)
     stored = _stored(args.store) if store_exists(args.store) else []  # the files can be checked before any scan

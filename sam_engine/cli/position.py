@@ -19,15 +19,14 @@ from collections import Counter
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sam_engine.licensing.context import LicenceSettings, load_context, position_of
-from sam_engine.licensing.position import LicencePosition, ProductPosition, position_to_rows
 from sam_engine.vocabulary import LICENSABLE, URGENCY, Status
 from sam_engine.cli.exit_codes import ExitCode
-from sam_engine.findings.policy import policy_path
-from sam_engine.pipeline import load_fleet, retire_days
-from sam_engine.report.formats import csv_writer, safe_cell
 from sam_engine.store import open_store
+
+if TYPE_CHECKING:
+    from sam_engine.licensing.position import LicencePosition, ProductPosition
 
 
 def _matches(p: ProductPosition, wanted: str) -> bool:
@@ -42,6 +41,8 @@ def _cell(value) -> str:
 
 
 def print_table(pos: LicencePosition, products: list[ProductPosition], detail: bool, totals: bool = True) -> None:
+    from sam_engine.licensing.position import position_to_rows
+
     rows = position_to_rows(products, detail=detail)
     print(f"Effective Licence Position as of {pos.as_of.isoformat()}")
     print(f"{'PUBLISHER':12} {'PRODUCT':24} {'EDITION':18} {'METRIC':10} {'INST':>5} {'USED':>6} {'OWNED':>9} "
@@ -76,6 +77,9 @@ def _print_detail(row: dict) -> None:
 
 
 def print_csv(products: list[ProductPosition]) -> None:
+    from sam_engine.licensing.position import position_to_rows
+    from sam_engine.report.formats import csv_writer, safe_cell
+
     rows = position_to_rows(products)
     writer = csv_writer(sys.stdout)
     if rows:
@@ -85,6 +89,8 @@ def print_csv(products: list[ProductPosition]) -> None:
 
 
 def print_json(pos: LicencePosition, products: list[ProductPosition]) -> None:
+    from sam_engine.licensing.position import position_to_rows
+
     rows = position_to_rows(products, detail=True)
     print(json.dumps({
         "as_of": pos.as_of.isoformat(),
@@ -97,6 +103,10 @@ def print_json(pos: LicencePosition, products: list[ProductPosition]) -> None:
 
 
 def cmd_position(args: argparse.Namespace) -> int:
+    from sam_engine.findings.policy import policy_path
+    from sam_engine.licensing.context import LicenceSettings, load_context, position_of
+    from sam_engine.pipeline import load_fleet, retire_days
+
     try:
         as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
     except ValueError:

@@ -11,7 +11,9 @@ plays target, which the collector callback names in a job event.
 The collector callback only spools the run (``FLEETSAM_ENGINE=false``), into
 a folder of this command's own, so that concurrent scans never take each
 other's spool; the spool is then moved to ``SPOOL_DIR/SCAN_ID`` and processed
-here, stage by stage on the screen. When the engine fails (the store went
+here, stage by stage on the screen. The engine is imported on the warm-up thread
+(``standby.WarmUpThread``), which starts when ansible-runner starts ansible-playbook:
+nothing of it is loaded before. When the engine fails (the store went
 away, say) the spool is kept and the message says how to process it later;
 the exit code is 2, as for every fault.
 """
@@ -28,17 +30,17 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sam_engine import pipeline
 from sam_engine.cli.exit_codes import BadInput, ExitCode
 from sam_engine.cli.scan_progress import Display, HostTally
 from sam_engine.cli.scans import env_flag, installations_csv, report_dir_default
-from sam_engine.findings import notify
-from sam_engine.licensing.context import PreparedCatalogue
 from sam_engine.progress import StageProgress
-from sam_engine.standby import warm_up_on_thread
-from sam_engine.store import open_store
-from sam_engine.store.interface import is_server_location, masked
+from sam_engine.standby import WarmUpThread
+from sam_engine.store import is_server_location, masked, open_store
+
+if TYPE_CHECKING:
+    from sam_engine.licensing.context import PreparedCatalogue
 
 REDRAW_SECONDS = 0.25  # terminal bar
 LINE_SECONDS = 10.0  # plain lines, at most one per interval
@@ -135,9 +137,11 @@ def _inert(text: str) -> str:
     return re.sub(r"[\x00-\x08\x0b-\x1f\x7f\x9b]", "\ufffd", text)
 
 
-def _run_playbook(args, playbook: Path, env: dict[str, str], work: Path, display: Display) -> tuple[int, list[str]]:
-    """Run the playbook through ansible-runner, showing progress; ansible-playbook's exit status and
-    its last lines of output (for a run that stored nothing)."""
+def _run_playbook(args, playbook: Path, env: dict[str, str], work: Path, display: Display,
+                  warm: WarmUpThread) -> tuple[int, list[str]]:
+    """Run the playbook through ansible-runner, showing progress, and start ``warm`` as ansible-runner
+    starts ansible-playbook; ansible-playbook's exit status and its last lines of output (for a run
+    that stored nothing)."""
     import ansible_runner
 
     extra = extra_vars_args(args.extra_vars, work)
@@ -150,10 +154,14 @@ def _run_playbook(args, playbook: Path, env: dict[str, str], work: Path, display
             tail[:] = [*tail[-19:], text]
         return tally.event(event)
 
+    def on_status(status: dict, runner_config=None) -> None:
+        if status.get("status") == "running":  # said just before ansible-runner spawns ansible-playbook
+            warm.start()
+
     thread, runner = ansible_runner.run_async(
         private_data_dir=str(work), project_dir=os.getcwd(), playbook=str(playbook), inventory=args.inventory or None,
         limit=args.limit, cmdline=shlex.join(extra), forks=args.forks, envvars=env, quiet=True,
-        suppress_env_files=True, event_handler=on_event, cancel_callback=cancelled.is_set,
+        suppress_env_files=True, event_handler=on_event, status_handler=on_status, cancel_callback=cancelled.is_set,
         settings={"suppress_output_file": True})
     try:
         while thread.is_alive():
@@ -189,9 +197,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     display = Display(sys.stdout, bar, shutil.get_terminal_size().columns, LINE_SECONDS)
     parent = Path(tempfile.mkdtemp(prefix=".scan-", dir=spool_dir))
     work = Path(tempfile.mkdtemp(prefix="fleetsam-runner-"))  # ansible-runner's private data: 0700, removed
-    prepared = warm_up_on_thread(args.store)  # this process only waits on ansible-runner meanwhile
+    warm = WarmUpThread(args.store)  # this process only waits on ansible-runner meanwhile
     try:
-        rc, tail = _run_playbook(args, playbook, runner_env(collections, parent), work, display)
+        rc, tail = _run_playbook(args, playbook, runner_env(collections, parent), work, display, warm)
         spool = _the_spool(parent, spool_dir)
     except KeyboardInterrupt:
         raise BadInput("interrupted: the scan was stopped, nothing stored") from None
@@ -205,13 +213,17 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if json.loads((spool / "run.json").read_text()).get("finished") is None:
         raise BadInput(f"the run stopped before its end (ansible-playbook exited {rc}); what it collected is kept "
                        f"in {spool}")
-    return _process(args, spool, display, prepared())
+    return _process(args, spool, display, warm.result())
 
 
 def _process(args: argparse.Namespace, spool: Path, display: Display, catalogue: PreparedCatalogue | None) -> int:
+    from sam_engine.findings import notify  # the engine: loaded by the warm-up thread while the playbook ran
+
     alerts = notify.AlertSettings.from_env(policy=args.policy, notify=args.notify)
     installations = installations_csv(args)
     try:
+        from sam_engine import pipeline
+
         summary = pipeline.process_spool(spool, store=args.store, report_dir=args.report_dir, alerts=alerts,
                                          installations=installations,
                                          progress=StageProgress(None, on_step=display.stage), catalogue=catalogue)

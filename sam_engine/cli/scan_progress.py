@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import TextIO
 
-from sam_engine.platforms.registry import PLATFORMS
+from sam_engine.vocabulary import COLLECTORS as COLLECTOR_MODULES
 
 ROLE_TASK = "fleetsam.sam.collect"  # the software_inventory role's task: runs the host's platform's collector
-COLLECTORS = frozenset(p.collector for p in PLATFORMS) | {ROLE_TASK}
+COLLECTORS = frozenset(COLLECTOR_MODULES) | {ROLE_TASK}
 _RESULT_EVENTS = ("runner_on_ok", "runner_on_failed")
 _SHOWN_EVENTS = ("warning", "error", "deprecated")  # printed as they come (the rest of Ansible's output is not)
 

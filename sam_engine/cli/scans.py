@@ -13,13 +13,9 @@ import json
 import os
 import sys
 
-from sam_engine import pipeline
-from sam_engine.cli.exit_codes import ExitCode
-from sam_engine.findings import notify
-from sam_engine.cli.exit_codes import BadInput
+from sam_engine.cli.exit_codes import BadInput, ExitCode
 from sam_engine.progress import StageProgress
 from sam_engine.store import open_store
-
 
 _TRUE = ("1", "true", "yes", "on", "y", "t")
 PROGRESS_AFTER = 2.0  # seconds a stage runs before ingest shows its progress: short runs stay quiet
@@ -45,6 +41,9 @@ def _progress_line(line: str) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Store, reconcile and report a spool; long stages print progress on stderr (stdout keeps the summary)."""
+    from sam_engine import pipeline
+    from sam_engine.findings import notify
+
     alerts = notify.AlertSettings.from_env(policy=args.policy, notify=args.notify)
     summary = pipeline.process_spool(args.spool, store=args.store, report_dir=args.report_dir, alerts=alerts,
                                      installations=installations_csv(args),
@@ -62,6 +61,8 @@ def _date(text: str | None) -> dt.date | None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from sam_engine import pipeline
+
     summary = pipeline.render_stored(args.store, args.report_dir, args.scan, as_of=_date(args.as_of),
                                      installations=installations_csv(args))
     for path in summary.report_files:
@@ -84,6 +85,9 @@ def cmd_scans(args: argparse.Namespace) -> int:
 def cmd_hosts(args: argparse.Namespace) -> int:
     if args.hosts_command == "retire":
         return cmd_hosts_retire(args)
+    from sam_engine import pipeline
+    from sam_engine.findings import notify
+
     policy = pipeline.policy_or_default(notify.AlertSettings.from_env().policy)
     as_of = _date(args.as_of)
     with open_store(args.store, create=False, readonly=True) as st:

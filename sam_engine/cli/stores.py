@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 
 from sam_engine.cli.exit_codes import ExitCode
-from sam_engine.store.admin import copy_store, init_store, upgrade_store
-from sam_engine.store.interface import masked
+from sam_engine.store import masked
 
 
 def cmd_store(args: argparse.Namespace) -> int:
+    from sam_engine.store.admin import copy_store, init_store, upgrade_store
+
     if args.store_command == "init":
         print(init_store(args.store))
     elif args.store_command == "upgrade":

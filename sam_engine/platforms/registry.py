@@ -29,6 +29,7 @@ from sam_engine.model import Host, Installation, Problem, Topology
 from sam_engine.platforms import hardware, macos, records, users, windows
 from sam_engine.platforms.records import origin_lines, tap_origins
 from sam_engine.topology import cloud, hyperv, vmware
+from sam_engine.vocabulary import Collector
 
 Result = Mapping[str, Any]
 
@@ -64,7 +65,7 @@ class Platform(ABC):
 class Linux(Platform):
     """``fleetsam.sam.software_facts``: package records (``software``) and raw ``host`` facts."""
 
-    collector = "fleetsam.sam.software_facts"
+    collector = Collector.LINUX.value
 
     def matches(self, result: Result) -> bool:
         return isinstance(result.get("software"), list) or isinstance(result.get("host"), dict)
@@ -94,7 +95,7 @@ class Linux(Platform):
 class Windows(Platform):
     """``fleetsam.sam.win_software_facts`` (and ``.reg`` imports): raw registry and WMI data under ``windows``."""
 
-    collector = "fleetsam.sam.win_software_facts"
+    collector = Collector.WINDOWS.value
 
     def matches(self, result: Result) -> bool:
         return isinstance(result.get("windows"), dict)
@@ -116,7 +117,7 @@ class Windows(Platform):
 class MacOS(Platform):
     """``fleetsam.sam.macos_software_facts``: raw command outputs under ``macos``, read into package records."""
 
-    collector = "fleetsam.sam.macos_software_facts"
+    collector = Collector.MACOS.value
 
     def matches(self, result: Result) -> bool:
         return isinstance(result.get("macos"), dict)
@@ -135,7 +136,7 @@ class VCenter(Platform):
     """``fleetsam.sam.vcenter_facts``: a vCenter's or ESXi host's raw inventory under ``vcenter``; no software
     of its own, its topology read by ``topology.vmware``. The host is the vCenter itself."""
 
-    collector = "fleetsam.sam.vcenter_facts"
+    collector = Collector.VCENTER.value
 
     def matches(self, result: Result) -> bool:
         return isinstance(result.get("vcenter"), dict)

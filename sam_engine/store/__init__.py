@@ -1,15 +1,37 @@
 """The store: the persistence interface, the fleet view, and its backends (TinyDB embedded, PostgreSQL shared).
 
 ``open_store`` is the front door: it picks the backend from the location, so the
-backends can import the interface without the interface importing them.
+backends can import the interface without the interface importing them. This
+module reads locations only and imports the interface and a backend when a store
+is opened: ``fleetsam scan`` asks ``is_server_location`` before ansible-playbook
+starts, and that must not load the engine.
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from sam_engine.store.interface import NoStore, Store, StoreError, is_server_location, masked
-from sam_engine.store.tinydb_store import TinyDBStore
+if TYPE_CHECKING:
+    from sam_engine.store.interface import Store
+
+
+def is_server_location(location: str) -> bool:
+    """Whether ``location`` names a PostgreSQL database rather than a TinyDB file."""
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def masked(location: str) -> str:
+    """``location`` fit to print: the password of a server URL replaced by ``***``."""
+    if not is_server_location(location):
+        return location
+    scheme, rest = location.split("://", 1)
+    netloc, sep, tail = rest.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    tail = "&".join("password=***" if p.startswith("password=") else p for p in tail.split("&"))
+    return f"{scheme}://{netloc}{sep}{tail}"
 
 
 def store_exists(location: str) -> bool:
@@ -26,6 +48,8 @@ def open_store(location: str, *, create: bool = True, readonly: bool = False) ->
     empty store behind). A writer waits its turn behind other writers; a
     ``readonly`` session takes no lock, answers from the last committed state
     and cannot commit changes."""
+    from sam_engine.store.interface import NoStore, StoreError
+
     if not create and not store_exists(location):
         raise NoStore(f"{masked(location)}: no store here (run a scan or fleetsam ingest first)")
     if os.path.isdir(location.removeprefix("tinydb://")):
@@ -34,4 +58,6 @@ def open_store(location: str, *, create: bool = True, readonly: bool = False) ->
         from sam_engine.store.postgres_store import PostgresStore  # psycopg is an optional extra
 
         return PostgresStore(location, readonly=readonly)
+    from sam_engine.store.tinydb_store import TinyDBStore
+
     return TinyDBStore(location.removeprefix("tinydb://"), readonly=readonly)

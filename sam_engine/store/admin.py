@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass
 
 from sam_engine.store.documents import TABLES, table_digest
-from sam_engine.store.interface import StoreError, is_server_location, masked
-from sam_engine.store import open_store
+from sam_engine.store import is_server_location, masked, open_store
+from sam_engine.store.interface import StoreError
 
 
 def init_store(location: str) -> str:

@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from sam_engine.store import masked
 from sam_engine.store.fleet import Retirement
 from sam_engine.model import (Entitlement, GuestVM, Hardware, Host, HostScan, HostStatus, HostUser, Installation,
                               PhysicalServer, Scan, Topology, Virtualization)
@@ -173,24 +174,6 @@ def lock_timeout() -> float:
         return max(0.0, float(text)) if text else LOCK_TIMEOUT
     except ValueError:
         raise StoreError(f"FLEETSAM_LOCK_TIMEOUT={text!r}: expected a number of seconds") from None
-
-
-def is_server_location(location: str) -> bool:
-    """Whether ``location`` names a PostgreSQL database rather than a TinyDB file."""
-    return location.startswith(("postgresql://", "postgres://"))
-
-
-def masked(location: str) -> str:
-    """``location`` fit to print: the password of a server URL replaced by ``***``."""
-    if not is_server_location(location):
-        return location
-    scheme, rest = location.split("://", 1)
-    netloc, sep, tail = rest.partition("/")
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
-    tail = "&".join("password=***" if p.startswith("password=") else p for p in tail.split("&"))
-    return f"{scheme}://{netloc}{sep}{tail}"
 
 
 def require_scan(store: Store, location: str, scan_id: str | None = None, as_of: dt.date | None = None) -> Scan:

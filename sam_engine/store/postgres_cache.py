@@ -26,7 +26,8 @@ import psycopg
 from psycopg import errors
 
 from sam_engine.model import Problem
-from sam_engine.store.interface import StoreError, masked
+from sam_engine.store import masked
+from sam_engine.store.interface import StoreError
 from sam_engine.store.postgres_store import _connect, _first_line
 from sam_engine.store.recognition_cache import Cached, decode, encode, warning
 

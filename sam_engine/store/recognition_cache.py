@@ -29,7 +29,7 @@ from typing import Any, NamedTuple, Sequence
 
 from sam_engine.atomic_file import atomic_open
 from sam_engine.model import Problem
-from sam_engine.store.interface import is_server_location
+from sam_engine.store import is_server_location
 
 FORMAT = "fleetsam-recognition-cache/1"
 SUFFIX = ".recognition"

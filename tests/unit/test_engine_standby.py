@@ -190,10 +190,11 @@ def test_a_store_whose_cache_cannot_be_read_at_the_warm_up_gets_no_prepared_cata
     assert warm_up(str(tmp_path / "db.json")) is None
 
 
-def test_the_engine_imports_no_notification_channel_until_one_sends():
-    code = ("import sys, sam_engine.standby; "
+def test_the_engine_imports_no_notification_channel_until_one_sends(tmp_path):
+    code = ("import sys, sam_engine.standby; sam_engine.standby.warm_up(sys.argv[1]); "
             "print(sorted(m for m in sys.modules if m in ('smtplib', 'sam_engine.findings.channels')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "db.json")], capture_output=True, text=True,
+                         check=True)
     assert out.stdout.strip() == "[]"
 
 
@@ -218,11 +219,17 @@ def test_a_warm_up_that_raises_is_told_to_the_callback_and_nothing_is_run(tmp_pa
 def test_fleetsam_scan_warms_up_on_a_thread_and_a_failed_warm_up_gives_nothing(tmp_path, monkeypatch):
     from sam_engine import standby
 
-    prepared = standby.warm_up_on_thread(str(tmp_path / "db.json"))()
+    warm = standby.WarmUpThread(str(tmp_path / "db.json"))
+    assert warm.result() is None  # never started: ansible-playbook did not start
+    warm.start()
+    warm.start()  # ansible-runner reports the status once, but a second start must not warm up twice
+    prepared = warm.result()
     assert prepared is not None and prepared.memory_path == str(tmp_path / "db.json.recognition")
 
     def broken(store):
         raise OSError("catalogue folder unreadable")
 
     monkeypatch.setattr(standby, "warm_up", broken)
-    assert standby.warm_up_on_thread(str(tmp_path / "db.json"))() is None
+    warm = standby.WarmUpThread(str(tmp_path / "db.json"))
+    warm.start()
+    assert warm.result() is None

@@ -13,8 +13,8 @@ from pg_server import PASSWORD
 
 from sam_engine.cli import main as cli
 from sam_engine.store.admin import copy_store
-from sam_engine.store.interface import StoreError, masked
-from sam_engine.store import open_store
+from sam_engine.store import masked, open_store
+from sam_engine.store.interface import StoreError
 from sam_engine.store.postgres_store import latest_version
 
 
