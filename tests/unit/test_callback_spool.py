@@ -170,7 +170,7 @@ def test_fleetsam_scan_hears_the_hosts_to_scan_once_per_scanning_play(callback, 
         str(tmp_path / "spool") if name == "spool_dir" else engine if name == "engine" else None))
     monkeypatch.setattr(collector.job, "artifact_dir", lambda: str(tmp_path) if runner else None)
     monkeypatch.setattr(collector.job, "display_event", lambda display, lines, data: said.append((lines, data)))
-    monkeypatch.setattr(collector.engine.Standby, "start", classmethod(lambda cls, store: None))
+    monkeypatch.setattr(collector.engine.Standby, "start", classmethod(lambda cls, store, secrets: None))
     callback.v2_playbook_on_play_start(_play(tmp_path, "all", None))
     callback._scanning()
     callback._scanning()  # a second collector task of the same play: no new host
