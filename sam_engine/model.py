@@ -13,6 +13,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from sam_engine.vocabulary import Collector
+
 
 class HostStatus(str, enum.Enum):
     """What happened to one inventory host during one scan."""
@@ -199,7 +201,7 @@ class HostScan:
     status: HostStatus
     host: Host | None
     installations: tuple[Installation, ...]
-    collector: str | None = "fleetsam.sam.software_facts"  # None: never reached, so no collector ran
+    collector: str | None = Collector.LINUX.value  # None: never reached, so no collector ran
     inventory_scan_id: str | None = None
     inventory_digest: str | None = None
     error: str | None = None

@@ -29,6 +29,7 @@ from typing import Any, Callable, Container, Mapping, Sequence
 from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable, SnapshotTable, compact_view, content_digest
 from sam_engine.model import HostStatus, Scan
 from sam_engine.store.interface import HostNotFound, ScanInfo, host_scan_doc, scan_info
+from sam_engine.vocabulary import Collector
 
 # Every table of a store, in the order a copy writes them (a document refers only to earlier tables).
 TABLES = ("scans", "host_scans", "snapshots", "inventories", "entitlements", "findings_state",
@@ -117,7 +118,7 @@ ROW_FIELDS = ("status", "collector", "inventory_scan_id", "inventory_digest", "e
 HOST_DIGEST_AT = ROW_FIELDS.index("host_digest")  # where SQL finds it in an array row
 USERS_DIGEST_AT = ROW_FIELDS.index("users_digest")
 _OWN_RUN = 0  # never a scan id (a string or None)
-_LINUX = "fleetsam.sam.software_facts"  # the collector of most rows
+_LINUX = Collector.LINUX.value  # the collector of most rows
 _DEFAULT_COLLECTOR = 0  # never a collector name
 
 

@@ -23,6 +23,7 @@ from sam_engine.store import masked
 from sam_engine.store.fleet import Retirement
 from sam_engine.model import (Entitlement, GuestVM, Hardware, Host, HostScan, HostStatus, HostUser, Installation,
                               PhysicalServer, Scan, Topology, Virtualization)
+from sam_engine.vocabulary import Collector
 
 @dataclass(frozen=True, slots=True)
 class ScanInfo:
@@ -240,7 +241,7 @@ def host_scan_from_doc(doc: dict, installations: tuple[Installation, ...]) -> Ho
         status=HostStatus(doc["status"]),
         host=host_from_doc(doc.get("host")),
         installations=installations,
-        collector=doc["collector"] if "collector" in doc else "fleetsam.sam.software_facts",  # older documents
+        collector=doc["collector"] if "collector" in doc else Collector.LINUX.value,  # older documents
         inventory_scan_id=doc.get("inventory_scan_id"),
         inventory_digest=doc.get("inventory_digest"),
         error=doc.get("error"),
