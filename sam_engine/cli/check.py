@@ -15,7 +15,6 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from sam_engine.cli.exit_codes import ExitCode
