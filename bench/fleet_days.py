@@ -70,6 +70,7 @@ def day_spool(base: Path, root: Path, day: int, churn: float, seed: int = 11) ->
             target.symlink_to(path.resolve())
             continue
         doc["collected_at"] = when
+        doc.pop("bulk", None)  # rewritten whole: the bulk header no longer describes the file's end
         doc["result"]["software"].append({"source": "dpkg", "name": f"bench-churn-day{day}", "version": "1.0",
                                           "arch": "amd64", "vendor": "bench", "install_time": 1767225600 + day,
                                           "package_id": f"dpkg:bench-churn-day{day}:amd64", "location": None})

@@ -23,6 +23,7 @@ smaller fleet is a prefix of a larger one):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import os
@@ -35,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 _SUFFIXES = ("", "-dev", "-doc", "-common", "-data", "-utils", "-tools", "-dbg", "-plugins", "-locales")
 _FALLBACK_PACKAGES = ("bash", "coreutils", "openssl", "libssl3", "python3", "perl", "systemd", "curl", "vim",
                       "openssh-server", "gzip", "tar", "zlib1g", "libc6", "grep", "sed", "util-linux")
@@ -263,14 +264,18 @@ def host_entry(i: int, pools: Pools, seed: int) -> tuple[str, str]:
     if rng.random() < 0.005:
         return name, _dumps({"inventory_name": name, "status": "unreachable", "result": None,
                              "error": "Failed to connect to the host via ssh", "collected_at": "2026-01-05T02:00:00Z"})
-    software = None
     if windows:
         result = windows_result(i, pools, rng)
+        field, raw = "windows", _dumps(result["windows"])
     else:
-        result, software = linux_result(i, pools, rng)
-    text = _dumps({"inventory_name": name, "status": "ok", "result": result, "error": None,
-                   "collected_at": "2026-01-05T02:00:00Z"})
-    return name, text.replace(_dumps(_SOFTWARE), software) if software else text
+        result, raw = linux_result(i, pools, rng)
+        field = "software"
+    # the callback's layout (plugin_utils/spool.py: bulk_doc): a header naming the bulk, the bulk last
+    data = raw.encode("utf-8")
+    doc = {"bulk": {"field": field, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()},
+           "inventory_name": name, "status": "ok", "error": None, "collected_at": "2026-01-05T02:00:00Z",
+           "result": {**{k: v for k, v in result.items() if k != field}, field: _SOFTWARE}}
+    return name, _dumps(doc).replace(_dumps(_SOFTWARE), raw)
 
 
 def write_spool(spool: Path, hosts: int, seed: int = 7, start: int = 0, step: int = 1) -> Path:

@@ -225,7 +225,8 @@ class _Reconciled:
 
 def _ingest(st, spool: str | Path, timings: dict[str, float], on_host=None) -> tuple[Scan, list[Problem]]:
     with _timed(timings, "ingest+normalise"):  # streamed, on every core for a large spool
-        scan, problems = ingest_parallel.build_scan_from_spool(spool, st.last_inventory, on_host=on_host)
+        scan, problems = ingest_parallel.build_scan_from_spool(spool, st.last_inventory, on_host=on_host,
+                                                               last_source=st.last_source)
     with _timed(timings, "store"):
         st.save_scan(scan)
     return scan, problems

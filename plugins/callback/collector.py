@@ -246,7 +246,7 @@ class CallbackModule(CallbackBase):
         doc = {'inventory_name': host, 'status': status, 'result': result,
                'error': error, 'collected_at': spool.now(), 'groups': groups or []}
         try:
-            spool.write_json(path, doc, raw)
+            spool.write_json(path, spool.bulk_doc(doc, target, raw) if raw is not None else doc, raw)
         except ValueError as exc:
             self._status[host] = 'failed'
             spool.write_json(path, dict(doc, status='failed', result=None, error=str(exc)))

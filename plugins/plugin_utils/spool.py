@@ -6,7 +6,10 @@
 The collector callback writes one JSON file per host (``write_json``). A
 collector result's bulk (the package list, the raw Windows or macOS inventory)
 travels as checked JSON text that is written into the host file as it is,
-never decoded and encoded again (``RAW_FIELDS``, ``checked``).
+never decoded and encoded again (``RAW_FIELDS``, ``checked``). ``bulk_doc`` lays
+such a file out for the engine: a header with the bulk's size and SHA-256 first,
+the bulk last, so the engine can read the rest without parsing the bulk and
+skip a package list it stored before (``sam_engine/ingest/bulk.py``).
 
 Hand-over: under ansible-runner and AWX every host's ``runner_on_ok`` event
 carries the whole module result (the stdout callback gets its own copy before
@@ -90,6 +93,19 @@ def write_json(path, doc, raw=None):
     _write_bytes(path, text.encode('utf-8'))  # a lone surrogate is a ValueError: the host is recorded failed
 
 
+def bulk_doc(doc, field, raw):
+    """``doc`` (a host file's document whose ``result`` holds the bulk ``raw`` under ``field``) with
+    a ``bulk`` header first and the bulk as the last value of ``result``, the last key: the file then
+    ends with the bulk's text and two closing braces. A lone surrogate in ``raw`` is a ValueError."""
+    data = raw.encode('utf-8')
+    result = dict((k, v) for k, v in doc['result'].items() if k != field)
+    result[field] = MARK
+    out = {'bulk': {'field': field, 'bytes': len(data), 'sha256': hashlib.sha256(data).hexdigest()}}
+    out.update((k, v) for k, v in doc.items() if k not in ('bulk', 'result'))
+    out['result'] = result
+    return out
+
+
 def host_file(run_dir, host):
     """The spool file of inventory host ``host``."""
     return os.path.join(run_dir, 'hosts', safe_name(host) + '.json')
@@ -100,6 +116,7 @@ def set_result_key(path, key, value):
     with open(path, 'rb') as handle:
         doc = json.loads(handle.read().decode('utf-8'))
     doc['result'][key] = value
+    doc.pop('bulk', None)  # the bulk is no longer the file's last value
     write_json(path, doc)
 
 

@@ -285,9 +285,12 @@ def table_from_doc(doc: dict) -> RowTable:
     return table
 
 
-def inventory_from_doc(doc: dict, table: RowTable) -> Inventory:
-    """A stored inventory, in canonical order (``canonical_order``)."""
+def inventory_from_doc(doc: dict, table: RowTable, as_collected: bool = False) -> Inventory:
+    """A stored inventory, in canonical order (``canonical_order``), or ``as_collected``: in the
+    collector's order, as a run reading the same list again would have it."""
     ids, times = _unb64("I", doc["ids"]), _unb64("q", doc["times"])
+    if as_collected:
+        return Inventory(table, ids, times, doc.get("digest"), doc.get("sources"))
     order = canonical_order(table, ids)
     return Inventory(table, array("I", map(ids.__getitem__, order)), array("q", map(times.__getitem__, order)),
                      doc.get("digest"), doc.get("sources"))

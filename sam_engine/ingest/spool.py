@@ -25,17 +25,15 @@ import re
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from sam_engine.ingest.bulk import Bulk, source_key, split
+from sam_engine.ingest.spool_json import SpoolError, fast_loads, parsed, read_bytes
 from sam_engine.ingest.inventory import RowTable
-from sam_engine.model import HostScan, HostStatus, Problem, Scan, Topology
+from sam_engine.model import HostScan, HostStatus, Installation, Problem, Scan, Topology
 from sam_engine.platforms.registry import platform_of
 from sam_engine.topology.collected import read_topology
-
-try:  # optional: a C JSON parser; the results are the same Python values as json.loads gives
-    from orjson import loads as _fast_loads
-except ImportError:  # pragma: no cover - json is used
-    _fast_loads = None
+from sam_engine.vocabulary import Collector
 
 @dataclass(frozen=True, slots=True)
 class RawHost:
@@ -48,6 +46,7 @@ class RawHost:
     collected_at: str | None
     origin: str  # the spool file it came from
     groups: tuple[str, ...] = ()  # inventory groups (group_names) of the host in this run
+    bulk: Bulk | None = None  # the result's bulk, not parsed yet (``result`` holds ``bulk.MARK`` in its place)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,63 +61,17 @@ class RawRun:
     group: str | None = None
 
 
-class SpoolError(Exception):
-    """The spool cannot be read at all (missing run.json, not JSON, no valid scan id or times, no hosts/)."""
-
-
 def _load_json(path: Path) -> Any:
-    """The JSON value of ``path``. Text UTF-8 cannot hold (a lone surrogate escape, a bad byte) becomes
-    U+FFFD; nesting too deep for the parser is a ``SpoolError``, as is anything that is not JSON."""
-    if _fast_loads is not None:  # orjson parses a spool file about twice as fast as json (and refuses surrogates)
-        try:
-            with open(path, "rb") as handle:
-                return _fast_loads(handle.read())
-        except Exception:  # noqa: BLE001 - anything odd: json below decides, with its own messages
-            pass
-    try:
-        text = path.read_bytes().decode("utf-8", "replace")
-    except FileNotFoundError:
-        raise SpoolError(f"{path}: missing") from None
-    except OSError as exc:
-        raise SpoolError(f"{path}: unreadable: {exc.strerror}") from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpoolError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    except RecursionError:
-        raise SpoolError(f"{path}: invalid JSON: nested too deeply") from None
-    # a lone surrogate can only come from a \uD800-\uDFFF escape: one regex search, ~2% of the ingest
-    # (an escaped pair is one character: the walk then changes nothing)
-    if _SURROGATE_ESCAPE.search(text):
-        value = _without_surrogates(value)
-    return value
+    """The JSON value of ``path`` (see ``_parsed``)."""
+    return parsed(read_bytes(path), path)
 
 
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _without_surrogates(value: Any) -> Any:
-    """``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD: the store
-    writes UTF-8, which cannot hold one. Iterative: the depth is the parser's, not the stack's."""
-    def clean(v: Any) -> Any:
-        return _SURROGATE.sub("\ufffd", v) if isinstance(v, str) else v
-
-    root = [value]
-    stack: list[tuple[Any, Any]] = [(root, 0)]
-    while stack:
-        parent, key = stack.pop()
-        v = parent[key]
-        if isinstance(v, str):
-            parent[key] = clean(v)
-        elif isinstance(v, list):
-            stack.extend((v, k) for k in range(len(v)))
-        elif isinstance(v, dict):
-            items = [(clean(k), x) for k, x in v.items()]
-            v.clear()
-            v.update(items)
-            stack.extend((v, k) for k in v)
-    return root[0]
+def _load_host(path: Path) -> tuple[Any, Bulk | None]:
+    """A host file's JSON value and, when the callback laid it out so (``bulk.split``), its bulk
+    unparsed (the value holds ``bulk.MARK`` in its place)."""
+    data = read_bytes(path)
+    found = split(data, fast_loads) if fast_loads is not None else None
+    return found if found is not None else (parsed(data, path), None)
 
 
 def read_spool(spool: str | Path, *, stream: bool = False) -> tuple[RawRun, list[Problem]]:
@@ -219,7 +172,7 @@ def _read_hosts(paths: list[Path], problems: list[Problem], scope: tuple[str, ..
     file (``name_of_file``): its last inventory is kept, stale, not dropped from the fleet."""
     for path in paths:
         try:
-            doc = _load_json(path)
+            doc, bulk = _load_host(path)
             if not isinstance(doc, dict):
                 raise SpoolError(f"expected a JSON object, got {type(doc).__name__}")
             status = HostStatus(doc.get("status"))
@@ -246,7 +199,7 @@ def _read_hosts(paths: list[Path], problems: list[Problem], scope: tuple[str, ..
                                                f"{_shown(collected_at)}; the run's time is used", "warning"))
             collected_at = None
         yield RawHost(name, status, result, None if error is None else str(error)[:2000], collected_at, str(path),
-                      groups)
+                      groups, bulk if result is not None else None)
 
 
 class Unique:
@@ -264,31 +217,64 @@ class Unique:
         return True
 
 
-def reached_host_scan(scan_id: str, raw: RawHost, table: RowTable) -> tuple[HostScan, list[Problem]]:
+def reached_host_scan(scan_id: str, raw: RawHost, table: RowTable,
+                      stored: Sequence[Installation] | None = None) -> tuple[HostScan, list[Problem]]:
     """A host the collector reached: its platform (``platforms.registry``) reads the result into
     installations (compact, rows interned in ``table``), a host and a hypervisor's topology, and names the
-    collector.
+    collector. ``stored``: the host's stored inventory, whose record has the ``source_key`` of ``raw``'s
+    package list (the caller checked): taken instead of reading the list.
     Raises ``UnreadableResult`` for a result the platform cannot read (a wrong type where it
-    expects a list or a mapping)."""
+    expects a list or a mapping, a spooled bulk that is not JSON)."""
     assert raw.result is not None
+    key = source_key(raw.result, raw.bulk)
     try:
-        platform = platform_of(raw.result)
-        installations, problems = platform.inventory(raw.result, raw.origin, table)
-        warnings = raw.result.get("warnings") or ()
+        taken = stored is not None and key is not None
+        result = {**raw.result, "software": []} if taken else _with_bulk(raw)
+        platform = platform_of(result)
+        if taken and platform.collector == Collector.LINUX.value:
+            installations, problems = stored, []  # the facts are read, the package list is not
+        else:
+            if taken:  # another collector's result after all (its key says nothing): read whole
+                result = _with_bulk(raw)
+                platform = platform_of(result)
+            installations, problems = platform.inventory(result, raw.origin, table)
+        # only a list read without a problem is keyed: a later run taking it would drop its problems
+        key = key if not problems and platform.collector == Collector.LINUX.value else None
+        warnings = result.get("warnings") or ()
         warnings = tuple(str(w) for w in warnings) if isinstance(warnings, list) else (str(warnings),)
-        host = platform.host(raw.result, raw.inventory_name)
-        topology, more = read_topology(raw.result.get("hypervisor"), raw.origin, raw.inventory_name)
-        own, more_own = platform.topology(raw.result, raw.inventory_name, raw.origin)  # vCenter, Hyper-V, cloud
+        host = platform.host(result, raw.inventory_name)
+        topology, more = read_topology(result.get("hypervisor"), raw.origin, raw.inventory_name)
+        own, more_own = platform.topology(result, raw.inventory_name, raw.origin)  # vCenter, Hyper-V, cloud
         topology = joined(topology, own)
         problems = [*problems, *more, *more_own]
-        if raw.result.get("hypervisor_error") is not None:  # the callback's note of a failed hypervisor_facts
-            warnings += (f"{HYPERVISOR_FAILED}: {str(raw.result['hypervisor_error'])[:500]}",)
-    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, RecursionError) as exc:
+        if result.get("hypervisor_error") is not None:  # the callback's note of a failed hypervisor_facts
+            warnings += (f"{HYPERVISOR_FAILED}: {str(result['hypervisor_error'])[:500]}",)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, RecursionError,
+            SpoolError) as exc:
         raise UnreadableResult(Problem(f"{raw.origin}: result", f"unreadable ({type(exc).__name__}: "
                                        f"{str(exc)[:200]}); the host is recorded failed")) from None
     return HostScan(scan_id, raw.inventory_name, HostStatus.OK, host, installations, collector=platform.collector,
-                    inventory_scan_id=scan_id, warnings=warnings, collected_at=raw.collected_at,
-                    groups=raw.groups, topology=topology), problems
+                    inventory_scan_id=scan_id, warnings=warnings,
+                    collected_at=raw.collected_at, groups=raw.groups, topology=topology, source_digest=key), problems
+
+
+def _with_bulk(raw: RawHost) -> Mapping[str, Any]:
+    """``raw``'s result with its bulk parsed into place."""
+    assert raw.result is not None
+    if raw.bulk is None:
+        return raw.result
+    return {**raw.result, raw.bulk.field: parsed(raw.bulk.data, raw.origin)}
+
+
+def stored_inventory(raw: RawHost, last_source: Callable[[str], str | None] | None,
+                     last_inventory: Callable[..., HostScan | None]) -> Sequence[Installation] | None:
+    """The stored inventory of ``raw``'s host when its newest record was read from a package list with
+    the key of the one ``raw`` holds (``bulk.source_key``); None: the list is read."""
+    key = source_key(raw.result or {}, raw.bulk) if last_source is not None else None
+    if key is None or last_source(raw.inventory_name) != key:
+        return None
+    last = last_inventory(raw.inventory_name, as_collected=True)  # the order a read of the list gives
+    return last.installations if last is not None and last.source_digest == key else None
 
 
 def joined(first: Topology | None, second: Topology | None) -> Topology | None:
@@ -323,7 +309,7 @@ def stale_host_scan(scan_id: str, inventory_name: str, status: HostStatus, error
     return HostScan(scan_id, inventory_name, status, previous.host, previous.installations,
                     collector=previous.collector, inventory_scan_id=previous.inventory_scan_id,
                     inventory_digest=previous.inventory_digest, error=error, collected_at=previous.collected_at,
-                    groups=groups, topology=previous.topology)
+                    groups=groups, topology=previous.topology, source_digest=previous.source_digest)
 
 
 def build_scan(
@@ -331,11 +317,14 @@ def build_scan(
     last_inventory: Callable[[str], HostScan | None],
     table: RowTable | None = None,
     on_host: Callable[[], object] | None = None,
+    last_source: Callable[[str], str | None] | None = None,
 ) -> tuple[Scan, list[Problem]]:
     """The model ``Scan`` of a run; hosts not reached carry their last inventory, stale.
 
     Inventories are compact (``inventory.Inventory``), their distinct rows interned
     in ``table`` (a new one per scan by default). ``on_host`` is called after each host file.
+    With ``last_source`` (``Store.last_source``) a package list the host's stored inventory was read
+    from is not read again (``stored_inventory``).
     """
     table = RowTable() if table is None else table
     problems: list[Problem] = []
@@ -349,7 +338,8 @@ def build_scan(
         status, error = raw.status, raw.error
         if status is HostStatus.OK:
             try:
-                host_scan, bad = reached_host_scan(run.scan_id, raw, table)
+                stored = stored_inventory(raw, last_source, last_inventory)
+                host_scan, bad = reached_host_scan(run.scan_id, raw, table, stored)
             except UnreadableResult as exc:
                 problems.append(exc.args[0])
                 status, error = HostStatus.FAILED, exc.args[0].message

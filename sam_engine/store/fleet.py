@@ -152,6 +152,12 @@ def fleet_index(runs: Sequence[RunRef], docs: Sequence[Mapping]) -> dict:
     return {"hosts": {d["fleet_key"]: d for d in fleet_docs(runs, docs)}, "names": names}
 
 
+def newest_doc(fleet: Mapping, inventory_name: str) -> Mapping | None:
+    """The ``fleet_index`` document of the machine ``inventory_name`` last stood for, or None."""
+    key = fleet["names"].get(inventory_name)
+    return fleet["hosts"].get(key) if key else None
+
+
 def aged_out(collected_at: str | None, as_of: dt.date, retire_days: int) -> bool:
     """Whether a host last inventoried at ``collected_at`` has left the position by age on ``as_of``
     (``retire_days`` 0: never). A host never inventoried has nothing in the position to age."""

@@ -80,8 +80,14 @@ class Store(abc.ABC):
         """One run alone: only the hosts it covered; None for an unknown ``scan_id``."""
 
     @abc.abstractmethod
-    def last_inventory(self, inventory_name: str) -> HostScan | None:
-        """The fleet's newest inventoried record of the machine ``inventory_name`` last stood for, or None."""
+    def last_inventory(self, inventory_name: str, as_collected: bool = False) -> HostScan | None:
+        """The fleet's newest inventoried record of the machine ``inventory_name`` last stood for, or None;
+        its inventory in canonical order, or ``as_collected`` (``ingest.inventory.inventory_from_doc``)."""
+
+    @abc.abstractmethod
+    def last_source(self, inventory_name: str) -> str | None:
+        """The ``source_digest`` of that newest record (None when there is none): decides, without
+        loading the inventory, whether a run can take it instead of reading its package list."""
 
     @abc.abstractmethod
     def retire(self, names: Sequence[str], reason: str = "") -> list[tuple[str, str]]:
@@ -231,6 +237,7 @@ def host_scan_doc(hs: HostScan, digest: str | None) -> dict:
         "collected_at": hs.collected_at,
         "groups": list(hs.groups),
         "topology": topology_to_doc(hs.topology),
+        "source_digest": hs.source_digest,
     }
 
 
@@ -249,6 +256,7 @@ def host_scan_from_doc(doc: dict, installations: tuple[Installation, ...]) -> Ho
         collected_at=doc.get("collected_at"),
         groups=tuple(doc.get("groups") or ()),
         topology=topology_from_doc(doc.get("topology")),
+        source_digest=doc.get("source_digest"),
     )
 
 

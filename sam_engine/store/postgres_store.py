@@ -44,7 +44,7 @@ from sam_engine.model import Entitlement, HostScan, Scan
 from sam_engine.store import jsonb_nul
 from sam_engine.store.documents import HOST_DIGEST_AT, TABLES, USERS_DIGEST_AT, read_row, retirement_keys, \
     scan_documents, stored_row
-from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs
+from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs, newest_doc
 from sam_engine.store.interface import ScanInfo, Store, StoreError, entitlement_from_doc, entitlement_to_doc, \
     host_scan_from_doc, lock_timeout, masked
 
@@ -342,14 +342,14 @@ class PostgresStore(Store):
             table = self._tables[scan_id] = table_from_doc(row[0])
         return table
 
-    def _rows(self, digest: str | None) -> Sequence:
+    def _rows(self, digest: str | None, as_collected: bool = False) -> Sequence:
         if digest is None:
             return ()
         self._load_inventories({digest})
         doc = self._inventory_index.get(digest)
         if doc is None:
             raise StoreError(f"{self.where}: inventory {digest} is missing")
-        return inventory_from_doc(doc, self._snapshot_table(doc["scan_id"]))
+        return inventory_from_doc(doc, self._snapshot_table(doc["scan_id"]), as_collected)
 
     def _scan(self, info: ScanInfo, docs: list[dict]) -> Scan:
         self._load_inventories({d["inventory_digest"] for d in docs if d.get("inventory_digest")})
@@ -376,10 +376,12 @@ class PostgresStore(Store):
             self._fleet_index = fleet_index(runs, self._host_docs())
         return self._fleet_index
 
-    def last_inventory(self, inventory_name: str) -> HostScan | None:
-        fleet = self._fleet()
-        key = fleet["names"].get(inventory_name)
-        doc = fleet["hosts"].get(key) if key else None
+    def last_inventory(self, inventory_name: str, as_collected: bool = False) -> HostScan | None:
+        doc = newest_doc(self._fleet(), inventory_name)
         if doc is None or doc.get("inventory_digest") is None:
             return None
-        return host_scan_from_doc(doc, self._rows(doc["inventory_digest"]))
+        return host_scan_from_doc(doc, self._rows(doc["inventory_digest"], as_collected))
+
+    def last_source(self, inventory_name: str) -> str | None:
+        doc = newest_doc(self._fleet(), inventory_name)
+        return doc.get("source_digest") if doc is not None and doc.get("inventory_digest") else None

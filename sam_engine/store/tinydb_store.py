@@ -62,7 +62,7 @@ from sam_engine.atomic_file import atomic_open, temp_prefix
 from sam_engine.ingest.inventory import RowTable, inventory_from_doc, table_from_doc
 from sam_engine.model import Entitlement, HostScan, Scan
 from sam_engine.store.documents import TABLES, retirement_keys, scan_documents
-from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs
+from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs, newest_doc
 from sam_engine.store.interface import (
     ScanInfo,
     Store,
@@ -337,14 +337,14 @@ class TinyDBStore(Store):
             table = self._tables[scan_id] = table_from_doc(doc)
         return table
 
-    def _rows(self, digest: str | None) -> Sequence:
+    def _rows(self, digest: str | None, as_collected: bool = False) -> Sequence:
         """The stored inventory ``digest`` as a compact ``Inventory`` (canonical order)."""
         if digest is None:
             return ()
         doc = self._inventory_docs().get(digest)
         if doc is None:
             raise StoreError(f"{self.path}: inventory {digest} is missing")
-        return inventory_from_doc(doc, self._snapshot_table(doc["scan_id"]))
+        return inventory_from_doc(doc, self._snapshot_table(doc["scan_id"]), as_collected)
 
     def load_run(self, scan_id: str) -> Scan | None:
         infos = self.scans()
@@ -373,12 +373,14 @@ class TinyDBStore(Store):
             self._fleet_index = fleet_index(runs, self._db.table("host_scans").all())
         return self._fleet_index
 
-    def last_inventory(self, inventory_name: str) -> HostScan | None:
+    def last_inventory(self, inventory_name: str, as_collected: bool = False) -> HostScan | None:
         """The fleet's record of the machine ``inventory_name`` last stood for: its newest inventory,
         whichever name collected it."""
-        fleet = self._fleet()
-        key = fleet["names"].get(inventory_name)
-        doc = fleet["hosts"].get(key) if key else None
+        doc = newest_doc(self._fleet(), inventory_name)
         if doc is None or doc.get("inventory_digest") is None:
             return None
-        return host_scan_from_doc(doc, self._rows(doc["inventory_digest"]))
+        return host_scan_from_doc(doc, self._rows(doc["inventory_digest"], as_collected))
+
+    def last_source(self, inventory_name: str) -> str | None:
+        doc = newest_doc(self._fleet(), inventory_name)
+        return doc.get("source_digest") if doc is not None and doc.get("inventory_digest") else None

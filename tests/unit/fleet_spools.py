@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ansible_collections.fleetsam.sam.plugins.plugin_utils import spool as spool_files
+
 TEAMVIEWER = ("teamviewer", "15.49.2", "TeamViewer GmbH <support@teamviewer.com>")
 ANYDESK = ("anydesk", "6.3.0", "philandro Software GmbH <info@anydesk.com>")
 BASH = ("bash", "5.2.15-2+b7", "Matthias Klose <doko@debian.org>")
@@ -51,7 +53,12 @@ def write_run(root: Path, scan_id: str, hosts: dict[str, Host | None], when: str
                "result": module_result(name, host.packages, when) if host else None,
                "error": None if host else "ssh: connect to host: Connection refused",
                "collected_at": when, "groups": list(host.groups) if host else []}
-        (spool / "hosts" / f"{name}.json").write_text(json.dumps(doc))
+        path = str(spool / "hosts" / f"{name}.json")
+        if host:  # the package list as the collectors hand it over: JSON text, spooled behind a header
+            raw = json.dumps(doc["result"]["software"], separators=(",", ":"))
+            spool_files.write_json(path, spool_files.bulk_doc(doc, "software", raw), raw)
+        else:
+            spool_files.write_json(path, doc)
     return spool
 
 
@@ -62,5 +69,5 @@ def store_run(root: Path, store: str, scan_id: str, hosts: dict[str, Host | None
 
     run, _ = ingest.read_spool(write_run(root, scan_id, hosts, **kw))
     with open_store(store) as st:
-        scan, _ = ingest.build_scan(run, st.last_inventory)
+        scan, _ = ingest.build_scan(run, st.last_inventory, last_source=st.last_source)
         st.save_scan(scan)

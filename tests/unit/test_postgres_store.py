@@ -275,7 +275,8 @@ def test_a_host_row_reads_back_as_the_document_written():
 
     doc = {"scan_id": "s2", "inventory_name": "web1", "status": "unreachable", "collector": "fleetsam.sam.software_facts",
            "inventory_scan_id": "s1", "inventory_digest": "ab" * 32, "error": "ssh: refused", "warnings": [],
-           "collected_at": "2026-06-29T01:00:00Z", "groups": ["db"], "host": {"hostname": "web1", "cores": 4}, "topology": None}
+           "collected_at": "2026-06-29T01:00:00Z", "groups": ["db"], "host": {"hostname": "web1", "cores": 4}, "topology": None,
+           "source_digest": "cd" * 16}
     stored, [(digest, facts)] = stored_row(doc)
     assert isinstance(stored, list) and "s1" in stored and 0 in stored and facts == doc["host"]
     assert read_row("s2", "web1", stored, facts) == doc
@@ -284,8 +285,10 @@ def test_a_host_row_reads_back_as_the_document_written():
     stored_u, [(same, facts_u), (_, users_doc)] = stored_row(with_users)
     assert (same, facts_u, users_doc) == (digest, doc["host"], {"users": users}), "users kept apart from the facts"
     assert read_row("s2", "web1", stored_u, facts_u, users_doc) == with_users
-    # a row written before users were kept apart: no users digest, the users inside the facts
-    assert read_row("s2", "web1", stored_u[:-1], with_users["host"]) == with_users
+    # a row written before users were kept apart: no users digest, the users inside the facts (and
+    # before package lists were keyed: no source digest)
+    older = {k: v for k, v in with_users.items() if k != "source_digest"}
+    assert read_row("s2", "web1", stored_u[:-2], with_users["host"]) == older
     odd = {**doc, "note": "a field of a newer version"}  # kept as an object, read back whole
     stored, _ = stored_row(odd)
     assert isinstance(stored, dict) and read_row("s2", "web1", stored, facts) == odd
