@@ -23,7 +23,7 @@ DEBUG_HELP = "on an unexpected error, also print the Python traceback"
 
 # Errors that are the user's input, not a fault, as (module, class): their message says what to fix, no
 # traceback helps. LOCATED ones already start with file:line:col: field.
-BAD_INPUT = (("sam_engine.store.interface", "StoreError"), ("sam_engine.ingest.spool", "SpoolError"),
+BAD_INPUT = (("sam_engine.store.interface", "StoreError"), ("sam_engine.ingest.spool_json", "SpoolError"),
              ("sam_engine.store.interface", "ScanNotFound"), ("sam_engine.store.interface", "HostNotFound"),
              ("sam_engine.auditpack.pack", "PackError"), ("sam_engine.cli.exit_codes", "BadInput"))
 LOCATED = (("sam_engine.entitlements.schema", "ValidationFailed"), ("sam_engine.located_yaml", "ConfigError"))

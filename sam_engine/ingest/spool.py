@@ -62,7 +62,7 @@ class RawRun:
 
 
 def _load_json(path: Path) -> Any:
-    """The JSON value of ``path`` (see ``_parsed``)."""
+    """The JSON value of ``path`` (``spool_json.parsed``)."""
     return parsed(read_bytes(path), path)
 
 
