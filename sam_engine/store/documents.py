@@ -113,8 +113,9 @@ def table_digest(docs: Sequence[Mapping], canonical: Callable[[Mapping], Mapping
 # -- a host's row in PostgreSQL -------------------------------------------------------
 
 KEY_COLUMNS = ("scan_id", "inventory_name")
+# new fields go last: shorter rows still read
 ROW_FIELDS = ("status", "collector", "inventory_scan_id", "inventory_digest", "error", "warnings", "collected_at",
-              "groups", "host_digest", "topology", "users_digest", "source_digest")  # new fields go last: shorter rows still read
+              "groups", "host_digest", "topology", "users_digest", "source_digest")
 HOST_DIGEST_AT = ROW_FIELDS.index("host_digest")  # where SQL finds it in an array row
 USERS_DIGEST_AT = ROW_FIELDS.index("users_digest")
 _OWN_RUN = 0  # never a scan id (a string or None)

@@ -276,7 +276,7 @@ def test_a_host_row_reads_back_as_the_document_written():
     doc = {"scan_id": "s2", "inventory_name": "web1", "status": "unreachable", "collector": "fleetsam.sam.software_facts",
            "inventory_scan_id": "s1", "inventory_digest": "ab" * 32, "error": "ssh: refused", "warnings": [],
            "collected_at": "2026-06-29T01:00:00Z", "groups": ["db"], "host": {"hostname": "web1", "cores": 4}, "topology": None,
-           "source_digest": "cd" * 16}
+           "source_digest": "cd" * 8}
     stored, [(digest, facts)] = stored_row(doc)
     assert isinstance(stored, list) and "s1" in stored and 0 in stored and facts == doc["host"]
     assert read_row("s2", "web1", stored, facts) == doc
