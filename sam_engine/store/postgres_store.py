@@ -137,6 +137,7 @@ class PostgresStore(Store):
         self.readonly = readonly
         self._conn = _connect(location)
         self._inventory_index: dict | None = None
+        self._keyed: set[str] = set()  # inventories whose key a run asked for (``last_source``), not read yet
         self._fleet_index: dict | None = None
         self._tables: dict[str, RowTable] = {}
         try:
@@ -345,7 +346,11 @@ class PostgresStore(Store):
     def _rows(self, digest: str | None, as_collected: bool = False) -> Sequence:
         if digest is None:
             return ()
-        self._load_inventories({digest})
+        wanted = {digest}
+        if as_collected:  # a run taking stored inventories asks one host at a time: read every keyed one at once
+            wanted |= self._keyed
+            self._keyed.clear()
+        self._load_inventories(wanted)
         doc = self._inventory_index.get(digest)
         if doc is None:
             raise StoreError(f"{self.where}: inventory {digest} is missing")
@@ -384,4 +389,7 @@ class PostgresStore(Store):
 
     def last_source(self, inventory_name: str) -> str | None:
         doc = newest_doc(self._fleet(), inventory_name)
-        return doc.get("source_digest") if doc is not None and doc.get("inventory_digest") else None
+        key = doc.get("source_digest") if doc is not None and doc.get("inventory_digest") else None
+        if key is not None:
+            self._keyed.add(doc["inventory_digest"])
+        return key

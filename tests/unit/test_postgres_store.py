@@ -321,3 +321,23 @@ def test_a_new_login_adds_the_users_list_not_the_hosts_facts_again(tmp_path, emp
         fleet = {h.inventory_name: h for h in st.load_scan().hosts}
     login = int(dt.datetime(2026, 7, 1, 9, 30, tzinfo=dt.timezone.utc).timestamp())
     assert [(u.account, u.last_login) for u in fleet["web1"].host.users if u.kind == "human"] == [("user-web1", login)]
+
+
+def test_a_run_taking_stored_inventories_reads_them_in_one_query(tmp_path, empty_db):
+    """A nightly run asks each host's key (``last_source``) before it takes any inventory: the first
+    inventory taken brings every keyed one with it, not one query per host."""
+    from fleet_spools import Host, store_run
+
+    from sam_engine.store.postgres_store import apply_migrations
+
+    apply_migrations(empty_db, init=True)
+    hosts = {f"web{k}": Host(packages=(("bash", f"5.{k}", "Debian"),)) for k in range(3)}
+    store_run(tmp_path, empty_db, "s1", hosts)
+    with open_store(empty_db, readonly=True) as st:
+        assert all(st.last_source(name) for name in hosts)
+        queries = []
+        real = st._sql
+        st._sql = lambda *a, **kw: queries.append(a[0]) or real(*a, **kw)
+        taken = [st.last_inventory(name, as_collected=True) for name in hosts]
+    assert [len(h.installations) for h in taken] == [1, 1, 1]
+    assert sum("FROM inventories" in q for q in queries) == 1
