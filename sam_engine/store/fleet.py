@@ -158,6 +158,14 @@ def newest_doc(fleet: Mapping, inventory_name: str) -> Mapping | None:
     return fleet["hosts"].get(key) if key else None
 
 
+def newest_source(fleet: Mapping, inventory_name: str) -> tuple[str, str] | None:
+    """(inventory digest, package list key) of that newest document, when it has both (``Store.last_source``)."""
+    doc = newest_doc(fleet, inventory_name)
+    if doc is None or not doc.get("inventory_digest") or doc.get("source_digest") is None:
+        return None
+    return doc["inventory_digest"], doc["source_digest"]
+
+
 def aged_out(collected_at: str | None, as_of: dt.date, retire_days: int) -> bool:
     """Whether a host last inventoried at ``collected_at`` has left the position by age on ``as_of``
     (``retire_days`` 0: never). A host never inventoried has nothing in the position to age."""

@@ -44,7 +44,8 @@ from sam_engine.model import Entitlement, HostScan, Scan
 from sam_engine.store import jsonb_nul
 from sam_engine.store.documents import HOST_DIGEST_AT, TABLES, USERS_DIGEST_AT, read_row, retirement_keys, \
     scan_documents, stored_row
-from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs, newest_doc
+from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs, newest_doc, \
+    newest_source
 from sam_engine.store.interface import ScanInfo, Store, StoreError, entitlement_from_doc, entitlement_to_doc, \
     host_scan_from_doc, lock_timeout, masked
 
@@ -388,8 +389,8 @@ class PostgresStore(Store):
         return host_scan_from_doc(doc, self._rows(doc["inventory_digest"], as_collected))
 
     def last_source(self, inventory_name: str) -> str | None:
-        doc = newest_doc(self._fleet(), inventory_name)
-        key = doc.get("source_digest") if doc is not None and doc.get("inventory_digest") else None
-        if key is not None:
-            self._keyed.add(doc["inventory_digest"])
-        return key
+        found = newest_source(self._fleet(), inventory_name)
+        if found is None:
+            return None
+        self._keyed.add(found[0])
+        return found[1]

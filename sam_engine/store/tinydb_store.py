@@ -62,7 +62,8 @@ from sam_engine.atomic_file import atomic_open, temp_prefix
 from sam_engine.ingest.inventory import RowTable, inventory_from_doc, table_from_doc
 from sam_engine.model import Entitlement, HostScan, Scan
 from sam_engine.store.documents import TABLES, retirement_keys, scan_documents
-from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs, newest_doc
+from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs, newest_doc, \
+    newest_source
 from sam_engine.store.interface import (
     ScanInfo,
     Store,
@@ -382,5 +383,5 @@ class TinyDBStore(Store):
         return host_scan_from_doc(doc, self._rows(doc["inventory_digest"], as_collected))
 
     def last_source(self, inventory_name: str) -> str | None:
-        doc = newest_doc(self._fleet(), inventory_name)
-        return doc.get("source_digest") if doc is not None and doc.get("inventory_digest") else None
+        found = newest_source(self._fleet(), inventory_name)
+        return found[1] if found else None
