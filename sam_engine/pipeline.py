@@ -265,7 +265,8 @@ def _send_and_write(run: _Reconciled, store: str, report_dir, timings, problems,
         found = notify.send(store, run.outbox)
     problems = [*problems, *run.ctx.problems, *found.problems]
     with _timed(timings, "history"):  # the previous scan's position under today's licence data, for the changes
-        previous_position = position_of(run.previous.hosts, run.ctx) if run.previous is not None else None
+        previous_position = (None if run.previous is None
+                             else position_of(run.previous.hosts, run.ctx, licensable_only=True))
     with _timed(timings, "render"):
         model = report.build(run.scan, run.history, run.position, [*run.ctx.problems, *found.problems],
                              findings=found.rows, entitlements=run.ctx.entitlements, previous=run.previous,

@@ -139,7 +139,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     ctx = load_context(_settings(args), as_of, stored)
     for problem in ctx.problems:
         print(problem, file=sys.stderr)
-    d = scan_changes.diff(scan_a, scan_b, position_of(scan_a.hosts, ctx), position_of(scan_b.hosts, ctx))
+    d = scan_changes.diff(scan_a, scan_b, *(position_of(s.hosts, ctx, licensable_only=True) for s in (scan_a, scan_b)))
     if args.format == "json":
         print(json.dumps(d, indent=1, ensure_ascii=False))
     elif args.format == "markdown":

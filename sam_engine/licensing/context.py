@@ -211,16 +211,18 @@ def _cycle_collector_paused():
             gc.enable()
 
 
-def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext,
-                topology: FleetTopology | None = None) -> LicencePosition:
+def position_of(host_scans: Sequence[HostScan], ctx: LicenceContext, topology: FleetTopology | None = None,
+                licensable_only: bool = False) -> LicencePosition:
     """The Effective Licence Position of ``host_scans`` under ``ctx``; ``topology`` (default: the one the
     hosts' hypervisor collectors reported, ``topology.link.fleet_topology``) places VMs on the physical
-    servers that host-level metrics count."""
+    servers that host-level metrics count. ``licensable_only``: only the rows a comparison of two
+    positions reads (``build_position``)."""
     with _cycle_collector_paused():
-        return _position(host_scans, ctx, topology)
+        return _position(host_scans, ctx, topology, licensable_only)
 
 
-def _position(host_scans: Sequence[HostScan], ctx: LicenceContext, topology: FleetTopology | None) -> LicencePosition:
+def _position(host_scans: Sequence[HostScan], ctx: LicenceContext, topology: FleetTopology | None,
+              licensable_only: bool) -> LicencePosition:
     return build_position(
         host_scans,
         ctx.catalogue.recognise,
@@ -234,4 +236,5 @@ def _position(host_scans: Sequence[HostScan], ctx: LicenceContext, topology: Fle
         edition_lines=ctx.catalogue.edition_lines(),
         people=ctx.people,
         topology=fleet_topology(host_scans) if topology is None else topology,
+        licensable_only=licensable_only,
     )

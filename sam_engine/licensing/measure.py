@@ -114,7 +114,7 @@ def _free_result(group: ProductGroup, free: int) -> MetricResult:
 def measure_group(group: ProductGroup, states: dict[str, TermState], rules: MetricRules, ctx: MetricContext,
                   hint: Callable[[str, str], str | None] | None = None, lines: EditionLines = NO_LINES) -> None:
     """Fill in the group's metric, usable entitlements, coverage partitions and consumption."""
-    if not group.candidates and not group.required and not group.folded_into:
+    if group.free:
         # most of a fleet's titles: free, and no entitlement names them. Their row shows no metric and no
         # rule (``position._product``), so neither is looked up: only the line saying where they are.
         group.result = _free_result(group, group.count)

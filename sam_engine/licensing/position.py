@@ -285,7 +285,7 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
                    metric_hint: Callable[[str, str], str | None] | None = None,
                    edition_lines: EditionLines = NO_LINES,
                    people: People | None = None,
-                   topology: FleetTopology | None = None) -> LicencePosition:
+                   topology: FleetTopology | None = None, licensable_only: bool = False) -> LicencePosition:
     """The ELP of ``host_scans`` against ``entitlements`` on ``as_of``.
 
     ``rules`` defaults to the shipped ``catalogue/metrics/`` rule files; ``headcount`` feeds
@@ -297,7 +297,9 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
     (``Catalogue.edition_lines``) the editions that succeed one another; ``people`` the users
     file's aliases, exclusions and login window for named users (``named_users.load_people``);
     ``topology`` places VMs on their physical servers for host-level rules (``host_metrics``;
-    none: every VM per VM).
+    none: every VM per VM). ``licensable_only``: the position a comparison needs (``report.changes``
+    compares licensable rows alone): the rows of titles that need no licence (``ProductGroup.free``) and
+    the unrecognised ones are left out, the others are as in the whole position.
     """
     rules = rules or default_rules()
     ents = sorted(entitlements, key=lambda e: e.entitlement_id)
@@ -308,6 +310,8 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
     ctx = MetricContext(rules.core_factors, headcount, rules.pvu, people, as_of, topology or FleetTopology())
     groups = group_installations(list(host_scans), recognise, ents, states, edition_lines)
     fold_editionless(groups)
+    if licensable_only:
+        groups = [g for g in groups if g.recognised and not g.free]
     for group in groups:
         if group.recognised:
             measure_group(group, states, rules, ctx, metric_hint, edition_lines)

@@ -100,6 +100,12 @@ class ProductGroup:
         return len(self.required_at) > 0
 
     @property
+    def free(self) -> bool:
+        """Needs no licence and no entitlement names it (most of a fleet's titles): its row says no
+        licence is needed whatever else is true of the fleet."""
+        return not self.candidates and not self.required and not self.folded_into
+
+    @property
     def hosts(self) -> tuple[str, ...]:
         return self._host_names(False)
 

@@ -190,3 +190,28 @@ def test_bad_input_exits_2(run, tmp_path, capsys):
         pass
     code = cli.main(["--store", str(tmp_path / "empty.json"), "diff"])
     assert code == 2 and "0 scan(s) stored: a diff needs two" in capsys.readouterr().err
+
+
+def test_a_licensable_only_position_has_the_whole_positions_licensable_rows_and_changes(fleet):
+    """The report's changes and ``fleetsam diff`` read licensable rows alone, so they compute the
+    positions without the free and unrecognised titles: the rows and the changes must be the same."""
+    from sam_engine.licensing.context import LicenceSettings, load_context, position_of
+    from sam_engine.licensing.position import position_to_rows
+    from sam_engine.pipeline import load_fleet
+    from sam_engine.vocabulary import LICENSABLE
+
+    root, store = fleet
+    with open_store(store, create=False, readonly=True) as st:
+        a, b = (load_fleet(st, store, scan_id) for scan_id in ("s1", "s2"))
+        stored = st.entitlements()
+    settings = LicenceSettings(licences_dir=root / "licences", catalogue_extra=(root / "catalogue-extra.yml",))
+    ctx = load_context(settings, dt.date(2026, 6, 30), stored)
+    whole = [position_of(s.hosts, ctx) for s in (a, b)]
+    short = [position_of(s.hosts, ctx, licensable_only=True) for s in (a, b)]
+    for w, s in zip(whole, short):
+        kept = [p for p in w.products if p.status.value in LICENSABLE]
+        assert len(kept) >= 3 and len(w.products) > len(kept) and w.unrecognised  # free and unknown rows left out
+        assert position_to_rows(s.products, detail=True) == position_to_rows(kept, detail=True)
+        assert s.unrecognised == () and (s.cost_totals, s.total_cost, s.notes) == (w.cost_totals, w.total_cost, w.notes)
+    assert history.diff(a, b, *short) == history.diff(a, b, *whole)
+    assert history.diff(a, b, *short)["position"]  # the fleet's licensable rows moved between the scans

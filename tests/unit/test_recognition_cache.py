@@ -153,15 +153,19 @@ def test_editing_a_catalogue_entry_changes_the_digest_and_the_reading(tmp_path, 
     (b"\x00\xff not json", "is not JSON"),
     (b'{"format": "something else", "rows": []}', "is not a fleetsam recognition cache"),
     (b'[1, 2, 3]', "is not a fleetsam recognition cache"),
-    (None, "rows: expected lists of 12"),
+    ([["dpkg", "bash"]], "rows: expected lists of 12"),
+    ([["dpkg", "bash", None, "dpkg:bash", 5.2, None, None, "GNU", "Bash", None, "5.2", None]], "rows: expected lists"),
+    ([["dpkg", "bash", None, "dpkg:bash", "5.2", None, None, "GNU", "Bash", None, "5.2", True]], "rows: expected"),
+    (["dpkg bash 5.2 GNU Bash"], "rows: expected lists of 12"),
+    ({"dpkg": "bash"}, "rows: expected lists of 12"),
     ("unknown-rule", "names rules this catalogue lacks"),
 ])
 def test_a_corrupt_or_foreign_cache_is_ignored_with_a_warning_and_replaced(tmp_path, body, says):
     settings = LicenceSettings(licences_dir=tmp_path / "none")
     memory = RecognitionCache(tmp_path / "fleet.json.recognition")
     digest = recognition_digest(settings)
-    if body is None:
-        body = json.dumps({"format": FORMAT, "digest": digest, "rows": [["dpkg", "bash"]]}).encode()
+    if isinstance(body, (list, dict)):  # the rows
+        body = json.dumps({"format": FORMAT, "digest": digest, "rows": body}).encode()
     elif body == "unknown-rule":
         row = ["dpkg", "bash", None, "dpkg:bash", "5.2", None, None, "GNU", "Bash", None, "5.2", "gone.yml:bash"]
         body = json.dumps({"format": FORMAT, "digest": digest, "rows": [row]}).encode()
