@@ -225,7 +225,22 @@ def _unrecognised(group: ProductGroup) -> ProductPosition:
                            consumption, Ownership(0, (), ()), None, 0, None, group.stale_hosts, tuple(group.notes))
 
 
+# a free title's ownership (``_ownership`` of a group with no candidates): one record for the thousands of them
+_NOTHING_OWNED = Ownership(0, (), (TraceLine("no entitlement for this product", quantity=0),))
+
+
+def _free_product(group: ProductGroup) -> ProductPosition:
+    """``_product`` of a ``ProductGroup.free`` group, most of a fleet's rows: nothing owned, consumed or short."""
+    stale, lines = group.stale_hosts, group.result.lines
+    notes = (*group.notes, f"counted from the last inventory of stale hosts: {', '.join(stale)}") if stale else \
+        tuple(group.notes)
+    return ProductPosition(group.publisher, group.product, group.edition, Status.NO_LICENCE_NEEDED, group.refs,
+                           Consumption(None, 0, "none", (), lines), _NOTHING_OWNED, None, 0, None, stale, notes)
+
+
 def _product(group: ProductGroup, states: dict[str, TermState], alloc: Allocation, over_ratio: Decimal) -> ProductPosition:
+    if group.free:
+        return _free_product(group)
     result, notes = group.result, list(group.notes)
     # a title that needs no licence (most of a fleet's rows) shows no consumption: its hosts are not collected
     free = not group.required and not group.usable

@@ -185,7 +185,7 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
         row = lines.row(publisher, rec.product, rec.edition) if known else rec.edition
         if group.key != own and not group.notes:
             group.notes.append("suite components are counted under the suite, not as products of their own")
-        elif known and norm(row) != norm(rec.edition):
+        elif known and row != rec.edition and norm(row) != norm(rec.edition):  # row is the edition off a line
             line = " -> ".join(lines.place(publisher, rec.product, rec.edition)[0])
             note = (f"{rec.edition} is counted in the {row} row: one edition line ({line}, catalogue "
                     f"edition_lineage); a later edition's entitlement covers an earlier one only with downgrade rights")
