@@ -209,8 +209,8 @@ class HostScan:
     collected_at: str | None = None
     groups: tuple[str, ...] = ()  # the host's inventory groups in this run (policy exceptions)
     topology: Topology | None = None  # a hypervisor collector's view (servers and their VMs), else None
-    # the reading key of the package list the inventory was read from (``ingest.bulk.source_key``):
-    # a later run with the same key takes the stored inventory instead of reading the list again
+    # the reading key of the bulk (package list, raw Windows or macOS inventory) the inventory was read
+    # from (``ingest.bulk.source_key``): a later run with the same key takes the stored inventory
     source_digest: str | None = None
 
     @property

@@ -9,10 +9,12 @@ It is still one JSON value (any JSON reader reads it whole). Ingest reads the
 header, checks that the N bytes before the closing ``}}`` have that SHA-256, and
 parses the rest alone (``split``); the bulk is parsed only when it is read.
 
-A Linux host's inventory is a function of its package list, its ``origins`` and
-the code that reads them; ``source_key`` names that input. A host whose newest
-stored record has the same key has the same inventory, so a nightly run over an
-unchanged fleet takes it from the store instead of reading the list again. A
+A host's inventory is a function of its bulk (a Linux package list and its
+``origins``; a Windows or macOS raw inventory) and of the code that reads it;
+``source_key`` names that input. A host whose newest stored record has the same
+key has the same inventory, so a nightly run over an unchanged fleet takes it
+from the store instead of reading the bulk into installations again (a Windows
+or macOS bulk is still parsed: it also holds the host's facts and users). A
 file without a valid header (hand-made, or rewritten) is parsed whole, as before.
 """
 
@@ -65,10 +67,10 @@ def split(data: bytes, loads: Callable[[bytes], Any]) -> tuple[dict, Bulk] | Non
 
 
 def source_key(result: Mapping[str, Any], bulk: Bulk | None) -> str | None:
-    """The key of what a Linux host's inventory is read from: the package list's SHA-256, the host's
-    ``origins`` and the reading code (``reading_version``); None without a spooled package list."""
+    """The key of what a host's inventory is read from: the bulk's field and SHA-256, the host's
+    ``origins`` (a Linux list's) and the reading code (``reading_version``); None without a spooled bulk."""
     version = reading_version()
-    if bulk is None or bulk.field != "software" or version is None:
+    if bulk is None or version is None:
         return None
     try:
         origins = json.dumps(result.get("origins"), sort_keys=True, separators=(",", ":"), default=repr)
@@ -77,7 +79,7 @@ def source_key(result: Mapping[str, Any], bulk: Bulk | None) -> str | None:
     # 64 bits: a key is only ever compared with the same host's previous one, and it rides in every
     # host row the store writes (PostgreSQL: a re-scan's WAL is mostly those rows)
     key = hashlib.blake2b(digest_size=8)
-    for part in (version, bulk.sha256, origins):
+    for part in (version, bulk.field, bulk.sha256, origins):
         key.update(part.encode("utf-8", "surrogatepass"))
         key.update(b"\x1f")
     return key.hexdigest()
@@ -85,10 +87,12 @@ def source_key(result: Mapping[str, Any], bulk: Bulk | None) -> str | None:
 
 @functools.cache
 def reading_version() -> str | None:
-    """A digest of the modules that turn a package list into an inventory: a change to any of them
-    changes every key, so no stored inventory is taken for a list the new code would read otherwise.
-    None when a source file cannot be read (then every list is read)."""
-    names = ("sam_engine.platforms.records", "sam_engine.platforms.registry", "sam_engine.ingest.inventory",
+    """A digest of the modules that turn a bulk into an inventory: a change to any of them changes
+    every key, so no stored inventory is taken for a bulk the new code would read otherwise.
+    None when a source file cannot be read (then every bulk is read)."""
+    names = ("sam_engine.platforms.records", "sam_engine.platforms.registry", "sam_engine.platforms.windows",
+             "sam_engine.platforms.windows_programs", "sam_engine.platforms.windows_packages",
+             "sam_engine.platforms.macos", "sam_engine.platforms.swid", "sam_engine.ingest.inventory",
              "sam_engine.model", __name__)
     digest = hashlib.sha256()
     for name in names:

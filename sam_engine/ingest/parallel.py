@@ -50,7 +50,7 @@ def _work(paths: list[str], scope: tuple[str, ...] = (), sources: dict[str, str]
           ) -> tuple[int, list[tuple], list, list[Problem]]:
     """Parse and derive one chunk of host files (in a worker): (pid, new rows, hosts, read problems).
     The scan id is not known here: the main process builds each ``HostScan`` again with it. A host
-    whose package list has the key its stored record has (``sources``: inventory name -> key) is
+    whose bulk has the key its stored record has (``sources``: inventory name -> key) is
     not read: it comes back as ``STORED`` and the main process takes its stored inventory."""
     global _sent
     assert _table is not None

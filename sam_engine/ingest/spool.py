@@ -35,6 +35,9 @@ from sam_engine.platforms.registry import platform_of
 from sam_engine.topology.collected import read_topology
 from sam_engine.vocabulary import Collector
 
+# the collector whose reading of a bulk field a stored inventory stands for (``bulk.source_key``)
+BULK_READERS = {"software": Collector.LINUX.value, "windows": Collector.WINDOWS.value, "macos": Collector.MACOS.value}
+
 @dataclass(frozen=True, slots=True)
 class RawHost:
     """One host's entry in the spool, validated but not yet derived."""
@@ -222,25 +225,28 @@ def reached_host_scan(scan_id: str, raw: RawHost, table: RowTable,
     """A host the collector reached: its platform (``platforms.registry``) reads the result into
     installations (compact, rows interned in ``table``), a host and a hypervisor's topology, and names the
     collector. ``stored``: the host's stored inventory, whose record has the ``source_key`` of ``raw``'s
-    package list (the caller checked): taken instead of reading the list.
+    bulk (the caller checked): taken instead of reading the bulk into installations.
     Raises ``UnreadableResult`` for a result the platform cannot read (a wrong type where it
     expects a list or a mapping, a spooled bulk that is not JSON)."""
     assert raw.result is not None
     key = source_key(raw.result, raw.bulk)
+    reader = BULK_READERS.get(raw.bulk.field) if raw.bulk is not None else None
     try:
         taken = stored is not None and key is not None
-        result = {**raw.result, "software": []} if taken else _with_bulk(raw)
+        # a package list whose reading is taken is not parsed; a Windows or macOS bulk holds the facts too
+        unparsed = taken and reader == Collector.LINUX.value
+        result = {**raw.result, "software": []} if unparsed else _with_bulk(raw)
         platform = platform_of(result)
-        if taken and platform.collector == Collector.LINUX.value:
-            installations, problems = stored, []  # the facts are read, the package list is not
+        if taken and platform.collector == reader:
+            installations, problems = stored, []  # the facts are read, the inventory is not
         else:
-            if taken:  # another collector's result after all (its key says nothing): read whole
+            if unparsed:  # another collector's result after all (its key says nothing): read whole
                 result = _with_bulk(raw)
                 platform = platform_of(result)
             installations, problems = platform.inventory(result, raw.origin, table)
-        # only a list read without a problem is keyed: a later run taking it would drop its problems
-        key = key if not problems and platform.collector == Collector.LINUX.value else None
-        warnings = result.get("warnings") or ()
+        # only a bulk read without a problem is keyed: a later run taking it would drop its problems
+        key = key if not problems and platform.collector == reader else None
+        warnings = result.get("warnings") or []
         warnings = tuple(str(w) for w in warnings) if isinstance(warnings, list) else (str(warnings),)
         host = platform.host(result, raw.inventory_name)
         topology, more = read_topology(result.get("hypervisor"), raw.origin, raw.inventory_name)
@@ -268,8 +274,8 @@ def _with_bulk(raw: RawHost) -> Mapping[str, Any]:
 
 def stored_inventory(raw: RawHost, last_source: Callable[[str], str | None] | None,
                      last_inventory: Callable[..., HostScan | None]) -> Sequence[Installation] | None:
-    """The stored inventory of ``raw``'s host when its newest record was read from a package list with
-    the key of the one ``raw`` holds (``bulk.source_key``); None: the list is read."""
+    """The stored inventory of ``raw``'s host when its newest record was read from a bulk with the key
+    of the one ``raw`` holds (``bulk.source_key``); None: the bulk is read."""
     key = source_key(raw.result or {}, raw.bulk) if last_source is not None else None
     if key is None or last_source(raw.inventory_name) != key:
         return None

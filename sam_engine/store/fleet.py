@@ -159,7 +159,7 @@ def newest_doc(fleet: Mapping, inventory_name: str) -> Mapping | None:
 
 
 def newest_source(fleet: Mapping, inventory_name: str) -> tuple[str, str] | None:
-    """(inventory digest, package list key) of that newest document, when it has both (``Store.last_source``)."""
+    """(inventory digest, bulk key) of that newest document, when it has both (``Store.last_source``)."""
     doc = newest_doc(fleet, inventory_name)
     if doc is None or not doc.get("inventory_digest") or doc.get("source_digest") is None:
         return None

@@ -87,7 +87,7 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def last_source(self, inventory_name: str) -> str | None:
         """The ``source_digest`` of that newest record (None when there is none): decides, without
-        loading the inventory, whether a run can take it instead of reading its package list."""
+        loading the inventory, whether a run can take it instead of reading its bulk."""
 
     @abc.abstractmethod
     def retire(self, names: Sequence[str], reason: str = "") -> list[tuple[str, str]]:

@@ -171,3 +171,51 @@ def test_a_list_read_with_a_problem_is_not_keyed(callback, tmp_path):
     store = str(tmp_path / "store.json")
     scan, problems, _, _ = pipeline.store_spool(callback._run_dir, store=store)
     assert problems and scan.hosts[0].source_digest is None, "a later run would drop the problem"
+
+
+RECORDED_WINDOWS = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "windows_composite-host.json"
+
+
+def test_a_windows_hosts_unchanged_inventory_is_taken_and_its_facts_still_read(callback, tmp_path, monkeypatch):
+    """The raw Windows inventory (a recorded win_software_facts result) is keyed like a package list; a
+    nightly run takes the stored installations but still reads the facts and users from the same bulk."""
+    from sam_engine.platforms import windows
+
+    store = str(tmp_path / "store.json")
+    win = json.loads(RECORDED_WINDOWS.read_text())["windows"]
+    win["profiles"] = json.loads((RECORDED_WINDOWS.parent / "users" / "windows_profilelist.json").read_text())["profiles"]
+    for name in ("win1", "win2"):
+        raw = json.dumps(win, separators=(",", ":"))
+        doc = {"inventory_name": name, "status": "ok", "result": {"changed": False, "windows": None},
+               "error": None, "collected_at": "2026-06-30T01:00:00Z", "groups": []}
+        spool.write_json(spool.host_file(callback._run_dir, name), spool.bulk_doc(doc, "windows", raw), raw)
+    run_dir = Path(callback._run_dir)
+    first, problems, _, _ = pipeline.store_spool(run_dir, store=store)
+    assert not problems and all(h.source_digest for h in first.hosts) and first.hosts[0].warnings == ()
+    night = next_night(run_dir, tmp_path)
+    win2 = next((night / "hosts").glob("win2-*.json"))  # win2 installed a program overnight
+    changed = {**win, "uninstall": [*win["uninstall"], {**win["uninstall"][0], "key": "NewApp",
+                                                        "DisplayName": "New App", "DisplayVersion": "1.0"}]}
+    raw = json.dumps(changed, separators=(",", ":"))
+    doc = json.loads(win2.read_text())
+    doc["result"]["windows"] = None
+    spool.write_json(str(win2), spool.bulk_doc(doc, "windows", raw), raw)
+    seen = []
+    real = windows.inventory_from_windows
+    monkeypatch.setattr(windows, "inventory_from_windows",
+                        lambda w, origin, table: seen.append(Path(origin).name.split("-")[0]) or real(w, origin, table))
+    second, problems, _, _ = pipeline.store_spool(night, store=store)
+    assert not problems and seen == ["win2"], "only the changed inventory is read"
+    before, after = ({h.inventory_name: h for h in s.hosts} for s in (first, second))
+    assert after["win1"].installations == before["win1"].installations
+    assert after["win1"].host == before["win1"].host and after["win1"].host.users, "facts and users read again"
+    assert after["win1"].source_digest == before["win1"].source_digest
+    assert len(after["win2"].installations) == len(before["win2"].installations) + 1
+    assert after["win2"].source_digest not in (None, before["win2"].source_digest)
+
+
+def test_a_bulks_key_names_its_field():
+    """The same bytes under another field are another reading: never the same key."""
+    result = {"changed": False}
+    keys = {bulk.source_key(result, bulk.Bulk(field, b"{}", "0" * 64)) for field in ("software", "windows", "macos")}
+    assert len(keys) == 3 and None not in keys
