@@ -47,6 +47,7 @@ from sam_engine.report.formats import POSITION_COLUMNS
 from sam_engine.findings.policy import policy_path
 from sam_engine.pipeline import load_fleet, retire_days
 from sam_engine.store import open_store
+from sam_engine.store.recognition_cache import RecognitionCache
 
 PACK_FORMAT = "fleetsam-audit-pack"
 PACK_VERSION = 1
@@ -171,7 +172,8 @@ def create(store: str, publisher: str, out: str | Path, *, settings: LicenceSett
         scan = load_fleet(st, store, scan_id, as_of if scan_id is None else None, retire_days(policy_path()))
         history = st.scans()
         stored = st.entitlements()
-    ctx = load_context(settings or LicenceSettings.from_env(), as_of or dt.date.today(), stored)
+    ctx = load_context(settings or LicenceSettings.from_env(), as_of or dt.date.today(), stored,
+                       memory=RecognitionCache.beside(store))  # the readings a run saved; never written here
     position = position_of(scan.hosts, ctx)
     model = report.build(scan, history, position, ctx.problems, entitlements=ctx.entitlements)
     created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -112,6 +112,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from sam_engine.findings.notify_config import load_notify_config
     from sam_engine.findings.policy import load_policy, policy_path
     from sam_engine.licensing.context import LicenceSettings, load_context, position_of
+    from sam_engine.store.recognition_cache import RecognitionCache
     from sam_engine.located_yaml import ConfigError
     from sam_engine.pipeline import load_fleet
 
@@ -130,7 +131,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     with open_store(args.store, create=False, readonly=True) as store:  # a reader: no writer's lock
         scan = load_fleet(store, args.store, as_of=as_of if args.as_of else None, retire_days=policy.retire_days)
         stored, states = store.entitlements(), {d["id"]: d for d in store.finding_states()}
-    ctx = load_context(replace(LicenceSettings.from_env(), licences_dir=Path(args.licences)), as_of, stored)
+    ctx = load_context(replace(LicenceSettings.from_env(), licences_dir=Path(args.licences)), as_of, stored,
+                       memory=RecognitionCache.beside(args.store))  # read, never written: a reader
     for problem in ctx.problems:
         print(problem, file=sys.stderr)
     if ctx.has_errors:

@@ -126,6 +126,7 @@ def print_markdown(d: dict) -> None:
 def cmd_diff(args: argparse.Namespace) -> int:
     from sam_engine.findings.policy import policy_path
     from sam_engine.licensing.context import load_context, position_of
+    from sam_engine.store.recognition_cache import RecognitionCache
     from sam_engine.pipeline import retire_days
     from sam_engine.report import changes as scan_changes
 
@@ -136,7 +137,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     with open_store(args.store, create=False, readonly=True) as st:  # each side: the fleet after that scan
         scan_a, scan_b = _pick(st, args.store, args.scan_a, args.scan_b, retire_days(policy_path()))
         stored = st.entitlements()
-    ctx = load_context(_settings(args), as_of, stored)
+    ctx = load_context(_settings(args), as_of, stored, memory=RecognitionCache.beside(args.store))  # read only
     for problem in ctx.problems:
         print(problem, file=sys.stderr)
     d = scan_changes.diff(scan_a, scan_b, *(position_of(s.hosts, ctx, licensable_only=True) for s in (scan_a, scan_b)))

@@ -46,6 +46,7 @@ def _day(text: str | None) -> dt.date | None:
 def cmd_export(args: argparse.Namespace) -> int:
     from sam_engine.findings.policy import policy_path
     from sam_engine.licensing.context import LicenceSettings, load_context
+    from sam_engine.store.recognition_cache import RecognitionCache
     from sam_engine.pipeline import load_fleet, retire_days
 
     as_of = _day(args.as_of)
@@ -55,7 +56,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.host is not None and all(hs.inventory_name != args.host for hs in fleet.hosts):
         raise BadInput(f"--host {args.host}: no host of that name in the fleet; fleetsam hosts lists them")
     settings = replace(LicenceSettings.from_env(), licences_dir=Path(args.licences))
-    ctx = load_context(settings, as_of or dt.date.today(), stored)
+    ctx = load_context(settings, as_of or dt.date.today(), stored, memory=RecognitionCache.beside(args.store))
     for problem in ctx.problems:
         print(problem, file=sys.stderr)
     if ctx.has_errors:

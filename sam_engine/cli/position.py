@@ -105,6 +105,7 @@ def print_json(pos: LicencePosition, products: list[ProductPosition]) -> None:
 def cmd_position(args: argparse.Namespace) -> int:
     from sam_engine.findings.policy import policy_path
     from sam_engine.licensing.context import LicenceSettings, load_context, position_of
+    from sam_engine.store.recognition_cache import RecognitionCache
     from sam_engine.pipeline import load_fleet, retire_days
 
     try:
@@ -120,7 +121,7 @@ def cmd_position(args: argparse.Namespace) -> int:
                        rules_dir=Path(args.rules) if args.rules else None,
                        headcount=args.headcount, over_ratio=args.over_ratio,
                        users_file=Path(args.users) if args.users else None)
-    ctx = load_context(settings, as_of, stored)
+    ctx = load_context(settings, as_of, stored, memory=RecognitionCache.beside(args.store))  # read only
     for problem in ctx.problems:
         print(problem, file=sys.stderr)
     if ctx.has_errors:

@@ -223,3 +223,38 @@ def test_a_damaged_cached_catalogue_is_read_from_yaml_again_with_a_warning(tmp_p
     assert "not a composed catalogue" in warning.message and warning.severity == "warning"
     assert len(ctx.catalogue) == len(first.catalogue) and ctx.remember() == []
     assert load_context(settings, AS_OF, (), memory=memory).problems == first.problems
+
+
+def test_the_readers_take_the_stores_cache_give_the_same_answers_and_never_write_it(tmp_path, real_fixtures,
+                                                                                    monkeypatch, capsys):
+    """fleetsam position, check and diff recognised every title afresh on each call; they now read the
+    readings the last run saved (the same answer), and leave the cache as it was: readers write nothing."""
+    from sam_engine.cli import main as cli
+
+    store = tmp_path / "fleet.json"
+    run(tmp_path, real_fixtures, store)
+    spool = real_spool(tmp_path / "spool-second", real_fixtures, "s2")
+    pipeline.process_spool(spool, store=str(store), report_dir=tmp_path / "reports", as_of=AS_OF,
+                           settings=LicenceSettings(licences_dir=Path("examples/licences")))
+    cache = cache_file(str(store))
+    written = cache.read_bytes()
+
+    def fleetsam(*args) -> tuple[int, str]:
+        code = cli.main(["--store", str(store), *args, "--licences", "examples/licences", "--as-of", str(AS_OF)])
+        out = capsys.readouterr()
+        assert "recognition cache" not in out.err
+        return code, out.out
+
+    commands = (("position", "--format", "json"), ("check", "--format", "junit"), ("diff", "--format", "json"))
+    cold = [fleetsam(*c) for c in commands]  # recognised afresh: no cache for them yet
+    cache.unlink()
+    assert [fleetsam(*c) for c in commands] == cold
+    cache.write_bytes(written)
+
+    def no_matching(*args):
+        raise AssertionError("a reader matched a title against the catalogue")
+
+    monkeypatch.setattr(Catalogue, "_match_static", no_matching)
+    monkeypatch.setattr(context, "load_catalogue", no_matching)
+    assert [fleetsam(*c) for c in commands] == cold
+    assert cache.read_bytes() == written and not list(tmp_path.glob("fleet.json.recognition.*"))
