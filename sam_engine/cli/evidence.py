@@ -140,7 +140,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     ctx = load_context(_settings(args), as_of, stored, memory=RecognitionCache.beside(args.store))  # read only
     for problem in ctx.problems:
         print(problem, file=sys.stderr)
-    d = scan_changes.diff(scan_a, scan_b, *(position_of(s.hosts, ctx, licensable_only=True) for s in (scan_a, scan_b)))
+    positions = (position_of(s.hosts, ctx, licensable_only=True) for s in (scan_a, scan_b))  # what diff compares
+    d = scan_changes.diff(scan_a, scan_b, *positions)
     if args.format == "json":
         print(json.dumps(d, indent=1, ensure_ascii=False))
     elif args.format == "markdown":

@@ -183,7 +183,8 @@ def test_a_windows_hosts_unchanged_inventory_is_taken_and_its_facts_still_read(c
 
     store = str(tmp_path / "store.json")
     win = json.loads(RECORDED_WINDOWS.read_text())["windows"]
-    win["profiles"] = json.loads((RECORDED_WINDOWS.parent / "users" / "windows_profilelist.json").read_text())["profiles"]
+    profiles = RECORDED_WINDOWS.parent / "users" / "windows_profilelist.json"  # crafted ProfileList records
+    win["profiles"] = json.loads(profiles.read_text())["profiles"]
     for name in ("win1", "win2"):
         raw = json.dumps(win, separators=(",", ":"))
         doc = {"inventory_name": name, "status": "ok", "result": {"changed": False, "windows": None},
