@@ -38,6 +38,7 @@ from sam_engine.vocabulary import Collector
 # the collector whose reading of a bulk field a stored inventory stands for (``bulk.source_key``)
 BULK_READERS = {"software": Collector.LINUX.value, "windows": Collector.WINDOWS.value, "macos": Collector.MACOS.value}
 
+
 @dataclass(frozen=True, slots=True)
 class RawHost:
     """One host's entry in the spool, validated but not yet derived."""

@@ -229,11 +229,16 @@ def _unrecognised(group: ProductGroup) -> ProductPosition:
 _NOTHING_OWNED = Ownership(0, (), (TraceLine("no entitlement for this product", quantity=0),))
 
 
+def _stale_notes(group: ProductGroup) -> list[str]:
+    """The note naming the stale hosts the group's installations were counted from (none when none is)."""
+    stale = group.stale_hosts
+    return [f"counted from the last inventory of stale hosts: {', '.join(stale)}"] if stale else []
+
+
 def _free_product(group: ProductGroup) -> ProductPosition:
     """``_product`` of a ``ProductGroup.free`` group, most of a fleet's rows: nothing owned, consumed or short."""
     stale, lines = group.stale_hosts, group.result.lines
-    notes = (*group.notes, f"counted from the last inventory of stale hosts: {', '.join(stale)}") if stale else \
-        tuple(group.notes)
+    notes = (*group.notes, *_stale_notes(group))
     return ProductPosition(group.publisher, group.product, group.edition, Status.NO_LICENCE_NEEDED, group.refs,
                            Consumption(None, 0, "none", (), lines), _NOTHING_OWNED, None, 0, None, stale, notes)
 
@@ -255,9 +260,7 @@ def _product(group: ProductGroup, states: dict[str, TermState], alloc: Allocatio
     if status is Status.NO_LICENCE_NEEDED:
         consumption, balance = Consumption(None, 0, "none", (), result.lines), None
     cost, cost_notes = _gap_cost(group, shortfall)
-    notes += [*result.notes, *cost_notes]
-    if group.stale_hosts:
-        notes.append(f"counted from the last inventory of stale hosts: {', '.join(group.stale_hosts)}")
+    notes += [*result.notes, *cost_notes, *_stale_notes(group)]
     return ProductPosition(group.publisher, group.product, group.edition, status, group.refs, consumption,
                            ownership, balance, shortfall, cost, group.stale_hosts, tuple(notes))
 
