@@ -6,7 +6,7 @@ function of its own that can be called and timed alone.
 
 A run stores only the hosts it covered; reconcile, findings and reports work
 on the fleet (``store/fleet.py``): every known host with its newest inventory,
-less the hosts retired by hand or by age (``load_fleet``).
+less the hosts retired by hand or by age (``store.interface.load_fleet``).
 """
 
 from __future__ import annotations
@@ -28,11 +28,9 @@ from sam_engine.report.position import scan_summary
 from sam_engine.model import HostStatus, Problem, Scan
 from sam_engine.licensing.context import LicenceContext, LicenceSettings, PreparedCatalogue, load_context, position_of
 from sam_engine.licensing.position import LicencePosition
-from sam_engine.located_yaml import ConfigError
 from sam_engine.progress import NO_PROGRESS, StageProgress
-from sam_engine.findings.policy import Policy, load_policy
-from sam_engine.store.fleet import aged_out
-from sam_engine.store.interface import Store, require_scan
+from sam_engine.findings.policy import retire_days
+from sam_engine.store.interface import load_fleet
 from sam_engine.store import open_store
 from sam_engine.store.recognition_cache import RecognitionCache
 
@@ -155,33 +153,6 @@ def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
     summary = _render(run, store, report_dir, timings, problems, installations, progress)
     # a writer's run only (readers leave the store's folder alone); after both positions, so it holds both
     return replace(summary, run=scan, problems=(*summary.problems, *run.ctx.remember()))
-
-
-def policy_or_default(policy: str | Path | None) -> Policy:
-    """The policy at ``policy``; the default policy when it is rejected (the findings stage reports
-    the mistake)."""
-    try:
-        return load_policy(policy)
-    except ConfigError:
-        return Policy()
-
-
-def retire_days(policy: str | Path | None) -> int:
-    """The policy's ``retire_days`` (see ``policy_or_default``)."""
-    return policy_or_default(policy).retire_days
-
-
-def load_fleet(st: Store, location: str, scan_id: str | None = None, as_of: dt.date | None = None,
-               retire_days: int = 0, day: dt.date | None = None) -> Scan:
-    """The fleet of the store at ``location`` as it stands now, right after run ``scan_id`` or at the
-    end of the day ``as_of``, without the hosts not inventoried for ``retire_days`` (0: none leave by
-    age) on ``day`` (default: ``as_of``, else the day of run ``scan_id``, else today). Raises
-    ``ScanNotFound`` when there is no such scan."""
-    fleet = require_scan(st, location, scan_id, as_of)
-    if retire_days <= 0:
-        return fleet
-    day = day or as_of or (dt.date.fromisoformat(fleet.finished[:10]) if scan_id else dt.date.today())
-    return replace(fleet, hosts=tuple(h for h in fleet.hosts if not aged_out(h.collected_at, day, retire_days)))
 
 
 def store_spool(spool: str | Path, *, store: str, timings: dict[str, float] | None = None):

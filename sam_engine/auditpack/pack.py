@@ -44,8 +44,8 @@ from sam_engine.auditpack.content import (ENTITLEMENT_COLUMNS, INSTALLATION_COLU
                                 publisher_products, sha256)
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
 from sam_engine.report.formats import POSITION_COLUMNS
-from sam_engine.findings.policy import policy_path
-from sam_engine.pipeline import load_fleet, retire_days
+from sam_engine.findings.policy import policy_path, retire_days
+from sam_engine.store.interface import load_fleet
 from sam_engine.store import open_store
 from sam_engine.store.recognition_cache import RecognitionCache
 

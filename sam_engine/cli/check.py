@@ -114,7 +114,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from sam_engine.licensing.context import LicenceSettings, load_context, position_of
     from sam_engine.store.recognition_cache import RecognitionCache
     from sam_engine.located_yaml import ConfigError
-    from sam_engine.pipeline import load_fleet
+    from sam_engine.store.interface import load_fleet
 
     try:
         as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()

@@ -49,7 +49,7 @@ def _as_of(args: argparse.Namespace) -> dt.date:
 def _pick(store: Store, location: str, a: str | None, b: str | None, days: int = 0) -> tuple[Scan, Scan]:
     """The fleets to compare, each as it stood right after its scan: ``a`` and ``b``; ``a`` and the
     latest; else after the last two (hosts past ``days`` without an inventory left out)."""
-    from sam_engine.pipeline import load_fleet
+    from sam_engine.store.interface import load_fleet
     from sam_engine.store.interface import ScanNotFound
 
     if a is None:
@@ -124,10 +124,9 @@ def print_markdown(d: dict) -> None:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from sam_engine.findings.policy import policy_path
+    from sam_engine.findings.policy import policy_path, retire_days
     from sam_engine.licensing.context import load_context, position_of
     from sam_engine.store.recognition_cache import RecognitionCache
-    from sam_engine.pipeline import retire_days
     from sam_engine.report import changes as scan_changes
 
     try:

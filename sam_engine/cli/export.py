@@ -1,6 +1,6 @@
 """``fleetsam export --format cyclonedx``: the stored inventory as an SBOM for other tools.
 
-Reads the fleet the way ``fleetsam report`` and ``hosts`` do (``pipeline.load_fleet``:
+Reads the fleet the way ``fleetsam report`` and ``hosts`` do (``store.interface.load_fleet``:
 now, right after a run, or as it stood on a day; hosts aged out by the policy's
 ``retire_days`` left out) and the entitlements (stored ones and the licence files), and writes the fleet's or
 one host's packages as CycloneDX 1.6 JSON (``export.cyclonedx``).
@@ -44,10 +44,10 @@ def _day(text: str | None) -> dt.date | None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from sam_engine.findings.policy import policy_path
+    from sam_engine.findings.policy import policy_path, retire_days
     from sam_engine.licensing.context import LicenceSettings, load_context
     from sam_engine.store.recognition_cache import RecognitionCache
-    from sam_engine.pipeline import load_fleet, retire_days
+    from sam_engine.store.interface import load_fleet
 
     as_of = _day(args.as_of)
     with open_store(args.store, create=False, readonly=True) as store:  # a reader, as fleetsam report and hosts

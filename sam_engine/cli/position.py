@@ -103,10 +103,10 @@ def print_json(pos: LicencePosition, products: list[ProductPosition]) -> None:
 
 
 def cmd_position(args: argparse.Namespace) -> int:
-    from sam_engine.findings.policy import policy_path
+    from sam_engine.findings.policy import policy_path, retire_days
     from sam_engine.licensing.context import LicenceSettings, load_context, position_of
     from sam_engine.store.recognition_cache import RecognitionCache
-    from sam_engine.pipeline import load_fleet, retire_days
+    from sam_engine.store.interface import load_fleet
 
     try:
         as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()

@@ -85,13 +85,14 @@ def cmd_scans(args: argparse.Namespace) -> int:
 def cmd_hosts(args: argparse.Namespace) -> int:
     if args.hosts_command == "retire":
         return cmd_hosts_retire(args)
-    from sam_engine import pipeline
     from sam_engine.findings import notify
+    from sam_engine.findings.policy import policy_or_default
+    from sam_engine.store import interface
 
-    policy = pipeline.policy_or_default(notify.AlertSettings.from_env().policy)
+    policy = policy_or_default(notify.AlertSettings.from_env().policy)
     as_of = _date(args.as_of)
     with open_store(args.store, create=False, readonly=True) as st:
-        scan = pipeline.load_fleet(st, args.store, args.scan, as_of, policy.retire_days)
+        scan = interface.load_fleet(st, args.store, args.scan, as_of, policy.retire_days)
     day = as_of or (dt.date.fromisoformat(scan.finished[:10]) if args.scan else dt.date.today())
     rows = []
     for h in sorted(scan.hosts, key=lambda h: h.inventory_name):

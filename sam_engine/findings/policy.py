@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from sam_engine.located_yaml import YamlFile
+from sam_engine.located_yaml import ConfigError, YamlFile
 from sam_engine.vocabulary import DEFAULT_FAIL_ON, FINDING_TYPES, SEVERITIES
 
 THRESHOLDS = ("expiring_days", "expiring_urgent_days", "stale_days", "retire_days", "shelfware_ratio",
@@ -154,3 +154,17 @@ def policy_path(given: str | Path | None = None, env: dict[str, str] | None = No
     if env.get("FLEETSAM_POLICY"):
         return Path(env["FLEETSAM_POLICY"])
     return Path("policy.yml") if Path("policy.yml").is_file() else None
+
+
+def policy_or_default(policy: str | Path | None) -> Policy:
+    """The policy at ``policy``; the default policy when it is rejected (the findings stage reports
+    the mistake)."""
+    try:
+        return load_policy(policy)
+    except ConfigError:
+        return Policy()
+
+
+def retire_days(policy: str | Path | None) -> int:
+    """The policy's ``retire_days`` (see ``policy_or_default``)."""
+    return policy_or_default(policy).retire_days

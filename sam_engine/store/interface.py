@@ -16,11 +16,11 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 from sam_engine.store import masked
-from sam_engine.store.fleet import Retirement
+from sam_engine.store.fleet import Retirement, aged_out
 from sam_engine.model import (Entitlement, GuestVM, Hardware, Host, HostScan, HostStatus, HostUser, Installation,
                               PhysicalServer, Scan, Topology, Virtualization)
 from sam_engine.vocabulary import Collector
@@ -195,6 +195,19 @@ def require_scan(store: Store, location: str, scan_id: str | None = None, as_of:
     if scan is None:
         raise ScanNotFound(f"{masked(location)}: no scan stored on or before {as_of}")
     return scan
+
+
+def load_fleet(st: Store, location: str, scan_id: str | None = None, as_of: dt.date | None = None,
+               retire_days: int = 0, day: dt.date | None = None) -> Scan:
+    """The fleet of the store at ``location`` as it stands now, right after run ``scan_id`` or at the
+    end of the day ``as_of``, without the hosts not inventoried for ``retire_days`` (0: none leave by
+    age) on ``day`` (default: ``as_of``, else the day of run ``scan_id``, else today). Raises
+    ``ScanNotFound`` when there is no such scan."""
+    fleet = require_scan(st, location, scan_id, as_of)
+    if retire_days <= 0:
+        return fleet
+    day = day or as_of or (dt.date.fromisoformat(fleet.finished[:10]) if scan_id else dt.date.today())
+    return replace(fleet, hosts=tuple(h for h in fleet.hosts if not aged_out(h.collected_at, day, retire_days)))
 
 
 # --- conversions at the store boundary, shared by every backend -------------------------

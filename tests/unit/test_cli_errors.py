@@ -91,7 +91,7 @@ def test_an_unexpected_bug_is_not_bad_input(store, monkeypatch, capsys):
     """A KeyError from a bug gets the --debug hint (it is not a message for the user to act on)."""
     def bug(*args, **kwargs):
         raise KeyError("hosts")
-    monkeypatch.setattr("sam_engine.pipeline.load_fleet", bug)  # what fleetsam hosts reads the fleet with
+    monkeypatch.setattr("sam_engine.store.interface.load_fleet", bug)  # what fleetsam hosts reads the fleet with
     code, _, err = fleetsam(capsys, "--store", store, "hosts")
     assert (code, err) == (ExitCode.BAD_INPUT, f"fleetsam: error: KeyError: 'hosts'{HINT}\n")
 

@@ -67,12 +67,14 @@ def test_building_the_parser_loads_no_engine_module(tmp_path):
 
 def test_a_subcommand_imports_what_it_runs_and_no_other_command_s_engine(tmp_path):
     """``fleetsam check`` on a store without scans: the store and the check's engine parts, never the
-    audit pack or the HTML report (other commands' work)."""
+    audit pack, the HTML report, or the pipeline and ingest it does not run (other commands' work)."""
     store = tmp_path / "db.json"
     assert main(["--store", str(store), "store", "init"]) == ExitCode.OK
     modules = loaded_by("--store", str(store), "check", cwd=tmp_path)
-    assert {"tinydb", "sam_engine.store.tinydb_store", "sam_engine.pipeline", "sam_engine.findings.policy"} <= set(modules)
-    assert heavy(modules, ("sam_engine.auditpack", "sam_engine.export", "ansible")) == []
+    wanted = {"tinydb", "sam_engine.store.tinydb_store", "sam_engine.store.interface", "sam_engine.findings.policy"}
+    assert wanted <= set(modules)
+    assert heavy(modules, ("sam_engine.auditpack", "sam_engine.export", "ansible", "jinja2", "sam_engine.pipeline",
+                           "sam_engine.report", "sam_engine.ingest.parallel")) == []
 
 
 SCAN = """
@@ -118,11 +120,11 @@ def test_the_bad_input_errors_are_named_where_they_are_defined(kinds):
 
 
 def test_an_engine_import_that_fails_in_a_command_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "sam_engine.pipeline", None)  # a broken install: the import fails
+    monkeypatch.setitem(sys.modules, "sam_engine.licensing.context", None)  # a broken install: the import fails
     code = main(["--store", str(tmp_path / "db.json"), "check"])
     err = capsys.readouterr().err
     assert code == ExitCode.BAD_INPUT and len(err.splitlines()) == 1
-    assert err.startswith("fleetsam: error: ModuleNotFoundError: import of sam_engine.pipeline halted")
+    assert err.startswith("fleetsam: error: ModuleNotFoundError: import of sam_engine.licensing.context halted")
     assert err.endswith("; run with --debug for the traceback\n")
 
 

@@ -16,7 +16,7 @@ from fleet_spools import BASH, TEAMVIEWER, module_result
 from sam_engine import pipeline
 from sam_engine.cli.main import main
 from sam_engine.model import HostStatus
-from sam_engine.store import open_store
+from sam_engine.store import interface, open_store
 
 CURL = ("curl", "7.88.1-10", "Debian")
 
@@ -197,9 +197,9 @@ def test_retire_days_ages_hosts_out_of_the_position(env, tmp_path):
     ingest(env, "r2", "2026-06-01T01:00:00Z", {"new": host("new")})
     with open_store(str(env / "db.json"), readonly=True) as st:
         day = dt.date(2026, 6, 1)
-        assert sorted(by_name(pipeline.load_fleet(st, "db.json", as_of=day, retire_days=90))) == ["new"]
-        assert sorted(by_name(pipeline.load_fleet(st, "db.json", as_of=day, retire_days=0))) == ["new", "old"]
-        assert sorted(by_name(pipeline.load_fleet(st, "db.json", as_of=day, retire_days=93))) == ["new", "old"]
+        assert sorted(by_name(interface.load_fleet(st, "db.json", as_of=day, retire_days=90))) == ["new"]
+        assert sorted(by_name(interface.load_fleet(st, "db.json", as_of=day, retire_days=0))) == ["new", "old"]
+        assert sorted(by_name(interface.load_fleet(st, "db.json", as_of=day, retire_days=93))) == ["new", "old"]
 
 
 def test_hosts_says_how_old_an_inventory_is_past_the_stale_threshold(env, capsys):

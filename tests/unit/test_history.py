@@ -197,7 +197,7 @@ def test_a_licensable_only_position_has_the_whole_positions_licensable_rows_and_
     positions without the free and unrecognised titles: the rows and the changes must be the same."""
     from sam_engine.licensing.context import LicenceSettings, load_context, position_of
     from sam_engine.licensing.position import position_to_rows
-    from sam_engine.pipeline import load_fleet
+    from sam_engine.store.interface import load_fleet
     from sam_engine.vocabulary import LICENSABLE
 
     root, store = fleet
