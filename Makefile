@@ -6,7 +6,7 @@ STAMP := $(VENV)/.fleetsam-installed
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all venv scan demo report test test-unit test-integration test-deps lint sanity collection bench clean
+.PHONY: all venv scan demo report test test-unit test-integration test-deps lint sanity collection bench catalogue clean
 
 all: scan
 
@@ -51,6 +51,10 @@ test-integration: test-deps $(STAMP)
 bench: test-deps $(STAMP)
 	bash tests/integration/install-deps.sh fusioninventory-agent
 	QUICK=$(QUICK) $(BIN)/python bench/run_all.py
+
+## catalogue: compose the shipped catalogue again after editing sam_engine/data/catalogue/ (a test fails until then)
+catalogue: $(STAMP)
+	$(BIN)/python -m sam_engine.licensing.catalogue_cache
 
 ## lint: ansible-lint (production profile) at the root, the changelog fragments, ruff (pyflakes rules) on the Python
 lint: $(STAMP)

@@ -13,6 +13,12 @@ The digest covers every input: the shipped catalogue directory, the user's
 catalogue paths, the metric rules, the code that reads and matches them and
 the version. Plain data that does not rebuild a catalogue (a damaged cache) is
 refused as a whole (``CacheMismatch``); the caller then reads the YAML.
+
+The shipped catalogue also ships composed (``SHIPPED``, written by ``make
+catalogue``), so a run with no cache yet (a new store, a reader of a store
+without one) reads neither YAML nor patterns either. It is used only when the
+digest it carries is that of the shipped files and code it sits beside
+(``shipped_digest``: names and contents, not paths); otherwise the YAML is read.
 """
 
 from __future__ import annotations
@@ -25,14 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from sam_engine import __version__
-from sam_engine.licensing.catalogue import Catalogue, default_catalogue_dir
+from sam_engine.licensing.catalogue import Catalogue, default_catalogue_dir, load_catalogue
 from sam_engine.licensing.catalogue_entries import RULE_FIELDS, Entry
 from sam_engine.licensing.metric_rules import RULES_DIR
 from sam_engine.model import LicenceNeed, Problem
+from sam_engine.package_data import DATA_ROOT, data_label
 
 # What a recognition depends on besides the data files: the code that reads and matches them.
 _CODE = ("catalogue.py", "catalogue_entries.py", "catalogue_cache.py", "rule_index.py", "versions.py",
          "../located_yaml.py")
+SHIPPED = DATA_ROOT / "catalogue-composed.json"  # the shipped catalogue composed (``write_shipped``)
 
 
 class CacheMismatch(ValueError):
@@ -40,19 +48,22 @@ class CacheMismatch(ValueError):
 
 
 class LazyPattern:
-    """A rule's regular expression, compiled on its first use (``re.compile``'s flags kept)."""
+    """A rule's regular expression, compiled on its first use (``re.compile``'s flags kept).
+    ``fullmatch`` is then the compiled pattern's own: a title costs no extra Python call."""
 
-    __slots__ = ("pattern", "flags", "_compiled")
+    __slots__ = ("pattern", "flags", "fullmatch", "_compiled")
 
     def __init__(self, pattern: str, flags: int):
         self.pattern, self.flags, self._compiled = pattern, flags, None
+        self.fullmatch = self._first_fullmatch
 
     def _regex(self) -> re.Pattern:
         if self._compiled is None:
             self._compiled = re.compile(self.pattern, self.flags)
+            self.fullmatch = self._compiled.fullmatch
         return self._compiled
 
-    def fullmatch(self, text: str):
+    def _first_fullmatch(self, text: str):
         return self._regex().fullmatch(text)
 
     @property
@@ -60,19 +71,40 @@ class LazyPattern:
         return self._regex().groupindex
 
 
+def _code_digest(start: str) -> Any:
+    digest = hashlib.sha256(start.encode())
+    here = Path(__file__).parent
+    for name in _CODE:
+        digest.update(hashlib.sha256((here / name).read_bytes()).digest())
+    return digest
+
+
+def _catalogue_files(path: Path) -> list[Path]:
+    return sorted([*path.glob("*.yml"), *path.glob("*.yaml")]) if path.is_dir() else [path]
+
+
 def inputs_digest(catalogue_extra: tuple[Path, ...], rules_dir: Path | None) -> str | None:
     """One SHA-256 over every input of recognition; None when one cannot be read (nothing is cached)."""
-    digest = hashlib.sha256(f"{__version__}\0".encode())
-    here = Path(__file__).parent
     try:
-        for name in _CODE:
-            digest.update(hashlib.sha256((here / name).read_bytes()).digest())
+        digest = _code_digest(f"{__version__}\0")
         for path in (default_catalogue_dir(), *catalogue_extra, rules_dir or RULES_DIR, RULES_DIR):
-            files = sorted([*path.glob("*.yml"), *path.glob("*.yaml")]) if path.is_dir() else [path]
+            files = _catalogue_files(path)
             digest.update(f"{path}\0{len(files)}\0".encode())
             for file in files:
                 body = file.read_bytes() if file.exists() else b"\0missing"
                 digest.update(f"{file}\0".encode() + hashlib.sha256(body).digest())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def shipped_digest() -> str | None:
+    """The SHA-256 of what composes the catalogue of ``default_catalogue_dir`` (its files' labels and
+    contents, and the code reading them), the same in every install; None when one cannot be read."""
+    try:
+        digest = _code_digest("shipped\0")
+        for file in _catalogue_files(default_catalogue_dir()):
+            digest.update(f"{data_label(file)}\0".encode() + hashlib.sha256(file.read_bytes()).digest())
     except OSError:
         return None
     return digest.hexdigest()
@@ -136,3 +168,31 @@ def catalogue_from_plain(plain: Any, today: dt.date) -> tuple[Catalogue, list[Pr
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise CacheMismatch(f"not a composed catalogue ({exc.__class__.__name__}: {exc})") from exc
     return Catalogue(entries, today=today, index=(by_word, always)), problems
+
+
+def shipped_catalogue(today: dt.date) -> tuple[Catalogue, list[Problem]] | None:
+    """The shipped catalogue as ``SHIPPED`` holds it composed, dated ``today``; None when that file is
+    missing, unreadable or not composed from the catalogue files and code of this install."""
+    try:
+        doc = json.loads(SHIPPED.read_bytes())
+        if not isinstance(doc, dict) or doc.get("digest") is None or doc.get("digest") != shipped_digest():
+            return None
+        return catalogue_from_plain(doc.get("catalogue"), today)
+    except (OSError, ValueError):  # CacheMismatch is a ValueError: the YAML is read instead
+        return None
+
+
+def shipped_document() -> str:
+    """What ``SHIPPED`` holds: the shipped catalogue composed from its YAML, with ``shipped_digest``."""
+    catalogue, problems = load_catalogue([])
+    plain = catalogue_plain(catalogue, problems)
+    if plain is None:
+        raise ValueError("an entry of the shipped catalogue holds what JSON does not give back as it is")
+    entries = ",\n".join(json.dumps(e) for e in plain.pop("entries"))  # one line per entry: readable diffs
+    rest = json.dumps(plain)[1:]
+    return f'{{"digest": {json.dumps(shipped_digest())},\n"catalogue": {{"entries": [\n{entries}\n],\n{rest}}}\n'
+
+
+if __name__ == "__main__":  # make catalogue: write SHIPPED after a change to the catalogue or its code
+    SHIPPED.write_text(shipped_document(), encoding="utf-8")
+    print(f"wrote {SHIPPED}")

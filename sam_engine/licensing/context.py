@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 from sam_engine.licensing.catalogue import Catalogue, load_catalogue
-from sam_engine.licensing.catalogue_cache import CacheMismatch, catalogue_from_plain, catalogue_plain, inputs_digest
+from sam_engine.licensing.catalogue_cache import (CacheMismatch, catalogue_from_plain, catalogue_plain, inputs_digest,
+                                                  shipped_catalogue)
 from sam_engine.entitlements.files import load_licence_files
 from sam_engine.licensing.metric_rules import CoreFactor, CoreFactorTable, MetricRules, load_rules
 from sam_engine.licensing.named_users import People, load_people
@@ -151,8 +152,9 @@ def prepare_catalogue(settings: LicenceSettings, as_of: dt.date, memory: Memory 
         except CacheMismatch as exc:
             problems.append(Problem(str(memory.path), f"recognition cache catalogue: {exc}: ignored", "warning"))
     from_cache = catalogue is not None
-    if catalogue is None:
-        catalogue, read = load_catalogue(list(settings.catalogue_extra), today=as_of)
+    if catalogue is None:  # no cache yet: the shipped catalogue composed, when no user catalogue adds to it
+        shipped = None if settings.catalogue_extra else shipped_catalogue(as_of)
+        catalogue, read = shipped or load_catalogue(list(settings.catalogue_extra), today=as_of)
     if cached is not None and not catalogue.recall(cached.rows):
         problems.append(Problem(str(memory.path), "recognition cache names rules this catalogue lacks: ignored",
                                 "warning"))

@@ -56,6 +56,7 @@ entitlements:
 def run(tmp_path, monkeypatch, capsys):
     """Run ``fleetsam --store S position --licences L ARGS``; return (code, stdout, stderr)."""
     monkeypatch.setattr(licensing, "load_catalogue", lambda extra, today: (FakeCatalogue(), []))
+    monkeypatch.setattr(licensing, "shipped_catalogue", lambda today: None)  # nor the shipped one composed
     store = str(tmp_path / "db.json")
     (tmp_path / "licences").mkdir()
     (tmp_path / "licences" / "main.yml").write_text(LICENCE_FILE)
