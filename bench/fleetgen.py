@@ -36,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5  # 5: the package list laid out a record per line, as software_json writes it
 _SUFFIXES = ("", "-dev", "-doc", "-common", "-data", "-utils", "-tools", "-dbg", "-plugins", "-locales")
 _FALLBACK_PACKAGES = ("bash", "coreutils", "openssl", "libssl3", "python3", "perl", "systemd", "curl", "vim",
                       "openssh-server", "gzip", "tar", "zlib1g", "libc6", "grep", "sed", "util-linux")
@@ -152,7 +152,8 @@ _SOFTWARE = "\x00software\x00"  # placeholder replaced by the pre-encoded record
 
 
 def _linux_fragments(t: dict, rpm: bool, version: str | None) -> tuple[str, str]:
-    """The JSON text of one package record before and after its install time (encoded once)."""
+    """The JSON text of one package record before and after its install time (encoded once), the time
+    last as ``software_json`` (plugins/module_utils/pkg_common.py) writes it."""
     if rpm:
         arch = {"amd64": "x86_64", "all": "noarch"}.get(t["arch"], t["arch"])
         rec = {"source": "rpm", "name": t["name"], "version": version, "arch": arch, "vendor": "Red Hat, Inc.",
@@ -162,8 +163,8 @@ def _linux_fragments(t: dict, rpm: bool, version: str | None) -> tuple[str, str]
         rec = {"source": "dpkg", "name": t["name"], "version": version, "arch": t["arch"], "vendor": t["vendor"],
                "install_time": 0, "package_id": f"dpkg:{t['name']}:{t['arch']}", "location": None,
                "extra": {"status": "install ok installed"}}
-    head, _, tail = _dumps(rec).partition('"install_time":0')
-    return head + '"install_time":', tail
+    del rec["install_time"]
+    return _dumps(rec)[:-1] + ',"install_time":', "}"
 
 
 def linux_result(i: int, pools: Pools, rng: random.Random) -> tuple[dict, str]:
@@ -187,9 +188,8 @@ def linux_result(i: int, pools: Pools, rng: random.Random) -> tuple[dict, str]:
     for ex in rng.sample(pools.linux_named, k=min(len(pools.linux_named), rng.randint(0, 3))):
         src = ex["source"]
         parts.append(_dumps({"source": src, "name": ex["title"], "version": ex["version"], "arch": "x86_64",
-                             "vendor": ex["publisher"], "install_time": image_time + 3600,
-                             "package_id": ex["package_id"] or f"{src}:{ex['title']}", "location": None,
-                             "extra": {}}))
+                             "vendor": ex["publisher"], "package_id": ex["package_id"] or f"{src}:{ex['title']}",
+                             "location": None, "extra": {}, "install_time": image_time + 3600}))
     cores = rng.choice((2, 4, 8, 16, 32))
     lscpu = "# Socket,Core,CPU\n" + "".join(f"0,{c},{c}\n" for c in range(cores))
     return {
@@ -207,7 +207,7 @@ def linux_result(i: int, pools: Pools, rng: random.Random) -> tuple[dict, str]:
             "cpuinfo": "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz\nhypervisor\t: yes",
             "lscpu": lscpu, "detect_virt": "kvm", "container_markers": [], "memtotal_kb": 16_384_000,
         },
-    }, "[" + ",".join(parts) + "]"
+    }, "[\n" + ",\n".join(parts) + "\n]"
 
 
 def windows_result(i: int, pools: Pools, rng: random.Random) -> dict:

@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import calendar
 import io
+import json
 import os
 import re
 import time
@@ -33,6 +34,23 @@ def make_record(source, name, version=None, arch=None, vendor=None, install_time
         'install_time': install_time, 'package_id': package_id or '%s:%s' % (source, name),
         'location': location, 'extra': extra or {}, 'origin': origin,
     }
+
+
+def software_json(records):
+    """``records`` as one JSON text: the same list to any JSON reader, laid out a record per line with
+    its ``install_time`` last. A record is then the same line on every host that has that package
+    (the time, which differs, is cut off at its last key), so the engine can recognise the lines it
+    has read before without decoding them (``sam_engine.platforms.records``). JSON escapes every
+    line break inside a string: a line break in the text is always between two records."""
+    lines = []
+    for record in records:
+        rest = dict((k, v) for k, v in record.items() if k != 'install_time')
+        text = json.dumps(rest, separators=(',', ':'))
+        if 'install_time' in record:
+            when = json.dumps(record['install_time'])
+            text = (text[:-1] + ',' if rest else '{') + '"install_time":' + when + '}'
+        lines.append(text)
+    return '[\n' + ',\n'.join(lines) + '\n]' if lines else '[]'
 
 
 def clean(value, placeholders=()):

@@ -75,7 +75,9 @@ options:
         C(json) is the same list as one JSON text in C(software_json), which
         Ansible copies for each callback plugin in constant time instead of
         record by record (the fleetsam role uses it; the C(fleetsam.sam.collector)
-        callback writes it to its spool unchanged, after checking it).
+        callback writes it to its spool unchanged, after checking it). The text
+        holds one record per line with its C(install_time) last, so the engine
+        recognises a package's line from other hosts without decoding it.
     type: str
     choices: [records, json]
     default: records
@@ -147,10 +149,10 @@ fleetsam_handoff:
   type: dict
   sample: {field: software_json, file: web1-0a1b2c3d-4e5f60718293a4b5c6d7e8f901234567.json, bytes: 245114, sha256: 9f86d081884c7d65...}
 software_json:
-  description: The list C(software) as one JSON text.
+  description: The list C(software) as one JSON text, one record per line, C(install_time) the last key of each.
   returned: when I(software_format=json)
   type: str
-  sample: '[{"source": "dpkg", "name": "bash", "version": "5.2.15-2+b7", "arch": "amd64", ...}]'
+  sample: "[\n{\"source\":\"dpkg\",\"name\":\"bash\",\"version\":\"5.2.15-2+b7\",...,\"install_time\":1700000000},\n...\n]"
 software:
   description: One record per installed package, in source order.
   returned: when I(software_format=records)
@@ -271,7 +273,6 @@ users:
       sample: [{uid: 1000, line: pts/0, host: 10.0.0.7, time: 1767225600}]
 '''
 
-import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -279,7 +280,7 @@ from ansible_collections.fleetsam.sam.plugins.module_utils import cloud_metadata
 from ansible_collections.fleetsam.sam.plugins.module_utils import host_raw
 from ansible_collections.fleetsam.sam.plugins.module_utils import host_users
 from ansible_collections.fleetsam.sam.plugins.module_utils import linux_packages
-from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_common import root_path
+from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_common import root_path, software_json
 from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_origins import command_bytes, intern_origins
 from ansible_collections.fleetsam.sam.plugins.module_utils import swid
 
@@ -362,7 +363,7 @@ def main():
         module.fail_json(msg='No package source could be read on this host', sources=report, software=[])
     result = dict(changed=False, sources=report, origins=intern_origins(software))
     if module.params['software_format'] == 'json':
-        result['software_json'] = json.dumps(software, separators=(',', ':'))
+        result['software_json'] = software_json(software)
     else:
         result['software'] = software
     if module.params['host_facts']:

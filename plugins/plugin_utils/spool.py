@@ -34,6 +34,7 @@ import tempfile
 import uuid
 
 from ansible.module_utils.common.text.converters import to_text
+from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_common import software_json
 
 try:  # about three times faster than json for a host's package list, when installed
     from orjson import loads as _loads, JSONDecodeError as _DecodeError
@@ -141,7 +142,7 @@ def hand_off(result, host, directory=None):
     if not host or not directory or not os.path.isdir(directory) or result.get('failed'):
         return result
     if isinstance(result.get('software'), list) and 'software_json' not in result:
-        result['software_json'] = json.dumps(result.pop('software'), separators=(',', ':'))
+        result['software_json'] = software_json(result.pop('software'))
     for field in RAW_FIELDS:
         if field not in result:
             continue

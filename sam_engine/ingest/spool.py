@@ -234,14 +234,21 @@ def reached_host_scan(scan_id: str, raw: RawHost, table: RowTable,
     reader = BULK_READERS.get(raw.bulk.field) if raw.bulk is not None else None
     try:
         taken = stored is not None and key is not None
-        # a package list whose reading is taken is not parsed; a Windows or macOS bulk holds the facts too
-        unparsed = taken and reader == Collector.LINUX.value
+        # a package list is not parsed: its reading is taken, or it is read line by line; a Windows or
+        # macOS bulk holds the facts too
+        unparsed = reader == Collector.LINUX.value
         result = {**raw.result, "software": []} if unparsed else _with_bulk(raw)
         platform = platform_of(result)
-        if taken and platform.collector == reader:
-            installations, problems = stored, []  # the facts are read, the inventory is not
+        own = platform.collector == reader
+        found = None
+        if taken and own:
+            found = stored, []  # the facts are read, the inventory is not
+        elif unparsed and own:
+            found = platform.inventory_text(result, raw.bulk.data, raw.origin, table)  # type: ignore[union-attr]
+        if found is not None:
+            installations, problems = found
         else:
-            if unparsed:  # another collector's result after all (its key says nothing): read whole
+            if unparsed:  # laid out otherwise, or another collector's result after all: read whole
                 result = _with_bulk(raw)
                 platform = platform_of(result)
             installations, problems = platform.inventory(result, raw.origin, table)

@@ -29,17 +29,23 @@ business, not this module's.
 A Linux fleet is most of a spool's bytes, so records also go straight into the
 compact form (``ingest.inventory``): ``inventory_fast`` at C speed for records
 of the module's exact shape, ``inventory_careful`` for anything else; both
-give what ``installations`` gives (tests/unit/test_inventory.py).
+give what ``installations`` gives (tests/unit/test_inventory.py). A spooled list
+as the module writes it (``software_json``: a record per line, its install time
+last) is read before it is decoded (``inventory_from_lines``): a line is the
+same on every host with that package, so the lines the table has seen are
+looked up as they are, and only new ones are decoded (tests/unit/test_record_lines.py).
 """
 
 from __future__ import annotations
 
+import json
 import operator
 from array import array
 from itertools import compress, repeat
 from typing import Any, Iterable
 
 from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable
+from sam_engine.ingest.spool_json import fast_loads
 from sam_engine.model import Installation, Problem
 
 
@@ -186,6 +192,18 @@ _RAW_ROW_OLD = operator.itemgetter("source", "name", "version", "arch", "vendor"
 _RAW_TIME = operator.itemgetter("install_time")
 
 
+def _new_row(raw: tuple, with_origin: bool, lines: tuple) -> tuple | None:
+    """The row of a raw record of the module's shape (its fields as sent, the origin as its index);
+    None when it has no source or name, or a value that is not text (the careful path says which)."""
+    fields, index = (raw[:7], raw[7]) if with_origin else (raw, None)
+    if not raw[0] or not raw[1] or not all(v is None or type(v) is str for v in fields) \
+            or not (index is None or type(index) is int):
+        return None
+    source, name, version, arch, vendor, package_id, location = fields
+    return (source, name, version, arch or None, vendor or None, package_id or f"{source}:{name}",
+            location or None, origin_of(index, lines))
+
+
 def inventory_fast(records: list, table: RowTable, lines: tuple = ()) -> Inventory | None:
     """The common case at C speed: every record a dict with every key (as the module writes them).
 
@@ -200,30 +218,67 @@ def inventory_fast(records: list, table: RowTable, lines: tuple = ()) -> Invento
     try:
         raws = list(map(_RAW_ROW if with_origin else _RAW_ROW_OLD, records))
         ids = list(map(raw_index.get, raws))
-        times = _times(records)
+        times = _times(list(map(_RAW_TIME, records)))
     except (KeyError, TypeError, OverflowError):
         return None
     if None in ids:  # the records the table has not seen, found at C speed (most of a host's are known)
         for k in compress(range(len(ids)), map(operator.is_, ids, repeat(None))):
-            raw = raws[k]
-            fields, index = (raw[:7], raw[7]) if with_origin else (raw, None)
-            if not raw[0] or not raw[1] or not all(v is None or type(v) is str for v in fields) \
-                    or not (index is None or type(index) is int):
-                return None  # no source or name, or a value that is not text: the careful path says which
-            source, name, version, arch, vendor, package_id, location = fields
-            row = (source, name, version, arch or None, vendor or None, package_id or f"{source}:{name}",
-                   location or None, origin_of(index, lines))
-            ids[k] = raw_index[raw] = table.intern(row)
+            row = _new_row(raws[k], with_origin, lines)
+            if row is None:
+                return None
+            ids[k] = raw_index[raws[k]] = table.intern(row)
     return Inventory(table, array("I", ids), times)
 
 
-def _times(records: list) -> array:
-    """The install times of module-shaped records: every one an int is one C call; else None and
-    anything not an int (a float, a string) are ``NO_TIME``."""
+def _times(values: list) -> array:
+    """Install times: every one an int is one C call; else None and anything not an int (a float, a
+    string) are ``NO_TIME``."""
     try:
-        return array("q", map(_RAW_TIME, records))
+        return array("q", values)
     except TypeError:
-        return array("q", [t if isinstance(t, int) else NO_TIME for t in map(_RAW_TIME, records)])
+        return array("q", [t if isinstance(t, int) else NO_TIME for t in values])
+
+
+# a package list as ``software_json`` lays it out: "[\n", a record per line, each with its install time as
+# its last key, ",\n" between them, "\n]"
+_TIME_KEY = b',"install_time":'
+_AT_TIME = operator.methodcaller("rpartition", _TIME_KEY)
+_HEAD, _CUT, _TAIL = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
+_VALUE = operator.methodcaller("removesuffix", b"}")
+json_loads = fast_loads or json.loads  # orjson refuses a lone surrogate escape: that list is decoded whole
+
+
+def inventory_from_lines(data: bytes, table: RowTable, lines: tuple = ()) -> Inventory | None:
+    """``inventory_fast`` of a package list's JSON text laid out a record per line (``software_json``),
+    without decoding the lines the table has seen: a line cut before its install time is the same
+    on every host with that package, so it is the key; the install times are decoded as one array.
+    A line not seen yet is decoded alone. None when the text is not laid out so, or a record is not
+    of the module's shape: the caller decodes the list whole."""
+    if not (data.startswith(b"[\n") and data.endswith(b"\n]")):
+        return None
+    cut = list(map(_AT_TIME, data[2:-2].split(b",\n")))  # JSON escapes line breaks within strings
+    if b"" in map(_CUT, cut):  # a record whose install time is not its last key
+        return None
+    heads = list(map(_HEAD, cut))
+    try:
+        times = json_loads(b"[" + b",".join(map(_VALUE, map(_TAIL, cut))) + b"]")
+        first = json_loads(heads[0] + b"}")
+        if len(times) != len(heads) or not isinstance(first, dict):
+            return None
+        with_origin = "origin" in first
+        line_index = table.cache.setdefault(("lines", with_origin, lines), {})  # type: ignore[call-overload]
+        ids = list(map(line_index.get, heads))
+        if None in ids:
+            shape = _RAW_ROW if with_origin else _RAW_ROW_OLD
+            for k in compress(range(len(ids)), map(operator.is_, ids, repeat(None))):
+                rec = json_loads(heads[k] + b"}")
+                row = _new_row(shape(rec), with_origin, lines) if isinstance(rec, dict) else None
+                if row is None:
+                    return None
+                ids[k] = line_index[heads[k]] = table.intern(row)
+        return Inventory(table, array("I", ids), _times(times))
+    except (ValueError, KeyError, TypeError, OverflowError):  # not JSON after all, or not of that shape
+        return None
 
 
 def inventory(records: Any, origin: str, table: RowTable, lines: tuple = ()) -> tuple[Inventory, list[Problem]]:

@@ -52,6 +52,11 @@ class Platform(ABC):
         items, problems = self.installations(result, origin)
         return Inventory.of(items, table), problems
 
+    def inventory_text(self, result: Result, text: bytes, origin: str,
+                       table: RowTable) -> tuple[Sequence[Installation], list[Problem]] | None:
+        """``inventory`` of a result whose bulk is still its spooled JSON ``text``; None: decode it first."""
+        return None
+
     @abstractmethod
     def host(self, result: Result, inventory_name: str) -> Host:
         """The host the result describes, its identity derived by ``hardware.identity``, with its
@@ -79,6 +84,13 @@ class Linux(Platform):
         lines, problems = origin_lines(result.get("origins"), origin)
         found, bad = records.inventory(result.get("software") or (), origin, table, lines)  # the fast path
         return found, problems + bad
+
+    def inventory_text(self, result: Result, text: bytes, origin: str,
+                       table: RowTable) -> tuple[Sequence[Installation], list[Problem]] | None:
+        """The package list read from its JSON text line by line (``records.inventory_from_lines``)."""
+        lines, problems = origin_lines(result.get("origins"), origin)
+        found = records.inventory_from_lines(text, table, lines)
+        return None if found is None else (found, problems)
 
     def host(self, result: Result, inventory_name: str) -> Host:
         raw = result.get("users")
