@@ -8,22 +8,17 @@ import json
 from pathlib import Path
 
 import pytest
-from ansible_collections.fleetsam.sam.plugins.callback import collector
-from ansible_collections.fleetsam.sam.plugins.module_utils import pkg_parsers
 from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_common import make_record, software_json
 from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_origins import intern_origins
-from ansible_collections.fleetsam.sam.plugins.plugin_utils import spool
 from hypothesis import HealthCheck, given, settings, strategies as st
+
+import test_bulk_reuse
+from test_recognition_cache import LINUX  # the four real package databases and their parsers
 
 from sam_engine.ingest import parallel
 from sam_engine.ingest.inventory import RowTable
 from sam_engine.platforms import records
 from sam_engine.platforms.records import inventory_from_lines
-
-LINUX = {"ubuntu": ("trivy_ubuntu18.04_var-lib-dpkg-status", pkg_parsers.parse_dpkg_status),
-         "centos": ("jc_centos7.7_rpm-qai.txt", pkg_parsers.parse_rpm_qi),
-         "arch": ("jc_arch_pacman-Qii_zstd.txt", pkg_parsers.parse_pacman_qi),
-         "alpine": ("syft_alpine_lib-apk-db-installed", pkg_parsers.parse_apk_installed)}
 
 
 def real_lists(real_fixtures: Path) -> dict[str, list[dict]]:
@@ -120,14 +115,7 @@ def test_any_list_reads_as_decoding_it_reads_it(hosts):
             assert not found or records.inventory_fast(json.loads(text), RowTable(), lines) is None
 
 
-@pytest.fixture
-def callback(tmp_path, monkeypatch):
-    monkeypatch.setattr(collector.CallbackModule, "get_option",
-                        lambda self, name: str(tmp_path / "spool") if name == "spool_dir" else None)
-    monkeypatch.setenv(spool.HANDOFF_ENV, "")
-    cb = collector.CallbackModule()
-    cb._start_run("scan.yml")
-    return cb
+callback = test_bulk_reuse.callback  # the collector callback spooling into tmp_path (a fixture)
 
 
 def test_a_spooled_run_reads_the_same_inventories_in_either_layout_serially_and_on_workers(callback, real_fixtures,
