@@ -40,7 +40,7 @@ from sam_engine.package_data import DATA_ROOT, data_label
 # What a recognition depends on besides the data files: the code that reads and matches them.
 _CODE = ("catalogue.py", "catalogue_entries.py", "catalogue_cache.py", "rule_index.py", "versions.py",
          "../located_yaml.py")
-SHIPPED = DATA_ROOT / "catalogue-composed.json"  # the shipped catalogue composed (``write_shipped``)
+SHIPPED = DATA_ROOT / "catalogue-composed.json"  # the shipped catalogue composed (``shipped_document``)
 
 
 class CacheMismatch(ValueError):
@@ -174,11 +174,11 @@ def shipped_catalogue(today: dt.date) -> tuple[Catalogue, list[Problem]] | None:
     """The shipped catalogue as ``SHIPPED`` holds it composed, dated ``today``; None when that file is
     missing, unreadable or not composed from the catalogue files and code of this install."""
     try:
-        doc = json.loads(SHIPPED.read_bytes())
-        if not isinstance(doc, dict) or doc.get("digest") is None or doc.get("digest") != shipped_digest():
+        doc, digest = json.loads(SHIPPED.read_bytes()), shipped_digest()
+        if not isinstance(doc, dict) or digest is None or doc.get("digest") != digest:
             return None
         return catalogue_from_plain(doc.get("catalogue"), today)
-    except (OSError, ValueError):  # CacheMismatch is a ValueError: the YAML is read instead
+    except (OSError, ValueError, RecursionError):  # CacheMismatch is a ValueError: the YAML is read instead
         return None
 
 
