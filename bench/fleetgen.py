@@ -157,13 +157,12 @@ def _linux_fragments(t: dict, rpm: bool, version: str | None) -> tuple[str, str]
     if rpm:
         arch = {"amd64": "x86_64", "all": "noarch"}.get(t["arch"], t["arch"])
         rec = {"source": "rpm", "name": t["name"], "version": version, "arch": arch, "vendor": "Red Hat, Inc.",
-               "install_time": 0, "package_id": f"rpm:{t['name']}-{version}.{arch}", "location": None,
+               "package_id": f"rpm:{t['name']}-{version}.{arch}", "location": None,
                "extra": {"epoch": None, "release": (version or "").rpartition("-")[2] or None}}
     else:
         rec = {"source": "dpkg", "name": t["name"], "version": version, "arch": t["arch"], "vendor": t["vendor"],
-               "install_time": 0, "package_id": f"dpkg:{t['name']}:{t['arch']}", "location": None,
+               "package_id": f"dpkg:{t['name']}:{t['arch']}", "location": None,
                "extra": {"status": "install ok installed"}}
-    del rec["install_time"]
     return _dumps(rec)[:-1] + ',"install_time":', "}"
 
 

@@ -53,7 +53,7 @@ def test_a_compiled_lazy_pattern_is_called_directly():
     assert lazy.fullmatch == lazy._compiled.fullmatch and lazy.groupindex == {"v": 1}
 
 
-def edited_copy(tmp_path: Path) -> Path:
+def catalogue_copy(tmp_path: Path) -> Path:
     copy = tmp_path / "catalogue"
     copy.mkdir()
     for file in data_dir("catalogue").glob("*.yml"):
@@ -62,7 +62,7 @@ def edited_copy(tmp_path: Path) -> Path:
 
 
 def test_a_catalogue_other_than_the_shipped_one_is_read_from_its_yaml(tmp_path, monkeypatch):
-    copy = edited_copy(tmp_path)
+    copy = catalogue_copy(tmp_path)
     monkeypatch.setenv("FLEETSAM_CATALOGUE", str(copy))  # other files: other labels, another digest
     assert shipped_catalogue(AS_OF) is None
     text = (copy / "free-software.yml").read_text()
@@ -101,5 +101,5 @@ def test_a_missing_stale_or_damaged_file_sends_the_run_to_the_yaml_quietly(tmp_p
 
 def test_its_digest_names_the_files_and_their_contents_not_where_they_are(tmp_path, monkeypatch):
     assert shipped_digest() == json.loads(catalogue_cache.SHIPPED.read_text(encoding="utf-8"))["digest"]
-    monkeypatch.setenv("FLEETSAM_CATALOGUE", str(edited_copy(tmp_path)))
+    monkeypatch.setenv("FLEETSAM_CATALOGUE", str(catalogue_copy(tmp_path)))
     assert shipped_digest() not in (None, json.loads(catalogue_cache.SHIPPED.read_text(encoding="utf-8"))["digest"])
