@@ -1,6 +1,7 @@
 """The TinyDB store: snapshots, content-addressed inventories, atomic sessions."""
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -180,6 +181,29 @@ def test_the_store_file_is_json_dumps_byte_for_byte(data):
     depend on which one ran. A float (no stored document has one) is the same value in another notation."""
     assert tinydb_store._encoded(data) == json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
     assert json.loads(tinydb_store._encoded({"x": 6.103515625e-05})) == {"x": 6.103515625e-05}
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.dictionaries(st.text(max_size=8), _JSON, max_size=5))
+def test_the_fast_reader_reads_what_json_reads(data):
+    """A store file is read by orjson: the same document as ``json.loads`` of the same bytes."""
+    raw = tinydb_store._encoded(data)
+    assert tinydb_store._decoded(raw, Path("s.json")) == json.loads(raw) == data
+
+
+def test_what_the_fast_reader_refuses_is_read_by_json_with_the_same_errors(tmp_path):
+    """orjson refuses a lone surrogate escape (a store written by hand or by another tool) and an integer
+    beyond 64 bits: json reads them as before; a file that is no JSON names its line and column."""
+    read = tinydb_store._decoded
+    assert read(b'{"name": "bad\\udc80", "n": 1180591620717411303424}', Path("s.json")) == {
+        "name": "bad\udc80", "n": 2**70}
+    assert read(b" \n", Path("s.json")) is None
+    with pytest.raises(StoreError, match=r"s.json:2:5: not a fleetsam store: Expecting"):
+        read(b'{"a":\n    }', Path("s.json"))
+    path = tmp_path / "fleet.json"
+    path.write_bytes(b'{"meta": {"1": {"format": "fleetsam", "version": 3}}, "scans": {"1": {"scan_id": "s\\ud800"}}}')
+    with open_store(str(path), readonly=True) as store:
+        assert [s.scan_id for s in store.scans()] == ["s\ud800"]
 
 
 def test_what_the_fast_writer_refuses_is_written_by_json_or_refused_as_before():
