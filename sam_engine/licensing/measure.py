@@ -101,24 +101,22 @@ def _named_hosts(hosts: Sequence[str]) -> str:
     return shown + (f" and {len(hosts) - NAMED_HOSTS:,} more" if len(hosts) > NAMED_HOSTS else "")
 
 
-def _free_result(group: ProductGroup, free: int) -> MetricResult:
+def free_line(group: ProductGroup, free: int) -> TraceLine:
     """Nothing to count: the line naming where the title is (``free``: its installations that need no licence)."""
-    on = _named_hosts(group.hosts)
+    hosts = group.hosts
+    on = _named_hosts(hosts)
     text = f"no licence needed: {count_text(group.count)} on {on}"
     if group.folded and not free:
         text = (f"{count_text(group.count)} on {on}: counted under the "
                 f"{' / '.join(group.folded_into)} edition on the same host; nothing more to count here")
-    return MetricResult(group.metric, 0, (TraceLine(text, group.hosts, quantity=0),))
+    return TraceLine(text, hosts, quantity=0)
 
 
 def measure_group(group: ProductGroup, states: dict[str, TermState], rules: MetricRules, ctx: MetricContext,
                   hint: Callable[[str, str], str | None] | None = None, lines: EditionLines = NO_LINES) -> None:
-    """Fill in the group's metric, usable entitlements, coverage partitions and consumption."""
-    if group.free:
-        # most of a fleet's titles: free, and no entitlement names them. Their row shows no metric and no
-        # rule (``position._product``), so neither is looked up: only the line saying where they are.
-        group.result = _free_result(group, group.count)
-        return
+    """Fill in the group's metric, usable entitlements, coverage partitions and consumption. A
+    ``ProductGroup.free`` group (most of a fleet's titles) is not measured: its row needs no metric,
+    rule or count, only the line ``free_line`` (``position._free_product``)."""
     group.metric, group.rule_origin, notes = choose_metric(group, states, rules, hint)
     group.notes += notes
     group.usable = [e for e in group.candidates
@@ -131,7 +129,7 @@ def measure_group(group: ProductGroup, states: dict[str, TermState], rules: Metr
         bands = dict.fromkeys((rec.version, rec.why) for _, _, rec in group.items if rec.why)
         group.notes += [f"version {version}: {why}" for version, why in bands]
     if not required and not group.usable:
-        group.result = _free_result(group, free)
+        group.result = MetricResult(group.metric, 0, (free_line(group, free),))
         return
     params = rules.params(group.publisher, group.product, group.edition, group.metric)
     hosts = group_per_host(required)

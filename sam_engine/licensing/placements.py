@@ -67,6 +67,7 @@ class Placements(Generic[G]):
         self.infos: dict[int, tuple[RowTable, list]] = {}  # id(table) -> (table, row infos)
         self._rank: list[int] | None = None
         self._stale: set[int] | None = None
+        self.any_stale = any(hs.stale for hs in host_scans)  # most runs: none, and no group asks which
 
     def view(self, hs: HostScan) -> tuple[RowTable, Sequence[int], list]:
         table, ids = compact_view(hs.installations, self.fallback)
@@ -138,15 +139,16 @@ class Placements(Generic[G]):
         """Sorted inventory names of the hosts of ``packed`` installations (only stale ones with ``stale_only``)."""
         if self._rank is None:
             self._names()
-        if stale_only and not self._stale:
-            return ()
-        if self._in_name_order and not stale_only:  # packed is in host order: no sort needed
+        if stale_only:
+            hosts = self._stale.intersection(host_indexes(packed))  # a few stale hosts at most: usually none
+            if not hosts:
+                return ()
+        elif self._in_name_order:  # packed is in host order: no sort needed
             names = tuple(map(self._names_by_rank.__getitem__, dict.fromkeys(host_indexes(packed))))
+            return tuple(dict.fromkeys(names)) if self._dupes else names
         else:
             hosts = set(host_indexes(packed))
-            if stale_only:
-                hosts &= self._stale
-            names = tuple(map(self._names_by_rank.__getitem__, sorted(map(self._rank.__getitem__, hosts))))
+        names = tuple(map(self._names_by_rank.__getitem__, sorted(map(self._rank.__getitem__, hosts))))
         return tuple(dict.fromkeys(names)) if self._dupes else names
 
     def host_summary(self, packed: array, limit: int) -> tuple[int, tuple[str, ...]]:

@@ -41,7 +41,7 @@ from sam_engine.model import Entitlement, HostScan, Installation, Recognition
 from sam_engine.topology import FleetTopology
 from sam_engine.licensing.placements import InstallationRef, RefList
 from sam_engine.licensing.editions import NO_LINES, EditionLines, fold_editionless
-from sam_engine.licensing.measure import measure_group
+from sam_engine.licensing.measure import free_line, measure_group
 from sam_engine.licensing.reconcile import Allocation, ProductGroup, allocate, group_installations
 from sam_engine.vocabulary import ANY_EDITION, URGENCY, Metric, Status, units
 
@@ -237,10 +237,11 @@ def _stale_notes(group: ProductGroup) -> list[str]:
 
 def _free_product(group: ProductGroup) -> ProductPosition:
     """``_product`` of a ``ProductGroup.free`` group, most of a fleet's rows: nothing owned, consumed or short."""
-    stale, lines = group.stale_hosts, group.result.lines
-    notes = (*group.notes, *_stale_notes(group))
+    stale = group.stale_hosts
+    notes = (*group.notes, *_stale_notes(group)) if stale else tuple(group.notes)
     return ProductPosition(group.publisher, group.product, group.edition, Status.NO_LICENCE_NEEDED, group.refs,
-                           Consumption(None, 0, "none", (), lines), _NOTHING_OWNED, None, 0, None, stale, notes)
+                           Consumption(None, 0, "none", (), (free_line(group, group.count),)), _NOTHING_OWNED,
+                           None, 0, None, stale, notes)
 
 
 def _product(group: ProductGroup, states: dict[str, TermState], alloc: Allocation, over_ratio: Decimal) -> ProductPosition:
@@ -331,7 +332,7 @@ def build_position(host_scans: Iterable[HostScan], recognise: Recogniser, entitl
     if licensable_only:
         groups = [g for g in groups if g.recognised and not g.free]
     for group in groups:
-        if group.recognised:
+        if group.recognised and not group.free:
             measure_group(group, states, rules, ctx, metric_hint, edition_lines)
     alloc = allocate([g for g in groups if g.recognised])
     products = [_product(g, states, alloc, over_ratio) for g in groups if g.recognised]

@@ -114,7 +114,7 @@ class ProductGroup:
         return self._host_names(True)
 
     def _host_names(self, stale_only: bool) -> tuple[str, ...]:
-        if not self.placements:
+        if not self.placements or (stale_only and not self.placements.any_stale):
             return ()
         key = len(self.packed)  # placements only grow while grouping
         cached = self._names.get(stale_only)
@@ -153,9 +153,10 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
     groups: dict[tuple[bool, ProductKey], ProductGroup] = {}
     placements = Placements(host_scans)
 
-    # per (known, publisher, product, edition): the group, its key and the ref label. Many distinct rows read
-    # as one product (its versions, architectures, sources): edition line and suite are looked up once.
-    named: dict[tuple, tuple[ProductGroup, ProductKey, str]] = {}
+    # per (known, publisher, product, edition): the group, its key, the ref label and the row's edition. Many
+    # distinct rows read as one product (its versions, architectures, sources): edition line and suite are
+    # looked up once.
+    named: dict[tuple, tuple[ProductGroup, ProductKey, str, str | None]] = {}
 
     def classify(table: RowTable, rid: int) -> tuple[ProductGroup, Recognition, str, bool]:
         inst = table.installation(rid)
@@ -165,24 +166,24 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
         found = named.get((known, publisher, rec.product, rec.edition))
         if found is None:
             found = named[(known, publisher, rec.product, rec.edition)] = product_group(known, publisher, rec)
-            add_notes(found[0], known, publisher, rec, found[1])
+            add_notes(found[0], known, publisher, rec, found[1], found[3])
         elif found[1] != found[0].key:  # a suite component: its notes depend on the group's notes so far
-            add_notes(found[0], known, publisher, rec, found[1])
+            add_notes(found[0], known, publisher, rec, found[1], found[3])
         return found[0], rec, found[2], rec.licence is LicenceNeed.REQUIRED
 
-    def product_group(known: bool, publisher: str | None, rec: Recognition) -> tuple[ProductGroup, ProductKey, str]:
+    def product_group(known: bool, publisher: str | None,
+                      rec: Recognition) -> tuple[ProductGroup, ProductKey, str, str | None]:
         row = lines.row(publisher, rec.product, rec.edition) if known else rec.edition
-        own = lines.key(publisher, rec.product, rec.edition) if known else product_key(publisher, rec.product,
-                                                                                          rec.edition)
+        own = product_key(publisher, rec.product, row)
         key = suites.get(own[:2], own) if known else own
         names = suite_names[key] if key != own else (publisher, rec.product, row)
         group = groups.get((known, key))
         if group is None:
             group = groups[(known, key)] = ProductGroup(key, *names, recognised=known, placements=placements)
-        return group, own, _label(*names)
+        return group, own, _label(*names), row
 
-    def add_notes(group: ProductGroup, known: bool, publisher: str | None, rec: Recognition, own: ProductKey) -> None:
-        row = lines.row(publisher, rec.product, rec.edition) if known else rec.edition
+    def add_notes(group: ProductGroup, known: bool, publisher: str | None, rec: Recognition, own: ProductKey,
+                  row: str | None) -> None:
         if group.key != own and not group.notes:
             group.notes.append("suite components are counted under the suite, not as products of their own")
         elif known and row != rec.edition and norm(row) != norm(rec.edition):  # row is the edition off a line

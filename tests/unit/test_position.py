@@ -247,6 +247,24 @@ def test_stale_hosts_are_counted_and_flagged():
         t.text for t in p.consumption.trace]
 
 
+def test_free_titles_name_their_stale_hosts_only():
+    """A free title's row (built without measuring) names its stale hosts in name order, and a free
+    title seen on fresh hosts alone names none, though the fleet has stale hosts."""
+    scans = [desktop("pc9", "bash", status=HostStatus.UNREACHABLE), desktop("pc1", "bash", OFFICE19),
+             desktop("pc5", "bash", status=HostStatus.FAILED), desktop("pc2", "bash")]
+    scans.append(scanned("pc3", host("pc3", 1, 4), "Acme Tool 5"))
+    free_everywhere = by_product(position(scans, []), "Bash")
+    assert free_everywhere.status is Status.NO_LICENCE_NEEDED
+    assert free_everywhere.stale_hosts == ("pc5", "pc9")
+    assert free_everywhere.notes == ("counted from the last inventory of stale hosts: pc5, pc9",)
+    assert [t.text for t in free_everywhere.consumption.trace] == [
+        "no licence needed: 4 installations on pc1, pc2, pc5, pc9"]
+    fresh = [desktop("pc1", "bash"), desktop("pc9", OFFICE19, status=HostStatus.UNREACHABLE)]
+    only_fresh = by_product(position(fresh, []), "Bash")
+    assert only_fresh.stale_hosts == () and only_fresh.notes == ()
+    assert only_fresh.consumption.trace[0].hosts == ("pc1",)
+
+
 @pytest.mark.parametrize("owned, status", [(28, Status.COMPLIANT), (30, Status.OVER_LICENSED)])
 def test_over_licensed_threshold(owned, status):
     ents = [ent("E1", "Microsoft", "Windows Server", "core", owned, "Standard")]
