@@ -278,10 +278,15 @@ def table_from_doc(doc: dict) -> RowTable:
     strings = doc["strings"]
     flat = _unb64("I", doc["rows"])
     width = doc.get("width", 7)
-    pad = (None,) * (len(ROW_FIELDS) - width)
+    # column by column at C speed (a nightly run reads every stored table); rows were stored distinct,
+    # and a table that is not (or is cut short) is interned row by row, as it always was
+    columns = [map(strings.__getitem__, flat[i::width]) for i in range(width)]
+    rows = list(zip(*columns, *[repeat(None)] * (len(ROW_FIELDS) - width)))
     table = RowTable()
-    for k in range(0, len(flat), width):
-        table.intern(tuple(strings[i] for i in flat[k:k + width]) + pad)
+    table.rows, table.index = rows, dict(zip(rows, range(len(rows))))
+    if len(table.index) != len(rows) or len(flat) % width:
+        pad = (None,) * (len(ROW_FIELDS) - width)
+        table = RowTable(tuple(strings[i] for i in flat[k:k + width]) + pad for k in range(0, len(flat), width))
     return table
 
 

@@ -120,6 +120,25 @@ def test_store_round_trip_and_content_addressing(tmp_path):
     assert all(h.installations == sorted_items for h in loaded.hosts)
 
 
+@pytest.mark.parametrize("width, ids", [
+    (8, [0, 1, 2, 3, 4, 5, 6, 7, 1, 0, 2, 3, 4, 5, 6, 7]),  # the stored form: distinct rows
+    (7, [0, 1, 2, 3, 4, 5, 6]),  # a snapshot stored before origins: no width, rows get no origin
+    (8, [0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7]),  # a row twice: the first id kept
+    (8, [0, 1, 2, 3, 4, 5, 6, 7, 1, 0, 2]),  # cut short: the tail is a short row, as row by row
+])
+def test_stored_table_reads_as_interning_row_by_row(width, ids):
+    from array import array
+
+    from sam_engine.ingest.inventory import _b64, table_from_doc
+
+    strings = ["dpkg", "bash", "5.2", "amd64", "Debian", "dpkg:bash", "/usr", "main"]
+    doc = {"strings": strings, "rows": _b64(array("I", ids))} | ({"width": 8} if width == 8 else {})
+    table = table_from_doc(doc)
+    pad = (None,) * (8 - width)
+    expected = RowTable(tuple(strings[i] for i in ids[k:k + width]) + pad for k in range(0, len(ids), width))
+    assert table.rows == expected.rows and table.index == expected.index
+
+
 def test_old_store_format_is_refused_clearly(tmp_path):
     path = tmp_path / "old.json"
     path.write_text(json.dumps({"meta": {"1": {"format": "fleetsam", "version": 1}}}))
