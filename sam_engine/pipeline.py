@@ -47,6 +47,7 @@ class RunSummary:
     findings: notify.FindingsOutcome | None = None
     entitlements: int | None = None  # how many the position counted (None: not reconciled)
     run: Scan | None = None  # the run just stored (None when rendering from the store)
+    licence_errors: bool = False  # a licence file was rejected: the position lacks it (the commands exit 2)
 
     def lines(self) -> list[str]:
         out = []
@@ -64,7 +65,7 @@ class RunSummary:
             shown = ", ".join(f"{status}={counts[status]}" for status in sorted(counts))
             out.append(f"licence position: {len(self.position.products)} products ({shown}); "
                        f"unrecognised={len(self.position.unrecognised)}")
-        if self.entitlements == 0:
+        if self.entitlements == 0 and not self.licence_errors:
             out.append("no entitlements: nothing is owned yet; add licences/*.yml (or FLEETSAM_LICENCES) "
                        "or run `fleetsam licence import` / `fleetsam licence add`")
         if self.findings is not None:
@@ -98,6 +99,7 @@ class RunSummary:
                                "by_severity": dict(sorted(Counter(x.severity for x in self.findings.findings).items())),
                                "notifications_pending": self.findings.pending}
         out["problems"] = [str(p) for p in self.problems]
+        out["licence_errors"] = self.licence_errors
         out["reports"] = [str(p) for p in self.report_files]
         return out
 
@@ -214,6 +216,13 @@ def _reconcile(st, location: str, scan: Scan, settings, as_of, alerts: notify.Al
         ctx = load_context(settings or LicenceSettings.from_env(), as_of or dt.date.today(), st.entitlements(),
                            memory=RecognitionCache.beside(location), prepared=prepared)
         position = position_of(scan.hosts, ctx)
+    if ctx.has_errors and record:  # a rejected licence file is missing from the position: keep no finding of it
+        with _timed(timings, "findings"):
+            outbox = notify.record_findings(None, scan, position, ctx, alerts)
+        outbox.outcome.problems.append(Problem(
+            str(ctx.settings.licences_dir), "the licence data has errors: the scan is stored, but no finding is "
+            "recorded or notified and the scan's position is not kept; fix them, then run fleetsam report", "error"))
+        return _Reconciled(scan, history, ctx, position, outbox, previous, summaries)
     with _timed(timings, "findings"):  # findings and their state; notifications are queued, not sent
         outbox = notify.record_findings(st, scan, position, ctx, alerts)
     if record and scan.scan_id not in summaries:
@@ -247,7 +256,7 @@ def _send_and_write(run: _Reconciled, store: str, report_dir, timings, problems,
                                      on_file=stage.step)
         stage.finish()
     return RunSummary(run.scan, tuple(files), tuple(problems), timings, run.position, found,
-                      len(run.ctx.entitlements))
+                      len(run.ctx.entitlements), licence_errors=run.ctx.has_errors)
 
 
 def _past(st, history, scan_id: str) -> tuple[Scan | None, dict]:

@@ -174,6 +174,9 @@ def create(store: str, publisher: str, out: str | Path, *, settings: LicenceSett
         stored = st.entitlements()
     ctx = load_context(settings or LicenceSettings.from_env(), as_of or dt.date.today(), stored,
                        memory=RecognitionCache.beside(store))  # the readings a run saved; never written here
+    if ctx.has_errors:  # a pack without a licence the customer owns must not reach an auditor
+        raise PackError("the licence data has errors, no pack written: "
+                        + "; ".join(str(p) for p in ctx.problems if p.severity == "error"))
     position = position_of(scan.hosts, ctx)
     model = report.build(scan, history, position, ctx.problems, entitlements=ctx.entitlements)
     created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -139,6 +139,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     ctx = load_context(_settings(args), as_of, stored, memory=RecognitionCache.beside(args.store))  # read only
     for problem in ctx.problems:
         print(problem, file=sys.stderr)
+    if ctx.has_errors:  # both positions would lack the rejected licences
+        return ExitCode.BAD_INPUT
     positions = (position_of(s.hosts, ctx, licensable_only=True) for s in (scan_a, scan_b))  # what diff compares
     d = scan_changes.diff(scan_a, scan_b, *positions)
     if args.format == "json":

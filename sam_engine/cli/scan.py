@@ -243,7 +243,7 @@ def _process(args: argparse.Namespace, spool: Path, display: Display, catalogue:
         print(f"the run is kept in {spool}")
     else:
         shutil.rmtree(spool, ignore_errors=True)
-    return ExitCode.OK
+    return ExitCode.BAD_INPUT if summary.licence_errors else ExitCode.OK
 
 
 def register(subparsers) -> None:

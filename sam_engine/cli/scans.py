@@ -50,7 +50,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                                      progress=StageProgress(_progress_line, quiet_for=PROGRESS_AFTER))
     for line in summary.lines():
         print(line)
-    return ExitCode.OK
+    return ExitCode.BAD_INPUT if summary.licence_errors else ExitCode.OK
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -65,9 +65,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     summary = pipeline.render_stored(args.store, args.report_dir, args.scan, as_of=_date(args.as_of),
                                      installations=installations_csv(args))
+    for problem in summary.problems:
+        print(problem, file=sys.stderr)
     for path in summary.report_files:
         print(path)
-    return ExitCode.OK
+    return ExitCode.BAD_INPUT if summary.licence_errors else ExitCode.OK
 
 
 def cmd_scans(args: argparse.Namespace) -> int:

@@ -21,17 +21,44 @@ def is_server_location(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
 
 
+def _url_parts(location: str) -> tuple[str, str, str, str]:
+    """A server URL as (scheme, netloc, path, query); the query may follow the host directly."""
+    scheme, rest = location.split("://", 1)
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    path, _, query = rest[cut:].partition("?")
+    return scheme, rest[:cut], path, query
+
+
 def masked(location: str) -> str:
-    """``location`` fit to print: the password of a server URL replaced by ``***``."""
+    """``location`` fit to print: the password of a server URL (in its user part or a ``password=``
+    parameter) replaced by ``***``."""
     if not is_server_location(location):
         return location
-    scheme, rest = location.split("://", 1)
-    netloc, sep, tail = rest.partition("/")
+    scheme, netloc, path, query = _url_parts(location)
     userinfo, at, hostport = netloc.rpartition("@")
     if at and ":" in userinfo:
         netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
-    tail = "&".join("password=***" if p.startswith("password=") else p for p in tail.split("&"))
-    return f"{scheme}://{netloc}{sep}{tail}"
+    query = "&".join("password=***" if p.startswith("password=") else p for p in query.split("&"))
+    return f"{scheme}://{netloc}{path}{'?' if query else ''}{query}"
+
+
+def scrubbed(text: str, location: str) -> str:
+    """``text`` (a driver's message about ``location``) with the URL's password taken out, as written
+    and decoded, and each part of it between ``@``: libpq splits a password holding ``@`` elsewhere
+    than we do, and names the rest as the host it could not resolve."""
+    if not is_server_location(location):
+        return text
+    from urllib.parse import unquote
+
+    _, netloc, _, query = _url_parts(location)
+    userinfo, at, _ = netloc.rpartition("@")
+    found = [userinfo.split(":", 1)[1]] if at and ":" in userinfo else []
+    found += [p.removeprefix("password=") for p in query.split("&") if p.startswith("password=")]
+    pieces = {piece for secret in found for text_form in (secret, unquote(secret))
+              for piece in (text_form, *text_form.split("@")) if len(piece) > 1}
+    for piece in sorted(pieces, key=len, reverse=True):
+        text = text.replace(piece, "***")
+    return text
 
 
 def store_exists(location: str) -> bool:

@@ -41,7 +41,7 @@ from psycopg.types.json import Jsonb
 
 from sam_engine.ingest.inventory import RowTable, inventory_from_doc, table_from_doc
 from sam_engine.model import Entitlement, HostScan, Scan
-from sam_engine.store import jsonb_nul
+from sam_engine.store import jsonb_nul, scrubbed
 from sam_engine.store.documents import HOST_DIGEST_AT, TABLES, USERS_DIGEST_AT, read_row, retirement_keys, \
     scan_documents, stored_row
 from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs, newest_doc, \
@@ -80,7 +80,7 @@ def _connect(location: str) -> psycopg.Connection:
         conn = psycopg.connect(location, connect_timeout=10)
     except psycopg.Error as exc:
         detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
-        raise StoreError(f"{masked(location)}: cannot connect to PostgreSQL: {detail}") from None
+        raise StoreError(f"{masked(location)}: cannot connect to PostgreSQL: {scrubbed(detail, location)}") from None
     jsonb_nul.install(conn)
     return conn
 

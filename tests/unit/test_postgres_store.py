@@ -39,6 +39,22 @@ def test_masked_hides_the_password_only():
     assert masked("postgres://sam@db/sam?sslmode=require&password=x") == "postgres://sam@db/sam?sslmode=require&password=***"
     assert masked("postgresql://sam@db/sam") == "postgresql://sam@db/sam"
     assert masked("store/fleetsam.json") == "store/fleetsam.json"
+    # the password as the query's first parameter, with or without a database path
+    assert masked("postgresql://u@127.0.0.1:1/db?password=S3cret") == "postgresql://u@127.0.0.1:1/db?password=***"
+    assert masked("postgresql://u@db?password=S3cret&sslmode=off") == "postgresql://u@db?password=***&sslmode=off"
+
+
+@pytest.mark.parametrize("url, secrets", [
+    ("postgresql://u@127.0.0.1:1/db?password=SuperSecret1", ["SuperSecret1"]),
+    ("postgresql://u:Pass@word2@127.0.0.1:1/db", ["Pass", "word2"]),  # libpq reads "word2@127.0.0.1" as the host
+    ("postgresql://u:p%40ss%3Aw0rd@127.0.0.1:1/db", ["p%40ss", "p@ss", "ss:w0rd", "w0rd"]),
+])
+def test_a_refused_connection_never_prints_the_password(fleetsam, url, secrets, monkeypatch):
+    """Port 1 of the loopback refuses at once: the driver's message names the URL it was given."""
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    code, out, err = fleetsam("--store", url, "scans")
+    assert code == 2 and "cannot connect to PostgreSQL" in err and "Traceback" not in err
+    assert not [s for s in secrets if s in out + err], err
 
 
 def test_an_uninitialised_database_says_to_run_store_init(empty_db, fleetsam):
