@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from sam_engine.licensing.coverage import TermState, covers
 from sam_engine.licensing.dedup import dedup_per_installation
-from sam_engine.licensing.editions import NO_LINES, EditionLines
+from sam_engine.licensing.editions import NO_LINES, EditionLines, every_edition
 from sam_engine.licensing.host_metrics import measure_partition
 from sam_engine.licensing.metric_rules import MetricRules
 from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine
@@ -65,16 +65,22 @@ def group_per_host(items: Sequence[tuple[HostScan, Installation, Recognition]]
 def choose_metric(group: ProductGroup, states: dict[str, TermState], rules: MetricRules,
                   hint: Callable[[str, str], str | None] | None = None) -> tuple[str, str, list[str]]:
     """(metric, rule origin, notes): the active entitlements' metric, else the rule's default, else
-    the catalogue's ``metric_hint`` (``hint(publisher, product)``), else per device."""
+    the catalogue's ``metric_hint`` (``hint(publisher, product)``), else per device.
+
+    In an edition's row its own entitlements decide: an ``edition: any`` entitlement (a candidate of every
+    edition's row) gives the metric only to an edition that has none of its own, so 20 Named User Plus for
+    Standard Edition 2 beside an every-edition Processor licence still count SE2 per named user."""
     notes = []
     rule = rules.rule_for(group.publisher, group.product, group.edition)
     for ent in group.candidates:
         if ent.metric not in METRICS:
             notes.append(f"{ent.entitlement_id}: unknown metric {ent.metric!r}: not counted")
-    live = sorted({e.metric for e in group.candidates if states[e.entitlement_id].active
-                   and e.metric in METRICS and e.metric != Metric.SITE})
-    if not live:  # an expired entitlement still says how the product is sold
-        live = sorted({e.metric for e in group.candidates if e.metric in METRICS and e.metric != Metric.SITE})
+    countable = [e for e in group.candidates if e.metric in METRICS and e.metric != Metric.SITE]
+    active = [e for e in countable if states[e.entitlement_id].active]
+    pools = [active, countable]  # an expired entitlement still says how the product is sold
+    if group.edition:  # an edition's own entitlements first: an `edition: any` one decides only where there are none
+        pools = [own for pool in pools for own in ([e for e in pool if not every_edition(e)], pool)]
+    live = next((sorted({e.metric for e in pool}) for pool in pools if pool), [])
     default = rule.default_metric if rule and rule.default_metric else None
     if len(live) == 1:
         metric = live[0]
@@ -87,6 +93,8 @@ def choose_metric(group: ProductGroup, states: dict[str, TermState], rules: Metr
         metric = default or (hinted if hinted in METRICS else None) or Metric.DEVICE
         if hinted in METRICS and metric == hinted:
             return metric, "catalogue metric_hint", notes
+    notes += [f"{e.entitlement_id} covers every edition but counts {e.metric}; this edition's own entitlements count "
+              f"{metric}: not counted here" for e in active if e.metric not in live]
     if rule and metric in rule.params:
         origin = rule.params[metric].origin
     else:
