@@ -18,11 +18,17 @@ webhook formats are built here as data:
 * ``json``: ``{"source": "fleetsam", "schema": 1, "summary", "events": [...]}``
 * ``slack``: ``{"text", "blocks": [header, section per event]}`` (incoming webhook)
 * ``teams``: a ``message`` with one Adaptive Card attachment (Teams workflows webhook)
+
+Finding text (host and product names, a host's error message) comes from the
+fleet, so whoever controls a host controls it: in Slack and Teams it is shown
+as text and can make no link, mention or formatting of the message's own
+(``slack_text``, ``_teams_runs``). The ``json`` format keeps it as raw data.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 import socket
 import ssl
@@ -91,28 +97,70 @@ def email_message(channel: Channel, events: Sequence[dict], now: str) -> EmailMe
     return msg
 
 
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+def slack_text(value: object) -> str:
+    """``value`` (data: a title, a host name, a host's error) as Slack mrkdwn shows it literally.
+
+    ``&``, ``<`` and ``>`` become ``&amp;``, ``&lt;`` and ``&gt;``, as Slack requires of text
+    (api.slack.com/reference/surfaces/formatting#escaping): no ``<!channel>``, ``<@U123>`` or
+    ``<http://x|disguised link>`` can come out of data. Line breaks and other control characters
+    become spaces, so data cannot start a line of its own (a ``>`` quote, a made-up event line).
+    The sections carry ``verbatim: true`` as well, so Slack does not turn a plain ``@channel`` or a
+    channel name in data into a mention or link either. mrkdwn has no escape for ``*``, ``_``,
+    ``~`` and backticks: data holding them can still toggle emphasis, which changes how the data
+    looks, never what it says or where anything links.
+    """
+    text = _BREAKS.sub(" ", str(value))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_cut(text: str, limit: int = 3000) -> str:
+    """``text`` within Slack's ``limit`` characters, never ending in half an ``&amp;``."""
+    if len(text) <= limit:
+        return text
+    return re.sub(r"&[a-z]{0,3}$", "", text[:limit - 1]) + "\u2026"
+
+
+def _slack_section(e: dict) -> dict:
+    f = e["finding"]
+    # the detail names the hosts already ("...; on web1, web2 and 3 more"; a stale host is in the title)
+    text = (f"*{ICON[e['event']]}* `{slack_text(f['severity'])}` *{slack_text(f['title'])}*\n"
+            f"{slack_text(f['detail'])}\n_{slack_text(f['type'])} {slack_text(f['id'])}_")
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _slack_cut(text), "verbatim": True}}
+
+
+def _teams_runs(*parts: tuple[str, bool], spacing: str = "None") -> dict:
+    """A RichTextBlock of ``(text, bold)`` TextRuns (a card's line: a heading or a labelled fact).
+
+    Teams reads Markdown in a TextBlock's text and in both sides of a FactSet's facts
+    (``[label](url)`` links, ``**``, lists), and its clients do not agree on backslash escapes:
+    some show the backslashes and some parse around them. A TextRun's text is never Markdown
+    (Adaptive Cards 1.2+, "Markdown is not supported"), so finding data goes into TextRuns only,
+    as the text it is; no HTML is rendered and a mention needs an ``msteams.entities`` entry,
+    which this card never has.
+    """
+    return {"type": "RichTextBlock", "spacing": spacing,
+            "inlines": [{"type": "TextRun", "text": text, **({"weight": "Bolder"} if bold else {})}
+                        for text, bold in parts if text]}
+
+
 def webhook_payload(fmt: str, events: Sequence[dict], now: str) -> dict:
     events = _ordered(events)
-    head = summary(events)
+    head = summary(events)  # counts and a severity: no finding data
     if fmt == "slack":
         blocks = [{"type": "header", "text": {"type": "plain_text", "text": head[:150]}}]
-        for e in events[:45]:  # Slack allows 50 blocks
-            f = e["finding"]
-            hosts = f" on {', '.join(f['hosts'][:5])}" if f["hosts"] else ""
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": (
-                f"*{ICON[e['event']]}* `{f['severity']}` *{f['title']}*\n{f['detail']}{hosts}\n_{f['type']} {f['id']}_"
-            )[:3000]}})
-        return {"text": head, "blocks": blocks}
+        blocks += [_slack_section(e) for e in events[:45]]  # Slack allows 50 blocks
+        return {"text": slack_text(head), "blocks": blocks}
     if fmt == "teams":
         body = [{"type": "TextBlock", "size": "Large", "weight": "Bolder", "text": head, "wrap": True}]
         for e in events[:50]:
             f = e["finding"]
-            body += [{"type": "TextBlock", "weight": "Bolder", "wrap": True, "spacing": "Medium",
-                      "text": f"{ICON[e['event']]} [{f['severity']}] {f['title']}"},
-                     {"type": "FactSet", "facts": [{"title": "Type", "value": f["type"]},
-                                                   {"title": "Id", "value": f["id"]},
-                                                   {"title": "Hosts", "value": ", ".join(f["hosts"]) or "-"},
-                                                   {"title": "Detail", "value": f["detail"]}]}]
+            facts = (("Type", f["type"]), ("Id", f["id"]), ("Hosts", ", ".join(f["hosts"]) or "-"),
+                     ("Detail", f["detail"]))
+            body.append(_teams_runs((f"{ICON[e['event']]} [{f['severity']}] {f['title']}", True), spacing="Medium"))
+            body += [_teams_runs((f"{label}: ", True), (str(value), False)) for label, value in facts]
         card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
                 "version": "1.4", "body": body}
         return {"type": "message", "summary": head,

@@ -26,7 +26,9 @@ Secrets (``password_env``, ``url_env``, ``token_env``) are read from the
 ``secrets`` mapping the callback passes (its ``notify_secrets`` option) or
 else from the environment, when the file is read: an unset variable is a
 configuration error. Their values are never printed: ``Channel.mask`` hides
-them in every error message, and a channel is shown by name and host only.
+them in every error message, and a channel is shown by name and host only. A
+value the file gets wrong is shown masked too (``shown_value``): a URL by its
+scheme and host, anything else that may hold a secret by its length alone.
 """
 
 from __future__ import annotations
@@ -60,6 +62,22 @@ def mask_urls(text: str) -> str:
     information, path or query, where webhook services keep their tokens."""
     return _URL.sub(lambda m: m.group(1) + m.group(2) + ("/***" if m.group(3) not in ("", "/") else m.group(3)),
                     text)
+
+
+_HOST = re.compile(r"(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]+)?", re.I)
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def shown_value(value: str) -> str:
+    """A rejected value of the notification file as an error message may show it: a URL with a
+    host as its scheme and host (``mask_urls``: ``"https://hooks.slack.com/***"``), anything else
+    (no scheme, no host, a host part that is not one) as ``<hidden: 48 characters>``. A webhook URL
+    keeps its token in the path, a mistyped one (``https//host/...``) or one without a host
+    (``https://user:pw@/path``) anywhere: none of it may reach a log."""
+    match = _URL.match(value)
+    if match and match.end() == len(value) and match.group(2) and _HOST.fullmatch(match.group(2)):
+        return f'"{mask_urls(value)}"'
+    return f"<hidden: {len(value)} character{'s' if len(value) != 1 else ''}>"
 
 
 @dataclass(frozen=True)
@@ -127,8 +145,13 @@ def _secret(reader: YamlFile, node, where: str, secrets: Mapping[str, str]) -> s
     if value is None:
         value = os.environ.get(name)
     if not value:
-        reader.fail(node, where, f"expected the name of a set environment variable (or callback secret), "
-                                 f"but ${name} is not set")
+        if _ENV_NAME.fullmatch(name):
+            reader.fail(node, where, f"expected the name of a set environment variable (or callback secret), "
+                                     f"but ${name} is not set")
+        else:  # most likely the secret itself, written where its variable's name belongs
+            reader.fail(node, where, f"expected the name of an environment variable (or callback secret) "
+                                     f"holding the secret, got {shown_value(name)}: keep the secret in a "
+                                     f"variable and name the variable here")
         return None
     return value
 
@@ -146,20 +169,29 @@ def _smtp(reader: YamlFile, node, where: str) -> tuple[str | None, int | None, s
         port = -1
     if security is None or not parts.hostname or port == -1 or parts.path not in ("", "/") or parts.query:
         reader.fail(node, where, f'expected smtp://HOST[:PORT], smtps://HOST[:PORT] or smtp+starttls://HOST[:PORT], '
-                                 f'got "{url if not parts.password else "(a URL with a password)"}"')
+                                 f'got {shown_value(url)}')
         return None, None, "plain"
     if parts.username or parts.password:
         reader.fail(node, where, "expected no credentials in the URL: use username and password_env")
     return parts.hostname, port or SMTP_PORTS[security], security
 
 
+def _port_given_right(parts: urllib.parse.SplitResult) -> bool:
+    """No port, or one that is a number from 0 to 65535 (else rejected here rather than when sending)."""
+    try:
+        parts.port
+    except ValueError:
+        return False
+    return True
+
+
 def _http_url(reader: YamlFile, node, where: str, value: str | None, secret: bool) -> str | None:
     if value is None:
         return None
     parts = urllib.parse.urlsplit(value)
-    if parts.scheme.lower() in ("http", "https") and parts.hostname:
+    if parts.scheme.lower() in ("http", "https") and parts.hostname and _port_given_right(parts):
         return value
-    shown = "its value" if secret else f'"{value}"'
+    shown = "its value" if secret else shown_value(value)
     reader.fail(node, where, f"expected an http:// or https:// URL with a host, got {shown}")
     return None
 
@@ -202,7 +234,8 @@ def _channel(reader: YamlFile, node, where: str, secrets: Mapping[str, str], tim
                 reader.fail(keys.get(at, node), f"{where}.{label}", "required: an e-mail address")
             for address in addresses:
                 if "@" not in address or any(c.isspace() for c in address):
-                    reader.fail(keys.get(at), f"{where}.{label}", f'expected an e-mail address, got "{address}"')
+                    reader.fail(keys.get(at), f"{where}.{label}",
+                                f'expected an e-mail address, got "{mask_urls(address)}"')
         return Channel(**common, host=host, port=port, security=security, username=username, password=password,
                        sender=sender, recipients=recipients,
                        ca_file=reader.text(keys.get("ca_file"), f"{where}.ca_file"),

@@ -81,13 +81,13 @@ EMAIL = "  - type: email\n    url: {url}\n    from: fleetsam@example.com\n    to
 @pytest.mark.parametrize("text, expected", [
     ("channels:\n" + EMAIL.format(url="smtp//mail.example.com"),
      'n.yml:3:10: channels[0].url: expected smtp://HOST[:PORT], smtps://HOST[:PORT] or smtp+starttls://HOST[:PORT], '
-     'got "smtp//mail.example.com"'),
+     'got <hidden: 22 characters>'),
     ("channels:\n" + EMAIL.format(url="smtp://mail.example.com:25x"), "n.yml:3:10: channels[0].url: expected smtp://"),
     ("channels:\n" + EMAIL.format(url="http://mail.example.com"), "n.yml:3:10: channels[0].url: expected smtp://"),
     ("channels:\n" + EMAIL.format(url="smtps://bob:hunter2@mail.example.com"),
      "n.yml:3:10: channels[0].url: expected no credentials in the URL"),
     ("channels:\n  - type: webhook\n    url: hooks.example.com/x\n",
-     'n.yml:3:10: channels[0].url: expected an http:// or https:// URL with a host, got "hooks.example.com/x"'),
+     'n.yml:3:10: channels[0].url: expected an http:// or https:// URL with a host, got <hidden: 19 characters>'),
     ("channels:\n  - type: webhook\n    url: https://x.example/h\n    format: discord\n",
      'n.yml:4:13: channels[0].format: expected one of json, slack, teams, got "discord"'),
     ("channels:\n  - type: webhook\n    url_env: FLEETSAM_TEST_UNSET_VARIABLE\n",
