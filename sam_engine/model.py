@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from sam_engine.plain_text import one_line
 from sam_engine.vocabulary import Collector
 
 
@@ -43,8 +44,8 @@ class Problem:
     message: str
     severity: str = "error"
 
-    def __str__(self) -> str:
-        return f"{self.source}: {self.severity}: {self.message}"
+    def __str__(self) -> str:  # one line whatever the source or message quote from a host (``plain_text``)
+        return f"{one_line(self.source)}: {self.severity}: {one_line(self.message)}"
 
 
 @dataclass(frozen=True, slots=True)

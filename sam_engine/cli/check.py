@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sam_engine.cli.exit_codes import ExitCode
+from sam_engine.plain_text import one_line
 from sam_engine.store import open_store
 from sam_engine.vocabulary import FINDING_TYPES
 
@@ -52,9 +53,9 @@ def render_text(violations: list[dict], others: list[dict], context: str) -> str
     lines = []
     for verdict, rows in (("FAIL", violations), ("WARN", others)):
         for r in rows:
-            lines.append(f"{verdict}  {r['severity']:8} {r['type']:15} {r['id']}  {r['title']}")
-            lines.append(f"      {r['detail']}")
-    lines.append(f"fleetsam check: {_headline(violations, others)} ({context})")
+            lines.append(f"{verdict}  {r['severity']:8} {r['type']:15} {one_line(r['id'])}  {one_line(r['title'])}")
+            lines.append(f"      {one_line(r['detail'])}")
+    lines.append(f"fleetsam check: {_headline(violations, others)} ({one_line(context)})")
     return "\n".join(lines) + "\n"
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sam_engine.cli.exit_codes import ExitCode
+from sam_engine.plain_text import one_line, one_line_fields
 from sam_engine.store import open_store
 
 if TYPE_CHECKING:
@@ -66,12 +67,14 @@ def _figure(side: dict | None, key: str) -> str:
 
 def print_table(d: dict) -> None:
     s = d["summary"]
-    print(f"Changes from scan {d['from_scan']} to {d['to_scan']}")
+    print(f"Changes from scan {one_line(d['from_scan'])} to {one_line(d['to_scan'])}")
     print(f"  installations: {s['installs_added']} added, {s['installs_removed']} removed, "
           f"{s['installs_changed']} version changes; hosts: {s['hosts_changed']} changed, "
           f"{s['hosts_added']} added, {s['hosts_removed']} removed")
     print(f"\n{'HOST':24} {'CHANGE':8} {'STATUS':24} {'ADDED':>6} {'REMOVED':>7} {'VERSION':>7}")
     for h in d["hosts"]:
+        h = {**h, "host": one_line(h["host"]), **{k: [one_line_fields(i) for i in h[k]] for k in ("added", "removed",
+                                                                                              "changed")}}
         status = f"{h['status_before'] or '-'} -> {h['status_after'] or '-'}"
         print(f"{h['host'][:24]:24} {h['change']:8} {status:24} {len(h['added']):6} {len(h['removed']):7} "
               f"{len(h['changed']):7}")
@@ -88,7 +91,7 @@ def print_table(d: dict) -> None:
     if d["position"]:
         print(f"{'PRODUCT':40} {'MOVE':7} {'STATUS':36} {'CONSUMPTION':>12} {'OWNED':>13} {'SHORT':>9}")
     for m in d["position"]:
-        name = " ".join(x for x in (m["publisher"], m["product"], m["edition"]) if x)
+        name = one_line(" ".join(x for x in (m["publisher"], m["product"], m["edition"]) if x))
         b, a = m["before"], m["after"]
         status = f"{_figure(b, 'status')} -> {_figure(a, 'status')}"
         print(f"{name[:40]:40} {m['direction']:7} {status:36} "

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from sam_engine.vocabulary import METRICS
 from sam_engine.cli.exit_codes import BadInput, ExitCode
+from sam_engine.plain_text import one_line
 from sam_engine.store import open_store, store_exists
 
 if TYPE_CHECKING:
@@ -173,8 +174,8 @@ def cmd_list(args: argparse.Namespace) -> int:
               f"{'STATUS':11} {'KEYS':30} ORIGIN")
         for e, v in zip(items, views):
             qty = "unlimited" if e.quantity is None else e.quantity
-            print(f"{e.entitlement_id:20} {e.publisher:12} {e.product:24} {e.edition or '-':12} {e.metric:11} "
-                  f"{qty:>9} {v['status']:11} {', '.join(v['keys']) or '-':30} {e.origin}")
+            print(one_line(f"{e.entitlement_id:20} {e.publisher:12} {e.product:24} {e.edition or '-':12} "
+                           f"{e.metric:11} {qty:>9} {v['status']:11} {', '.join(v['keys']) or '-':30} {e.origin}"))
     if has_errors(problems):
         raise ValidationFailed(problems)
     return ExitCode.OK
@@ -187,7 +188,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     for name, value in entitlement_view(_find(items, args.id)).items():
         if isinstance(value, list):
             value = ", ".join(value)
-        print(f"{name:17} {'-' if value is None or value == '' else value}")
+        print(f"{name:17} {'-' if value is None or value == '' else one_line(value)}")
     if has_errors(problems):
         raise ValidationFailed(problems)
     return ExitCode.OK

@@ -16,10 +16,11 @@ import traceback
 
 from sam_engine.cli import DEBUG_FLAGS
 from sam_engine.cli.exit_codes import ExitCode
+from sam_engine.plain_text import one_line
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    text = one_line(" ".join(str(exc).split()))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from sam_engine.vocabulary import LICENSABLE, URGENCY, Status
 from sam_engine.cli.exit_codes import ExitCode
+from sam_engine.plain_text import one_line, one_line_fields
 from sam_engine.store import open_store
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def _cell(value) -> str:
 def print_table(pos: LicencePosition, products: list[ProductPosition], detail: bool, totals: bool = True) -> None:
     from sam_engine.licensing.position import position_to_rows
 
-    rows = position_to_rows(products, detail=detail)
+    rows = [one_line_fields(r) for r in position_to_rows(products, detail=detail)]
     print(f"Effective Licence Position as of {pos.as_of.isoformat()}")
     print(f"{'PUBLISHER':12} {'PRODUCT':24} {'EDITION':18} {'METRIC':10} {'INST':>5} {'USED':>6} {'OWNED':>9} "
           f"{'BALANCE':>8} {'SHORT':>6} {'STATUS':17} {'GAP COST':>14}")
@@ -61,16 +62,16 @@ def print_table(pos: LicencePosition, products: list[ProductPosition], detail: b
         for currency, amount in pos.cost_totals:
             print(f"gap cost total: {amount} {currency}")
         for note in pos.notes:
-            print(f"note: {note}")
+            print(f"note: {one_line(note)}")
 
 
 def _print_detail(row: dict) -> None:
     for section in ("consumption", "ownership", "cost"):
         for line in row["trace"][section]:
-            print(f"    {section:11} {line}")
+            print(f"    {section:11} {one_line(line)}")
     for note in row["notes"]:
         print(f"    {'note':11} {note}")
-    for i in row["installation_list"]:
+    for i in map(one_line_fields, row["installation_list"]):
         stale = " (stale)" if i["stale"] else ""
         print(f"    {'installed':11} {i['host']}{stale}: {i['name']} {i['version'] or ''} [{i['source']}, "
               f"scan {i['scan_id']}, {i['licence']}]")

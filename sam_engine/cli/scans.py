@@ -14,6 +14,7 @@ import os
 import sys
 
 from sam_engine.cli.exit_codes import BadInput, ExitCode
+from sam_engine.plain_text import one_line, one_line_fields
 from sam_engine.progress import StageProgress
 from sam_engine.store import open_store
 
@@ -80,7 +81,7 @@ def cmd_scans(args: argparse.Namespace) -> int:
         return ExitCode.OK
     print(f"{'SCAN':28} {'FINISHED':21} {'OK':>5} {'UNREACH':>7} {'FAILED':>6} {'PACKAGES':>9}")
     for i in infos:
-        print(f"{i.scan_id:28} {i.finished:21} {i.hosts_ok:5} {i.hosts_unreachable:7} {i.hosts_failed:6} {i.installations:9}")
+        print(f"{one_line(i.scan_id):28} {one_line(i.finished):21} {i.hosts_ok:5} {i.hosts_unreachable:7} {i.hosts_failed:6} {i.installations:9}")
     return ExitCode.OK
 
 
@@ -120,7 +121,7 @@ def cmd_hosts(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=1))
         return ExitCode.OK
     print(f"{'HOST':24} {'STATUS':28} {'SOCK':>4} {'CORES':>5} {'THR':>4} {'PLATFORM':9} {'PACKAGES':>8} LAST SEEN")
-    for r in rows:
+    for r in map(one_line_fields, rows):
         print(f"{r['host']:24} {r['status']:28} {r['sockets'] or '-':>4} {r['cores'] or '-':>5} "
               f"{r['threads'] or '-':>4} {r['platform'] or '-':9} {r['packages']:8} {r['last_seen'] or 'never'}")
     return ExitCode.OK

@@ -46,6 +46,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import IO, Any, Iterable, Iterator
 
+from sam_engine.plain_text import one_line
 from sam_engine.vocabulary import NON_COMPLIANT
 
 # --- CSV ---------------------------------------------------------------------------------
@@ -59,6 +60,8 @@ POSITION_COLUMNS = ("scan_id", "publisher", "product", "edition", "status", "met
                     "entitlements", "rule")
 
 
+# what XML 1.0 cannot carry (NUL, other C0 controls, lone surrogates); CSV cells are kept as clean
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _LINE_FORMULA = re.compile("([\r\n])(?=[=+\\-@\t\r])")  # a line break followed by a formula start
 
 
@@ -73,16 +76,18 @@ def _guarded(text: str) -> str:
 def safe_cell(value: Any) -> Any:
     """A cell value a spreadsheet cannot run: text starting like a formula, at the cell start or after a
     line break, gets a leading ``'``; None is empty, a bool yes/no, a list its items joined."""
-    if type(value) is str:  # the common case first: two scans in C, then a set look-up
+    if type(value) is str:  # the common case first: scans in C, then a set look-up
+        if not value.isprintable():  # a line break or tab, or a NUL, a control character, a lone surrogate
+            value = _NOT_XML.sub("\ufffd", value)
         return _guarded(value) if "\n" in value or "\r" in value or value[:1] in _FORMULA_FIRST else value
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
-        return _guarded("; ".join(str(v) for v in value))
+        return _guarded(_NOT_XML.sub("\ufffd", "; ".join(str(v) for v in value)))
     if isinstance(value, str):
-        return _guarded(value)
+        return _guarded(_NOT_XML.sub("\ufffd", value))
     return value
 
 
@@ -122,7 +127,6 @@ def write_position(handle: IO[str], model: dict[str, Any], publisher: str | None
 # --- JUnit XML ---------------------------------------------------------------------------
 
 SUITE_NAME = "fleetsam licence position"
-_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def xml_text(value: Any) -> str:
@@ -227,7 +231,7 @@ def md(value: Any) -> str:
     """Inline Markdown text that renders literally (no markup, no HTML, no table breaks); ``-`` for none."""
     if value is None or value == "":
         return "-"
-    text = " ".join(str(value).split())
+    text = one_line(" ".join(str(value).split()))  # an escape sequence or bidi override shown, not obeyed
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _SPECIAL.sub(r"\\\1", text)
 
@@ -241,7 +245,7 @@ def md_code(value: Any, table: bool = False) -> str:
     code span is shown as it is, so nothing else needs escaping, except ``|``
     in a ``table`` cell: a table row is split on it before code spans are read.
     """
-    text = " ".join(str("" if value is None else value).split())
+    text = one_line(" ".join(str("" if value is None else value).split()))
     if not text:
         return "-"
     if table:

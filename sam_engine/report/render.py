@@ -41,11 +41,12 @@ from sam_engine.report import formats as report_formats
 from sam_engine.report import installations as report_installations
 from sam_engine.model import Scan
 from sam_engine.licensing.position import LicencePosition
-from sam_engine.report.formats import to_junit, to_markdown
+from sam_engine.report.formats import to_junit, to_markdown, xml_text
 from sam_engine.package_data import data_dir
 from sam_engine.vocabulary import LICENSABLE
 
 TEMPLATE_DIR = data_dir("templates")
+ENVIRONMENT_OPTIONS = "autoescape,strict,trim,lstrip,finalize=well-formed"  # change with ``environment``'s options
 REPORT_FILES = ("index.html", "report.json", "position.csv", "installations.csv", "junit.xml", "summary.md")
 
 
@@ -55,6 +56,11 @@ class CompiledTemplates(jinja2.FileSystemBytecodeCache):
     folder, checked by Jinja; an entry is used only for the same template text, Jinja and Python):
     compiling the report's templates was a fifth of a small run's engine time. A cache that
     cannot be read or written is no cache: the template is compiled, the report written."""
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        # the environment's options are compiled into the code (``finalize`` above all) but are not in
+        # Jinja's key: a template compiled under other options is another entry
+        return super().get_cache_key(f"{name}|{ENVIRONMENT_OPTIONS}", filename)
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         try:
@@ -76,6 +82,14 @@ def _compiled_templates() -> CompiledTemplates | None:
         return None
 
 
+def _well_formed(value: Any) -> Any:
+    """Every value a template writes: text loses what HTML may not hold (NUL, other control characters,
+    lone surrogates: U+FFFD, as in junit.xml); markup the templates made is theirs, kept as it is."""
+    if type(value) is str and not value.isprintable():
+        return xml_text(value)
+    return value
+
+
 @functools.cache  # one per process: a template is compiled once, again only when edited
 def environment() -> jinja2.Environment:
     """The report templates' environment; the status list they test is a global, named as in ``vocabulary``."""
@@ -86,6 +100,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         bytecode_cache=_compiled_templates(),
+        finalize=_well_formed,
     )
     env.globals["LICENSABLE"] = LICENSABLE
     return env

@@ -43,6 +43,8 @@ HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "{{ 7*7 
            "\\", '"', "'", ",", ";", "</script>", "<!--", "-->", "\x1b[31m"]
 hostile = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=6)), min_size=1, max_size=4).map("".join)
 NUMBER = re.compile(r"-?\d+(\.\d+)?")
+C0_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # every C0 control but tab and the line breaks
+TERMINAL_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # bounded: a few examples, no example database, no shrinking (a failure shows the example as generated)
 BOUNDED = settings(max_examples=12, deadline=None, database=None, phases=(Phase.explicit, Phase.generate),
                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -233,6 +235,10 @@ def test_every_report_file_parses_whatever_the_names(catalogue, clean_tags, tmp_
             assert len(set(table)) == 1, f"a table row with its own column count: {table}"
             table = []
 
+    for name in ("index.html", "installations.csv", "position.csv", "summary.md"):  # NUL, ESC, BEL: U+FFFD
+        assert not C0_CONTROL.search((out / name).read_text(encoding="utf-8-sig")), name
+    assert not TERMINAL_UNSAFE.search(summary.replace("\n", "")), "summary.md: controls and overrides escaped"
+
     html = (out / "index.html").read_text(encoding="utf-8")
     tags = html_tags(html)
     assert set(tags.tags) <= set(clean_tags.tags) and tags.tags.count("script") == clean_tags.tags.count("script")
@@ -251,3 +257,42 @@ def test_check_markdown_carries_no_markup_from_data(titles, hosts, ident, contex
     assert "<" not in "".join(outside_code_spans(line) for line in lines).replace("<br>", "")
     counts = {len(re.findall(r"(?<!\\)\|", outside_code_spans(line))) for line in lines if line.startswith("|")}
     assert counts <= {7}
+
+
+@BOUNDED
+@given(titles=st.lists(hostile, min_size=1, max_size=3), context=hostile)
+def test_check_text_is_one_line_per_field_whatever_the_data(titles, context):
+    """``fleetsam check``'s text output: two lines per finding and a closing line, none of them carrying an
+    escape sequence, a bidi override or a line break from the data (a forged line, a cleared screen)."""
+    from sam_engine.cli.check import render_text
+
+    rows = [finding(title=t, detail=t, id=t) for t in titles]
+    lines = render_text(rows[:1], rows[1:], context).split("\n")
+    assert lines[-1] == "" and len(lines) == 2 * len(rows) + 2
+    assert not [line for line in lines if TERMINAL_UNSAFE.search(line)]
+    "".join(lines).encode("utf-8")  # a lone surrogate would make printing it fail
+
+
+def test_tables_on_the_terminal_show_escapes_not_obey_them(tmp_path, capsys):
+    """diff, position and hosts print a hostile package and host name as visible escapes."""
+    from sam_engine import pipeline
+
+    evil = "x\x1b[2J\x1b]0;pwned\x07\nweb7   FAKE\u202e\x9b"
+    store = str(tmp_path / "db.json")
+    for scan_id, names in (("s1", ["bash"]), ("s2", ["bash", evil])):
+        software = [{"source": "dpkg", "name": n, "version": "1", "arch": "amd64", "vendor": "v",
+                     "package_id": f"dpkg:{n}"} for n in names]
+        spool = tmp_path / scan_id
+        (spool / "hosts").mkdir(parents=True)
+        (spool / "run.json").write_text(json.dumps({"scan_id": scan_id, "started": f"2026-01-0{scan_id[1]}T00:00:00Z",
+                                                    "finished": f"2026-01-0{scan_id[1]}T00:01:00Z"}))
+        (spool / "hosts" / "h.json").write_text(json.dumps({"inventory_name": f"web\x1b[1m{evil}", "status": "ok",
+                                                            "result": {"software": software}}))
+        pipeline.process_spool(spool, store=store, report_dir=tmp_path / "r")
+    capsys.readouterr()
+    for argv in (["diff"], ["position", "--all", "--detail"], ["hosts"], ["scans"]):
+        assert main(["--store", store, *argv]) == 0, argv
+        out = capsys.readouterr().out
+        assert "pwned" in out or argv == ["scans"]
+        assert not TERMINAL_UNSAFE.search(out.replace("\n", "")), argv
+        assert not [line for line in out.splitlines() if line.startswith("web7")], "no forged line"
