@@ -38,7 +38,7 @@ from sam_engine.licensing.metrics import MetricResult, TraceLine
 from sam_engine.ingest.inventory import RowTable
 from sam_engine.licensing.placements import SHIFT, Placements, RefList
 from sam_engine.model import Entitlement, HostScan, Installation, LicenceNeed, Recognition
-from sam_engine.vocabulary import Metric
+from sam_engine.vocabulary import METRICS, Metric, units
 
 if TYPE_CHECKING:  # measure imports this module: the partitions are only annotated here
     from sam_engine.licensing.measure import Partition
@@ -63,6 +63,7 @@ class ProductGroup:
     required_at: array = field(default_factory=lambda: array("Q"))
     candidates: list[Entitlement] = field(default_factory=list)  # same product, any term or metric
     usable: list[Entitlement] = field(default_factory=list)  # active, and the group's metric (or site)
+    every_edition_active: list[Entitlement] = field(default_factory=list)  # active `edition: any` candidates
     metric: str = Metric.DEVICE
     rule_origin: str = "default"
     partitions: list[Partition] = field(default_factory=list)
@@ -139,6 +140,11 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
 
     The editions of one edition line (``lines``) are one group, named after the line's first edition.
 
+    An active ``edition: any`` entitlement matches a product with installations (in whichever of its editions'
+    rows): it is a candidate of each of them, and ``allocate`` hands out its quantity there. Only for a product
+    with no installation at all is it shelfware with a row of its own (the editionless row, "every edition"),
+    whatever rows the product's other entitlements add and however the entitlement ids sort.
+
     Recognition is worked out once per distinct row (an inventory's ``RowTable`` entry),
     product key, suite folding and the ref label once per product reading (publisher,
     product, edition), not per installation; each installation then only joins its row's group.
@@ -209,20 +215,24 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
         # the per-installation step, at C speed: each installation's group appends (host << 32 | position)
         deque(map(operator.call, map(join.__getitem__, ids), range(base, base + len(ids))), maxlen=0)
     known_keys = {k for known, k in groups if known}
-    known_products = {k[:2] for k in known_keys}
+    # products with installations, fixed before any entitlement's row is added: the rows of shelfware entitlements
+    # (an Enterprise Edition bought, none installed) must not decide whether an every-edition one has a row, or
+    # that would depend on which entitlement id sorts first
+    installed = {k[:2] for k in known_keys}
     for ent in ents:
         key = ent_key(ent, lines)
-        matched = key[:2] in known_products if every_edition(ent) else key in known_keys
+        matched = key in known_keys or (every_edition(ent) and key[:2] in installed)
         if ent.entitlement_id in active and not matched:
             groups[(True, key)] = ProductGroup(key, *row_names(ent))
             known_keys.add(key)
-            known_products.add(key[:2])
     by_product: dict[tuple[str, str], list[Entitlement]] = {}
     for ent in ents:
         by_product.setdefault(ent_key(ent)[:2], []).append(ent)
     for (known, key), group in groups.items():
         if known:
             group.candidates = [e for e in by_product.get(key[:2], ()) if matches_product(e, key, lines)]
+            group.every_edition_active = [e for e in group.candidates
+                                          if every_edition(e) and e.entitlement_id in active]
             group.notes += editionless_notes(group.edition, by_product.get(key[:2], ()), active)
     return [groups[k] for k in sorted(groups, key=lambda k: (not k[0], k[1]))]
 
@@ -242,14 +252,38 @@ def _unlimited(ent: Entitlement) -> bool:
     return ent.quantity is None or ent.metric == Metric.SITE
 
 
+def _counted_nowhere(groups: Sequence[ProductGroup], usable: dict[str, Entitlement]) -> None:
+    """A note on each row of an active ``edition: any`` entitlement that no row counts under its metric.
+
+    An edition with active entitlements of its own counts under their metric (``measure.choose_metric``), so
+    one every-edition Processor licence beside Standard Edition 2 rows counting Named User Plus, and no row
+    counting processor, is a candidate of every row and usable in none: owned in no row, left out of the
+    totals. This is accepted and said, not mended: the licence does cover those installations (counting them
+    under it instead is the licence manager's choice, not the engine's), so a shelfware row of its own would
+    misstate it, and such a row, made after the metrics are chosen, would need a step of its own to be
+    measured. The note stands beside each row's trace line ("metric is not named_user: not counted here").
+    """
+    for group in groups:
+        for ent in group.every_edition_active:
+            if ent.entitlement_id in usable or ent.metric not in METRICS or ent.metric == Metric.SITE:
+                continue  # counted in some row, or its unknown metric is noted already (a site one is always usable)
+            size = f"unlimited {ent.metric}" if ent.quantity is None else units(ent.quantity, ent.metric)
+            note = (f"{ent.entitlement_id} (every edition, {size}) is counted in no row: no edition here counts "
+                    f"{ent.metric} (each counts under its own entitlements' metric), so it is owned in no row")
+            if note not in group.notes:
+                group.notes.append(note)
+
+
 def allocate(groups: Sequence[ProductGroup]) -> Allocation:
     """Give each partition licences from the entitlements covering it, most constrained first.
 
     Unlimited entitlements are used before counted ones; among counted ones the
     entitlement able to serve the fewest partitions goes first. What is left of
-    an entitlement is counted under the first product it is usable for.
+    an entitlement is counted under the first product it is usable for. An active ``edition: any``
+    entitlement usable in no row is said on its rows (``_counted_nowhere``).
     """
     ents = {e.entitlement_id: e for g in groups for e in g.usable}
+    _counted_nowhere(groups, ents)
     capacity = {eid: None if _unlimited(e) else e.quantity for eid, e in ents.items()}
     spread = Counter(eid for g in groups for p in g.partitions for eid in p.covering)
     counted: dict = {(g.key, e.entitlement_id): 0 for g in groups for e in g.usable}
