@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.fleetsam.sam.plugins.module_utils import pkg_parsers as parsers
 from ansible_collections.fleetsam.sam.plugins.module_utils.pkg_origins import intern_origins
@@ -70,7 +72,8 @@ def test_a_repeat_run_recognises_nothing_afresh_and_gets_the_cold_runs_position(
     cache = cache_file(str(store))
     assert cache == tmp_path / "fleet.json.recognition" and cache.stat().st_mode & 0o777 == 0o600
     doc = json.loads(cache.read_text())
-    assert doc["format"] == FORMAT and len(doc["rows"]) == cold.scan.installation_count - duplicates(cold)
+    assert doc["format"] == FORMAT and len(doc["rows"]) == 12 * (cold.scan.installation_count - duplicates(cold))
+    assert len(doc["strings"]) == len(set(doc["strings"]))  # each text once
     written = cache.stat().st_mtime_ns
 
     def no_matching(*args):
@@ -149,26 +152,32 @@ def test_editing_a_catalogue_entry_changes_the_digest_and_the_reading(tmp_path, 
     assert recognition_digest(LicenceSettings(rules_dir=rules)) != recognition_digest(LicenceSettings())
 
 
+BASH = ["dpkg", "bash", None, "dpkg:bash", "5.2", None, None, "GNU", "Bash", None, "5.2", None]
+
+
 @pytest.mark.parametrize("body, says", [
     (b"\x00\xff not json", "is not JSON"),
     (b'{"format": "something else", "rows": []}', "is not a fleetsam recognition cache"),
     (b'[1, 2, 3]', "is not a fleetsam recognition cache"),
-    ([["dpkg", "bash"]], "rows: expected lists of 12"),
-    ([["dpkg", "bash", None, "dpkg:bash", 5.2, None, None, "GNU", "Bash", None, "5.2", None]], "rows: expected lists"),
-    ([["dpkg", "bash", None, "dpkg:bash", "5.2", None, None, "GNU", "Bash", None, "5.2", True]], "rows: expected"),
-    (["dpkg bash 5.2 GNU Bash"], "rows: expected lists of 12"),
-    ({"dpkg": "bash"}, "rows: expected lists of 12"),
+    ((BASH, list(range(11))), "rows: expected indexes into strings, 12 per row"),  # a row cut short
+    ((BASH, list(range(11)) + [12]), "rows: expected indexes"),  # past the strings
+    ((BASH, list(range(11)) + [-1]), "rows: expected indexes"),
+    ((BASH, list(range(11)) + [1.0]), "rows: expected indexes"),
+    ((BASH, list(range(11)) + [True]), "rows: expected indexes"),
+    ((BASH, {"0": 1}), "rows: expected indexes"),
+    ((BASH[:11] + [5.2], list(range(12))), "strings: expected a list of texts or nulls"),
+    (({"dpkg": "bash"}, list(range(12))), "strings: expected a list"),
     ("unknown-rule", "names rules this catalogue lacks"),
 ])
 def test_a_corrupt_or_foreign_cache_is_ignored_with_a_warning_and_replaced(tmp_path, body, says):
     settings = LicenceSettings(licences_dir=tmp_path / "none")
     memory = RecognitionCache(tmp_path / "fleet.json.recognition")
     digest = recognition_digest(settings)
-    if isinstance(body, (list, dict)):  # the rows
-        body = json.dumps({"format": FORMAT, "digest": digest, "rows": body}).encode()
+    if isinstance(body, tuple):  # the strings and the rows as indexes into them
+        body = json.dumps({"format": FORMAT, "digest": digest, "strings": body[0], "rows": body[1]}).encode()
     elif body == "unknown-rule":
-        row = ["dpkg", "bash", None, "dpkg:bash", "5.2", None, None, "GNU", "Bash", None, "5.2", "gone.yml:bash"]
-        body = json.dumps({"format": FORMAT, "digest": digest, "rows": [row]}).encode()
+        body = json.dumps({"format": FORMAT, "digest": digest, "strings": BASH[:11] + ["gone.yml:bash"],
+                           "rows": list(range(12))}).encode()
     memory.path.write_bytes(body)
     ctx = load_context(settings, AS_OF, (), memory=memory)
     (warning,) = [p for p in ctx.problems if "recognition cache" in p.message]
@@ -177,6 +186,27 @@ def test_a_corrupt_or_foreign_cache_is_ignored_with_a_warning_and_replaced(tmp_p
     assert ctx.catalogue.recognise(bash) == load_catalogue([], today=AS_OF)[0].recognise(bash)
     assert ctx.remember() == []
     assert json.loads(memory.path.read_text())["digest"] == digest
+
+
+def test_a_cache_an_older_fleetsam_wrote_is_replaced_silently(tmp_path):
+    """Format 1 (rows of texts): recognised afresh without a warning, and rewritten in this format."""
+    settings = LicenceSettings(licences_dir=tmp_path / "none")
+    memory = RecognitionCache(tmp_path / "fleet.json.recognition")
+    digest = recognition_digest(settings)
+    memory.path.write_text(json.dumps({"format": "fleetsam-recognition-cache/1", "digest": digest, "rows": [BASH]}))
+    ctx = load_context(settings, AS_OF, (), memory=memory)
+    assert not [p for p in ctx.problems if "recognition cache" in p.message]
+    ctx.catalogue.recognise(Installation("dpkg", "bash", "5.2", "amd64", "GNU", None, "dpkg:bash"))
+    assert ctx.remember() == [] and json.loads(memory.path.read_text())["format"] == FORMAT
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(*[st.one_of(st.none(), st.text(max_size=8))] * 12), max_size=6))
+def test_rows_come_back_as_saved_whatever_their_text(tmp_path, rows):
+    """Any text (lone surrogates, NULs, quotes) and repeats: the strings table gives every row back."""
+    memory = RecognitionCache(tmp_path / "c.recognition")
+    assert memory.save("d", rows) == []
+    assert memory.load("d")[0].rows == rows
 
 
 def test_a_cache_for_other_inputs_is_ignored_silently_and_an_unwritable_one_is_a_warning(tmp_path):

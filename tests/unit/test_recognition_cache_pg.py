@@ -148,12 +148,12 @@ def test_only_the_newest_digests_are_kept(db):
     (b"\x00\xff not zlib", "is not zlib-compressed"),
     (zlib.compress(b"\x00\xff not json"), "is not JSON"),
     (zlib.compress(b'{"format": "something else", "rows": []}'), "is not a fleetsam recognition cache"),
-    (None, "rows: expected lists of 12"),
+    (None, "rows: expected indexes into strings, 12 per row"),
 ])
 def test_a_corrupt_row_is_a_warning_and_the_run_stands(tmp_path, real_fixtures, db, body, says):
     digest = recognition_digest(SETTINGS)
     if body is None:
-        body = zlib.compress(f'{{"format": "{FORMAT}", "digest": "{digest}", "rows": [["dpkg"]]}}'.encode())
+        body = zlib.compress(f'{{"format": "{FORMAT}", "digest": "{digest}", "strings": ["dpkg"], "rows": [0]}}'.encode())
     with psycopg.connect(db) as conn:
         conn.execute("INSERT INTO recognition_cache (digest, body) VALUES (%s, %s)", (digest, body))
     summary = ingest(tmp_path, real_fixtures, db, "s1")
