@@ -106,10 +106,14 @@ def parse_cpuinfo(text: str | None) -> dict[str, Any]:
             # POWER ends with a machine block: "model : IBM,9080-HEX" names the server, not the CPU
             machine = fields.get("model") if "machine" in fields or "platform" in fields else None
             out["system"] = out["system"] or (machine if machine and not machine.isdigit() else None)
+            if "cpu" in fields:  # sparc64: one block for the machine, no "processor" lines, "cpu : UltraSparc T4"
+                out["model"] = out["model"] or fields["cpu"]
             continue
         out["threads"] += 1
         out["vendor"] = out["vendor"] or fields.get("vendor_id") or fields.get("CPU implementer")
-        out["model"] = out["model"] or fields.get("model name") or fields.get("cpu")
+        # PA-RISC: "cpu : PA8800 (Mako)" is the chip; an older kernel's "model name" is the system board
+        chip = fields.get("cpu") if fields.get("cpu family", "").startswith("PA-RISC") else None
+        out["model"] = out["model"] or chip or fields.get("model name") or fields.get("cpu")
         if fields.get("CPU implementer") and not out.get("cpu_id"):
             out["cpu_id"] = arm_cpu_id(fields["CPU implementer"], fields.get("CPU part"))
         phys, core = fields.get("physical id"), fields.get("core id")
