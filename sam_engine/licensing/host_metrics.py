@@ -14,7 +14,10 @@ says ``licensing: host``), ``host_scope`` (every server of the VM's cluster, or
 only its own), ``hard_partitioning`` (pinned vCPUs count only the pinned
 cores), ``vms_per_host_licence`` (Windows Server Standard: two VMs per full
 licensing of the host, stacked) and ``host_needs_maintenance`` (SQL Server:
-licensing the host needs Software Assurance). A server is counted once per
+licensing the host needs Software Assurance). The other way round,
+``vm_needs_maintenance`` (``per_vm_assurance``) says which VMs counted per VM an
+entitlement may cover only with Software Assurance or a subscription (SQL Server
+from 2022, Windows Server). A server is counted once per
 product, however many of its VMs run the product, and also when the
 hypervisor host itself is scanned with the product (``FleetTopology.hypervisors``:
 ``kvm01 → installed on the server itself (kvm01); runs db1 → ...``). A VM whose server is not
@@ -25,6 +28,7 @@ which raises the ``topology-unknown`` finding.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Sequence
@@ -32,6 +36,7 @@ from typing import Sequence
 from sam_engine.licensing.metric_rules import MetricParams
 from sam_engine.licensing.hardware_counts import cores_with_minimums, plural, processors, topology
 from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine, _total, measure
+from sam_engine.licensing.versions import normalise_version
 from sam_engine.model import Entitlement, Hardware, PhysicalServer, Virtualization
 from sam_engine.topology import Placement
 from sam_engine.vocabulary import HostLevel, Licensing, Metric
@@ -77,13 +82,112 @@ def host_choice(params: MetricParams, ents: Sequence[Entitlement], ctx: MetricCo
             notes.append(f"entitlements choose both licensing: host and vm: counted "
                          f"{'per host' if host else 'per VM'}, the product's default")
     if host and params.host_needs_maintenance:
-        today = ctx.as_of.isoformat() if ctx.as_of else None
-        if not any(e.maintenance_end and today and e.maintenance_end >= today
-                   for e in ents if e.licensing == Licensing.HOST):
+        if not any(maintenance_active(e, ctx) for e in ents if e.licensing == Licensing.HOST):
             notes.append("licensing the host needs active Software Assurance (maintenance_end) on an entitlement "
                          "with licensing: host: counted per VM")
             host = False
     return host, notes
+
+
+def maintenance_active(ent: Entitlement, ctx: MetricContext) -> bool:
+    """Software Assurance on the as-of date: a ``maintenance_end`` on or after it (none without an as-of date)."""
+    today = ctx.as_of.isoformat() if ctx.as_of else None
+    return bool(ent.maintenance_end and today and ent.maintenance_end >= today)
+
+
+def assured(ent: Entitlement, ctx: MetricContext) -> bool:
+    """Software Assurance or a subscription on the as-of date: ``maintenance_active``, or a ``term_end`` on or
+    after it (a subscription; an entitlement without ``term_end`` is perpetual)."""
+    today = ctx.as_of.isoformat() if ctx.as_of else None
+    return maintenance_active(ent, ctx) or bool(ent.term_end and today and ent.term_end >= today)
+
+
+def counted_per_vm(metric: str, params: MetricParams, ents: Sequence[Entitlement], ctx: MetricContext) -> bool:
+    """Whether ``measure_partition`` counts the VMs covered by ``ents`` each by its own virtual hardware (per VM
+    licensing): no host-level rule for the product under ``metric``, or ``host_choice`` says per VM. A VM of
+    unknown server under a host-level rule is counted per VM too, but stands in for its server: not this."""
+    if metric not in HOST_METRICS or not params.host_level:
+        return True
+    return not host_choice(params, ents, ctx)[0]
+
+
+_YEAR = re.compile(r"((?:19|20)\d\d)(?!\d)")
+
+
+def release_year(version: str | None) -> int | None:
+    """The release year a recognised version starts with (``2022``, ``2008 r2`` -> 2008); None when it names
+    none (``16.0.1000.6``, unknown)."""
+    found = _YEAR.match(normalise_version(version) or "")
+    return int(found.group(1)) if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class AssuranceRefusal:
+    """An entitlement that covers a VM's installation but not its per-VM licensing: no Software Assurance
+    or subscription where the product's rule needs one (``per_vm_assurance``)."""
+
+    entitlement_id: str
+    needs: str  # what needs it: "SQL Server 2022", "Windows Server 2022", "SQL Server of unknown version"
+    why: str  # "E2 has neither on 2026-06-30 (maintenance ended on 2026-01-31)"
+    assumed: str | None = None  # the version that names no release year, assumed recent enough to need it
+
+
+def per_vm_assurance(product: str, deployment: Deployment, versions: Sequence[str | None], metric: str,
+                     params: MetricParams, ents: Sequence[Entitlement], ctx: MetricContext
+                     ) -> tuple[tuple[str, ...], tuple[AssuranceRefusal, ...]]:
+    """The ids of ``ents`` (the entitlements covering ``deployment``'s installations, of recognised
+    ``versions``) that may cover it, and a refusal for each of the others.
+
+    Per-VM licensing, where the product's rule says ``vm_needs_maintenance``, needs Software Assurance or a
+    subscription (``assured``) on the entitlement: SQL Server licensed per virtual machine (every virtual core,
+    at least 4 per VM) needs it from SQL Server 2022 on (``vm_needs_maintenance_from: 2022``), SQL Server 2019
+    and earlier did not; Windows Server licensed per VM (at least 8 cores per VM) is allowed only with it, for
+    every version (since October 2022). Only a VM counted per VM (``counted_per_vm``) is checked: a physical
+    host, or a VM licensed through its host, is not. The version decides by its release year
+    (``release_year``); one that names none (unknown, a build number) cannot be shown to be earlier and needs
+    it too, said in ``assumed``. A host with several versions needs it when any of them does.
+
+    Example, as of 2026-06-30: a 2-vCPU VMware VM with SQL Server 2022 Enterprise and ``E2`` (core, 8,
+    no maintenance_end, no term_end) -> ``()`` and ``AssuranceRefusal("E2", "SQL Server 2022",
+    "E2 has neither on 2026-06-30")``; with SQL Server 2019, or with ``maintenance_end: 2027-06-30`` -> ``("E2",)``.
+    """
+    ids = tuple(e.entitlement_id for e in ents)
+    if not params.vm_needs_maintenance or not deployment.is_vm or not ents or not counted_per_vm(
+            metric, params, ents, ctx):
+        return ids, ()
+    since = params.vm_needs_maintenance_from
+    needing: list[tuple[int, str, str | None]] = []  # (release year or 0, what needs it, the assumption)
+    for version in dict.fromkeys(versions):
+        year = release_year(version)
+        if since is None:
+            needing.append((year or 0, f"{product} {version}" if version else product, None))
+        elif year is None:
+            assumed = (f"{product} on {deployment.host}: version {version!r} names no release year" if version
+                       else f"{product} on {deployment.host}: version unknown")
+            needing.append((0, f"{product} of unknown version",
+                            f"{assumed}: assumed {since} or later, whose per-VM licensing needs Software Assurance "
+                            f"or a subscription"))
+        elif year >= since:
+            needing.append((year, f"{product} {version}", None))
+    if not needing:
+        return ids, ()
+    _, needs, assumed = max(needing, key=lambda n: n[0])  # the latest version names it; unknown only alone
+    day = ctx.as_of.isoformat() if ctx.as_of else "the as-of date (none given)"
+    refusals = []
+    for ent in ents:
+        if assured(ent, ctx):
+            continue
+        lapsed = [f"maintenance ended on {ent.maintenance_end}"] if ent.maintenance_end else []
+        lapsed += [f"subscription ended on {ent.term_end}"] if ent.term_end else []
+        why = f"{ent.entitlement_id} has neither on {day}" + (f" ({'; '.join(lapsed)})" if lapsed else "")
+        refusals.append(AssuranceRefusal(ent.entitlement_id, needs, why, assumed))
+    refused = {r.entitlement_id for r in refusals}
+    return tuple(i for i in ids if i not in refused), tuple(refusals)
+
+
+def assurance_text(needs: str) -> str:
+    """``per-VM licensing of SQL Server 2022 needs Software Assurance or a subscription``."""
+    return f"per-VM licensing of {needs} needs Software Assurance or a subscription"
 
 
 def measure_partition(metric: str, deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext,

@@ -7,7 +7,11 @@ splits the product's hosts into *coverage partitions* (hosts covered by the
 same set of entitlements) and measures each, through
 ``host_metrics.measure_partition`` so that a product counted at the VM's
 physical server (Oracle soft partitioning, Windows Server per host) counts
-each server once for the whole product.
+each server once for the whole product. A VM counted per VM whose product's
+rule needs Software Assurance or a subscription for that
+(``host_metrics.per_vm_assurance``: SQL Server 2022 and later, Windows Server)
+is covered only by the entitlements that have it: the others are left out of
+its partition, and a note says why.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Callable, Sequence
 from sam_engine.licensing.coverage import TermState, covers
 from sam_engine.licensing.dedup import dedup_per_installation
 from sam_engine.licensing.editions import NO_LINES, EditionLines, every_edition
-from sam_engine.licensing.host_metrics import measure_partition
+from sam_engine.licensing.host_metrics import assurance_text, measure_partition, per_vm_assurance
 from sam_engine.licensing.metric_rules import MetricRules
 from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine
 from sam_engine.licensing.reconcile import ProductGroup, count_text
@@ -141,7 +145,11 @@ def measure_group(group: ProductGroup, states: dict[str, TermState], rules: Metr
         return
     params = rules.params(group.publisher, group.product, group.edition, group.metric)
     hosts = group_per_host(required)
-    by_cover: dict[tuple[str, ...], list[Deployment]] = {}
+    usable = {e.entitlement_id: e for e in group.usable}
+    # (the entitlements covering the hosts, those whose licensing choice decides how they are counted) -> hosts;
+    # the two differ only where per-VM licensing needs Software Assurance an entitlement lacks
+    by_cover: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Deployment]] = {}
+    refused: dict[tuple[str, str, str], list[str]] = {}  # (what needs it, entitlement id, why) -> hosts
     for deployment, recs in hosts:
         if group.metric == Metric.EMPLOYEE:
             cover = tuple(e.entitlement_id for e in group.usable)
@@ -153,13 +161,26 @@ def measure_group(group: ProductGroup, states: dict[str, TermState], rules: Metr
                             for ok, reason in [covers(e, group.key, rec, lines)] if not ok)
             group.coverage_lines.append(TraceLine(f"{deployment.label}: not covered ({why})", (deployment.host,),
                                                   tuple(e.entitlement_id for e in group.usable)))
-        by_cover.setdefault(cover, []).append(deployment)
+        kept, refusals = per_vm_assurance(group.product, deployment, [rec.version for rec in recs], group.metric,
+                                          params, [usable[e] for e in cover], ctx)
+        for r in refusals:
+            group.coverage_lines.append(TraceLine(
+                f"{deployment.label}: not covered by {r.entitlement_id}: {assurance_text(r.needs)}; {r.why}",
+                (deployment.host,), (r.entitlement_id,)))
+            refused.setdefault((r.needs, r.entitlement_id, r.why), []).append(deployment.host)
+            if r.assumed and r.assumed not in group.notes:
+                group.notes.append(r.assumed)
+        by_cover.setdefault((kept, cover), []).append(deployment)
+    group.notes += [f"{assurance_text(needs)}; {why}: it does not cover {_named_hosts(on)}"
+                    for (needs, eid, why), on in refused.items()]
     if group.metric == Metric.EMPLOYEE or not by_cover:
-        by_cover = {tuple(e.entitlement_id for e in group.usable): [d for d, _ in hosts]}
-    usable = {e.entitlement_id: e for e in group.usable}
+        every = tuple(e.entitlement_id for e in group.usable)
+        by_cover = {(every, every): [d for d, _ in hosts]}
     counted: set = set()  # servers a host-level rule has counted for this product: once, whatever the partition
-    for cover, deployments in sorted(by_cover.items(), key=lambda kv: (not kv[0], kv[0])):
-        result = measure_partition(group.metric, deployments, params, ctx, [usable[e] for e in cover], counted)
+    for (cover, chosen), deployments in sorted(by_cover.items(), key=lambda kv: (not kv[0][0], kv[0])):
+        # counted as the entitlements covering the installations choose (a VM left uncovered for want of
+        # Software Assurance is still counted per VM), owned only from those that cover it
+        result = measure_partition(group.metric, deployments, params, ctx, [usable[e] for e in chosen], counted)
         group.partitions.append(Partition(cover, result))
     group.result = _combine(group.metric, group.partitions)
 

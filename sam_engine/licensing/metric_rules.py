@@ -154,13 +154,16 @@ class MetricParams:
     hard_partitioning: bool = False  # pinned vCPUs (hard partitions) count only the pinned cores
     vms_per_host_licence: int | None = None  # one full licensing of a server covers N VMs (stacking)
     host_needs_maintenance: bool = False  # licensing the host needs active maintenance (Software Assurance)
+    vm_needs_maintenance: bool = False  # licensing each VM needs Software Assurance or a subscription
+    vm_needs_maintenance_from: int | None = None  # ... only from this release year on (None: every version)
     origin: str = "default"  # file:line of the entry, shown in traces
 
 
 _INT_PARAMS = {"pack": 1, "min_per_processor": 0, "min_per_server": 0, "min_per_vm": 0,
                "sockets_per_licence": 1, "vms_per_licence": 1, "max_sockets": 1,
-               "cloud_vcpus_per_licence": 1, "vms_per_host_licence": 1}  # name -> minimum
-_BOOL_PARAMS = ("core_factor", "hard_partitioning", "host_needs_maintenance")
+               "cloud_vcpus_per_licence": 1, "vms_per_host_licence": 1,
+               "vm_needs_maintenance_from": 1}  # name -> minimum
+_BOOL_PARAMS = ("core_factor", "hard_partitioning", "host_needs_maintenance", "vm_needs_maintenance")
 _CHOICE_PARAMS = {"host_level": HOST_LEVELS, "host_scope": HOST_SCOPES}
 
 

@@ -78,7 +78,8 @@ def test_windows_standard_with_a_licensing_vm_entitlement_counts_per_vm_and_host
     fleet = [guest(n, WINDOWS, vcpus=4) for n in ("w1", "w2", "w3")]
     topo = topology(*((n, HV, (), ()) for n in ("w1", "w2", "w3")))
     host_ent = ent("E1", "Microsoft", "Windows Server", "core", 32, "Standard")
-    vm_ent = ent("E1", "Microsoft", "Windows Server", "core", 32, "Standard", licensing="vm")
+    vm_ent = ent("E1", "Microsoft", "Windows Server", "core", 32, "Standard", licensing="vm",
+                 maintenance_end="2027-06-30")  # per VM only with Software Assurance
     assert position(fleet, [host_ent], topology=topo).products[0].consumption.quantity == 32
     per_vm = position(fleet, [vm_ent], topology=topo).products[0]
     assert (per_vm.consumption.quantity, per_vm.status.value) == (24, "over-licensed")
