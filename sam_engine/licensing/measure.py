@@ -11,11 +11,14 @@ each server once for the whole product. A VM counted per VM whose product's
 rule needs Software Assurance or a subscription for that
 (``host_metrics.per_vm_assurance``: SQL Server 2022 and later, Windows Server)
 is covered only by the entitlements that have it: the others are left out of
-its partition, and a note says why.
+its partition, and a note says why. A named-user product whose rule caps the devices
+one user licence covers (``devices_per_user``: Microsoft 365 Apps, 5 PCs or Macs) gets a
+note per person over the cap, across all its hosts: a breach of the terms, not a licence more.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -23,8 +26,9 @@ from sam_engine.licensing.coverage import TermState, covers
 from sam_engine.licensing.dedup import dedup_per_installation
 from sam_engine.licensing.editions import NO_LINES, EditionLines, every_edition
 from sam_engine.licensing.host_metrics import assurance_text, measure_partition, per_vm_assurance
-from sam_engine.licensing.metric_rules import MetricRules
+from sam_engine.licensing.metric_rules import MetricParams, MetricRules
 from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine
+from sam_engine.licensing.named_users import People, hosts_per_person
 from sam_engine.licensing.reconcile import ProductGroup, count_text
 from sam_engine.model import Hardware, HostScan, Installation, Recognition
 from sam_engine.vocabulary import METRICS, Metric
@@ -124,6 +128,21 @@ def free_line(group: ProductGroup, free: int) -> TraceLine:
     return TraceLine(text, hosts, quantity=0)
 
 
+def device_cap_notes(product: str, deployments: Sequence[Deployment], params: MetricParams,
+                     ctx: MetricContext) -> list[str]:
+    """One note per person who uses ``product`` on more of ``deployments`` than a user licence covers
+    (``params.devices_per_user``), people as the named-user count finds them; a host without user
+    data names nobody. Example: ``jdoe uses Microsoft 365 Apps on 6 devices (pc1, ..., pc6); a user
+    licence covers 5 (catalogue/metrics/metric_rules.yml:94)``. The count stays as it is."""
+    cap = params.devices_per_user
+    if not cap:
+        return []
+    on = hosts_per_person([(d.host, d.users) for d in deployments if d.users is not None], ctx.people or People(),
+                          ctx.as_of or dt.date.today())
+    return [f"{who} uses {product} on {len(hosts)} devices ({_named_hosts(hosts)}); a user licence covers {cap} "
+            f"({params.origin})" for who, hosts in on.items() if len(hosts) > cap]
+
+
 def measure_group(group: ProductGroup, states: dict[str, TermState], rules: MetricRules, ctx: MetricContext,
                   hint: Callable[[str, str], str | None] | None = None, lines: EditionLines = NO_LINES) -> None:
     """Fill in the group's metric, usable entitlements, coverage partitions and consumption. A
@@ -173,6 +192,8 @@ def measure_group(group: ProductGroup, states: dict[str, TermState], rules: Metr
         by_cover.setdefault((kept, cover), []).append(deployment)
     group.notes += [f"{assurance_text(needs)}; {why}: it does not cover {_named_hosts(on)}"
                     for (needs, eid, why), on in refused.items()]
+    if group.metric == Metric.NAMED_USER:  # over all the product's hosts, whatever covers them
+        group.notes += device_cap_notes(group.product, [d for d, _ in hosts], params, ctx)
     if group.metric == Metric.EMPLOYEE or not by_cover:
         every = tuple(e.entitlement_id for e in group.usable)
         by_cover = {(every, every): [d for d, _ in hosts]}

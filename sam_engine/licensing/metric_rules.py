@@ -8,8 +8,8 @@ at least 4 per processor, ...) and ``pvu_table.yml`` (IBM PVUs per core, read by
 ``located_yaml`` and returns each mistake as a ``Problem``; all mistakes of a
 file are reported together, and a file with any mistake is not used.
 
-Worked example: the SQL Server entry's line 28 of the shipped ``metric_rules.yml``
-edited to read ``core: {pack: two}`` -> ``Problem("catalogue/metrics/metric_rules.yml:28:20",
+Worked example: the SQL Server entry's line 56 of the shipped ``metric_rules.yml``
+edited to read ``core: {pack: two}`` -> ``Problem("catalogue/metrics/metric_rules.yml:56:20",
 'products[0].metrics.core.pack: expected a whole number >= 1, got "two"')``.
 """
 
@@ -156,13 +156,14 @@ class MetricParams:
     host_needs_maintenance: bool = False  # licensing the host needs active maintenance (Software Assurance)
     vm_needs_maintenance: bool = False  # licensing each VM needs Software Assurance or a subscription
     vm_needs_maintenance_from: int | None = None  # ... only from this release year on (None: every version)
+    devices_per_user: int | None = None  # named_user: one user's licence covers N devices; more is a breach, noted
     origin: str = "default"  # file:line of the entry, shown in traces
 
 
 _INT_PARAMS = {"pack": 1, "min_per_processor": 0, "min_per_server": 0, "min_per_vm": 0,
                "sockets_per_licence": 1, "vms_per_licence": 1, "max_sockets": 1,
                "cloud_vcpus_per_licence": 1, "vms_per_host_licence": 1,
-               "vm_needs_maintenance_from": 1}  # name -> minimum
+               "vm_needs_maintenance_from": 1, "devices_per_user": 1}  # name -> minimum
 _BOOL_PARAMS = ("core_factor", "hard_partitioning", "host_needs_maintenance", "vm_needs_maintenance")
 _CHOICE_PARAMS = {"host_level": HOST_LEVELS, "host_scope": HOST_SCOPES}
 

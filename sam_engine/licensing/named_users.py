@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from sam_engine.located_yaml import YamlFile
 from sam_engine.model import HostUser, Problem
@@ -87,41 +88,75 @@ class Counted:
                 f"({len(self.people)} known on the other {known_hosts} host{'s' if known_hosts != 1 else ''})")
 
 
+@dataclass(slots=True)
+class _Tally:
+    """The accounts of some hosts sorted by ``count_people``'s rules (folded accounts)."""
+
+    found: dict[str, str] = field(default_factory=dict)  # folded person -> as first written
+    accounts: set[str] = field(default_factory=set)  # accounts that count
+    services: set[str] = field(default_factory=set)
+    excluded: set[str] = field(default_factory=set)
+    idle: set[str] = field(default_factory=set)  # idle somewhere (maybe active elsewhere)
+    on: list[set[str]] = field(default_factory=list)  # per host: the folded people who count there
+
+
+def _tally(hosts: Sequence[tuple[HostUser, ...]], people: People, as_of: dt.date) -> _Tally:
+    cutoff = None
+    if people.window_days:
+        day = dt.datetime.combine(as_of, dt.time(23, 59, 59), dt.timezone.utc)
+        cutoff = int((day - dt.timedelta(days=people.window_days)).timestamp())
+    t = _Tally()
+    for users in hosts:
+        here: set[str] = set()
+        for u in users:
+            key = u.account.casefold()
+            if u.kind != HUMAN:
+                t.services.add(key)
+            elif people.excluded(u.account):
+                t.excluded.add(key)
+            elif cutoff is not None and (u.last_login is None or u.last_login < cutoff):
+                t.idle.add(key)
+            else:
+                t.accounts.add(key)
+                name = people.person(u.account)
+                t.found.setdefault(name.casefold(), name)
+                here.add(name.casefold())
+        t.on.append(here)
+    return t
+
+
 def count_people(hosts: list[tuple[HostUser, ...]], people: People, as_of: dt.date) -> Counted:
     """The distinct people among the users of ``hosts`` on ``as_of`` under ``people``'s rules.
 
     A login counts when it is at most ``window_days`` older than the end of ``as_of`` (UTC); an
     account idle on one host and active on another counts once, as active.
     """
-    cutoff = None
-    if people.window_days:
-        day = dt.datetime.combine(as_of, dt.time(23, 59, 59), dt.timezone.utc)
-        cutoff = int((day - dt.timedelta(days=people.window_days)).timestamp())
-    found: dict[str, str] = {}  # folded person -> as first written
-    accounts: set[str] = set()
-    services, excluded, idle = set(), set(), set()
-    for users in hosts:
-        for u in users:
-            key = u.account.casefold()
-            if u.kind != HUMAN:
-                services.add(key)
-            elif people.excluded(u.account):
-                excluded.add(key)
-            elif cutoff is not None and (u.last_login is None or u.last_login < cutoff):
-                idle.add(key)
-            else:
-                accounts.add(key)
-                name = people.person(u.account)
-                found.setdefault(name.casefold(), name)
-    idle -= accounts  # an account idle on one host and active on another is active
+    t = _tally(hosts, people, as_of)
+    idle = t.idle - t.accounts  # an account idle on one host and active on another is active
     left_out = []
-    if services:
-        left_out.append(f"{len(services)} built-in or service account{'s' if len(services) != 1 else ''}")
-    if excluded:
-        left_out.append(f"{len(excluded)} excluded by {people.origin}")
+    if t.services:
+        left_out.append(f"{len(t.services)} built-in or service account{'s' if len(t.services) != 1 else ''}")
+    if t.excluded:
+        left_out.append(f"{len(t.excluded)} excluded by {people.origin}")
     if idle:
         left_out.append(f"{len(idle)} without a login in the {people.window_days} days to {as_of}")
-    return Counted(tuple(sorted(found.values(), key=str.casefold)), len(accounts), tuple(left_out))
+    return Counted(tuple(sorted(t.found.values(), key=str.casefold)), len(t.accounts), tuple(left_out))
+
+
+def hosts_per_person(hosts: Sequence[tuple[str, tuple[HostUser, ...]]], people: People,
+                     as_of: dt.date) -> dict[str, tuple[str, ...]]:
+    """Per person ``count_people`` counts, the named hosts they use: those where one of their accounts
+    counts (human, not excluded, a login within the window on that host), aliases merged.
+
+    Example: ``CORP\\jdoe`` on pc1-pc3 and ``jdoe`` on pc4-pc6, aliases of jdoe@corp.example ->
+    ``{"jdoe@corp.example": ("pc1", ..., "pc6")}``.
+    """
+    t = _tally([users for _, users in hosts], people, as_of)
+    on: dict[str, list[str]] = {}
+    for (name, _), here in zip(hosts, t.on):
+        for key in here:
+            on.setdefault(key, []).append(name)
+    return {t.found[key]: tuple(dict.fromkeys(on[key])) for key in sorted(on, key=lambda k: t.found[k].casefold())}
 
 
 def load_people(path: str | Path) -> tuple[People, list[Problem]]:

@@ -220,7 +220,7 @@ def test_metric_rules_errors_name_file_line_and_field(tmp_path):
         f"{bad}:6:25: products[0].metrics.core.minimum: unknown field; expected one of pack, min_per_processor, "
         "min_per_server, min_per_vm, core_factor, sockets_per_licence, vms_per_licence, max_sockets, "
             "cloud_vcpus_per_licence, host_level, host_scope, hard_partitioning, vms_per_host_licence, "
-            "host_needs_maintenance, vm_needs_maintenance, vm_needs_maintenance_from",
+            "host_needs_maintenance, vm_needs_maintenance, vm_needs_maintenance_from, devices_per_user",
         f"{bad}:7:5: products[1].publisher: expected a text, got nothing",
     ]
 
