@@ -16,12 +16,14 @@ class ExitCode(enum.IntEnum):
     OK = 0
     VIOLATIONS = 1
     BAD_INPUT = 2
+    OUTPUT_CLOSED = 141  # 128 + SIGPIPE, what cat or grep end with when the reader goes away
 
 
 MEANING = {
     ExitCode.OK: "done (check: no violations; audit-pack --verify: the pack is intact)",
     ExitCode.VIOLATIONS: "check: the policy was violated; audit-pack --verify: the pack failed verification",
     ExitCode.BAD_INPUT: "bad input, no store or scan, or a fault: nothing was judged",
+    ExitCode.OUTPUT_CLOSED: "the reader of the output went away (| head): the output was cut short",
 }
 
 

@@ -11,6 +11,7 @@ importing the engine is caught as well.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
@@ -30,7 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from sam_engine.cli.commands import build_parser, run
 
-        return run(build_parser().parse_args(argv))
+        code = run(build_parser().parse_args(argv))
+        sys.stdout.flush()  # here, inside the boundary: a reader gone away is met now, not at exit
+        return code
+    except BrokenPipeError:  # `fleetsam position --format csv | head -1`: end quietly, as cat or grep do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more for the closed pipe
+        return ExitCode.OUTPUT_CLOSED
     except Exception as exc:  # noqa: BLE001 - the boundary: every fault becomes exit 2
         if debug:
             traceback.print_exc()

@@ -29,7 +29,7 @@ from typing import Iterable, Mapping, Sequence
 
 @dataclass(frozen=True, slots=True)
 class RunRef:
-    """A stored run's place in history: commit order and end time (ISO, UTC)."""
+    """A stored run's place in history: its end time (ISO, UTC); runs are ordered by it (``interface.chronological``)."""
 
     scan_id: str
     finished: str
@@ -127,10 +127,23 @@ def fleet_docs(runs: Sequence[RunRef], docs: Iterable[Mapping], retired: Iterabl
         held = latest.get(key)
         if held is None or n > order[held["scan_id"]] or (n == order[held["scan_id"]] and _better(doc, held)):
             latest[key] = dict(doc)
-    # a name first met unreachable (no facts, keyed by name) and reached later counts once, as its machine
-    named = {d["inventory_name"] for k, d in latest.items() if not k.startswith("inventory:")}
-    for key in [k for k, d in latest.items() if k.startswith("inventory:") and d["inventory_name"] in named]:
-        del latest[key]
+    # a name met unreachable (no facts, keyed by name) and reached in another run counts once, as its machine
+    # (the newest of those under that name); when the unreachable record is the newer (its run finished later
+    # but was stored first), the machine's record takes its run, status and error: that machine's last
+    # inventory, now stale, as a run that knew the machine would have recorded it
+    machines: dict[str, str] = {}
+    for key, doc in latest.items():
+        name = doc["inventory_name"]
+        if not key.startswith("inventory:") and (
+                name not in machines or order[doc["scan_id"]] > order[latest[machines[name]]["scan_id"]]):
+            machines[name] = key
+    for key in [k for k, d in latest.items() if k.startswith("inventory:") and d["inventory_name"] in machines]:
+        unreached = latest.pop(key)
+        held = latest[machines[unreached["inventory_name"]]]
+        if order[unreached["scan_id"]] > order[held["scan_id"]]:
+            held.update(scan_id=unreached["scan_id"], status=unreached["status"], error=unreached.get("error"),
+                        groups=unreached.get("groups") or held.get("groups") or [],
+                        inventory_scan_id=held.get("inventory_scan_id") or held["scan_id"])
     for r in retired:  # only an inventory collected after the retirement brings a host back
         doc = latest.get(r.key)
         if doc is not None and (cutoff is None or r.at <= cutoff) \

@@ -46,8 +46,8 @@ from sam_engine.store.documents import HOST_DIGEST_AT, TABLES, USERS_DIGEST_AT, 
     scan_documents, stored_row
 from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs, newest_doc, \
     newest_source
-from sam_engine.store.interface import ScanInfo, Store, StoreError, entitlement_from_doc, entitlement_to_doc, \
-    host_scan_from_doc, lock_timeout, masked
+from sam_engine.store.interface import ScanInfo, Store, StoreError, chronological, entitlement_from_doc, \
+    entitlement_to_doc, host_scan_from_doc, lock_timeout, masked
 
 # The key columns of each table, filled from the document of the same name.
 COLUMNS = {"scans": ("scan_id",), "host_scans": ("scan_id", "inventory_name"), "snapshots": ("scan_id",),
@@ -307,8 +307,8 @@ class PostgresStore(Store):
     # -- reads -------------------------------------------------------------------------
 
     def scans(self) -> list[ScanInfo]:
-        return [ScanInfo(**{f: doc.get(f) for f in ScanInfo.__slots__ if f != "scope"},
-                         scope=tuple(doc.get("scope") or ())) for doc in self._docs("scans")]
+        return chronological(ScanInfo(**{f: doc.get(f) for f in ScanInfo.__slots__ if f != "scope"},
+                                      scope=tuple(doc.get("scope") or ())) for doc in self._docs("scans"))
 
     def retirements(self) -> list[Retirement]:
         return [Retirement(d["key"], d["at"], d.get("reason") or "") for d in self._docs("retired")]

@@ -66,6 +66,7 @@ from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, 
     newest_source
 from sam_engine.store.interface import (
     ScanInfo,
+    chronological,
     Store,
     StoreError,
     entitlement_from_doc,
@@ -320,8 +321,8 @@ class TinyDBStore(Store):
     # -- reads -------------------------------------------------------------------------
 
     def scans(self) -> list[ScanInfo]:
-        return [ScanInfo(**{f: doc.get(f) for f in ScanInfo.__slots__ if f != "scope"},
-                         scope=tuple(doc.get("scope") or ())) for doc in self._db.table("scans").all()]
+        return chronological(ScanInfo(**{f: doc.get(f) for f in ScanInfo.__slots__ if f != "scope"},
+                                      scope=tuple(doc.get("scope") or ())) for doc in self._db.table("scans").all())
 
     def entitlements(self) -> list[Entitlement]:
         return [entitlement_from_doc(doc) for doc in self._db.table("entitlements").all()]

@@ -100,7 +100,8 @@ def test_an_unexpected_bug_is_not_bad_input(store, monkeypatch, capsys):
 
 
 def test_exit_codes_and_the_enforce_playbook_agree():
-    assert [(c.name, c.value) for c in ExitCode] == [("OK", 0), ("VIOLATIONS", 1), ("BAD_INPUT", 2)]
+    assert [(c.name, c.value) for c in ExitCode] == [("OK", 0), ("VIOLATIONS", 1), ("BAD_INPUT", 2),
+                                                      ("OUTPUT_CLOSED", 141)]
     (play,) = yaml.safe_load((REPO / "playbooks" / "enforce.yml").read_text())
     check = next(t for t in play["tasks"] if t.get("register") == "fleetsam_check")
     verdict = next(t for t in play["tasks"] if "ansible.builtin.assert" in t)
@@ -223,3 +224,17 @@ def test_check_help_is_plain_text(capsys):
     out = capsys.readouterr().out
     assert done.value.code == 0
     assert "`" not in out and "exit codes:\n  0  no violations" in out and "--format {text,junit,markdown}" in out
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(store):
+    """``fleetsam position --format csv | head -1``: no error line, no traceback, 128 + SIGPIPE as cat
+    or grep give, never 1 (violations) or 2 (a fault)."""
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-m", "sam_engine.cli.main", "--store", store, "position",
+                             "--format", "csv", "--all", "--licences", str(REPO / "examples" / "licences")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    proc.stdout.close()  # the reader is gone before the command writes a line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == ExitCode.OUTPUT_CLOSED == 141
+    assert err == "", err

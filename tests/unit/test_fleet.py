@@ -92,6 +92,24 @@ def test_partial_runs_add_up_and_an_unreachable_host_stays_stale(env):
         assert [h.inventory_name for h in st.load_run("b1").hosts] == ["b1"], "a run keeps only its own hosts"
 
 
+def test_a_run_ingested_after_a_later_one_does_not_roll_hosts_back(env, capsys):
+    """A spool kept after a failed run and ingested after the next nightly run: the fleet, the
+    history and diff follow when runs finished, not the order they were stored in."""
+    ingest(env, "late", "2026-06-02T01:00:00+00:00", {"web1": None, "web2": host("web2", BASH, CURL)})
+    ingest(env, "early", "2026-06-01T01:00:00Z", {"web1": host("web1"), "web2": host("web2")})
+    hosts = by_name(fleet(env))
+    assert hosts["web1"].status is HostStatus.UNREACHABLE and hosts["web1"].scan_id == "late"
+    assert hosts["web1"].inventory_scan_id == "early", "its inventory: the one run that reached it"
+    assert (hosts["web2"].scan_id, len(hosts["web2"].installations)) == ("late", 2)
+    with open_store(str(env / "db.json"), readonly=True) as st:
+        assert [i.scan_id for i in st.scans()] == ["early", "late"]
+        assert {h.inventory_name: h.scan_id for h in st.load_scan("early").hosts} == {"web1": "early",
+                                                                                    "web2": "early"}
+    capsys.readouterr()
+    assert main(["--store", str(env / "db.json"), "diff"]) == 0
+    assert capsys.readouterr().out.startswith("Changes from scan early to late")
+
+
 def test_a_host_in_scope_without_a_result_is_failed_and_keeps_its_inventory(env):
     ingest(env, "r1", "2026-06-01T01:00:00Z", {"a1": host("a1", BASH, CURL), "a2": host("a2")})
     ingest(env, "r2", "2026-06-02T01:00:00Z", {"a2": host("a2")}, scope=["a1", "a2"])
@@ -200,6 +218,20 @@ def test_retire_days_ages_hosts_out_of_the_position(env, tmp_path):
         assert sorted(by_name(interface.load_fleet(st, "db.json", as_of=day, retire_days=90))) == ["new"]
         assert sorted(by_name(interface.load_fleet(st, "db.json", as_of=day, retire_days=0))) == ["new", "old"]
         assert sorted(by_name(interface.load_fleet(st, "db.json", as_of=day, retire_days=93))) == ["new", "old"]
+
+
+def test_a_date_after_today_ages_nothing_out_past_today(env, capsys):
+    """A check on a day to come counts that day's licence terms against today's fleet: no host leaves it
+    by age beyond today, so the check cannot pass on an empty fleet."""
+    today = dt.date.today()
+    when = f"{today.isoformat()}T00:00:00Z"
+    ingest(env, "r1", when, {"web1": host("web1", BASH, TEAMVIEWER)})
+    future = today + dt.timedelta(days=400)
+    with open_store(str(env / "db.json"), readonly=True) as st:
+        assert sorted(by_name(interface.load_fleet(st, "db.json", as_of=future, retire_days=90))) == ["web1"]
+    capsys.readouterr()
+    main(["--store", str(env / "db.json"), "hosts", "--as-of", future.isoformat()])
+    assert "web1" in capsys.readouterr().out
 
 
 def test_hosts_says_how_old_an_inventory_is_past_the_stale_threshold(env, capsys):
