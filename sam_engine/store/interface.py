@@ -17,7 +17,7 @@ import abc
 import datetime as dt
 import os
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from sam_engine.store import masked
 from sam_engine.store.fleet import Retirement, aged_out
@@ -257,11 +257,28 @@ def host_scan_doc(hs: HostScan, digest: str | None) -> dict:
     }
 
 
-def host_scan_from_doc(doc: dict, installations: tuple[Installation, ...]) -> HostScan:
+_SCAN_TEXTS = ("scan_id", "started", "finished")  # what every stored scan record holds as text
+
+
+def scan_info_from_doc(doc: Mapping, where: str) -> ScanInfo:
+    """A stored scan record; a value not of its type (a store edited by hand) is a ``StoreError`` naming
+    ``where``, the scan and the field, before any command works on it."""
+    for name in _SCAN_TEXTS:
+        if not isinstance(doc.get(name), str):
+            raise StoreError(f"{where}: scan {doc.get('scan_id')!r}: {name}: expected text, got {doc.get(name)!r}")
+    return ScanInfo(**{f: doc.get(f) for f in ScanInfo.__slots__ if f != "scope"}, scope=tuple(doc.get("scope") or ()))
+
+
+def host_scan_from_doc(doc: dict, installations: tuple[Installation, ...], where: str = "the store") -> HostScan:
+    try:
+        status = HostStatus(doc["status"])
+    except (KeyError, ValueError):
+        raise StoreError(f"{where}: scan {doc.get('scan_id')!r}, host {doc.get('inventory_name')!r}: status: expected "
+                         f"one of {', '.join(s.value for s in HostStatus)}, got {doc.get('status')!r}") from None
     return HostScan(
         scan_id=doc["scan_id"],
         inventory_name=doc["inventory_name"],
-        status=HostStatus(doc["status"]),
+        status=status,
         host=host_from_doc(doc.get("host")),
         installations=installations,
         collector=doc["collector"] if "collector" in doc else Collector.LINUX.value,  # older documents

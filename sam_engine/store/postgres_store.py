@@ -47,7 +47,7 @@ from sam_engine.store.documents import HOST_DIGEST_AT, TABLES, USERS_DIGEST_AT, 
 from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs, newest_doc, \
     newest_source
 from sam_engine.store.interface import ScanInfo, Store, StoreError, chronological, entitlement_from_doc, \
-    entitlement_to_doc, host_scan_from_doc, lock_timeout, masked
+    entitlement_to_doc, host_scan_from_doc, lock_timeout, masked, scan_info_from_doc
 
 # The key columns of each table, filled from the document of the same name.
 COLUMNS = {"scans": ("scan_id",), "host_scans": ("scan_id", "inventory_name"), "snapshots": ("scan_id",),
@@ -307,8 +307,7 @@ class PostgresStore(Store):
     # -- reads -------------------------------------------------------------------------
 
     def scans(self) -> list[ScanInfo]:
-        return chronological(ScanInfo(**{f: doc.get(f) for f in ScanInfo.__slots__ if f != "scope"},
-                                      scope=tuple(doc.get("scope") or ())) for doc in self._docs("scans"))
+        return chronological(scan_info_from_doc(doc, self.where) for doc in self._docs("scans"))
 
     def retirements(self) -> list[Retirement]:
         return [Retirement(d["key"], d["at"], d.get("reason") or "") for d in self._docs("retired")]
@@ -359,7 +358,7 @@ class PostgresStore(Store):
 
     def _scan(self, info: ScanInfo, docs: list[dict]) -> Scan:
         self._load_inventories({d["inventory_digest"] for d in docs if d.get("inventory_digest")})
-        hosts = tuple(host_scan_from_doc(d, self._rows(d.get("inventory_digest"))) for d in docs)
+        hosts = tuple(host_scan_from_doc(d, self._rows(d.get("inventory_digest")), self.where) for d in docs)
         return Scan(info.scan_id, info.started, info.finished, info.tool_version, info.playbook, hosts,
                     scope=info.scope, group=info.group)
 
@@ -386,7 +385,7 @@ class PostgresStore(Store):
         doc = newest_doc(self._fleet(), inventory_name)
         if doc is None or doc.get("inventory_digest") is None:
             return None
-        return host_scan_from_doc(doc, self._rows(doc["inventory_digest"], as_collected))
+        return host_scan_from_doc(doc, self._rows(doc["inventory_digest"], as_collected), self.where)
 
     def last_source(self, inventory_name: str) -> str | None:
         found = newest_source(self._fleet(), inventory_name)

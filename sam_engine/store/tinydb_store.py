@@ -67,6 +67,7 @@ from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, 
 from sam_engine.store.interface import (
     ScanInfo,
     chronological,
+    scan_info_from_doc,
     Store,
     StoreError,
     entitlement_from_doc,
@@ -321,8 +322,7 @@ class TinyDBStore(Store):
     # -- reads -------------------------------------------------------------------------
 
     def scans(self) -> list[ScanInfo]:
-        return chronological(ScanInfo(**{f: doc.get(f) for f in ScanInfo.__slots__ if f != "scope"},
-                                      scope=tuple(doc.get("scope") or ())) for doc in self._db.table("scans").all())
+        return chronological(scan_info_from_doc(doc, str(self.path)) for doc in self._db.table("scans").all())
 
     def entitlements(self) -> list[Entitlement]:
         return [entitlement_from_doc(doc) for doc in self._db.table("entitlements").all()]
@@ -369,7 +369,7 @@ class TinyDBStore(Store):
         return self._scan(info, docs)
 
     def _scan(self, info: ScanInfo, docs) -> Scan:
-        hosts = tuple(host_scan_from_doc(d, self._rows(d.get("inventory_digest"))) for d in docs)
+        hosts = tuple(host_scan_from_doc(d, self._rows(d.get("inventory_digest")), str(self.path)) for d in docs)
         return Scan(info.scan_id, info.started, info.finished, info.tool_version, info.playbook, hosts,
                     scope=info.scope, group=info.group)
 
@@ -393,7 +393,7 @@ class TinyDBStore(Store):
         doc = newest_doc(self._fleet(), inventory_name)
         if doc is None or doc.get("inventory_digest") is None:
             return None
-        return host_scan_from_doc(doc, self._rows(doc["inventory_digest"], as_collected))
+        return host_scan_from_doc(doc, self._rows(doc["inventory_digest"], as_collected), str(self.path))
 
     def last_source(self, inventory_name: str) -> str | None:
         found = newest_source(self._fleet(), inventory_name)

@@ -238,3 +238,31 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(store):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == ExitCode.OUTPUT_CLOSED == 141
     assert err == "", err
+
+
+@pytest.mark.parametrize("table, scan_id, field, value, says", [
+    ("host_scans", "s2", "status", "weird", "db.json: scan 's2', host 'web1': status: expected one of ok, "
+                                            "unreachable, failed, got 'weird'"),
+    ("scans", "s1", "finished", 20260629, "db.json: scan 's1': finished: expected text, got 20260629"),
+])
+def test_a_store_edited_by_hand_is_named_and_left_as_it_is(store, tmp_path, capsys, table, scan_id, field, value,
+                                                           says):
+    """A value of the wrong type in a stored record: every command names the file, the record and the field
+    and exits 2; an ingest stores nothing (the file is byte for byte the same)."""
+    import json
+
+    doc = json.loads(Path(store).read_text())
+    record = next(r for r in doc[table].values() if r["scan_id"] == scan_id)
+    record[field] = value
+    Path(store).write_text(json.dumps(doc))
+    before = Path(store).read_bytes()
+    for argv in (["hosts"], ["position"], ["check"], ["report", "--report-dir", str(tmp_path / "r")], ["diff"]):
+        assert main(["--store", store, *argv]) == ExitCode.BAD_INPUT, argv
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err, (argv, err)
+    from fleet_spools import write_run
+
+    spool = write_run(tmp_path, "s3", {"web1": Host(("web",), (BASH,))})
+    assert main(["--store", store, "ingest", str(spool), "--report-dir", str(tmp_path / "r")]) == ExitCode.BAD_INPUT
+    assert says in capsys.readouterr().err
+    assert Path(store).read_bytes() == before
