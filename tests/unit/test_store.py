@@ -201,7 +201,8 @@ def test_what_the_fast_reader_refuses_is_read_by_json_with_the_same_errors(tmp_p
     with pytest.raises(StoreError, match=r"s.json:2:5: not a fleetsam store: Expecting"):
         read(b'{"a":\n    }', Path("s.json"))
     path = tmp_path / "fleet.json"
-    path.write_bytes(b'{"meta": {"1": {"format": "fleetsam", "version": 3}}, "scans": {"1": {"scan_id": "s\\ud800"}}}')
+    path.write_bytes(b'{"meta": {"1": {"format": "fleetsam", "version": 3}}, "scans": {"1": {"scan_id": "s\\ud800", '
+                     b'"started": "2026-06-01T00:00:00Z", "finished": "2026-06-01T00:01:00Z"}}}')
     with open_store(str(path), readonly=True) as store:
         assert [s.scan_id for s in store.scans()] == ["s\ud800"]
 
