@@ -187,10 +187,12 @@ def _parallel(spool, paths, last_inventory, workers, on_host=None, last_source=N
                                                   inv[3])
                     else:
                         installations = Inventory.of(inv, table)
-                    hosts.append(ingest.keep_topology(HostScan(
+                    reached, empty = ingest.checked_empty(HostScan(
                         run.scan_id, name, status, host, installations, collector=collector,
                         inventory_scan_id=run.scan_id, warnings=warnings, collected_at=collected_at, groups=groups,
-                        topology=topology, source_digest=key), last_inventory))
+                        topology=topology, source_digest=key), origin, last_inventory)
+                    build_problems.extend(empty)
+                    hosts.append(ingest.keep_topology(reached, last_inventory))
                 else:
                     hosts.append(ingest.stale_host_scan(run.scan_id, name, status, error, groups,
                                                         last_inventory(name)))

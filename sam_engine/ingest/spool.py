@@ -11,7 +11,9 @@ platform that matches it: ``platforms.registry``), ``unreachable`` or
 ``failed``. A result may also hold ``hypervisor`` (a hypervisor's raw outputs,
 read into ``HostScan.topology`` by ``topology.collected``) or ``hypervisor_error``.
 A host that was not reached keeps its previous inventory and topology, marked
-stale; it is never recorded as "no software". ``scope`` (may be absent) lists
+stale; it is never recorded as "no software". Nor is a reached host whose software collector found
+nothing at all (an empty or replaced package database): it is recorded failed, its last inventory kept
+(``checked_empty``). ``scope`` (may be absent) lists
 the inventory names the run targeted; one of them without a host file is
 recorded failed, its last inventory kept. ``group`` ties runs that belong
 together (slices of one AWX job).
@@ -310,6 +312,33 @@ def keep_topology(host_scan: HostScan, last_inventory: Callable[[str], HostScan 
     return replace(host_scan, topology=last.topology) if last is not None else host_scan
 
 
+NO_SOFTWARE = "no installed software found"
+# the collectors that inventory a machine's software (a vCenter has none of its own)
+SOFTWARE_COLLECTORS = frozenset({Collector.LINUX.value, Collector.WINDOWS.value, Collector.MACOS.value})
+
+
+def checked_empty(host_scan: HostScan, origin: str,
+                  last_inventory: Callable[[str], HostScan | None]) -> tuple[HostScan, list[Problem]]:
+    """``host_scan`` (a reached host, ``reached_host_scan``) as it is stored when its software collector
+    found nothing at all. A machine always has installed software: none is a broken or tampered
+    collection (an empty package database, or one replaced by a directory), not a machine whose software
+    was all removed. A host with a last inventory of any software is recorded failed, that inventory
+    kept stale as for a host not reached (``stale_host_scan``: its last facts and topology, not this
+    run's), with a problem; a host with none is stored as collected, with the warning ``NO_SOFTWARE``.
+    Only nothing at all counts: fewer packages than last time is a change, stored as collected."""
+    if host_scan.collector not in SOFTWARE_COLLECTORS or len(host_scan.installations):
+        return host_scan, []
+    last = last_inventory(host_scan.inventory_name)
+    if last is None or not len(last.installations):
+        return replace(host_scan, warnings=(*host_scan.warnings, NO_SOFTWARE)), []
+    when = f"of {last.collected_at[:10]}" if last.collected_at else f"of scan {last.inventory_scan_id}"
+    error = (f"the collector found no installed software (its last inventory, {when}, had "
+             f"{len(last.installations)}): kept the last inventory")
+    failed = stale_host_scan(host_scan.scan_id, host_scan.inventory_name, HostStatus.FAILED, error,
+                             host_scan.groups, last)
+    return failed, [Problem(f"{origin}: result", f"{error}; the host is recorded failed")]
+
+
 class UnreadableResult(Exception):
     """A module result of the wrong shape; ``args[0]`` is its located ``Problem``."""
 
@@ -333,7 +362,8 @@ def build_scan(
     on_host: Callable[[], object] | None = None,
     last_source: Callable[[str], str | None] | None = None,
 ) -> tuple[Scan, list[Problem]]:
-    """The model ``Scan`` of a run; hosts not reached carry their last inventory, stale.
+    """The model ``Scan`` of a run; hosts not reached carry their last inventory, stale, and so do
+    reached hosts whose collector found no software at all (``checked_empty``).
 
     Inventories are compact (``inventory.Inventory``), their distinct rows interned
     in ``table`` (a new one per scan by default). ``on_host`` is called after each host file.
@@ -358,8 +388,9 @@ def build_scan(
                 problems.append(exc.args[0])
                 status, error = HostStatus.FAILED, exc.args[0].message
             else:
+                host_scan, empty = checked_empty(host_scan, raw.origin, last_inventory)
                 hosts.append(keep_topology(host_scan, last_inventory))
-                problems.extend(bad)
+                problems.extend([*bad, *empty])
                 continue
         hosts.append(stale_host_scan(run.scan_id, raw.inventory_name, status, error, raw.groups,
                                      last_inventory(raw.inventory_name)))

@@ -1,0 +1,153 @@
+"""A reached host whose collector found no installed software at all, through ingest, the store and ``diff``.
+
+An empty ``/var/lib/dpkg/status`` (or one replaced by a directory) makes the collector report
+``dpkg: {status: ok, count: 0}``: a broken or tampered collection, since no real machine has no
+software. A host with a last inventory is recorded failed and keeps it, stale, as an unreachable
+host does; a host first seen with nothing is stored as it is, with a warning; fewer packages than
+last time (808 -> 1) is a change, stored as collected. Spools are written as the collector callback
+writes them (``fleet_spools``, ``test_fleet.write_spool``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fleet_spools import BASH, TEAMVIEWER, Host, store_run, write_run
+from sam_engine import pipeline
+from sam_engine.cli.main import main
+from sam_engine.ingest import parallel
+from sam_engine.ingest import spool as ingest
+from sam_engine.model import HostStatus
+from sam_engine.store import open_store
+from test_fleet import facts, write_spool
+
+CURL = ("curl", "7.88.1-10", "Debian")
+MANY = tuple((f"pkg{n}", "1.0", "Debian") for n in range(808))
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("FLEETSAM_POLICY", "FLEETSAM_NOTIFY"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def host(name, packages):
+    """A host that answered with exactly ``packages`` (none: an empty package database)."""
+    return tuple(packages), facts(f"mid-{name}")
+
+
+def store(root, scan_id, when, hosts):
+    """The run stored as the pipeline stores it: ``(scan, problems)``."""
+    return pipeline.store_spool(write_spool(root, scan_id, when, hosts), store=str(root / "db.json"))[:2]
+
+
+def fleet(root) -> dict:
+    with open_store(str(root / "db.json"), readonly=True) as st:
+        return {h.inventory_name: h for h in st.load_scan().hosts}
+
+
+def diff(root, capsys) -> dict:
+    capsys.readouterr()
+    assert main(["--store", str(root / "db.json"), "diff", "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_an_empty_result_after_an_inventory_fails_the_host_and_keeps_the_inventory(env, capsys):
+    store(env, "r1", "2026-11-29T01:00:00Z", {"web1": host("web1", (BASH, TEAMVIEWER, CURL)),
+                                              "web2": host("web2", (BASH,))})
+    before = fleet(env)["web1"]
+    scan, problems = store(env, "r2", "2026-11-30T01:00:00Z", {"web1": host("web1", ()),
+                                                               "web2": host("web2", (BASH, CURL))})
+    web1 = fleet(env)["web1"]
+    assert (web1.status, web1.stale, web1.scan_id, web1.inventory_scan_id, web1.collected_at) == \
+           (HostStatus.FAILED, True, "r2", "r1", "2026-11-29T01:00:00Z")
+    assert web1.error == ("the collector found no installed software (its last inventory, of 2026-11-29, had 3): "
+                          "kept the last inventory")
+    assert {i.name for i in web1.installations} == {"bash", "teamviewer", "curl"}, "the fleet still lists them"
+    assert (web1.host, web1.collector, web1.inventory_digest) == (before.host, before.collector,
+                                                                  before.inventory_digest)
+    assert [p.source.rsplit("/", 1)[-1] for p in problems] == ["web1.json: result"]
+    assert "recorded failed" in problems[0].message and problems[0].severity == "error"
+    assert fleet(env)["web2"].status is HostStatus.OK and len(fleet(env)["web2"].installations) == 2
+
+    d = diff(env, capsys)
+    assert d["summary"]["installs_removed"] == 0, d["summary"]
+    assert all(not h["removed"] for h in d["hosts"]), d["hosts"]
+    assert main(["--store", str(env / "db.json"), "diff"]) == 0
+    assert "- teamviewer" not in capsys.readouterr().out
+
+    # still empty the next night: still failed, the same inventory of r1 carried on
+    store(env, "r3", "2026-12-01T01:00:00Z", {"web1": host("web1", ())})
+    web1 = fleet(env)["web1"]
+    assert (web1.status, web1.inventory_scan_id, len(web1.installations)) == (HostStatus.FAILED, "r1", 3)
+    assert "of 2026-11-29, had 3" in web1.error
+    # a good collection again: stored as collected
+    store(env, "r4", "2026-12-02T01:00:00Z", {"web1": host("web1", (BASH,))})
+    web1 = fleet(env)["web1"]
+    assert (web1.status, web1.inventory_scan_id, len(web1.installations), web1.error) == \
+           (HostStatus.OK, "r4", 1, None)
+
+
+def test_a_host_first_seen_with_no_software_is_stored_with_a_warning(env):
+    scan, problems = store(env, "r1", "2026-11-29T01:00:00Z", {"new1": host("new1", ())})
+    new1 = fleet(env)["new1"]
+    assert (new1.status, new1.inventory_scan_id, len(new1.installations)) == (HostStatus.OK, "r1", 0)
+    assert new1.warnings == (ingest.NO_SOFTWARE,) and new1.error is None and problems == []
+    store(env, "r2", "2026-11-30T01:00:00Z", {"new1": host("new1", ())})  # nothing to keep then either
+    new1 = fleet(env)["new1"]
+    assert (new1.status, new1.inventory_scan_id, new1.warnings) == (HostStatus.OK, "r2", (ingest.NO_SOFTWARE,))
+
+
+def test_808_packages_down_to_1_is_a_change_stored_as_collected(env, capsys):
+    store(env, "r1", "2026-11-29T01:00:00Z", {"web1": host("web1", MANY)})
+    scan, problems = store(env, "r2", "2026-11-30T01:00:00Z", {"web1": host("web1", (BASH,))})
+    web1 = fleet(env)["web1"]
+    assert (web1.status, web1.inventory_scan_id, [i.name for i in web1.installations]) == \
+           (HostStatus.OK, "r2", ["bash"])
+    assert web1.warnings == () and web1.error is None and problems == []
+    assert diff(env, capsys)["summary"]["installs_removed"] == 808
+
+
+def test_the_callback_layout_and_the_parallel_ingest_apply_the_same_rule(tmp_path, monkeypatch):
+    db = str(tmp_path / "db.json")
+    store_run(tmp_path / "a", db, "r1", {"web1": Host(packages=MANY), "web2": Host(packages=MANY),
+                                         "web3": Host()}, when="2026-11-29T01:00:00Z")
+    spool = write_run(tmp_path / "b", "r2", {"web1": Host(packages=()), "web2": Host(packages=(BASH,)),
+                                             "web3": Host(), "new1": Host(packages=())},
+                      when="2026-11-30T01:00:00Z")
+    with open_store(db, readonly=True) as st:
+        serial, problems = ingest.build_scan(ingest.read_spool(spool)[0], st.last_inventory,
+                                             last_source=st.last_source)
+        monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(parallel, "CHUNK_FILES", 1)
+        monkeypatch.setattr(ingest, "build_scan", lambda *a, **kw: pytest.fail("read in-process, not by workers"))
+        scan, problems_parallel = parallel.build_scan_from_spool(spool, st.last_inventory, workers=2,
+                                                                 last_source=st.last_source)
+    assert scan == serial and list(map(str, problems_parallel)) == list(map(str, problems))
+    hosts = {h.inventory_name: h for h in scan.hosts}
+    assert (hosts["web1"].status, hosts["web1"].inventory_scan_id, len(hosts["web1"].installations)) == \
+           (HostStatus.FAILED, "r1", 808)
+    assert "(its last inventory, of 2026-11-29, had 808)" in hosts["web1"].error
+    assert (hosts["web2"].status, len(hosts["web2"].installations)) == (HostStatus.OK, 1)
+    assert (hosts["web3"].status, hosts["web3"].inventory_scan_id) == (HostStatus.OK, "r2")
+    assert (hosts["new1"].status, hosts["new1"].warnings) == (HostStatus.OK, (ingest.NO_SOFTWARE,))
+    assert [p.source.split("/")[-1] for p in problems] == ["web1.json: result"]
+
+
+def test_a_vcenter_has_no_software_of_its_own_and_gets_no_warning(tmp_path):
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "vcenter_vcsim.json"
+    result = {k: v for k, v in json.loads(fixture.read_text(encoding="utf-8")).items() if not k.startswith("_")}
+    (tmp_path / "hosts").mkdir()
+    (tmp_path / "run.json").write_text(json.dumps({"scan_id": "s1", "started": "2026-11-29T01:00:00Z"}))
+    (tmp_path / "hosts" / "vc01.json").write_text(json.dumps({"inventory_name": "vc01", "status": "ok",
+                                                              "result": result, "error": None}))
+    with_inventory = lambda name: pytest.fail("a vCenter's last inventory is not looked up")  # noqa: E731
+    scan, problems = ingest.build_scan(ingest.read_spool(tmp_path)[0], with_inventory)
+    (vc01,) = scan.hosts
+    assert (vc01.status, vc01.warnings, len(vc01.installations), problems) == (HostStatus.OK, (), 0, [])
