@@ -51,13 +51,19 @@ class RunSummary:
 
     def lines(self) -> list[str]:
         out = []
+        f = self.scan
         if self.run is not None:
             s = self.run
-            stale = sum(1 for h in s.hosts if h.stale and h.installations)
+            # a stale inventory is kept only for a host still in the fleet: one retired by hand or aged
+            # out (retire_days) is not counted, so this line agrees with the fleet line's stale count
+            names = {h.inventory_name for h in f.hosts}
+            ids = {h.host_id for h in f.hosts if h.host_id}
+            stale = [h for h in s.hosts if h.stale and h.installations]
+            kept = sum(1 for h in stale if h.inventory_name in names or h.host_id in ids)
+            gone = f"; not counted: {len(stale) - kept} retired or aged-out" if len(stale) > kept else ""
             out.append(f"scan {s.scan_id}: hosts ok={s.count(HostStatus.OK)} "
                        f"unreachable={s.count(HostStatus.UNREACHABLE)} failed={s.count(HostStatus.FAILED)} "
-                       f"(stale inventories kept: {stale}); packages found={s.installation_count}")
-        f = self.scan
+                       f"(stale inventories kept: {kept}{gone}); packages found={s.installation_count}")
         out.append(f"fleet: {len(f.hosts)} hosts, {f.count(HostStatus.OK)} inventoried on their last run, "
                    f"{len(f.hosts) - f.count(HostStatus.OK)} stale")
         if self.position is not None:
