@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# C0 and C1 controls, DEL, the line and paragraph separators, the bidirectional marks, embeddings, overrides and isolates, lone surrogates
+# C0 and C1 controls, DEL, the line and paragraph separators, the bidirectional marks, embeddings,
+# overrides and isolates, lone surrogates
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 

@@ -81,7 +81,8 @@ def cmd_scans(args: argparse.Namespace) -> int:
         return ExitCode.OK
     print(f"{'SCAN':28} {'FINISHED':21} {'OK':>5} {'UNREACH':>7} {'FAILED':>6} {'PACKAGES':>9}")
     for i in infos:
-        print(f"{one_line(i.scan_id):28} {one_line(i.finished):21} {i.hosts_ok:5} {i.hosts_unreachable:7} {i.hosts_failed:6} {i.installations:9}")
+        print(f"{one_line(i.scan_id):28} {one_line(i.finished):21} {i.hosts_ok:5} {i.hosts_unreachable:7} "
+              f"{i.hosts_failed:6} {i.installations:9}")
     return ExitCode.OK
 
 

@@ -29,7 +29,8 @@ from typing import Iterable, Mapping, Sequence
 
 @dataclass(frozen=True, slots=True)
 class RunRef:
-    """A stored run's place in history: its end time (ISO, UTC); runs are ordered by it (``interface.chronological``)."""
+    """A stored run's place in history: its end time (ISO, UTC), which orders the runs
+    (``interface.chronological``)."""
 
     scan_id: str
     finished: str

@@ -266,7 +266,8 @@ def scan_info_from_doc(doc: Mapping, where: str) -> ScanInfo:
     for name in _SCAN_TEXTS:
         if not isinstance(doc.get(name), str):
             raise StoreError(f"{where}: scan {doc.get('scan_id')!r}: {name}: expected text, got {doc.get(name)!r}")
-    return ScanInfo(**{f: doc.get(f) for f in ScanInfo.__slots__ if f != "scope"}, scope=tuple(doc.get("scope") or ()))
+    return ScanInfo(**{f: doc.get(f) for f in ScanInfo.__slots__ if f != "scope"},
+                    scope=tuple(doc.get("scope") or ()))
 
 
 def host_scan_from_doc(doc: dict, installations: tuple[Installation, ...], where: str = "the store") -> HostScan:

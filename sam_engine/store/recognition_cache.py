@@ -18,8 +18,7 @@ slice finds it whatever container it runs in. Both hold the same document
 The document holds each distinct text once (``strings``) and the rows as
 indexes into it, ``ROW_FIELDS`` per row (``rows``): the readings repeat the
 same publishers, products and rules, and a nightly run reads the whole cache
-before anything else (a third of the bytes of rows of texts, decoded in half
-the time).
+before anything else (at 100 hosts 2.3 MB instead of 5.4 MB of rows of texts).
 
 The cache is an optimisation, never a source of truth: a cache written for
 other inputs, or by a fleetsam that wrote another format, is ignored silently
