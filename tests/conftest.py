@@ -32,6 +32,25 @@ def pg_server():
     server.stop()
 
 
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A scratch working directory, with no policy or notification file set in the environment."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("FLEETSAM_POLICY", "FLEETSAM_NOTIFY"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP receiver on 127.0.0.1 that keeps what the webhooks deliver (``unit/notify_servers.py``)."""
+    from notify_servers import Receiver
+
+    r = Receiver()
+    yield r
+    r.stop()
+
+
 @pytest.fixture(params=["tinydb", "postgresql"])
 def store_location(request, tmp_path, monkeypatch):
     """A new, empty store of each backend: a TinyDB file, or a fresh PostgreSQL database with the

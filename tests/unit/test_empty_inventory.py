@@ -27,14 +27,6 @@ CURL = ("curl", "7.88.1-10", "Debian")
 MANY = tuple((f"pkg{n}", "1.0", "Debian") for n in range(808))
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for name in ("FLEETSAM_POLICY", "FLEETSAM_NOTIFY"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
 def host(name, packages):
     """A host that answered with exactly ``packages`` (none: an empty package database)."""
     return tuple(packages), facts(f"mid-{name}")

@@ -10,7 +10,6 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import pytest
 
 from fleet_spools import BASH, TEAMVIEWER, module_result
 from sam_engine import pipeline
@@ -47,14 +46,6 @@ def write_spool(root: Path, scan_id: str, when: str, hosts: dict, scope=None, gr
             doc.update(status="ok", result=result, error=None)
         (spool / "hosts" / f"{name}.json").write_text(json.dumps(doc))
     return spool
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for name in ("FLEETSAM_POLICY", "FLEETSAM_NOTIFY"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
 
 
 def ingest(root: Path, scan_id: str, when: str, hosts: dict, **kw) -> None:

@@ -5,41 +5,15 @@ the position says so in a note and counts the person once, as before.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import shutil
 
-from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.licensing.metric_rules import RULES_DIR, default_rules, load_rules
 from sam_engine.licensing.named_users import People, hosts_per_person, load_people
-from sam_engine.licensing.position import build_position
-from sam_engine.model import Entitlement, Host, HostScan, HostStatus, HostUser, Installation
 from sam_engine.vocabulary import Status
+from test_named_users import AS_OF, LONG_AGO, m365_position as m365_row, pc, person
 
-CATALOGUE, _ = load_catalogue()
-AS_OF = dt.date(2026, 12, 1)
-RECENT = int(dt.datetime(2026, 11, 30, 9, tzinfo=dt.timezone.utc).timestamp())
-LONG_AGO = int(dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc).timestamp())
-M365 = Installation("windows", "Microsoft 365 Apps for enterprise - en-us", "16.0.17126.20132", "x64",
-                    "Microsoft Corporation", None, "windows:O365ProPlusRetail - en-us")
 ORIGIN = default_rules().params("Microsoft", "Microsoft 365 Apps", "Enterprise", "named_user").origin
-
-
-def person(account, last=RECENT, kind="human", source="profilelist"):
-    return HostUser(account, kind, last, source)
-
-
-def pc(name, *users):
-    host = Host(f"smbios-uuid:{name}", name, "dmi-uuid", users=tuple(users))
-    return HostScan("s1", name, HostStatus.OK, host, (M365,), inventory_scan_id="s1")
-
-
-def m365_row(hosts, owned=1, people=None, rules=None):
-    ent = Entitlement("m365-e3", "Microsoft", "Microsoft 365 Apps", "named_user", owned, "licences/ms.yml:3",
-                      edition="Enterprise")
-    pos = build_position(hosts, CATALOGUE.recognise, [ent], AS_OF, people=people, rules=rules)
-    (row,) = [p for p in pos.products if p.product == "Microsoft 365 Apps"]
-    return row
 
 
 def cap_notes(row):

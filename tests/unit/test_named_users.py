@@ -34,10 +34,10 @@ def pc(name, *users, installs=(M365,)):
     return HostScan("s1", name, HostStatus.OK, host, installs, inventory_scan_id="s1")
 
 
-def m365_position(hosts, owned=1, people=None):
+def m365_position(hosts, owned=1, people=None, rules=None):
     ent = Entitlement("m365-e3", "Microsoft", "Microsoft 365 Apps", "named_user", owned, "licences/ms.yml:3",
                       edition="Enterprise")
-    pos = build_position(hosts, CATALOGUE.recognise, [ent], AS_OF, people=people)
+    pos = build_position(hosts, CATALOGUE.recognise, [ent], AS_OF, people=people, rules=rules)
     (row,) = [p for p in pos.products if p.product == "Microsoft 365 Apps"]
     return row
 

@@ -25,13 +25,6 @@ SLACK_SECRET = "T0FLEET/B0SAM/s3cr3t-slack-token"
 
 
 @pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def mailbox():
     box = Mailbox()
     controller = smtp_server(box)

@@ -27,13 +27,6 @@ HOST = "<!here>&co"  # a host name that would ping @here in raw mrkdwn
 
 
 @pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "licences").mkdir()
