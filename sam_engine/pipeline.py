@@ -222,16 +222,14 @@ def _reconcile(st, location: str, scan: Scan, settings, as_of, alerts: notify.Al
         ctx = load_context(settings or LicenceSettings.from_env(), as_of or dt.date.today(), st.entitlements(),
                            memory=RecognitionCache.beside(location), prepared=prepared)
         position = position_of(scan.hosts, ctx)
-    if ctx.has_errors and record:  # a rejected licence file is missing from the position: keep no finding of it
-        with _timed(timings, "findings"):
-            outbox = notify.record_findings(None, scan, position, ctx, alerts)
+    held = record and ctx.has_errors  # a rejected licence file is missing from the position: keep nothing of it
+    with _timed(timings, "findings"):  # findings and their state; notifications are queued, not sent
+        outbox = notify.record_findings(None if held else st, scan, position, ctx, alerts)
+    if held:
         outbox.outcome.problems.append(Problem(
             str(ctx.settings.licences_dir), "the licence data has errors: the scan is stored, but no finding is "
             "recorded or notified and the scan's position is not kept; fix them, then run fleetsam report", "error"))
-        return _Reconciled(scan, history, ctx, position, outbox, previous, summaries)
-    with _timed(timings, "findings"):  # findings and their state; notifications are queued, not sent
-        outbox = notify.record_findings(st, scan, position, ctx, alerts)
-    if record and scan.scan_id not in summaries:
+    elif record and scan.scan_id not in summaries:
         st.save_scan_summary(scan_summary(scan.scan_id, position))
     return _Reconciled(scan, history, ctx, position, outbox, previous, summaries)
 

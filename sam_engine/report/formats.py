@@ -78,16 +78,16 @@ def safe_cell(value: Any) -> Any:
     line break, gets a leading ``'``; None is empty, a bool yes/no, a list its items joined."""
     if type(value) is str:  # the common case first: scans in C, then a set look-up
         if not value.isprintable():  # a line break or tab, or a NUL, a control character, a lone surrogate
-            value = _NOT_XML.sub("\ufffd", value)
+            value = xml_text(value)
         return _guarded(value) if "\n" in value or "\r" in value or value[:1] in _FORMULA_FIRST else value
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
-        return _guarded(_NOT_XML.sub("\ufffd", "; ".join(str(v) for v in value)))
+        return _guarded(xml_text("; ".join(str(v) for v in value)))
     if isinstance(value, str):
-        return _guarded(_NOT_XML.sub("\ufffd", value))
+        return _guarded(xml_text(value))
     return value
 
 
