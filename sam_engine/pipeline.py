@@ -49,18 +49,22 @@ class RunSummary:
     run: Scan | None = None  # the run just stored (None when rendering from the store)
     licence_errors: bool = False  # a licence file was rejected: the position lacks it (the commands exit 2)
 
+    def _stale_kept(self) -> tuple[int, int]:
+        """(stale inventories the run carried over, those of hosts still in the fleet). Only the latter
+        are kept: a host retired by hand or aged out (retire_days) is not in the fleet, so the run's
+        count agrees with the fleet's stale count."""
+        names = {h.inventory_name for h in self.scan.hosts}
+        ids = {h.host_id for h in self.scan.hosts if h.host_id}
+        stale = [h for h in self.run.hosts if h.stale and h.installations]
+        return len(stale), sum(1 for h in stale if h.inventory_name in names or h.host_id in ids)
+
     def lines(self) -> list[str]:
         out = []
         f = self.scan
         if self.run is not None:
             s = self.run
-            # a stale inventory is kept only for a host still in the fleet: one retired by hand or aged
-            # out (retire_days) is not counted, so this line agrees with the fleet line's stale count
-            names = {h.inventory_name for h in f.hosts}
-            ids = {h.host_id for h in f.hosts if h.host_id}
-            stale = [h for h in s.hosts if h.stale and h.installations]
-            kept = sum(1 for h in stale if h.inventory_name in names or h.host_id in ids)
-            gone = f"; not counted: {len(stale) - kept} retired or aged-out" if len(stale) > kept else ""
+            stale, kept = self._stale_kept()
+            gone = f"; not counted: {stale - kept} retired or aged-out" if stale > kept else ""
             out.append(f"scan {s.scan_id}: hosts ok={s.count(HostStatus.OK)} "
                        f"unreachable={s.count(HostStatus.UNREACHABLE)} failed={s.count(HostStatus.FAILED)} "
                        f"(stale inventories kept: {kept}{gone}); packages found={s.installation_count}")
@@ -91,7 +95,7 @@ class RunSummary:
             s = self.run
             out["run"] = {"ok": s.count(HostStatus.OK), "unreachable": s.count(HostStatus.UNREACHABLE),
                           "failed": s.count(HostStatus.FAILED),
-                          "stale_kept": sum(1 for h in s.hosts if h.stale and h.installations),
+                          "stale_kept": self._stale_kept()[1],
                           "packages": s.installation_count}
         out["fleet"] = {"hosts": len(f.hosts), "inventoried": f.count(HostStatus.OK),
                         "stale": len(f.hosts) - f.count(HostStatus.OK)}

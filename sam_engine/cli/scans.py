@@ -137,11 +137,16 @@ def _age_days(collected_at: str | None, day: dt.date) -> int | None:
 
 
 def cmd_hosts_retire(args: argparse.Namespace) -> int:
-    """Take hosts out of the fleet (decommissioned): by inventory name or host id; history stays."""
+    """Take hosts out of the fleet (decommissioned): by inventory name or host id; history stays.
+    A host retired already is named with the date of its retirement, which stays as it was."""
     with open_store(args.store, create=False) as st:
         retired = st.retire(args.names, args.reason or "")
-    for name, key in retired:
-        print(f"retired {name} ({key}): it leaves the position; its history stays")
+    for done in retired:
+        r = done.retirement
+        if done.new:
+            print(f"retired {done.name} ({r.key}): it leaves the position; its history stays")
+        else:
+            print(f"{done.name}: already retired on {r.at[:10]} ({r.key}); nothing recorded")
     return ExitCode.OK
 
 
@@ -197,6 +202,7 @@ def register(subparsers) -> None:
     retire = p.add_subparsers(dest="hosts_command", metavar="retire").add_parser(
         "retire", help="take decommissioned hosts out of the position (history stays)",
         description="Retire hosts: they leave the position now and stay in history; a later successful "
-                    "inventory brings a host back.")
+                    "inventory brings a host back. A host retired already keeps its retirement and is "
+                    "named with its date; nothing new is recorded for it.")
     retire.add_argument("names", nargs="+", metavar="NAME", help="inventory name or host id")
     retire.add_argument("--reason", help="why (kept with the retirement)")

@@ -21,6 +21,7 @@ row of schema 1 is.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import Any, Callable, Container, Mapping, Sequence
 
 from sam_engine.ingest.inventory import NO_TIME, Inventory, RowTable, SnapshotTable, compact_view, content_digest
 from sam_engine.model import HostStatus, Scan
+from sam_engine.store.fleet import Retired, Retirement, in_force
 from sam_engine.store.interface import HostNotFound, ScanInfo, host_scan_doc, scan_info
 from sam_engine.vocabulary import Collector
 
@@ -98,6 +100,24 @@ def retirement_keys(fleet: Mapping, names: Sequence[str], where: str) -> dict[st
         raise HostNotFound(f"{where}: no host {', '.join(map(repr, unknown))} in the fleet "
                            f"(see 'fleetsam hosts'); nothing retired")
     return found
+
+
+def retire_hosts(fleet: Mapping, names: Sequence[str], retired: Sequence[Retirement], reason: str,
+                 where: str) -> list[Retired]:
+    """What ``Store.retire`` does, by inventory name: a retirement made now for each host ``names``
+    stand for in ``fleet`` (``retirement_keys``), but a host that ``retired`` (the store's
+    retirements) keep out already keeps that one, so retiring twice records nothing new."""
+    found = retirement_keys(fleet, names, where)
+    before = in_force(fleet, found, retired)
+    at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    done = [Retired(name, before[key], False) if key in before else Retired(name, Retirement(key, at, reason), True)
+            for key, name in found.items()]
+    return sorted(done, key=lambda d: (d.name, d.retirement.key))
+
+
+def retirement_docs(done: Sequence[Retired]) -> list[dict]:
+    """The ``retired`` table's documents of the retirements ``retire_hosts`` made (none for a host retired already)."""
+    return [{"key": d.retirement.key, "at": d.retirement.at, "reason": d.retirement.reason} for d in done if d.new]
 
 
 def table_digest(docs: Sequence[Mapping], canonical: Callable[[Mapping], Mapping] = dict) -> str:

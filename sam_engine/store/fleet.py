@@ -45,6 +45,33 @@ class Retirement:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Retired:
+    """A host ``Store.retire`` was asked to retire: its inventory name and the retirement keeping it
+    out of the fleet, made by that call (``new``) or earlier (then nothing was recorded)."""
+
+    name: str
+    retirement: Retirement
+    new: bool
+
+
+def holds_out(r: Retirement, doc: Mapping, finished: Mapping[str, str], cutoff: str | None = None) -> bool:
+    """Whether the retirement ``r`` keeps the host whose newest document is ``doc`` out of the fleet:
+    made by ``cutoff`` (None: any time) and after the host was last inventoried (``finished``: each
+    run's end, for a document without its collection time), since a later inventory brings it back."""
+    return (cutoff is None or r.at <= cutoff) and (doc.get("collected_at") or finished[doc["scan_id"]]) <= r.at
+
+
+def in_force(fleet: Mapping, keys: Iterable[str], retired: Iterable[Retirement]) -> dict[str, Retirement]:
+    """fleet key -> the earliest of ``retired`` keeping that host out of the fleet now, for each of
+    ``keys`` (hosts of the ``fleet_index`` ``fleet``) already retired."""
+    keys, found = set(keys), {}
+    for r in sorted(retired, key=lambda r: r.at):
+        if r.key in keys and r.key not in found and holds_out(r, fleet["hosts"][r.key], fleet["finished"]):
+            found[r.key] = r
+    return found
+
+
 def fleet_keys(docs: Iterable[Mapping]) -> "Keyer":
     """The identity each of ``docs`` counts under in the fleet (see ``Keyer``)."""
     boards: dict[str, set[str]] = {}
@@ -145,10 +172,9 @@ def fleet_docs(runs: Sequence[RunRef], docs: Iterable[Mapping], retired: Iterabl
             held.update(scan_id=unreached["scan_id"], status=unreached["status"], error=unreached.get("error"),
                         groups=unreached.get("groups") or held.get("groups") or [],
                         inventory_scan_id=held.get("inventory_scan_id") or held["scan_id"])
-    for r in retired:  # only an inventory collected after the retirement brings a host back
+    for r in retired:
         doc = latest.get(r.key)
-        if doc is not None and (cutoff is None or r.at <= cutoff) \
-                and (doc.get("collected_at") or finished[doc["scan_id"]]) <= r.at:
+        if doc is not None and holds_out(r, doc, finished, cutoff):
             del latest[r.key]
     for key, doc in latest.items():
         doc["fleet_key"] = key
@@ -157,13 +183,15 @@ def fleet_docs(runs: Sequence[RunRef], docs: Iterable[Mapping], retired: Iterabl
 
 def fleet_index(runs: Sequence[RunRef], docs: Sequence[Mapping]) -> dict:
     """``{"hosts": fleet key -> newest document, "names": inventory name -> the key it last stood
-    for}``, retirements left out: what a new run's unreachable hosts carry their inventory from."""
+    for, "finished": scan id -> its end}``, retirements left out: what a new run's unreachable hosts
+    carry their inventory from, and what tells a retirement still in force (``in_force``)."""
     key_of, names = fleet_keys(docs), {}
     order = {r.scan_id: n for n, r in enumerate(runs)}
     for doc in sorted(docs, key=lambda d: order.get(d["scan_id"], -1)):
         if doc.get("host"):
             names[doc["inventory_name"]] = key_of(doc)
-    return {"hosts": {d["fleet_key"]: d for d in fleet_docs(runs, docs)}, "names": names}
+    return {"hosts": {d["fleet_key"]: d for d in fleet_docs(runs, docs)}, "names": names,
+            "finished": {r.scan_id: r.finished for r in runs}}
 
 
 def newest_doc(fleet: Mapping, inventory_name: str) -> Mapping | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
 from sam_engine.store import masked
-from sam_engine.store.fleet import Retirement, aged_out
+from sam_engine.store.fleet import Retired, Retirement, aged_out
 from sam_engine.model import (Entitlement, GuestVM, Hardware, Host, HostScan, HostStatus, HostUser, Installation,
                               PhysicalServer, Scan, Topology, Virtualization)
 from sam_engine.vocabulary import Collector
@@ -90,10 +90,11 @@ class Store(abc.ABC):
         loading the inventory, whether a run can take it instead of reading its bulk."""
 
     @abc.abstractmethod
-    def retire(self, names: Sequence[str], reason: str = "") -> list[tuple[str, str]]:
+    def retire(self, names: Sequence[str], reason: str = "") -> list[Retired]:
         """Take hosts (by inventory name, host id or fleet key) out of the fleet now; their history
-        stays. Returns (inventory name, fleet key) of each; LookupError (nothing retired) for a name
-        not in the fleet."""
+        stays. A host retired already (not inventoried since) keeps its retirement: nothing is
+        recorded for it. Returns each host's ``Retired``, by inventory name; HostNotFound (nothing
+        retired) for a name not in the fleet or naming several hosts."""
 
     @abc.abstractmethod
     def retirements(self) -> list[Retirement]:

@@ -42,9 +42,9 @@ from psycopg.types.json import Jsonb
 from sam_engine.ingest.inventory import RowTable, inventory_from_doc, table_from_doc
 from sam_engine.model import Entitlement, HostScan, Scan
 from sam_engine.store import jsonb_nul, scrubbed
-from sam_engine.store.documents import HOST_DIGEST_AT, TABLES, USERS_DIGEST_AT, read_row, retirement_keys, \
-    scan_documents, stored_row
-from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs, newest_doc, \
+from sam_engine.store.documents import HOST_DIGEST_AT, TABLES, USERS_DIGEST_AT, read_row, retire_hosts, \
+    retirement_docs, scan_documents, stored_row
+from sam_engine.store.fleet import Retired, Retirement, RunRef, fleet_docs, fleet_index, fleet_runs, newest_doc, \
     newest_source
 from sam_engine.store.interface import ScanInfo, Store, StoreError, chronological, entitlement_from_doc, \
     entitlement_to_doc, host_scan_from_doc, lock_timeout, masked, scan_info_from_doc
@@ -245,12 +245,12 @@ class PostgresStore(Store):
         self._insert("host_scans", docs.hosts)
         self._inventory_index = self._fleet_index = None
 
-    def retire(self, names: Sequence[str], reason: str = "") -> list[tuple[str, str]]:
-        found = retirement_keys(self._fleet(), names, self.where)
-        at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self._insert("retired", [{"key": k, "at": at, "reason": reason} for k in sorted(found)])
+    def retire(self, names: Sequence[str], reason: str = "") -> list[Retired]:
+        done = retire_hosts(self._fleet(), names, self.retirements(), reason, self.where)
+        if new := retirement_docs(done):  # as in TinyDB, hosts retired already need no write
+            self._insert("retired", new)
         self._fleet_index = None
-        return sorted(((name, key) for key, name in found.items()))
+        return done
 
     def add_entitlements(self, items: Sequence[Entitlement]) -> int:
         known = {row[0] for row in self._sql("SELECT entitlement_id FROM entitlements")}

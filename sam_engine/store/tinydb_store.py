@@ -61,8 +61,8 @@ from tinydb.storages import Storage
 from sam_engine.atomic_file import atomic_open, temp_prefix
 from sam_engine.ingest.inventory import RowTable, inventory_from_doc, table_from_doc
 from sam_engine.model import Entitlement, HostScan, Scan
-from sam_engine.store.documents import TABLES, retirement_keys, scan_documents
-from sam_engine.store.fleet import Retirement, RunRef, fleet_docs, fleet_index, fleet_runs, newest_doc, \
+from sam_engine.store.documents import TABLES, retire_hosts, retirement_docs, scan_documents
+from sam_engine.store.fleet import Retired, Retirement, RunRef, fleet_docs, fleet_index, fleet_runs, newest_doc, \
     newest_source
 from sam_engine.store.interface import (
     ScanInfo,
@@ -238,12 +238,12 @@ class TinyDBStore(Store):
         self._db.table("host_scans").insert_multiple(docs.hosts)
         scans.insert(docs.scan)
 
-    def retire(self, names: Sequence[str], reason: str = "") -> list[tuple[str, str]]:
-        found = retirement_keys(self._fleet(), names, str(self.path))
-        at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self._db.table("retired").insert_multiple([{"key": k, "at": at, "reason": reason} for k in sorted(found)])
+    def retire(self, names: Sequence[str], reason: str = "") -> list[Retired]:
+        done = retire_hosts(self._fleet(), names, self.retirements(), reason, str(self.path))
+        if new := retirement_docs(done):  # hosts retired already leave the file as it was
+            self._db.table("retired").insert_multiple(new)
         self._fleet_index = None
-        return sorted(((name, key) for key, name in found.items()))
+        return done
 
     def export_documents(self) -> dict[str, list[dict]]:
         return {name: [dict(doc) for doc in self._db.table(name).all()] for name in TABLES}

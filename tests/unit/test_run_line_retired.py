@@ -1,6 +1,7 @@
 """The run line of a run that met a retired host: a run in which the retired web1 was unreachable
-keeps no stale inventory for it, and says so in the same terms as the fleet line. Runs are written as the collector callback writes them and
-ingested by the pipeline (as in ``test_fleet.py``), on each store backend.
+keeps no stale inventory for it, and says so in the same terms as the fleet line (and the run's
+``stale_kept`` in ``as_dict``); retiring web1 a second time records nothing. Runs are written as the
+collector callback writes them and ingested by the pipeline (as in ``test_fleet.py``), on each store backend.
 """
 
 from __future__ import annotations
@@ -102,3 +103,28 @@ def test_an_unreachable_host_in_the_fleet_is_counted_as_before(env):
     summary = ingest(env, "r2", stamp(-1), {"web1": None, "web2": True})
     assert "(stale inventories kept: 1); packages found=" in run_line(summary)
     assert fleet_line(summary).endswith(", 1 stale")
+
+
+def test_the_run_events_stale_kept_counts_only_hosts_still_in_the_fleet(env, capsys):
+    ingest(env, "r1", stamp(-3), {"web1": True, "web2": True, "web3": True})
+    assert retire(env, capsys, "web1")[0] == 0
+    summary = ingest(env, "r2", stamp(-1), {"web1": None, "web2": None, "web3": True})
+    run = summary.as_dict()["run"]
+    assert run["stale_kept"] == 1, run  # web2; web1 is retired, out of the fleet
+    assert f"(stale inventories kept: {run['stale_kept']}; not counted: 1 " in run_line(summary)
+
+
+def test_retiring_a_retired_host_again_says_since_when_and_records_nothing(env, capsys):
+    ingest(env, "r1", stamp(-3), {"web1": True, "web2": True})
+    code, out = retire(env, capsys, "web1")
+    assert code == 0 and out.startswith("retired web1 ("), out
+    before = state(env)
+    (first,) = before[0]
+    code, out = retire(env, capsys, "web1")
+    assert code == 0
+    assert out == f"web1: already retired on {first.at[:10]} ({first.key}); nothing recorded\n"
+    assert state(env) == before == ([first], ["web2"])
+    code, out = retire(env, capsys, "web1", "web2")  # one retired already, one not
+    assert code == 0 and out.splitlines()[0].startswith("web1: already retired on ")
+    assert out.splitlines()[1].startswith("retired web2 (")
+    assert len(state(env)[0]) == 2

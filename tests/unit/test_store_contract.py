@@ -141,13 +141,44 @@ def test_retirement_takes_a_host_out_and_keeps_history(store_location):
     with open_store(store_location) as st:
         with pytest.raises(HostNotFound, match="no host 'nope' in the fleet"):
             st.retire(["db1", "nope"])
-        assert st.retire(["db1"], "decommissioned") == [("db1", host("db1", 2).host_id)]
+        (done,) = st.retire(["db1"], "decommissioned")
+        assert (done.name, done.retirement.key, done.new) == ("db1", host("db1", 2).host_id, True)
     assert set(fleet(store_location)) == {"web1"}
     assert set(fleet(store_location, scan_id="s1")) == {"web1", "db1"}  # the fleet as it stood after s1
     with open_store(store_location, readonly=True) as st:
         (ret,) = st.retirements()
         assert (ret.key, ret.reason) == (host("db1", 2).host_id, "decommissioned")
         assert len(st.load_run("s1").hosts) == 2  # the run itself stays in history
+
+
+def test_retiring_a_retired_host_again_records_nothing(store_location):
+    with open_store(store_location) as st:
+        st.save_scan(run("s1", ok("s1", "web1", 1), ok("s1", "db1", 2)))
+    with open_store(store_location) as st:
+        (first,) = st.retire(["db1"], "decommissioned")
+    with open_store(store_location) as st:
+        db1, web1 = st.retire(["db1", "web1"], "twice")
+    assert (db1.name, db1.new, db1.retirement) == ("db1", False, first.retirement), "the retirement in force"
+    assert (web1.name, web1.new, web1.retirement.reason) == ("web1", True, "twice")
+    with open_store(store_location, readonly=True) as st:
+        assert st.retirements() == [first.retirement, web1.retirement]
+        assert st.load_scan().hosts == ()
+
+
+def test_a_host_inventoried_after_its_retirement_is_retired_anew(store_location):
+    old = [{"key": host(name, n).host_id, "at": "2026-06-10T00:00:00Z", "reason": "old"} for name, n in
+           (("web1", 1), ("db1", 2))]
+    with open_store(store_location) as st:
+        st.import_documents({"retired": old})
+        st.save_scan(run("s1", ok("s1", "web1", 1), ok("s1", "db1", 2)))  # inventoried on 2026-06-01
+        st.save_scan(run("s2", ok("s2", "web1", 1)))  # web1 again on 2026-06-15: back in the fleet
+    assert set(fleet(store_location)) == {"web1"}
+    with open_store(store_location) as st:
+        db1, web1 = st.retire(["db1", "web1"])
+    assert (db1.new, db1.retirement.at, db1.retirement.reason) == (False, "2026-06-10T00:00:00Z", "old")
+    assert web1.new and web1.retirement.at > "2026-06-15"
+    with open_store(store_location, readonly=True) as st:
+        assert len(st.retirements()) == 3 and st.load_scan().hosts == ()
 
 
 def test_as_of_a_date_rebuilds_the_fleet_of_then(store_location):
