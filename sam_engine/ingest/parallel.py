@@ -9,7 +9,7 @@ sent before and, per host, the derived ``Host``, the row ids and install times
 (machine arrays) and its problems; the main process maps the worker's row ids
 into the scan's table (one list look-up per installation) while the workers
 parse on. Hosts come back in spool order, so the ``Scan`` is the one
-``ingest.build_scan`` makes from ``ingest.read_spool`` (same hosts, order,
+``host_scans.build_scan`` makes from ``ingest.read_spool`` (same hosts, order,
 inventories and problems). Small spools are read in-process: a worker costs a
 fresh interpreter.
 
@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Callable
 
 from sam_engine.ingest import spool as ingest
+
+from sam_engine.ingest import host_scans
 from sam_engine.ingest.bulk import source_key
 from sam_engine.ingest.inventory import Inventory, RowTable, content_digest, source_counts
 from sam_engine.model import HostScan, HostStatus, Problem, Scan
@@ -62,8 +64,8 @@ def _work(paths: list[str], scope: tuple[str, ...] = (), sources: dict[str, str]
             key = source_key(raw.result or {}, raw.bulk) if sources else None
             stored = [] if key is not None and sources.get(raw.inventory_name) == key else None  # a stand-in
             try:
-                scanned, bad = ingest.reached_host_scan("", raw, _table, stored)
-            except ingest.UnreadableResult as exc:
+                scanned, bad = host_scans.reached_host_scan("", raw, _table, stored)
+            except host_scans.UnreadableResult as exc:
                 status, error, bad = HostStatus.FAILED, exc.args[0].message, [exc.args[0]]
         if status is HostStatus.OK:
             installations = scanned.installations
@@ -123,7 +125,7 @@ def _start_workers(chunks: list[list[str]], workers: int, scope: tuple[str, ...]
 def build_scan_from_spool(spool: str | Path, last_inventory: Callable[[str], HostScan | None],
                           workers: int | None = None, on_host: Callable[[], object] | None = None,
                           last_source: Callable[[str], str | None] | None = None) -> tuple[Scan, list[Problem]]:
-    """``ingest.build_scan(*ingest.read_spool(spool, stream=True))``, on ``workers`` processes for a
+    """``host_scans.build_scan(*ingest.read_spool(spool, stream=True))``, on ``workers`` processes for a
     large spool. Returns the scan and the problems (reading problems first, as the serial path).
     If a worker fails, the spool is read again in-process. ``on_host`` is called after each host
     file (for progress); ``last_source`` as for ``build_scan``."""
@@ -135,7 +137,7 @@ def build_scan_from_spool(spool: str | Path, last_inventory: Callable[[str], Hos
         except _WorkerFailed:
             pass
     run, read_problems = ingest.read_spool(spool, stream=True)
-    scan, more = ingest.build_scan(run, last_inventory, on_host=on_host, last_source=last_source)
+    scan, more = host_scans.build_scan(run, last_inventory, on_host=on_host, last_source=last_source)
     return scan, read_problems + more
 
 
@@ -155,7 +157,7 @@ def _parallel(spool, paths, last_inventory, workers, on_host=None, last_source=N
         name = ingest.name_of_file(path, run.scope)
         sources[name] = last_source(name)
     procs = _start_workers(chunks, workers, run.scope, {n: k for n, k in sources.items() if k})
-    unique = ingest.Unique(build_problems)
+    unique = host_scans.Unique(build_problems)
     try:
         for n in range(len(chunks)):
             try:
@@ -187,15 +189,15 @@ def _parallel(spool, paths, last_inventory, workers, on_host=None, last_source=N
                                                   inv[3])
                     else:
                         installations = Inventory.of(inv, table)
-                    reached, empty = ingest.checked_empty(HostScan(
+                    reached, empty = host_scans.checked_empty(HostScan(
                         run.scan_id, name, status, host, installations, collector=collector,
                         inventory_scan_id=run.scan_id, warnings=warnings, collected_at=collected_at, groups=groups,
                         topology=topology, source_digest=key), origin, last_inventory)
                     build_problems.extend(empty)
-                    hosts.append(ingest.keep_topology(reached, last_inventory))
+                    hosts.append(host_scans.keep_topology(reached, last_inventory))
                 else:
-                    hosts.append(ingest.stale_host_scan(run.scan_id, name, status, error, groups,
-                                                        last_inventory(name)))
+                    hosts.append(host_scans.stale_host_scan(run.scan_id, name, status, error, groups,
+                                                            last_inventory(name)))
     finally:
         for proc in procs:  # our own children, by handle
             if proc.poll() is None:
@@ -204,7 +206,7 @@ def _parallel(spool, paths, last_inventory, workers, on_host=None, last_source=N
             proc.wait()
     if any(proc.returncode not in (0, -9) for proc in procs):
         raise _WorkerFailed("a worker exited with an error")
-    return ingest.scan_of_run(run, hosts, last_inventory), read_problems + build_problems
+    return host_scans.scan_of_run(run, hosts, last_inventory), read_problems + build_problems
 
 
 if __name__ == "__main__":

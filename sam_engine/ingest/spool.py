@@ -1,4 +1,4 @@
-"""Ingest: read a scan spool and turn raw collector results into model records.
+"""Ingest: read a scan spool into raw host entries, checked but not yet derived.
 
 The collector callback writes one spool directory per playbook run::
 
@@ -6,17 +6,10 @@ The collector callback writes one spool directory per playbook run::
                                     "scope", "group"}
     SPOOL/hosts/<name>.json        {"inventory_name", "status", "result", "error", "collected_at", "groups"}
 
-``status`` is ``ok`` (``result`` holds a collector module's result, read by the
-platform that matches it: ``platforms.registry``), ``unreachable`` or
-``failed``. A result may also hold ``hypervisor`` (a hypervisor's raw outputs,
-read into ``HostScan.topology`` by ``topology.collected``) or ``hypervisor_error``.
-A host that was not reached keeps its previous inventory and topology, marked
-stale; it is never recorded as "no software". Nor is a reached host whose software collector found
-nothing at all (an empty or replaced package database): it is recorded failed, its last inventory kept
-(``checked_empty``). ``scope`` (may be absent) lists
-the inventory names the run targeted; one of them without a host file is
-recorded failed, its last inventory kept. ``group`` ties runs that belong
-together (slices of one AWX job).
+``status`` is ``ok`` (``result`` holds a collector module's result), ``unreachable``
+or ``failed``. ``scope`` (may be absent) lists the inventory names the run
+targeted; ``group`` ties runs that belong together (slices of one AWX job).
+``host_scans`` turns the entries into model records.
 """
 
 from __future__ import annotations
@@ -25,20 +18,13 @@ import datetime as dt
 import json
 import re
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping
 
-from sam_engine.ingest.bulk import Bulk, source_key, split
+from sam_engine.ingest.bulk import Bulk, split
 from sam_engine.ingest.spool_json import SpoolError, fast_loads, parsed, read_bytes
-from sam_engine.ingest.inventory import RowTable
-from sam_engine.model import HostScan, HostStatus, Installation, Problem, Scan, Topology
-from sam_engine.platforms.registry import platform_of
-from sam_engine.topology.collected import read_topology
-from sam_engine.vocabulary import Collector
-
-# the collector whose reading of a bulk field a stored inventory stands for (``bulk.source_key``)
-BULK_READERS = {"software": Collector.LINUX.value, "windows": Collector.WINDOWS.value, "macos": Collector.MACOS.value}
+from sam_engine.model import HostStatus, Problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,209 +192,3 @@ def _read_hosts(paths: list[Path], problems: list[Problem], scope: tuple[str, ..
             collected_at = None
         yield RawHost(name, status, result, None if error is None else str(error)[:2000], collected_at, str(path),
                       groups, bulk if result is not None else None)
-
-
-class Unique:
-    """Drops a second file for a host already read, with a problem naming both files."""
-
-    def __init__(self, problems: list[Problem]):
-        self.first: dict[str, str] = {}
-        self.problems = problems
-
-    def __call__(self, name: str, origin: str) -> bool:
-        first = self.first.setdefault(name, origin)
-        if first != origin:
-            self.problems.append(Problem(origin, f"host {name!r} is also in {first}: this file is ignored"))
-            return False
-        return True
-
-
-def reached_host_scan(scan_id: str, raw: RawHost, table: RowTable,
-                      stored: Sequence[Installation] | None = None) -> tuple[HostScan, list[Problem]]:
-    """A host the collector reached: its platform (``platforms.registry``) reads the result into
-    installations (compact, rows interned in ``table``), a host and a hypervisor's topology, and names the
-    collector. ``stored``: the host's stored inventory, whose record has the ``source_key`` of ``raw``'s
-    bulk (the caller checked): taken instead of reading the bulk into installations.
-    Raises ``UnreadableResult`` for a result the platform cannot read (a wrong type where it
-    expects a list or a mapping, a spooled bulk that is not JSON)."""
-    assert raw.result is not None
-    key = source_key(raw.result, raw.bulk)
-    reader = BULK_READERS.get(raw.bulk.field) if raw.bulk is not None else None
-    try:
-        taken = stored is not None and key is not None
-        # a package list is not parsed: its reading is taken, or it is read line by line; a Windows or
-        # macOS bulk holds the facts too
-        unparsed = reader == Collector.LINUX.value
-        result = {**raw.result, "software": []} if unparsed else _with_bulk(raw)
-        platform = platform_of(result)
-        own = platform.collector == reader
-        found = None
-        if taken and own:
-            found = stored, []  # the facts are read, the inventory is not
-        elif unparsed and own:
-            found = platform.inventory_text(result, raw.bulk.data, raw.origin, table)  # type: ignore[union-attr]
-        if found is not None:
-            installations, problems = found
-        else:
-            if unparsed:  # laid out otherwise, or another collector's result after all: read whole
-                result = _with_bulk(raw)
-                platform = platform_of(result)
-            installations, problems = platform.inventory(result, raw.origin, table)
-        # only a bulk read without a problem is keyed: a later run taking it would drop its problems
-        key = key if not problems and platform.collector == reader else None
-        warnings = result.get("warnings") or []
-        warnings = tuple(str(w) for w in warnings) if isinstance(warnings, list) else (str(warnings),)
-        host = platform.host(result, raw.inventory_name)
-        topology, more = read_topology(result.get("hypervisor"), raw.origin, raw.inventory_name)
-        own, more_own = platform.topology(result, raw.inventory_name, raw.origin)  # vCenter, Hyper-V, cloud
-        topology = joined(topology, own)
-        problems = [*problems, *more, *more_own]
-        if result.get("hypervisor_error") is not None:  # the callback's note of a failed hypervisor_facts
-            warnings += (f"{HYPERVISOR_FAILED}: {str(result['hypervisor_error'])[:500]}",)
-    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, RecursionError,
-            SpoolError) as exc:
-        raise UnreadableResult(Problem(f"{raw.origin}: result", f"unreadable ({type(exc).__name__}: "
-                                       f"{str(exc)[:200]}); the host is recorded failed")) from None
-    return HostScan(scan_id, raw.inventory_name, HostStatus.OK, host, installations, collector=platform.collector,
-                    inventory_scan_id=scan_id, warnings=warnings,
-                    collected_at=raw.collected_at, groups=raw.groups, topology=topology, source_digest=key), problems
-
-
-def _with_bulk(raw: RawHost) -> Mapping[str, Any]:
-    """``raw``'s result with its bulk parsed into place."""
-    assert raw.result is not None
-    if raw.bulk is None:
-        return raw.result
-    return {**raw.result, raw.bulk.field: parsed(raw.bulk.data, raw.origin)}
-
-
-def stored_inventory(raw: RawHost, last_source: Callable[[str], str | None] | None,
-                     last_inventory: Callable[..., HostScan | None]) -> Sequence[Installation] | None:
-    """The stored inventory of ``raw``'s host when its newest record was read from a bulk with the key
-    of the one ``raw`` holds (``bulk.source_key``); None: the bulk is read."""
-    key = source_key(raw.result or {}, raw.bulk) if last_source is not None else None
-    if key is None or last_source(raw.inventory_name) != key:
-        return None
-    last = last_inventory(raw.inventory_name, as_collected=True)  # the order a read of the list gives
-    return last.installations if last is not None and last.source_digest == key else None
-
-
-def joined(first: Topology | None, second: Topology | None) -> Topology | None:
-    """Both views of one host (its hypervisor_facts and its own collector's), or the one there is."""
-    if first is None or second is None:
-        return first or second
-    return Topology(servers=first.servers + second.servers, guests=first.guests + second.guests)
-
-
-HYPERVISOR_FAILED = "hypervisor_facts failed; the host's last topology is kept"
-
-
-def keep_topology(host_scan: HostScan, last_inventory: Callable[[str], HostScan | None]) -> HostScan:
-    """``host_scan`` with its last stored topology when its hypervisor collector failed this time: like a
-    host's inventory, a topology is not forgotten because one run could not read it."""
-    if host_scan.topology is not None or not any(w.startswith(HYPERVISOR_FAILED) for w in host_scan.warnings):
-        return host_scan
-    last = last_inventory(host_scan.inventory_name)
-    return replace(host_scan, topology=last.topology) if last is not None else host_scan
-
-
-NO_SOFTWARE = "no installed software found"
-# the collectors that inventory a machine's software (a vCenter has none of its own)
-SOFTWARE_COLLECTORS = frozenset({Collector.LINUX.value, Collector.WINDOWS.value, Collector.MACOS.value})
-
-
-def checked_empty(host_scan: HostScan, origin: str,
-                  last_inventory: Callable[[str], HostScan | None]) -> tuple[HostScan, list[Problem]]:
-    """``host_scan`` (a reached host, ``reached_host_scan``) as it is stored when its software collector
-    found nothing at all. A machine always has installed software: none is a broken or tampered
-    collection (an empty package database, or one replaced by a directory), not a machine whose software
-    was all removed. A host with a last inventory of any software is recorded failed, that inventory
-    kept stale as for a host not reached (``stale_host_scan``: its last facts and topology, not this
-    run's), with a problem; a host with none is stored as collected, with the warning ``NO_SOFTWARE``.
-    Only nothing at all counts: fewer packages than last time is a change, stored as collected."""
-    if host_scan.collector not in SOFTWARE_COLLECTORS or len(host_scan.installations):
-        return host_scan, []
-    last = last_inventory(host_scan.inventory_name)
-    if last is None or not len(last.installations):
-        return replace(host_scan, warnings=(*host_scan.warnings, NO_SOFTWARE)), []
-    when = f"of {last.collected_at[:10]}" if last.collected_at else f"of scan {last.inventory_scan_id}"
-    error = (f"the collector found no installed software (its last inventory, {when}, had "
-             f"{len(last.installations)}): kept the last inventory")
-    failed = stale_host_scan(host_scan.scan_id, host_scan.inventory_name, HostStatus.FAILED, error,
-                             host_scan.groups, last)
-    return failed, [Problem(f"{origin}: result", f"{error}; the host is recorded failed")]
-
-
-class UnreadableResult(Exception):
-    """A module result of the wrong shape; ``args[0]`` is its located ``Problem``."""
-
-
-def stale_host_scan(scan_id: str, inventory_name: str, status: HostStatus, error: str | None,
-                    groups: tuple[str, ...], previous: HostScan | None) -> HostScan:
-    """A host not reached (or failed) in this scan: its last inventory carried over, stale, with the
-    collector that produced it."""
-    if previous is None:
-        return HostScan(scan_id, inventory_name, status, None, (), collector=None, error=error, groups=groups)
-    return HostScan(scan_id, inventory_name, status, previous.host, previous.installations,
-                    collector=previous.collector, inventory_scan_id=previous.inventory_scan_id,
-                    inventory_digest=previous.inventory_digest, error=error, collected_at=previous.collected_at,
-                    groups=groups, topology=previous.topology, source_digest=previous.source_digest)
-
-
-def build_scan(
-    run: RawRun,
-    last_inventory: Callable[[str], HostScan | None],
-    table: RowTable | None = None,
-    on_host: Callable[[], object] | None = None,
-    last_source: Callable[[str], str | None] | None = None,
-) -> tuple[Scan, list[Problem]]:
-    """The model ``Scan`` of a run; hosts not reached carry their last inventory, stale, and so do
-    reached hosts whose collector found no software at all (``checked_empty``).
-
-    Inventories are compact (``inventory.Inventory``), their distinct rows interned
-    in ``table`` (a new one per scan by default). ``on_host`` is called after each host file.
-    With ``last_source`` (``Store.last_source``) a package list the host's stored inventory was read
-    from is not read again (``stored_inventory``).
-    """
-    table = RowTable() if table is None else table
-    problems: list[Problem] = []
-    hosts: list[HostScan] = []
-    unique = Unique(problems)
-    for raw in run.hosts:
-        if on_host is not None:
-            on_host()
-        if not unique(raw.inventory_name, raw.origin):
-            continue
-        status, error = raw.status, raw.error
-        if status is HostStatus.OK:
-            try:
-                stored = stored_inventory(raw, last_source, last_inventory)
-                host_scan, bad = reached_host_scan(run.scan_id, raw, table, stored)
-            except UnreadableResult as exc:
-                problems.append(exc.args[0])
-                status, error = HostStatus.FAILED, exc.args[0].message
-            else:
-                host_scan, empty = checked_empty(host_scan, raw.origin, last_inventory)
-                hosts.append(keep_topology(host_scan, last_inventory))
-                problems.extend([*bad, *empty])
-                continue
-        hosts.append(stale_host_scan(run.scan_id, raw.inventory_name, status, error, raw.groups,
-                                     last_inventory(raw.inventory_name)))
-    return scan_of_run(run, hosts, last_inventory), problems
-
-
-NO_RESULT = "targeted by the run, but no collector result came back"
-
-
-def scan_of_run(run: RawRun, hosts: list[HostScan], last_inventory: Callable[[str], HostScan | None]) -> Scan:
-    """The ``Scan`` of ``run`` with ``hosts``, plus a failed (stale) record for each host of the
-    run's scope that sent nothing: it was targeted, so it must not look untouched."""
-    seen = {h.inventory_name for h in hosts}
-    hosts = list(hosts)
-    missing = [name for name in run.scope if name not in seen]
-    for name in missing:
-        last = last_inventory(name)
-        hosts.append(stale_host_scan(run.scan_id, name, HostStatus.FAILED, NO_RESULT, last.groups if last else (),
-                                     last))
-    return Scan(run.scan_id, run.started, run.finished, run.tool_version, run.playbook, tuple(hosts),
-                scope=run.scope, group=run.group)

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 import testhosts
-from sam_engine.ingest.spool import HYPERVISOR_FAILED
+from sam_engine.ingest.host_scans import HYPERVISOR_FAILED
 from sam_engine.store import open_store
 from sam_engine.topology.link import fleet_topology
 

@@ -65,9 +65,10 @@ def write_run(root: Path, scan_id: str, hosts: dict[str, Host | None], when: str
 def store_run(root: Path, store: str, scan_id: str, hosts: dict[str, Host | None], **kw) -> None:
     """Store one run's scan as the pipeline's ingest and store stages do (no reconcile, no reports)."""
     from sam_engine.ingest import spool as ingest
+    from sam_engine.ingest import host_scans
     from sam_engine.store import open_store
 
     run, _ = ingest.read_spool(write_run(root, scan_id, hosts, **kw))
     with open_store(store) as st:
-        scan, _ = ingest.build_scan(run, st.last_inventory, last_source=st.last_source)
+        scan, _ = host_scans.build_scan(run, st.last_inventory, last_source=st.last_source)
         st.save_scan(scan)

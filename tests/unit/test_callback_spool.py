@@ -11,6 +11,8 @@ from ansible_collections.fleetsam.sam.plugins.plugin_utils import spool
 
 from sam_engine.ingest import spool as ingest
 
+from sam_engine.ingest import host_scans
+
 RECORDS = [{"source": "dpkg", "name": "bash", "version": "5.2.15-2+b7", "arch": "amd64", "vendor": "Debian",
             "install_time": 1700000000, "package_id": "dpkg:bash:amd64", "location": None, "extra": {}},
            {"source": "dpkg", "name": 'quote " and \\u0000', "version": "1", "arch": "all", "vendor": None,
@@ -111,7 +113,7 @@ def test_a_hypervisor_result_joins_the_host_software_result(callback, real_fixtu
     callback._attach("kvm01", "hypervisor", hypervisor)
     callback._attach("nohost", "hypervisor", hypervisor)  # no software result in the run: not stored
     run, problems = ingest.read_spool(callback._run_dir)
-    scan, more = ingest.build_scan(run, lambda name: None)
+    scan, more = host_scans.build_scan(run, lambda name: None)
     (hs,) = scan.hosts
     assert not problems and not more and len(hs.installations) == 2
     assert [g.name for g in hs.topology.guests] == ["db01", "web01", "batch01"]
@@ -121,10 +123,10 @@ def test_a_failed_hypervisor_collector_is_a_warning_and_keeps_the_software(callb
     callback._record("kvm02", "ok", result={"changed": False, "software": RECORDS, "host": HOST, "sources": {}})
     callback._attach("kvm02", "hypervisor_error", "virsh nodeinfo failed: the libvirt connection cannot be read")
     run, _ = ingest.read_spool(callback._run_dir)
-    scan, _ = ingest.build_scan(run, lambda name: None)
+    scan, _ = host_scans.build_scan(run, lambda name: None)
     (hs,) = scan.hosts
     assert hs.status.value == "ok" and len(hs.installations) == 2 and hs.topology is None
-    assert hs.warnings[-1].startswith(ingest.HYPERVISOR_FAILED) and "cannot be read" in hs.warnings[-1]
+    assert hs.warnings[-1].startswith(host_scans.HYPERVISOR_FAILED) and "cannot be read" in hs.warnings[-1]
 
 
 class _Result:

@@ -19,6 +19,7 @@ from sam_engine import pipeline
 from sam_engine.cli.main import main
 from sam_engine.ingest import parallel
 from sam_engine.ingest import spool as ingest
+from sam_engine.ingest import host_scans
 from sam_engine.model import HostStatus
 from sam_engine.store import open_store
 from test_fleet import facts, write_spool
@@ -88,10 +89,10 @@ def test_a_host_first_seen_with_no_software_is_stored_with_a_warning(env):
     scan, problems = store(env, "r1", "2026-11-29T01:00:00Z", {"new1": host("new1", ())})
     new1 = fleet(env)["new1"]
     assert (new1.status, new1.inventory_scan_id, len(new1.installations)) == (HostStatus.OK, "r1", 0)
-    assert new1.warnings == (ingest.NO_SOFTWARE,) and new1.error is None and problems == []
+    assert new1.warnings == (host_scans.NO_SOFTWARE,) and new1.error is None and problems == []
     store(env, "r2", "2026-11-30T01:00:00Z", {"new1": host("new1", ())})  # nothing to keep then either
     new1 = fleet(env)["new1"]
-    assert (new1.status, new1.inventory_scan_id, new1.warnings) == (HostStatus.OK, "r2", (ingest.NO_SOFTWARE,))
+    assert (new1.status, new1.inventory_scan_id, new1.warnings) == (HostStatus.OK, "r2", (host_scans.NO_SOFTWARE,))
 
 
 def test_808_packages_down_to_1_is_a_change_stored_as_collected(env, capsys):
@@ -112,11 +113,11 @@ def test_the_callback_layout_and_the_parallel_ingest_apply_the_same_rule(tmp_pat
                                              "web3": Host(), "new1": Host(packages=())},
                       when="2026-11-30T01:00:00Z")
     with open_store(db, readonly=True) as st:
-        serial, problems = ingest.build_scan(ingest.read_spool(spool)[0], st.last_inventory,
-                                             last_source=st.last_source)
+        serial, problems = host_scans.build_scan(ingest.read_spool(spool)[0], st.last_inventory,
+                                                 last_source=st.last_source)
         monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
         monkeypatch.setattr(parallel, "CHUNK_FILES", 1)
-        monkeypatch.setattr(ingest, "build_scan", lambda *a, **kw: pytest.fail("read in-process, not by workers"))
+        monkeypatch.setattr(host_scans, "build_scan", lambda *a, **kw: pytest.fail("read in-process, not by workers"))
         scan, problems_parallel = parallel.build_scan_from_spool(spool, st.last_inventory, workers=2,
                                                                  last_source=st.last_source)
     assert scan == serial and list(map(str, problems_parallel)) == list(map(str, problems))
@@ -126,7 +127,7 @@ def test_the_callback_layout_and_the_parallel_ingest_apply_the_same_rule(tmp_pat
     assert "(its last inventory, of 2026-11-29, had 808)" in hosts["web1"].error
     assert (hosts["web2"].status, len(hosts["web2"].installations)) == (HostStatus.OK, 1)
     assert (hosts["web3"].status, hosts["web3"].inventory_scan_id) == (HostStatus.OK, "r2")
-    assert (hosts["new1"].status, hosts["new1"].warnings) == (HostStatus.OK, (ingest.NO_SOFTWARE,))
+    assert (hosts["new1"].status, hosts["new1"].warnings) == (HostStatus.OK, (host_scans.NO_SOFTWARE,))
     assert [p.source.split("/")[-1] for p in problems] == ["web1.json: result"]
 
 
@@ -140,6 +141,6 @@ def test_a_vcenter_has_no_software_of_its_own_and_gets_no_warning(tmp_path):
     (tmp_path / "hosts" / "vc01.json").write_text(json.dumps({"inventory_name": "vc01", "status": "ok",
                                                               "result": result, "error": None}))
     with_inventory = lambda name: pytest.fail("a vCenter's last inventory is not looked up")  # noqa: E731
-    scan, problems = ingest.build_scan(ingest.read_spool(tmp_path)[0], with_inventory)
+    scan, problems = host_scans.build_scan(ingest.read_spool(tmp_path)[0], with_inventory)
     (vc01,) = scan.hosts
     assert (vc01.status, vc01.warnings, len(vc01.installations), problems) == (HostStatus.OK, (), 0, [])

@@ -14,6 +14,8 @@ from ansible_collections.fleetsam.sam.plugins.module_utils import pkg_parsers
 from ansible_collections.fleetsam.sam.plugins.plugin_utils import spool
 
 from sam_engine.ingest import spool as ingest
+
+from sam_engine.ingest import host_scans
 from sam_engine.ingest.inventory import RowTable
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
@@ -51,7 +53,7 @@ def inventory(run_dir, name):
     """The installations (as rows) and host the engine reads for ``name`` from the spool."""
     run, problems = ingest.read_spool(run_dir)
     (raw,) = [h for h in run.hosts if h.inventory_name == name]
-    scan, more = ingest.reached_host_scan(run.scan_id, raw, RowTable())
+    scan, more = host_scans.reached_host_scan(run.scan_id, raw, RowTable())
     assert not problems
     return sorted(repr(i) for i in scan.installations), replace(scan.host, inventory_name="-"), raw.status
 

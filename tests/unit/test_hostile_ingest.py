@@ -302,6 +302,7 @@ def test_any_host_files_are_stored_or_located_never_a_traceback(tmp_path_factory
 def test_the_parallel_ingest_reads_a_broken_spool_as_the_serial_one(tmp_path, monkeypatch):
     from sam_engine.ingest import parallel
     from sam_engine.ingest import spool as ingest
+    from sam_engine.ingest import host_scans
 
     bad = result("vim")
     bad["host"]["lscpu"] = 5
@@ -311,7 +312,7 @@ def test_the_parallel_ingest_reads_a_broken_spool_as_the_serial_one(tmp_path, mo
     spool = write_spool(tmp_path, "s1", hosts, meta={"scope": [*hosts, "web6"]})
     (spool / "hosts" / "zz.json").write_text((spool / "hosts" / f"{safe_name('web1')}.json").read_text())
     run, problems = ingest.read_spool(spool)
-    serial, more = ingest.build_scan(run, lambda name: None)
+    serial, more = host_scans.build_scan(run, lambda name: None)
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "CHUNK_FILES", 1)
     scan, problems_parallel = parallel.build_scan_from_spool(spool, lambda name: None, workers=2)

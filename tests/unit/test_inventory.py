@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from sam_engine.ingest import spool as ingest
+
+from sam_engine.ingest import host_scans
 from sam_engine.ingest import parallel as ingest_parallel
 from sam_engine.ingest.inventory import Inventory, RowTable, canonical_order
 from sam_engine.model import HostStatus, Installation
@@ -163,7 +165,7 @@ def _spool(root: Path, hosts: int) -> Path:
 def test_parallel_ingest_builds_the_same_scan(tmp_path, monkeypatch):
     spool = _spool(tmp_path / "spool", 12)
     run, problems = ingest.read_spool(spool)
-    serial, more = ingest.build_scan(run, lambda name: None)
+    serial, more = host_scans.build_scan(run, lambda name: None)
     monkeypatch.setattr(ingest_parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(ingest_parallel, "CHUNK_FILES", 5)
     parallel, problems_parallel = ingest_parallel.build_scan_from_spool(spool, lambda name: None, workers=2)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sam_engine.ingest import parallel as ingest_parallel
 from sam_engine.ingest import spool as ingest
+from sam_engine.ingest import host_scans
 from sam_engine.platforms.registry import LINUX, PLATFORMS, platform_of
 from sam_engine.store import open_store
 
@@ -71,7 +72,7 @@ def test_collector_recorded_per_host_through_ingest_and_the_store(tmp_path, monk
              "win1": recorded("windows_composite-host.json")}
     spool = write_spool(tmp_path / "s1", "s1", hosts)
     run, problems = ingest.read_spool(spool)
-    scan, more = ingest.build_scan(run, lambda name: None)
+    scan, more = host_scans.build_scan(run, lambda name: None)
     assert problems == more == []
     expected = {"lin1": (LINUX_COLLECTOR, False), "mac1": (MACOS_COLLECTOR, False), "win1": (WINDOWS_COLLECTOR, False)}
     assert collectors(scan) == expected
@@ -87,7 +88,7 @@ def test_collector_recorded_per_host_through_ingest_and_the_store(tmp_path, monk
         assert collectors(st.load_scan("s1")) == expected
         # the next run reaches only the Linux host: the others keep their inventory and its collector, stale
         run2, _ = ingest.read_spool(write_spool(tmp_path / "s2", "s2", {**hosts, "mac1": None, "win1": None}))
-        scan2, _ = ingest.build_scan(run2, st.last_inventory)
+        scan2, _ = host_scans.build_scan(run2, st.last_inventory)
         st.save_scan(scan2)
     stale = {"lin1": (LINUX_COLLECTOR, False), "mac1": (MACOS_COLLECTOR, True), "win1": (WINDOWS_COLLECTOR, True)}
     assert collectors(scan2) == stale

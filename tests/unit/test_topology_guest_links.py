@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 from sam_engine.ingest import spool as ingest
+
+from sam_engine.ingest import host_scans
 from sam_engine.topology import uuids
 from sam_engine.topology.link import fleet_topology
 
@@ -38,7 +40,7 @@ def fleet_of(tmp_path, results):
         entry = {"inventory_name": name, "status": "ok", "result": result, "error": None}
         (tmp_path / "hosts" / f"{name}.json").write_text(json.dumps(entry))
     run, problems = ingest.read_spool(tmp_path)
-    scan, more = ingest.build_scan(run, lambda name: None)
+    scan, more = host_scans.build_scan(run, lambda name: None)
     assert problems == more == []
     return fleet_topology(scan.hosts)
 

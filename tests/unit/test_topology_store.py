@@ -3,7 +3,7 @@ for a host whose run did not reach it, like its inventory."""
 
 from __future__ import annotations
 
-from sam_engine.ingest.spool import HYPERVISOR_FAILED, keep_topology, stale_host_scan
+from sam_engine.ingest.host_scans import HYPERVISOR_FAILED, keep_topology, stale_host_scan
 from sam_engine.model import GuestVM, Hardware, Host, HostScan, HostStatus, Installation, PhysicalServer, Scan, \
     Topology
 from sam_engine.store import open_store
@@ -66,6 +66,7 @@ def test_the_parallel_ingest_reads_topologies_as_the_serial_one(tmp_path, monkey
 
     from sam_engine.ingest import parallel
     from sam_engine.ingest import spool as ingest
+    from sam_engine.ingest import host_scans
 
     spool = tmp_path / "s1"
     (spool / "hosts").mkdir(parents=True)
@@ -76,7 +77,7 @@ def test_the_parallel_ingest_reads_topologies_as_the_serial_one(tmp_path, monkey
                "result": {"software": [], "host": {"machine_id": f"{n:032x}"}, **extra}}
         (spool / "hosts" / f"h{n}.json").write_text(json.dumps(doc))
     last = {"h1": HostScan("s0", "h1", HostStatus.OK, host("h1", 1), (), topology=TOPOLOGY)}
-    serial, problems = ingest.build_scan(ingest.read_spool(spool)[0], last.get)
+    serial, problems = host_scans.build_scan(ingest.read_spool(spool)[0], last.get)
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "CHUNK_FILES", 1)
     scan, problems_parallel = parallel.build_scan_from_spool(spool, last.get, workers=2)

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 from sam_engine.ingest import spool as ingest
+
+from sam_engine.ingest import host_scans
 from sam_engine.platforms.registry import platform_of
 from sam_engine.topology import fields, uuids, vmware
 
@@ -46,7 +48,7 @@ def test_ingest_reads_a_vcenter_result_as_a_topology_carrying_host(tmp_path):
     entry = {"inventory_name": "vc01", "status": "ok", "result": result(), "error": None}
     (tmp_path / "hosts" / "vc01.json").write_text(json.dumps(entry))
     run, problems = ingest.read_spool(tmp_path)
-    scan, more = ingest.build_scan(run, lambda name: None)
+    scan, more = host_scans.build_scan(run, lambda name: None)
     assert problems == more == []
     (host,) = scan.hosts
     assert host.collector == "fleetsam.sam.vcenter_facts" and len(host.installations) == 0
