@@ -21,21 +21,44 @@ through ``check`` because nothing of a half-read configuration is used.
 
 from __future__ import annotations
 
+import codecs
+import json
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import yaml
 
 from sam_engine.model import Problem
+from sam_engine.plain_text import one_line
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
 MAX_DEPTH = 64  # deeper nesting is no data file of ours, and would exhaust the reading's recursion
+# Values aliases may add to a file, beyond its own nodes: ten nested lists of ten aliases each ("billion
+# laughs", 420 bytes) would otherwise expand to 10**10 values when read.
+MAX_ALIAS_VALUES = 100_000
+SHOWN_CHARS = 60  # a longer value is cut in messages
+
+
+def quoted(text: str, conceal: Callable[[str], str] | None = None) -> str:
+    """``text`` quoted for a message, as one inert line (``plain_text``), cut past ``SHOWN_CHARS``;
+    ``conceal`` (a key mask) is applied to the whole text first, so the cut shows nothing it hides."""
+    text = conceal(text) if conceal else text
+    if len(text) > SHOWN_CHARS:
+        return one_line(json.dumps(text[:SHOWN_CHARS - 20], ensure_ascii=False)) + f"... ({len(text)} characters)"
+    return one_line(json.dumps(text, ensure_ascii=False))
+
+
+def undecodable_at(data: bytes, error: UnicodeDecodeError, encoding: str) -> tuple[int, int, int]:
+    """Offset in ``data``, line and byte of that line (1-based) of the byte ``error`` stopped at."""
+    # utf-8-sig counts error positions after the byte order mark it skipped
+    at = error.start + (len(codecs.BOM_UTF8) if encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8) else 0)
+    return at, data.count(b"\n", 0, at) + 1, at - (data.rfind(b"\n", 0, at) + 1) + 1
 
 
 def _position(problem: Problem) -> tuple[int, int]:
@@ -53,24 +76,32 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 def _unreadable_shape(root: yaml.Node) -> tuple[yaml.Node, str] | None:
     """A node no loader could walk, and why: an alias inside its own anchor (a structure that
-    contains itself), or nesting deeper than ``MAX_DEPTH``. Walked without recursion."""
-    on_path, finished = {id(root)}, set()
-    stack = [(root, iter(_children(root)))]
+    contains itself), nesting deeper than ``MAX_DEPTH``, or aliases that expand the file by more than
+    ``MAX_ALIAS_VALUES`` values. Walked without recursion; an alias is its anchor's node again."""
+    on_path, sizes = {id(root)}, {}  # sizes: values each finished node expands to, aliases included
+    kids = _children(root)
+    stack = [(root, kids, iter(kids))]
     while stack:
-        node, children = stack[-1]
-        child = next(children, None)
+        node, kids, pending = stack[-1]
+        child = next(pending, None)
         if child is None:
             stack.pop()
             on_path.discard(id(node))
-            finished.add(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in kids)
         elif id(child) in on_path:
             return child, "an alias inside its own anchor (a structure that contains itself)"
         elif len(stack) >= MAX_DEPTH:
             return child, f"nested deeper than {MAX_DEPTH} levels"
-        elif id(child) not in finished:
+        elif id(child) not in sizes:
             on_path.add(id(child))
-            stack.append((child, iter(_children(child))))
-    return None
+            kids = _children(child)
+            stack.append((child, kids, iter(kids)))
+    if sizes[id(root)] - len(sizes) <= MAX_ALIAS_VALUES:
+        return None
+    node = root  # point at the innermost structure that alone expands past the limit
+    while (bigger := next((c for c in _children(node) if sizes[id(c)] > MAX_ALIAS_VALUES), None)) is not None:
+        node = bigger
+    return node, f"its aliases expand to more than {MAX_ALIAS_VALUES} values; write the data out instead"
 
 
 class ConfigError(Exception):
@@ -78,7 +109,7 @@ class ConfigError(Exception):
 
     def __init__(self, problems: Sequence[Problem]):
         self.problems = list(problems)
-        super().__init__("\n".join(f"{p.source}: {p.message}" for p in self.problems))
+        super().__init__("\n".join(f"{one_line(p.source)}: {one_line(p.message)}" for p in self.problems))
 
 
 class Fields(dict):
@@ -93,19 +124,28 @@ class YamlFile:
     """One YAML file's node tree (``root``) with typed, located access; problems collect in ``problems``.
 
     ``label`` is how the file is named in problems and origins (default: ``path``); ``kind``
-    names what the file is in the problem of a file that cannot be read or parsed.
+    names what the file is in the problem of a file that cannot be read or parsed. ``conceal``
+    masks the values problems quote, for files that may hold secrets (licence keys).
     """
 
-    def __init__(self, path: str | Path, *, label: str | None = None, kind: str = ""):
+    def __init__(self, path: str | Path, *, label: str | None = None, kind: str = "",
+                 conceal: Callable[[str], str] | None = None):
         self.path = Path(path)
         self.label = label or str(path)
+        self.conceal = conceal
         self.problems: list[Problem] = []
         self.root: yaml.Node | None = None
+        cannot = f"cannot read {kind}" if kind else "cannot read"
         try:
-            source = self.path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or exc
-            self.problems.append(Problem(self.label, f"cannot read {kind}: {reason}" if kind else f"cannot read: {reason}"))
+            data = self.path.read_bytes()
+            source = data.decode("utf-8-sig")
+        except OSError as exc:
+            self.problems.append(Problem(self.label, f"{cannot}: {exc.strerror or exc}"))
+            return
+        except UnicodeDecodeError as exc:
+            at, line, column = undecodable_at(data, exc, "utf-8-sig")
+            self.problems.append(Problem(f"{self.label}:{line}:{column}", f"{cannot}: not UTF-8 text (byte "
+                                         f"0x{data[at]:02x}, offset {at} in the file); save it as UTF-8"))
             return
         invalid = f"{kind} is not valid YAML" if kind else "not valid YAML"
         try:
@@ -147,7 +187,7 @@ class YamlFile:
 
     def expected(self, node: yaml.Node | None, field: str, what: str) -> None:
         """Report ``field: expected <what>, got <what node holds>`` at ``node``."""
-        self.fail(node, field, f"expected {what}, got {self.shown(node)}")
+        self.fail(node, field, f"expected {what}, got {self.shown(node, self.conceal)}")
 
     def check(self) -> None:
         """Raise ``ConfigError`` when anything was wrong."""
@@ -159,11 +199,12 @@ class YamlFile:
         return node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL)
 
     @classmethod
-    def shown(cls, node: yaml.Node | None) -> str:
+    def shown(cls, node: yaml.Node | None, conceal: Callable[[str], str] | None = None) -> str:
+        """What ``node`` holds, for a message: a scalar ``quoted`` (cut, concealed), else its kind."""
         if cls.is_null(node):
             return "nothing"
         if isinstance(node, yaml.ScalarNode):
-            return f'"{node.value}"'
+            return quoted(node.value, conceal)
         return "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
 
     @classmethod
@@ -303,7 +344,7 @@ class YamlFile:
         if value is None:
             return default
         if value not in choices:
-            self.fail(node, field, f'expected one of {", ".join(choices)}, got "{value}"')
+            self.fail(node, field, f'expected one of {", ".join(choices)}, got {quoted(value, self.conceal)}')
             return default
         return value
 
@@ -314,7 +355,7 @@ class YamlFile:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            self.fail(node, field, f'expected a date YYYY-MM-DD, got "{value}"')
+            self.fail(node, field, f"expected a date YYYY-MM-DD, got {quoted(value, self.conceal)}")
             return None
 
     def pattern(self, node: yaml.Node | None, field: str, flags: int = 0) -> re.Pattern | None:

@@ -64,6 +64,14 @@ def units(quantity: int | None, metric: str | None) -> str:
 ANY_EDITION = "any"
 
 
+class OnRestated(enum.StrEnum):
+    """What a procurement import does with a row restating a stored purchase line (``entitlements.restated``)."""
+
+    REFUSE = "refuse"
+    REPLACE = "replace"
+    KEEP_BOTH = "keep-both"
+
+
 # Licensing a VM's host instead of the VM (``licensing.host_metrics``): an entitlement's choice
 # (``licensing: host|vm``) and a product rule's ``host_level`` (when the host counts).
 class Licensing(enum.StrEnum):

@@ -3,27 +3,29 @@
 The findings of the fleet (every known host with its newest inventory; with
 ``--as-of`` as it stood at the end of that day) under the policy, as text,
 JUnit XML (``report.formats.junit_document``) or Markdown; the findings of the
-types in the policy's ``fail_on`` are violations. ``DESCRIPTION`` is the
-``--help`` text.
+types in the policy's ``fail_on`` are violations. A fleet without a host (every
+host aged out after ``retire_days``) cannot be checked: exit 2, as for a store
+without a scan; a fleet whose every host is stale is checked and says so.
+``DESCRIPTION`` is the ``--help`` text.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sam_engine.cli.exit_codes import ExitCode
+from sam_engine.cli.licence import add_licences_option
 from sam_engine.plain_text import one_line
 from sam_engine.store import open_store
-from sam_engine.vocabulary import FINDING_TYPES
+from sam_engine.vocabulary import FINDING_TYPES, FindingType
 
 if TYPE_CHECKING:
     from sam_engine.findings.policy import Policy
+    from sam_engine.model import Scan
 
 DESCRIPTION = """\
 Check the fleet (every known host with its newest inventory; with --as-of,
@@ -38,8 +40,13 @@ exit codes:
   0  no violations (other findings may be listed)
   1  violations
   2  bad input: a policy or notification file mistake (file:line:col: field:
-     expected ...), a licence data error, no store or no scan stored, a bad
-     --as-of date; or any fault"""
+     expected ...), a licence data error or a licence files directory named
+     (--licences, FLEETSAM_LICENCES) that does not exist, no store or no scan
+     stored, no host in the fleet (every host past retire_days), a bad --as-of
+     date; or any fault
+
+A fleet whose every host is stale (none inventoried within stale_days) is
+checked on its last inventories, and the output says so."""
 
 
 def _headline(violations: list[dict], others: list[dict]) -> str:
@@ -49,21 +56,24 @@ def _headline(violations: list[dict], others: list[dict]) -> str:
     return f"no violations ({len(others)} other finding{'s' if len(others) != 1 else ''})"
 
 
-def render_text(violations: list[dict], others: list[dict], context: str) -> str:
+def render_text(violations: list[dict], others: list[dict], context: str, notes: tuple[str, ...] = ()) -> str:
+    """The findings a line each with their detail, then ``notes`` (warnings about the fleet) and the headline."""
     lines = []
     for verdict, rows in (("FAIL", violations), ("WARN", others)):
         for r in rows:
             lines.append(f"{verdict}  {r['severity']:8} {r['type']:15} {one_line(r['id'])}  {one_line(r['title'])}")
             lines.append(f"      {one_line(r['detail'])}")
+    lines += [f"fleetsam check: warning: {one_line(note)}" for note in notes]
     lines.append(f"fleetsam check: {_headline(violations, others)} ({one_line(context)})")
     return "\n".join(lines) + "\n"
 
 
-def render_markdown(violations: list[dict], others: list[dict], context: str) -> str:
-    """A heading, the context and a table of the findings; every value escaped as in ``summary.md``."""
+def render_markdown(violations: list[dict], others: list[dict], context: str, notes: tuple[str, ...] = ()) -> str:
+    """A heading, the context, ``notes`` and a table of the findings; every value escaped as in ``summary.md``."""
     from sam_engine.report.formats import md, md_code
 
     out = [f"## fleetsam check: {md(_headline(violations, others))}", "", f"_{md(context)}_", ""]
+    out += [line for note in notes for line in (f"**Warning:** {md(note)}", "")]
     if violations or others:
         out += ["| | Severity | Type | Finding | Hosts | Id |", "|---|---|---|---|---|---|"]
         for verdict, rows in ((":x:", violations), (":warning:", others)):
@@ -107,6 +117,32 @@ def _fail(message: str) -> int:
     return ExitCode.BAD_INPUT
 
 
+def _no_host(store, location: str, fleet: Scan, as_of: dt.date | None, retire_days: int) -> str:
+    """Why the fleet has no host to check (a check of nothing would pass): every host aged out, or none."""
+    from sam_engine.store.interface import load_fleet
+
+    known = load_fleet(store, location, as_of=as_of) if retire_days > 0 else fleet  # before ageing
+    if not known.hosts:
+        return (f"no host to check: the fleet after scan {one_line(fleet.scan_id)} has none (none scanned, or "
+                "every one retired); run a scan")
+    day = min(as_of or dt.date.today(), dt.date.today())  # as load_fleet ages hosts
+    newest = max((h.collected_at[:10] for h in known.hosts if h.collected_at), default="never")
+    return (f"no host to check on {day}: each of the fleet's {len(known.hosts)} hosts was last inventoried "
+            f"{retire_days} days or more before (the policy's retire_days), the newest on {one_line(newest)}; "
+            "run a scan, or check an earlier day with --as-of")
+
+
+def _all_stale(fleet: Scan, found: list, stale_days: int) -> tuple[str, ...]:
+    """A note when every host of the fleet has a stale-host finding: the check judged old inventories."""
+    stale = {name for f in found if f.type == FindingType.STALE_HOST for name in f.hosts}
+    if not fleet.hosts or not stale >= {hs.inventory_name for hs in fleet.hosts}:
+        return ()
+    newest = max((hs.collected_at[:10] for hs in fleet.hosts if hs.collected_at), default=None)
+    return (f"every host of the fleet ({len(fleet.hosts)}) is stale: none inventoried within stale_days "
+            f"({stale_days})" + (f", the newest on {one_line(newest)}" if newest else "")
+            + "; the check judged their last inventories: run a scan",)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from sam_engine.findings.detect import compute_findings
     from sam_engine.findings.notify import track
@@ -131,30 +167,38 @@ def cmd_check(args: argparse.Namespace) -> int:
         return ExitCode.BAD_INPUT
     with open_store(args.store, create=False, readonly=True) as store:  # a reader: no writer's lock
         scan = load_fleet(store, args.store, as_of=as_of if args.as_of else None, retire_days=policy.retire_days)
+        empty = None if scan.hosts else _no_host(store, args.store, scan, as_of if args.as_of else None,
+                                                   policy.retire_days)
         stored, states = store.entitlements(), {d["id"]: d for d in store.finding_states()}
-    ctx = load_context(replace(LicenceSettings.from_env(), licences_dir=Path(args.licences)), as_of, stored,
+    ctx = load_context(LicenceSettings.from_env(licences=args.licences), as_of, stored,
                        memory=RecognitionCache.beside(args.store))  # read, never written: a reader
     for problem in ctx.problems:
         print(problem, file=sys.stderr)
-    if ctx.has_errors:
+    if empty is not None:  # after the licence data's problems: every mistake is named at once
+        _fail(empty)
+    if ctx.has_errors or empty is not None:
         return ExitCode.BAD_INPUT
     found = compute_findings(scan, position_of(scan.hosts, ctx), ctx.entitlements, policy, as_of)
     rows = track(found, states, "", False, scan.scan_id, replay=True).rows
     rows = [r for r in rows if r["state"] != "resolved"]
+    notes = _all_stale(scan, found, policy.stale_days)
     violations = [r for r in rows if policy.fails(r["type"])]
     others = [r for r in rows if not policy.fails(r["type"])]
     context = (f"policy {chosen or 'built-in defaults'}; scan {scan.scan_id} finished {scan.finished}; "
                f"as of {as_of.isoformat()}; fails on {', '.join(policy.fail_on) or 'nothing'}")
     if args.format == "junit":
         properties = (("policy", str(chosen or "built-in defaults")), ("scan_id", scan.scan_id),
-                      ("as_of", as_of.isoformat()), ("fail_on", ", ".join(policy.fail_on)))
+                      ("as_of", as_of.isoformat()), ("fail_on", ", ".join(policy.fail_on)),
+                      *(("warning", note) for note in notes))
         text = render_junit(violations, others, policy, scan.finished, properties)
     elif args.format == "markdown":
-        text = render_markdown(violations, others, context)
+        text = render_markdown(violations, others, context, notes)
     else:
-        text = render_text(violations, others, context)
+        text = render_text(violations, others, context, notes)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
+        for note in notes:
+            print(f"fleetsam check: warning: {one_line(note)}")
         print(f"fleetsam check: {_headline(violations, others)}; {args.format} written to {args.output}")
     else:
         sys.stdout.write(text)
@@ -171,7 +215,6 @@ def register(subparsers) -> None:
     p.add_argument("--output", help="write the report to this file instead of standard output")
     p.add_argument("--as-of", help="date the findings are computed for, on the fleet as it stood at the end of "
                                    "that day, YYYY-MM-DD (default: today)")
-    p.add_argument("--licences", default=os.environ.get("FLEETSAM_LICENCES", "licences"),
-                   help="licence files directory (default: %(default)s, env FLEETSAM_LICENCES)")
+    add_licences_option(p)
     p.add_argument("--notify", help="also validate this notification file (its secret variables must be set)")
     p.set_defaults(func=cmd_check)

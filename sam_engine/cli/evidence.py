@@ -16,13 +16,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
-from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sam_engine.cli.exit_codes import ExitCode
+from sam_engine.cli.licence import add_licences_option
 from sam_engine.plain_text import one_line, one_line_fields
 from sam_engine.store import open_store
 
@@ -40,7 +38,7 @@ def _error(command: str, message: str) -> int:
 def _settings(args: argparse.Namespace) -> LicenceSettings:
     from sam_engine.licensing.context import LicenceSettings
 
-    return replace(LicenceSettings.from_env(), licences_dir=Path(args.licences))
+    return LicenceSettings.from_env(licences=args.licences)
 
 
 def _as_of(args: argparse.Namespace) -> dt.date:
@@ -189,7 +187,6 @@ def cmd_audit_pack(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add ``fleetsam diff`` and ``fleetsam audit-pack`` to the main parser's subcommands."""
-    licences = os.environ.get("FLEETSAM_LICENCES", "licences")
     p = subparsers.add_parser(
         "diff", help="what changed between two scans (default: previous vs latest)",
         description="Compare the fleet as it stood right after two stored scans: installations added, removed "
@@ -202,7 +199,7 @@ def register(subparsers) -> None:
                    help="output format (default: table)")
     p.add_argument("--as-of", help="date the licence terms of both positions are checked on, YYYY-MM-DD "
                                    "(default: today)")
-    p.add_argument("--licences", default=licences, help="licence files directory (default: %(default)s)")
+    add_licences_option(p)
     p.set_defaults(func=cmd_diff)
 
     p = subparsers.add_parser(
@@ -217,5 +214,5 @@ def register(subparsers) -> None:
     p.add_argument("--scan", help="the fleet as it stood right after this scan (default: the fleet now)")
     p.add_argument("--as-of", help="the fleet as it stood at the end of this day (unless --scan is given) and "
                                    "the licence terms valid then, YYYY-MM-DD (default: today)")
-    p.add_argument("--licences", default=licences, help="licence files directory (default: %(default)s)")
+    add_licences_option(p)
     p.set_defaults(func=cmd_audit_pack)

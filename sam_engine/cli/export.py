@@ -12,10 +12,10 @@ import argparse
 import datetime as dt
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from sam_engine.cli.exit_codes import BadInput, ExitCode
+from sam_engine.cli.licence import add_licences_option
 from sam_engine.store import open_store
 
 FORMATS = ("cyclonedx",)
@@ -55,7 +55,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         stored = store.entitlements()
     if args.host is not None and all(hs.inventory_name != args.host for hs in fleet.hosts):
         raise BadInput(f"--host {args.host}: no host of that name in the fleet; fleetsam hosts lists them")
-    settings = replace(LicenceSettings.from_env(), licences_dir=Path(args.licences))
+    settings = LicenceSettings.from_env(licences=args.licences)
     ctx = load_context(settings, as_of or dt.date.today(), stored, memory=RecognitionCache.beside(args.store))
     for problem in ctx.problems:
         print(problem, file=sys.stderr)
@@ -85,8 +85,7 @@ def register(subparsers) -> None:
     p.add_argument("--scan", metavar="ID",
                    help="the fleet right after this run (default: the fleet now; fleetsam scans lists them)")
     p.add_argument("--as-of", metavar="DATE", help="the fleet as it stood at the end of this day, YYYY-MM-DD")
-    p.add_argument("--licences", default=os.environ.get("FLEETSAM_LICENCES", "licences"),
-                   help="licence files directory (default: %(default)s, env FLEETSAM_LICENCES)")
+    add_licences_option(p)
     p.add_argument("--licensee", default=os.environ.get("FLEETSAM_LICENSEE"), metavar="ORGANISATION",
                    help="the organisation the licences were granted to, written as licensee and purchaser "
                         "(default: env FLEETSAM_LICENSEE; none when unset)")

@@ -2,10 +2,12 @@
 
 Hand-entered and imported entitlements live in the store; ``licences/*.yml``
 (``--licences``, env ``FLEETSAM_LICENCES``) are read from disk every time and
-shown beside them. Licence keys are printed masked, always. Bad input raises
-``ValidationFailed``: ``cli.commands`` prints every problem as
-``file:line:col: field: message`` on stderr and exits 2. Only ``add`` and
-``import`` may create the store; ``list``, ``show`` and ``remove`` need one.
+shown beside them; one that is stored too is shown once, with the error every
+reconciling command gives (``licensing.context.counted_once``). Licence keys
+are printed masked, always. Bad input raises ``ValidationFailed``:
+``cli.commands`` prints every problem as ``file:line:col: field: message`` on
+stderr and exits 2. Only ``add`` and ``import`` may create the store;
+``list``, ``show`` and ``remove`` need one.
 """
 
 from __future__ import annotations
@@ -13,12 +15,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sam_engine.vocabulary import METRICS
+from sam_engine.vocabulary import METRICS, OnRestated
 from sam_engine.cli.exit_codes import BadInput, ExitCode
 from sam_engine.plain_text import one_line
 from sam_engine.store import open_store, store_exists
@@ -100,14 +100,24 @@ def _stored(location: str) -> list[Entitlement]:
         return store.entitlements()
 
 
-def _licence_files(args: argparse.Namespace, stored: list[Entitlement]) -> tuple[list[Entitlement], list[Problem]]:
-    """The entitlements in the licence files (the catalogue is loaded only if there are any)."""
-    from sam_engine.entitlements.files import licence_paths, load_licence_files
+def add_licences_option(parser: argparse.ArgumentParser) -> None:
+    """``--licences DIR``, for every command that reads the licence files (``LicenceSettings.from_env``)."""
+    parser.add_argument("--licences", metavar="DIR",
+                        help="licence files directory (default: env FLEETSAM_LICENCES, else ./licences when present); "
+                             "a directory named here or in FLEETSAM_LICENCES must exist")
 
-    path = Path(args.licences)
-    if not path.exists() or (path.is_dir() and not licence_paths([path])):
-        return [], []
-    return load_licence_files([args.licences], load_default_catalogue(), stored)
+
+def _licence_files(args: argparse.Namespace, stored: list[Entitlement]) -> tuple[list[Entitlement], list[Problem]]:
+    """The entitlements in the licence files not stored too (the catalogue is loaded only if there are
+    any) and their problems; ``ValidationFailed`` when the directory named is missing."""
+    from sam_engine.entitlements.schema import ValidationFailed
+    from sam_engine.licensing.context import LicenceSettings, licence_files, licences_dir_problem
+
+    settings = LicenceSettings.from_env(licences=args.licences)
+    missing = licences_dir_problem(settings)
+    if missing is not None:  # add and import check the files for copies: a typo must not skip that
+        raise ValidationFailed([missing])
+    return licence_files(settings, load_default_catalogue, stored)
 
 
 def _print_problems(problems: list[Problem]) -> None:
@@ -218,17 +228,24 @@ def cmd_import(args: argparse.Namespace) -> int:
     catalogue = load_default_catalogue()
     with open_store(args.store) as store:
         licences, _ = _licence_files(args, store.entitlements())
-        result = import_csv(args.file, args.mapping, store, catalogue, licences)
+        result = import_csv(args.file, args.mapping, store, catalogue, licences, args.restated)
     _print_problems(list(result.warnings))
-    print(f"{result.path}: {result.rows} entitlements, {result.added} new, {result.already_stored} already stored")
+    replaced = f", {result.replaced} replaced" if result.replaced else ""
+    print(f"{result.path}: {result.rows} entitlements, {result.added} new{replaced}, "
+          f"{result.already_stored} already stored")
     return ExitCode.OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from sam_engine.entitlements.files import licence_paths, load_licence_files
     from sam_engine.entitlements.schema import ValidationFailed, has_errors, same_as_files
+    from sam_engine.licensing.context import LicenceSettings, licences_dir_problem
 
-    paths = args.paths or [args.licences]
+    settings = LicenceSettings.from_env(licences=args.licences)
+    missing = None if args.paths else licences_dir_problem(settings)
+    if missing is not None:
+        raise ValidationFailed([missing])
+    paths = args.paths or [settings.licences_dir]
     files = licence_paths(paths)
     stored = _stored(args.store) if store_exists(args.store) else []  # the files can be checked before any scan
     entitlements, problems = load_licence_files(paths, load_default_catalogue(), stored)
@@ -247,8 +264,7 @@ def register(subparsers) -> None:
         description="Add, list, show, remove, import and validate entitlements: those stored (entered by hand "
                     "or imported from procurement) and those in the licence files, which are read every time. "
                     "Licence keys are always printed masked.")
-    parser.add_argument("--licences", default=os.environ.get("FLEETSAM_LICENCES", "licences"),
-                        help="licence files directory (default: %(default)s, env FLEETSAM_LICENCES)")
+    add_licences_option(parser)
     sub = parser.add_subparsers(dest="licence_command", required=True)
 
     p = sub.add_parser("add", help="store one entitlement entered by hand",
@@ -290,6 +306,13 @@ def register(subparsers) -> None:
                                    "every row is validated first, and one bad row stores nothing.")
     p.add_argument("file", help="CSV export (XLSX is not supported: save it as CSV)")
     p.add_argument("--mapping", required=True, help="column mapping file (mappings/*.yml)")
+    restating = p.add_mutually_exclusive_group()
+    restating.add_argument("--replace", dest="restated", action="store_const", const=OnRestated.REPLACE,
+                           default=OnRestated.REFUSE,
+                           help="a row restating a stored purchase line (same PO number, product, edition and "
+                                "metric, other values) replaces the line's stored entitlements")
+    restating.add_argument("--keep-both", dest="restated", action="store_const", const=OnRestated.KEEP_BOTH,
+                           help="store such a row beside the stored ones (another purchase on the same order)")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("validate", help="check the licence files and print every problem",

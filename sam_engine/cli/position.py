@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from sam_engine.vocabulary import LICENSABLE, URGENCY, Status
 from sam_engine.cli.exit_codes import ExitCode
+from sam_engine.cli.licence import add_licences_option
 from sam_engine.plain_text import one_line, one_line_fields
 from sam_engine.store import open_store
 
@@ -118,7 +119,7 @@ def cmd_position(args: argparse.Namespace) -> int:
         scan = load_fleet(store, args.store, as_of=as_of if args.as_of else None,
                           retire_days=retire_days(policy_path()))
         stored = store.entitlements()
-    settings = replace(LicenceSettings.from_env(), licences_dir=Path(args.licences),
+    settings = replace(LicenceSettings.from_env(licences=args.licences),
                        rules_dir=Path(args.rules) if args.rules else None,
                        headcount=args.headcount, over_ratio=args.over_ratio,
                        users_file=Path(args.users) if args.users else None)
@@ -174,8 +175,7 @@ def register(subparsers) -> None:
     p.add_argument("--detail", action="store_true", help="table: show installations and the arithmetic")
     p.add_argument("--all", action="store_true",
                    help="table: also list products that need no licence and unrecognised titles")
-    p.add_argument("--licences", default=os.environ.get("FLEETSAM_LICENCES", "licences"),
-                   help="licence files directory (default: %(default)s, env FLEETSAM_LICENCES)")
+    add_licences_option(p)
     p.add_argument("--rules", default=os.environ.get("FLEETSAM_RULES"),
                    help="directory with core_factors.yml and metric_rules.yml "
                         "(default: env FLEETSAM_RULES, else the shipped catalogue/metrics/)")

@@ -12,12 +12,12 @@ expected and what was found::
 from __future__ import annotations
 
 import datetime
-import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from sam_engine.licensing.versions import version_in_range
+from sam_engine.located_yaml import quoted
 from sam_engine.vocabulary import LICENSING_CHOICES, METRICS, metric_name
 
 UNLIMITED = object()  # what parse_quantity returns for "unlimited"
@@ -26,7 +26,6 @@ UNLIMITED = object()  # what parse_quantity returns for "unlimited"
 # 5,000-digit cell from reaching int(), which refuses more than 4,300 digits with a traceback.
 MAX_DIGITS = 15
 MAX_DECIMALS = 9
-SHOWN_CHARS = 60  # a longer value is cut in messages
 
 # Active ISO 4217 codes (data: extend here when the standard changes).
 ISO_4217 = frozenset("""
@@ -69,21 +68,25 @@ class FieldError(ValueError):
 
 
 def shown(value) -> str:
-    """A value quoted for a message (``"-3"``)."""
+    """A value quoted for a message (``"-3"``): one inert line, cut when long (``located_yaml.quoted``)."""
     if isinstance(value, (list, tuple)):
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
-    text = str(value)
-    if len(text) > SHOWN_CHARS:
-        return json.dumps(text[:SHOWN_CHARS - 20], ensure_ascii=False) + f"... ({len(text)} characters)"
-    return json.dumps(text, ensure_ascii=False)
+    return quoted(str(value))
 
 
 def _scalar_text(value, what: str) -> str:
+    """The stripped text of a scalar. Text that is no Unicode (a command-line argument or stdin line
+    holding a byte UTF-8 cannot decode arrives as a lone surrogate) is refused without quoting it:
+    it may be a licence key, and it could be neither stored nor printed."""
     if isinstance(value, (list, tuple, dict, set)):
         raise FieldError(f"expected {what}, got {shown(value)}")
-    return str(value).strip()
+    text = str(value)
+    bad = next((n for n, c in enumerate(text, 1) if "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:
+        raise FieldError(f"not valid UTF-8 text (character {bad} is a byte UTF-8 cannot decode)")
+    return text.strip()
 
 
 def parse_text(value, options: ParseOptions) -> str:
@@ -155,17 +158,19 @@ def parse_date(value, options: ParseOptions) -> str:
     if isinstance(value, datetime.date):
         return value.isoformat()
     text = _scalar_text(value, "a date")
+    no_such_day = False
     try:
         if _ISO_DATE.fullmatch(text):
             return datetime.date.fromisoformat(text).isoformat()
         if options.date_format:
             return datetime.datetime.strptime(text, options.date_format).date().isoformat()
-    except ValueError:
-        pass
+    except ValueError as exc:
+        no_such_day = "day is out of range for month" in str(exc)  # both parsers' words for 2025-02-29
     expected = "YYYY-MM-DD"
-    if options.date_format:
+    if options.date_format and human_date_format(options.date_format) != expected:
         expected = f"{human_date_format(options.date_format)} or {expected}"
-    raise FieldError(f"expected a date {expected}, got {shown(value)}")
+    raise FieldError(f"expected a date {expected}, got {shown(value)}"
+                     + (", a day that does not exist" if no_such_day else ""))
 
 
 def parse_bool(value, options: ParseOptions) -> bool:
@@ -180,12 +185,19 @@ def parse_bool(value, options: ParseOptions) -> bool:
 
 
 def parse_list(value, options: ParseOptions) -> tuple[str, ...]:
-    """A list, or one text split on ``options.list_separator``; empty items dropped."""
+    """A list, or one text split on ``options.list_separator``; empty items dropped.
+
+    An item spanning lines is refused, and not quoted (it may be a licence key): it is what a CSV
+    quote left open makes of the rows after it, or keys pasted without their separator."""
     if isinstance(value, (list, tuple)):
         items = [_scalar_text(v, "a list of texts") for v in value if v is not None]
     else:
         items = _scalar_text(value, "a list of texts").split(options.list_separator)
-    return tuple(item.strip() for item in items if item.strip())
+    items = [item.strip() for item in items if item.strip()]
+    for n, item in enumerate(items, 1):
+        if len(item.splitlines()) > 1:
+            raise FieldError(f"item {n} holds a line break; expected each item on one line")
+    return tuple(items)
 
 
 def _split_currency(text: str) -> tuple[str, str | None]:

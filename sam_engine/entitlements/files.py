@@ -1,4 +1,4 @@
-"""Licences as code: entitlements written in ``licences/*.yml`` next to the inventory.
+"""Licences as code: entitlements written in ``licences/`` next to the inventory.
 
 These files are read at every run and never copied into the store: git is
 their source of truth. Each file holds one list; every entry uses the field
@@ -12,39 +12,52 @@ names of ``entitlements.FIELDS``::
         quantity: 16
         keys: [ABCDE-FGHIJ-KLMNO-PQRST-7H3KQ]
 
+A directory is read with its subdirectories (``licences/microsoft/sql.yml``):
+every ``.yml`` or ``.yaml`` file, whatever the case of the suffix, but none
+that is hidden or under a hidden directory (``.git``, ``.github``).
+
 Files are read through ``located_yaml``, so every problem carries the line and
 column of the key it is about (``licences/oracle.yml:14:5``), and scalars
 reach the validator as the text that was written (``1234.50`` stays exact).
+A value a problem quotes is masked as a key would be (``mask_key``).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import yaml
 
-from sam_engine.entitlements.schema import CatalogueLike, Checked, check_batch, validate_record
+from sam_engine.entitlements.schema import CatalogueLike, Checked, check_batch, mask_key, validate_record
 from sam_engine.located_yaml import YamlFile
 from sam_engine.model import Entitlement, Problem
 
 LICENCE_SUFFIXES = (".yml", ".yaml")
 
 
+def _yaml_files(directory: Path) -> list[Path]:
+    """Every licence file under ``directory``, subdirectories included, by path; hidden ones left out."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(root, name) for name in files
+                  if not name.startswith(".") and name.lower().endswith(LICENCE_SUFFIXES)]
+    return sorted(found, key=lambda p: p.relative_to(directory).parts)
+
+
 def licence_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """The licence files named, directories expanded to their ``*.yml`` files (sorted)."""
+    """The licence files named, directories expanded to their YAML files (see the module docstring)."""
     found: list[Path] = []
     for path in map(Path, paths):
-        if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.suffix in LICENCE_SUFFIXES and p.is_file()))
-        else:
-            found.append(path)
+        found.extend(_yaml_files(path) if path.is_dir() else [path])
     return found
 
 
 def read_licence_file(path: Path, catalogue: CatalogueLike) -> tuple[list[Checked], list[Problem]]:
     """Validate every entry of one licence file (duplicate keys are checked later, over all files)."""
-    doc = YamlFile(path, kind="licence file")
+    doc = YamlFile(path, kind="licence file", conceal=mask_key)
     if doc.unreadable:
         return [], doc.problems
     top = doc.mapping(doc.root, "", ("entitlements",), 'a mapping with an "entitlements:" list')

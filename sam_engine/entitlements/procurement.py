@@ -5,7 +5,7 @@ entitlement field, how the export writes dates and amounts, and how its own
 words translate (``Per Core`` -> ``core``)::
 
     format:
-      delimiter: ";"          # or "auto": csv.Sniffer picks one of , ; TAB |
+      delimiter: ";"          # or "auto": the one of , ; TAB | that splits the header line most
       encoding: utf-8         # a UTF-8 byte order mark is always skipped
       date_format: "%d.%m.%Y" # besides ISO YYYY-MM-DD
       decimal_comma: true     # 1.234,50
@@ -18,7 +18,8 @@ words translate (``Per Core`` -> ``core``)::
     values:                   # per field: export word -> fleetsam word
       metric: {Per Core: core}
 
-Every bad row is reported as ``po.csv:LINE:HEADER (col N): field: ...``;
+Every bad row is reported as ``po.csv:LINE:HEADER (col N): field: ...``, and a quote
+left open (which would make the rest of the file one cell) where it opened;
 ``import_csv`` stores nothing unless every row is good, and importing the
 same file again adds nothing (see ``entitlements`` for the ids).
 """
@@ -35,7 +36,7 @@ from typing import Sequence
 
 import yaml
 
-from sam_engine.entitlements.fields import FieldError, ParseOptions, parse_bool
+from sam_engine.entitlements.fields import FieldError, ParseOptions, parse_bool, shown
 from sam_engine.entitlements.schema import (
     FIELDS,
     REQUIRED,
@@ -44,12 +45,15 @@ from sam_engine.entitlements.schema import (
     ValidationFailed,
     check_batch,
     has_errors,
+    mask_key,
     same_as_files,
     validate_record,
 )
-from sam_engine.located_yaml import YamlFile
+from sam_engine.entitlements.restated import replacing, restated
+from sam_engine.located_yaml import YamlFile, undecodable_at
 from sam_engine.model import Entitlement, Problem
 from sam_engine.store.interface import Store
+from sam_engine.vocabulary import OnRestated
 
 SNIFF_DELIMITERS = ",;\t|"
 MAPPING_KEYS = ("name", "format", "columns", "defaults", "values")
@@ -75,6 +79,7 @@ class ImportResult:
     rows: int
     added: int
     warnings: tuple[Problem, ...] = ()
+    replaced: int = 0  # stored entitlements the rows replaced (``OnRestated.REPLACE``)
 
     @property
     def already_stored(self) -> int:
@@ -93,14 +98,15 @@ def _format_options(doc: YamlFile, node: yaml.Node | None) -> tuple[dict, ParseO
             problems.append(Problem(at, f"format.{key}: unknown setting; expected one of {', '.join(FORMAT_KEYS)}"))
         elif key == "delimiter" and value not in (None, "auto"):
             value = "\t" if value in ("tab", "\\t") else value
-            if not isinstance(value, str) or len(value) != 1:
-                problems.append(Problem(at, f'format.delimiter: expected "auto" or one character, got {value!r}'))
+            if not _one_mark(value) or len(value) != 1 or value == '"':
+                expected = 'expected "auto", "tab" or one character that is no letter, digit, quote or control'
+                problems.append(Problem(at, f"format.delimiter: {expected}, got {shown(value)}"))
             settings["delimiter"] = value
         elif key == "encoding" and value:
             try:
                 name = codecs.lookup(value).name
             except (LookupError, TypeError):
-                problems.append(Problem(at, f"format.encoding: unknown encoding {value!r}"))
+                problems.append(Problem(at, f"format.encoding: unknown encoding {shown(value)}"))
             else:
                 settings["encoding"] = "utf-8-sig" if name == "utf-8" else name
         elif key == "date_format" and value:
@@ -111,7 +117,7 @@ def _format_options(doc: YamlFile, node: yaml.Node | None) -> tuple[dict, ParseO
                 ok = False
             if not ok or "%" not in str(value):
                 expected = 'expected a strptime format like "%d/%m/%Y"'
-                problems.append(Problem(at, f"format.date_format: {expected}, got {value!r}"))
+                problems.append(Problem(at, f"format.date_format: {expected}, got {shown(value)}"))
             options["date_format"] = value
         elif key == "decimal_comma" and value is not None:
             try:
@@ -119,8 +125,18 @@ def _format_options(doc: YamlFile, node: yaml.Node | None) -> tuple[dict, ParseO
             except FieldError as exc:
                 problems.append(Problem(at, f"format.decimal_comma: {exc}"))
         elif key == "list_separator" and value:
+            if not _one_mark(value):
+                expected = "expected characters that are no letter, digit or control character (like ; or |)"
+                problems.append(Problem(at, f"format.list_separator: {expected}, got {shown(value)}"))
             options["list_separator"] = value
     return settings, ParseOptions(**options)
+
+
+def _one_mark(value) -> bool:
+    """Text of separator characters: no letter or digit (they occur in the values), no control
+    character but TAB (a line break ends a row, an escape is no separator anyone means)."""
+    return isinstance(value, str) and not any(c.isalnum() for c in value) and (
+        value == "\t" or value.isprintable())
 
 
 def _field_table(doc: YamlFile, node: yaml.Node | None, section: str) -> tuple[dict, dict[str, str]]:
@@ -138,7 +154,7 @@ def _field_table(doc: YamlFile, node: yaml.Node | None, section: str) -> tuple[d
 def load_mapping(path: str | Path) -> tuple[ColumnMapping | None, list[Problem]]:
     """Read and check a mapping file; None (with located problems) when it cannot be used."""
     path = str(path)
-    doc = YamlFile(path, kind="mapping file")
+    doc = YamlFile(path, kind="mapping file", conceal=mask_key)  # a CSV given as the mapping holds keys
     if doc.unreadable:
         return None, doc.problems
     problems = doc.problems
@@ -187,24 +203,53 @@ def _read_text(path: str, encoding: str) -> tuple[str | None, list[Problem]]:
     try:
         return data.decode(encoding), []
     except UnicodeDecodeError as exc:
-        # utf-8-sig counts error positions after the byte order mark it skipped
-        at = exc.start + (len(codecs.BOM_UTF8) if encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8) else 0)
-        before = data[:at].decode(encoding, "replace")
-        line = before.count("\n") + 1
-        column = at - (data.rfind(b"\n", 0, at) + 1) + 1
+        at, line, column = undecodable_at(data, exc, encoding)
         message = (f"not {encoding} text (byte 0x{data[at]:02x}, byte {column} of the line, offset {at} in the "
                    "file); set format.encoding in the mapping")
         return None, [Problem(f"{path}:{line}", message)]
 
 
-def _delimiter(text: str, mapping: ColumnMapping) -> str:
+def _delimiter(text: str, mapping: ColumnMapping) -> tuple[str, str]:
+    """The delimiter, and how it was chosen (for a message). Only the header line is looked at:
+    the rows' cells are anyone's text, and the header names the columns the mapping needs."""
     if mapping.delimiter:
-        return mapping.delimiter
-    sample = text[:65536].rsplit("\n", 1)[0] if len(text) > 65536 else text
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=SNIFF_DELIMITERS).delimiter
-    except csv.Error:
-        return ","
+        return mapping.delimiter, f"format.delimiter of {mapping.path}"
+    header = io.StringIO(text, newline="").readline()
+    columns = {d: len(next(csv.reader([header], delimiter=d), [])) for d in SNIFF_DELIMITERS}
+    return max(SNIFF_DELIMITERS, key=columns.__getitem__), "detected in the header line"  # a tie: the comma
+
+
+def _open_quote(text: str, first: int, delimiter: str) -> tuple[int, int]:
+    """Line and column (0-based) of the quoted field left open at the end of ``text``, reading the
+    record that starts on line ``first`` as the csv module does (``""`` is a quote inside one)."""
+    opened, column, field_start, quoted = (first, 0), 0, True, False
+    lines = io.StringIO(text, newline="").readlines()[first - 1:]
+    for number, line in enumerate(lines, first):
+        escaped = False  # the second quote of a ""
+        for char, after in zip(line, line[1:] + "\n"):
+            if escaped:
+                escaped = False
+            elif quoted:
+                escaped = char == '"' and after == '"'
+                quoted = not (char == '"' and not escaped)  # strict csv has checked what follows a closing quote
+            elif char == '"' and field_start:
+                quoted, field_start, opened = True, False, (number, column)
+            elif char in (delimiter, "\r", "\n"):
+                column, field_start = (column + 1 if char == delimiter else 0), True
+            else:
+                field_start = False
+    return opened
+
+
+def _unreadable(exc: csv.Error, path: str, text: str, reader, first: int, header: list[str]) -> Problem:
+    """The problem of a CSV error in the record starting on line ``first``: a quote left open is
+    located where it opened (it ran to the end of the file), any other error where it was found."""
+    if str(exc) != "unexpected end of data":
+        return Problem(f"{path}:{reader.line_num}", f"not readable as CSV: {exc}")
+    line, col = _open_quote(text, first, reader.dialect.delimiter)
+    where = f"{path}:{line}" + (f":{header[col]} (col {col + 1})" if col < len(header) else "")
+    return Problem(where, 'quoted field never closed: this quote makes the rest of the file one cell; close it, '
+                          'or write a quote inside a cell as ""')
 
 
 def read_csv(
@@ -215,8 +260,13 @@ def read_csv(
     text, problems = _read_text(path, mapping.encoding)
     if text is None:
         return [], problems
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text, mapping))
-    header = next(reader, None)
+    delimiter, chosen = _delimiter(text, mapping)
+    # strict: a quote left open is an error at the end of the file, not the rest of the file as one cell
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        return [], [_unreadable(exc, path, text, reader, 1, [])]
     if header is None:
         return [], [Problem(path, "empty file; expected a header row")]
     header = [h.strip().lstrip("\ufeff") for h in header]
@@ -229,6 +279,10 @@ def read_csv(
             problems.append(Problem(at, f'{name}: column "{title}" (from {mapping.path}) is not in the header'))
         else:
             index[name] = header.index(title)
+    if any(title not in header for title in mapping.columns.values()):
+        columns = f"{len(header)} column{'s' * (len(header) != 1)}"
+        problems.append(Problem(f"{path}:{reader.line_num}", f"the header has {columns} split on {shown(delimiter)} "
+                                f"({chosen}); is that the file's delimiter?"))
     if problems:
         return [], problems
     checked: list[Checked] = []
@@ -257,7 +311,7 @@ def read_csv(
             if ent is not None:
                 checked.append(Checked(ent, locate("keys")))
     except csv.Error as exc:
-        problems.append(Problem(f"{path}:{reader.line_num}", f"not readable as CSV: {exc}"))
+        problems.append(_unreadable(exc, path, text, reader, last_line + 1, header))
     entitlements, key_problems = check_batch(checked, existing)
     return entitlements, problems + key_problems
 
@@ -268,19 +322,35 @@ def import_csv(
     store: Store,
     catalogue: CatalogueLike,
     licences: Sequence[Entitlement] = (),
+    on_restated: OnRestated = OnRestated.REFUSE,
 ) -> ImportResult:
     """Import a procurement CSV into ``store``; raise ``ValidationFailed`` and add nothing if any row is bad.
 
     Call it inside the store session (``with open_store(...) as store``) so the
     exception discards the session. ``licences`` (from the licence files) take
     part in the duplicate-key check, and a row identical to one of them is an error.
+    A row restating a stored purchase line (``restated``) is an error, unless
+    ``on_restated`` is ``REPLACE`` (the file's rows become the line's entitlements)
+    or ``KEEP_BOTH`` (stored beside it, with a warning).
     """
     mapping, problems = load_mapping(mapping_path)
     if mapping is None:
         raise ValidationFailed(problems)
-    items, found = read_csv(csv_path, mapping, catalogue, [*store.entitlements(), *licences])
+    stored = store.entitlements()
+    items, found = read_csv(csv_path, mapping, catalogue, [*stored, *licences])
+    superseded = set(replacing(restated(items, stored), items)[0])
+    if superseded and on_restated != OnRestated.KEEP_BOTH:  # their keys go with the rows replacing them
+        kept = [e for e in stored if e.entitlement_id not in superseded]
+        items, found = read_csv(csv_path, mapping, catalogue, [*kept, *licences])
+    restating = restated(items, stored)
     problems += found + same_as_files(items, licences)
+    problems += [r.problem("warning" if on_restated == OnRestated.KEEP_BOTH else "error") for r in restating
+                 if on_restated != OnRestated.REPLACE]
     if has_errors(problems):
         raise ValidationFailed(problems)
+    removed, rows = replacing(restating, items) if on_restated == OnRestated.REPLACE else ([], {})
+    for entitlement_id in removed:
+        store.remove_entitlement(entitlement_id)
+    items = [rows.get(e.entitlement_id, e) for e in items]
     added = store.add_entitlements(items)
-    return ImportResult(str(csv_path), len(items), added, tuple(problems))
+    return ImportResult(str(csv_path), len(items), added, tuple(problems), len(removed))

@@ -33,6 +33,7 @@ from typing import Callable, Iterable, Mapping, Protocol, Sequence
 from sam_engine.entitlements import fields
 from sam_engine.entitlements.fields import FieldError, ParseOptions
 from sam_engine.model import Entitlement, Problem
+from sam_engine.plain_text import one_line
 from sam_engine.vocabulary import ANY_EDITION, Metric
 
 # Field name -> parser. The order is the order of the id hash and of listings.
@@ -79,10 +80,11 @@ class ValidationFailed(Exception):
 
 
 def format_problem(problem: Problem) -> str:
-    """``file:line:col: field: message`` (warnings say so after the location)."""
+    """``file:line:col: field: message`` (warnings say so after the location), one inert line: both
+    may quote the input (``plain_text``)."""
     if problem.severity == "error":
-        return f"{problem.source}: {problem.message}"
-    return f"{problem.source}: {problem.severity}: {problem.message}"
+        return f"{one_line(problem.source)}: {one_line(problem.message)}"
+    return f"{one_line(problem.source)}: {problem.severity}: {one_line(problem.message)}"
 
 
 def mask_key(key: str, visible: int = 5) -> str:
@@ -211,7 +213,8 @@ def validate_record(
     publisher, product, edition = values.get("publisher"), values.get("product"), values.get("edition")
     every = edition is not None and edition.strip().casefold() == ANY_EDITION
     if publisher and product and not catalogue.knows(publisher, product, None if every else edition):
-        shown = f'publisher "{publisher}", product "{product}"' + (f', edition "{edition}"' if edition else "")
+        shown = f"publisher {fields.shown(publisher)}, product {fields.shown(product)}" + (
+            f", edition {fields.shown(edition)}" if edition else "")
         fail("product", f"not in the catalogue: {shown}; fix the name or add a catalogue entry")
     elif publisher and product and edition is None:
         editions = catalogue.has_editions(publisher, product)

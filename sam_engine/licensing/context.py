@@ -17,18 +17,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from sam_engine.licensing.catalogue import Catalogue, load_catalogue
 from sam_engine.licensing.catalogue_cache import (CacheMismatch, catalogue_from_plain, catalogue_plain, inputs_digest,
                                                   shipped_catalogue)
-from sam_engine.entitlements.files import load_licence_files
+from sam_engine.entitlements.files import licence_paths, load_licence_files
+from sam_engine.entitlements.schema import CatalogueLike, same_as_files
 from sam_engine.licensing.metric_rules import CoreFactor, CoreFactorTable, MetricRules, load_rules
 from sam_engine.licensing.named_users import People, load_people
 from sam_engine.model import Entitlement, HostScan, Problem
 from sam_engine.licensing.position import DEFAULT_OVER_RATIO, LicencePosition, build_position
 from sam_engine.topology import FleetTopology
 from sam_engine.topology.link import fleet_topology
+
+
+DEFAULT_LICENCES = Path("licences")  # relative to the working directory, as policy.yml
 
 
 @dataclass(frozen=True)
@@ -41,21 +45,30 @@ class LicenceSettings:
     ``FLEETSAM_CATALOGUE_EXTRA`` (user catalogue paths, ``:``-separated),
     ``FLEETSAM_HEADCOUNT`` (employees, for per-employee licences), ``FLEETSAM_USERS``
     (the named-user aliases file; default ``users.yml`` when present).
+
+    ``licences_named_by`` says who named ``licences_dir`` (``--licences``,
+    ``FLEETSAM_LICENCES``): such a directory must exist, since a typo there
+    would silently reconcile against no licence file. None: the default
+    ``./licences``, read when present.
     """
 
-    licences_dir: Path = Path("licences")
+    licences_dir: Path = DEFAULT_LICENCES
     rules_dir: Path | None = None
     catalogue_extra: tuple[Path, ...] = ()
     headcount: int | None = None
     over_ratio: Decimal = DEFAULT_OVER_RATIO
     users_file: Path | None = None
+    licences_named_by: str | None = None
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "LicenceSettings":
+    def from_env(cls, env: dict[str, str] | None = None, licences: str | None = None) -> "LicenceSettings":
+        """The settings of the environment; ``licences``: the ``--licences`` option, before ``FLEETSAM_LICENCES``."""
         env = dict(os.environ if env is None else env)
         headcount = env.get("FLEETSAM_HEADCOUNT", "").strip()
+        named_by = "--licences" if licences else "FLEETSAM_LICENCES" if env.get("FLEETSAM_LICENCES") else None
         return cls(
-            licences_dir=Path(env.get("FLEETSAM_LICENCES") or "licences"),
+            licences_dir=Path(licences or env.get("FLEETSAM_LICENCES") or DEFAULT_LICENCES),
+            licences_named_by=named_by,
             rules_dir=Path(env["FLEETSAM_RULES"]) if env.get("FLEETSAM_RULES") else None,
             catalogue_extra=tuple(Path(p) for p in env.get("FLEETSAM_CATALOGUE_EXTRA", "").split(os.pathsep) if p),
             headcount=int(headcount) if headcount.isdigit() else None,
@@ -180,15 +193,46 @@ def load_context(settings: LicenceSettings, as_of: dt.date, stored: Sequence[Ent
         problems += found
     if rules is None:  # the shipped rules are unreadable too: no product rules, every processor weighs 1
         rules = MetricRules((), CoreFactorTable((), CoreFactor("unlisted processor", Decimal(1), "default")))
-    files: list[Entitlement] = []
-    if settings.licences_dir.exists():
-        files, more = load_licence_files([settings.licences_dir], catalogue, list(stored))
-        problems += more
+    files, more = licence_files(settings, lambda: catalogue, stored)
+    problems += more
     people = People()
     if settings.users_file is not None:
         people, more = load_people(settings.users_file)
         problems += more
     return LicenceContext(as_of, catalogue, rules, (*stored, *files), settings, tuple(problems), people, recall)
+
+
+def licences_dir_problem(settings: LicenceSettings) -> Problem | None:
+    """The error of a licence files directory that was named but is missing, or is not a directory."""
+    where = settings.licences_dir
+    if where.is_dir() or not (settings.licences_named_by or where.exists()):
+        return None  # a directory, or the default ./licences absent: no licence files
+    state = "is not a directory" if where.exists() else "does not exist"
+    named = f" (named by {settings.licences_named_by})" if settings.licences_named_by else ""
+    return Problem(str(where), f"the licence files directory{named} {state}: expected a directory of licence files")
+
+
+def counted_once(stored: Sequence[Entitlement], files: Sequence[Entitlement]) -> tuple[list[Entitlement],
+                                                                                         list[Problem]]:
+    """The licence files' entitlements that are not stored too, and an error for each that is
+    (``same_as_files``): an entitlement defined twice counts once, and is a licence data error."""
+    ids = {e.entitlement_id for e in stored}
+    return [e for e in files if e.entitlement_id not in ids], same_as_files(stored, files)
+
+
+def licence_files(settings: LicenceSettings, catalogue: Callable[[], CatalogueLike],
+                  stored: Sequence[Entitlement]) -> tuple[list[Entitlement], list[Problem]]:
+    """The entitlements of the licence files of ``settings`` beside the ``stored`` ones, and their
+    problems; ``catalogue`` is called only when there is a licence file to validate."""
+    missing = licences_dir_problem(settings)
+    if missing is not None:
+        return [], [missing]
+    paths = licence_paths([settings.licences_dir]) if settings.licences_dir.is_dir() else []
+    if not paths:
+        return [], []
+    files, problems = load_licence_files(paths, catalogue(), list(stored))
+    files, twice = counted_once(stored, files)
+    return files, problems + twice
 
 
 @contextmanager

@@ -29,6 +29,7 @@ def run_check(tmp_path, capsys, hosts) -> tuple[int, Path]:
     store = str(tmp_path / "db.json")
     store_run(tmp_path, store, "s1", hosts)
     (tmp_path / "policy.yml").write_text(POLICY)
+    (tmp_path / "licences").mkdir()  # none: a directory named must exist
     out = tmp_path / "check.xml"
     code = main(["--store", store, "check", "--policy", str(tmp_path / "policy.yml"), "--as-of", "2026-06-30",
                  "--licences", str(tmp_path / "licences"), "--format", "junit", "--output", str(out)])

@@ -169,7 +169,7 @@ def test_validate(run, tmp_path):
     assert code == 2 and out == ""
     assert err.splitlines() == [
         f'{broken}:5:5: quantity: expected a whole number >= 0, got "lots"',
-        f'{broken}:6:5: term_start: expected a date YYYY-MM-DD, got "2024-02-30"',
+        f'{broken}:6:5: term_start: expected a date YYYY-MM-DD, got "2024-02-30", a day that does not exist',
         f'{broken}:3:5: product: not in the catalogue: publisher "Oracle", product "Databse"; '
         "fix the name or add a catalogue entry",
     ]
@@ -215,3 +215,57 @@ def test_cli_import_of_10000_rows_with_one_bad_row_changes_nothing(tmp_path, cap
     assert f"{big}:6202:Metric (col 4): metric:" in err  # header is line 1, row 6200 is line 6202
     assert len(err.strip().splitlines()) == 1
     assert store.read_bytes() == before
+
+
+def test_an_entitlement_both_stored_and_in_a_licence_file_is_listed_once_with_an_error(run, tmp_path):
+    code, out, _ = run("add", "--publisher", "TeamViewer", "--product", "TeamViewer", "--metric", "named_user",
+                       "--quantity", "2", "--po", "PO-77")
+    ent_id = out.split()[-1]
+    tv = tmp_path / "licences" / "tv.yml"
+    tv.write_text("entitlements:\n  - publisher: TeamViewer\n    product: TeamViewer\n    metric: named_user\n"
+                  "    quantity: 2\n    po_number: PO-77\n")
+    twice = f"cli: the same entitlement is already in {tv}:2 ({ent_id}); keep only one of them"
+    code, text, err = run("list", "--format", "json")
+    assert code == 2 and [v["origin"] for v in json.loads(text)] == ["cli"] and twice in err
+    code, shown, err = run("show", ent_id)
+    assert code == 2 and f"entitlement_id    {ent_id}" in shown and twice in err and "more than one" not in err
+    code, _, err = run("validate")
+    assert code == 2 and twice in err  # the one rule, as every reconciling command applies it
+
+
+def test_a_licences_directory_named_but_missing_is_an_error_the_default_one_is_none(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli_licence, "load_default_catalogue", FakeCatalogue)
+    monkeypatch.chdir(tmp_path)  # no ./licences here
+    monkeypatch.delenv("FLEETSAM_LICENCES", raising=False)
+    empty_store(tmp_path)
+    store = ["--store", str(tmp_path / "store.json"), "licence"]
+    missing = tmp_path / "licenses"  # a typo
+    assert main([*store, "--licences", str(missing), "list"]) == 2
+    assert capsys.readouterr().err == (f"{missing}: the licence files directory (named by --licences) does not "
+                                       "exist: expected a directory of licence files\n")
+    monkeypatch.setenv("FLEETSAM_LICENCES", str(missing))
+    before = (tmp_path / "store.json").read_bytes()
+    assert main([*store, "add", "--publisher", "Oracle", "--product", "Database", "--metric", "core",
+                 "--quantity", "2"]) == 2  # its copies in the files could not be looked for
+    assert "(named by FLEETSAM_LICENCES) does not exist" in capsys.readouterr().err
+    assert (tmp_path / "store.json").read_bytes() == before
+    (tmp_path / "a-file").write_text("entitlements: []\n")
+    assert main([*store, "--licences", str(tmp_path / "a-file"), "list"]) == 2
+    assert "(named by --licences) is not a directory" in capsys.readouterr().err
+    monkeypatch.delenv("FLEETSAM_LICENCES")
+    assert main([*store, "list"]) == 0  # the default ./licences, absent: no licence files
+    assert capsys.readouterr().err == ""
+
+
+def test_add_with_bytes_that_are_not_utf8_names_the_flag_and_stores_nothing(run, tmp_path, monkeypatch):
+    # argv and stdin carry such bytes as lone surrogates: hashing the id raised UnicodeEncodeError (exit 2, "--debug")
+    empty_store(tmp_path)
+    before = (tmp_path / "store.json").read_bytes()
+    code, out, err = add(run, "--vendor", "Ven\udcffdor")
+    assert (code, out, err) == (2, "", "--vendor: vendor: not valid UTF-8 text (character 4 is a byte UTF-8 cannot "
+                                       "decode)\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO("KEY-\udcff\udcfe-12345\n"))
+    code, out, err = add(run, "--key-stdin")
+    assert (code, out) == (2, "") and err == ("--key: keys: not valid UTF-8 text (character 5 is a byte UTF-8 cannot "
+                                              "decode)\n")
+    assert (tmp_path / "store.json").read_bytes() == before

@@ -1,13 +1,16 @@
 """The entitlement schema and validator: every rule, with its exact located message."""
 
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from sam_engine.entitlements.fields import ParseOptions
-from sam_engine.entitlements.schema import Checked, check_batch, entitlement_id, mask_key, validate_record
+from sam_engine.entitlements.schema import (Checked, check_batch, entitlement_id, format_problem, mask_key,
+                                            validate_record)
 from sam_engine.licensing.catalogue import load_catalogue
-from sam_engine.entitlements.files import load_licence_files
+from sam_engine.entitlements.files import licence_paths, load_licence_files
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "Q7M2K-4HXRT-9WBCP-V3D8J-7H3KQ"
@@ -128,7 +131,8 @@ def test_declared_date_format():
     assert check(record(term_start="31/01/2024"), options)[0].term_start == "2024-01-31"
     assert check(record(term_start="2024-01-31"), options)[0].term_start == "2024-01-31"
     assert check(record(term_start="31/02/2024"), options)[1] == [
-        'x.csv:7:term_start: term_start: expected a date DD/MM/YYYY or YYYY-MM-DD, got "31/02/2024"']
+        'x.csv:7:term_start: term_start: expected a date DD/MM/YYYY or YYYY-MM-DD, got "31/02/2024", '
+        'a day that does not exist']
 
 
 @pytest.mark.parametrize("text, options, amount", [
@@ -282,3 +286,68 @@ def test_malformed_licence_files_are_located(tmp_path):
         f"{twice}:3:5: error: publisher: given twice (first at {twice}:2:5)",
         f"{tmp_path / 'missing.yml'}: error: cannot read licence file: No such file or directory",
     ]
+
+
+def test_a_date_in_the_iso_format_is_not_offered_twice_and_a_missing_day_is_named():
+    options = ParseOptions(date_format="%Y-%m-%d")  # mappings/generic.yml declares ISO
+    assert check(record(term_start="2025-02-29"), options)[1] == [
+        'x.csv:7:term_start: term_start: expected a date YYYY-MM-DD, got "2025-02-29", a day that does not exist']
+    assert check(record(term_start="1.2.2025"), options)[1] == [
+        'x.csv:7:term_start: term_start: expected a date YYYY-MM-DD, got "1.2.2025"']
+
+
+def test_text_that_is_not_utf8_is_a_field_error_not_a_crash():
+    # a command-line byte UTF-8 cannot decode arrives as a lone surrogate; hashing the id raised UnicodeEncodeError
+    ent, problems = check(record(vendor="Ven\udcffdor", keys=["KEY-\udcff\udcfe-12345"]))
+    assert ent is None and problems == [
+        "x.csv:7:vendor: vendor: not valid UTF-8 text (character 4 is a byte UTF-8 cannot decode)",
+        "x.csv:7:keys: keys: not valid UTF-8 text (character 5 is a byte UTF-8 cannot decode)"]
+
+
+def test_problems_are_formatted_as_one_inert_line():
+    ent, problems = validate_record(record(product="SQL\x1b[2J\x1b]0;owned\x07Server\u202e", quantity="\x9b2J\u2028x"),
+                                    "x.yml:3", FakeCatalogue(unknown=("SQL\x1b[2J\x1b]0;owned\x07Server\u202e",)))
+    lines = [format_problem(p) for p in problems]
+    assert lines == ['x.yml:3: quantity: expected a whole number >= 0, got "\\x9b2J\\u2028x"',
+                     'x.yml:3: product: not in the catalogue: publisher "Oracle", product '
+                     '"SQL\\u001b[2J\\u001b]0;owned\\u0007Server\\u202e", edition "Enterprise"; '
+                     'fix the name or add a catalogue entry']
+    assert format_problem(replace(problems[0], source="x\u202e.yml", severity="warning")).startswith(
+        "x\\u202e.yml: warning: ")
+
+
+def test_licence_files_in_subdirectories_and_with_any_yaml_suffix_are_read(tmp_path):
+    entry = "entitlements:\n  - {publisher: Oracle, product: Database, metric: processor, quantity: %d}\n"
+    (tmp_path / "microsoft").mkdir()
+    (tmp_path / ".git").mkdir()
+    files = [write(tmp_path, "microsoft/sql.yml", entry % 1), write(tmp_path, "oracle.YML", entry % 2),
+             write(tmp_path, "zz.yaml", entry % 3)]
+    write(tmp_path, ".git/config.yml", "not: a licence file")
+    write(tmp_path, "notes.txt", "not read")
+    assert licence_paths([tmp_path]) == files
+    ents, problems = load_licence_files([tmp_path], FakeCatalogue())
+    assert problems == [] and [e.quantity for e in ents] == [1, 2, 3]
+
+
+def test_a_licence_key_out_of_place_is_shown_masked(tmp_path):
+    # an indentation slip made the key an entitlement of its own, printed in full
+    path = write(tmp_path, "indent.yml", "entitlements:\n  - publisher: Oracle\n    keys:\n  - " + KEY + "\n"
+                                         "  - " + "LONG-" * 30 + "KEY\n")
+    _, problems = load_licence_files([path], FakeCatalogue())
+    assert [str(p) for p in problems][-2:] == [
+        f'{path}:4:5: error: expected an entitlement (a mapping of fields), got "XXXXX-XXXXX-XXXXX-XXXXX-7H3KQ"',
+        f'{path}:5:5: error: expected an entitlement (a mapping of fields), got '
+        '"XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-"... (153 characters)']
+
+
+def test_aliases_that_expand_a_licence_file_beyond_reason_are_refused_quickly(tmp_path):
+    lines = ["entitlements:", "  - {publisher: Oracle, product: Database, metric: processor, quantity: 1}",
+             "  - publisher: Oracle", "    n0: &l0 [a, a, a, a, a, a, a, a, a, a]"]
+    lines += [f"    n{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 9)]
+    path = write(tmp_path, "laughs.yml", "\n".join(lines) + "\n")
+    started = time.monotonic()
+    ents, problems = load_licence_files([path], FakeCatalogue())
+    assert ents == [] and [str(p) for p in problems] == [
+        f"{path}:8:9: error: licence file is not valid YAML: its aliases expand to more than 100000 values; "
+        "write the data out instead"]
+    assert time.monotonic() - started < 2

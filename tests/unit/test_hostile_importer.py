@@ -83,6 +83,7 @@ def test_any_rows_import_whole_or_not_at_all_with_located_problems(workspace, ro
         return
     event("imported")
     assert result.rows <= len(rows)
+    (tmp / "none").mkdir(exist_ok=True)  # no licence file: a directory named must exist
     base = ["--store", str(store), "licence", "--licences", str(tmp / "none"), "list"]
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as mp:

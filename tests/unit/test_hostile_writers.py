@@ -91,6 +91,7 @@ def test_a_line_break_in_a_package_name_cannot_split_an_installations_row():
 def test_licence_list_csv_has_no_live_formula(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli_licence, "load_default_catalogue",
                         lambda: type("C", (), {"knows": lambda *a: True, "has_editions": lambda *a: None})())
+    (tmp_path / "none").mkdir()  # no licence file: a directory named must exist
     base = ["--store", str(tmp_path / "store.json"), "licence", "--licences", str(tmp_path / "none")]
     assert main([*base, "add", "--publisher", "=HYPERLINK(\"http://x\")", "--product", "@SUM(A1)", "--metric", "core",
                  "--quantity", "4", "--vendor", "ACME\n=cmd|' /C calc'!A0", "--po=-1+2"]) == 0

@@ -1,10 +1,12 @@
 """The one located-YAML reader: every mistake a Problem at file:line:col with its field and what was expected."""
 
+import time
 from decimal import Decimal
 
 import pytest
 
-from sam_engine.located_yaml import ConfigError, YamlFile
+from sam_engine.located_yaml import MAX_ALIAS_VALUES, ConfigError, YamlFile
+from sam_engine.model import Problem
 
 
 def read(tmp_path, text, **kwargs):
@@ -27,8 +29,20 @@ def test_unreadable_file_is_a_problem_not_an_exception(tmp_path):
     doc = YamlFile(tmp_path / "missing.yml", kind="licence file")
     assert doc.unreadable
     assert located(doc) == [f"{tmp_path / 'missing.yml'}: cannot read licence file: No such file or directory"]
-    (tmp_path / "binary.yml").write_bytes(b"a: \xff\n")
-    assert YamlFile(tmp_path / "binary.yml").problems[0].message.startswith("cannot read: 'utf-8' codec")
+
+
+def test_a_file_that_is_not_utf8_is_located_at_its_first_bad_byte(tmp_path):
+    (tmp_path / "latin1.yml").write_bytes("entitlements:\n  - vendor: Müller\n".encode("latin-1"))
+    (tmp_path / "utf16.yml").write_bytes("a: 1\n".encode("utf-16"))
+    (tmp_path / "bom.yml").write_bytes(b"\xef\xbb\xbfa: 1\nb: \xfc\n")
+    names = ("latin1.yml", "utf16.yml", "bom.yml")
+    assert [located(YamlFile(tmp_path / name, kind="licence file")) for name in names] == [
+        [f"{tmp_path / 'latin1.yml'}:2:14: cannot read licence file: not UTF-8 text (byte 0xfc, offset 27 in the "
+         "file); save it as UTF-8"],
+        [f"{tmp_path / 'utf16.yml'}:1:1: cannot read licence file: not UTF-8 text (byte 0xff, offset 0 in the file); "
+         "save it as UTF-8"],
+        [f"{tmp_path / 'bom.yml'}:2:4: cannot read licence file: not UTF-8 text (byte 0xfc, offset 11 in the file); "
+         "save it as UTF-8"]]
 
 
 def test_unknown_and_repeated_keys_are_located_at_the_key(tmp_path):
@@ -107,3 +121,41 @@ def test_a_structure_no_loader_could_walk_is_rejected_at_reading(tmp_path, text,
     assert doc.unreadable
     assert located(doc) == [f"{doc.path}:{where}: licence file is not valid YAML: {why}" + (
         " (a structure that contains itself)" if "alias" in why else "")]
+
+
+def laughs(levels: int) -> str:
+    lines = ["n0: &l0 [a, a, a, a, a, a, a, a, a, a]"]
+    return "\n".join(lines + [f"n{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, levels + 1)]) + "\n"
+
+
+def test_aliases_expanding_past_the_limit_are_rejected_at_reading_and_at_once(tmp_path):
+    # "billion laughs": 7 levels took 6.7 s and 260 MB in plain(), 8 levels raised MemoryError
+    started = time.monotonic()
+    doc = read(tmp_path, laughs(8), kind="mapping file")
+    assert doc.unreadable and time.monotonic() - started < 2
+    assert located(doc) == [f"{doc.path}:5:5: mapping file is not valid YAML: its aliases expand to more than "
+                            f"{MAX_ALIAS_VALUES} values; write the data out instead"]
+
+
+def test_aliases_within_the_limit_and_big_files_without_aliases_are_read(tmp_path):
+    doc = read(tmp_path, laughs(3))  # 11,111 values from 40 nodes
+    assert doc.problems == [] and len(doc.plain(doc.root)["n3"]) == 10
+    doc = read(tmp_path, "items:\n" + "  - {a: 1, b: 2}\n" * 30_000)  # 150,000 nodes, no alias
+    assert doc.problems == [] and len(doc.plain(doc.root)["items"]) == 30_000
+
+
+def test_values_quoted_in_problems_are_cut_inert_and_concealed_when_asked(tmp_path):
+    doc = read(tmp_path, 'a: "' + "x" * 100 + '"\nb: "SQL\\e[2J\\u202eServer"\n')
+    top = doc.mapping(doc.root, "")
+    doc.expected(top["a"], "a", "a list")
+    doc.expected(top["b"], "b", "a list")
+    assert located(doc) == [f'{doc.path}:1:4: a: expected a list, got "{"x" * 40}"... (100 characters)',
+                            f'{doc.path}:2:4: b: expected a list, got "SQL\\u001b[2J\\u202eServer"']
+    doc = read(tmp_path, "key: ABCDE-FGHIJ-KLMNO-PQRST-7H3KQ\n", conceal=lambda text: "*" * len(text))
+    doc.expected(doc.mapping(doc.root, "")["key"], "key", "a list")
+    assert located(doc) == [f'{doc.path}:1:6: key: expected a list, got "{"*" * 29}"']
+
+
+def test_a_config_error_is_printed_as_inert_lines():
+    error = ConfigError([Problem("policy.yml:1:1", "x: got \"\x1b]0;owned\x07\u2028\"")])
+    assert str(error) == 'policy.yml:1:1: x: got "\\x1b]0;owned\\x07\\u2028"'

@@ -213,3 +213,97 @@ def test_check_reads_policy_from_environment(fleet_store, capsys, tmp_path, monk
     # the day after the scan: by today the host may be past retire_days and out of the position
     assert cli.main(["--store", store, "check", "--as-of", "2026-07-01"]) == 0
     assert "no violations (1 other finding)" in capsys.readouterr().out
+
+
+# --- what check reconciles: the licence data as every reconciling command reads it; the fleet it judges -----
+
+TV_FILE = "entitlements:\n  - publisher: TeamViewer\n    product: TeamViewer\n    metric: device\n    quantity: 1\n"
+
+
+def test_an_entitlement_stored_and_in_a_licence_file_counts_once_and_is_a_licence_data_error(fleet_store, capsys,
+                                                                                               tmp_path):
+    import datetime as dt
+
+    from sam_engine.licensing.context import LicenceSettings, load_context, position_of
+    from sam_engine.store import open_store
+
+    store = fleet_store({"desk1": Host(("helpdesk",), (TEAMVIEWER,)), "desk2": Host(("helpdesk",), (TEAMVIEWER,))})
+    assert cli.main(["--store", store, "licence", "add", "--publisher", "TeamViewer", "--product", "TeamViewer",
+                     "--metric", "device", "--quantity", "1"]) == 0
+    ent_id = capsys.readouterr().out.split()[-1]
+    (tmp_path / "licences" / "tv.yml").write_text(TV_FILE)
+    twice = (f"cli: error: the same entitlement is already in {tmp_path / 'licences' / 'tv.yml'}:2 ({ent_id}); "
+             "keep only one of them")
+    for argv in (["check"], ["position"]):  # a licence data error: exit 2, as for a rejected licence file
+        assert cli.main(["--store", store, *argv, "--as-of", "2026-06-30"]) == 2, argv
+        out, err = capsys.readouterr()
+        assert out == "" and twice in err, argv
+    with open_store(store, create=False) as st:
+        stored, fleet = st.entitlements(), st.load_scan()
+    ctx = load_context(LicenceSettings.from_env(), dt.date(2026, 6, 30), stored)
+    assert [e.origin for e in ctx.entitlements] == ["cli"] and ctx.has_errors
+    (teamviewer,) = [p for p in position_of(fleet.hosts, ctx) if p.product == "TeamViewer"]
+    assert (teamviewer.consumption.quantity, teamviewer.owned) == (2, 1)  # owned once, not twice
+
+
+@pytest.mark.parametrize("named_by", ["--licences", "FLEETSAM_LICENCES"])
+def test_a_licences_directory_named_but_missing_stops_every_reconciling_command(fleet_store, capsys, tmp_path,
+                                                                                 monkeypatch, named_by):
+    from fleet_spools import write_run
+
+    store = fleet_store({"web1": Host(("web",), (BASH, TEAMVIEWER))})
+    missing = tmp_path / "no" / "licences"
+    monkeypatch.setenv("FLEETSAM_LICENCES", str(missing if named_by == "FLEETSAM_LICENCES" else tmp_path))
+    option = ["--licences", str(missing)] if named_by == "--licences" else []
+    says = (f"{missing}: error: the licence files directory (named by {named_by}) does not exist: expected a "
+            "directory of licence files\n")
+    for argv in (["check", "--as-of", "2026-06-30"], ["position", "--as-of", "2026-06-30"]):
+        assert cli.main(["--store", store, *argv, *option]) == 2, argv  # not 1: nothing was judged
+        assert capsys.readouterr() == ("", says), argv
+    if named_by == "FLEETSAM_LICENCES":  # what the callback and fleetsam ingest read
+        spool = write_run(tmp_path, "s2", {"web1": Host(("web",), (BASH,))})
+        assert cli.main(["--store", store, "ingest", str(spool), "--report-dir", str(tmp_path / "r")]) == 2
+        assert says in capsys.readouterr().out  # the run's closing lines
+
+
+def test_the_default_licences_directory_absent_is_no_licence_file(fleet_store, capsys, tmp_path, monkeypatch):
+    store = fleet_store({"web1": Host(("web",), (BASH,))})
+    monkeypatch.delenv("FLEETSAM_LICENCES")
+    (tmp_path / "licences").rmdir()  # ./licences, the default when nothing names one
+    assert check(store) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "no violations" in out
+
+
+def test_check_of_a_fleet_every_host_aged_out_of_exits_2_as_a_store_without_scan(fleet_store, capsys, tmp_path):
+    from sam_engine.store import open_store
+
+    store = fleet_store({"web1": Host(("web",), (BASH,)), "web2": Host(("web",), (BASH,))})  # finished 2026-06-30
+    assert check(store, "--as-of", "2026-10-01") == 2
+    assert capsys.readouterr() == ("", "fleetsam check: error: no host to check on 2026-10-01: each of the fleet's "
+                                       "2 hosts was last inventoried 90 days or more before (the policy's "
+                                       "retire_days), the newest on 2026-06-30; run a scan, or check an earlier day "
+                                       "with --as-of\n")
+    assert cli.main(["--store", store, "check"]) == 2  # today: long after 2026-06-30 too
+    assert "no host to check on" in capsys.readouterr().err
+    with open_store(str(tmp_path / "empty.json")):
+        pass
+    assert cli.main(["--store", str(tmp_path / "empty.json"), "check"]) == 2
+    assert "no scan stored" in capsys.readouterr().err
+
+
+def test_check_says_when_every_host_of_the_fleet_is_stale(fleet_store, capsys, tmp_path):
+    store = fleet_store({"web1": Host(("web",), (BASH,)), "web2": Host(("web",), (BASH,))})
+    note = ("every host of the fleet (2) is stale: none inventoried within stale_days (7), the newest on "
+            "2026-06-30; the check judged their last inventories: run a scan")
+    assert check(store, "--as-of", "2026-07-10") == 0  # stale-host findings are not in fail_on
+    assert f"fleetsam check: warning: {note}\nfleetsam check: no violations (2 other findings)" in capsys.readouterr().out
+    assert check(store, "--as-of", "2026-07-10", "--format", "markdown") == 0
+    assert f"**Warning:** {note.replace('_', chr(92) + '_')}" in capsys.readouterr().out
+    assert check(store, "--as-of", "2026-07-10", "--format", "junit", "--output", str(tmp_path / "j.xml")) == 0
+    assert f"fleetsam check: warning: {note}\n" in capsys.readouterr().out
+    properties = {p.get("name"): p.get("value") for p in ET.parse(tmp_path / "j.xml").getroot().iter("property")}
+    assert properties["warning"] == note
+    store_run(tmp_path, store, "s2", {"web1": Host(("web",), (BASH,))}, when="2026-07-09T01:00:00Z")
+    assert check(store, "--as-of", "2026-07-10") == 0
+    assert "every host" not in capsys.readouterr().out  # web1 is fresh

@@ -188,7 +188,7 @@ def test_unusable_mapping_files_are_located_errors(tmp_path):
     mapping_, problems = load_mapping(mapping)
     assert mapping_ is None and [f"{p.source}: {p.message}" for p in problems] == [
         f'{mapping}:2:3: format.decimal_comma: expected yes or no (true/false), got "perhaps"',
-        f"{mapping}:3:3: format.date_format: expected a strptime format like \"%d/%m/%Y\", got 'DD/MM'",
+        f"{mapping}:3:3: format.date_format: expected a strptime format like \"%d/%m/%Y\", got \"DD/MM\"",
         f"{mapping}:7:3: columns.qty: unknown entitlement field; expected one of publisher, product, edition, "
         "version_range, metric, quantity, term_start, term_end, maintenance_end, downgrade_rights, suite_components, "
         "vendor, po_number, invoice, purchase_date, unit_cost, pack_size, currency, keys, licensing",
@@ -248,3 +248,91 @@ def test_a_row_identical_to_a_licence_file_entry_is_refused(tmp_path):
         import_csv(path, GENERIC, store, FakeCatalogue(), licences=[from_file])
     assert str(failed.value) == (f"{path}:2: the same entitlement is already in licences/ms.yml:4 "
                                  f"({from_file.entitlement_id}); keep only one of them")
+
+
+def unquoted(n, **changes):
+    """A row as a line written by hand: no cell quoted (the unit cost without its comma)."""
+    return ",".join(row(n, **{"Unit Cost": "1859", **changes}))
+
+
+def test_a_quote_left_open_is_located_where_it_opened_and_imports_nothing(tmp_path):
+    # csv read the rest of the file into the open cell: two rows were lost and the import said "1 new"
+    store = tmp_path / "store.json"
+    import_into(store, write_csv(tmp_path / "first.csv", [row(99)]))
+    before = store.read_bytes()
+    path = tmp_path / "po.csv"
+    rows = [unquoted(1) + ',"12"" rack, see ticket', unquoted(2) + ",", unquoted(3) + ",ok"]
+    path.write_text(",".join([*HEADER, "Notes"]) + "\n" + "\n".join(rows) + "\n")
+    with pytest.raises(ValidationFailed) as failed:
+        import_into(store, path)
+    assert str(failed.value) == (f'{path}:2:Notes (col 17): quoted field never closed: this quote makes the rest '
+                                 'of the file one cell; close it, or write a quote inside a cell as ""')
+    assert store.read_bytes() == before
+    keys = unquoted(2, **{"Licence Keys": '"KEY00002-ABCDE;KEY00003'})
+    path.write_text("\n".join([",".join(HEADER), unquoted(1), keys, unquoted(3), unquoted(4)]) + "\n")
+    assert problems_of(path)[1] == [f"{path}:3:Licence Keys (col 16): quoted field never closed: this quote makes "
+                                    'the rest of the file one cell; close it, or write a quote inside a cell as ""']
+    path.write_text('Publisher,"Product\nMicrosoft,SQL Server\n')
+    assert problems_of(path)[1][0].startswith(f"{path}:1: quoted field never closed")
+
+
+def test_a_licence_key_spanning_lines_is_refused_without_showing_it(tmp_path):
+    path = write_csv(tmp_path / "po.csv", [row(1, **{"Licence Keys": "KEY00001-ABCDE\nKEY00002-FGHIJ"})])
+    assert problems_of(path)[1] == [
+        f"{path}:2:Licence Keys (col 16): keys: item 1 holds a line break; expected each item on one line"]
+
+
+def test_a_csv_given_as_the_mapping_is_not_printed_with_its_keys(tmp_path):
+    csv_path = write_csv(tmp_path / "po.csv", [row(n) for n in range(5)])
+    with pytest.raises(ValidationFailed) as failed:
+        import_into(tmp_path / "store.json", GENERIC, csv_path)  # the two files swapped
+    (message,) = str(failed.value).splitlines()
+    assert message.startswith(f'{csv_path}:1:1: expected a mapping with "columns:", got "XXXXXXXXX,XXXXXXX,')
+    assert message.endswith(f'"... ({len(csv_path.read_text().rstrip())} characters)') and "KEY" not in message
+
+
+def test_hostile_cells_are_printed_inert(tmp_path):
+    path = write_csv(tmp_path / "po.csv", [row(1, Product="SQL\x1b[31mServer\u202e", Quantity="\x9b2J\u2028x",
+                                           Publisher="Databse")])
+    mapping = tmp_path / "m.yml"
+    mapping.write_text(GENERIC.read_text())
+    with open_store(str(tmp_path / "store.json")) as store, pytest.raises(ValidationFailed) as failed:
+        import_csv(path, mapping, store, type("Knows", (FakeCatalogue,), {"knows": lambda *a: False})())
+    text = str(failed.value)
+    assert not {"\x1b", "\x9b", "\u202e", "\u2028"} & set(text)
+    assert text.splitlines() == [
+        f'{path}:2:Quantity (col 5): quantity: expected a whole number >= 0, got "\\x9b2J\\u2028x"',
+        f'{path}:2:Product (col 2): product: not in the catalogue: publisher "Databse", product '
+        '"SQL\\u001b[31mServer\\u202e", edition "Standard"; fix the name or add a catalogue entry']
+
+
+def test_the_delimiter_is_taken_from_the_header_line_and_named_when_columns_are_missing(tmp_path):
+    # csv.Sniffer read 64 KB of rows: this comma file took 26 s and was split on ";"
+    path = write_csv(tmp_path / "po.csv", [row(1, Vendor="x" + ";'" * 32000), row(2)])
+    ents, problems = problems_of(path)
+    assert problems == [] and [e.po_number for e in ents] == ["PO-00001", "PO-00002"]
+    path.write_text("Publisher;Product;Edition\nMicrosoft;Visio;Standard\n")
+    problems = problems_of(path)[1]
+    assert problems[0] == f'{path}:1: metric: column "Metric" (from {GENERIC}) is not in the header'
+    assert problems[-1] == f'{path}:1: the header has 3 columns split on ";" (detected in the header line); is that ' \
+                           "the file's delimiter?"
+
+
+@pytest.mark.parametrize("setting, value, expected", [
+    ("delimiter", '"\\n"', 'expected "auto", "tab" or one character that is no letter, digit, quote or control, '
+                           'got "\\n"'),
+    ("delimiter", "'\"'", 'expected "auto", "tab" or one character that is no letter, digit, quote or control, '
+                          'got "\\""'),
+    ("delimiter", "x", 'expected "auto", "tab" or one character that is no letter, digit, quote or control, got "x"'),
+    ("list_separator", "5", 'expected characters that are no letter, digit or control character (like ; or |), '
+                            'got "5"'),
+    ("list_separator", "[a]", "expected characters that are no letter, digit or control character (like ; or |), "
+                              "got a list"),
+])
+def test_separators_that_cannot_work_are_located_errors(tmp_path, setting, value, expected):
+    mapping = tmp_path / "m.yml"
+    mapping.write_text(f"format:\n  {setting}: {value}\ncolumns:\n  publisher: P\n  product: Q\n  metric: M\n")
+    assert [f"{p.source}: {p.message}" for p in load_mapping(mapping)[1]] == [
+        f"{mapping}:2:3: format.{setting}: {expected}"]
+    mapping.write_text(f"format:\n  {setting}: '|'\ncolumns:\n  publisher: P\n  product: Q\n  metric: M\n")
+    assert load_mapping(mapping)[1] == []
