@@ -7,7 +7,8 @@ and returns one ``Finding`` per problem, of seven types:
   under-licensed  a product uses more than is owned (something is owned)
   unlicensed      the catalogue says a licence is required and nothing owned counts
   prohibited      software on the policy's deny-list, on a host outside its allowed groups
-  expiring        a subscription term or maintenance ends within ``expiring_days``
+  expiring        a subscription term or maintenance ends within ``expiring_days``, or ended
+                  less than ``expiring_days`` ago (``expired``: the finding stays, never "resolved")
   shelfware       owned more than ``shelfware_ratio`` x what is used
   stale-host      a fleet host not inventoried for ``stale_days`` (or never)
   topology-unknown  VMs of a product counted at its physical servers whose server is not known:
@@ -54,6 +55,7 @@ class Finding:
     magnitude: int = 0
     first_seen: str = ""
     last_seen: str = ""
+    expired: bool = False  # an expiring finding whose term has ended (announced as "expired")
 
 
 def finding_id(finding_type: str, subject: str) -> str:
@@ -80,10 +82,10 @@ def _entitlements(p: ProductPosition) -> tuple[str, ...]:
 
 
 def _new(kind: FindingType, subject: str, title: str, detail: str, hosts=(), entitlements=(), magnitude: int = 0,
-         severity: str | None = None) -> Finding:
+         severity: str | None = None, expired: bool = False) -> Finding:
     """A finding of type ``kind``, at the type's default severity unless ``severity`` is given."""
     return Finding(finding_id(kind, subject), kind.value, subject, severity or DEFAULT_SEVERITY[kind], title, detail,
-                   tuple(hosts), tuple(entitlements), magnitude)
+                   tuple(hosts), tuple(entitlements), magnitude, expired=expired)
 
 
 def licence_findings(position: LicencePosition) -> list[Finding]:
@@ -167,33 +169,53 @@ def _date(text: str | None) -> dt.date | None:
         return None
 
 
+def _terms(entitlements: Iterable[Entitlement], as_of: dt.date) -> Iterable[tuple[Entitlement, str, dt.date]]:
+    """Each ``(entitlement, "subscription" | "maintenance", end)`` that can expire: the term of one that
+    has started, and the maintenance of one still active (a lapsed subscription's goes with it)."""
+    for ent in entitlements:
+        start, end, maintenance = _date(ent.term_start), _date(ent.term_end), _date(ent.maintenance_end)
+        if start is not None and as_of < start:
+            continue
+        if end is not None:
+            yield ent, "subscription", end
+        if maintenance is not None and term_state(ent, as_of).active:
+            yield ent, "maintenance", maintenance
+
+
+def lapsed_ids(entitlements: Iterable[Entitlement], as_of: dt.date, policy: Policy) -> frozenset[str]:
+    """Ids of the expiry findings of terms that ended more than ``expiring_days`` ago: gone from the
+    findings because time passed, not because anything was renewed (``notify.track``)."""
+    return frozenset(finding_id(FindingType.EXPIRING, f"{ent.entitlement_id}:{which}")
+                     for ent, which, end in _terms(entitlements, as_of)
+                     if (as_of - end).days > policy.expiring_days)
+
+
 def expiring_findings(entitlements: Iterable[Entitlement], position: LicencePosition, as_of: dt.date,
                       policy: Policy) -> list[Finding]:
-    """Active subscriptions and maintenance ending within ``policy.expiring_days``."""
+    """Subscriptions and maintenance ending within ``policy.expiring_days``, or that ended less than
+    ``expiring_days`` ago (``expired``, at the urgent severity: the entitlement owns nothing now)."""
     used_by: dict[str, set[str]] = {}
     for p in position.products:
         for eid, _ in p.ownership.entitlements:
             used_by.setdefault(eid, set()).update(p.hosts)
     out = []
-    for ent in entitlements:
-        if not term_state(ent, as_of).active:
+    for ent, which, end in _terms(entitlements, as_of):
+        left = (end - as_of).days
+        if abs(left) > policy.expiring_days:
             continue
-        label = product_label(ent.publisher, ent.product, ent.edition)
-        for which, end in (("subscription", _date(ent.term_end)), ("maintenance", _date(ent.maintenance_end))):
-            if end is None or not as_of <= end <= as_of + dt.timedelta(days=policy.expiring_days):
-                continue
-            left = (end - as_of).days
-            severity = URGENT_EXPIRY_SEVERITY if left <= policy.expiring_urgent_days else None
-            hosts = tuple(sorted(used_by.get(ent.entitlement_id, ())))
-            when = "today" if left == 0 else f"in {left} day{'s' if left != 1 else ''}"
-            out.append(_new(
-                FindingType.EXPIRING, f"{ent.entitlement_id}:{which}",
-                f"{label}: {which} ends on {end.isoformat()} ({when})",
-                f"{ent.entitlement_id} ({ent.origin}), "
-                + (units(ent.quantity, ent.metric) if ent.quantity is not None else f"unlimited {ent.metric}")
-                + (f", PO {ent.po_number}" if ent.po_number else "")
-                + (f"; covers {_hosts(hosts)}" if hosts else ""),
-                hosts, (ent.entitlement_id,), severity=severity))
+        severity = URGENT_EXPIRY_SEVERITY if left <= policy.expiring_urgent_days else None
+        hosts = tuple(sorted(used_by.get(ent.entitlement_id, ())))
+        when = ("today" if left == 0 else f"in {left} day{'s' if left != 1 else ''}" if left > 0
+                else f"{-left} day{'s' if left != -1 else ''} ago")
+        out.append(_new(
+            FindingType.EXPIRING, f"{ent.entitlement_id}:{which}",
+            f"{product_label(ent.publisher, ent.product, ent.edition)}: {which} "
+            f"{'ends' if left >= 0 else 'ended'} on {end.isoformat()} ({when})",
+            f"{ent.entitlement_id} ({ent.origin}), "
+            + (units(ent.quantity, ent.metric) if ent.quantity is not None else f"unlimited {ent.metric}")
+            + (f", PO {ent.po_number}" if ent.po_number else "")
+            + (f"; covers {_hosts(hosts)}" if hosts else ""),
+            hosts, (ent.entitlement_id,), severity=severity, expired=left < 0))
     return out
 
 

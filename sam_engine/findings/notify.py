@@ -1,25 +1,32 @@
-"""Notification state: tell people only when a finding is new, gets worse, or is resolved.
+"""Notification state: tell people only when a finding is new, gets worse, expires, or is resolved.
 
 After every scan the pipeline calls ``record_findings`` in the scan's store
 session: it computes the findings (``detect.compute_findings``), compares them
 with the state kept in the store (table ``findings_state``, one document per
 finding id) and queues one *event* per channel for what changed (table
-``notify_outbox``). Once that session is committed, ``send`` gives each channel one
-message with all its pending events; what was delivered leaves the outbox,
-what failed stays there with its attempt count and (masked) last error and is
-sent again on the next run. A nightly scan of an unchanged fleet queues nothing and sends nothing.
+``notify_outbox``), and claims the pending deliveries this run sends (``outbox``). Once
+that session is committed, ``send`` gives each channel one message with all its claimed
+events; what was delivered leaves the outbox, what failed stays there with its attempt
+count and (masked) last error and is sent again on the next run, unless it was refused
+for good (``outbox``). A nightly scan of an unchanged fleet queues nothing and sends nothing.
 
 The state of a finding (``track``, a pure function)::
 
     first_seen, last_seen, resolved_at             the finding itself
     severity, magnitude, title, detail, hosts ...  as last computed
-    notified_state                                 None | new | worse | resolved
+    notified_state                                 None | new | worse | expired | resolved | lapsed
     notified_severity, notified_magnitude          the baseline "worse" is measured from
 
+* present, a term that has ended (``Finding.expired``), not announced so -> event ``expired``
 * present, never announced (or announced resolved)  -> event ``new``
 * present, severity or magnitude above the baseline -> event ``worse``
 * present, better than the baseline                 -> baseline lowered, no event
-* absent, announced new/worse                       -> event ``resolved``
+* absent, its term ended a while ago (``lapsed``)   -> closed quietly (``expired`` if never told)
+* absent, announced new/worse/expired               -> event ``resolved``
+
+An expiry finding leaves the findings when its entitlement is renewed or removed
+(resolved) or some time after the term ended (``detect.lapsed_ids``): a term that
+ends is never announced as resolved.
 
 Without a notification file (or with a broken one) the findings are still
 tracked but the baseline is left alone, so everything is announced once the
@@ -31,19 +38,20 @@ crash or a dead server loses nothing and a slow server holds no store lock.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from sam_engine.located_yaml import ConfigError
-from sam_engine.findings.detect import Finding, compute_findings, finding_row
+from sam_engine.findings import outbox
+from sam_engine.findings.detect import Finding, compute_findings, finding_row, lapsed_ids
 from sam_engine.model import Problem, Scan
-from sam_engine.findings.notify_config import NotifyConfig, load_notify_config, notify_path
+from sam_engine.findings.notify_config import EVENTS, NotifyConfig, load_notify_config, notify_path
 from sam_engine.findings.policy import Policy, load_policy, policy_path
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.vocabulary import SEVERITIES, severity_rank
-from sam_engine.store import open_store
 
 
 @dataclass(frozen=True)
@@ -90,12 +98,16 @@ def _announce(doc: dict, kind: str, now: str) -> None:
                notified_at=now)
 
 
+ANNOUNCED = ("new", "worse", "expired")  # notified states of a finding people were told is there
+
+
 def track(findings: Sequence[Finding], states: Mapping[str, dict], now: str, notifying: bool,
-          scan_id: str = "", replay: bool = False) -> Tracked:
+          scan_id: str = "", replay: bool = False, lapsed: frozenset[str] = frozenset()) -> Tracked:
     """New state documents, report rows and events for ``findings`` against the stored ``states``.
 
     ``replay``: the scan ``scan_id`` was tracked before (``fleetsam report``): its rows get the
-    labels they had then, so a report rendered again equals the first one.
+    labels they had then, so a report rendered again equals the first one. ``lapsed``: ids of
+    expiry findings gone because their term ended a while ago, not because anything was renewed.
     """
     rows, docs, events = [], [], []
     current = {f.finding_id for f in findings}
@@ -108,7 +120,10 @@ def track(findings: Sequence[Finding], states: Mapping[str, dict], now: str, not
         doc = _state_doc(f, previous, reopened)
         label = "new" if reopened else "open"
         if notifying:
-            if doc["notified_state"] in (None, "resolved"):
+            if f.expired and doc["notified_state"] != "expired":
+                label = "expired"
+                _announce(doc, "expired", now)
+            elif doc["notified_state"] not in ANNOUNCED:
                 label = "new"
                 _announce(doc, "new", now)
             elif (severity_rank(f.severity) > severity_rank(doc.get("notified_severity") or SEVERITIES[0])
@@ -133,12 +148,23 @@ def track(findings: Sequence[Finding], states: Mapping[str, dict], now: str, not
             if doc.get("resolved_scan_id") == scan_id:
                 rows.append(_row_of_state(doc, "resolved"))
             continue
+        if fid in lapsed:  # the term ended: nothing was resolved
+            if doc.get("resolved_at") is not None and doc.get("notified_state") not in ANNOUNCED:
+                continue
+            doc.update(resolved_at=doc.get("resolved_at") or now, resolved_scan_id=scan_id)
+            if notifying and doc.get("notified_state") in ("new", "worse"):  # its end fell between two runs
+                _announce(doc, "expired", now)
+                events.append({"event": "expired", "at": now, "finding": _row_of_state(doc, "expired")})
+            if notifying:
+                doc["notified_state"] = "lapsed"
+            docs.append(doc)
+            continue
         if doc.get("resolved_at") is None:
             doc.update(resolved_at=now, resolved_scan_id=scan_id)
             rows.append(_row_of_state(doc, "resolved"))
-        elif not (notifying and doc.get("notified_state") in ("new", "worse")):
+        elif not (notifying and doc.get("notified_state") in ANNOUNCED):
             continue
-        if notifying and doc.get("notified_state") in ("new", "worse"):
+        if notifying and doc.get("notified_state") in ANNOUNCED:
             _announce(doc, "resolved", now)
             events.append({"event": "resolved", "at": now, "finding": _row_of_state(doc, "resolved")})
         docs.append(doc)
@@ -156,7 +182,9 @@ class FindingsOutcome:
     events: list[dict] = field(default_factory=list)
     sent: dict[str, int] = field(default_factory=dict)  # channel -> events delivered
     failed: dict[str, str] = field(default_factory=dict)  # channel -> masked error
+    dead: dict[str, int] = field(default_factory=dict)  # channel -> events given up by this run
     pending: int = 0  # events still waiting after this run
+    pending_by: dict[str, int] = field(default_factory=dict)  # channel -> events still waiting
     terminal: list[str] = field(default_factory=list)
     notifying: bool = False
 
@@ -172,17 +200,21 @@ class FindingsOutcome:
         out += self.terminal
         if self.notifying:
             kinds = Counter(e["event"] for e in self.events)
-            changed = ", ".join(f"{kinds[k]} {k}" for k in ("new", "worse", "resolved") if kinds[k]) or "nothing new"
+            changed = ", ".join(f"{kinds[k]} {k}" for k in EVENTS if kinds[k]) or "nothing new"
             sent = ", ".join(f"{c} ({n})" for c, n in self.sent.items())
             text = f"notifications: {changed}" + (f"; sent to {sent}" if sent else "")
             out.append(text)
             for channel, error in self.failed.items():
-                out.append(f"notifications: {channel} failed: {error}; {self.pending} pending, retried on the next run")
+                waiting = self.pending_by.get(channel, 0)
+                out.append(f"notifications: {channel} failed: {error}"
+                           + (f"; {waiting} pending, retried on the next run" if waiting else ""))
+            for channel, dead in self.dead.items():
+                out.append(f"notifications: {channel}: {dead} event{'s' if dead != 1 else ''} given up (refused "
+                           f"for good or after {outbox.MAX_ATTEMPTS} attempts), kept undeliverable in the store's "
+                           f"outbox; new events go in new messages")
         return out
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _load(settings: AlertSettings) -> tuple[Policy, NotifyConfig | None, list[Problem]]:
@@ -201,54 +233,15 @@ def _load(settings: AlertSettings) -> tuple[Policy, NotifyConfig | None, list[Pr
     return policy, config, problems
 
 
-def _outbox(tracked: Tracked, config: NotifyConfig) -> list[dict]:
-    docs = []
-    for event in tracked.events:
-        f = event["finding"]
-        for channel in config.channels:
-            if channel.wants(f["type"], f["severity"]):
-                docs.append({"delivery_id": f"{channel.name}:{f['id']}:{event['event']}:{event['at']}",
-                             "channel": channel.name, **event, "attempts": 0, "last_error": None})
-    return docs
-
-
-def _dispatch(config: NotifyConfig, pending: list[dict], now: str, outcome: FindingsOutcome) -> tuple[list, list]:
-    """Send each channel its pending events; (delivered ids, updated failed docs)."""
-    # only a run with notifications to send pays for SMTP, HTTP and TLS (a tenth of the engine's import)
-    from sam_engine.findings.channels import DeliveryFailed, deliver
-
-    delivered, failed = [], []
-    for channel in config.channels:
-        mine = [d for d in pending if d["channel"] == channel.name]
-        if not mine:
-            continue
-        try:
-            outcome.terminal += deliver(channel, mine, now)
-        except DeliveryFailed as exc:
-            outcome.failed[channel.display] = str(exc)
-            failed += [{**d, "attempts": d.get("attempts", 0) + 1, "last_error": str(exc), "last_attempt": now}
-                       for d in mine]
-            continue
-        except Exception as exc:  # a bug in one channel must not cost the others or the scan
-            message = channel.mask(f"{exc.__class__.__name__}: {exc}")
-            outcome.failed[channel.display] = message
-            failed += [{**d, "attempts": d.get("attempts", 0) + 1, "last_error": message, "last_attempt": now}
-                       for d in mine]
-            continue
-        if channel.type != "terminal":
-            outcome.sent[channel.display] = len(mine)
-        delivered += [d["delivery_id"] for d in mine]
-    return delivered, failed
-
-
 @dataclass
 class Outbox:
     """What ``record_findings`` left for ``send``: the outcome so far and the deliveries to make."""
 
     outcome: FindingsOutcome
     config: NotifyConfig | None = None
-    pending: list[dict] = field(default_factory=list)
+    pending: list[dict] = field(default_factory=list)  # claimed by this run (``run_id``)
     now: str = ""
+    run_id: str = ""
 
 
 def record_findings(st, scan: Scan, position: LicencePosition, ctx,
@@ -261,36 +254,34 @@ def record_findings(st, scan: Scan, position: LicencePosition, ctx,
     outcome = FindingsOutcome(found, [finding_row(f, "open") for f in found], policy, problems)
     if st is None:
         return Outbox(outcome)
-    now, notifying = _now(), config is not None
+    clock, notifying = dt.datetime.now(dt.timezone.utc), config is not None
+    now = outbox.stamp(clock)
     tracked = track(found, {d["id"]: d for d in st.finding_states()}, now, notifying, scan.scan_id,
-                    replay=not settings.send)
+                    replay=not settings.send, lapsed=lapsed_ids(ctx.entitlements, ctx.as_of, policy))
     outcome.rows, outcome.events, outcome.notifying = tracked.rows, tracked.events, notifying
     if not settings.send:
         return Outbox(outcome)
     st.save_finding_states(tracked.states)
     if config is None:
         return Outbox(outcome)
-    st.save_deliveries(_outbox(tracked, config))
+    st.save_deliveries(outbox.queue(tracked.events, config))
     known = {c.name for c in config.channels}
     orphans = [d["delivery_id"] for d in st.deliveries() if d["channel"] not in known]
     if orphans:
         st.remove_deliveries(orphans)
         outcome.problems.append(Problem(str(settings.notify), f"{len(orphans)} pending notifications dropped: "
                                                               "their channel is no longer configured", "warning"))
-    return Outbox(outcome, config, st.deliveries(), now)
+    run_id = uuid.uuid4().hex
+    claimed = outbox.claim(st, config, clock, run_id)
+    outbox.count_pending(st, config, outcome)
+    return Outbox(outcome, config, claimed, now, run_id)
 
 
 def send(store: str, box: Outbox) -> FindingsOutcome:
-    """Send what ``record_findings`` queued, outside any store session (a slow server holds no lock),
+    """Send what ``record_findings`` claimed, outside any store session (a slow server holds no lock),
     then keep the result: delivered events leave the outbox, failed ones stay for the next run."""
-    if box.config is None:
+    if box.config is None or not box.pending:  # nothing claimed: no second store session (it would rewrite the file)
         return box.outcome
-    if not box.pending:  # nothing queued: no second store session (it would rewrite the file)
-        box.outcome.pending = 0
-        return box.outcome
-    delivered, failed = _dispatch(box.config, box.pending, box.now, box.outcome)
-    with open_store(store) as st:
-        st.remove_deliveries(delivered)
-        st.save_deliveries(failed)
-        box.outcome.pending = len(st.deliveries())
+    delivered, failed = outbox.dispatch(box.config, box.pending, box.now, box.outcome)
+    outbox.settle(store, box.config, box.run_id, delivered, failed, box.outcome)
     return box.outcome

@@ -11,7 +11,7 @@ One file (path: ``--notify``, callback option ``notify``, env
         password_env: SMTP_PASSWORD          # the password comes from this variable
         from: fleetsam@example.com
         to: [sam-team@example.com, security@example.com]
-        ca_file: /etc/ssl/internal-ca.pem    # optional, to verify a private CA
+        ca_file: /etc/ssl/internal-ca.pem    # optional, to verify a private CA (webhooks too)
       - name: slack
         type: webhook
         format: slack                        # json (default) | slack | teams
@@ -28,11 +28,18 @@ else from the environment, when the file is read: an unset variable is a
 configuration error. Their values are never printed: ``Channel.mask`` hides
 them in every error message, and a channel is shown by name and host only. A
 value the file gets wrong is shown masked too (``shown_value``): a URL by its
-scheme and host, anything else that may hold a secret by its length alone.
+scheme and host, anything else that may hold a secret by its length alone; the
+name in a ``*_env`` field by its first characters (it may be the secret itself).
+
+A field that does not apply to the channel's type is an error (it would be
+silently ignored), and so is a password or token sent over an unencrypted
+connection (``smtp://``, ``http://``) to a host other than this machine,
+unless the channel says ``allow_plaintext_credentials: true``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import urllib.parse
@@ -49,9 +56,15 @@ CHANNEL_TYPES = ("email", "webhook", "terminal")
 WEBHOOK_FORMATS = ("json", "slack", "teams")
 SMTP_SCHEMES = {"smtp": "plain", "smtps": "ssl", "smtp+starttls": "starttls"}
 SMTP_PORTS = {"plain": 25, "ssl": 465, "starttls": 587}
-CHANNEL_FIELDS = ("name", "type", "url", "url_env", "username", "password_env", "from", "to", "ca_file",
-                  "verify", "format", "token_env", "min_severity", "types", "timeout")
+_COMMON = ("name", "type", "min_severity", "types", "timeout")
+_NETWORK = ("ca_file", "verify", "allow_plaintext_credentials")
+TYPE_FIELDS = {"email": (*_COMMON, "url", "username", "password_env", "from", "to", *_NETWORK),
+               "webhook": (*_COMMON, "url", "url_env", "format", "token_env", *_NETWORK),
+               "terminal": _COMMON}
+CHANNEL_FIELDS = tuple(dict.fromkeys(f for fields in TYPE_FIELDS.values() for f in fields))
 TOP_LEVEL = ("version", "channels", "timeout")
+VERSION = 1  # the notification file's format this fleetsam reads
+EVENTS = ("new", "worse", "expired", "resolved")  # what a message announces, in the order it lists them
 
 
 _URL = re.compile(r"\b([a-z][a-z0-9+.-]*://)(?:[^/?#@\s]*@)?([^/?#\s'\"<>]*)([^\s'\"<>]*)", re.I)
@@ -62,6 +75,9 @@ def mask_urls(text: str) -> str:
     information, path or query, where webhook services keep their tokens."""
     return _URL.sub(lambda m: m.group(1) + m.group(2) + ("/***" if m.group(3) not in ("", "/") else m.group(3)),
                     text)
+
+
+_UNSAFE_IN_URL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 
 
 _HOST = re.compile(r"(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]+)?", re.I)
@@ -78,6 +94,21 @@ def shown_value(value: str) -> str:
     if match and match.end() == len(value) and match.group(2) and _HOST.fullmatch(match.group(2)):
         return f'"{mask_urls(value)}"'
     return f"<hidden: {len(value)} character{'s' if len(value) != 1 else ''}>"
+
+
+def shown_name(name: str) -> str:
+    """The name written in a ``*_env`` field as a message may show it: its first three characters
+    and its length (``"SMT..." (13 characters)``). Someone may have written the secret itself there."""
+    return f'"{name[:3]}..." ({len(name)} characters)'
+
+
+def _loopback(host: str | None) -> bool:
+    if (host or "").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -120,8 +151,10 @@ class Channel:
         (``mask_urls``): Slack and Teams put the token in the path, which may also appear on its own."""
         parts = urllib.parse.urlsplit(self.url or "")
         hidden = (*self.secrets, *(p for p in (parts.path, parts.query) if len(p) > 1))
+        # also as a library may quote them: without the whitespace and controls urlsplit or http.client drop
+        hidden += tuple(_UNSAFE_IN_URL.sub("", s) for s in hidden)
         text = mask_urls(text)
-        for secret in sorted(hidden, key=len, reverse=True):
+        for secret in sorted(set(hidden), key=len, reverse=True):
             if secret:
                 text = text.replace(secret, "***")
         return text
@@ -147,7 +180,7 @@ def _secret(reader: YamlFile, node, where: str, secrets: Mapping[str, str]) -> s
     if not value:
         if _ENV_NAME.fullmatch(name):
             reader.fail(node, where, f"expected the name of a set environment variable (or callback secret), "
-                                     f"but ${name} is not set")
+                                     f"but {shown_name(name)} is not set")
         else:  # most likely the secret itself, written where its variable's name belongs
             reader.fail(node, where, f"expected the name of an environment variable (or callback secret) "
                                      f"holding the secret, got {shown_value(name)}: keep the secret in a "
@@ -188,12 +221,27 @@ def _port_given_right(parts: urllib.parse.SplitResult) -> bool:
 def _http_url(reader: YamlFile, node, where: str, value: str | None, secret: bool) -> str | None:
     if value is None:
         return None
+    shown = "its value" if secret else shown_value(value)
+    if _UNSAFE_IN_URL.search(value):  # urllib would drop or quote them, and show the rest in its error
+        reader.fail(node, where, f"expected a URL without spaces, tabs, line breaks or control characters, "
+                                 f"got {shown}")
+        return None
     parts = urllib.parse.urlsplit(value)
     if parts.scheme.lower() in ("http", "https") and parts.hostname and _port_given_right(parts):
         return value
-    shown = "its value" if secret else shown_value(value)
     reader.fail(node, where, f"expected an http:// or https:// URL with a host, got {shown}")
     return None
+
+
+def _plaintext(reader: YamlFile, keys, where: str, field_name: str, clear: bool, host: str | None) -> None:
+    """A credential (``field_name``) sent unencrypted (``clear``) to another machine is refused unless
+    the channel allows it: anyone on the way could read it."""
+    if clear and not _loopback(host) and not reader.boolean(keys.get("allow_plaintext_credentials"),
+                                                           f"{where}.allow_plaintext_credentials", False):
+        reader.fail(keys.get(field_name), f"{where}.{field_name}",
+                    f"refused: the connection to {host} is not encrypted, so the secret would cross the "
+                    f"network in clear; use an encrypted URL (smtps://, smtp+starttls://, https://) or set "
+                    f"allow_plaintext_credentials: true")
 
 
 def _channel(reader: YamlFile, node, where: str, secrets: Mapping[str, str], timeout: float,
@@ -207,6 +255,10 @@ def _channel(reader: YamlFile, node, where: str, secrets: Mapping[str, str], tim
         if "type" not in keys:
             reader.fail(node, f"{where}.type", f"required: one of {', '.join(CHANNEL_TYPES)}")
         return None
+    for key in keys:
+        if key not in TYPE_FIELDS[kind]:
+            reader.fail(keys.key_nodes.get(key, node), f"{where}.{key}",
+                        f"not a field of a {kind} channel (expected one of {', '.join(TYPE_FIELDS[kind])})")
     name = reader.text(keys.get("name"), f"{where}.name") or kind
     if name in names:
         reader.fail(keys.get("name", node), f"{where}.name", f'"{name}" is used by another channel: '
@@ -227,6 +279,7 @@ def _channel(reader: YamlFile, node, where: str, secrets: Mapping[str, str], tim
         username = reader.text(keys.get("username"), f"{where}.username")
         if password and not username:
             reader.fail(keys.get("password_env"), f"{where}.username", "required with password_env")
+        _plaintext(reader, keys, where, "password_env", bool(password) and security == "plain", host)
         sender = reader.text(keys.get("from"), f"{where}.from")
         recipients = reader.text_list(keys.get("to"), f"{where}.to")
         for label, addresses, at in (("from", (sender,) if sender else (), "from"), ("to", recipients, "to")):
@@ -238,9 +291,7 @@ def _channel(reader: YamlFile, node, where: str, secrets: Mapping[str, str], tim
                                 f'expected an e-mail address, got "{mask_urls(address)}"')
         return Channel(**common, host=host, port=port, security=security, username=username, password=password,
                        sender=sender, recipients=recipients,
-                       ca_file=reader.text(keys.get("ca_file"), f"{where}.ca_file"),
-                       verify=reader.boolean(keys.get("verify"), f"{where}.verify", True),
-                       secrets=tuple(s for s in (password,) if s))
+                       **_tls(reader, keys, where), secrets=tuple(s for s in (password,) if s))
     if kind == "webhook":
         url = secret_url = None
         if "url_env" in keys:
@@ -251,10 +302,17 @@ def _channel(reader: YamlFile, node, where: str, secrets: Mapping[str, str], tim
         else:
             reader.fail(node, f"{where}.url", "required: url or url_env")
         token = _secret(reader, keys.get("token_env"), f"{where}.token_env", secrets)
-        return Channel(**common, url=url, token=token,
+        parts = urllib.parse.urlsplit(url or "")
+        _plaintext(reader, keys, where, "token_env", bool(token) and parts.scheme.lower() == "http", parts.hostname)
+        return Channel(**common, url=url, token=token, **_tls(reader, keys, where),
                        format=reader.choice(keys.get("format"), f"{where}.format", WEBHOOK_FORMATS, "json"),
                        secrets=tuple(s for s in (secret_url, token) if s))
     return Channel(**common)
+
+
+def _tls(reader: YamlFile, keys, where: str) -> dict:
+    return {"ca_file": reader.text(keys.get("ca_file"), f"{where}.ca_file"),
+            "verify": reader.boolean(keys.get("verify"), f"{where}.verify", True)}
 
 
 def read_notify_config(reader: YamlFile, secrets: Mapping[str, str] | None = None) -> NotifyConfig:
@@ -262,12 +320,20 @@ def read_notify_config(reader: YamlFile, secrets: Mapping[str, str] | None = Non
     if reader.unreadable:
         return NotifyConfig(origin=str(reader.path))
     top = reader.mapping(reader.root, "", TOP_LEVEL)
-    if "version" in top:
-        reader.integer(top["version"], "version", 1, 1)
+    if "version" in top and reader.integer(top["version"], "version", VERSION, 1) not in (VERSION, None):
+        reader.fail(top["version"], "version", f"expected {VERSION} (the format this fleetsam reads), "
+                                               f"got {reader.shown(top['version'])}")
     timeout = float(reader.number(top.get("timeout"), "timeout", 20, minimum=1))
     names: set[str] = set()
+    given = top.get("channels")
+    nodes = reader.sequence(given, "channels")
+    # no channel would still count every finding as announced, and a channel added later would get none
+    if not nodes and (reader.is_null(given) or isinstance(given, yaml.SequenceNode)):
+        reader.fail(top.get("channels", reader.root), "channels",
+                    f"expected a list of at least one channel ({', '.join(CHANNEL_TYPES)}), "
+                    f"got {'an empty list' if given is not None and not reader.is_null(given) else 'nothing'}")
     channels = [_channel(reader, node, f"channels[{n}]", secrets or {}, timeout, names)
-                for n, node in enumerate(reader.sequence(top.get("channels"), "channels"))]
+                for n, node in enumerate(nodes)]
     return NotifyConfig(tuple(c for c in channels if c is not None), str(reader.path))
 
 

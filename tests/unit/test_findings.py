@@ -104,14 +104,18 @@ def test_expiring_subscription_and_maintenance_within_threshold():
     ents = [ent("SOON", "Tool", 5, term_end="2026-07-10"),  # 10 days: medium
             ent("URGENT", "Tool", 5, maintenance_end="2026-07-03"),  # 3 days: high
             ent("LATER", "Tool", 5, term_end="2026-09-30"),  # outside 30 days
-            ent("GONE", "Tool", 5, term_end="2026-06-01")]  # already expired: not "ending"
+            ent("GONE", "Tool", 5, term_end="2026-06-01"),  # ended 29 days ago: expired, still told
+            ent("OLD", "Tool", 5, term_end="2026-04-01")]  # ended 90 days ago: past the window
     found = by_type(findings([host_scan("a", "Acme Tool")], ents), "expiring")
-    got = {f.entitlements[0]: (f.severity, f.subject.split(":")[1]) for f in found}
-    assert got == {"SOON": ("medium", "subscription"), "URGENT": ("high", "maintenance")}
+    got = {f.entitlements[0]: (f.severity, f.subject.split(":")[1], f.expired) for f in found}
+    assert got == {"SOON": ("medium", "subscription", False), "URGENT": ("high", "maintenance", False),
+                   "GONE": ("high", "subscription", True)}
     soon = next(f for f in found if f.entitlements == ("SOON",))
     assert "in 10 days" in soon.title and "a" in soon.hosts
+    gone = next(f for f in found if f.entitlements == ("GONE",))
+    assert gone.title.endswith("subscription ended on 2026-06-01 (29 days ago)")
     wider = by_type(findings([host_scan("a", "Acme Tool")], ents, Policy(expiring_days=120)), "expiring")
-    assert {f.entitlements[0] for f in wider} == {"SOON", "URGENT", "LATER"}
+    assert {f.entitlements[0] for f in wider} == {"SOON", "URGENT", "LATER", "GONE", "OLD"}
 
 
 def test_expiring_becomes_high_when_urgent_same_id():

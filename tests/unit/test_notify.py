@@ -285,3 +285,38 @@ def test_webhook_bearer_token_is_sent_and_masked(tmp_path, receiver, monkeypatch
     (_, headers, body), = receiver.requests
     assert headers["Authorization"] == "Bearer tok-123456" and body["events"][0]["finding"]["id"] == "f-000000000001"
     assert json.dumps(body)  # plain JSON
+
+
+def test_a_term_that_ends_is_announced_expired_never_resolved(workdir, receiver):
+    path = workdir / "notify.yml"
+    path.write_text(f"channels:\n  - {{name: hook, type: webhook, url: '{receiver.url('/json')}'}}\n")
+    alerts = notify.AlertSettings.from_env(policy=REPO / "examples" / "policy.yml", notify=path)
+
+    def licences(renewed_end: str) -> None:
+        (workdir / "licences" / "subs.yml").write_text(
+            "entitlements:\n"
+            "  - {publisher: TeamViewer, product: TeamViewer, metric: device, quantity: 5,\n"
+            "     term_start: 2026-01-01, term_end: 2026-07-10}\n"
+            "  - {publisher: MathWorks, product: MATLAB, metric: site, quantity: unlimited,\n"
+            "     term_start: 2026-01-01, term_end: 2026-07-10}\n"
+            "  - {publisher: MathWorks, product: Simulink, metric: site, quantity: unlimited,\n"
+            f"     term_start: 2026-01-01, term_end: {renewed_end}}}\n")
+
+    def scan(n: int, day: dt.date) -> list[tuple[str, str, str]]:
+        spool = write_run(workdir, f"s{n}", {"web1": Host(("helpdesk",), (BASH, TEAMVIEWER))})
+        pipeline.process_spool(spool, store=str(workdir / "db.json"), report_dir=workdir / "reports",
+                               alerts=alerts, as_of=day)
+        bodies = receiver.received("/json")[n - 1:]
+        return sorted((e["event"], e["finding"]["severity"], e["finding"]["title"])
+                      for body in bodies for e in body["events"] if e["finding"]["type"] == "expiring")
+
+    licences("2026-07-10")
+    assert [e[:2] for e in scan(1, dt.date(2026, 6, 30))] == [("new", "medium")] * 3
+    assert scan(2, dt.date(2026, 7, 11)) == [
+        ("expired", "high", "MathWorks MATLAB: subscription ended on 2026-07-10 (1 day ago)"),
+        ("expired", "high", "MathWorks Simulink: subscription ended on 2026-07-10 (1 day ago)"),
+        ("expired", "high", "TeamViewer: subscription ended on 2026-07-10 (1 day ago)")]
+    licences("2027-07-10")  # Simulink renewed: that is what resolves it
+    assert scan(3, dt.date(2026, 7, 12)) == [
+        ("resolved", "high", "MathWorks Simulink: subscription ended on 2026-07-10 (1 day ago)")]
+    assert scan(4, dt.date(2026, 8, 20)) == [], "a term ended long ago leaves the findings quietly"

@@ -91,7 +91,7 @@ def test_a_password_written_as_password_env_and_an_unset_variable(tmp_path, monk
         f"variable here",
         f'{path}:3:31: channels[0].to: expected an e-mail address, got "smtp://mail.example.com/***"',
         f"{path}:5:20: channels[1].password_env: expected the name of a set environment variable (or callback "
-        f"secret), but $SMTP_PASSWORD is not set",  # a variable's name is no secret: it is shown
+        f'secret), but "SMT..." (13 characters) is not set',  # the "name" may be the secret itself
     ]
 
 
@@ -129,3 +129,73 @@ def test_the_scan_reports_the_rejected_url_masked_and_sends_nothing(tmp_path, mo
         assert "FILESECRET" not in exposed and "T1/B1" not in exposed
     finally:
         receiver.stop()
+
+
+@pytest.mark.parametrize("text, where, got", [
+    ("", "", "nothing"),
+    ("channels:\n", ":1:10", "nothing"),
+    ("version: 1\nchannels: []\n", ":2:11", "an empty list"),
+])
+def test_a_file_without_channels_is_an_error(tmp_path, text, where, got):
+    path = tmp_path / "notify.yml"
+    assert problems(path, text) == [f"{path}{where}: channels: expected a list of at least one channel "
+                                    f"(email, webhook, terminal), got {got}"]
+
+
+def test_only_version_1_is_read(tmp_path):
+    path = tmp_path / "notify.yml"
+    assert problems(path, "version: 2\nchannels: [{type: terminal}]\n") == [
+        f'{path}:1:10: version: expected 1 (the format this fleetsam reads), got "2"']
+
+
+def test_a_url_with_a_tab_or_line_break_is_refused_without_showing_it(tmp_path):
+    path = tmp_path / "notify.yml"
+    lines = problems(path, "channels:\n  - {type: webhook, url_env: SLACK_URL}\n",
+                     {"SLACK_URL": "http://127.0.0.1:18080/slack/T0/B0/TOKEN\tXYZ\n"})
+    assert lines == [f"{path}:2:30: channels[0].url_env: expected a URL without spaces, tabs, line breaks or "
+                     f"control characters, got its value"]
+
+
+def test_a_secret_in_an_env_field_is_never_shown_whole(tmp_path, monkeypatch):
+    monkeypatch.delenv("ghp_R3alS3cretToken", raising=False)
+    path = tmp_path / "notify.yml"
+    (line,) = problems(path, "channels:\n  - {type: webhook, url: 'https://x.example.com/h', "
+                             "token_env: ghp_R3alS3cretToken}\n")
+    assert line.endswith('but "ghp..." (19 characters) is not set') and "R3al" not in line
+
+
+@pytest.mark.parametrize("channel, field", [
+    ("{type: webhook, url: 'https://x.example.com/h', to: [a@example.com]}", "to"),
+    ("{type: webhook, url: 'https://x.example.com/h', password_env: PW}", "password_env"),
+    ("{type: terminal, url: 'https://x.example.com/h'}", "url"),
+    ("{type: terminal, format: slack}", "format"),
+    ("{type: email, url: 'smtps://m.example.com', from: a@example.com, to: b@example.com, token_env: T}",
+     "token_env"),
+])
+def test_a_field_that_does_not_apply_to_the_channel_type_is_an_error(tmp_path, channel, field, monkeypatch):
+    monkeypatch.setenv("PW", "pw-9")
+    monkeypatch.setenv("T", "pw-9")
+    path = tmp_path / "notify.yml"
+    lines = problems(path, f"channels:\n  - {channel}\n")
+    assert any(f"channels[0].{field}: not a field of a {channel.split(',')[0][7:].rstrip('}')} channel" in ln
+               for ln in lines), lines
+
+
+@pytest.mark.parametrize("channel, refused", [
+    ("{type: email, url: 'smtp://mail.example.com', username: u, password_env: PW, from: a@example.com, "
+     "to: b@example.com}", "password_env"),
+    ("{type: webhook, url: 'http://siem.example.com/h', token_env: PW}", "token_env"),
+    ("{type: email, url: 'smtp://127.0.0.1:2525', username: u, password_env: PW, from: a@example.com, "
+     "to: b@example.com}", None),  # this machine: nothing crosses a network
+    ("{type: webhook, url: 'http://siem.example.com/h', token_env: PW, allow_plaintext_credentials: true}", None),
+    ("{type: webhook, url: 'https://siem.example.com/h', token_env: PW}", None),
+])
+def test_credentials_in_clear_to_another_host_need_to_be_allowed(tmp_path, monkeypatch, channel, refused):
+    monkeypatch.setenv("PW", "pw-9")
+    path = tmp_path / "notify.yml"
+    path.write_text(f"channels:\n  - {channel}\n")
+    if refused is None:
+        assert load_notify_config(path).channels
+        return
+    (line,) = problems(path, f"channels:\n  - {channel}\n")
+    assert f"channels[0].{refused}: refused: the connection to " in line and "allow_plaintext_credentials" in line

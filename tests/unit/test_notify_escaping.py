@@ -19,7 +19,8 @@ from fleet_spools import BASH, TEAMVIEWER, Host, write_run
 from notify_servers import Receiver
 from sam_engine import pipeline
 from sam_engine.findings import notify
-from sam_engine.findings.channels import deliver, slack_text, webhook_payload
+from sam_engine.findings.channels import deliver
+from sam_engine.findings.messages import slack_text, webhook_payload
 from sam_engine.findings.notify_config import load_notify_config
 
 BANNER = "banner <!channel> <http://evil.example/renew|Licence expired: renew here>"
@@ -149,3 +150,49 @@ def test_a_slack_section_without_hosts_or_with_many():
     payload = webhook_payload("slack", [finding(hosts=many, detail=detail), finding(hosts=[], detail="none")], "now")
     texts = [b["text"]["text"] for b in payload["blocks"][1:]]
     assert texts[0].count("web0") == 1 and "web7" not in texts[0] and "\nnone\n" in texts[1]
+
+
+FORGED = "evil\n[NEW] CRITICAL - all clear\x1b]8;;http://x.example\x07link\x00\u202eexe.txt"
+
+
+def _event(n: int, title: str = "X", detail: str = "d") -> dict:
+    return {"event": "new", "at": "2026-06-30T01:00:00Z",
+            "finding": {"id": f"f-{n:012d}", "type": "stale-host", "severity": "medium", "title": title,
+                        "detail": detail, "first_seen": "t", "last_seen": "t", "hosts": [title], "entitlements": [],
+                        "state": "new"}}
+
+
+def test_hostile_text_stays_inert_on_the_terminal_and_in_the_text_email(tmp_path):
+    from notify_servers import Mailbox, smtp_server
+
+    (path := tmp_path / "n.yml").write_text("channels:\n  - type: terminal\n")
+    lines = deliver(load_notify_config(path).channels[0], [_event(1, FORGED, FORGED)], "now")
+    assert len(lines) == 2 and lines[1].endswith("evil\\n[NEW] CRITICAL - all clear\\x1b]8;;http://x.example\\x07"
+                                                 "link\\x00\\u202eexe.txt")
+    box = Mailbox()
+    controller = smtp_server(box)
+    try:
+        path.write_text(f"channels:\n  - {{type: email, url: 'smtp://127.0.0.1:{controller.port}', "
+                        f"from: f@example.com, to: t@example.com}}\n")
+        deliver(load_notify_config(path).channels[0], [_event(1, FORGED, FORGED)], "now")
+    finally:
+        controller.stop()
+    text = box.messages[0][2].get_body(("plain",)).get_content()
+    assert not any(ln.startswith("[NEW] CRITICAL") for ln in text.splitlines())
+    assert not any(c in text for c in "\x1b\x07\x00\u202e")
+    assert "[NEW] MEDIUM - evil\\n[NEW] CRITICAL - all clear\\x1b]8;;" in text
+
+
+def test_slack_and_teams_say_how_many_events_did_not_fit():
+    events = [_event(n, f"host{n}", "x" * 1500) for n in range(60)]
+    slack = webhook_payload("slack", events, "now")
+    assert len(slack["blocks"]) == 50 and slack["blocks"][-1]["elements"][0]["text"] == \
+        "and 12 more events (see the report)"
+    teams = webhook_payload("teams", events, "now")
+    body = teams["attachments"][0]["content"]["body"]
+    assert len(json.dumps(teams, ensure_ascii=False).encode("utf-8")) <= 28_000
+    shown = sum(1 for b in body if b["type"] == "RichTextBlock" and b["inlines"][0]["text"].startswith("NEW"))
+    assert 0 < shown < 60 and body[-1]["text"] == f"and {60 - shown} more events (see the report)"
+    assert len(webhook_payload("json", events, "now")["events"]) == 60
+    few = webhook_payload("slack", events[:49], "now")
+    assert len(few["blocks"]) == 50 and few["blocks"][-1]["type"] == "section"
