@@ -20,9 +20,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# C0 and C1 controls, DEL, the line and paragraph separators, the bidirectional marks, embeddings,
-# overrides and isolates, lone surrogates
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# the bidirectional marks, embeddings, overrides and isolates (the body of a regular expression's character
+# class): one in a name reorders the text after it, so every output for people makes them inert
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# C0 and C1 controls, DEL, the line and paragraph separators, the bidirectional controls, lone surrogates
+_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}\ud800-\udfff]")
 
 
 def _escaped(match: re.Match) -> str:

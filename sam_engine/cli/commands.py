@@ -18,6 +18,7 @@ from sam_engine import __version__
 from sam_engine.cli import check, evidence, export, licence, position, scan, scans, stores
 from sam_engine.cli.exit_codes import ExitCode, describe
 from sam_engine.cli import DEBUG_FLAGS
+from sam_engine.store import normalised
 
 DEBUG_HELP = "on an unexpected error, also print the Python traceback"
 
@@ -44,6 +45,14 @@ def _store_default() -> str:
     return os.environ.get("FLEETSAM_STORE", ".fleetsam/fleetsam.json")
 
 
+def _store_location(text: str) -> str:
+    """``--store`` (or FLEETSAM_STORE) checked once for every command: its scheme in lower case, or exit 2."""
+    try:
+        return normalised(text)
+    except ValueError as exc:  # argparse names the option; the message masks any password
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _all_subparsers(parser: argparse.ArgumentParser):
     """Every subcommand parser under ``parser``, nested ones (``licence add``) included, once each."""
     seen: set[int] = set()
@@ -61,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "stored scans, the licence position,\npolicy checks and audit evidence.",
                                      epilog=describe(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fleetsam {__version__}")
-    parser.add_argument("--store", default=_store_default(),
+    parser.add_argument("--store", default=_store_default(), type=_store_location,
                         help="store location (default: %(default)s, env FLEETSAM_STORE)")
     parser.add_argument(*DEBUG_FLAGS, dest="debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

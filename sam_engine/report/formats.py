@@ -14,7 +14,9 @@ spreadsheets show as text. A cell holding a line break is quoted (every writer
 keeps ``\r`` and ``\n`` in its line terminator, so the csv module quotes it) and
 each of its lines gets the same guard, so neither a spreadsheet nor a tool that
 reads the file line by line meets a live formula. Numbers are written as numbers
-(a balance of -4 stays a number). Files are UTF-8 with a byte order mark, so Excel reads
+(a balance of -4 stays a number). Text a cell cannot show as written (NUL, other control
+characters, lone surrogates, and the bidirectional controls that would make a name read as
+another) is replaced by U+FFFD (``shown_text``). Files are UTF-8 with a byte order mark, so Excel reads
 non-ASCII names correctly; the first row holds the column names.
 
 **JUnit XML** (``junit.xml``): one test case per licensable product, for CI. A
@@ -26,7 +28,8 @@ schema (the Windy Road / Jenkins ``junit-10.xsd`` facts: ``testsuites`` >
 errors, time, id and package, then ``properties``, ``testcase``s,
 ``system-out``, ``system-err``); ``schemas/junit.xsd`` is the schema the tests
 validate it against. Text XML 1.0 cannot carry (control characters a package
-name may hold) is replaced by U+FFFD.
+name may hold) and bidirectional controls, which would reorder the text of the CI
+page showing it, are replaced by U+FFFD (``shown_text``).
 
 **Markdown** (``summary.md``), for a CI job summary or a merge-request comment:
 the headline numbers, the findings (when computed), the products short of
@@ -46,7 +49,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import IO, Any, Iterable, Iterator
 
-from sam_engine.plain_text import one_line
+from sam_engine.plain_text import BIDI_CONTROLS, one_line
 from sam_engine.vocabulary import NON_COMPLIANT
 
 # --- CSV ---------------------------------------------------------------------------------
@@ -60,8 +63,10 @@ POSITION_COLUMNS = ("scan_id", "publisher", "product", "edition", "status", "met
                     "entitlements", "rule")
 
 
-# what XML 1.0 cannot carry (NUL, other C0 controls, lone surrogates); CSV cells are kept as clean
+# what XML 1.0 cannot carry (NUL, other C0 controls, lone surrogates)
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# and, in what people read, what would reorder the text after it
+_NOT_SHOWN = re.compile(f"{_NOT_XML.pattern}|[{BIDI_CONTROLS}]")
 _LINE_FORMULA = re.compile("([\r\n])(?=[=+\\-@\t\r])")  # a line break followed by a formula start
 
 
@@ -77,17 +82,17 @@ def safe_cell(value: Any) -> Any:
     """A cell value a spreadsheet cannot run: text starting like a formula, at the cell start or after a
     line break, gets a leading ``'``; None is empty, a bool yes/no, a list its items joined."""
     if type(value) is str:  # the common case first: scans in C, then a set look-up
-        if not value.isprintable():  # a line break or tab, or a NUL, a control character, a lone surrogate
-            value = xml_text(value)
+        if not value.isprintable():  # a line break or tab, a NUL, a control or bidi character, a lone surrogate
+            value = shown_text(value)
         return _guarded(value) if "\n" in value or "\r" in value or value[:1] in _FORMULA_FIRST else value
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
-        return _guarded(xml_text("; ".join(str(v) for v in value)))
+        return _guarded(shown_text("; ".join(str(v) for v in value)))
     if isinstance(value, str):
-        return _guarded(xml_text(value))
+        return _guarded(shown_text(value))
     return value
 
 
@@ -134,6 +139,13 @@ def xml_text(value: Any) -> str:
     return _NOT_XML.sub("\ufffd", "" if value is None else str(value))
 
 
+def shown_text(value: Any) -> str:
+    """``xml_text`` for text people read (CSV cells, the HTML pages, JUnit XML in a CI page): the bidirectional
+    controls become U+FFFD too, so a host named ``h4\\u202eexe.txt`` cannot reverse the figures written after it.
+    The data formats (JSON, CycloneDX) keep them: they carry the inventory as it is, for programs."""
+    return _NOT_SHOWN.sub("\ufffd", "" if value is None else str(value))
+
+
 @dataclass(frozen=True, slots=True)
 class JUnitCase:
     """One test case; it fails when it carries a ``failure`` (type, message, text)."""
@@ -167,24 +179,24 @@ def _timestamp(text: str | None) -> str:
 def junit_document(name: str, finished: str | None, suites: Iterable[JUnitSuite]) -> str:
     """The one JUnit writer (``junit.xml`` and ``fleetsam check --format junit``): a document valid
     against ``schemas/junit.xsd``, its suites stamped with ``finished`` (when the scan finished)."""
-    root = ET.Element("testsuites", {"name": xml_text(name)})
+    root = ET.Element("testsuites", {"name": shown_text(name)})
     tests = failures = 0
     for number, s in enumerate(suites):
         suite = ET.SubElement(root, "testsuite", {
-            "name": xml_text(s.name), "package": "fleetsam", "id": str(number), "hostname": "fleetsam",
+            "name": shown_text(s.name), "package": "fleetsam", "id": str(number), "hostname": "fleetsam",
             "timestamp": _timestamp(finished), "time": "0"})
         props = ET.SubElement(suite, "properties")
         for key, value in s.properties:
             if value is not None:
-                ET.SubElement(props, "property", {"name": key, "value": xml_text(value)})
+                ET.SubElement(props, "property", {"name": key, "value": shown_text(value)})
         for c in s.cases:
-            case = ET.SubElement(suite, "testcase", {"classname": xml_text(c.classname), "name": xml_text(c.name),
+            case = ET.SubElement(suite, "testcase", {"classname": shown_text(c.classname), "name": shown_text(c.name),
                                                      "time": "0"})
             if c.failure:
                 kind, message, text = c.failure
-                ET.SubElement(case, "failure", {"type": xml_text(kind), "message": xml_text(message)}).text = \
-                    xml_text(text)
-        ET.SubElement(suite, "system-out").text = xml_text(s.out)
+                ET.SubElement(case, "failure", {"type": shown_text(kind), "message": shown_text(message)}).text = \
+                    shown_text(text)
+        ET.SubElement(suite, "system-out").text = shown_text(s.out)
         ET.SubElement(suite, "system-err")
         failed = sum(c.failure is not None for c in s.cases)
         suite.attrib.update(tests=str(len(s.cases)), failures=str(failed), errors="0")

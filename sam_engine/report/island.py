@@ -21,7 +21,8 @@ which makes most lines repeat.
 
 ``island_json`` serialises the island so that no string in it can close the
 script element or start markup (``<``, ``>``, ``&`` and the two JS line
-separators are written as ``\\uXXXX`` escapes).
+separators are written as ``\\uXXXX`` escapes), and no bidirectional control
+can reorder the page's text (U+FFFD, as ``render`` writes them in the markup).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from sam_engine.report.formats import shown_text
 from sam_engine.vocabulary import NON_COMPLIANT
 
 TRACE_CHARS = 400  # a longer trace line (a 10,000-term total) is cut in the page
@@ -213,4 +215,6 @@ def island_json(data: Any) -> Markup:
     for char, escape in _ESCAPES.items():  # one replace per character: far faster than str.translate on MBs
         if char in text:
             text = text.replace(char, escape)
+    if not text.isprintable():  # bidi controls are in strings only: U+FFFD there, as in the rest of the page
+        text = shown_text(text)
     return Markup(text)  # every < > & is escaped above

@@ -41,7 +41,7 @@ from sam_engine.report import formats as report_formats
 from sam_engine.report import installations as report_installations
 from sam_engine.model import Scan
 from sam_engine.licensing.position import LicencePosition
-from sam_engine.report.formats import to_junit, to_markdown, xml_text
+from sam_engine.report.formats import shown_text, to_junit, to_markdown
 from sam_engine.package_data import data_dir
 from sam_engine.vocabulary import LICENSABLE
 
@@ -84,9 +84,10 @@ def _compiled_templates() -> CompiledTemplates | None:
 
 def _well_formed(value: Any) -> Any:
     """Every value a template writes: text loses what HTML may not hold (NUL, other control characters,
-    lone surrogates: U+FFFD, as in junit.xml); markup the templates made is theirs, kept as it is."""
+    lone surrogates) and what would reorder the text after it (bidirectional controls): U+FFFD, as in
+    junit.xml; markup the templates made is theirs, kept as it is."""
     if type(value) is str and not value.isprintable():
-        return xml_text(value)
+        return shown_text(value)
     return value
 
 

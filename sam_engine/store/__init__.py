@@ -10,52 +10,86 @@ starts, and that must not load the engine.
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sam_engine.store.interface import Store
 
 
+SERVER_SCHEMES = ("postgresql", "postgres")  # the URI schemes libpq reads
+FILE_SCHEME = "tinydb"
+EXPECTED = "a path, tinydb://PATH or postgresql://USER@HOST/DATABASE"
+_SCHEME = re.compile("[a-z][a-z0-9+.-]*")  # RFC 3986, in lower case
+
+
+def _scheme(location: str) -> str:
+    """The scheme of a URL location in lower case; "" for a path."""
+    scheme, sep, _ = location.partition("://")
+    return scheme.lower() if sep else ""
+
+
 def is_server_location(location: str) -> bool:
     """Whether ``location`` names a PostgreSQL database rather than a TinyDB file."""
-    return location.startswith(("postgresql://", "postgres://"))
+    return _scheme(location) in SERVER_SCHEMES
+
+
+def normalised(location: str) -> str:
+    """``location`` with its scheme in lower case (libpq reads only that); ValueError, the URL masked, for a
+    scheme fleetsam does not read: taken as a file path it would create a store named by the URL."""
+    scheme = _scheme(location)
+    if not scheme:
+        return location
+    if not _SCHEME.fullmatch(scheme):  # then what precedes "://" may be anything, a password too: not shown
+        raise ValueError(f"the store location has no URL scheme before its '://'; expected {EXPECTED}")
+    if scheme not in (*SERVER_SCHEMES, FILE_SCHEME):
+        raise ValueError(f"{masked(location)}: unsupported store scheme {scheme}://; expected {EXPECTED}")
+    return scheme + location[len(scheme):]
 
 
 def _url_parts(location: str) -> tuple[str, str, str, str]:
-    """A server URL as (scheme, netloc, path, query); the query may follow the host directly."""
+    """A URL as (scheme, user part, host and port, path and query). A password may hold ``/``, ``?``, ``#``,
+    ``@`` and ``:`` unencoded, so the user part runs to the last ``@``, unless what precedes the first ``:`` is
+    no user name (the ``@`` is then in the path or query): a password is never read as a host, at worst a
+    host is masked with it."""
     scheme, rest = location.split("://", 1)
-    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
-    path, _, query = rest[cut:].partition("?")
-    return scheme, rest[:cut], path, query
+    userinfo, at, after = rest.rpartition("@")
+    if not at or any(c in userinfo.split(":", 1)[0] for c in "/?#"):
+        userinfo, after = "", rest
+    cut = min((i for i in (after.find("/"), after.find("?")) if i >= 0), default=len(after))
+    return scheme, userinfo, after[:cut], after[cut:]
+
+
+def _passwords(location: str) -> list[str]:
+    """The passwords a URL location holds: in its user part and in ``password=`` parameters."""
+    _, userinfo, _, tail = _url_parts(location)
+    query = tail.partition("?")[2]
+    return ([userinfo.split(":", 1)[1]] if ":" in userinfo else []) + [
+        p.removeprefix("password=") for p in query.split("&") if p.startswith("password=")]
 
 
 def masked(location: str) -> str:
-    """``location`` fit to print: the password of a server URL (in its user part or a ``password=``
-    parameter) replaced by ``***``."""
-    if not is_server_location(location):
+    """``location`` fit to print: the password of a URL (in its user part or a ``password=`` parameter)
+    replaced by ``***``; a path as it is."""
+    if _scheme(location) in ("", FILE_SCHEME):
         return location
-    scheme, netloc, path, query = _url_parts(location)
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    scheme, userinfo, hostport, tail = _url_parts(location)
+    user = f"{userinfo.split(':', 1)[0]}{':***' if ':' in userinfo else ''}@" if userinfo else ""
+    path, mark, query = tail.partition("?")
     query = "&".join("password=***" if p.startswith("password=") else p for p in query.split("&"))
-    return f"{scheme}://{netloc}{path}{'?' if query else ''}{query}"
+    return f"{scheme}://{user}{hostport}{path}{mark}{query}"
 
 
 def scrubbed(text: str, location: str) -> str:
     """``text`` (a driver's message about ``location``) with the URL's password taken out, as written
-    and decoded, and each part of it between ``@``: libpq splits a password holding ``@`` elsewhere
-    than we do, and names the rest as the host it could not resolve."""
+    and decoded, and each part of it between the characters that end a part of a URL: libpq cuts the
+    user part at the first ``@`` or ``/``, and names the rest as the host, port or database it could not use."""
     if not is_server_location(location):
         return text
     from urllib.parse import unquote
 
-    _, netloc, _, query = _url_parts(location)
-    userinfo, at, _ = netloc.rpartition("@")
-    found = [userinfo.split(":", 1)[1]] if at and ":" in userinfo else []
-    found += [p.removeprefix("password=") for p in query.split("&") if p.startswith("password=")]
-    pieces = {piece for secret in found for text_form in (secret, unquote(secret))
-              for piece in (text_form, *text_form.split("@")) if len(piece) > 1}
+    pieces = {piece for secret in _passwords(location) for text_form in (secret, unquote(secret))
+              for piece in (text_form, *re.split("[@/:?#&=]", text_form)) if len(piece) > 1}
     for piece in sorted(pieces, key=len, reverse=True):
         text = text.replace(piece, "***")
     return text
@@ -63,8 +97,8 @@ def scrubbed(text: str, location: str) -> str:
 
 def store_exists(location: str) -> bool:
     """Whether ``location`` names a store there to read (a server location always counts as one)."""
-    path = location.removeprefix("tinydb://")
-    return "://" in path or os.path.exists(path)
+    location = normalised(location)
+    return is_server_location(location) or os.path.exists(location.removeprefix("tinydb://"))
 
 
 def open_store(location: str, *, create: bool = True, readonly: bool = False) -> Store:
@@ -77,6 +111,10 @@ def open_store(location: str, *, create: bool = True, readonly: bool = False) ->
     and cannot commit changes."""
     from sam_engine.store.interface import NoStore, StoreError
 
+    try:
+        location = normalised(location)
+    except ValueError as exc:  # refused before anything is created
+        raise StoreError(str(exc)) from None
     if not create and not store_exists(location):
         raise NoStore(f"{masked(location)}: no store here (run a scan or fleetsam ingest first)")
     if os.path.isdir(location.removeprefix("tinydb://")):

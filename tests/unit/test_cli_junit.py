@@ -16,7 +16,7 @@ from sam_engine.cli import check
 from sam_engine.cli.exit_codes import ExitCode
 from sam_engine.cli.main import main
 from sam_engine.findings.policy import Policy
-from sam_engine.report.formats import JUnitCase, JUnitSuite, junit_document, xml_text
+from sam_engine.report.formats import JUnitCase, JUnitSuite, junit_document, shown_text, xml_text
 
 SCHEMA = xmlschema.XMLSchema(str(Path(__file__).resolve().parents[2] / "sam_engine" / "data" / "schemas" / "junit.xsd"))
 POLICY = "fail_on: [prohibited]\nprohibited:\n  - product: TeamViewer\n    reason: remote access\n"
@@ -85,6 +85,18 @@ def test_hostile_names_stay_well_formed_and_valid(tmp_path):
     assert root.find("testsuite/properties/property").get("value") == CLEANED
 
 
+def test_bidi_controls_are_inert_in_junit():
+    """A CI page shows junit.xml to people: a right-to-left override in a name must not reverse the figures."""
+    text = "h4\u202eexe.txt: 1 socket × 2 cores = 1 \u2066\u200f"
+    root = ET.fromstring(junit_document(text, None, [JUnitSuite(text, (JUnitCase(text, text, (text, text, text)),),
+                                                                (("p", text),), text)]).split("\n", 1)[1])
+    shown = "h4\ufffdexe.txt: 1 socket × 2 cores = 1 \ufffd\ufffd"
+    case = root.find("testsuite/testcase")
+    assert case.get("name") == case.get("classname") == case.find("failure").text == shown
+    assert root.get("name") == root.find("testsuite/system-out").text == shown
+    assert xml_text(text) == text, "XML itself carries them: the data formats keep them"
+
+
 def test_hostile_findings_in_check_junit(tmp_path):
     row = {"id": "f-1", "title": HOSTILE, "severity": "high", "type": "prohibited", "detail": HOSTILE,
            "hosts": [HOSTILE, "web1"], "entitlements": [], "first_seen": "s1"}
@@ -113,5 +125,5 @@ def test_any_text_gives_a_valid_document(name, text):
     data = junit_document(name, None, [suite]).encode("utf-8")  # raises on a lone surrogate left in
     assert SCHEMA.is_valid(data.decode("utf-8"))
     case = ET.fromstring(data).find("testsuite/testcase")
-    assert case.get("name") == case.get("classname") == xml_text(name)
-    assert case.find("failure").get("message") == xml_text(text)
+    assert case.get("name") == case.get("classname") == shown_text(name)
+    assert case.find("failure").get("message") == shown_text(text)

@@ -44,8 +44,29 @@ def test_masked_hides_the_password_only():
     assert masked("postgresql://u@db?password=S3cret&sslmode=off") == "postgresql://u@db?password=***&sslmode=off"
 
 
+@pytest.mark.parametrize("password", ["pa/ssW0rdZ", "p@ss/w0rd", "pa:ss@w0/rd", "pa?ss=w0rd", "pa#ssw0rd",
+                                      "a/b?c#d@e:f", "@/?#:"])
+def test_masked_hides_a_password_holding_what_ends_a_url_part(password):
+    """Unencoded in the user part, a password may hold any of "/?#@:": all of it is masked, nothing else."""
+    for url, shown in ((f"postgresql://fleetsam:{password}@127.0.0.1:55439/t1", "postgresql://fleetsam:***@127.0.0.1:55439/t1"),
+                       (f"postgres://u:{password}@db?sslmode=off", "postgres://u:***@db?sslmode=off"),
+                       (f"postgresql://u:{password}@db", "postgresql://u:***@db")):
+        assert masked(url) == shown
+
+
+@pytest.mark.parametrize("location, shown", [
+    ("POSTGRESQL://u:pw@h/db", "POSTGRESQL://u:***@h/db"),
+    ("postgresql+psycopg://u:pa/ss@h/db", "postgresql+psycopg://u:***@h/db"),
+    ("tinydb://store/a:b@c.json", "tinydb://store/a:b@c.json"),  # a file path: nothing to mask
+])
+def test_masked_reads_any_url_scheme(location, shown):
+    assert masked(location) == shown
+
+
 @pytest.mark.parametrize("url, secrets", [
     ("postgresql://u@127.0.0.1:1/db?password=SuperSecret1", ["SuperSecret1"]),
+    ("postgresql://u:pa/ssW0rdZ@127.0.0.1:1/db", ["pa/ssW0rdZ", "ssW0rdZ"]),  # libpq reads "pa" as a port
+    ("POSTGRESQL://u:Se#cr?et@127.0.0.1:1/db", ["Se#cr?et", "Se", "cr", "et@"]),  # the scheme in any case
     ("postgresql://u:Pass@word2@127.0.0.1:1/db", ["Pass", "word2"]),  # libpq reads "word2@127.0.0.1" as the host
     ("postgresql://u:p%40ss%3Aw0rd@127.0.0.1:1/db", ["p%40ss", "p@ss", "ss:w0rd", "w0rd"]),
 ])
@@ -55,6 +76,30 @@ def test_a_refused_connection_never_prints_the_password(fleetsam, url, secrets, 
     code, out, err = fleetsam("--store", url, "scans")
     assert code == 2 and "cannot connect to PostgreSQL" in err and "Traceback" not in err
     assert not [s for s in secrets if s in out + err], err
+
+
+@pytest.mark.parametrize("location", ["postgresql+psycopg://fleetsam:pa/ssW0rdZ@127.0.0.1:1/t1",
+                                      "FTP://fleetsam:ssW0rdZ@127.0.0.1/t1", "fleetsam:ssW0rdZ@h://t1"])
+def test_an_unsupported_url_is_refused_and_creates_nothing(capsys, location, tmp_path, monkeypatch):
+    """Taken as a file path, such a URL became a TinyDB store named by it, its password in the path."""
+    def fleetsam(*args):  # argparse refuses the option: SystemExit(2), as the fleetsam command exits
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(list(args))
+        out = capsys.readouterr()
+        return exit_.value.code, out.out, out.err
+
+    spool = report_fleet.write_spool(tmp_path / "in", "s1", "2026-06-29T01:00:00Z", {"db1": report_fleet.linux("db1", [])})
+    monkeypatch.chdir(tmp_path)
+    for args in (("--store", location, "ingest", str(spool)), ("--store", location, "scans")):
+        code, out, err = fleetsam(*args)
+        assert code == 2 and "expected a path, tinydb://PATH or postgresql://" in err and "ssW0rdZ" not in out + err
+    monkeypatch.setenv("FLEETSAM_STORE", location)
+    code, out, err = fleetsam("scans")
+    assert code == 2 and "ssW0rdZ" not in out + err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+    with pytest.raises(StoreError, match="unsupported store scheme|no URL scheme"):
+        open_store(location)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
 
 
 def test_an_uninitialised_database_says_to_run_store_init(empty_db, fleetsam):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,48 @@ def test_headline_and_labels_for_people(page, model):
     first = page.locator("#position-table tr.detail table.ents tbody td").first
     assert first.inner_text().startswith("Oracle Database") and "ent-" in first.get_attribute("title")
     assert "ent-" not in page.locator("#position-table tr.detail table.ents tbody").inner_text()
+
+
+BIDI_HOST = "h4bidi\u202eexe.txt"  # a right-to-left override: would show "h4biditxt.exe" and reverse the figures after it
+# per element naming the host: whether a character is drawn left of the one before it on the same line
+DRAWN_REVERSED = """() => [...document.querySelectorAll('li, td, button')]
+    .filter(e => e.textContent.includes('h4bidi') && !e.querySelector('li, td, button')).map(e => {
+      const at = [], walk = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+        for (let i = 0; i < n.length; i++) {
+          const r = document.createRange(); r.setStart(n, i); r.setEnd(n, i + 1);
+          const box = r.getBoundingClientRect();
+          if (box.width > 0) { at.push([Math.round(box.top), box.left]); }
+        }
+      }
+      return [e.textContent, at.some((p, i) => i > 0 && p[0] === at[i - 1][0] && p[1] < at[i - 1][1])];
+    })"""
+
+
+def test_a_bidi_override_in_a_host_name_reorders_nothing(chromium, tmp_path):
+    """A host named with U+202E running Oracle: in the report and the audit pack's position page every text
+    naming it is drawn in the order it is written (the override shown as U+FFFD), arithmetic included."""
+    from sam_engine import pipeline
+    from sam_engine.auditpack import pack as auditpack
+
+    conf = report_fleet.settings(tmp_path)
+    spool = report_fleet.write_spool(tmp_path, "s1", "2026-06-29T01:00:00Z", {
+        BIDI_HOST: report_fleet.linux(BIDI_HOST, [*report_fleet.BASE, report_fleet.ORACLE], sockets=1, cores=2)})
+    store = str(tmp_path / "store.json")
+    pipeline.process_spool(spool, store=store, report_dir=tmp_path / "reports", settings=conf, as_of=report_fleet.AS_OF)
+    pack, _, _ = auditpack.create(store, "oracle", tmp_path / "oracle.zip", settings=conf, as_of=report_fleet.AS_OF)
+    with zipfile.ZipFile(pack) as zf:
+        (tmp_path / "position.html").write_bytes(zf.read("position.html"))
+    page = chromium.new_page()
+    page.goto((tmp_path / "position.html").as_uri(), wait_until="load")
+    drawn = dict(page.evaluate(DRAWN_REVERSED))
+    assert "h4bidi\ufffdexe.txt: 1 socket × 2 cores = 2 cores × 0.5 (Intel x86) = 1" in drawn
+    page, log = open_report(chromium, tmp_path / "reports" / "index.html")
+    page.click("#position-table button.drill")  # Oracle's drill-down: its host rows
+    page.fill("#hosts-filter", "h4bidi")
+    page.locator("#hosts-table button.drill").click()
+    drawn.update(page.evaluate(DRAWN_REVERSED))
+    assert {text for text, reversed_ in drawn.items() if reversed_} == set()
+    assert "h4bidi\ufffdexe.txt" in drawn and not any("\u202e" in text for text in drawn)
+    assert log.problems() == []
+    page.close()

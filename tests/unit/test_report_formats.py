@@ -124,7 +124,11 @@ def test_csv_files_are_excel_safe(reports, model):
 
 @pytest.mark.parametrize("value, cell", [("=1+1", "'=1+1"), ("+x", "'+x"), ("-x", "'-x"), ("@SUM(A1)", "'@SUM(A1)"),
                                          ("\tx", "'\tx"), ("\rx", "'\rx"), ("plain", "plain"), (-4, -4), (None, ""),
-                                         (True, "yes"), (["a", "=b"], "a; =b"), (["=a"], "'=a")])
+                                         (True, "yes"), (["a", "=b"], "a; =b"), (["=a"], "'=a"),
+                                         # bidi controls, inert as control characters are: U+FFFD
+                                         ("h4\u202eexe.txt", "h4\ufffdexe.txt"), ("=\u2066x\u2069", "'=\ufffdx\ufffd"),
+                                         (["a\u200f", "\u061cb\u202a"], "a\ufffd; \ufffdb\ufffd"),
+                                         ("\u200e\u202b\u202c\u202d\u2067\u2068", "\ufffd" * 6)])
 def test_safe_cell(value, cell):
     assert safe_cell(value) == cell
 

@@ -64,6 +64,12 @@ def test_island_json_cannot_close_its_script_element(text):
     assert json.loads(out) == {"name": text}
 
 
+def test_island_json_shows_bidi_controls_as_replacement_characters():
+    """The data report.js draws from cannot reorder the page: keys and values lose their bidi controls."""
+    out = str(island_json({"h4\u202eexe.txt": ["a\u2066b\u2069", "\u200f\u061c"]}))
+    assert json.loads(out) == {"h4\ufffdexe.txt": ["a\ufffdb\ufffd", "\ufffd\ufffd"]}
+
+
 def test_long_trace_lines_are_cut_in_the_page_only():
     line = "total: " + " + ".join(["1"] * 10000) + " = 10000"
     cut = shorten(line)
