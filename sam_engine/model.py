@@ -10,6 +10,7 @@ in report models.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass, field
 
@@ -186,6 +187,21 @@ class Topology:
     guests: tuple[GuestVM, ...] = ()
 
 
+def utc_time(text: object) -> str | None:
+    """The ISO 8601 time ``text`` in the one form records hold, UTC ``YYYY-MM-DDTHH:MM:SSZ`` (the
+    callback's), so that times compare as text and their first ten characters are the UTC day; a time
+    without a zone is read as UTC (the spool reader warns of it). None when ``text`` is no such time."""
+    if not isinstance(text, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+        if when.tzinfo is not None:
+            when = when.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):
+        return None
+    return when.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
+
+
 @dataclass(frozen=True, slots=True)
 class HostScan:
     """One inventory host in one scan.
@@ -247,6 +263,11 @@ class Scan:
     @property
     def installation_count(self) -> int:
         return sum(len(h.installations) for h in self.hosts if h.status is HostStatus.OK)
+
+    @property
+    def finished_day(self) -> dt.date:
+        """The UTC date the run finished: the day whose licence terms a past fleet is counted under."""
+        return dt.date.fromisoformat((utc_time(self.finished) or self.finished)[:10])
 
 
 # --- licence data (catalogue, entitlements, position) ------------------------------------

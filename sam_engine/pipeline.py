@@ -28,6 +28,7 @@ from sam_engine.report.position import scan_summary
 from sam_engine.model import HostStatus, Problem, Scan
 from sam_engine.licensing.context import LicenceContext, LicenceSettings, PreparedCatalogue, load_context, position_of
 from sam_engine.licensing.position import LicencePosition
+from sam_engine.plain_text import one_line
 from sam_engine.progress import NO_PROGRESS, StageProgress
 from sam_engine.findings.policy import retire_days
 from sam_engine.store.interface import load_fleet
@@ -65,7 +66,7 @@ class RunSummary:
             s = self.run
             stale, kept = self._stale_kept()
             gone = f"; not counted: {stale - kept} retired or aged-out" if stale > kept else ""
-            out.append(f"scan {s.scan_id}: hosts ok={s.count(HostStatus.OK)} "
+            out.append(f"scan {one_line(s.scan_id)}: hosts ok={s.count(HostStatus.OK)} "
                        f"unreachable={s.count(HostStatus.UNREACHABLE)} failed={s.count(HostStatus.FAILED)} "
                        f"(stale inventories kept: {kept}{gone}); packages found={s.installation_count}")
         out.append(f"fleet: {len(f.hosts)} hosts, {f.count(HostStatus.OK)} inventoried on their last run, "
@@ -184,12 +185,13 @@ def render_stored(store: str, report_dir: str | Path, scan_id: str | None = None
                   settings: LicenceSettings | None = None, as_of: dt.date | None = None,
                   installations: bool = True) -> RunSummary:
     """Reconcile and render the reports again from the store: the fleet now, right after run
-    ``scan_id``, or as it stood on ``as_of`` (with the entitlements valid then). A reader: nothing
-    is sent or written to the store."""
+    ``scan_id``, or as it stood on ``as_of`` (with the entitlements valid then; after a run without
+    ``as_of``: those valid on the day it finished). A reader: nothing is sent or written to the store."""
     alerts = notify.AlertSettings.from_env(send=False)
     with open_store(store, create=False, readonly=True) as st:
         fleet = load_fleet(st, store, scan_id, as_of, retire_days(alerts.policy))
-        run = _reconcile(st, store, fleet, settings, as_of, alerts, {}, record=False)
+        terms = as_of or (fleet.finished_day if scan_id is not None else None)
+        run = _reconcile(st, store, fleet, settings, terms, alerts, {}, record=False)
     return _render(run, store, report_dir, {}, [], installations)
 
 

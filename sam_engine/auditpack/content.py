@@ -62,17 +62,33 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _locations(scan: Scan) -> dict[tuple, list[str | None]]:
+    """Install paths by the host (identity and name) and package that has them, in inventory order.
+
+    Keyed by host identity, not inventory name alone: a reinstalled machine keeps its name under a
+    new host id, and each of the two hosts has its own paths. One host can hold one package at two
+    paths (two Oracle homes): each installation then takes the next path of the list."""
+    where: dict[tuple, list[str | None]] = {}
+    for h in scan.hosts:
+        for i in h.installations:
+            key = (h.host_id, h.inventory_name, i.source, i.package_id, i.name, i.version)
+            where.setdefault(key, []).append(i.location)
+    return where
+
+
 def installation_rows(products: list[dict[str, Any]], scan: Scan) -> list[dict[str, Any]]:
-    """Every installation of ``products`` (report rows), with the install path from the scan."""
-    where = {(h.inventory_name, i.source, i.package_id): i.location for h in scan.hosts for i in h.installations}
+    """Every installation of ``products`` (report rows), with its own install path from the scan."""
+    where = _locations(scan)
     rows = []
     for p in products:
+        left = {}  # per product: the paths not yet given to one of its installations
         for i in p["installation_list"]:
+            key = (i["host_id"], i["host"], i["source"], i["package_id"], i["name"], i["version"])
+            paths = left.setdefault(key, list(where.get(key, ())))
             rows.append({
                 "publisher": p["publisher"], "product": p["product"], "edition": p["edition"], "status": p["status"],
                 "host": i["host"], "host_id": i["host_id"], "version": i["version"],
-                "normalised_version": i["normalised_version"], "location": where.get((i["host"], i["source"],
-                                                                                     i["package_id"])),
+                "normalised_version": i["normalised_version"], "location": paths.pop(0) if paths else None,
                 "source": i["source"], "package_id": i["package_id"], "seen_in_scan": i["scan_id"],
                 "stale": i["stale"], "licence": i["licence"], "counted_as": i["counted_as"],
                 "catalogue_rule": i["catalogue_rule"],
@@ -168,13 +184,14 @@ def publisher_products(model: dict[str, Any], publisher: str) -> list[dict[str, 
 
 
 def pack_view(model: dict[str, Any], publisher: str, products: list[dict[str, Any]],
-              entitlements: list[dict[str, Any]], catalogue: dict[str, Any], rules: list[dict[str, Any]]) -> dict:
-    """What ``templates/audit_position.html.j2`` shows."""
+              entitlements: list[dict[str, Any]], catalogue: dict[str, Any], rules: list[dict[str, Any]],
+              created: str) -> dict:
+    """What ``templates/audit_position.html.j2`` shows (generated at the pack's creation time)."""
     return {
         "publisher": publisher,
         "scan": model["scan"],
         "as_of": model["position"]["as_of"] if model["position"] else None,
-        "generated": model["generated"],
+        "generated": created,
         "tool_version": model["tool_version"],
         "products": [dict(p, title=product_label(p["publisher"], p["product"], p["edition"])) for p in products],
         "entitlements": entitlements,

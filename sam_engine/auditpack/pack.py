@@ -3,27 +3,20 @@
 ``create(store, publisher, out)`` reconciles the fleet (now, right after a
 given scan, or as of a date) as every report does and writes ``out`` (a zip)
 with the files of ``auditpack.content`` plus ``README.txt`` and
-``manifest.json``. ``verify(path)`` checks a pack.
+``manifest.json``; ``auditpack.verify`` checks a pack.
 
 The manifest lists every other member with its SHA-256 and size, the tool
 version, the scan ids (the scan reported and the older scans whose inventories
 stale hosts carried over), the publisher, the as-of date and the creation
-time, and ends with ``digest``: the SHA-256 of the manifest's own canonical
-JSON without that field. A pack is written canonically (members stored
-uncompressed, in name order, ``manifest.json`` last, fixed timestamps and
-attributes), so ``verify`` can hold the whole file to account:
+time (``SOURCE_DATE_EPOCH`` when set: the same store gives the same pack byte
+for byte), and ends with ``digest``: the SHA-256 of the manifest's own
+canonical JSON without that field. A pack is written canonically (members
+stored uncompressed, in name order, ``manifest.json`` last, fixed timestamps
+and attributes), so that changing any single byte of it (a member, the
+manifest, a zip header or the directory) fails verification.
 
-1. the zip reads, with every member's CRC;
-2. ``manifest.json`` is present, canonical (byte for byte what fleetsam
-   writes for its content) and its ``digest`` matches;
-3. every listed file is present with its size and SHA-256, and nothing else is;
-4. rebuilding the pack from its members gives the same bytes as the file.
-
-Members are read with a size bound (see ``verify``): a zip bomb fails
-verification without being inflated. So changing any single byte of a pack (a member, the manifest, a zip header or
-the directory) fails verification. The checks prove integrity, not origin:
-whoever can rewrite the pack can recompute the manifest, so record the SHA-256
-of the pack (printed by ``fleetsam audit-pack``) with the audit correspondence.
+``out`` is written under a temporary name beside it and renamed over it, and
+never over the store, a folder or a file that is not an audit pack.
 """
 
 from __future__ import annotations
@@ -31,12 +24,15 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
+import tempfile
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sam_engine import __version__
+from sam_engine.atomic_file import temp_prefix
+from sam_engine.plain_text import one_line
 from sam_engine.report import render
 from sam_engine.report import model as report
 from sam_engine.auditpack.content import (ENTITLEMENT_COLUMNS, INSTALLATION_COLUMNS, catalogue_entries, catalogue_version,
@@ -56,7 +52,13 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date: members carry 
 _MODE = 0o100644 << 16
 MANIFEST_LIMIT = 4 << 20  # bytes; a manifest lists nine files in a few kilobytes
 CHUNK = 1 << 20  # bytes read from a member at a time
-MAX_INFLATE = 100  # a compressed member (never canonical) is read to at most 100 times its compressed size
+# the members of a pack of format version PACK_VERSION, manifest.json aside: verify accepts no other
+MEMBERS = ("README.txt", "catalogue.json", "entitlements.csv", "entitlements.json", "installations.csv",
+           "metric_rules.json", "position.csv", "position.html")
+# every manifest field and the types its value may have (``digest``: see ``canonical_manifest``)
+MANIFEST_FIELDS = {"format": (str,), "format_version": (int,), "tool_version": (str,), "created": (str,),
+                   "publisher": (str,), "as_of": (str, type(None)), "scan_id": (str,), "scan_ids": (list,),
+                   "catalogue_sha256": (str,), "files": (dict,), "digest": (str,)}
 
 README = """\
 fleetsam audit evidence pack
@@ -86,19 +88,6 @@ Check the pack: fleetsam audit-pack --verify THIS_FILE.zip
 
 class PackError(Exception):
     """The pack cannot be made or read (no such publisher, an unreadable or missing file): bad input."""
-
-
-@dataclass
-class Verification:
-    """The outcome of ``verify``: ``ok`` only when ``problems`` is empty."""
-
-    path: Path
-    problems: list[str] = field(default_factory=list)
-    manifest: dict[str, Any] | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
 
 def canonical_manifest(manifest: dict[str, Any]) -> bytes:
@@ -135,11 +124,12 @@ def build_files(model: dict[str, Any], scan, ctx, publisher: str, created: str) 
     rules_used = {i["catalogue_rule"] for i in installs if i["catalogue_rule"]}
     catalogue = {"version": catalogue_version(ctx), "entries": catalogue_entries(ctx.catalogue, name, rules_used)}
     rules = metric_rules(products)
-    view = pack_view(model, name, products, ents, catalogue, rules)
+    view = pack_view(model, name, products, ents, catalogue, rules, created)
     html = render.environment().get_template("audit_position.html.j2").render(pack=view)
     files = {
-        "README.txt": README.format(publisher=name, scan_id=scan.scan_id, finished=scan.finished,
-                                    as_of=view["as_of"], created=created, version=__version__).encode("utf-8"),
+        "README.txt": README.format(**{k: one_line(v) for k, v in (  # no value can forge a line of it
+            ("publisher", name), ("scan_id", scan.scan_id), ("finished", scan.finished), ("as_of", view["as_of"]),
+            ("created", created), ("version", __version__))}).encode("utf-8"),
         "position.html": html.encode("utf-8"),
         "position.csv": csv_bytes(POSITION_COLUMNS, (dict(r, scan_id=scan.scan_id) for r in products)),
         "installations.csv": csv_bytes(INSTALLATION_COLUMNS, installs),
@@ -165,47 +155,98 @@ def build_files(model: dict[str, Any], scan, ctx, publisher: str, created: str) 
     return files
 
 
+def creation_time() -> str:
+    """Now, or ``SOURCE_DATE_EPOCH`` (seconds since 1970, the reproducible-builds convention) when set:
+    two packs of one store made with the same value are byte for byte the same."""
+    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not text:
+        return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        when = dt.datetime.fromtimestamp(int(text), dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise PackError(f"SOURCE_DATE_EPOCH {text!r}: expected a whole number of seconds since "
+                        "1970-01-01T00:00:00Z") from None
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_pack(path: Path) -> bool:
+    """Whether ``path`` is a zip whose manifest says it is a fleetsam audit pack (of any version)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            raw = bounded(zf, MANIFEST, MANIFEST_LIMIT)
+        return raw is not None and json.loads(raw.decode("utf-8")).get("format") == PACK_FORMAT
+    except Exception:  # noqa: BLE001 - whatever a file that is no zip, or a damaged one, raises: not a pack
+        return False
+
+
+def _target(store: str, out: str | Path) -> Path:
+    """``out``, once it is known that writing it loses nothing: never the store (whatever the path or
+    link that names it), a folder, or a file that is not an audit pack an earlier run wrote."""
+    path = Path(out)
+    where = f"--out {out}"
+    if path.is_dir():
+        raise PackError(f"{where}: is a directory; name the zip file to write")
+    if path.exists():
+        if os.path.exists(store) and os.path.samefile(store, path):
+            raise PackError(f"{where}: is the store itself; nothing was written (name another file)")
+        if not is_pack(path):
+            raise PackError(f"{where}: exists and is not a fleetsam audit pack; nothing was written "
+                            "(remove it or name another file)")
+    folder = next((p for p in path.absolute().parents if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise PackError(f"{where}: {folder} is not a directory; nothing was written")
+    return path
+
+
+def _write(path: Path, data: bytes) -> None:
+    """``data`` written beside ``path`` under a temporary name and renamed over it; on any failure
+    the temporary file is removed and ``PackError`` names --out and the reason."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise PackError(f"--out {path}: cannot write there: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise PackError(f"--out {path}: cannot write: {exc.strerror or exc}; nothing was written") from None
+        raise
+
+
 def create(store: str, publisher: str, out: str | Path, *, settings: LicenceSettings | None = None,
            as_of: dt.date | None = None, scan_id: str | None = None) -> tuple[Path, dict[str, Any], str]:
-    """Write the pack of ``publisher``; return its path, its manifest and the SHA-256 of the zip."""
+    """Write the pack of ``publisher``; return its path, its manifest and the SHA-256 of the zip.
+
+    The licence terms are those of ``as_of``, else of the day scan ``scan_id`` finished (UTC), else
+    of today: a past fleet is counted under the terms it stood under."""
+    path = _target(store, out)
+    created = creation_time()
     with open_store(store, create=False, readonly=True) as st:  # the fleet, after ``scan_id`` or on ``as_of``
         scan = load_fleet(st, store, scan_id, as_of if scan_id is None else None, retire_days(policy_path()))
         history = st.scans()
         stored = st.entitlements()
-    ctx = load_context(settings or LicenceSettings.from_env(), as_of or dt.date.today(), stored,
+    terms = as_of or (scan.finished_day if scan_id is not None else dt.date.today())
+    ctx = load_context(settings or LicenceSettings.from_env(), terms, stored,
                        memory=RecognitionCache.beside(store))  # the readings a run saved; never written here
     if ctx.has_errors:  # a pack without a licence the customer owns must not reach an auditor
         raise PackError("the licence data has errors, no pack written: "
                         + "; ".join(str(p) for p in ctx.problems if p.severity == "error"))
     position = position_of(scan.hosts, ctx)
     model = report.build(scan, history, position, ctx.problems, entitlements=ctx.entitlements)
-    created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     files = build_files(model, scan, ctx, publisher, created)
     data = pack_bytes(files)
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    _write(path, data)
     return path, json.loads(files[MANIFEST]), sha256(data)
 
 
-def _check_manifest(raw: bytes, result: Verification) -> dict[str, Any] | None:
-    try:
-        manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        result.problems.append(f"{MANIFEST}: not valid JSON ({exc})")
-        return None
-    if not isinstance(manifest, dict) or manifest.get("format") != PACK_FORMAT or not isinstance(
-            manifest.get("files"), dict):
-        result.problems.append(f"{MANIFEST}: not a {PACK_FORMAT} manifest")
-        return None
-    if canonical_manifest(manifest) != raw:
-        result.problems.append(f"{MANIFEST}: changed (its digest or its bytes do not match its content)")
-    return manifest
-
-
-def _bounded(zf: zipfile.ZipFile, name: str, limit: int) -> bytes | None:
+def bounded(zf: zipfile.ZipFile, name: str, limit: int) -> bytes | None:
     """Member ``name`` read in chunks, or None as soon as it holds more than ``limit`` bytes (whatever its
     header declares): a zip bomb is never inflated past what the pack may hold."""
     chunks, size = [], 0
@@ -216,68 +257,3 @@ def _bounded(zf: zipfile.ZipFile, name: str, limit: int) -> bytes | None:
             if size > limit:
                 return None
     return b"".join(chunks)
-
-
-def _listed_size(entry: Any) -> int:
-    size = entry.get("size") if isinstance(entry, dict) else None
-    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0
-
-
-def verify(path: str | Path) -> Verification:
-    """Check a pack (see the module docstring); raises ``PackError`` only when it cannot be read at all.
-
-    Members are read with a bound, so a zip bomb is never inflated: the manifest at most
-    ``MANIFEST_LIMIT`` bytes, every other member at most the size the manifest lists for it and
-    no more than the pack's own size (a canonical pack stores members uncompressed), or
-    ``MAX_INFLATE`` times its compressed size when it is compressed (a re-zipped pack, still to
-    be reported as such); a member the manifest does not list is not read at all.
-    """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PackError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    result = Verification(path)
-    members: dict[str, bytes] = {}
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            names = zf.namelist()
-            if len(set(names)) != len(names):
-                result.problems.append("a member name occurs twice")
-            if MANIFEST not in names:
-                result.problems.append(f"{MANIFEST} is missing")
-                return result
-            raw = _bounded(zf, MANIFEST, min(MANIFEST_LIMIT, len(data)))
-            if raw is None:
-                result.problems.append(f"{MANIFEST}: larger than any fleetsam manifest (not read further)")
-                return result
-            manifest = result.manifest = _check_manifest(raw, result)
-            if manifest is None:
-                return result
-            members[MANIFEST] = raw
-            listed = manifest["files"]
-            for name in sorted(set(listed) & set(names)):
-                info = zf.getinfo(name)
-                stored = info.compress_type == zipfile.ZIP_STORED
-                limit = min(_listed_size(listed[name]), len(data) if stored else info.compress_size * MAX_INFLATE)
-                content = _bounded(zf, name, limit)
-                if content is None:
-                    result.problems.append(f"{name}: holds more than the {limit} bytes the manifest and the pack "
-                                           "allow (not read further)")
-                else:
-                    members[name] = content
-    except Exception as exc:  # noqa: BLE001 - whatever a damaged archive raises (bad CRC, encrypted, bad method)
-        result.problems.append(f"not a readable zip archive, or a member is damaged: {exc}")
-        return result
-    for name in sorted(set(listed) - set(names)):
-        result.problems.append(f"{name}: listed in the manifest but missing")
-    for name in sorted(set(names) - set(listed) - {MANIFEST}):
-        result.problems.append(f"{name}: in the pack but not in the manifest")
-    for name in sorted(set(listed) & set(members)):
-        want, data_ = listed[name], members[name]
-        if not isinstance(want, dict) or want.get("sha256") != sha256(data_) or want.get("size") != len(data_):
-            result.problems.append(f"{name}: SHA-256 or size differs from the manifest")
-    if not result.problems and pack_bytes(members) != data:
-        result.problems.append("the zip container differs from the canonical pack (headers, order, comment or "
-                               "padding changed)")
-    return result

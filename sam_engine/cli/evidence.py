@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 def _error(command: str, message: str) -> int:
-    print(f"fleetsam {command}: error: {message}", file=sys.stderr)
+    print(f"fleetsam {command}: error: {one_line(message)}", file=sys.stderr)
     return ExitCode.BAD_INPUT
 
 
@@ -155,32 +155,34 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_audit_pack(args: argparse.Namespace) -> int:
     from sam_engine.auditpack import pack as auditpack
+    from sam_engine.auditpack import verify as checks
 
     try:
         if args.verify:
-            result = auditpack.verify(args.verify)
-            if result.ok:
+            result = checks.verify(args.verify)
+            where = one_line(args.verify)
+            if result.ok:  # every value is the pack's: printed inert
                 m = result.manifest
-                print(f"{args.verify}: OK: {len(m['files'])} files and the manifest verified "
-                      f"(publisher {m.get('publisher')}, scans {', '.join(m.get('scan_ids', []))}, "
-                      f"fleetsam {m.get('tool_version')}, created {m.get('created')})")
+                print(f"{where}: OK: {len(m['files'])} files and the manifest verified "
+                      f"(publisher {one_line(m['publisher'])}, scans {', '.join(map(one_line, m['scan_ids']))}, "
+                      f"fleetsam {one_line(m['tool_version'])}, created {one_line(m['created'])})")
                 return ExitCode.OK
-            print(f"{args.verify}: FAILED verification:")
+            print(f"{where}: FAILED verification:")
             for problem in result.problems:
-                print(f"  {problem}")
+                print(f"  {one_line(problem)}")
             return ExitCode.VIOLATIONS
         if not args.publisher or not args.out:
             return _error("audit-pack", "--publisher NAME and --out FILE.zip are required (or --verify FILE.zip)")
-        try:
-            as_of = _as_of(args)
+        try:  # no --as-of: the licence terms of the day --scan finished, else of today
+            as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
         except ValueError:
             return _error("audit-pack", f"--as-of {args.as_of!r}: expected YYYY-MM-DD")
         path, manifest, digest = auditpack.create(args.store, args.publisher, args.out, settings=_settings(args),
                                                   as_of=as_of, scan_id=args.scan)
     except auditpack.PackError as exc:
         return _error("audit-pack", str(exc))
-    print(f"{path}: audit pack of {manifest['publisher']}, scan {manifest['scan_id']}, "
-          f"{len(manifest['files'])} files + manifest")
+    print(f"{one_line(path)}: audit pack of {one_line(manifest['publisher'])}, scan {one_line(manifest['scan_id'])}, "
+          f"licence terms of {manifest['as_of']}, {len(manifest['files'])} files + manifest")
     print(f"sha256 {digest}  (record it with the audit correspondence)")
     return ExitCode.OK
 
@@ -206,13 +208,17 @@ def register(subparsers) -> None:
         "audit-pack", help="write or verify the audit evidence pack of one publisher",
         description="Write the audit evidence pack of one publisher (--publisher NAME --out FILE.zip): its "
                     "licence position with the installations, entitlements, catalogue entries and metric rules "
-                    "behind it, and a manifest of SHA-256 digests. --verify FILE.zip checks a pack instead: exit "
-                    "0 when intact, 1 when a file was changed, added or removed.")
+                    "behind it, and a manifest of SHA-256 digests. --out never replaces the store or a file that is "
+                    "not an audit pack; SOURCE_DATE_EPOCH sets the creation time (a reproducible pack). "
+                    "--verify FILE.zip checks a pack instead: exit 0 when intact, 1 when it is not a fleetsam pack "
+                    "exactly as written (a file changed, added or removed), 2 when it cannot be read.")
     p.add_argument("--publisher", help="publisher whose position the pack proves (case-insensitive)")
     p.add_argument("--out", metavar="FILE.zip", help="zip file to write the pack to")
-    p.add_argument("--verify", metavar="FILE.zip", help="check a pack: every hash, nothing missing or extra")
-    p.add_argument("--scan", help="the fleet as it stood right after this scan (default: the fleet now)")
-    p.add_argument("--as-of", help="the fleet as it stood at the end of this day (unless --scan is given) and "
-                                   "the licence terms valid then, YYYY-MM-DD (default: today)")
+    p.add_argument("--verify", metavar="FILE.zip", help="check a pack: its format, every hash, nothing missing or "
+                                                        "extra")
+    p.add_argument("--scan", help="the fleet as it stood right after this scan, counted under the licence terms "
+                                  "of the day it finished (UTC) unless --as-of is given (default: the fleet now)")
+    p.add_argument("--as-of", help="the licence terms valid on this day and, without --scan, the fleet as it stood "
+                                   "at the end of it, YYYY-MM-DD (default: the day --scan finished, else today)")
     add_licences_option(p)
     p.set_defaults(func=cmd_audit_pack)

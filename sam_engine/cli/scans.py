@@ -172,8 +172,9 @@ def register(subparsers) -> None:
         description="Reconcile the fleet (every known host with its newest inventory) with today's licence data, "
                     "or as it stood on --as-of, and write every report file again (index.html, report.json, "
                     "position.csv, installations.csv, junit.xml, summary.md). Sends nothing.")
-    p.add_argument("--scan", help="the fleet as it stood right after this scan, as 'fleetsam scans' lists them "
-                                  "(default: the latest)")
+    p.add_argument("--scan", help="the fleet as it stood right after this scan, as 'fleetsam scans' lists them, "
+                                  "with the entitlements valid on the day it finished (UTC) unless --as-of is "
+                                  "given (default: the latest)")
     p.add_argument("--as-of", help="the fleet as it stood at the end of this day, YYYY-MM-DD, with the entitlements "
                                    "valid then")
     p.add_argument("--report-dir", default=report_dir_default(), help=report_dir_help)

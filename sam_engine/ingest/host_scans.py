@@ -167,7 +167,8 @@ class UnreadableResult(Exception):
 def stale_host_scan(scan_id: str, inventory_name: str, status: HostStatus, error: str | None,
                     groups: tuple[str, ...], previous: HostScan | None) -> HostScan:
     """A host not reached (or failed) in this scan: its last inventory carried over, stale, with the
-    collector that produced it."""
+    collector that produced it. The copy is the store as it stood at ingest (``load_run`` shows it); the
+    fleet takes the inventory from the run that collected it (``store.fleet``), whatever the order."""
     if previous is None:
         return HostScan(scan_id, inventory_name, status, None, (), collector=None, error=error, groups=groups)
     return HostScan(scan_id, inventory_name, status, previous.host, previous.installations,

@@ -9,6 +9,10 @@ The collector callback writes one spool directory per playbook run::
 ``status`` is ``ok`` (``result`` holds a collector module's result), ``unreachable``
 or ``failed``. ``scope`` (may be absent) lists the inventory names the run
 targeted; ``group`` ties runs that belong together (slices of one AWX job).
+Times are ISO 8601 and read into UTC ``YYYY-MM-DDTHH:MM:SSZ`` (the callback's
+form; any offset converted, a time without one read as UTC with a warning), so
+that every later comparison of them is sound; a run ahead of now by more than
+``CLOCK_SKEW``, or ending before it started, is refused.
 ``host_scans`` turns the entries into model records.
 """
 
@@ -24,7 +28,7 @@ from typing import Any, Iterator, Mapping
 
 from sam_engine.ingest.bulk import Bulk, split
 from sam_engine.ingest.spool_json import SpoolError, fast_loads, parsed, read_bytes
-from sam_engine.model import HostStatus, Problem
+from sam_engine.model import HostStatus, Problem, utc_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,20 +97,31 @@ def host_files(spool: Path) -> list[Path]:
     return sorted((spool / "hosts").glob("*.json"))
 
 
-def _timestamp(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        dt.datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+# how far a controller's clock may run ahead of this one's: a run, or a host's collection, later than now
+# by more would outrank every run to come and freeze its hosts
+CLOCK_SKEW = dt.timedelta(days=1)
+
+
+def _utc(value: Any, where: str, problems: list[Problem]) -> str | None:
+    """``value`` as the UTC time records hold (``model.utc_time``: offsets converted, never compared as
+    written), None when it is no ISO 8601 time. A time without a zone is read as UTC, with a warning
+    naming ``where``."""
+    text = utc_time(value)
+    if text is not None and dt.datetime.fromisoformat(value).tzinfo is None:
+        problems.append(Problem(where, f"{_shown(value)} has no time zone; read as UTC ({text})", "warning"))
+    return text
+
+
+def _latest_allowed() -> str:
+    """The latest time a spool may hold: now plus ``CLOCK_SKEW``."""
+    return utc_time((dt.datetime.now(dt.timezone.utc) + CLOCK_SKEW).isoformat())  # type: ignore[return-value]
 
 
 def run_meta(spool: Path, problems: list[Problem]) -> dict[str, Any]:
     """The run's fields from ``run.json``, checked before anything is stored: ``SpoolError`` for a
-    missing or wrong scan id or time (the run cannot be placed), a warning and the default for a
-    wrong optional field."""
+    missing or wrong scan id or time (the run cannot be placed: no time, a time more than ``CLOCK_SKEW``
+    ahead of now, or an end before its start), a warning and the default for a wrong optional field.
+    Times are kept in UTC (``_utc``)."""
     where = spool / "run.json"
     meta = _load_json(where)
     if not isinstance(meta, dict):
@@ -114,9 +129,20 @@ def run_meta(spool: Path, problems: list[Problem]) -> dict[str, Any]:
     if not isinstance(meta.get("scan_id"), str) or not meta["scan_id"].strip():
         raise SpoolError(f"{where}: field 'scan_id': expected a string, got {_shown(meta.get('scan_id'))}")
     # A time that is not one would be stored and break every later report and --as-of of the store.
+    times, latest = {}, _latest_allowed()
     for key in ("started", "finished"):
-        if (key == "started" or meta.get(key) is not None) and not _timestamp(meta.get(key)):
+        if key == "finished" and meta.get(key) is None:
+            times[key] = times["started"]
+            continue
+        times[key] = _utc(meta.get(key), f"{where}: {key}", problems)
+        if times[key] is None:
             raise SpoolError(f"{where}: field {key!r}: expected an ISO 8601 timestamp, got {_shown(meta.get(key))}")
+        if times[key] > latest:
+            raise SpoolError(f"{where}: field {key!r}: expected a time no later than now plus a day of clock skew "
+                             f"({latest}), got {_shown(meta[key])}; nothing was stored")
+    if times["finished"] < times["started"]:
+        raise SpoolError(f"{where}: field 'finished': expected a time no earlier than 'started' ({times['started']}), "
+                         f"got {_shown(meta['finished'])}; nothing was stored")
     scope = meta.get("scope") or []
     if not isinstance(scope, list) or not all(isinstance(n, str) for n in scope):
         problems.append(Problem(f"{where}: scope", "expected a list of inventory names; "
@@ -130,8 +156,7 @@ def run_meta(spool: Path, problems: list[Problem]) -> dict[str, Any]:
                                     "warning"))
             value = None
         fields[key] = str(value) if value not in (None, "") else default
-    return {"scan_id": meta["scan_id"], "started": meta["started"], "finished": meta.get("finished") or meta["started"],
-            "scope": tuple(dict.fromkeys(scope)), **fields}
+    return {"scan_id": meta["scan_id"], **times, "scope": tuple(dict.fromkeys(scope)), **fields}
 
 
 def _shown(value: Any) -> str:
@@ -161,7 +186,10 @@ def name_of_file(path: Path, scope: tuple[str, ...]) -> str:
 
 def _read_hosts(paths: list[Path], problems: list[Problem], scope: tuple[str, ...] = ()) -> Iterator[RawHost]:
     """Each file's host. One that cannot be read is reported and yielded failed under the name of its
-    file (``name_of_file``): its last inventory is kept, stale, not dropped from the fleet."""
+    file (``name_of_file``): its last inventory is kept, stale, not dropped from the fleet. A
+    ``collected_at`` is kept in UTC (``_utc``); one that is no time or is ahead of now by more than
+    ``CLOCK_SKEW`` is dropped with a warning (the run's end counts instead)."""
+    latest = _latest_allowed()
     for path in paths:
         try:
             doc, bulk = _load_host(path)
@@ -186,9 +214,12 @@ def _read_hosts(paths: list[Path], problems: list[Problem], scope: tuple[str, ..
         groups = doc.get("groups")
         groups = tuple(str(g) for g in groups if isinstance(g, (str, int))) if isinstance(groups, list) else ()
         error, collected_at = doc.get("error"), doc.get("collected_at")
-        if collected_at is not None and not _timestamp(collected_at):
-            problems.append(Problem(str(path), f"collected_at: expected an ISO 8601 timestamp, got "
-                                               f"{_shown(collected_at)}; the run's time is used", "warning"))
-            collected_at = None
+        if collected_at is not None:
+            collected_at, given = _utc(collected_at, f"{path}: collected_at", problems), collected_at
+            if collected_at is None or collected_at > latest:
+                expected = "an ISO 8601 timestamp" if collected_at is None else f"a time no later than {latest}"
+                problems.append(Problem(str(path), f"collected_at: expected {expected}, got {_shown(given)}; "
+                                                   f"the run's time is used", "warning"))
+                collected_at = None
         yield RawHost(name, status, result, None if error is None else str(error)[:2000], collected_at, str(path),
                       groups, bulk if result is not None else None)

@@ -2,10 +2,13 @@
 
 A run (one playbook, one ``fleetsam ingest``) stores only the hosts it
 targeted. The position, the findings, the reports, ``check``, ``diff`` and the
-audit pack read the *fleet* instead: for each host, its newest record over all
-runs, so a ``--limit``ed run, a WinRM job of its own or one slice of an AWX job
-never empties the rest of the fleet. A host outside a run's scope keeps its
-record (inventory, status, last seen) untouched.
+audit pack read the *fleet* instead: for each host, its newest inventory over
+all runs with its newest run's status (``_machines``), so a ``--limit``ed run, a
+WinRM job of its own or one slice of an AWX job never empties the rest of the
+fleet. A host outside a run's scope keeps its record (inventory, status, last
+seen) untouched. Only what each run itself saw counts: a stale record's copy of
+the inventory it carried over is the store as it stood when that run was
+ingested, so the fleet does not depend on the order runs were stored in.
 
 Functions here are pure and work on the stored host documents
 (``interface.host_scan_doc``), shared by every backend; the backend turns the
@@ -26,11 +29,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+from sam_engine.model import utc_time
+
 
 @dataclass(frozen=True, slots=True)
 class RunRef:
     """A stored run's place in history: its end time (ISO, UTC), which orders the runs
-    (``interface.chronological``)."""
+    (``interface.chronological``) and bounds when its inventories were collected."""
 
     scan_id: str
     finished: str
@@ -58,8 +63,18 @@ class Retired:
 def holds_out(r: Retirement, doc: Mapping, finished: Mapping[str, str], cutoff: str | None = None) -> bool:
     """Whether the retirement ``r`` keeps the host whose newest document is ``doc`` out of the fleet:
     made by ``cutoff`` (None: any time) and after the host was last inventoried (``finished``: each
-    run's end, for a document without its collection time), since a later inventory brings it back."""
-    return (cutoff is None or r.at <= cutoff) and (doc.get("collected_at") or finished[doc["scan_id"]]) <= r.at
+    run's end, for a document without its collection time), since a later inventory brings it back.
+    Times are compared as instants, whatever offset a store written before times were made UTC holds."""
+    at = instant(r.at)
+    return (cutoff is None or at <= cutoff) and instant(doc.get("collected_at") or finished[doc["scan_id"]]) <= at
+
+
+def instant(text: str) -> str:
+    """A stored time as comparable text, UTC ``...Z`` (``model.utc_time``; the spool reader stores that
+    form, so only older stores pay the parse); as written when it is no time."""
+    if len(text) == 20 and text[19] == "Z":
+        return text
+    return utc_time(text) or text
 
 
 def in_force(fleet: Mapping, keys: Iterable[str], retired: Iterable[Retirement]) -> dict[str, Retirement]:
@@ -109,7 +124,7 @@ def runs_until(runs: Sequence[RunRef], scan_id: str | None = None, as_of: dt.dat
             raise LookupError(f"no scan {scan_id} stored")
         chosen = chosen[: ids.index(scan_id) + 1]
     if as_of is not None:
-        chosen = [r for r in chosen if r.finished[:10] <= as_of.isoformat()]
+        chosen = [r for r in chosen if instant(r.finished)[:10] <= as_of.isoformat()]
     return chosen
 
 
@@ -123,75 +138,113 @@ def fleet_runs(infos: Sequence, scan_id: str | None = None, as_of: dt.date | Non
         return None
     last = next(i for i in infos if i.scan_id == runs[-1].scan_id)
     if as_of is not None:
-        cutoff = (as_of + dt.timedelta(days=1)).isoformat()
+        cutoff = f"{as_of.isoformat()}T23:59:59Z"
     else:
-        cutoff = None if scan_id is None else last.finished
+        cutoff = None if scan_id is None else instant(last.finished)
     return last, runs, cutoff
 
 
-def _better(new: Mapping, old: Mapping) -> bool:
-    """Within one run a machine seen under two names: the successful record wins, else the later name."""
-    return (new["status"] == "ok", new["inventory_name"]) >= (old["status"] == "ok", old["inventory_name"])
+# what a host document holds of the inventory it shows; the rest (run, status, error, groups) is its run's
+INVENTORY_FIELDS = ("host", "collector", "inventory_scan_id", "inventory_digest", "collected_at", "topology",
+                    "source_digest")
+
+
+def _genuine(doc: Mapping) -> bool:
+    """Whether ``doc``'s inventory was collected by its own run, not carried over (stale) from the store
+    as it stood when the run was ingested, which depends on the order runs were ingested in."""
+    return doc["status"] == "ok" and doc.get("inventory_scan_id") in (None, doc["scan_id"])
+
+
+def _machines(runs: Sequence[RunRef], docs: Sequence[Mapping]) -> tuple[dict[str, dict], dict[str, str]]:
+    """Each host's record over ``runs`` (fleet key -> document, retirements not applied) and, for each
+    inventory name, the fleet key of the machine it last stood for; ``docs`` are those of ``runs``.
+
+    A host's inventory is its newest genuine one, ranked by when it was collected (its ``collected_at``,
+    never later than its run's end, else that end), so overlapping runs and runs ingested in any order
+    give one fleet. Its status (ok, unreachable, failed) is its newest run's, under the name of that
+    inventory: a record under a name the machine no longer carries (inventoried under a newer name
+    since) changes nothing. A record without an inventory of its own counts for the machine its name
+    last stood for, else for the name alone (a host never inventoried by these runs).
+    """
+    order = {r.scan_id: n for n, r in enumerate(runs)}
+    finished = {r.scan_id: instant(r.finished) for r in runs}
+    genuine, carried = [], []
+    for doc in docs:
+        (genuine if _genuine(doc) else carried).append(doc)
+    key_of = fleet_keys(genuine)
+    inventory: dict[str, dict] = {}
+    ranks: dict[str, tuple] = {}  # fleet key -> rank of its inventory
+    named: dict[str, tuple] = {}  # inventory name -> (rank, fleet key)
+    latest: dict[str, tuple] = {}  # fleet key -> (rank, document) of its newest run
+    for doc in genuine:
+        scan_id, name, key = doc["scan_id"], doc["inventory_name"], key_of(doc)
+        end, at = finished[scan_id], doc.get("collected_at")
+        rank = (min(instant(at), end) if at else end, order[scan_id], name)
+        held = ranks.get(key)
+        if held is None or rank > held:
+            ranks[key], inventory[key] = rank, doc
+        held = named.get(name)
+        if held is None or rank > held[0]:
+            named[name] = rank, key
+        # within one run a machine seen under two names: the successful record wins, else the later name
+        held = latest.get(key)
+        if held is None or rank[1:] > held[0]:
+            latest[key] = rank[1:], doc
+    names = {name: key for name, (_, key) in named.items()}
+    for doc in carried:
+        name = doc["inventory_name"]
+        key = names.get(name, f"inventory:{name}")
+        if key in inventory and name != inventory[key]["inventory_name"]:
+            continue
+        rank = (order[doc["scan_id"]] - 0.5, name)  # below a successful record of the same run
+        held = latest.get(key)
+        if held is None or rank > held[0]:
+            latest[key] = rank, doc
+    records = {}
+    for key, (_, doc) in latest.items():
+        inv = inventory.get(key)
+        if inv is None:  # what a record carried is from a run not counted here (a later one, --as-of)
+            records[key] = {**doc, **dict.fromkeys(INVENTORY_FIELDS)} if doc.get("inventory_scan_id") else dict(doc)
+        elif doc["status"] == "ok":
+            records[key] = dict(inv)
+        else:  # not reached this time: its newest inventory, stale
+            records[key] = {**doc, **{f: inv.get(f) for f in INVENTORY_FIELDS}, "inventory_scan_id": inv["scan_id"],
+                            "groups": doc.get("groups") or inv.get("groups") or []}
+    return records, names
 
 
 def fleet_docs(runs: Sequence[RunRef], docs: Iterable[Mapping], retired: Iterable[Retirement] = (),
                cutoff: str | None = None) -> list[dict]:
-    """Each host's newest document over ``runs`` (oldest first), without retired hosts; each
-    returned document gets its ``fleet_key``.
+    """Each host's record over ``runs`` (oldest first; ``_machines``), without retired hosts; each
+    returned document gets its ``fleet_key``. The result is the same whatever order the runs were
+    stored in.
 
     ``docs`` are host documents of any runs; those of runs not in ``runs`` are
-    ignored. A retirement made at or before ``cutoff`` (None: any) removes a
+    ignored. A retirement made at or before ``cutoff`` (UTC ``...Z``; None: any) removes a
     host whose inventory was collected before it; a run that inventories the
     host again after its retirement brings it back.
     """
-    order = {r.scan_id: n for n, r in enumerate(runs)}
+    chosen = {r.scan_id for r in runs}
+    records, _ = _machines(runs, [d for d in docs if d["scan_id"] in chosen])
     finished = {r.scan_id: r.finished for r in runs}
-    docs = [d for d in docs if d["scan_id"] in order]
-    key_of = fleet_keys(docs)
-    latest: dict[str, dict] = {}
-    for doc in docs:
-        n = order[doc["scan_id"]]
-        key = key_of(doc)
-        held = latest.get(key)
-        if held is None or n > order[held["scan_id"]] or (n == order[held["scan_id"]] and _better(doc, held)):
-            latest[key] = dict(doc)
-    # a name met unreachable (no facts, keyed by name) and reached in another run counts once, as its machine
-    # (the newest of those under that name); when the unreachable record is the newer (its run finished later
-    # but was stored first), the machine's record takes its run, status and error: that machine's last
-    # inventory, now stale, as a run that knew the machine would have recorded it
-    machines: dict[str, str] = {}
-    for key, doc in latest.items():
-        name = doc["inventory_name"]
-        if not key.startswith("inventory:") and (
-                name not in machines or order[doc["scan_id"]] > order[latest[machines[name]]["scan_id"]]):
-            machines[name] = key
-    for key in [k for k, d in latest.items() if k.startswith("inventory:") and d["inventory_name"] in machines]:
-        unreached = latest.pop(key)
-        held = latest[machines[unreached["inventory_name"]]]
-        if order[unreached["scan_id"]] > order[held["scan_id"]]:
-            held.update(scan_id=unreached["scan_id"], status=unreached["status"], error=unreached.get("error"),
-                        groups=unreached.get("groups") or held.get("groups") or [],
-                        inventory_scan_id=held.get("inventory_scan_id") or held["scan_id"])
     for r in retired:
-        doc = latest.get(r.key)
+        doc = records.get(r.key)
         if doc is not None and holds_out(r, doc, finished, cutoff):
-            del latest[r.key]
-    for key, doc in latest.items():
+            del records[r.key]
+    for key, doc in records.items():
         doc["fleet_key"] = key
-    return sorted(latest.values(), key=lambda d: (d["inventory_name"], d["fleet_key"]))
+    return sorted(records.values(), key=lambda d: (d["inventory_name"], d["fleet_key"]))
 
 
 def fleet_index(runs: Sequence[RunRef], docs: Sequence[Mapping]) -> dict:
     """``{"hosts": fleet key -> newest document, "names": inventory name -> the key it last stood
     for, "finished": scan id -> its end}``, retirements left out: what a new run's unreachable hosts
     carry their inventory from, and what tells a retirement still in force (``in_force``)."""
-    key_of, names = fleet_keys(docs), {}
-    order = {r.scan_id: n for n, r in enumerate(runs)}
-    for doc in sorted(docs, key=lambda d: order.get(d["scan_id"], -1)):
-        if doc.get("host"):
-            names[doc["inventory_name"]] = key_of(doc)
-    return {"hosts": {d["fleet_key"]: d for d in fleet_docs(runs, docs)}, "names": names,
-            "finished": {r.scan_id: r.finished for r in runs}}
+    chosen = {r.scan_id for r in runs}
+    records, names = _machines(runs, [d for d in docs if d["scan_id"] in chosen])
+    for key, doc in records.items():
+        doc["fleet_key"] = key
+    return {"hosts": records, "names": names, "finished": {r.scan_id: r.finished for r in runs}}
 
 
 def newest_doc(fleet: Mapping, inventory_name: str) -> Mapping | None:
@@ -214,7 +267,7 @@ def aged_out(collected_at: str | None, as_of: dt.date, retire_days: int) -> bool
     if retire_days <= 0 or not collected_at:
         return False
     try:
-        seen = dt.date.fromisoformat(collected_at[:10])
+        seen = dt.date.fromisoformat(instant(collected_at)[:10])
     except ValueError:
         return False
     return (as_of - seen).days >= retire_days

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
 from sam_engine.store import masked
-from sam_engine.store.fleet import Retired, Retirement, aged_out
+from sam_engine.store.fleet import Retired, Retirement, aged_out, instant
 from sam_engine.model import (Entitlement, GuestVM, Hardware, Host, HostScan, HostStatus, HostUser, Installation,
                               PhysicalServer, Scan, Topology, Virtualization)
 from sam_engine.vocabulary import Collector
@@ -207,7 +207,7 @@ def load_fleet(st: Store, location: str, scan_id: str | None = None, as_of: dt.d
     fleet = require_scan(st, location, scan_id, as_of)
     if retire_days <= 0:
         return fleet
-    day = day or as_of or (dt.date.fromisoformat(fleet.finished[:10]) if scan_id else dt.date.today())
+    day = day or as_of or (dt.date.fromisoformat(instant(fleet.finished)[:10]) if scan_id else dt.date.today())
     # a later day than today (the licence terms of a date to come) ages nothing past today: no scan can
     # have been missed yet, and a fleet emptied by age would make a check on that date pass
     day = min(day, dt.date.today())
@@ -328,21 +328,12 @@ def entitlement_from_doc(doc: dict) -> Entitlement:
 
 
 def chronological(infos: Iterable[ScanInfo]) -> list[ScanInfo]:
-    """Stored runs in the order they finished (the order they were stored where two finished at once).
+    """Stored runs in the order they finished, in UTC (by scan id where two finished at once).
 
     A run's spool may be ingested after a later run's (a run kept after a failure, a site's
     controller that reports late): the fleet, the history and ``diff`` follow when runs ended,
-    never when they were stored, so an older run cannot roll hosts back to older inventories."""
-    return sorted(infos, key=lambda i: _instant(i.finished))
-
-
-def _instant(finished: str) -> str:
-    """``finished`` as a comparable UTC text (``...Z`` and ``+00:00`` alike); as written when it is no time."""
-    try:
-        when = dt.datetime.fromisoformat(finished.replace("Z", "+00:00"))
-    except (AttributeError, ValueError):
-        return str(finished)
-    return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat()
+    never when they were stored, so the order of storing changes nothing."""
+    return sorted(infos, key=lambda i: (instant(i.finished), i.scan_id))
 
 
 def scan_info(scan: Scan) -> ScanInfo:

@@ -4,6 +4,7 @@ stored inventory instead of reading the list again (sam_engine/ingest/bulk.py)."
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -59,7 +60,8 @@ def next_night(run_dir: Path, tmp_path: Path, scan_id: str = "night2") -> Path:
     night = tmp_path / scan_id
     shutil.copytree(run_dir / "hosts", night / "hosts")
     meta = json.loads((run_dir / "run.json").read_text())
-    meta.update(scan_id=scan_id, started="2099-01-01T00:00:00Z", finished="2099-01-01T00:00:00Z")
+    later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    meta.update(scan_id=scan_id, started=later, finished=later)  # later, yet within a day of now (further ahead is refused)
     (night / "run.json").write_text(json.dumps(meta))
     return night
 

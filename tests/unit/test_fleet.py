@@ -16,6 +16,7 @@ from sam_engine import pipeline
 from sam_engine.cli.main import main
 from sam_engine.model import HostStatus
 from sam_engine.store import interface, open_store
+from sam_engine.store.fleet import Retirement, holds_out
 
 CURL = ("curl", "7.88.1-10", "Debian")
 
@@ -117,10 +118,15 @@ def test_one_machine_under_two_inventory_names_is_one_host(env):
                                                                         board="u-1")})
     (only,) = fleet(env).hosts
     assert (only.inventory_name, only.host_id, len(only.installations)) == ("web1.example", "machine-id:m-1", 2)
-    # the old name unreachable later: the machine keeps its newest inventory, whichever name collected it
+    # the old name unreachable later: a name the machine no longer carries changes neither its name nor its status
     ingest(env, "r3", "2026-06-03T01:00:00Z", {"10.0.0.5": None})
     (only,) = fleet(env).hosts
-    assert only.stale and only.inventory_scan_id == "r2" and len(only.installations) == 2
+    assert (only.inventory_name, only.status, only.inventory_scan_id, len(only.installations)) == \
+           ("web1.example", HostStatus.OK, "r2", 2)
+    # its newest name unreachable: stale, with that inventory
+    ingest(env, "r4", "2026-06-04T01:00:00Z", {"web1.example": None})
+    (only,) = fleet(env).hosts
+    assert only.stale and (only.scan_id, only.inventory_scan_id, len(only.installations)) == ("r4", "r2", 2)
 
 
 def test_images_cloned_with_one_machine_id_are_two_hosts(env):
@@ -199,6 +205,22 @@ def test_retired_hosts_leave_the_position_and_stay_in_history(env, capsys):
     ingest(env, "r2", "2026-06-02T01:00:00Z", {"h2": None})
     assert sorted(by_name(fleet(env))) == ["h1"], "unreachable after retirement: still retired"
     assert main(["--store", str(env / "db.json"), "hosts", "retire", "nope"]) == 2
+
+
+def test_a_host_inventoried_after_its_retirement_comes_back_whatever_offset_its_times_carry(env, capsys):
+    """Retired at 15:45Z, inventoried at 11:45-05:00 (16:45Z): the times were compared as written."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    ingest(env, "r1", (now - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"), {"h1": host("h1")})
+    assert main(["--store", str(env / "db.json"), "hosts", "retire", "h1"]) == 0
+    assert fleet(env).hosts == ()
+    later = (now + dt.timedelta(hours=1)).astimezone(dt.timezone(dt.timedelta(hours=-5))).isoformat()
+    ingest(env, "r2", later, {"h1": host("h1")})
+    (back,) = fleet(env).hosts
+    assert back.collected_at == (now + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # a store written before times were made UTC: its texts are compared as instants too
+    doc = {"scan_id": "old", "collected_at": "2026-12-04T11:45:37-05:00"}
+    assert not holds_out(Retirement("k", "2026-12-04T15:45:34Z"), doc, {})
+    assert holds_out(Retirement("k", "2026-12-04T16:45:38Z"), doc, {})
 
 
 def test_retire_days_ages_hosts_out_of_the_position(env, tmp_path):

@@ -224,15 +224,25 @@ def test_kill_9_during_ingests_leaves_the_last_committed_scan_whole(tmp_path):
     hosts = {f"h{k:02}": result(*[f"pkg{k}-{n}" for n in range(300)]) for k in range(30)}
     store = tmp_path / "store" / "db.json"
     env = {**os.environ, "FLEETSAM_REPORT_DIR": str(tmp_path / "reports"), "FLEETSAM_INGEST_WORKERS": "1"}
-    killed = 0
-    for k in range(11):
+
+    def ingest(k: int) -> subprocess.Popen:
         spool = write_spool(tmp_path / "spools", f"s{k:02}", hosts, when=f"2026-11-{k + 1:02}T01:00:00Z")
-        proc = subprocess.Popen([sys.executable, "-m", "sam_engine.cli.main", "--store", str(store), "ingest",
+        return subprocess.Popen([sys.executable, "-m", "sam_engine.cli.main", "--store", str(store), "ingest",
                                  str(spool)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if k == 10:  # the last one runs to its end
+
+    # the kills fall at random moments of a run as long as a repeat run takes here, whatever this machine's
+    # speed (a fixed range of sleeps missed the runs of a faster engine): timed on the second of two whole runs
+    assert ingest(0).wait(timeout=120) == 0
+    started = time.perf_counter()
+    assert ingest(1).wait(timeout=120) == 0
+    run_s = time.perf_counter() - started
+    killed = 0
+    for k in range(2, 13):
+        proc = ingest(k)
+        if k == 12:  # the last one runs to its end
             assert proc.wait(timeout=120) == 0
             break
-        time.sleep(rng.uniform(0.3, 3.0))
+        time.sleep(rng.uniform(0.1, 1.1) * run_s)
         if proc.poll() is None:
             proc.kill()  # SIGKILL, to this process only
             killed += 1
@@ -240,7 +250,7 @@ def test_kill_9_during_ingests_leaves_the_last_committed_scan_whole(tmp_path):
     assert killed >= 3  # the moments fell inside runs, not only after them
     with open_store(str(store), create=False, readonly=True) as st:
         scans = [i.scan_id for i in st.scans()]
-        assert scans and scans[-1] == "s10"
+        assert scans and scans[-1] == "s12"
         for scan_id in scans:
             run = st.load_run(scan_id)
             assert len(run.hosts) == 30 and all(len(h.installations) == 300 for h in run.hosts), scan_id

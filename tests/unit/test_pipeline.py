@@ -1,5 +1,6 @@
 """Spool -> store -> reports, as the callback hands a run over."""
 
+import datetime as dt
 import json
 import re
 
@@ -206,3 +207,74 @@ def test_ingest_shows_each_long_stage_on_stderr_and_keeps_stdout_for_the_summary
                      f"fleetsam: report: {len(REPORT_FILES)} files in N s"]
     assert all(line.startswith("fleetsam: ") for line in err.splitlines())
     assert "fleetsam:" not in out and "web" not in err
+
+
+def test_render_stored_of_a_past_scan_counts_the_licence_terms_of_its_day(tmp_path):
+    # fleetsam report --scan: the fleet right after the run, with the entitlements valid on the day it ended (UTC)
+    store = str(tmp_path / "db.json")
+    spool = write_spool(tmp_path, "s1", [("web1", "ok", RESULT)])
+    run = json.loads((spool / "run.json").read_text())
+    (spool / "run.json").write_text(json.dumps({**run, "started": "2026-06-29T21:00:00-05:00",
+                                                 "finished": "2026-06-29T22:00:00-05:00"}))
+    pipeline.process_spool(spool, store=store, report_dir=tmp_path / "a")
+    pipeline.render_stored(store, tmp_path / "b", "s1")
+    assert json.loads((tmp_path / "b" / "report.json").read_text())["position"]["as_of"] == "2026-06-30"
+    pipeline.render_stored(store, tmp_path / "c", "s1", as_of=dt.date(2026, 7, 2))
+    assert json.loads((tmp_path / "c" / "report.json").read_text())["position"]["as_of"] == "2026-07-02"
+
+
+def with_times(spool, collected_at=None, **times):
+    """``spool`` with its run.json times (and web1's collected_at) replaced."""
+    (spool / "run.json").write_text(json.dumps({**json.loads((spool / "run.json").read_text()), **times}))
+    if collected_at is not None:
+        host = spool / "hosts" / "web1.json"
+        host.write_text(json.dumps({**json.loads(host.read_text()), "collected_at": collected_at}))
+    return spool
+
+
+def test_spool_times_are_read_into_utc_and_a_time_without_a_zone_is_utc_with_a_warning(tmp_path):
+    """Times were compared as written: --as-of took the day of 23:00-05:00 (1 July UTC) as 30 June, and a
+    basic ISO time (20261202T010000Z) passed validation but broke --as-of and ageing."""
+    store = str(tmp_path / "db.json")
+    run, problems = read_spool(with_times(write_spool(tmp_path, "s1", [("web1", "ok", RESULT)]),
+                                          started="20260630T220000-0500", finished="2026-06-30T23:00:00-05:00",
+                                          collected_at="2026-06-30T22:30:00-05:00"))
+    assert (run.started, run.finished, run.hosts[0].collected_at) == \
+           ("2026-07-01T03:00:00Z", "2026-07-01T04:00:00Z", "2026-07-01T03:30:00Z") and not problems
+    pipeline.process_spool(tmp_path / "s1", store=store, report_dir=tmp_path / "r")
+    with open_store(store, readonly=True) as st:
+        assert st.load_scan(as_of=dt.date(2026, 6, 30)) is None, "it ended on 1 July, UTC"
+        assert st.load_scan(as_of=dt.date(2026, 7, 1)).hosts[0].collected_at == "2026-07-01T03:30:00Z"
+    run, problems = read_spool(with_times(write_spool(tmp_path, "s2", [("web1", "ok", RESULT)]),
+                                          started="2026-06-30T23:00:00", finished=None,
+                                          collected_at="2026-06-30T23:00:30"))
+    assert (run.started, run.finished, run.hosts[0].collected_at) == ("2026-06-30T23:00:00Z",) * 2 + \
+           ("2026-06-30T23:00:30Z",)
+    assert [(p.source.rsplit("/", 1)[-1], p.severity) for p in problems] == [
+        ("run.json: started", "warning"), ("web1.json: collected_at", "warning")]
+    assert 'has no time zone; read as UTC (2026-06-30T23:00:00Z)' in problems[0].message
+
+
+def test_a_run_from_the_future_or_ending_before_it_started_is_refused(tmp_path, capsys):
+    """A run.json finished in 2096 was stored and froze its hosts: every later run ranked below it."""
+    from sam_engine.cli.main import main
+
+    store = str(tmp_path / "db.json")
+    pipeline.process_spool(write_spool(tmp_path, "good", [("web1", "ok", RESULT)]), store=store,
+                           report_dir=tmp_path / "r")
+    before = (tmp_path / "db.json").read_bytes()
+    for scan_id, times, field, expected in (
+            ("f1", {"finished": "2096-01-01T00:00:00Z"}, "finished", "a time no later than now plus a day"),
+            ("f2", {"started": "2096-01-01T00:00:00Z", "finished": "2096-01-01T01:00:00Z"}, "started",
+             "a time no later than now plus a day"),
+            ("f3", {"started": "2026-11-29T02:00:00Z"}, "finished", "a time no earlier than 'started'")):
+        spool = with_times(write_spool(tmp_path, scan_id, [("web1", "ok", RESULT)]), **times)
+        assert main(["--store", store, "ingest", str(spool), "--report-dir", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err
+        assert f"run.json: field '{field}': expected {expected}" in err and "Traceback" not in err
+    assert (tmp_path / "db.json").read_bytes() == before
+    # a host's collection time ahead of now is not kept (it would outrank every later inventory)
+    run, problems = read_spool(with_times(write_spool(tmp_path, "f4", [("web1", "ok", RESULT)]),
+                                          collected_at="2096-01-01T00:00:00Z"))
+    assert run.hosts[0].collected_at is None and problems[0].severity == "warning"
+    assert "collected_at: expected a time no later than" in problems[0].message
