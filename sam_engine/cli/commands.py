@@ -15,7 +15,7 @@ import os
 import sys
 
 from sam_engine import __version__
-from sam_engine.cli import check, evidence, export, licence, position, scan, scans, stores
+from sam_engine.cli import check, evidence, export, licence, notify, position, scan, scans, stores
 from sam_engine.cli.exit_codes import ExitCode, describe
 from sam_engine.cli import DEBUG_FLAGS
 from sam_engine.store import normalised
@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     evidence.register(sub)
     stores.register(sub)
     export.register(sub)
+    notify.register(sub)
     for p in _all_subparsers(parser):  # so that 'fleetsam check --debug' works too
         p.add_argument(*DEBUG_FLAGS, dest="debug", action="store_true", default=argparse.SUPPRESS,
                        help=DEBUG_HELP)
