@@ -255,7 +255,16 @@ def _unreadable(exc: csv.Error, path: str, text: str, reader, first: int, header
 def read_csv(
     path: str | Path, mapping: ColumnMapping, catalogue: CatalogueLike, existing: Sequence[Entitlement] = ()
 ) -> tuple[list[Entitlement], list[Problem]]:
-    """Validate every row of a procurement CSV; return the entitlements and every problem."""
+    """Validate every row of a procurement CSV and its keys against ``existing``; return the entitlements
+    and every problem."""
+    checked, problems = checked_rows(path, mapping, catalogue)
+    entitlements, key_problems = check_batch(checked, existing)
+    return entitlements, problems + key_problems
+
+
+def checked_rows(path: str | Path, mapping: ColumnMapping, catalogue: CatalogueLike) -> tuple[list[Checked],
+                                                                                             list[Problem]]:
+    """Every row of a procurement CSV validated on its own (``check_batch`` then checks the keys)."""
     path = str(path)
     text, problems = _read_text(path, mapping.encoding)
     if text is None:
@@ -312,8 +321,7 @@ def read_csv(
                 checked.append(Checked(ent, locate("keys")))
     except csv.Error as exc:
         problems.append(_unreadable(exc, path, text, reader, last_line + 1, header))
-    entitlements, key_problems = check_batch(checked, existing)
-    return entitlements, problems + key_problems
+    return checked, problems
 
 
 def import_csv(
@@ -337,13 +345,14 @@ def import_csv(
     if mapping is None:
         raise ValidationFailed(problems)
     stored = store.entitlements()
-    items, found = read_csv(csv_path, mapping, catalogue, [*stored, *licences])
+    checked, rows = checked_rows(csv_path, mapping, catalogue)
+    items, keys = check_batch(checked, [*stored, *licences])
     superseded = set(replacing(restated(items, stored), items)[0])
     if superseded and on_restated != OnRestated.KEEP_BOTH:  # their keys go with the rows replacing them
         kept = [e for e in stored if e.entitlement_id not in superseded]
-        items, found = read_csv(csv_path, mapping, catalogue, [*kept, *licences])
+        items, keys = check_batch(checked, [*kept, *licences])
     restating = restated(items, stored)
-    problems += found + same_as_files(items, licences)
+    problems += rows + keys + same_as_files(items, licences)
     problems += [r.problem("warning" if on_restated == OnRestated.KEEP_BOTH else "error") for r in restating
                  if on_restated != OnRestated.REPLACE]
     if has_errors(problems):
