@@ -42,6 +42,14 @@ def env(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def workdir(env, monkeypatch):
+    """``env`` with an empty ``licences/`` named by FLEETSAM_LICENCES (a named directory must exist)."""
+    (env / "licences").mkdir()
+    monkeypatch.setenv("FLEETSAM_LICENCES", str(env / "licences"))
+    return env
+
+
+@pytest.fixture
 def receiver():
     """A real HTTP receiver on 127.0.0.1 that keeps what the webhooks deliver (``unit/notify_servers.py``)."""
     from notify_servers import Receiver

@@ -33,16 +33,6 @@ def mailbox():
     controller.stop()
 
 
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "licences").mkdir()
-    monkeypatch.setenv("FLEETSAM_LICENCES", str(tmp_path / "licences"))
-    for name in ("FLEETSAM_POLICY", "FLEETSAM_NOTIFY"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
 def notify_file(path: Path, smtp_port: int, receiver: Receiver, timeout: int = 3) -> Path:
     path.write_text(f"""\
 timeout: {timeout}

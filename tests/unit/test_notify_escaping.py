@@ -28,15 +28,11 @@ HOST = "<!here>&co"  # a host name that would ping @here in raw mrkdwn
 
 
 @pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "licences").mkdir()
-    (tmp_path / "licences" / "teamviewer.yml").write_text(
+def workdir(workdir):
+    """conftest's ``workdir``, owning one TeamViewer licence."""
+    (workdir / "licences" / "teamviewer.yml").write_text(
         "entitlements:\n  - {publisher: TeamViewer, product: TeamViewer, metric: device, quantity: 1}\n")
-    monkeypatch.setenv("FLEETSAM_LICENCES", str(tmp_path / "licences"))
-    for name in ("FLEETSAM_POLICY", "FLEETSAM_NOTIFY"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+    return workdir
 
 
 def scan_hostile_fleet(root: Path, receiver: Receiver) -> list[str]:

@@ -11,8 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from fleet_spools import ANYDESK, BASH, TEAMVIEWER, Host, write_run
 from notify_servers import Mailbox, smtp_server
 from sam_engine import pipeline
@@ -34,16 +32,6 @@ class Picky(Mailbox):
             return self.refuse[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "licences").mkdir()
-    monkeypatch.setenv("FLEETSAM_LICENCES", str(tmp_path / "licences"))
-    for name in ("FLEETSAM_POLICY", "FLEETSAM_NOTIFY"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
 
 
 def run(root: Path, notify_text: str, hosts: dict, name: str) -> list[str]:
