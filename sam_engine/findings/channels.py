@@ -200,6 +200,7 @@ def send_webhook(channel: Channel, events: Sequence[dict], now: str) -> None:
         try:
             with opener.open(request, timeout=channel.timeout) as response:
                 response.read(65536)
+                whole = answered_whole(response)
         except RedirectRefused as exc:
             raise DeliveryFailed(channel.mask(str(exc))) from None
         except urllib.error.HTTPError as exc:
@@ -212,8 +213,16 @@ def send_webhook(channel: Channel, events: Sequence[dict], now: str) -> None:
             text = f"cannot connect: {reason}" if isinstance(exc, urllib.error.URLError) \
                 else f"{exc.__class__.__name__}: {exc}"
             raise DeliveryFailed(channel.mask(text)) from None
-        if deadline.expired:  # a cut connection can read as a complete answer (no Content-Length, EOF)
+        # a cut connection can read as a complete answer (no Content-Length, EOF); a framed answer read
+        # to its end is the server's whole answer, even when the deadline fell just after it (no resend)
+        if deadline.expired and not whole:
             raise DeliveryFailed(f"timed out after {channel.timeout:g}s")
+
+
+def answered_whole(response: http.client.HTTPResponse) -> bool:
+    """Whether the body read so far is all the server said it would send: its Content-Length
+    reached, or its last chunk read."""
+    return response.length == 0 or (response.chunked and response.isclosed())
 
 
 def deliver(channel: Channel, events: Sequence[dict], now: str, to: Sequence[str] | None = None) -> list[str]:

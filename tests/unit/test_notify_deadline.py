@@ -1,6 +1,7 @@
 """A channel's ``timeout`` bounds the whole exchange, against real servers on 127.0.0.1 that answer a
 byte at a time; and a webhook's ``ca_file`` is the one its certificate is checked against."""
 
+import http.client
 import socket
 import threading
 import time
@@ -9,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from notify_servers import self_signed, server_tls
-from sam_engine.findings.channels import DeliveryFailed, deliver
+from sam_engine.findings.channels import DeliveryFailed, answered_whole, deliver
 from sam_engine.findings.notify_config import load_notify_config
 
 EVENT = {"event": "new", "at": "2026-06-30T01:00:00Z",
@@ -115,3 +116,24 @@ def test_a_webhook_checks_its_certificate_against_its_ca_file(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("raw, whole", [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", True),
+    (b"HTTP/1.1 204 No Content\r\n\r\n", True),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", True),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok", False),  # cut inside the body
+    (b"HTTP/1.1 200 OK\r\nX: y\r\n\r\nbody", False),  # no framing: EOF may be the cut
+    (b"HTTP/1.1 200 OK\r\n", False),  # cut inside the headers
+])
+def test_only_a_framed_answer_read_to_its_end_counts_as_whole_when_the_deadline_falls(raw, whole):
+    """A webhook whose whole answer was read as its deadline fell is delivered, not sent again; an
+    answer the deadline may have cut is a timeout (``answered_whole``, on http.client's own parse)."""
+    server, client = socket.socketpair()
+    with server, client:
+        server.sendall(raw)
+        server.shutdown(socket.SHUT_WR)
+        response = http.client.HTTPResponse(client)
+        response.begin()
+        response.read(65536)
+        assert answered_whole(response) is whole
