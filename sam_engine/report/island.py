@@ -32,7 +32,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from sam_engine.report.formats import shown_text
+from sam_engine.report.formats import rtl_isolated, shown_text
 from sam_engine.vocabulary import NON_COMPLIANT
 
 TRACE_CHARS = 400  # a longer trace line (a 10,000-term total) is cut in the page
@@ -217,4 +217,4 @@ def island_json(data: Any) -> Markup:
             text = text.replace(char, escape)
     if not text.isprintable():  # bidi controls are in strings only: U+FFFD there, as in the rest of the page
         text = shown_text(text)
-    return Markup(text)  # every < > & is escaped above
+    return Markup(rtl_isolated(text, json_text=True))  # every < > & is escaped above

@@ -41,7 +41,7 @@ from sam_engine.report import formats as report_formats
 from sam_engine.report import installations as report_installations
 from sam_engine.model import Scan
 from sam_engine.licensing.position import LicencePosition
-from sam_engine.report.formats import shown_text, to_junit, to_markdown
+from sam_engine.report.formats import rtl_isolated, shown_text, to_junit, to_markdown
 from sam_engine.package_data import data_dir
 from sam_engine.vocabulary import LICENSABLE
 
@@ -85,9 +85,9 @@ def _compiled_templates() -> CompiledTemplates | None:
 def _well_formed(value: Any) -> Any:
     """Every value a template writes: text loses what HTML may not hold (NUL, other control characters,
     lone surrogates) and what would reorder the text after it (bidirectional controls): U+FFFD, as in
-    junit.xml; markup the templates made is theirs, kept as it is."""
-    if type(value) is str and not value.isprintable():
-        return shown_text(value)
+    junit.xml; a right-to-left run is isolated (``rtl_isolated``); markup the templates made is theirs, kept as it is."""
+    if type(value) is str:
+        return rtl_isolated(value if value.isprintable() else shown_text(value))
     return value
 
 

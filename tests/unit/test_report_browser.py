@@ -272,3 +272,51 @@ def test_a_bidi_override_in_a_host_name_reorders_nothing(chromium, tmp_path):
     assert "h4bidi\ufffdexe.txt" in drawn and not any("\u202e" in text for text in drawn)
     assert log.problems() == []
     page.close()
+
+
+RTL_HOST = "שרת1"  # a host named in Hebrew: drawn right to left itself, the figures after it left to right
+# per element naming the host: its text, and whether the characters after the name are drawn after it and in order
+DRAWN_AFTER = """(name) => [...document.querySelectorAll('li, td, button')]
+    .filter(e => e.textContent.includes(name) && !e.querySelector('li, td, button')).map(e => {
+      const boxes = [], walk = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+        for (let i = 0; i < n.length; i++) {
+          const r = document.createRange(); r.setStart(n, i); r.setEnd(n, i + 1);
+          const box = r.getBoundingClientRect();
+          boxes.push(box.width > 0 ? [n.data[i], Math.round(box.top), box.left, box.right] : null);
+        }
+      }
+      const text = boxes.map((b, i) => b ? b[0] : '').join(''), at = text.indexOf(name);
+      const own = boxes.filter(b => b).slice(at, at + name.length), after = boxes.filter(b => b).slice(at + name.length)
+        .filter(b => b[1] === own[0][1] && b[0] !== ' ');
+      const ownRight = Math.max(...own.map(b => b[3]));
+      return [text, after.every((b, i) => b[2] >= ownRight - 0.5 && (i === 0 || b[2] > after[i - 1][2]))];
+    })"""
+
+
+def test_a_host_named_right_to_left_keeps_the_figures_after_it_in_order(chromium, tmp_path):
+    """A host named in Hebrew running Oracle: its name reads right to left, and in the report and the audit
+    pack's position page the arithmetic after it is drawn after it, left to right (U+2068/U+2069 isolate it)."""
+    from sam_engine import pipeline
+    from sam_engine.auditpack import pack as auditpack
+
+    conf = report_fleet.settings(tmp_path)
+    spool = report_fleet.write_spool(tmp_path, "s1", "2026-06-29T01:00:00Z", {
+        RTL_HOST: report_fleet.linux(RTL_HOST, [*report_fleet.BASE, report_fleet.ORACLE], sockets=1, cores=2)})
+    store = str(tmp_path / "store.json")
+    pipeline.process_spool(spool, store=store, report_dir=tmp_path / "reports", settings=conf, as_of=report_fleet.AS_OF)
+    pack, _, _ = auditpack.create(store, "oracle", tmp_path / "oracle.zip", settings=conf, as_of=report_fleet.AS_OF)
+    with zipfile.ZipFile(pack) as zf:
+        (tmp_path / "position.html").write_bytes(zf.read("position.html"))
+    page = chromium.new_page()
+    page.goto((tmp_path / "position.html").as_uri(), wait_until="load")
+    in_pack = dict(page.evaluate(DRAWN_AFTER, RTL_HOST))
+    assert in_pack[f"{RTL_HOST}: 1 socket × 2 cores = 2 cores × 0.5 (Intel x86) = 1"] is True
+    page, log = open_report(chromium, tmp_path / "reports" / "index.html")
+    page.click("#position-table button.drill")
+    page.fill("#hosts-filter", RTL_HOST)
+    page.locator("#hosts-table button.drill").click()
+    in_report = dict(page.evaluate(DRAWN_AFTER, RTL_HOST))
+    assert len(in_report) >= 3 and {text for text, in_order in in_report.items() if not in_order} == set()
+    assert log.problems() == []
+    page.close()

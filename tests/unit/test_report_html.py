@@ -11,12 +11,15 @@ from pathlib import Path
 
 import jinja2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jinja2 import nodes
 from report_browser import read_island
 from synthetic_fleet import synthetic_model
 
 from sam_engine.report import island as page_island
 from sam_engine.report import render
+from sam_engine.report.formats import rtl_isolated
 from sam_engine.report.island import island_json, shorten
 
 TEMPLATES = sorted(p.name for p in render.TEMPLATE_DIR.glob("*.j2") if p.name.startswith(("report", "audit_")))
@@ -68,6 +71,27 @@ def test_island_json_shows_bidi_controls_as_replacement_characters():
     """The data report.js draws from cannot reorder the page: keys and values lose their bidi controls."""
     out = str(island_json({"h4\u202eexe.txt": ["a\u2066b\u2069", "\u200f\u061c"]}))
     assert json.loads(out) == {"h4\ufffdexe.txt": ["a\ufffdb\ufffd", "\ufffd\ufffd"]}
+
+
+def test_right_to_left_runs_are_isolated_alike_in_the_island_and_the_page():
+    """A Hebrew host name is wrapped in U+2068 ... U+2069 so the figures after it stay in place; the island
+    (one pass over its JSON text) and a value a template writes (one pass over the value) give the same text."""
+    assert rtl_isolated("שרת1: 1 socket × 2 cores = 2") == "\u2068שרת1\u2069: 1 socket × 2 cores = 2"
+    assert rtl_isolated("a שרת ראשי, b") == "\u2068a שרת ראשי\u2069, b"
+    assert rtl_isolated("web1: 2 cores") == "web1: 2 cores"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from("שרתبرنامج a1.-_:,u0\"\\<>&\u202e\u2028é\u0301\U00010900")))
+def test_island_text_is_the_page_text(text):
+    assert json.loads(str(island_json({"k": text}))) == {"k": render._well_formed(text)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("שרת a1u0\"\\\n\x1b\t")))
+def test_json_escapes_beside_right_to_left_text_stay_whole(text):
+    """The island's own escapes (``\\n``, ``\\u001b``, ``\\"``) are never split by an isolate: it reads back as the text."""
+    assert json.loads(str(island_json({"k": text})))["k"].replace("\u2068", "").replace("\u2069", "") == text
 
 
 def test_long_trace_lines_are_cut_in_the_page_only():
