@@ -262,8 +262,8 @@ def newest_source(fleet: Mapping, inventory_name: str) -> tuple[str, str] | None
 
 
 def aged_out(collected_at: str | None, as_of: dt.date, retire_days: int) -> bool:
-    """Whether a host last inventoried at ``collected_at`` has left the position by age on ``as_of``
-    (``retire_days`` 0: never). A host never inventoried has nothing in the position to age."""
+    """Whether a host last inventoried (or, never inventoried, last tried) at ``collected_at`` has left
+    the fleet by age on ``as_of`` (``retire_days`` 0: never)."""
     if retire_days <= 0 or not collected_at:
         return False
     try:

@@ -233,6 +233,20 @@ def test_retire_days_ages_hosts_out_of_the_position(env, tmp_path):
         assert sorted(by_name(interface.load_fleet(st, "db.json", as_of=day, retire_days=93))) == ["new", "old"]
 
 
+def test_a_host_never_inventoried_ages_out_from_the_last_run_that_tried_it(env):
+    """An unreachable host no run has reached leaves the fleet retire_days after the last run that tried it,
+    as an inventoried host does after its last inventory; tried again recently, it stays."""
+    ingest(env, "r1", "2026-01-05T01:00:00Z", {"gone": None, "web1": host("web1")})
+    ingest(env, "r2", "2026-05-01T01:00:00Z", {"tried": None, "web2": host("web2")})
+    with open_store(str(env / "db.json"), readonly=True) as st:
+        fleet_then = interface.load_fleet(st, "db.json", as_of=dt.date(2026, 5, 2), retire_days=90)
+        assert sorted(by_name(fleet_then)) == ["tried", "web2"]
+        fleet_later = interface.load_fleet(st, "db.json", as_of=dt.date(2026, 8, 1), retire_days=90)
+        assert sorted(by_name(fleet_later)) == []
+        everyone = interface.load_fleet(st, "db.json", as_of=dt.date(2026, 8, 1), retire_days=0)
+        assert sorted(by_name(everyone)) == ["gone", "tried", "web1", "web2"]
+
+
 def test_a_date_after_today_ages_nothing_out_past_today(env, capsys):
     """A check on a day to come counts that day's licence terms against today's fleet: no host leaves it
     by age beyond today, so the check cannot pass on an empty fleet."""
