@@ -6,13 +6,18 @@
 Asked only when the guest's own DMI strings name the cloud, so a host outside
 a cloud never waits on the link-local address. The answers are returned as
 text; the engine (sam_engine.topology.cloud) parses them into an instance type
-and a dedicated host id.
+and a dedicated host id. Only those facts leave the guest: the services also
+hold secrets (Google's instance attributes carry startup scripts, SSH keys and
+GKE's kubelet key; Azure's tags are free text), so Google is asked for the
+machine type alone and Azure's answer is cut to its size and host before it
+is returned.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 from urllib.parse import urlsplit
 
 # Azure stamps this chassis asset tag on its VMs (an on-premises Hyper-V VM has none).
@@ -20,7 +25,7 @@ AZURE_ASSET_TAG = '7783-7084-3265-9085-8269-3286-77'
 MAX_ANSWER = 256 * 1024
 AWS_PATHS = ('instance-type', 'instance-id', 'placement/host-id', 'placement/availability-zone')
 AZURE_QUERY = '/metadata/instance?api-version=2021-12-13'
-GCE_QUERY = '/computeMetadata/v1/instance/?recursive=true'
+GCE_QUERY = '/computeMetadata/v1/instance/machine-type'
 
 
 def cloud_of(dmi):
@@ -71,12 +76,32 @@ def query(cloud, base_url, timeout):
                 answers[path] = text
             elif status != 404:  # 404: not there (placement/host-id off a dedicated host)
                 errors.append('%s: %s %s' % (path, status, text))
-    else:
-        path, header = (AZURE_QUERY, {'Metadata': 'true'}) if cloud == 'azure' else \
-            (GCE_QUERY, {'Metadata-Flavor': 'Google'})
-        status, text = _get(base + path, timeout, headers=header)
+    elif cloud == 'azure':
+        status, text = _get(base + AZURE_QUERY, timeout, headers={'Metadata': 'true'})
         if status == 200:
-            answers['instance'] = text
+            answers['instance'] = _azure_kept(text)
         else:
-            errors.append('%s: %s %s' % (path, status, text))
+            errors.append('%s: %s %s' % (AZURE_QUERY, status, text))
+    else:
+        status, text = _get(base + GCE_QUERY, timeout, headers={'Metadata-Flavor': 'Google'})
+        if status == 200:
+            answers['machine-type'] = text
+        else:
+            errors.append('%s: %s %s' % (GCE_QUERY, status, text))
     return {'provider': cloud, 'answers': answers, 'errors': errors}
+
+
+def _azure_kept(text):
+    """Azure's answer cut to what the engine reads (compute: vmSize, host.id, hostGroup.id), as JSON text;
+    an answer that is no JSON object is returned as it is (the engine reports it as unreadable)."""
+    try:
+        compute = json.loads(text).get('compute')
+    except (ValueError, AttributeError):
+        return text[:300]
+    if not isinstance(compute, dict):
+        return json.dumps({})
+    kept = dict((k, compute[k]) for k in ('vmSize',) if k in compute)
+    for part in ('host', 'hostGroup'):
+        if isinstance(compute.get(part), dict) and 'id' in compute[part]:
+            kept[part] = {'id': compute[part]['id']}
+    return json.dumps({'compute': kept})

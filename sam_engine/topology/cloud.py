@@ -4,9 +4,10 @@ on a dedicated host, a ``model.Topology`` that places the guest on it.
 The collector asks the metadata service only when the guest's DMI names the
 cloud and returns the answers as text (``host.cloud_metadata``: ``provider``,
 ``answers``, ``errors``). AWS answers per path (``instance-type``,
-``placement/host-id``, present only on a Dedicated Host); Azure and Google
-answer one JSON document (Azure ``compute.vmSize`` and ``compute.host.id``
-for a Dedicated Host; Google ``machineType``, a path ending in the type).
+``placement/host-id``, present only on a Dedicated Host); Azure answers one
+JSON document, cut on the guest to ``compute.vmSize`` and ``compute.host.id``
+(a Dedicated Host); Google answers ``machine-type``, a path ending in the type
+(an older collector sent Google's whole instance document: its ``machineType``).
 
 A dedicated host is a ``PhysicalServer`` keyed ``<provider>-dedicated:<host
 id>`` (platform ``aws-dedicated`` or ``azure-dedicated``): every guest that
@@ -61,8 +62,8 @@ def instance_facts(raw: Any) -> tuple[str | None, str | None]:
     if isinstance(compute, Mapping):
         host = compute.get("host")
         return _short(compute.get("vmSize")), _short(host.get("id")) if isinstance(host, Mapping) else None
-    if provider == "gce":
-        machine = text(_document(answers).get("machineType"))
+    if provider == "gce":  # the machine type's resource path; an older collector sent the whole instance document
+        machine = text(answers.get("machine-type")) or text(_document(answers).get("machineType"))
         return _short(machine.rsplit("/", 1)[-1]) if machine else None, None
     return None, None
 

@@ -25,6 +25,7 @@ BIN = Path(sys.executable).parent
 CLOUD = REPO / "tests" / "fixtures" / "real" / "cloud"
 AZURE_TAG = "7783-7084-3265-9085-8269-3286-77"
 TOKEN = "AQAEAJz-test-session-token"
+SECRET = "KUBELET_KEY=-----BEGIN PRIVATE KEY-----s3cr3t"
 
 
 def answers(name):
@@ -60,10 +61,17 @@ class Imds(BaseHTTPRequestHandler):
             text = answers("aws").get(self.path.removeprefix("/latest/meta-data/"))
             return self.reply(200, text) if text else self.reply(404, "Not Found")
         if self.path == "/metadata/instance?api-version=2021-12-13" and self.headers.get("Metadata") == "true":
-            return self.reply(200, json.dumps(answers("azure")))
-        if self.path.startswith("/computeMetadata/v1/instance/") and self.headers.get("Metadata-Flavor") == "Google":
-            return self.reply(200, json.dumps(answers("gce")))
-        self.reply(400, "bad request")
+            doc = answers("azure")
+            doc["compute"]["tags"] = SECRET  # free text a guest's owner may have put anything in
+            return self.reply(200, json.dumps(doc))
+        if self.headers.get("Metadata-Flavor") != "Google":
+            return self.reply(400, "bad request")
+        doc = {**answers("gce"), "attributes": {"kube-env": SECRET, "startup-script": SECRET}}
+        if self.path == "/computeMetadata/v1/instance/machine-type":
+            return self.reply(200, doc["machineType"])
+        if self.path.startswith("/computeMetadata/v1/instance/"):  # the whole document, secrets included
+            return self.reply(200, json.dumps(doc))
+        self.reply(404, "Not Found")
 
 
 @pytest.fixture
@@ -131,6 +139,8 @@ def test_azure_and_google_guests(imds, tmp_path):
     (server,) = platform_of(azure).topology(azure, "az1", "az1.json")[0].servers
     assert server.platform == "azure-dedicated"
     gce = collect(guest_root(tmp_path / "gce", sys_vendor="Google", product_name="Google Compute Engine"), url)
+    assert "s3cr3t" not in json.dumps(azure) and "s3cr3t" not in json.dumps(gce)  # nothing but the facts leaves
+    assert "GET /computeMetadata/v1/instance/machine-type" in seen
     hw = platform_of(gce).host(gce, "g1").hardware
     assert (hw.cloud, hw.instance_type, hw.dedicated_host) == ("Google Cloud", "n2-standard-8", None)
     assert platform_of(gce).topology(gce, "g1", "g1.json") == (None, [])  # shared hardware: no host to place on
@@ -147,6 +157,12 @@ def test_no_request_outside_a_cloud_and_a_dead_service_is_a_warning(imds, tmp_pa
     assert platform_of(result).host(result, "x").hardware.instance_type is None
     topo, problems = platform_of(result).topology(result, "x", "x.json")
     assert topo is None and [p.severity for p in problems] == ["warning"]
+
+
+def test_a_google_answer_from_an_older_collector_is_still_read():
+    """Before the collector asked for the machine type alone it sent Google's whole instance document."""
+    doc = json.dumps(answers("gce"))
+    assert cloud.instance_facts({"provider": "gce", "answers": {"instance": doc}}) == ("n2-standard-8", None)
 
 
 def test_hostile_metadata_is_inert():
