@@ -12,6 +12,7 @@ and neither Markdown nor HTML carries markup from the data.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -285,8 +286,9 @@ def test_tables_on_the_terminal_show_escapes_not_obey_them(tmp_path, capsys):
                      "package_id": f"dpkg:{n}"} for n in names]
         spool = tmp_path / scan_id
         (spool / "hosts").mkdir(parents=True)
-        (spool / "run.json").write_text(json.dumps({"scan_id": scan_id, "started": f"2026-01-0{scan_id[1]}T00:00:00Z",
-                                                    "finished": f"2026-01-0{scan_id[1]}T00:01:00Z"}))
+        day = (dt.date.today() - dt.timedelta(days=3 - int(scan_id[1]))).isoformat()  # recent: not aged out
+        (spool / "run.json").write_text(json.dumps({"scan_id": scan_id, "started": f"{day}T00:00:00Z",
+                                                    "finished": f"{day}T00:01:00Z"}))
         (spool / "hosts" / "h.json").write_text(json.dumps({"inventory_name": f"web\x1b[1m{evil}", "status": "ok",
                                                             "result": {"software": software}}))
         pipeline.process_spool(spool, store=store, report_dir=tmp_path / "r")
