@@ -17,8 +17,9 @@ Rules, each a small function:
   installations only with downgrade rights, never the reverse.
 * version: inside ``version_range`` (``>=2016,<2020``); with downgrade rights
   also every earlier version (the range's lower bounds are dropped).
-* suite: an entitlement listing ``suite_components`` also covers those products
-  of the same publisher, which are then counted under the suite.
+* suite: an active entitlement listing ``suite_components`` also covers those
+  products of the same publisher, which are then counted under the suite; a
+  component's own entitlements (Word) still cover its installations there.
 
 Example: as of 2026-06-30, ``E1`` (Office Professional Plus, ``==2019``,
 downgrade rights, term_end 2026-12-31) covers Office 2016 on pc1; ``E2`` (same
@@ -154,10 +155,16 @@ def matches_product(ent: Entitlement, key: ProductKey, lines: EditionLines = NO_
 
 
 def covers(ent: Entitlement, key: ProductKey, rec: Recognition, lines: EditionLines = NO_LINES) -> tuple[bool, str]:
-    """Whether ``ent`` covers an installation recognised as ``rec`` counted under ``key``."""
+    """Whether ``ent`` covers an installation recognised as ``rec`` counted under ``key``.
+
+    A suite component's own entitlement (Word) covers its installations counted under the suite on its own terms.
+    """
+    own = lines.key(rec.publisher, rec.product, rec.edition)
+    if key != own and matches_product(ent, own, lines):
+        key = own
     if not matches_product(ent, key, lines):
         return False, "other product or edition"
-    if key != lines.key(rec.publisher, rec.product, rec.edition):  # counted under a suite
+    if key != own:  # counted under a suite
         if norm(rec.product) in {norm(c) for c in ent.suite_components}:
             return True, f"{rec.product} is a component of the suite"
         return False, f"{rec.product} is not among this entitlement's suite components"
@@ -170,14 +177,16 @@ def covers(ent: Entitlement, key: ProductKey, rec: Recognition, lines: EditionLi
 
 def suite_owners(entitlements: list[Entitlement], active: set[str],
                  lines: EditionLines = NO_LINES) -> dict[tuple[str, str], ProductKey]:
-    """(publisher, component) -> the suite's product key, preferring active suite entitlements.
+    """(publisher, component) -> the suite's product key, from active suite entitlements only: an expired
+    suite covers nothing, so its components stay products of their own (their own licences cover them).
 
-    Example: an Office Professional Plus entitlement listing Word and Excel maps
+    Example: an active Office Professional Plus entitlement listing Word and Excel maps
     ``("microsoft", "word")`` to ``("microsoft", "office", "professional plus")``.
     """
     owners: dict[tuple[str, str], ProductKey] = {}
-    ranked = sorted(entitlements, key=lambda e: (e.entitlement_id not in active, e.entitlement_id))
-    for ent in ranked:
+    for ent in sorted(entitlements, key=lambda e: e.entitlement_id):
+        if ent.entitlement_id not in active:
+            continue
         for component in ent.suite_components:
             owners.setdefault((norm(ent.publisher), norm(component)), ent_key(ent, lines))
     return owners

@@ -145,23 +145,34 @@ def cores_with_minimums(d: Deployment, params: MetricParams, factors: CoreFactor
 
 
 def nup_minimum(d: Deployment, params: MetricParams, factors: CoreFactorTable) -> HostCount:
-    """The Named User Plus minimum of one server: N per Processor (counted as ``processors`` does), or N per server.
+    """The Named User Plus minimum of one server: N per Processor (counted as ``processors`` does, with the
+    product's processor parameters where it has them), or N per server.
 
     Example: Oracle EE (25 per Processor) on 2 sockets × 16-core Xeon ->
     ``db1: 2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16 Processors × 25 NUP minimum per Processor = 400``.
     """
-    found, notes, guesses = 0, (), ()
-    text = f"{d.label}:"
+    if not params.min_per_processor:
+        found, tail = nup_floor(0, params)
+        return HostCount(f"{d.label}: {tail}", found)
+    count = processors(d, params.processor or params, factors)
+    found, tail = nup_floor(count.quantity, params)
+    return HostCount(f"{count.text} {tail}", found, count.notes, count.guesses)
+
+
+def nup_floor(count: int, params: MetricParams) -> tuple[int, str]:
+    """The NUP minimum of a server of ``count`` Processors, and its arithmetic after the Processor count:
+    16 -> ``Processors × 25 NUP minimum per Processor = 400``; without a minimum per Processor (SE2)
+    ``10 NUP minimum per server = 10``."""
+    found, tail = 0, ""
     if params.min_per_processor:
-        count = processors(d, params, factors)
-        found, notes, guesses = count.quantity * params.min_per_processor, count.notes, count.guesses
-        text = (f"{count.text} {'Processor' if count.quantity == 1 else 'Processors'} × "
-                f"{params.min_per_processor} NUP minimum per Processor = {found}")
+        found = count * params.min_per_processor
+        tail = (f"{'Processor' if count == 1 else 'Processors'} × {params.min_per_processor} NUP minimum per "
+                f"Processor = {found}")
     if params.min_per_server and params.min_per_server > found:
-        text = (f"{text}; at least {params.min_per_server} NUP per server -> {params.min_per_server}" if found
-                else f"{d.label}: {params.min_per_server} NUP minimum per server = {params.min_per_server}")
+        tail = (f"{tail}; at least {params.min_per_server} NUP per server -> {params.min_per_server}" if found
+                else f"{params.min_per_server} NUP minimum per server = {params.min_per_server}")
         found = params.min_per_server
-    return HostCount(text, found, notes, guesses)
+    return found, tail
 
 
 def pvus(d: Deployment, table: PvuTable) -> HostCount:

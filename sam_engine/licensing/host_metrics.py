@@ -22,7 +22,12 @@ product, however many of its VMs run the product, and also when the
 hypervisor host itself is scanned with the product (``FleetTopology.hypervisors``:
 ``kvm01 → installed on the server itself (kvm01); runs db1 → ...``). A VM whose server is not
 known keeps today's per-VM count and is listed in ``MetricResult.unplaced``,
-which raises the ``topology-unknown`` finding.
+which raises the ``topology-unknown`` finding. Under ``vms_per_host_licence`` a
+server's full licensings come from all the product's VMs on it, whatever
+entitlements cover them: a later coverage partition is charged only the full
+licensings its VMs add (``hv01 → runs w1, w2 → ... 4 VMs (with w3, w4 counted
+above) ÷ 2 = 2 full licensings − 1 counted above = 1 × 16 = 16``), so the
+partitions' charges add up to the server's.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from typing import Sequence
 
 from sam_engine.licensing.metric_rules import MetricParams
 from sam_engine.licensing.hardware_counts import cores_with_minimums, plural, processors, topology
-from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine, _total, measure
+from sam_engine.licensing.metrics import (Deployment, MetricContext, MetricResult, TraceLine, _total, measure,
+                                       per_named_user)
 from sam_engine.licensing.versions import normalise_version
 from sam_engine.model import Entitlement, Hardware, PhysicalServer, Virtualization
 from sam_engine.topology import Placement
@@ -191,10 +197,16 @@ def assurance_text(needs: str) -> str:
 
 
 def measure_partition(metric: str, deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext,
-                      ents: Sequence[Entitlement] = (), counted: set | None = None) -> MetricResult:
+                      ents: Sequence[Entitlement] = (), counted: dict | None = None) -> MetricResult:
     """Consumption of hosts covered by ``ents``: per host where the product's rule and the entitlements'
     choice say so, else ``metrics.measure``. ``counted`` holds the servers counted by earlier partitions
-    of the same product (they count 0 here)."""
+    of the same product, each with the VMs that ran the product there (server key -> inventory names):
+    they count 0 here, or under ``vms_per_host_licence`` only the full licensings this partition's VMs add.
+    A Named User Plus minimum counts the servers the processor metric charges for the same hosts."""
+    minimum = params.min_per_processor or params.min_per_server
+    if metric == Metric.NAMED_USER and minimum and params.processor and params.processor.host_level:
+        servers = measure_partition(Metric.PROCESSOR, deployments, params.processor, ctx, ents, counted)
+        return per_named_user(deployments, params, ctx, servers)
     if metric not in HOST_METRICS or not params.host_level:
         result = measure(metric, deployments, params, ctx)
         if any(e.licensing == Licensing.HOST for e in ents):
@@ -205,11 +217,11 @@ def measure_partition(metric: str, deployments: Sequence[Deployment], params: Me
     if not host:
         result = measure(metric, deployments, params, ctx)
         return replace(result, notes=(*result.notes, *notes))
-    return measure_hosts(metric, deployments, params, ctx, set() if counted is None else counted, notes)
+    return measure_hosts(metric, deployments, params, ctx, {} if counted is None else counted, notes)
 
 
 def measure_hosts(metric: str, deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext,
-                  counted: set, notes: Sequence[str] = ()) -> MetricResult:
+                  counted: dict, notes: Sequence[str] = ()) -> MetricResult:
     """Placed guests count their servers, and a scanned host that is itself a server (the product on a KVM
     host and in its guests) counts that server in the same charge, once; the other deployments count as
     ``metrics.measure`` counts them, and when no deployment is on a known server the result is its own."""
@@ -241,7 +253,7 @@ def measure_hosts(metric: str, deployments: Sequence[Deployment], params: Metric
 
 
 def _charges(placed: Sequence[tuple[Deployment, Placement]], own: Sequence[tuple[Deployment, PhysicalServer]],
-             metric: str, params: MetricParams, ctx: MetricContext, counted: set) -> list[ServerCharge]:
+             metric: str, params: MetricParams, ctx: MetricContext, counted: dict) -> list[ServerCharge]:
     """One charge per server: ``placed`` guests pull in their server (and its cluster under soft
     partitioning), ``own`` hosts the server they are; a server is charged once, whoever pulls it in."""
     whole: dict[str, tuple[PhysicalServer, list[str], list[str]]] = {}  # key -> (server, guests, running)
@@ -288,13 +300,15 @@ def _charge(server, guests, running, rule, quantity, text, itself=()) -> ServerC
 
 
 def _whole_server(server: PhysicalServer, guests: tuple[str, ...], running: tuple[str, ...], metric: str,
-                  params: MetricParams, ctx: MetricContext, counted: set, itself: tuple[str, ...] = ()
+                  params: MetricParams, ctx: MetricContext, counted: dict, itself: tuple[str, ...] = ()
                   ) -> ServerCharge:
     via = _via(server, guests, running, itself)
-    if server.key in counted:
+    stacked = metric == Metric.CORE and bool(params.vms_per_host_licence)
+    earlier = counted.get(server.key)  # the VMs an earlier partition counted it for; None: not counted yet
+    if earlier is not None and not stacked:
         return _charge(server, guests, running, "already counted", 0,
                        f"{server.name} → {via} → already counted for this product = 0", itself)
-    counted.add(server.key)
+    counted[server.key] = (*(earlier or ()), *running)
     hw = server_hardware(server)
     if set(guests) <= set(itself):  # no VM pulls it in: the product runs on the server's own OS
         rule, where = "per host", "its own cores"
@@ -314,19 +328,27 @@ def _whole_server(server: PhysicalServer, guests: tuple[str, ...], running: tupl
         count = cores_with_minimums(server_as_host, params, ctx.core_factors)
         once, text, assumed = count.quantity, count.text.removeprefix(": ").rsplit(" = ", 1)[0], list(count.guesses)
         quantity = once
-        if params.vms_per_host_licence:
-            times = max(1, math.ceil(len(running) / params.vms_per_host_licence))
+        if stacked:  # full licensings of all the product's VMs on it; an earlier partition paid for some
+            per, every = params.vms_per_host_licence, counted[server.key]
+            times = max(1, math.ceil(len(every) / per))
+            where = f"per host, {per} VMs per full licensing"
+            text += f" = {once}; {plural(len(every), 'VM')}"
+            if earlier:
+                text += f" (with {', '.join(earlier)} counted above)"
+            text += f" ÷ {per} = {'0 -> at least ' if not every else ''}{plural(times, 'full licensing')}"
+            if earlier is not None:
+                before = max(1, math.ceil(len(earlier) / per))
+                text += f" − {before} counted above = {times - before}"
+                times -= before
             quantity = once * times
-            where = f"per host, {params.vms_per_host_licence} VMs per full licensing"
-            text += (f" = {once}; {plural(len(running), 'VM')} ÷ {params.vms_per_host_licence} = "
-                     f"{plural(times, 'full licensing')} × {once}")
+            text += f" × {once}"
         text += f" = {quantity}"
     return _charge(server, guests, running, rule, quantity, f"{server.name} → {via} → {where}: {text}"
                    + _assumed(assumed), itself)
 
 
 def _pinned(server: PhysicalServer, guests: tuple[str, ...], cpus: tuple[int, ...], metric: str,
-            params: MetricParams, ctx: MetricContext, counted: set, whole: dict) -> ServerCharge:
+            params: MetricParams, ctx: MetricContext, counted: dict, whole: dict) -> ServerCharge:
     """Hard partitioning: the cores of the pinned host CPUs (threads ÷ threads per core, rounded up)."""
     via = _via(server, guests, guests)
     pinned_key = f"{server.key}#pinned:{_cpu_ranges(cpus)}"
@@ -336,7 +358,7 @@ def _pinned(server: PhysicalServer, guests: tuple[str, ...], cpus: tuple[int, ..
                        f"{server.name} → {via} → already counted ({counted_by}) = 0")
     # other pinned CPUs, or the whole server, in a later partition are counted again: cores pinned twice
     # may count twice, never too few
-    counted.add(pinned_key)
+    counted[pinned_key] = guests
     hw = server_hardware(server)
     sockets, cores, assumed = topology(hw)
     per_core = hw.threads // cores if hw.threads and hw.threads >= cores else 1

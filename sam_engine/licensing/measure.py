@@ -14,12 +14,21 @@ is covered only by the entitlements that have it: the others are left out of
 its partition, and a note says why. A named-user product whose rule caps the devices
 one user licence covers (``devices_per_user``: Microsoft 365 Apps, 5 PCs or Macs) gets a
 note per person over the cap, across all its hosts: a breach of the terms, not a licence more.
+
+A named user counts once per product, in one coverage partition (``one_group_per_person``): under the
+entitlements covering every host the person uses it on (the intersection of their partitions'), when there
+are any: in the partition of theirs that has exactly those, else in one added for them (copies of their hosts,
+only their accounts, no Named User Plus minimum: their hosts' own partitions count that). Else (no one
+entitlement covers all of their hosts, or one host is covered by none) once in each partition of their hosts:
+a licence from each, which the allocation can hand out from those partitions' entitlements and never fewer
+than the person needs. Example: jdoe uses Tool 5 on h1 (covered by E5, EALL) and Tool 6 on h2 (EALL), bob
+Tool 5 on h3 -> partition "E5, EALL": bob = 1; "EALL": jdoe = 1; consumption 2, not 3.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 from sam_engine.licensing.coverage import TermState, covers
@@ -28,9 +37,10 @@ from sam_engine.licensing.editions import NO_LINES, EditionLines, every_edition
 from sam_engine.licensing.host_metrics import assurance_text, measure_partition, per_vm_assurance
 from sam_engine.licensing.metric_rules import MetricParams, MetricRules
 from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine
-from sam_engine.licensing.named_users import People, hosts_per_person
+from sam_engine.licensing.named_users import PEOPLE_SHOWN, People, hosts_per_person
 from sam_engine.licensing.reconcile import ProductGroup, count_text
 from sam_engine.model import Hardware, HostScan, Installation, Recognition
+from sam_engine.platforms.users import HUMAN
 from sam_engine.vocabulary import METRICS, Metric
 
 NAMED_HOSTS = 10  # hosts named in the line of a title that needs no licence
@@ -197,12 +207,15 @@ def measure_group(group: ProductGroup, states: dict[str, TermState], rules: Metr
     if group.metric == Metric.EMPLOYEE or not by_cover:
         every = tuple(e.entitlement_id for e in group.usable)
         by_cover = {(every, every): [d for d, _ in hosts]}
-    counted: set = set()  # servers a host-level rule has counted for this product: once, whatever the partition
-    for (cover, chosen), deployments in sorted(by_cover.items(), key=lambda kv: (not kv[0][0], kv[0])):
+    counted: dict = {}  # servers counted at host level for this product (-> their VMs): once, whatever the partition
+    parts = [(key, ds, (), params) for key, ds in sorted(by_cover.items(), key=lambda kv: (not kv[0][0], kv[0]))]
+    if group.metric == Metric.NAMED_USER and len(parts) > 1:  # a person counts once, in one group
+        parts = one_group_per_person([(key, ds) for key, ds, _, _ in parts], params, ctx)
+    for (cover, chosen), deployments, why, part_params in parts:
         # counted as the entitlements covering the installations choose (a VM left uncovered for want of
         # Software Assurance is still counted per VM), owned only from those that cover it
-        result = measure_partition(group.metric, deployments, params, ctx, [usable[e] for e in chosen], counted)
-        group.partitions.append(Partition(cover, result))
+        result = measure_partition(group.metric, deployments, part_params, ctx, [usable[e] for e in chosen], counted)
+        group.partitions.append(Partition(cover, replace(result, lines=(*why, *result.lines))))
     group.result = _combine(group.metric, group.partitions)
 
 
@@ -224,3 +237,70 @@ def _combine(metric: str, partitions: list[Partition]) -> MetricResult:
     unplaced = tuple(dict.fromkeys(h for p in partitions for h in p.result.unplaced))
     rule = next((p.result.host_rule for p in partitions if p.result.host_rule), None)
     return MetricResult(metric, total, tuple(lines), tuple(dict.fromkeys(notes)), missing, servers, unplaced, rule)
+
+
+Cover = tuple[tuple[str, ...], tuple[str, ...]]  # (entitlements covering, those whose licensing choice counts)
+Part = tuple[Cover, list[Deployment], tuple[TraceLine, ...], MetricParams]
+
+ONCE_HERE = "counted once, here: these entitlements cover every host they use it on, in other coverage groups too"
+ONCE_ADDED = "counted once, here: these entitlements cover every host they use it on, hosts of other coverage groups"
+ONCE_EACH = ("no one entitlement covers every host they use it on: counted once in each coverage group of their "
+        "hosts (a licence from each)")
+
+
+def _names(people: Sequence[str]) -> str:
+    shown = ", ".join(people[:PEOPLE_SHOWN])
+    return shown + (f" and {len(people) - PEOPLE_SHOWN} more" if len(people) > PEOPLE_SHOWN else "")
+
+
+def _without(d: Deployment, folded: set[str], people: People, keep: bool) -> Deployment:
+    """``d`` with only (``keep``) or without the human accounts of the ``folded`` people."""
+    users = tuple(u for u in d.users or ()
+                  if (u.kind == HUMAN and people.person(u.account).casefold() in folded) == keep)
+    return replace(d, users=users) if d.users is not None else d
+
+
+def one_group_per_person(parts: Sequence[tuple[Cover, list[Deployment]]], params: MetricParams,
+                         ctx: MetricContext) -> list[Part]:
+    """The coverage partitions ``parts`` (cover -> hosts) with each person counted in one of them (the rule is in
+    the module's docstring): per partition its hosts (people counted in another taken off), the lines saying who
+    counts where, and its parameters (an added partition's have no Named User Plus minimum)."""
+    people, as_of = ctx.people or People(), ctx.as_of or dt.date.today()
+    group_of = {d.host: key for key, ds in parts for d in ds}
+    by_name = {d.host: d for _, ds in parts for d in ds}
+    on = hosts_per_person([(d.host, d.users) for _, ds in parts for d in ds if d.users is not None], people, as_of)
+    gone: dict[Cover, set[str]] = {}  # partition -> folded people counted in another one
+    said: dict[tuple[Cover, str], list[str]] = {}  # (partition, why) -> people
+    added: dict[Cover, dict[str, set[str]]] = {}  # partition of none of its people's hosts -> host -> folded people
+    for who, hosts in on.items():
+        keys = list(dict.fromkeys(group_of[h] for h in hosts))
+        if len(keys) == 1:
+            continue
+        common = tuple(e for e in keys[0][0] if all(e in k[0] for k in keys[1:]))
+        if not common:
+            for k in keys:
+                said.setdefault((k, ONCE_EACH), []).append(who)
+            continue
+        home = (common, tuple(e for e in keys[0][1] if all(e in k[1] for k in keys[1:])))
+        away = f"counted once, under {', '.join(common)}, which covers every host they use it on: not here"
+        for k in keys:
+            if k != home:
+                gone.setdefault(k, set()).add(who.casefold())
+                said.setdefault((k, away), []).append(who)
+        if home in keys:
+            said.setdefault((home, ONCE_HERE), []).append(who)
+        else:
+            for h in hosts:
+                added.setdefault(home, {}).setdefault(h, set()).add(who.casefold())
+            said.setdefault((home, ONCE_ADDED), []).append(who)
+
+    def why(key: Cover, own: bool) -> tuple[TraceLine, ...]:
+        return tuple(TraceLine(f"{_names(names)}: {text}", tuple(dict.fromkeys(h for n in names for h in on[n])))
+                     for (k, text), names in said.items() if k == key and (text == ONCE_ADDED) != own)
+
+    out: list[Part] = [(key, [_without(d, gone[key], people, False) for d in ds] if key in gone else ds,
+                        why(key, True), params) for key, ds in parts]
+    alone = replace(params, min_per_processor=0, min_per_server=0)  # the hosts' own partitions count the minimum
+    out += [(key, [_without(by_name[h], folded, people, True) for h, folded in hosts.items()], why(key, False), alone)
+            for key, hosts in sorted(added.items())]
+    return out

@@ -16,7 +16,7 @@ edited to read ``core: {pack: two}`` -> ``Problem("catalogue/metrics/metric_rule
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +27,7 @@ from sam_engine.located_yaml import YamlFile
 from sam_engine.model import Hardware, Problem, Virtualization
 from sam_engine.package_data import data_dir
 from sam_engine.licensing.pvu_table import PvuTable, load_pvu_table, read_cpu_ids
-from sam_engine.vocabulary import HOST_LEVELS, HOST_SCOPES, METRICS
+from sam_engine.vocabulary import HOST_LEVELS, HOST_SCOPES, METRICS, Metric
 
 # Under catalogue/ but in a directory of their own: catalogue.load_catalogue reads every *.yml of catalogue/.
 RULES_DIR = data_dir("catalogue") / "metrics"
@@ -158,6 +158,9 @@ class MetricParams:
     vm_needs_maintenance_from: int | None = None  # ... only from this release year on (None: every version)
     devices_per_user: int | None = None  # named_user: one user's licence covers N devices; more is a breach, noted
     origin: str = "default"  # file:line of the entry, shown in traces
+    # named_user with a minimum: the product's processor parameters, which count the minimum's Processors
+    # and servers (core factor, cloud rule, the VM's physical servers); None: its own parameters count them
+    processor: MetricParams | None = None
 
 
 _INT_PARAMS = {"pack": 1, "min_per_processor": 0, "min_per_server": 0, "min_per_vm": 0,
@@ -222,7 +225,7 @@ PRODUCT_KEYS = ("publisher", "product", "edition", "default_metric", "metrics", 
 def _params(doc: YamlFile, node: yaml.Node | None, parent: yaml.Node, field: str) -> MetricParams:
     origin = doc.line(node if isinstance(node, yaml.MappingNode) else parent)
     values: dict = {}
-    known = [f.name for f in fields(MetricParams) if f.name != "origin"]
+    known = [f.name for f in fields(MetricParams) if f.name not in ("origin", "processor")]
     for key, value in doc.mapping(node, field, known, "a mapping of parameters").items():
         if key in _BOOL_PARAMS:
             values[key] = doc.boolean(value, f"{field}.{key}", False)
@@ -247,6 +250,9 @@ def _product_rule(doc: YamlFile, node: yaml.Node | None, field: str) -> ProductR
     for metric, params_node in doc.mapping(metrics, f"{field}.metrics", METRICS,
                                            "a mapping of metric -> parameters").items():
         params[metric] = _params(doc, params_node, metrics, f"{field}.metrics.{metric}")
+    named = params.get(Metric.NAMED_USER)
+    if named and (named.min_per_processor or named.min_per_server) and Metric.PROCESSOR in params:
+        params[Metric.NAMED_USER] = replace(named, processor=params[Metric.PROCESSOR])
     source = doc.text(keys.get("source"), f"{field}.source")
     if len(doc.problems) > before:
         return None

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
-from sam_engine.licensing.hardware_counts import cores_with_minimums, nup_minimum, plural, processors, pvus
+from sam_engine.licensing.hardware_counts import cores_with_minimums, nup_floor, nup_minimum, plural, processors, pvus
 from sam_engine.licensing.metric_rules import CoreFactorTable, MetricParams
 from sam_engine.licensing.named_users import NO_USER_DATA, People, count_people
 from sam_engine.licensing.pvu_table import PvuTable
@@ -126,7 +126,8 @@ def per_device(deployments: Sequence[Deployment], params: MetricParams, ctx: Met
     return _total(Metric.DEVICE, lines)
 
 
-def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext) -> MetricResult:
+def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx: MetricContext,
+                   servers: MetricResult | None = None) -> MetricResult:
     """Distinct people across every host the product is on, aliases merged (``named_users``), and at
     least the product's minimum (``hardware_counts.nup_minimum``) when it has one.
 
@@ -135,7 +136,10 @@ def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx:
     with 3 users -> ``required: max(3 users, 400 minimum) = 400``; SE2 (at least 10 per server) on
     two servers with 12 users -> ``max(12, 20) = 20``. A host whose collector reported no users
     makes the count unknown (``missing="user data"``), which the position shows as needing data:
-    never one per device.
+    never one per device. ``servers``: the processor metric's count of the same hosts at their physical
+    servers (``host_metrics.measure_partition``): each server it charges has the minimum of its Processors
+    (a VM on a cluster of three 2 × 16-core Xeon servers: 48 Processors × 25 = 1200; SE2, 10 per server
+    of the cluster), once per product; the hosts it charges no server for count their own.
     """
     hosts = tuple(d.host for d in deployments)
     unknown = [d for d in deployments if d.users is None]
@@ -152,11 +156,16 @@ def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx:
         lines.append(TraceLine(known.rule(people, len(deployments)), hosts, quantity=users))
         return MetricResult(Metric.NAMED_USER, users, tuple(lines))
     lines.append(TraceLine(f"users: {known.rule(people, len(deployments))}", hosts))
-    notes, minimums = [], []
+    notes, minimums = list(servers.notes if servers else ()), []
+    charged = {g for c in servers.servers for g in c.guests} if servers else set()
     for d in deployments:
+        if d.host in charged:
+            continue
         count = nup_minimum(d, params, ctx.core_factors)
         notes += count.notes
         minimums.append(TraceLine(f"minimum: {count.line}", (d.host,), quantity=count.quantity))
+    charges = [_server_minimum(c, params) for c in servers.servers] if servers else []
+    minimums += [c.line for c in charges]
     floor = sum(line.quantity or 0 for line in minimums)
     if len(minimums) > 1:
         minimums.append(TraceLine(f"minimum: {' + '.join(str(line.quantity) for line in minimums)} = {floor}"))
@@ -164,7 +173,19 @@ def per_named_user(deployments: Sequence[Deployment], params: MetricParams, ctx:
     rule = f"the greater of the users and the product's Named User Plus minimum ({params.origin})"
     total = TraceLine(f"required: max({plural(users, 'user')}, {floor} minimum) = {quantity}: {rule}",
                       hosts, quantity=quantity)
-    return MetricResult(Metric.NAMED_USER, quantity, (*lines, *minimums, total), tuple(dict.fromkeys(notes)))
+    unplaced, host_rule = (servers.unplaced, servers.host_rule) if servers else ((), None)
+    return MetricResult(Metric.NAMED_USER, quantity, (*lines, *minimums, total), tuple(dict.fromkeys(notes)),
+                        servers=tuple(charges), unplaced=unplaced, host_rule=host_rule)
+
+
+def _server_minimum(charge, params: MetricParams):
+    """A ``host_metrics.ServerCharge`` of Processors as the NUP minimum of that server (0 where an earlier
+    coverage partition of the product counted it: it had 0 Processors here)."""
+    if not charge.quantity:
+        return replace(charge, line=replace(charge.line, text=f"minimum: {charge.line.text}"))
+    found, tail = nup_floor(charge.quantity, params)
+    text = f"minimum: {charge.line.text} → {f'{charge.quantity} ' if params.min_per_processor else ''}{tail}"
+    return replace(charge, quantity=found, line=replace(charge.line, text=text, quantity=found))
 
 
 def _vm_pool(vms: Sequence[Deployment], params: MetricParams) -> TraceLine:

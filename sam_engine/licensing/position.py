@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Callable, Iterable, Sequence
 
-from sam_engine.licensing.coverage import TermState, term_state
+from sam_engine.licensing.coverage import TermState, ent_key, term_state
 from sam_engine.licensing.metric_rules import MetricRules, default_rules
 from sam_engine.licensing.metrics import MetricContext, TraceLine
 from sam_engine.licensing.named_users import People
@@ -42,7 +42,8 @@ from sam_engine.topology import FleetTopology
 from sam_engine.licensing.placements import InstallationRef, RefList
 from sam_engine.licensing.editions import NO_LINES, EditionLines, fold_editionless
 from sam_engine.licensing.measure import free_line, measure_group
-from sam_engine.licensing.reconcile import Allocation, ProductGroup, allocate, group_installations
+from sam_engine.licensing.allocation import Allocation, allocate
+from sam_engine.licensing.reconcile import ProductGroup, group_installations
 from sam_engine.vocabulary import ANY_EDITION, URGENCY, Metric, Status, units
 
 Recogniser = Callable[[Installation], Recognition]
@@ -163,7 +164,9 @@ def _status(group: ProductGroup, consumption: int, owned: int | None, shortfall:
 def _gap_cost(group: ProductGroup, shortfall: int) -> tuple[GapCost | None, list[str]]:
     if shortfall <= 0:
         return None, []
-    priced = [e for e in group.candidates if e.metric == group.metric and e.unit_cost]
+    # the row's own product prices its gap (a suite's row also lists its components' licences: not their price)
+    priced = [e for e in group.candidates
+              if e.metric == group.metric and e.unit_cost and ent_key(e)[:2] == group.key[:2]]
     if not priced:
         return None, ["no unit cost known: the gap is not priced"]
     ent = max(priced, key=lambda e: (e.purchase_date or e.term_start or "", e.entitlement_id))

@@ -13,8 +13,8 @@ Steps, each a function:
 3. ``measure.measure_group``: choose the metric (the active entitlements', else the
    product rule's default, else per device) and measure consumption per
    *coverage partition*: hosts covered by the same set of entitlements.
-4. ``allocate``: hand out each entitlement's quantity to the partitions it can
-   cover, most constrained first; what no entitlement covers is the shortfall.
+4. ``allocation.allocate``: hand out each entitlement's quantity to the partitions
+   it can cover as a max-flow; what no hand-out can cover is the shortfall.
 
 Example: Office Professional Plus on pc1 (2019) and pc2 (2016), Word on pc3,
 one entitlement E1 for Office ``==2019`` with downgrade rights listing Word,
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import operator
 from array import array
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from itertools import compress
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -38,7 +38,7 @@ from sam_engine.licensing.metrics import MetricResult, TraceLine
 from sam_engine.ingest.inventory import RowTable
 from sam_engine.licensing.placements import SHIFT, Placements, RefList
 from sam_engine.model import Entitlement, HostScan, Installation, LicenceNeed, Recognition
-from sam_engine.vocabulary import METRICS, Metric, units
+from sam_engine.vocabulary import Metric
 
 if TYPE_CHECKING:  # measure imports this module: the partitions are only annotated here
     from sam_engine.licensing.measure import Partition
@@ -145,6 +145,9 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
     with no installation at all is it shelfware with a row of its own (the editionless row, "every edition"),
     whatever rows the product's other entitlements add and however the entitlement ids sort.
 
+    Suite components fold into the suite's group only while a suite entitlement is active (``suite_owners``);
+    their own entitlements are then candidates there (``_component_licences``), never rows of their own.
+
     Recognition is worked out once per distinct row (an inventory's ``RowTable`` entry),
     product key, suite folding and the ref label once per product reading (publisher,
     product, edition), not per installation; each installation then only joins its row's group.
@@ -158,6 +161,7 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
     suite_names = {ent_key(e, lines): row_names(e) for e in ents if e.suite_components}
     groups: dict[tuple[bool, ProductKey], ProductGroup] = {}
     placements = Placements(host_scans)
+    folded: dict[ProductKey, dict[ProductKey, str]] = {}  # suite key -> its components' own keys -> their labels
 
     # per (known, publisher, product, edition): the group, its key, the ref label and the row's edition. Many
     # distinct rows read as one product (its versions, architectures, sources): edition line and suite are
@@ -183,6 +187,8 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
         own = product_key(publisher, rec.product, row)
         key = suites.get(own[:2], own) if known else own
         names = suite_names[key] if key != own else (publisher, rec.product, row)
+        if key != own:
+            folded.setdefault(key, {})[own] = _label(publisher, rec.product, row)
         group = groups.get((known, key))
         if group is None:
             group = groups[(known, key)] = ProductGroup(key, *names, recognised=known, placements=placements)
@@ -218,10 +224,12 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
     # products with installations, fixed before any entitlement's row is added: the rows of shelfware entitlements
     # (an Enterprise Edition bought, none installed) must not decide whether an every-edition one has a row, or
     # that would depend on which entitlement id sorts first
-    installed = {k[:2] for k in known_keys}
+    # a folded component's own entitlements are candidates of its suite's row (below), not shelfware rows
+    components = {own for parts in folded.values() for own in parts}
+    installed = {k[:2] for k in known_keys | components}
     for ent in ents:
         key = ent_key(ent, lines)
-        matched = key in known_keys or (every_edition(ent) and key[:2] in installed)
+        matched = key in known_keys or key in components or (every_edition(ent) and key[:2] in installed)
         if ent.entitlement_id in active and not matched:
             groups[(True, key)] = ProductGroup(key, *row_names(ent))
             known_keys.add(key)
@@ -231,89 +239,28 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
     for (known, key), group in groups.items():
         if known:
             group.candidates = [e for e in by_product.get(key[:2], ()) if matches_product(e, key, lines)]
+            group.candidates += _component_licences(group, folded.get(key, {}), by_product, lines)
             group.every_edition_active = [e for e in group.candidates
                                           if every_edition(e) and e.entitlement_id in active]
             group.notes += editionless_notes(group.edition, by_product.get(key[:2], ()), active)
     return [groups[k] for k in sorted(groups, key=lambda k: (not k[0], k[1]))]
 
 
+def _component_licences(group: ProductGroup, parts: dict[ProductKey, str],
+                        by_product: dict[tuple[str, str], list[Entitlement]],
+                        lines: EditionLines) -> list[Entitlement]:
+    """The entitlements of the components counted under a suite's row (Word x2 under Office), with a note each.
 
-
-@dataclass(frozen=True, slots=True)
-class Allocation:
-    """Entitlement quantities handed out: per (product key, entitlement id) and the shortfalls."""
-
-    counted: dict  # (ProductKey, entitlement id) -> int, or None for unlimited
-    shortfall: dict  # ProductKey -> int
-    used: dict  # entitlement id -> total counted over all products (finite ones)
-
-
-def _unlimited(ent: Entitlement) -> bool:
-    return ent.quantity is None or ent.metric == Metric.SITE
-
-
-def _counted_nowhere(groups: Sequence[ProductGroup], usable: dict[str, Entitlement]) -> None:
-    """A note on each row of an active ``edition: any`` entitlement that no row counts under its metric.
-
-    An edition with active entitlements of its own counts under their metric (``measure.choose_metric``), so
-    one every-edition Processor licence beside Standard Edition 2 rows counting Named User Plus, and no row
-    counting processor, is a candidate of every row and usable in none: owned in no row, left out of the
-    totals. This is accepted and said, not mended: the licence does cover those installations (counting them
-    under it instead is the licence manager's choice, not the engine's), so a shelfware row of its own would
-    misstate it, and such a row, made after the metrics are chosen, would need a step of its own to be
-    measured. The note stands beside each row's trace line ("metric is not named_user: not counted here").
+    They are candidates of the suite's row rather than rows of their own: a host with the suite and the component
+    then counts once, and ``allocate`` decides which licence covers which host, so the suite's spare licences
+    still cover component installations beyond the component's own (``coverage.covers``: each on its own terms).
     """
-    for group in groups:
-        for ent in group.every_edition_active:
-            if ent.entitlement_id in usable or ent.metric not in METRICS or ent.metric == Metric.SITE:
-                continue  # counted in some row, or its unknown metric is noted already (a site one is always usable)
-            size = f"unlimited {ent.metric}" if ent.quantity is None else units(ent.quantity, ent.metric)
-            note = (f"{ent.entitlement_id} (every edition, {size}) is counted in no row: no edition here counts "
-                    f"{ent.metric} (each counts under its own entitlements' metric), so it is owned in no row")
-            if note not in group.notes:
-                group.notes.append(note)
-
-
-def allocate(groups: Sequence[ProductGroup]) -> Allocation:
-    """Give each partition licences from the entitlements covering it, most constrained first.
-
-    Unlimited entitlements are used before counted ones; among counted ones the
-    entitlement able to serve the fewest partitions goes first. What is left of
-    an entitlement is counted under the first product it is usable for. An active ``edition: any``
-    entitlement usable in no row is said on its rows (``_counted_nowhere``).
-    """
-    ents = {e.entitlement_id: e for g in groups for e in g.usable}
-    _counted_nowhere(groups, ents)
-    capacity = {eid: None if _unlimited(e) else e.quantity for eid, e in ents.items()}
-    spread = Counter(eid for g in groups for p in g.partitions for eid in p.covering)
-    counted: dict = {(g.key, e.entitlement_id): 0 for g in groups for e in g.usable}
-    shortfall: dict = {}
-    work = [(g, p) for g in groups for p in g.partitions]
-    work.sort(key=lambda gp: (len(gp[1].covering) == 0, len(gp[1].covering), gp[0].key))
-    for group, part in work:
-        need = part.result.quantity
-        for eid in sorted(part.covering, key=lambda e: (capacity[e] is not None, spread[e], e)):
-            if need <= 0:
-                break
-            if capacity[eid] is None:
-                counted[(group.key, eid)], need = None, 0
-                break
-            take = min(need, capacity[eid])
-            capacity[eid] -= take
-            need -= take
-            if counted[(group.key, eid)] is not None:
-                counted[(group.key, eid)] += take
-        shortfall[group.key] = shortfall.get(group.key, 0) + need
-    homes: dict[str, list] = {eid: [] for eid in ents}  # per entitlement, the products it is usable for, in order
-    for key, eid in counted:
-        homes[eid].append(key)
-    for eid, left in capacity.items():  # the rest of each entitlement: under its first product
-        here = homes[eid]
-        if left is None:
-            if all(counted[(k, eid)] is not None for k in here):
-                counted[(here[0], eid)] = None
-        elif left:
-            home = next((k for k in here if counted[(k, eid)]), here[0])
-            counted[(home, eid)] += left
-    used = {eid: sum(n for (k, e), n in counted.items() if e == eid and n is not None) for eid in ents}
-    return Allocation(counted, shortfall, used)
+    out = []
+    for own, label in parts.items():
+        ents = [e for e in by_product.get(own[:2], ()) if matches_product(e, own, lines)]
+        if ents:
+            group.notes.append(f"{label} is a component of this suite with licences of its own "
+                               f"({', '.join(e.entitlement_id for e in ents)}): they cover its installations here, "
+                               f"beside the suite's")
+        out += ents
+    return out

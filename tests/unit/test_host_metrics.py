@@ -92,7 +92,7 @@ def test_oracle_ee_in_a_vmware_vm_counts_every_server_of_its_cluster_48_not_its_
 
 def test_many_vms_in_one_cluster_count_each_server_once_even_across_coverage_partitions():
     topo = topology(("db1", ESX[0], ESX, ()), ("db2", ESX[0], ESX, ()), ("db3", ESX[2], ESX, ()))
-    counted = set()
+    counted = {}
     first = measure_partition("processor", vms("db1", "db2"), EE, ctx(topo), counted=counted)
     second = measure_partition("processor", vms("db3"), EE, ctx(topo), counted=counted)
     assert (first.quantity, second.quantity) == (48, 0)
@@ -132,7 +132,7 @@ def test_a_pinned_vm_on_a_server_already_counted_whole_adds_nothing():
 def test_pinned_cores_counted_in_one_partition_never_leave_a_whole_server_short_in_another():
     kvm = server("kvm01", 2, 32, platform="kvm")
     topo = topology(("db1", kvm, (), (0, 1)), ("db2", kvm, (), (0, 1)), ("db3", kvm, (), (2, 3)), ("db4", kvm, (), ()))
-    counted = set()
+    counted = {}
     results = [measure_partition("processor", vms(n), EE, ctx(topo), counted=counted).quantity
                for n in ("db1", "db2", "db3", "db4")]
     assert results == [1, 0, 1, 16]  # the same pinned CPUs once; other CPUs and the whole server again
@@ -187,6 +187,28 @@ def test_windows_server_standard_on_three_vms_of_one_host_licenses_the_host_twic
         "processor -> 8; min 16 per server -> 16; packs of 2 -> 16 = 16; 3 VMs ÷ 2 = 2 full licensings × 16 = 32")
     two = measure_partition("core", vms("w1", "w2"), WIN_STD, ctx(topo))
     assert two.quantity == 16
+
+
+def test_windows_standard_vms_of_one_host_in_two_coverage_partitions_count_all_its_vms_32_not_16():
+    # reference: Standard covers 2 VMs per fully licensed host, more by licensing all cores again: 4 VMs on
+    # the 4-core host (16 with the minimums) need 2 full licensings = 32, whatever entitlements cover them
+    topo = topology(*((n, HV, (), ()) for n in ("w1", "w2", "w3", "w4", "w5")))
+    counted = {}
+    first = measure_partition("core", vms("w3", "w4", vcpus=4), WIN_STD, ctx(topo), counted=counted)
+    second = measure_partition("core", vms("w1", "w2", vcpus=4), WIN_STD, ctx(topo), counted=counted)
+    assert (first.quantity, second.quantity) == (16, 16)
+    assert second.lines[0].text == (
+        "hv01 → runs w1, w2 → per host, 2 VMs per full licensing: 1 socket × 4 cores = 4 cores; min 8 per "
+        "processor -> 8; min 16 per server -> 16; packs of 2 -> 16 = 16; 4 VMs (with w3, w4 counted above) ÷ 2 = "
+        "2 full licensings − 1 counted above = 1 × 16 = 16")
+    assert [(c.rule, c.running, c.quantity) for c in second.servers] == [("per host", ("w1", "w2"), 16)]
+    # a third partition's fifth VM needs a third full licensing; a VM that fills the second adds nothing
+    third = measure_partition("core", vms("w5", vcpus=4), WIN_STD, ctx(topo), counted=counted)
+    assert third.quantity == 16 and "5 VMs (with w3, w4, w1, w2 counted above) ÷ 2 = 3 full licensings − 2" \
+        in third.lines[0].text
+    odd = {}
+    measure_partition("core", vms("w1", vcpus=4), WIN_STD, ctx(topo), counted=odd)
+    assert measure_partition("core", vms("w3", vcpus=4), WIN_STD, ctx(topo), counted=odd).quantity == 0
 
 
 def test_windows_server_datacenter_covers_unlimited_vms_and_a_big_host_counts_its_cores():

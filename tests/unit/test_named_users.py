@@ -133,3 +133,50 @@ def test_the_users_file_is_found_through_the_settings_and_a_missing_one_is_an_er
     missing = load_context(LicenceSettings.from_env({"FLEETSAM_USERS": "nowhere.yml"}), AS_OF, [])
     assert [p.message for p in missing.problems if p.source == "nowhere.yml"][0].startswith("cannot read users file")
     assert missing.has_errors
+
+
+# One person counts once per product, whatever coverage groups (hosts covered by the same entitlements, e.g.
+# split by version_range) their hosts fall in: a named-user licence is for the "distinct users entitled to use it"
+# (shared reference licensing.md). Two builds of Microsoft 365 Apps stand for two versions.
+M365_NEW = Installation("windows", "Microsoft 365 Apps for enterprise - en-us", "16.0.18000.20000", "x64",
+                        "Microsoft Corporation", None, "windows:O365ProPlusRetail - en-us")
+
+
+def by_version(*ents):
+    """jdoe on h1 (the older build) and h2 (the newer one), bob on h3 (the older one), under ``ents``
+    (id, quantity, version_range)."""
+    hosts = [pc("h1", person("jdoe")), pc("h2", person("jdoe"), installs=(M365_NEW,)), pc("h3", person("bob"))]
+    owned = [Entitlement(eid, "Microsoft", "Microsoft 365 Apps", "named_user", n, f"licences/ms.yml:{eid}",
+                         edition="Enterprise", version_range=versions) for eid, n, versions in ents]
+    (row,) = [p for p in build_position(hosts, CATALOGUE.recognise, owned, AS_OF).products
+              if p.product == "Microsoft 365 Apps"]
+    return row, [ln.text for ln in row.consumption.trace]
+
+
+def test_a_person_on_hosts_of_two_coverage_groups_counts_once_where_one_entitlement_covers_both():
+    row, trace = by_version(("EALL", 1, None), ("E5", 1, "<16.0.18000"))
+    assert row.consumption.quantity == 2 and row.status is Status.COMPLIANT  # was 3: jdoe in both groups
+    assert trace[:3] == ["covered by E5, EALL:",
+                         "jdoe: counted once, under EALL, which covers every host they use it on: not here",
+                         "h1: users none"]
+    assert trace[4].endswith(": bob = 1") and trace[5] == "covered by EALL:"
+    assert trace[6].startswith("jdoe: counted once, here:") and trace[8].endswith(": jdoe = 1")
+    assert trace[-1] == "consumption: 1 + 1 = 2"
+
+
+def test_a_person_whose_groups_share_an_entitlement_no_group_has_alone_counts_once_under_it():
+    row, trace = by_version(("A", 1, "<16.0.18000"), ("B", 1, None), ("C", 1, ">=16.0.18000"))
+    assert row.consumption.quantity == 2 and row.status is Status.OVER_LICENSED and row.balance == 1
+    at = trace.index("covered by B:")  # a group of jdoe's own: copies of his hosts, only his accounts
+    assert trace[at + 1:at + 4] == [
+        "jdoe: counted once, here: these entitlements cover every host they use it on, hosts of other coverage groups",
+        "h1: users jdoe", "h2: users jdoe"]
+    assert trace[-1] == "consumption: 1 + 0 + 1 = 2"
+
+
+def test_a_person_no_one_entitlement_covers_counts_once_in_each_group_of_their_hosts():
+    row, trace = by_version(("E6", 1, ">=16.0.18000"), ("E5", 1, "<16.0.18000"))
+    assert row.consumption.quantity == 3 and row.status is Status.UNDER_LICENSED and row.balance == -1
+    each = ("jdoe: no one entitlement covers every host they use it on: counted once in each coverage group of "
+            "their hosts (a licence from each)")
+    assert trace.count(each) == 2 and trace[-1] == "consumption: 2 + 1 = 3"

@@ -5,12 +5,14 @@ import datetime as dt
 
 import pytest
 from ansible_collections.fleetsam.sam.plugins.module_utils.host_raw import filter_cpuinfo
+from test_host_metrics import server, topology, vm_hw
 
 from sam_engine.entitlements.files import load_licence_files
 from sam_engine.licensing.catalogue import load_catalogue
+from sam_engine.licensing.host_metrics import measure_partition
 from sam_engine.licensing.metric_rules import RULES_DIR, default_rules, load_rules
 from sam_engine.licensing.metrics import Deployment, MetricContext, measure
-from sam_engine.licensing.position import build_position
+from sam_engine.licensing.position import build_position, position_to_rows
 from sam_engine.licensing.pvu_table import load_pvu_table
 from sam_engine.model import (Entitlement, Hardware, Host, HostScan, HostStatus, HostUser, Installation,
                               LicenceNeed, Recognition, Virtualization)
@@ -97,6 +99,84 @@ def test_named_user_without_a_minimum_still_counts_distinct_users():
     result = measure("named_user", [dep("pc1", xeon(1, 4), ("alice", "bob")), dep("pc2", xeon(1, 4), ("alice",))],
                      p, CTX)
     assert result.quantity == 2
+
+
+# --- Named User Plus minimums at a VM's physical servers (soft partitioning) ----------------------------------
+# licensing.md: "at least 25 NUP per Processor" (EE), "at least 10 NUP per server" (SE2) and "soft partitioning
+# (VMware): every host a VM can move to must be licensed": the minimum counts the servers the Processor metric counts.
+
+
+CLUSTER = [server(f"esx0{n}", 2, 32, cluster="vc01/prod") for n in (1, 2, 3)]  # each 2 sockets × 16-core Xeon
+ALONE = server("esx09", 2, 32)  # a standalone 2 × 16-core Xeon server
+
+
+def nup_at_servers(edition, deployments, topo, counted=None):
+    ctx = MetricContext(RULES.core_factors, pvu=RULES.pvu, as_of=AS_OF, topology=topo)
+    return measure_partition("named_user", deployments, RULES.params(*edition[:2], edition[2], "named_user"), ctx,
+                             counted=counted)
+
+
+def minimum_lines(result):
+    return [line.text for line in result.lines if line.text.startswith("minimum: ")]
+
+
+def test_ee_nup_minimum_of_a_vm_on_a_three_server_cluster_is_48_processors_x_25_1200_not_25():
+    topo = topology(("db1", CLUSTER[0], CLUSTER, ()))
+    result = nup_at_servers(EE, [dep("db1", vm_hw(2), users=("alice",))], topo)
+    assert result.quantity == 1200  # 3 × (32 cores × 0.5 = 16 Processors) × 25
+    arithmetic = "2 sockets × 16 cores = 32 cores × 0.5 (Intel x86) = 16 → 16 Processors × 25 NUP minimum per Processor = 400"
+    assert minimum_lines(result) == [
+        f"minimum: esx01 → runs db1 → soft partitioning (cluster vc01/prod): {arithmetic}",
+        f"minimum: esx02 → reachable by db1 → soft partitioning (cluster vc01/prod): {arithmetic}",
+        f"minimum: esx03 → reachable by db1 → soft partitioning (cluster vc01/prod): {arithmetic}",
+        "minimum: 400 + 400 + 400 = 1200"]
+    assert result.lines[-1].text.startswith("required: max(1 user, 1200 minimum) = 1200: ")
+    assert [(c.server.name, c.quantity, c.line.text) for c in result.servers] == [
+        (name, 400, text) for name, text in zip(("esx01", "esx02", "esx03"), minimum_lines(result))]
+    assert not any("not known from the scan" in note for note in result.notes)
+
+
+def test_se2_two_vms_on_one_server_need_its_10_nup_once_not_20():
+    topo = topology(("v1", ALONE, (ALONE,), ()), ("v2", ALONE, (ALONE,), ()))
+    result = nup_at_servers(SE2, [dep("v1", vm_hw(2), users=("alice",)), dep("v2", vm_hw(2), users=("bob",))], topo)
+    assert result.quantity == 10
+    assert minimum_lines(result) == ["minimum: esx09 → runs v1, v2 → soft partitioning (standalone server): 2 sockets = 2 "
+                                     "→ 10 NUP minimum per server = 10"]
+    assert result.lines[-1].text.startswith("required: max(2 users, 10 minimum) = 10: ")
+
+
+def test_se2_two_vms_on_a_three_server_cluster_need_10_nup_per_server_30():
+    topo = topology(("v1", CLUSTER[0], CLUSTER, ()), ("v2", CLUSTER[0], CLUSTER, ()))
+    result = nup_at_servers(SE2, [dep("v1", vm_hw(2), users=("alice",)), dep("v2", vm_hw(2), users=("bob",))], topo)
+    assert result.quantity == 30
+    assert minimum_lines(result)[1:] == [
+        "minimum: esx02 → reachable by v1, v2 → soft partitioning (cluster vc01/prod): 2 sockets = 2 → 10 NUP minimum "
+        "per server = 10",
+        "minimum: esx03 → reachable by v1, v2 → soft partitioning (cluster vc01/prod): 2 sockets = 2 → 10 NUP minimum "
+        "per server = 10",
+        "minimum: 10 + 10 + 10 = 30"]
+
+
+def test_a_server_counts_its_nup_minimum_once_across_coverage_partitions():
+    topo = topology(("v1", CLUSTER[0], CLUSTER, ()), ("v2", CLUSTER[1], CLUSTER, ()))
+    counted = {}
+    first = nup_at_servers(SE2, [dep("v1", vm_hw(2), users=("alice",))], topo, counted)
+    second = nup_at_servers(SE2, [dep("v2", vm_hw(2), users=("bob",))], topo, counted)
+    assert (first.quantity, second.quantity) == (30, 1)  # the second partition: its 1 user, no minimum again
+    assert minimum_lines(second)[0] == "minimum: esx01 → reachable by v2 → already counted for this product = 0"
+
+
+def test_a_vm_of_unknown_server_keeps_its_own_nup_minimum_and_note():
+    topo = topology(("db1", CLUSTER[0], CLUSTER, ()))
+    result = nup_at_servers(EE, [dep("db1", vm_hw(2), users=("alice",)), dep("db9", vm_hw(2), users=("bob",))], topo)
+    assert result.quantity == 1200 + 25
+    assert minimum_lines(result)[0] == ("minimum: db9: 2 sockets × 1 core = 2 cores × 0.5 (Intel x86) = 1 Processor × "
+                                        "25 NUP minimum per Processor = 25")
+    assert result.unplaced == ("db9",)
+    assert any(note.startswith("db9 is a VM: counted from its virtual hardware; soft partitioning may require")
+               for note in result.notes)
+    alone = nup_at_servers(EE, [dep("db9", vm_hw(2), users=("bob",))], topo)  # no server known: today's figure
+    assert (alone.quantity, minimum_lines(alone)) == (25, minimum_lines(result)[:1])
 
 
 # --- IBM PVU -------------------------------------------------------------------------------------
@@ -193,6 +273,20 @@ def test_pvu_and_nup_positions_against_entitlements(tmp_path):
     assert (db2.consumption.metric, db2.consumption.quantity, db2.status) == ("pvu", 960, Status.COMPLIANT)
     oracle = next(p for p in pos.products if p.product == "Oracle Database")
     assert (oracle.consumption.quantity, oracle.shortfall, oracle.status) == (400, 300, Status.UNDER_LICENSED)
+
+
+def test_nup_position_of_a_vm_on_a_cluster_names_the_servers_in_its_row():
+    topo = topology(("db1", CLUSTER[0], CLUSTER, ()))
+    ent = Entitlement("E-NUP", "Oracle", "Oracle Database", "named_user", 25, "licences/oracle.yml:3",
+                      edition="Enterprise Edition")
+    pos = build_position([_scan("db1", vm_hw(2), "oracle", "Oracle Linux")], _recognise, [ent], dt.date(2026, 6, 30),
+                         topology=topo)
+    oracle = next(p for p in pos.products if p.product == "Oracle Database")
+    assert (oracle.consumption.quantity, oracle.shortfall, oracle.status) == (1200, 1175, Status.UNDER_LICENSED)
+    (row,) = [r for r in position_to_rows(pos, detail=True) if r["product"] == "Oracle Database"]
+    assert [(s["server"], s["quantity"], s["guests"]) for s in row["servers"]] == [
+        ("esx01", 400, ["db1"]), ("esx02", 400, ["db1"]), ("esx03", 400, ["db1"])]
+    assert row["topology_unknown"] == []
 
 
 def test_a_licence_file_may_use_the_pvu_metric(tmp_path):

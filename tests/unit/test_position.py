@@ -208,6 +208,55 @@ def test_suite_covers_its_components_which_are_not_counted_again():
     assert {i.counted_as for i in office.installations} == {"Microsoft Office Professional Plus"}
 
 
+WORD_X2 = ent("W1", "Microsoft", "Word", "device", 2)
+
+
+def test_an_expired_suite_leaves_its_components_to_their_own_licence():
+    # reference: an expired licence covers nothing; a standalone purchase of the component is a valid licence
+    ents = [WORD_X2, ent("O1", "Microsoft", "Office", "device", 10, "Professional Plus",
+                         suite_components=("Word", "Excel"), term_end="2025-12-31")]
+    pos = position([desktop("p1", "Microsoft Word"), desktop("p2", "Microsoft Word")], ents)
+    assert [p.product for p in pos.products] == ["Word"]
+    word = pos.products[0]
+    assert (word.consumption.quantity, word.owned, word.shortfall, word.status) == (2, 2, 0, Status.COMPLIANT)
+    assert {i.counted_as for i in word.installations} == {"Microsoft Word"} and not word.notes
+
+
+def test_a_components_own_licence_covers_it_under_an_active_suite():
+    # O1 (1 device) and W1 (2 devices): p3 has Office and Word (one device, O1's), p4 Office only;
+    # p1, p2 Word only, covered by W1 or O1 -> 4 devices, 3 owned, 1 short, priced at the suite's price
+    ents = [ent("W1", "Microsoft", "Word", "device", 2, unit_cost="100", currency="EUR", purchase_date="2026-05-01"),
+            ent("O1", "Microsoft", "Office", "device", 1, "Professional Plus", suite_components=("Word", "Excel"),
+                unit_cost="300", currency="EUR", purchase_date="2024-01-01")]
+    scans = [desktop("p1", "Microsoft Word"), desktop("p2", "Microsoft Word"),
+             desktop("p3", OFFICE19, "Microsoft Word"), desktop("p4", OFFICE16)]
+    pos = position(scans, ents)
+    assert [p.product for p in pos.products] == ["Office"]
+    office = pos.products[0]
+    assert (office.consumption.quantity, office.owned, office.shortfall) == (4, 3, 1)
+    assert office.status is Status.UNDER_LICENSED and dict(office.ownership.entitlements) == {"O1": 1, "W1": 2}
+    assert office.cost.amount == Decimal("300") and office.cost.entitlement_id == "O1"
+    texts = [t.text for t in office.consumption.trace]
+    assert "covered by O1, W1:" in texts and "covered by O1:" in texts
+    assert any("Microsoft Word is a component of this suite with licences of its own (W1)" in n for n in office.notes)
+
+
+@pytest.mark.parametrize("as_of, folded", [(dt.date(2026, 6, 30), True), (dt.date(2026, 7, 1), False)])
+def test_a_suite_folds_its_components_only_inside_its_term(as_of, folded):
+    ents = [WORD_X2, ent("O1", "Microsoft", "Office", "device", 1, "Professional Plus",
+                         suite_components=("Word", "Excel"), term_end="2026-06-30")]
+    scans = [desktop("p1", "Microsoft Word"), desktop("p2", "Microsoft Word"), desktop("p3", OFFICE19)]
+    pos = build_position(scans, recognise, ents, as_of)
+    rows = {p.product: (p.consumption.quantity, p.owned, p.status) for p in pos.products}
+    office = by_product(pos, "Office")
+    suite_note = "suite components are counted under the suite, not as products of their own"
+    if folded:  # the last day of the term: Word under the suite, W1 a candidate there
+        assert rows == {"Office": (3, 3, Status.COMPLIANT)} and suite_note in office.notes
+    else:  # the day after: O1 owns nothing, Word is a row of its own again
+        assert rows == {"Office": (1, 0, Status.UNLICENSED), "Word": (2, 2, Status.COMPLIANT)}
+        assert office.notes == ("no unit cost known: the gap is not priced",)
+
+
 def test_suite_components_can_come_from_the_catalogue():
     ents = [ent("E1", "Microsoft", "Office", "device", 1, "Professional Plus")]
     suites = {("Microsoft", "Office"): ("Word", "Excel")}

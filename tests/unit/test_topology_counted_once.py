@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from synthetic_fleet import ENTITLEMENTS, synthetic_scans
-from test_host_metrics import EE, RHEL, XEON, ctx, licence, server, topology, vms
+from test_host_metrics import EE, HV, RHEL, WIN_STD, XEON, ctx, licence, server, topology, vms
 from test_position import ent, fleet, position, scanned
 from test_topology_position import ORACLE_EE, guest, oracle_fleet
 
@@ -75,10 +75,22 @@ def test_a_pinned_guest_on_a_host_that_runs_the_product_itself_adds_nothing():
 
 def test_across_coverage_partitions_the_host_and_its_guest_share_one_count():
     topo = with_host(topology(("db1", KVM, (KVM,), ())), "kvm01", KVM.key)
-    counted = set()
+    counted = {}
     first = measure_partition("processor", [host_itself()], EE, ctx(topo), counted=counted)
     second = measure_partition("processor", vms("db1"), EE, ctx(topo), counted=counted)
     assert (first.quantity, second.quantity) == (16, 0)
+
+
+def test_windows_standard_on_the_host_itself_then_three_vms_in_another_partition_adds_one_full_licensing():
+    # Standard: 2 VMs per full licensing; the host's own scan pays the first one (16 with the minimums)
+    topo = with_host(topology(*((n, HV, (), ()) for n in ("w1", "w2", "w3"))), "hv01", HV.key)
+    own = Deployment("hv01", Hardware(1, 4, 8, *XEON, Virtualization.PHYSICAL), vms("x")[0].installations)
+    counted = {}
+    first = measure_partition("core", [own], WIN_STD, ctx(topo), counted=counted)
+    second = measure_partition("core", vms("w1", "w2", "w3", vcpus=4), WIN_STD, ctx(topo), counted=counted)
+    assert (first.quantity, second.quantity) == (16, 16)  # 2 full licensings for 3 VMs, as in one partition
+    assert first.lines[0].text.endswith("; 0 VMs ÷ 2 = 0 -> at least 1 full licensing × 16 = 16")
+    assert second.lines[0].text.endswith("; 3 VMs ÷ 2 = 2 full licensings − 1 counted above = 1 × 16 = 16")
 
 
 def test_rhel_per_vm_still_counts_the_host_by_its_own_scan():

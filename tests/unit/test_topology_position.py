@@ -5,7 +5,7 @@ is parsed with its file, line and field."""
 import datetime as dt
 
 from test_host_metrics import ESX, HV, server, topology
-from test_position import XEON, ent, position, scanned
+from test_position import AS_OF, XEON, ent, position, recognise, scanned
 
 from sam_engine.cli.main import main
 from sam_engine.entitlements.files import load_licence_files
@@ -13,8 +13,8 @@ from sam_engine.findings.detect import compute_findings, topology_findings
 from sam_engine.findings.policy import Policy
 from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
-from sam_engine.licensing.position import position_to_rows
-from sam_engine.model import Hardware, Host, Installation, Scan, Virtualization
+from sam_engine.licensing.position import build_position, position_to_rows
+from sam_engine.model import Hardware, Host, Installation, LicenceNeed, Recognition, Scan, Virtualization
 from sam_engine.report.position import entitlement_label
 from sam_engine.topology import FleetTopology
 from sam_engine.vocabulary import DEFAULT_SEVERITY, FindingType
@@ -84,6 +84,39 @@ def test_windows_standard_with_a_licensing_vm_entitlement_counts_per_vm_and_host
     per_vm = position(fleet, [vm_ent], topology=topo).products[0]
     assert (per_vm.consumption.quantity, per_vm.status.value) == (24, "over-licensed")
     assert per_vm.consumption.servers == ()
+
+
+def recognise_2019(inst):
+    """test_position's recogniser, with Windows Server 2019 Standard beside 2022."""
+    if inst.name == "Microsoft Windows Server 2019 Standard":
+        return Recognition("Microsoft", "Windows Server", "Standard", "2019", LicenceNeed.REQUIRED, "test:2019")
+    return recognise(inst)
+
+
+def test_windows_standard_vms_of_one_host_covered_by_entitlements_per_version_count_the_host_twice():
+    # reference: Standard covers 2 VMs per fully licensed host, more by licensing all cores again: w1, w2 (2022)
+    # and w3, w4 (2019) on the 4-core hv01 (16 core licences with the minimums) need 2 × 16 = 32
+    fleet = [*(guest(n, WINDOWS, vcpus=4) for n in ("w1", "w2")),
+             *(guest(n, "Microsoft Windows Server 2019 Standard", vcpus=4) for n in ("w3", "w4"))]
+    topo = topology(*((n, HV, (), ()) for n in ("w1", "w2", "w3", "w4")))
+    ents = [ent("E22", "Microsoft", "Windows Server", "core", 16, "Standard", version_range="==2022"),
+            ent("E19", "Microsoft", "Windows Server", "core", 8, "Standard", version_range="==2019")]
+    pos = build_position(fleet, recognise_2019, ents, AS_OF, topology=topo)
+    p = pos.products[0]
+    assert (p.consumption.quantity, p.owned, p.shortfall, p.status.value) == (32, 24, 8, "under-licensed")
+    assert [(c.server.name, c.running, c.quantity) for c in p.consumption.servers] == [
+        ("hv01", ("w3", "w4"), 16), ("hv01", ("w1", "w2"), 16)]
+    trace = position_to_rows(pos, detail=True)[0]["trace"]["consumption"]
+    assert trace == [
+        "covered by E19:",
+        "hv01 → runs w3, w4 → per host, 2 VMs per full licensing: 1 socket × 4 cores = 4 cores; min 8 per processor "
+        "-> 8; min 16 per server -> 16; packs of 2 -> 16 = 16; 2 VMs ÷ 2 = 1 full licensing × 16 = 16",
+        "covered by E22:",
+        "hv01 → runs w1, w2 → per host, 2 VMs per full licensing: 1 socket × 4 cores = 4 cores; min 8 per processor "
+        "-> 8; min 16 per server -> 16; packs of 2 -> 16 = 16; 4 VMs (with w3, w4 counted above) ÷ 2 = 2 full "
+        "licensings − 1 counted above = 1 × 16 = 16",
+        "consumption: 16 + 16 = 32",
+    ]
 
 
 def test_position_of_takes_the_topology_and_defaults_to_none(tmp_path):
