@@ -6,7 +6,8 @@
 is collected (dpkg, rpm, apk, pacman, snap, flatpak).
 
 ``collect_*`` functions check availability, read or run the source and return
-``(records, warnings)``, or ``None`` when the source is absent. ``SOURCES``
+``(records, warnings)``, or ``None`` when the source is absent; they raise
+``SourceFailed`` when the source's listing command fails. ``SOURCES``
 lists them all; the parsers live in ``pkg_parsers``. SWID tags are not a
 source here: ``software_facts`` reads them with ``swid.find_swid_tags`` below
 its ``swid_dirs`` option.
@@ -50,13 +51,17 @@ def source_available(source, root='/', which=find_binary):
     return source.live_only or source.binary is None or which(source.binary) is not None
 
 
+class SourceFailed(Exception):
+    """A source's listing command failed: what it printed is not the list of installed packages."""
+
+
 def _run(run_command, argv, label):
-    """Run ``argv``; return (stdout, warnings) with a warning on a non-zero exit status."""
+    """Run ``argv``; return its stdout. A non-zero exit status raises SourceFailed: an rpm database
+    that cannot be read lists nothing, which must reach the engine as a failed source, not as none installed."""
     rc, out, err = run_command(argv)
-    warnings = []
     if rc != 0:
-        warnings.append('%s: %s exited with %s: %s' % (label, ' '.join(argv[:2]), rc, (err or '').strip()[:300]))
-    return out or '', warnings
+        raise SourceFailed('%s: %s exited with %s: %s' % (label, ' '.join(argv[:2]), rc, (err or '').strip()[:300]))
+    return out or ''
 
 
 def _collector(name):
@@ -95,8 +100,7 @@ def collect_dpkg(run_command, root, which, check_mode):
 @_collector('rpm')
 def collect_rpm(run_command, root, which, check_mode):
     """Collect rpm packages by running ``rpm -qa`` (with ``--root`` for a mounted image)."""
-    out, warnings = _run(run_command, rpm_query_argv(root, which('rpm')), 'rpm')
-    return parse_rpm_query(out), warnings
+    return parse_rpm_query(_run(run_command, rpm_query_argv(root, which('rpm')), 'rpm')), []
 
 
 @_collector('apk')
@@ -117,16 +121,15 @@ def collect_pacman(run_command, root, which, check_mode):
 @_collector('snap')
 def collect_snap(run_command, root, which, check_mode):
     """Collect snaps by running ``snap list`` (running system only)."""
-    out, warnings = _run(run_command, [which('snap')] + SNAP_LIST_ARGV[1:], 'snap')
+    out = _run(run_command, [which('snap')] + SNAP_LIST_ARGV[1:], 'snap')
     mount_dir = next((d for d in SNAP_MOUNT_DIRS if os.path.isdir(d)), SNAP_MOUNT_DIRS[0])
-    return parse_snap_list(out, mount_dir), warnings
+    return parse_snap_list(out, mount_dir), []
 
 
 @_collector('flatpak')
 def collect_flatpak(run_command, root, which, check_mode):
     """Collect flatpak apps and runtimes by running ``flatpak list`` (running system only)."""
-    out, warnings = _run(run_command, [which('flatpak')] + FLATPAK_LIST_ARGV[1:], 'flatpak')
-    return parse_flatpak_list(out), warnings
+    return parse_flatpak_list(_run(run_command, [which('flatpak')] + FLATPAK_LIST_ARGV[1:], 'flatpak')), []
 
 
 SOURCES = (

@@ -31,7 +31,8 @@ description:
   - Also returns raw records of who uses the host (C(users)) - /etc/passwd, the UID
     range of /etc/login.defs, and the logins of wtmp and lastlog - for named-user
     licences. The engine decides which accounts are people.
-  - A source that fails is a warning; the module fails only when no source worked.
+  - A source that fails (its database cannot be read, its listing command exits with an error) is a
+    warning and C(status: failed) in C(sources); the module fails only when no source worked.
   - Changes nothing on the host but its own cache of apt origins, for the running system (not another
     I(root)) - C(/var/cache/fleetsam/apt-origins.json) as root, else C(~/.cache/fleetsam/apt-origins.json),
     mode 0600. It keeps what the apt lists say about the installed package names while the lists' names,
@@ -215,7 +216,10 @@ origins:
     - {type: apt, origin: Debian, label: Debian, suite: oldstable, codename: bookworm,
        component: main, site: deb.debian.org, match: version}
 sources:
-  description: What each source did.
+  description:
+    - What each source did, by source name. C(status) is C(ok), C(unavailable) (not on this host) or
+      C(failed) (it could not be read; C(message) says why). A failed source returns no records; the
+      fleetsam engine keeps its packages from the host's last inventory rather than count them removed.
   returned: always
   type: dict
   sample:

@@ -91,6 +91,7 @@ def cmd_hosts(args: argparse.Namespace) -> int:
         return cmd_hosts_retire(args)
     from sam_engine.findings import notify
     from sam_engine.findings.policy import policy_or_default
+    from sam_engine.ingest.host_scans import FAILED_SOURCE
     from sam_engine.store import interface
 
     policy = policy_or_default(notify.AlertSettings.from_env().policy)
@@ -103,6 +104,8 @@ def cmd_hosts(args: argparse.Namespace) -> int:
         hw = h.host.hardware if h.host else None
         age = _age_days(h.collected_at, day)
         status = h.status.value + (" (stale)" if h.stale and h.installations else "")
+        failed = [m[1] for w in h.warnings if (m := FAILED_SOURCE.match(w))]  # packages kept from the last inventory
+        status += f" ({', '.join(failed)} failed)" if failed else ""
         if age is not None and age >= policy.stale_days:
             status += f", {age} d old"  # the stale-host finding's threshold: still counted until retire_days
         rows.append({
@@ -117,6 +120,7 @@ def cmd_hosts(args: argparse.Namespace) -> int:
             "threads": hw.threads if hw else None,
             "platform": hw.virtualization.value if hw else None,
             "packages": len(h.installations),
+            "warnings": list(h.warnings),
         })
     if args.format == "json":
         print(json.dumps(rows, indent=1))
@@ -194,8 +198,10 @@ def register(subparsers) -> None:
         "hosts", help="list the fleet's hosts with their hardware and status; retire hosts",
         description="List the fleet's hosts (each with its newest record over all runs): status (unreachable "
                     "or failed, marked stale, when the last run that targeted the host got no inventory and its "
-                    "older one is kept), host id, sockets, cores, threads, platform, package count "
-                    "and when last inventoried. 'fleetsam hosts retire NAME' takes decommissioned hosts out.")
+                    "older one is kept; 'ok (rpm failed)' when a package source could not be read and "
+                    "its packages were kept from that older one), host id, sockets, cores, threads, platform, "
+                    "package count and when last inventoried. 'fleetsam hosts retire NAME' takes decommissioned "
+                    "hosts out.")
     p.add_argument("--scan", help="the fleet as it stood right after this scan (default: the latest)")
     p.add_argument("--as-of", help="the fleet as it stood at the end of this day, YYYY-MM-DD")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")

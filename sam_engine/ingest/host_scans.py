@@ -7,21 +7,24 @@ outputs, read into ``HostScan.topology`` by ``topology.collected``) or
 and topology, marked stale; it is never recorded as "no software". Nor is a
 reached host whose software collector found nothing at all (an empty or replaced
 package database): it is recorded failed, its last inventory kept
-(``checked_empty``). A host of the run's scope without a host file is recorded
-failed, its last inventory kept.
+(``checked_empty``). A reached host one of whose package sources could not be read
+(a corrupt rpm database beside a working dpkg) keeps that source's packages from
+its last inventory, with a warning (``kept_sources``). A host of the run's scope
+without a host file is recorded failed, its last inventory kept.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
 from sam_engine.ingest.bulk import source_key
-from sam_engine.ingest.inventory import RowTable
+from sam_engine.ingest.inventory import Inventory, RowTable
 from sam_engine.ingest.spool import RawHost, RawRun
 from sam_engine.ingest.spool_json import SpoolError, parsed
 from sam_engine.model import HostScan, HostStatus, Installation, Problem, Scan, Topology
-from sam_engine.platforms.registry import platform_of
+from sam_engine.platforms.registry import SOURCE_NAME, platform_of
 from sam_engine.topology.collected import read_topology
 from sam_engine.vocabulary import Collector
 
@@ -86,6 +89,8 @@ def reached_host_scan(scan_id: str, raw: RawHost, table: RowTable,
         problems = [*problems, *more, *more_own]
         if result.get("hypervisor_error") is not None:  # the callback's note of a failed hypervisor_facts
             warnings += (f"{HYPERVISOR_FAILED}: {str(result['hypervisor_error'])[:500]}",)
+        warnings += tuple(f"package source {name} failed: {message}"  # read back by FAILED_SOURCE
+                          for name, message in platform.failed_sources(result).items())
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, RecursionError,
             SpoolError) as exc:
         raise UnreadableResult(Problem(f"{raw.origin}: result", f"unreadable ({type(exc).__name__}: "
@@ -133,6 +138,39 @@ def keep_topology(host_scan: HostScan, last_inventory: Callable[[str], HostScan 
     return replace(host_scan, topology=last.topology) if last is not None else host_scan
 
 
+FAILED_SOURCE = re.compile(rf"package source ({SOURCE_NAME.pattern}) failed: ")  # a warning of ``reached_host_scan``
+
+
+def kept_sources(host_scan: HostScan, origin: str, last_inventory: Callable[[str], HostScan | None],
+                 table: RowTable) -> tuple[HostScan, list[Problem]]:
+    """``host_scan`` (a reached host) with the packages of each source its collector could not read taken
+    from the machine's last inventory (the rows of that source in its newest genuine inventory): a database
+    that could not be read is not software removed. Each such source's warning says what was kept, and a
+    problem (a warning) says it in the run's lines. A machine without a last inventory (a first scan) is
+    stored as read, with the warning. Not keyed (``source_digest`` None): a later run with the same package
+    list reads it again rather than take this mix of two runs as that list's reading."""
+    failed = {m[1]: k for k, w in enumerate(host_scan.warnings) if (m := FAILED_SOURCE.match(w))}
+    if not failed:
+        return host_scan, []
+    last = last_inventory(host_scan.inventory_name)
+    same = last is not None and last.host_id is not None and last.host_id == host_scan.host_id
+    kept = [i for i in last.installations if i.source in failed] if same else []
+    warnings = list(host_scan.warnings)
+    for name, k in failed.items():
+        warnings[k] += (f"; kept its {sum(i.source == name for i in kept)} packages of the last inventory, "
+                        f"{_of(last)}" if same else "; no earlier inventory to keep its packages from")
+    installations = host_scan.installations
+    if same:  # the fresh rows of a failed source, if a collector sent any, are not the list: replaced
+        installations = Inventory.of([*(i for i in installations if i.source not in failed), *kept], table)
+    problems = [Problem(f"{origin}: result", warnings[k], "warning") for k in failed.values()]
+    return replace(host_scan, installations=installations, warnings=tuple(warnings), source_digest=None), problems
+
+
+def _of(last: HostScan) -> str:
+    """When ``last`` (a stored inventory) was collected, for a message."""
+    return f"of {last.collected_at[:10]}" if last.collected_at else f"of scan {last.inventory_scan_id}"
+
+
 NO_SOFTWARE = "no installed software found"
 # the collectors that inventory a machine's software (a vCenter has none of its own)
 SOFTWARE_COLLECTORS = frozenset({Collector.LINUX.value, Collector.WINDOWS.value, Collector.MACOS.value})
@@ -152,8 +190,7 @@ def checked_empty(host_scan: HostScan, origin: str,
     last = last_inventory(host_scan.inventory_name)
     if last is None or not len(last.installations):
         return replace(host_scan, warnings=(*host_scan.warnings, NO_SOFTWARE)), []
-    when = f"of {last.collected_at[:10]}" if last.collected_at else f"of scan {last.inventory_scan_id}"
-    error = (f"the collector found no installed software (its last inventory, {when}, had "
+    error = (f"the collector found no installed software (its last inventory, {_of(last)}, had "
              f"{len(last.installations)}): kept the last inventory")
     failed = stale_host_scan(host_scan.scan_id, host_scan.inventory_name, HostStatus.FAILED, error,
                              host_scan.groups, last)
@@ -185,7 +222,8 @@ def build_scan(
     last_source: Callable[[str], str | None] | None = None,
 ) -> tuple[Scan, list[Problem]]:
     """The model ``Scan`` of a run; hosts not reached carry their last inventory, stale, and so do
-    reached hosts whose collector found no software at all (``checked_empty``).
+    reached hosts whose collector found no software at all (``checked_empty``); a source that could
+    not be read keeps its packages (``kept_sources``).
 
     Inventories are compact (``inventory.Inventory``), their distinct rows interned
     in ``table`` (a new one per scan by default). ``on_host`` is called after each host file.
@@ -210,9 +248,10 @@ def build_scan(
                 problems.append(exc.args[0])
                 status, error = HostStatus.FAILED, exc.args[0].message
             else:
+                host_scan, kept = kept_sources(host_scan, raw.origin, last_inventory, table)
                 host_scan, empty = checked_empty(host_scan, raw.origin, last_inventory)
                 hosts.append(keep_topology(host_scan, last_inventory))
-                problems.extend([*bad, *empty])
+                problems.extend([*bad, *kept, *empty])
                 continue
         hosts.append(stale_host_scan(run.scan_id, raw.inventory_name, status, error, raw.groups,
                                      last_inventory(raw.inventory_name)))

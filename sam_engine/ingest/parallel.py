@@ -189,11 +189,12 @@ def _parallel(spool, paths, last_inventory, workers, on_host=None, last_source=N
                                                   inv[3])
                     else:
                         installations = Inventory.of(inv, table)
-                    reached, empty = host_scans.checked_empty(HostScan(
+                    reached, kept = host_scans.kept_sources(HostScan(
                         run.scan_id, name, status, host, installations, collector=collector,
                         inventory_scan_id=run.scan_id, warnings=warnings, collected_at=collected_at, groups=groups,
-                        topology=topology, source_digest=key), origin, last_inventory)
-                    build_problems.extend(empty)
+                        topology=topology, source_digest=key), origin, last_inventory, table)
+                    reached, empty = host_scans.checked_empty(reached, origin, last_inventory)
+                    build_problems.extend([*kept, *empty])
                     hosts.append(host_scans.keep_topology(reached, last_inventory))
                 else:
                     hosts.append(host_scans.stale_host_scan(run.scan_id, name, status, error, groups,

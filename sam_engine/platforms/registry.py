@@ -20,6 +20,7 @@ beside the platform by ``topology.collected``, so one host is both.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import replace
 from typing import Any, Mapping, Sequence
@@ -32,6 +33,8 @@ from sam_engine.topology import cloud, hyperv, vmware
 from sam_engine.vocabulary import Collector
 
 Result = Mapping[str, Any]
+SOURCE_FAILED = "failed"  # a package source's status in a Linux result's ``sources`` when it could not be read
+SOURCE_NAME = re.compile(r"[a-z0-9_-]{1,32}")  # what a source is named (``dpkg``, ``rpm``, ``swid``...)
 
 
 class Platform(ABC):
@@ -66,6 +69,11 @@ class Platform(ABC):
         """The hypervisor view the result carries (servers and their VMs); None for a collector that has none."""
         return None, []
 
+    def failed_sources(self, result: Result) -> dict[str, str]:
+        """The package sources the collector reported it could not read, each with its message (the
+        engine keeps their packages, ``ingest.host_scans.kept_sources``); none for a collector that does not say."""
+        return {}
+
 
 class Linux(Platform):
     """``fleetsam.sam.software_facts``: package records (``software``) and raw ``host`` facts."""
@@ -96,6 +104,16 @@ class Linux(Platform):
         raw = result.get("users")
         found = users.linux_users(raw) if isinstance(raw, Mapping) else None
         return replace(hardware.derive_host(result.get("host") or {}, inventory_name), users=found)
+
+    def failed_sources(self, result: Result) -> dict[str, str]:
+        """``sources``: source name -> ``{status, count, message}``, ``status`` ``failed`` for a source that
+        could not be read (a result without it, from an older collector, names none)."""
+        raw = result.get("sources")
+        if not isinstance(raw, Mapping):
+            return {}
+        return {name: str(entry.get("message") or "no message")[:300] for name, entry in raw.items()
+                if isinstance(entry, Mapping) and entry.get("status") == SOURCE_FAILED
+                and isinstance(name, str) and SOURCE_NAME.fullmatch(name)}
 
     def topology(self, result: Result, inventory_name: str, origin: str) -> tuple[Topology | None, list[Problem]]:
         raw = result.get("host")

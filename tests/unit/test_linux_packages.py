@@ -315,8 +315,8 @@ def test_collect_rpm_uses_root_and_runner(tmp_path, real_fixtures):
     assert runner.calls == [["/usr/bin/rpm", "--root", str(tmp_path), "-qa", "--queryformat", parsers.RPM_QUERY_FORMAT]]
     assert len(records) == 10 and warnings == []
     failing = FakeRunner("", rc=1, stderr="error: cannot open Packages database\n")
-    records, warnings = lp.collect_rpm(failing, root=str(tmp_path), which=fake_which)
-    assert records == [] and len(warnings) == 1 and "cannot open Packages database" in warnings[0]
+    with pytest.raises(lp.SourceFailed, match="exited with 1: error: cannot open Packages database"):
+        lp.collect_rpm(failing, root=str(tmp_path), which=fake_which)  # a failed source, not "none installed"
 
 
 # ---------------------------------------------------------------- apk
