@@ -154,7 +154,7 @@ def nup_minimum(d: Deployment, params: MetricParams, factors: CoreFactorTable) -
     if not params.min_per_processor:
         found, tail = nup_floor(0, params)
         return HostCount(f"{d.label}: {tail}", found)
-    count = processors(d, params.processor or params, factors)
+    count = processors(d, params.minimum_basis or params, factors)
     found, tail = nup_floor(count.quantity, params)
     return HostCount(f"{count.text} {tail}", found, count.notes, count.guesses)
 

@@ -204,8 +204,8 @@ def measure_partition(metric: str, deployments: Sequence[Deployment], params: Me
     they count 0 here, or under ``vms_per_host_licence`` only the full licensings this partition's VMs add.
     A Named User Plus minimum counts the servers the processor metric charges for the same hosts."""
     minimum = params.min_per_processor or params.min_per_server
-    if metric == Metric.NAMED_USER and minimum and params.processor and params.processor.host_level:
-        servers = measure_partition(Metric.PROCESSOR, deployments, params.processor, ctx, ents, counted)
+    if metric == Metric.NAMED_USER and minimum and params.minimum_basis and params.minimum_basis.host_level:
+        servers = measure_partition(Metric.PROCESSOR, deployments, params.minimum_basis, ctx, ents, counted)
         return per_named_user(deployments, params, ctx, servers)
     if metric not in HOST_METRICS or not params.host_level:
         result = measure(metric, deployments, params, ctx)

@@ -160,7 +160,7 @@ class MetricParams:
     origin: str = "default"  # file:line of the entry, shown in traces
     # named_user with a minimum: the product's processor parameters, which count the minimum's Processors
     # and servers (core factor, cloud rule, the VM's physical servers); None: its own parameters count them
-    processor: MetricParams | None = None
+    minimum_basis: MetricParams | None = None
 
 
 _INT_PARAMS = {"pack": 1, "min_per_processor": 0, "min_per_server": 0, "min_per_vm": 0,
@@ -225,7 +225,7 @@ PRODUCT_KEYS = ("publisher", "product", "edition", "default_metric", "metrics", 
 def _params(doc: YamlFile, node: yaml.Node | None, parent: yaml.Node, field: str) -> MetricParams:
     origin = doc.line(node if isinstance(node, yaml.MappingNode) else parent)
     values: dict = {}
-    known = [f.name for f in fields(MetricParams) if f.name not in ("origin", "processor")]
+    known = [f.name for f in fields(MetricParams) if f.name not in ("origin", "minimum_basis")]
     for key, value in doc.mapping(node, field, known, "a mapping of parameters").items():
         if key in _BOOL_PARAMS:
             values[key] = doc.boolean(value, f"{field}.{key}", False)
@@ -252,7 +252,7 @@ def _product_rule(doc: YamlFile, node: yaml.Node | None, field: str) -> ProductR
         params[metric] = _params(doc, params_node, metrics, f"{field}.metrics.{metric}")
     named = params.get(Metric.NAMED_USER)
     if named and (named.min_per_processor or named.min_per_server) and Metric.PROCESSOR in params:
-        params[Metric.NAMED_USER] = replace(named, processor=params[Metric.PROCESSOR])
+        params[Metric.NAMED_USER] = replace(named, minimum_basis=params[Metric.PROCESSOR])
     source = doc.text(keys.get("source"), f"{field}.source")
     if len(doc.problems) > before:
         return None
