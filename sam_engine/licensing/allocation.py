@@ -94,6 +94,25 @@ def _augment(start: int, need: int, covering: list[list[str]], users: dict[str, 
     return 0
 
 
+def _serve(covering: list[list[str]], needs: Sequence[int], left: dict[str, int | None]
+           ) -> tuple[list[dict[str, int]], list[int]]:
+    """Serve each partition (``covering``: its entitlements in preference order, ``needs``: its consumption) in
+    turn from ``left`` (updated): what each takes from each entitlement, and what each stays short."""
+    users: dict[str, list[int]] = {eid: [] for eid in left}
+    for i, eids in enumerate(covering):
+        for eid in eids:
+            users[eid].append(i)
+    flows = [dict.fromkeys(eids, 0) for eids in covering]
+    return flows, [_augment(i, need, covering, users, flows, left) for i, need in enumerate(needs)]
+
+
+def least_shortfall(needs: Sequence[tuple[Sequence[str], int]], ents: Sequence[Entitlement]) -> int:
+    """The smallest total shortfall of partitions (``needs``: the ids of the entitlements covering each, its
+    consumption) served from ``ents`` alone: how ``measure`` compares two ways of counting one product."""
+    left = {e.entitlement_id: None if _unlimited(e) else e.quantity for e in ents}
+    return sum(_serve([sorted(c) for c, _ in needs], [n for _, n in needs], left)[1])
+
+
 def allocate(groups: Sequence[ProductGroup]) -> Allocation:
     """Give each partition licences from the entitlements covering it, with the smallest total shortfall.
 
@@ -115,12 +134,7 @@ def allocate(groups: Sequence[ProductGroup]) -> Allocation:
     work.sort(key=lambda gp: (len(gp[1].covering) == 0, len(gp[1].covering), gp[0].key))
     prefer = {eid: (capacity[eid] is not None, spread[eid], eid) for eid in ents}
     covering = [sorted(p.covering, key=prefer.__getitem__) for _, p in work]
-    users: dict[str, list[int]] = {eid: [] for eid in ents}
-    for i, eids in enumerate(covering):
-        for eid in eids:
-            users[eid].append(i)
-    flows = [dict.fromkeys(eids, 0) for eids in covering]
-    short = [_augment(i, p.result.quantity, covering, users, flows, capacity) for i, (_, p) in enumerate(work)]
+    flows, short = _serve(covering, [p.result.quantity for _, p in work], capacity)
     counted: dict = {(g.key, e.entitlement_id): 0 for g in groups for e in g.usable}
     shortfall: dict = {}
     for (group, _), flow, need in zip(work, flows, short):

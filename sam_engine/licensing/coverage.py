@@ -19,7 +19,8 @@ Rules, each a small function:
   also every earlier version (the range's lower bounds are dropped).
 * suite: an active entitlement listing ``suite_components`` also covers those
   products of the same publisher, which are then counted under the suite; a
-  component's own entitlements (Word) still cover its installations there.
+  component's own entitlements (Word) still cover its installations there, those
+  of the suite's metric (``reconcile`` keeps what the others cover in Word's row).
 
 Example: as of 2026-06-30, ``E1`` (Office Professional Plus, ``==2019``,
 downgrade rights, term_end 2026-12-31) covers Office 2016 on pc1; ``E2`` (same

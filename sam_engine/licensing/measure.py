@@ -22,7 +22,10 @@ only their accounts, no Named User Plus minimum: their hosts' own partitions cou
 entitlement covers all of their hosts, or one host is covered by none) once in each partition of their hosts:
 a licence from each, which the allocation can hand out from those partitions' entitlements and never fewer
 than the person needs. Example: jdoe uses Tool 5 on h1 (covered by E5, EALL) and Tool 6 on h2 (EALL), bob
-Tool 5 on h3 -> partition "E5, EALL": bob = 1; "EALL": jdoe = 1; consumption 2, not 3.
+Tool 5 on h3 -> partition "E5, EALL": bob = 1; "EALL": jdoe = 1; consumption 2, not 3. When that leaves
+more short than counting every such person once in each partition of their hosts, that way is taken
+(``_named_partitions``), and a note gives both shortfalls: with EALL x1, E5 x1, E6 x1, jdoe on Tool 5 and 6
+and bob on Tool 7, EALL alone cannot cover both, while E5 + E6 cover jdoe: consumption 3, owned 3, short 0.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
+from sam_engine.licensing.allocation import least_shortfall
 from sam_engine.licensing.coverage import TermState, covers
 from sam_engine.licensing.dedup import dedup_per_installation
 from sam_engine.licensing.editions import NO_LINES, EditionLines, every_edition
@@ -39,9 +43,9 @@ from sam_engine.licensing.metric_rules import MetricParams, MetricRules
 from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine
 from sam_engine.licensing.named_users import PEOPLE_SHOWN, People, hosts_per_person
 from sam_engine.licensing.reconcile import ProductGroup, count_text
-from sam_engine.model import Hardware, HostScan, Installation, Recognition
+from sam_engine.model import Entitlement, Hardware, HostScan, Installation, Recognition
 from sam_engine.platforms.users import HUMAN
-from sam_engine.vocabulary import METRICS, Metric
+from sam_engine.vocabulary import METRICS, Metric, units
 
 NAMED_HOSTS = 10  # hosts named in the line of a title that needs no licence
 
@@ -207,16 +211,45 @@ def measure_group(group: ProductGroup, states: dict[str, TermState], rules: Metr
     if group.metric == Metric.EMPLOYEE or not by_cover:
         every = tuple(e.entitlement_id for e in group.usable)
         by_cover = {(every, every): [d for d, _ in hosts]}
-    counted: dict = {}  # servers counted at host level for this product (-> their VMs): once, whatever the partition
     parts = [(key, ds, (), params) for key, ds in sorted(by_cover.items(), key=lambda kv: (not kv[0][0], kv[0]))]
     if group.metric == Metric.NAMED_USER and len(parts) > 1:  # a person counts once, in one group
-        parts = one_group_per_person([(key, ds) for key, ds, _, _ in parts], params, ctx)
+        group.partitions += _named_partitions([(key, ds) for key, ds, _, _ in parts], params, ctx, usable, group.notes)
+    else:
+        group.partitions += _measured(group.metric, parts, ctx, usable)
+    group.result = _combine(group.metric, group.partitions)
+
+
+def _measured(metric: str, parts: Sequence[Part], ctx: MetricContext, usable: dict[str, Entitlement]
+              ) -> list[Partition]:
+    counted: dict = {}  # servers counted at host level for this product (-> their VMs): once, whatever the partition
+    out = []
     for (cover, chosen), deployments, why, part_params in parts:
         # counted as the entitlements covering the installations choose (a VM left uncovered for want of
         # Software Assurance is still counted per VM), owned only from those that cover it
-        result = measure_partition(group.metric, deployments, part_params, ctx, [usable[e] for e in chosen], counted)
-        group.partitions.append(Partition(cover, replace(result, lines=(*why, *result.lines))))
-    group.result = _combine(group.metric, group.partitions)
+        result = measure_partition(metric, deployments, part_params, ctx, [usable[e] for e in chosen], counted)
+        out.append(Partition(cover, replace(result, lines=(*why, *result.lines))))
+    return out
+
+
+def _named_partitions(parts: Sequence[tuple[Cover, list[Deployment]]], params: MetricParams, ctx: MetricContext,
+                      usable: dict[str, Entitlement], notes: list[str]) -> list[Partition]:
+    """The partitions measured with each person counted once under the entitlements covering all their hosts, or,
+    when that leaves more short than a licence from each group of theirs would, that way (``one_group_per_person``
+    ``each``): scarce shared licences beside per-version ones that could cover the person. Figures, not ids, decide
+    (the least shortfall of each way, ``allocation.least_shortfall``), so the choice is the same whatever the ids."""
+    def short(measured: list[Partition]) -> int:
+        return least_shortfall([(p.covering, p.result.quantity) for p in measured], list(usable.values()))
+
+    shared = _measured(Metric.NAMED_USER, one_group_per_person(parts, params, ctx), ctx, usable)
+    if not (fall := short(shared)):
+        return shared
+    each = _measured(Metric.NAMED_USER, one_group_per_person(parts, params, ctx, each=True), ctx, usable)
+    if (fewer := short(each)) >= fall:
+        return shared
+    notes.append(f"people counted once in each coverage group of their hosts (a licence from each): "
+                 f"{units(fewer, Metric.NAMED_USER)} short that way, {units(fall, Metric.NAMED_USER)} counting each "
+                 f"once under the entitlements that cover every host they use it on")
+    return each
 
 
 def _combine(metric: str, partitions: list[Partition]) -> MetricResult:
@@ -246,6 +279,8 @@ ONCE_HERE = "counted once, here: these entitlements cover every host they use it
 ONCE_ADDED = "counted once, here: these entitlements cover every host they use it on, hosts of other coverage groups"
 ONCE_EACH = ("no one entitlement covers every host they use it on: counted once in each coverage group of their "
         "hosts (a licence from each)")
+EACH_NOT = ("counted once in each coverage group of their hosts (a licence from each): fewer licences fall short than "
+            "counting them once under {}, which covers every host they use it on")
 
 
 def _names(people: Sequence[str]) -> str:
@@ -261,10 +296,11 @@ def _without(d: Deployment, folded: set[str], people: People, keep: bool) -> Dep
 
 
 def one_group_per_person(parts: Sequence[tuple[Cover, list[Deployment]]], params: MetricParams,
-                         ctx: MetricContext) -> list[Part]:
+                         ctx: MetricContext, each: bool = False) -> list[Part]:
     """The coverage partitions ``parts`` (cover -> hosts) with each person counted in one of them (the rule is in
-    the module's docstring): per partition its hosts (people counted in another taken off), the lines saying who
-    counts where, and its parameters (an added partition's have no Named User Plus minimum)."""
+    the module's docstring), or (``each``) every person counted once in each partition of their hosts: per
+    partition its hosts (people counted in another taken off), the lines saying who counts where, and its
+    parameters (an added partition's have no Named User Plus minimum)."""
     people, as_of = ctx.people or People(), ctx.as_of or dt.date.today()
     group_of = {d.host: key for key, ds in parts for d in ds}
     by_name = {d.host: d for _, ds in parts for d in ds}
@@ -277,9 +313,9 @@ def one_group_per_person(parts: Sequence[tuple[Cover, list[Deployment]]], params
         if len(keys) == 1:
             continue
         common = tuple(e for e in keys[0][0] if all(e in k[0] for k in keys[1:]))
-        if not common:
+        if not common or each:
             for k in keys:
-                said.setdefault((k, ONCE_EACH), []).append(who)
+                said.setdefault((k, EACH_NOT.format(", ".join(common)) if common else ONCE_EACH), []).append(who)
             continue
         home = (common, tuple(e for e in keys[0][1] if all(e in k[1] for k in keys[1:])))
         away = f"counted once, under {', '.join(common)}, which covers every host they use it on: not here"

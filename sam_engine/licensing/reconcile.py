@@ -31,14 +31,14 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from sam_engine.licensing.coverage import ProductKey, TermState, ent_key, matches_product, suite_owners
+from sam_engine.licensing.coverage import ProductKey, TermState, covers, ent_key, matches_product, suite_owners
 from sam_engine.licensing.editions import NO_LINES, EditionLines, editionless_notes, every_edition, product_key
 from sam_engine.licensing.metric_rules import norm
 from sam_engine.licensing.metrics import MetricResult, TraceLine
 from sam_engine.ingest.inventory import RowTable
-from sam_engine.licensing.placements import SHIFT, Placements, RefList
+from sam_engine.licensing.placements import SHIFT, Placements, RefList, host_indexes
 from sam_engine.model import Entitlement, HostScan, Installation, LicenceNeed, Recognition
-from sam_engine.vocabulary import Metric
+from sam_engine.vocabulary import METRICS, Metric
 
 if TYPE_CHECKING:  # measure imports this module: the partitions are only annotated here
     from sam_engine.licensing.measure import Partition
@@ -70,7 +70,7 @@ class ProductGroup:
     result: MetricResult | None = None
     coverage_lines: list[TraceLine] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    folded: int = 0  # required installations counted under an edition of the product instead (fold_editionless)
+    folded: int = 0  # required installations counted under an edition (fold_editionless) or a suite instead
     folded_into: tuple[str, ...] = ()  # the editions they are counted under
     _names: dict = field(default_factory=dict, repr=False, compare=False)  # host-name cache
 
@@ -146,7 +146,9 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
     whatever rows the product's other entitlements add and however the entitlement ids sort.
 
     Suite components fold into the suite's group only while a suite entitlement is active (``suite_owners``);
-    their own entitlements are then candidates there (``_component_licences``), never rows of their own.
+    their own entitlements are then candidates there (``_component_licences``), never rows of their own, except
+    those counting another metric than the suite's own active entitlements (``_other_metric``): the component's
+    installations they cover stay in its own row, counted under them, unless the suite's row has the host.
 
     Recognition is worked out once per distinct row (an inventory's ``RowTable`` entry),
     product key, suite folding and the ref label once per product reading (publisher,
@@ -162,6 +164,11 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
     groups: dict[tuple[bool, ProductKey], ProductGroup] = {}
     placements = Placements(host_scans)
     folded: dict[ProductKey, dict[ProductKey, str]] = {}  # suite key -> its components' own keys -> their labels
+    by_product: dict[tuple[str, str], list[Entitlement]] = {}
+    for ent in ents:
+        by_product.setdefault(ent_key(ent)[:2], []).append(ent)
+    # a folded component's own key -> (suite key, the suite's metrics, its own licences of another metric)
+    other: dict[ProductKey, tuple[ProductKey, list[str], list[Entitlement]]] = {}
 
     # per (known, publisher, product, edition): the group, its key, the ref label and the row's edition. Many
     # distinct rows read as one product (its versions, architectures, sources): edition line and suite are
@@ -179,6 +186,13 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
             add_notes(found[0], known, publisher, rec, found[1], found[3])
         elif found[1] != found[0].key:  # a suite component: its notes depend on the group's notes so far
             add_notes(found[0], known, publisher, rec, found[1], found[3])
+        own, row = found[1], found[3]
+        if own != found[0].key and own in other and any(e.entitlement_id in active and covers(e, own, rec, lines)[0]
+                                                        for e in other[own][2]):
+            group = groups.get((True, own))  # covered by its own licence of another metric: not folded
+            if group is None:
+                group = groups[(True, own)] = ProductGroup(own, publisher, rec.product, row, placements=placements)
+            return group, rec, _label(publisher, rec.product, row), rec.licence is LicenceNeed.REQUIRED
         return found[0], rec, found[2], rec.licence is LicenceNeed.REQUIRED
 
     def product_group(known: bool, publisher: str | None,
@@ -189,6 +203,9 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
         names = suite_names[key] if key != own else (publisher, rec.product, row)
         if key != own:
             folded.setdefault(key, {})[own] = _label(publisher, rec.product, row)
+            metrics, others = _other_metric(key, own, by_product, active, lines)
+            if any(e.entitlement_id in active for e in others):
+                other[own] = (key, metrics, others)
         group = groups.get((known, key))
         if group is None:
             group = groups[(known, key)] = ProductGroup(key, *names, recognised=known, placements=placements)
@@ -224,8 +241,9 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
     # products with installations, fixed before any entitlement's row is added: the rows of shelfware entitlements
     # (an Enterprise Edition bought, none installed) must not decide whether an every-edition one has a row, or
     # that would depend on which entitlement id sorts first
-    # a folded component's own entitlements are candidates of its suite's row (below), not shelfware rows
-    components = {own for parts in folded.values() for own in parts}
+    # a folded component's own entitlements are candidates of its suite's row (below), not shelfware rows; those
+    # of another metric keep the component's row, even when they cover none of its installations
+    components = {own for parts in folded.values() for own in parts if own not in other}
     installed = {k[:2] for k in known_keys | components}
     for ent in ents:
         key = ent_key(ent, lines)
@@ -233,13 +251,12 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
         if ent.entitlement_id in active and not matched:
             groups[(True, key)] = ProductGroup(key, *row_names(ent))
             known_keys.add(key)
-    by_product: dict[tuple[str, str], list[Entitlement]] = {}
-    for ent in ents:
-        by_product.setdefault(ent_key(ent)[:2], []).append(ent)
     for (known, key), group in groups.items():
-        if known:
+        if known and key in other:
+            _component_row(group, *other[key], groups.get((True, other[key][0])), suite_names)
+        elif known:
             group.candidates = [e for e in by_product.get(key[:2], ()) if matches_product(e, key, lines)]
-            group.candidates += _component_licences(group, folded.get(key, {}), by_product, lines)
+            group.candidates += _component_licences(group, folded.get(key, {}), by_product, lines, other)
             group.every_edition_active = [e for e in group.candidates
                                           if every_edition(e) and e.entitlement_id in active]
             group.notes += editionless_notes(group.edition, by_product.get(key[:2], ()), active)
@@ -248,19 +265,71 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
 
 def _component_licences(group: ProductGroup, parts: dict[ProductKey, str],
                         by_product: dict[tuple[str, str], list[Entitlement]],
-                        lines: EditionLines) -> list[Entitlement]:
+                        lines: EditionLines, other: dict) -> list[Entitlement]:
     """The entitlements of the components counted under a suite's row (Word x2 under Office), with a note each.
 
     They are candidates of the suite's row rather than rows of their own: a host with the suite and the component
     then counts once, and ``allocate`` decides which licence covers which host, so the suite's spare licences
     still cover component installations beyond the component's own (``coverage.covers``: each on its own terms).
+    Those of another metric than the suite's (``other``) are not: they would vote on the row's metric.
     """
     out = []
     for own, label in parts.items():
-        ents = [e for e in by_product.get(own[:2], ()) if matches_product(e, own, lines)]
+        moved = other[own][2] if own in other else ()
+        if moved:
+            group.notes.append(f"{label} installations that its own {_ids(moved)} ({_metrics(moved)}; this suite's "
+                               f"entitlements count {', '.join(other[own][1])}) cover are counted in its own row, "
+                               f"under them, except on hosts of this row")
+        ents = [e for e in by_product.get(own[:2], ()) if matches_product(e, own, lines) and e not in moved]
         if ents:
             group.notes.append(f"{label} is a component of this suite with licences of its own "
-                               f"({', '.join(e.entitlement_id for e in ents)}): they cover its installations here, "
-                               f"beside the suite's")
+                               f"({_ids(ents)}): they cover its installations here, beside the suite's")
         out += ents
     return out
+
+
+def _ids(ents: Sequence[Entitlement]) -> str:
+    return ", ".join(e.entitlement_id for e in ents)
+
+
+def _metrics(ents: Sequence[Entitlement]) -> str:
+    return ", ".join(sorted({e.metric for e in ents}))
+
+
+def _other_metric(suite: ProductKey, own: ProductKey, by_product: dict[tuple[str, str], list[Entitlement]],
+                  active: set[str], lines: EditionLines) -> tuple[list[str], list[Entitlement]]:
+    """The metrics of the suite's own active entitlements, and the component's own licences (any term) that
+    count another one. Only the suite's own entitlements choose its row's metric: a component's licence of
+    another metric (Word per device under Office per named user) cannot count there, and would otherwise
+    outvote the suite's (``measure.choose_metric``) or be left owned in no row. None when the suite's own
+    count no metric (site or unknown ones): its row's metric is then not the suite's to say."""
+    metrics = sorted({e.metric for e in by_product.get(suite[:2], ()) if e.entitlement_id in active
+                      and matches_product(e, suite, lines) and e.metric in METRICS and e.metric != Metric.SITE})
+    if not metrics:
+        return metrics, []
+    return metrics, [e for e in by_product.get(own[:2], ()) if matches_product(e, own, lines)
+                     and e.metric in METRICS and e.metric != Metric.SITE and e.metric not in metrics]
+
+
+def _component_row(group: ProductGroup, suite_key: ProductKey, metrics: list[str], others: list[Entitlement],
+                   suite: ProductGroup | None, suite_names: dict) -> None:
+    """A suite component's own row: its installations covered by its own licences of another metric than the
+    suite's, those licences its candidates. On a host of the suite's row the suite covers the component
+    (licensing.md: the components must not be counted again): counted there, kept here but not counted."""
+    group.candidates = list(others)
+    name = _label(*suite_names[suite_key])
+    group.notes.append(f"a component of {name}, whose entitlements count {', '.join(metrics)}: its installations "
+                       f"that its own {_ids(others)} ({_metrics(others)}) cover are counted here, under them; "
+                       f"the others under the suite")
+    if suite is None or not len(group.required_at):
+        return
+    hosts = set(host_indexes(suite.packed))
+    at = [k for k in group.required_at if group.packed[k] >> SHIFT in hosts]
+    if not at:
+        return
+    group.required_at = array("Q", (k for k in group.required_at if group.packed[k] >> SHIFT not in hosts))
+    group.folded = len(at)
+    names = sorted({group.placements.host_scans[group.packed[k] >> SHIFT].inventory_name for k in at},
+                   key=str.casefold)
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    group.notes.append(f"{count_text(len(at))} on {shown}: counted under {name} on the same host, not again here")

@@ -14,7 +14,7 @@ from sam_engine.licensing.catalogue import load_catalogue
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
 from sam_engine.licensing.named_users import People, count_people, load_people
 from sam_engine.licensing.position import build_position
-from sam_engine.model import Entitlement, Host, HostScan, HostStatus, HostUser, Installation
+from sam_engine.model import Entitlement, Host, HostScan, HostStatus, HostUser, Installation, LicenceNeed, Recognition
 from sam_engine.vocabulary import Status
 
 CATALOGUE, _ = load_catalogue()
@@ -180,3 +180,50 @@ def test_a_person_no_one_entitlement_covers_counts_once_in_each_group_of_their_h
     each = ("jdoe: no one entitlement covers every host they use it on: counted once in each coverage group of "
             "their hosts (a licence from each)")
     assert trace.count(each) == 2 and trace[-1] == "consumption: 2 + 1 = 3"
+
+
+# Counting a person once under the entitlements common to all their hosts is one way; a licence from each of their
+# groups is the other, and the one taken when it leaves fewer short: one shared licence and one per version cover
+# jdoe (two versions) and bob (a third) with a licence each per version for jdoe ("distinct users entitled to use
+# it", shared reference licensing.md), where counting jdoe under the shared one needs two of it.
+M365_NEXT = Installation("windows", "Microsoft 365 Apps for enterprise - en-us", "16.0.19000.20000", "x64",
+                         "Microsoft Corporation", None, "windows:O365ProPlusRetail - en-us")
+SHARED_SHORT = ("people counted once in each coverage group of their hosts (a licence from each): 0 named users "
+                "short that way, 1 named user counting each once under the entitlements that cover every host they "
+                "use it on")
+
+
+@pytest.mark.parametrize("ids", [("EALL", "E5", "E6"), ("A", "Z", "M")])
+def test_a_person_counts_in_each_group_when_the_shared_licences_are_too_few_and_per_version_ones_cover_them(ids):
+    shared, old, new = ids  # the review's U1: the choice follows the figures, not the ids' text
+    hosts = [pc("h1", person("jdoe")), pc("h2", person("jdoe"), installs=(M365_NEW,)),
+             pc("h3", person("bob"), installs=(M365_NEXT,))]
+    owned = [Entitlement(eid, "Microsoft", "Microsoft 365 Apps", "named_user", 1, f"licences/ms.yml:{eid}",
+                         edition="Enterprise", version_range=versions)
+             for eid, versions in ((shared, None), (old, "<16.0.18000"), (new, ">=16.0.18000,<16.0.19000"))]
+    (row,) = [p for p in build_position(hosts, CATALOGUE.recognise, owned, AS_OF).products
+              if p.product == "Microsoft 365 Apps"]
+    trace = [ln.text for ln in row.consumption.trace]
+    assert (row.consumption.quantity, row.owned, row.shortfall) == (3, 3, 0)  # was 2, 3, 1
+    assert row.status is Status.COMPLIANT and SHARED_SHORT in row.notes
+    each = (f"jdoe: counted once in each coverage group of their hosts (a licence from each): fewer licences fall "
+            f"short than counting them once under {shared}, which covers every host they use it on")
+    assert trace.count(each) == 2 and trace[-1] == "consumption: 1 + 1 + 1 = 3"
+    assert trace[trace.index(f"covered by {shared}:") + 2].endswith(": bob = 1")
+
+
+def teamviewer(inst):
+    return Recognition("TeamViewer", "TeamViewer", None, inst.version, LicenceNeed.REQUIRED, "test:tv")
+
+
+def test_teamviewer_per_version_licences_cover_a_person_the_one_any_version_licence_leaves_to_another():
+    # the review's CLI case: users.yml people {jdoe: [user-h1, user-h2]}, every licence named_user x1
+    hosts = [pc(f"h{n}", person(f"user-h{n}"),
+                installs=(Installation("deb", "teamviewer", v, "amd64", None, None, "deb:teamviewer"),))
+             for n, v in ((1, "15.1.0"), (2, "16.1.0"), (3, "17.1.0"))]
+    owned = [Entitlement(eid, "TeamViewer", "TeamViewer", "named_user", 1, f"licences/tv.yml:{n}", version_range=r)
+             for n, (eid, r) in enumerate((("PO-ALL", None), ("PO-15", "<16"), ("PO-16", ">=16,<17")))]
+    people = People({"user-h1": "jdoe", "user-h2": "jdoe"})
+    tv = build_position(hosts, teamviewer, owned, AS_OF, people=people).products[0]
+    assert (tv.consumption.quantity, tv.owned, tv.shortfall, tv.status) == (3, 3, 0, Status.COMPLIANT)  # was short 1
+    assert SHARED_SHORT in tv.notes

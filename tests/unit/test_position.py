@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from sam_engine.model import (Entitlement, Hardware, Host, HostScan, HostStatus, Installation, LicenceNeed,
-                              Recognition, Virtualization)
+from sam_engine.model import (Entitlement, Hardware, Host, HostScan, HostStatus, HostUser, Installation,
+                              LicenceNeed, Recognition, Virtualization)
 from sam_engine.findings.detect import licence_findings
 from sam_engine.licensing.position import build_position, position_to_rows
 from sam_engine.vocabulary import Status
@@ -255,6 +255,52 @@ def test_a_suite_folds_its_components_only_inside_its_term(as_of, folded):
     else:  # the day after: O1 owns nothing, Word is a row of its own again
         assert rows == {"Office": (1, 0, Status.UNLICENSED), "Word": (2, 2, Status.COMPLIANT)}
         assert office.notes == ("no unit cost known: the gap is not priced",)
+
+
+def user_desktop(name, person, *titles):
+    """A desktop whose only user, ``person``, logged in on 2026-06-01 (inside the named-user window)."""
+    users = (HostUser(person, "human", int(dt.datetime(2026, 6, 1).timestamp()), "wtmp"),)
+    return scanned(name, Host(f"machine-id:{name}", name, "machine-id", hardware=host(name, 1, 4).hardware,
+                              users=users), *titles)
+
+
+def office_suite(metric):
+    return ent("O1", "Microsoft", "Office", metric, 1, "Professional Plus", suite_components=("Word", "Excel"))
+
+
+def test_a_suites_own_named_user_licence_decides_its_row_beside_a_components_device_licence():
+    # reference: a suite entitlement covers its components; a standalone purchase of the component is a valid
+    # licence. O1 (Office, 1 named user) covers carol on p3; W1 (Word, 2 devices) covers p1 and p2: compliant.
+    # Word's device licence must not switch the Office row to per device (O1 would count nowhere, p3 short)
+    scans = [user_desktop("p1", "jdoe", "Microsoft Word"), user_desktop("p2", "bob", "Microsoft Word"),
+             user_desktop("p3", "carol", OFFICE19)]
+    pos = position(scans, [ent("W1", "Microsoft", "Word", "device", 2), office_suite("named_user")])
+    rows = {p.product: (p.consumption.metric, p.consumption.quantity, p.owned, p.status) for p in pos.products}
+    assert rows == {"Office": ("named_user", 1, 1, Status.COMPLIANT), "Word": ("device", 2, 2, Status.COMPLIANT)}
+    word, office = by_product(pos, "Word"), by_product(pos, "Office")
+    assert dict(office.ownership.entitlements) == {"O1": 1} and dict(word.ownership.entitlements) == {"W1": 2}
+    assert [i.host for i in word.installations] == ["p1", "p2"]
+    assert {i.counted_as for i in word.installations} == {"Microsoft Word"}
+    assert any("W1 (device; this suite's entitlements count named_user)" in n for n in office.notes)
+    assert "total: 1 + 1 = 2" in [t.text for t in word.consumption.trace]
+
+
+@pytest.mark.parametrize("word_on_p3", [False, True])
+def test_a_components_named_user_licence_keeps_its_row_beside_a_device_suite(word_on_p3):
+    # O1 (Office, 1 device) covers p3; W1 (Word, 2 named users) covers jdoe and bob: compliant. W1 must be
+    # owned in a row (it was in none, and p1, p2 short of devices). Word on p3, beside the suite, is the
+    # suite's (reference: components must not be counted again): not a third named user of W1
+    p3 = (OFFICE19, "Microsoft Word") if word_on_p3 else (OFFICE19,)
+    scans = [user_desktop("p1", "jdoe", "Microsoft Word"), user_desktop("p2", "bob", "Microsoft Word"),
+             user_desktop("p3", "carol", *p3)]
+    pos = position(scans, [ent("W1", "Microsoft", "Word", "named_user", 2), office_suite("device")])
+    rows = {p.product: (p.consumption.metric, p.consumption.quantity, p.owned, p.status) for p in pos.products}
+    assert rows == {"Office": ("device", 1, 1, Status.COMPLIANT), "Word": ("named_user", 2, 2, Status.COMPLIANT)}
+    word = by_product(pos, "Word")
+    assert dict(word.ownership.entitlements) == {"W1": 2}
+    assert any(t.text.endswith("bob, jdoe = 2") for t in word.consumption.trace)
+    assert any("1 installation on p3: counted under Microsoft Office Professional Plus on the same host" in n
+               for n in word.notes) is word_on_p3
 
 
 def test_suite_components_can_come_from_the_catalogue():
