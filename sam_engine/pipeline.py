@@ -22,6 +22,7 @@ from typing import Callable
 from sam_engine.ingest import parallel as ingest_parallel
 from sam_engine.ingest.spool import host_files
 from sam_engine.findings import notify
+from sam_engine.findings.fleet_warnings import all_stale, no_host
 from sam_engine.report import render
 from sam_engine.report import model as report
 from sam_engine.report.position import scan_summary
@@ -30,6 +31,7 @@ from sam_engine.licensing.context import LicenceContext, LicenceSettings, Prepar
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.plain_text import one_line
 from sam_engine.progress import NO_PROGRESS, StageProgress
+from sam_engine.staleness import Staleness
 from sam_engine.findings.policy import retire_days
 from sam_engine.store.interface import load_fleet
 from sam_engine.store import open_store
@@ -49,6 +51,7 @@ class RunSummary:
     entitlements: int | None = None  # how many the position counted (None: not reconciled)
     run: Scan | None = None  # the run just stored (None when rendering from the store)
     licence_errors: bool = False  # a licence file was rejected: the position lacks it (the commands exit 2)
+    stale: int = 0  # the fleet's stale hosts (``staleness``), as the report's stale tile counts them
 
     def _stale_kept(self) -> tuple[int, int]:
         """(stale inventories the run carried over, those of hosts still in the fleet). Only the latter
@@ -70,7 +73,7 @@ class RunSummary:
                        f"unreachable={s.count(HostStatus.UNREACHABLE)} failed={s.count(HostStatus.FAILED)} "
                        f"(stale inventories kept: {kept}{gone}); packages found={s.installation_count}")
         out.append(f"fleet: {len(f.hosts)} hosts, {f.count(HostStatus.OK)} inventoried on their last run, "
-                   f"{len(f.hosts) - f.count(HostStatus.OK)} stale")
+                   f"{self.stale} stale")
         if self.position is not None:
             counts = Counter(p.status.value for p in self.position.products)
             shown = ", ".join(f"{status}={counts[status]}" for status in sorted(counts))
@@ -99,7 +102,7 @@ class RunSummary:
                           "stale_kept": self._stale_kept()[1],
                           "packages": s.installation_count}
         out["fleet"] = {"hosts": len(f.hosts), "inventoried": f.count(HostStatus.OK),
-                        "stale": len(f.hosts) - f.count(HostStatus.OK)}
+                        "stale": self.stale}
         if self.position is not None:
             out["position"] = {"products": len(self.position.products),
                                "by_status": dict(sorted(Counter(p.status.value for p in self.position.products).items())),
@@ -161,6 +164,7 @@ def process_spool(spool: str | Path, *, store: str, report_dir: str | Path,
             with _timed(timings, "fleet"):
                 fleet = load_fleet(st, store, retire_days=retire_days(alerts.policy), day=as_of)
             run = _reconcile(st, store, fleet, settings, as_of, alerts, timings, prepared=catalogue)
+            run.warnings = _warnings(st, store, run, None, None)
             with _timed(timings, "commit"):
                 st.commit()
     summary = _render(run, store, report_dir, timings, problems, installations, progress)
@@ -183,15 +187,17 @@ def store_spool(spool: str | Path, *, store: str, timings: dict[str, float] | No
 
 def render_stored(store: str, report_dir: str | Path, scan_id: str | None = None, *,
                   settings: LicenceSettings | None = None, as_of: dt.date | None = None,
-                  installations: bool = True) -> RunSummary:
+                  installations: bool = True, policy: str | Path | None = None) -> RunSummary:
     """Reconcile and render the reports again from the store: the fleet now, right after run
     ``scan_id``, or as it stood on ``as_of`` (with the entitlements valid then; after a run without
-    ``as_of``: those valid on the day it finished). A reader: nothing is sent or written to the store."""
-    alerts = notify.AlertSettings.from_env(send=False)
+    ``as_of``: those valid on the day it finished), under ``policy`` (default: ``policy_path``'s).
+    A reader: nothing is sent or written to the store."""
+    alerts = notify.AlertSettings.from_env(policy=policy, send=False)
     with open_store(store, create=False, readonly=True) as st:
         fleet = load_fleet(st, store, scan_id, as_of, retire_days(alerts.policy))
         terms = as_of or (fleet.finished_day if scan_id is not None else None)
         run = _reconcile(st, store, fleet, settings, terms, alerts, {}, record=False)
+        run.warnings = _warnings(st, store, run, as_of, scan_id)
     return _render(run, store, report_dir, {}, [], installations)
 
 
@@ -206,6 +212,7 @@ class _Reconciled:
     outbox: notify.Outbox
     previous: Scan | None
     summaries: dict
+    warnings: tuple[str, ...] = ()  # what the findings cannot be trusted for (``findings.fleet_warnings``)
 
 
 def _ingest(st, spool: str | Path, timings: dict[str, float], on_host=None) -> tuple[Scan, list[Problem]]:
@@ -240,6 +247,15 @@ def _reconcile(st, location: str, scan: Scan, settings, as_of, alerts: notify.Al
     return _Reconciled(scan, history, ctx, position, outbox, previous, summaries)
 
 
+def _warnings(st, location: str, run: _Reconciled, as_of: dt.date | None, scan_id: str | None) -> tuple[str, ...]:
+    """The fleet's warnings as ``fleetsam check`` words them: no host (the fleet after run ``scan_id`` or
+    at the end of ``as_of``), or every host stale; the report must not pass a fleet nothing was measured on."""
+    policy = run.outbox.outcome.policy
+    if not run.scan.hosts:
+        return (no_host(st, location, run.scan, as_of, policy.retire_days, scan_id),)
+    return all_stale(run.scan, run.ctx.as_of, policy.stale_days)
+
+
 def _render(run: _Reconciled, store: str, report_dir, timings: dict[str, float], problems: list,
             installations: bool = True, progress: StageProgress = NO_PROGRESS) -> RunSummary:
     """Send the queued notifications, then write the reports."""
@@ -257,16 +273,19 @@ def _send_and_write(run: _Reconciled, store: str, report_dir, timings, problems,
     with _timed(timings, "history"):  # the previous scan's position under today's licence data, for the changes
         previous_position = (None if run.previous is None
                              else position_of(run.previous.hosts, run.ctx, licensable_only=True))
+    rule = Staleness.on(run.ctx.as_of, found.policy.stale_days)
     with _timed(timings, "render"):
         model = report.build(run.scan, run.history, run.position, [*run.ctx.problems, *found.problems],
                              findings=found.rows, entitlements=run.ctx.entitlements, previous=run.previous,
                              previous_position=previous_position, summaries=run.summaries,
-                             fail_on=found.policy.fail_on)
+                             fail_on=found.policy.fail_on, policy=found.policy.origin, warnings=run.warnings,
+                             staleness=rule)
         files = render.write_reports(model, Path(report_dir), run.scan, run.position, installations=installations,
                                      on_file=stage.step)
         stage.finish()
     return RunSummary(run.scan, tuple(files), tuple(problems), timings, run.position, found,
-                      len(run.ctx.entitlements), licence_errors=run.ctx.has_errors)
+                      len(run.ctx.entitlements), licence_errors=run.ctx.has_errors,
+                      stale=sum(1 for h in run.scan.hosts if rule.stale(h)))
 
 
 def _past(st, history, scan_id: str) -> tuple[Scan | None, dict]:

@@ -20,7 +20,8 @@ description:
     reconciles and writes the reports.
   - An unreachable or failed host keeps its previous inventory in the store, marked stale.
   - The run records its scope, the hosts its scanning plays targeted (after C(--limit) and group selection);
-    hosts outside it keep their record untouched, and a host in it that sent no result is recorded failed (stale).
+    hosts outside it keep their record untouched (a failure in another play is not recorded for them), and a host
+    in it that sent no result is recorded failed (stale).
   - A package list returned as one JSON text (C(software_json), the module's C(software_format=json), as the fleetsam
     role asks) is checked to be one JSON array and written to the spool unchanged as C(software); anything else
     marks the host failed.
@@ -31,10 +32,10 @@ description:
     both in one result, the same way; when its hypervisor part fails the task fails and the software is stored.
   - Not a stdout callback, so it works beside the stdout callbacks that
     ansible-runner and AWX force.
-  - While it spools a run, the collectors' action plugins write each host's package list (or raw
+  - While it runs, the collectors' action plugins write each host's package list (or raw
     Windows or macOS inventory) to a hand-over folder in the spool and return a small reference,
-    which this callback checks (name, size, SHA-256) and reads back; so an ansible-runner or AWX job
-    event stays a few KB per host instead of carrying the whole list.
+    which this callback checks (name, size, SHA-256) and reads back (in check mode, deletes); so an
+    ansible-runner or AWX job event stays a few KB per host instead of carrying the whole list.
   - Under ansible-runner (and so AWX), the reports go to the job's artifacts folder unless
     O(report_dir) is set, and the closing summary is one job event whose C(event_data.fleetsam)
     holds the counts, the scan id and the report files.
@@ -43,8 +44,9 @@ description:
   - When the engine (Python package C(fleetsam)) is not importable on the
     controller, the spool is kept and can be ingested later with
     C(fleetsam ingest SPOOL).
-  - In check mode (C(--check), or C(check_mode) on the play or the collector task)
-    nothing is spooled or stored and no report is written; the closing lines say so.
+  - A scan in check mode (C(--check), or C(check_mode) on the scanning play or the collector task)
+    stores nothing and writes no report (its spool folder is removed); the closing lines say so. Another
+    play in check mode (one that does not scan) leaves the scan a real one.
   - Relative paths (store, report_dir, spool_dir, policy, notify, and the engine's
     C(licences/) directory) are relative to the directory C(ansible-playbook) runs
     from, the user's project, wherever the collection is installed.
@@ -166,12 +168,12 @@ import os
 import shutil
 import uuid
 
-from ansible import context
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.callback import CallbackBase
 from ansible_collections.fleetsam.sam.plugins.plugin_utils import job
 from ansible_collections.fleetsam.sam.plugins.plugin_utils import spool
 from ansible_collections.fleetsam.sam.plugins.plugin_utils import engine
+from ansible_collections.fleetsam.sam.plugins.plugin_utils.scope import RunScope, in_check_mode
 
 COLLECTOR_ACTIONS = frozenset(('fleetsam.sam.collect', 'collect', 'fleetsam.sam.software_facts', 'software_facts',
                                'fleetsam.sam.win_software_facts', 'win_software_facts',
@@ -195,12 +197,10 @@ class CallbackModule(CallbackBase):
         super(CallbackModule, self).__init__(display=display)
         self._run_dir = None
         self._meta = None
-        self._status = {}  # inventory name -> ok / failed / unreachable
-        self._is_scan = False  # a collector task or the software_inventory role ran in this playbook
-        self._check_mode = False  # a dry run: record nothing, store nothing
+        self._status = {}  # inventory name -> ok / failed / unreachable, of the scans that store
+        self._dry_status = {}  # ... of the scans in check mode: only counted, for the closing line
         self._play_scope = None  # inventory names the current play targets (None: unknown)
-        self._scope = set()  # ... of every play that scans
-        self._scope_known = True  # False once a scanning play's targets could not be read
+        self._scope = RunScope()
         self._group = None
         self._engine_imported = None  # imported at the first collector result (job.import_engine)
         self._standby = None  # the engine's standby process, started when a play starts to scan (False: could not)
@@ -219,41 +219,31 @@ class CallbackModule(CallbackBase):
                       'playbook': playbook_file, 'tool_version': TOOL_VERSION}
         spool.write_json(os.path.join(self._run_dir, 'run.json'), self._meta)
 
-    def _record(self, host, status, result=None, error=None, groups=None):
-        if self._check_mode:  # only counted, for the closing line
-            self._status[host] = status
-            return
-        if self._run_dir is None:
-            self._start_run(None)
-        raw = None
-        if result is not None:
-            result = dict(result)
+    def _record(self, host, status, result=None, error=None, groups=None, dry=False):
+        if dry:  # only counted; its hand-over (which keeps job events small in check mode too) is dropped
+            self._dry_status[host] = status
             try:
-                handed = spool.take(result, host, os.path.join(self._run_dir, 'handoff'))
-            except spool.HandoffError as exc:
-                status, result, error, handed = 'failed', None, str(exc), None
-            if handed is None and result is not None and 'software_json' in result:  # software_format: json
-                handed = ('software_json', result.pop('software_json'))
-            if handed is not None:
-                field, raw = handed
-                target, kind = spool.RAW_FIELDS[field]
-                if spool.checked(raw, kind):
-                    result[target] = spool.MARK
-                else:
-                    status, result, error, raw = 'failed', None, spool.raw_error(field), None
+                spool.take(dict(result or {}), host, os.path.join(self._run_dir, 'handoff'))
+            except spool.HandoffError:
+                pass
+            return
+        bulk = None
+        if result is not None:
+            result, bulk, fault = spool.spooled(result, host, os.path.join(self._run_dir, 'handoff'))
+            status, error = ('failed', fault) if fault is not None else (status, error)
         self._status[host] = status
         path = spool.host_file(self._run_dir, host)
         doc = {'inventory_name': host, 'status': status, 'result': result,
                'error': error, 'collected_at': spool.now(), 'groups': groups or []}
         try:
-            spool.write_json(path, spool.bulk_doc(doc, target, raw) if raw is not None else doc, raw)
+            spool.write_json(path, spool.bulk_doc(doc, *bulk) if bulk else doc, bulk[1] if bulk else None)
         except ValueError as exc:
             self._status[host] = 'failed'
             spool.write_json(path, dict(doc, status='failed', result=None, error=str(exc)))
 
-    def _attach(self, host, key, value):
+    def _attach(self, host, key, value, dry=False):
         """Add ``key: value`` to the host's spooled software result (written before, by the same role)."""
-        if self._check_mode:
+        if dry:
             return
         path = spool.host_file(self._run_dir, host) if self._run_dir is not None else None
         if self._status.get(host) != 'ok' or path is None or not os.path.exists(path):
@@ -262,20 +252,19 @@ class CallbackModule(CallbackBase):
             return
         spool.set_result_key(path, key, value)
 
-    def _scanning(self):
-        """The current play runs the collector: its targets belong to the run's scope."""
-        self._is_scan = True
-        if self._standby is None and self.get_option('engine') and not self._check_mode:
+    def _scanning(self, dry, play_start=False):
+        """The current play runs the collector (``dry``: in check mode): its targets belong to the run's scope."""
+        if self._standby is None and self.get_option('engine') and not dry:
             secrets = self.get_option('notify_secrets') or {}
             password = {'PGPASSWORD': secrets['PGPASSWORD']} if secrets.get('PGPASSWORD') else {}
             self._standby = engine.Standby.start(self.get_option('store'), password) or False
-        if self._play_scope is None:
-            self._scope_known = False
-        elif not set(self._play_scope) <= self._scope:
-            self._scope.update(self._play_scope)
-            if not self.get_option('engine') and job.artifact_dir() is not None:  # fleetsam scan counts them
-                job.display_event(self._display, ['fleetsam: %d hosts to scan' % len(self._scope)],
-                                  {'targets': sorted(self._scope)})
+        before = self._scope.targets()
+        (self._scope.play_scans if play_start else self._scope.task_scans)(self._play_scope, dry)
+        targets = self._scope.targets()
+        if targets != before and not self.get_option('engine') and job.artifact_dir() is not None:
+            # fleetsam scan counts them
+            job.display_event(self._display, ['fleetsam: %d hosts to scan' % len(targets)],
+                              {'targets': sorted(targets)})
 
     def _scan_group(self, play):
         return self.get_option('scan_group') or self._group or job.awx_scan_group(play)
@@ -291,13 +280,11 @@ class CallbackModule(CallbackBase):
     # -- events ------------------------------------------------------------------------
 
     def v2_playbook_on_start(self, playbook):
-        self._check_mode = bool(context.CLIARGS.get('check'))
-        if not self._check_mode:
-            self._start_run(to_text(getattr(playbook, '_file_name', None)))
+        # also under --check: a play or task may set check_mode false; the folder goes when nothing is stored
+        self._start_run(to_text(getattr(playbook, '_file_name', None)))
 
     def v2_playbook_on_play_start(self, play):
-        if play.check_mode:
-            self._check_mode = True
+        self._scope.play_starts()
         self._play_scope = job.play_targets(play)
         self._group = self._scan_group(play)
         try:
@@ -305,66 +292,74 @@ class CallbackModule(CallbackBase):
         except Exception:
             roles = []
         if any(r.split('.')[-1] == 'software_inventory' for r in roles):
-            self._scanning()
+            self._scanning(in_check_mode(play), play_start=True)
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         action = getattr(task, 'resolved_action', None) or task.action
         if action in COLLECTOR_ACTIONS:
-            self._scanning()
-            if task.check_mode:
-                self._check_mode = True
+            self._scanning(in_check_mode(task))
 
     def v2_runner_on_ok(self, result):
+        dry = in_check_mode(result._task)
         if self._action(result) in HYPERVISOR_ACTIONS:
-            self._attach(result._host.get_name(), 'hypervisor', spool.plain(result._result).get('hypervisor'))
+            self._attach(result._host.get_name(), 'hypervisor', spool.plain(result._result).get('hypervisor'), dry)
         elif self._is_collector(result):
-            self._is_scan = True
-            self._record(result._host.get_name(), 'ok', result=spool.plain(result._result), groups=job.host_groups(result))
+            self._collected(result, 'ok', dry, result=spool.plain(result._result))
             if self._engine_imported is None and not self._standby:  # else the standby imported it
-                self._engine_imported = bool(self.get_option('engine')) and not self._check_mode and job.import_engine()
+                self._engine_imported = bool(self.get_option('engine')) and not dry and job.import_engine()
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
-        host = result._host.get_name()
+        host, dry = result._host.get_name(), in_check_mode(result._task)
+        error = to_text(result._result.get('msg', 'task failed'))
         if self._action(result) in HYPERVISOR_ACTIONS:  # the software result stays; the engine keeps the last topology
-            self._attach(host, 'hypervisor_error', to_text(result._result.get('msg', 'task failed')))
+            self._attach(host, 'hypervisor_error', error, dry)
         elif self._is_collector(result) and result._result.get('hypervisor_error') is not None:
             # fleetsam.sam.collect: the software was read, only its hypervisor_facts failed: kept, as above
             software = dict((k, v) for k, v in spool.plain(result._result).items() if k not in ('failed', 'msg'))
-            self._record(host, 'ok', result=software, groups=job.host_groups(result))
-            return
-        if self._is_collector(result) or (not ignore_errors and self._status.get(host) != 'ok'):
-            self._record(host, 'failed', error=to_text(result._result.get('msg', 'task failed')),
-                         groups=job.host_groups(result))
+            self._collected(result, 'ok', dry, result=software)
+        elif self._is_collector(result):
+            self._collected(result, 'failed', dry, error=error)
+        elif not ignore_errors:
+            self._failed(result, 'failed', error)
 
     def v2_runner_on_unreachable(self, result):
+        self._failed(result, 'unreachable', to_text(result._result.get('msg', 'unreachable')))
+
+    def _collected(self, task_result, status, dry, **record):
+        """A collector's result: the host's record (in check mode only counted); earlier failures are past."""
+        host = task_result._host.get_name()
+        self._scope.settled(host)
+        self._record(host, status, groups=job.host_groups(task_result), dry=dry, **record)
+
+    def _failed(self, result, status, error):
+        """Another task failed, or the host is unreachable: kept until the end of the run, when the scope says
+        whether a scan targets the host (one the scan read keeps its result)."""
         host = result._host.get_name()
         if self._status.get(host) != 'ok':
-            self._record(host, 'unreachable', error=to_text(result._result.get('msg', 'unreachable')),
-                         groups=job.host_groups(result))
+            self._scope.failed(host, status, error, job.host_groups(result))
 
     def v2_playbook_on_stats(self, stats):
         os.environ.pop(spool.HANDOFF_ENV, None)
+        for dry, read in ((False, self._status), (True, self._dry_status)):
+            for host, status, error, groups in self._scope.failures(dry):
+                if read.get(host) != 'ok':
+                    self._record(host, status, error=error, groups=groups, dry=dry)
         standby, self._standby = self._standby or None, None
-        if standby is not None and (self._check_mode or self._run_dir is None or not self._is_scan
-                                    or not self._status):  # nothing to hand over
+        if standby is not None and not self._status:  # nothing to hand over
             standby.abandon()
             standby = None
-        counts = dict((s, list(self._status.values()).count(s)) for s in ('ok', 'unreachable', 'failed'))
-        if self._check_mode:
-            if self._run_dir is not None:  # check mode set by a play or task: drop what was spooled before
+        if not self._status:  # no scan that stores (a check-mode scan, or e.g. playbooks/enforce.yml)
+            if self._run_dir is not None:
                 shutil.rmtree(self._run_dir, ignore_errors=True)
-            if self._is_scan:
+            if self._scope.scans(True) or self._dry_status:
+                counts = dict((s, list(self._dry_status.values()).count(s)) for s in ('ok', 'unreachable', 'failed'))
                 self._display.display('fleetsam: check mode: hosts ok=%(ok)d unreachable=%(unreachable)d '
                                       'failed=%(failed)d; nothing stored, no report written' % counts)
             return
-        if self._run_dir is None:
-            return
-        if not self._is_scan or not self._status:  # no collector (e.g. playbooks/enforce.yml): no scan
-            shutil.rmtree(self._run_dir, ignore_errors=True)
-            return
+        counts = dict((s, list(self._status.values()).count(s)) for s in ('ok', 'unreachable', 'failed'))
         self._meta['finished'] = spool.now()
-        if self._scope_known and self._scope:
-            self._meta['scope'] = sorted(self._scope)
+        if self._scope.known(False) and self._scope.hosts(False):
+            self._meta['scope'] = sorted(self._scope.hosts(False))
         if self._group:
             self._meta['group'] = self._group
         spool.write_json(os.path.join(self._run_dir, 'run.json'), self._meta)

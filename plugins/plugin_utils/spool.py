@@ -179,3 +179,24 @@ def take(result, host, directory):
     if len(data) != ref.get('bytes') or hashlib.sha256(data).hexdigest() != ref.get('sha256'):
         raise HandoffError('fleetsam: hand-over file %s differs from what the collector wrote' % path)
     return ref['field'], data.decode('utf-8', 'surrogatepass')
+
+
+def spooled(result, host, directory):
+    """A collector's ``result`` as its host file holds it: ``(result, bulk, error)``, ``bulk`` the
+    ``(field, checked JSON text)`` that ``bulk_doc`` places or None; the result None and ``error``
+    set when the hand-over (from ``directory``) or the JSON text fails its check."""
+    result = dict(result)
+    try:
+        handed = take(result, host, directory)
+    except HandoffError as exc:
+        return None, None, str(exc)
+    if handed is None and 'software_json' in result:  # software_format: json
+        handed = ('software_json', result.pop('software_json'))
+    if handed is None:
+        return result, None, None
+    field, raw = handed
+    target, kind = RAW_FIELDS[field]
+    if not checked(raw, kind):
+        return None, None, raw_error(field)
+    result[target] = MARK
+    return result, (target, raw), None

@@ -40,7 +40,8 @@ from sam_engine.auditpack.content import (ENTITLEMENT_COLUMNS, INSTALLATION_COLU
                                 publisher_products, sha256)
 from sam_engine.licensing.context import LicenceSettings, load_context, position_of
 from sam_engine.report.formats import POSITION_COLUMNS
-from sam_engine.findings.policy import policy_path, retire_days
+from sam_engine.findings.policy import policy_or_default, policy_path
+from sam_engine.staleness import Staleness
 from sam_engine.store.interface import load_fleet
 from sam_engine.store import open_store
 from sam_engine.store.recognition_cache import RecognitionCache
@@ -227,9 +228,9 @@ def create(store: str, publisher: str, out: str | Path, *, settings: LicenceSett
     The licence terms are those of ``as_of``, else of the day scan ``scan_id`` finished (UTC), else
     of today: a past fleet is counted under the terms it stood under."""
     path = _target(store, out)
-    created = creation_time()
+    created, policy = creation_time(), policy_or_default(policy_path())
     with open_store(store, create=False, readonly=True) as st:  # the fleet, after ``scan_id`` or on ``as_of``
-        scan = load_fleet(st, store, scan_id, as_of if scan_id is None else None, retire_days(policy_path()))
+        scan = load_fleet(st, store, scan_id, as_of if scan_id is None else None, policy.retire_days)
         history = st.scans()
         stored = st.entitlements()
     terms = as_of or (scan.finished_day if scan_id is not None else dt.date.today())
@@ -239,7 +240,8 @@ def create(store: str, publisher: str, out: str | Path, *, settings: LicenceSett
         raise PackError("the licence data has errors, no pack written: "
                         + "; ".join(str(p) for p in ctx.problems if p.severity == "error"))
     position = position_of(scan.hosts, ctx)
-    model = report.build(scan, history, position, ctx.problems, entitlements=ctx.entitlements)
+    model = report.build(scan, history, position, ctx.problems, entitlements=ctx.entitlements,
+                         staleness=Staleness.on(terms, policy.stale_days))
     files = build_files(model, scan, ctx, publisher, created)
     data = pack_bytes(files)
     _write(path, data)

@@ -21,11 +21,10 @@ from sam_engine.cli.exit_codes import ExitCode
 from sam_engine.cli.licence import add_licences_option
 from sam_engine.plain_text import one_line
 from sam_engine.store import open_store
-from sam_engine.vocabulary import FINDING_TYPES, FindingType
+from sam_engine.vocabulary import FINDING_TYPES
 
 if TYPE_CHECKING:
     from sam_engine.findings.policy import Policy
-    from sam_engine.model import Scan
 
 DESCRIPTION = """\
 Check the fleet (every known host with its newest inventory; with --as-of,
@@ -45,8 +44,9 @@ exit codes:
      stored, no host in the fleet (every host past retire_days), a bad --as-of
      date; or any fault
 
-A fleet whose every host is stale (none inventoried within stale_days) is
-checked on its last inventories, and the output says so."""
+A fleet whose every host is stale (not reached on its last run, or not
+inventoried within stale_days: on today when --as-of is later) is checked on
+its last inventories, and the output says so."""
 
 
 def _headline(violations: list[dict], others: list[dict]) -> str:
@@ -117,34 +117,9 @@ def _fail(message: str) -> int:
     return ExitCode.BAD_INPUT
 
 
-def _no_host(store, location: str, fleet: Scan, as_of: dt.date | None, retire_days: int) -> str:
-    """Why the fleet has no host to check (a check of nothing would pass): every host aged out, or none."""
-    from sam_engine.store.interface import load_fleet
-
-    known = load_fleet(store, location, as_of=as_of) if retire_days > 0 else fleet  # before ageing
-    if not known.hosts:
-        return (f"no host to check: the fleet after scan {one_line(fleet.scan_id)} has none (none scanned, or "
-                "every one retired); run a scan")
-    day = min(as_of or dt.date.today(), dt.date.today())  # as load_fleet ages hosts
-    newest = max((h.collected_at[:10] for h in known.hosts if h.collected_at), default="never")
-    return (f"no host to check on {day}: each of the fleet's {len(known.hosts)} hosts was last inventoried "
-            f"{retire_days} days or more before (the policy's retire_days), the newest on {one_line(newest)}; "
-            "run a scan, or check an earlier day with --as-of")
-
-
-def _all_stale(fleet: Scan, found: list, stale_days: int) -> tuple[str, ...]:
-    """A note when every host of the fleet has a stale-host finding: the check judged old inventories."""
-    stale = {name for f in found if f.type == FindingType.STALE_HOST for name in f.hosts}
-    if not fleet.hosts or not stale >= {hs.inventory_name for hs in fleet.hosts}:
-        return ()
-    newest = max((hs.collected_at[:10] for hs in fleet.hosts if hs.collected_at), default=None)
-    return (f"every host of the fleet ({len(fleet.hosts)}) is stale: none inventoried within stale_days "
-            f"({stale_days})" + (f", the newest on {one_line(newest)}" if newest else "")
-            + "; the check judged their last inventories: run a scan",)
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     from sam_engine.findings.detect import compute_findings
+    from sam_engine.findings.fleet_warnings import all_stale, no_host
     from sam_engine.findings.notify import track
     from sam_engine.findings.notify_config import load_notify_config
     from sam_engine.findings.policy import load_policy, policy_path
@@ -167,8 +142,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return ExitCode.BAD_INPUT
     with open_store(args.store, create=False, readonly=True) as store:  # a reader: no writer's lock
         scan = load_fleet(store, args.store, as_of=as_of if args.as_of else None, retire_days=policy.retire_days)
-        empty = None if scan.hosts else _no_host(store, args.store, scan, as_of if args.as_of else None,
-                                                   policy.retire_days)
+        empty = None if scan.hosts else no_host(store, args.store, scan, as_of if args.as_of else None,
+                                                  policy.retire_days)
         stored, states = store.entitlements(), {d["id"]: d for d in store.finding_states()}
     ctx = load_context(LicenceSettings.from_env(licences=args.licences), as_of, stored,
                        memory=RecognitionCache.beside(args.store))  # read, never written: a reader
@@ -181,7 +156,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     found = compute_findings(scan, position_of(scan.hosts, ctx), ctx.entitlements, policy, as_of)
     rows = track(found, states, "", False, scan.scan_id, replay=True).rows
     rows = [r for r in rows if r["state"] != "resolved"]
-    notes = _all_stale(scan, found, policy.stale_days)
+    notes = all_stale(scan, as_of, policy.stale_days)
     violations = [r for r in rows if policy.fails(r["type"])]
     others = [r for r in rows if not policy.fails(r["type"])]
     context = (f"policy {chosen or 'built-in defaults'}; scan {scan.scan_id} finished {scan.finished}; "
@@ -205,11 +180,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     return ExitCode.VIOLATIONS if violations else ExitCode.OK
 
 
+def add_policy_option(parser: argparse.ArgumentParser) -> None:
+    """``--policy FILE``, for every command that computes findings (``findings.policy.policy_path``)."""
+    parser.add_argument("--policy", help="policy file (default: env FLEETSAM_POLICY, else ./policy.yml if present)")
+
+
 def register(subparsers) -> None:
     """Add ``fleetsam check`` to the main parser's subcommands."""
     p = subparsers.add_parser("check", help="check the fleet against the policy (exit 1 on violations)",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--policy", help="policy file (default: env FLEETSAM_POLICY, else ./policy.yml if present)")
+    add_policy_option(p)
     p.add_argument("--format", choices=("text", "junit", "markdown"), default="text",
                    help="text (default), junit (JUnit XML for CI test reports) or markdown (a CI job summary)")
     p.add_argument("--output", help="write the report to this file instead of standard output")

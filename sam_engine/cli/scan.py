@@ -15,7 +15,8 @@ here, stage by stage on the screen. The engine is imported on the warm-up thread
 (``standby.WarmUpThread``), which starts when ansible-runner starts ansible-playbook:
 nothing of it is loaded before. When the engine fails (the store went
 away, say) the spool is kept and the message says how to process it later;
-the exit code is 2, as for every fault.
+the exit code is 2, as for every fault. SIGTERM or Ctrl-C while the playbook runs stops
+ansible-playbook and its workers (``playbook_stop``) before this command ends, with exit 2.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sam_engine.cli.check import add_policy_option
 from sam_engine.cli.exit_codes import BadInput, ExitCode
+from sam_engine.cli.playbook_stop import ScanStopped, StopSignals, stop_playbook
 from sam_engine.cli.scan_progress import Display, HostTally
 from sam_engine.cli.scans import env_flag, installations_csv, report_dir_default
 from sam_engine.progress import StageProgress
@@ -49,6 +52,7 @@ LINE_SECONDS = 10.0  # plain lines, at most one per interval
 # -- what ansible-runner is given ----------------------------------------------------
 
 COLLECTOR_CALLBACK = "fleetsam.sam.collector"
+CHECK_MODE_LINE = "fleetsam: check mode: "  # how the callback's closing line starts after a scan in check mode
 PLAYBOOK_IN_COLLECTION = Path("ansible_collections", "fleetsam", "sam", "playbooks", "scan.yml")
 # awx_display copies each module result into its job event; the scan needs only the host and the
 # task, so results over this many characters are left out of the events (the collector callback
@@ -144,12 +148,15 @@ def _run_playbook(args, playbook: Path, env: dict[str, str], work: Path, display
     that stored nothing)."""
     import ansible_runner
 
-    extra = extra_vars_args(args.extra_vars, work)
+    extra = extra_vars_args(args.extra_vars, work) + (["--check"] if args.check else [])
     tally = HostTally()  # the hosts to scan come from the collector callback's event (no second ansible-playbook)
     cancelled = threading.Event()
     tail: list[str] = []
+    playbook_pid: list[int] = []  # from its first job event
 
     def on_event(event: dict) -> bool:
+        if not playbook_pid and isinstance(event.get("pid"), int):
+            playbook_pid.append(event["pid"])
         if text := (event.get("stdout") or "").strip():
             tail[:] = [*tail[-19:], text]
         return tally.event(event)
@@ -158,20 +165,19 @@ def _run_playbook(args, playbook: Path, env: dict[str, str], work: Path, display
         if status.get("status") == "running":  # said just before ansible-runner spawns ansible-playbook
             warm.start()
 
-    thread, runner = ansible_runner.run_async(
-        private_data_dir=str(work), project_dir=os.getcwd(), playbook=str(playbook), inventory=args.inventory or None,
-        limit=args.limit, cmdline=shlex.join(extra), forks=args.forks, envvars=env, quiet=True,
-        suppress_env_files=True, event_handler=on_event, status_handler=on_status, cancel_callback=cancelled.is_set,
-        settings={"suppress_output_file": True})
-    try:
-        while thread.is_alive():
+    with StopSignals() as stop:  # SIGTERM and Ctrl-C stop ansible-playbook before fleetsam ends
+        thread, runner = ansible_runner.run_async(
+            private_data_dir=str(work), project_dir=os.getcwd(), playbook=str(playbook),
+            inventory=args.inventory or None, limit=args.limit, cmdline=shlex.join(extra), forks=args.forks,
+            envvars=env, quiet=True, suppress_env_files=True, event_handler=on_event, status_handler=on_status,
+            cancel_callback=cancelled.is_set, settings={"suppress_output_file": True})
+        while thread.is_alive() and not stop.signal_name:
             display.show(tally.counts(), [_inert(m) for m in tally.messages()])
             thread.join(REDRAW_SECONDS if display.bar else 1.0)
-    except KeyboardInterrupt:
-        cancelled.set()
-        thread.join()
-        raise
-    display.finish(tally.counts(), [_inert(m) for m in tally.messages()])
+        display.finish(tally.counts(), [_inert(m) for m in tally.messages()])
+        if stop.signal_name:
+            stop_playbook(playbook_pid[0] if playbook_pid else None, thread, cancelled)
+            raise ScanStopped(stop.signal_name)
     return (runner.rc if runner.rc is not None else 1), [_inert(t) for t in tail]
 
 
@@ -201,11 +207,17 @@ def cmd_scan(args: argparse.Namespace) -> int:
     try:
         rc, tail = _run_playbook(args, playbook, runner_env(collections, parent), work, display, warm)
         spool = _the_spool(parent, spool_dir)
-    except KeyboardInterrupt:
-        raise BadInput("interrupted: the scan was stopped, nothing stored") from None
+    except (ScanStopped, KeyboardInterrupt) as exc:  # KeyboardInterrupt: Ctrl-C while no ansible-playbook runs
+        name = exc.signal_name if isinstance(exc, ScanStopped) else "SIGINT"
+        raise BadInput(f"interrupted by {name}: the scan was stopped, ansible-playbook with it; nothing stored, "
+                       "its partial spool and private files removed") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(parent, ignore_errors=True)
+    dry = [line for line in tail if line.startswith(CHECK_MODE_LINE)] if args.check else []
+    if spool is None and dry:  # the callback's closing line: the hosts read, nothing stored
+        print(dry[-1].removeprefix("fleetsam: "))
+        return ExitCode.OK
     if spool is None:
         for line in tail:
             print(line, file=sys.stderr)
@@ -267,10 +279,13 @@ def register(subparsers) -> None:
                    help="a bar redrawn in place, or plain lines (default: a bar on a terminal)")
     p.add_argument("--report-dir", default=report_dir_default(),
                    help="directory the report files are written to (default: %(default)s, env FLEETSAM_REPORT_DIR)")
-    p.add_argument("--policy", help="policy file (default: env FLEETSAM_POLICY, else ./policy.yml if present)")
+    add_policy_option(p)
     p.add_argument("--notify", help="notification file (default: env FLEETSAM_NOTIFY; none: nothing is sent)")
     p.add_argument("--no-installations-csv", action="store_true",
                    help="write every report file but installations.csv (env FLEETSAM_INSTALLATIONS_CSV=false)")
     p.add_argument("--keep-spool", action="store_true",
                    help="keep the run's spool after processing it (env FLEETSAM_KEEP_SPOOL)")
+    p.add_argument("--check", action="store_true",
+                   help="scan in check mode (ansible-playbook --check): the hosts are read, nothing is stored and "
+                        "no report is written")
     p.set_defaults(func=cmd_scan)

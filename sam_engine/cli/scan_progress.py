@@ -4,7 +4,9 @@ redrawn in place on a terminal or as plain periodic lines in a log, then the eng
 A host is done when its collector task has a result (ok or failed): the role's one
 task, ``fleetsam.sam.collect``, or a collector module run directly (a skipped one is
 another platform's), or when it is unreachable or fails at any task without ``ignore_errors``:
-Ansible leaves such a host out of the rest of the play.
+Ansible leaves such a host out of the rest of the play. As in the collector callback's
+summary, a collect task that failed only at its hypervisor step (``hypervisor_error``, the
+software read) is an ok host, and once the scanning plays' targets are named only they count.
 """
 
 from __future__ import annotations
@@ -68,16 +70,15 @@ class HostTally:
             elif kind == "runner_on_unreachable" and host:
                 self._state.setdefault(host, "unreachable")
             elif kind in _RESULT_EVENTS and host and host not in self._state:
-                failed = kind == "runner_on_failed" and not data.get("ignore_errors")
-                if failed:
+                if data.get("resolved_action") in COLLECTORS or data.get("task_action") in COLLECTORS:
+                    self._state[host] = "failed" if kind == "runner_on_failed" and not _software_kept(data) else "ok"
+                elif kind == "runner_on_failed" and not data.get("ignore_errors"):
                     self._state[host] = "failed"
-                elif data.get("resolved_action") in COLLECTORS or data.get("task_action") in COLLECTORS:
-                    self._state[host] = "failed" if kind == "runner_on_failed" else "ok"
         return False
 
     def counts(self) -> Counts:
-        with self._lock:
-            states = list(self._state.values())
+        with self._lock:  # a host no scanning play targets (a failure in another play) is not the scan's
+            states = [s for h, s in self._state.items() if self._targets is None or h in self._targets]
             return Counts(len(states), states.count("unreachable"), states.count("failed"),
                           None if self._targets is None else len(self._targets), self._clock() - self._started)
 
@@ -86,6 +87,12 @@ class HostTally:
         with self._lock:
             out, self._messages = self._messages, []
         return out
+
+
+def _software_kept(data: dict) -> bool:
+    """A failed collect result that still carries the software: only its hypervisor step failed."""
+    res = data.get("res")
+    return isinstance(res, dict) and res.get("hypervisor_error") is not None
 
 
 def duration(seconds: float) -> str:

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 
+from sam_engine.cli.check import add_policy_option
 from sam_engine.cli.exit_codes import BadInput, ExitCode
 from sam_engine.plain_text import one_line, one_line_fields
 from sam_engine.progress import StageProgress
@@ -65,7 +66,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sam_engine import pipeline
 
     summary = pipeline.render_stored(args.store, args.report_dir, args.scan, as_of=_date(args.as_of),
-                                     installations=installations_csv(args))
+                                     installations=installations_csv(args), policy=args.policy)
     for problem in summary.problems:
         print(problem, file=sys.stderr)
     for path in summary.report_files:
@@ -92,28 +93,30 @@ def cmd_hosts(args: argparse.Namespace) -> int:
     from sam_engine.findings import notify
     from sam_engine.findings.policy import policy_or_default
     from sam_engine.ingest.host_scans import FAILED_SOURCE
+    from sam_engine.staleness import Staleness
     from sam_engine.store import interface
 
     policy = policy_or_default(notify.AlertSettings.from_env().policy)
     as_of = _date(args.as_of)
     with open_store(args.store, create=False, readonly=True) as st:
         scan = interface.load_fleet(st, args.store, args.scan, as_of, policy.retire_days)
-    day = as_of or (dt.date.fromisoformat(scan.finished[:10]) if args.scan else dt.date.today())
+    # aged on the day load_fleet ages the fleet on, as the report and fleetsam check do
+    rule = Staleness.on(as_of or (dt.date.fromisoformat(scan.finished[:10]) if args.scan else dt.date.today()),
+                        policy.stale_days)
     rows = []
     for h in sorted(scan.hosts, key=lambda h: h.inventory_name):
         hw = h.host.hardware if h.host else None
-        age = _age_days(h.collected_at, day)
-        status = h.status.value + (" (stale)" if h.stale and h.installations else "")
         failed = [m[1] for w in h.warnings if (m := FAILED_SOURCE.match(w))]  # packages kept from the last inventory
-        status += f" ({', '.join(failed)} failed)" if failed else ""
-        if age is not None and age >= policy.stale_days:
-            status += f", {age} d old"  # the stale-host finding's threshold: still counted until retire_days
+        notes = [f"{', '.join(failed)} failed"] if failed else []
+        reasons = rule.reasons(h)  # still counted until retire_days
+        notes += [f"stale: {', '.join(reasons)}" if reasons else "stale"] if rule.stale(h) else []
         rows.append({
             "host": h.inventory_name,
-            "status": status,
+            "status": h.status.value + (f" ({'; '.join(notes)})" if notes else ""),
+            "stale": rule.stale(h),
             "host_id": h.host_id,
             "last_seen": h.collected_at,
-            "age_days": age,
+            "age_days": rule.age(h),
             "last_scan": h.scan_id,
             "sockets": hw.sockets if hw else None,
             "cores": hw.cores if hw else None,
@@ -125,19 +128,11 @@ def cmd_hosts(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(rows, indent=1))
         return ExitCode.OK
-    print(f"{'HOST':24} {'STATUS':28} {'SOCK':>4} {'CORES':>5} {'THR':>4} {'PLATFORM':9} {'PACKAGES':>8} LAST SEEN")
+    print(f"{'HOST':24} {'STATUS':38} {'SOCK':>4} {'CORES':>5} {'THR':>4} {'PLATFORM':9} {'PACKAGES':>8} LAST SEEN")
     for r in map(one_line_fields, rows):
-        print(f"{r['host']:24} {r['status']:28} {r['sockets'] or '-':>4} {r['cores'] or '-':>5} "
+        print(f"{r['host']:24} {r['status']:38} {r['sockets'] or '-':>4} {r['cores'] or '-':>5} "
               f"{r['threads'] or '-':>4} {r['platform'] or '-':9} {r['packages']:8} {r['last_seen'] or 'never'}")
     return ExitCode.OK
-
-
-def _age_days(collected_at: str | None, day: dt.date) -> int | None:
-    """Whole days between the host's last inventory and ``day`` (None: never inventoried)."""
-    try:
-        return (day - dt.date.fromisoformat(collected_at[:10])).days if collected_at else None
-    except ValueError:
-        return None
 
 
 def cmd_hosts_retire(args: argparse.Namespace) -> int:
@@ -164,7 +159,7 @@ def register(subparsers) -> None:
                     "Creates the store if there is none yet.")
     p.add_argument("spool", help="spool directory of one run (.fleetsam/spool/SCAN_ID)")
     p.add_argument("--report-dir", default=report_dir_default(), help=report_dir_help)
-    p.add_argument("--policy", help="policy file (default: env FLEETSAM_POLICY, else ./policy.yml if present)")
+    add_policy_option(p)
     p.add_argument("--notify", help="notification file (default: env FLEETSAM_NOTIFY; none: nothing is sent)")
     p.add_argument("--no-installations-csv", action="store_true",
                    help="write every report file but installations.csv (a row per installation; env "
@@ -174,14 +169,16 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "report", help="write the reports again from the store",
         description="Reconcile the fleet (every known host with its newest inventory) with today's licence data, "
-                    "or as it stood on --as-of, and write every report file again (index.html, report.json, "
-                    "position.csv, installations.csv, junit.xml, summary.md). Sends nothing.")
+                    "or as it stood on --as-of, find what the policy calls for, and write every report file again "
+                    "(index.html, report.json, position.csv, installations.csv, junit.xml, summary.md). "
+                    "Sends nothing.")
     p.add_argument("--scan", help="the fleet as it stood right after this scan, as 'fleetsam scans' lists them, "
                                   "with the entitlements valid on the day it finished (UTC) unless --as-of is "
                                   "given (default: the latest)")
     p.add_argument("--as-of", help="the fleet as it stood at the end of this day, YYYY-MM-DD, with the entitlements "
                                    "valid then")
     p.add_argument("--report-dir", default=report_dir_default(), help=report_dir_help)
+    add_policy_option(p)
     p.add_argument("--no-installations-csv", action="store_true",
                    help="write every report file but installations.csv, a row per installation (about 3 GB for "
                         "10,000 hosts); env FLEETSAM_INSTALLATIONS_CSV=false does the same")
@@ -196,9 +193,11 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser(
         "hosts", help="list the fleet's hosts with their hardware and status; retire hosts",
-        description="List the fleet's hosts (each with its newest record over all runs): status (unreachable "
-                    "or failed, marked stale, when the last run that targeted the host got no inventory and its "
-                    "older one is kept; 'ok (rpm failed)' when a package source could not be read and "
+        description="List the fleet's hosts (each with its newest record over all runs): status (marked stale "
+                    "when the last run that targeted the host got no inventory and its older one is kept, or it "
+                    "never had one, and when its inventory is stale_days old or more, with the age on the day "
+                    "the fleet is aged on: 'ok (stale: 12 d old)'; 'ok (rpm failed)' when a package source "
+                    "could not be read and "
                     "its packages were kept from that older one), host id, sockets, cores, threads, platform, "
                     "package count and when last inventoried. 'fleetsam hosts retire NAME' takes decommissioned "
                     "hosts out.")

@@ -38,19 +38,32 @@ _NOT_A_DISTRO = {"", "linux", "gnu/linux"}
 
 
 class Purl(PackageURL):
-    """A ``PackageURL`` whose name may hold a ``/``.
+    """A ``PackageURL`` naming the package as the inventory holds it.
 
     packageurl-python percent-encodes a name but leaves its ``/`` as it is, so
     ``AC/DC Tool`` would read back as namespace ``AC`` and name ``DC Tool``;
-    the purl spec wants it escaped as ``%2F``."""
+    the purl spec wants it escaped as ``%2F``. It also strips the whitespace
+    around a name and a version, so versions ``\\t=1+1`` and ``\\r=1+1`` would
+    be one package (one component listing both hosts): here it is kept,
+    percent-encoded (``%09%3D1%2B1``)."""
+
+    held: tuple[str, str | None]  # the name and version as the inventory holds them (``of``)
+
+    @classmethod
+    def of(cls, kind: str, namespace: str | None, name: str, version: str | None, qualifiers: dict) -> "Purl":
+        purl = cls(type=kind, namespace=namespace, name=name, version=version, qualifiers=qualifiers)
+        purl.held = (name, version)
+        return purl
 
     def to_string(self, encode: bool | None = True) -> str:
         text = super().to_string(encode)
-        if encode is not True or "/" not in (self.name or ""):
+        name, version = getattr(self, "held", (self.name, self.version))
+        if encode is not True or ("/" not in name and name == self.name and (version or None) == self.version):
             return text
         head = PackageURL(self.type, self.namespace, "_").to_string()[:-2]  # pkg:type[/namespace]
-        tail = PackageURL(self.type, self.namespace, "_", self.version, self.qualifiers, self.subpath).to_string()
-        return f"{head}/{quote(self.name).replace('/', '%2F')}{tail[len(head) + 2:]}"
+        tail = PackageURL(self.type, self.namespace, "_", None, self.qualifiers, self.subpath).to_string()
+        at = f"@{quote(version)}" if version else ""
+        return f"{head}/{quote(name).replace('/', '%2F')}{at}{tail[len(head) + 2:]}"
 
 
 def distro_of(host: Host | None) -> str | None:
@@ -102,4 +115,4 @@ def purl_of(inst: Installation, host: Host | None, publisher: str | None) -> Pur
     else:
         namespace = publisher or None
         qualifiers["source"] = inst.source  # windows, macos-app, swid, snap...: where the title was read
-    return Purl(type=kind, namespace=namespace, name=inst.name, version=version, qualifiers=qualifiers)
+    return Purl.of(kind, namespace, inst.name, version, qualifiers)

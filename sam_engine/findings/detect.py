@@ -39,6 +39,7 @@ from sam_engine.licensing.coverage import term_state
 from sam_engine.model import Entitlement, HostScan, Scan
 from sam_engine.findings.policy import DenyRule, Policy
 from sam_engine.licensing.position import LicencePosition, ProductPosition, product_label
+from sam_engine.staleness import Staleness
 from sam_engine.vocabulary import DEFAULT_SEVERITY, URGENT_EXPIRY_SEVERITY, FindingType, Status, severity_rank, units
 
 
@@ -240,15 +241,15 @@ def shelfware_findings(position: LicencePosition, policy: Policy) -> list[Findin
 
 def stale_host_findings(hosts: Iterable[HostScan], as_of: dt.date, policy: Policy) -> list[Finding]:
     """Fleet hosts not inventoried for ``stale_days`` days (not reached, or in no run's scope since),
-    or never."""
-    out = []
+    or never; the age is measured on the day the fleet is aged on (``staleness.aged_on``)."""
+    rule, out = Staleness.on(as_of, policy.stale_days), []
     for hs in hosts:
         seen = _date(hs.collected_at)
         if seen is None and hs.stale:
             title, detail = f"{hs.inventory_name}: never scanned successfully", f"{hs.status.value}: {hs.error or ''}"
-        elif seen is not None and (as_of - seen).days >= policy.stale_days:
+        elif seen is not None and rule.out_of_date(hs):
             why = f"{hs.status.value} ({hs.error or 'no detail'})" if hs.stale else "not in any run's scope since"
-            title = f"{hs.inventory_name}: not seen for {(as_of - seen).days} days"
+            title = f"{hs.inventory_name}: not seen for {rule.age(hs)} days"
             detail = (f"{why}; last inventory from scan {hs.inventory_scan_id} on {seen.isoformat()} still counts "
                       f"until retire_days ({policy.retire_days or 'never'})")
         else:

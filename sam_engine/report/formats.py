@@ -15,7 +15,7 @@ keeps ``\r`` and ``\n`` in its line terminator, so the csv module quotes it) and
 each of its lines gets the same guard, so neither a spreadsheet nor a tool that
 reads the file line by line meets a live formula. Numbers are written as numbers
 (a balance of -4 stays a number). Text a cell cannot show as written (NUL, other control
-characters, lone surrogates, and the bidirectional controls that would make a name read as
+characters (DEL and the C1 controls too), lone surrogates, and the bidirectional controls that would make a name read as
 another) is replaced by U+FFFD (``shown_text``). Files are UTF-8 with a byte order mark, so Excel reads
 non-ASCII names correctly; the first row holds the column names.
 
@@ -65,8 +65,9 @@ POSITION_COLUMNS = ("scan_id", "publisher", "product", "edition", "status", "met
 
 # what XML 1.0 cannot carry (NUL, other C0 controls, lone surrogates)
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-# and, in what people read, what would reorder the text after it
-_NOT_SHOWN = re.compile(f"{_NOT_XML.pattern}|[{BIDI_CONTROLS}]")
+# and, in what people read, DEL and the C1 controls (XML carries them; \x9b alone opens a terminal's CSI sequence,
+# \x85 is a line break to some readers) and what would reorder the text after it
+_NOT_SHOWN = re.compile(f"{_NOT_XML.pattern}|[\x7f-\x9f{BIDI_CONTROLS}]")
 _LINE_FORMULA = re.compile("([\r\n])(?=[=+\\-@\t\r])")  # a line break followed by a formula start
 
 
@@ -140,8 +141,8 @@ def xml_text(value: Any) -> str:
 
 
 def shown_text(value: Any) -> str:
-    """``xml_text`` for text people read (CSV cells, the HTML pages, JUnit XML in a CI page): the bidirectional
-    controls become U+FFFD too, so a host named ``h4\\u202eexe.txt`` cannot reverse the figures written after it.
+    """``xml_text`` for text people read (CSV cells, the HTML pages, JUnit XML in a CI page): DEL, the C1 controls
+    and the bidirectional controls become U+FFFD too, so a host named ``h4\\u202eexe.txt`` cannot reverse the figures written after it.
     The data formats (JSON, CycloneDX) keep them: they carry the inventory as it is, for programs."""
     return _NOT_SHOWN.sub("\ufffd", "" if value is None else str(value))
 
@@ -304,11 +305,13 @@ def _headline(model: dict[str, Any]) -> list[str]:
     unused = " + ".join(m["display"] for m in s.get("unused_spend") or ()) or "0"
     verdict = ("**{} product(s) short of licences**".format(s["products_non_compliant"])
                if s["products_non_compliant"] else "**No product is short of licences**")
+    policy = f" · policy {md_code(model['policy'])}" if model.get("policy") else ""
     return [
         f"# fleetsam: licence position of scan {md_code(model['scan']['scan_id'])}",
         "",
-        f"{verdict} · finished {md(model['scan']['finished'])} · fleetsam {md(model['tool_version'])}",
+        f"{verdict} · finished {md(model['scan']['finished'])} · fleetsam {md(model['tool_version'])}{policy}",
         "",
+        *(line for w in model.get("warnings") or () for line in (f"> **Warning:** {md(w)}", "")),
         "| Hosts | Scanned | Stale | Unreachable | Licensable products | Compliance | Money at risk | Unused spend |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
         (f"| {s['hosts']} | {s['hosts_ok']} | {s['hosts_stale']} | {s['hosts_unreachable']} | {s['products']} "

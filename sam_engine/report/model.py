@@ -4,7 +4,9 @@ Templates and machine formats format this model and compute nothing. The
 model is JSON-serialisable as it is; ``report.json`` is this model verbatim,
 versioned by ``schema_version`` and described by ``schemas/report.schema.json``.
 
-Top-level keys: ``scan`` (which snapshot, and the one before it), ``summary``
+Top-level keys: ``scan`` (which snapshot, and the one before it), ``policy`` (where the
+findings' policy came from), ``warnings`` (about the fleet, worded as ``fleetsam check`` words
+them: no host, every host stale), ``summary``
 (counts) and ``tiles`` (the headline numbers, each with the section and filter
 it drills down to), ``findings`` (when computed: violations, the findings the
 policy fails on or rates high, first; each entitlement with its label), ``position`` (see
@@ -28,10 +30,12 @@ from typing import Any, Mapping, Sequence
 from sam_engine import __version__
 from sam_engine.report import changes as scan_changes
 from sam_engine.ingest.inventory import RowTable, compact_view, source_counts
+from sam_engine.findings.policy import Policy
 from sam_engine.model import Entitlement, HostScan, HostStatus, Problem, Scan
 from sam_engine.licensing.position import LicencePosition
 from sam_engine.report.charts import publisher_bars, trend
 from sam_engine.report.position import distinct_packages, entitlement_label, host_products, position_view
+from sam_engine.staleness import Staleness
 from sam_engine.topology import FleetTopology
 from sam_engine.topology.link import fleet_topology
 from sam_engine.vocabulary import DEFAULT_FAIL_ON, NON_COMPLIANT, Status, severity_rank
@@ -39,8 +43,9 @@ from sam_engine.vocabulary import DEFAULT_FAIL_ON, NON_COMPLIANT, Status, severi
 VIOLATION_SEVERITY = severity_rank("high")  # a finding this severe is a violation even where the policy passes it
 from sam_engine.store.interface import ScanInfo
 
-SCHEMA_VERSION = "3.2"  # 3.0: no per-host package list (see installations.csv); 3.1: violations, unused spend;
-# 3.2: hypervisor servers (topology), the servers each product's VMs pull in
+SCHEMA_VERSION = "3.3"  # 3.0: no per-host package list (see installations.csv); 3.1: violations, unused spend;
+# 3.2: hypervisor servers (topology), the servers each product's VMs pull in; 3.3: policy, warnings, needs data,
+# hosts stale by age (age_days, hosts_out_of_date)
 
 
 def _sources(hs: HostScan, fallback: RowTable, seen: dict[int, tuple[RowTable, set[int]]] | None) -> dict[str, int]:
@@ -59,12 +64,13 @@ def _distinct_packages(seen: dict[int, tuple[RowTable, set[int]]]) -> int:
     return len({table.rows[rid][:2] for table, ids in seen.values() for rid in ids})
 
 
-def _host(hs: HostScan, sources: dict[str, int], licensable: list[dict]) -> dict[str, Any]:
+def _host(hs: HostScan, sources: dict[str, int], licensable: list[dict], rule: Staleness) -> dict[str, Any]:
     host, hw = hs.host, hs.host.hardware if hs.host else None
     return {
         "inventory_name": hs.inventory_name,
         "status": hs.status.value,
-        "stale": hs.stale,
+        "stale": rule.stale(hs),
+        "age_days": rule.age(hs),
         "error": hs.error,
         "host_id": host.host_id if host else None,
         "identity_source": host.identity_source if host else None,
@@ -159,9 +165,11 @@ def _findings(findings: Sequence[Mapping[str, Any]], entitlements: Sequence[Enti
 
 
 def _summary(scan: Scan, hosts: list[dict], distinct: int, position: dict | None,
-             findings: list[dict] | None) -> dict[str, Any]:
+             findings: list[dict] | None, rule: Staleness) -> dict[str, Any]:
     rows = position["licensable"] if position else []
     bad = sum(1 for r in rows if r["status"] in NON_COMPLIANT)
+    needs_data = sum(1 for r in rows if r["status"] == Status.NEEDS_DATA.value)  # not known to be licensed
+    never = sum(1 for h in hosts if h["stale"] and not h["collected_at"])  # no inventory to keep
     findings = findings or []
     violations = sum(1 for f in findings if f["violation"])
     third_party = sum(1 for t in position["unrecognised"] if t["provenance"] == "third-party") if position else 0
@@ -171,12 +179,17 @@ def _summary(scan: Scan, hosts: list[dict], distinct: int, position: dict | None
         "hosts_unreachable": scan.count(HostStatus.UNREACHABLE),
         "hosts_failed": scan.count(HostStatus.FAILED),
         "hosts_stale": sum(1 for h in hosts if h["stale"]),
+        "hosts_never_inventoried": never,
+        "hosts_out_of_date": sum(1 for h in scan.hosts if rule.out_of_date(h)),
         "installations": sum(h["package_count"] for h in hosts),
         "distinct_packages": distinct,
         "products": len(rows),
         "products_non_compliant": bad,
+        "products_needs_data": needs_data,
         "products_unrecognised": len(position["unrecognised"]) if position else 0,
-        "compliance_rate": round((len(rows) - bad) / len(rows), 4) if rows else None,
+        # none when nothing was measured: no product, or no host ever inventoried
+        "compliance_rate": (round((len(rows) - bad - needs_data) / len(rows), 4)
+                            if rows and never < len(hosts) else None),
         "money_at_risk": _money(position["cost_totals"]) if position else [],
         "unpriced_gaps": sum(1 for r in rows if r["shortfall"] > 0 and not r["gap_cost"]),
         "unused_spend": _money(position["unused_totals"]) if position else [],
@@ -196,8 +209,27 @@ def _tile(tid: str, label: str, value: Any, detail: str, tone: str, section: str
             "section": section, "status": status}
 
 
-def _tiles(s: dict[str, Any], with_findings: bool) -> list[dict[str, Any]]:
-    """The headline numbers; ``section``/``status`` say where each drills down to."""
+def _compliance_detail(s: dict[str, Any], measured: bool) -> str:
+    if not measured:
+        return "no host inventoried: nothing was measured"
+    detail = (f"of {s['products']:,} licensable products are fully licensed; "
+              f"{s['products_non_compliant']:,} short of licences")
+    if s["products_needs_data"]:
+        detail += f", {s['products_needs_data']:,} needing data (not counted as fully licensed)"
+    return detail
+
+
+def _compliance_tone(s: dict[str, Any], measured: bool) -> str:
+    if not measured or (s["products_needs_data"] and not s["products_non_compliant"]):
+        return "warn"
+    if s["compliance_rate"] is None:
+        return "neutral"
+    return "bad" if s["products_non_compliant"] else "ok"
+
+
+def _tiles(s: dict[str, Any], with_findings: bool, stale: str) -> list[dict[str, Any]]:
+    """The headline numbers (``stale``: the stale hosts by reason, ``Staleness.counted``); ``section``/``status``
+    say where each drills down to."""
     rate, money, unused = s["compliance_rate"], s["money_at_risk"], s["unused_spend"]
     if s["unpriced_gaps"]:
         priced = f"{s['unpriced_gaps']} shortfall(s) without a unit cost"
@@ -208,10 +240,11 @@ def _tiles(s: dict[str, Any], with_findings: bool) -> list[dict[str, Any]]:
     if s["unpriced_unused"]:
         idle += f", {s['unpriced_unused']:,} without a unit cost"
     idle = " + ".join([*(m["display"] for m in unused[1:]), idle])
+    measured = s["hosts"] > s["hosts_never_inventoried"]  # some host has an inventory to judge
     tiles = [
         _tile("hosts", "hosts scanned", f"{s['hosts_ok']:,}", f"of {s['hosts']:,} in the inventory",
-              "ok" if s["hosts_ok"] == s["hosts"] else "warn", "hosts", "ok"),
-        _tile("stale", "stale", f"{s['hosts_stale']:,}", "last inventory kept", "warn" if s["hosts_stale"] else "neutral",
+              "ok" if s["hosts_ok"] == s["hosts"] and measured else "warn", "hosts", "ok"),
+        _tile("stale", "stale", f"{s['hosts_stale']:,}", stale, "warn" if s["hosts_stale"] else "neutral",
               "hosts", "stale"),
         _tile("unreachable", "unreachable", f"{s['hosts_unreachable']:,}", f"{s['hosts_failed']:,} failed",
               "bad" if s["hosts_unreachable"] else "neutral", "hosts", "unreachable"),
@@ -219,10 +252,8 @@ def _tiles(s: dict[str, Any], with_findings: bool) -> list[dict[str, Any]]:
               f"{s['products_unrecognised']:,} titles unrecognised ({s['unrecognised_third_party']:,} third-party)",
               "neutral", "position"),
         _tile("compliance", "compliance rate", "-" if rate is None else f"{rate * 100:.1f}",
-              f"of {s['products']:,} licensable products are fully licensed; "
-              f"{s['products_non_compliant']:,} short of licences",
-              "neutral" if rate is None else ("ok" if s["products_non_compliant"] == 0 else "bad"),
-              "position", "non-compliant", "" if rate is None else "%"),
+              _compliance_detail(s, measured), _compliance_tone(s, measured), "position", "non-compliant",
+              "" if rate is None else "%"),
         _tile("money", "money at risk", money[0]["number"] if money else "0", f"{more}; {priced}" if more else priced,
               "bad" if money else ("warn" if s["unpriced_gaps"] else "ok"), "position", "priced",
               money[0]["currency"] if money else ""),
@@ -270,7 +301,8 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
           previous: Scan | None = None, previous_position: LicencePosition | None = None,
           summaries: Mapping[str, Mapping[str, Any]] | None = None,
           findings: Sequence[Mapping[str, Any]] | None = None,
-          fail_on: Sequence[str] = DEFAULT_FAIL_ON, topology: FleetTopology | None = None) -> dict[str, Any]:
+          fail_on: Sequence[str] = DEFAULT_FAIL_ON, topology: FleetTopology | None = None,
+          policy: str | None = None, warnings: Sequence[str] = (), staleness: Staleness | None = None) -> dict[str, Any]:
     """The report model of one scan.
 
     ``history`` lists the stored scans (oldest first); ``previous`` is the scan
@@ -279,16 +311,20 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
     (``{scan_id: {"non_compliant": n}}``) for the trend; ``findings`` the finding
     rows when computed (``findings.finding_row``), ``fail_on`` the finding types the
     policy fails on (which, with high severities, make a finding a violation); ``topology`` the
-    hypervisor servers and their guests (``topology_view``; default: the one ``scan``'s hosts reported).
+    hypervisor servers and their guests (``topology_view``; default: the one ``scan``'s hosts reported);
+    ``policy`` where the findings' policy came from (``Policy.origin``), ``warnings`` what the findings
+    cannot be trusted for (``findings.fleet_warnings``), ``staleness`` which hosts are stale (default: on the
+    day ``scan`` finished, under the default policy's stale_days).
     """
+    rule = staleness or Staleness.on(scan.finished_day, Policy().stale_days)
     pos = position_view(position, problems, entitlements)
     per_host = host_products(pos["licensable"]) if pos else {}
     distinct = distinct_packages(position, len(scan.hosts))
     fallback, seen = RowTable(), ({} if distinct is None else None)
-    hosts = sorted((_host(h, _sources(h, fallback, seen), per_host.get(h.inventory_name, [])) for h in scan.hosts),
+    hosts = sorted((_host(h, _sources(h, fallback, seen), per_host.get(h.inventory_name, []), rule) for h in scan.hosts),
                    key=lambda h: h["inventory_name"])
     found = None if findings is None else _findings(findings, entitlements, fail_on)
-    summary = _summary(scan, hosts, _distinct_packages(seen) if seen is not None else distinct, pos, found)
+    summary = _summary(scan, hosts, _distinct_packages(seen) if seen is not None else distinct, pos, found, rule)
     timeline = _history(history, scan, summaries or {}, summary["products_non_compliant"] if pos else None)
     model: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -301,8 +337,10 @@ def build(scan: Scan, history: Sequence[ScanInfo], position: LicencePosition | N
             "playbook": scan.playbook,
             "previous_scan_id": previous.scan_id if previous else None,
         },
+        "policy": policy,
+        "warnings": list(warnings),
         "summary": summary,
-        "tiles": _tiles(summary, found is not None),
+        "tiles": _tiles(summary, found is not None, rule.counted(scan.hosts)),
         "position": pos,
         "changes": _changes(previous, scan, previous_position, position),
         "history": timeline,

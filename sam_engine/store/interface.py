@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
 from sam_engine.store import masked
+from sam_engine.staleness import aged_on
 from sam_engine.store.fleet import Retired, Retirement, aged_out, instant
 from sam_engine.model import (Entitlement, GuestVM, Hardware, Host, HostScan, HostStatus, HostUser, Installation,
                               PhysicalServer, Scan, Topology, Virtualization)
@@ -210,7 +211,7 @@ def load_fleet(st: Store, location: str, scan_id: str | None = None, as_of: dt.d
     day = day or as_of or (dt.date.fromisoformat(instant(fleet.finished)[:10]) if scan_id else dt.date.today())
     # a later day than today (the licence terms of a date to come) ages nothing past today: no scan can
     # have been missed yet, and a fleet emptied by age would make a check on that date pass
-    day = min(day, dt.date.today())
+    day = aged_on(day)
     # a host never inventoried ages from the end of the newest run that tried it: one no run tries any
     # more leaves like the others, one still tried every night stays and keeps saying it is never reached
     tried = {i.scan_id: i.finished for i in st.scans()}

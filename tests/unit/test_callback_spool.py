@@ -96,8 +96,8 @@ def _play(tmp_path, hosts_pattern, limit=None, extra_vars=None):
                                                    ("web", "db1", None)])
 def test_the_run_records_the_hosts_its_scanning_plays_target(callback, tmp_path, pattern, limit, scope):
     callback.v2_playbook_on_play_start(_play(tmp_path, pattern, limit))
-    callback._scanning()  # a collector task starts in this play
-    assert (sorted(callback._scope) or None) == scope and callback._scope_known
+    callback._scanning(False)  # a collector task starts in this play
+    assert (sorted(callback._scope.hosts(False)) or None) == scope and callback._scope.known(False)
 
 
 def test_awx_job_ids_group_the_runs(callback, tmp_path, monkeypatch):
@@ -132,9 +132,10 @@ def test_a_failed_hypervisor_collector_is_a_warning_and_keeps_the_software(callb
 class _Result:
     """What the callback reads of a task result: the host, the task's action and the result."""
 
-    def __init__(self, host, result):
+    def __init__(self, host, result, check_mode=False):
         self._host = type("Host", (), {"get_name": lambda s: host, "get_groups": lambda s: []})()
-        self._task = type("Task", (), {"resolved_action": "fleetsam.sam.software_facts", "action": "x"})()
+        self._task = type("Task", (), {"resolved_action": "fleetsam.sam.software_facts", "action": "x",
+                                       "check_mode": check_mode})()
         self._result = result
 
 
@@ -145,10 +146,11 @@ def test_the_engine_is_imported_once_at_the_first_collector_result(callback, tmp
     monkeypatch.setattr(collector.job, "import_engine", lambda: calls.append(1) or True)
     monkeypatch.setattr(collector.CallbackModule, "get_option", lambda self, name: (
         str(tmp_path / "spool") if name == "spool_dir" else engine if name == "engine" else None))
-    callback._check_mode = check_mode
     for name in ("web1", "web2", "web3"):
-        callback.v2_runner_on_ok(_Result(name, {"changed": False, "software": RECORDS, "host": HOST, "sources": {}}))
-    assert len(calls) == imports and sorted(callback._status) == ["web1", "web2", "web3"]
+        callback.v2_runner_on_ok(_Result(name, {"changed": False, "software": RECORDS, "host": HOST, "sources": {}},
+                                         check_mode))
+    assert len(calls) == imports
+    assert sorted(callback._dry_status if check_mode else callback._status) == ["web1", "web2", "web3"]
 
 
 def test_import_engine_imports_the_pipeline_in_a_fresh_interpreter():
@@ -174,7 +176,7 @@ def test_fleetsam_scan_hears_the_hosts_to_scan_once_per_scanning_play(callback, 
     monkeypatch.setattr(collector.job, "display_event", lambda display, lines, data: said.append((lines, data)))
     monkeypatch.setattr(collector.engine.Standby, "start", classmethod(lambda cls, store, secrets: None))
     callback.v2_playbook_on_play_start(_play(tmp_path, "all", None))
-    callback._scanning()
-    callback._scanning()  # a second collector task of the same play: no new host
+    callback._scanning(False)
+    callback._scanning(False)  # a second collector task of the same play: no new host
     assert [data["targets"] for _, data in said] == events
     assert all(lines == ["fleetsam: 3 hosts to scan"] for lines, _ in said)

@@ -266,3 +266,45 @@ def test_a_store_edited_by_hand_is_named_and_left_as_it_is(store, tmp_path, caps
     assert main(["--store", store, "ingest", str(spool), "--report-dir", str(tmp_path / "r")]) == ExitCode.BAD_INPUT
     assert says in capsys.readouterr().err
     assert Path(store).read_bytes() == before
+
+
+# --- 7. fleetsam report takes the policy as ingest, scan and check do ----------------------------
+
+
+def test_report_computes_the_findings_under_the_policy_check_uses_and_names_it(store, tmp_path, monkeypatch,
+                                                                                 capsys):
+    """Written again from the store, a report keeps the policy's violations: --policy, else FLEETSAM_POLICY,
+    else the built-in defaults; the page and summary.md name it, a hostile file name inert."""
+    import json
+
+    monkeypatch.chdir(tmp_path)  # no ./policy.yml
+    monkeypatch.delenv("FLEETSAM_POLICY", raising=False)
+    policy = tmp_path / "deny <b>x\x1b[31m\u202e.yml"
+    policy.write_text("version: 1\nprohibited:\n  - product: TeamViewer\n    reason: not approved\n")
+
+    def report(*args):
+        out = tmp_path / f"r{len(list(tmp_path.glob('r*')))}"
+        assert main(["--store", store, "report", "--as-of", "2026-06-30", "--report-dir", str(out), *args]) == 0
+        capsys.readouterr()
+        html = (out / "index.html").read_text(encoding="utf-8")
+        return (json.loads((out / "report.json").read_text(encoding="utf-8")),
+                html[html.index("<header"):html.index("</header>")], (out / "summary.md").read_text(encoding="utf-8"))
+
+    for named in (("--policy", str(policy)), ()):
+        if not named:
+            monkeypatch.setenv("FLEETSAM_POLICY", str(policy))
+        built, header, summary = report(*named)
+        assert "prohibited" in [f["type"] for f in built["findings"] if f["violation"]], named
+        assert built["policy"] == str(policy)
+        assert f'policy <code class="wrap">{tmp_path}/deny &lt;b&gt;x\ufffd[31m\ufffd.yml</code>' in header
+        assert f"policy `{tmp_path}/deny <b>x" in summary
+        assert not {"\x1b", "\u202e"} & set(header + summary)
+    monkeypatch.delenv("FLEETSAM_POLICY")
+    built, header, summary = report()
+    assert built["policy"] == "built-in defaults" and "prohibited" not in [f["type"] for f in built["findings"]]
+    assert 'policy <code class="wrap">built-in defaults</code>' in header and "policy `built-in defaults`" in summary
+
+    subcommands = {p.prog.split()[-1]: p for p in commands._all_subparsers(commands.build_parser())}
+    options = [next(a for a in subcommands[name]._actions if "--policy" in a.option_strings)
+               for name in ("report", "check", "ingest", "scan")]
+    assert len({(a.dest, a.default, a.help) for a in options}) == 1

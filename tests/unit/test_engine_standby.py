@@ -137,9 +137,8 @@ def test_the_callback_starts_one_standby_when_a_play_scans(tmp_path, monkeypatch
                "notify_secrets": {"PGPASSWORD": "pw", "SMTP_PASSWORD": "mail"}}
     monkeypatch.setattr(collector.CallbackModule, "get_option", lambda self, name: options.get(name))
     cb = collector.CallbackModule()
-    cb._check_mode = check_mode
-    cb._scanning()
-    cb._scanning()  # a second scanning play
+    cb._scanning(check_mode)
+    cb._scanning(check_mode)  # a second scanning play
     assert started_for == ([("postgresql://fleetsam@db/sam", {"PGPASSWORD": "pw"})] if started else [])
 
 
@@ -149,9 +148,9 @@ def test_a_check_mode_run_stops_its_standby(tmp_path, monkeypatch):
         else str(tmp_path / "db.json") if name == "store" else None))
     cb = collector.CallbackModule()
     cb._start_run("scan.yml")
-    cb._scanning()
+    cb._scanning(False, play_start=True)  # a play with the role: the standby starts at once
+    cb._scanning(True)  # its collector task runs in check mode (check_mode on the role)
     process = cb._standby._process
-    cb._check_mode = True  # a play or task in check mode
     cb.v2_playbook_on_stats(None)
     assert cb._standby is None and process.poll() is not None and not (tmp_path / "db.json").exists()
 

@@ -198,6 +198,24 @@ def test_hostile_names_give_valid_json():
     assert doc["metadata"]["component"]["name"] == "evil\nhost<b>"
 
 
+def test_packages_differing_only_in_surrounding_whitespace_stay_apart():
+    """One component per distinct (name, version) as the inventory holds it: packageurl-python strips the
+    whitespace around a name or version, so ``\\t=1+1`` and ``\\r=1+1`` were one purl listing both hosts."""
+    held = {"h05": ("teamviewer", "\t=1+1"), "h06": ("teamviewer", "\r=1+1"), "h07": ("teamviewer", "=1+1"),
+            "h08": (" teamviewer", "=1+1")}
+    scan = Scan("s1", "2026-06-30T01:00:00Z", "2026-06-30T01:00:00Z", "0", None, tuple(
+        HostScan("s1", h, HostStatus.OK, Host(f"mid-{h}", h, "machine-id"),
+                 (Installation("dpkg", name, version, None, None, None, "dpkg:teamviewer"),))
+        for h, (name, version) in held.items()))
+    text = cyclonedx.export(scan, load_catalogue()[0], [])
+    validate(text)
+    found = {c["purl"]: (c["name"], c["version"], props(c, "host")) for c in json.loads(text)["components"]}
+    assert found == {"pkg:deb/debian/teamviewer@%09%3D1%2B1": ("teamviewer", "\t=1+1", ["h05"]),
+                     "pkg:deb/debian/teamviewer@%0D%3D1%2B1": ("teamviewer", "\r=1+1", ["h06"]),
+                     "pkg:deb/debian/teamviewer@%3D1%2B1": ("teamviewer", "=1+1", ["h07"]),
+                     "pkg:deb/debian/%20teamviewer@%3D1%2B1": (" teamviewer", "=1+1", ["h08"])}
+
+
 def linux(os_name: str | None, os_version: str | None = None) -> Host:
     return Host("mid-1", "h1", "machine-id", os_name=os_name, os_version=os_version)
 

@@ -267,9 +267,10 @@ def test_hosts_says_how_old_an_inventory_is_past_the_stale_threshold(env, capsys
     capsys.readouterr()
     assert main(["--store", str(env / "db.json"), "hosts", "--as-of", "2026-06-01", "--format", "json"]) == 0
     rows = {r["host"]: r for r in json.loads(capsys.readouterr().out)}
-    assert rows["old"]["status"] == "ok, 12 d old" and rows["old"]["age_days"] == 12  # out of r2's scope
-    assert rows["new"]["status"] == "ok" and rows["new"]["age_days"] == 0
-    assert rows["gone"]["status"] == "unreachable" and rows["gone"]["age_days"] is None
+    assert rows["old"]["status"] == "ok (stale: 12 d old)" and rows["old"]["age_days"] == 12  # out of r2's scope
+    assert rows["new"]["status"] == "ok" and rows["new"]["age_days"] == 0 and not rows["new"]["stale"]
+    assert rows["gone"]["status"] == "unreachable (stale: never inventoried)" and rows["gone"]["age_days"] is None
+    assert rows["old"]["stale"] and rows["gone"]["stale"]
 
 
 def test_findings_of_hosts_out_of_scope_are_not_resolved(env):
@@ -343,3 +344,63 @@ def test_a_name_of_two_hosts_is_retired_only_by_host_id(env, capsys):
     assert main(["--store", str(env / "db.json"), "hosts", "retire", "machine-id:m-old"]) == 0
     (only,) = fleet(env).hosts
     assert only.host_id == "machine-id:m-new"
+
+
+def _stale_views(root: Path, capsys, *as_of: str) -> tuple[dict, dict, str]:
+    """(report.json written again, fleetsam hosts rows, fleetsam check's output) of the store, on ``as_of``."""
+    store, policy = str(root / "db.json"), str(Path(__file__).resolve().parents[2] / "examples" / "policy.yml")
+    assert main(["--store", store, "report", *as_of, "--policy", policy, "--report-dir", str(root / "again"),
+                 "--no-installations-csv"]) == 0
+    capsys.readouterr()
+    assert main(["--store", store, "hosts", *as_of, "--format", "json"]) == 0
+    rows = {r["host"]: r for r in json.loads(capsys.readouterr().out)}
+    assert main(["--store", store, "check", *as_of, "--policy", policy]) == 0  # stale-host is not in fail_on
+    said = capsys.readouterr().out
+    return json.loads((root / "again" / "report.json").read_text(encoding="utf-8")), rows, said
+
+
+def test_the_tile_hosts_findings_and_check_agree_on_a_fleet_inventoried_14_days_ago(workdir, capsys):
+    """One definition of stale (``sam_engine.staleness``): a fleet whose one scan is 14 days old is stale
+    in the report's tile and host data, in fleetsam hosts, in the findings and in check's warning."""
+    today = dt.date.today()
+    then = today - dt.timedelta(days=14)
+    summary = pipeline.process_spool(write_spool(workdir, "r1", f"{then}T01:00:00Z",
+                                                 {f"web{n}": host(f"web{n}") for n in range(3)}),
+                                     store=str(workdir / "db.json"), report_dir=workdir / "reports", installations=False)
+    assert "fleet: 3 hosts, 3 inventoried on their last run, 3 stale" in summary.lines()
+    assert summary.as_dict()["fleet"]["stale"] == 3
+    model, rows, said = _stale_views(workdir, capsys)
+    tile = {t["id"]: t for t in model["tiles"]}["stale"]
+    why = f"3 last inventoried 7 days or more before {today}"
+    assert (tile["value"], tile["tone"], tile["detail"]) == ("3", "warn", why)
+    assert model["summary"]["hosts_stale"] == model["summary"]["hosts_out_of_date"] == 3
+    assert [(h["stale"], h["age_days"]) for h in model["hosts"]] == [(True, 14)] * 3
+    stale = sorted(f["title"] for f in model["findings"] if f["type"] == "stale-host" and f["state"] != "resolved")
+    assert stale == [f"web{n}: not seen for 14 days" for n in range(3)]
+    assert {r["status"] for r in rows.values()} == {"ok (stale: 14 d old)"} and all(r["stale"] for r in rows.values())
+    note = (f"every host of the fleet (3) is stale ({why}), the newest inventory on {then}; the check judged their "
+            "last inventories: run a scan")
+    assert f"fleetsam check: warning: {note}\n" in said and model["warnings"] == [note]
+    assert all(f"web{n}: not seen for 14 days" in said for n in range(3))
+
+
+def test_a_date_to_come_ages_inventories_to_today_in_every_text(workdir, capsys):
+    """--as-of a day to come counts its licence terms against today's fleet: no text says an inventory is
+    older than it is today (load_fleet ages the fleet on today)."""
+    today = dt.date.today()
+    then = today - dt.timedelta(days=14)
+    ingest(workdir, "r1", f"{then}T01:00:00Z", {"web0": host("web0"), "web1": host("web1")})
+    ingest(workdir, "r2", f"{today}T00:00:01Z", {"web0": None, "web1": host("web1")})
+    future = (today + dt.timedelta(days=1138)).isoformat()
+    model, rows, said = _stale_views(workdir, capsys, "--as-of", future)
+    why = f"1 not reached when last targeted (last inventory kept), 1 last inventoried 7 days or more before {today}"
+    tile = {t["id"]: t for t in model["tiles"]}["stale"]
+    assert (tile["value"], tile["detail"]) == ("1", why)
+    assert {h["inventory_name"]: (h["stale"], h["age_days"]) for h in model["hosts"]} == {
+        "web0": (True, 14), "web1": (False, 0)}
+    (finding,) = [f for f in model["findings"] if f["type"] == "stale-host" and f["state"] != "resolved"]
+    assert finding["title"] == "web0: not seen for 14 days" and "web0: not seen for 14 days" in said
+    assert "1138" not in said and "1152" not in json.dumps(model)
+    assert (rows["web0"]["status"], rows["web0"]["age_days"]) == ("unreachable (stale: 14 d old)", 14)
+    assert (rows["web1"]["status"], rows["web1"]["stale"]) == ("ok", False)
+    assert "every host" not in said and model["warnings"] == []

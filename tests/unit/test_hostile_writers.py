@@ -20,14 +20,17 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from synthetic_fleet import AS_OF, ENTITLEMENTS
 
+from sam_engine.auditpack.pack import build_files
 from sam_engine.cli import licence as cli_licence
 from sam_engine.cli.check import render_markdown
 from sam_engine.cli.main import main
 from sam_engine.licensing.catalogue import load_catalogue
+from sam_engine.licensing.context import LicenceContext, LicenceSettings
+from sam_engine.licensing.metric_rules import load_rules
 from sam_engine.licensing.position import build_position
 from sam_engine.model import (GuestVM, Hardware, Host, HostScan, HostStatus, Installation, PhysicalServer, Scan,
                               Virtualization)
@@ -41,10 +44,12 @@ from sam_engine.topology import FleetTopology, Placement
 HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "{{ 7*7 }}", "{% if %}", "=cmd|' /C calc'!A0",
            "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "x\n=HYPERLINK(\"http://x\")", "a\r\nb", "\x00", "\ud83d",
            "\udfff", "\u202eevil", "\u2028", "a|b", "`x`", "``", "*b*", "_i_", "[l](javascript:x)", "&amp;", "]]>",
-           "\\", '"', "'", ",", ";", "</script>", "<!--", "-->", "\x1b[31m"]
-hostile = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=6)), min_size=1, max_size=4).map("".join)
+           "\\", '"', "'", ",", ";", "</script>", "<!--", "-->", "\x1b[31m", "\x7f", "\x85", "\x9b2J"]
+C1 = st.characters(min_codepoint=0x7F, max_codepoint=0x9F)  # DEL and the C1 controls (\x9b: a one-character CSI)
+hostile = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=6), C1), min_size=1, max_size=4).map("".join)
 NUMBER = re.compile(r"-?\d+(\.\d+)?")
-C0_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # every C0 control but tab and the line breaks
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # ingest stores U+FFFD in its place
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # every control (C0, DEL, C1) but tab and line breaks
 TERMINAL_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # bounded: a few examples, no example database, no shrinking (a failure shows the example as generated)
 BOUNDED = settings(max_examples=12, deadline=None, database=None, phases=(Phase.explicit, Phase.generate),
@@ -206,15 +211,25 @@ def clean_tags(catalogue, tmp_path_factory):
     return html_tags(render.render_html(model))
 
 
+@pytest.fixture(scope="module")
+def licence_context(catalogue):
+    return LicenceContext(AS_OF, catalogue, load_rules(None)[0], ENTITLEMENTS, LicenceSettings())
+
+
 @BOUNDED
+@example(names=["db\x7f\x85", "\x9b2J"], hosts=["web\x9b31m\x80"], scan_ids=["s\x85"], version="19\x9f\x7f",
+         servers=["esx\x9b"])
 @given(names=st.lists(hostile, min_size=1, max_size=4), hosts=st.lists(hostile, min_size=1, max_size=3),
        scan_ids=st.lists(hostile, min_size=1, max_size=2), version=hostile,
        servers=st.lists(hostile, min_size=1, max_size=2))
-def test_every_report_file_parses_whatever_the_names(catalogue, clean_tags, tmp_path_factory, names, hosts,
-                                                      scan_ids, version, servers):
+def test_every_report_file_parses_whatever_the_names(catalogue, clean_tags, licence_context, tmp_path_factory, names,
+                                                      hosts, scan_ids, version, servers):
     model, scan, position = hostile_model(catalogue, names, hosts, scan_ids, version, servers)
     out = tmp_path_factory.mktemp("reports")
     render.write_reports(model, out, scan, position)
+    stored = [[LONE_SURROGATE.sub("\ufffd", t) for t in texts] for texts in (names, hosts, scan_ids, [version], servers)]
+    pack_model, pack_scan, _ = hostile_model(catalogue, *stored[:3], stored[3][0], stored[4])  # from a store: no surrogate
+    pack = build_files(pack_model, pack_scan, licence_context, "Oracle", "2026-06-30T02:00:00Z")
 
     data = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert data["scan"]["scan_id"].replace("\ufffd", "") == scan.scan_id.encode("utf-8", "ignore").decode()
@@ -237,8 +252,10 @@ def test_every_report_file_parses_whatever_the_names(catalogue, clean_tags, tmp_
             assert len(set(table)) == 1, f"a table row with its own column count: {table}"
             table = []
 
-    for name in ("index.html", "installations.csv", "position.csv", "summary.md"):  # NUL, ESC, BEL: U+FFFD
-        assert not C0_CONTROL.search((out / name).read_text(encoding="utf-8-sig")), name
+    for name in ("index.html", "installations.csv", "position.csv", "summary.md", "junit.xml"):  # NUL, ESC, \x9b: U+FFFD
+        assert not CONTROL.search((out / name).read_text(encoding="utf-8-sig")), name
+    for name in ("position.html", "installations.csv", "position.csv", "entitlements.csv"):  # the audit pack's too
+        assert not CONTROL.search(pack[name].decode("utf-8-sig")), f"audit pack {name}"
     assert not TERMINAL_UNSAFE.search(summary.replace("\n", "")), "summary.md: controls and overrides escaped"
 
     html = (out / "index.html").read_text(encoding="utf-8")

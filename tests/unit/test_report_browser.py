@@ -320,3 +320,76 @@ def test_a_host_named_right_to_left_keeps_the_figures_after_it_in_order(chromium
     assert len(in_report) >= 3 and {text for text, in_order in in_report.items() if not in_order} == set()
     assert log.problems() == []
     page.close()
+
+
+PHONE_LICENCES = """\
+entitlements:
+  - {publisher: Oracle, product: Oracle Database, edition: Enterprise Edition, metric: processor, quantity: 2,
+     term_start: 2021-09-30}
+  - {publisher: Oracle, product: Java SE, metric: employee, quantity: 500, term_start: 2024-01-01}
+  - {publisher: Sublime HQ, product: Sublime Text, metric: device, quantity: 100000, term_start: 2024-01-01,
+     unit_cost: 99.00, currency: USD}
+"""
+LONG_VERSION = "19.3-1." + "0123456789abcdef" * 20  # one token, 327 characters
+
+
+@pytest.fixture(scope="module")
+def phone_fleet(tmp_path_factory):
+    """Java SE per employee with no headcount (needs data), 9,899,901 USD of unused Sublime Text, and an
+    Oracle Database whose version is one long token: the report and the Oracle audit pack's page."""
+    from sam_engine import pipeline
+    from sam_engine.auditpack import pack as auditpack
+    from sam_engine.licensing.context import LicenceSettings
+
+    require_chromium()
+    root = tmp_path_factory.mktemp("phone")
+    (root / "licences").mkdir()
+    (root / "licences" / "fleet.yml").write_text(PHONE_LICENCES)
+    conf = LicenceSettings(licences_dir=root / "licences")
+    java = report_fleet.package("jdk1.8", "2000:1.8.0_211-fcs", "Oracle Corporation", "rpm")
+    spool = report_fleet.write_spool(root, "s1", "2026-06-29T01:00:00Z", {
+        "db1": report_fleet.linux("db1", [*report_fleet.BASE, dict(report_fleet.ORACLE, version=LONG_VERSION), java]),
+        "ws1": report_fleet.linux("ws1", [*report_fleet.BASE, report_fleet.package("sublime-text", "4169", "Sublime HQ")])})
+    store = str(root / "store.json")
+    pipeline.process_spool(spool, store=store, report_dir=root / "reports", settings=conf, as_of=report_fleet.AS_OF)
+    pack, _, _ = auditpack.create(store, "oracle", root / "oracle.zip", settings=conf, as_of=report_fleet.AS_OF)
+    with zipfile.ZipFile(pack) as zf:
+        (root / "position.html").write_bytes(zf.read("position.html"))
+    return root
+
+
+def test_needs_data_has_its_own_colour_in_the_publisher_chart(chromium, phone_fleet):
+    page, log = open_report(chromium, phone_fleet / "reports" / "index.html")
+    seg = page.locator("#charts rect.seg.needs-data")
+    assert seg.count() == 1, "the needs-data segment carries the class its CSS rule names"
+    fill = seg.evaluate("e => getComputedStyle(e).fill")
+    swatch = page.locator("#charts .legend li.needs-data").evaluate(
+        "e => getComputedStyle(e, '::before').backgroundColor")
+    others = page.eval_on_selector_all("#charts rect.seg:not(.needs-data)", "rs => rs.map(r => getComputedStyle(r).fill)")
+    assert fill == swatch != "rgb(0, 0, 0)" and fill not in others
+    assert log.problems() == []
+    page.close()
+
+
+def test_tile_units_stay_whole_on_a_phone(chromium, phone_fleet):
+    page, _ = open_report(chromium, phone_fleet / "reports" / "index.html")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.locator("#tile-unused .num").inner_text().replace("\n", "") == "9,899,901USD"
+    units = page.eval_on_selector_all("#summary a.tile .num small", "us => us.map(u => [u.textContent, "
+                                      "u.getClientRects().length, getComputedStyle(u).whiteSpace])")
+    assert len(units) >= 2 and all(lines == 1 and space == "nowrap" for _, lines, space in units), units
+    page.close()
+
+
+def test_the_audit_pack_page_never_scrolls_sideways_on_a_phone(chromium, phone_fleet):
+    """390 x 844: the tables scroll in their own boxes, the long version and the catalogue digest wrap."""
+    page = chromium.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto((phone_fleet / "position.html").as_uri(), wait_until="load")
+    scroll, inner = page_width(page)
+    assert scroll <= inner == 390, f"the audit pack page is {scroll} px wide in a 390 px window"
+    version = page.locator("td", has_text=LONG_VERSION[:40]).first.bounding_box()
+    assert version["width"] < 390, "the long version wraps in its cell"
+    boxes = page.eval_on_selector_all("table.grid", "ts => ts.map(t => getComputedStyle(t.parentElement).overflowX)")
+    assert boxes and set(boxes) == {"auto"}, "every table scrolls in a box of its own"
+    page.close()

@@ -1,21 +1,30 @@
 """The report's headline and labels: violations apart from information, unused spend, entitlement labels,
-the first-scan trend, and unrecognised titles split by provenance (real captured package lists)."""
+the first-scan trend, unrecognised titles split by provenance (real captured package lists), the compliance
+rate of products needing data and of a fleet nothing was measured on."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 import report_fleet
 from ansible_collections.fleetsam.sam.plugins.module_utils import pkg_parsers as parsers
+from fleet_spools import store_run
 
-from sam_engine.model import Entitlement, HostScan, HostStatus, Scan
+from sam_engine.licensing.position import build_position
+from sam_engine.model import (Entitlement, Hardware, Host, HostScan, HostStatus, Installation, LicenceNeed, Recognition,
+                              Scan, Virtualization)
 from sam_engine.report import model as report
 from sam_engine.report import render
-from sam_engine.report.formats import to_markdown
+from sam_engine.cli import main as cli
+from sam_engine.report.formats import md, to_markdown
 from sam_engine.report.island import html_view
 from sam_engine.report.position import entitlement_label, provenance, unused_spend
 from sam_engine.store.interface import ScanInfo
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +157,80 @@ def test_unrecognised_titles_list_third_party_first(model):
     island = html_view(model)
     assert len(island["unrecognised"]) == kinds.count("third-party")
     assert len(island["distribution"]) == kinds.count("distribution")
+
+
+def _recognise(inst):
+    if inst.name == "Oracle Java SE":
+        return Recognition("Oracle", "Java SE", None, "17", LicenceNeed.REQUIRED, "test:java")
+    return Recognition("Acme", inst.name, None, "1", LicenceNeed.REQUIRED, f"test:{inst.name}")
+
+
+def _desktop(name, *titles, status=HostStatus.OK):
+    hw = Hardware(1, 4, 8, "GenuineIntel", "Intel(R) Xeon(R) Gold 6346 CPU @ 3.10GHz", Virtualization.PHYSICAL)
+    installs = tuple(Installation("msi", t, None, "x86_64", None, None, f"{name}:{t}") for t in titles)
+    return HostScan("s1", name, status, Host(f"machine-id:{name}", name, "machine-id", hardware=hw), installs,
+                    collected_at="2026-06-30T01:00:00Z")
+
+
+def test_products_needing_data_are_not_counted_fully_licensed():
+    """Java SE per employee without the headcount needs data: owned, but not known to cover the use."""
+    hosts = (_desktop("pc1", "Oracle Java SE", "Acme Paint"),)
+    ents = [Entitlement("J1", "Oracle", "Java SE", "employee", 450, "licences/t.yml:1"),
+            Entitlement("V1", "Acme", "Visio", "device", 5, "licences/t.yml:9")]
+    position = build_position(hosts, _recognise, ents, dt.date(2026, 6, 30))
+    scan = Scan("s1", "2026-06-30T01:00:00Z", "2026-06-30T01:01:00Z", "0.1.0", None, hosts)
+    built = report.build(scan, [], position, entitlements=ents)
+    s = built["summary"]
+    assert sorted(r["status"] for r in built["position"]["licensable"]) == ["needs data", "over-licensed",
+                                                                            "unlicensed"]
+    assert s["compliance_rate"] == 0.3333  # Visio alone: fully licensed
+    assert (s["products"], s["products_non_compliant"], s["products_needs_data"]) == (3, 1, 1)
+    tile = next(t for t in built["tiles"] if t["id"] == "compliance")
+    assert (tile["value"], tile["tone"]) == ("33.3", "bad")
+    assert tile["detail"] == ("of 3 licensable products are fully licensed; 1 short of licences, "
+                              "1 needing data (not counted as fully licensed)")
+    without = report.build(scan, [], build_position(hosts, _recognise, ents[1:], dt.date(2026, 6, 30)),
+                           entitlements=ents[1:])
+    assert next(t for t in without["tiles"] if t["id"] == "compliance")["detail"] == (
+        "of 3 licensable products are fully licensed; 2 short of licences")
+
+
+@pytest.mark.parametrize("hosts", [{}, {"web1": None, "web2": None}], ids=["no-host", "never-inventoried"])
+def test_a_fleet_nothing_was_measured_on_is_not_reported_compliant(tmp_path, monkeypatch, capsys, hosts):
+    """The report warns as fleetsam check does; the compliance tile is '-' and warns, whatever is owned."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FLEETSAM_LICENCES", str(REPO / "examples" / "licences"))
+    monkeypatch.setenv("FLEETSAM_POLICY", str(REPO / "examples" / "policy.yml"))
+    store = str(tmp_path / "db.json")
+    store_run(tmp_path, store, "s1", hosts)
+    day = ("--as-of", "2026-06-30")
+    assert cli.main(["--store", store, "report", *day, "--report-dir", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    checked = cli.main(["--store", store, "check", *day])
+    out, err = capsys.readouterr()
+    (said,) = [line.split(": ", 2)[2] for line in (out + err).splitlines() if line.startswith(
+        ("fleetsam check: warning: ", "fleetsam check: error: "))]
+    built = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    assert (checked, built["warnings"]) == (2 if not hosts else 0, [said])
+    s, tiles = built["summary"], {t["id"]: t for t in built["tiles"]}
+    assert s["products"] > 0 and s["products_non_compliant"] == 0 and s["compliance_rate"] is None
+    compliance = tiles["compliance"]
+    assert (compliance["value"], compliance["unit"], compliance["tone"]) == ("-", "", "warn")
+    assert compliance["detail"] == "no host inventoried: nothing was measured"
+    assert tiles["hosts"]["tone"] == "warn"
+    assert (s["hosts_stale"], s["hosts_never_inventoried"]) == (len(hosts), len(hosts))
+    assert tiles["stale"]["detail"] == ("2 never inventoried" if hosts else "none not reached when last targeted or "
+                                        "last inventoried 7 days or more before 2026-06-30")
+    html = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    assert f'<p class="problems" role="alert"><strong>Warning:</strong> {said}</p>' in html
+    assert '<a class="tile warn" id="tile-compliance"' in html and '<span class="num">-</span>' in html
+    assert "last inventory kept" not in html[html.index('id="tile-stale"'):] or not hosts
+    assert f"> **Warning:** {md(said)}" in (tmp_path / "r" / "summary.md").read_text(encoding="utf-8")
+
+
+def test_stale_hosts_with_and_without_an_inventory_are_told_apart():
+    kept = HostScan("s2", "db1", HostStatus.UNREACHABLE, None, (), collected_at="2026-06-29T01:00:00Z")
+    scan = Scan("s2", "2026-06-30T01:00:00Z", "2026-06-30T01:01:00Z", "0.1.0", None, (*_scan().hosts, kept))
+    tiles = {t["id"]: t for t in report.build(scan, [], None)["tiles"]}
+    assert tiles["stale"]["detail"] == "1 not reached when last targeted (last inventory kept), 1 never inventoried"
+    assert tiles["compliance"]["tone"] == "neutral"  # one host has an inventory: no product, no rate

@@ -1,12 +1,19 @@
 """``fleetsam scan``'s pure parts: hosts counted from ansible-runner job events, the progress text,
-the terminal bar and plain lines, the hosts to scan and the extra vars kept off command lines."""
+the terminal bar and plain lines, the hosts to scan and the extra vars kept off command lines; and a
+real scan stopped by SIGTERM or Ctrl-C, which stops ansible-playbook and its workers before it ends."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import signal
+import socket
 import stat
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +67,26 @@ def test_the_roles_collect_task_is_the_collector():
     tally.event(event("runner_on_ok", "web1", "fleetsam.sam.collect"))
     tally.event(event("runner_on_failed", "db1", "fleetsam.sam.collect", ignore_errors=True))
     assert (tally.counts().done, tally.counts().failed) == (2, 1)
+
+
+def test_a_collect_task_that_failed_only_at_its_hypervisor_step_is_an_ok_host():
+    """As the collector callback counts it: the software was read and is stored."""
+    tally = HostTally(Clock())
+    tally.event(event("runner_on_failed", "kvm01", "fleetsam.sam.collect",
+                      res={"failed": True, "msg": "hypervisor_facts: virsh", "hypervisor_error": "virsh"}))
+    tally.event(event("runner_on_failed", "kvm02", "fleetsam.sam.collect", res={"failed": True, "msg": "no rpm"}))
+    tally.event(event("runner_on_failed", "kvm03", "fleetsam.sam.collect", res={}))  # left out of the event
+    assert (tally.counts().done, tally.counts().failed) == (3, 2)
+
+
+def test_a_host_no_scanning_play_targets_is_not_counted():
+    tally = HostTally(Clock())
+    tally.event(event("runner_on_failed", "outside", "ansible.builtin.fail"))  # an earlier play, on all hosts
+    tally.event(event("runner_on_unreachable", "gone", "ansible.builtin.ping"))
+    tally.event(targets("web1", "gone"))  # then the scanning play targets web1 and gone
+    tally.event(event("runner_on_ok", "web1"))
+    c = tally.counts()
+    assert (c.done, c.unreachable, c.failed, c.total) == (2, 1, 0, 2)
 
 
 def test_warnings_are_kept_for_the_display_once():
@@ -147,3 +174,121 @@ def test_the_checkout_s_collection_is_found_and_the_callback_only_spools(tmp_pat
     assert (env["FLEETSAM_ENGINE"], env["FLEETSAM_SPOOL_DIR"]) == ("false", str(tmp_path))
     assert env["ANSIBLE_HOST_KEY_CHECKING"] == str(bool(constants.HOST_KEY_CHECKING)), "as configured, not runner's"
     assert env["MAX_EVENT_RES"] == "16384"
+
+
+# -- stopped by SIGTERM or Ctrl-C ---------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def live_tree(root: int) -> dict[int, str]:
+    """``root`` and its descendants still running (a zombie has ended), with their command lines, from /proc."""
+    table = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            text = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        if fields[0] != "Z":
+            table[int(entry.name)] = (int(fields[1]), cmdline)
+    found, level = {}, [root] if root in table else []
+    while level:
+        found.update((pid, table[pid][1]) for pid in level)
+        level = [pid for pid, (parent, _) in table.items() if parent in level and pid not in found]
+    return found
+
+
+@pytest.fixture
+def silent_host():
+    """A TCP listener on 127.0.0.1 that accepts connections and never answers: an ssh host that hangs.
+    ``connected`` is set once ansible-playbook's ssh reaches it (the play has started)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    connected, held = threading.Event(), []
+
+    def accept():
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+            connected.set()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1], connected
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_scan_stopped_by_a_signal_stops_ansible_playbook_and_cleans_up(tmp_path, silent_host, signum):
+    port, connected = silent_host
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "hosts.ini").write_text(
+        f"quiet ansible_host=127.0.0.1 ansible_port={port} ansible_connection=ssh ansible_timeout=120 "
+        "ansible_ssh_common_args='-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n")
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path / "tmp"),
+           "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp")}
+    scan = subprocess.Popen(  # SIGINT as a terminal's foreground job gets it, whatever this process ignores
+        [str(Path(sys.executable).parent / "fleetsam"), "--store", str(tmp_path / "db.json"), "scan", "-i", "hosts.ini",
+         "--progress", "lines", "-e", "vault_token=S3CRET-TOKEN"], cwd=tmp_path, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    tree = {}
+    try:
+        assert connected.wait(120), "the play never reached the silent host"
+        tree = live_tree(scan.pid)
+        playbooks = [pid for pid, cmd in tree.items() if "ansible-playbook" in cmd]
+        assert len(playbooks) >= 2, tree  # ansible-playbook and its worker (a session of its own)
+        assert list((tmp_path / "tmp").glob("fleetsam-runner-*/extra-vars-0.yml"))
+        time.sleep(1)
+        scan.send_signal(signum)
+        out, err = scan.communicate(timeout=60)
+        assert scan.returncode == 2, out + err
+        assert f"fleetsam: error: interrupted by {signal.Signals(signum).name}: the scan was stopped, ansible-playbook " \
+               "with it; nothing stored, its partial spool and private files removed" in err
+        assert [pid for pid in playbooks if pid in live_tree(pid)] == []
+        assert list((tmp_path / "tmp").glob("fleetsam-runner-*")) == []  # the private folder, with the token
+        assert list((tmp_path / ".fleetsam" / "spool").iterdir()) == []  # no hidden partial spool
+        assert "S3CRET-TOKEN" not in out + err and not (tmp_path / "db.json").exists()
+    finally:
+        scan.kill()
+        scan.wait()
+        for pid in tree:  # whatever a failed run left behind
+            if live_tree(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+STUBBORN_PLAYBOOK = """
+import os, signal, sys, time
+worker = os.fork()
+if worker == 0:  # an ansible worker that went its own session and ignores SIGTERM
+    os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(300)
+    os._exit(0)
+print(worker, flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_worker_that_outlives_sigterm_is_killed_before_the_stop_returns(monkeypatch):
+    from sam_engine.cli import playbook_stop
+
+    monkeypatch.setattr(playbook_stop, "GRACE_SECONDS", 0.5)
+    playbook = subprocess.Popen([sys.executable, "-c", STUBBORN_PLAYBOOK], stdout=subprocess.PIPE, text=True,
+                                start_new_session=True)  # as ansible-runner's pty
+    worker = int(playbook.stdout.readline())
+    runner_thread = threading.Thread(target=playbook.wait)
+    runner_thread.start()
+    cancel = threading.Event()
+    try:
+        playbook_stop.stop_playbook(playbook.pid, runner_thread, cancel)
+        assert live_tree(worker) == {} and live_tree(playbook.pid) == {}
+        assert cancel.is_set() and not runner_thread.is_alive()
+    finally:
+        for pid in (worker, playbook.pid):
+            if live_tree(pid):
+                os.kill(pid, signal.SIGKILL)
+        runner_thread.join()
