@@ -147,24 +147,39 @@ def shown_text(value: Any) -> str:
     return _NOT_SHOWN.sub("\ufffd", "" if value is None else str(value))
 
 
-# right-to-left letters (Hebrew, Arabic and the scripts beside them); a run of words (word characters and marks
-# joined by spaces) holding one is isolated. In JSON text (the report island) a backslash escape is a token of
-# its own, never part of a run, so the island's strings come out as a page's values do.
+# right-to-left letters (Hebrew, Arabic and the scripts beside them); a word (word characters and marks) holding
+# one is isolated, with the right-to-left words right after it (spaces between): never a Latin word or a figure,
+# which an isolate reading right to left would reorder. In JSON text (the report island) a backslash escape is a
+# token of its own, never part of a word, so the island's strings come out as a page's values do.
 _RTL = "\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\U00010800-\U00010fff\U0001e800-\U0001efff"
 _RTL_ANY = re.compile(f"[{_RTL}]")
-_WORDS = "[\\w.\\-\u0300-\u036f\u0591-\u05c7\u0610-\u061a\u064b-\u065f]+(?: +[\\w.\\-\u0300-\u036f\u0591-\u05c7\u0610-\u061a\u064b-\u065f]+)*"
-_RUNS = {False: re.compile(_WORDS), True: re.compile(f"\\\\(?:u[0-9a-fA-F]{{4}}|.)|{_WORDS}", re.DOTALL)}
+_WORD = "[\\w.\\-\u0300-\u036f\u0591-\u05c7\u0610-\u061a\u064b-\u065f]+"
+_RUNS = {False: re.compile(f"{_WORD}(?: +{_WORD})*"),
+         True: re.compile(f"\\\\(?:u[0-9a-fA-F]{{4}}|.)|{_WORD}(?: +{_WORD})*", re.DOTALL)}
+_SPACES = re.compile("( +)")
 
 
 def _isolated(match: re.Match) -> str:
     run = match.group()
-    return f"\u2068{run}\u2069" if run[0] != "\\" and _RTL_ANY.search(run) else run
+    if run[0] == "\\" or not _RTL_ANY.search(run):
+        return run
+    parts, out, open_ = _SPACES.split(run), [], False  # words at even places, the spaces between at odd ones
+    for n, part in enumerate(parts):
+        rtl = n % 2 == 0 and _RTL_ANY.search(part) is not None
+        if n % 2 == 0 and rtl != open_:
+            if open_:  # close before the spaces that preceded this Latin word
+                out.insert(len(out) - 1, "\u2069")
+            else:
+                out.append("\u2068")
+            open_ = rtl
+        out.append(part)
+    return "".join(out) + ("\u2069" if open_ else "")
 
 
 def rtl_isolated(text: str, json_text: bool = False) -> str:
-    """``text`` (``shown_text`` already: no bidi control of its own) with each run of words holding a
-    right-to-left letter between U+2068 FIRST STRONG ISOLATE and U+2069 POP DIRECTIONAL ISOLATE, for a
-    page: a host named in Hebrew reads right to left, and the figures written after it stay where they are.
+    """``text`` (``shown_text`` already: no bidi control of its own) with each run of right-to-left words
+    between U+2068 FIRST STRONG ISOLATE and U+2069 POP DIRECTIONAL ISOLATE, for a page: a host named in Hebrew
+    reads right to left, and the words and figures written after it stay where they are.
     ``json_text``: ``text`` is JSON, whose backslash escapes (``\\n``, ``\\u001b``) stay whole."""
     return _RUNS[json_text].sub(_isolated, text) if _RTL_ANY.search(text) else text
 

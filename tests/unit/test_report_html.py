@@ -77,8 +77,12 @@ def test_right_to_left_runs_are_isolated_alike_in_the_island_and_the_page():
     """A Hebrew host name is wrapped in U+2068 ... U+2069 so the figures after it stay in place; the island
     (one pass over its JSON text) and a value a template writes (one pass over the value) give the same text."""
     assert rtl_isolated("שרת1: 1 socket × 2 cores = 2") == "\u2068שרת1\u2069: 1 socket × 2 cores = 2"
-    assert rtl_isolated("a שרת ראשי, b") == "\u2068a שרת ראשי\u2069, b"
+    assert rtl_isolated("a שרת ראשי, b") == "a \u2068שרת ראשי\u2069, b"
     assert rtl_isolated("web1: 2 cores") == "web1: 2 cores"
+    # only the right-to-left words: a Latin word or a figure after them inside the isolate would be reordered
+    assert rtl_isolated("שרת 16 cores × 0.5 = 8") == "\u2068שרת\u2069 16 cores × 0.5 = 8"
+    assert rtl_isolated("db1, db2, שרת and 7 more") == "db1, db2, \u2068שרת\u2069 and 7 more"
+    assert rtl_isolated("יוסי uses Microsoft 365 Apps on 6 devices") == "\u2068יוסי\u2069 uses Microsoft 365 Apps on 6 devices"
 
 
 @settings(max_examples=500, deadline=None)
