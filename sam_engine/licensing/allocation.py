@@ -58,7 +58,22 @@ def _augment(start: int, need: int, covering: list[list[str]], users: dict[str, 
     quantity left (in the partition's preference order), else one that a partition served before holds
     while another of its entitlements has quantity left (it moves there), and so on. Served partitions keep
     what they have; a partition left short has no such path, and no later round opens one.
+
+    The paths of one step (the partition's own entitlements with quantity left) are taken first in one pass,
+    as the rounds would take them: a partition served by thousands of one-seat licences costs one pass over
+    them, not a search from the top of its list per seat.
     """
+    flow = flows[start]
+    for eid in covering[start]:
+        if need == 0:
+            return 0
+        have = left[eid]
+        take = need if have is None else min(need, have)
+        if take:
+            flow[eid] += take
+            need -= take
+            if have is not None:
+                left[eid] = have - take
     while need > 0:
         via: dict[str, int] = {}  # entitlement -> the partition it was reached from
         came: dict[int, str | None] = {start: None}  # partition -> the entitlement that reached it
