@@ -212,11 +212,15 @@ def load_fleet(st: Store, location: str, scan_id: str | None = None, as_of: dt.d
     # a later day than today (the licence terms of a date to come) ages nothing past today: no scan can
     # have been missed yet, and a fleet emptied by age would make a check on that date pass
     day = aged_on(day)
-    # a host never inventoried ages from the end of the newest run that tried it: one no run tries any
-    # more leaves like the others, one still tried every night stays and keeps saying it is never reached
-    tried = {i.scan_id: i.finished for i in st.scans()}
-    return replace(fleet, hosts=tuple(h for h in fleet.hosts
-                                      if not aged_out(h.collected_at or tried.get(h.scan_id), day, retire_days)))
+    # an inventory without its time (an optional spool field) ages from the end of the run that collected it;
+    # a host never inventoried from the end of the newest run that tried it: one no run tries any more leaves
+    # like the others, one still tried every night stays and keeps saying it is never reached
+    runs = {i.scan_id: i.finished for i in st.scans()} if any(not h.collected_at for h in fleet.hosts) else {}
+
+    def seen(h: HostScan) -> str | None:
+        return h.collected_at or runs.get(h.inventory_scan_id or h.scan_id)
+
+    return replace(fleet, hosts=tuple(h for h in fleet.hosts if not aged_out(seen(h), day, retire_days)))
 
 
 # --- conversions at the store boundary, shared by every backend -------------------------

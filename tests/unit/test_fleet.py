@@ -247,6 +247,20 @@ def test_a_host_never_inventoried_ages_out_from_the_last_run_that_tried_it(env):
         assert sorted(by_name(everyone)) == ["gone", "tried", "web1", "web2"]
 
 
+def test_an_inventory_without_its_time_ages_from_the_run_that_collected_it(env):
+    """collected_at is optional in a host file: the inventory then ages from its own run's end, not from the
+    later run that found the host unreachable and carried it."""
+    spool = write_spool(env, "r1", "2026-01-05T01:00:00Z", {"h1": host("h1")})
+    doc = json.loads((spool / "hosts" / "h1.json").read_text())
+    del doc["collected_at"]
+    (spool / "hosts" / "h1.json").write_text(json.dumps(doc))
+    pipeline.process_spool(spool, store=str(env / "db.json"), report_dir=env / "reports", installations=False)
+    ingest(env, "r2", "2026-06-01T01:00:00Z", {"h1": None})
+    with open_store(str(env / "db.json"), readonly=True) as st:
+        assert by_name(interface.load_fleet(st, "db.json", as_of=dt.date(2026, 6, 2), retire_days=90)) == {}
+        assert sorted(by_name(interface.load_fleet(st, "db.json", as_of=dt.date(2026, 3, 1), retire_days=90))) == ["h1"]
+
+
 def test_a_date_after_today_ages_nothing_out_past_today(env, capsys):
     """A check on a day to come counts that day's licence terms against today's fleet: no host leaves it
     by age beyond today, so the check cannot pass on an empty fleet."""
