@@ -181,11 +181,9 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
         known = rec.licence is not LicenceNeed.UNKNOWN
         publisher = rec.publisher or (None if known else inst.vendor)
         found = named.get((known, publisher, rec.product, rec.edition))
-        if found is None:
+        first = found is None
+        if first:
             found = named[(known, publisher, rec.product, rec.edition)] = product_group(known, publisher, rec)
-            add_notes(found[0], known, publisher, rec, found[1], found[3])
-        elif found[1] != found[0].key:  # a suite component: its notes depend on the group's notes so far
-            add_notes(found[0], known, publisher, rec, found[1], found[3])
         own, row = found[1], found[3]
         if own != found[0].key and own in other and any(e.entitlement_id in active and covers(e, own, rec, lines)[0]
                                                         for e in other[own][2]):
@@ -193,6 +191,8 @@ def group_installations(host_scans: Sequence[HostScan], recognise: Callable[[Ins
             if group is None:
                 group = groups[(True, own)] = ProductGroup(own, publisher, rec.product, row, placements=placements)
             return group, rec, _label(publisher, rec.product, row), rec.licence is LicenceNeed.REQUIRED
+        if first or own != found[0].key:  # a suite component: its notes depend on the group's notes so far
+            add_notes(found[0], known, publisher, rec, own, row)
         return found[0], rec, found[2], rec.licence is LicenceNeed.REQUIRED
 
     def product_group(known: bool, publisher: str | None,

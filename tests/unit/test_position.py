@@ -303,6 +303,15 @@ def test_a_components_named_user_licence_keeps_its_row_beside_a_device_suite(wor
                for n in word.notes) is word_on_p3
 
 
+def test_a_suite_row_says_components_are_counted_under_it_only_when_one_is():
+    """Word all under its own named-user licence, no Office installed: the suite's row (its licence, shelfware)
+    must not claim the components are counted under the suite."""
+    scans = [user_desktop("p1", "jdoe", "Microsoft Word"), user_desktop("p2", "bob", "Microsoft Word")]
+    pos = position(scans, [ent("W1", "Microsoft", "Word", "named_user", 2), office_suite("device")])
+    assert not [n for p in pos.products for n in p.notes if n.startswith("suite components are counted")]
+    assert by_product(pos, "Word").status is Status.COMPLIANT
+
+
 def test_suite_components_can_come_from_the_catalogue():
     ents = [ent("E1", "Microsoft", "Office", "device", 1, "Professional Plus")]
     suites = {("Microsoft", "Office"): ("Word", "Excel")}
