@@ -158,12 +158,24 @@ def kept_sources(host_scan: HostScan, origin: str, last_inventory: Callable[[str
     warnings = list(host_scan.warnings)
     for name, k in failed.items():
         warnings[k] += (f"; kept its {sum(i.source == name for i in kept)} packages of the last inventory, "
-                        f"{_of(last)}" if same else "; no earlier inventory to keep its packages from")
+                        f"{_read_on(last, name)}" if same else "; no earlier inventory to keep its packages from")
     installations = host_scan.installations
     if same:  # the fresh rows of a failed source, if a collector sent any, are not the list: replaced
         installations = Inventory.of([*(i for i in installations if i.source not in failed), *kept], table)
     problems = [Problem(f"{origin}: result", warnings[k], "warning") for k in failed.values()]
     return replace(host_scan, installations=installations, warnings=tuple(warnings), source_digest=None), problems
+
+
+_KEPT_ON = re.compile(r"; kept its \d+ packages of the last inventory, (of .+)$")
+
+
+def _read_on(last: HostScan, source: str) -> str:
+    """When the packages of ``source`` kept from ``last`` (a stored inventory) were read, for a message: the
+    date ``last`` gave them when it had kept them too (a database unreadable night after night), else its own."""
+    for w in last.warnings:
+        if (m := FAILED_SOURCE.match(w)) and m[1] == source and (on := _KEPT_ON.search(w)):
+            return on[1]
+    return _of(last)
 
 
 def _of(last: HostScan) -> str:

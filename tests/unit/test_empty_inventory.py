@@ -211,7 +211,7 @@ def test_a_source_that_failed_keeps_its_packages_from_the_last_inventory(env, ca
     pipeline.store_spool(linux_spool(env, "r3", "2026-12-01T01:00:00Z", {"rpm1": None}), store=str(env / "db.json"))
     rpm1 = fleet(env)["rpm1"]
     assert (rpm1.inventory_scan_id, len(rpm1.installations)) == ("r3", 4)
-    assert rpm1.warnings == (rpm_kept(2, "2026-11-30"),)
+    assert rpm1.warnings == (rpm_kept(2, "2026-11-29"),)  # the day they were read, not the last run's
     # rpm read again, one package removed meanwhile: stored as read
     pipeline.store_spool(linux_spool(env, "r4", "2026-12-02T01:00:00Z", {"rpm1": RPMS[:1]}), store=str(env / "db.json"))
     rpm1 = fleet(env)["rpm1"]
