@@ -43,7 +43,7 @@ printf '#fleetsam-cmd uname\n'; uname -s -r -m 2>/dev/null
 # Who uses the Mac: local accounts with their UIDs, the login history (bounded) and the clock,
 # which places last's year-less dates.
 _USERS = r'''printf '#fleetsam-cmd dscl\n'; dscl . -list /Users UniqueID
-printf '#fleetsam-cmd last\n'; last 2>/dev/null | head -n @MAX@
+printf '#fleetsam-cmd last\n'; LC_ALL=C last 2>/dev/null | head -n @MAX@
 printf '#fleetsam-cmd date\n'; date -u +%s
 '''
 MAX_LAST_LINES = 5000

@@ -591,3 +591,20 @@ def test_recorded_output_through_the_pipeline(tmp_path):
     with open(tmp_path / "reports" / "installations.csv", encoding="utf-8-sig", newline="") as handle:
         word = [r for r in csv.DictReader(handle) if r["name"] == "Microsoft Word"]
     assert [(p["version"], p["vendor"], p["source"]) for p in word] == [("16.84", "Microsoft Corporation", "macos-app")]
+
+
+def test_last_runs_in_the_c_locale_so_its_dates_read_in_any_locale(tmp_path):
+    """macOS ``last`` writes its dates in the user's locale ("lun 30 nov", day first); the collector asks for
+    the C locale, whose "Mon Nov 30" the engine reads. The command runs under bash against a ``last`` that
+    answers in French unless LC_ALL is C."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script(bin_dir, "dscl", "echo 'jdoe 501'\n")
+    script(bin_dir, "last", 'if [ "$LC_ALL" = C ]; then echo "jdoe  console  Mon Nov 30 09:12   still logged in"; '
+                            'else echo "jdoe  console  lun 30 nov 09:12   still logged in"; fi\n')
+    script(bin_dir, "date", "echo 1796200000\n")
+    command = action._USERS.replace("@MAX@", "10")
+    run = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30,
+                         env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "LC_ALL": "fr_FR.UTF-8"})
+    (user,) = macos_users({"rc": 0, "stdout": run.stdout})
+    assert (user.account, user.last_login is not None) == ("jdoe", True)
