@@ -32,7 +32,7 @@ description:
     range of /etc/login.defs, and the logins of wtmp and lastlog - for named-user
     licences. The engine decides which accounts are people.
   - A source that fails (its database cannot be read, its listing command exits with an error) is a
-    warning and C(status: failed) in C(sources); the module fails only when no source worked.
+    warning and a C(failed) status in C(sources); the module fails only when no source worked.
   - Changes nothing on the host but its own cache of apt origins, for the running system (not another
     I(root)) - C(/var/cache/fleetsam/apt-origins.json) as root, else C(~/.cache/fleetsam/apt-origins.json),
     mode 0600. It keeps what the apt lists say about the installed package names while the lists' names,
