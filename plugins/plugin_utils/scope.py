@@ -50,7 +50,7 @@ class RunScope:
         self._from_play_start = False
 
     def scans(self, dry):
-        return any(d == dry for _, d in self._scans)
+        return any(d == dry for targets, d in self._scans)
 
     def known(self, dry):
         """False when a scanning play's targets of that kind could not be read."""
