@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 GRACE_SECONDS = 10.0  # for ansible-playbook and its workers to end on SIGTERM
 GONE_SECONDS = 5.0  # for the killed processes to be gone
@@ -84,16 +85,41 @@ def running(tree: dict[int, int]) -> list[int]:
     return [pid for pid, start in tree.items() if (stat := _stat(pid)) and stat[1] == start and stat[2] != "Z"]
 
 
-def stop_playbook(pid: int | None, runner_thread: threading.Thread, cancel: threading.Event) -> None:
-    """Stop ansible-playbook (``pid``, None when it has not said yet) and everything it started, and
-    return once ansible-runner (``runner_thread``, cancelled through ``cancel``) has reaped it."""
-    tree = process_tree(pid) if pid else {}
-    if pid:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    runner_thread.join(GRACE_SECONDS)
+def spawned_playbook() -> int | None:
+    """The ansible-playbook this process spawned (ansible-runner's child), found in /proc: the stop does not
+    wait for its first job event, which a signal during the inventory's loading comes before."""
+    me = os.getpid()
+    for entry in Path("/proc").glob("[0-9]*"):
+        stat = _stat(int(entry.name))
+        if stat is not None and stat[0] == me:
+            try:
+                if b"ansible-playbook" in (entry / "cmdline").read_bytes():
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
+def stop_playbook(pid_of: Callable[[], int | None], runner_thread: threading.Thread, cancel: threading.Event) -> None:
+    """Stop ansible-playbook (``pid_of()``: its pid once its first job event said it, else None) and everything
+    it started, and return once ansible-runner (``runner_thread``, cancelled through ``cancel``) has reaped it.
+    Its process tree is read again while it stops, so a worker it starts meanwhile is known too."""
+    tree: dict[int, int] = {}
+    signalled = False
+    grace = time.monotonic() + GRACE_SECONDS
+    while runner_thread.is_alive() and time.monotonic() < grace:
+        pid = pid_of() or spawned_playbook()
+        if pid:
+            tree.update(process_tree(pid))
+            if not signalled:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                signalled = True
+        runner_thread.join(0.1)
+    if (pid := pid_of() or spawned_playbook()) is not None:
+        tree.update(process_tree(pid))
     cancel.set()  # ansible-runner SIGKILLs ansible-playbook's process group if it is still there
     own_group = os.getpgid(0)
     for left in running(tree):  # a worker that ignored SIGTERM: its process group (its ssh) with it

@@ -142,7 +142,7 @@ def _inert(text: str) -> str:
 
 
 def _run_playbook(args, playbook: Path, env: dict[str, str], work: Path, display: Display,
-                  warm: WarmUpThread) -> tuple[int, list[str]]:
+                  warm: WarmUpThread, stop: StopSignals) -> tuple[int, list[str]]:
     """Run the playbook through ansible-runner, showing progress, and start ``warm`` as ansible-runner
     starts ansible-playbook; ansible-playbook's exit status and its last lines of output (for a run
     that stored nothing)."""
@@ -165,19 +165,20 @@ def _run_playbook(args, playbook: Path, env: dict[str, str], work: Path, display
         if status.get("status") == "running":  # said just before ansible-runner spawns ansible-playbook
             warm.start()
 
-    with StopSignals() as stop:  # SIGTERM and Ctrl-C stop ansible-playbook before fleetsam ends
-        thread, runner = ansible_runner.run_async(
-            private_data_dir=str(work), project_dir=os.getcwd(), playbook=str(playbook),
-            inventory=args.inventory or None, limit=args.limit, cmdline=shlex.join(extra), forks=args.forks,
-            envvars=env, quiet=True, suppress_env_files=True, event_handler=on_event, status_handler=on_status,
-            cancel_callback=cancelled.is_set, settings={"suppress_output_file": True})
-        while thread.is_alive() and not stop.signal_name:
-            display.show(tally.counts(), [_inert(m) for m in tally.messages()])
-            thread.join(REDRAW_SECONDS if display.bar else 1.0)
-        display.finish(tally.counts(), [_inert(m) for m in tally.messages()])
-        if stop.signal_name:
-            stop_playbook(playbook_pid[0] if playbook_pid else None, thread, cancelled)
-            raise ScanStopped(stop.signal_name)
+    if stop.signal_name:  # before ansible-playbook was started: nothing to stop
+        raise ScanStopped(stop.signal_name)
+    thread, runner = ansible_runner.run_async(
+        private_data_dir=str(work), project_dir=os.getcwd(), playbook=str(playbook),
+        inventory=args.inventory or None, limit=args.limit, cmdline=shlex.join(extra), forks=args.forks,
+        envvars=env, quiet=True, suppress_env_files=True, event_handler=on_event, status_handler=on_status,
+        cancel_callback=cancelled.is_set, settings={"suppress_output_file": True})
+    while thread.is_alive() and not stop.signal_name:
+        display.show(tally.counts(), [_inert(m) for m in tally.messages()])
+        thread.join(REDRAW_SECONDS if display.bar else 1.0)
+    display.finish(tally.counts(), [_inert(m) for m in tally.messages()])
+    if stop.signal_name:
+        stop_playbook(lambda: playbook_pid[0] if playbook_pid else None, thread, cancelled)
+        raise ScanStopped(stop.signal_name)
     return (runner.rc if runner.rc is not None else 1), [_inert(t) for t in tail]
 
 
@@ -201,19 +202,22 @@ def cmd_scan(args: argparse.Namespace) -> int:
     spool_dir.mkdir(parents=True, exist_ok=True)
     bar = {"bar": True, "lines": False}.get(args.progress, sys.stdout.isatty() and os.environ.get("TERM") != "dumb")
     display = Display(sys.stdout, bar, shutil.get_terminal_size().columns, LINE_SECONDS)
-    parent = Path(tempfile.mkdtemp(prefix=".scan-", dir=spool_dir))
-    work = Path(tempfile.mkdtemp(prefix="fleetsam-runner-"))  # ansible-runner's private data: 0700, removed
-    warm = WarmUpThread(args.store)  # this process only waits on ansible-runner meanwhile
-    try:
-        rc, tail = _run_playbook(args, playbook, runner_env(collections, parent), work, display, warm)
-        spool = _the_spool(parent, spool_dir)
-    except (ScanStopped, KeyboardInterrupt) as exc:  # KeyboardInterrupt: Ctrl-C while no ansible-playbook runs
-        name = exc.signal_name if isinstance(exc, ScanStopped) else "SIGINT"
-        raise BadInput(f"interrupted by {name}: the scan was stopped, ansible-playbook with it; nothing stored, "
-                       "its partial spool and private files removed") from None
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(parent, ignore_errors=True)
+    # SIGTERM and Ctrl-C are noted from before the folders exist, so a stop at any moment removes them and
+    # stops ansible-playbook before fleetsam ends
+    with StopSignals() as stop:
+        parent = Path(tempfile.mkdtemp(prefix=".scan-", dir=spool_dir))
+        work = Path(tempfile.mkdtemp(prefix="fleetsam-runner-"))  # ansible-runner's private data: 0700, removed
+        warm = WarmUpThread(args.store)  # this process only waits on ansible-runner meanwhile
+        try:
+            rc, tail = _run_playbook(args, playbook, runner_env(collections, parent), work, display, warm, stop)
+            spool = _the_spool(parent, spool_dir)
+        except (ScanStopped, KeyboardInterrupt) as exc:  # KeyboardInterrupt: Ctrl-C while no ansible-playbook runs
+            name = exc.signal_name if isinstance(exc, ScanStopped) else "SIGINT"
+            raise BadInput(f"interrupted by {name}: the scan was stopped, ansible-playbook with it; nothing stored, "
+                           "its partial spool and private files removed") from None
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(parent, ignore_errors=True)
     dry = [line for line in tail if line.startswith(CHECK_MODE_LINE)] if args.check else []
     if spool is None and dry:  # the callback's closing line: the hosts read, nothing stored
         print(dry[-1].removeprefix("fleetsam: "))

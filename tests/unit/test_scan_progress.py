@@ -284,7 +284,7 @@ def test_a_worker_that_outlives_sigterm_is_killed_before_the_stop_returns(monkey
     runner_thread.start()
     cancel = threading.Event()
     try:
-        playbook_stop.stop_playbook(playbook.pid, runner_thread, cancel)
+        playbook_stop.stop_playbook(lambda: playbook.pid, runner_thread, cancel)
         assert live_tree(worker) == {} and live_tree(playbook.pid) == {}
         assert cancel.is_set() and not runner_thread.is_alive()
     finally:
@@ -292,3 +292,49 @@ def test_a_worker_that_outlives_sigterm_is_killed_before_the_stop_returns(monkey
             if live_tree(pid):
                 os.kill(pid, signal.SIGKILL)
         runner_thread.join()
+
+
+def _running_with(marker: str) -> list[str]:
+    """The command lines of the running processes that hold ``marker``."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in cmd and state != "Z":
+            found.append(cmd)
+    return found
+
+
+def test_a_scan_stopped_before_ansible_playbook_said_its_pid_leaves_no_worker(tmp_path):
+    """SIGTERM while ansible-playbook still loads its inventory (no job event yet, so no pid from one): it is
+    found among fleetsam's children and stopped then, so no worker it would start later outlives the scan."""
+    marker = "61.734"  # the sleep of a worker's slow interpreter: what an orphaned worker would still run
+    slowpy = tmp_path / "slowpy"
+    slowpy.write_text(f"#!/bin/sh\nsleep {marker}\nexec {sys.executable} \"$@\"\n")
+    slowpy.chmod(0o755)
+    inventory = tmp_path / "inv.sh"
+    inventory.write_text("#!/bin/sh\nsleep 4\necho '" + json.dumps(
+        {"all": {"hosts": ["slow"], "vars": {"ansible_connection": "local", "ansible_python_interpreter": str(slowpy)}},
+         "_meta": {"hostvars": {}}}) + "'\n")
+    inventory.chmod(0o755)
+    (tmp_path / "tmp").mkdir()
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path / "tmp"),
+           "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp")}
+    scan = subprocess.Popen([str(Path(sys.executable).parent / "fleetsam"), "--store", str(tmp_path / "db.json"), "scan",
+                             "-i", str(inventory), "--progress", "lines"], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.5)
+        scan.send_signal(signal.SIGTERM)
+        out, err = scan.communicate(timeout=60)
+        assert scan.returncode == 2 and "interrupted by SIGTERM" in err, out + err
+        time.sleep(6)  # past the inventory's sleep: a playbook left running would have started its worker by now
+        assert _running_with(marker) == [] and _running_with(str(inventory)) == []
+        assert list((tmp_path / "tmp").glob("fleetsam-runner-*")) == []
+    finally:
+        scan.kill()
+        scan.wait()
+        subprocess.run(["pkill", "-KILL", "-f", marker], check=False)
