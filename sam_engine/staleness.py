@@ -22,6 +22,11 @@ from collections.abc import Iterable
 from sam_engine.model import HostScan, utc_time
 
 
+def never_inventoried(hs: HostScan) -> bool:
+    """A host no run ever took an inventory of (tried, never reached)."""
+    return hs.stale and not hs.collected_at
+
+
 def aged_on(day: dt.date) -> dt.date:
     """The day a fleet is aged on for ``day``: ``day`` itself, or today when ``day`` is still to come."""
     return min(day, dt.date.today())
@@ -58,14 +63,14 @@ class Staleness:
     def reasons(self, hs: HostScan) -> list[str]:
         """What its status does not say of why the host is stale, for one line (``fleetsam hosts``): never
         inventoried, and how old an out-of-date inventory is (an unreachable host's kept one may be fresh)."""
-        out = ["never inventoried"] if hs.stale and not hs.collected_at else []
+        out = ["never inventoried"] if never_inventoried(hs) else []
         return out + ([f"{self.age(hs)} d old"] if self.out_of_date(hs) else [])
 
     def counted(self, hosts: Iterable[HostScan]) -> str:
         """How many of ``hosts`` are stale for each reason (the report's tile, ``check``'s warning)."""
         hosts = list(hosts)
         kept = sum(1 for h in hosts if h.stale and h.collected_at)
-        never = sum(1 for h in hosts if h.stale and not h.collected_at)
+        never = sum(1 for h in hosts if never_inventoried(h))
         old = sum(1 for h in hosts if self.out_of_date(h))
         parts = [f"{kept:,} not reached when last targeted (last inventory kept)" if kept else "",
                  f"{never:,} never inventoried" if never else "",

@@ -120,6 +120,7 @@ def _fail(message: str) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from sam_engine.findings.detect import compute_findings
     from sam_engine.findings.fleet_warnings import all_stale, no_host
+    from sam_engine.staleness import never_inventoried
     from sam_engine.findings.notify import track
     from sam_engine.findings.notify_config import load_notify_config
     from sam_engine.findings.policy import load_policy, policy_path
@@ -144,6 +145,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         scan = load_fleet(store, args.store, as_of=as_of if args.as_of else None, retire_days=policy.retire_days)
         empty = None if scan.hosts else no_host(store, args.store, scan, as_of if args.as_of else None,
                                                   policy.retire_days)
+        if empty is None and all(never_inventoried(h) for h in scan.hosts):  # a check of nothing would pass
+            empty = all_stale(scan, as_of, policy.stale_days)[0]  # the report's warning: "none was ever inventoried"
         stored, states = store.entitlements(), {d["id"]: d for d in store.finding_states()}
     ctx = load_context(LicenceSettings.from_env(licences=args.licences), as_of, stored,
                        memory=RecognitionCache.beside(args.store))  # read, never written: a reader

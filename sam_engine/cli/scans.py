@@ -64,7 +64,14 @@ def _date(text: str | None) -> dt.date | None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from sam_engine import pipeline
+    from sam_engine.findings.policy import load_policy, policy_path
+    from sam_engine.located_yaml import ConfigError
 
+    try:  # a policy named but unreadable is a fault, as for check: not a report under the defaults
+        load_policy(policy_path(args.policy))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return ExitCode.BAD_INPUT
     summary = pipeline.render_stored(args.store, args.report_dir, args.scan, as_of=_date(args.as_of),
                                      installations=installations_csv(args), policy=args.policy)
     for problem in summary.problems:

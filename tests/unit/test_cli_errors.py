@@ -308,3 +308,11 @@ def test_report_computes_the_findings_under_the_policy_check_uses_and_names_it(s
     options = [next(a for a in subcommands[name]._actions if "--policy" in a.option_strings)
                for name in ("report", "check", "ingest", "scan")]
     assert len({(a.dest, a.default, a.help) for a in options}) == 1
+
+
+def test_report_with_an_unreadable_policy_is_a_fault_not_a_report_under_the_defaults(tmp_path, capsys):
+    """As for check: a policy named but unreadable exits 2 before any report is written."""
+    bad = tmp_path / "nothere.yml"
+    assert main(["--store", str(tmp_path / "db.json"), "report", "--policy", str(bad),
+                 "--report-dir", str(tmp_path / "r")]) == 2
+    assert "nothere.yml" in capsys.readouterr().err and not (tmp_path / "r").exists()
