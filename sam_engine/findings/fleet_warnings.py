@@ -41,6 +41,6 @@ def all_stale(fleet: Scan, day: dt.date, stale_days: int) -> tuple[str, ...]:
         return ()
     newest = max((hs.collected_at[:10] for hs in fleet.hosts if hs.collected_at), default=None)
     return (f"every host of the fleet ({len(fleet.hosts)}) is stale ({rule.counted(fleet.hosts)})"
-            + (f", the newest inventory on {one_line(newest)}; the check judged their last inventories"
+            + (f", the newest inventory on {one_line(newest)}; the findings judged their last inventories"
                if newest else "; none was ever inventoried, so nothing was measured")
             + ": run a scan",)

@@ -318,8 +318,9 @@ def _headline(model: dict[str, Any]) -> list[str]:
     rate = "-" if s["compliance_rate"] is None else f"{s['compliance_rate'] * 100:.1f}%"
     money = " + ".join(m["display"] for m in s["money_at_risk"]) or "0"
     unused = " + ".join(m["display"] for m in s.get("unused_spend") or ()) or "0"
-    verdict = ("**{} product(s) short of licences**".format(s["products_non_compliant"])
-               if s["products_non_compliant"] else "**No product is short of licences**")
+    verdict = ("**Nothing measured: no host of the fleet has an inventory**"  # no host, or none inventoried
+               if s["hosts_never_inventoried"] == s["hosts"] else "**{} product(s) short of licences**".format(
+                   s["products_non_compliant"]) if s["products_non_compliant"] else "**No product is short of licences**")
     policy = f" · policy {md_code(model['policy'])}" if model.get("policy") else ""
     return [
         f"# fleetsam: licence position of scan {md_code(model['scan']['scan_id'])}",

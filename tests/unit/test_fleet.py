@@ -392,7 +392,7 @@ def test_the_tile_hosts_findings_and_check_agree_on_a_fleet_inventoried_14_days_
     stale = sorted(f["title"] for f in model["findings"] if f["type"] == "stale-host" and f["state"] != "resolved")
     assert stale == [f"web{n}: not seen for 14 days" for n in range(3)]
     assert {r["status"] for r in rows.values()} == {"ok (stale: 14 d old)"} and all(r["stale"] for r in rows.values())
-    note = (f"every host of the fleet (3) is stale ({why}), the newest inventory on {then}; the check judged their "
+    note = (f"every host of the fleet (3) is stale ({why}), the newest inventory on {then}; the findings judged their "
             "last inventories: run a scan")
     assert f"fleetsam check: warning: {note}\n" in said and model["warnings"] == [note]
     assert all(f"web{n}: not seen for 14 days" in said for n in range(3))

@@ -295,7 +295,7 @@ def test_check_of_a_fleet_every_host_aged_out_of_exits_2_as_a_store_without_scan
 def test_check_says_when_every_host_of_the_fleet_is_stale(fleet_store, capsys, tmp_path):
     store = fleet_store({"web1": Host(("web",), (BASH,)), "web2": Host(("web",), (BASH,))})
     note = ("every host of the fleet (2) is stale (2 last inventoried 7 days or more before 2026-07-10), the newest "
-            "inventory on 2026-06-30; the check judged their last inventories: run a scan")
+            "inventory on 2026-06-30; the findings judged their last inventories: run a scan")
     assert check(store, "--as-of", "2026-07-10") == 0  # stale-host findings are not in fail_on
     assert f"fleetsam check: warning: {note}\nfleetsam check: no violations (2 other findings)" in capsys.readouterr().out
     assert check(store, "--as-of", "2026-07-10", "--format", "markdown") == 0

@@ -217,6 +217,9 @@ def test_a_fleet_nothing_was_measured_on_is_not_reported_compliant(tmp_path, mon
     compliance = tiles["compliance"]
     assert (compliance["value"], compliance["unit"], compliance["tone"]) == ("-", "", "warn")
     assert compliance["detail"] == "no host inventoried: nothing was measured"
+    summary_md = (tmp_path / "r" / "summary.md").read_text(encoding="utf-8")
+    assert "**Nothing measured: no host of the fleet has an inventory**" in summary_md
+    assert "No product is short of licences" not in summary_md
     assert tiles["hosts"]["tone"] == "warn"
     assert (s["hosts_stale"], s["hosts_never_inventoried"]) == (len(hosts), len(hosts))
     assert tiles["stale"]["detail"] == ("2 never inventoried" if hosts else "none not reached when last targeted or "
