@@ -97,13 +97,17 @@ def cmd_scans(args: argparse.Namespace) -> int:
 def cmd_hosts(args: argparse.Namespace) -> int:
     if args.hosts_command == "retire":
         return cmd_hosts_retire(args)
-    from sam_engine.findings import notify
-    from sam_engine.findings.policy import policy_or_default
+    from sam_engine.findings.policy import load_policy, policy_path
     from sam_engine.ingest.host_scans import FAILED_SOURCE
+    from sam_engine.located_yaml import ConfigError
     from sam_engine.staleness import Staleness
     from sam_engine.store import interface
 
-    policy = policy_or_default(notify.AlertSettings.from_env().policy)
+    try:  # the policy check and report use: its stale_days and retire_days decide which hosts are stale
+        policy = load_policy(policy_path(args.policy))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return ExitCode.BAD_INPUT
     as_of = _date(args.as_of)
     with open_store(args.store, create=False, readonly=True) as st:
         scan = interface.load_fleet(st, args.store, args.scan, as_of, policy.retire_days)
@@ -211,6 +215,7 @@ def register(subparsers) -> None:
     p.add_argument("--scan", help="the fleet as it stood right after this scan (default: the latest)")
     p.add_argument("--as-of", help="the fleet as it stood at the end of this day, YYYY-MM-DD")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    add_policy_option(p)
     p.set_defaults(func=cmd_hosts, hosts_command=None)
     retire = p.add_subparsers(dest="hosts_command", metavar="retire").add_parser(
         "retire", help="take decommissioned hosts out of the position (history stays)",

@@ -316,3 +316,10 @@ def test_report_with_an_unreadable_policy_is_a_fault_not_a_report_under_the_defa
     assert main(["--store", str(tmp_path / "db.json"), "report", "--policy", str(bad),
                  "--report-dir", str(tmp_path / "r")]) == 2
     assert "nothere.yml" in capsys.readouterr().err and not (tmp_path / "r").exists()
+
+
+def test_hosts_takes_the_policy_check_and_report_take(tmp_path, capsys):
+    """fleetsam hosts --policy: the policy's stale_days decide which hosts are stale; an unreadable one exits 2."""
+    bad = tmp_path / "nothere.yml"
+    assert main(["--store", str(tmp_path / "db.json"), "hosts", "--policy", str(bad)]) == 2
+    assert "nothere.yml" in capsys.readouterr().err

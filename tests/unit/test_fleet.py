@@ -285,6 +285,10 @@ def test_hosts_says_how_old_an_inventory_is_past_the_stale_threshold(env, capsys
     assert rows["new"]["status"] == "ok" and rows["new"]["age_days"] == 0 and not rows["new"]["stale"]
     assert rows["gone"]["status"] == "unreachable (stale: never inventoried)" and rows["gone"]["age_days"] is None
     assert rows["old"]["stale"] and rows["gone"]["stale"]
+    (env / "p60.yml").write_text("thresholds:\n  stale_days: 60\n")  # the policy check and report would use
+    assert main(["--store", str(env / "db.json"), "hosts", "--as-of", "2026-06-01", "--format", "json",
+                 "--policy", str(env / "p60.yml")]) == 0
+    assert {r["host"]: r["stale"] for r in json.loads(capsys.readouterr().out)}["old"] is False
 
 
 def test_findings_of_hosts_out_of_scope_are_not_resolved(env):
