@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Container, Sequence
 
-from sam_engine.licensing.hardware_counts import plural
+from sam_engine.licensing.hardware_counts import plural, some_of
 from sam_engine.licensing.metric_rules import norm
 from sam_engine.licensing.placements import SHIFT, host_indexes
 from sam_engine.model import Entitlement, Recognition
@@ -125,15 +125,20 @@ def fold_editionless(groups: Sequence[ProductGroup]) -> None:
         for sibling in siblings:
             for h in set(host_indexes(sibling.packed)):
                 covered.setdefault(h, sibling.edition or "")
-        host_of = {k: g.packed[k] >> SHIFT for k in g.required_at}  # required installation -> host index
-        folded_at = [k for k, h in host_of.items() if h in covered]
+        folded_at, hosts = take_required(g, covered)
         if not folded_at:
             continue
-        folded = len(folded_at)
-        hosts = sorted({g.placements.host_scans[host_of[k]].inventory_name for k in folded_at}, key=str.casefold)
-        names = sorted({covered[host_of[k]] for k in folded_at})
-        g.required_at = array("Q", (k for k, h in host_of.items() if h not in covered))
-        g.folded, g.folded_into = folded, tuple(names)
-        shown = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
-        g.notes.append(f"{plural(folded, 'installation')} on {shown}: counted under the {' / '.join(names)} edition found on the "
-                       f"same host, not again here")
+        names = sorted({covered[g.packed[k] >> SHIFT] for k in folded_at})
+        g.folded, g.folded_into = len(folded_at), tuple(names)
+        g.notes.append(f"{plural(len(folded_at), 'installation')} on {some_of(hosts, 10)}: counted under the "
+                       f"{' / '.join(names)} edition found on the same host, not again here")
+
+
+def take_required(g: ProductGroup, hosts: Container[int]) -> tuple[list[int], list[str]]:
+    """Take ``g``'s required installations on ``hosts`` (host indexes) out of what it counts: counted under
+    another row on the same host (an edition's, a suite's). Their places in ``g.packed`` and the names of
+    their hosts, in name order."""
+    at = [k for k in g.required_at if g.packed[k] >> SHIFT in hosts]
+    if at:
+        g.required_at = array("Q", (k for k in g.required_at if g.packed[k] >> SHIFT not in hosts))
+    return at, sorted({g.placements.host_scans[g.packed[k] >> SHIFT].inventory_name for k in at}, key=str.casefold)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 from sam_engine.model import Hardware
 
@@ -45,6 +45,11 @@ class HostCount(NamedTuple):
 def plural(n: int, word: str, words: str | None = None) -> str:
     """``1 core``, ``0 cores``, ``2 cores``; ``words`` for an irregular plural."""
     return f"{n} {word}" if n == 1 else f"{n} {words or word + 's'}"
+
+
+def some_of(names: Sequence[str], shown: int) -> str:
+    """The first ``shown`` names, then how many more: ``pc1, pc2 and 3 more``."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def topology(hw: Hardware) -> tuple[int, int, list[str]]:

@@ -39,7 +39,7 @@ from decimal import Decimal
 from typing import Sequence
 
 from sam_engine.licensing.metric_rules import MetricParams
-from sam_engine.licensing.hardware_counts import cores_with_minimums, plural, processors, topology
+from sam_engine.licensing.hardware_counts import cores_with_minimums, plural, processors, some_of, topology
 from sam_engine.licensing.metrics import (Deployment, MetricContext, MetricResult, TraceLine, _total, measure,
                                        per_named_user)
 from sam_engine.licensing.versions import normalise_version
@@ -232,10 +232,8 @@ def measure_hosts(metric: str, deployments: Sequence[Deployment], params: Metric
     rule = "soft partitioning" if params.host_scope == "cluster" else "per-host licensing"
     notes = list(notes)
     if unplaced:
-        named = ", ".join(unplaced[:NAMED_VMS]) + (f" and {len(unplaced) - NAMED_VMS} more"
-                                                   if len(unplaced) > NAMED_VMS else "")
-        notes.append(f"{rule}: host unknown for {named}, count may be understated: counted per VM; "
-                     f"scan their hypervisors to count the physical servers")
+        notes.append(f"{rule}: host unknown for {some_of(unplaced, NAMED_VMS)}, count may be understated: "
+                     "counted per VM; scan their hypervisors to count the physical servers")
     if len(rest) == len(deployments):  # nothing on a known server: exactly the per-host count
         result = measure(metric, rest, params, ctx)
         return replace(result, notes=(*result.notes, *notes), unplaced=unplaced, host_rule=rule)

@@ -38,6 +38,7 @@ from sam_engine.licensing.allocation import least_shortfall
 from sam_engine.licensing.coverage import TermState, covers
 from sam_engine.licensing.dedup import dedup_per_installation
 from sam_engine.licensing.editions import NO_LINES, EditionLines, every_edition
+from sam_engine.licensing.hardware_counts import some_of
 from sam_engine.licensing.host_metrics import assurance_text, measure_partition, per_vm_assurance
 from sam_engine.licensing.metric_rules import MetricParams, MetricRules
 from sam_engine.licensing.metrics import Deployment, MetricContext, MetricResult, TraceLine
@@ -283,11 +284,6 @@ EACH_NOT = ("counted once in each coverage group of their hosts (a licence from 
             "counting them once under {}, which covers every host they use it on")
 
 
-def _names(people: Sequence[str]) -> str:
-    shown = ", ".join(people[:PEOPLE_SHOWN])
-    return shown + (f" and {len(people) - PEOPLE_SHOWN} more" if len(people) > PEOPLE_SHOWN else "")
-
-
 def _without(d: Deployment, folded: set[str], people: People, keep: bool) -> Deployment:
     """``d`` with only (``keep``) or without the human accounts of the ``folded`` people."""
     users = tuple(u for u in d.users or ()
@@ -331,7 +327,8 @@ def one_group_per_person(parts: Sequence[tuple[Cover, list[Deployment]]], params
             said.setdefault((home, ONCE_ADDED), []).append(who)
 
     def why(key: Cover, own: bool) -> tuple[TraceLine, ...]:
-        return tuple(TraceLine(f"{_names(names)}: {text}", tuple(dict.fromkeys(h for n in names for h in on[n])))
+        return tuple(TraceLine(f"{some_of(names, PEOPLE_SHOWN)}: {text}",
+                               tuple(dict.fromkeys(h for n in names for h in on[n])))
                      for (k, text), names in said.items() if k == key and (text == ONCE_ADDED) != own)
 
     out: list[Part] = [(key, [_without(d, gone[key], people, False) for d in ds] if key in gone else ds,

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from sam_engine.licensing.hardware_counts import some_of
 from sam_engine.located_yaml import YamlFile
 from sam_engine.model import HostUser, Problem
 from sam_engine.platforms.users import HUMAN
@@ -79,8 +80,7 @@ class Counted:
                 f"{window}; {people.origin})")
         if self.left_out:
             text += f"; not counted: {', '.join(self.left_out)}"
-        shown = ", ".join(self.people[:PEOPLE_SHOWN]) + (f" and {n - PEOPLE_SHOWN} more" if n > PEOPLE_SHOWN else "")
-        return f"{text}: {shown or 'nobody'} = {n}"
+        return f"{text}: {some_of(self.people, PEOPLE_SHOWN) or 'nobody'} = {n}"
 
     def unknown_rule(self, without: list[str], known_hosts: int) -> str:
         """The trace line of a count that cannot be made: hosts ``without`` user data, none invented."""

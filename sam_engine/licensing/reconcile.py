@@ -32,7 +32,9 @@ from itertools import compress
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from sam_engine.licensing.coverage import ProductKey, TermState, covers, ent_key, matches_product, suite_owners
-from sam_engine.licensing.editions import NO_LINES, EditionLines, editionless_notes, every_edition, product_key
+from sam_engine.licensing.editions import (NO_LINES, EditionLines, editionless_notes, every_edition, product_key,
+                                          take_required)
+from sam_engine.licensing.hardware_counts import some_of
 from sam_engine.licensing.metric_rules import norm
 from sam_engine.licensing.metrics import MetricResult, TraceLine
 from sam_engine.ingest.inventory import RowTable
@@ -323,13 +325,8 @@ def _component_row(group: ProductGroup, suite_key: ProductKey, metrics: list[str
                        f"the others under the suite")
     if suite is None or not len(group.required_at):
         return
-    hosts = set(host_indexes(suite.packed))
-    at = [k for k in group.required_at if group.packed[k] >> SHIFT in hosts]
-    if not at:
-        return
-    group.required_at = array("Q", (k for k in group.required_at if group.packed[k] >> SHIFT not in hosts))
-    group.folded = len(at)
-    names = sorted({group.placements.host_scans[group.packed[k] >> SHIFT].inventory_name for k in at},
-                   key=str.casefold)
-    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-    group.notes.append(f"{count_text(len(at))} on {shown}: counted under {name} on the same host, not again here")
+    at, names = take_required(group, set(host_indexes(suite.packed)))
+    if at:
+        group.folded = len(at)
+        group.notes.append(f"{count_text(len(at))} on {some_of(names, 10)}: counted under {name} on the same host, "
+                           "not again here")
