@@ -108,13 +108,9 @@ def test_808_packages_down_to_1_is_a_change_stored_as_collected(env, capsys):
     assert diff(env, capsys)["summary"]["installs_removed"] == 808
 
 
-def test_the_callback_layout_and_the_parallel_ingest_apply_the_same_rule(tmp_path, monkeypatch):
-    db = str(tmp_path / "db.json")
-    store_run(tmp_path / "a", db, "r1", {"web1": Host(packages=MANY), "web2": Host(packages=MANY),
-                                         "web3": Host()}, when="2026-11-29T01:00:00Z")
-    spool = write_run(tmp_path / "b", "r2", {"web1": Host(packages=()), "web2": Host(packages=(BASH,)),
-                                             "web3": Host(), "new1": Host(packages=())},
-                      when="2026-11-30T01:00:00Z")
+def read_serially_and_by_workers(db: str, spool, monkeypatch):
+    """The spool read against the store ``db`` in this process, then by two worker processes: the same scan and
+    problems both ways (asserted); the scan and its problems."""
     with open_store(db, readonly=True) as st:
         serial, problems = host_scans.build_scan(ingest.read_spool(spool)[0], st.last_inventory,
                                                  last_source=st.last_source)
@@ -124,6 +120,17 @@ def test_the_callback_layout_and_the_parallel_ingest_apply_the_same_rule(tmp_pat
         scan, problems_parallel = parallel.build_scan_from_spool(spool, st.last_inventory, workers=2,
                                                                  last_source=st.last_source)
     assert scan == serial and list(map(str, problems_parallel)) == list(map(str, problems))
+    return scan, problems
+
+
+def test_the_callback_layout_and_the_parallel_ingest_apply_the_same_rule(tmp_path, monkeypatch):
+    db = str(tmp_path / "db.json")
+    store_run(tmp_path / "a", db, "r1", {"web1": Host(packages=MANY), "web2": Host(packages=MANY),
+                                         "web3": Host()}, when="2026-11-29T01:00:00Z")
+    spool = write_run(tmp_path / "b", "r2", {"web1": Host(packages=()), "web2": Host(packages=(BASH,)),
+                                             "web3": Host(), "new1": Host(packages=())},
+                      when="2026-11-30T01:00:00Z")
+    scan, problems = read_serially_and_by_workers(db, spool, monkeypatch)
     hosts = {h.inventory_name: h for h in scan.hosts}
     assert (hosts["web1"].status, hosts["web1"].inventory_scan_id, len(hosts["web1"].installations)) == \
            (HostStatus.FAILED, "r1", 808)
@@ -235,15 +242,7 @@ def test_the_parallel_ingest_keeps_a_failed_source_as_the_serial_one_does(tmp_pa
     pipeline.store_spool(linux_spool(tmp_path / "a", "r1", "2026-11-29T01:00:00Z", {"rpm1": RPMS, "rpm2": RPMS}),
                          store=db)
     spool = linux_spool(tmp_path / "b", "r2", "2026-11-30T01:00:00Z", {"rpm1": None, "rpm2": RPMS, "new1": None})
-    with open_store(db, readonly=True) as st:
-        serial, problems = host_scans.build_scan(ingest.read_spool(spool)[0], st.last_inventory,
-                                                 last_source=st.last_source)
-        monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
-        monkeypatch.setattr(parallel, "CHUNK_FILES", 1)
-        monkeypatch.setattr(host_scans, "build_scan", lambda *a, **kw: pytest.fail("read in-process, not by workers"))
-        scan, problems_parallel = parallel.build_scan_from_spool(spool, st.last_inventory, workers=2,
-                                                                 last_source=st.last_source)
-    assert scan == serial and list(map(str, problems_parallel)) == list(map(str, problems))
+    scan, problems = read_serially_and_by_workers(db, spool, monkeypatch)
     hosts = {h.inventory_name: h for h in scan.hosts}
     assert (len(hosts["rpm1"].installations), hosts["rpm1"].warnings) == (4, (rpm_kept(2, "2026-11-29"),))
     assert (len(hosts["rpm2"].installations), hosts["rpm2"].warnings) == (4, ())

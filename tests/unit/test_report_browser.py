@@ -245,15 +245,16 @@ DRAWN_REVERSED = """() => [...document.querySelectorAll('li, td, button')]
     })"""
 
 
-def test_a_bidi_override_in_a_host_name_reorders_nothing(chromium, tmp_path):
-    """A host named with U+202E running Oracle: in the report and the audit pack's position page every text
-    naming it is drawn in the order it is written (the override shown as U+FFFD), arithmetic included."""
+def drawn_on_oracle_pages(chromium, tmp_path, host, search, script, *args):
+    """A host named ``host`` running Oracle, reported and packed: what ``script`` (given ``args``) measures on the
+    audit pack's position page, then in the report's drill-down to the host (found by ``search``), and the
+    report page's problems."""
     from sam_engine import pipeline
     from sam_engine.auditpack import pack as auditpack
 
     conf = report_fleet.settings(tmp_path)
     spool = report_fleet.write_spool(tmp_path, "s1", "2026-06-29T01:00:00Z", {
-        BIDI_HOST: report_fleet.linux(BIDI_HOST, [*report_fleet.BASE, report_fleet.ORACLE], sockets=1, cores=2)})
+        host: report_fleet.linux(host, [*report_fleet.BASE, report_fleet.ORACLE], sockets=1, cores=2)})
     store = str(tmp_path / "store.json")
     pipeline.process_spool(spool, store=store, report_dir=tmp_path / "reports", settings=conf, as_of=report_fleet.AS_OF)
     pack, _, _ = auditpack.create(store, "oracle", tmp_path / "oracle.zip", settings=conf, as_of=report_fleet.AS_OF)
@@ -261,17 +262,27 @@ def test_a_bidi_override_in_a_host_name_reorders_nothing(chromium, tmp_path):
         (tmp_path / "position.html").write_bytes(zf.read("position.html"))
     page = chromium.new_page()
     page.goto((tmp_path / "position.html").as_uri(), wait_until="load")
-    drawn = dict(page.evaluate(DRAWN_REVERSED))
-    assert "h4bidi\ufffdexe.txt: 1 socket × 2 cores = 2 cores × 0.5 (Intel x86) = 1" in drawn
+    in_pack = dict(page.evaluate(script, *args))
+    page.close()
     page, log = open_report(chromium, tmp_path / "reports" / "index.html")
     page.click("#position-table button.drill")  # Oracle's drill-down: its host rows
-    page.fill("#hosts-filter", "h4bidi")
+    page.fill("#hosts-filter", search)
     page.locator("#hosts-table button.drill").click()
-    drawn.update(page.evaluate(DRAWN_REVERSED))
+    in_report = dict(page.evaluate(script, *args))
+    problems = log.problems()
+    page.close()
+    return in_pack, in_report, problems
+
+
+def test_a_bidi_override_in_a_host_name_reorders_nothing(chromium, tmp_path):
+    """A host named with U+202E running Oracle: in the report and the audit pack's position page every text
+    naming it is drawn in the order it is written (the override shown as U+FFFD), arithmetic included."""
+    in_pack, in_report, problems = drawn_on_oracle_pages(chromium, tmp_path, BIDI_HOST, "h4bidi", DRAWN_REVERSED)
+    assert "h4bidi\ufffdexe.txt: 1 socket × 2 cores = 2 cores × 0.5 (Intel x86) = 1" in in_pack
+    drawn = {**in_pack, **in_report}
     assert {text for text, reversed_ in drawn.items() if reversed_} == set()
     assert "h4bidi\ufffdexe.txt" in drawn and not any("\u202e" in text for text in drawn)
-    assert log.problems() == []
-    page.close()
+    assert problems == []
 
 
 RTL_HOST = "שרת1"  # a host named in Hebrew: drawn right to left itself, the figures after it left to right
@@ -297,29 +308,10 @@ DRAWN_AFTER = """(name) => [...document.querySelectorAll('li, td, button')]
 def test_a_host_named_right_to_left_keeps_the_figures_after_it_in_order(chromium, tmp_path):
     """A host named in Hebrew running Oracle: its name reads right to left, and in the report and the audit
     pack's position page the arithmetic after it is drawn after it, left to right (U+2068/U+2069 isolate it)."""
-    from sam_engine import pipeline
-    from sam_engine.auditpack import pack as auditpack
-
-    conf = report_fleet.settings(tmp_path)
-    spool = report_fleet.write_spool(tmp_path, "s1", "2026-06-29T01:00:00Z", {
-        RTL_HOST: report_fleet.linux(RTL_HOST, [*report_fleet.BASE, report_fleet.ORACLE], sockets=1, cores=2)})
-    store = str(tmp_path / "store.json")
-    pipeline.process_spool(spool, store=store, report_dir=tmp_path / "reports", settings=conf, as_of=report_fleet.AS_OF)
-    pack, _, _ = auditpack.create(store, "oracle", tmp_path / "oracle.zip", settings=conf, as_of=report_fleet.AS_OF)
-    with zipfile.ZipFile(pack) as zf:
-        (tmp_path / "position.html").write_bytes(zf.read("position.html"))
-    page = chromium.new_page()
-    page.goto((tmp_path / "position.html").as_uri(), wait_until="load")
-    in_pack = dict(page.evaluate(DRAWN_AFTER, RTL_HOST))
+    in_pack, in_report, problems = drawn_on_oracle_pages(chromium, tmp_path, RTL_HOST, RTL_HOST, DRAWN_AFTER, RTL_HOST)
     assert in_pack[f"{RTL_HOST}: 1 socket × 2 cores = 2 cores × 0.5 (Intel x86) = 1"] is True
-    page, log = open_report(chromium, tmp_path / "reports" / "index.html")
-    page.click("#position-table button.drill")
-    page.fill("#hosts-filter", RTL_HOST)
-    page.locator("#hosts-table button.drill").click()
-    in_report = dict(page.evaluate(DRAWN_AFTER, RTL_HOST))
     assert len(in_report) >= 3 and {text for text, in_order in in_report.items() if not in_order} == set()
-    assert log.problems() == []
-    page.close()
+    assert problems == []
 
 
 PHONE_LICENCES = """\
